@@ -1,0 +1,236 @@
+// Package tenants owns Pier's domain model — tenants, their plans and limits,
+// sites, immutable deployments, API tokens and upload sessions — and the Store
+// interface that persists it. Implementations live in subpackages named for
+// what they wrap (sqlitestore, pgstore) and pass one conformance suite
+// (storetest).
+//
+// tenants imports only assets (for the Manifest type) and the standard
+// library; every other Pier package may import it.
+package tenants
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/assets"
+)
+
+// Plan names. Unknown plan names are rejected by ValidatePlan.
+const (
+	PlanFree       = "free"
+	PlanPro        = "pro"
+	PlanEnterprise = "enterprise"
+)
+
+// Limits are the per-request limits a tenant's workers run under. A zero
+// field in an override means "use the plan's value".
+type Limits struct {
+	CPUMs       int `json:"cpuMs,omitempty"`
+	SubRequests int `json:"subRequests,omitempty"`
+	MemoryMB    int `json:"memoryMB,omitempty"`
+}
+
+// Plans maps each plan name to its limits.
+var Plans = map[string]Limits{
+	PlanFree:       {CPUMs: 10, SubRequests: 5, MemoryMB: 64},
+	PlanPro:        {CPUMs: 20, SubRequests: 20, MemoryMB: 128},
+	PlanEnterprise: {CPUMs: 50, SubRequests: 50, MemoryMB: 256},
+}
+
+// ValidatePlan reports whether name is a known plan.
+func ValidatePlan(name string) error {
+	if _, ok := Plans[name]; !ok {
+		return fmt.Errorf("%w: unknown plan %q (want free, pro or enterprise)", ErrInvalid, name)
+	}
+	return nil
+}
+
+// MaxTags is the most tags a tenant may carry.
+const MaxTags = 8
+
+// Tenant is a customer of the platform operator.
+type Tenant struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"` // a DNS-label slug, unique
+	Plan     string    `json:"plan"`
+	Limits   Limits    `json:"limits"` // per-tenant overrides of the plan's limits
+	Tags     []string  `json:"tags"`   // "key:value", at most MaxTags
+	Salt     []byte    `json:"-"`      // 16 random bytes keying the content hash; never shown
+	Disabled bool      `json:"disabled"`
+	Created  time.Time `json:"created_at"`
+}
+
+// EffectiveLimits returns the plan's limits with the tenant's overrides applied.
+func (t Tenant) EffectiveLimits() Limits {
+	l := Plans[t.Plan]
+	if t.Limits.CPUMs > 0 {
+		l.CPUMs = t.Limits.CPUMs
+	}
+	if t.Limits.SubRequests > 0 {
+		l.SubRequests = t.Limits.SubRequests
+	}
+	if t.Limits.MemoryMB > 0 {
+		l.MemoryMB = t.Limits.MemoryMB
+	}
+	return l
+}
+
+// HasTag reports whether the tenant carries tag ("key:value").
+func (t Tenant) HasTag(tag string) bool {
+	for _, x := range t.Tags {
+		if x == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// Site is one website of a tenant, served at <name>.<platform domain>.
+type Site struct {
+	ID               string    `json:"id"`
+	TenantID         string    `json:"tenant_id"`
+	Name             string    `json:"name"` // a DNS label, unique platform-wide, never containing "--"
+	ActiveDeployment string    `json:"active_deployment,omitempty"`
+	Created          time.Time `json:"created_at"`
+}
+
+// HTML handling modes (Cloudflare static assets semantics).
+const (
+	HTMLAutoTrailingSlash  = "auto-trailing-slash"
+	HTMLForceTrailingSlash = "force-trailing-slash"
+	HTMLDropTrailingSlash  = "drop-trailing-slash"
+	HTMLNone               = "none"
+)
+
+// Not-found handling modes.
+const (
+	NotFoundNone = "none"
+	NotFound404  = "404-page"
+	NotFoundSPA  = "single-page-application"
+)
+
+// DeploymentConfig is the serving configuration frozen into a deployment.
+type DeploymentConfig struct {
+	HTMLHandling     string            `json:"html_handling"`
+	NotFoundHandling string            `json:"not_found_handling"`
+	RunWorkerFirst   []string          `json:"run_worker_first,omitempty"`
+	Vars             map[string]string `json:"vars,omitempty"`
+	// Headers and Redirects are the raw text of the deployment's _headers
+	// and _redirects files, validated at deploy time. The edge parses them
+	// once when it loads the deployment.
+	Headers   string `json:"headers,omitempty"`
+	Redirects string `json:"redirects,omitempty"`
+}
+
+// Normalize fills defaults and validates the enumerations.
+func (c *DeploymentConfig) Normalize() error {
+	switch c.HTMLHandling {
+	case "":
+		c.HTMLHandling = HTMLAutoTrailingSlash
+	case HTMLAutoTrailingSlash, HTMLForceTrailingSlash, HTMLDropTrailingSlash, HTMLNone:
+	default:
+		return fmt.Errorf("%w: html_handling %q (want auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none)", ErrInvalid, c.HTMLHandling)
+	}
+	switch c.NotFoundHandling {
+	case "":
+		c.NotFoundHandling = NotFoundNone
+	case NotFoundNone, NotFound404, NotFoundSPA:
+	default:
+		return fmt.Errorf("%w: not_found_handling %q (want none, 404-page or single-page-application)", ErrInvalid, c.NotFoundHandling)
+	}
+	return nil
+}
+
+// Source says where a deployment came from.
+type Source struct {
+	Type   string `json:"type"` // cli, api, ui, git
+	Commit string `json:"commit,omitempty"`
+	Branch string `json:"branch,omitempty"`
+}
+
+// Deployment is an immutable snapshot of a site: its files, optional worker
+// and configuration. Activating one is a single atomic pointer swap on the
+// site; rollback activates an older one.
+type Deployment struct {
+	ID       string           `json:"id"` // short, DNS-safe
+	SiteID   string           `json:"site_id"`
+	TenantID string           `json:"tenant_id"`
+	Manifest assets.Manifest  `json:"manifest"`
+	Worker   string           `json:"worker,omitempty"` // content hash of the wasm blob
+	Config   DeploymentConfig `json:"config"`
+	Source   Source           `json:"source"`
+	Created  time.Time        `json:"created_at"`
+}
+
+// Token is an API bearer token. Only the SHA-256 of the secret is stored.
+type Token struct {
+	ID       string    `json:"id"`
+	TenantID string    `json:"tenant_id,omitempty"` // empty for an admin token
+	Name     string    `json:"name"`
+	Hash     string    `json:"-"` // hex SHA-256 of the secret
+	Created  time.Time `json:"created_at"`
+}
+
+// Admin reports whether the token is platform-wide.
+func (t Token) Admin() bool { return t.TenantID == "" }
+
+// UploadSession is the first step of publishing: the manifest a client
+// intends to deploy, kept until it is deployed or expires.
+type UploadSession struct {
+	ID       string          `json:"id"`
+	SiteID   string          `json:"site_id"`
+	TenantID string          `json:"tenant_id"`
+	Manifest assets.Manifest `json:"manifest"`
+	Expires  time.Time       `json:"expires_at"`
+	Created  time.Time       `json:"created_at"`
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidateName checks a tenant or site name: a lowercase DNS label of 1–63
+// characters that does not contain "--" (reserved for preview hostnames).
+func ValidateName(kind, name string) error {
+	if !labelRE.MatchString(name) || strings.Contains(name, "--") {
+		return fmt.Errorf("%w: %s name %q must be a lowercase DNS label (a-z, 0-9, '-', 1-63 characters, no leading/trailing '-' and no '--')", ErrInvalid, kind, name)
+	}
+	return nil
+}
+
+// ValidateTags checks tags are "key:value" and at most MaxTags.
+func ValidateTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("%w: %d tags (limit %d)", ErrInvalid, len(tags), MaxTags)
+	}
+	for _, t := range tags {
+		k, v, ok := strings.Cut(t, ":")
+		if !ok || k == "" || v == "" || len(t) > 128 || strings.ContainsAny(t, " \t\r\n,") {
+			return fmt.Errorf("%w: tag %q must be key:value (≤128 bytes, no spaces or commas)", ErrInvalid, t)
+		}
+	}
+	return nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns a random, lowercase, DNS-safe identifier of n bytes of
+// entropy (n=5 gives 8 characters), optionally prefixed.
+func NewID(prefix string, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return prefix + idEncoding.EncodeToString(b)
+}
+
+// NewSalt returns a fresh 16-byte hash salt.
+func NewSalt() []byte {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,83 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every Store returns (wrapped); callers test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// TenantFilter selects tenants in Store.Tenants. Zero fields match all.
+type TenantFilter struct {
+	Tag string // "key:value"
+}
+
+// DeploymentSummary is a Deployment without its manifest, for listings.
+type DeploymentSummary struct {
+	ID      string    `json:"id"`
+	SiteID  string    `json:"site_id"`
+	Files   int       `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Worker  string    `json:"worker,omitempty"`
+	Source  Source    `json:"source"`
+	Created time.Time `json:"created_at"`
+}
+
+// Store persists the domain model. Implementations are safe for concurrent
+// use, return errors wrapping ErrNotFound / ErrConflict / ErrInvalid, and
+// must pass storetest.Run.
+//
+// Lookups that take "ref" accept either the ID or the unique name.
+type Store interface {
+	CreateTenant(ctx context.Context, t Tenant) error // ErrConflict when the name is taken
+	Tenant(ctx context.Context, ref string) (Tenant, error)
+	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error) // ordered by name
+	UpdateTenant(ctx context.Context, t Tenant) error              // plan, limits, tags, disabled
+	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions
+
+	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
+	Site(ctx context.Context, ref string) (Site, error)
+	Sites(ctx context.Context, tenantID string) ([]Site, error) // "" lists all; ordered by name
+	DeleteSite(ctx context.Context, id string) error            // and its deployments and sessions
+
+	CreateDeployment(ctx context.Context, d Deployment) error
+	Deployment(ctx context.Context, siteID, id string) (Deployment, error)
+	Deployments(ctx context.Context, siteID string) ([]DeploymentSummary, error) // newest first
+	// Activate makes deployment id the site's live deployment in one atomic
+	// update. ErrNotFound when the site or the deployment (of that site)
+	// does not exist.
+	Activate(ctx context.Context, siteID, id string) error
+
+	CreateToken(ctx context.Context, t Token) error
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	Tokens(ctx context.Context, tenantID string) ([]Token, error) // "" lists admin tokens
+	DeleteToken(ctx context.Context, id string) error
+
+	CreateUploadSession(ctx context.Context, s UploadSession) error
+	UploadSession(ctx context.Context, id string) (UploadSession, error) // ErrNotFound once expired
+	DeleteUploadSession(ctx context.Context, id string) error
+	DeleteExpiredUploadSessions(ctx context.Context, now time.Time) (int, error)
+
+	// PutBlobs records blobs verified and stored for a tenant (upsert), so
+	// publishing can answer "which hashes are missing" with one query.
+	PutBlobs(ctx context.Context, tenantID string, blobs []Blob) error
+	// Blobs returns the recorded blobs among hashes; absent ones are omitted.
+	Blobs(ctx context.Context, tenantID string, hashes []string) (map[string]Blob, error)
+
+	Close() error
+}
+
+// Blob is the index record of a stored, verified blob of a tenant and of
+// its pre-compressed variants (size 0 = no such variant).
+type Blob struct {
+	Hash   string `json:"hash"`
+	Size   int64  `json:"size"`
+	BrSize int64  `json:"br_size,omitempty"`
+	GzSize int64  `json:"gz_size,omitempty"`
+}
