@@ -1,0 +1,90 @@
+# Pier — the two commands are `make run` and `make test`.
+SHELL   := /bin/bash
+GO      ?= go
+BIN     := $(CURDIR)/bin
+TOOLS   := $(CURDIR)/.cache/bin
+MINIO   := $(TOOLS)/minio
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+PIER    := $(BIN)/pier
+TEST_TIMEOUT ?= 20m
+# apt-get is only used when a needed Debian package is missing.
+APT     := DEBIAN_FRONTEND=noninteractive apt-get
+
+export PIER_TEST_MINIO_BIN := $(MINIO)
+export PIER_BIN := $(PIER)
+
+.PHONY: all build run test test-unit bench bench-go bench-edge bench-deploy bench-memory lint fuzz soak tools clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(PIER) ./cmd/pier
+
+## run: start the whole platform on embedded defaults (SQLite + ./data)
+run: build
+	$(PIER) serve
+
+## test: install and start what the tests need, then run every test with -race
+test: tools build
+	PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-unit: the fast tests only (no MinIO/PostgreSQL/binary)
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+tools: $(MINIO) postgres
+
+$(MINIO):
+	@mkdir -p $(TOOLS)
+	@echo "building MinIO $(MINIO_VERSION) into $(TOOLS) (once; ~2-4 min)"
+	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+
+.PHONY: postgres
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_config >/dev/null 2>&1; then \
+		echo "installing PostgreSQL (Debian package)"; \
+		$(APT) update -qq && $(APT) install -y -qq postgresql >/dev/null; \
+	fi
+
+bench-tools:
+	@missing=""; for p in wrk:wrk caddy:caddy nginx:nginx; do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
+
+## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
+bench: tools bench-tools build bench-go bench-edge bench-deploy bench-memory
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
+
+bench-edge:
+	$(GO) run ./internal/bench edge
+
+bench-deploy:
+	$(GO) run ./internal/bench deploy
+
+bench-memory:
+	$(GO) run ./internal/bench memory
+
+## lint: gofmt, vet, go mod tidy diff, import rules
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@cp go.mod /tmp/pier-go.mod.bak; cp go.sum /tmp/pier-go.sum.bak; $(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; git diff -- go.mod go.sum | head -40; cp /tmp/pier-go.mod.bak go.mod; cp /tmp/pier-go.sum.bak go.sum; exit 1; fi
+	$(GO) test -count=1 ./internal/importrules
+
+## fuzz: run each fuzz target for FUZZTIME (default 1m)
+FUZZTIME ?= 1m
+fuzz:
+	@for t in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include '*_test.go' . | sed 's/func //'); do \
+		pkg=$$(dirname $$(grep -rlE "^func $$t\(" --include '*_test.go' . | head -1)); \
+		echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+## soak: long-running end-to-end load (not part of make test)
+soak: tools build
+	PIER_SOAK=1 PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -count=1 -timeout 60m -run Soak ./internal/e2e/
+
+clean:
+	rm -rf $(BIN)
