@@ -1,0 +1,184 @@
+package apiclient
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// CreateTenant creates a tenant (admin only).
+func (c *Client) CreateTenant(ctx context.Context, body CreateTenant) (*Tenant, error) {
+	var t Tenant
+	err := c.do(ctx, request{method: http.MethodPost, path: "/tenants", body: body, out: &t})
+	return ret(&t, err)
+}
+
+// ListTenants lists tenants, only those carrying tag when tag is non-empty.
+// A tenant token sees only its own tenant.
+func (c *Client) ListTenants(ctx context.Context, tag string) ([]Tenant, error) {
+	var q url.Values
+	if tag != "" {
+		q = url.Values{"tag": {tag}}
+	}
+	var out struct {
+		Tenants []Tenant `json:"tenants"`
+	}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/tenants", query: q, out: &out})
+	return out.Tenants, err
+}
+
+// GetTenant returns a tenant by id or name.
+func (c *Client) GetTenant(ctx context.Context, tenant string) (*Tenant, error) {
+	var t Tenant
+	err := c.do(ctx, request{method: http.MethodGet, path: "/tenants/" + esc(tenant), out: &t})
+	return ret(&t, err)
+}
+
+// UpdateTenant changes the non-nil fields of body (admin only).
+func (c *Client) UpdateTenant(ctx context.Context, tenant string, body UpdateTenant) (*Tenant, error) {
+	var t Tenant
+	err := c.do(ctx, request{method: http.MethodPatch, path: "/tenants/" + esc(tenant), body: body, out: &t})
+	return ret(&t, err)
+}
+
+// DeleteTenant deletes a tenant (admin only).
+func (c *Client) DeleteTenant(ctx context.Context, tenant string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: "/tenants/" + esc(tenant)})
+}
+
+// CreateTenantToken creates a token scoped to tenant; the answer's Secret
+// is the only time the secret is shown.
+func (c *Client) CreateTenantToken(ctx context.Context, tenant, name string) (*Token, error) {
+	var t Token
+	err := c.do(ctx, request{method: http.MethodPost, path: "/tenants/" + esc(tenant) + "/tokens",
+		body: map[string]string{"name": name}, out: &t})
+	return ret(&t, err)
+}
+
+// ListTenantTokens lists the tokens of a tenant (never their secrets).
+func (c *Client) ListTenantTokens(ctx context.Context, tenant string) ([]Token, error) {
+	var out struct {
+		Tokens []Token `json:"tokens"`
+	}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/tenants/" + esc(tenant) + "/tokens", out: &out})
+	return out.Tokens, err
+}
+
+// CreateAdminToken creates a platform-wide token (admin only).
+func (c *Client) CreateAdminToken(ctx context.Context, name string) (*Token, error) {
+	var t Token
+	err := c.do(ctx, request{method: http.MethodPost, path: "/tokens", body: map[string]string{"name": name}, out: &t})
+	return ret(&t, err)
+}
+
+// DeleteToken revokes a token by id.
+func (c *Client) DeleteToken(ctx context.Context, id string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: "/tokens/" + esc(id)})
+}
+
+// CreateSite creates a site of tenant (id or name; may be empty with a
+// tenant token).
+func (c *Client) CreateSite(ctx context.Context, name, tenant string) (*Site, error) {
+	body := struct {
+		Name   string `json:"name"`
+		Tenant string `json:"tenant,omitempty"`
+	}{name, tenant}
+	var s Site
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites", body: body, out: &s})
+	return ret(&s, err)
+}
+
+// ListSites lists sites, only tenant's when tenant is non-empty.
+func (c *Client) ListSites(ctx context.Context, tenant string) ([]Site, error) {
+	var q url.Values
+	if tenant != "" {
+		q = url.Values{"tenant": {tenant}}
+	}
+	var out struct {
+		Sites []Site `json:"sites"`
+	}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites", query: q, out: &out})
+	return out.Sites, err
+}
+
+// GetSite returns a site by id or name, with its tenant's hash salt.
+func (c *Client) GetSite(ctx context.Context, site string) (*Site, error) {
+	var s Site
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site), out: &s})
+	return ret(&s, err)
+}
+
+// DeleteSite deletes a site.
+func (c *Client) DeleteSite(ctx context.Context, site string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: "/sites/" + esc(site)})
+}
+
+// CreateUpload opens an upload session for site with the manifest (path →
+// hash and size) of the deployment to come; the answer lists the hashes
+// the server lacks.
+func (c *Client) CreateUpload(ctx context.Context, site string, manifest map[string]ManifestEntry) (*UploadSession, error) {
+	body := struct {
+		Manifest map[string]ManifestEntry `json:"manifest"`
+	}{manifest}
+	var u UploadSession
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/uploads", body: body, out: &u})
+	return ret(&u, err)
+}
+
+// PutBlob uploads the size bytes read from r as the blob with the given
+// hash into an upload session. The body is streamed with a Content-Length;
+// r is read once, so a retry needs a fresh reader.
+func (c *Client) PutBlob(ctx context.Context, upload, hash string, r io.Reader, size int64) error {
+	if size == 0 {
+		r = http.NoBody
+	}
+	return c.do(ctx, request{method: http.MethodPut, path: "/uploads/" + esc(upload) + "/blobs/" + esc(hash),
+		raw: io.NopCloser(io.LimitReader(r, size)), size: size})
+}
+
+// CreateDeployment creates a deployment of site from a complete upload
+// session.
+func (c *Client) CreateDeployment(ctx context.Context, site string, body CreateDeployment) (*Deployment, error) {
+	var d Deployment
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/deployments", body: body, out: &d})
+	return ret(&d, err)
+}
+
+// ListDeployments lists the deployments of site, newest first.
+func (c *Client) ListDeployments(ctx context.Context, site string) ([]Deployment, error) {
+	var out struct {
+		Deployments []Deployment `json:"deployments"`
+	}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/deployments", out: &out})
+	return out.Deployments, err
+}
+
+// GetDeployment returns one deployment of site with its manifest.
+func (c *Client) GetDeployment(ctx context.Context, site, id string) (*Deployment, error) {
+	var d Deployment
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/deployments/" + esc(id), out: &d})
+	return ret(&d, err)
+}
+
+// ActivateDeployment makes deployment id the live one of site (a rollback
+// when it is older than the current one).
+func (c *Client) ActivateDeployment(ctx context.Context, site, id string) (*Deployment, error) {
+	var d Deployment
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/deployments/" + esc(id) + "/activate", out: &d})
+	return ret(&d, err)
+}
+
+// OpenAPI returns the server's OpenAPI document (no token needed).
+func (c *Client) OpenAPI(ctx context.Context) (map[string]any, error) {
+	var doc map[string]any
+	err := c.do(ctx, request{method: http.MethodGet, path: "/openapi.json", out: &doc})
+	return doc, err
+}
+
+func ret[T any](v *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -1,0 +1,127 @@
+package apiclient
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/tenants"
+)
+
+// Tenant is the API's view of a tenant (the hash salt is never shown).
+type Tenant struct {
+	ID              string         `json:"id"`
+	Name            string         `json:"name"`
+	Plan            string         `json:"plan"`
+	Limits          tenants.Limits `json:"limits"`
+	EffectiveLimits tenants.Limits `json:"effective_limits"`
+	Tags            []string       `json:"tags"`
+	Disabled        bool           `json:"disabled"`
+	CreatedAt       time.Time      `json:"created_at"`
+}
+
+// CreateTenant is the body of POST /tenants.
+type CreateTenant struct {
+	Name   string          `json:"name"`
+	Plan   string          `json:"plan,omitempty"` // the server defaults to "free"
+	Tags   []string        `json:"tags,omitempty"`
+	Limits *tenants.Limits `json:"limits,omitempty"`
+}
+
+// UpdateTenant is the body of PATCH /tenants/{tenant}; nil fields are left
+// unchanged.
+type UpdateTenant struct {
+	Plan     *string         `json:"plan,omitempty"`
+	Limits   *tenants.Limits `json:"limits,omitempty"`
+	Tags     *[]string       `json:"tags,omitempty"`
+	Disabled *bool           `json:"disabled,omitempty"`
+}
+
+// Site is the API's view of a site.
+type Site struct {
+	ID               string    `json:"id"`
+	TenantID         string    `json:"tenant_id"`
+	Name             string    `json:"name"`
+	ActiveDeployment string    `json:"active_deployment"`
+	URL              string    `json:"url"`
+	HashSalt         string    `json:"hash_salt"` // the owning tenant's salt, hex
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// Salt decodes HashSalt.
+func (s Site) Salt() ([]byte, error) {
+	b, err := hex.DecodeString(s.HashSalt)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: site %s: bad hash_salt %q: %w", s.Name, s.HashSalt, err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("apiclient: site %s: the server sent no hash_salt", s.Name)
+	}
+	return b, nil
+}
+
+// DeploymentConfig is the serving configuration sent with a new deployment
+// and reported back by the server (which fills in the defaults).
+type DeploymentConfig struct {
+	HTMLHandling     string            `json:"html_handling,omitempty"`
+	NotFoundHandling string            `json:"not_found_handling,omitempty"`
+	RunWorkerFirst   []string          `json:"run_worker_first,omitempty"`
+	Vars             map[string]string `json:"vars,omitempty"`
+}
+
+// Source says where a deployment came from.
+type Source struct {
+	Type   string `json:"type"` // cli, api, ui, git
+	Commit string `json:"commit,omitempty"`
+	Branch string `json:"branch,omitempty"`
+}
+
+// Deployment is the API's view of a deployment. Manifest is only filled by
+// GetDeployment.
+type Deployment struct {
+	ID         string           `json:"id"`
+	SiteID     string           `json:"site_id"`
+	Files      int              `json:"files"`
+	Bytes      int64            `json:"bytes"`
+	Worker     string           `json:"worker,omitempty"`
+	Config     DeploymentConfig `json:"config"`
+	Source     Source           `json:"source"`
+	Active     bool             `json:"active"`
+	URL        string           `json:"url"`
+	PreviewURL string           `json:"preview_url"`
+	CreatedAt  time.Time        `json:"created_at"`
+	Manifest   assets.Manifest  `json:"manifest,omitempty"`
+}
+
+// CreateDeployment is the body of POST /sites/{site}/deployments.
+type CreateDeployment struct {
+	Upload string           `json:"upload"`
+	Config DeploymentConfig `json:"config"`
+	Source Source           `json:"source"`
+	// Activate makes the deployment live; nil means the server's default (true).
+	Activate *bool `json:"activate,omitempty"`
+}
+
+// Token is an API token. Secret is only set in the answer that created it.
+type Token struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id,omitempty"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	Secret    string    `json:"token,omitempty"`
+}
+
+// ManifestEntry is one file of an upload session's manifest.
+type ManifestEntry struct {
+	Hash string `json:"hash"`
+	Size int64  `json:"size"`
+}
+
+// UploadSession is the answer to creating an upload session: the hashes
+// the server lacks and must be sent with PutBlob.
+type UploadSession struct {
+	ID        string    `json:"id"`
+	Missing   []string  `json:"missing"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
