@@ -1,0 +1,333 @@
+package siterules
+
+import (
+	"errors"
+	"strings"
+)
+
+// maxCaptures bounds the values one pattern can capture (placeholders plus
+// the splat), so matching can keep them in a fixed-size array on the stack.
+const maxCaptures = 16
+
+// captures holds the values a pattern captured, indexed like pattern.names.
+type captures [maxCaptures]string
+
+// token is one piece of a compiled pattern: either literal text (which may
+// span segments) or a placeholder that owns a whole path segment, made of an
+// optional literal before it, the captured value and an optional literal
+// after it (/post-:id.html has pre "post-" and post ".html").
+type token struct {
+	lit       string // literal text when capture < 0
+	pre, post string // segment-local literals around a placeholder
+	capture   int    // index into captures, or -1 for a literal
+}
+
+// pattern is a compiled path pattern (see the package doc). Matching is
+// linear in the path length: tokens before the splat are matched left to
+// right, tokens after it right to left, and the splat takes what is left.
+type pattern struct {
+	head  []token  // tokens before the splat, or all tokens without one
+	tail  []token  // tokens after the splat
+	splat int      // capture index of the splat, or -1 without one
+	names []string // capture names by index; the splat is named "splat"
+}
+
+// dynamic reports whether the pattern captures anything; a pattern that
+// does not is a literal path matched by equality.
+func (p *pattern) dynamic() bool { return len(p.names) > 0 }
+
+// index returns the capture index of name, or -1.
+func (p *pattern) index(name string) int {
+	for i, n := range p.names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// isNameStart and isNameByte define placeholder names: a letter followed by
+// letters, digits or underscores (":8080" in a URL is not a placeholder).
+func isNameStart(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isNameByte(c byte) bool { return isNameStart(c) || c >= '0' && c <= '9' || c == '_' }
+
+// compilePattern compiles a path pattern. The caller has checked that it
+// starts with '/'. Error messages are lowercase and name the problem.
+func compilePattern(src string) (*pattern, error) {
+	p := &pattern{splat: -1}
+	var tokens []token
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			tokens = append(tokens, token{lit: lit.String(), capture: -1})
+			lit.Reset()
+		}
+	}
+	for start := 0; start < len(src); {
+		end := strings.IndexByte(src[start+1:], '/')
+		if end < 0 {
+			end = len(src)
+		} else {
+			end += start + 1
+		}
+		// seg is one segment with its leading slash.
+		seg := src[start:end]
+		start = end
+		colon := placeholderAt(seg)
+		star := strings.IndexByte(seg, '*')
+		if colon < 0 {
+			if star < 0 {
+				lit.WriteString(seg)
+				continue
+			}
+			if p.splat >= 0 || strings.IndexByte(seg[star+1:], '*') >= 0 {
+				return nil, errors.New("at most one * is allowed")
+			}
+			lit.WriteString(seg[:star])
+			flush()
+			p.head, tokens = tokens, nil
+			p.splat = len(p.names)
+			p.names = append(p.names, "splat")
+			lit.WriteString(seg[star+1:])
+			continue
+		}
+		if star >= 0 {
+			return nil, errors.New("a :placeholder and * cannot share a path segment")
+		}
+		n := colon + 1
+		for n < len(seg) && isNameByte(seg[n]) {
+			n++
+		}
+		name := seg[colon+1 : n]
+		if placeholderAt(seg[n:]) >= 0 {
+			return nil, errors.New("at most one :placeholder is allowed per path segment")
+		}
+		if name == "splat" {
+			return nil, errors.New(":splat is the value of *, not a placeholder name")
+		}
+		if p.index(name) >= 0 {
+			return nil, errors.New("placeholder :" + name + " is used twice")
+		}
+		lit.WriteByte('/')
+		flush()
+		tokens = append(tokens, token{pre: seg[1:colon], post: seg[n:], capture: len(p.names)})
+		p.names = append(p.names, name)
+	}
+	flush()
+	if len(p.names) > maxCaptures {
+		return nil, errors.New("too many placeholders (at most 15 and one *)")
+	}
+	if p.splat >= 0 {
+		p.tail = tokens
+	} else {
+		p.head = tokens
+	}
+	return p, nil
+}
+
+// placeholderAt returns the index of the first ':' in s that starts a
+// placeholder name, or -1.
+func placeholderAt(s string) int {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == ':' && isNameStart(s[i+1]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// match reports whether path matches p, filling caps. It does not allocate.
+func (p *pattern) match(path string, caps *captures) bool {
+	rest, ok := matchHead(p.head, path, caps)
+	if !ok {
+		return false
+	}
+	if p.splat < 0 {
+		return rest == ""
+	}
+	mid, ok := matchTail(p.tail, rest, caps)
+	if !ok {
+		return false
+	}
+	caps[p.splat] = mid
+	return true
+}
+
+// matchHead matches tokens left to right against the start of s and returns
+// what follows.
+func matchHead(tokens []token, s string, caps *captures) (string, bool) {
+	for i := range tokens {
+		t := &tokens[i]
+		if t.capture < 0 {
+			if !strings.HasPrefix(s, t.lit) {
+				return "", false
+			}
+			s = s[len(t.lit):]
+			continue
+		}
+		end := strings.IndexByte(s, '/')
+		if end < 0 {
+			end = len(s)
+		}
+		v, ok := segmentValue(t, s[:end])
+		if !ok {
+			return "", false
+		}
+		caps[t.capture] = v
+		s = s[end:]
+	}
+	return s, true
+}
+
+// matchTail matches tokens right to left against the end of s and returns
+// what precedes them.
+func matchTail(tokens []token, s string, caps *captures) (string, bool) {
+	for i := len(tokens) - 1; i >= 0; i-- {
+		t := &tokens[i]
+		if t.capture < 0 {
+			if !strings.HasSuffix(s, t.lit) {
+				return "", false
+			}
+			s = s[:len(s)-len(t.lit)]
+			continue
+		}
+		start := strings.LastIndexByte(s, '/') + 1
+		v, ok := segmentValue(t, s[start:])
+		if !ok {
+			return "", false
+		}
+		caps[t.capture] = v
+		s = s[:start]
+	}
+	return s, true
+}
+
+// segmentValue returns the value a placeholder token captures from one path
+// segment (without slashes): the segment minus the token's pre and post
+// literals, which must be non-empty.
+func segmentValue(t *token, seg string) (string, bool) {
+	if len(seg) <= len(t.pre)+len(t.post) ||
+		!strings.HasPrefix(seg, t.pre) || !strings.HasSuffix(seg, t.post) {
+		return "", false
+	}
+	return seg[len(t.pre) : len(seg)-len(t.post)], true
+}
+
+// template is a compiled destination or header value: literal text with
+// :placeholder and :splat references resolved to capture indexes. A
+// reference to a name the pattern does not capture stays literal text, as
+// in Cloudflare (so "https://x:8080" or "a:b" are left alone).
+type template struct {
+	parts []part
+	size  int // bytes of literal text, to size the output
+}
+
+type part struct {
+	lit     string
+	capture int // -1 for literal text
+}
+
+func compileTemplate(src string, p *pattern) template {
+	var t template
+	last := 0
+	for i := 0; i+1 < len(src); i++ {
+		if src[i] != ':' || !isNameStart(src[i+1]) {
+			continue
+		}
+		n := i + 1
+		for n < len(src) && isNameByte(src[n]) {
+			n++
+		}
+		c := p.index(src[i+1 : n])
+		if c < 0 {
+			i = n - 1
+			continue
+		}
+		if last < i {
+			t.parts = append(t.parts, part{lit: src[last:i], capture: -1})
+		}
+		t.parts = append(t.parts, part{capture: c})
+		last = n
+		i = n - 1
+	}
+	if last < len(src) {
+		t.parts = append(t.parts, part{lit: src[last:], capture: -1})
+	}
+	for _, pt := range t.parts {
+		t.size += len(pt.lit)
+	}
+	return t
+}
+
+// literal reports whether the template references no capture.
+func (t *template) literal() bool {
+	for _, pt := range t.parts {
+		if pt.capture >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// expand writes the template to b. Captured values are escaped with
+// appendEscapedPath for a URL, or appendEscapedHeader for a header value.
+func (t *template) expand(b *strings.Builder, caps *captures, header bool) {
+	for _, pt := range t.parts {
+		switch {
+		case pt.capture < 0:
+			b.WriteString(pt.lit)
+		case header:
+			appendEscapedHeader(b, caps[pt.capture])
+		default:
+			appendEscapedPath(b, caps[pt.capture])
+		}
+	}
+}
+
+// appendEscapedHeader writes the decoded path text s to b for use in a
+// header value: control characters, DEL, bytes outside ASCII and '%' are
+// percent-encoded (so a request path can never inject a line break or an
+// invalid byte into a response header), everything else, spaces included,
+// is kept so "You are watching :title" reads naturally.
+func appendEscapedHeader(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+}
+
+// appendEscapedPath writes the decoded path text s to b percent-encoded as
+// URL path characters: slashes and the characters RFC 3986 allows in a
+// path segment stay as they are, everything else ('%', '?', '#', spaces,
+// controls, non-ASCII bytes…) is encoded. Captured values come from the
+// decoded request path, so this keeps a destination a valid URL and keeps
+// control characters out of response headers.
+func appendEscapedPath(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if pathByte(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+}
+
+func pathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
+}
