@@ -1,0 +1,183 @@
+// Package admin owns Pier's control plane: the REST API under /api/v1
+// (tenants, sites, tokens, upload sessions, blob uploads, deployments), its
+// bearer-token authentication and tenant scoping, the OpenAPI document that
+// describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
+// that every way of publishing (CLI, API, UI, git push) goes through.
+//
+// admin imports tenants, assets, internal/siterules and internal/httperr; it
+// never imports hosting, and only cmd/pier imports admin.
+package admin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/tenants"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultDomain         = "localhost"
+	DefaultUploadTTL      = time.Hour
+	DefaultMaxRequestBody = 64 << 20 // a 100,000-file manifest is about 10 MB
+)
+
+// Config configures an API. A zero field means the documented default.
+type Config struct {
+	// Domain is the platform domain sites are served under
+	// (<site>.<Domain>). Default "localhost".
+	Domain string
+	// EdgeURL returns the public URL of a hostname served by the edge, e.g.
+	// func(h string) string { return "http://" + h + ":8080/" }.
+	// Default "http://" + host + "/".
+	EdgeURL func(host string) string
+	// Limits bounds deployments: files per deployment and bytes per file.
+	// Zero fields take assets.DefaultMaxFiles and assets.DefaultMaxFileSize.
+	Limits assets.Limits
+	// UploadTTL is how long an upload session lives. Default 1h.
+	UploadTTL time.Duration
+	// MaxRequestBody bounds JSON request bodies (not blob uploads, which
+	// are bounded by the manifest's size of the blob). Default 64 MiB.
+	MaxRequestBody int64
+	// SpoolDir is where blob uploads too large to hold in memory are
+	// spooled while they are verified. Default os.TempDir().
+	SpoolDir string
+	// OnActivate is called after a deployment of site goes live, and after
+	// a site is deleted or its tenant deleted or disabled (then site is the
+	// site as it was), so the edge can drop what it cached. It must not
+	// block for long. Default: nothing.
+	OnActivate func(site tenants.Site)
+	// Logger receives request logs and internal errors. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// API serves the admin REST API and runs the publish pipeline. It is safe
+// for concurrent use.
+type API struct {
+	cfg   Config
+	store tenants.Store
+	blobs assets.Backend
+	log   *slog.Logger
+	// bigCompress bounds how many spooled (large) blobs are held in memory
+	// for compression at once, so memory stays bounded under load.
+	bigCompress chan struct{}
+	sessions    *sessionCache
+}
+
+// sessionCacheSize bounds the upload sessions whose index is kept in
+// memory (sessions being uploaded to right now).
+const sessionCacheSize = 256
+
+// New returns an API over store (the registry) and blobs (the blob
+// backend).
+func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
+	if cfg.Domain == "" {
+		cfg.Domain = DefaultDomain
+	}
+	if cfg.EdgeURL == nil {
+		cfg.EdgeURL = func(host string) string { return "http://" + host + "/" }
+	}
+	if cfg.Limits.MaxFiles <= 0 {
+		cfg.Limits.MaxFiles = assets.DefaultMaxFiles
+	}
+	if cfg.Limits.MaxFileSize <= 0 {
+		cfg.Limits.MaxFileSize = assets.DefaultMaxFileSize
+	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = DefaultUploadTTL
+	}
+	if cfg.MaxRequestBody <= 0 {
+		cfg.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir()
+	}
+	if cfg.OnActivate == nil {
+		cfg.OnActivate = func(tenants.Site) {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &API{
+		cfg:         cfg,
+		store:       store,
+		blobs:       blobs,
+		log:         cfg.Logger,
+		bigCompress: make(chan struct{}, 2),
+		sessions:    newSessionCache(sessionCacheSize),
+	}
+}
+
+func (a *API) now() time.Time { return a.cfg.Now().UTC() }
+
+// ExpireUploads deletes upload sessions that have expired and returns how
+// many it deleted. The caller (cmd/pier) runs it periodically.
+func (a *API) ExpireUploads(ctx context.Context) (int, error) {
+	n, err := a.store.DeleteExpiredUploadSessions(ctx, a.now())
+	if err != nil {
+		return n, fmt.Errorf("admin: expiring upload sessions: %w", err)
+	}
+	return n, nil
+}
+
+// Handler returns the HTTP handler serving /api/v1/… and /healthz.
+func (a *API) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(a.logRequests, a.recoverPanics)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errRouteNotFound)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errMethodNotAllowed)
+	})
+
+	r.Get("/healthz", a.healthz)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/openapi.json", serveOpenAPI)
+		r.Group(func(r chi.Router) {
+			r.Use(a.authenticate)
+
+			r.With(a.adminOnly).Post("/tenants", a.handle(a.createTenant))
+			r.Get("/tenants", a.handle(a.listTenants))
+			r.Get("/tenants/{tenant}", a.handle(a.getTenant))
+			r.With(a.adminOnly).Patch("/tenants/{tenant}", a.handle(a.updateTenant))
+			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
+			r.Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))
+			r.Get("/tenants/{tenant}/tokens", a.handle(a.listTenantTokens))
+
+			r.With(a.adminOnly).Post("/tokens", a.handle(a.createAdminToken))
+			r.With(a.adminOnly).Get("/tokens", a.handle(a.listAdminTokens))
+			r.Delete("/tokens/{token}", a.handle(a.deleteToken))
+
+			r.Post("/sites", a.handle(a.createSite))
+			r.Get("/sites", a.handle(a.listSites))
+			r.Get("/sites/{site}", a.handle(a.getSite))
+			r.Delete("/sites/{site}", a.handle(a.deleteSite))
+
+			r.Post("/sites/{site}/uploads", a.handle(a.createUpload))
+			r.Put("/uploads/{upload}/blobs/{hash}", a.handle(a.putBlob))
+
+			r.Post("/sites/{site}/deployments", a.handle(a.createDeployment))
+			r.Get("/sites/{site}/deployments", a.handle(a.listDeployments))
+			r.Get("/sites/{site}/deployments/{deployment}", a.handle(a.getDeployment))
+			r.Post("/sites/{site}/deployments/{deployment}/activate", a.handle(a.activateDeployment))
+		})
+	})
+	return r
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

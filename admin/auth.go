@@ -1,0 +1,144 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+// TokenPrefix starts every token secret, so secrets are recognisable (and
+// greppable by secret scanners).
+const TokenPrefix = "pier_"
+
+// maxSecretLen bounds the bearer secret accepted from a request.
+const maxSecretLen = 256
+
+// HashToken returns the hex SHA-256 of a token secret, the form in which
+// tokens are stored (tenants.Token.Hash).
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewTokenSecret returns a fresh token secret: "pier_" followed by 32
+// random bytes in URL-safe base64 without padding.
+func NewTokenSecret() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// principal is who a request acts as.
+type principal struct {
+	token  tenants.Token
+	tenant tenants.Tenant // the token's tenant; zero for an admin token
+}
+
+func (p *principal) admin() bool { return p.token.Admin() }
+
+// owns reports whether the principal may see objects of tenantID.
+func (p *principal) owns(tenantID string) bool {
+	return p.admin() || p.token.TenantID == tenantID
+}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey).(*principal)
+	if p == nil {
+		// Only reachable if a route is mounted outside authenticate; act
+		// as nobody rather than as an admin.
+		return &principal{token: tenants.Token{TenantID: "\x00nobody"}}
+	}
+	return p
+}
+
+// authenticate resolves the bearer token into a principal. A missing or
+// unknown token is 401; a disabled tenant's token may only read (403
+// tenant_disabled otherwise).
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		secret = strings.TrimSpace(secret)
+		if !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > maxSecretLen {
+			a.writeError(w, r, errUnauthorized)
+			return
+		}
+		ctx := r.Context()
+		tok, err := a.store.TokenByHash(ctx, HashToken(secret))
+		if errors.Is(err, tenants.ErrNotFound) {
+			a.writeError(w, r, errUnauthorized)
+			return
+		}
+		if err != nil {
+			a.writeError(w, r, fmt.Errorf("admin: looking up token: %w", err))
+			return
+		}
+		p := &principal{token: tok}
+		if !tok.Admin() {
+			t, err := a.store.Tenant(ctx, tok.TenantID)
+			if errors.Is(err, tenants.ErrNotFound) {
+				a.writeError(w, r, errUnauthorized) // its tenant is gone
+				return
+			}
+			if err != nil {
+				a.writeError(w, r, fmt.Errorf("admin: looking up the token's tenant: %w", err))
+				return
+			}
+			p.tenant = t
+		}
+		if ri, ok := ctx.Value(requestInfoKey).(*requestInfo); ok {
+			ri.tokenID = tok.ID
+		}
+		if p.tenant.Disabled && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			a.writeError(w, r, errTenantDisabled)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey, p)))
+	})
+}
+
+// adminOnly answers 403 forbidden to tenant tokens.
+func (a *API) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !principalFrom(r.Context()).admin() {
+			a.writeError(w, r, errForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tenantFor loads the tenant ref (id or name) if p may see it, else
+// reports it not found.
+func (a *API) tenantFor(ctx context.Context, p *principal, ref string) (tenants.Tenant, error) {
+	t, err := a.store.Tenant(ctx, ref)
+	if err != nil {
+		return tenants.Tenant{}, lookupErr("tenant", ref, err)
+	}
+	if !p.owns(t.ID) {
+		return tenants.Tenant{}, notFound("tenant", ref)
+	}
+	return t, nil
+}
+
+// siteFor loads the site ref (id or name) if p may see it, else reports it
+// not found.
+func (a *API) siteFor(ctx context.Context, p *principal, ref string) (tenants.Site, error) {
+	s, err := a.store.Site(ctx, ref)
+	if err != nil {
+		return tenants.Site{}, lookupErr("site", ref, err)
+	}
+	if !p.owns(s.TenantID) {
+		return tenants.Site{}, notFound("site", ref)
+	}
+	return s, nil
+}

@@ -1,0 +1,562 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/siterules"
+	"github.com/pierhq/pier/tenants"
+)
+
+// The publish pipeline: StartUpload → PutBlob (for each missing hash) →
+// Deploy. The HTTP handlers are thin wrappers around these; git push calls
+// them directly. Callers authorize first (the site or session must belong
+// to the caller); the functions themselves only enforce that a session
+// belongs to the given tenant and site.
+
+// Root files that configure a deployment instead of being served.
+const (
+	headersPath   = "/_headers"
+	redirectsPath = "/_redirects"
+)
+
+// memBlobLimit is the largest blob PutBlob holds in memory; larger ones are
+// spooled to a temporary file in Config.SpoolDir while they are verified.
+const memBlobLimit = 1 << 20
+
+// maxRulesFile bounds a _headers or _redirects file read at deploy: the
+// rule-count and line-length limits of siterules keep real files far below.
+const maxRulesFile = 8 << 20
+
+// Upload is an upload session just created, with the hashes the tenant's
+// blob store lacks (sorted, unique): the client uploads those.
+type Upload struct {
+	Session tenants.UploadSession
+	Missing []string
+}
+
+// StartUpload validates manifest m against the configured limits, assigns
+// each entry's content type from its path (ignoring the client's), saves an
+// upload session for site that expires after Config.UploadTTL, and answers
+// which of the manifest's blobs are missing.
+//
+// Errors: *assets.ManifestError for a bad manifest; errors wrapping
+// tenants.ErrNotFound if the site's tenant is gone.
+func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest) (Upload, error) {
+	if err := m.Validate(a.cfg.Limits); err != nil {
+		return Upload{}, err
+	}
+	t, err := a.store.Tenant(ctx, site.TenantID)
+	if err != nil {
+		return Upload{}, lookupErr("tenant", site.TenantID, err)
+	}
+	clean := make(assets.Manifest, len(m))
+	for p, e := range m {
+		clean[p] = assets.Entry{Hash: e.Hash, Size: e.Size, ContentType: assets.ContentType(p)}
+	}
+	now := a.now()
+	sess := tenants.UploadSession{
+		ID:       tenants.NewID("up_", 10),
+		SiteID:   site.ID,
+		TenantID: site.TenantID,
+		Manifest: clean,
+		Expires:  now.Add(a.cfg.UploadTTL),
+		Created:  now,
+	}
+	if err := a.store.CreateUploadSession(ctx, sess); err != nil {
+		return Upload{}, fmt.Errorf("admin: saving upload session: %w", err)
+	}
+	a.sessions.put(newSessionIndex(sess, t.Salt))
+	_, missing, err := a.recordedBlobs(ctx, site.TenantID, clean)
+	if err != nil {
+		return Upload{}, err
+	}
+	return Upload{Session: sess, Missing: missing}, nil
+}
+
+// recordedBlobs looks up the manifest's unique hashes in the blob index
+// with one query and returns the recorded ones and the missing ones
+// (sorted).
+func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manifest) (map[string]tenants.Blob, []string, error) {
+	hashes := make([]string, 0, len(m))
+	for _, e := range m {
+		hashes = append(hashes, e.Hash)
+	}
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	have, err := a.store.Blobs(ctx, tenantID, hashes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin: looking up blobs: %w", err)
+	}
+	missing := []string{}
+	for _, h := range hashes {
+		if _, ok := have[h]; !ok {
+			missing = append(missing, h)
+		}
+	}
+	return have, missing, nil
+}
+
+// PutBlob stores one blob of upload session uploadID: body must be exactly
+// size bytes (the manifest's size for hash) whose salted hash is hash. The
+// content is verified before anything is stored; text blobs get brotli and
+// gzip variants; then the blob is recorded in the blob index. Uploading a
+// blob already recorded is a no-op. tenantID scopes the session ("" = any,
+// for admins).
+//
+// Errors: tenants.ErrNotFound (wrapped) if the session does not exist, has
+// expired, belongs to another tenant or does not contain hash;
+// *SizeMismatchError; *HashMismatchError; assets.ErrUnavailable (wrapped)
+// if the backend fails — then nothing is recorded.
+func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body io.Reader, size int64) error {
+	idx, err := a.session(ctx, tenantID, uploadID)
+	if err != nil {
+		return err
+	}
+	info, ok := idx.blobs[hash]
+	if !ok {
+		return notFound("blob of this upload", hash)
+	}
+	if size != info.size {
+		return &SizeMismatchError{Hash: hash, Want: info.size, Got: size}
+	}
+	have, err := a.store.Blobs(ctx, idx.tenantID, []string{hash})
+	if err != nil {
+		return fmt.Errorf("admin: looking up blob: %w", err)
+	}
+	if _, ok := have[hash]; ok {
+		return nil // already verified and stored
+	}
+
+	content, err := a.receive(idx, hash, body, size)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+
+	rec := tenants.Blob{Hash: hash, Size: size}
+	if err := a.putBackend(ctx, assets.Key(idx.tenantID, hash, assets.VariantIdentity), content.reader(), size); err != nil {
+		return err
+	}
+	if info.compressible {
+		if rec.BrSize, rec.GzSize, err = a.putVariants(ctx, idx.tenantID, hash, content); err != nil {
+			return err
+		}
+	}
+	if err := a.store.PutBlobs(ctx, idx.tenantID, []tenants.Blob{rec}); err != nil {
+		return fmt.Errorf("admin: recording blob: %w", err)
+	}
+	return nil
+}
+
+// received is a verified blob, in memory or spooled to a file.
+type received struct {
+	data []byte
+	file *os.File
+	size int64
+}
+
+func (c *received) reader() io.Reader {
+	if c.file != nil {
+		return io.NewSectionReader(c.file, 0, c.size)
+	}
+	return bytes.NewReader(c.data)
+}
+
+// bytes returns the whole content; for a spooled blob it reads the file.
+func (c *received) bytes() ([]byte, error) {
+	if c.file == nil {
+		return c.data, nil
+	}
+	b := make([]byte, c.size)
+	if _, err := c.file.ReadAt(b, 0); err != nil && !(errors.Is(err, io.EOF) && c.size == 0) {
+		return nil, fmt.Errorf("admin: reading spooled blob: %w", err)
+	}
+	return b, nil
+}
+
+func (c *received) Close() {
+	if c.file != nil {
+		c.file.Close()
+		os.Remove(c.file.Name())
+	}
+}
+
+// receive reads exactly size bytes of body while hashing them, holding at
+// most memBlobLimit bytes in memory, and checks the hash.
+func (a *API) receive(idx *sessionIndex, hash string, body io.Reader, size int64) (*received, error) {
+	h := assets.NewHasher(idx.salt)
+	limited := io.LimitReader(body, size+1) // one more byte reveals an overlong body
+	c := &received{size: size}
+	var n int64
+	if size <= memBlobLimit {
+		buf := make([]byte, size+1)
+		m, err := io.ReadFull(limited, buf)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("admin: reading blob %s: %w", hash, err)
+		}
+		n = int64(m)
+		c.data = buf[:min(n, size)]
+		h.Write(c.data)
+	} else {
+		f, err := os.CreateTemp(a.cfg.SpoolDir, "pier-blob-*")
+		if err != nil {
+			return nil, fmt.Errorf("admin: spooling blob: %w", err)
+		}
+		c.file = f
+		if n, err = io.Copy(io.MultiWriter(f, h), limited); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("admin: reading blob %s: %w", hash, err)
+		}
+	}
+	if n != size {
+		c.Close()
+		return nil, &SizeMismatchError{Hash: hash, Want: size, Got: n}
+	}
+	if computed := assets.FormatSum(h.Sum64()); computed != hash {
+		c.Close()
+		return nil, &HashMismatchError{Hash: hash, Computed: computed}
+	}
+	return c, nil
+}
+
+// putVariants computes and stores the brotli and gzip variants worth
+// keeping and returns their sizes (0 = not kept).
+func (a *API) putVariants(ctx context.Context, tenantID, hash string, c *received) (br, gz int64, err error) {
+	if c.file != nil {
+		// Bound how many large blobs sit in memory for compression at once.
+		select {
+		case a.bigCompress <- struct{}{}:
+			defer func() { <-a.bigCompress }()
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+	data, err := c.bytes()
+	if err != nil {
+		return 0, 0, err
+	}
+	sizes := [2]int64{}
+	for i, v := range []string{assets.VariantBrotli, assets.VariantGzip} {
+		comp, err := assets.Compress(data, v)
+		if err != nil {
+			return 0, 0, fmt.Errorf("admin: compressing blob %s: %w", hash, err)
+		}
+		if !assets.WorthKeeping(len(data), len(comp)) {
+			continue
+		}
+		if err := a.putBackend(ctx, assets.Key(tenantID, hash, v), bytes.NewReader(comp), int64(len(comp))); err != nil {
+			return 0, 0, err
+		}
+		sizes[i] = int64(len(comp))
+	}
+	return sizes[0], sizes[1], nil
+}
+
+// putBackend stores a blob; any backend failure is reported as
+// assets.ErrUnavailable (the client may retry), keeping the cause.
+func (a *API) putBackend(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := a.blobs.Put(ctx, key, r, size); err != nil {
+		if errors.Is(err, assets.ErrUnavailable) {
+			return fmt.Errorf("admin: storing blob: %w", err)
+		}
+		return fmt.Errorf("admin: storing blob: %w: %w", assets.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// DeployRequest is what Deploy needs besides the site.
+type DeployRequest struct {
+	Upload   string                   // upload session id
+	Config   tenants.DeploymentConfig // Headers and Redirects are ignored: they come from the manifest's files
+	Source   tenants.Source           // Type defaults to "api"
+	Activate bool                     // make it live
+}
+
+// Deploy creates a deployment of site from an upload session whose blobs
+// are all stored: it normalizes the config, validates /_headers and
+// /_redirects (which become config, not files), fills the compressed
+// variant sizes from the blob index, saves the deployment, and if
+// req.Activate makes it live and calls Config.OnActivate. The session is
+// deleted afterwards. On any error the live deployment is unchanged.
+//
+// Errors: tenants.ErrNotFound (wrapped) for an unknown, expired or foreign
+// session; *MissingBlobsError; *FieldError for a bad config or source;
+// *siterules.ParseError for bad rules; assets.ErrUnavailable (wrapped).
+func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (tenants.Deployment, error) {
+	sess, err := a.store.UploadSession(ctx, req.Upload)
+	if err != nil {
+		return tenants.Deployment{}, lookupErr("upload", req.Upload, err)
+	}
+	if sess.TenantID != site.TenantID || sess.SiteID != site.ID || !a.now().Before(sess.Expires) {
+		return tenants.Deployment{}, notFound("upload", req.Upload)
+	}
+	cfg := req.Config
+	cfg.Headers, cfg.Redirects = "", ""
+	if err := normalizeConfig(&cfg); err != nil {
+		return tenants.Deployment{}, err
+	}
+	src := req.Source
+	if err := normalizeSource(&src); err != nil {
+		return tenants.Deployment{}, err
+	}
+
+	have, missing, err := a.recordedBlobs(ctx, site.TenantID, sess.Manifest)
+	if err != nil {
+		return tenants.Deployment{}, err
+	}
+	if len(missing) > 0 {
+		return tenants.Deployment{}, &MissingBlobsError{Hashes: missing}
+	}
+	m := make(assets.Manifest, len(sess.Manifest))
+	for p, e := range sess.Manifest {
+		b := have[e.Hash]
+		e.BrSize, e.GzSize = b.BrSize, b.GzSize
+		if e.ContentType == "" {
+			e.ContentType = assets.ContentType(p)
+		}
+		m[p] = e
+	}
+	if e, ok := m[headersPath]; ok {
+		text, err := a.readRules(ctx, site.TenantID, headersPath, e)
+		if err != nil {
+			return tenants.Deployment{}, err
+		}
+		if _, err := siterules.ParseHeaders(text); err != nil {
+			return tenants.Deployment{}, err
+		}
+		cfg.Headers = text
+		delete(m, headersPath)
+	}
+	if e, ok := m[redirectsPath]; ok {
+		text, err := a.readRules(ctx, site.TenantID, redirectsPath, e)
+		if err != nil {
+			return tenants.Deployment{}, err
+		}
+		if _, err := siterules.ParseRedirects(text); err != nil {
+			return tenants.Deployment{}, err
+		}
+		cfg.Redirects = text
+		delete(m, redirectsPath)
+	}
+
+	d := tenants.Deployment{
+		ID:       tenants.NewID("", 5),
+		SiteID:   site.ID,
+		TenantID: site.TenantID,
+		Manifest: m,
+		Config:   cfg,
+		Source:   src,
+		Created:  a.now(),
+	}
+	if err := a.store.CreateDeployment(ctx, d); err != nil {
+		return tenants.Deployment{}, fmt.Errorf("admin: saving deployment: %w", err)
+	}
+	if req.Activate {
+		if err := a.activate(ctx, site, d.ID); err != nil {
+			return tenants.Deployment{}, err
+		}
+	}
+	a.sessions.drop(sess.ID)
+	if err := a.store.DeleteUploadSession(ctx, sess.ID); err != nil && !errors.Is(err, tenants.ErrNotFound) {
+		// The deployment stands; the session expires on its own.
+		a.log.WarnContext(ctx, "deleting used upload session", "upload", sess.ID, "err", err)
+	}
+	return d, nil
+}
+
+// Activate makes deployment id of site live (rollback = activating an
+// older one) and calls Config.OnActivate.
+func (a *API) Activate(ctx context.Context, site tenants.Site, id string) error {
+	return a.activate(ctx, site, id)
+}
+
+func (a *API) activate(ctx context.Context, site tenants.Site, id string) error {
+	if err := a.store.Activate(ctx, site.ID, id); err != nil {
+		return lookupErr("deployment", id, err)
+	}
+	site.ActiveDeployment = id
+	a.cfg.OnActivate(site)
+	return nil
+}
+
+// readRules reads a _headers or _redirects blob from the backend.
+func (a *API) readRules(ctx context.Context, tenantID, path string, e assets.Entry) (string, error) {
+	if e.Size > maxRulesFile {
+		return "", &assets.ManifestError{Code: assets.CodeFileTooLarge, Path: path, Limit: maxRulesFile,
+			Msg: fmt.Sprintf("manifest path %q is %d bytes, larger than the limit of %d bytes for a rules file", path, e.Size, maxRulesFile)}
+	}
+	rc, err := a.blobs.Get(ctx, assets.Key(tenantID, e.Hash, assets.VariantIdentity))
+	if errors.Is(err, assets.ErrNotFound) {
+		// Recorded but gone from the backend: the client uploads it again.
+		return "", &MissingBlobsError{Hashes: []string{e.Hash}}
+	}
+	if err != nil {
+		return "", storageErr(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxRulesFile+1))
+	if err != nil {
+		return "", storageErr(err)
+	}
+	return string(b), nil
+}
+
+func storageErr(err error) error {
+	if errors.Is(err, assets.ErrUnavailable) {
+		return fmt.Errorf("admin: reading blob: %w", err)
+	}
+	return fmt.Errorf("admin: reading blob: %w: %w", assets.ErrUnavailable, err)
+}
+
+// normalizeConfig fills defaults and reports which field is invalid.
+func normalizeConfig(c *tenants.DeploymentConfig) error {
+	probe := tenants.DeploymentConfig{HTMLHandling: c.HTMLHandling}
+	if err := probe.Normalize(); err != nil {
+		return invalidField("config.html_handling", err)
+	}
+	if err := c.Normalize(); err != nil {
+		return invalidField("config.not_found_handling", err)
+	}
+	for _, p := range c.RunWorkerFirst {
+		if p == "" || p[0] != '/' && p[0] != '!' {
+			return &FieldError{Field: "config.run_worker_first", Msg: fmt.Sprintf("pattern %q must start with / (or !/ to exclude)", p)}
+		}
+	}
+	for k := range c.Vars {
+		if k == "" {
+			return &FieldError{Field: "config.vars", Msg: "variable names must not be empty"}
+		}
+	}
+	return nil
+}
+
+func normalizeSource(s *tenants.Source) error {
+	switch s.Type {
+	case "":
+		s.Type = "api"
+	case "cli", "api", "ui", "git":
+	default:
+		return &FieldError{Field: "source.type", Msg: fmt.Sprintf("%q must be cli, api, ui or git", s.Type)}
+	}
+	if len(s.Commit) > 256 || len(s.Branch) > 256 {
+		return &FieldError{Field: "source", Msg: "commit and branch must be at most 256 bytes"}
+	}
+	return nil
+}
+
+// sessionIndex is what PutBlob needs of an upload session, kept in memory
+// so that each of thousands of blob uploads does not reload (and decode)
+// the whole manifest. Sessions are immutable, so the only staleness is a
+// session deleted by another node: a blob upload to it still only stores a
+// verified blob of its own tenant.
+type sessionIndex struct {
+	id, siteID, tenantID string
+	salt                 []byte
+	expires              time.Time
+	blobs                map[string]blobInfo
+}
+
+type blobInfo struct {
+	size         int64
+	compressible bool // some path with this content has a compressible type
+}
+
+func newSessionIndex(s tenants.UploadSession, salt []byte) *sessionIndex {
+	idx := &sessionIndex{
+		id: s.ID, siteID: s.SiteID, tenantID: s.TenantID, salt: salt, expires: s.Expires,
+		blobs: make(map[string]blobInfo, len(s.Manifest)),
+	}
+	for p, e := range s.Manifest {
+		ct := e.ContentType
+		if ct == "" {
+			ct = assets.ContentType(p)
+		}
+		bi := idx.blobs[e.Hash]
+		bi.size = e.Size
+		bi.compressible = bi.compressible || assets.Compressible(ct)
+		idx.blobs[e.Hash] = bi
+	}
+	return idx
+}
+
+// session returns the index of upload session id if it exists, has not
+// expired and belongs to tenantID ("" = any).
+func (a *API) session(ctx context.Context, tenantID, id string) (*sessionIndex, error) {
+	idx := a.sessions.get(id)
+	if idx == nil {
+		s, err := a.store.UploadSession(ctx, id)
+		if err != nil {
+			return nil, lookupErr("upload", id, err)
+		}
+		t, err := a.store.Tenant(ctx, s.TenantID)
+		if err != nil {
+			return nil, lookupErr("upload", id, err)
+		}
+		idx = newSessionIndex(s, t.Salt)
+		a.sessions.put(idx)
+	}
+	if tenantID != "" && idx.tenantID != tenantID || !a.now().Before(idx.expires) {
+		return nil, notFound("upload", id)
+	}
+	return idx, nil
+}
+
+// sessionCache holds recently used session indexes, bounded in count.
+type sessionCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*sessionIndex
+}
+
+func newSessionCache(max int) *sessionCache {
+	return &sessionCache{max: max, m: make(map[string]*sessionIndex)}
+}
+
+func (c *sessionCache) get(id string) *sessionIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
+func (c *sessionCache) put(idx *sessionIndex) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		// Evict the session expiring first: the likeliest to be done.
+		var victim *sessionIndex
+		for _, s := range c.m {
+			if victim == nil || s.expires.Before(victim.expires) {
+				victim = s
+			}
+		}
+		delete(c.m, victim.id)
+	}
+	c.m[idx.id] = idx
+}
+
+func (c *sessionCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
+// dropWhere drops the sessions for which match is true (those of a deleted
+// site or tenant).
+func (c *sessionCache) dropWhere(match func(*sessionIndex) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, s := range c.m {
+		if match(s) {
+			delete(c.m, id)
+		}
+	}
+}

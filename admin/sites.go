@@ -1,0 +1,147 @@
+package admin
+
+import (
+	"context"
+	"encoding/hex"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+// siteJSON is a Site as the API shows it: with its public URL and the
+// owning tenant's hash salt, which clients need to compute content hashes
+// (only ever shown to that tenant and to admins).
+type siteJSON struct {
+	tenants.Site
+	URL      string `json:"url"`
+	HashSalt string `json:"hash_salt"`
+}
+
+func (a *API) siteView(s tenants.Site, salt []byte) siteJSON {
+	return siteJSON{Site: s, URL: a.SiteURL(s.Name), HashSalt: hex.EncodeToString(salt)}
+}
+
+// SiteURL returns the public URL of the site named name.
+func (a *API) SiteURL(name string) string {
+	return a.cfg.EdgeURL(name + "." + a.cfg.Domain)
+}
+
+// PreviewURL returns the public URL of deployment id of the site named
+// site.
+func (a *API) PreviewURL(site, id string) string {
+	return a.cfg.EdgeURL(id + "--" + site + "." + a.cfg.Domain)
+}
+
+// saltOf returns the hash salt of the tenant owning objects the principal
+// may see, loading it only when it is not the principal's own tenant.
+func (a *API) saltOf(ctx context.Context, p *principal, tenantID string) ([]byte, error) {
+	if p.tenant.ID == tenantID {
+		return p.tenant.Salt, nil
+	}
+	t, err := a.store.Tenant(ctx, tenantID)
+	if err != nil {
+		return nil, lookupErr("tenant", tenantID, err)
+	}
+	return t.Salt, nil
+}
+
+func (a *API) createSite(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	var req struct {
+		Name   string `json:"name"`
+		Tenant string `json:"tenant"`
+	}
+	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+		return err
+	}
+	if err := tenants.ValidateName("site", req.Name); err != nil {
+		return invalidField("name", err)
+	}
+	var t tenants.Tenant
+	switch {
+	case req.Tenant != "":
+		var err error
+		if t, err = a.tenantFor(ctx, p, req.Tenant); err != nil {
+			return err
+		}
+	case p.admin():
+		return &FieldError{Field: "tenant", Msg: "an admin token must name the site's tenant"}
+	default:
+		t = p.tenant
+	}
+	s := tenants.Site{
+		ID:       tenants.NewID("s_", 5),
+		TenantID: t.ID,
+		Name:     req.Name,
+		Created:  a.now(),
+	}
+	if err := a.store.CreateSite(ctx, s); err != nil {
+		return lookupErr("site", s.Name, err)
+	}
+	writeJSON(w, http.StatusCreated, a.siteView(s, t.Salt))
+	return nil
+}
+
+func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	tenantID := p.token.TenantID // "" lists all for an admin
+	if ref := r.URL.Query().Get("tenant"); ref != "" {
+		t, err := a.tenantFor(ctx, p, ref)
+		if err != nil {
+			return err
+		}
+		tenantID = t.ID
+	}
+	list, err := a.store.Sites(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	salts := map[string][]byte{}
+	out := make([]siteJSON, 0, len(list))
+	for _, s := range list {
+		salt, ok := salts[s.TenantID]
+		if !ok {
+			if salt, err = a.saltOf(ctx, p, s.TenantID); err != nil {
+				return err
+			}
+			salts[s.TenantID] = salt
+		}
+		out = append(out, a.siteView(s, salt))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sites": out})
+	return nil
+}
+
+func (a *API) getSite(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	s, err := a.siteFor(ctx, p, chi.URLParam(r, "site"))
+	if err != nil {
+		return err
+	}
+	salt, err := a.saltOf(ctx, p, s.TenantID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.siteView(s, salt))
+	return nil
+}
+
+func (a *API) deleteSite(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	s, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteSite(ctx, s.ID); err != nil {
+		return lookupErr("site", s.Name, err)
+	}
+	a.sessions.dropWhere(func(idx *sessionIndex) bool { return idx.siteID == s.ID })
+	a.cfg.OnActivate(s)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,187 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+// tenantJSON is a Tenant as the API shows it (the salt is never shown).
+type tenantJSON struct {
+	tenants.Tenant
+	EffectiveLimits tenants.Limits `json:"effective_limits"`
+}
+
+func tenantView(t tenants.Tenant) tenantJSON {
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	return tenantJSON{Tenant: t, EffectiveLimits: t.EffectiveLimits()}
+}
+
+func validateLimits(l tenants.Limits) error {
+	if l.CPUMs < 0 || l.SubRequests < 0 || l.MemoryMB < 0 {
+		return &FieldError{Field: "limits", Msg: "limits must not be negative"}
+	}
+	return nil
+}
+
+func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Name   string         `json:"name"`
+		Plan   string         `json:"plan"`
+		Tags   []string       `json:"tags"`
+		Limits tenants.Limits `json:"limits"`
+	}
+	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+		return err
+	}
+	if req.Plan == "" {
+		req.Plan = tenants.PlanFree
+	}
+	if err := tenants.ValidateName("tenant", req.Name); err != nil {
+		return invalidField("name", err)
+	}
+	if err := tenants.ValidatePlan(req.Plan); err != nil {
+		return invalidField("plan", err)
+	}
+	if err := tenants.ValidateTags(req.Tags); err != nil {
+		return invalidField("tags", err)
+	}
+	if err := validateLimits(req.Limits); err != nil {
+		return err
+	}
+	t := tenants.Tenant{
+		ID:      tenants.NewID("t_", 5),
+		Name:    req.Name,
+		Plan:    req.Plan,
+		Limits:  req.Limits,
+		Tags:    req.Tags,
+		Salt:    tenants.NewSalt(),
+		Created: a.now(),
+	}
+	if err := a.store.CreateTenant(r.Context(), t); err != nil {
+		return lookupErr("tenant", t.Name, err)
+	}
+	writeJSON(w, http.StatusCreated, tenantView(t))
+	return nil
+}
+
+func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	tag := r.URL.Query().Get("tag")
+	if tag != "" {
+		if err := tenants.ValidateTags([]string{tag}); err != nil {
+			return invalidField("tag", err)
+		}
+	}
+	var list []tenants.Tenant
+	if p.admin() {
+		var err error
+		if list, err = a.store.Tenants(r.Context(), tenants.TenantFilter{Tag: tag}); err != nil {
+			return err
+		}
+	} else if tag == "" || p.tenant.HasTag(tag) {
+		list = []tenants.Tenant{p.tenant}
+	}
+	out := make([]tenantJSON, 0, len(list))
+	for _, t := range list {
+		out = append(out, tenantView(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
+	return nil
+}
+
+func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.tenantFor(r.Context(), principalFrom(r.Context()), chi.URLParam(r, "tenant"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tenantView(t))
+	return nil
+}
+
+func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	t, err := a.tenantFor(ctx, principalFrom(ctx), chi.URLParam(r, "tenant"))
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Plan     *string         `json:"plan"`
+		Limits   *tenants.Limits `json:"limits"`
+		Tags     *[]string       `json:"tags"`
+		Disabled *bool           `json:"disabled"`
+	}
+	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+		return err
+	}
+	wasDisabled := t.Disabled
+	if req.Plan != nil {
+		if err := tenants.ValidatePlan(*req.Plan); err != nil {
+			return invalidField("plan", err)
+		}
+		t.Plan = *req.Plan
+	}
+	if req.Limits != nil {
+		if err := validateLimits(*req.Limits); err != nil {
+			return err
+		}
+		t.Limits = *req.Limits
+	}
+	if req.Tags != nil {
+		if err := tenants.ValidateTags(*req.Tags); err != nil {
+			return invalidField("tags", err)
+		}
+		t.Tags = *req.Tags
+	}
+	if req.Disabled != nil {
+		t.Disabled = *req.Disabled
+	}
+	if err := a.store.UpdateTenant(ctx, t); err != nil {
+		return lookupErr("tenant", t.ID, err)
+	}
+	if t.Disabled != wasDisabled {
+		a.invalidateSites(ctx, t.ID)
+	}
+	writeJSON(w, http.StatusOK, tenantView(t))
+	return nil
+}
+
+func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	t, err := a.tenantFor(ctx, principalFrom(ctx), chi.URLParam(r, "tenant"))
+	if err != nil {
+		return err
+	}
+	sites, err := a.store.Sites(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteTenant(ctx, t.ID); err != nil {
+		return lookupErr("tenant", t.ID, err)
+	}
+	a.sessions.dropWhere(func(idx *sessionIndex) bool { return idx.tenantID == t.ID })
+	for _, s := range sites {
+		a.cfg.OnActivate(s)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// invalidateSites tells the edge about every site of a tenant whose
+// serving state changed (e.g. it was disabled). A listing failure is only
+// logged: the change itself is stored.
+func (a *API) invalidateSites(ctx context.Context, tenantID string) {
+	sites, err := a.store.Sites(ctx, tenantID)
+	if err != nil {
+		a.log.ErrorContext(ctx, "listing sites to invalidate", "tenant_id", tenantID, "err", err)
+		return
+	}
+	for _, s := range sites {
+		a.cfg.OnActivate(s)
+	}
+}

@@ -1,0 +1,110 @@
+package admin
+
+import (
+	"net/http"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+// tokenJSON is a Token as the API shows it; Secret is set only in the
+// answer that creates it.
+type tokenJSON struct {
+	tenants.Token
+	Secret string `json:"token,omitempty"`
+}
+
+const maxTokenName = 200
+
+func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+		return err
+	}
+	if req.Name == "" || len(req.Name) > maxTokenName || !utf8.ValidString(req.Name) {
+		return &FieldError{Field: "name", Msg: "a token needs a name of 1-200 bytes of UTF-8"}
+	}
+	secret := NewTokenSecret()
+	t := tenants.Token{
+		ID:       tenants.NewID("tok_", 5),
+		TenantID: tenantID,
+		Name:     req.Name,
+		Hash:     HashToken(secret),
+		Created:  a.now(),
+	}
+	if err := a.store.CreateToken(r.Context(), t); err != nil {
+		return lookupErr("token", t.ID, err)
+	}
+	writeJSON(w, http.StatusCreated, tokenJSON{Token: t, Secret: secret})
+	return nil
+}
+
+func writeTokens(w http.ResponseWriter, list []tenants.Token) {
+	out := make([]tokenJSON, 0, len(list))
+	for _, t := range list {
+		out = append(out, tokenJSON{Token: t})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (a *API) createTenantToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.tenantFor(r.Context(), principalFrom(r.Context()), chi.URLParam(r, "tenant"))
+	if err != nil {
+		return err
+	}
+	return a.newToken(w, r, t.ID)
+}
+
+func (a *API) listTenantTokens(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	t, err := a.tenantFor(ctx, principalFrom(ctx), chi.URLParam(r, "tenant"))
+	if err != nil {
+		return err
+	}
+	list, err := a.store.Tokens(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	writeTokens(w, list)
+	return nil
+}
+
+func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) error {
+	return a.newToken(w, r, "")
+}
+
+func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.store.Tokens(r.Context(), "")
+	if err != nil {
+		return err
+	}
+	writeTokens(w, list)
+	return nil
+}
+
+// deleteToken deletes any token for an admin, and only its own tenant's
+// tokens for a tenant token (others are not found).
+func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	id := chi.URLParam(r, "token")
+	if !p.admin() {
+		own, err := a.store.Tokens(ctx, p.token.TenantID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(own, func(t tenants.Token) bool { return t.ID == id }) {
+			return notFound("token", id)
+		}
+	}
+	if err := a.store.DeleteToken(ctx, id); err != nil {
+		return lookupErr("token", id, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
