@@ -1,0 +1,137 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migration is one step of the schema. Migrations are applied in order,
+// each in its own transaction, and never edited once released: a change
+// to the schema is a new migration appended to the list.
+type migration struct {
+	version int
+	sql     string
+}
+
+var migrations = []migration{
+	{1, `
+CREATE TABLE tenants (
+	id           TEXT PRIMARY KEY,
+	name         TEXT NOT NULL UNIQUE,
+	plan         TEXT NOT NULL,
+	cpu_ms       INTEGER NOT NULL DEFAULT 0,
+	sub_requests INTEGER NOT NULL DEFAULT 0,
+	memory_mb    INTEGER NOT NULL DEFAULT 0,
+	tags         TEXT NOT NULL DEFAULT '[]', -- JSON array of "key:value"
+	salt         BLOB NOT NULL CHECK (length(salt) = 16),
+	disabled     INTEGER NOT NULL DEFAULT 0,
+	created_at   INTEGER NOT NULL -- Unix milliseconds
+) STRICT;
+
+CREATE TABLE sites (
+	id                TEXT PRIMARY KEY,
+	tenant_id         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	name              TEXT NOT NULL UNIQUE,
+	active_deployment TEXT, -- checked by Activate, not a foreign key
+	created_at        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sites_tenant ON sites(tenant_id);
+
+CREATE TABLE deployments (
+	seq           INTEGER PRIMARY KEY, -- insertion order, breaks created_at ties
+	id            TEXT NOT NULL UNIQUE,
+	site_id       TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	manifest      TEXT NOT NULL, -- JSON assets.Manifest
+	files         INTEGER NOT NULL,
+	bytes         INTEGER NOT NULL,
+	worker        TEXT NOT NULL DEFAULT '',
+	config        TEXT NOT NULL, -- JSON tenants.DeploymentConfig
+	source_type   TEXT NOT NULL DEFAULT '',
+	source_commit TEXT NOT NULL DEFAULT '',
+	source_branch TEXT NOT NULL DEFAULT '',
+	created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX deployments_site ON deployments(site_id, created_at DESC, seq DESC);
+
+CREATE TABLE tokens (
+	seq        INTEGER PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	tenant_id  TEXT REFERENCES tenants(id) ON DELETE CASCADE, -- NULL: admin token
+	name       TEXT NOT NULL,
+	hash       TEXT NOT NULL UNIQUE,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX tokens_tenant ON tokens(tenant_id);
+
+CREATE TABLE upload_sessions (
+	id         TEXT PRIMARY KEY,
+	site_id    TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	manifest   TEXT NOT NULL,
+	expires_at INTEGER NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX upload_sessions_site ON upload_sessions(site_id);
+CREATE INDEX upload_sessions_expires ON upload_sessions(expires_at);
+
+CREATE TABLE blobs (
+	tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	hash      TEXT NOT NULL,
+	size      INTEGER NOT NULL,
+	br_size   INTEGER NOT NULL DEFAULT 0,
+	gz_size   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (tenant_id, hash)
+) STRICT, WITHOUT ROWID;
+`},
+}
+
+// migrate brings the schema up to date. It is safe to run from several
+// processes at once: every step runs in an IMMEDIATE transaction (the
+// write pool's default) that re-checks whether the step was applied.
+func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+) STRICT`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	var current int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if latest := migrations[len(migrations)-1].version; current > latest {
+		return fmt.Errorf("database schema version %d is newer than this program's %d: upgrade pier", current, latest)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		if err := apply(ctx, db, m, now); err != nil {
+			return fmt.Errorf("migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, db *sql.DB, m migration, now func() time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+		return err
+	}
+	if done > 0 {
+		return nil // another process applied it meanwhile
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

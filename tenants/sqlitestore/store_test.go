@@ -1,0 +1,139 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/storetest"
+)
+
+func open(tb testing.TB) (tenants.Store, func() tenants.Store) {
+	path := filepath.Join(tb.TempDir(), "pier.db")
+	openPath := func() tenants.Store {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			tb.Fatalf("Open: %v", err)
+		}
+		return s
+	}
+	return openPath(), openPath
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	t.Run("migrations are recorded once", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "pier.db")
+		for range 3 {
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			var n, maxV int
+			if err := s.read.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &maxV); err != nil {
+				t.Fatalf("reading schema_migrations: %v", err)
+			}
+			if n != len(migrations) || maxV != migrations[len(migrations)-1].version {
+				t.Errorf("schema_migrations has %d rows up to %d, want %d up to %d", n, maxV, len(migrations), migrations[len(migrations)-1].version)
+			}
+			s.Close()
+		}
+	})
+	t.Run("pragmas", func(t *testing.T) {
+		s, err := Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		tests := []struct {
+			name   string
+			db     *sql.DB
+			pragma string
+			want   string
+		}{
+			{"writer journal mode", s.write, "journal_mode", "wal"},
+			{"reader journal mode", s.read, "journal_mode", "wal"},
+			{"writer foreign keys", s.write, "foreign_keys", "1"},
+			{"reader foreign keys", s.read, "foreign_keys", "1"},
+			{"writer synchronous", s.write, "synchronous", "1"},
+			{"writer busy timeout", s.write, "busy_timeout", "10000"},
+			{"reader busy timeout", s.read, "busy_timeout", "10000"},
+			{"reader is read-only", s.read, "query_only", "1"},
+			{"writer writes", s.write, "query_only", "0"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				var got string
+				if err := tc.db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+					t.Fatalf("PRAGMA %s: %v", tc.pragma, err)
+				}
+				if !strings.EqualFold(got, tc.want) {
+					t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
+				}
+			})
+		}
+	})
+	t.Run("newer schema is refused", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "pier.db")
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if _, err := s.write.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (9999, 0)`); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if s, err := Open(ctx, path); err == nil {
+			s.Close()
+			t.Fatal("Open accepted a database from a newer version")
+		} else if !strings.Contains(err.Error(), "newer") {
+			t.Errorf("error %q does not say the schema is newer", err)
+		}
+	})
+	t.Run("bad paths", func(t *testing.T) {
+		for _, p := range []string{"", ":memory:", "file:x.db?mode=memory", filepath.Join(t.TempDir(), "missing", "dir", "pier.db")} {
+			if s, err := Open(ctx, p); err == nil {
+				s.Close()
+				t.Errorf("Open(%q) succeeded", p)
+			}
+		}
+	})
+	t.Run("path with special characters", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "a dir?#%", "pier.db")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", path, err)
+		}
+		s.Close()
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("database not created at %q", path)
+		}
+	})
+}
+
+func BenchmarkSiteLookup(b *testing.B) {
+	s, _ := open(b)
+	defer s.Close()
+	storetest.BenchSiteLookup(b, s)
+}
+
+func BenchmarkDeploymentLoad(b *testing.B) {
+	s, _ := open(b)
+	defer s.Close()
+	storetest.BenchDeploymentLoad(b, s)
+}
+
+func BenchmarkBlobsLookup(b *testing.B) {
+	s, _ := open(b)
+	defer s.Close()
+	storetest.BenchBlobsLookup(b, s)
+}
