@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/tenants"
+)
+
+// uploadParallelism is how many blobs are uploaded at once.
+const uploadParallelism = 8
+
+func runDeploy(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("deploy", "pier deploy [DIR] --site S [--no-activate] [--json]",
+		`Publish the files of DIR (default: the current directory) as a new deployment
+of a site and make it live. Settings come from pier.toml in DIR, else in the
+current directory; flags override them:
+
+  site = "blog"
+  [assets]
+  directory = "public"          # relative to pier.toml, when DIR holds it
+  html_handling = "auto-trailing-slash"
+  not_found_handling = "404-page"
+  [vars]
+  KEY = "value"
+
+.git, .hg, .svn, node_modules, .DS_Store, pier.toml and what DIR/.assetsignore
+lists (gitignore syntax) are not uploaded. Only files the server does not
+have yet are uploaded.`)
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "`name` or id of the site (default: site in pier.toml)")
+	noActivate := fs.Bool("no-activate", false, "create the deployment without making it live (preview URL only)")
+	html := fs.String("html-handling", "", "auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none (default from pier.toml)")
+	notFound := fs.String("not-found-handling", "", "none, 404-page or single-page-application (default from pier.toml)")
+	worker := fs.String("worker", "", "worker `module` (.wasm); not supported yet")
+	pos, err := parseArgs(fs, e, args, 0, 1)
+	if err != nil {
+		return err
+	}
+	dir := "."
+	if len(pos) == 1 {
+		dir = pos[0]
+	}
+	plan, err := planDeploy(dir, deployFlags{site: *site, html: *html, notFound: *notFound, worker: *worker, noActivate: *noActivate})
+	if err != nil {
+		return err
+	}
+	d := &deployer{
+		client:   o.client(e),
+		progress: e.stderr,
+		terminal: e.terminal && !o.json,
+	}
+	res, err := d.deploy(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, res)
+	}
+	return printDeployResult(e.stdout, plan, res)
+}
+
+// deployFlags are the command-line settings that override pier.toml.
+type deployFlags struct {
+	site, html, notFound, worker string
+	noActivate                   bool
+}
+
+// deployPlan is what to deploy where, resolved from DIR, pier.toml and
+// the flags.
+type deployPlan struct {
+	site     string
+	dir      string // the asset directory
+	config   apiclient.DeploymentConfig
+	activate bool
+}
+
+// planDeploy resolves the asset directory and the settings: flags first,
+// then pier.toml (DIR/pier.toml, else ./pier.toml). assets.directory is
+// relative to the pier.toml that names it and applies when that file is in
+// DIR (or DIR was not given); an explicit DIR with ./pier.toml deploys DIR.
+func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
+	pc, file, err := findProjectConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if f.worker != "" || pc.WorkerMain != "" {
+		return nil, fmt.Errorf("workers are not supported yet (worker %q); deploy without --worker and [worker] main", firstNonEmpty(f.worker, pc.WorkerMain))
+	}
+	p := &deployPlan{
+		site:     firstNonEmpty(f.site, pc.Site),
+		dir:      dir,
+		activate: !f.noActivate,
+		config: apiclient.DeploymentConfig{
+			HTMLHandling:     firstNonEmpty(f.html, pc.HTMLHandling),
+			NotFoundHandling: firstNonEmpty(f.notFound, pc.NotFoundHandling),
+			RunWorkerFirst:   pc.RunWorkerFirst,
+			Vars:             pc.Vars,
+		},
+	}
+	if p.site == "" {
+		return nil, usagef("deploy", "no site: pass --site S or set site in pier.toml")
+	}
+	if pc.Directory != "" && file != "" && filepath.Dir(file) == filepath.Clean(dir) {
+		if filepath.IsAbs(pc.Directory) {
+			p.dir = pc.Directory
+		} else {
+			p.dir = filepath.Join(filepath.Dir(file), pc.Directory)
+		}
+	}
+	// Check the enumerations before any hashing; the server checks again.
+	check := tenants.DeploymentConfig{HTMLHandling: p.config.HTMLHandling, NotFoundHandling: p.config.NotFoundHandling}
+	if err := check.Normalize(); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(p.dir)
+	if err != nil {
+		return nil, fmt.Errorf("asset directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("asset directory %s is not a directory", p.dir)
+	}
+	return p, nil
+}
+
+// deployResult is what a deploy reports; it is also the --json output.
+type deployResult struct {
+	Deployment    string `json:"deployment"`
+	URL           string `json:"url"`
+	PreviewURL    string `json:"preview_url"`
+	Files         int    `json:"files"`          // files in the deployment
+	Uploaded      int    `json:"uploaded"`       // blobs uploaded by this deploy
+	Reused        int    `json:"reused"`         // files whose content the server already had
+	BytesUploaded int64  `json:"bytes_uploaded"` // bytes of the uploaded blobs
+}
+
+// deployer runs the publishing protocol: hash, open an upload session,
+// upload the missing blobs, create the deployment.
+type deployer struct {
+	client   *apiclient.Client
+	progress io.Writer // where progress bars go (stderr)
+	terminal bool      // draw progress bars
+	retry    retryPolicy
+	hashers  int // hashing goroutines; default runtime.NumCPU()
+	uploads  int // parallel uploads; default uploadParallelism
+}
+
+func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, error) {
+	tree, err := walkAssets(p.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer tree.Close()
+	if len(tree.files) == 0 {
+		return nil, fmt.Errorf("no files to deploy in %s", p.dir)
+	}
+
+	var site *apiclient.Site
+	err = d.retry.do(ctx, apiclient.Retryable, func(ctx context.Context) (err error) {
+		site, err = d.client.GetSite(ctx, p.site)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	salt, err := site.Salt()
+	if err != nil {
+		return nil, err
+	}
+
+	prog := startProgress(d.progress, d.terminal, "hashing", len(tree.files), tree.bytes)
+	files, err := hashTree(ctx, tree, salt, d.hashers, prog)
+	prog.finish()
+	if err != nil {
+		return nil, err
+	}
+
+	manifest := make(map[string]apiclient.ManifestEntry, len(files))
+	byHash := make(map[string]*hashedFile, len(files))
+	for i := range files {
+		f := &files[i]
+		manifest[f.path] = apiclient.ManifestEntry{Hash: f.hash, Size: f.size}
+		if _, ok := byHash[f.hash]; !ok {
+			byHash[f.hash] = f
+		}
+	}
+	var session *apiclient.UploadSession
+	err = d.retry.do(ctx, apiclient.Retryable, func(ctx context.Context) (err error) {
+		session, err = d.client.CreateUpload(ctx, site.Name, manifest)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating upload session: %w", err)
+	}
+
+	uploaded, bytesUp, err := d.uploadMissing(ctx, tree, session, byHash)
+	if err != nil {
+		return nil, err
+	}
+
+	activate := p.activate
+	var dep *apiclient.Deployment
+	// Creating a deployment is not idempotent: retry only when the server
+	// said it did nothing.
+	err = d.retry.do(ctx, retryUnavailable, func(ctx context.Context) (err error) {
+		dep, err = d.client.CreateDeployment(ctx, site.Name, apiclient.CreateDeployment{
+			Upload:   session.ID,
+			Config:   p.config,
+			Source:   apiclient.Source{Type: "cli"},
+			Activate: &activate,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating deployment: %w", err)
+	}
+
+	missing := make(map[string]bool, len(session.Missing))
+	for _, h := range session.Missing {
+		missing[h] = true
+	}
+	reused := 0
+	for _, f := range files {
+		if !missing[f.hash] {
+			reused++
+		}
+	}
+	return &deployResult{
+		Deployment:    dep.ID,
+		URL:           dep.URL,
+		PreviewURL:    dep.PreviewURL,
+		Files:         len(files),
+		Uploaded:      uploaded,
+		Reused:        reused,
+		BytesUploaded: bytesUp,
+	}, nil
+}
+
+// uploadMissing uploads the blobs session lacks, a few at a time, each
+// retried on its own.
+func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *apiclient.UploadSession, byHash map[string]*hashedFile) (int, int64, error) {
+	todo := make([]*hashedFile, 0, len(session.Missing))
+	var total int64
+	seen := make(map[string]bool, len(session.Missing))
+	for _, h := range session.Missing {
+		f, ok := byHash[h]
+		if !ok {
+			return 0, 0, fmt.Errorf("the server asked for blob %s, which is not in the manifest", h)
+		}
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		todo = append(todo, f)
+		total += f.size
+	}
+	if len(todo) == 0 {
+		return 0, 0, nil
+	}
+	parallel := d.uploads
+	if parallel <= 0 {
+		parallel = uploadParallelism
+	}
+	prog := startProgress(d.progress, d.terminal, "uploading", len(todo), total)
+	defer prog.finish()
+	var sent atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for _, f := range todo {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			err := d.retry.do(gctx, apiclient.Retryable, func(ctx context.Context) error {
+				return d.uploadOne(ctx, tree, session.ID, f, prog)
+			})
+			if err != nil {
+				return fmt.Errorf("uploading %s: %w", f.path, err)
+			}
+			sent.Add(f.size)
+			prog.addFile()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	return len(todo), sent.Load(), nil
+}
+
+// uploadOne streams one file as a blob. Progress counts bytes as they are
+// sent and takes them back if the attempt fails.
+func (d *deployer) uploadOne(ctx context.Context, tree *assetTree, upload string, f *hashedFile, prog *progress) error {
+	r, err := tree.root.Open(f.rel)
+	if err != nil {
+		return fmt.Errorf("opening: %w", err)
+	}
+	defer r.Close()
+	cr := &countingReader{r: r, prog: prog}
+	err = d.client.PutBlob(ctx, upload, f.hash, cr, f.size)
+	if err != nil {
+		prog.addBytes(-cr.n)
+		if cr.eof && cr.n < f.size {
+			return fmt.Errorf("file changed during the deploy (now %d bytes, hashed %d); deploy again", cr.n, f.size)
+		}
+	}
+	return err
+}
+
+// countingReader counts the bytes read through it into a progress bar.
+type countingReader struct {
+	r    io.Reader
+	prog *progress
+	n    int64
+	eof  bool
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.prog.addBytes(int64(n))
+	if err == io.EOF {
+		c.eof = true
+	}
+	return n, err
+}
+
+func printDeployResult(w io.Writer, p *deployPlan, r *deployResult) error {
+	t := newTable(w)
+	t.row("Deployment:", r.Deployment)
+	if p.activate {
+		t.row("Live URL:", r.URL)
+	} else {
+		t.row("Live URL:", r.URL+" (unchanged: deployment not activated)")
+	}
+	t.row("Preview URL:", r.PreviewURL)
+	t.row("Files:", fmt.Sprintf("%d (%d uploaded, %d reused, %s uploaded)", r.Files, r.Uploaded, r.Reused, formatBytes(r.BytesUploaded)))
+	return t.flush()
+}

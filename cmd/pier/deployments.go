@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/pierhq/pier/internal/apiclient"
+)
+
+func deploymentCommands() []*command {
+	return []*command{
+		{name: "list", summary: "list a site's deployments, newest first", run: runDeploymentsList},
+		{name: "get", summary: "show one deployment", run: runDeploymentsGet},
+	}
+}
+
+func runDeploymentsList(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("deployments list", "pier deployments list --site S [--json]",
+		"List a site's deployments, newest first; * marks the live one.")
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "`name` or id of the site")
+	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	list, err := o.client(e).ListDeployments(ctx, *site)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, map[string]any{"deployments": nonNil(list)})
+	}
+	t := newTable(e.stdout, "", "ID", "CREATED", "FILES", "SIZE", "SOURCE")
+	for _, d := range list {
+		mark := " "
+		if d.Active {
+			mark = "*"
+		}
+		t.row(mark, d.ID, formatTime(d.CreatedAt), d.Files, formatBytes(d.Bytes), formatSource(d.Source))
+	}
+	return t.flush()
+}
+
+func runDeploymentsGet(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("deployments get", "pier deployments get --site S DEPLOYMENT [--files] [--json]",
+		"Show one deployment of a site; --files lists its files.")
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "`name` or id of the site")
+	files := fs.Bool("files", false, "list the deployment's files")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	d, err := o.client(e).GetDeployment(ctx, *site, pos[0])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, d)
+	}
+	t := newTable(e.stdout)
+	t.row("ID:", d.ID)
+	t.row("Active:", yesNo(d.Active))
+	t.row("URL:", d.URL)
+	t.row("Preview URL:", d.PreviewURL)
+	t.row("Created:", formatTime(d.CreatedAt))
+	t.row("Source:", formatSource(d.Source))
+	t.row("Files:", fmt.Sprintf("%d (%s)", d.Files, formatBytes(d.Bytes)))
+	t.row("HTML handling:", d.Config.HTMLHandling)
+	t.row("Not-found handling:", d.Config.NotFoundHandling)
+	if d.Worker != "" {
+		t.row("Worker:", d.Worker)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if !*files {
+		return nil
+	}
+	paths := make([]string, 0, len(d.Manifest))
+	for p := range d.Manifest {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	fmt.Fprintln(e.stdout)
+	ft := newTable(e.stdout, "PATH", "SIZE", "HASH", "TYPE")
+	for _, p := range paths {
+		m := d.Manifest[p]
+		ft.row(p, m.Size, m.Hash, m.ContentType)
+	}
+	return ft.flush()
+}
+
+func runRollback(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("rollback", "pier rollback --site S DEPLOYMENT [--json]",
+		"Make DEPLOYMENT the live deployment of the site (see 'pier deployments list') and print the live URL.")
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "`name` or id of the site")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	d, err := o.client(e).ActivateDeployment(ctx, *site, pos[0])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, d)
+	}
+	fmt.Fprintf(e.stdout, "Deployment %s is live at %s\n", d.ID, d.URL)
+	return nil
+}
+
+func formatSource(s apiclient.Source) string {
+	out := s.Type
+	if s.Branch != "" {
+		out += " " + s.Branch
+	}
+	if s.Commit != "" {
+		c := s.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		out += " @" + c
+	}
+	return out
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,247 @@
+// Command pier runs the Pier platform (`pier serve`) and is the client of
+// its admin API: tenants, sites, tokens, deploys, deployments and rollbacks.
+//
+// Client commands find the API with --api (env PIER_API, default
+// http://127.0.0.1:8081) and authenticate with --token (env PIER_TOKEN,
+// default the contents of ./data/admin.token). On any failure pier exits
+// with a non-zero status and prints the server's message and error code.
+//
+// This is the only package that reads flags and environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/pierhq/pier/internal/apiclient"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		getenv:   os.Getenv,
+		readFile: os.ReadFile,
+		terminal: term.IsTerminal(int(os.Stderr.Fd())),
+		http:     http.DefaultClient,
+	}
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// env is everything a command may use from the outside world, so tests can
+// run commands in-process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	readFile       func(string) ([]byte, error)
+	terminal       bool // stderr is a terminal: progress bars may be drawn
+	http           *http.Client
+}
+
+// command is one subcommand. run gets the arguments after its name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+	// sub lists the subcommands of a command group (tenants, sites…).
+	sub []*command
+}
+
+func commands() []*command {
+	return []*command{
+		{name: "serve", summary: "run the platform (edge, admin API and UI)", run: func(ctx context.Context, e *env, args []string) error {
+			return runServe(ctx, args, e.stdout, e.stderr)
+		}},
+		{name: "tenants", summary: "create, list, inspect, re-plan and delete tenants", sub: tenantCommands()},
+		{name: "sites", summary: "create, list, inspect and delete sites", sub: siteCommands()},
+		{name: "tokens", summary: "create API tokens", sub: tokenCommands()},
+		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
+		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},
+		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},
+		{name: "version", summary: "print the version", run: runVersion},
+	}
+}
+
+// exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError is a mistake in the command line; it exits with status 2 and
+// points at the help.
+type usageError struct {
+	cmd string // "tenants create"
+	msg string
+}
+
+func (u *usageError) Error() string { return u.msg }
+
+func usagef(cmd, format string, args ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
+}
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, e *env, args []string) int {
+	err := dispatch(ctx, e, commands(), nil, args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(e.stderr, "pier: %s\n", ue.msg)
+		fmt.Fprintf(e.stderr, "Run 'pier help %s' for usage.\n", ue.cmd)
+		return exitUsage
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(e.stderr, "pier: interrupted")
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "pier: %s\n", err)
+	var ae *apiclient.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		fmt.Fprintln(e.stderr, "pier: pass a token with --token or PIER_TOKEN, or run pier where data/admin.token is readable")
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		fmt.Fprintln(e.stderr, "pier: is 'pier serve' running, and do --api or PIER_API point at its admin listener?")
+	}
+	return exitError
+}
+
+// dispatch finds the command named by args[0] in cmds (path holds the
+// names of the enclosing groups) and runs it.
+func dispatch(ctx context.Context, e *env, cmds []*command, path []string, args []string) error {
+	full := strings.Join(path, " ")
+	if len(args) == 0 {
+		printUsage(e.stderr, cmds, path)
+		if len(path) == 0 {
+			return usagef("", "missing command")
+		}
+		return usagef(full, "missing subcommand of %s", full)
+	}
+	name := args[0]
+	if len(path) == 0 && (name == "help" || name == "-h" || name == "--help" || name == "-help") {
+		return runHelp(e, cmds, args[1:])
+	}
+	if len(path) == 0 && (name == "--version" || name == "-version") {
+		return runVersion(ctx, e, nil)
+	}
+	if len(path) > 0 && (name == "help" || name == "-h" || name == "--help" || name == "-help") {
+		printUsage(e.stdout, cmds, path)
+		return nil
+	}
+	for _, c := range cmds {
+		if c.name != name {
+			continue
+		}
+		if c.sub != nil {
+			return dispatch(ctx, e, c.sub, append(path, c.name), args[1:])
+		}
+		return c.run(ctx, e, args[1:])
+	}
+	if len(path) == 0 {
+		return usagef("", "unknown command %q", name)
+	}
+	return usagef(full, "unknown subcommand %q of %s", name, full)
+}
+
+// runHelp prints the overview, or a command's own usage: `pier help deploy`
+// is `pier deploy --help`.
+func runHelp(e *env, cmds []*command, args []string) error {
+	var path []string
+	for _, name := range args {
+		var found *command
+		for _, c := range cmds {
+			if c.name == name {
+				found = c
+			}
+		}
+		if found == nil {
+			return usagef("", "unknown help topic %q", strings.Join(append(path, name), " "))
+		}
+		path = append(path, name)
+		if found.sub == nil {
+			if found.name == "serve" {
+				return runServe(context.Background(), []string{"-h"}, e.stdout, e.stderr)
+			}
+			return found.run(context.Background(), e, []string{"-h"})
+		}
+		cmds = found.sub
+	}
+	printUsage(e.stdout, cmds, path)
+	return nil
+}
+
+func printUsage(w io.Writer, cmds []*command, path []string) {
+	prefix := strings.Join(append([]string{"pier"}, path...), " ")
+	if len(path) == 0 {
+		fmt.Fprintln(w, "pier runs the Pier hosting platform and is the client of its admin API.")
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "Usage:\n  %s <command> [arguments] [flags]\n\nCommands:\n", prefix)
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.name))
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	if len(path) == 0 {
+		fmt.Fprintln(w, `
+Client commands take --api URL (env PIER_API, default http://127.0.0.1:8081)
+and --token T (env PIER_TOKEN, default the contents of ./data/admin.token).
+
+Run 'pier help <command>' for a command's flags.`)
+	} else {
+		fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", prefix)
+	}
+}
+
+func runVersion(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet("version", "pier version", "Print pier's version.")
+	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "pier %s\n", buildVersion())
+	return nil
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}

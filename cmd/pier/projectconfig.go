@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// projectFile is the name of a project's configuration file.
+const projectFile = "pier.toml"
+
+// projectConfig is a parsed pier.toml:
+//
+//	site = "blog"
+//	[assets]
+//	directory = "public"                 # relative to pier.toml; default: its directory
+//	html_handling = "auto-trailing-slash"
+//	not_found_handling = "404-page"
+//	run_worker_first = ["/api/*"]        # or true (= ["/*"])
+//	[vars]
+//	GREETING = "hello"
+//	[worker]
+//	main = "worker.wasm"
+type projectConfig struct {
+	Site             string            `json:"site,omitempty"`
+	Directory        string            `json:"directory,omitempty"` // as written, relative to the file
+	HTMLHandling     string            `json:"html_handling,omitempty"`
+	NotFoundHandling string            `json:"not_found_handling,omitempty"`
+	RunWorkerFirst   []string          `json:"run_worker_first,omitempty"`
+	Vars             map[string]string `json:"vars,omitempty"`
+	WorkerMain       string            `json:"worker_main,omitempty"`
+}
+
+// tomlProject mirrors the file's layout.
+type tomlProject struct {
+	Site   string `toml:"site"`
+	Assets struct {
+		Directory        string `toml:"directory"`
+		HTMLHandling     string `toml:"html_handling"`
+		NotFoundHandling string `toml:"not_found_handling"`
+		RunWorkerFirst   any    `toml:"run_worker_first"`
+	} `toml:"assets"`
+	Vars   map[string]any `toml:"vars"`
+	Worker struct {
+		Main string `toml:"main"`
+	} `toml:"worker"`
+}
+
+// parseProjectConfig parses the contents of a pier.toml; name is used in
+// error messages. Unknown keys are errors, so a typo is never ignored.
+func parseProjectConfig(name string, data []byte) (*projectConfig, error) {
+	var t tomlProject
+	md, err := toml.Decode(string(data), &t)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: line %d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("%s: unknown key %s", name, strings.Join(keys, ", "))
+	}
+	c := &projectConfig{
+		Site:             t.Site,
+		Directory:        t.Assets.Directory,
+		HTMLHandling:     t.Assets.HTMLHandling,
+		NotFoundHandling: t.Assets.NotFoundHandling,
+		WorkerMain:       t.Worker.Main,
+	}
+	switch v := t.Assets.RunWorkerFirst.(type) {
+	case nil:
+	case bool:
+		if v {
+			c.RunWorkerFirst = []string{"/*"}
+		}
+	case []any:
+		for _, p := range v {
+			s, ok := p.(string)
+			if !ok || !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "!/") {
+				return nil, fmt.Errorf("%s: assets.run_worker_first: %v is not a path pattern (want strings like \"/api/*\")", name, p)
+			}
+			c.RunWorkerFirst = append(c.RunWorkerFirst, s)
+		}
+	default:
+		return nil, fmt.Errorf("%s: assets.run_worker_first must be true, false or a list of path patterns", name)
+	}
+	if len(t.Vars) > 0 {
+		c.Vars = make(map[string]string, len(t.Vars))
+		keys := make([]string, 0, len(t.Vars))
+		for k := range t.Vars {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			switch v := t.Vars[k].(type) {
+			case string:
+				c.Vars[k] = v
+			case int64:
+				c.Vars[k] = strconv.FormatInt(v, 10)
+			case float64:
+				c.Vars[k] = strconv.FormatFloat(v, 'g', -1, 64)
+			case bool:
+				c.Vars[k] = strconv.FormatBool(v)
+			default:
+				return nil, fmt.Errorf("%s: vars.%s must be a string, number or boolean", name, k)
+			}
+		}
+	}
+	return c, nil
+}
+
+// findProjectConfig reads dir/pier.toml, else ./pier.toml. It returns the
+// config (empty if there is no file) and the path of the file it read ("" if
+// none).
+func findProjectConfig(dir string) (*projectConfig, string, error) {
+	candidates := []string{filepath.Join(dir, projectFile)}
+	if filepath.Clean(dir) != "." {
+		candidates = append(candidates, projectFile)
+	}
+	for _, p := range candidates {
+		data, err := os.ReadFile(p)
+		if isNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("reading %s: %w", p, err)
+		}
+		c, err := parseProjectConfig(p, data)
+		if err != nil {
+			return nil, "", err
+		}
+		return c, p, nil
+	}
+	return &projectConfig{}, "", nil
+}

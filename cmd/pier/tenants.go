@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pierhq/pier/internal/apiclient"
+)
+
+func tenantCommands() []*command {
+	return []*command{
+		{name: "create", summary: "create a tenant", run: runTenantsCreate},
+		{name: "list", summary: "list tenants", run: runTenantsList},
+		{name: "get", summary: "show a tenant", run: runTenantsGet},
+		{name: "set-plan", summary: "change a tenant's plan", run: runTenantsSetPlan},
+		{name: "delete", summary: "delete a tenant and everything it owns", run: runTenantsDelete},
+	}
+}
+
+func runTenantsCreate(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("tenants create", "pier tenants create NAME [--plan P] [--tag k:v]... [--json]",
+		"Create a tenant (admin token). The plan defaults to free; tags are key:value.")
+	o := addClientFlags(fs, true)
+	plan := fs.String("plan", "", "`plan`: free, pro or enterprise (default free)")
+	var tags listFlag
+	fs.Var(&tags, "tag", "tag `key:value` (repeatable)")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	t, err := o.client(e).CreateTenant(ctx, apiclient.CreateTenant{Name: pos[0], Plan: *plan, Tags: tags})
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, t)
+	}
+	return printTenant(e.stdout, t)
+}
+
+func runTenantsList(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("tenants list", "pier tenants list [--tag k:v] [--json]",
+		"List tenants (a tenant token sees only its own), optionally only those carrying a tag.")
+	o := addClientFlags(fs, true)
+	tag := fs.String("tag", "", "only tenants carrying `key:value`")
+	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
+		return err
+	}
+	list, err := o.client(e).ListTenants(ctx, *tag)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, map[string]any{"tenants": nonNil(list)})
+	}
+	t := newTable(e.stdout, "NAME", "ID", "PLAN", "TAGS", "STATUS", "CREATED")
+	for _, x := range list {
+		t.row(x.Name, x.ID, x.Plan, strings.Join(x.Tags, ","), tenantStatus(x), formatTime(x.CreatedAt))
+	}
+	return t.flush()
+}
+
+func runTenantsGet(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("tenants get", "pier tenants get TENANT [--json]", "Show a tenant by name or id.")
+	o := addClientFlags(fs, true)
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	t, err := o.client(e).GetTenant(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, t)
+	}
+	return printTenant(e.stdout, t)
+}
+
+func runTenantsSetPlan(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("tenants set-plan", "pier tenants set-plan TENANT PLAN [--json]",
+		"Change a tenant's plan (admin token): free, pro or enterprise.")
+	o := addClientFlags(fs, true)
+	pos, err := parseArgs(fs, e, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	plan := pos[1]
+	t, err := o.client(e).UpdateTenant(ctx, pos[0], apiclient.UpdateTenant{Plan: &plan})
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, t)
+	}
+	return printTenant(e.stdout, t)
+}
+
+func runTenantsDelete(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("tenants delete", "pier tenants delete TENANT",
+		"Delete a tenant with its sites, deployments and tokens (admin token).")
+	o := addClientFlags(fs, false)
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if err := o.client(e).DeleteTenant(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deleted tenant %s\n", pos[0])
+	return nil
+}
+
+func printTenant(w io.Writer, t *apiclient.Tenant) error {
+	tw := newTable(w)
+	tw.row("Name:", t.Name)
+	tw.row("ID:", t.ID)
+	tw.row("Plan:", t.Plan)
+	l := t.EffectiveLimits
+	tw.row("Limits:", fmt.Sprintf("cpuMs %d, subRequests %d, memoryMB %d", l.CPUMs, l.SubRequests, l.MemoryMB))
+	tw.row("Tags:", strings.Join(t.Tags, ", "))
+	tw.row("Status:", tenantStatus(*t))
+	tw.row("Created:", formatTime(t.CreatedAt))
+	return tw.flush()
+}
+
+func tenantStatus(t apiclient.Tenant) string {
+	if t.Disabled {
+		return "disabled"
+	}
+	return "active"
+}
+
+// nonNil makes an empty list print as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

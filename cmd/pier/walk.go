@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxManifestPath is the longest manifest path the server accepts.
+const maxManifestPath = 1024
+
+// localFile is one file to deploy.
+type localFile struct {
+	path string // manifest path, "/a/b.html"
+	rel  string // path below the asset directory as opened through the root, "a/b.html"
+	size int64  // size when walked
+}
+
+// assetTree is the set of files of an asset directory to deploy. Files are
+// opened through root, so nothing outside the directory can be read even
+// when a symlink changes during the deploy.
+type assetTree struct {
+	dir   string
+	root  *os.Root
+	files []localFile // in lexical order of path
+	bytes int64
+}
+
+func (t *assetTree) Close() error { return t.root.Close() }
+
+// walkAssets lists the files of dir to deploy. It skips the names in
+// alwaysIgnored and what dir/.assetsignore lists; follows symlinks only
+// while they stay inside dir (one that leaves it, dangles or loops is an
+// error, as is a file that is neither regular nor a directory).
+func walkAssets(dir string) (*assetTree, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening asset directory: %w", err)
+	}
+	t := &assetTree{dir: dir, root: root}
+	var rules ignoreRules
+	data, err := root.ReadFile(ignoreFile)
+	switch {
+	case err == nil:
+		if rules, err = parseIgnore(data); err != nil {
+			root.Close()
+			return nil, err
+		}
+	case !isNotExist(err):
+		root.Close()
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, ignoreFile), err)
+	}
+	top, err := root.Stat(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("asset directory: %w", err)
+	}
+	w := walker{tree: t, rules: rules}
+	if err := w.walk(".", []os.FileInfo{top}); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+type walker struct {
+	tree  *assetTree
+	rules ignoreRules
+}
+
+// walk adds the files below rel; ancestors are the directories from the
+// root down to rel, to detect symlink loops.
+func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
+	f, err := w.tree.root.Open(rel)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", w.display(rel), err)
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("reading directory %s: %w", w.display(rel), err)
+	}
+	for _, ent := range entries {
+		name := ent.Name()
+		if alwaysIgnored[name] {
+			continue
+		}
+		child := path.Join(rel, name)
+		mode := ent.Type()
+		var fi os.FileInfo
+		if mode&fs.ModeSymlink != 0 {
+			// Root.Stat follows the link but refuses to leave the root.
+			fi, err = w.tree.root.Stat(child)
+			if err != nil {
+				if _, serr := os.Stat(filepath.Join(w.tree.dir, filepath.FromSlash(child))); serr == nil {
+					return fmt.Errorf("symlink %s points outside %s (list it in %s to leave it out)", w.display(child), w.tree.dir, ignoreFile)
+				}
+				return fmt.Errorf("symlink %s: %w", w.display(child), err)
+			}
+			mode = fi.Mode().Type()
+		}
+		isDir := mode.IsDir()
+		if w.rules.ignored(child, isDir) {
+			continue
+		}
+		switch {
+		case isDir:
+			if fi == nil {
+				if fi, err = ent.Info(); err != nil {
+					return fmt.Errorf("%s: %w", w.display(child), err)
+				}
+			}
+			for _, a := range ancestors {
+				if os.SameFile(a, fi) {
+					return fmt.Errorf("symlink %s loops back to one of its parent directories", w.display(child))
+				}
+			}
+			if err := w.walk(child, append(ancestors[:len(ancestors):len(ancestors)], fi)); err != nil {
+				return err
+			}
+		case mode.IsRegular():
+			if fi == nil {
+				if fi, err = ent.Info(); err != nil {
+					return fmt.Errorf("%s: %w", w.display(child), err)
+				}
+			}
+			p := "/" + child
+			if err := checkManifestPath(p); err != nil {
+				return err
+			}
+			w.tree.files = append(w.tree.files, localFile{path: p, rel: child, size: fi.Size()})
+			w.tree.bytes += fi.Size()
+		default:
+			return fmt.Errorf("%s is not a regular file (%s); list it in %s to leave it out", w.display(child), mode, ignoreFile)
+		}
+	}
+	return nil
+}
+
+func (w *walker) display(rel string) string {
+	return filepath.Join(w.tree.dir, filepath.FromSlash(rel))
+}
+
+// checkManifestPath rejects, before anything is hashed, a path the server
+// would refuse.
+func checkManifestPath(p string) error {
+	switch {
+	case len(p) > maxManifestPath:
+		return fmt.Errorf("file path %q is longer than %d bytes", p, maxManifestPath)
+	case !utf8.ValidString(p):
+		return fmt.Errorf("file path %q is not valid UTF-8", p)
+	case strings.Contains(p, `\`):
+		return fmt.Errorf("file path %q contains a backslash", p)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("file path %q contains a control character", p)
+		}
+	}
+	return nil
+}
