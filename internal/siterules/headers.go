@@ -46,46 +46,53 @@ var serverHeaders = map[string]bool{
 // ParseHeaders parses and validates a _headers file; the error is a
 // *ParseError naming the first bad line.
 //
-// The file is a list of blocks. A block starts with an unindented line
-// holding a path pattern (see the package doc), followed by indented lines,
-// each either
+// The file is a list of blocks. A block starts with a line holding a path
+// pattern (see the package doc), followed by header lines, each either
 //
-//	Name: value    set the header (placeholders of the pattern and :splat
+//	Name: value    set the header (the pattern's placeholders and :splat
 //	               may be used in value)
 //	! Name         remove the header
 //
-// Lines whose first non-blank character is '#' are comments; blank lines
-// are ignored. Header names must be HTTP tokens and values must not contain
-// control characters (tabs excepted) or be empty.
+// Header lines are indented by convention; as in Cloudflare, a line is a
+// pattern when it starts with "/" and a header line otherwise, so the
+// indentation is not required. Lines whose first non-blank character is '#'
+// are comments; blank lines are ignored. Header names must be HTTP tokens;
+// values must not be empty or contain control characters (tabs excepted).
 //
 // # Notes
 //
 //   - Patterns are paths; Cloudflare's absolute-URL patterns
 //     ("https://:project.pages.dev/*") are rejected for the reason given in
 //     the package doc.
-//   - A pattern line with no header lines below it is an error: it is
-//     almost always a header line that lost its indentation.
+//   - Where Cloudflare skips a bad line with a warning, Pier rejects the
+//     file: a header line before any pattern, a pattern with no header
+//     lines, a line that is neither, and more than MaxHeaderRules blocks.
+//   - Within a block, "! Name" lines take effect before the block's
+//     "Name: value" lines, as in Cloudflare, so a block can remove a header
+//     set by an earlier block and set its own value.
 //   - Headers the edge manages (Content-Length, Content-Encoding,
 //     Content-Range, Transfer-Encoding and the hop-by-hop headers) cannot be
 //     set or removed.
 func ParseHeaders(text string) (*Headers, error) {
 	h := &Headers{}
 	open := 0 // line of the current block's pattern, 0 before the first
+	empty := func() *ParseError {
+		return &ParseError{File: headersFile, Line: open, Msg: "URL pattern has no header lines below it"}
+	}
 	err := eachLine(headersFile, text, func(line int, s string) *ParseError {
 		fail := func(msg string) *ParseError { return &ParseError{File: headersFile, Line: line, Msg: msg} }
-		t := strings.TrimSpace(s)
-		if t == "" || t[0] == '#' {
+		s = strings.TrimSpace(s)
+		if s == "" || s[0] == '#' {
 			return nil
 		}
-		if s[0] != ' ' && s[0] != '\t' {
+		if s[0] == '/' || isAbsoluteURL(s) {
 			if open != 0 && len(h.rules[len(h.rules)-1].ops) == 0 {
-				return &ParseError{File: headersFile, Line: open,
-					Msg: "URL pattern has no header lines below it (header lines must be indented)"}
+				return empty()
 			}
 			if len(h.rules) == MaxHeaderRules {
 				return fail("too many header rules (limit " + strconv.Itoa(MaxHeaderRules) + ")")
 			}
-			rule, msg := compileHeaderPattern(t)
+			rule, msg := compileHeaderPattern(s)
 			if msg != "" {
 				return fail(msg)
 			}
@@ -94,37 +101,48 @@ func ParseHeaders(text string) (*Headers, error) {
 			return nil
 		}
 		if open == 0 {
-			return fail("header line before any URL pattern")
+			return fail("header line before any URL pattern (patterns start with /)")
 		}
-		op, msg := compileHeaderLine(t, h.rules[len(h.rules)-1].pat)
+		r := &h.rules[len(h.rules)-1]
+		op, msg := compileHeaderLine(s, r.pat)
 		if msg != "" {
 			return fail(msg)
 		}
-		r := &h.rules[len(h.rules)-1]
-		r.ops = append(r.ops, op)
+		if op.remove {
+			// Removals apply before the block's own values.
+			n := 0
+			for n < len(r.ops) && r.ops[n].remove {
+				n++
+			}
+			r.ops = append(r.ops, headerOp{})
+			copy(r.ops[n+1:], r.ops[n:])
+			r.ops[n] = op
+		} else {
+			r.ops = append(r.ops, op)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if open != 0 && len(h.rules[len(h.rules)-1].ops) == 0 {
-		return nil, &ParseError{File: headersFile, Line: open,
-			Msg: "URL pattern has no header lines below it (header lines must be indented)"}
+		return nil, empty()
 	}
 	return h, nil
+}
+
+// isAbsoluteURL reports whether s starts like "scheme://".
+func isAbsoluteURL(s string) bool {
+	i := strings.Index(s, "://")
+	return i > 0 && strings.IndexAny(s[:i], " \t:") < 0
 }
 
 func compileHeaderPattern(s string) (headerRule, string) {
 	switch {
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
 		return headerRule{}, "URL pattern " + strconv.Quote(s) + " is an absolute URL: patterns are paths starting with /, which match on every hostname of the site"
-	case !strings.HasPrefix(s, "/"):
-		if strings.IndexByte(s, ':') > 0 {
-			return headerRule{}, "URL pattern must start with / (header lines must be indented)"
-		}
-		return headerRule{}, "URL pattern " + strconv.Quote(s) + " must start with /"
 	case strings.ContainsAny(s, " \t"):
-		return headerRule{}, "unexpected text after URL pattern (one pattern per line; header lines must be indented)"
+		return headerRule{}, "unexpected text after URL pattern (one pattern per line)"
 	case strings.IndexByte(s, '?') >= 0:
 		return headerRule{}, "URL pattern " + strconv.Quote(s) + " must not contain a query string"
 	}
@@ -141,16 +159,17 @@ func compileHeaderPattern(s string) (headerRule, string) {
 	return headerRule{pat: pat}, ""
 }
 
-// compileHeaderLine compiles a trimmed, indented line of a block.
+// compileHeaderLine compiles a trimmed header line of the block whose
+// pattern is p (nil for a literal path).
 func compileHeaderLine(s string, p *pattern) (headerOp, string) {
-	if s[0] == '!' {
+	i := strings.IndexByte(s, ':')
+	if s[0] == '!' && (i < 0 || s[1] == ' ' || s[1] == '\t') {
 		name := strings.TrimSpace(s[1:])
 		if msg := checkHeaderName(name); msg != "" {
 			return headerOp{}, msg
 		}
 		return headerOp{name: textproto.CanonicalMIMEHeaderKey(name), remove: true}, ""
 	}
-	i := strings.IndexByte(s, ':')
 	if i < 0 {
 		return headerOp{}, "malformed header line: want \"Name: value\" or \"! Name\""
 	}

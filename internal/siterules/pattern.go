@@ -46,6 +46,29 @@ func (p *pattern) index(name string) int {
 	return -1
 }
 
+// sample returns a path the pattern matches, with "x" for each captured
+// value.
+func (p *pattern) sample() string {
+	var b strings.Builder
+	write := func(tokens []token) {
+		for _, t := range tokens {
+			if t.capture < 0 {
+				b.WriteString(t.lit)
+			} else {
+				b.WriteString(t.pre)
+				b.WriteByte('x')
+				b.WriteString(t.post)
+			}
+		}
+	}
+	write(p.head)
+	if p.splat >= 0 {
+		b.WriteByte('x')
+		write(p.tail)
+	}
+	return b.String()
+}
+
 // isNameStart and isNameByte define placeholder names: a letter followed by
 // letters, digits or underscores (":8080" in a URL is not a placeholder).
 func isNameStart(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }

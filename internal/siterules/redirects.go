@@ -1,6 +1,7 @@
 package siterules
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -21,62 +22,86 @@ type Redirect struct {
 // Redirects is a compiled _redirects file. The zero value and nil match
 // nothing. It is immutable and safe for concurrent use.
 type Redirects struct {
-	static  map[string]*redirectRule // literal source path → first rule
-	dynamic []redirectRule           // rules with * or :placeholder, in file order
-	n       int                      // rules in the file, duplicates included
+	static  map[string]staticRule // literal source path → its rule
+	dynamic []*redirectRule       // rules with * or :placeholder, in file order
+}
+
+// staticRule is a rule with a literal source and the number of dynamic
+// rules above it in the file, which take precedence over it.
+type staticRule struct {
+	rule  *redirectRule
+	after int
 }
 
 type redirectRule struct {
+	line     int
+	source   string
 	pat      *pattern // nil for a static rule
 	to       template
 	status   int
+	external bool // the destination is an absolute URL
 	hasQuery bool // the destination has its own query string
 }
+
+// maxRedirectHops is how long a chain of redirects within the site may be
+// before ParseRedirects calls it a loop; browsers give up after about 20.
+const maxRedirectHops = 10
 
 // ParseRedirects parses and validates a _redirects file; the error is a
 // *ParseError naming the first bad line.
 //
 // Each non-blank line that does not start with '#' is a rule
 //
-//	source destination [status]
+//	source destination [status]  [# comment]
 //
 // separated by spaces or tabs. source is a path pattern (see the package
 // doc). destination is a site-relative path starting with "/" or an
-// absolute http(s) URL, and may use the source's :placeholders and :splat
-// (the value of *). status is 301, 302 (the default), 303, 307, 308 or 200;
-// 200 is a rewrite, whose destination must be a site-relative path
-// (Cloudflare does not proxy to other hosts and neither does Pier).
+// absolute http(s) URL, may carry a query string and a fragment, and may
+// use the source's :placeholders and :splat (the value of *). status is
+// 301, 302 (the default), 303, 307, 308 or 200; 200 is a rewrite, whose
+// destination must be a site-relative path (Cloudflare does not proxy to
+// other hosts and neither does Pier).
 //
 // # Notes
 //
-//   - Matching follows Cloudflare: static rules (no * and no placeholder)
-//     are looked up first, in one map lookup, then dynamic rules are tried
-//     in file order. The first of several rules with the same static source
-//     wins. Paths are compared exactly: a rule for /a does not match /a/
-//     (Cloudflare does not normalise trailing slashes; write both rules, or
-//     one with a placeholder, if both forms are in use).
-//   - A source must be a path: full-URL sources ("https://host/path", which
-//     Cloudflare accepts) are rejected, because the edge has already
-//     chosen the site by host and such a rule would never match on another
-//     of the site's hostnames. A source may not carry a query string (it
-//     would never match); a "#fragment" in it is ignored, as browsers never
-//     send one.
-//   - Netlify extensions (forced "200!", 404 rewrites, proxying, country or
-//     role conditions) are errors rather than silently ignored rules.
-//   - A redirect whose destination is its own source (/a /a, or
-//     /blog/* /blog/:splat) would loop forever and is an error.
+//   - The first rule in file order that matches wins, which is what
+//     Cloudflare's engine answers: it keeps the static rules (no * and no
+//     placeholder) above the first dynamic rule in a map it reads first,
+//     and tries the rest in file order. Pier looks every static rule up in
+//     one map and only tries the dynamic rules above it before answering
+//     it, so a static rule below a pattern costs no more than one above.
+//     Unlike Cloudflare, a static rule below a dynamic one is therefore
+//     counted against MaxStaticRedirects, not MaxDynamicRedirects.
+//   - Paths are compared exactly, as in Cloudflare: a rule for /a does not
+//     match /a/ (write both, or use /a/*, if both forms are in use).
+//   - Where Cloudflare skips a bad rule with a warning, Pier rejects the
+//     file: a wrong line count, an unknown status (including Netlify's
+//     forced "200!"), a second rule for the same source, a full-URL source
+//     ("https://host/path"; the edge has already chosen the site by host),
+//     a source with a query string (Cloudflare drops it and would match
+//     every query), a 200 rewrite to another host, and a limit exceeded.
+//   - Loops are rejected: a redirect chain within the site that comes back
+//     to a path it visited or is longer than 10 redirects, checked on a
+//     sample path of each rule (/a /a, /a /b + /b /a, /blog/* /blog/new/:splat);
+//     and, as in Cloudflare, any rule from a /* or a path ending in / to a
+//     destination ending in /index or /index.html, which the edge's
+//     html_handling sends straight back (use not_found_handling =
+//     "single-page-application" for a single-page app rather than
+//     "/* /index.html 200").
 func ParseRedirects(text string) (*Redirects, error) {
 	r := &Redirects{}
-	var nStatic, nDynamic int
+	var nStatic int
+	var all []*redirectRule
+	lines := make(map[string]int) // source → line of its rule
 	err := eachLine(redirectsFile, text, func(line int, s string) *ParseError {
 		s = strings.TrimSpace(s)
 		if s == "" || s[0] == '#' {
 			return nil
 		}
 		fail := func(msg string) *ParseError { return &ParseError{File: redirectsFile, Line: line, Msg: msg} }
-		var f [4]string
+		var f [3]string
 		n := 0
-		for rest := s; rest != ""; {
+		for rest := s; rest != "" && rest[0] != '#'; n++ {
 			i := strings.IndexAny(rest, " \t")
 			if i < 0 {
 				i = len(rest)
@@ -85,49 +110,52 @@ func ParseRedirects(text string) (*Redirects, error) {
 				return fail("too many fields: want \"source destination [status]\"")
 			}
 			f[n] = rest[:i]
-			n++
 			rest = strings.TrimLeft(rest[i:], " \t")
 		}
 		if n < 2 {
 			return fail("missing destination: want \"source destination [status]\"")
 		}
-		if n > 3 {
-			return fail("too many fields: want \"source destination [status]\"")
-		}
-		rule, static, msg := compileRedirect(f[0], f[1], f[2])
+		rule, msg := compileRedirect(f[0], f[1], f[2])
 		if msg != "" {
 			return fail(msg)
 		}
-		if static != "" {
+		rule.line = line
+		if first, dup := lines[rule.source]; dup {
+			return fail("duplicate rule for " + strconv.Quote(rule.source) + " (first on line " + strconv.Itoa(first) + ")")
+		}
+		lines[rule.source] = line
+		if rule.pat == nil {
 			nStatic++
 			if nStatic > MaxStaticRedirects {
 				return fail("too many static redirects (limit " + strconv.Itoa(MaxStaticRedirects) + ")")
 			}
 			if r.static == nil {
-				r.static = make(map[string]*redirectRule)
+				r.static = make(map[string]staticRule)
 			}
-			if _, dup := r.static[static]; !dup {
-				r.static[static] = rule
-			}
+			r.static[rule.source] = staticRule{rule: rule, after: len(r.dynamic)}
 		} else {
-			nDynamic++
-			if nDynamic > MaxDynamicRedirects {
-				return fail("too many dynamic redirects (limit " + strconv.Itoa(MaxDynamicRedirects) + ")")
+			if len(r.dynamic) == MaxDynamicRedirects {
+				return fail("too many dynamic redirects with * or :placeholder (limit " + strconv.Itoa(MaxDynamicRedirects) + ")")
 			}
-			r.dynamic = append(r.dynamic, *rule)
+			r.dynamic = append(r.dynamic, rule)
 		}
-		r.n++
+		all = append(all, rule)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	for _, rule := range all {
+		if msg := r.loop(rule); msg != "" {
+			return nil, &ParseError{File: redirectsFile, Line: rule.line, Msg: msg}
+		}
+	}
 	return r, nil
 }
 
-// compileRedirect validates and compiles one rule. static is the source
-// path of a static rule ("" for a dynamic one); msg is non-empty on error.
-func compileRedirect(source, dest, code string) (rule *redirectRule, static, msg string) {
+// compileRedirect validates and compiles one rule; msg is non-empty on
+// error.
+func compileRedirect(source, dest, code string) (rule *redirectRule, msg string) {
 	status := 302
 	if code != "" {
 		switch code {
@@ -135,9 +163,9 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, static, msg
 			status, _ = strconv.Atoi(code)
 		default:
 			if strings.HasSuffix(code, "!") {
-				return nil, "", "forced rules (" + strconv.Quote(code) + ") are not supported: redirects always apply"
+				return nil, "forced rules (" + strconv.Quote(code) + ") are not supported: rules always apply, even where an asset exists"
 			}
-			return nil, "", "invalid status " + strconv.Quote(code) + ": want 301, 302, 303, 307, 308 or 200"
+			return nil, "invalid status " + strconv.Quote(code) + ": want 301, 302, 303, 307, 308 or 200"
 		}
 	}
 	if i := strings.IndexByte(source, '#'); i >= 0 {
@@ -145,75 +173,91 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, static, msg
 	}
 	switch {
 	case strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://"):
-		return nil, "", "source " + strconv.Quote(source) + " is a URL: sources are paths starting with /, which match on every hostname of the site"
+		return nil, "source " + strconv.Quote(source) + " is a URL: sources are paths starting with /, which match on every hostname of the site"
 	case !strings.HasPrefix(source, "/"):
-		return nil, "", "source " + strconv.Quote(source) + " must start with /"
+		return nil, "source " + strconv.Quote(source) + " must start with /"
 	case strings.IndexByte(source, '?') >= 0:
-		return nil, "", "source " + strconv.Quote(source) + " must not contain a query string"
+		return nil, "source " + strconv.Quote(source) + " must not contain a query string"
 	}
 	if bad := badByte(source); bad != "" {
-		return nil, "", "source contains " + bad
+		return nil, "source contains " + bad
 	}
 	if bad := badByte(dest); bad != "" {
-		return nil, "", "destination contains " + bad
+		return nil, "destination contains " + bad
 	}
 	external := strings.HasPrefix(dest, "http://") || strings.HasPrefix(dest, "https://")
 	switch {
 	case external && status == 200:
-		return nil, "", "a 200 rewrite must have a site-relative destination starting with / (proxying to another host is not supported)"
+		return nil, "a 200 rewrite must have a site-relative destination starting with / (proxying to another host is not supported)"
 	case external:
 		if host := dest[strings.IndexByte(dest, ':')+3:]; host == "" || strings.IndexByte("/?#", host[0]) >= 0 {
-			return nil, "", "destination " + strconv.Quote(dest) + " has no host"
+			return nil, "destination " + strconv.Quote(dest) + " has no host"
 		}
 	case strings.HasPrefix(dest, "//"):
-		return nil, "", "destination " + strconv.Quote(dest) + " must be a path starting with a single / or an http(s) URL"
+		return nil, "destination " + strconv.Quote(dest) + " must be a path starting with a single / or an http(s) URL"
 	case !strings.HasPrefix(dest, "/"):
-		return nil, "", "destination " + strconv.Quote(dest) + " must be a path starting with / or an http(s) URL"
+		return nil, "destination " + strconv.Quote(dest) + " must be a path starting with / or an http(s) URL"
 	}
 	pat, err := compilePattern(source)
 	if err != nil {
-		return nil, "", "source " + strconv.Quote(source) + ": " + err.Error()
+		return nil, "source " + strconv.Quote(source) + ": " + err.Error()
 	}
-	rule = &redirectRule{pat: pat, status: status, to: compileTemplate(dest, pat)}
+	rule = &redirectRule{source: source, status: status, external: external, to: compileTemplate(dest, pat)}
+	if pat.dynamic() {
+		rule.pat = pat
+	}
 	destPath := dest
 	if i := strings.IndexAny(destPath, "?#"); i >= 0 {
 		rule.hasQuery = destPath[i] == '?'
 		destPath = destPath[:i]
 	}
-	if !external && status != 200 && sameTarget(pat, source, destPath) {
-		return nil, "", "redirect from " + strconv.Quote(source) + " to itself would loop forever"
+	if !external && (strings.HasSuffix(destPath, "/index") || strings.HasSuffix(destPath, "/index.html")) &&
+		(strings.HasSuffix(source, "/*") || strings.HasSuffix(source, "/")) {
+		return nil, "rule would loop: the edge serves " + destPath + " at its directory URL, which this rule matches again" +
+			" (for a single-page app use not_found_handling = \"single-page-application\")"
 	}
-	if !pat.dynamic() {
-		rule.pat = nil
-		return rule, source, ""
-	}
-	return rule, "", ""
+	return rule, ""
 }
 
-// sameTarget reports whether the destination path sends every request the
-// source matches back to the same path: it is the source with each
-// placeholder and the splat referenced in place.
-func sameTarget(p *pattern, source, destPath string) bool {
-	if !p.dynamic() {
-		return source == destPath
+// loop follows the redirects from a sample path the rule matches and
+// describes the loop they run into, or returns "".
+func (r *Redirects) loop(rule *redirectRule) string {
+	if rule.status == 200 || rule.external {
+		return ""
 	}
-	var b strings.Builder
-	for i := 0; i < len(destPath); i++ {
-		c := destPath[i]
-		if c == ':' && i+1 < len(destPath) && isNameStart(destPath[i+1]) {
-			n := i + 1
-			for n < len(destPath) && isNameByte(destPath[n]) {
-				n++
-			}
-			if name := destPath[i+1 : n]; name == "splat" && p.splat >= 0 {
-				b.WriteByte('*')
-				i = n - 1
-				continue
+	path := rule.source
+	if rule.pat != nil {
+		path = rule.pat.sample()
+	}
+	var caps captures
+	if r.find(path, &caps) != rule {
+		return "" // an earlier rule answers the sample path
+	}
+	seen := []string{path}
+	for hop := 0; ; hop++ {
+		next := r.find(path, &caps)
+		if next == nil || next.status == 200 || next.external {
+			return ""
+		}
+		to := next.redirect(&caps, "").To
+		if i := strings.IndexAny(to, "?#"); i >= 0 {
+			to = to[:i]
+		}
+		to, err := url.PathUnescape(to)
+		if err != nil {
+			return ""
+		}
+		for _, p := range seen {
+			if p == to {
+				return "redirect loop: " + strings.Join(append(seen, to), " → ")
 			}
 		}
-		b.WriteByte(c)
+		if hop == maxRedirectHops {
+			return "redirect chain does not end: " + strings.Join(seen[:3], " → ") + " → … (more than " + strconv.Itoa(maxRedirectHops) + " redirects)"
+		}
+		seen = append(seen, to)
+		path = to
 	}
-	return b.String() == source
 }
 
 // badByte describes the first control character or space in s, or "".
@@ -238,16 +282,25 @@ func (r *Redirects) Match(path, rawQuery string) (Redirect, bool) {
 		return Redirect{}, false
 	}
 	var caps captures
-	if rule, ok := r.static[path]; ok {
+	if rule := r.find(path, &caps); rule != nil {
 		return rule.redirect(&caps, rawQuery), true
 	}
-	for i := range r.dynamic {
-		rule := &r.dynamic[i]
-		if rule.pat.match(path, &caps) {
-			return rule.redirect(&caps, rawQuery), true
+	return Redirect{}, false
+}
+
+// find returns the first rule in file order matching path, filling caps.
+func (r *Redirects) find(path string, caps *captures) *redirectRule {
+	dynamic := r.dynamic
+	st, ok := r.static[path]
+	if ok {
+		dynamic = dynamic[:st.after]
+	}
+	for _, rule := range dynamic {
+		if rule.pat.match(path, caps) {
+			return rule
 		}
 	}
-	return Redirect{}, false
+	return st.rule
 }
 
 func (rule *redirectRule) redirect(caps *captures, rawQuery string) Redirect {
@@ -265,12 +318,12 @@ func (rule *redirectRule) redirect(caps *captures, rawQuery string) Redirect {
 	return Redirect{Status: rule.status, To: to}
 }
 
-// Len returns the number of rules in the file, duplicates included.
+// Len returns the number of rules in the file.
 func (r *Redirects) Len() int {
 	if r == nil {
 		return 0
 	}
-	return r.n
+	return len(r.static) + len(r.dynamic)
 }
 
 // eachLine calls fn with every line of text and its 1-based number. It
