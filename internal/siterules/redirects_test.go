@@ -44,7 +44,7 @@ func TestParseRedirectsErrors(t *testing.T) {
 		{"growing chain", "/blog/* /blog/new/:splat\n", 1, "does not end"},
 		{"wildcard to index", "/* /index.html 200\n", 1, "single-page-application"},
 		{"directory to index", "/docs/ /docs/index 301\n", 1, "rule would loop"},
-		{"static limit", staticRules(MaxStaticRedirects+1), MaxStaticRedirects + 1, "too many static redirects (limit 2000)"},
+		{"static limit", staticRules(MaxStaticRedirects + 1), MaxStaticRedirects + 1, "too many static redirects (limit 2000)"},
 		{"dynamic limit", dynamicRules(MaxDynamicRedirects + 1), MaxDynamicRedirects + 1, "too many dynamic redirects with * or :placeholder (limit 100)"},
 	}
 	for _, tt := range tests {
