@@ -120,7 +120,8 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	}
 }
 
-func (a *API) now() time.Time { return a.cfg.Now().UTC() }
+// now is the clock at millisecond precision, the precision stores keep.
+func (a *API) now() time.Time { return a.cfg.Now().UTC().Truncate(time.Millisecond) }
 
 // ExpireUploads deletes upload sessions that have expired and returns how
 // many it deleted. The caller (cmd/pier) runs it periodically.
