@@ -309,15 +309,16 @@ func (t *template) expand(b *strings.Builder, caps *captures, header bool) {
 }
 
 // appendEscapedHeader writes the decoded path text s to b for use in a
-// header value: control characters, DEL, bytes outside ASCII and '%' are
-// percent-encoded (so a request path can never inject a line break or an
-// invalid byte into a response header), everything else, spaces included,
-// is kept so "You are watching :title" reads naturally.
+// header value: control characters, DEL, bytes outside ASCII, '%', '"' and
+// '\' are percent-encoded (so a request path can never inject a line
+// break or an invalid byte into a response header, nor end a quoted string
+// such as filename=":file"); everything else, spaces included, is kept so
+// "You are watching :title" reads naturally.
 func appendEscapedHeader(b *strings.Builder, s string) {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c < 0x7f && c != '%' {
+		if c >= 0x20 && c < 0x7f && c != '%' && c != '"' && c != '\\' {
 			b.WriteByte(c)
 			continue
 		}
