@@ -55,7 +55,7 @@ have yet are uploaded.`)
 	d := &deployer{
 		client:   o.client(e),
 		progress: e.stderr,
-		terminal: e.terminal && !o.json,
+		terminal: e.terminal,
 	}
 	res, err := d.deploy(ctx, plan)
 	if err != nil {
