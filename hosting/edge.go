@@ -1,0 +1,354 @@
+package hosting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+// Registry is what the edge needs from the tenant registry; tenants.Store
+// satisfies it. Lookups return errors wrapping tenants.ErrNotFound for
+// absent records; any other error is treated as the registry being
+// unavailable. Implementations are safe for concurrent use.
+type Registry interface {
+	// Site looks a site up by name (or ID; the edge checks the name).
+	Site(ctx context.Context, ref string) (tenants.Site, error)
+	// Tenant looks a tenant up by ID (or name).
+	Tenant(ctx context.Context, ref string) (tenants.Tenant, error)
+	// Deployment returns deployment id of site siteID.
+	Deployment(ctx context.Context, siteID, id string) (tenants.Deployment, error)
+}
+
+// Blobs reads whole blobs; *assets.Cache satisfies it. Bytes returns an
+// error wrapping assets.ErrNotFound for an absent blob (assets.ErrUnavailable
+// when storage is down). Callers never mutate the returned slice.
+type Blobs interface {
+	Bytes(ctx context.Context, key string) ([]byte, error)
+}
+
+// Config configures an Edge. A zero field means its documented default.
+type Config struct {
+	// Domain is the platform domain: sites are served at <site>.<Domain>
+	// and previews at <deployment>--<site>.<Domain>. Default "localhost".
+	Domain string
+	// Logger receives registry and storage failures. Default: discard.
+	Logger *slog.Logger
+	// RouteTTL is how long a cached route is trusted before it is
+	// revalidated in the background (the stale route keeps serving until
+	// the registry answers). Invalidate makes changes visible at once on
+	// this node. Default 10s.
+	RouteTTL time.Duration
+	// NegativeTTL is how long an unknown host is remembered as unknown.
+	// Default 2s.
+	NegativeTTL time.Duration
+	// MaxUnknownHosts bounds the number of unknown hosts remembered.
+	// Default 10,000.
+	MaxUnknownHosts int
+	// MaxDeployments bounds the loaded deployments kept in memory
+	// (identical deployments of several sites count once). Default 1,000.
+	MaxDeployments int
+	// LookupTimeout bounds one registry round trip for a route. Default 10s.
+	LookupTimeout time.Duration
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Config.
+const (
+	DefaultDomain          = "localhost"
+	DefaultRouteTTL        = 10 * time.Second
+	DefaultNegativeTTL     = 2 * time.Second
+	DefaultMaxUnknownHosts = 10_000
+	DefaultMaxDeployments  = 1_000
+	DefaultLookupTimeout   = 10 * time.Second
+)
+
+// retryAfterError is how long a stale route keeps serving after a failed
+// background revalidation before the next attempt.
+const retryAfterError = time.Second
+
+// Edge is the http.Handler for every host. It is safe for concurrent use.
+type Edge struct {
+	suffix      string // "." + domain
+	log         *slog.Logger
+	now         func() time.Time
+	routeTTL    time.Duration
+	negativeTTL time.Duration
+	lookupTO    time.Duration
+	reg         Registry
+	blobs       Blobs
+	routes      *routeTable
+	deps        *depCache
+	vals        sharedValues
+}
+
+// New returns an Edge serving the sites of reg from blobs.
+func New(cfg Config, reg Registry, blobs Blobs) *Edge {
+	domain := cfg.Domain
+	if domain == "" {
+		domain = DefaultDomain
+	}
+	if d, ok := normalizeHost(domain); ok {
+		domain = d
+	} else {
+		domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	}
+	e := &Edge{
+		suffix:      "." + domain,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		routeTTL:    cfg.RouteTTL,
+		negativeTTL: cfg.NegativeTTL,
+		lookupTO:    cfg.LookupTimeout,
+		reg:         reg,
+		blobs:       blobs,
+		vals:        newSharedValues(),
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.routeTTL <= 0 {
+		e.routeTTL = DefaultRouteTTL
+	}
+	if e.negativeTTL <= 0 {
+		e.negativeTTL = DefaultNegativeTTL
+	}
+	if e.lookupTO <= 0 {
+		e.lookupTO = DefaultLookupTimeout
+	}
+	maxUnknown := cfg.MaxUnknownHosts
+	if maxUnknown <= 0 {
+		maxUnknown = DefaultMaxUnknownHosts
+	}
+	maxDeps := cfg.MaxDeployments
+	if maxDeps <= 0 {
+		maxDeps = DefaultMaxDeployments
+	}
+	e.routes = newRouteTable(maxUnknown)
+	e.deps = newDepCache(maxDeps)
+	return e
+}
+
+// Invalidate forgets the cached routes of site (its production host and
+// its previews), so the next request sees the registry's current state.
+// main calls it when a deployment is activated or a site is deleted.
+func (e *Edge) Invalidate(siteName string) {
+	e.routes.removeSite(strings.ToLower(siteName))
+}
+
+// errNotConfigured marks a host the platform does not serve.
+var errNotConfigured = errors.New("hosting: hostname not configured")
+
+// ServeHTTP serves one request of any host.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host, ok := normalizeHost(r.Host)
+	if !ok {
+		e.plain(w, http.StatusBadRequest, "bad request: malformed host\n")
+		return
+	}
+	hr, ok := parseHost(host, e.suffix)
+	if !ok {
+		e.notConfigured(w)
+		return
+	}
+	now := e.now()
+	v, err := e.route(r.Context(), host, hr, now)
+	if err != nil {
+		if r.Context().Err() == nil {
+			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+		}
+		return
+	}
+	if v.negative() {
+		e.notConfigured(w)
+		return
+	}
+	dep := v.slot.p.Load()
+	if dep == nil {
+		// Evicted from the deployment cache: reload synchronously.
+		if v, err = e.reload(r.Context(), host, hr, now); err != nil {
+			if r.Context().Err() == nil {
+				e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+			}
+			return
+		}
+		if v.negative() {
+			e.notConfigured(w)
+			return
+		}
+		if dep = v.slot.p.Load(); dep == nil {
+			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+			return
+		}
+	}
+	dep.ref.Store(true)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h := w.Header()
+		h["Allow"] = e.vals.allow
+		e.plain(w, http.StatusMethodNotAllowed, "method not allowed\n")
+		return
+	}
+	e.serve(w, r, dep, v.preview)
+}
+
+// route returns the cached route of host, loading it on a miss (concurrent
+// misses wait for one load) and revalidating a stale one in the
+// background.
+func (e *Edge) route(ctx context.Context, host string, hr hostRoute, now time.Time) (*routeValue, error) {
+	ent := e.routes.get(host)
+	if ent != nil {
+		if v := ent.val.Load(); v != nil {
+			if now.After(v.expires) {
+				e.revalidate(ctx, ent)
+			}
+			return v, nil
+		}
+	} else {
+		ent = e.routes.getOrCreate(host, hr)
+		if v := ent.val.Load(); v != nil {
+			return v, nil
+		}
+	}
+	return e.load(ctx, ent)
+}
+
+// reload drops the cached route of host and loads it again.
+func (e *Edge) reload(ctx context.Context, host string, hr hostRoute, now time.Time) (*routeValue, error) {
+	if ent := e.routes.get(host); ent != nil {
+		e.routes.remove(ent)
+	}
+	return e.route(ctx, host, hr, now)
+}
+
+// load runs (or waits for) the load of an entry without a value.
+func (e *Edge) load(ctx context.Context, ent *routeEntry) (*routeValue, error) {
+	call, leader := ent.begin()
+	if !leader {
+		return call.wait(ctx)
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.lookupTO)
+	v, err := e.lookup(lctx, ent.route, nil)
+	cancel()
+	if err != nil {
+		e.log.Error("hosting: route lookup failed", "host", ent.host, "err", err)
+		if ent.val.Load() == nil {
+			e.routes.remove(ent)
+		}
+	} else {
+		e.routes.store(ent, v, e.now())
+	}
+	ent.finish(call, v, err)
+	return v, err
+}
+
+// revalidate refreshes a stale entry in the background, once at a time;
+// on failure the stale value keeps serving and is retried shortly.
+func (e *Edge) revalidate(ctx context.Context, ent *routeEntry) {
+	call, leader := ent.begin()
+	if !leader {
+		return
+	}
+	base := context.WithoutCancel(ctx)
+	go func() {
+		lctx, cancel := context.WithTimeout(base, e.lookupTO)
+		defer cancel()
+		old := ent.val.Load()
+		v, err := e.lookup(lctx, ent.route, old)
+		if err != nil {
+			e.log.Warn("hosting: route revalidation failed; serving the cached route", "host", ent.host, "err", err)
+			retry := *old
+			retry.expires = e.now().Add(retryAfterError)
+			v = &retry
+		}
+		e.routes.store(ent, v, e.now())
+		ent.finish(call, v, err)
+	}()
+}
+
+// lookup asks the registry where hr routes. A host that is not configured
+// yields a negative value, not an error; errors mean the registry (or a
+// deployment's compilation) failed. prev, when set, lets an unchanged
+// route keep its loaded deployment without fetching it again.
+func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*routeValue, error) {
+	negative := &routeValue{expires: e.now().Add(e.negativeTTL)}
+	site, err := e.reg.Site(ctx, hr.site)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return negative, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hosting: looking up site %q: %w", hr.site, err)
+	}
+	if site.Name != hr.site {
+		// The registry matched an ID; sites are routed by name only.
+		return negative, nil
+	}
+	depID := hr.deployment
+	if depID == "" {
+		depID = site.ActiveDeployment
+	}
+	if depID == "" {
+		return negative, nil
+	}
+	tenant, err := e.reg.Tenant(ctx, site.TenantID)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return negative, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hosting: looking up tenant of site %q: %w", hr.site, err)
+	}
+	if tenant.Disabled {
+		return negative, nil
+	}
+	v := &routeValue{
+		preview: hr.deployment != "",
+		siteID:  site.ID,
+		depID:   depID,
+		expires: e.now().Add(e.routeTTL),
+	}
+	if prev != nil && !prev.negative() && prev.siteID == site.ID && prev.depID == depID && prev.slot.p.Load() != nil {
+		v.slot = prev.slot
+		return v, nil
+	}
+	d, err := e.reg.Deployment(ctx, site.ID, depID)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return negative, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hosting: loading deployment %s of site %q: %w", depID, hr.site, err)
+	}
+	if d.SiteID != site.ID || d.TenantID != "" && d.TenantID != tenant.ID {
+		return negative, nil
+	}
+	slot, err := e.deps.get(tenant.ID, &d)
+	if err != nil {
+		return nil, err
+	}
+	v.slot = slot
+	return v, nil
+}
+
+// plain writes a short text response that reveals nothing internal.
+func (e *Edge) plain(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h["Content-Type"] = e.vals.textPlain
+	h["X-Content-Type-Options"] = e.vals.nosniff
+	h["Cache-Control"] = e.vals.noStore
+	w.WriteHeader(status)
+	writeString(w, body)
+}
+
+// notConfigured answers a host the platform does not serve.
+func (e *Edge) notConfigured(w http.ResponseWriter) {
+	e.plain(w, http.StatusNotFound, "hostname not configured\n")
+}
+
+var _ http.Handler = (*Edge)(nil)
