@@ -118,7 +118,7 @@ func decodeUploadRequest(r io.Reader, maxFiles int) (assets.Manifest, error) {
 			if err := dec.Decode(&e); err != nil {
 				err = jsonError(err)
 				var fe *FieldError
-				if errors.As(err, &fe) {
+				if errors.As(err, &fe) && fe.Field != "body" {
 					fe.Field = "manifest[" + p + "]." + fe.Field
 				}
 				return nil, err
