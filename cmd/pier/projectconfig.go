@@ -62,7 +62,7 @@ func parseProjectConfig(name string, data []byte) (*projectConfig, error) {
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("%s: line %d: %s", name, pe.Position.Line, pe.Message)
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))
