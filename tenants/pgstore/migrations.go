@@ -1,0 +1,135 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationLock is the pg_advisory_xact_lock key serialising schema
+// migrations of this store across nodes starting at once ("pier.tenants").
+const migrationLock int64 = 0x7069_6572_7465_6e74
+
+// migration is one step of the schema. Migrations are applied in order,
+// each in its own transaction, and never edited once released: a change
+// to the schema is a new migration appended to the list.
+type migration struct {
+	version int
+	sql     string
+}
+
+var migrations = []migration{
+	{1, `
+CREATE TABLE tenants (
+	id           text PRIMARY KEY,
+	name         text NOT NULL UNIQUE,
+	plan         text NOT NULL,
+	cpu_ms       integer NOT NULL DEFAULT 0,
+	sub_requests integer NOT NULL DEFAULT 0,
+	memory_mb    integer NOT NULL DEFAULT 0,
+	tags         text[] NOT NULL DEFAULT '{}',
+	salt         bytea NOT NULL CHECK (length(salt) = 16),
+	disabled     boolean NOT NULL DEFAULT false,
+	created_at   timestamptz NOT NULL
+);
+CREATE INDEX tenants_tags ON tenants USING gin (tags);
+
+CREATE TABLE sites (
+	id                text PRIMARY KEY,
+	tenant_id         text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	name              text NOT NULL UNIQUE,
+	active_deployment text, -- checked by Activate, not a foreign key
+	created_at        timestamptz NOT NULL
+);
+CREATE INDEX sites_tenant ON sites(tenant_id);
+
+CREATE TABLE deployments (
+	seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- breaks created_at ties
+	id            text NOT NULL UNIQUE,
+	site_id       text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	manifest      jsonb NOT NULL,
+	files         integer NOT NULL,
+	bytes         bigint NOT NULL,
+	worker        text NOT NULL DEFAULT '',
+	config        jsonb NOT NULL,
+	source_type   text NOT NULL DEFAULT '',
+	source_commit text NOT NULL DEFAULT '',
+	source_branch text NOT NULL DEFAULT '',
+	created_at    timestamptz NOT NULL
+);
+CREATE INDEX deployments_site ON deployments(site_id, created_at DESC, seq DESC);
+
+CREATE TABLE tokens (
+	seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id         text NOT NULL UNIQUE,
+	tenant_id  text REFERENCES tenants(id) ON DELETE CASCADE, -- NULL: admin token
+	name       text NOT NULL,
+	hash       text NOT NULL UNIQUE,
+	created_at timestamptz NOT NULL
+);
+CREATE INDEX tokens_tenant ON tokens(tenant_id);
+
+CREATE TABLE upload_sessions (
+	id         text PRIMARY KEY,
+	site_id    text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	manifest   jsonb NOT NULL,
+	expires_at timestamptz NOT NULL,
+	created_at timestamptz NOT NULL
+);
+CREATE INDEX upload_sessions_site ON upload_sessions(site_id);
+CREATE INDEX upload_sessions_expires ON upload_sessions(expires_at);
+
+CREATE TABLE blobs (
+	tenant_id text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	hash      text NOT NULL,
+	size      bigint NOT NULL,
+	br_size   bigint NOT NULL DEFAULT 0,
+	gz_size   bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (tenant_id, hash)
+);
+`},
+}
+
+// migrate brings the schema up to date. Each step runs in its own
+// transaction holding a transaction-scoped advisory lock, so nodes
+// starting at once apply every step exactly once.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	for _, m := range migrations {
+		if err := apply(ctx, pool, m); err != nil {
+			return fmt.Errorf("migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, pool *pgxpool.Pool, m migration) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer PRIMARY KEY,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		if latest := migrations[len(migrations)-1].version; current > latest {
+			return fmt.Errorf("database schema version %d is newer than this program's %d: upgrade pier", current, latest)
+		}
+		if current >= m.version {
+			return nil
+		}
+		// No arguments: the simple protocol runs every statement.
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version)
+		return err
+	})
+}
