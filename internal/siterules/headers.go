@@ -11,6 +11,7 @@ import (
 // nothing. It is immutable and safe for concurrent use.
 type Headers struct {
 	rules []headerRule // in file order
+	index ruleIndex    // of rules
 }
 
 // headerRule is one block: a URL pattern and the header lines below it.
@@ -128,6 +129,12 @@ func ParseHeaders(text string) (*Headers, error) {
 	if open != 0 && len(h.rules[len(h.rules)-1].ops) == 0 {
 		return nil, empty()
 	}
+	h.index = newRuleIndex(len(h.rules), func(i int) (string, bool) {
+		if r := &h.rules[i]; r.pat != nil {
+			return r.pat.segmentKey()
+		}
+		return literalKey(h.rules[i].path)
+	})
 	return h, nil
 }
 
@@ -243,7 +250,7 @@ func (h *Headers) Apply(path string, hdr http.Header) {
 	var caps captures
 	var setBuf [16]string
 	set := setBuf[:0] // names set by this Apply
-	for i := range h.rules {
+	for _, i := range h.index.candidates(path) {
 		r := &h.rules[i]
 		if r.pat == nil {
 			if path != r.path {

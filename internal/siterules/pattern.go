@@ -314,44 +314,120 @@ func (t *template) expand(b *strings.Builder, caps *captures, header bool) {
 // break or an invalid byte into a response header, nor end a quoted string
 // such as filename=":file"); everything else, spaces included, is kept so
 // "You are watching :title" reads naturally.
-func appendEscapedHeader(b *strings.Builder, s string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c < 0x7f && c != '%' && c != '"' && c != '\\' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-}
+func appendEscapedHeader(b *strings.Builder, s string) { appendEscaped(b, s, &headerSafe) }
 
 // appendEscapedPath writes the decoded path text s to b percent-encoded as
 // URL path characters: slashes and the characters RFC 3986 allows in a
 // path segment stay as they are, everything else ('%', '?', '#', spaces,
 // controls, non-ASCII bytes…) is encoded. Captured values come from the
-// decoded request path, so this keeps a destination a valid URL and keeps
-// control characters out of response headers.
-func appendEscapedPath(b *strings.Builder, s string) {
+// decoded request path, so this keeps a destination a valid URL.
+func appendEscapedPath(b *strings.Builder, s string) { appendEscaped(b, s, &pathSafe) }
+
+// pathSafe and headerSafe are the bytes appendEscapedPath and
+// appendEscapedHeader keep as they are.
+var pathSafe, headerSafe = func() (path, header [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		path[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~!$&'()*+,;=:@/", byte(c)) >= 0
+		header[c] = c != '%' && c != '"' && c != '\\'
+	}
+	return path, header
+}()
+
+// appendEscaped writes s to b with every byte not in safe percent-encoded,
+// copying runs of safe bytes at once.
+func appendEscaped(b *strings.Builder, s string, safe *[256]bool) {
 	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if pathByte(c) {
-			b.WriteByte(c)
-			continue
+	for s != "" {
+		i := 0
+		for i < len(s) && safe[s[i]] {
+			i++
 		}
+		b.WriteString(s[:i])
+		if i == len(s) {
+			return
+		}
+		c := s[i]
 		b.WriteByte('%')
 		b.WriteByte(hex[c>>4])
 		b.WriteByte(hex[c&15])
+		s = s[i+1:]
 	}
 }
 
-func pathByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
+// ruleIndex narrows the rules worth trying for a request path by its first
+// segment, so a file near the limits costs a map lookup and a few pattern
+// matches rather than one match per rule. Rules whose pattern fixes the
+// whole first segment (/blog/*, /docs/:page, /about) are listed under that
+// segment; the others (/*, /:lang/*, /blog*) are tried for every path. Each
+// list keeps file order, so the first rule that matches is still the first
+// in the file.
+type ruleIndex struct {
+	bySegment map[string][]int32
+	generic   []int32 // rules tried for every path
 }
+
+// newRuleIndex indexes rules by the first segment each one requires: key
+// returns it and true, or false when the rule does not fix one.
+func newRuleIndex(n int, key func(i int) (string, bool)) ruleIndex {
+	x := ruleIndex{bySegment: make(map[string][]int32)}
+	keys := make([]string, n)
+	fixed := make([]bool, n)
+	for i := range n {
+		keys[i], fixed[i] = key(i)
+		if !fixed[i] {
+			x.generic = append(x.generic, int32(i))
+		}
+	}
+	for i := range n {
+		if fixed[i] && x.bySegment[keys[i]] == nil {
+			k := keys[i]
+			var list []int32
+			for j := range n {
+				if !fixed[j] || keys[j] == k {
+					list = append(list, int32(j))
+				}
+			}
+			x.bySegment[k] = list
+		}
+	}
+	return x
+}
+
+// candidates returns, in file order, the indexes of the rules that may
+// match path.
+func (x *ruleIndex) candidates(path string) []int32 {
+	seg := firstSegment(path)
+	if list, ok := x.bySegment[seg]; ok {
+		return list
+	}
+	return x.generic
+}
+
+// firstSegment returns the first segment of an absolute path ("" for "/").
+func firstSegment(path string) string {
+	if path == "" {
+		return ""
+	}
+	path = path[1:]
+	if i := strings.IndexByte(path, '/'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// segmentKey returns the first segment a pattern fixes, if it fixes one:
+// its leading literal text covers the whole segment up to the next '/'.
+func (p *pattern) segmentKey() (string, bool) {
+	if len(p.head) == 0 || p.head[0].capture >= 0 {
+		return "", false
+	}
+	lit := p.head[0].lit
+	if i := strings.IndexByte(lit[1:], '/'); i >= 0 {
+		return lit[1 : 1+i], true
+	}
+	return "", false
+}
+
+// literalKey returns the first segment of a literal path pattern.
+func literalKey(path string) (string, bool) { return firstSegment(path), true }

@@ -24,6 +24,7 @@ type Redirect struct {
 type Redirects struct {
 	static  map[string]staticRule // literal source path → its rule
 	dynamic []*redirectRule       // rules with * or :placeholder, in file order
+	index   ruleIndex             // of dynamic
 }
 
 // staticRule is a rule with a literal source and the number of dynamic
@@ -37,7 +38,9 @@ type redirectRule struct {
 	line     int
 	source   string
 	pat      *pattern // nil for a static rule
-	to       template
+	to       template // the destination up to any '#'
+	fragment template // the destination's "#fragment", if any
+	fixed    string   // the whole destination when it has no placeholder
 	status   int
 	external bool // the destination is an absolute URL
 	hasQuery bool // the destination has its own query string
@@ -145,6 +148,7 @@ func ParseRedirects(text string) (*Redirects, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.index = newRuleIndex(len(r.dynamic), func(i int) (string, bool) { return r.dynamic[i].pat.segmentKey() })
 	for _, rule := range all {
 		if msg := r.loop(rule); msg != "" {
 			return nil, &ParseError{File: redirectsFile, Line: rule.line, Msg: msg}
@@ -202,13 +206,21 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, msg string)
 	if err != nil {
 		return nil, "source " + strconv.Quote(source) + ": " + err.Error()
 	}
-	rule = &redirectRule{source: source, status: status, external: external, to: compileTemplate(dest, pat)}
+	rule = &redirectRule{source: source, status: status, external: external}
 	if pat.dynamic() {
 		rule.pat = pat
 	}
-	destPath := dest
-	if i := strings.IndexAny(destPath, "?#"); i >= 0 {
-		rule.hasQuery = destPath[i] == '?'
+	beforeFragment, fragment := dest, ""
+	if i := strings.IndexByte(dest, '#'); i >= 0 {
+		beforeFragment, fragment = dest[:i], dest[i:]
+	}
+	rule.to, rule.fragment = compileTemplate(beforeFragment, pat), compileTemplate(fragment, pat)
+	if rule.to.literal() && rule.fragment.literal() {
+		rule.fixed = dest
+	}
+	destPath := beforeFragment
+	if i := strings.IndexByte(destPath, '?'); i >= 0 {
+		rule.hasQuery = true
 		destPath = destPath[:i]
 	}
 	if !external && (strings.HasSuffix(destPath, "/index") || strings.HasSuffix(destPath, "/index.html")) &&
@@ -290,13 +302,15 @@ func (r *Redirects) Match(path, rawQuery string) (Redirect, bool) {
 
 // find returns the first rule in file order matching path, filling caps.
 func (r *Redirects) find(path string, caps *captures) *redirectRule {
-	dynamic := r.dynamic
 	st, ok := r.static[path]
-	if ok {
-		dynamic = dynamic[:st.after]
+	if !ok {
+		st.after = len(r.dynamic)
 	}
-	for _, rule := range dynamic {
-		if rule.pat.match(path, caps) {
+	for _, i := range r.index.candidates(path) {
+		if int(i) >= st.after {
+			break
+		}
+		if rule := r.dynamic[i]; rule.pat.match(path, caps) {
 			return rule
 		}
 	}
@@ -304,18 +318,30 @@ func (r *Redirects) find(path string, caps *captures) *redirectRule {
 }
 
 func (rule *redirectRule) redirect(caps *captures, rawQuery string) Redirect {
-	var b strings.Builder
-	b.Grow(rule.to.size + len(rawQuery) + 16)
-	rule.to.expand(&b, caps, false)
-	to := b.String()
-	if rawQuery != "" && !rule.hasQuery {
-		if i := strings.IndexByte(to, '#'); i >= 0 {
-			to = to[:i] + "?" + rawQuery + to[i:]
-		} else {
-			to += "?" + rawQuery
+	appendQuery := rawQuery != "" && !rule.hasQuery
+	if rule.fixed != "" && !appendQuery {
+		return Redirect{Status: rule.status, To: rule.fixed}
+	}
+	n := rule.to.size + rule.fragment.size
+	for _, t := range [2]*template{&rule.to, &rule.fragment} {
+		for _, pt := range t.parts {
+			if pt.capture >= 0 {
+				n += len(caps[pt.capture])
+			}
 		}
 	}
-	return Redirect{Status: rule.status, To: to}
+	if appendQuery {
+		n += 1 + len(rawQuery)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	rule.to.expand(&b, caps, false)
+	if appendQuery {
+		b.WriteByte('?')
+		b.WriteString(rawQuery)
+	}
+	rule.fragment.expand(&b, caps, false)
+	return Redirect{Status: rule.status, To: b.String()}
 }
 
 // Len returns the number of rules in the file.
