@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -64,6 +65,7 @@ func walkAssets(dir string) (*assetTree, error) {
 		root.Close()
 		return nil, err
 	}
+	slices.SortFunc(t.files, func(a, b localFile) int { return strings.Compare(a.path, b.path) })
 	return t, nil
 }
 
@@ -84,6 +86,7 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("reading directory %s: %w", w.display(rel), err)
 	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, ent := range entries {
 		name := ent.Name()
 		if alwaysIgnored[name] {
@@ -96,6 +99,9 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 			// Root.Stat follows the link but refuses to leave the root.
 			fi, err = w.tree.root.Stat(child)
 			if err != nil {
+				if w.rules.ignored(child, false) || w.rules.ignored(child, true) {
+					continue // left out either way: no need to say where it points
+				}
 				if _, serr := os.Stat(filepath.Join(w.tree.dir, filepath.FromSlash(child))); serr == nil {
 					return fmt.Errorf("symlink %s points outside %s (list it in %s to leave it out)", w.display(child), w.tree.dir, ignoreFile)
 				}

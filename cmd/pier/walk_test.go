@@ -1,0 +1,205 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestIgnoreRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		patterns string
+		path     string
+		isDir    bool
+		want     bool
+	}{
+		{name: "basename anywhere", patterns: "*.map", path: "js/app.js.map", want: true},
+		{name: "basename at root", patterns: "*.map", path: "app.js.map", want: true},
+		{name: "no match", patterns: "*.map", path: "app.js", want: false},
+		{name: "anchored", patterns: "/secret.txt", path: "secret.txt", want: true},
+		{name: "anchored not deeper", patterns: "/secret.txt", path: "a/secret.txt", want: false},
+		{name: "middle slash anchors", patterns: "docs/*.md", path: "docs/a.md", want: true},
+		{name: "middle slash anchors not deeper", patterns: "docs/*.md", path: "x/docs/a.md", want: false},
+		{name: "dir only matches dir", patterns: "build/", path: "build", isDir: true, want: true},
+		{name: "dir only skips file", patterns: "build/", path: "build", want: false},
+		{name: "double star prefix", patterns: "**/cache", path: "a/b/cache", isDir: true, want: true},
+		{name: "double star suffix", patterns: "drafts/**", path: "drafts/x/y.html", want: true},
+		{name: "double star suffix not the dir", patterns: "drafts/**", path: "drafts", isDir: true, want: false},
+		{name: "double star middle", patterns: "a/**/z.txt", path: "a/b/c/z.txt", want: true},
+		{name: "double star middle zero", patterns: "a/**/z.txt", path: "a/z.txt", want: true},
+		{name: "negation re-includes", patterns: "*.txt\n!keep.txt", path: "keep.txt", want: false},
+		{name: "last match wins", patterns: "!keep.txt\n*.txt", path: "keep.txt", want: true},
+		{name: "comments and blanks", patterns: "# *.html\n\n", path: "index.html", want: false},
+		{name: "escaped hash", patterns: `\#notes`, path: "#notes", want: true},
+		{name: "question mark", patterns: "v?.js", path: "v1.js", want: true},
+		{name: "class", patterns: "[ab].txt", path: "b.txt", want: true},
+		{name: "trailing spaces trimmed", patterns: "*.log   ", path: "x.log", want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules, err := parseIgnore([]byte(tt.patterns))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rules.ignored(tt.path, tt.isDir); got != tt.want {
+				t.Errorf("ignored(%q, dir=%v) with %q = %v, want %v", tt.path, tt.isDir, tt.patterns, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseIgnoreBadPattern(t *testing.T) {
+	_, err := parseIgnore([]byte("ok\n[z-\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("err = %v, want a bad pattern on line 2", err)
+	}
+}
+
+func walkPaths(t *testing.T, dir string) ([]string, error) {
+	t.Helper()
+	tree, err := walkAssets(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer tree.Close()
+	var paths []string
+	for _, f := range tree.files {
+		paths = append(paths, f.path)
+	}
+	return paths, nil
+}
+
+func TestWalkAssets(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		setup   func(t *testing.T, dir string)
+		want    []string
+		wantErr string
+	}{
+		{
+			name: "skips VCS, node_modules, .DS_Store, pier.toml and .assetsignore",
+			files: map[string]string{
+				"index.html": "x", "a/b/c.css": "x", ".git/HEAD": "x", ".hg/x": "x", ".svn/x": "x",
+				"node_modules/m/i.js": "x", "a/.DS_Store": "x", "pier.toml": "site = \"x\"", ".assetsignore": "",
+				".well-known/security.txt": "x",
+			},
+			want: []string{"/.well-known/security.txt", "/a/b/c.css", "/index.html"},
+		},
+		{
+			name: "assetsignore",
+			files: map[string]string{
+				"index.html": "x", "app.js": "x", "app.js.map": "x", "drafts/a.html": "x", "keep/x.md": "x", "other/x.md": "x",
+				".assetsignore": "*.map\ndrafts/\n*.md\n!keep/*.md\n",
+			},
+			want: []string{"/app.js", "/index.html", "/keep/x.md"},
+		},
+		{
+			name:  "symlinks inside are followed",
+			files: map[string]string{"real/a.txt": "x", "b.txt": "y"},
+			setup: func(t *testing.T, dir string) {
+				symlink(t, "real", filepath.Join(dir, "alias"))
+				symlink(t, "../b.txt", filepath.Join(dir, "real", "c.txt"))
+			},
+			want: []string{"/alias/a.txt", "/alias/c.txt", "/b.txt", "/real/a.txt", "/real/c.txt"},
+		},
+		{
+			name:  "symlink leaving the directory",
+			files: map[string]string{"index.html": "x"},
+			setup: func(t *testing.T, dir string) {
+				outside := filepath.Join(t.TempDir(), "secret")
+				if err := os.WriteFile(outside, []byte("s"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				symlink(t, outside, filepath.Join(dir, "leak.txt"))
+			},
+			wantErr: "leak.txt points outside",
+		},
+		{
+			name:  "relative symlink climbing out",
+			files: map[string]string{"sub/index.html": "x"},
+			setup: func(t *testing.T, dir string) {
+				if err := os.WriteFile(filepath.Join(filepath.Dir(dir), "sibling.txt"), []byte("s"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				symlink(t, "../../sibling.txt", filepath.Join(dir, "sub", "up.txt"))
+			},
+			wantErr: "up.txt points outside",
+		},
+		{
+			name:  "ignored escaping symlink is fine",
+			files: map[string]string{"index.html": "x", ".assetsignore": "leak.txt\n"},
+			setup: func(t *testing.T, dir string) {
+				symlink(t, "/etc/passwd", filepath.Join(dir, "leak.txt"))
+			},
+			want: []string{"/index.html"},
+		},
+		{
+			name:  "dangling symlink",
+			files: map[string]string{"index.html": "x"},
+			setup: func(t *testing.T, dir string) {
+				symlink(t, "nowhere", filepath.Join(dir, "gone.txt"))
+			},
+			wantErr: "symlink",
+		},
+		{
+			name:  "symlink loop",
+			files: map[string]string{"a/index.html": "x"},
+			setup: func(t *testing.T, dir string) {
+				symlink(t, "..", filepath.Join(dir, "a", "up"))
+			},
+			wantErr: "loops back",
+		},
+		{
+			name:  "irregular file",
+			files: map[string]string{"index.html": "x"},
+			setup: func(t *testing.T, dir string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {
+					t.Skipf("mkfifo: %v", err)
+				}
+			},
+			wantErr: "pipe is not a regular file",
+		},
+		{
+			name:    "backslash in a name",
+			files:   map[string]string{`a\b.html`: "x"},
+			wantErr: "contains a backslash",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "site")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeTree(t, dir, tt.files)
+			if tt.setup != nil {
+				tt.setup(t, dir)
+			}
+			got, err := walkPaths(t, dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q (files %v)", err, tt.wantErr, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("files = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
