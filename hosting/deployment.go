@@ -97,7 +97,7 @@ type deployment struct {
 	// notFound maps a directory ("/", "/a/") to its 404.html for the
 	// 404-page mode.
 	notFound map[string]*file
-	ref atomic.Bool // CLOCK reference bit
+	ref      atomic.Bool // CLOCK reference bit
 }
 
 // digestDeployment identifies the loaded form of a deployment: two

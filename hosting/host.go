@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -48,6 +49,9 @@ func normalizeHost(raw string) (host string, ok bool) {
 	}
 	if canonicalASCII(h) {
 		return h, true
+	}
+	if !utf8.ValidString(h) {
+		return "", false
 	}
 	a, err := hostProfile.ToASCII(h)
 	if err != nil || !canonicalASCII(a) {

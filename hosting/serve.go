@@ -70,11 +70,8 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, d *deployment, prev
 			e.redirect(w, r, t.location)
 			return
 		}
-		if !canonicalFast(p, r.URL.RawPath) {
-			if enc := encodePath(p); enc != r.URL.EscapedPath() {
-				e.redirect(w, r, enc)
-				return
-			}
+		if !e.canonical(w, r, p) {
+			return
 		}
 		t.headers.writeTo(h)
 		e.serveFile(w, r, t.file, http.StatusOK)
@@ -137,11 +134,8 @@ func (e *Edge) notFound(w http.ResponseWriter, r *http.Request, d *deployment, p
 		e.plain404(w)
 		return
 	}
-	if canonical && !canonicalFast(p, r.URL.RawPath) {
-		if enc := encodePath(p); enc != r.URL.EscapedPath() {
-			e.redirect(w, r, enc)
-			return
-		}
+	if canonical && !e.canonical(w, r, p) {
+		return
 	}
 	e.serveDynamic(w, r, d, p, f, status)
 }
@@ -170,6 +164,21 @@ func (e *Edge) serveDynamic(w http.ResponseWriter, r *http.Request, d *deploymen
 		fixVary(h, f)
 	}
 	e.serveFile(w, r, f, status)
+}
+
+// canonical reports whether the request spelled decoded path p in its
+// canonical encoding; if not, it answers a 307 to that encoding (as
+// Cloudflare does, e.g. /[x] → /%5Bx%5D, //a → /a) and returns false.
+func (e *Edge) canonical(w http.ResponseWriter, r *http.Request, p string) bool {
+	if p == r.URL.Path && canonicalFast(p, r.URL.RawPath) {
+		return true
+	}
+	enc := encodePath(p)
+	if enc == r.URL.EscapedPath() {
+		return true
+	}
+	e.redirect(w, r, enc)
+	return false
 }
 
 // redirect answers a 307 to the encoded path loc, keeping the query.
