@@ -161,7 +161,7 @@ func compileHeaderPattern(s string) (headerRule, string) {
 		return headerRule{}, "URL pattern " + strconv.Quote(s) + ": " + err.Error()
 	}
 	if !pat.dynamic() {
-		return headerRule{path: s}, ""
+		return headerRule{path: pat.source}, ""
 	}
 	return headerRule{pat: pat}, ""
 }

@@ -37,6 +37,7 @@ func TestParseHeadersErrors(t *testing.T) {
 		{"invalid removal", "/a\n  ! X A\n", 2, "invalid header name"},
 		{"removal with value", "/a\n  ! X-A: 1\n", 2, "invalid header name"},
 		{"empty removal", "/a\n  !\n", 2, "missing header name"},
+		{"bad percent-encoding", "/a%4\n  X-A: 1\n", 1, "invalid percent-encoding"},
 		{"server header", "/a\n  Content-Length: 5\n", 2, "managed by the server"},
 		{"server header removal", "/a\n  ! transfer-encoding\n", 2, "managed by the server"},
 		{"line too long", "/a\n  X-A: " + strings.Repeat("v", MaxLineLength) + "\n", 2, "longer than 2000 bytes"},

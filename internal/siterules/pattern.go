@@ -2,6 +2,7 @@ package siterules
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -26,10 +27,11 @@ type token struct {
 // linear in the path length: tokens before the splat are matched left to
 // right, tokens after it right to left, and the splat takes what is left.
 type pattern struct {
-	head  []token  // tokens before the splat, or all tokens without one
-	tail  []token  // tokens after the splat
-	splat int      // capture index of the splat, or -1 without one
-	names []string // capture names by index; the splat is named "splat"
+	source string   // the decoded pattern text
+	head   []token  // tokens before the splat, or all tokens without one
+	tail   []token  // tokens after the splat
+	splat  int      // capture index of the splat, or -1 without one
+	names  []string // capture names by index; the splat is named "splat"
 }
 
 // dynamic reports whether the pattern captures anything; a pattern that
@@ -76,9 +78,21 @@ func isNameStart(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isNameByte(c byte) bool { return isNameStart(c) || c >= '0' && c <= '9' || c == '_' }
 
 // compilePattern compiles a path pattern. The caller has checked that it
-// starts with '/'. Error messages are lowercase and name the problem.
+// starts with '/'. Percent-encoded bytes are decoded first, since patterns
+// are matched against decoded request paths: /caf%C3%A9 and /café are the
+// same pattern. Error messages are lowercase and name the problem.
 func compilePattern(src string) (*pattern, error) {
-	p := &pattern{splat: -1}
+	if strings.IndexByte(src, '%') >= 0 {
+		decoded, err := url.PathUnescape(src)
+		if err != nil {
+			return nil, errors.New("invalid percent-encoding")
+		}
+		if strings.Count(decoded, "*") != strings.Count(src, "*") || strings.Count(decoded, ":") != strings.Count(src, ":") {
+			return nil, errors.New("a percent-encoded * or : is not supported")
+		}
+		src = decoded
+	}
+	p := &pattern{splat: -1, source: src}
 	var tokens []token
 	var lit strings.Builder
 	flush := func() {

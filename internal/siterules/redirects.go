@@ -47,8 +47,8 @@ type redirectRule struct {
 }
 
 // maxRedirectHops is how long a chain of redirects within the site may be
-// before ParseRedirects calls it a loop; browsers give up after about 20.
-const maxRedirectHops = 10
+// before ParseRedirects calls it a loop; browsers give up after 20.
+const maxRedirectHops = 20
 
 // ParseRedirects parses and validates a _redirects file; the error is a
 // *ParseError naming the first bad line.
@@ -84,7 +84,7 @@ const maxRedirectHops = 10
 //     a source with a query string (Cloudflare drops it and would match
 //     every query), a 200 rewrite to another host, and a limit exceeded.
 //   - Loops are rejected: a redirect chain within the site that comes back
-//     to a path it visited or is longer than 10 redirects, checked on a
+//     to a path it visited or is longer than 20 redirects, checked on a
 //     sample path of each rule (/a /a, /a /b + /b /a, /blog/* /blog/new/:splat);
 //     and, as in Cloudflare, any rule from a /* or a path ending in / to a
 //     destination ending in /index or /index.html, which the edge's
@@ -206,6 +206,7 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, msg string)
 	if err != nil {
 		return nil, "source " + strconv.Quote(source) + ": " + err.Error()
 	}
+	source = pat.source
 	rule = &redirectRule{source: source, status: status, external: external}
 	if pat.dynamic() {
 		rule.pat = pat

@@ -28,6 +28,9 @@ func TestParseRedirectsErrors(t *testing.T) {
 		{"ftp destination", "/a ftp://example.com/\n", 1, "must be a path starting with /"},
 		{"proxy rewrite", "/api/* https://api.example.com/:splat 200\n", 1, "200 rewrite must have a site-relative destination"},
 		{"two splats", "/a/*/b/* /c\n", 1, "at most one *"},
+		{"bad percent-encoding", "/a%zz /c\n", 1, "invalid percent-encoding"},
+		{"encoded splat", "/a/%2A /c\n", 1, "percent-encoded * or :"},
+		{"encoded duplicate", "/caf%C3%A9 /c\n/café /d\n", 2, "duplicate rule"},
 		{"placeholder and splat in a segment", "/a/:x* /c\n", 1, "cannot share a path segment"},
 		{"two placeholders in a segment", "/a/:x-:y /c\n", 1, "at most one :placeholder"},
 		{"placeholder named splat", "/a/:splat /c\n", 1, ":splat is the value of *"},
@@ -134,6 +137,8 @@ func TestRedirectsMatch(t *testing.T) {
 /port           https://example.com:8443/x
 /keep           /a/:unknown
 /first          /static-wins
+/team/john%20smith /team/about-john%20smith 301
+/caf%C3%A9/*    /coffee/:splat
 `
 	r, err := ParseRedirects(rules)
 	if err != nil {
@@ -174,6 +179,8 @@ func TestRedirectsMatch(t *testing.T) {
 		{"trailing slash is not ignored", "/old/", "", 0, ""},
 		{"case-sensitive", "/OLD", "", 0, ""},
 		{"no match", "/nothing", "x=1", 0, ""},
+		{"encoded source matches decoded path", "/team/john smith", "", 301, "/team/about-john%20smith"},
+		{"encoded source with splat", "/café/menu", "", 302, "/coffee/menu"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
