@@ -61,8 +61,10 @@ func TestRequests(t *testing.T) {
 		want       any
 	}{
 		{
-			name:       "create tenant",
-			call:       func(c *Client) (any, error) { return c.CreateTenant(ctx, CreateTenant{Name: "acme", Tags: []string{"env:prod"}}) },
+			name: "create tenant",
+			call: func(c *Client) (any, error) {
+				return c.CreateTenant(ctx, CreateTenant{Name: "acme", Tags: []string{"env:prod"}})
+			},
 			status:     201,
 			answer:     `{"id":"t_1","name":"acme","plan":"free","limits":{},"effective_limits":{"cpuMs":10,"subRequests":5,"memoryMB":64},"tags":["env:prod"],"disabled":false,"created_at":"2026-01-02T03:04:05Z"}`,
 			wantMethod: "POST", wantPath: "/api/v1/tenants",
