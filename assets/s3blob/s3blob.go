@@ -288,10 +288,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 }
 
 func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size int64) (err error) {
-	partSize := s.partSize
-	if n := (size + partSize - 1) / partSize; n > maxParts {
-		partSize = (size + maxParts - 1) / maxParts
-	}
+	partSize := s.partSizeFor(size)
 	objKey := aws.String(s.objectKey(key))
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.bucket),
@@ -354,6 +351,16 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, size 
 		return s.mapErr(ctx, "put (complete multipart upload)", key, err)
 	}
 	return nil
+}
+
+// partSizeFor returns the part size for a blob of size bytes: the
+// configured one, grown when the blob would otherwise need more than
+// S3's 10,000 parts.
+func (s *Store) partSizeFor(size int64) int64 {
+	if n := (size + s.partSize - 1) / s.partSize; n > maxParts {
+		return (size + maxParts - 1) / maxParts
+	}
+	return s.partSize
 }
 
 // partBuffer returns a pooled buffer of at least n bytes.
