@@ -196,7 +196,7 @@ func compileHeaderLine(s string, p *pattern) (headerOp, string) {
 	if p == nil {
 		p = &pattern{splat: -1}
 	}
-	op.value = compileTemplate(value, p)
+	op.value = compileTemplate(value, p, headerTemplate)
 	if op.value.literal() {
 		op.fixed = []string{value}
 	}
@@ -275,7 +275,7 @@ func (h *Headers) Apply(path string, hdr http.Header) {
 					b.Grow(len(old[0]) + 2 + op.value.size)
 					b.WriteString(old[0])
 					b.WriteString(", ")
-					op.value.expand(&b, &caps, true)
+					op.value.expand(&b, &caps)
 					hdr[op.name] = []string{b.String()}
 					continue
 				}
@@ -285,7 +285,7 @@ func (h *Headers) Apply(path string, hdr http.Header) {
 			} else {
 				var b strings.Builder
 				b.Grow(op.value.size + 16)
-				op.value.expand(&b, &caps, true)
+				op.value.expand(&b, &caps)
 				hdr[op.name] = []string{b.String()}
 			}
 			if k < 0 {

@@ -237,6 +237,23 @@ func TestHeadersApplySharedValues(t *testing.T) {
 	}
 }
 
+func TestHeadersApplyMissDoesNotAllocate(t *testing.T) {
+	h, err := ParseHeaders(headerRules(50) + "/:lang/docs/*\n  X-Lang: :lang\n/*.js\n  X-Js: 1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{"Cache-Control": {"no-cache"}}
+	for _, path := range []string{"/", "/p1", "/en/doc/a", "/nothing/at/all.css"} {
+		h.Apply(path, hdr)
+		if len(hdr) != 1 {
+			t.Fatalf("Apply(%q) matched: %v", path, hdr)
+		}
+		if n := testing.AllocsPerRun(100, func() { h.Apply(path, hdr) }); n != 0 {
+			t.Errorf("Apply(%q) allocates %v times", path, n)
+		}
+	}
+}
+
 func TestHeadersNil(t *testing.T) {
 	var h *Headers
 	hdr := http.Header{"A": {"b"}}

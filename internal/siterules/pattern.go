@@ -262,11 +262,24 @@ type template struct {
 
 type part struct {
 	lit     string
-	capture int // -1 for literal text
+	capture int        // -1 for literal text
+	safe    *[256]bool // bytes a captured value keeps unescaped
 }
 
-func compileTemplate(src string, p *pattern) template {
+// Kinds of template, which decide how captured values are escaped.
+const (
+	urlTemplate    = iota // a URL: path escaping, query escaping after '?'
+	headerTemplate        // a header value
+)
+
+// compileTemplate compiles src, whose :name references are resolved
+// against p's captures.
+func compileTemplate(src string, p *pattern, kind int) template {
 	var t template
+	safe := &pathSafe
+	if kind == headerTemplate {
+		safe = &headerSafe
+	}
 	last := 0
 	for i := 0; i+1 < len(src); i++ {
 		if src[i] != ':' || !isNameStart(src[i+1]) {
@@ -284,7 +297,10 @@ func compileTemplate(src string, p *pattern) template {
 		if last < i {
 			t.parts = append(t.parts, part{lit: src[last:i], capture: -1})
 		}
-		t.parts = append(t.parts, part{capture: c})
+		if kind == urlTemplate && strings.IndexByte(src[:i], '?') >= 0 {
+			safe = &querySafe
+		}
+		t.parts = append(t.parts, part{capture: c, safe: safe})
 		last = n
 		i = n - 1
 	}
@@ -307,45 +323,40 @@ func (t *template) literal() bool {
 	return true
 }
 
-// expand writes the template to b. Captured values are escaped with
-// appendEscapedPath for a URL, or appendEscapedHeader for a header value.
-func (t *template) expand(b *strings.Builder, caps *captures, header bool) {
+// expand writes the template to b, escaping each captured value as its
+// place in the template requires.
+func (t *template) expand(b *strings.Builder, caps *captures) {
 	for _, pt := range t.parts {
-		switch {
-		case pt.capture < 0:
+		if pt.capture < 0 {
 			b.WriteString(pt.lit)
-		case header:
-			appendEscapedHeader(b, caps[pt.capture])
-		default:
-			appendEscapedPath(b, caps[pt.capture])
+		} else {
+			appendEscaped(b, caps[pt.capture], pt.safe)
 		}
 	}
 }
 
-// appendEscapedHeader writes the decoded path text s to b for use in a
-// header value: control characters, DEL, bytes outside ASCII, '%', '"' and
-// '\' are percent-encoded (so a request path can never inject a line
-// break or an invalid byte into a response header, nor end a quoted string
-// such as filename=":file"); everything else, spaces included, is kept so
-// "You are watching :title" reads naturally.
-func appendEscapedHeader(b *strings.Builder, s string) { appendEscaped(b, s, &headerSafe) }
-
-// appendEscapedPath writes the decoded path text s to b percent-encoded as
-// URL path characters: slashes and the characters RFC 3986 allows in a
-// path segment stay as they are, everything else ('%', '?', '#', spaces,
-// controls, non-ASCII bytes…) is encoded. Captured values come from the
-// decoded request path, so this keeps a destination a valid URL.
-func appendEscapedPath(b *strings.Builder, s string) { appendEscaped(b, s, &pathSafe) }
-
-// pathSafe and headerSafe are the bytes appendEscapedPath and
-// appendEscapedHeader keep as they are.
-var pathSafe, headerSafe = func() (path, header [256]bool) {
+// pathSafe, querySafe and headerSafe are the bytes a captured value keeps
+// as they are; every other byte is percent-encoded. Captured values come
+// from the decoded request path, so they are escaped where they land:
+//
+//   - in a URL path (pathSafe), the characters RFC 3986 allows in a path
+//     plus '/', so '%', '?', '#', spaces, controls and non-ASCII bytes are
+//     encoded and the destination stays a valid URL whose decoded path is
+//     what was captured;
+//   - in a URL query (querySafe), the same without '&', '=' and '+', so a
+//     value cannot add a parameter;
+//   - in a header value (headerSafe), printable ASCII except '%', '"' and
+//     '\', so a request path can never inject a line break or an invalid
+//     byte into a response header nor end a quoted string such as
+//     filename=":file", while "You are watching :title" keeps its spaces.
+var pathSafe, querySafe, headerSafe = func() (path, query, header [256]bool) {
 	for c := 0x20; c < 0x7f; c++ {
 		path[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 			strings.IndexByte("-._~!$&'()*+,;=:@/", byte(c)) >= 0
+		query[c] = path[c] && c != '&' && c != '=' && c != '+'
 		header[c] = c != '%' && c != '"' && c != '\\'
 	}
-	return path, header
+	return path, query, header
 }()
 
 // appendEscaped writes s to b with every byte not in safe percent-encoded,

@@ -215,7 +215,7 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, msg string)
 	if i := strings.IndexByte(dest, '#'); i >= 0 {
 		beforeFragment, fragment = dest[:i], dest[i:]
 	}
-	rule.to, rule.fragment = compileTemplate(beforeFragment, pat), compileTemplate(fragment, pat)
+	rule.to, rule.fragment = compileTemplate(beforeFragment, pat, urlTemplate), compileTemplate(fragment, pat, urlTemplate)
 	if rule.to.literal() && rule.fragment.literal() {
 		rule.fixed = dest
 	}
@@ -223,6 +223,9 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, msg string)
 	if i := strings.IndexByte(destPath, '?'); i >= 0 {
 		rule.hasQuery = true
 		destPath = destPath[:i]
+	}
+	if rule.pat != nil && pat.splat < 0 && strings.Contains(dest, ":splat") {
+		return nil, "destination uses :splat but the source has no *"
 	}
 	if !external && (strings.HasSuffix(destPath, "/index") || strings.HasSuffix(destPath, "/index.html")) &&
 		(strings.HasSuffix(source, "/*") || strings.HasSuffix(source, "/")) {
@@ -336,12 +339,12 @@ func (rule *redirectRule) redirect(caps *captures, rawQuery string) Redirect {
 	}
 	var b strings.Builder
 	b.Grow(n)
-	rule.to.expand(&b, caps, false)
+	rule.to.expand(&b, caps)
 	if appendQuery {
 		b.WriteByte('?')
 		b.WriteString(rawQuery)
 	}
-	rule.fragment.expand(&b, caps, false)
+	rule.fragment.expand(&b, caps)
 	return Redirect{Status: rule.status, To: b.String()}
 }
 

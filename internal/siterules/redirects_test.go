@@ -3,6 +3,7 @@ package siterules
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,7 @@ func TestParseRedirectsErrors(t *testing.T) {
 		{"ftp destination", "/a ftp://example.com/\n", 1, "must be a path starting with /"},
 		{"proxy rewrite", "/api/* https://api.example.com/:splat 200\n", 1, "200 rewrite must have a site-relative destination"},
 		{"two splats", "/a/*/b/* /c\n", 1, "at most one *"},
+		{"splat without star", "/a/:x /b/:splat\n", 1, "source has no *"},
 		{"bad percent-encoding", "/a%zz /c\n", 1, "invalid percent-encoding"},
 		{"encoded splat", "/a/%2A /c\n", 1, "percent-encoded * or :"},
 		{"encoded duplicate", "/caf%C3%A9 /c\n/café /d\n", 2, "duplicate rule"},
@@ -139,6 +141,7 @@ func TestRedirectsMatch(t *testing.T) {
 /first          /static-wins
 /team/john%20smith /team/about-john%20smith 301
 /caf%C3%A9/*    /coffee/:splat
+/search/:term   /find?q=:term#:term
 `
 	r, err := ParseRedirects(rules)
 	if err != nil {
@@ -180,6 +183,7 @@ func TestRedirectsMatch(t *testing.T) {
 		{"case-sensitive", "/OLD", "", 0, ""},
 		{"no match", "/nothing", "x=1", 0, ""},
 		{"encoded source matches decoded path", "/team/john smith", "", 301, "/team/about-john%20smith"},
+		{"captured values escaped in query", "/search/a&b=c d+?", "x=1", 302, "/find?q=a%26b%3Dc%20d%2B%3F#a&b=c%20d+%3F"},
 		{"encoded source with splat", "/café/menu", "", 302, "/coffee/menu"},
 	}
 	for _, tt := range tests {
@@ -217,6 +221,44 @@ func TestRedirectsOrder(t *testing.T) {
 				t.Errorf("Match(%q) = %+v, %v; want To %q", tt.path, got, ok, tt.to)
 			}
 		})
+	}
+}
+
+// A rewrite's To is a URL whose decoded path is the asset to serve.
+func TestRedirectsRewriteDecodes(t *testing.T) {
+	r, err := ParseRedirects("/files/* /store/:splat 200\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/files/a b/c.txt", "/files/100%/x", "/files/q?#", "/files/é/ü", "/files/a+b;c=d"} {
+		t.Run(path, func(t *testing.T) {
+			m, ok := r.Match(path, "x=1")
+			if !ok {
+				t.Fatal("no match")
+			}
+			u, err := url.Parse(m.To)
+			if err != nil {
+				t.Fatalf("url.Parse(%q): %v", m.To, err)
+			}
+			if want := "/store/" + strings.TrimPrefix(path, "/files/"); u.Path != want || u.RawQuery != "x=1" {
+				t.Errorf("To %q has path %q and query %q; want %q and x=1", m.To, u.Path, u.RawQuery, want)
+			}
+		})
+	}
+}
+
+func TestRedirectsMatchMissDoesNotAllocate(t *testing.T) {
+	r, err := ParseRedirects(staticRules(50) + dynamicRules(50) + "/:lang/docs/* /docs/:splat?lang=:lang\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/old/x", "/d7", "/en/doc/a", "/nothing/at/all"} {
+		if _, ok := r.Match(path, "q=1"); ok {
+			t.Fatalf("Match(%q) matched", path)
+		}
+		if n := testing.AllocsPerRun(100, func() { r.Match(path, "q=1") }); n != 0 {
+			t.Errorf("Match(%q) allocates %v times", path, n)
+		}
 	}
 }
 
