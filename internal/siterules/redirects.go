@@ -73,12 +73,12 @@ const maxRedirectHops = 20
 //     and tries the rest in file order. Pier looks every static rule up in
 //     one map and only tries the dynamic rules above it before answering
 //     it, so a static rule below a pattern costs no more than one above.
-//     Unlike Cloudflare, a static rule below a dynamic one is therefore
-//     counted against MaxStaticRedirects, not MaxDynamicRedirects.
+//     A static rule below a dynamic one therefore counts against
+//     MaxStaticRedirects; Cloudflare counts it against MaxDynamicRedirects.
 //   - Paths are compared exactly, as in Cloudflare: a rule for /a does not
 //     match /a/ (write both, or use /a/*, if both forms are in use).
 //   - Where Cloudflare skips a bad rule with a warning, Pier rejects the
-//     file: a wrong line count, an unknown status (including Netlify's
+//     file: a line without two or three fields, an unknown status (including Netlify's
 //     forced "200!"), a second rule for the same source, a full-URL source
 //     ("https://host/path"; the edge has already chosen the site by host),
 //     a source with a query string (Cloudflare drops it and would match
@@ -224,7 +224,7 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, msg string)
 		rule.hasQuery = true
 		destPath = destPath[:i]
 	}
-	if rule.pat != nil && pat.splat < 0 && strings.Contains(dest, ":splat") {
+	if splat := compileTemplate(dest, &pattern{names: []string{"splat"}}, urlTemplate); pat.splat < 0 && !splat.literal() {
 		return nil, "destination uses :splat but the source has no *"
 	}
 	if !external && (strings.HasSuffix(destPath, "/index") || strings.HasSuffix(destPath, "/index.html")) &&
@@ -265,18 +265,27 @@ func (r *Redirects) loop(rule *redirectRule) string {
 		}
 		for _, p := range seen {
 			if p == to {
-				return "redirect loop: " + strings.Join(append(seen, to), " → ")
+				return "redirect loop: " + chain(append(seen, to))
 			}
 		}
 		if hop == maxRedirectHops {
-			return "redirect chain does not end: " + strings.Join(seen[:3], " → ") + " → … (more than " + strconv.Itoa(maxRedirectHops) + " redirects)"
+			return "redirect chain does not end: " + chain(seen) + " (more than " + strconv.Itoa(maxRedirectHops) + " redirects)"
 		}
 		seen = append(seen, to)
 		path = to
 	}
 }
 
-// badByte describes the first control character or space in s, or "".
+// chain describes a redirect chain for an error message, eliding the middle
+// of a long one.
+func chain(paths []string) string {
+	if len(paths) > 5 {
+		paths = append(paths[:2:2], "…", paths[len(paths)-2], paths[len(paths)-1])
+	}
+	return strings.Join(paths, " → ")
+}
+
+// badByte describes the first control character in s, or "".
 func badByte(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {

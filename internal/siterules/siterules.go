@@ -13,21 +13,28 @@
 //
 // # Path patterns
 //
-// Both files match request paths with the same pattern syntax:
+// Both files match request paths with the same pattern syntax, compiled
+// once so that matching is linear in the path length:
 //
-//   - a literal path such as /about or /docs/index.html matches exactly
-//     (case-sensitive, compared with the decoded request path);
-//   - :name, as a whole path segment (/blog/:year/:slug), matches one
-//     non-empty segment; name is a letter followed by letters, digits or
+//   - a literal path such as /about or /docs/index.html matches exactly:
+//     case-sensitive, and a trailing slash counts (/a does not match /a/);
+//   - :name matches a non-empty part of one path segment, so /blog/:slug
+//     matches /blog/hello but not /blog/ or /blog/a/b; a segment holds at
+//     most one placeholder, possibly with literal text around it
+//     (/post-:id.html); name is a letter followed by letters, digits or
 //     underscores;
 //   - one * matches any run of characters, slashes included, possibly
 //     empty (greedy); its value is :splat. /blog/* matches /blog/ and
 //     /blog/a/b but not /blog.
 //
+// Patterns are compared with the decoded request path (hosting passes
+// r.URL.Path), so percent-encoded bytes in a pattern are decoded at parse
+// time: /caf%C3%A9 and /café are the same pattern.
+//
 // Patterns are paths, never absolute URLs: Pier's rules are per site, the
 // edge has already picked the site by host, and a host-specific rule would
-// silently never match on a custom domain. Such lines are rejected with a
-// *ParseError instead of being ignored.
+// silently never match on the site's other hostnames. Such lines are
+// rejected with a *ParseError instead of being ignored.
 package siterules
 
 import "strconv"
