@@ -228,21 +228,22 @@ func tokenByte(c byte) bool {
 }
 
 // Apply applies, in file order, every block whose pattern matches path (the
-// decoded, absolute request path) to hdr:
+// decoded, absolute request path, r.URL.Path) to hdr:
 //
 //   - a "Name: value" line replaces any value hdr had before Apply (the
 //     edge's defaults such as Cache-Control);
 //   - values set for the same name by several lines or matching blocks are
-//     joined with ", " into one value (as Cloudflare does);
-//   - "! Name" removes the header: defaults and values set by earlier lines
-//     or blocks; a later line setting it starts afresh.
+//     joined with ", " into one value, as Cloudflare does;
+//   - "! Name" removes the header: a default, or values set by earlier
+//     blocks; a block's removals take effect before its own values.
 //
-// Placeholders and :splat of the pattern are substituted in values, with
-// control characters, '%' and non-ASCII bytes percent-encoded.
+// The pattern's placeholders and :splat are substituted in values, with
+// control characters, non-ASCII bytes, '%', '"' and '\' percent-encoded.
+// hdr's keys must be in canonical form, as http.Header's methods keep them.
 //
 // Apply does not allocate when no block matches. Values without
-// placeholders are stored as slices shared between requests: replace a
-// header's slice (Set, Del, Add do) rather than writing into it.
+// placeholders are slices shared between requests: replace a header's
+// slice (Set, Del and Add do) rather than writing into it.
 func (h *Headers) Apply(path string, hdr http.Header) {
 	if h == nil {
 		return
