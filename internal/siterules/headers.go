@@ -82,10 +82,6 @@ func ParseHeaders(text string) (*Headers, error) {
 	}
 	err := eachLine(headersFile, text, func(line int, s string) *ParseError {
 		fail := func(msg string) *ParseError { return &ParseError{File: headersFile, Line: line, Msg: msg} }
-		s = strings.TrimSpace(s)
-		if s == "" || s[0] == '#' {
-			return nil
-		}
 		if s[0] == '/' || isAbsoluteURL(s) {
 			if open != 0 && len(h.rules[len(h.rules)-1].ops) == 0 {
 				return empty()

@@ -97,10 +97,6 @@ func ParseRedirects(text string) (*Redirects, error) {
 	var all []*redirectRule
 	lines := make(map[string]int) // source → line of its rule
 	err := eachLine(redirectsFile, text, func(line int, s string) *ParseError {
-		s = strings.TrimSpace(s)
-		if s == "" || s[0] == '#' {
-			return nil
-		}
 		fail := func(msg string) *ParseError { return &ParseError{File: redirectsFile, Line: line, Msg: msg} }
 		var f [3]string
 		n := 0
@@ -365,9 +361,11 @@ func (r *Redirects) Len() int {
 	return len(r.static) + len(r.dynamic)
 }
 
-// eachLine calls fn with every line of text and its 1-based number. It
-// strips a leading UTF-8 byte order mark and a trailing '\r' (CRLF files)
-// and rejects lines longer than MaxLineLength.
+// eachLine calls fn with every line of text that is neither blank nor a
+// comment (first non-blank character '#'), trimmed of surrounding
+// whitespace, and its 1-based number. It ignores a leading UTF-8 byte order
+// mark and rejects rules longer than MaxLineLength bytes (comments may be
+// longer, as in Cloudflare).
 func eachLine(file, text string, fn func(line int, s string) *ParseError) error {
 	text = strings.TrimPrefix(text, "\ufeff")
 	for n := 1; text != ""; n++ {
@@ -377,7 +375,10 @@ func eachLine(file, text string, fn func(line int, s string) *ParseError) error 
 		} else {
 			text = ""
 		}
-		s = strings.TrimSuffix(s, "\r")
+		s = strings.TrimSpace(s)
+		if s == "" || s[0] == '#' {
+			continue
+		}
 		if len(s) > MaxLineLength {
 			return &ParseError{File: file, Line: n, Msg: "line is longer than " + strconv.Itoa(MaxLineLength) + " bytes"}
 		}

@@ -99,6 +99,8 @@ func TestParseRedirectsAccepts(t *testing.T) {
 		{"unknown placeholder like splat", "/a/:x /b/:splatter/:x\n", 1},
 		{"limits reached", staticRules(MaxStaticRedirects) + dynamicRules(MaxDynamicRedirects), MaxStaticRedirects + MaxDynamicRedirects},
 		{"line at the limit", "/a /" + strings.Repeat("x", MaxLineLength-4) + "\n", 1},
+		{"indented line at the limit", "    /a /" + strings.Repeat("x", MaxLineLength-4) + "  \n", 1},
+		{"long comment", "# " + strings.Repeat("x", MaxLineLength) + "\n/a /b\n", 1},
 		{"redirect to the other slash form", "/a /a/ 301\n/b/ /b 301\n", 2},
 		{"rewrite to itself", "/a /a 200\n", 1},
 		{"root rewrite", "/* / 200\n", 1},
