@@ -294,6 +294,7 @@ func defaultAssetHeaders(h http.Header, f *file, vi valueInterner) {
 	h["Content-Type"] = f.ctype
 	h["Cache-Control"] = vi.get(defaultCacheControl)
 	h["X-Content-Type-Options"] = vi.get(nosniff)
+	h["Accept-Ranges"] = vi.get("bytes")
 	if f.vary {
 		h["Vary"] = vi.get("Accept-Encoding")
 	}

@@ -190,7 +190,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	dep.ref.Store(true)
+	if !dep.ref.Load() {
+		dep.ref.Store(true) // CLOCK: written only when clear, to keep the line shared
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h := w.Header()
 		h["Allow"] = e.vals.allow

@@ -60,7 +60,7 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, d *deployment, prev
 				w.WriteHeader(rd.Status)
 				return
 			}
-			e.rewrite(w, r, d, rd.To)
+			e.rewrite(w, r, d, p, rd.To)
 			return
 		}
 	}
@@ -77,18 +77,18 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, d *deployment, prev
 		e.serveFile(w, r, t.file, http.StatusOK)
 		return
 	}
-	e.notFound(w, r, d, p, true)
+	e.notFound(w, r, d, p, p, true)
 }
 
 // rewrite serves the asset at the decoded path of a 200 rule's destination
 // without running _redirects again. An html_handling redirect of the
 // destination is followed internally: the visitor's URL does not change.
-func (e *Edge) rewrite(w http.ResponseWriter, r *http.Request, d *deployment, to string) {
-	p := to
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		p = p[:i]
+// _headers applies for the request's path p, as for any response.
+func (e *Edge) rewrite(w http.ResponseWriter, r *http.Request, d *deployment, p, to string) {
+	if i := strings.IndexAny(to, "?#"); i >= 0 {
+		to = to[:i]
 	}
-	dp, err := decodePath(p)
+	dp, err := decodePath(to)
 	if err != nil {
 		e.plain(w, http.StatusBadRequest, "bad request: malformed path\n")
 		return
@@ -99,18 +99,19 @@ func (e *Edge) rewrite(w http.ResponseWriter, r *http.Request, d *deployment, to
 			t = d.table[t.dest]
 		}
 		if t != nil && t.file != nil {
-			e.serveDynamic(w, r, d, dp, t.file, http.StatusOK)
+			e.serveDynamic(w, r, d, p, t.file, http.StatusOK)
 			return
 		}
-		e.notFound(w, r, d, dp, false)
+		e.notFound(w, r, d, dp, p, false)
 		return
 	}
 	e.plain(w, http.StatusBadRequest, "bad request: malformed path\n")
 }
 
-// notFound applies not_found_handling to decoded path p. canonical asks
-// for a redirect to the canonical spelling of p when an asset is served.
-func (e *Edge) notFound(w http.ResponseWriter, r *http.Request, d *deployment, p string, canonical bool) {
+// notFound applies not_found_handling to decoded path p; hp is the path
+// _headers applies for (the request's). canonical asks for a redirect to
+// the canonical spelling of p when an asset is served.
+func (e *Edge) notFound(w http.ResponseWriter, r *http.Request, d *deployment, p, hp string, canonical bool) {
 	var f *file
 	status := http.StatusOK
 	if d.spaIndex != nil && !looksLikeAsset(p) {
@@ -129,15 +130,14 @@ func (e *Edge) notFound(w http.ResponseWriter, r *http.Request, d *deployment, p
 		}
 	}
 	if f == nil {
-		h := w.Header()
-		d.headers.Apply(p, h)
+		d.headers.Apply(hp, w.Header())
 		e.plain404(w)
 		return
 	}
 	if canonical && !e.canonical(w, r, p) {
 		return
 	}
-	e.serveDynamic(w, r, d, p, f, status)
+	e.serveDynamic(w, r, d, hp, f, status)
 }
 
 // plain404 is the short 404 of a configured site without a matching asset.
