@@ -376,3 +376,26 @@ func internSet(hs *headerSet, sets map[string]*headerSet) *headerSet {
 	sets[k] = hs
 	return hs
 }
+
+// fallback applies not_found_handling to a decoded path html_handling did
+// not resolve: the SPA's /index.html (200) unless the path looks like an
+// asset, or the nearest 404.html walking up from the path's directory
+// (404). It returns a nil file when nothing applies.
+func (d *deployment) fallback(p string) (*file, int) {
+	if d.spaIndex != nil && !looksLikeAsset(p) {
+		return d.spaIndex, http.StatusOK
+	}
+	if d.notFound == nil {
+		return nil, 0
+	}
+	dir := p[:strings.LastIndexByte(p, '/')+1]
+	for {
+		if f := d.notFound[dir]; f != nil {
+			return f, http.StatusNotFound
+		}
+		if dir == "/" || dir == "" {
+			return nil, 0
+		}
+		dir = dir[:strings.LastIndexByte(dir[:len(dir)-1], '/')+1]
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -160,8 +161,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.notConfigured(w)
 		return
 	}
-	now := e.now()
-	v, err := e.route(r.Context(), host, hr, now)
+	ent, v, err := e.route(r.Context(), host, hr, e.now())
 	if err != nil {
 		if r.Context().Err() == nil {
 			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
@@ -174,8 +174,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dep := v.slot.p.Load()
 	if dep == nil {
-		// Evicted from the deployment cache: reload synchronously.
-		if v, err = e.reload(r.Context(), host, hr, now); err != nil {
+		// Evicted from the deployment cache: load the route again
+		// (coalesced with any load of it in flight).
+		if v, err = e.load(r.Context(), ent); err != nil {
 			if r.Context().Err() == nil {
 				e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
 			}
@@ -205,33 +206,28 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route returns the cached route of host, loading it on a miss (concurrent
 // misses wait for one load) and revalidating a stale one in the
 // background.
-func (e *Edge) route(ctx context.Context, host string, hr hostRoute, now time.Time) (*routeValue, error) {
+func (e *Edge) route(ctx context.Context, host string, hr hostRoute, now time.Time) (*routeEntry, *routeValue, error) {
 	ent := e.routes.get(host)
 	if ent != nil {
 		if v := ent.val.Load(); v != nil {
 			if now.After(v.expires) {
 				e.revalidate(ctx, ent)
 			}
-			return v, nil
+			return ent, v, nil
 		}
 	} else {
 		ent = e.routes.getOrCreate(host, hr)
 		if v := ent.val.Load(); v != nil {
-			return v, nil
+			return ent, v, nil
 		}
 	}
-	return e.load(ctx, ent)
+	v, err := e.load(ctx, ent)
+	return ent, v, err
 }
 
-// reload drops the cached route of host and loads it again.
-func (e *Edge) reload(ctx context.Context, host string, hr hostRoute, now time.Time) (*routeValue, error) {
-	if ent := e.routes.get(host); ent != nil {
-		e.routes.remove(ent)
-	}
-	return e.route(ctx, host, hr, now)
-}
-
-// load runs (or waits for) the load of an entry without a value.
+// load runs (or waits for) a synchronous load of an entry: the first one,
+// or after its deployment was evicted. A failed first load removes the
+// entry, so failures are not cached.
 func (e *Edge) load(ctx context.Context, ent *routeEntry) (*routeValue, error) {
 	call, leader := ent.begin()
 	if !leader {
@@ -354,3 +350,8 @@ func (e *Edge) notConfigured(w http.ResponseWriter) {
 }
 
 var _ http.Handler = (*Edge)(nil)
+
+var (
+	_ Registry = tenants.Store(nil)
+	_ Blobs    = (*assets.Cache)(nil)
+)

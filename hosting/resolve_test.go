@@ -261,7 +261,7 @@ func TestTableMatchesResolver(t *testing.T) {
 }
 
 // tableResolve answers like Edge.serve does, from the table and the
-// request-time fallback.
+// request-time deployment.fallback.
 func tableResolve(d *deployment, p string) intent {
 	if t := d.table[p]; t != nil {
 		if t.file == nil {
@@ -269,20 +269,8 @@ func tableResolve(d *deployment, p string) intent {
 		}
 		return intent{file: t.file, status: http.StatusOK}
 	}
-	if d.spaIndex != nil && !looksLikeAsset(p) {
-		return intent{file: d.spaIndex, status: http.StatusOK}
-	}
-	if d.notFound != nil {
-		dir := p[:strings.LastIndexByte(p, '/')+1]
-		for {
-			if f := d.notFound[dir]; f != nil {
-				return intent{file: f, status: http.StatusNotFound}
-			}
-			if dir == "/" {
-				break
-			}
-			dir = dir[:strings.LastIndexByte(dir[:len(dir)-1], '/')+1]
-		}
+	if f, status := d.fallback(p); f != nil {
+		return intent{file: f, status: status}
 	}
 	return intent{}
 }

@@ -43,7 +43,11 @@ func writeString(w http.ResponseWriter, s string) {
 // serve answers a GET or HEAD for a loaded deployment: _redirects, then
 // html_handling, then not_found_handling.
 func (e *Edge) serve(w http.ResponseWriter, r *http.Request, d *deployment, preview bool) {
-	p, ok := requestPath(r.URL.Path)
+	up := r.URL.Path
+	if up == "" {
+		up = "/" // absolute-form request target without a path
+	}
+	p, ok := requestPath(up)
 	if !ok {
 		e.plain(w, http.StatusBadRequest, "bad request: malformed path\n")
 		return
@@ -112,23 +116,7 @@ func (e *Edge) rewrite(w http.ResponseWriter, r *http.Request, d *deployment, p,
 // _headers applies for (the request's). canonical asks for a redirect to
 // the canonical spelling of p when an asset is served.
 func (e *Edge) notFound(w http.ResponseWriter, r *http.Request, d *deployment, p, hp string, canonical bool) {
-	var f *file
-	status := http.StatusOK
-	if d.spaIndex != nil && !looksLikeAsset(p) {
-		f = d.spaIndex
-	} else if d.notFound != nil {
-		dir := p[:strings.LastIndexByte(p, '/')+1]
-		for {
-			if f = d.notFound[dir]; f != nil {
-				status = http.StatusNotFound
-				break
-			}
-			if dir == "/" {
-				break
-			}
-			dir = dir[:strings.LastIndexByte(dir[:len(dir)-1], '/')+1]
-		}
-	}
+	f, status := d.fallback(p)
 	if f == nil {
 		d.headers.Apply(hp, w.Header())
 		e.plain404(w)
@@ -242,7 +230,7 @@ func (e *Edge) blobError(w http.ResponseWriter, r *http.Request, f *file, vr *va
 	}
 	e.log.Error("hosting: reading blob", "key", vr.key, "path", f.path, "err", err)
 	h := w.Header()
-	for _, k := range [...]string{"Etag", "Content-Encoding", "Vary", "Cache-Control", "Content-Type"} {
+	for _, k := range [...]string{"Etag", "Content-Encoding", "Vary", "Cache-Control", "Content-Type", "Accept-Ranges"} {
 		delete(h, k)
 	}
 	status := http.StatusBadGateway
