@@ -113,3 +113,33 @@ func compareGolden(t *testing.T, name, got string) {
 		}
 	}
 }
+
+// TestConcurrentUse runs the golden files from several goroutines; with
+// -race it checks that matching and applying share no mutable state.
+func TestConcurrentUse(t *testing.T) {
+	r, err := ParseRedirects(readTestdata(t, "_redirects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseHeaders(readTestdata(t, "_headers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := append(requests(t, "redirects.requests"), requests(t, "headers.requests")...)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, p := range paths {
+				path, query, _ := strings.Cut(p, "?")
+				r.Match(path, query)
+				hdr := http.Header{"Cache-Control": {"x"}}
+				h.Apply(path, hdr)
+				hdr.Add("Link", "<x>")
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

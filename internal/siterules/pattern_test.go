@@ -2,7 +2,10 @@ package siterules
 
 import (
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestPatternMatch(t *testing.T) {
@@ -63,4 +66,67 @@ func TestPatternMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reference compiles a pattern the way Cloudflare's engine does, into an
+// anchored regular expression: * is (.*), :name is ([^/]+).
+func reference(p *pattern) *regexp.Regexp {
+	var b strings.Builder
+	write := func(tokens []token) {
+		for _, t := range tokens {
+			if t.capture < 0 {
+				b.WriteString(regexp.QuoteMeta(t.lit))
+			} else {
+				b.WriteString(regexp.QuoteMeta(t.pre) + "(?P<" + p.names[t.capture] + ">[^/]+)" + regexp.QuoteMeta(t.post))
+			}
+		}
+	}
+	b.WriteString("^")
+	write(p.head)
+	if p.splat >= 0 {
+		b.WriteString("(?P<splat>.*)")
+		write(p.tail)
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+// FuzzPatternMatch checks the linear matcher against the regular
+// expression Cloudflare would build from the same pattern.
+func FuzzPatternMatch(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/a/*/:b", "/a/x/y/z"},
+		{"/*/:file", "/a/b/"},
+		{"/:a/x-:b.html/*", "/q/x-1.html.html/r"},
+		{"/p-:n.html", "/p-.html"},
+		{"/a*b", "/ab"},
+		{"/*a/:x", "/aa/b"},
+		{"/:x/:y", "/a//b"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, src, path string) {
+		if !strings.HasPrefix(src, "/") || strings.IndexByte(src, '%') >= 0 || !utf8.ValidString(path) || !utf8.ValidString(src) {
+			return
+		}
+		p, err := compilePattern(src)
+		if err != nil {
+			return
+		}
+		re := reference(p)
+		var caps captures
+		got := p.match(path, &caps)
+		m := re.FindStringSubmatch(path)
+		if got != (m != nil) {
+			t.Fatalf("pattern %q (re %s), path %q: match = %v, regexp = %v", src, re, path, got, m != nil)
+		}
+		if !got {
+			return
+		}
+		for i, name := range re.SubexpNames()[1:] {
+			if c := p.index(name); caps[c] != m[i+1] {
+				t.Fatalf("pattern %q, path %q: %s = %q, regexp %q", src, path, name, caps[c], m[i+1])
+			}
+		}
+	})
 }
