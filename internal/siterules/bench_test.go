@@ -118,3 +118,23 @@ func benchHeadersText() string {
 	}
 	return s.String()
 }
+
+// BenchmarkRedirectsMatchMissUnindexed is the worst case for a miss: 100
+// dynamic rules starting with a placeholder, which the first-segment index
+// cannot narrow, so every one is tried.
+func BenchmarkRedirectsMatchMissUnindexed(b *testing.B) {
+	var s strings.Builder
+	for i := range MaxDynamicRedirects {
+		fmt.Fprintf(&s, "/:lang/section-%d/* /s/%d/:lang/:splat 301\n", i, i)
+	}
+	r, err := ParseRedirects(s.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := r.Match("/en/docs/getting-started/install.html", ""); ok {
+			b.Fatal("match")
+		}
+	}
+}
