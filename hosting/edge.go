@@ -200,7 +200,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.plain(w, http.StatusMethodNotAllowed, "method not allowed\n")
 		return
 	}
-	e.serve(w, r, dep, v.preview)
+	x := exchange{e: e, w: w, r: r, d: dep, preview: v.preview}
+	x.serve()
 }
 
 // route returns the cached route of host, loading it on a miss (concurrent

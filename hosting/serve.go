@@ -40,148 +40,167 @@ func writeString(w http.ResponseWriter, s string) {
 	io.WriteString(w, s)
 }
 
-// serve answers a GET or HEAD for a loaded deployment: _redirects, then
-// html_handling, then not_found_handling.
-func (e *Edge) serve(w http.ResponseWriter, r *http.Request, d *deployment, preview bool) {
-	up := r.URL.Path
+// exchange is one request being answered for a loaded deployment. It
+// lives on the stack of ServeHTTP.
+type exchange struct {
+	e       *Edge
+	w       http.ResponseWriter
+	r       *http.Request
+	d       *deployment
+	preview bool // X-Robots-Tag: noindex, set last so _headers cannot drop it
+}
+
+// writeHeader sends the status line and headers.
+func (x *exchange) writeHeader(status int) {
+	if x.preview {
+		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
+	}
+	x.w.WriteHeader(status)
+}
+
+// plain writes a short text response.
+func (x *exchange) plain(status int, body string) {
+	if x.preview {
+		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
+	}
+	x.e.plain(x.w, status, body)
+}
+
+// serve answers a GET or HEAD: _redirects, then html_handling, then
+// not_found_handling.
+func (x *exchange) serve() {
+	up := x.r.URL.Path
 	if up == "" {
 		up = "/" // absolute-form request target without a path
 	}
 	p, ok := requestPath(up)
 	if !ok {
-		e.plain(w, http.StatusBadRequest, "bad request: malformed path\n")
+		x.plain(http.StatusBadRequest, "bad request: malformed path\n")
 		return
 	}
-	h := w.Header()
-	if preview {
-		h["X-Robots-Tag"] = e.vals.noindex
-	}
-	if d.redirects != nil {
-		if rd, ok := d.redirects.Match(p, r.URL.RawQuery); ok {
+	h := x.w.Header()
+	if x.d.redirects != nil {
+		if rd, ok := x.d.redirects.Match(p, x.r.URL.RawQuery); ok {
 			if rd.Status != http.StatusOK {
-				d.headers.Apply(p, h)
+				x.d.headers.Apply(p, h)
 				h["Location"] = []string{rd.To}
-				w.WriteHeader(rd.Status)
+				x.writeHeader(rd.Status)
 				return
 			}
-			e.rewrite(w, r, d, p, rd.To)
+			x.rewrite(p, rd.To)
 			return
 		}
 	}
-	if t := d.table[p]; t != nil {
+	if t := x.d.table[p]; t != nil {
 		if t.file == nil {
 			t.headers.writeTo(h)
-			e.redirect(w, r, t.location)
+			x.redirect(t.location)
 			return
 		}
-		if !e.canonical(w, r, p) {
+		if !x.canonical(p) {
 			return
 		}
 		t.headers.writeTo(h)
-		e.serveFile(w, r, t.file, http.StatusOK)
+		x.serveFile(t.file, http.StatusOK)
 		return
 	}
-	e.notFound(w, r, d, p, p, true)
+	x.notFound(p, p, true)
 }
 
 // rewrite serves the asset at the decoded path of a 200 rule's destination
 // without running _redirects again. An html_handling redirect of the
 // destination is followed internally: the visitor's URL does not change.
 // _headers applies for the request's path p, as for any response.
-func (e *Edge) rewrite(w http.ResponseWriter, r *http.Request, d *deployment, p, to string) {
+func (x *exchange) rewrite(p, to string) {
 	if i := strings.IndexAny(to, "?#"); i >= 0 {
 		to = to[:i]
 	}
 	dp, err := decodePath(to)
-	if err != nil {
-		e.plain(w, http.StatusBadRequest, "bad request: malformed path\n")
-		return
-	}
-	if dp, ok := requestPath(dp); ok {
-		t := d.table[dp]
-		if t != nil && t.file == nil {
-			t = d.table[t.dest]
-		}
-		if t != nil && t.file != nil {
-			e.serveDynamic(w, r, d, p, t.file, http.StatusOK)
+	if err == nil {
+		dp, ok := requestPath(dp)
+		if ok {
+			t := x.d.table[dp]
+			if t != nil && t.file == nil {
+				t = x.d.table[t.dest]
+			}
+			if t != nil && t.file != nil {
+				x.serveDynamic(p, t.file, http.StatusOK)
+				return
+			}
+			x.notFound(dp, p, false)
 			return
 		}
-		e.notFound(w, r, d, dp, p, false)
-		return
 	}
-	e.plain(w, http.StatusBadRequest, "bad request: malformed path\n")
+	x.plain(http.StatusBadRequest, "bad request: malformed path\n")
 }
 
 // notFound applies not_found_handling to decoded path p; hp is the path
 // _headers applies for (the request's). canonical asks for a redirect to
 // the canonical spelling of p when an asset is served.
-func (e *Edge) notFound(w http.ResponseWriter, r *http.Request, d *deployment, p, hp string, canonical bool) {
-	f, status := d.fallback(p)
+func (x *exchange) notFound(p, hp string, canonical bool) {
+	f, status := x.d.fallback(p)
 	if f == nil {
-		d.headers.Apply(hp, w.Header())
-		e.plain404(w)
+		h := x.w.Header()
+		x.d.headers.Apply(hp, h)
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = x.e.vals.textPlain
+		}
+		h["X-Content-Type-Options"] = x.e.vals.nosniff
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = x.e.vals.cacheDefault
+		}
+		x.writeHeader(http.StatusNotFound)
+		writeString(x.w, "not found\n")
 		return
 	}
-	if canonical && !e.canonical(w, r, p) {
+	if canonical && !x.canonical(p) {
 		return
 	}
-	e.serveDynamic(w, r, d, hp, f, status)
-}
-
-// plain404 is the short 404 of a configured site without a matching asset.
-func (e *Edge) plain404(w http.ResponseWriter) {
-	h := w.Header()
-	if _, ok := h["Content-Type"]; !ok {
-		h["Content-Type"] = e.vals.textPlain
-	}
-	h["X-Content-Type-Options"] = e.vals.nosniff
-	if _, ok := h["Cache-Control"]; !ok {
-		h["Cache-Control"] = e.vals.cacheDefault
-	}
-	w.WriteHeader(http.StatusNotFound)
-	writeString(w, "not found\n")
+	x.serveDynamic(hp, f, status)
 }
 
 // serveDynamic serves f at a path whose header set was not precomputed
 // (not_found_handling and rewrites).
-func (e *Edge) serveDynamic(w http.ResponseWriter, r *http.Request, d *deployment, p string, f *file, status int) {
-	h := w.Header()
+func (x *exchange) serveDynamic(p string, f *file, status int) {
+	h := x.w.Header()
 	f.plain.writeTo(h)
-	if d.headers != nil {
-		d.headers.Apply(p, h)
+	if x.d.headers != nil {
+		x.d.headers.Apply(p, h)
 		fixVary(h, f)
 	}
-	e.serveFile(w, r, f, status)
+	x.serveFile(f, status)
 }
 
 // canonical reports whether the request spelled decoded path p in its
 // canonical encoding; if not, it answers a 307 to that encoding (as
 // Cloudflare does, e.g. /[x] → /%5Bx%5D, //a → /a) and returns false.
-func (e *Edge) canonical(w http.ResponseWriter, r *http.Request, p string) bool {
-	if p == r.URL.Path && canonicalFast(p, r.URL.RawPath) {
+func (x *exchange) canonical(p string) bool {
+	if p == x.r.URL.Path && canonicalFast(p, x.r.URL.RawPath) {
 		return true
 	}
-	enc := encodePath(p)
-	if enc == r.URL.EscapedPath() {
+	enc, raw := encodePath(p), x.r.URL.EscapedPath()
+	if enc == raw || raw == "" && enc == "/" {
 		return true
 	}
-	e.redirect(w, r, enc)
+	x.redirect(enc)
 	return false
 }
 
 // redirect answers a 307 to the encoded path loc, keeping the query.
-func (e *Edge) redirect(w http.ResponseWriter, r *http.Request, loc string) {
-	if r.URL.RawQuery != "" {
-		loc += "?" + r.URL.RawQuery
+func (x *exchange) redirect(loc string) {
+	if x.r.URL.RawQuery != "" {
+		loc += "?" + x.r.URL.RawQuery
 	}
-	w.Header()["Location"] = []string{loc}
-	w.WriteHeader(http.StatusTemporaryRedirect)
+	x.w.Header()["Location"] = []string{loc}
+	x.writeHeader(http.StatusTemporaryRedirect)
 }
 
 // serveFile writes f with status (200, or 404 for a 404 page) after the
 // caller has set the file's header set: variant negotiation, ETag,
-// If-None-Match, Range and HEAD.
-func (e *Edge) serveFile(w http.ResponseWriter, r *http.Request, f *file, status int) {
+// If-None-Match, Range and HEAD. Conditional requests and ranges apply
+// to 200s only (RFC 9110 §13.2.1).
+func (x *exchange) serveFile(f *file, status int) {
+	w, r := x.w, x.r
 	h := w.Header()
 	v := identity
 	if f.vary {
@@ -192,29 +211,32 @@ func (e *Edge) serveFile(w http.ResponseWriter, r *http.Request, f *file, status
 		h["Etag"] = vr.etag
 		if inm, ok := r.Header["If-None-Match"]; ok && etagMatch(inm, vr.etag[0]) {
 			delete(h, "Content-Type")
-			w.WriteHeader(http.StatusNotModified)
+			x.writeHeader(http.StatusNotModified)
 			return
 		}
 	}
 	if vr.encoding != nil {
 		h["Content-Encoding"] = vr.encoding
 	}
-	data, err := e.blobs.Bytes(r.Context(), vr.key)
+	data, err := x.e.blobs.Bytes(r.Context(), vr.key)
 	if err == nil && int64(len(data)) != vr.size {
 		err = errSizeMismatch
 	}
 	if err != nil {
-		e.blobError(w, r, f, vr, err)
+		x.blobError(f, vr, err)
 		return
 	}
 	if status == http.StatusOK && (len(r.Header["Range"]) > 0 || len(r.Header["If-Match"]) > 0 || len(r.Header["If-Unmodified-Since"]) > 0) {
 		// The rare conditional and range requests take the standard
 		// library's path (it reads the ETag and Content-Type set above).
+		if x.preview {
+			h["X-Robots-Tag"] = x.e.vals.noindex
+		}
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 		return
 	}
 	h["Content-Length"] = vr.length
-	w.WriteHeader(status)
+	x.writeHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(data)
 	}
@@ -224,12 +246,12 @@ var errSizeMismatch = errors.New("hosting: blob size does not match the manifest
 
 // blobError answers a failed blob read: 503 when storage is unavailable,
 // 502 otherwise; the cause is logged, never shown.
-func (e *Edge) blobError(w http.ResponseWriter, r *http.Request, f *file, vr *variant, err error) {
-	if r.Context().Err() != nil {
+func (x *exchange) blobError(f *file, vr *variant, err error) {
+	if x.r.Context().Err() != nil {
 		return
 	}
-	e.log.Error("hosting: reading blob", "key", vr.key, "path", f.path, "err", err)
-	h := w.Header()
+	x.e.log.Error("hosting: reading blob", "key", vr.key, "path", f.path, "err", err)
+	h := x.w.Header()
 	for _, k := range [...]string{"Etag", "Content-Encoding", "Vary", "Cache-Control", "Content-Type", "Accept-Ranges"} {
 		delete(h, k)
 	}
@@ -237,5 +259,5 @@ func (e *Edge) blobError(w http.ResponseWriter, r *http.Request, f *file, vr *va
 	if errors.Is(err, assets.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		status = http.StatusServiceUnavailable
 	}
-	e.plain(w, status, http.StatusText(status)+"\n")
+	x.plain(status, http.StatusText(status)+"\n")
 }

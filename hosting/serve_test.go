@@ -3,6 +3,7 @@ package hosting
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -448,5 +449,36 @@ func TestTenantsDoNotShareLoadedDeployments(t *testing.T) {
 	}
 	if rec := e.get("/", "theirs.pier.test"); rec.Code != 502 {
 		t.Fatalf("theirs: %d, want 502 (its own blob is gone)", rec.Code)
+	}
+}
+
+func TestPreviewNoindexWins(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.site("site", "d1", map[string]testFile{"/index.html": {body: "home"}}, tenants.DeploymentConfig{
+		Headers:   "/*\n  X-Robots-Tag: all\n",
+		Redirects: "/old / 301\n",
+	})
+	for _, path := range []string{"/", "/index.html", "/old", "/missing", "/x.js"} {
+		t.Run(path, func(t *testing.T) {
+			rec := e.get(path, "d1--site.pier.test")
+			if got := rec.Header()["X-Robots-Tag"]; len(got) != 1 || got[0] != "noindex" {
+				t.Fatalf("preview %s: X-Robots-Tag %q, want noindex", path, got)
+			}
+			rec = e.get(path, "site.pier.test")
+			if got := rec.Header().Get("X-Robots-Tag"); got != "all" {
+				t.Fatalf("production %s: X-Robots-Tag %q, want the site's own", path, got)
+			}
+		})
+	}
+}
+
+func TestAbsoluteFormTarget(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.site("site", "d1", helloSite, tenants.DeploymentConfig{})
+	r := httptest.NewRequest(http.MethodGet, "http://site.pier.test", nil)
+	w := httptest.NewRecorder()
+	e.edge.ServeHTTP(w, r)
+	if w.Code != 200 || w.Body.String() != "hello" {
+		t.Fatalf("%d %q", w.Code, w.Body.String())
 	}
 }
