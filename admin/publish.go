@@ -142,14 +142,19 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 	}
 	defer content.Close()
 
+	// Store the original while the variants are computed and stored: each
+	// Put is durable (and slow) on its own.
 	rec := tenants.Blob{Hash: hash, Size: size}
-	if err := a.putBackend(ctx, assets.Key(idx.tenantID, hash, assets.VariantIdentity), content.reader(), size); err != nil {
-		return err
-	}
+	origErr := make(chan error, 1)
+	go func() {
+		origErr <- a.putBackend(ctx, assets.Key(idx.tenantID, hash, assets.VariantIdentity), content.reader(), size)
+	}()
+	var varErr error
 	if info.compressible {
-		if rec.BrSize, rec.GzSize, err = a.putVariants(ctx, idx.tenantID, hash, content); err != nil {
-			return err
-		}
+		rec.BrSize, rec.GzSize, varErr = a.putVariants(ctx, idx.tenantID, hash, content)
+	}
+	if err := errors.Join(<-origErr, varErr); err != nil {
+		return err
 	}
 	if err := a.store.PutBlobs(ctx, idx.tenantID, []tenants.Blob{rec}); err != nil {
 		return fmt.Errorf("admin: recording blob: %w", err)
@@ -244,19 +249,29 @@ func (a *API) putVariants(ctx context.Context, tenantID, hash string, c *receive
 	if err != nil {
 		return 0, 0, err
 	}
-	sizes := [2]int64{}
+	var (
+		sizes [2]int64
+		errs  [2]error
+		wg    sync.WaitGroup
+	)
 	for i, v := range []string{assets.VariantBrotli, assets.VariantGzip} {
-		comp, err := assets.Compress(data, v)
-		if err != nil {
-			return 0, 0, fmt.Errorf("admin: compressing blob %s: %w", hash, err)
-		}
-		if !assets.WorthKeeping(len(data), len(comp)) {
-			continue
-		}
-		if err := a.putBackend(ctx, assets.Key(tenantID, hash, v), bytes.NewReader(comp), int64(len(comp))); err != nil {
-			return 0, 0, err
-		}
-		sizes[i] = int64(len(comp))
+		wg.Go(func() {
+			comp, err := assets.Compress(data, v)
+			if err != nil {
+				errs[i] = fmt.Errorf("admin: compressing blob %s: %w", hash, err)
+				return
+			}
+			if !assets.WorthKeeping(len(data), len(comp)) {
+				return
+			}
+			if errs[i] = a.putBackend(ctx, assets.Key(tenantID, hash, v), bytes.NewReader(comp), int64(len(comp))); errs[i] == nil {
+				sizes[i] = int64(len(comp))
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return 0, 0, err
 	}
 	return sizes[0], sizes[1], nil
 }
