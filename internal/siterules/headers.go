@@ -125,12 +125,15 @@ func ParseHeaders(text string) (*Headers, error) {
 	if open != 0 && len(h.rules[len(h.rules)-1].ops) == 0 {
 		return nil, empty()
 	}
-	h.index = newRuleIndex(len(h.rules), func(i int) (string, bool) {
+	sources := make([]string, len(h.rules))
+	for i := range h.rules {
 		if r := &h.rules[i]; r.pat != nil {
-			return r.pat.segmentKey()
+			sources[i] = r.pat.source
+		} else {
+			sources[i] = r.path
 		}
-		return literalKey(h.rules[i].path)
-	})
+	}
+	h.index = newRuleIndex(sources)
 	return h, nil
 }
 
@@ -247,7 +250,8 @@ func (h *Headers) Apply(path string, hdr http.Header) {
 	var caps captures
 	var setBuf [16]string
 	set := setBuf[:0] // names set by this Apply
-	for _, i := range h.index.candidates(path) {
+	c := h.index.candidates(path)
+	for i := c.next(); i >= 0; i = c.next() {
 		r := &h.rules[i]
 		if r.pat == nil {
 			if path != r.path {

@@ -204,6 +204,19 @@ func TestHeadersApply(t *testing.T) {
 	}
 }
 
+// Blocks indexed under different segments still apply in file order.
+func TestHeadersApplyOrderAcrossIndex(t *testing.T) {
+	h, err := ParseHeaders("/:l/docs/*\n  X-Order: 1\n/*\n  X-Order: 2\n/en/*\n  X-Order: 3\n/en/docs/a\n  X-Order: 4\n/:l/:s/a\n  X-Order: 5\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{}
+	h.Apply("/en/docs/a", hdr)
+	if got, want := hdr.Get("X-Order"), "1, 2, 3, 4, 5"; got != want {
+		t.Errorf("X-Order = %q; want %q", got, want)
+	}
+}
+
 func TestHeadersApplyNoMatch(t *testing.T) {
 	h, err := ParseHeaders("/a\n  X-A: 1\n/b/*\n  X-B: 2\n")
 	if err != nil {

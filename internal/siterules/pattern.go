@@ -380,79 +380,97 @@ func appendEscaped(b *strings.Builder, s string, safe *[256]bool) {
 	}
 }
 
-// ruleIndex narrows the rules worth trying for a request path by its first
-// segment, so a file near the limits costs a map lookup and a few pattern
-// matches rather than one match per rule. Rules whose pattern fixes the
-// whole first segment (/blog/*, /docs/:page, /about) are listed under that
-// segment; the others (/*, /:lang/*, /blog*) are tried for every path. Each
-// list keeps file order, so the first rule that matches is still the first
-// in the file.
+// indexDepth is how many leading path segments ruleIndex looks at.
+const indexDepth = 3
+
+// ruleIndex narrows the rules worth trying for a request path, so a file
+// near the limits costs a few map lookups and a few pattern matches rather
+// than one match per rule. A rule is listed under the first of its leading
+// indexDepth segments that is literal text, when no * comes before it: such
+// a segment is fixed for every path the rule matches (/blog/* under
+// segment 0 "blog", /:lang/docs/* under segment 1 "docs"). Other rules (/*,
+// /blog*, /:a/:b/:c/:d) are tried for every path. Lists are in file order
+// and candidates merges them, so the first rule that matches is still the
+// first in the file.
 type ruleIndex struct {
-	bySegment map[string][]int32
+	bySegment [indexDepth]map[string][]int32
 	generic   []int32 // rules tried for every path
 }
 
-// newRuleIndex indexes rules by the first segment each one requires: key
-// returns it and true, or false when the rule does not fix one.
-func newRuleIndex(n int, key func(i int) (string, bool)) ruleIndex {
-	x := ruleIndex{bySegment: make(map[string][]int32)}
-	keys := make([]string, n)
-	fixed := make([]bool, n)
-	for i := range n {
-		keys[i], fixed[i] = key(i)
-		if !fixed[i] {
+// newRuleIndex indexes rules by their decoded pattern text.
+func newRuleIndex(sources []string) ruleIndex {
+	var x ruleIndex
+	for i, src := range sources {
+		k, seg := indexKey(src)
+		if k < 0 {
 			x.generic = append(x.generic, int32(i))
+			continue
 		}
-	}
-	for i := range n {
-		if fixed[i] && x.bySegment[keys[i]] == nil {
-			k := keys[i]
-			var list []int32
-			for j := range n {
-				if !fixed[j] || keys[j] == k {
-					list = append(list, int32(j))
-				}
-			}
-			x.bySegment[k] = list
+		if x.bySegment[k] == nil {
+			x.bySegment[k] = make(map[string][]int32)
 		}
+		x.bySegment[k][seg] = append(x.bySegment[k][seg], int32(i))
 	}
 	return x
 }
 
-// candidates returns, in file order, the indexes of the rules that may
-// match path.
-func (x *ruleIndex) candidates(path string) []int32 {
-	seg := firstSegment(path)
-	if list, ok := x.bySegment[seg]; ok {
-		return list
+// indexKey returns the position and text of the segment a pattern is
+// indexed under, or -1.
+func indexKey(src string) (int, string) {
+	rest := src[1:]
+	for k := 0; k < indexDepth; k++ {
+		seg, next, more := strings.Cut(rest, "/")
+		if strings.IndexByte(seg, '*') >= 0 {
+			return -1, ""
+		}
+		if placeholderAt(seg) < 0 {
+			return k, seg
+		}
+		if !more {
+			break
+		}
+		rest = next
 	}
-	return x.generic
+	return -1, ""
 }
 
-// firstSegment returns the first segment of an absolute path ("" for "/").
-func firstSegment(path string) string {
-	if path == "" {
-		return ""
+// candidates returns the rules that may match path.
+func (x *ruleIndex) candidates(path string) candidates {
+	c := candidates{lists: [indexDepth + 1][]int32{x.generic}}
+	if path != "" {
+		path = path[1:]
 	}
-	path = path[1:]
-	if i := strings.IndexByte(path, '/'); i >= 0 {
-		return path[:i]
+	for k := 0; k < indexDepth; k++ {
+		seg, next, more := strings.Cut(path, "/")
+		if m := x.bySegment[k]; m != nil {
+			c.lists[k+1] = m[seg]
+		}
+		if !more {
+			break
+		}
+		path = next
 	}
-	return path
+	return c
 }
 
-// segmentKey returns the first segment a pattern fixes, if it fixes one:
-// its leading literal text covers the whole segment up to the next '/'.
-func (p *pattern) segmentKey() (string, bool) {
-	if len(p.head) == 0 || p.head[0].capture >= 0 {
-		return "", false
-	}
-	lit := p.head[0].lit
-	if i := strings.IndexByte(lit[1:], '/'); i >= 0 {
-		return lit[1 : 1+i], true
-	}
-	return "", false
+// candidates iterates, in file order, over the rule lists that apply to a
+// path. A rule is in at most one list.
+type candidates struct {
+	lists [indexDepth + 1][]int32
 }
 
-// literalKey returns the first segment of a literal path pattern.
-func literalKey(path string) (string, bool) { return firstSegment(path), true }
+// next returns the next rule index, or -1 when there are no more.
+func (c *candidates) next() int {
+	best := -1
+	for l := range c.lists {
+		if len(c.lists[l]) > 0 && (best < 0 || c.lists[l][0] < c.lists[best][0]) {
+			best = l
+		}
+	}
+	if best < 0 {
+		return -1
+	}
+	i := c.lists[best][0]
+	c.lists[best] = c.lists[best][1:]
+	return int(i)
+}

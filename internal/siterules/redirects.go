@@ -144,10 +144,14 @@ func ParseRedirects(text string) (*Redirects, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.index = newRuleIndex(len(r.dynamic), func(i int) (string, bool) { return r.dynamic[i].pat.segmentKey() })
+	sources := make([]string, len(r.dynamic))
+	for i, rule := range r.dynamic {
+		sources[i] = rule.source
+	}
+	r.index = newRuleIndex(sources)
 	for _, rule := range all {
-		if msg := r.loop(rule); msg != "" {
-			return nil, &ParseError{File: redirectsFile, Line: rule.line, Msg: msg}
+		if msg, line := r.loop(rule); msg != "" {
+			return nil, &ParseError{File: redirectsFile, Line: line, Msg: msg}
 		}
 	}
 	return r, nil
@@ -232,10 +236,11 @@ func compileRedirect(source, dest, code string) (rule *redirectRule, msg string)
 }
 
 // loop follows the redirects from a sample path the rule matches and
-// describes the loop they run into, or returns "".
-func (r *Redirects) loop(rule *redirectRule) string {
+// describes the loop they run into, with the line of the rule that closes
+// it, or returns "".
+func (r *Redirects) loop(rule *redirectRule) (string, int) {
 	if rule.status == 200 || rule.external {
-		return ""
+		return "", 0
 	}
 	path := rule.source
 	if rule.pat != nil {
@@ -243,13 +248,13 @@ func (r *Redirects) loop(rule *redirectRule) string {
 	}
 	var caps captures
 	if r.find(path, &caps) != rule {
-		return "" // an earlier rule answers the sample path
+		return "", 0 // an earlier rule answers the sample path
 	}
 	seen := []string{path}
 	for hop := 0; ; hop++ {
 		next := r.find(path, &caps)
 		if next == nil || next.status == 200 || next.external {
-			return ""
+			return "", 0
 		}
 		to := next.redirect(&caps, "").To
 		if i := strings.IndexAny(to, "?#"); i >= 0 {
@@ -257,15 +262,15 @@ func (r *Redirects) loop(rule *redirectRule) string {
 		}
 		to, err := url.PathUnescape(to)
 		if err != nil {
-			return ""
+			return "", 0
 		}
 		for _, p := range seen {
 			if p == to {
-				return "redirect loop: " + chain(append(seen, to))
+				return "redirect loop: " + chain(append(seen, to)), next.line
 			}
 		}
 		if hop == maxRedirectHops {
-			return "redirect chain does not end: " + chain(seen) + " (more than " + strconv.Itoa(maxRedirectHops) + " redirects)"
+			return "redirect chain does not end: " + chain(seen) + " (more than " + strconv.Itoa(maxRedirectHops) + " redirects)", next.line
 		}
 		seen = append(seen, to)
 		path = to
@@ -314,11 +319,11 @@ func (r *Redirects) find(path string, caps *captures) *redirectRule {
 	st, ok := r.static[path]
 	if !ok {
 		st.after = len(r.dynamic)
+	} else if st.after == 0 {
+		return st.rule
 	}
-	for _, i := range r.index.candidates(path) {
-		if int(i) >= st.after {
-			break
-		}
+	c := r.index.candidates(path)
+	for i := c.next(); i >= 0 && i < st.after; i = c.next() {
 		if rule := r.dynamic[i]; rule.pat.match(path, caps) {
 			return rule
 		}

@@ -43,7 +43,8 @@ func TestParseRedirectsErrors(t *testing.T) {
 		{"line too long", "/a /b\n/c /" + strings.Repeat("x", MaxLineLength) + "\n", 2, "longer than 2000 bytes"},
 		{"self redirect", "/a /a 301\n", 1, "redirect loop: /a → /a"},
 		{"self redirect with query", "/a /a?x=1\n", 1, "redirect loop"},
-		{"two-rule loop", "/a /b\n/b /a\n", 1, "redirect loop: /a → /b → /a"},
+		{"two-rule loop", "/a /b\n/b /a\n", 2, "redirect loop: /a → /b → /a"},
+		{"loop blamed on the looping rule", "/x /generic\n/y /z\n/* /generic 301\n", 3, "redirect loop: /x → /generic → /generic"},
 		{"splat self redirect", "/blog/* /blog/:splat 301\n", 1, "redirect loop"},
 		{"placeholder self redirect", "/u/:id /u/:id 308\n", 1, "redirect loop"},
 		{"growing chain", "/blog/* /blog/new/:splat\n", 1, "redirect chain does not end: /blog/x → /blog/new/x → … → /blog/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/x → /blog/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/new/x (more than 20 redirects)"},
@@ -212,6 +213,13 @@ func TestRedirectsOrder(t *testing.T) {
 		{"static between patterns", "/x/* /x\n/a/b /static\n/a/* /pattern\n", "/a/b", "/static"},
 		{"first pattern wins", "/a/:x /first\n/a/* /second\n", "/a/b", "/first"},
 		{"later pattern when first fails", "/a/:x /first\n/a/* /second\n", "/a/b/c", "/second"},
+		{"order across index lists, second segment first", "/:l/docs/* /by-second 200\n/blog/* /by-first 200\n/* /generic 200\n", "/blog/docs/x", "/by-second"},
+		{"order across index lists, first segment first", "/blog/* /by-first 200\n/:l/docs/* /by-second 200\n/* /generic 200\n", "/blog/docs/x", "/by-first"},
+		{"order across index lists, generic first", "/* /generic 200\n/blog/* /by-first 200\n/:l/docs/* /by-second 200\n", "/blog/docs/x", "/generic"},
+		{"third segment key", "/:a/:b/c/* /third 200\n/* /generic 200\n", "/x/y/c/d", "/third"},
+		{"third segment key mismatch", "/:a/:b/c/* /third 200\n/* /generic 200\n", "/x/y/z/d", "/generic"},
+		{"splat before literal segment is not indexed", "/*/docs /splat-first 200\n/x/* /x 200\n", "/a/b/docs", "/splat-first"},
+		{"static after patterns of other lists", "/:l/docs/* /by-second 200\n/blog/docs/x /static 200\n", "/blog/docs/x", "/by-second"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
