@@ -179,3 +179,26 @@ func BenchmarkEdgeParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompile1000Files loads a 1,000-file deployment (900 pages, 100
+// other assets) with _headers: the cost of a cold site, once per
+// distinct deployment. B/op approximates its memory.
+func BenchmarkCompile1000Files(b *testing.B) {
+	blobs := newFakeBlobs()
+	files := map[string]testFile{"/index.html": {body: "home"}}
+	for i := range 900 {
+		files[fmt.Sprintf("/section%d/page%d.html", i%30, i)] = testFile{body: fmt.Sprint("page ", i), br: "b", gz: "g"}
+	}
+	for i := range 99 {
+		files[fmt.Sprintf("/assets/file%d.js", i)] = testFile{body: fmt.Sprint("js ", i), br: "b"}
+	}
+	d := tenants.Deployment{ID: "d1", Manifest: blobs.manifest("t", files), Config: tenants.DeploymentConfig{
+		Headers: "/*\n  X-Frame-Options: DENY\n/assets/*\n  Cache-Control: public, max-age=31536000, immutable\n",
+	}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := compile("t", &d, digestDeployment("t", &d)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

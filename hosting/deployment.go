@@ -88,7 +88,6 @@ type target struct {
 // once built, except for the CLOCK reference bit.
 type deployment struct {
 	digest    [sha256.Size]byte
-	res       resolver
 	table     map[string]*target
 	redirects *siterules.Redirects
 	headers   *siterules.Headers
@@ -158,17 +157,25 @@ func digestDeployment(tenantID string, d *tenants.Deployment) [sha256.Size]byte 
 
 // compile builds the loaded form of d for tenantID.
 func compile(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (*deployment, error) {
+	dep, _, err := compileWith(tenantID, d, digest)
+	return dep, err
+}
+
+// compileWith is compile that also returns the reference resolver the
+// table was computed with (tests compare the two; the edge drops it, as
+// the table and the fallback maps hold everything serving needs).
+func compileWith(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (*deployment, *resolver, error) {
 	cfg := d.Config
 	if err := cfg.Normalize(); err != nil {
-		return nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
+		return nil, nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
 	}
 	redirects, err := siterules.ParseRedirects(cfg.Redirects)
 	if err != nil {
-		return nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
+		return nil, nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
 	}
 	headers, err := siterules.ParseHeaders(cfg.Headers)
 	if err != nil {
-		return nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
+		return nil, nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
 	}
 	if redirects.Len() == 0 {
 		redirects = nil
@@ -180,31 +187,31 @@ func compile(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (
 		digest:    digest,
 		redirects: redirects,
 		headers:   headers,
-		res: resolver{
-			files:    make(map[string]*file, len(d.Manifest)),
-			html:     cfg.HTMLHandling,
-			notFound: cfg.NotFoundHandling,
-		},
+	}
+	rs := &resolver{
+		files:    make(map[string]*file, len(d.Manifest)),
+		html:     cfg.HTMLHandling,
+		notFound: cfg.NotFoundHandling,
 	}
 	vi := newValueInterner()
 	for p, e := range d.Manifest {
 		if !servable(p) {
 			continue
 		}
-		dep.res.files[p] = newFile(tenantID, p, e, vi)
+		rs.files[p] = newFile(tenantID, p, e, vi)
 	}
 
 	// Precompute every path html_handling resolves.
-	dep.table = make(map[string]*target, len(dep.res.files))
+	dep.table = make(map[string]*target, len(rs.files))
 	var cands []string
 	sets := map[string]*headerSet{}
-	for p := range dep.res.files {
+	for p := range rs.files {
 		cands = candidates(cands[:0], p)
 		for _, c := range cands {
 			if _, done := dep.table[c]; done {
 				continue
 			}
-			it := dep.res.resolve(c, false)
+			it := rs.resolve(c, false)
 			if it.none() || it.fallback {
 				continue
 			}
@@ -222,16 +229,16 @@ func compile(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (
 	}
 	switch cfg.NotFoundHandling {
 	case tenants.NotFoundSPA:
-		dep.spaIndex = dep.res.files["/index.html"]
+		dep.spaIndex = rs.files["/index.html"]
 	case tenants.NotFound404:
 		dep.notFound = map[string]*file{}
-		for p, f := range dep.res.files {
+		for p, f := range rs.files {
 			if dir, ok := strings.CutSuffix(p, "404.html"); ok && strings.HasSuffix(dir, "/") {
 				dep.notFound[dir] = f
 			}
 		}
 	}
-	return dep, nil
+	return dep, rs, nil
 }
 
 // servable reports whether a manifest path may be served: the rule files

@@ -45,8 +45,9 @@ type Config struct {
 	// the registry answers). Invalidate makes changes visible at once on
 	// this node. Default 10s.
 	RouteTTL time.Duration
-	// NegativeTTL is how long an unknown host is remembered as unknown.
-	// Default 2s.
+	// NegativeTTL is how long an unknown host is remembered as unknown
+	// before it is looked up again (in the background, like a stale
+	// route). Default 2s.
 	NegativeTTL time.Duration
 	// MaxUnknownHosts bounds the number of unknown hosts remembered.
 	// Default 10,000.
@@ -145,9 +146,6 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 func (e *Edge) Invalidate(siteName string) {
 	e.routes.removeSite(strings.ToLower(siteName))
 }
-
-// errNotConfigured marks a host the platform does not serve.
-var errNotConfigured = errors.New("hosting: hostname not configured")
 
 // ServeHTTP serves one request of any host.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -350,9 +348,8 @@ func (e *Edge) notConfigured(w http.ResponseWriter) {
 	e.plain(w, http.StatusNotFound, "hostname not configured\n")
 }
 
-var _ http.Handler = (*Edge)(nil)
-
 var (
-	_ Registry = tenants.Store(nil)
-	_ Blobs    = (*assets.Cache)(nil)
+	_ http.Handler = (*Edge)(nil)
+	_ Registry     = tenants.Store(nil)
+	_ Blobs        = (*assets.Cache)(nil)
 )

@@ -241,7 +241,7 @@ func TestTableMatchesResolver(t *testing.T) {
 				}
 				blobs := newFakeBlobs()
 				d := tenants.Deployment{ID: "d", Manifest: blobs.manifest("t", tf), Config: tenants.DeploymentConfig{HTMLHandling: html, NotFoundHandling: nf}}
-				dep, err := compile("t", &d, digestDeployment("t", &d))
+				dep, rs, err := compileWith("t", &d, digestDeployment("t", &d))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -249,7 +249,7 @@ func TestTableMatchesResolver(t *testing.T) {
 					if strings.Contains(p, "//") {
 						continue
 					}
-					want := dep.res.resolve(p, false)
+					want := rs.resolve(p, false)
 					got := tableResolve(dep, p)
 					if got.file != want.file || got.redirect != want.redirect || got.status != want.status && !want.none() {
 						t.Errorf("%s: table gives %s, resolver %s", p, describe(got), describe(want))
