@@ -67,7 +67,7 @@ var serverHeaders = map[string]bool{
 //     the package doc.
 //   - Where Cloudflare skips a bad line with a warning, Pier rejects the
 //     file: a header line before any pattern, a pattern with no header
-//     lines, a line that is neither, and more than MaxHeaderRules blocks.
+//     lines, a malformed header line, and more than MaxHeaderRules blocks.
 //   - Within a block, "! Name" lines take effect before the block's
 //     "Name: value" lines, as in Cloudflare, so a block can remove a header
 //     set by an earlier block and set its own value.
@@ -143,6 +143,8 @@ func isAbsoluteURL(s string) bool {
 	return i > 0 && strings.IndexAny(s[:i], " \t:") < 0
 }
 
+// compileHeaderPattern compiles the trimmed pattern line of a block; the
+// string is non-empty on error.
 func compileHeaderPattern(s string) (headerRule, string) {
 	switch {
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):
@@ -202,6 +204,7 @@ func compileHeaderLine(s string, p *pattern) (headerOp, string) {
 	return op, ""
 }
 
+// checkHeaderName describes what is wrong with a header name, or "".
 func checkHeaderName(name string) string {
 	if name == "" {
 		return "missing header name"
