@@ -134,6 +134,10 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		f.Close()
 		return nil, fmt.Errorf("fsblob: get %q: %w", key, err)
 	}
+	if !fi.Mode().IsRegular() {
+		f.Close() // a directory made by a longer key: no blob here
+		return nil, fmt.Errorf("fsblob: get %q: %w", key, assets.ErrNotFound)
+	}
 	return sizedFile{File: f, size: fi.Size()}, nil
 }
 
@@ -152,6 +156,9 @@ func (s *Store) Size(ctx context.Context, key string) (int64, error) {
 			return 0, fmt.Errorf("fsblob: size %q: %w", key, assets.ErrNotFound)
 		}
 		return 0, fmt.Errorf("fsblob: size %q: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("fsblob: size %q: %w", key, assets.ErrNotFound)
 	}
 	return fi.Size(), nil
 }

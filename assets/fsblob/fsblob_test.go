@@ -118,6 +118,16 @@ func TestKeyUnderBlobIsNotFound(t *testing.T) {
 	if err := s.Delete(ctx, "a/cd/cdef/zz"); err != nil {
 		t.Errorf("Delete = %v, want nil", err)
 	}
+	// And a key whose file path is a directory made by a longer key.
+	if err := s.Put(ctx, "b/x_/x/zz", strings.NewReader("y"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "b/x"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("Get of a directory = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Size(ctx, "b/x"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("Size of a directory = %v, want ErrNotFound", err)
+	}
 }
 
 func BenchmarkFSBlobPut(b *testing.B) {
