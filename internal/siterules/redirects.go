@@ -2,6 +2,7 @@ package siterules
 
 import (
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -242,17 +243,17 @@ func (r *Redirects) loop(rule *redirectRule) (string, int) {
 	if rule.status == 200 || rule.external {
 		return "", 0
 	}
-	path := rule.source
+	cur := rule.source
 	if rule.pat != nil {
-		path = rule.pat.sample()
+		cur = rule.pat.sample()
 	}
 	var caps captures
-	if r.find(path, &caps) != rule {
+	if r.find(cur, &caps) != rule {
 		return "", 0 // an earlier rule answers the sample path
 	}
-	seen := []string{path}
+	seen := []string{cur}
 	for hop := 0; ; hop++ {
-		next := r.find(path, &caps)
+		next := r.find(cur, &caps)
 		if next == nil || next.status == 200 || next.external {
 			return "", 0
 		}
@@ -264,6 +265,13 @@ func (r *Redirects) loop(rule *redirectRule) (string, int) {
 		if err != nil {
 			return "", 0
 		}
+		if strings.Contains(to, "/.") {
+			// Browsers resolve dot segments before following the redirect.
+			slash := strings.HasSuffix(to, "/")
+			if to = path.Clean(to); slash && to != "/" {
+				to += "/"
+			}
+		}
 		for _, p := range seen {
 			if p == to {
 				return "redirect loop: " + chain(append(seen, to)), next.line
@@ -273,7 +281,7 @@ func (r *Redirects) loop(rule *redirectRule) (string, int) {
 			return "redirect chain does not end: " + chain(seen) + " (more than " + strconv.Itoa(maxRedirectHops) + " redirects)", next.line
 		}
 		seen = append(seen, to)
-		path = to
+		cur = to
 	}
 }
 

@@ -42,6 +42,7 @@ func TestParseRedirectsErrors(t *testing.T) {
 		{"control character", "/a /b\x01c\n", 1, "control character"},
 		{"line too long", "/a /b\n/c /" + strings.Repeat("x", MaxLineLength) + "\n", 2, "longer than 2000 bytes"},
 		{"self redirect", "/a /a 301\n", 1, "redirect loop: /a → /a"},
+		{"self redirect with dot segments", "/a/b /a/./c/../b/ 301\n/a/b/ /a/b 301\n", 2, "redirect loop: /a/b → /a/b/ → /a/b"},
 		{"self redirect with query", "/a /a?x=1\n", 1, "redirect loop"},
 		{"two-rule loop", "/a /b\n/b /a\n", 2, "redirect loop: /a → /b → /a"},
 		{"loop blamed on the looping rule", "/x /generic\n/y /z\n/* /generic 301\n", 3, "redirect loop: /x → /generic → /generic"},
