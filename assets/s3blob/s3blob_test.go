@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -168,6 +170,55 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := s3blob.New(t.Context(), tc.cfg); err == nil {
 				t.Error("New succeeded, want an error")
+			}
+		})
+	}
+}
+
+// TestErrorMappingStatuses drives the real SDK against a server that
+// answers every request with one S3 error, as a throttled or failing
+// service would.
+func TestErrorMappingStatuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		code   string
+		want   error // nil: neither sentinel
+	}{
+		{"slow down", http.StatusServiceUnavailable, "SlowDown", assets.ErrUnavailable},
+		{"internal error", http.StatusInternalServerError, "InternalError", assets.ErrUnavailable},
+		{"bad gateway without code", http.StatusBadGateway, "", assets.ErrUnavailable},
+		{"too many requests", http.StatusTooManyRequests, "TooManyRequests", assets.ErrUnavailable},
+		{"no such key", http.StatusNotFound, "NoSuchKey", assets.ErrNotFound},
+		{"no such bucket", http.StatusNotFound, "NoSuchBucket", assets.ErrUnavailable},
+		{"access denied", http.StatusForbidden, "AccessDenied", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(tc.status)
+				if tc.code != "" {
+					fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>test</Message></Error>`, tc.code)
+				}
+			}))
+			defer srv.Close()
+			s, err := s3blob.New(t.Context(), s3blob.Config{
+				Endpoint: srv.URL, Bucket: "b", AccessKeyID: "k", SecretAccessKey: "s",
+				PathStyle: true, MaxAttempts: 1,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := s.Get(t.Context(), "t/x/0123456789abcdef")
+			if err == nil {
+				rc.Close()
+				t.Fatal("Get succeeded")
+			}
+			for _, sentinel := range []error{assets.ErrNotFound, assets.ErrUnavailable} {
+				if got, want := errors.Is(err, sentinel), sentinel == tc.want; got != want {
+					t.Errorf("errors.Is(%v, %v) = %v, want %v", err, sentinel, got, want)
+				}
 			}
 		})
 	}
