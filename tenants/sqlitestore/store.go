@@ -40,7 +40,26 @@ type Store struct {
 	write *sql.DB // exactly one connection; BEGIN IMMEDIATE
 	read  *sql.DB // read-only connections
 	now   func() time.Time
+
+	// Statements of the hot read paths, prepared once per connection
+	// instead of parsed on every call.
+	tenantStmt, siteStmt, tokenStmt, deploymentStmt, blobsStmt *sql.Stmt
 }
+
+const (
+	tenantQuery     = `SELECT ` + tenantCols + ` FROM tenants WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`
+	siteQuery       = `SELECT ` + siteCols + ` FROM sites WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`
+	tokenQuery      = `SELECT ` + tokenCols + ` FROM tokens WHERE hash = ?`
+	deploymentQuery = `SELECT d.id, d.site_id, s.tenant_id, d.manifest, d.worker, d.config,
+	d.source_type, d.source_commit, d.source_branch, d.created_at
+FROM deployments d JOIN sites s ON s.id = d.site_id
+WHERE d.id = ? AND d.site_id = ?`
+	// The hash list travels as one JSON array: no limit on the number of
+	// SQL variables. SQLite builds an ephemeral index of the list and
+	// probes the primary key of blobs.
+	blobsQuery = `SELECT hash, size, br_size, gz_size FROM blobs
+WHERE tenant_id = ?1 AND hash IN (SELECT value FROM json_each(?2))`
+)
 
 // Open opens (creating if needed) the SQLite database at path and applies
 // pending schema migrations. path must name a file: an in-memory database
@@ -100,12 +119,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: %s: %w", path, err)
 	}
 	s.read = read
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.tenantStmt, tenantQuery},
+		{&s.siteStmt, siteQuery},
+		{&s.tokenStmt, tokenQuery},
+		{&s.deploymentStmt, deploymentQuery},
+		{&s.blobsStmt, blobsQuery},
+	} {
+		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlitestore: %s: preparing statements: %w", path, err)
+		}
+	}
 	return s, nil
 }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.tenantStmt, s.siteStmt, s.tokenStmt, s.deploymentStmt, s.blobsStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
 // mapErr translates SQLite constraint failures to the tenants sentinels.
@@ -214,8 +254,7 @@ func (s *Store) CreateTenant(ctx context.Context, t tenants.Tenant) error {
 
 // Tenant returns the tenant whose ID or, failing that, name is ref.
 func (s *Store) Tenant(ctx context.Context, ref string) (tenants.Tenant, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, ref)
-	t, err := scanTenant(row)
+	t, err := scanTenant(s.tenantStmt.QueryRowContext(ctx, ref))
 	return t, mapErr("tenant "+ref, err)
 }
 
@@ -282,8 +321,7 @@ func (s *Store) CreateSite(ctx context.Context, st tenants.Site) error {
 
 // Site returns the site whose ID or, failing that, name is ref.
 func (s *Store) Site(ctx context.Context, ref string) (tenants.Site, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+siteCols+` FROM sites WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, ref)
-	st, err := scanSite(row)
+	st, err := scanSite(s.siteStmt.QueryRowContext(ctx, ref))
 	return st, mapErr("site "+ref, err)
 }
 
@@ -369,10 +407,7 @@ func (s *Store) Deployment(ctx context.Context, siteID, id string) (tenants.Depl
 		manifest, config []byte
 		created          int64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT d.id, d.site_id, s.tenant_id, d.manifest, d.worker, d.config,
-	d.source_type, d.source_commit, d.source_branch, d.created_at
-FROM deployments d JOIN sites s ON s.id = d.site_id
-WHERE d.id = ? AND d.site_id = ?`, id, siteID).Scan(
+	err := s.deploymentStmt.QueryRowContext(ctx, id, siteID).Scan(
 		&d.ID, &d.SiteID, &d.TenantID, &manifest, &d.Worker, &config,
 		&d.Source.Type, &d.Source.Commit, &d.Source.Branch, &created)
 	if err != nil {
@@ -450,7 +485,7 @@ func (s *Store) CreateToken(ctx context.Context, t tenants.Token) error {
 
 // TokenByHash returns the token whose secret hashes to hash.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (tenants.Token, error) {
-	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.tokenStmt.QueryRowContext(ctx, hash))
 	return t, mapErr("token by hash", err)
 }
 
@@ -585,8 +620,7 @@ func (s *Store) Blobs(ctx context.Context, tenantID string, hashes []string) (ma
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT hash, size, br_size, gz_size FROM blobs
-WHERE tenant_id = ? AND hash IN (SELECT value FROM json_each(?))`, tenantID, string(list))
+	rows, err := s.blobsStmt.QueryContext(ctx, tenantID, string(list))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
