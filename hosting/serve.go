@@ -207,7 +207,9 @@ func (x *exchange) serveFile(f *file, status int) {
 		v = negotiate(r.Header["Accept-Encoding"], f.has(brotli), f.has(gzip))
 	}
 	vr := &f.variants[v]
-	if status == http.StatusOK {
+	if status != http.StatusOK {
+		delete(h, "Accept-Ranges") // ranges and validators apply to 200s only
+	} else {
 		h["Etag"] = vr.etag
 		if inm, ok := r.Header["If-None-Match"]; ok && etagMatch(inm, vr.etag[0]) {
 			delete(h, "Content-Type")
