@@ -132,7 +132,7 @@ func (f *fakeRegistry) deleteSite(name string) {
 // fakeBlobs is an in-memory Blobs with an injectable failure and a call
 // counter.
 type fakeBlobs struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	data  map[string][]byte
 	fail  error
 	calls atomic.Int64
@@ -142,8 +142,8 @@ func newFakeBlobs() *fakeBlobs { return &fakeBlobs{data: map[string][]byte{}} }
 
 func (b *fakeBlobs) Bytes(ctx context.Context, key string) ([]byte, error) {
 	b.calls.Add(1)
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	if b.fail != nil {
 		return nil, b.fail
 	}
@@ -208,25 +208,20 @@ func guessType(p string) string {
 	return "application/octet-stream"
 }
 
-// fakeClock is a settable clock.
+// fakeClock is a settable clock, safe for concurrent use.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	ns atomic.Int64 // Unix nanoseconds
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	return c
 }
 
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func (c *fakeClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // env is an edge over a fake registry and blob store with one tenant.
 type env struct {

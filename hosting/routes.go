@@ -48,7 +48,8 @@ type routeCall struct {
 type routeShard struct {
 	mu       sync.RWMutex
 	m        map[string]*routeEntry
-	negative int // entries whose value is negative
+	negative int      // entries whose value is negative
+	_        [64]byte // keep shards' locks on separate cache lines
 }
 
 // routeTable maps canonical hosts to route entries. Negative entries are
