@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"web":                {"web"},
 	"internal/httperr":   {},
 	"internal/siterules": {},
-	"internal/apiclient": {"assets"},
+	"internal/apiclient": {"assets", "tenants"},
 	"internal/testenv":   {},
 	"cmd":                {""}, // the wiring: may import everything
 	"internal/bench":     {""},

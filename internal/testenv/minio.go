@@ -23,7 +23,14 @@ type MinIO struct {
 	AccessKey string
 	SecretKey string
 	Region    string // us-east-1
+
+	stop func()
 }
+
+// Stop stops the server now (it is also stopped when the test ends); tests
+// use it to see how their code behaves when storage goes away. Stopping
+// twice is harmless.
+func (m *MinIO) Stop() { m.stop() }
 
 // minioStartTimeout bounds how long StartMinIO waits for the server to
 // answer its liveness probe.
@@ -62,6 +69,7 @@ func StartMinIO(tb testing.TB) *MinIO {
 		stop, err := runMinIO(bin, dataDir, addr, "127.0.0.1:"+strconv.Itoa(console), m)
 		if err == nil {
 			m.Endpoint = "http://" + addr
+			m.stop = stop
 			tb.Cleanup(stop)
 			return m
 		}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/admin"
+	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/assets/fsblob"
+	"github.com/pierhq/pier/assets/s3blob"
+	"github.com/pierhq/pier/hosting"
+	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/pgstore"
+	"github.com/pierhq/pier/tenants/sqlitestore"
+)
+
+// serveConfig is everything `pier serve` reads from flags and their PIER_*
+// environment twins. Only this file reads them; every package gets a Config.
+type serveConfig struct {
+	Data        string
+	Domain      string
+	HTTP        string
+	Admin       string
+	DB          string
+	S3Endpoint  string
+	S3Bucket    string
+	S3Region    string
+	S3Prefix    string
+	MaxFiles    int
+	MaxFileSize int64
+	UploadTTL   time.Duration
+	CacheSize   int64
+	LogLevel    string
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: pier serve [flags]\n\nRuns the edge (every site, on --http) and the admin API (on --admin).\nEvery flag has a PIER_* environment twin, e.g. --s3-bucket ↔ PIER_S3_BUCKET.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.Data, "data", envString("PIER_DATA", "./data"), "data directory: SQLite database, local blobs, admin token")
+	fs.StringVar(&c.Domain, "domain", envString("PIER_DOMAIN", "localhost"), "platform domain: sites answer at <site>.<domain>")
+	fs.StringVar(&c.HTTP, "http", envString("PIER_HTTP", ":8080"), "edge listen address")
+	fs.StringVar(&c.Admin, "admin", envString("PIER_ADMIN", "127.0.0.1:8081"), "admin API listen address")
+	fs.StringVar(&c.DB, "db", envString("PIER_DB", ""), "database: postgres://… for PostgreSQL, else a SQLite file (default <data>/pier.db)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", envString("PIER_S3_ENDPOINT", ""), "S3-compatible endpoint URL (MinIO, Ceph, R2; empty for AWS)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", envString("PIER_S3_BUCKET", ""), "store blobs in this S3 bucket instead of <data>/blobs (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&c.S3Region, "s3-region", envString("PIER_S3_REGION", "us-east-1"), "S3 region")
+	fs.StringVar(&c.S3Prefix, "s3-prefix", envString("PIER_S3_PREFIX", ""), "key prefix inside the bucket")
+	fs.IntVar(&c.MaxFiles, "max-files", envInt("PIER_MAX_FILES", 100_000), "files per deployment")
+	fs.Int64Var(&c.MaxFileSize, "max-file-size", int64(envInt("PIER_MAX_FILE_SIZE", 25<<20)), "bytes per file")
+	fs.DurationVar(&c.UploadTTL, "upload-ttl", envDuration("PIER_UPLOAD_TTL", time.Hour), "lifetime of an unused upload session")
+	fs.Int64Var(&c.CacheSize, "cache-size", int64(envInt("PIER_CACHE_SIZE", 256<<20)), "bytes of blobs kept in memory")
+	fs.StringVar(&c.LogLevel, "log-level", envString("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if c.DB == "" {
+		c.DB = filepath.Join(c.Data, "pier.db")
+	}
+	return c, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("serve: --log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("serve: creating data directory: %w", err)
+	}
+	store, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	backend, where, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cache := assets.NewCache(backend, cfg.CacheSize)
+
+	tokenPath := filepath.Join(cfg.Data, "admin.token")
+	if err := ensureAdminToken(ctx, store, tokenPath); err != nil {
+		return err
+	}
+
+	// Listen first so a port clash fails start-up before anything runs.
+	edgeLn, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("serve: edge listener: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin)
+	if err != nil {
+		edgeLn.Close()
+		return fmt.Errorf("serve: admin listener: %w", err)
+	}
+
+	edgePort := portSuffix(edgeLn.Addr())
+	edge := hosting.New(hosting.Config{Domain: cfg.Domain, Logger: log.With("component", "edge")}, store, cache)
+	api := admin.New(admin.Config{
+		Domain:     cfg.Domain,
+		EdgeURL:    func(host string) string { return "http://" + host + edgePort + "/" },
+		Limits:     assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
+		UploadTTL:  cfg.UploadTTL,
+		OnActivate: func(s tenants.Site) { edge.Invalidate(s.Name) },
+		Logger:     log.With("component", "admin"),
+	}, store, backend)
+
+	edgeSrv := hosting.NewServer(cfg.HTTP, edge)
+	adminSrv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Minute, // large blob uploads
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- serveUntilClosed(edgeSrv, edgeLn) }()
+	go func() { errc <- serveUntilClosed(adminSrv, adminLn) }()
+	go expireUploads(ctx, api, log)
+
+	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
+	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
+	fmt.Fprintf(stdout, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), where)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	edgeSrv.Shutdown(shutdownCtx)
+	adminSrv.Shutdown(shutdownCtx)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintln(stdout, "pier: stopped")
+	return nil
+}
+
+func serveUntilClosed(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, db string) (tenants.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		s, err := pgstore.Open(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("serve: opening PostgreSQL: %w", err)
+		}
+		return s, nil
+	}
+	path := strings.TrimPrefix(db, "sqlite://")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	s, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: opening SQLite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openBlobs(ctx context.Context, cfg serveConfig) (assets.Backend, string, error) {
+	if cfg.S3Bucket == "" {
+		if cfg.S3Endpoint != "" {
+			return nil, "", errors.New("serve: --s3-endpoint needs --s3-bucket")
+		}
+		dir := filepath.Join(cfg.Data, "blobs")
+		b, err := fsblob.New(dir)
+		if err != nil {
+			return nil, "", fmt.Errorf("serve: %w", err)
+		}
+		return b, dir, nil
+	}
+	b, err := s3blob.New(ctx, s3blob.Config{
+		Endpoint:        cfg.S3Endpoint,
+		Bucket:          cfg.S3Bucket,
+		Region:          cfg.S3Region,
+		Prefix:          cfg.S3Prefix,
+		PathStyle:       cfg.S3Endpoint != "",
+		AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("serve: %w", err)
+	}
+	if err := b.EnsureBucket(ctx); err != nil {
+		return nil, "", fmt.Errorf("serve: bucket %s: %w", cfg.S3Bucket, err)
+	}
+	return b, "s3://" + cfg.S3Bucket + "/" + cfg.S3Prefix, nil
+}
+
+// ensureAdminToken writes a bootstrap admin token to path (mode 0600) when
+// the file does not hold a token the store knows.
+func ensureAdminToken(ctx context.Context, store tenants.Store, path string) error {
+	if b, err := os.ReadFile(path); err == nil {
+		if _, err := store.TokenByHash(ctx, admin.HashToken(strings.TrimSpace(string(b)))); err == nil {
+			return nil
+		}
+	}
+	secret := admin.NewTokenSecret()
+	tok := tenants.Token{ID: tenants.NewID("tok_", 5), Name: "bootstrap", Hash: admin.HashToken(secret), Created: time.Now().UTC()}
+	if err := store.CreateToken(ctx, tok); err != nil {
+		return fmt.Errorf("serve: creating the bootstrap admin token: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("serve: writing admin token: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("serve: writing admin token: %w", err)
+	}
+	return nil
+}
+
+func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := api.ExpireUploads(ctx); err != nil {
+				log.Warn("expiring upload sessions", "err", err)
+			} else if n > 0 {
+				log.Info("expired upload sessions", "count", n)
+			}
+		}
+	}
+}
+
+// portSuffix is ":port" for URLs, empty for port 80.
+func portSuffix(a net.Addr) string {
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil || port == "80" {
+		return ""
+	}
+	return ":" + port
+}
+
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			return dsn[:i+3] + "…@" + dsn[at+1:]
+		}
+	}
+	return dsn
+}
+
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}

@@ -1,0 +1,318 @@
+// Package e2e drives the real `pier` binary like a user: through the CLI and
+// over HTTP, against real SQLite, PostgreSQL and MinIO.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// pierBin returns the pier binary under test: $PIER_BIN (set by make test),
+// or one built from this checkout.
+func pierBin(t testing.TB) string {
+	t.Helper()
+	if b := os.Getenv("PIER_BIN"); b != "" {
+		if _, err := os.Stat(b); err == nil {
+			return b
+		}
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pier-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "pier")
+		out, err := exec.Command("go", "build", "-o", builtBin, "github.com/pierhq/pier/cmd/pier").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// server is a running `pier serve`.
+type server struct {
+	t        testing.TB
+	Data     string
+	EdgeAddr string // 127.0.0.1:port
+	API      string // http://127.0.0.1:port
+	Token    string
+	args     []string
+	env      []string
+	cmd      *exec.Cmd
+	out      *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startPier starts `pier serve` on free loopback ports with a fresh data
+// directory (unless data is given) and extra flags, and waits until the
+// admin API answers.
+func startPier(t testing.TB, data string, extra []string, env ...string) *server {
+	t.Helper()
+	if data == "" {
+		data = t.TempDir()
+	}
+	s := &server{
+		t:        t,
+		Data:     data,
+		EdgeAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		env:      env,
+	}
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s.API = "http://" + adminAddr
+	s.args = append([]string{"serve", "--data", data, "--http", s.EdgeAddr, "--admin", adminAddr}, extra...)
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) start() {
+	t := s.t
+	t.Helper()
+	s.out = &syncBuffer{}
+	s.cmd = exec.Command(pierBin(t), s.args...)
+	s.cmd.Env = append(os.Environ(), s.env...)
+	s.cmd.Stdout = s.out
+	s.cmd.Stderr = s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.API + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pier serve did not become ready: %v\n%s", err, s.out.String())
+		}
+		if s.cmd.ProcessState != nil {
+			t.Fatalf("pier serve exited:\n%s", s.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tok, err := os.ReadFile(filepath.Join(s.Data, "admin.token"))
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
+	}
+	s.Token = strings.TrimSpace(string(tok))
+}
+
+// stop terminates the server gracefully.
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+	s.cmd = nil
+}
+
+func (s *server) restart() {
+	s.stop()
+	s.start()
+}
+
+// pier runs a client command against the server with the admin token and
+// returns its stdout; a non-zero exit fails the test unless wantErr.
+func (s *server) pier(args ...string) string {
+	s.t.Helper()
+	out, errOut, err := s.pierToken(s.Token, args...)
+	if err != nil {
+		s.t.Fatalf("pier %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// pierFail runs a client command that must fail; it returns stderr.
+func (s *server) pierFail(args ...string) string {
+	s.t.Helper()
+	out, errOut, err := s.pierToken(s.Token, args...)
+	if err == nil {
+		s.t.Fatalf("pier %s: succeeded, want failure\nstdout: %s", strings.Join(args, " "), out)
+	}
+	return errOut
+}
+
+func (s *server) pierToken(token string, args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pierBin(s.t), args...)
+	cmd.Env = append(os.Environ(), "PIER_API="+s.API, "PIER_TOKEN="+token)
+	cmd.Dir = s.t.TempDir()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// deployResult is `pier deploy --json`.
+type deployResult struct {
+	Deployment    string `json:"deployment"`
+	URL           string `json:"url"`
+	PreviewURL    string `json:"preview_url"`
+	Files         int    `json:"files"`
+	Uploaded      int    `json:"uploaded"`
+	Reused        int    `json:"reused"`
+	BytesUploaded int64  `json:"bytes_uploaded"`
+}
+
+func (s *server) deploy(dir, site string, extra ...string) deployResult {
+	s.t.Helper()
+	out := s.pier(append([]string{"deploy", dir, "--site", site, "--json"}, extra...)...)
+	var r deployResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		s.t.Fatalf("deploy --json output %q: %v", out, err)
+	}
+	if r.Deployment == "" {
+		s.t.Fatalf("deploy --json without a deployment id: %s", out)
+	}
+	return r
+}
+
+// response is what the edge answered.
+type response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+var edgeClient = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport:     &http.Transport{DisableCompression: true},
+}
+
+// get requests path from the edge with the given Host header.
+func (s *server) get(host, path string, hdr ...string) response {
+	s.t.Helper()
+	req, err := http.NewRequest("GET", "http://"+s.EdgeAddr+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Host = host
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := edgeClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("GET %s%s: %v", host, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+// api calls the admin API with token and decodes the JSON answer into out.
+func (s *server) api(method, path, token string, body any, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.API+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// writeSite writes files (path → content) into a new directory.
+func writeSite(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("repository root not found")
+		}
+		dir = parent
+	}
+}
