@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/internal/manifestjson"
 )
 
 // Store is a tenants.Store backed by PostgreSQL. It is safe for concurrent
@@ -286,7 +287,7 @@ WHERE d.id = $1 AND d.site_id = $2`, id, siteID).Scan(
 	if err != nil {
 		return d, mapErr(op, err)
 	}
-	if err := json.Unmarshal(manifest, &d.Manifest); err != nil {
+	if d.Manifest, err = manifestjson.Decode(manifest); err != nil {
 		return d, fmt.Errorf("pgstore: %s: decoding manifest: %w", op, err)
 	}
 	if err := json.Unmarshal(config, &d.Config); err != nil {
@@ -407,7 +408,7 @@ WHERE u.id = $1 AND u.expires_at >= $2`, id, s.now()).Scan(&u.ID, &u.SiteID, &u.
 	if err != nil {
 		return u, mapErr(op, err)
 	}
-	if err := json.Unmarshal(manifest, &u.Manifest); err != nil {
+	if u.Manifest, err = manifestjson.Decode(manifest); err != nil {
 		return u, fmt.Errorf("pgstore: %s: decoding manifest: %w", op, err)
 	}
 	u.Expires, u.Created = u.Expires.UTC(), u.Created.UTC()

@@ -28,6 +28,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/internal/manifestjson"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -413,7 +414,7 @@ func (s *Store) Deployment(ctx context.Context, siteID, id string) (tenants.Depl
 	if err != nil {
 		return d, mapErr(op, err)
 	}
-	if err := json.Unmarshal(manifest, &d.Manifest); err != nil {
+	if d.Manifest, err = manifestjson.Decode(manifest); err != nil {
 		return d, fmt.Errorf("sqlitestore: %s: decoding manifest: %w", op, err)
 	}
 	if err := json.Unmarshal(config, &d.Config); err != nil {
@@ -555,7 +556,7 @@ WHERE u.id = ? AND u.expires_at >= ?`, id, s.now().UnixMilli()).Scan(&u.ID, &u.S
 	if err != nil {
 		return u, mapErr(op, err)
 	}
-	if err := json.Unmarshal(manifest, &u.Manifest); err != nil {
+	if u.Manifest, err = manifestjson.Decode(manifest); err != nil {
 		return u, fmt.Errorf("sqlitestore: %s: decoding manifest: %w", op, err)
 	}
 	u.Expires, u.Created = msTime(expires), msTime(created)
