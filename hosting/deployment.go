@@ -3,6 +3,7 @@ package hosting
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -155,6 +156,11 @@ func digestDeployment(tenantID string, d *tenants.Deployment) [sha256.Size]byte 
 	return sum
 }
 
+// errBadDeployment marks a deployment the edge cannot load (its
+// configuration or rule files no longer validate). Such a route is cached
+// like any other and answers 503 until the site is redeployed.
+var errBadDeployment = errors.New("hosting: deployment cannot be served")
+
 // compile builds the loaded form of d for tenantID.
 func compile(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (*deployment, error) {
 	dep, _, err := compileWith(tenantID, d, digest)
@@ -167,15 +173,15 @@ func compile(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (
 func compileWith(tenantID string, d *tenants.Deployment, digest [sha256.Size]byte) (*deployment, *resolver, error) {
 	cfg := d.Config
 	if err := cfg.Normalize(); err != nil {
-		return nil, nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", errBadDeployment, d.ID, err)
 	}
 	redirects, err := siterules.ParseRedirects(cfg.Redirects)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", errBadDeployment, d.ID, err)
 	}
 	headers, err := siterules.ParseHeaders(cfg.Headers)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hosting: deployment %s: %w", d.ID, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", errBadDeployment, d.ID, err)
 	}
 	if redirects.Len() == 0 {
 		redirects = nil

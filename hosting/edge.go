@@ -160,34 +160,28 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ent, v, err := e.route(r.Context(), host, hr, e.now())
-	if err != nil {
+	var dep *deployment
+	if err == nil && v.slot != nil {
+		if dep = v.slot.p.Load(); dep == nil {
+			// Evicted from the deployment cache: load the route again
+			// (coalesced with any load of it in flight).
+			if v, err = e.load(r.Context(), ent); err == nil && v.slot != nil {
+				dep = v.slot.p.Load()
+			}
+		}
+	}
+	switch {
+	case err != nil:
 		if r.Context().Err() == nil {
 			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
 		}
 		return
-	}
-	if v.negative() {
+	case v.negative():
 		e.notConfigured(w)
 		return
-	}
-	dep := v.slot.p.Load()
-	if dep == nil {
-		// Evicted from the deployment cache: load the route again
-		// (coalesced with any load of it in flight).
-		if v, err = e.load(r.Context(), ent); err != nil {
-			if r.Context().Err() == nil {
-				e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
-			}
-			return
-		}
-		if v.negative() {
-			e.notConfigured(w)
-			return
-		}
-		if dep = v.slot.p.Load(); dep == nil {
-			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
-			return
-		}
+	case dep == nil: // a broken deployment (logged when loaded)
+		e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+		return
 	}
 	if !dep.ref.Load() {
 		dep.ref.Store(true) // CLOCK: written only when clear, to keep the line shared
@@ -311,7 +305,7 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		depID:   depID,
 		expires: e.now().Add(e.routeTTL),
 	}
-	if prev != nil && !prev.negative() && prev.siteID == site.ID && prev.depID == depID && prev.slot.p.Load() != nil {
+	if prev != nil && prev.slot != nil && prev.siteID == site.ID && prev.depID == depID && prev.slot.p.Load() != nil {
 		v.slot = prev.slot
 		return v, nil
 	}
@@ -326,6 +320,11 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		return negative, nil
 	}
 	slot, err := e.deps.get(tenant.ID, &d)
+	if errors.Is(err, errBadDeployment) {
+		e.log.Error("hosting: cannot load deployment", "site", hr.site, "deployment", depID, "err", err)
+		v.broken = true
+		return v, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -336,3 +336,26 @@ func TestDeploymentInterningAndEviction(t *testing.T) {
 		t.Fatalf("%d loaded deployments, bound is 2", n)
 	}
 }
+
+func TestBrokenDeployment(t *testing.T) {
+	e := newEnv(t, Config{})
+	// A rule file that no longer validates (e.g. written before a parser
+	// tightened its rules) must not take the edge down or be recompiled on
+	// every request.
+	e.site("site", "d1", helloSite, tenants.DeploymentConfig{Redirects: "/a /b 404\n"})
+	for range 3 {
+		rec := e.get("/", "site.pier.test")
+		if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "404") {
+			t.Fatalf("%d %q, want a generic 503", rec.Code, rec.Body.String())
+		}
+	}
+	if n := e.reg.deploymentCalls.Load(); n != 1 {
+		t.Fatalf("deployment fetched %d times, want 1 (the broken route is cached)", n)
+	}
+	// Redeploying fixes it.
+	e.deploy("site", "d2", helloSite, tenants.DeploymentConfig{}, true)
+	e.edge.Invalidate("site")
+	if rec := e.get("/", "site.pier.test"); rec.Code != 200 {
+		t.Fatalf("after redeploy: %d", rec.Code)
+	}
+}

@@ -14,16 +14,17 @@ import (
 const numShards = 64
 
 // routeValue is an immutable answer for one host. slot is nil for a host
-// that is not configured (a negative entry).
+// that is not configured (a negative entry) and for a broken one.
 type routeValue struct {
 	slot    *depSlot
+	broken  bool // the deployment cannot be loaded: answer 503
 	preview bool
 	siteID  string
 	depID   string
 	expires time.Time // revalidate in the background after this
 }
 
-func (v *routeValue) negative() bool { return v.slot == nil }
+func (v *routeValue) negative() bool { return v.slot == nil && !v.broken }
 
 // routeEntry is the cache cell of one host. Its value is replaced
 // atomically; loads (the first one and background revalidations) are
