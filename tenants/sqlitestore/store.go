@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,11 +56,15 @@ const (
 	d.source_type, d.source_commit, d.source_branch, d.created_at
 FROM deployments d JOIN sites s ON s.id = d.site_id
 WHERE d.id = ? AND d.site_id = ?`
-	// The hash list travels as one JSON array: no limit on the number of
-	// SQL variables. SQLite builds an ephemeral index of the list and
-	// probes the primary key of blobs.
-	blobsQuery = `SELECT hash, size, br_size, gz_size FROM blobs
-WHERE tenant_id = ?1 AND hash IN (SELECT value FROM json_each(?2))`
+	// The hash list travels as one JSON array, so there is no limit on the
+	// number of SQL variables. CROSS JOIN makes the list the outer loop
+	// (SQLite never reorders it), probing the primary key of blobs once per
+	// hash; a plain JOIN may let the planner scan the list once per blob.
+	// The answer is one row, "hash,size,br,gz;…" (hashes are validated hex),
+	// which avoids the per-row cost of database/sql; duplicates in the list
+	// yield duplicate records, which the caller's map absorbs.
+	blobsQuery = `SELECT coalesce(group_concat(b.hash || ',' || b.size || ',' || b.br_size || ',' || b.gz_size, ';'), '')
+FROM json_each(?2) AS j CROSS JOIN blobs AS b ON b.tenant_id = ?1 AND b.hash = j.value`
 )
 
 // Open opens (creating if needed) the SQLite database at path and applies
@@ -621,19 +626,44 @@ func (s *Store) Blobs(ctx context.Context, tenantID string, hashes []string) (ma
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
-	rows, err := s.blobsStmt.QueryContext(ctx, tenantID, string(list))
-	if err != nil {
+	var records string
+	if err := s.blobsStmt.QueryRowContext(ctx, tenantID, string(list)).Scan(&records); err != nil {
 		return nil, mapErr(op, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var b tenants.Blob
-		if err := rows.Scan(&b.Hash, &b.Size, &b.BrSize, &b.GzSize); err != nil {
-			return nil, mapErr(op, err)
+	for rec := range strings.SplitSeq(records, ";") {
+		if rec == "" {
+			continue
+		}
+		b, err := parseBlob(rec)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 		}
 		out[b.Hash] = b
 	}
-	return out, mapErr(op, rows.Err())
+	return out, nil
+}
+
+// parseBlob parses "hash,size,br_size,gz_size".
+func parseBlob(rec string) (tenants.Blob, error) {
+	var (
+		b    tenants.Blob
+		f    [3]string
+		rest string
+		ok   bool
+		err  error
+	)
+	b.Hash, rest, ok = strings.Cut(rec, ",")
+	f[0], rest, _ = strings.Cut(rest, ",")
+	f[1], f[2], _ = strings.Cut(rest, ",")
+	if !ok {
+		return b, fmt.Errorf("malformed blob record %q", rec)
+	}
+	for i, p := range []*int64{&b.Size, &b.BrSize, &b.GzSize} {
+		if *p, err = strconv.ParseInt(f[i], 10, 64); err != nil {
+			return b, fmt.Errorf("malformed blob record of %s: %w", b.Hash, err)
+		}
+	}
+	return b, nil
 }
 
 var _ tenants.Store = (*Store)(nil)
