@@ -37,7 +37,9 @@ type Store struct {
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
-// string as libpq accepts) and applies pending schema migrations.
+// string as libpq accepts) and applies pending schema migrations. Pool
+// settings travel in the DSN as pgxpool reads them, e.g.
+// pool_max_conns=20 (default: the larger of 4 and the number of CPUs).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {

@@ -137,3 +137,30 @@ func BenchmarkBlobsLookup(b *testing.B) {
 	defer s.Close()
 	storetest.BenchBlobsLookup(b, s)
 }
+
+func TestParseBlob(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  string
+		want tenants.Blob
+		ok   bool
+	}{
+		{"all sizes", "0123456789abcdef,10,3,4", tenants.Blob{Hash: "0123456789abcdef", Size: 10, BrSize: 3, GzSize: 4}, true},
+		{"no variants", "0123456789abcdef,10,0,0", tenants.Blob{Hash: "0123456789abcdef", Size: 10}, true},
+		{"large", "0123456789abcdef,26843545600,1,2", tenants.Blob{Hash: "0123456789abcdef", Size: 25 << 30, BrSize: 1, GzSize: 2}, true},
+		{"hash only", "0123456789abcdef", tenants.Blob{}, false},
+		{"missing field", "0123456789abcdef,1,2", tenants.Blob{}, false},
+		{"not a number", "0123456789abcdef,x,0,0", tenants.Blob{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseBlob(tc.rec)
+			if tc.ok && (err != nil || got != tc.want) {
+				t.Errorf("parseBlob(%q) = %+v, %v; want %+v", tc.rec, got, err, tc.want)
+			}
+			if !tc.ok && err == nil {
+				t.Errorf("parseBlob(%q) = %+v, want an error", tc.rec, got)
+			}
+		})
+	}
+}
