@@ -273,7 +273,7 @@ ORDER BY name`, f.Tag)
 		return nil, mapErr("listing tenants", err)
 	}
 	defer rows.Close()
-	var out []tenants.Tenant
+	out := []tenants.Tenant{}
 	for rows.Next() {
 		t, err := scanTenant(rows)
 		if err != nil {
@@ -338,7 +338,7 @@ func (s *Store) Sites(ctx context.Context, tenantID string) ([]tenants.Site, err
 		return nil, mapErr("listing sites", err)
 	}
 	defer rows.Close()
-	var out []tenants.Site
+	out := []tenants.Site{}
 	for rows.Next() {
 		st, err := scanSite(rows)
 		if err != nil {
@@ -437,7 +437,7 @@ FROM deployments WHERE site_id = ? ORDER BY created_at DESC, seq DESC`, siteID)
 		return nil, mapErr("listing deployments", err)
 	}
 	defer rows.Close()
-	var out []tenants.DeploymentSummary
+	out := []tenants.DeploymentSummary{}
 	for rows.Next() {
 		var (
 			d       tenants.DeploymentSummary
@@ -502,7 +502,7 @@ func (s *Store) Tokens(ctx context.Context, tenantID string) ([]tenants.Token, e
 		return nil, mapErr("listing tokens", err)
 	}
 	defer rows.Close()
-	var out []tenants.Token
+	out := []tenants.Token{}
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {

@@ -187,6 +187,15 @@ func mustNil(t *testing.T, what string, err error) {
 	}
 }
 
+// nonNil reports a nil list: empty lists are non-nil so that they encode
+// as [] rather than null in JSON answers.
+func nonNil(t *testing.T, what string, isNil bool) {
+	t.Helper()
+	if isNil {
+		t.Errorf("%s returned a nil slice, want an empty one", what)
+	}
+}
+
 func normTenant(tn tenants.Tenant) tenants.Tenant {
 	tn.Created = ms(tn.Created)
 	if len(tn.Tags) == 0 {
@@ -384,6 +393,7 @@ func testTenantsFilter(t *testing.T, h *harness) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := h.s.Tenants(h.ctx, tenants.TenantFilter{Tag: tc.tag})
 			mustNil(t, "Tenants", err)
+			nonNil(t, "Tenants", got == nil)
 			var names []string
 			for _, x := range got {
 				names = append(names, x.Name)
@@ -619,6 +629,7 @@ func testSitesList(t *testing.T, h *harness) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := h.s.Sites(h.ctx, tc.tenant)
 			mustNil(t, "Sites", err)
+			nonNil(t, "Sites", got == nil)
 			var names []string
 			for _, s := range got {
 				names = append(names, s.Name)
@@ -659,6 +670,7 @@ func testSiteDeleteCascades(t *testing.T, h *harness) {
 	}
 	list, err := h.s.Deployments(h.ctx, "sa1")
 	mustNil(t, "Deployments", err)
+	nonNil(t, "Deployments", list == nil)
 	if len(list) != 0 {
 		t.Errorf("deleted site still lists %d deployments", len(list))
 	}
@@ -906,6 +918,7 @@ func testTokens(t *testing.T, h *harness) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := h.s.Tokens(h.ctx, tc.tenant)
 			mustNil(t, "Tokens", err)
+			nonNil(t, "Tokens", got == nil)
 			var ids []string
 			for _, tk := range got {
 				ids = append(ids, tk.ID)
