@@ -30,20 +30,23 @@ func (a *API) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// writeError is the handler edge: it maps err (toHTTP) and writes it.
+// writeError is the handler edge: it maps err (toHTTP), logs server-side
+// failures with the request id, and writes the answer. Internal causes are
+// logged, never shown.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	mapped := toHTTP(err)
 	var he *httperr.Error
-	if errors.As(mapped, &he) {
-		if he.Status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
-		}
-		if he.Status >= 500 {
-			a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-				slog.String("request_id", requestID(r)), slog.String("err", err.Error()))
-		}
+	if !errors.As(toHTTP(err), &he) {
+		he = &httperr.Error{Status: http.StatusInternalServerError, Code: "internal",
+			Message: "internal server error", Err: err}
 	}
-	httperr.Write(w, a.log, mapped)
+	if he.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
+	}
+	if he.Status >= 500 {
+		a.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestID(r)), slog.String("code", he.Code), slog.String("err", err.Error()))
+	}
+	httperr.Write(w, nil, he)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

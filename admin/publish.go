@@ -372,7 +372,13 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		Source:   src,
 		Created:  a.now(),
 	}
-	if err := a.store.CreateDeployment(ctx, d); err != nil {
+	err = a.store.CreateDeployment(ctx, d)
+	if errors.Is(err, tenants.ErrConflict) {
+		// 40 random bits per id: a collision is rare but not impossible.
+		d.ID = tenants.NewID("", 5)
+		err = a.store.CreateDeployment(ctx, d)
+	}
+	if err != nil {
 		return tenants.Deployment{}, fmt.Errorf("admin: saving deployment: %w", err)
 	}
 	if req.Activate {
