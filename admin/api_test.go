@@ -2,11 +2,13 @@ package admin_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/pierhq/pier/admin"
+	"github.com/pierhq/pier/tenants"
 )
 
 func TestHealthzAndOpenAPINeedNoToken(t *testing.T) {
@@ -424,5 +426,32 @@ func TestRequestLog(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Fatalf("log contains a token secret")
 		}
+	}
+}
+
+// brokenStore fails Tenants with an error whose text must not reach the
+// client.
+type brokenStore struct{ tenants.Store }
+
+func (brokenStore) Tenants(context.Context, tenants.TenantFilter) ([]tenants.Tenant, error) {
+	return nil, errors.New("database file /secret/path is corrupt")
+}
+
+func TestInternalErrorsAreHiddenAndLogged(t *testing.T) {
+	e := newEnv(t, withStore(func(s tenants.Store) tenants.Store { return brokenStore{s} }))
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	req.Header.Set("X-Request-Id", "req-500")
+	r := e.send(t, req)
+	wantErr(t, r, 500, "internal")
+	if strings.Contains(string(r.raw), "secret") {
+		t.Fatalf("answer shows the internal cause: %s", r.raw)
+	}
+	log := e.logBuf.String()
+	if n := strings.Count(log, "/secret/path is corrupt"); n != 1 {
+		t.Fatalf("cause logged %d times, want once:\n%s", n, log)
+	}
+	if !strings.Contains(log, `"request_id":"req-500"`) {
+		t.Errorf("log lacks the request id:\n%s", log)
 	}
 }

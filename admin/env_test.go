@@ -89,18 +89,31 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-type envOption func(*admin.Config, *assets.Backend)
+// envSetup is what envOptions change before the API is built.
+type envSetup struct {
+	cfg       admin.Config
+	backend   assets.Backend
+	wrapStore func(tenants.Store) tenants.Store
+}
+
+type envOption func(*envSetup)
 
 func withLimits(l assets.Limits) envOption {
-	return func(c *admin.Config, _ *assets.Backend) { c.Limits = l }
+	return func(s *envSetup) { s.cfg.Limits = l }
 }
 
 func withMaxBody(n int64) envOption {
-	return func(c *admin.Config, _ *assets.Backend) { c.MaxRequestBody = n }
+	return func(s *envSetup) { s.cfg.MaxRequestBody = n }
 }
 
 func withBackend(wrap func(assets.Backend) assets.Backend) envOption {
-	return func(_ *admin.Config, b *assets.Backend) { *b = wrap(*b) }
+	return func(s *envSetup) { s.backend = wrap(s.backend) }
+}
+
+// withStore wraps the store the API uses; the env's own helpers keep
+// using the real one.
+func withStore(wrap func(tenants.Store) tenants.Store) envOption {
+	return func(s *envSetup) { s.wrapStore = wrap }
 }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -116,26 +129,32 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var backend assets.Backend = fs
 	e := &env{
 		store:  store,
 		clock:  &clock{t: time.Now().UTC()},
 		acts:   &activations{},
 		logBuf: &syncBuffer{},
 	}
-	cfg := admin.Config{
-		Domain:     "pier.test",
-		EdgeURL:    func(h string) string { return "http://" + h + ":8080/" },
-		OnActivate: e.acts.record,
-		Logger:     slog.New(slog.NewJSONHandler(e.logBuf, nil)),
-		Now:        e.clock.Now,
-		SpoolDir:   t.TempDir(),
+	setup := envSetup{
+		cfg: admin.Config{
+			Domain:     "pier.test",
+			EdgeURL:    func(h string) string { return "http://" + h + ":8080/" },
+			OnActivate: e.acts.record,
+			Logger:     slog.New(slog.NewJSONHandler(e.logBuf, nil)),
+			Now:        e.clock.Now,
+			SpoolDir:   t.TempDir(),
+		},
+		backend: fs,
 	}
 	for _, o := range opts {
-		o(&cfg, &backend)
+		o(&setup)
 	}
-	e.blobs = backend
-	e.api = admin.New(cfg, store, backend)
+	var apiStore tenants.Store = store
+	if setup.wrapStore != nil {
+		apiStore = setup.wrapStore(store)
+	}
+	e.blobs = setup.backend
+	e.api = admin.New(setup.cfg, apiStore, setup.backend)
 	e.srv = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.srv.Close)
 
