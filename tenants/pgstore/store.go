@@ -406,7 +406,7 @@ func (s *Store) UploadSession(ctx context.Context, id string) (tenants.UploadSes
 	)
 	err := s.pool.QueryRow(ctx, `SELECT u.id, u.site_id, s.tenant_id, u.manifest::text, u.expires_at, u.created_at
 FROM upload_sessions u JOIN sites s ON s.id = u.site_id
-WHERE u.id = $1 AND u.expires_at >= $2`, id, s.now()).Scan(&u.ID, &u.SiteID, &u.TenantID, &manifest, &u.Expires, &u.Created)
+WHERE u.id = $1 AND u.expires_at >= $2`, id, s.now().Truncate(time.Millisecond)).Scan(&u.ID, &u.SiteID, &u.TenantID, &manifest, &u.Expires, &u.Created)
 	if err != nil {
 		return u, mapErr(op, err)
 	}
@@ -426,7 +426,7 @@ func (s *Store) DeleteUploadSession(ctx context.Context, id string) error {
 // DeleteExpiredUploadSessions deletes sessions that expired before now and
 // returns how many.
 func (s *Store) DeleteExpiredUploadSessions(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM upload_sessions WHERE expires_at < $1`, now)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM upload_sessions WHERE expires_at < $1`, now.Truncate(time.Millisecond))
 	if err != nil {
 		return 0, mapErr("deleting expired upload sessions", err)
 	}

@@ -1019,6 +1019,8 @@ func testUploadSessionExpiry(t *testing.T, h *harness) {
 	h.session(t, "old1", "s1", now.Add(-time.Hour))
 	h.session(t, "old2", "s1", now.Add(-time.Second))
 	h.session(t, "live", "s1", now.Add(time.Hour))
+	edge := now.Add(3 * time.Hour).Truncate(time.Millisecond)
+	h.session(t, "edge", "s1", edge)
 
 	for _, id := range []string{"old1", "old2"} {
 		_, err := h.s.UploadSession(h.ctx, id)
@@ -1036,6 +1038,11 @@ func testUploadSessionExpiry(t *testing.T, h *harness) {
 		{"two expired", now, 2},
 		{"nothing left to expire", now, 0},
 		{"live one expires later", now.Add(2 * time.Hour), 1},
+		// Times are kept to the millisecond: within the millisecond of
+		// expiry a session is not yet expired.
+		{"at expiry", edge, 0},
+		{"within the millisecond of expiry", edge.Add(999 * time.Microsecond), 0},
+		{"next millisecond", edge.Add(time.Millisecond), 1},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
