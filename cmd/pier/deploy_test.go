@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -402,5 +404,48 @@ func TestUnreachableAPI(t *testing.T) {
 	res := runCLI(t, nil, false, "tenants", "list", "--api", "http://127.0.0.1:1")
 	if res.code != 1 || !strings.Contains(res.stderr, "is 'pier serve' running") {
 		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+// BenchmarkRedeploy10k measures the client's share of a redeploy of a
+// 10,000-file site in which one file changed: walk, hash, manifest, one
+// blob, deployment, against the in-memory fake API. (The end-to-end figure
+// against a real server and MinIO is in the project benchmarks.)
+func BenchmarkRedeploy10k(b *testing.B) {
+	api := newFakeAPI(b)
+	dir := b.TempDir()
+	content := bytes.Repeat([]byte("x"), 2048)
+	for i := range 10_000 {
+		sub := filepath.Join(dir, fmt.Sprintf("d%03d", i/100))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		copy(content, fmt.Sprintf("file %d\n", i))
+		if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%d.html", i)), content, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	client := apiclient.New(api.srv.URL, fakeToken, api.srv.Client())
+	plan, err := planDeploy(dir, deployFlags{site: fakeSite})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := &deployer{client: client}
+	if _, err := d.deploy(context.Background(), plan); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		if err := os.WriteFile(filepath.Join(dir, "changed.html"), fmt.Appendf(nil, "version %d", i), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		r, err := d.deploy(context.Background(), plan)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Uploaded != 1 {
+			b.Fatalf("redeploy uploaded %d blobs, want 1", r.Uploaded)
+		}
 	}
 }

@@ -33,7 +33,7 @@ const (
 // refuses deployments with missing blobs, and keeps deployments with an
 // active one.
 type fakeAPI struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	salt []byte
 
@@ -50,7 +50,7 @@ type fakeAPI struct {
 	failPut func(hash string, n int) (status int, code string)
 }
 
-func newFakeAPI(t *testing.T) *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{
 		t:        t,

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pierhq/pier/admin"
+	"github.com/pierhq/pier/assets/fsblob"
+	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/sqlitestore"
+)
+
+// realAPI is the real admin API over SQLite and a blob directory in temp
+// dirs, with a bootstrap admin token.
+type realAPI struct {
+	url   string
+	admin string
+}
+
+func newRealAPI(tb testing.TB) *realAPI {
+	tb.Helper()
+	dir := tb.TempDir()
+	ctx := context.Background()
+	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "pier.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	api := admin.New(admin.Config{
+		EdgeURL:  func(h string) string { return "http://" + h + ":8080/" },
+		SpoolDir: tb.TempDir(),
+	}, store, blobs)
+	srv := httptest.NewServer(api.Handler())
+	tb.Cleanup(srv.Close)
+	secret := admin.NewTokenSecret()
+	if err := store.CreateToken(ctx, tenants.Token{ID: "tok_boot", Name: "bootstrap", Hash: admin.HashToken(secret)}); err != nil {
+		tb.Fatal(err)
+	}
+	return &realAPI{url: srv.URL, admin: secret}
+}
+
+// pier runs one command line against the API with token.
+func (r *realAPI) pier(tb testing.TB, token string, args ...string) cliResult {
+	tb.Helper()
+	var stdout, stderr bytes.Buffer
+	vars := map[string]string{"PIER_API": r.url, "PIER_TOKEN": token}
+	e := &env{
+		stdout:   &stdout,
+		stderr:   &stderr,
+		getenv:   func(k string) string { return vars[k] },
+		readFile: func(string) ([]byte, error) { return nil, os.ErrNotExist },
+		http:     http.DefaultClient,
+	}
+	code := run(context.Background(), e, args)
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// must runs a command that has to succeed and returns its stdout.
+func (r *realAPI) must(t *testing.T, token string, args ...string) string {
+	t.Helper()
+	res := r.pier(t, token, args...)
+	if res.code != 0 {
+		t.Fatalf("pier %s: exit %d\n%s", strings.Join(args, " "), res.code, res.stderr)
+	}
+	return res.stdout
+}
+
+// TestAgainstAdminAPI runs the README tour against the real admin API
+// in-process: tenants, sites, tokens, deploy, redeploy, rollback.
+func TestAgainstAdminAPI(t *testing.T) {
+	api := newRealAPI(t)
+	adm := api.admin
+
+	out := api.must(t, adm, "tenants", "create", "acme", "--plan", "pro", "--tag", "env:prod", "--tag", "team:web")
+	if !strings.Contains(out, "pro") || !strings.Contains(out, "env:prod, team:web") {
+		t.Errorf("tenants create:\n%s", out)
+	}
+	if out := api.must(t, adm, "tenants", "list", "--tag", "team:web"); !strings.Contains(out, "acme") {
+		t.Errorf("tenants list --tag:\n%s", out)
+	}
+	if out := api.must(t, adm, "tenants", "list", "--tag", "team:none"); strings.Contains(out, "acme") {
+		t.Errorf("tenants list --tag team:none lists acme:\n%s", out)
+	}
+	if out := api.must(t, adm, "tenants", "set-plan", "acme", "enterprise"); !strings.Contains(out, "enterprise") {
+		t.Errorf("set-plan:\n%s", out)
+	}
+	res := api.pier(t, adm, "tenants", "set-plan", "acme", "platinum")
+	if res.code != 1 || !strings.Contains(res.stderr, "platinum") || !strings.HasSuffix(res.stderr, ")\n") {
+		t.Errorf("set-plan platinum: exit %d, stderr %q", res.code, res.stderr)
+	}
+
+	if url := api.must(t, adm, "sites", "create", "blog", "--tenant", "acme"); url != "http://blog.localhost:8080/\n" {
+		t.Errorf("sites create printed %q, want the URL", url)
+	}
+	secret := strings.TrimSpace(api.must(t, adm, "tokens", "create", "--tenant", "acme", "--name", "ci"))
+	if !strings.HasPrefix(secret, "pier_") {
+		t.Fatalf("tokens create printed %q", secret)
+	}
+
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"index.html": "<h1>v1</h1>", "about/index.html": "about", "style.css": "body{}",
+		"_redirects": "/old /about/ 301\n",
+		"pier.toml":  "site = \"blog\"\n[assets]\nnot_found_handling = \"404-page\"\n",
+	})
+	var first deployResult
+	if err := json.Unmarshal([]byte(api.must(t, secret, "deploy", dir, "--json")), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Files != 4 || first.Uploaded != 4 || first.Reused != 0 || first.URL != "http://blog.localhost:8080/" ||
+		first.PreviewURL != fmt.Sprintf("http://%s--blog.localhost:8080/", first.Deployment) {
+		t.Errorf("first deploy = %+v", first)
+	}
+
+	writeTree(t, dir, map[string]string{"index.html": "<h1>v2</h1>"})
+	var second deployResult
+	if err := json.Unmarshal([]byte(api.must(t, secret, "deploy", "--site", "blog", dir, "--json")), &second); err != nil {
+		t.Fatal(err)
+	}
+	if second.Uploaded != 1 || second.Reused != 3 || second.BytesUploaded != int64(len("<h1>v2</h1>")) {
+		t.Errorf("redeploy = %+v, want exactly the changed file uploaded", second)
+	}
+
+	list := api.must(t, secret, "deployments", "list", "--site", "blog")
+	if !strings.Contains(list, "*  "+second.Deployment) {
+		t.Errorf("deployments list does not mark %s live:\n%s", second.Deployment, list)
+	}
+	if out := api.must(t, secret, "rollback", "--site", "blog", first.Deployment); !strings.Contains(out, first.Deployment+" is live at http://blog.localhost:8080/") {
+		t.Errorf("rollback:\n%s", out)
+	}
+	if out := api.must(t, secret, "deployments", "get", "--site", "blog", first.Deployment, "--files"); !strings.Contains(out, "Active:") ||
+		!strings.Contains(out, "/about/index.html") || !strings.Contains(out, "404-page") {
+		t.Errorf("deployments get:\n%s", out)
+	}
+
+	// A bad _redirects is refused with the server's message; nothing changes.
+	writeTree(t, dir, map[string]string{"_redirects": "/a /b 999\n"})
+	res = api.pier(t, secret, "deploy", dir)
+	if res.code != 1 || !strings.Contains(res.stderr, "(rules_invalid)") {
+		t.Errorf("bad _redirects: exit %d, stderr %q", res.code, res.stderr)
+	}
+
+	// A tenant token cannot see another tenant: 404, as if it did not exist.
+	api.must(t, adm, "tenants", "create", "other")
+	res = api.pier(t, secret, "tenants", "get", "other")
+	if res.code != 1 || !strings.Contains(res.stderr, "(not_found)") {
+		t.Errorf("tenant token reading another tenant: exit %d, stderr %q", res.code, res.stderr)
+	}
+	res = api.pier(t, "pier_wrong", "sites", "list")
+	if res.code != 1 || !strings.Contains(res.stderr, "(unauthorized)") || !strings.Contains(res.stderr, "PIER_TOKEN") {
+		t.Errorf("bad token: exit %d, stderr %q", res.code, res.stderr)
+	}
+
+	if out := api.must(t, adm, "sites", "list", "--json"); !strings.Contains(out, `"name": "blog"`) || strings.Contains(out, "hash_salt") {
+		t.Errorf("sites list --json:\n%s", out)
+	}
+	api.must(t, adm, "sites", "delete", "blog")
+	api.must(t, adm, "tenants", "delete", "acme")
+	if res := api.pier(t, adm, "tenants", "get", "acme"); res.code != 1 {
+		t.Errorf("tenant still there after delete: %q", res.stdout)
+	}
+}
