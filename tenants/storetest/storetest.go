@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"SitesList", testSitesList},
 		{"SiteDeleteCascades", testSiteDeleteCascades},
 		{"DeploymentRoundTrip", testDeploymentRoundTrip},
+		{"DeploymentLargeManifest", testDeploymentLargeManifest},
 		{"DeploymentErrors", testDeploymentErrors},
 		{"DeploymentSummaries", testDeploymentSummaries},
 		{"Activate", testActivate},
@@ -730,6 +731,23 @@ func testDeploymentRoundTrip(t *testing.T, h *harness) {
 		d := tenants.Deployment{ID: "d3", SiteID: "s1", TenantID: "t2", Source: tenants.Source{Type: "api"}}
 		wantErr(t, "CreateDeployment", h.s.CreateDeployment(h.ctx, d), tenants.ErrInvalid)
 	})
+}
+
+// testDeploymentLargeManifest stores a deployment at the default file
+// limit (100,000 files).
+func testDeploymentLargeManifest(t *testing.T, h *harness) {
+	h.tenant(t, "t1", "acme")
+	h.site(t, "s1", "t1", "blog")
+	want := h.deployment(t, "d1", "s1", baseTime, 100_000)
+	want.TenantID = "t1"
+	got, err := h.s.Deployment(h.ctx, "s1", "d1")
+	mustNil(t, "Deployment", err)
+	equalDeployment(t, "100,000-file deployment", got, want)
+	list, err := h.s.Deployments(h.ctx, "s1")
+	mustNil(t, "Deployments", err)
+	if len(list) != 1 || list[0].Files != 100_000 {
+		t.Errorf("Deployments = %+v, want one summary of 100,000 files", list)
+	}
 }
 
 func testDeploymentErrors(t *testing.T, h *harness) {
