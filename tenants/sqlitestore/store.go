@@ -74,22 +74,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlitestore: path %q must be a plain file path", path)
 	}
-	pragmas := url.Values{}
-	for _, p := range []string{
-		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
-		"journal_mode(WAL)",
-		"foreign_keys(1)",
-		"synchronous(NORMAL)",
-	} {
-		pragmas.Add("_pragma", p)
+	// dsn builds a connection string: the pragmas every connection
+	// runs, plus extra query parameters.
+	dsn := func(extra url.Values) string {
+		q := url.Values{"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"journal_mode(WAL)",
+			"foreign_keys(1)",
+			"synchronous(NORMAL)",
+		}}
+		for k, vs := range extra {
+			q[k] = append(q[k], vs...)
+		}
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 
-	wq := url.Values{"_txlock": {"immediate"}}
-	for _, p := range pragmas["_pragma"] {
-		wq.Add("_pragma", p)
-	}
-	write, err := sql.Open("sqlite", base+wq.Encode())
+	write, err := sql.Open("sqlite", dsn(url.Values{"_txlock": {"immediate"}}))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: opening %s: %w", path, err)
 	}
@@ -106,12 +106,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: %s: %w", path, err)
 	}
 
-	rq := url.Values{}
-	for _, p := range pragmas["_pragma"] {
-		rq.Add("_pragma", p)
-	}
-	rq.Add("_pragma", "query_only(1)")
-	read, err := sql.Open("sqlite", base+rq.Encode())
+	read, err := sql.Open("sqlite", dsn(url.Values{"_pragma": {"query_only(1)"}}))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlitestore: opening %s: %w", path, err)
