@@ -163,7 +163,7 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 	}
 
 	var site *apiclient.Site
-	err = d.retry.do(ctx, apiclient.Retryable, func(ctx context.Context) (err error) {
+	err = d.retry.do(ctx, retryServerErrors, func(ctx context.Context) (err error) {
 		site, err = d.client.GetSite(ctx, p.site)
 		return err
 	})

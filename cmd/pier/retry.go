@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -38,6 +39,9 @@ func (p retryPolicy) do(ctx context.Context, retryable func(error) bool, fn func
 	wait := p.base
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		}
 		if err == nil || attempt >= p.attempts || !retryable(err) || ctx.Err() != nil {
 			if err != nil && attempt > 1 {
 				return fmt.Errorf("after %d attempts: %w", attempt, err)
@@ -53,7 +57,7 @@ func (p retryPolicy) do(ctx context.Context, retryable func(error) bool, fn func
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
 		wait = min(wait*2, p.max)
@@ -66,4 +70,12 @@ func (p retryPolicy) do(ctx context.Context, retryable func(error) bool, fn func
 // repeated.
 func retryUnavailable(err error) bool {
 	return apiclient.IsStatus(err, 429) || apiclient.IsStatus(err, 503)
+}
+
+// retryServerErrors accepts only 5xx and 429 answers: for the first call
+// of a command, where a refused connection more likely means a wrong --api
+// than a restarting server.
+func retryServerErrors(err error) bool {
+	var e *apiclient.Error
+	return errors.As(err, &e) && apiclient.Retryable(err)
 }

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -86,9 +87,19 @@ func Retryable(err error) bool {
 	if errors.As(err, &e) {
 		return e.Status >= 500 || e.Status == http.StatusTooManyRequests
 	}
+	// Transport failures come wrapped in a *url.Error, which is itself a
+	// net.Error: look at what it wraps. A bad URL or a body shorter than
+	// its Content-Length is not worth repeating.
 	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return false
+	}
+	var oe *net.OpError
 	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(ue.Err, &oe) ||
+		errors.As(ue.Err, &ne) && ne.Timeout() ||
+		errors.Is(ue.Err, io.EOF) || errors.Is(ue.Err, io.ErrUnexpectedEOF) ||
+		errors.Is(ue.Err, syscall.ECONNRESET) || errors.Is(ue.Err, syscall.EPIPE)
 }
 
 // RetryAfter returns the server's Retry-After hint carried by err, or zero.

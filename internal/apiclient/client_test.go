@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,7 +316,10 @@ func TestRetryable(t *testing.T) {
 		{name: "400", err: &Error{Status: 400, Code: "invalid"}, want: false},
 		{name: "404", err: &Error{Status: 404}, want: false},
 		{name: "409", err: &Error{Status: 409}, want: false},
-		{name: "transport", err: &url.Error{Op: "Put", URL: "http://x", Err: io.ErrUnexpectedEOF}, want: true},
+		{name: "connection closed", err: &url.Error{Op: "Put", URL: "http://x", Err: io.EOF}, want: true},
+		{name: "connection cut", err: &url.Error{Op: "Put", URL: "http://x", Err: io.ErrUnexpectedEOF}, want: true},
+		{name: "connection reset", err: &url.Error{Op: "Put", URL: "http://x", Err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}, want: true},
+		{name: "bad scheme", err: &url.Error{Op: "Get", URL: "htp://x", Err: errors.New(`unsupported protocol scheme "htp"`)}, want: false},
 		{name: "canceled", err: &url.Error{Op: "Put", URL: "http://x", Err: context.Canceled}, want: false},
 		{name: "deadline", err: context.DeadlineExceeded, want: false},
 		{name: "local error", err: errors.New("opening file: permission denied"), want: false},
