@@ -3,9 +3,11 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pierhq/pier/tenants"
@@ -162,5 +164,61 @@ func TestParseBlob(t *testing.T) {
 				t.Errorf("parseBlob(%q) = %+v, want an error", tc.rec, got)
 			}
 		})
+	}
+}
+
+// TestTwoStoresOneFile writes through two stores on one file at once, as
+// two processes would: IMMEDIATE transactions and the busy timeout make
+// them queue instead of failing with SQLITE_BUSY.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pier.db")
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i, err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	const perStore = 100
+	errs := make(chan error, 3*perStore)
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range perStore {
+				id := fmt.Sprintf("t%d-%d", i, j)
+				if err := s.CreateTenant(ctx, tenants.Tenant{ID: id, Name: "tenant-" + id, Plan: tenants.PlanFree}); err != nil {
+					errs <- err
+					continue
+				}
+				if err := s.CreateSite(ctx, tenants.Site{ID: "s" + id, TenantID: id, Name: "site-" + id}); err != nil {
+					errs <- err
+					continue
+				}
+				// A read-then-write transaction: under deferred locking
+				// it could not upgrade while the other store writes.
+				if err := s.CreateDeployment(ctx, tenants.Deployment{ID: "d" + id, SiteID: "s" + id, Source: tenants.Source{Type: "cli"}}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent write through two stores: %v", err)
+	}
+	for i, s := range stores {
+		sites, err := s.Sites(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sites) != 2*perStore {
+			t.Errorf("store #%d sees %d sites, want %d", i, len(sites), 2*perStore)
+		}
 	}
 }
