@@ -33,6 +33,12 @@ var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first Ctrl-C cancels gracefully; restore the default so a
+		// second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
 	e := &env{
 		stdout:   os.Stdout,
 		stderr:   os.Stderr,
