@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -124,6 +125,11 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "pier: %s\n", err)
 	var ae *apiclient.Error
+	if errors.As(err, &ae) {
+		if d := errorDetails(ae); d != "" {
+			fmt.Fprintf(e.stderr, "pier: (%s)\n", d)
+		}
+	}
 	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 		fmt.Fprintln(e.stderr, "pier: pass a token with --token or PIER_TOKEN, or run pier where data/admin.token is readable")
 	}
@@ -250,4 +256,33 @@ func buildVersion() string {
 		}
 	}
 	return v
+}
+
+// detailKeys are the extra fields of an API error worth showing, in order.
+var detailKeys = []string{"file", "line", "path", "field", "limit", "hash", "computed", "size"}
+
+// errorDetails lists the extra fields of an API error that its message
+// does not already mention: "file _redirects, line 2".
+func errorDetails(e *apiclient.Error) string {
+	var parts []string
+	for _, k := range detailKeys {
+		v, ok := e.Fields[k]
+		if !ok {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case float64:
+			s = strconv.FormatFloat(v, 'f', -1, 64)
+		case string:
+			s = v
+		default:
+			continue
+		}
+		if s == "" || strings.Contains(e.Message, s) {
+			continue
+		}
+		parts = append(parts, k+" "+s)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pierhq/pier/internal/apiclient"
 )
 
 func TestParseArgsInterspersed(t *testing.T) {
@@ -161,3 +163,23 @@ func TestClientSettings(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestErrorDetails(t *testing.T) {
+	tests := []struct {
+		name string
+		err  apiclient.Error
+		want string
+	}{
+		{name: "none", err: apiclient.Error{Message: "bad"}, want: ""},
+		{name: "already in the message", err: apiclient.Error{Message: "_redirects line 2: bad status", Fields: map[string]any{"file": "_redirects", "line": float64(2)}}, want: ""},
+		{name: "not in the message", err: apiclient.Error{Message: "file too large", Fields: map[string]any{"path": "/big.bin", "limit": float64(26214400)}}, want: "path /big.bin, limit 26214400"},
+		{name: "lists are left out", err: apiclient.Error{Message: "2 blobs missing", Fields: map[string]any{"missing": []any{"a", "b"}}}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorDetails(&tt.err); got != tt.want {
+				t.Errorf("errorDetails = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
