@@ -108,6 +108,18 @@ func TestAgainstAdminAPI(t *testing.T) {
 	if !strings.HasPrefix(secret, "pier_") {
 		t.Fatalf("tokens create printed %q", secret)
 	}
+	spare := api.must(t, adm, "tokens", "create", "--tenant", "acme", "--name", "spare", "--json")
+	var spareTok struct{ ID, Token string }
+	if err := json.Unmarshal([]byte(spare), &spareTok); err != nil || spareTok.Token == "" {
+		t.Fatalf("tokens create --json: %v\n%s", err, spare)
+	}
+	if out := api.must(t, secret, "tokens", "list", "--tenant", "acme"); !strings.Contains(out, "spare") || strings.Contains(out, spareTok.Token) {
+		t.Errorf("tokens list:\n%s", out)
+	}
+	api.must(t, secret, "tokens", "delete", spareTok.ID)
+	if res := api.pier(t, spareTok.Token, "sites", "list"); res.code != 1 || !strings.Contains(res.stderr, "(unauthorized)") {
+		t.Errorf("revoked token still works: exit %d, stderr %q", res.code, res.stderr)
+	}
 
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{

@@ -79,7 +79,7 @@ func commands() []*command {
 		}},
 		{name: "tenants", summary: "create, list, inspect, re-plan and delete tenants", sub: tenantCommands()},
 		{name: "sites", summary: "create, list, inspect and delete sites", sub: siteCommands()},
-		{name: "tokens", summary: "create API tokens", sub: tokenCommands()},
+		{name: "tokens", summary: "create, list and revoke API tokens", sub: tokenCommands()},
 		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},

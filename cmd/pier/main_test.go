@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"net/http"
@@ -181,5 +182,29 @@ func TestErrorDetails(t *testing.T) {
 				t.Errorf("errorDetails = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	api := newFakeAPI(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "x"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if Ctrl-C came before the first request
+	var stdout, stderr bytes.Buffer
+	e := &env{
+		stdout: &stdout, stderr: &stderr,
+		getenv:   func(k string) string { return map[string]string{"PIER_API": api.srv.URL, "PIER_TOKEN": fakeToken}[k] },
+		readFile: func(string) ([]byte, error) { return nil, os.ErrNotExist },
+		http:     api.srv.Client(),
+	}
+	if code := run(ctx, e, []string{"deploy", dir, "--site", "blog"}); code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	if stderr.String() != "pier: interrupted\n" {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+	if n := api.callCount("POST /api/v1/sites/{site}/deployments"); n != 0 {
+		t.Errorf("%d deployments created after the interrupt", n)
 	}
 }
