@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -309,6 +310,10 @@ func (d *deployer) uploadOne(ctx context.Context, tree *assetTree, upload string
 		prog.addBytes(-cr.n)
 		if cr.eof && cr.n < f.size {
 			return fmt.Errorf("file changed during the deploy (now %d bytes, hashed %d); deploy again", cr.n, f.size)
+		}
+		var ae *apiclient.Error
+		if errors.As(err, &ae) && ae.Code == "hash_mismatch" {
+			return fmt.Errorf("%w; did the file change during the deploy?", err)
 		}
 	}
 	return err

@@ -271,13 +271,13 @@ func TestDeployShowsServerError(t *testing.T) {
 	api := newFakeAPI(t)
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"index.html": "hello"})
-	api.failPut = func(string, int) (int, string) { return 400, "hash_mismatch" }
+	api.failPut = func(string, int) (int, string) { return 400, "invalid" }
 
 	res := runCLI(t, api, false, "deploy", dir, "--site", "blog")
 	if res.code != 1 {
 		t.Errorf("exit %d, want 1", res.code)
 	}
-	want := fmt.Sprintf("pier: uploading /index.html: injected failure 1 of %s (hash_mismatch)\n", assets.Hash(api.salt, []byte("hello")))
+	want := fmt.Sprintf("pier: uploading /index.html: injected failure 1 of %s (invalid)\n", assets.Hash(api.salt, []byte("hello")))
 	if res.stderr != want {
 		t.Errorf("stderr = %q, want %q", res.stderr, want)
 	}
@@ -447,5 +447,20 @@ func BenchmarkRedeploy10k(b *testing.B) {
 		if r.Uploaded != 1 {
 			b.Fatalf("redeploy uploaded %d blobs, want 1", r.Uploaded)
 		}
+	}
+}
+
+func TestDeployHashMismatch(t *testing.T) {
+	api := newFakeAPI(t)
+	api.shownSalt = []byte("not-the-real-one") // the client hashes with the wrong salt
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "hello"})
+
+	res := runCLI(t, api, false, "deploy", dir, "--site", "blog")
+	if res.code != 1 || !strings.Contains(res.stderr, "(hash_mismatch); did the file change during the deploy?") {
+		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if n := api.putCount(assets.Hash(api.shownSalt, []byte("hello"))); n != 1 {
+		t.Errorf("%d PUTs of a blob the server refused, want 1 (no retry)", n)
 	}
 }

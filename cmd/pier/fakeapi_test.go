@@ -35,7 +35,9 @@ const (
 type fakeAPI struct {
 	t    testing.TB
 	srv  *httptest.Server
-	salt []byte
+	salt []byte // the tenant's salt, used to check uploads
+	// shownSalt, when set, is the salt GET /sites/{site} shows instead.
+	shownSalt []byte
 
 	mu          sync.Mutex
 	blobs       map[string][]byte
@@ -109,9 +111,13 @@ func (f *fakeAPI) getSite(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	salt := f.salt
+	if f.shownSalt != nil {
+		salt = f.shownSalt
+	}
 	return writeJSON(w, 200, map[string]any{
 		"id": "s_1", "tenant_id": "t_1", "name": fakeSite, "active_deployment": f.active,
-		"url": f.siteURL(), "hash_salt": fmt.Sprintf("%x", f.salt), "created_at": time.Unix(0, 0).UTC(),
+		"url": f.siteURL(), "hash_salt": fmt.Sprintf("%x", salt), "created_at": time.Unix(0, 0).UTC(),
 	})
 }
 

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -46,11 +47,22 @@ func main() {
 		getenv:   os.Getenv,
 		readFile: os.ReadFile,
 		terminal: term.IsTerminal(int(os.Stderr.Fd())),
-		http:     http.DefaultClient,
+		http:     newHTTPClient(),
 	}
 	code := run(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// newHTTPClient returns the client of the admin API: connections are kept
+// for the parallel blob uploads, and a server that accepted a request but
+// never answers is given up on, eventually (creating a deployment of a big
+// site compresses its text files first, so "eventually" is generous).
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 2 * uploadParallelism
+	t.ResponseHeaderTimeout = 10 * time.Minute
+	return &http.Client{Transport: t}
 }
 
 // env is everything a command may use from the outside world, so tests can
