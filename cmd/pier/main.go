@@ -128,7 +128,7 @@ func run(ctx context.Context, e *env, args []string) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(e.stderr, "pier: %s\n", ue.msg)
-		fmt.Fprintf(e.stderr, "Run 'pier help %s' for usage.\n", ue.cmd)
+		fmt.Fprintf(e.stderr, "Run '%s' for usage.\n", strings.TrimSpace("pier help "+ue.cmd))
 		return exitUsage
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {

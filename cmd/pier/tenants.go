@@ -44,11 +44,15 @@ func runTenantsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("tenants list", "pier tenants list [--tag k:v] [--json]",
 		"List tenants (a tenant token sees only its own), optionally only those carrying a tag.")
 	o := addClientFlags(fs, true)
-	tag := fs.String("tag", "", "only tenants carrying `key:value`")
+	var tags listFlag
+	fs.Var(&tags, "tag", "only tenants carrying `key:value`")
 	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
 		return err
 	}
-	list, err := o.client(e).ListTenants(ctx, *tag)
+	if len(tags) > 1 {
+		return usagef(fs.cmd, "give one --tag")
+	}
+	list, err := o.client(e).ListTenants(ctx, firstNonEmpty(tags...))
 	if err != nil {
 		return err
 	}
