@@ -148,7 +148,7 @@ type table struct{ tw *tabwriter.Writer }
 func newTable(w io.Writer, header ...string) *table {
 	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
 	if len(header) > 0 {
-		t.row(toAny(header)...)
+		io.WriteString(t.tw, strings.Join(header, "\t")+"\n")
 	}
 	return t
 }
@@ -160,7 +160,7 @@ func (t *table) row(cols ...any) {
 		}
 		s := fmt.Sprint(c)
 		if s == "" {
-			s = "-"
+			s = "-" // an empty cell would shift the columns to its right
 		}
 		// A tab or newline in a value would break the columns.
 		io.WriteString(t.tw, strings.NewReplacer("\t", " ", "\n", " ").Replace(s))
@@ -169,14 +169,6 @@ func (t *table) row(cols ...any) {
 }
 
 func (t *table) flush() error { return t.tw.Flush() }
-
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
 
 // formatTime shows a server timestamp in UTC, to the second.
 func formatTime(t time.Time) string {
