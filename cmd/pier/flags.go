@@ -160,7 +160,7 @@ func (t *table) row(cols ...any) {
 		}
 		s := fmt.Sprint(c)
 		if s == "" {
-			s = "-" // an empty cell would shift the columns to its right
+			s = "-" // say "none" rather than leave a hole in the table
 		}
 		// A tab or newline in a value would break the columns.
 		io.WriteString(t.tw, strings.NewReplacer("\t", " ", "\n", " ").Replace(s))
