@@ -42,9 +42,14 @@ func (f *cmdFlags) printHelp(w io.Writer) {
 		return
 	}
 	fmt.Fprintln(w, "\nFlags:")
-	f.SetOutput(w)
-	f.PrintDefaults()
-	f.SetOutput(io.Discard)
+	f.VisitAll(func(fl *flag.Flag) {
+		name, usage := flag.UnquoteUsage(fl)
+		line := "  --" + fl.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+	})
 }
 
 // parseArgs parses args with fs, allowing flags before, between and after

@@ -67,7 +67,7 @@ func TestParseArgsHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"pier test THING", "Does a test.", "-site site"} {
+	for _, want := range []string{"pier test THING", "Does a test.", "  --site site\n      the site\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
@@ -92,7 +92,7 @@ func TestRunDispatch(t *testing.T) {
 		{name: "missing subcommand", args: []string{"sites"}, wantCode: exitUsage, wantStderr: "missing subcommand of sites"},
 		{name: "unknown subcommand", args: []string{"sites", "rename"}, wantCode: exitUsage, wantStderr: `unknown subcommand "rename" of sites`},
 		{name: "version", args: []string{"version"}, wantCode: exitOK, wantStdout: "pier "},
-		{name: "flag help", args: []string{"deploy", "-h"}, wantCode: exitOK, wantStdout: "-no-activate"},
+		{name: "flag help", args: []string{"deploy", "-h"}, wantCode: exitOK, wantStdout: "--no-activate"},
 		{name: "missing argument", args: []string{"tenants", "create"}, wantCode: exitUsage, wantStderr: "Run 'pier help tenants create' for usage."},
 		{name: "tokens need an owner", args: []string{"tokens", "create", "--name", "ci"}, wantCode: exitUsage, wantStderr: "--tenant T or --admin"},
 		{name: "deployments need a site", args: []string{"deployments", "list"}, wantCode: exitUsage, wantStderr: "--site is required"},
