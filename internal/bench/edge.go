@@ -189,6 +189,7 @@ func benchEdge(ctx context.Context) error {
 	servers := []server{
 		{"nginx", func() (string, func(), error) { return startNginx(ctx, work, root, serverCore) }, []string{"localhost"}},
 		{"caddy", func() (string, func(), error) { return startCaddy(ctx, work, root, serverCore) }, []string{"localhost"}},
+		{"go-bare", func() (string, func(), error) { return startSelf(ctx, work, serverCore, "bare-server", "localhost", "/s/0000.html") }, []string{"localhost"}},
 		{"pier", func() (string, func(), error) { return startPierEdge(ctx, work, serverCore) }, hosts},
 	}
 	workloads := []struct {
@@ -238,11 +239,12 @@ func benchEdge(ctx context.Context) error {
 	fmt.Println("edge benchmark: 1,000-file site (900 × 1–4 KiB, 90 × 20–100 KiB, 10 × 1–2 MiB), warm,")
 	fmt.Printf("server pinned to core %s (GOMAXPROCS=1 / worker_processes 1), wrk -t1 -c64 on core %s, 10 s per run;\n", serverCore, wrkCore)
 	fmt.Println("Pier's Host header drawn from 10,000 sites, all semantics on (html_handling, _headers, ETag, Range, encodings).")
-	fmt.Printf("%-8s %12s %12s %12s %12s %10s %10s\n", "workload", "nginx", "caddy", "pier", "pier p99", "×caddy", "×nginx")
+	fmt.Println("go-bare is a reference: a plain net/http server answering the same files from a map in memory, no semantics.")
+	fmt.Printf("%-8s %10s %10s %10s %10s %10s %8s %8s %8s\n", "workload", "nginx", "caddy", "go-bare", "pier", "pier p99", "×caddy", "×nginx", "×bare")
 	for _, w := range workloads {
-		n, c, p := results["nginx"][w.name], results["caddy"][w.name], results["pier"][w.name]
-		fmt.Printf("%-8s %12.0f %12.0f %12.0f %12v %9.2fx %9.2fx   (p99 nginx %v, caddy %v)\n",
-			w.name, n.ReqPerSec, c.ReqPerSec, p.ReqPerSec, p.P99, p.ReqPerSec/c.ReqPerSec, p.ReqPerSec/n.ReqPerSec, n.P99, c.P99)
+		n, c, g, p := results["nginx"][w.name], results["caddy"][w.name], results["go-bare"][w.name], results["pier"][w.name]
+		fmt.Printf("%-8s %10.0f %10.0f %10.0f %10.0f %10v %7.2fx %7.2fx %7.2fx   (p99 nginx %v, caddy %v, go-bare %v)\n",
+			w.name, n.ReqPerSec, c.ReqPerSec, g.ReqPerSec, p.ReqPerSec, p.P99, p.ReqPerSec/c.ReqPerSec, p.ReqPerSec/n.ReqPerSec, p.ReqPerSec/g.ReqPerSec, n.P99, c.P99, g.P99)
 	}
 	fmt.Println("targets: pier ≥ 2× caddy and ≥ 0.8× nginx on both workloads, p99 no worse than caddy")
 	return nil
@@ -399,7 +401,7 @@ func startCaddy(ctx context.Context, work, root, core string) (string, func(), e
 	}
 	dir := filepath.Join(work, "caddy")
 	os.MkdirAll(dir, 0o755)
-	conf := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\nhttp://%s {\n\troot * %s\n\tfile_server\n}\n", addr, root)
+	conf := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\nhttp://%s {\n\troot * %s\n\tfile_server\n}\n", addr, root)
 	confPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return "", nil, err
@@ -412,8 +414,46 @@ func startCaddy(ctx context.Context, work, root, core string) (string, func(), e
 	return addr, stop, waitHTTP(addr, "localhost", "/s/0000.html")
 }
 
+// runBareServer is the go-bare reference: net/http answering the benchmark
+// files from a map, with a Content-Type and nothing else.
+func runBareServer(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bare-server", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	fs.String("dir", "", "unused")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	types := map[string][]string{}
+	for _, f := range makeSite(1) {
+		files[f.Path] = f.Data
+		types[f.Path] = []string{assets.ContentType(f.Path)}
+	}
+	srv := &http.Server{Addr: *addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h["Content-Type"] = types[r.URL.Path]
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+		w.Write(b)
+	})}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 // startPierEdge re-executes this program as `bench edge-server`, pinned.
 func startPierEdge(ctx context.Context, work, core string) (string, func(), error) {
+	return startSelf(ctx, work, core, "edge-server", benchSiteName(0)+".localhost", "/s/0000")
+}
+
+// startSelf re-executes this program as `bench <mode>`, pinned to core.
+func startSelf(ctx context.Context, work, core, mode, probeHost, probePath string) (string, func(), error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", nil, err
@@ -422,7 +462,7 @@ func startPierEdge(ctx context.Context, work, core string) (string, func(), erro
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.CommandContext(ctx, "taskset", "-c", core, self, "edge-server", "-addr", addr, "-dir", filepath.Join(work, "pier-blobs"))
+	cmd := exec.CommandContext(ctx, "taskset", "-c", core, self, mode, "-addr", addr, "-dir", filepath.Join(work, "pier-blobs"))
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -441,5 +481,5 @@ func startPierEdge(ctx context.Context, work, core string) (string, func(), erro
 			<-done
 		}
 	}
-	return addr, stop, waitHTTP(addr, benchSiteName(0)+".localhost", "/s/0000")
+	return addr, stop, waitHTTP(addr, probeHost, probePath)
 }

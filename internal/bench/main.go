@@ -29,6 +29,8 @@ func main() {
 	switch os.Args[1] {
 	case "edge":
 		err = benchEdge(ctx)
+	case "bare-server":
+		err = runBareServer(ctx, os.Args[2:])
 	case "edge-server":
 		err = runEdgeServer(ctx, os.Args[2:])
 	case "deploy":
