@@ -189,7 +189,9 @@ func benchEdge(ctx context.Context) error {
 	servers := []server{
 		{"nginx", func() (string, func(), error) { return startNginx(ctx, work, root, serverCore) }, []string{"localhost"}},
 		{"caddy", func() (string, func(), error) { return startCaddy(ctx, work, root, serverCore) }, []string{"localhost"}},
-		{"go-bare", func() (string, func(), error) { return startSelf(ctx, work, serverCore, "bare-server", "localhost", "/s/0000.html") }, []string{"localhost"}},
+		{"go-bare", func() (string, func(), error) {
+			return startSelf(ctx, work, serverCore, "bare-server", "localhost", "/s/0000.html")
+		}, []string{"localhost"}},
 		{"pier", func() (string, func(), error) { return startPierEdge(ctx, work, serverCore) }, hosts},
 	}
 	workloads := []struct {
