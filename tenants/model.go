@@ -185,8 +185,16 @@ type UploadSession struct {
 	SiteID   string          `json:"site_id"`
 	TenantID string          `json:"tenant_id"`
 	Manifest assets.Manifest `json:"manifest"`
+	Worker   *WorkerBlob     `json:"worker,omitempty"` // the compiled worker to deploy, if any
 	Expires  time.Time       `json:"expires_at"`
 	Created  time.Time       `json:"created_at"`
+}
+
+// WorkerBlob names the compiled WebAssembly worker of an upload session:
+// a blob of the tenant like any asset, hashed with the tenant's salt.
+type WorkerBlob struct {
+	Hash string `json:"hash"`
+	Size int64  `json:"size"`
 }
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

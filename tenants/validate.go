@@ -124,6 +124,9 @@ func (s UploadSession) Validate() error {
 	if s.Expires.IsZero() {
 		return fmt.Errorf("%w: upload session has no expiry", ErrInvalid)
 	}
+	if w := s.Worker; w != nil && (!assets.ValidHash(w.Hash) || w.Size < 0) {
+		return fmt.Errorf("%w: upload session worker must have a content hash and a size that is not negative", ErrInvalid)
+	}
 	return validateManifestHashes(s.Manifest)
 }
 

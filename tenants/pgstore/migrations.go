@@ -90,6 +90,11 @@ CREATE TABLE blobs (
 	PRIMARY KEY (tenant_id, hash)
 );
 `},
+	{2, `
+-- The compiled worker an upload session carries ('' = none).
+ALTER TABLE upload_sessions ADD COLUMN worker_hash text NOT NULL DEFAULT '';
+ALTER TABLE upload_sessions ADD COLUMN worker_size bigint NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -392,8 +392,13 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if _, err := s.siteTenant(ctx, op, u.SiteID, u.TenantID); err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.SiteID, string(manifest), u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created))
+	var workerHash string
+	var workerSize int64
+	if u.Worker != nil {
+		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created))
 	return mapErr(op, err)
 }
 
@@ -401,14 +406,19 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 func (s *Store) UploadSession(ctx context.Context, id string) (tenants.UploadSession, error) {
 	op := "upload session " + id
 	var (
-		u        tenants.UploadSession
-		manifest []byte
+		u          tenants.UploadSession
+		manifest   []byte
+		workerHash string
+		workerSize int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.site_id, s.tenant_id, u.manifest::text, u.expires_at, u.created_at
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.site_id, s.tenant_id, u.manifest::text, u.worker_hash, u.worker_size, u.expires_at, u.created_at
 FROM upload_sessions u JOIN sites s ON s.id = u.site_id
-WHERE u.id = $1 AND u.expires_at >= $2`, id, s.now().Truncate(time.Millisecond)).Scan(&u.ID, &u.SiteID, &u.TenantID, &manifest, &u.Expires, &u.Created)
+WHERE u.id = $1 AND u.expires_at >= $2`, id, s.now().Truncate(time.Millisecond)).Scan(&u.ID, &u.SiteID, &u.TenantID, &manifest, &workerHash, &workerSize, &u.Expires, &u.Created)
 	if err != nil {
 		return u, mapErr(op, err)
+	}
+	if workerHash != "" {
+		u.Worker = &tenants.WorkerBlob{Hash: workerHash, Size: workerSize}
 	}
 	if u.Manifest, err = manifestjson.Decode(manifest); err != nil {
 		return u, fmt.Errorf("pgstore: %s: decoding manifest: %w", op, err)

@@ -84,6 +84,11 @@ CREATE TABLE blobs (
 	PRIMARY KEY (tenant_id, hash)
 ) STRICT, WITHOUT ROWID;
 `},
+	{2, `
+-- The compiled worker an upload session carries ('' = none).
+ALTER TABLE upload_sessions ADD COLUMN worker_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE upload_sessions ADD COLUMN worker_size INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

@@ -535,8 +535,13 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if _, err := siteTenant(ctx, tx, op, u.SiteID, u.TenantID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.SiteID, string(manifest), u.Expires.UnixMilli(), s.createdMs(u.Created)); err != nil {
+	var workerHash string
+	var workerSize int64
+	if u.Worker != nil {
+		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created)); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())
@@ -548,13 +553,18 @@ func (s *Store) UploadSession(ctx context.Context, id string) (tenants.UploadSes
 	var (
 		u                tenants.UploadSession
 		manifest         []byte
+		workerHash       string
+		workerSize       int64
 		expires, created int64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT u.id, u.site_id, s.tenant_id, u.manifest, u.expires_at, u.created_at
+	err := s.read.QueryRowContext(ctx, `SELECT u.id, u.site_id, s.tenant_id, u.manifest, u.worker_hash, u.worker_size, u.expires_at, u.created_at
 FROM upload_sessions u JOIN sites s ON s.id = u.site_id
-WHERE u.id = ? AND u.expires_at >= ?`, id, s.now().UnixMilli()).Scan(&u.ID, &u.SiteID, &u.TenantID, &manifest, &expires, &created)
+WHERE u.id = ? AND u.expires_at >= ?`, id, s.now().UnixMilli()).Scan(&u.ID, &u.SiteID, &u.TenantID, &manifest, &workerHash, &workerSize, &expires, &created)
 	if err != nil {
 		return u, mapErr(op, err)
+	}
+	if workerHash != "" {
+		u.Worker = &tenants.WorkerBlob{Hash: workerHash, Size: workerSize}
 	}
 	if u.Manifest, err = manifestjson.Decode(manifest); err != nil {
 		return u, fmt.Errorf("sqlitestore: %s: decoding manifest: %w", op, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/storetest"
@@ -96,6 +97,45 @@ func TestOpen(t *testing.T) {
 			t.Fatal("Open accepted a database from a newer version")
 		} else if !strings.Contains(err.Error(), "newer") {
 			t.Errorf("error %q does not say the schema is newer", err)
+		}
+	})
+	t.Run("upgrade keeps upload sessions", func(t *testing.T) {
+		// A database at schema version 1 (before sessions carried a worker)
+		// with a session in it.
+		path := filepath.Join(t.TempDir(), "pier.db")
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range migrations[:1] {
+			if err := apply(ctx, db, m, time.Now); err != nil {
+				t.Fatalf("migration %d: %v", m.version, err)
+			}
+		}
+		for _, q := range []string{
+			`INSERT INTO tenants (id, name, plan, salt, created_at) VALUES ('t1', 'acme', 'free', zeroblob(16), 0)`,
+			`INSERT INTO sites (id, tenant_id, name, created_at) VALUES ('s1', 't1', 'blog', 0)`,
+			`INSERT INTO upload_sessions (id, site_id, manifest, expires_at, created_at) VALUES ('u1', 's1', '{}', 9999999999999, 0)`,
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		db.Close()
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		u, err := s.UploadSession(ctx, "u1")
+		if err != nil {
+			t.Fatalf("UploadSession after upgrade: %v", err)
+		}
+		if u.Worker != nil {
+			t.Errorf("upgraded session has worker %+v, want none", u.Worker)
 		}
 	})
 	t.Run("bad paths", func(t *testing.T) {

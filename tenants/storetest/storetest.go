@@ -55,6 +55,7 @@ func Run(t *testing.T, open Open) {
 		{"Tokens", testTokens},
 		{"TokenErrors", testTokenErrors},
 		{"UploadSessions", testUploadSessions},
+		{"UploadSessionWorker", testUploadSessionWorker},
 		{"UploadSessionExpiry", testUploadSessionExpiry},
 		{"Blobs", testBlobs},
 		{"BlobsLarge", testBlobsLarge},
@@ -1027,6 +1028,41 @@ func testUploadSessions(t *testing.T, h *harness) {
 		mustNil(t, "DeleteUploadSession", h.s.DeleteUploadSession(h.ctx, "u1"))
 		_, err := h.s.UploadSession(h.ctx, "u1")
 		wantErr(t, "UploadSession after delete", err, tenants.ErrNotFound)
+	})
+}
+
+func testUploadSessionWorker(t *testing.T, h *harness) {
+	h.tenant(t, "t1", "acme")
+	h.site(t, "s1", "t1", "blog")
+	expires := time.Now().Add(time.Hour)
+	worker := &tenants.WorkerBlob{Hash: hashOf(4_242_001), Size: 32 << 20}
+	tests := []struct {
+		name    string
+		session tenants.UploadSession
+	}{
+		{"with manifest", tenants.UploadSession{ID: "uw1", SiteID: "s1", Manifest: manifest(2, 9), Worker: worker, Expires: expires, Created: baseTime}},
+		{"worker only", tenants.UploadSession{ID: "uw2", SiteID: "s1", Manifest: assets.Manifest{}, Worker: worker, Expires: expires, Created: baseTime}},
+		{"empty worker", tenants.UploadSession{ID: "uw3", SiteID: "s1", Manifest: assets.Manifest{}, Worker: &tenants.WorkerBlob{Hash: hashOf(4_242_002)}, Expires: expires, Created: baseTime}},
+		{"no worker", tenants.UploadSession{ID: "uw4", SiteID: "s1", Manifest: manifest(1, 3), Expires: expires, Created: baseTime}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mustNil(t, "CreateUploadSession", h.s.CreateUploadSession(h.ctx, tc.session))
+			got, err := h.s.UploadSession(h.ctx, tc.session.ID)
+			mustNil(t, "UploadSession", err)
+			want := tc.session
+			want.TenantID = "t1"
+			want.Expires = ms(expires)
+			want.Created = ms(tc.session.Created)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("UploadSession:\n got  %+v (worker %+v)\n want %+v (worker %+v)", got, got.Worker, want, want.Worker)
+			}
+		})
+	}
+	t.Run("invalid worker", func(t *testing.T) {
+		err := h.s.CreateUploadSession(h.ctx, tenants.UploadSession{ID: "uw9", SiteID: "s1", Expires: expires,
+			Worker: &tenants.WorkerBlob{Hash: "app.wasm", Size: 1}})
+		wantErr(t, "CreateUploadSession", err, tenants.ErrInvalid)
 	})
 }
 
