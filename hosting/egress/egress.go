@@ -27,7 +27,6 @@ package egress
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pierhq/pier/hosting/worker"
 )
 
 // Resolver resolves host names; *net.Resolver satisfies it. LookupNetIP
@@ -139,11 +140,22 @@ func DefaultDeny() []netip.Prefix {
 // Errors. They wrap the hosting/worker sentinels the runtime maps to the
 // guest's error codes (egress_denied, response_too_large).
 var (
-	// ErrDenied: the destination is not allowed.
-	ErrDenied = errors.New("egress: destination denied")
+	// ErrDenied: the destination is not allowed. It wraps
+	// worker.ErrEgressDenied.
+	ErrDenied error = &sentinel{"egress: destination denied", worker.ErrEgressDenied}
 	// ErrResponseTooLarge: the response body exceeded MaxResponseBytes.
-	ErrResponseTooLarge = errors.New("egress: response too large")
+	// It wraps worker.ErrResponseTooLarge.
+	ErrResponseTooLarge error = &sentinel{"egress: response too large", worker.ErrResponseTooLarge}
 )
+
+// sentinel is an error of this package that is also the runtime's.
+type sentinel struct {
+	msg  string
+	also error
+}
+
+func (s *sentinel) Error() string { return s.msg }
+func (s *sentinel) Unwrap() error { return s.also }
 
 // Transport returns the RoundTripper of plan's fetches. Each call builds a
 // new transport with its own connection pool: callers keep one per plan.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/hosting/worker"
 )
 
 // fakeResolver answers from a fixed table.
@@ -143,8 +145,8 @@ func TestDenied(t *testing.T) {
 				resp.Body.Close()
 				t.Fatalf("GET %s: status %d, want a denial", tc.url, resp.StatusCode)
 			}
-			if !errors.Is(err, ErrDenied) {
-				t.Fatalf("GET %s: %v, want ErrDenied", tc.url, err)
+			if !errors.Is(err, ErrDenied) || !errors.Is(err, worker.ErrEgressDenied) {
+				t.Fatalf("GET %s: %v, want ErrDenied wrapping worker.ErrEgressDenied", tc.url, err)
 			}
 			if got := d.calls(); len(got) != 0 {
 				t.Fatalf("GET %s dialled %v", tc.url, got)
@@ -271,8 +273,8 @@ func TestResponseCap(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrResponseTooLarge) {
-				t.Fatalf("err %v, want ErrResponseTooLarge", err)
+			if !errors.Is(err, ErrResponseTooLarge) || !errors.Is(err, worker.ErrResponseTooLarge) {
+				t.Fatalf("err %v, want ErrResponseTooLarge wrapping worker's", err)
 			}
 			if len(body) > limit {
 				t.Fatalf("read %d bytes past the limit", len(body))
