@@ -1,0 +1,60 @@
+// Package pier is the Go guest SDK for Pier workers: it lets a tenant write
+// an ordinary [net/http.Handler], compile it to WebAssembly and run it on a
+// Pier edge beside the site's static assets.
+//
+//	//go:build wasip1
+//
+//	package main
+//
+//	import (
+//		"net/http"
+//
+//		pier "github.com/pierhq/pier/hosting/worker/sdk"
+//	)
+//
+//	func init() {
+//		pier.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//			if r.URL.Path != "/hello" {
+//				pier.Next(w) // fall through to the static assets
+//				return
+//			}
+//			w.Write([]byte("hello\n"))
+//		}))
+//	}
+//
+//	func main() {}
+//
+// Build it as a WASI reactor:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o worker.wasm .
+//
+// The module exports handle_request and imports the http-wasm handler ABI
+// (module http_handler) plus Pier's own functions (module pier), exactly as
+// docs/workers.md in the Pier repository specifies. The host instantiates it
+// once and calls handle_request for many requests, one at a time.
+//
+// What the package sets up when it is imported:
+//
+//   - [net/http.DefaultTransport] (and so [net/http.DefaultClient] and
+//     [net/http.Get]) sends requests through the host's fetch, counted
+//     against the plan's subrequest limit; see [Transport].
+//   - [log/slog]'s default logger and the [log] package write one line per
+//     record to the site's live log stream (pier logs --site S).
+//
+// # Notes
+//
+//   - In a -buildmode=c-shared build main.main is never executed: register
+//     the handler with [Handle] from an init function.
+//   - Responses are buffered and handed to the host when the handler
+//     returns; [net/http.Flusher], hijacking and trailers are not supported.
+//   - The instance is reused: package-level state survives between requests
+//     of the same instance, but instances come and go, so never rely on it
+//     for anything but caches.
+//   - Outside the Pier host (any GOOS other than wasip1) the package still
+//     builds so handlers can be unit-tested natively: [Log] writes to
+//     standard error, [Var] reads the environment, and [Asset] and
+//     [Transport] return [ErrNoHost].
+//
+// Only the standard library is used, so the package works with any Go
+// toolchain that supports go:wasmexport (Go 1.24 or later).
+package pier

@@ -1,0 +1,199 @@
+package pier
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// Transport is an [net/http.RoundTripper] that sends requests through the
+// host's fetch: the host dials (after checking the destination against the
+// egress policy), applies its timeouts and size cap, and counts the request
+// against the plan's subrequest limit. Importing this package installs it
+// as [net/http.DefaultTransport], so [net/http.Get] and
+// [net/http.DefaultClient] use it.
+//
+// Refusals come back as errors to test with [errors.Is]:
+// [ErrSubrequestLimit], [ErrEgressDenied], [ErrNetwork],
+// [ErrResponseTooLarge] and [ErrInvalidRequest].
+//
+// # Notes
+//
+//   - The host performs the call synchronously: a request's context is
+//     checked before the call, but cannot cancel it midway; the host's own
+//     timeouts apply.
+//   - A request body of unknown length is read into memory first, since
+//     the host needs a Content-Length.
+//   - The response body is streamed from the host; close it (the host
+//     releases it at the end of the request in any case).
+type Transport struct{}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// RoundTrip implements [net/http.RoundTripper].
+func (*Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return roundTrip(hostABI(), req)
+}
+
+func roundTrip(h abi, req *http.Request) (*http.Response, error) {
+	closeBody := func() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+	}
+	if h == nil {
+		closeBody()
+		return nil, ErrNoHost
+	}
+	if req.URL == nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
+		closeBody()
+		return nil, ErrInvalidRequest
+	}
+	if err := req.Context().Err(); err != nil {
+		closeBody()
+		return nil, err
+	}
+	wire, err := encodeRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	handle := h.fetch(wire)
+	if handle <= 0 {
+		return nil, hostError(handle)
+	}
+	return readResponse(h, handle, req)
+}
+
+// encodeRequest writes req in HTTP/1.1 wire format with the absolute URL
+// in the request line and the body framed by Content-Length, as the host's
+// fetch expects. It consumes and closes req's body but does not otherwise
+// change req.
+func encodeRequest(req *http.Request) ([]byte, error) {
+	out := req
+	if req.Body != nil && req.Body != http.NoBody && req.ContentLength <= 0 {
+		// Unknown length (or a body despite a zero length): buffer it so
+		// WriteProxy frames it with Content-Length instead of chunking.
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = new(http.Request)
+		*out = *req
+		out.ContentLength = int64(len(body))
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		if len(body) == 0 {
+			out.Body = nil
+		}
+		out.TransferEncoding = nil
+	}
+	var buf bytes.Buffer
+	if err := out.WriteProxy(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// readResponse parses the response behind handle; its body reads from the
+// host on demand and releases the handle when closed or fully read.
+func readResponse(h abi, handle int32, req *http.Request) (*http.Response, error) {
+	hr := &handleReader{h: h, handle: handle}
+	resp, err := http.ReadResponse(bufio.NewReader(hr), req)
+	if err != nil {
+		hr.Close()
+		var he hostErr
+		if errors.As(err, &he) {
+			return nil, he.err
+		}
+		return nil, err
+	}
+	resp.Body = &responseBody{ReadCloser: resp.Body, hr: hr}
+	return resp, nil
+}
+
+// hostErr carries a host error through bufio and net/http's parsers.
+type hostErr struct{ err error }
+
+func (e hostErr) Error() string { return e.err.Error() }
+func (e hostErr) Unwrap() error { return e.err }
+
+// handleReader reads the wire-format response behind a handle.
+type handleReader struct {
+	h      abi
+	handle int32
+	once   sync.Once
+	done   bool
+}
+
+func (r *handleReader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := r.h.responseRead(r.handle, p)
+	switch {
+	case n < 0:
+		r.done = true
+		return 0, hostErr{hostError(n)}
+	case n == 0:
+		r.done = true
+		return 0, io.EOF
+	}
+	return min(int(n), len(p)), nil
+}
+
+func (r *handleReader) Close() error {
+	r.once.Do(func() {
+		r.done = true
+		r.h.responseClose(r.handle)
+	})
+	return nil
+}
+
+// responseBody releases the host handle when the body is closed.
+type responseBody struct {
+	io.ReadCloser
+	hr *handleReader
+}
+
+func (b *responseBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var he hostErr
+	if errors.As(err, &he) {
+		err = he.err
+	}
+	return n, err
+}
+
+func (b *responseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.hr.Close()
+	return err
+}
+
+// Asset returns the deployment's own static asset at path, as the edge
+// would serve it (status, headers from _headers, body), without a
+// subrequest. A missing asset is [ErrNotFound]. Close the body.
+func Asset(path string) (*http.Response, error) {
+	return asset(hostABI(), path)
+}
+
+func asset(h abi, path string) (*http.Response, error) {
+	if h == nil {
+		return nil, ErrNoHost
+	}
+	handle := h.asset(path)
+	if handle <= 0 {
+		return nil, hostError(handle)
+	}
+	req, err := http.NewRequest(http.MethodGet, path, nil)
+	if err != nil {
+		req = &http.Request{Method: http.MethodGet}
+	}
+	return readResponse(h, handle, req)
+}

@@ -1,0 +1,140 @@
+//go:build wasip1
+
+package pier
+
+import "unsafe"
+
+// theHost is the host behind the module's imports.
+var theHost abi = wasmHost{}
+
+// srv serves every request of this instance; the host never calls
+// handle_request concurrently.
+var srv = server{h: wasmHost{}}
+
+// handleRequest is the http-wasm entry point: it serves one request with
+// the handler registered by [Handle] and returns ctx<<32 | next, with
+// ctx 0 and next 1 when the handler called [Next].
+//
+//go:wasmexport handle_request
+func handleRequest() uint64 {
+	return srv.serve(registered())
+}
+
+// handleResponse is called after a request that fell through to the static
+// assets was answered; the SDK has nothing to do then.
+//
+//go:wasmexport handle_response
+func handleResponse(reqCtx int32, isError int32) {}
+
+// wasmHost implements abi with the module's imports.
+type wasmHost struct{}
+
+func ptr(b []byte) unsafe.Pointer       { return unsafe.Pointer(unsafe.SliceData(b)) }
+func sptr(s string) unsafe.Pointer      { return unsafe.Pointer(unsafe.StringData(s)) }
+func size[T []byte | string](v T) int32 { return int32(len(v)) }
+
+func (wasmHost) getMethod(buf []byte) uint32 { return uint32(hGetMethod(ptr(buf), size(buf))) }
+func (wasmHost) setMethod(m string)          { hSetMethod(sptr(m), size(m)) }
+func (wasmHost) getURI(buf []byte) uint32    { return uint32(hGetURI(ptr(buf), size(buf))) }
+func (wasmHost) setURI(uri string)           { hSetURI(sptr(uri), size(uri)) }
+func (wasmHost) getProtocolVersion(buf []byte) uint32 {
+	return uint32(hGetProtocolVersion(ptr(buf), size(buf)))
+}
+func (wasmHost) getSourceAddr(buf []byte) uint32 {
+	return uint32(hGetSourceAddr(ptr(buf), size(buf)))
+}
+func (wasmHost) getHeaderNames(kind uint32, buf []byte) uint64 {
+	return uint64(hGetHeaderNames(int32(kind), ptr(buf), size(buf)))
+}
+func (wasmHost) getHeaderValues(kind uint32, name string, buf []byte) uint64 {
+	return uint64(hGetHeaderValues(int32(kind), sptr(name), size(name), ptr(buf), size(buf)))
+}
+func (wasmHost) setHeaderValue(kind uint32, name, value string) {
+	hSetHeaderValue(int32(kind), sptr(name), size(name), sptr(value), size(value))
+}
+func (wasmHost) addHeaderValue(kind uint32, name, value string) {
+	hAddHeaderValue(int32(kind), sptr(name), size(name), sptr(value), size(value))
+}
+func (wasmHost) removeHeader(kind uint32, name string) {
+	hRemoveHeader(int32(kind), sptr(name), size(name))
+}
+func (wasmHost) readBody(kind uint32, buf []byte) uint64 {
+	return uint64(hReadBody(int32(kind), ptr(buf), size(buf)))
+}
+func (wasmHost) writeBody(kind uint32, b []byte) { hWriteBody(int32(kind), ptr(b), size(b)) }
+func (wasmHost) setStatusCode(code uint32)       { hSetStatusCode(int32(code)) }
+
+func (wasmHost) log(msg string) { pLog(sptr(msg), size(msg)) }
+func (wasmHost) getVar(name string, buf []byte) int32 {
+	return pGetVar(sptr(name), size(name), ptr(buf), size(buf))
+}
+func (wasmHost) fetch(req []byte) int32  { return pFetch(ptr(req), size(req)) }
+func (wasmHost) asset(path string) int32 { return pAsset(sptr(path), size(path)) }
+func (wasmHost) responseClose(h int32)   { pResponseClose(h) }
+func (wasmHost) responseRead(h int32, buf []byte) int32 {
+	return pResponseRead(h, ptr(buf), size(buf))
+}
+
+// The http-wasm handler ABI (https://http-wasm.io/http-handler-abi/).
+
+//go:wasmimport http_handler get_method
+func hGetMethod(buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport http_handler set_method
+func hSetMethod(p unsafe.Pointer, n int32)
+
+//go:wasmimport http_handler get_uri
+func hGetURI(buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport http_handler set_uri
+func hSetURI(p unsafe.Pointer, n int32)
+
+//go:wasmimport http_handler get_protocol_version
+func hGetProtocolVersion(buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport http_handler get_source_addr
+func hGetSourceAddr(buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport http_handler get_header_names
+func hGetHeaderNames(kind int32, buf unsafe.Pointer, limit int32) int64
+
+//go:wasmimport http_handler get_header_values
+func hGetHeaderValues(kind int32, name unsafe.Pointer, nameLen int32, buf unsafe.Pointer, limit int32) int64
+
+//go:wasmimport http_handler set_header_value
+func hSetHeaderValue(kind int32, name unsafe.Pointer, nameLen int32, value unsafe.Pointer, valueLen int32)
+
+//go:wasmimport http_handler add_header_value
+func hAddHeaderValue(kind int32, name unsafe.Pointer, nameLen int32, value unsafe.Pointer, valueLen int32)
+
+//go:wasmimport http_handler remove_header
+func hRemoveHeader(kind int32, name unsafe.Pointer, nameLen int32)
+
+//go:wasmimport http_handler read_body
+func hReadBody(kind int32, buf unsafe.Pointer, limit int32) int64
+
+//go:wasmimport http_handler write_body
+func hWriteBody(kind int32, p unsafe.Pointer, n int32)
+
+//go:wasmimport http_handler set_status_code
+func hSetStatusCode(code int32)
+
+// Pier's own imports (docs/workers.md §2).
+
+//go:wasmimport pier log
+func pLog(p unsafe.Pointer, n int32)
+
+//go:wasmimport pier get_var
+func pGetVar(name unsafe.Pointer, nameLen int32, buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport pier fetch
+func pFetch(req unsafe.Pointer, n int32) int32
+
+//go:wasmimport pier asset
+func pAsset(path unsafe.Pointer, n int32) int32
+
+//go:wasmimport pier response_read
+func pResponseRead(handle int32, buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport pier response_close
+func pResponseClose(handle int32)

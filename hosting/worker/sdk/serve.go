@@ -1,0 +1,252 @@
+package pier
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+var (
+	handlerMu sync.Mutex
+	handler   http.Handler
+)
+
+// Handle registers h as the worker's handler: every request the edge
+// dispatches to the worker is served by h, with a [net/http.Request] built
+// from the host's request and an [net/http.ResponseWriter] that buffers the
+// response and hands it to the host when h returns. Call it from an init
+// function (main is not run in a -buildmode=c-shared build). A later call
+// replaces the handler.
+//
+// A handler that wants the request to continue to the site's static assets
+// calls [Next] instead of writing a response.
+func Handle(h http.Handler) {
+	handlerMu.Lock()
+	handler = h
+	handlerMu.Unlock()
+}
+
+func registered() http.Handler {
+	handlerMu.Lock()
+	defer handlerMu.Unlock()
+	return handler
+}
+
+// Next tells Pier that the handler does not answer this request: when the
+// handler returns, the request continues to the site's static assets, with
+// the method, URI and request headers as the handler left them on the
+// [net/http.Request] (so a handler can rewrite /app/anything to
+// /index.html, say). Anything written to w is discarded.
+//
+// w must be the ResponseWriter the SDK passed to the handler, or wrap it
+// and provide an Unwrap() http.ResponseWriter method as
+// [net/http.ResponseController] expects. Next panics otherwise.
+func Next(w http.ResponseWriter) {
+	for {
+		switch rw := w.(type) {
+		case *responseWriter:
+			rw.next = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = rw.Unwrap()
+		default:
+			panic("pier: Next called with a ResponseWriter that does not come from the pier SDK")
+		}
+	}
+}
+
+// server serves requests through the ABI, one at a time, reusing its
+// buffers and response writer from one request to the next.
+type server struct {
+	h       abi
+	scratch scratch
+	w       responseWriter
+}
+
+// serve runs one request through hd and returns handle_request's result:
+// 0 when the response was written, 1 to continue to the static assets.
+func (s *server) serve(hd http.Handler) (next uint64) {
+	h := s.h
+	r, orig := s.readRequest()
+	w := &s.w
+	w.reset()
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				logLines(h, "pier: panic serving "+r.Method+" "+r.RequestURI+": "+panicString(v)+"\n"+string(debug.Stack()))
+			}
+			w.reset()
+			w.header.Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.body = append(w.body, "Internal Server Error\n"...)
+			w.emit(h)
+			next = 0
+		}
+	}()
+	if hd == nil {
+		h.log("pier: no handler registered: call pier.Handle from an init function")
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+	} else {
+		hd.ServeHTTP(w, r)
+	}
+	if w.next {
+		s.fallThrough(r, orig)
+		w.reset()
+		return 1
+	}
+	w.emit(h)
+	w.reset()
+	return 0
+}
+
+// original is what the host sent, kept to find what the handler changed.
+type original struct {
+	method, uri string
+	header      http.Header
+}
+
+// readRequest builds the request from the host's: method, URI, protocol,
+// request headers, remote address and a body read lazily with read_body.
+func (s *server) readRequest() (*http.Request, original) {
+	h := s.h
+	method := s.scratch.readString(h.getMethod)
+	uri := s.scratch.readString(h.getURI)
+	proto := s.scratch.readString(h.getProtocolVersion)
+	remote := s.scratch.readString(h.getSourceAddr)
+
+	names := s.scratch.readList(nil, func(b []byte) uint64 { return h.getHeaderNames(kindRequest, b) })
+	header := make(http.Header, len(names))
+	orig := make(http.Header, len(names))
+	for _, name := range names {
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if _, dup := header[key]; dup {
+			continue
+		}
+		vals := s.scratch.readList(nil, func(b []byte) uint64 { return h.getHeaderValues(kindRequest, name, b) })
+		header[key] = vals
+		orig[key] = vals
+	}
+
+	if method == "" {
+		method = http.MethodGet
+	}
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		proto, major, minor = "HTTP/1.1", 1, 1
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		u = &url.URL{Path: "/"}
+		if i := strings.IndexByte(uri, '?'); i >= 0 {
+			u.Path, u.RawQuery = uri[:i], uri[i+1:]
+		} else if uri != "" {
+			u.Path = uri
+		}
+	}
+	host := u.Host
+	if hv := header.Get("Host"); hv != "" {
+		host = hv
+	}
+	delete(header, "Host")
+
+	r := &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      proto,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     header,
+		Host:       host,
+		RemoteAddr: remote,
+		RequestURI: uri,
+		Body:       &bodyReader{h: h},
+	}
+	r.ContentLength = -1
+	if cl := header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
+			r.ContentLength = n
+		}
+	} else if header.Get("Transfer-Encoding") == "" && major < 2 {
+		// HTTP/1.x without Content-Length or chunked framing has no body.
+		r.ContentLength = 0
+	}
+	if r.ContentLength == 0 {
+		r.Body = http.NoBody
+	}
+	if te := header.Values("Transfer-Encoding"); len(te) > 0 {
+		r.TransferEncoding = te
+	}
+	r = r.WithContext(context.Background())
+	return r, original{method: method, uri: uri, header: orig}
+}
+
+// fallThrough hands the handler's changes to the request back to the host
+// before the request continues to the static assets.
+func (s *server) fallThrough(r *http.Request, orig original) {
+	h := s.h
+	if r.Method != orig.method && r.Method != "" {
+		h.setMethod(r.Method)
+	}
+	if uri := r.URL.RequestURI(); uri != orig.uri && r.URL.Path != "" {
+		h.setURI(uri)
+	}
+	for key, vals := range r.Header {
+		if slices.Equal(vals, orig.header[key]) {
+			continue
+		}
+		if len(vals) == 0 {
+			h.removeHeader(kindRequest, key)
+			continue
+		}
+		h.setHeaderValue(kindRequest, key, vals[0])
+		for _, v := range vals[1:] {
+			h.addHeaderValue(kindRequest, key, v)
+		}
+	}
+	for key := range orig.header {
+		if _, ok := r.Header[key]; !ok {
+			h.removeHeader(kindRequest, key)
+		}
+	}
+}
+
+// bodyReader reads the request body with read_body, on demand.
+type bodyReader struct {
+	h   abi
+	eof bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r := b.h.readBody(kindRequest, p)
+	n := min(int(uint32(r)), len(p))
+	if r>>32 != 0 {
+		b.eof = true
+		if n == 0 {
+			return 0, io.EOF
+		}
+	}
+	return n, nil
+}
+
+func (b *bodyReader) Close() error { return nil }
+
+func panicString(v any) string {
+	if err, ok := v.(error); ok {
+		return err.Error()
+	}
+	return fmt.Sprint(v)
+}
