@@ -4,8 +4,9 @@
 // describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
 // that every way of publishing (CLI, API, UI, git push) goes through.
 //
-// admin imports tenants, assets, internal/siterules and internal/httperr; it
-// never imports hosting, and only cmd/pier imports admin.
+// admin imports tenants, assets, internal/siterules, internal/httperr and
+// internal/logstream; it never imports hosting, and only cmd/pier imports
+// admin.
 package admin
 
 import (
@@ -14,11 +15,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -27,6 +30,8 @@ const (
 	DefaultDomain         = "localhost"
 	DefaultUploadTTL      = time.Hour
 	DefaultMaxRequestBody = 64 << 20 // a 100,000-file manifest is about 10 MB
+	DefaultMaxWorkerSize  = 32 << 20
+	DefaultLogKeepalive   = 15 * time.Second
 )
 
 // Config configures an API. A zero field means the documented default.
@@ -54,6 +59,21 @@ type Config struct {
 	// site as it was), so the edge can drop what it cached. It must not
 	// block for long. Default: nothing.
 	OnActivate func(site tenants.Site)
+	// ValidateWorker checks a worker's compiled WebAssembly at deploy time
+	// (cmd/pier sets it to the worker runtime's validation, which may also
+	// compile and cache the module). Its error text is shown to the client
+	// as is, so it must be user-safe. Default nil: the server runs without
+	// workers and refuses deployments that carry one (400
+	// workers_disabled).
+	ValidateWorker func(ctx context.Context, wasm []byte) error
+	// MaxWorkerSize bounds a worker's wasm in bytes. Default 32 MiB.
+	MaxWorkerSize int64
+	// Logs is the live log hub GET /api/v1/sites/{site}/logs streams from,
+	// keyed by site name. Default nil: the endpoint answers 503.
+	Logs *logstream.Hub
+	// LogKeepalive is how often an idle log stream sends an SSE comment so
+	// proxies and clients see it is alive. Default 15s.
+	LogKeepalive time.Duration
 	// Logger receives request logs and internal errors. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -71,6 +91,9 @@ type API struct {
 	// for compression at once, so memory stays bounded under load.
 	bigCompress chan struct{}
 	sessions    *sessionCache
+	// streamsDone is closed by CloseStreams to end the log streams.
+	streamsDone  chan struct{}
+	closeStreams sync.Once
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in
@@ -98,6 +121,12 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	if cfg.MaxRequestBody <= 0 {
 		cfg.MaxRequestBody = DefaultMaxRequestBody
 	}
+	if cfg.MaxWorkerSize <= 0 {
+		cfg.MaxWorkerSize = DefaultMaxWorkerSize
+	}
+	if cfg.LogKeepalive <= 0 {
+		cfg.LogKeepalive = DefaultLogKeepalive
+	}
 	if cfg.SpoolDir == "" {
 		cfg.SpoolDir = os.TempDir()
 	}
@@ -117,6 +146,7 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 		log:         cfg.Logger,
 		bigCompress: make(chan struct{}, 2),
 		sessions:    newSessionCache(sessionCacheSize),
+		streamsDone: make(chan struct{}),
 	}
 }
 
@@ -166,6 +196,7 @@ func (a *API) Handler() http.Handler {
 			r.Get("/sites", a.handle(a.listSites))
 			r.Get("/sites/{site}", a.handle(a.getSite))
 			r.Delete("/sites/{site}", a.handle(a.deleteSite))
+			r.Get("/sites/{site}/logs", a.handle(a.streamLogs))
 
 			r.Post("/sites/{site}/uploads", a.handle(a.createUpload))
 			r.Put("/uploads/{upload}/blobs/{hash}", a.handle(a.putBlob))

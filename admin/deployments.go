@@ -63,11 +63,11 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := decodeUploadRequest(http.MaxBytesReader(w, r.Body, a.cfg.MaxRequestBody), a.cfg.Limits.MaxFiles)
+	m, worker, err := decodeUploadRequest(http.MaxBytesReader(w, r.Body, a.cfg.MaxRequestBody), a.cfg.Limits.MaxFiles)
 	if err != nil {
 		return err
 	}
-	up, err := a.StartUpload(ctx, site, m)
+	up, err := a.StartUpload(ctx, site, m, worker)
 	if err != nil {
 		return err
 	}
@@ -79,37 +79,47 @@ func (a *API) createUpload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decodeUploadRequest stream-decodes {"manifest":{path:{"hash","size"}}}
-// one entry at a time. Past maxFiles entries it keeps counting without
-// keeping them, so the answer names the real count with bounded memory.
-// Fields of an entry other than hash and size (e.g. content_type) are
-// ignored: the server assigns content types.
-func decodeUploadRequest(r io.Reader, maxFiles int) (assets.Manifest, error) {
+// decodeUploadRequest stream-decodes
+// {"manifest":{path:{"hash","size"}},"worker":{"hash","size"}} (worker
+// optional), the manifest one entry at a time. Past maxFiles entries it
+// keeps counting without keeping them, so the answer names the real count
+// with bounded memory. Fields of an entry other than hash and size (e.g.
+// content_type) are ignored: the server assigns content types.
+func decodeUploadRequest(r io.Reader, maxFiles int) (m assets.Manifest, worker *tenants.WorkerBlob, err error) {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{', "body"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var m assets.Manifest
 	count := 0
 	for dec.More() {
 		key, err := stringToken(dec, "body")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if key != "manifest" {
-			return nil, &FieldError{Field: key, Msg: "unknown field"}
+		switch key {
+		case "manifest":
+		case "worker":
+			if worker != nil {
+				return nil, nil, &FieldError{Field: "worker", Msg: "given twice"}
+			}
+			if worker, err = decodeWorkerField(dec); err != nil {
+				return nil, nil, err
+			}
+			continue
+		default:
+			return nil, nil, &FieldError{Field: key, Msg: "unknown field"}
 		}
 		if m != nil {
-			return nil, &FieldError{Field: "manifest", Msg: "given twice"}
+			return nil, nil, &FieldError{Field: "manifest", Msg: "given twice"}
 		}
 		if err := expectDelim(dec, '{', "manifest"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m = assets.Manifest{}
 		for dec.More() {
 			p, err := stringToken(dec, "manifest")
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			var e struct {
 				Hash string `json:"hash"`
@@ -121,38 +131,61 @@ func decodeUploadRequest(r io.Reader, maxFiles int) (assets.Manifest, error) {
 				if errors.As(err, &fe) && fe.Field != "body" {
 					fe.Field = "manifest[" + p + "]." + fe.Field
 				}
-				return nil, err
+				return nil, nil, err
 			}
 			count++
 			if count > maxFiles {
 				continue
 			}
 			if _, dup := m[p]; dup {
-				return nil, &FieldError{Field: "manifest", Msg: fmt.Sprintf("path %q is given twice", p)}
+				return nil, nil, &FieldError{Field: "manifest", Msg: fmt.Sprintf("path %q is given twice", p)}
 			}
 			m[p] = assets.Entry{Hash: e.Hash, Size: e.Size}
 		}
 		if err := expectDelim(dec, '}', "manifest"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := expectDelim(dec, '}', "body"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err != nil {
-			return nil, jsonError(err)
+			return nil, nil, jsonError(err)
 		}
-		return nil, &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
+		return nil, nil, &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
 	}
 	if m == nil {
-		return nil, &FieldError{Field: "manifest", Msg: "required"}
+		return nil, nil, &FieldError{Field: "manifest", Msg: "required"}
 	}
 	if count > maxFiles {
-		return nil, &assets.ManifestError{Code: assets.CodeTooManyFiles, Limit: int64(maxFiles),
+		return nil, nil, &assets.ManifestError{Code: assets.CodeTooManyFiles, Limit: int64(maxFiles),
 			Msg: fmt.Sprintf("manifest has %d files, more than the limit of %d", count, maxFiles)}
 	}
-	return m, nil
+	return m, worker, nil
+}
+
+// decodeWorkerField decodes the upload request's "worker": {"hash","size"}.
+func decodeWorkerField(dec *json.Decoder) (*tenants.WorkerBlob, error) {
+	var w struct {
+		Hash *string `json:"hash"`
+		Size *int64  `json:"size"`
+	}
+	if err := dec.Decode(&w); err != nil {
+		err = jsonError(err)
+		var fe *FieldError
+		if errors.As(err, &fe) && fe.Field != "body" {
+			fe.Field = "worker." + fe.Field
+		}
+		return nil, err
+	}
+	switch {
+	case w.Hash == nil:
+		return nil, &FieldError{Field: "worker.hash", Msg: "required"}
+	case w.Size == nil:
+		return nil, &FieldError{Field: "worker.size", Msg: "required"}
+	}
+	return &tenants.WorkerBlob{Hash: *w.Hash, Size: *w.Size}, nil
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim, field string) error {

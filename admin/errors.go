@@ -45,6 +45,33 @@ func (e *SizeMismatchError) Error() string {
 	return fmt.Sprintf("admin: blob %s is %d bytes, the manifest says %d", e.Hash, e.Got, e.Want)
 }
 
+// WorkerInvalidError is returned by Deploy when Config.ValidateWorker
+// rejects the session's worker. The live deployment is unchanged.
+type WorkerInvalidError struct {
+	Hash string
+	Err  error // from ValidateWorker; its text is user-safe
+}
+
+func (e *WorkerInvalidError) Error() string {
+	return "admin: worker " + e.Hash + " is invalid: " + e.Err.Error()
+}
+
+func (e *WorkerInvalidError) Unwrap() error { return e.Err }
+
+// WorkerTooLargeError is returned by StartUpload and Deploy when a worker
+// is larger than Config.MaxWorkerSize.
+type WorkerTooLargeError struct {
+	Size, Limit int64
+}
+
+func (e *WorkerTooLargeError) Error() string {
+	return fmt.Sprintf("admin: worker is %d bytes, larger than the limit of %d bytes", e.Size, e.Limit)
+}
+
+// ErrWorkersDisabled is returned by StartUpload and Deploy for a worker
+// when the server runs without workers (Config.ValidateWorker is nil).
+var ErrWorkersDisabled = errors.New("admin: this server runs without workers")
+
 // FieldError says which request field is invalid. It wraps
 // tenants.ErrInvalid.
 type FieldError struct {
@@ -98,6 +125,8 @@ var (
 		"method not allowed on this endpoint")
 	errLengthRequired = httperr.New(http.StatusLengthRequired, "length_required",
 		"a blob upload needs a Content-Length header")
+	errLogsDisabled = httperr.New(http.StatusServiceUnavailable, "logs_unavailable",
+		"this server has no live log stream")
 )
 
 // toHTTP maps an error of the package, the store, the blob backend or
@@ -114,6 +143,8 @@ func toHTTP(err error) error {
 		sm  *SizeMismatchError
 		fe  *FieldError
 		le  *lookupError
+		wi  *WorkerInvalidError
+		wtl *WorkerTooLargeError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -150,6 +181,16 @@ func toHTTP(err error) error {
 		return &httperr.Error{Status: http.StatusBadRequest, Code: "size_mismatch",
 			Message: fmt.Sprintf("blob %s must be %d bytes (the manifest's size)", sm.Hash, sm.Want),
 			Details: map[string]any{"hash": sm.Hash, "size": sm.Want}, Err: err}
+	case errors.Is(err, ErrWorkersDisabled):
+		return &httperr.Error{Status: http.StatusBadRequest, Code: "workers_disabled",
+			Message: "this server runs without workers; deploy without one", Err: err}
+	case errors.As(err, &wi):
+		return &httperr.Error{Status: http.StatusBadRequest, Code: "worker_invalid",
+			Message: "worker: " + wi.Err.Error(), Details: map[string]any{"hash": wi.Hash}, Err: err}
+	case errors.As(err, &wtl):
+		return &httperr.Error{Status: http.StatusRequestEntityTooLarge, Code: "worker_too_large",
+			Message: fmt.Sprintf("the worker is %d bytes, larger than the limit of %d bytes", wtl.Size, wtl.Limit),
+			Details: map[string]any{"limit": wtl.Limit}, Err: err}
 	case errors.As(err, &fe):
 		return &httperr.Error{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Field + ": " + fe.Msg,
 			Details: map[string]any{"field": fe.Field}, Err: err}

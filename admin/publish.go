@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,12 +49,18 @@ type Upload struct {
 // StartUpload validates manifest m against the configured limits, assigns
 // each entry's content type from its path (ignoring the client's), saves an
 // upload session for site that expires after Config.UploadTTL, and answers
-// which of the manifest's blobs are missing.
+// which of the manifest's blobs (and the worker's, if worker is not nil)
+// are missing.
 //
-// Errors: *assets.ManifestError for a bad manifest; errors wrapping
-// tenants.ErrNotFound if the site's tenant is gone.
-func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest) (Upload, error) {
+// Errors: *assets.ManifestError for a bad manifest; ErrWorkersDisabled,
+// *WorkerTooLargeError or *FieldError for a worker that cannot be
+// deployed; errors wrapping tenants.ErrNotFound if the site's tenant is
+// gone.
+func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest, worker *tenants.WorkerBlob) (Upload, error) {
 	if err := m.Validate(a.cfg.Limits); err != nil {
+		return Upload{}, err
+	}
+	if err := a.checkWorker(worker, m); err != nil {
 		return Upload{}, err
 	}
 	t, err := a.store.Tenant(ctx, site.TenantID)
@@ -68,6 +77,7 @@ func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manif
 		SiteID:   site.ID,
 		TenantID: site.TenantID,
 		Manifest: clean,
+		Worker:   worker,
 		Expires:  now.Add(a.cfg.UploadTTL),
 		Created:  now,
 	}
@@ -75,20 +85,50 @@ func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manif
 		return Upload{}, fmt.Errorf("admin: saving upload session: %w", err)
 	}
 	a.sessions.put(newSessionIndex(sess, t.Salt))
-	_, missing, err := a.recordedBlobs(ctx, site.TenantID, clean)
+	_, missing, err := a.recordedBlobs(ctx, site.TenantID, clean, worker)
 	if err != nil {
 		return Upload{}, err
 	}
 	return Upload{Session: sess, Missing: missing}, nil
 }
 
-// recordedBlobs looks up the manifest's unique hashes in the blob index
-// with one query and returns the recorded ones and the missing ones
-// (sorted).
-func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manifest) (map[string]tenants.Blob, []string, error) {
-	hashes := make([]string, 0, len(m))
+// checkWorker checks what StartUpload can know of a worker before it is
+// uploaded: that workers are enabled, its hash, and its size against the
+// limit and against a manifest entry of the same content.
+func (a *API) checkWorker(w *tenants.WorkerBlob, m assets.Manifest) error {
+	if w == nil {
+		return nil
+	}
+	if a.cfg.ValidateWorker == nil {
+		return ErrWorkersDisabled
+	}
+	if !assets.ValidHash(w.Hash) {
+		return &FieldError{Field: "worker.hash", Msg: fmt.Sprintf("%q is not a content hash (16 lowercase hex characters)", w.Hash)}
+	}
+	if w.Size <= 0 {
+		return &FieldError{Field: "worker.size", Msg: "must be positive"}
+	}
+	if w.Size > a.cfg.MaxWorkerSize {
+		return &WorkerTooLargeError{Size: w.Size, Limit: a.cfg.MaxWorkerSize}
+	}
+	for p, e := range m {
+		if e.Hash == w.Hash && e.Size != w.Size {
+			return &FieldError{Field: "worker.size", Msg: fmt.Sprintf("%d, but %q has the same hash and %d bytes", w.Size, p, e.Size)}
+		}
+	}
+	return nil
+}
+
+// recordedBlobs looks up the unique hashes of the manifest and the worker
+// (if not nil) in the blob index with one query and returns the recorded
+// ones and the missing ones (sorted).
+func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manifest, worker *tenants.WorkerBlob) (map[string]tenants.Blob, []string, error) {
+	hashes := make([]string, 0, len(m)+1)
 	for _, e := range m {
 		hashes = append(hashes, e.Hash)
+	}
+	if worker != nil {
+		hashes = append(hashes, worker.Hash)
 	}
 	slices.Sort(hashes)
 	hashes = slices.Compact(hashes)
@@ -106,9 +146,10 @@ func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manif
 }
 
 // PutBlob stores one blob of upload session uploadID: body must be exactly
-// size bytes (the manifest's size for hash) whose salted hash is hash. The
-// content is verified before anything is stored; text blobs get brotli and
-// gzip variants; then the blob is recorded in the blob index. Uploading a
+// size bytes (the manifest's or the worker's size for hash) whose salted
+// hash is hash. The content is verified before anything is stored; text
+// blobs get brotli and gzip variants (the worker, stored as is, does not);
+// then the blob is recorded in the blob index. Uploading a
 // blob already recorded is a no-op. tenantID scopes the session ("" = any,
 // for admins).
 //
@@ -299,13 +340,16 @@ type DeployRequest struct {
 // Deploy creates a deployment of site from an upload session whose blobs
 // are all stored: it normalizes the config, validates /_headers and
 // /_redirects (which become config, not files), fills the compressed
-// variant sizes from the blob index, saves the deployment, and if
+// variant sizes from the blob index, validates the session's worker (if
+// any) with Config.ValidateWorker, saves the deployment, and if
 // req.Activate makes it live and calls Config.OnActivate. The session is
 // deleted afterwards. On any error the live deployment is unchanged.
 //
 // Errors: tenants.ErrNotFound (wrapped) for an unknown, expired or foreign
 // session; *MissingBlobsError; *FieldError for a bad config or source;
-// *siterules.ParseError for bad rules; assets.ErrUnavailable (wrapped).
+// *siterules.ParseError for bad rules; ErrWorkersDisabled,
+// *WorkerTooLargeError or *WorkerInvalidError for a worker that cannot be
+// deployed; assets.ErrUnavailable (wrapped).
 func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (tenants.Deployment, error) {
 	sess, err := a.store.UploadSession(ctx, req.Upload)
 	if err != nil {
@@ -324,7 +368,16 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		return tenants.Deployment{}, err
 	}
 
-	have, missing, err := a.recordedBlobs(ctx, site.TenantID, sess.Manifest)
+	if sess.Worker != nil {
+		if a.cfg.ValidateWorker == nil {
+			return tenants.Deployment{}, ErrWorkersDisabled
+		}
+		if sess.Worker.Size > a.cfg.MaxWorkerSize {
+			return tenants.Deployment{}, &WorkerTooLargeError{Size: sess.Worker.Size, Limit: a.cfg.MaxWorkerSize}
+		}
+	}
+
+	have, missing, err := a.recordedBlobs(ctx, site.TenantID, sess.Manifest, sess.Worker)
 	if err != nil {
 		return tenants.Deployment{}, err
 	}
@@ -362,12 +415,20 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		cfg.Redirects = text
 		delete(m, redirectsPath)
 	}
+	var worker string
+	if sess.Worker != nil {
+		if err := a.validateWorker(ctx, site.TenantID, *sess.Worker); err != nil {
+			return tenants.Deployment{}, err
+		}
+		worker = sess.Worker.Hash
+	}
 
 	d := tenants.Deployment{
 		ID:       tenants.NewID("", 5),
 		SiteID:   site.ID,
 		TenantID: site.TenantID,
 		Manifest: m,
+		Worker:   worker,
 		Config:   cfg,
 		Source:   src,
 		Created:  a.now(),
@@ -431,6 +492,34 @@ func (a *API) readRules(ctx context.Context, tenantID, path string, e assets.Ent
 	return string(b), nil
 }
 
+// validateWorker reads the worker's wasm from the backend and hands it to
+// Config.ValidateWorker.
+func (a *API) validateWorker(ctx context.Context, tenantID string, w tenants.WorkerBlob) error {
+	rc, err := a.blobs.Get(ctx, assets.Key(tenantID, w.Hash, assets.VariantIdentity))
+	if errors.Is(err, assets.ErrNotFound) {
+		// Recorded but gone from the backend: the client uploads it again.
+		return &MissingBlobsError{Hashes: []string{w.Hash}}
+	}
+	if err != nil {
+		return storageErr(err)
+	}
+	defer rc.Close()
+	wasm, err := io.ReadAll(io.LimitReader(rc, a.cfg.MaxWorkerSize+1))
+	if err != nil {
+		return storageErr(err)
+	}
+	if int64(len(wasm)) > a.cfg.MaxWorkerSize {
+		return &WorkerTooLargeError{Size: int64(len(wasm)), Limit: a.cfg.MaxWorkerSize}
+	}
+	if err := a.cfg.ValidateWorker(ctx, wasm); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("admin: validating worker %s: %w", w.Hash, ctxErr)
+		}
+		return &WorkerInvalidError{Hash: w.Hash, Err: err}
+	}
+	return nil
+}
+
 func storageErr(err error) error {
 	if errors.Is(err, assets.ErrUnavailable) {
 		return fmt.Errorf("admin: reading blob: %w", err)
@@ -447,14 +536,71 @@ func normalizeConfig(c *tenants.DeploymentConfig) error {
 	if err := c.Normalize(); err != nil {
 		return invalidField("config.not_found_handling", err)
 	}
-	for _, p := range c.RunWorkerFirst {
-		if p == "" || p[0] != '/' && p[0] != '!' {
-			return &FieldError{Field: "config.run_worker_first", Msg: fmt.Sprintf("pattern %q must start with / (or !/ to exclude)", p)}
+	if err := validateRunWorkerFirst(c.RunWorkerFirst); err != nil {
+		return err
+	}
+	return validateVars(c.Vars)
+}
+
+// Bounds of a deployment's run_worker_first and vars.
+const (
+	maxRunWorkerFirst = 64
+	maxPatternLen     = 256
+	maxVars           = 64
+	maxVarName        = 128
+	maxVarValue       = 4 << 10
+)
+
+// validateRunWorkerFirst checks config.run_worker_first: either ["*"]
+// (every request goes to the worker first) or path patterns "/api/*",
+// where * matches any run of characters ("/" included), and exclusions
+// "!/api/static/*"; a request goes to the worker first when it matches a
+// pattern and no exclusion. See docs/api.md.
+func validateRunWorkerFirst(patterns []string) error {
+	const field = "config.run_worker_first"
+	if len(patterns) > maxRunWorkerFirst {
+		return &FieldError{Field: field, Msg: fmt.Sprintf("%d patterns, more than the limit of %d", len(patterns), maxRunWorkerFirst)}
+	}
+	if len(patterns) == 1 && patterns[0] == "*" {
+		return nil
+	}
+	include := 0
+	for _, p := range patterns {
+		path := strings.TrimPrefix(p, "!")
+		switch {
+		case p == "*":
+			return &FieldError{Field: field, Msg: `"*" (every request) must be the only pattern`}
+		case !strings.HasPrefix(path, "/"):
+			return &FieldError{Field: field, Msg: fmt.Sprintf("pattern %q must start with / (or !/ to exclude)", p)}
+		case len(p) > maxPatternLen:
+			return &FieldError{Field: field, Msg: fmt.Sprintf("pattern %.32q… is longer than %d bytes", p, maxPatternLen)}
+		case strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '?' || r == '#' || r == '!' }):
+			return &FieldError{Field: field, Msg: fmt.Sprintf("pattern %q must not contain spaces, control characters, ?, # or a ! after the first character", p)}
+		}
+		if p[0] != '!' {
+			include++
 		}
 	}
-	for k := range c.Vars {
-		if k == "" {
-			return &FieldError{Field: "config.vars", Msg: "variable names must not be empty"}
+	if len(patterns) > 0 && include == 0 {
+		return &FieldError{Field: field, Msg: "only exclusions (!/…): add the patterns the worker runs first for"}
+	}
+	return nil
+}
+
+var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateVars checks config.vars: at most maxVars variables named like
+// environment variables, values of at most maxVarValue bytes.
+func validateVars(vars map[string]string) error {
+	if len(vars) > maxVars {
+		return &FieldError{Field: "config.vars", Msg: fmt.Sprintf("%d variables, more than the limit of %d", len(vars), maxVars)}
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		if !varNameRE.MatchString(k) || len(k) > maxVarName {
+			return &FieldError{Field: "config.vars", Msg: fmt.Sprintf("variable name %q must match [A-Za-z_][A-Za-z0-9_]* and be at most %d bytes", k, maxVarName)}
+		}
+		if v := vars[k]; len(v) > maxVarValue {
+			return &FieldError{Field: "config.vars." + k, Msg: fmt.Sprintf("value is %d bytes, more than the limit of %d", len(v), maxVarValue)}
 		}
 	}
 	return nil
@@ -505,6 +651,12 @@ func newSessionIndex(s tenants.UploadSession, salt []byte) *sessionIndex {
 		bi.size = e.Size
 		bi.compressible = bi.compressible || assets.Compressible(ct)
 		idx.blobs[e.Hash] = bi
+	}
+	if w := s.Worker; w != nil {
+		// Stored as is: the edge loads it whole, never compressed.
+		bi := idx.blobs[w.Hash]
+		bi.size = w.Size
+		idx.blobs[w.Hash] = bi
 	}
 	return idx
 }
