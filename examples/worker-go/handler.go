@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	pier "github.com/pierhq/pier/hosting/worker/sdk"
+)
+
+// maxEcho is the largest JSON body /api/echo accepts.
+const maxEcho = 64 << 10
+
+func newHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/hello", hello)
+	mux.HandleFunc("GET /api/time", now)
+	mux.HandleFunc("POST /api/echo", echo)
+	mux.HandleFunc("GET /api/fetch", fetch)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody("not_found", "no such API endpoint"))
+	})
+	// Everything else is the site's static assets.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { pier.Next(w) })
+	return mux
+}
+
+func hello(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		name, _ = pier.Var("GREETING_NAME")
+	}
+	if name == "" {
+		name = "world"
+	}
+	slog.Info("hello", "name", name)
+	writeJSON(w, http.StatusOK, map[string]string{"hello": name})
+}
+
+func now(w http.ResponseWriter, r *http.Request) {
+	t := time.Now().UTC()
+	writeJSON(w, http.StatusOK, map[string]any{"time": t.Format(time.RFC3339Nano), "unix": t.Unix()})
+}
+
+func echo(w http.ResponseWriter, r *http.Request) {
+	var v any
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEcho))
+	if err := dec.Decode(&v); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody("bad_json", err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"echo": v})
+}
+
+// fetch fetches ?url= through the host: the plan's egress policy and
+// subrequest limit apply, and their refusals are ordinary Go errors.
+func fetch(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("url")
+	if target == "" {
+		writeJSON(w, http.StatusBadRequest, errorBody("missing_url", "pass ?url=https://…"))
+		return
+	}
+	start := time.Now()
+	resp, err := http.Get(target)
+	if err != nil {
+		status, code := http.StatusBadGateway, "fetch_failed"
+		switch {
+		case errors.Is(err, pier.ErrEgressDenied):
+			status, code = http.StatusForbidden, "egress_denied"
+		case errors.Is(err, pier.ErrSubrequestLimit):
+			status, code = http.StatusTooManyRequests, "subrequest_limit"
+		case errors.Is(err, pier.ErrInvalidRequest):
+			status, code = http.StatusBadRequest, "invalid_url"
+		}
+		slog.Warn("fetch failed", "url", target, "err", err)
+		writeJSON(w, status, errorBody(code, err.Error()))
+		return
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, errorBody("fetch_failed", err.Error()))
+		return
+	}
+	slog.Info("fetched", "url", target, "status", resp.StatusCode, "bytes", n)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"url":         target,
+		"status":      resp.StatusCode,
+		"contentType": resp.Header.Get("Content-Type"),
+		"bytes":       n,
+		"ms":          time.Since(start).Milliseconds(),
+	})
+}
+
+func errorBody(code, msg string) map[string]any {
+	return map[string]any{"error": map[string]string{"code": code, "message": msg}}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
