@@ -172,6 +172,10 @@ func decodeWorkerField(dec *json.Decoder) (*tenants.WorkerBlob, error) {
 		Size *int64  `json:"size"`
 	}
 	if err := dec.Decode(&w); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field == "" {
+			return nil, &FieldError{Field: "worker", Msg: "must be an object {\"hash\",\"size\"}"}
+		}
 		err = jsonError(err)
 		var fe *FieldError
 		if errors.As(err, &fe) && fe.Field != "body" {

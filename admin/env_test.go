@@ -19,6 +19,7 @@ import (
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/assets/fsblob"
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/sqlitestore"
 )
@@ -94,6 +95,7 @@ type envSetup struct {
 	cfg       admin.Config
 	backend   assets.Backend
 	wrapStore func(tenants.Store) tenants.Store
+	server    func(*http.Server)
 }
 
 type envOption func(*envSetup)
@@ -108,6 +110,23 @@ func withMaxBody(n int64) envOption {
 
 func withBackend(wrap func(assets.Backend) assets.Backend) envOption {
 	return func(s *envSetup) { s.backend = wrap(s.backend) }
+}
+
+func withWorkers(validate func(ctx context.Context, wasm []byte) error) envOption {
+	return func(s *envSetup) { s.cfg.ValidateWorker = validate }
+}
+
+func withMaxWorkerSize(n int64) envOption {
+	return func(s *envSetup) { s.cfg.MaxWorkerSize = n }
+}
+
+func withLogs(hub *logstream.Hub, keepalive time.Duration) envOption {
+	return func(s *envSetup) { s.cfg.Logs, s.cfg.LogKeepalive = hub, keepalive }
+}
+
+// withServer changes the http.Server the API runs in before it starts.
+func withServer(f func(*http.Server)) envOption {
+	return func(s *envSetup) { s.server = f }
 }
 
 // withStore wraps the store the API uses; the env's own helpers keep
@@ -155,7 +174,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	e.blobs = setup.backend
 	e.api = admin.New(setup.cfg, apiStore, setup.backend)
-	e.srv = httptest.NewServer(e.api.Handler())
+	e.srv = httptest.NewUnstartedServer(e.api.Handler())
+	if setup.server != nil {
+		setup.server(e.srv.Config)
+	}
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 
 	secret := admin.NewTokenSecret()
