@@ -1,0 +1,28 @@
+// Package wasmrewrite owns the deploy-time transform of tenant WebAssembly
+// modules that makes per-request CPU limits cheap to enforce.
+//
+// [Instrument] decodes a (hostile, tenant-uploaded) module, strips its custom
+// sections, caps its memory and inserts an interrupt check at the entry of
+// every function and at the head of every loop. The check reads an exported
+// mutable global, [InterruptExport]; the runtime sets it to a non-zero value
+// from a timer when a request's CPU budget runs out, and the guest then traps
+// with `unreachable` at its next function call or loop iteration. This is the
+// same idea as wasmtime's epoch interruption, and it costs a load, a compare
+// and a predicted branch per check, where wazero's WithCloseOnContextDone
+// exits to Go on every loop back-edge.
+//
+// Only the worker runtime, hosting/worker, imports this package.
+//
+// # Notes
+//
+//   - The decoder checks the module's structure (sections, their order and
+//     sizes, every instruction and its immediates), not its types: the
+//     output still has to be compiled by wazero, which validates it fully.
+//   - Supported beyond MVP: sign extension, non-trapping float-to-int,
+//     bulk memory, reference types, multi-value, SIMD, tail calls, threads
+//     (atomics), extended constant expressions and exception handling (both
+//     the legacy try/catch and try_table). Typed function references, GC,
+//     relaxed SIMD, memory64 and the component model are rejected.
+//   - A trap raised by the interrupt check is a trap, not an exception, so
+//     a guest's catch_all cannot swallow it.
+package wasmrewrite
