@@ -1,0 +1,472 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/pierhq/pier/hosting/worker/internal/wasmrewrite"
+)
+
+// Worker is one deployment's worker: its compiled module and, for a
+// reactor, a pool of instances. A Worker is never shared between
+// deployments, so never between sites or tenants. Its methods are safe for
+// concurrent use.
+type Worker struct {
+	rt     *Runtime
+	shared *sharedModule
+	kind   moduleKind
+	lim    Limits
+	vars   map[string]string
+	config string // vars as a JSON object, for get_config
+	modCfg wazero.ModuleConfig
+
+	free  chan *instance // idle instances
+	slots chan struct{}  // one token per live pooled instance
+	mu    sync.Mutex     // guards closed against release
+	done  chan struct{}  // closed by Close
+	once  sync.Once
+}
+
+// instance is one instantiated guest with its cached function handles.
+type instance struct {
+	mod            api.Module
+	mem            api.Memory
+	handleRequest  api.Function
+	handleResponse api.Function // nil if not exported
+	meter          *meter
+	call           call
+	ctx            context.Context // carries &call for host functions
+	stack          [2]uint64
+	features       uint32
+	temporary      bool // not counted in the pool (WAGI)
+}
+
+// NewWorker compiles wasm (a compilation-cache hit after a restart) with
+// the memory cap from lim and, for a reactor, starts one instance so that a
+// guest failing in _initialize fails here. vars are the deployment's
+// variables (get_config, pier.get_var, WAGI environment). A bad module
+// yields a *ModuleError.
+func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
+	lim = lim.withDefaults()
+	sm, kind, err := r.prepare(ctx, wasm, uint32(lim.MemoryBytes/wasmPageSize))
+	if err != nil {
+		return nil, err
+	}
+	cfgJSON, err := json.Marshal(vars)
+	if err != nil {
+		r.release(ctx, sm)
+		return nil, fmt.Errorf("worker: encoding vars: %w", err)
+	}
+	if vars == nil {
+		cfgJSON = []byte("{}")
+	}
+	w := &Worker{
+		rt:     r,
+		shared: sm,
+		kind:   kind,
+		lim:    lim,
+		vars:   vars,
+		config: string(cfgJSON),
+		modCfg: wazero.NewModuleConfig().
+			WithName("").
+			WithStartFunctions().
+			WithSysWalltime().
+			WithSysNanotime().
+			WithRandSource(rand.Reader),
+		free:  make(chan *instance, r.cfg.PoolSize),
+		slots: make(chan struct{}, r.cfg.PoolSize),
+		done:  make(chan struct{}),
+	}
+	if kind == kindReactor {
+		w.slots <- struct{}{}
+		in, err := w.newInstance(ctx)
+		if err != nil {
+			<-w.slots
+			r.release(ctx, sm)
+			return nil, err
+		}
+		w.free <- in
+	}
+	return w, nil
+}
+
+// Close discards the idle instances and releases the compiled module;
+// instances serving requests are discarded when they finish.
+func (w *Worker) Close(ctx context.Context) error {
+	w.once.Do(func() {
+		w.mu.Lock()
+		close(w.done)
+		w.mu.Unlock()
+		for {
+			select {
+			case in := <-w.free:
+				in.close(ctx)
+			default:
+				w.rt.release(ctx, w.shared)
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// newInstance instantiates the module and runs _initialize under the
+// start-up CPU budget.
+func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
+	mod, err := w.rt.rt.InstantiateModule(ctx, w.shared.mod, w.modCfg)
+	if err != nil {
+		return nil, fmt.Errorf("worker: instantiating: %w", err)
+	}
+	in, err := w.bind(mod)
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, err
+	}
+	if init := mod.ExportedFunction(exportInitialize); init != nil {
+		in.meter.begin(w.lim.StartupCPU)
+		err := init.CallWithStack(in.ctx, in.stack[:])
+		fired, _ := in.meter.stop()
+		if err != nil {
+			in.close(ctx)
+			if fired {
+				return nil, &ModuleError{Msg: fmt.Sprintf("_initialize used more than %v of CPU", w.lim.StartupCPU), Err: err}
+			}
+			return nil, &ModuleError{Msg: "_initialize failed: " + firstLine(err.Error()), Err: err}
+		}
+	}
+	return in, nil
+}
+
+// bind caches an instance's exports and prepares its call context.
+func (w *Worker) bind(mod api.Module) (*instance, error) {
+	g, ok := mod.ExportedGlobal(wasmrewrite.InterruptExport).(api.MutableGlobal)
+	if !ok {
+		return nil, errors.New("worker: instrumented module lacks its interrupt global")
+	}
+	in := &instance{
+		mod:            mod,
+		mem:            mod.Memory(),
+		handleRequest:  mod.ExportedFunction(exportHandleRequest),
+		handleResponse: mod.ExportedFunction(exportHandleResponse),
+		meter:          newMeter(g),
+	}
+	in.call.w = w
+	in.call.inst = in
+	in.ctx = context.WithValue(context.Background(), callKey{}, &in.call)
+	return in, nil
+}
+
+func (in *instance) close(ctx context.Context) {
+	in.meter.close()
+	_ = in.mod.Close(ctx)
+}
+
+// acquire takes an idle instance, starts a new one while the pool has room,
+// or waits for one until ctx is done.
+func (w *Worker) acquire(ctx context.Context) (*instance, error) {
+	select {
+	case in := <-w.free:
+		return in, nil
+	default:
+	}
+	select {
+	case in := <-w.free:
+		return in, nil
+	case w.slots <- struct{}{}:
+		in, err := w.newInstance(ctx)
+		if err != nil {
+			<-w.slots
+			return nil, err
+		}
+		return in, nil
+	case <-w.done:
+		return nil, errWorkerClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+var errWorkerClosed = errors.New("worker: closed")
+
+// release returns a healthy instance to the pool or discards it.
+func (w *Worker) release(in *instance, healthy bool) {
+	in.call.finish()
+	if healthy {
+		w.mu.Lock()
+		select {
+		case <-w.done:
+		default:
+			w.free <- in // never blocks: at most cap(slots) instances exist
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+	}
+	in.close(context.Background())
+	<-w.slots
+}
+
+// memoryHigh reports whether an instance's memory grew past 3/4 of the cap,
+// after which it is not reused.
+func (w *Worker) memoryHigh(in *instance) bool {
+	return in.mem != nil && int64(in.mem.Size()) > w.lim.MemoryBytes/4*3
+}
+
+// Serve runs one request through the worker and writes the response to rw:
+// the guest's, next's (when an http-wasm guest returns next=1; its response
+// then goes through handle_response if exported), or an error response
+// (503 worker_cpu_exceeded, 500 worker_exception or worker_memory_exceeded,
+// 502 worker_response_too_large, 413 request_too_large, 503
+// worker_unavailable). host serves the guest's fetch, asset and log calls
+// for this request only.
+func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
+	if r.ContentLength > w.lim.MaxRequestBody {
+		return w.fail(rw, host, Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
+	}
+	if w.kind == kindCommand {
+		return w.serveCGI(rw, r, host)
+	}
+	in, err := w.acquire(r.Context())
+	if err != nil {
+		var me *ModuleError
+		if errors.As(err, &me) {
+			return w.fail(rw, host, Result{Outcome: OutcomeException, Err: err})
+		}
+		return w.fail(rw, host, Result{Outcome: OutcomeCanceled, Err: err})
+	}
+	c := &in.call
+	c.reset(r, host)
+	in.meter.begin(w.lim.CPU)
+	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
+	ctxNext := in.stack[0]
+	if err == nil && uint32(ctxNext)&1 == 1 {
+		err = w.runNext(in, rw, next, uint32(ctxNext>>32))
+	}
+	fired, used := in.meter.stop()
+	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
+	if err != nil {
+		res = w.classify(in, res, fired, err)
+		sent := c.responseFinal
+		res.Status = c.status
+		w.release(in, false)
+		if sent { // next already answered; only handle_response failed
+			if host != nil {
+				host.Log(res.Outcome + ": " + firstLine(err.Error()))
+			}
+			return res
+		}
+		return w.fail(rw, host, res)
+	}
+	res.Status = c.status
+	if uint32(ctxNext)&1 == 0 || c.bufferedNext {
+		writeBuffered(rw, c)
+	}
+	if c.subrefused {
+		res.Outcome = OutcomeExceededSubrequests
+	}
+	w.release(in, !w.memoryHigh(in))
+	return res
+}
+
+// runNext dispatches to next and then to handle_response if exported. With
+// buffer_response, next's response is captured so handle_response can read
+// and change it; otherwise next writes straight to rw and handle_response
+// only observes it.
+func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler, reqCtx uint32) error {
+	c := &in.call
+	req := c.req
+	if req == c.orig && (c.reqRead > 0 || c.reqOverride != nil) {
+		req = c.mutableRequest()
+	}
+	if req != c.orig {
+		req.Body = c.nextBody()
+		if c.reqOverride != nil {
+			req.ContentLength = int64(c.reqOverride.Len())
+			req.Header.Del("Content-Length")
+		}
+	}
+	for k, v := range c.header {
+		rw.Header()[k] = v
+	}
+	in.meter.pause()
+	if in.handleResponse != nil && in.features&featureBufferResponse != 0 {
+		c.bufferedNext = true
+		bw := &bufferedWriter{c: c}
+		c.header = rw.Header().Clone()
+		c.body.Reset()
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == errResponseBodyTooLarge {
+						return
+					}
+					panic(p)
+				}
+			}()
+			next.ServeHTTP(bw, req)
+		}()
+		c.bodyFromNext = true
+		c.bodyRead = 0
+		if c.respTooLarge {
+			in.meter.resume()
+			return errResponseBodyTooLarge
+		}
+		if !bw.wrote {
+			c.status = http.StatusOK
+		}
+	} else {
+		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		next.ServeHTTP(sw, req)
+		c.status = sw.status
+		c.header = rw.Header()
+		c.body.Reset()
+		c.responseFinal = true
+	}
+	in.meter.resume()
+	if in.handleResponse == nil {
+		return nil
+	}
+	c.inResponse = true
+	in.stack[0], in.stack[1] = uint64(reqCtx), 0
+	return in.handleResponse.CallWithStack(in.ctx, in.stack[:])
+}
+
+// bufferedWriter captures next's response for handle_response.
+type bufferedWriter struct {
+	c     *call
+	wrote bool
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.c.header }
+
+func (b *bufferedWriter) WriteHeader(code int) {
+	if !b.wrote {
+		b.wrote = true
+		b.c.status = code
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	if int64(b.c.body.Len()+len(p)) > b.c.w.lim.MaxResponseBody {
+		b.c.respTooLarge = true
+		return 0, errResponseBodyTooLarge
+	}
+	return b.c.body.Write(p)
+}
+
+// statusWriter records the status next wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.wrote = true
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// writeBuffered sends the response the guest built.
+func writeBuffered(rw http.ResponseWriter, c *call) {
+	h := rw.Header()
+	for k, v := range c.header {
+		h[k] = v
+	}
+	h.Del("Transfer-Encoding")
+	if bodyAllowed(c.status) {
+		h.Set("Content-Length", strconv.Itoa(c.body.Len()))
+	} else {
+		h.Del("Content-Length")
+	}
+	rw.WriteHeader(c.status)
+	if bodyAllowed(c.status) && c.body.Len() > 0 {
+		_, _ = rw.Write(c.body.Bytes())
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// classify names what went wrong in a guest call that returned err.
+func (w *Worker) classify(in *instance, res Result, fired bool, err error) Result {
+	c := &in.call
+	res.Err = err
+	var exit *sys.ExitError
+	switch {
+	case fired:
+		res.Outcome = OutcomeExceededCPU
+	case c.respTooLarge:
+		res.Outcome = OutcomeResponseTooLarge
+	case c.reqTooLarge:
+		res.Outcome = OutcomeRequestTooLarge
+	case errors.As(err, &exit) && exit.ExitCode() == 0 && w.kind == kindCommand:
+		res.Outcome = OutcomeOK
+		res.Err = nil
+	case w.memoryHigh(in):
+		res.Outcome = OutcomeExceededMemory
+	default:
+		res.Outcome = OutcomeException
+	}
+	return res
+}
+
+// fail writes the error response for res and reports it on the log stream.
+func (w *Worker) fail(rw http.ResponseWriter, host Host, res Result) Result {
+	var code, msg string
+	switch res.Outcome {
+	case OutcomeExceededCPU:
+		res.Status, code, msg = http.StatusServiceUnavailable, "worker_cpu_exceeded", "the worker exceeded its CPU time limit"
+	case OutcomeExceededMemory:
+		res.Status, code, msg = http.StatusInternalServerError, "worker_memory_exceeded", "the worker exceeded its memory limit"
+	case OutcomeResponseTooLarge:
+		res.Status, code, msg = http.StatusBadGateway, "worker_response_too_large", "the worker's response exceeded the size limit"
+	case OutcomeRequestTooLarge:
+		res.Status, code, msg = http.StatusRequestEntityTooLarge, "request_too_large", "the request body exceeds the size limit"
+	case OutcomeCanceled:
+		res.Status, code, msg = http.StatusServiceUnavailable, "worker_unavailable", "the worker is busy"
+	default:
+		res.Status, code, msg = http.StatusInternalServerError, "worker_exception", "the worker failed"
+	}
+	if host != nil && res.Err != nil && res.Outcome != OutcomeCanceled {
+		host.Log(res.Outcome + ": " + firstLine(res.Err.Error()))
+	}
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	h := rw.Header()
+	clear(h)
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(res.Status)
+	_, _ = rw.Write(append(body, '\n'))
+	return res
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
