@@ -1,14 +1,14 @@
 // Package apiclient is a small typed Go client of Pier's admin API
-// (docs/api.md): tenants, sites, tokens, upload sessions, blobs and
-// deployments. Every method takes a context and returns an *Error when the
+// (docs/api.md): tenants, sites, tokens, upload sessions, blobs,
+// deployments and the live log stream. Every method takes a context and returns an *Error when the
 // server answers with an error status.
 //
 // The client never retries on its own: callers that want retries (the
 // `pier deploy` command) decide which calls are safe to repeat and use
 // Retryable to classify failures.
 //
-// apiclient imports only tenants and assets (for shared value types) and may
-// be imported by cmd/ and by tests.
+// apiclient imports only tenants, assets and internal/logstream (for shared
+// value types) and may be imported by cmd/ and by tests.
 package apiclient
 
 import (

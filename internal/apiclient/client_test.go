@@ -127,6 +127,18 @@ func TestRequests(t *testing.T) {
 			wantMethod: "DELETE", wantPath: "/api/v1/sites/a%2Fb%3Fc",
 		},
 		{
+			name: "create upload with a worker",
+			call: func(c *Client) (any, error) {
+				return c.CreateWorkerUpload(ctx, "blog", map[string]ManifestEntry{"/index.html": {Hash: "0123456789abcdef", Size: 5}},
+					&ManifestEntry{Hash: "fedcba9876543210", Size: 1024})
+			},
+			status:     201,
+			answer:     `{"id":"u_1","missing":["fedcba9876543210"],"expires_at":"2026-01-02T04:04:05Z"}`,
+			wantMethod: "POST", wantPath: "/api/v1/sites/blog/uploads",
+			wantBody: `{"manifest":{"/index.html":{"hash":"0123456789abcdef","size":5}},"worker":{"hash":"fedcba9876543210","size":1024}}`,
+			want:     &UploadSession{ID: "u_1", Missing: []string{"fedcba9876543210"}, ExpiresAt: time.Date(2026, 1, 2, 4, 4, 5, 0, time.UTC)},
+		},
+		{
 			name: "create upload",
 			call: func(c *Client) (any, error) {
 				return c.CreateUpload(ctx, "blog", map[string]ManifestEntry{"/index.html": {Hash: "0123456789abcdef", Size: 5}})

@@ -118,9 +118,18 @@ func (c *Client) DeleteSite(ctx context.Context, site string) error {
 // hash and size) of the deployment to come; the answer lists the hashes
 // the server lacks.
 func (c *Client) CreateUpload(ctx context.Context, site string, manifest map[string]ManifestEntry) (*UploadSession, error) {
+	return c.CreateWorkerUpload(ctx, site, manifest, nil)
+}
+
+// CreateWorkerUpload is CreateUpload for a deployment that also carries a
+// worker (the compiled wasm's salted hash and size; nil for none): the
+// answer's Missing includes the worker's hash if the server lacks it, to be
+// sent with PutBlob like any blob.
+func (c *Client) CreateWorkerUpload(ctx context.Context, site string, manifest map[string]ManifestEntry, worker *ManifestEntry) (*UploadSession, error) {
 	body := struct {
 		Manifest map[string]ManifestEntry `json:"manifest"`
-	}{manifest}
+		Worker   *ManifestEntry           `json:"worker,omitempty"`
+	}{manifest, worker}
 	var u UploadSession
 	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/uploads", body: body, out: &u})
 	return ret(&u, err)

@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"internal/httperr":   {},
 	"internal/logstream": {},
 	"internal/siterules": {},
-	"internal/apiclient": {"assets", "tenants"},
+	"internal/apiclient": {"assets", "tenants", "internal/logstream"},
 	"internal/testenv":   {},
 	"cmd":                {""}, // the wiring: may import everything
 	"internal/bench":     {""},

@@ -1,0 +1,131 @@
+package apiclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/pierhq/pier/internal/logstream"
+)
+
+// ErrStreamEnded is returned by StreamLogs when the server ends the stream
+// (it restarts or shuts down): the caller may reconnect.
+var ErrStreamEnded = errors.New("apiclient: the server ended the log stream")
+
+// maxEventLine bounds one line of the event stream.
+const maxEventLine = 1 << 20
+
+// StreamLogs follows the live log of site (GET /sites/{site}/logs,
+// Server-Sent Events) and calls fn with each event as it arrives, until ctx
+// is done (then it returns ctx.Err()), fn returns an error (returned as
+// is), or the stream breaks: ErrStreamEnded when the server ended it
+// cleanly, a transport error otherwise (Retryable says whether to
+// reconnect). An error answer is an *Error. Comments (keepalives) and
+// event fields other than data are ignored.
+//
+// The client's http.Client must not have a Timeout: the stream has no end.
+func (c *Client) StreamLogs(ctx context.Context, site string, fn func(logstream.Event) error) error {
+	path := "/sites/" + esc(site) + "/logs"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1"+path, nil)
+	if err != nil {
+		return fmt.Errorf("apiclient: GET %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err // *url.Error naming the method and URL
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return parseError(resp)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		return fmt.Errorf("apiclient: GET %s: answer is %q, not an event stream", path, ct)
+	}
+	err = readEvents(resp.Body, fn)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// readEvents parses an SSE stream (https://html.spec.whatwg.org/#event-stream-interpretation):
+// data lines accumulate until a blank line dispatches the event.
+func readEvents(r io.Reader, fn func(logstream.Event) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxEventLine)
+	sc.Split(scanSSELines)
+	var data []byte
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			if data == nil {
+				continue
+			}
+			var e logstream.Event
+			if err := json.Unmarshal(data, &e); err != nil {
+				return fmt.Errorf("apiclient: decoding log event %.100q: %w", data, err)
+			}
+			data = nil
+			if err := fn(e); err != nil {
+				return err
+			}
+			continue
+		}
+		if line[0] == ':' {
+			continue // a comment
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		if string(field) != "data" {
+			continue // event, id, retry: not used by Pier
+		}
+		if data == nil {
+			data = []byte{}
+		} else {
+			data = append(data, '\n')
+		}
+		data = append(data, value...)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("apiclient: reading the log stream: %w", err)
+	}
+	return ErrStreamEnded
+}
+
+// scanSSELines splits on LF, CRLF or a lone CR, as SSE allows.
+func scanSSELines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	for i, b := range data {
+		switch b {
+		case '\n':
+			return i + 1, data[:i], nil
+		case '\r':
+			if i+1 < len(data) {
+				if data[i+1] == '\n' {
+					return i + 2, data[:i], nil
+				}
+				return i + 1, data[:i], nil
+			}
+			if atEOF {
+				return i + 1, data[:i], nil
+			}
+			return 0, nil, nil // need the next byte to know if it is CRLF
+		}
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
