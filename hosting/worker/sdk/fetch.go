@@ -3,7 +3,6 @@ package pier
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -104,9 +103,10 @@ func readResponse(h abi, handle int32, req *http.Request) (*http.Response, error
 	resp, err := http.ReadResponse(bufio.NewReader(hr), req)
 	if err != nil {
 		hr.Close()
-		var he hostErr
-		if errors.As(err, &he) {
-			return nil, he.err
+		if hr.err != nil {
+			// bufio drops an error that ends a partial line: report the
+			// host's, not the parse error it leads to.
+			return nil, hr.err
 		}
 		return nil, err
 	}
@@ -114,21 +114,19 @@ func readResponse(h abi, handle int32, req *http.Request) (*http.Response, error
 	return resp, nil
 }
 
-// hostErr carries a host error through bufio and net/http's parsers.
-type hostErr struct{ err error }
-
-func (e hostErr) Error() string { return e.err.Error() }
-func (e hostErr) Unwrap() error { return e.err }
-
 // handleReader reads the wire-format response behind a handle.
 type handleReader struct {
 	h      abi
 	handle int32
 	once   sync.Once
 	done   bool
+	err    error // the host's error, once response_read failed
 }
 
 func (r *handleReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	if r.done {
 		return 0, io.EOF
 	}
@@ -138,8 +136,8 @@ func (r *handleReader) Read(p []byte) (int, error) {
 	n := r.h.responseRead(r.handle, p)
 	switch {
 	case n < 0:
-		r.done = true
-		return 0, hostErr{hostError(n)}
+		r.err = hostError(n)
+		return 0, r.err
 	case n == 0:
 		r.done = true
 		return 0, io.EOF
@@ -163,9 +161,8 @@ type responseBody struct {
 
 func (b *responseBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	var he hostErr
-	if errors.As(err, &he) {
-		err = he.err
+	if err != nil && b.hr.err != nil {
+		err = b.hr.err
 	}
 	return n, err
 }

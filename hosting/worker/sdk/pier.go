@@ -76,6 +76,10 @@ func (w logWriter) Write(p []byte) (int, error) {
 // one at level Info as slog's default; call slog.SetDefault with
 // NewLogHandler(&slog.HandlerOptions{Level: slog.LevelDebug}) for more.
 func NewLogHandler(opts *slog.HandlerOptions) slog.Handler {
+	return newLogHandler(hostABI(), opts)
+}
+
+func newLogHandler(h abi, opts *slog.HandlerOptions) slog.Handler {
 	var o slog.HandlerOptions
 	if opts != nil {
 		o = *opts
@@ -91,7 +95,7 @@ func NewLogHandler(opts *slog.HandlerOptions) slog.Handler {
 		return a
 	}
 	var w io.Writer = os.Stderr
-	if h := hostABI(); h != nil {
+	if h != nil {
 		w = logWriter{h}
 	}
 	return slog.NewTextHandler(w, &o)
@@ -106,7 +110,7 @@ func install(h abi) {
 	t := &Transport{}
 	http.DefaultTransport = t
 	http.DefaultClient.Transport = t
-	slog.SetDefault(slog.New(NewLogHandler(nil)))
+	slog.SetDefault(slog.New(newLogHandler(h, nil)))
 	// slog.SetDefault routes the log package through slog; send its lines
 	// to the stream as they are instead.
 	log.SetOutput(logWriter{h})

@@ -13,7 +13,8 @@ const maxKeptBody = 1 << 20
 
 // responseWriter buffers the handler's response; emit hands it to the host.
 type responseWriter struct {
-	header      http.Header
+	header      http.Header // what Header returns
+	sent        http.Header // the headers at WriteHeader: what emit sends
 	status      int
 	wroteHeader bool
 	body        []byte
@@ -24,9 +25,10 @@ type responseWriter struct {
 var _ http.ResponseWriter = (*responseWriter)(nil)
 
 func (w *responseWriter) reset() {
-	if w.header == nil || len(w.header) > 0 {
+	if w.header == nil || len(w.header) > 0 || w.sent != nil {
 		w.header = make(http.Header)
 	}
+	w.sent = nil
 	w.status = 0
 	w.wroteHeader = false
 	w.next = false
@@ -52,6 +54,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	// Like net/http, later changes to the header map are not sent.
+	w.sent = w.header
 	w.header = w.header.Clone()
 }
 
@@ -88,19 +91,20 @@ func (w *responseWriter) emit(h abi) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	header := w.sent
 	if len(w.body) > 0 {
-		if _, ok := w.header["Content-Type"]; !ok && w.header.Get("Content-Encoding") == "" {
-			w.header.Set("Content-Type", http.DetectContentType(w.body))
+		if _, ok := header["Content-Type"]; !ok && header.Get("Content-Encoding") == "" {
+			header.Set("Content-Type", http.DetectContentType(w.body))
 		}
 	}
 	h.setStatusCode(uint32(w.status))
 	w.keys = w.keys[:0]
-	for k := range w.header {
+	for k := range header {
 		w.keys = append(w.keys, k)
 	}
 	slices.Sort(w.keys)
 	for _, k := range w.keys {
-		vals := w.header[k]
+		vals := header[k]
 		if len(vals) == 0 {
 			continue
 		}

@@ -109,8 +109,8 @@ func (s *server) serve(hd http.Handler) (next uint64) {
 
 // original is what the host sent, kept to find what the handler changed.
 type original struct {
-	method, uri string
-	header      http.Header
+	method, uri, host string
+	header            http.Header
 }
 
 // readRequest builds the request from the host's: method, URI, protocol,
@@ -156,6 +156,7 @@ func (s *server) readRequest() (*http.Request, original) {
 		host = hv
 	}
 	delete(header, "Host")
+	delete(orig, "Host")
 
 	r := &http.Request{
 		Method:     method,
@@ -185,7 +186,7 @@ func (s *server) readRequest() (*http.Request, original) {
 		r.TransferEncoding = te
 	}
 	r = r.WithContext(context.Background())
-	return r, original{method: method, uri: uri, header: orig}
+	return r, original{method: method, uri: uri, host: host, header: orig}
 }
 
 // fallThrough hands the handler's changes to the request back to the host
@@ -198,7 +199,13 @@ func (s *server) fallThrough(r *http.Request, orig original) {
 	if uri := r.URL.RequestURI(); uri != orig.uri && r.URL.Path != "" {
 		h.setURI(uri)
 	}
+	if r.Host != orig.host && r.Host != "" {
+		h.setHeaderValue(kindRequest, "Host", r.Host)
+	}
 	for key, vals := range r.Header {
+		if key == "Host" {
+			continue
+		}
 		if slices.Equal(vals, orig.header[key]) {
 			continue
 		}

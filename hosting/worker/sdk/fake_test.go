@@ -1,0 +1,211 @@
+package pier
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+)
+
+// fakeHost implements abi in memory with the semantics docs/workers.md and
+// the http-wasm spec give the host side: buffer-filling calls return the
+// full length and write nothing when it does not fit.
+type fakeHost struct {
+	method, uri, proto, addr string
+	reqHeader                [][2]string // in order, repeated names allowed
+	reqBody                  []byte
+	bodyChunk                int // read_body returns at most this many bytes; 0 = no limit
+
+	status    uint32
+	respCalls []string // "set Name: v", "add Name: v", "body ..."
+	respBody  []byte
+
+	reqCalls []string // set_method, set_uri, request header changes
+
+	logs []string
+	vars map[string]string
+
+	fetches   [][]byte
+	fetchFunc func(req []byte) (wire []byte, code int32)
+	assets    map[string]string // path -> wire response
+	responses map[int32]*fakeResponse
+	closed    []int32
+	readChunk int // response_read returns at most this many bytes
+	failAfter int // applied to the responses fetch opens
+	nextID    int32
+
+	calls map[string]int
+}
+
+type fakeResponse struct {
+	data      []byte
+	failAfter int // response_read fails with -4 after this many bytes (0: never)
+	sent      int
+}
+
+func newFakeHost() *fakeHost {
+	return &fakeHost{method: "GET", uri: "/", proto: "HTTP/1.1", addr: "192.0.2.1:4321",
+		responses: map[int32]*fakeResponse{}, calls: map[string]int{}}
+}
+
+func fill(buf []byte, s string) uint32 {
+	if len(s) <= len(buf) {
+		copy(buf, s)
+	}
+	return uint32(len(s))
+}
+
+func fillList(buf []byte, items []string) uint64 {
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(it)
+		b.WriteByte(0)
+	}
+	return uint64(len(items))<<32 | uint64(fill(buf, b.String()))
+}
+
+func (f *fakeHost) getMethod(buf []byte) uint32 { f.calls["get_method"]++; return fill(buf, f.method) }
+func (f *fakeHost) setMethod(m string)          { f.reqCalls = append(f.reqCalls, "method "+m) }
+func (f *fakeHost) getURI(buf []byte) uint32    { f.calls["get_uri"]++; return fill(buf, f.uri) }
+func (f *fakeHost) setURI(uri string)           { f.reqCalls = append(f.reqCalls, "uri "+uri) }
+func (f *fakeHost) getProtocolVersion(buf []byte) uint32 {
+	return fill(buf, f.proto)
+}
+func (f *fakeHost) getSourceAddr(buf []byte) uint32 { return fill(buf, f.addr) }
+
+func (f *fakeHost) getHeaderNames(kind uint32, buf []byte) uint64 {
+	f.calls["get_header_names"]++
+	if kind != kindRequest {
+		return 0
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, kv := range f.reqHeader {
+		if k := strings.ToLower(kv[0]); !seen[k] {
+			seen[k] = true
+			names = append(names, kv[0])
+		}
+	}
+	return fillList(buf, names)
+}
+
+func (f *fakeHost) getHeaderValues(kind uint32, name string, buf []byte) uint64 {
+	f.calls["get_header_values"]++
+	var vals []string
+	for _, kv := range f.reqHeader {
+		if strings.EqualFold(kv[0], name) {
+			vals = append(vals, kv[1])
+		}
+	}
+	return fillList(buf, vals)
+}
+
+func (f *fakeHost) setHeaderValue(kind uint32, name, value string) {
+	if kind == kindResponse {
+		f.respCalls = append(f.respCalls, "set "+name+": "+value)
+		return
+	}
+	f.reqCalls = append(f.reqCalls, "set "+name+": "+value)
+}
+
+func (f *fakeHost) addHeaderValue(kind uint32, name, value string) {
+	if kind == kindResponse {
+		f.respCalls = append(f.respCalls, "add "+name+": "+value)
+		return
+	}
+	f.reqCalls = append(f.reqCalls, "add "+name+": "+value)
+}
+
+func (f *fakeHost) removeHeader(kind uint32, name string) {
+	f.reqCalls = append(f.reqCalls, "remove "+name)
+}
+
+func (f *fakeHost) readBody(kind uint32, buf []byte) uint64 {
+	f.calls["read_body"]++
+	n := len(buf)
+	if f.bodyChunk > 0 && n > f.bodyChunk {
+		n = f.bodyChunk
+	}
+	n = copy(buf[:n], f.reqBody)
+	f.reqBody = f.reqBody[n:]
+	var eof uint64
+	if len(f.reqBody) == 0 {
+		eof = 1
+	}
+	return eof<<32 | uint64(n)
+}
+
+func (f *fakeHost) writeBody(kind uint32, b []byte) {
+	f.respCalls = append(f.respCalls, "body")
+	f.respBody = append(f.respBody, b...)
+}
+
+func (f *fakeHost) setStatusCode(code uint32) { f.status = code }
+
+func (f *fakeHost) log(msg string) { f.logs = append(f.logs, msg) }
+
+func (f *fakeHost) getVar(name string, buf []byte) int32 {
+	v, ok := f.vars[name]
+	if !ok {
+		return -1
+	}
+	return int32(fill(buf, v))
+}
+
+func (f *fakeHost) open(wire []byte) int32 {
+	f.nextID++
+	f.responses[f.nextID] = &fakeResponse{data: wire}
+	return f.nextID
+}
+
+func (f *fakeHost) fetch(req []byte) int32 {
+	f.fetches = append(f.fetches, bytes.Clone(req))
+	wire, code := f.fetchFunc(req)
+	if code < 0 {
+		return code
+	}
+	h := f.open(wire)
+	f.responses[h].failAfter = f.failAfter
+	return h
+}
+
+func (f *fakeHost) asset(path string) int32 {
+	wire, ok := f.assets[path]
+	if !ok {
+		return -6
+	}
+	return f.open([]byte(wire))
+}
+
+func (f *fakeHost) responseRead(h int32, buf []byte) int32 {
+	r, ok := f.responses[h]
+	if !ok {
+		return -5
+	}
+	n := len(buf)
+	if f.readChunk > 0 && n > f.readChunk {
+		n = f.readChunk
+	}
+	if r.failAfter > 0 {
+		if r.sent >= r.failAfter {
+			return -4
+		}
+		n = min(n, r.failAfter-r.sent)
+	}
+	n = copy(buf[:n], r.data)
+	r.data = r.data[n:]
+	r.sent += n
+	return int32(n)
+}
+
+func (f *fakeHost) responseClose(h int32) {
+	f.closed = append(f.closed, h)
+	delete(f.responses, h)
+}
+
+// serveWith runs one request through hd on f.
+func serveWith(f *fakeHost, hd http.Handler) uint64 {
+	s := server{h: f}
+	return s.serve(hd)
+}
+
+var _ abi = (*fakeHost)(nil)
