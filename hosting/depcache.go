@@ -21,6 +21,9 @@ type depSlot struct {
 // first entry not referenced since the last sweep.
 type depCache struct {
 	max int
+	// onEvict, if set, is called (with mu held) with the digest of each
+	// evicted deployment; it must not call back into the cache.
+	onEvict func([sha256.Size]byte)
 
 	mu      sync.Mutex
 	slots   map[[sha256.Size]byte]*depSlot
@@ -98,6 +101,9 @@ func (c *depCache) insertLocked(dep *deployment) *depSlot {
 		if od != nil {
 			delete(c.slots, od.digest)
 			old.p.Store(nil)
+			if c.onEvict != nil {
+				c.onEvict(od.digest)
+			}
 		}
 		c.ring[c.hand] = s
 		c.hand = (c.hand + 1) % len(c.ring)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -97,6 +98,14 @@ type deployment struct {
 	// notFound maps a directory ("/", "/a/") to its 404.html for the
 	// 404-page mode.
 	notFound map[string]*file
+	// worker is the content hash of the deployment's wasm module ("" when
+	// it has none), tenantID the owner of its blob; runFirst is its
+	// compiled run_worker_first (nil: the worker only answers what the
+	// static assets do not) and vars its configuration variables.
+	worker   string
+	tenantID string
+	runFirst *runFirst
+	vars     map[string]string
 	ref      atomic.Bool // CLOCK reference bit
 }
 
@@ -193,6 +202,12 @@ func compileWith(tenantID string, d *tenants.Deployment, digest [sha256.Size]byt
 		digest:    digest,
 		redirects: redirects,
 		headers:   headers,
+		worker:    d.Worker,
+		tenantID:  tenantID,
+	}
+	if d.Worker != "" {
+		dep.runFirst = newRunFirst(cfg.RunWorkerFirst)
+		dep.vars = maps.Clone(cfg.Vars)
 	}
 	rs := &resolver{
 		files:    make(map[string]*file, len(d.Manifest)),

@@ -2,14 +2,19 @@ package hosting
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/hosting/egress"
+	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -59,6 +64,19 @@ type Config struct {
 	LookupTimeout time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Workers runs deployments' workers (DESIGN §1 step 7). Nil: every
+	// request that would reach a worker is answered 503 workers_disabled
+	// (never silently with static assets instead); requests the static
+	// assets answer before the worker are still served.
+	Workers *worker.Runtime
+	// Logs receives one invocation event per worker request and the
+	// workers' log lines. Nil: discarded.
+	Logs *logstream.Hub
+	// Egress is the policy of workers' fetches; one transport is built per
+	// plan. Nil: an egress.Policy with every default (private, loopback,
+	// link-local and other internal ranges denied; no platform endpoints
+	// or host lists).
+	Egress *egress.Policy
 }
 
 // Defaults of Config.
@@ -88,6 +106,14 @@ type Edge struct {
 	routes      *routeTable
 	deps        *depCache
 	vals        sharedValues
+	usage       *usageTable
+
+	runtime    *worker.Runtime
+	logs       *logstream.Hub
+	egress     *egress.Policy
+	transports sync.Map // plan → http.RoundTripper
+	workers    *workerTable
+	closing    sync.WaitGroup // workers being closed
 }
 
 // New returns an Edge serving the sites of reg from blobs.
@@ -111,6 +137,14 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		reg:         reg,
 		blobs:       blobs,
 		vals:        newSharedValues(),
+		usage:       newUsageTable(),
+		runtime:     cfg.Workers,
+		logs:        cfg.Logs,
+		egress:      cfg.Egress,
+		workers:     newWorkerTable(),
+	}
+	if e.egress == nil {
+		e.egress = &egress.Policy{}
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -137,14 +171,21 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 	}
 	e.routes = newRouteTable(maxUnknown)
 	e.deps = newDepCache(maxDeps)
+	e.deps.onEvict = func(digest [sha256.Size]byte) {
+		e.retireWorkers(func(k workerKey) bool { return k.digest == digest })
+	}
 	return e
 }
 
 // Invalidate forgets the cached routes of site (its production host and
-// its previews), so the next request sees the registry's current state.
-// main calls it when a deployment is activated or a site is deleted.
+// its previews), so the next request sees the registry's current state,
+// and retires the site's workers: each is closed once the requests using
+// it finish, and the next worker request starts a fresh one. main calls
+// it when a deployment is activated or a site is deleted.
 func (e *Edge) Invalidate(siteName string) {
-	e.routes.removeSite(strings.ToLower(siteName))
+	site := strings.ToLower(siteName)
+	e.routes.removeSite(site)
+	e.retireWorkers(func(k workerKey) bool { return k.site == site })
 }
 
 // ServeHTTP serves one request of any host.
@@ -186,14 +227,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !dep.ref.Load() {
 		dep.ref.Store(true) // CLOCK: written only when clear, to keep the line shared
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h := w.Header()
-		h["Allow"] = e.vals.allow
-		e.plain(w, http.StatusMethodNotAllowed, "method not allowed\n")
-		return
-	}
-	x := exchange{e: e, w: w, r: r, d: dep, preview: v.preview}
+	x := exchange{e: e, w: w, r: r, d: dep, v: v, preview: v.preview}
 	x.serve()
+	v.usage.record(x.status, x.bytes)
 }
 
 // route returns the cached route of host, loading it on a miss (concurrent
@@ -304,6 +340,9 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		siteID:  site.ID,
 		depID:   depID,
 		expires: e.now().Add(e.routeTTL),
+		usage:   e.usage.get(hr.site),
+		plan:    tenant.Plan,
+		limits:  workerLimits(tenant.EffectiveLimits()),
 	}
 	if prev != nil && prev.slot != nil && prev.siteID == site.ID && prev.depID == depID && prev.slot.p.Load() != nil {
 		v.slot = prev.slot

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pierhq/pier/hosting/worker"
 )
 
 // numShards spreads the route table over independently locked maps so the
@@ -22,6 +24,12 @@ type routeValue struct {
 	siteID  string
 	depID   string
 	expires time.Time // revalidate in the background after this
+	// usage is the site's counters (nil for a negative value); its site
+	// field is the site's name.
+	usage *siteUsage
+	// plan and limits are the tenant's, for the site's worker.
+	plan   string
+	limits worker.Limits
 }
 
 func (v *routeValue) negative() bool { return v.slot == nil && !v.broken }

@@ -47,7 +47,15 @@ type exchange struct {
 	w       http.ResponseWriter
 	r       *http.Request
 	d       *deployment
-	preview bool // X-Robots-Tag: noindex, set last so _headers cannot drop it
+	v       *routeValue // the route; nil for the ASSETS binding
+	preview bool        // X-Robots-Tag: noindex, set last so _headers cannot drop it
+	// staticOnly serves the static assets only: the worker's next handler
+	// and the ASSETS binding.
+	staticOnly bool
+
+	// status and bytes are what was answered, for the site's counters.
+	status int
+	bytes  int64
 }
 
 // writeHeader sends the status line and headers.
@@ -55,6 +63,7 @@ func (x *exchange) writeHeader(status int) {
 	if x.preview {
 		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
 	}
+	x.status = status
 	x.w.WriteHeader(status)
 }
 
@@ -63,11 +72,20 @@ func (x *exchange) plain(status int, body string) {
 	if x.preview {
 		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
 	}
+	x.status = status
+	if x.r.Method != http.MethodHead {
+		x.bytes += int64(len(body))
+	}
 	x.e.plain(x.w, status, body)
 }
 
-// serve answers a GET or HEAD: _redirects, then html_handling, then
-// not_found_handling.
+// hasWorker reports whether this exchange may invoke the worker.
+func (x *exchange) hasWorker() bool { return x.d.worker != "" && !x.staticOnly }
+
+// serve answers a request (DESIGN §1 step 6): the worker if
+// run_worker_first matches, then _redirects, then html_handling, then the
+// worker if there is one, else not_found_handling. Static assets answer
+// GET and HEAD only; other methods go to the worker, or get 405.
 func (x *exchange) serve() {
 	up := x.r.URL.Path
 	if up == "" {
@@ -76,6 +94,16 @@ func (x *exchange) serve() {
 	p, ok := requestPath(up)
 	if !ok {
 		x.plain(http.StatusBadRequest, "bad request: malformed path\n")
+		return
+	}
+	if x.hasWorker() {
+		if x.d.runFirst.match(p) || x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+			x.runWorker()
+			return
+		}
+	} else if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+		x.w.Header()["Allow"] = x.e.vals.allow
+		x.plain(http.StatusMethodNotAllowed, "method not allowed\n")
 		return
 	}
 	h := x.w.Header()
@@ -104,6 +132,10 @@ func (x *exchange) serve() {
 		x.serveFile(t.file, http.StatusOK)
 		return
 	}
+	if x.hasWorker() {
+		x.runWorker()
+		return
+	}
 	x.notFound(p, p, true)
 }
 
@@ -125,6 +157,10 @@ func (x *exchange) rewrite(p, to string) {
 			}
 			if t != nil && t.file != nil {
 				x.serveDynamic(p, t.file, http.StatusOK)
+				return
+			}
+			if x.hasWorker() {
+				x.runWorker()
 				return
 			}
 			x.notFound(dp, p, false)
@@ -150,6 +186,9 @@ func (x *exchange) notFound(p, hp string, canonical bool) {
 			h["Cache-Control"] = x.e.vals.cacheDefault
 		}
 		x.writeHeader(http.StatusNotFound)
+		if x.r.Method != http.MethodHead {
+			x.bytes += int64(len("not found\n"))
+		}
 		writeString(x.w, "not found\n")
 		return
 	}
@@ -234,15 +273,44 @@ func (x *exchange) serveFile(f *file, status int) {
 		if x.preview {
 			h["X-Robots-Tag"] = x.e.vals.noindex
 		}
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+		cw := &countingWriter{ResponseWriter: w}
+		http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(data))
+		x.status, x.bytes = cw.status, cw.bytes
 		return
 	}
 	h["Content-Length"] = vr.length
 	x.writeHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(data)
+		x.bytes += int64(len(data))
 	}
 }
+
+// countingWriter records the status and body size of a response written
+// by the standard library (the rare range and precondition path).
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (cw *countingWriter) WriteHeader(status int) {
+	if cw.status == 0 {
+		cw.status = status
+	}
+	cw.ResponseWriter.WriteHeader(status)
+}
+
+func (cw *countingWriter) Write(p []byte) (int, error) {
+	if cw.status == 0 {
+		cw.status = http.StatusOK
+	}
+	n, err := cw.ResponseWriter.Write(p)
+	cw.bytes += int64(n)
+	return n, err
+}
+
+func (cw *countingWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
 
 var errSizeMismatch = errors.New("hosting: blob size does not match the manifest")
 

@@ -1,0 +1,438 @@
+package hosting
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/httperr"
+	"github.com/pierhq/pier/internal/logstream"
+	"github.com/pierhq/pier/tenants"
+)
+
+// workerCloseTimeout bounds closing a retired worker in the background.
+const workerCloseTimeout = 30 * time.Second
+
+// Errors of worker dispatch, each answered once by workerError.
+var (
+	errWorkersDisabled = errors.New("hosting: workers are disabled on this node")
+	errWorkerLoad      = errors.New("hosting: loading worker")
+)
+
+// workerKey identifies a worker instance set: one per site and loaded
+// deployment. Deployments are interned across sites; workers never are,
+// so two sites deployed from identical content still get separate
+// instances (a guest's memory outlives a request and must not be shared).
+type workerKey struct {
+	site   string
+	digest [sha256.Size]byte
+}
+
+// siteWorker is the lazily created *worker.Worker of one key. It is
+// created by the first request that needs it (concurrent ones wait for
+// it), retired by Invalidate, eviction or a change of the tenant's limits,
+// and closed once retired and no request uses it any more.
+type siteWorker struct {
+	key    workerKey
+	limits worker.Limits
+
+	mu       sync.Mutex
+	w        *worker.Worker
+	err      error         // a permanent load failure (an invalid module)
+	loading  chan struct{} // non-nil while a load is in flight
+	inflight int
+	retired  bool
+}
+
+// workerTable holds the site workers of an Edge.
+type workerTable struct {
+	mu sync.Mutex
+	m  map[workerKey]*siteWorker
+}
+
+func newWorkerTable() *workerTable { return &workerTable{m: map[workerKey]*siteWorker{}} }
+
+// acquire returns the worker of (site, d) with limits, creating it if
+// needed, and counts the caller as using it until release.
+func (e *Edge) acquireWorker(ctx context.Context, site string, d *deployment, lim worker.Limits) (*siteWorker, *worker.Worker, error) {
+	key := workerKey{site: site, digest: d.digest}
+	for {
+		e.workers.mu.Lock()
+		sw := e.workers.m[key]
+		if sw != nil && sw.limits != lim {
+			// The tenant's limits changed: retire the old instances.
+			delete(e.workers.m, key)
+			e.retire(sw)
+			sw = nil
+		}
+		if sw == nil {
+			sw = &siteWorker{key: key, limits: lim}
+			e.workers.m[key] = sw
+		}
+		e.workers.mu.Unlock()
+
+		w, err, again := e.useWorker(ctx, sw, d)
+		if !again {
+			return sw, w, err
+		}
+	}
+}
+
+// useWorker loads sw if needed and takes a reference on it. again asks
+// the caller to look the key up again (sw was retired meanwhile).
+func (e *Edge) useWorker(ctx context.Context, sw *siteWorker, d *deployment) (w *worker.Worker, err error, again bool) {
+	sw.mu.Lock()
+	for {
+		switch {
+		case sw.retired:
+			sw.mu.Unlock()
+			return nil, nil, true
+		case sw.w != nil:
+			sw.inflight++
+			w := sw.w
+			sw.mu.Unlock()
+			return w, nil, false
+		case sw.err != nil:
+			err := sw.err
+			sw.mu.Unlock()
+			return nil, err, false
+		case sw.loading != nil:
+			ch := sw.loading
+			sw.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, ctx.Err(), false
+			}
+			sw.mu.Lock()
+			continue
+		}
+		// This request loads it.
+		ch := make(chan struct{})
+		sw.loading = ch
+		sw.mu.Unlock()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.lookupTO)
+		nw, lerr := e.newWorker(lctx, sw.key.site, d, sw.limits)
+		cancel()
+		sw.mu.Lock()
+		sw.loading = nil
+		close(ch)
+		if lerr != nil {
+			var me *worker.ModuleError
+			if errors.As(lerr, &me) || errors.Is(lerr, assets.ErrNotFound) {
+				sw.err = lerr // permanent until redeploy or eviction
+			}
+			sw.mu.Unlock()
+			return nil, lerr, false
+		}
+		// Even if sw was retired while loading, this request uses the
+		// worker; the release that drops the last reference closes it.
+		sw.w = nw
+		sw.inflight++
+		sw.mu.Unlock()
+		return nw, nil, false
+	}
+}
+
+// newWorker reads the deployment's module and instantiates its worker.
+func (e *Edge) newWorker(ctx context.Context, site string, d *deployment, lim worker.Limits) (*worker.Worker, error) {
+	wasm, err := e.blobs.Bytes(ctx, assets.Key(d.tenantID, d.worker, ""))
+	if err != nil {
+		return nil, fmt.Errorf("%w %s of site %q: reading module: %w", errWorkerLoad, d.worker, site, err)
+	}
+	w, err := e.runtime.NewWorker(ctx, wasm, d.vars, lim)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s of site %q: %w", errWorkerLoad, d.worker, site, err)
+	}
+	return w, nil
+}
+
+// release drops a reference taken by acquireWorker.
+func (e *Edge) releaseWorker(sw *siteWorker) {
+	sw.mu.Lock()
+	sw.inflight--
+	closeNow := sw.retired && sw.inflight == 0
+	w := sw.w
+	if closeNow {
+		sw.w = nil
+	}
+	sw.mu.Unlock()
+	if closeNow && w != nil {
+		e.closeWorker(w)
+	}
+}
+
+// retire marks sw retired (the caller removed it from the table) and
+// closes its worker once no request uses it.
+func (e *Edge) retire(sw *siteWorker) {
+	sw.mu.Lock()
+	if sw.retired {
+		sw.mu.Unlock()
+		return
+	}
+	sw.retired = true
+	w := sw.w
+	closeNow := sw.inflight == 0
+	if closeNow {
+		sw.w = nil
+	}
+	sw.mu.Unlock()
+	if closeNow && w != nil {
+		e.closeWorker(w)
+	}
+}
+
+// closeWorker closes w in the background: Close may wait for instances to
+// be torn down and must not hold up the request or admin call that
+// retired it.
+func (e *Edge) closeWorker(w *worker.Worker) {
+	e.closing.Add(1)
+	go func() {
+		defer e.closing.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), workerCloseTimeout)
+		defer cancel()
+		w.Close(ctx)
+	}()
+}
+
+// retireWorkers retires every worker whose key matches.
+func (e *Edge) retireWorkers(match func(workerKey) bool) {
+	e.workers.mu.Lock()
+	var old []*siteWorker
+	for k, sw := range e.workers.m {
+		if match(k) {
+			delete(e.workers.m, k)
+			old = append(old, sw)
+		}
+	}
+	e.workers.mu.Unlock()
+	for _, sw := range old {
+		e.retire(sw)
+	}
+}
+
+// Close retires every worker and waits (up to ctx) until they are closed.
+// The edge keeps serving static assets afterwards; a later worker request
+// creates its worker again. main calls it at shutdown, before closing the
+// worker runtime.
+func (e *Edge) Close(ctx context.Context) error {
+	e.retireWorkers(func(workerKey) bool { return true })
+	done := make(chan struct{})
+	go func() {
+		e.closing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("hosting: closing workers: %w", ctx.Err())
+	}
+}
+
+// workerLimits maps a tenant's effective plan limits to the runtime's.
+func workerLimits(l tenants.Limits) worker.Limits {
+	return worker.Limits{
+		CPU:         time.Duration(l.CPUMs) * time.Millisecond,
+		SubRequests: l.SubRequests,
+		MemoryBytes: int64(l.MemoryMB) << 20,
+	}
+}
+
+// runWorker answers the request with the deployment's worker.
+func (x *exchange) runWorker() {
+	e := x.e
+	ctx := x.r.Context()
+	if e.runtime == nil {
+		x.workerError(errWorkersDisabled)
+		return
+	}
+	v := x.v
+	sw, w, err := e.acquireWorker(ctx, v.usage.site, x.d, v.limits)
+	if err != nil {
+		x.workerError(err)
+		return
+	}
+	defer e.releaseWorker(sw)
+
+	ww := &workerWriter{w: x.w, vals: &e.vals, preview: x.preview}
+	host := &requestHost{e: e, d: x.d, site: v.usage.site, plan: v.plan}
+	next := &staticNext{e: e, d: x.d, v: v, preview: x.preview}
+	start := e.now()
+	res := w.Serve(ww, x.r, host, next)
+	x.status, x.bytes = ww.status, ww.bytes
+	if x.status == 0 {
+		x.status = res.Status
+	}
+	v.usage.invocation(&res)
+	if res.Err != nil && res.Outcome != worker.OutcomeOK {
+		e.log.Info("hosting: worker invocation failed", "site", v.usage.site, "outcome", res.Outcome, "err", res.Err)
+	}
+	if e.logs != nil && e.logs.HasSubscribers(v.usage.site) {
+		end := e.now()
+		ev := logstream.Event{
+			Time:        end,
+			Site:        v.usage.site,
+			Kind:        logstream.KindInvocation,
+			Method:      x.r.Method,
+			Path:        x.r.URL.Path,
+			Status:      x.status,
+			DurationMs:  float64(end.Sub(start)) / float64(time.Millisecond),
+			CPUMs:       float64(res.CPU) / float64(time.Millisecond),
+			SubRequests: res.SubRequests,
+			Outcome:     res.Outcome,
+		}
+		if res.Err != nil && res.Outcome != worker.OutcomeOK {
+			ev.Message = res.Err.Error()
+		}
+		e.logs.Publish(v.usage.site, ev)
+	}
+}
+
+// workerError answers a request the worker could not take: the one place
+// dispatch errors become responses.
+func (x *exchange) workerError(err error) {
+	if x.r.Context().Err() != nil {
+		return
+	}
+	var he *httperr.Error
+	switch {
+	case errors.Is(err, errWorkersDisabled):
+		he = &httperr.Error{Status: http.StatusServiceUnavailable, Code: "workers_disabled",
+			Message: "this site has a worker and workers are disabled on this server", Err: err}
+	default:
+		x.e.log.Error("hosting: worker unavailable", "site", x.v.usage.site, "err", err)
+		he = &httperr.Error{Status: http.StatusServiceUnavailable, Code: "worker_unavailable",
+			Message: "the site's worker cannot be started", Err: err}
+	}
+	if x.preview {
+		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
+	}
+	x.w.Header()["Cache-Control"] = x.e.vals.noStore
+	httperr.Write(x.w, nil, he)
+	x.status = he.Status
+}
+
+// workerWriter passes a worker's response through, adding
+// X-Content-Type-Options: nosniff when the worker did not set it, and
+// counts what was written.
+type workerWriter struct {
+	w       http.ResponseWriter
+	vals    *sharedValues
+	preview bool
+	status  int
+	bytes   int64
+}
+
+func (ww *workerWriter) Header() http.Header { return ww.w.Header() }
+
+func (ww *workerWriter) WriteHeader(status int) {
+	if ww.status == 0 && status >= 200 {
+		ww.status = status
+		h := ww.w.Header()
+		if _, ok := h["X-Content-Type-Options"]; !ok {
+			h["X-Content-Type-Options"] = ww.vals.nosniff
+		}
+		if ww.preview {
+			h["X-Robots-Tag"] = ww.vals.noindex
+		}
+	}
+	ww.w.WriteHeader(status)
+}
+
+func (ww *workerWriter) Write(p []byte) (int, error) {
+	if ww.status == 0 {
+		ww.WriteHeader(http.StatusOK)
+	}
+	n, err := ww.w.Write(p)
+	ww.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (ww *workerWriter) Unwrap() http.ResponseWriter { return ww.w }
+
+// staticNext is the next handler of an http-wasm guest (next=1): the
+// deployment's static logic for the request as the guest left it, without
+// invoking the worker again.
+type staticNext struct {
+	e       *Edge
+	d       *deployment
+	v       *routeValue
+	preview bool
+}
+
+func (n *staticNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := exchange{e: n.e, w: w, r: r, d: n.d, v: n.v, preview: n.preview, staticOnly: true}
+	x.serve()
+}
+
+// requestHost is worker.Host for one request: egress through the plan's
+// transport, the deployment's own assets, the site's log stream.
+type requestHost struct {
+	e    *Edge
+	d    *deployment
+	site string
+	plan string
+}
+
+// Fetch sends req through the egress policy of the tenant's plan.
+func (h *requestHost) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
+	if req.Context() != ctx {
+		req = req.WithContext(ctx)
+	}
+	resp, err := h.e.transport(h.plan).RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("hosting: fetch of site %q: %w", h.site, err)
+	}
+	return resp, nil
+}
+
+// Asset serves path from the deployment's static assets in-process, as
+// the edge would answer a GET of it (html_handling, not_found_handling,
+// _headers; identity encoding). A 404 is reported as
+// worker.ErrAssetNotFound.
+func (h *requestHost) Asset(ctx context.Context, path string) (*http.Response, error) {
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://asset.invalid"+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("hosting: asset %q: %w: %w", path, worker.ErrAssetNotFound, err)
+	}
+	rec := newRecorder()
+	x := exchange{e: h.e, w: rec, r: r, d: h.d, staticOnly: true}
+	x.serve()
+	if rec.status == http.StatusNotFound {
+		return nil, fmt.Errorf("hosting: asset %q: %w", path, worker.ErrAssetNotFound)
+	}
+	return rec.response(r), nil
+}
+
+// Log publishes one line of the guest's output to the site's stream.
+func (h *requestHost) Log(line string) {
+	if h.e.logs == nil {
+		return
+	}
+	h.e.logs.Publish(h.site, logstream.Event{Time: h.e.now(), Site: h.site, Kind: logstream.KindLog, Message: line})
+}
+
+// transport returns the egress RoundTripper of plan, built once per plan.
+func (e *Edge) transport(plan string) http.RoundTripper {
+	if t, ok := e.transports.Load(plan); ok {
+		return t.(http.RoundTripper)
+	}
+	t, _ := e.transports.LoadOrStore(plan, e.egress.Transport(plan))
+	return t.(http.RoundTripper)
+}
+
+var (
+	_ worker.Host  = (*requestHost)(nil)
+	_ http.Handler = (*staticNext)(nil)
+)
