@@ -19,28 +19,32 @@ import (
 const uploadParallelism = 8
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("deploy", "pier deploy [DIR] --site S [--no-activate] [--json]",
+	fs := newFlagSet("deploy", "pier deploy [DIR] --site S [--worker F.wasm] [--no-activate] [--json]",
 		`Publish the files of DIR (default: the current directory) as a new deployment
-of a site and make it live. Settings come from pier.toml in DIR, else in the
-current directory; flags override them:
+of a site, with a WebAssembly worker if one is given, and make it live.
+Settings come from pier.toml in DIR, else in the current directory; flags
+override them:
 
   site = "blog"
   [assets]
   directory = "public"          # relative to pier.toml, when DIR holds it
   html_handling = "auto-trailing-slash"
   not_found_handling = "404-page"
+  run_worker_first = ["/api/*", "!/api/static/*"]   # or true: every request
+  [worker]
+  main = "worker.wasm"          # relative to pier.toml
   [vars]
-  KEY = "value"
+  KEY = "value"                 # read by the worker
 
-.git, .hg, .svn, node_modules, .DS_Store, pier.toml and what DIR/.assetsignore
-lists (gitignore syntax) are not uploaded. Only files the server does not
-have yet are uploaded.`)
+.git, .hg, .svn, node_modules, .DS_Store, pier.toml, the worker module and
+what DIR/.assetsignore lists (gitignore syntax) are not uploaded as files.
+Only files the server does not have yet are uploaded.`)
 	o := addClientFlags(fs, true)
 	site := fs.String("site", "", "`name` or id of the site (default: site in pier.toml)")
 	noActivate := fs.Bool("no-activate", false, "create the deployment without making it live (preview URL only)")
 	html := fs.String("html-handling", "", "`mode`: auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none (default from pier.toml)")
 	notFound := fs.String("not-found-handling", "", "`mode`: none, 404-page or single-page-application (default from pier.toml)")
-	worker := fs.String("worker", "", "worker `module` (.wasm); not supported yet")
+	worker := fs.String("worker", "", "worker `module` (.wasm) to run beside the files (default: worker.main in pier.toml)")
 	pos, err := parseArgs(fs, e, args, 0, 1)
 	if err != nil {
 		return err
@@ -79,6 +83,7 @@ type deployFlags struct {
 type deployPlan struct {
 	site     string
 	dir      string // the asset directory
+	worker   string // the worker module's file, "" for none
 	config   apiclient.DeploymentConfig
 	activate bool
 }
@@ -91,9 +96,6 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 	pc, file, err := findProjectConfig(dir)
 	if err != nil {
 		return nil, err
-	}
-	if f.worker != "" || pc.WorkerMain != "" {
-		return nil, fmt.Errorf("workers are not supported yet (worker %q); deploy without --worker and [worker] main", firstNonEmpty(f.worker, pc.WorkerMain))
 	}
 	p := &deployPlan{
 		site:     firstNonEmpty(f.site, pc.Site),
@@ -108,6 +110,23 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 	}
 	if p.site == "" {
 		return nil, usagef("deploy", "no site: pass --site S or set site in pier.toml")
+	}
+	switch {
+	case f.worker != "":
+		p.worker = f.worker
+	case pc.WorkerMain != "" && filepath.IsAbs(pc.WorkerMain):
+		p.worker = pc.WorkerMain
+	case pc.WorkerMain != "":
+		p.worker = filepath.Join(filepath.Dir(file), pc.WorkerMain)
+	}
+	if p.worker != "" {
+		st, err := os.Stat(p.worker)
+		if err != nil {
+			return nil, fmt.Errorf("worker module: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("worker module %s is not a regular file", p.worker)
+		}
 	}
 	if pc.Directory != "" && file != "" && filepath.Dir(file) == filepath.Clean(dir) {
 		if filepath.IsAbs(pc.Directory) {
@@ -140,6 +159,7 @@ type deployResult struct {
 	Uploaded      int    `json:"uploaded"`       // blobs uploaded by this deploy
 	Reused        int    `json:"reused"`         // files whose content the server already had
 	BytesUploaded int64  `json:"bytes_uploaded"` // bytes of the uploaded blobs
+	Worker        string `json:"worker,omitempty"` // content hash of the worker module
 }
 
 // deployer runs the publishing protocol: hash, open an upload session,
@@ -159,7 +179,12 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, err
 	}
 	defer tree.Close()
-	if len(tree.files) == 0 {
+	if p.worker != "" {
+		if err := tree.exclude(p.worker); err != nil {
+			return nil, err
+		}
+	}
+	if len(tree.files) == 0 && p.worker == "" {
 		return nil, fmt.Errorf("no files to deploy in %s", p.dir)
 	}
 
@@ -192,9 +217,20 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 			byHash[f.hash] = f
 		}
 	}
+	var worker *apiclient.ManifestEntry
+	if p.worker != "" {
+		w, err := hashWorker(p.worker, salt)
+		if err != nil {
+			return nil, fmt.Errorf("worker module: %w", err)
+		}
+		worker = &apiclient.ManifestEntry{Hash: w.hash, Size: w.size}
+		if _, ok := byHash[w.hash]; !ok {
+			byHash[w.hash] = w
+		}
+	}
 	var session *apiclient.UploadSession
 	err = d.retry.do(ctx, apiclient.Retryable, func(ctx context.Context) (err error) {
-		session, err = d.client.CreateUpload(ctx, site.Name, manifest)
+		session, err = d.client.CreateWorkerUpload(ctx, site.Name, manifest, worker)
 		return err
 	})
 	if err != nil {
@@ -241,6 +277,7 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		Uploaded:      uploaded,
 		Reused:        reused,
 		BytesUploaded: bytesUp,
+		Worker:        dep.Worker,
 	}, nil
 }
 
@@ -299,7 +336,13 @@ func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *
 // uploadOne streams one file as a blob. Progress counts bytes as they are
 // sent and takes them back if the attempt fails.
 func (d *deployer) uploadOne(ctx context.Context, tree *assetTree, upload string, f *hashedFile, prog *progress) error {
-	r, err := tree.root.Open(f.rel)
+	var r io.ReadCloser
+	var err error
+	if f.outside != "" {
+		r, err = os.Open(f.outside)
+	} else {
+		r, err = tree.root.Open(f.rel)
+	}
 	if err != nil {
 		return fmt.Errorf("opening: %w", err)
 	}
@@ -347,5 +390,8 @@ func printDeployResult(w io.Writer, p *deployPlan, r *deployResult) error {
 	}
 	t.row("Preview URL:", r.PreviewURL)
 	t.row("Files:", fmt.Sprintf("%d (%d uploaded, %d reused, %s uploaded)", r.Files, r.Uploaded, r.Reused, formatBytes(r.BytesUploaded)))
+	if r.Worker != "" {
+		t.row("Worker:", fmt.Sprintf("%s (%s)", r.Worker, p.worker))
+	}
 	return t.flush()
 }

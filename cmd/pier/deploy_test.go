@@ -294,8 +294,10 @@ func TestDeployRefusals(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{name: "worker flag", files: map[string]string{"index.html": "x"}, args: []string{"--site", "blog", "--worker", "w.wasm"}, code: 1, want: "workers are not supported yet"},
-		{name: "worker in pier.toml", files: map[string]string{"index.html": "x", "pier.toml": "site = \"blog\"\n[worker]\nmain = \"w.wasm\"\n"}, code: 1, want: "workers are not supported yet"},
+		{name: "missing worker", files: map[string]string{"index.html": "x"}, args: []string{"--site", "blog", "--worker", "nope.wasm"}, code: 1, want: "worker module: stat nope.wasm"},
+		{name: "missing worker in pier.toml", files: map[string]string{"index.html": "x", "pier.toml": "site = \"blog\"\n[worker]\nmain = \"w.wasm\"\n"}, code: 1, want: "w.wasm: no such file"},
+		{name: "worker is a directory", files: map[string]string{"index.html": "x", "w.wasm/x": "x", "pier.toml": "site = \"blog\"\n[worker]\nmain = \"w.wasm\"\n"}, code: 1, want: "w.wasm is not a regular file"},
+		{name: "empty worker", files: map[string]string{"index.html": "x", "w.wasm": "", "pier.toml": "site = \"blog\"\n[worker]\nmain = \"w.wasm\"\n"}, code: 1, want: "w.wasm is empty"},
 		{name: "no site", files: map[string]string{"index.html": "x"}, code: 2, want: "no site"},
 		{name: "unknown site", files: map[string]string{"index.html": "x"}, args: []string{"--site", "nope"}, code: 1, want: "site \"nope\" not found (not_found)"},
 		{name: "bad html handling", files: map[string]string{"index.html": "x"}, args: []string{"--site", "blog", "--html-handling", "sometimes"}, code: 1, want: "html_handling \"sometimes\""},

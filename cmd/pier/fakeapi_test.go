@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +42,7 @@ type fakeAPI struct {
 
 	mu          sync.Mutex
 	blobs       map[string][]byte
-	sessions    map[string]assets.Manifest
+	sessions    map[string]fakeSession
 	deployments []*apiclient.Deployment // newest first
 	active      string
 	puts        map[string]int // hash → PUT requests received
@@ -50,6 +51,27 @@ type fakeAPI struct {
 	// failPut, when set, may fail the n-th (1-based) PUT of a hash with a
 	// status and code instead of storing it, or with dropConnection.
 	failPut func(hash string, n int) (status int, code string)
+	// validateWorker, when set, checks a deployment's worker module like
+	// the server's runtime: an error becomes 400 worker_invalid.
+	validateWorker func(wasm []byte) error
+}
+
+// fakeSession is an upload session: its manifest and worker.
+type fakeSession struct {
+	manifest assets.Manifest
+	worker   *apiclient.ManifestEntry
+}
+
+// hashes returns the blobs of the session.
+func (s fakeSession) hashes() map[string]int64 {
+	out := make(map[string]int64, len(s.manifest)+1)
+	for _, e := range s.manifest {
+		out[e.Hash] = e.Size
+	}
+	if s.worker != nil {
+		out[s.worker.Hash] = s.worker.Size
+	}
+	return out
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
@@ -58,7 +80,7 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 		t:        t,
 		salt:     []byte("0123456789abcdef"),
 		blobs:    map[string][]byte{},
-		sessions: map[string]assets.Manifest{},
+		sessions: map[string]fakeSession{},
 		puts:     map[string]int{},
 		calls:    map[string]int{},
 	}
@@ -126,7 +148,8 @@ func (f *fakeAPI) createUpload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		Manifest assets.Manifest `json:"manifest"`
+		Manifest assets.Manifest         `json:"manifest"`
+		Worker   *apiclient.ManifestEntry `json:"worker"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		return httperr.New(400, "invalid", "bad JSON: %v", err)
@@ -134,25 +157,30 @@ func (f *fakeAPI) createUpload(w http.ResponseWriter, r *http.Request) error {
 	missing := []string{}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	seen := map[string]bool{}
+	if body.Worker != nil && (!assets.ValidHash(body.Worker.Hash) || body.Worker.Size <= 0) {
+		return httperr.New(400, "invalid", "bad worker %+v", *body.Worker).With("field", "worker")
+	}
 	for p, e := range body.Manifest {
 		if !strings.HasPrefix(p, "/") || !assets.ValidHash(e.Hash) {
 			return httperr.New(400, "path_invalid", "bad manifest entry %q", p).With("path", p)
 		}
-		if _, ok := f.blobs[e.Hash]; !ok && !seen[e.Hash] {
-			missing = append(missing, e.Hash)
-			seen[e.Hash] = true
+	}
+	sess := fakeSession{manifest: body.Manifest, worker: body.Worker}
+	for h := range sess.hashes() {
+		if _, ok := f.blobs[h]; !ok {
+			missing = append(missing, h)
 		}
 	}
+	slices.Sort(missing)
 	id := fmt.Sprintf("u%d", len(f.sessions)+1)
-	f.sessions[id] = body.Manifest
+	f.sessions[id] = sess
 	return writeJSON(w, 201, map[string]any{"id": id, "missing": missing, "expires_at": time.Now().Add(time.Hour).UTC()})
 }
 
 func (f *fakeAPI) putBlob(w http.ResponseWriter, r *http.Request) error {
 	hash := r.PathValue("hash")
 	f.mu.Lock()
-	m, ok := f.sessions[r.PathValue("upload")]
+	sess, ok := f.sessions[r.PathValue("upload")]
 	f.puts[hash]++
 	n := f.puts[hash]
 	fail := f.failPut
@@ -163,11 +191,7 @@ func (f *fakeAPI) putBlob(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength < 0 {
 		return httperr.New(411, "length_required", "Content-Length required")
 	}
-	inManifest := false
-	for _, e := range m {
-		inManifest = inManifest || e.Hash == hash
-	}
-	if !inManifest {
+	if _, ok := sess.hashes()[hash]; !ok {
 		return httperr.New(404, "not_found", "hash %s is not in the session's manifest", hash)
 	}
 	body, err := io.ReadAll(r.Body)
@@ -209,24 +233,36 @@ func (f *fakeAPI) createDeployment(w http.ResponseWriter, r *http.Request) error
 	defer f.mu.Unlock()
 	f.lastDeploy = body
 	upload, _ := body["upload"].(string)
-	m, ok := f.sessions[upload]
+	sess, ok := f.sessions[upload]
 	if !ok {
 		return httperr.New(404, "not_found", "upload session %q not found", upload)
 	}
+	m := sess.manifest
 	var missing []string
 	var total int64
-	for _, e := range m {
-		if _, ok := f.blobs[e.Hash]; !ok {
-			missing = append(missing, e.Hash)
+	for h := range sess.hashes() {
+		if _, ok := f.blobs[h]; !ok {
+			missing = append(missing, h)
 		}
+	}
+	for _, e := range m {
 		total += e.Size
 	}
 	if len(missing) > 0 {
 		return httperr.New(400, "missing_blobs", "%d blobs of the manifest were not uploaded", len(missing)).With("missing", missing)
 	}
+	var worker string
+	if sess.worker != nil {
+		worker = sess.worker.Hash
+		if f.validateWorker != nil {
+			if err := f.validateWorker(f.blobs[worker]); err != nil {
+				return httperr.New(400, "worker_invalid", "worker: %v", err).With("hash", worker)
+			}
+		}
+	}
 	id := fmt.Sprintf("d%d", len(f.deployments)+1)
 	d := &apiclient.Deployment{
-		ID: id, SiteID: "s_1", Files: len(m), Bytes: total,
+		ID: id, SiteID: "s_1", Files: len(m), Bytes: total, Worker: worker,
 		Source: apiclient.Source{Type: "cli"}, URL: f.siteURL(),
 		PreviewURL: "http://" + id + "--" + fakeSite + ".localhost:8080/",
 		CreatedAt:  time.Unix(1700000000+int64(len(f.deployments)), 0).UTC(),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,9 @@ import (
 type hashedFile struct {
 	localFile
 	hash string
+	// outside is the file's own path when it is not a file of the asset
+	// tree (the worker module): it is opened by that path.
+	outside string
 }
 
 // hashBufSize is the read buffer of each hashing worker.
@@ -89,4 +93,27 @@ func hashFile(t *assetTree, f localFile, salt, buf []byte, prog *progress) (stri
 		}
 	}
 	return assets.FormatSum(h.Sum64()), size, nil
+}
+
+// hashWorker returns the worker module at path hashed with the tenant's
+// salt, as a file outside the asset tree.
+func hashWorker(path string, salt []byte) (*hashedFile, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := assets.NewHasher(salt)
+	size, err := io.Copy(h, r)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if size == 0 {
+		return nil, fmt.Errorf("%s is empty", path)
+	}
+	return &hashedFile{
+		localFile: localFile{path: "worker " + path, size: size},
+		hash:      assets.FormatSum(h.Sum64()),
+		outside:   path,
+	}, nil
 }

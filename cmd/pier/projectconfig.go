@@ -22,7 +22,7 @@ const projectFile = "pier.toml"
 //	directory = "public"                 # relative to pier.toml; default: its directory
 //	html_handling = "auto-trailing-slash"
 //	not_found_handling = "404-page"
-//	run_worker_first = ["/api/*"]        # or true (= ["/*"])
+//	run_worker_first = ["/api/*"]        # or true (= ["*"], every request)
 //	[vars]
 //	GREETING = "hello"
 //	[worker]
@@ -82,13 +82,13 @@ func parseProjectConfig(name string, data []byte) (*projectConfig, error) {
 	case nil:
 	case bool:
 		if v {
-			c.RunWorkerFirst = []string{"/*"}
+			c.RunWorkerFirst = []string{"*"}
 		}
 	case []any:
 		for _, p := range v {
 			s, ok := p.(string)
-			if !ok || !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "!/") {
-				return nil, fmt.Errorf("%s: assets.run_worker_first: %v is not a path pattern (want strings like \"/api/*\")", name, p)
+			if !ok || s != "*" && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "!/") {
+				return nil, fmt.Errorf("%s: assets.run_worker_first: %v is not a path pattern (want strings like \"/api/*\", or \"*\")", name, p)
 			}
 			c.RunWorkerFirst = append(c.RunWorkerFirst, s)
 		}

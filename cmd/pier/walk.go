@@ -33,6 +33,33 @@ type assetTree struct {
 
 func (t *assetTree) Close() error { return t.root.Close() }
 
+// exclude drops the file at path (a path as the user gave it) from the
+// tree if it is one of its files: the worker module is deployed as the
+// worker, not published as an asset.
+func (t *assetTree) exclude(path string) error {
+	absDir, err := filepath.Abs(t.dir)
+	if err != nil {
+		return err
+	}
+	absPath, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(absDir, absPath)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil // not below the asset directory
+	}
+	rel = filepath.ToSlash(rel)
+	t.files = slices.DeleteFunc(t.files, func(f localFile) bool {
+		if f.rel != rel {
+			return false
+		}
+		t.bytes -= f.size
+		return true
+	})
+	return nil
+}
+
 // walkAssets lists the files of dir to deploy. It skips the names in
 // alwaysIgnored and what dir/.assetsignore lists; follows symlinks only
 // while they stay inside dir (one that leaves it, dangles or loops is an
