@@ -155,10 +155,10 @@ type deployResult struct {
 	Deployment    string `json:"deployment"`
 	URL           string `json:"url"`
 	PreviewURL    string `json:"preview_url"`
-	Files         int    `json:"files"`          // files in the deployment
-	Uploaded      int    `json:"uploaded"`       // blobs uploaded by this deploy
-	Reused        int    `json:"reused"`         // files whose content the server already had
-	BytesUploaded int64  `json:"bytes_uploaded"` // bytes of the uploaded blobs
+	Files         int    `json:"files"`            // files in the deployment
+	Uploaded      int    `json:"uploaded"`         // blobs uploaded by this deploy
+	Reused        int    `json:"reused"`           // files whose content the server already had
+	BytesUploaded int64  `json:"bytes_uploaded"`   // bytes of the uploaded blobs
 	Worker        string `json:"worker,omitempty"` // content hash of the worker module
 }
 

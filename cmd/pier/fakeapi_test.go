@@ -148,7 +148,7 @@ func (f *fakeAPI) createUpload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		Manifest assets.Manifest         `json:"manifest"`
+		Manifest assets.Manifest          `json:"manifest"`
 		Worker   *apiclient.ManifestEntry `json:"worker"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
