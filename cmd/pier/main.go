@@ -1,5 +1,6 @@
 // Command pier runs the Pier platform (`pier serve`) and is the client of
-// its admin API: tenants, sites, tokens, deploys, deployments and rollbacks.
+// its admin API: tenants, sites, tokens, deploys, deployments, rollbacks
+// and live logs.
 //
 // Client commands find the API with --api (env PIER_API, default
 // http://127.0.0.1:8081) and authenticate with --token (env PIER_TOKEN,
@@ -95,6 +96,7 @@ func commands() []*command {
 		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},
+		{name: "logs", summary: "follow a site's live worker log", run: runLogs},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

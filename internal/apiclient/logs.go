@@ -14,9 +14,10 @@ import (
 	"github.com/pierhq/pier/internal/logstream"
 )
 
-// ErrStreamEnded is returned by StreamLogs when the server ends the stream
-// (it restarts or shuts down): the caller may reconnect.
-var ErrStreamEnded = errors.New("apiclient: the server ended the log stream")
+// ErrStreamEnded is returned (possibly wrapped) by StreamLogs when a
+// stream that was established ends, cleanly (the server shuts down) or not
+// (the connection broke): the caller may reconnect.
+var ErrStreamEnded = errors.New("apiclient: the log stream ended")
 
 // maxEventLine bounds one line of the event stream.
 const maxEventLine = 1 << 20
@@ -24,9 +25,9 @@ const maxEventLine = 1 << 20
 // StreamLogs follows the live log of site (GET /sites/{site}/logs,
 // Server-Sent Events) and calls fn with each event as it arrives, until ctx
 // is done (then it returns ctx.Err()), fn returns an error (returned as
-// is), or the stream breaks: ErrStreamEnded when the server ended it
-// cleanly, a transport error otherwise (Retryable says whether to
-// reconnect). An error answer is an *Error. Comments (keepalives) and
+// is), or the stream ends: an error wrapping ErrStreamEnded. A request
+// that fails returns a transport error (Retryable says whether to try
+// again) or, for an error answer, an *Error. Comments (keepalives) and
 // event fields other than data are ignored.
 //
 // The client's http.Client must not have a Timeout: the stream has no end.
@@ -100,7 +101,7 @@ func readEvents(r io.Reader, fn func(logstream.Event) error) error {
 		data = append(data, value...)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("apiclient: reading the log stream: %w", err)
+		return fmt.Errorf("%w: %w", ErrStreamEnded, err)
 	}
 	return ErrStreamEnded
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/internal/logstream"
+)
+
+func runLogs(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("logs", "pier logs --site S [--json]",
+		`Print the live log of a site's worker as it happens: one line per request
+the worker handled and each line the worker logged. Only what happens from
+now on is shown. Ctrl-C stops. If the connection to the server is lost (the
+server restarts), pier reconnects, waiting a little longer each time.`)
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "`name` or id of the site")
+	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef("logs", "no site: pass --site S")
+	}
+	t := &logTail{client: o.client(e), out: e.stdout, notes: e.stderr, json: o.json}
+	return t.run(ctx, *site)
+}
+
+// logTail follows a site's log stream, reconnecting when it breaks.
+type logTail struct {
+	client *apiclient.Client
+	out    io.Writer // events
+	notes  io.Writer // reconnection notes (stderr)
+	json   bool      // print events as JSON lines
+	// backoff: the first wait before reconnecting, doubled up to max;
+	// defaults 500ms and 15s.
+	base, max time.Duration
+}
+
+// run streams until ctx is done (a clean stop: nil) or the server refuses
+// the stream for good (a 4xx answer, or no log stream on the server).
+func (t *logTail) run(ctx context.Context, site string) error {
+	base, maxWait := t.base, t.max
+	if base <= 0 {
+		base = 500 * time.Millisecond
+	}
+	if maxWait <= 0 {
+		maxWait = 15 * time.Second
+	}
+	wait := base
+	for {
+		got := false
+		err := t.client.StreamLogs(ctx, site, func(ev logstream.Event) error {
+			got = true
+			return t.print(ev)
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !reconnectable(err) {
+			return err
+		}
+		if got || errors.Is(err, apiclient.ErrStreamEnded) {
+			wait = base // the stream was up: start again from a short wait
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		fmt.Fprintf(t.notes, "pier: log stream interrupted (%s); reconnecting in %s\n", describe(err), d.Round(time.Millisecond))
+		timer := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+		wait = min(wait*2, maxWait)
+	}
+}
+
+// reconnectable says whether the stream may come back: it ended, a 5xx other than "no log stream here", or a transport failure. Not a
+// 4xx answer (no such site, bad token), nor an answer that is no stream.
+func reconnectable(err error) bool {
+	var ae *apiclient.Error
+	switch {
+	case errors.Is(err, apiclient.ErrStreamEnded):
+		return true
+	case errors.As(err, &ae):
+		return ae.Code != "logs_unavailable" && (ae.Status >= 500 || ae.Status == 429)
+	}
+	return apiclient.Retryable(err)
+}
+
+func describe(err error) string {
+	if err == apiclient.ErrStreamEnded {
+		return "the server ended it"
+	}
+	return err.Error()
+}
+
+// print writes one event: a JSON line, or
+//
+//	2026-11-22T18:00:00Z GET /api/x 200 3.1ms cpu=0.4ms sub=1 ok
+//	2026-11-22T18:00:00Z log: a line the worker logged
+func (t *logTail) print(ev logstream.Event) error {
+	if t.json {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		_, err = t.out.Write(append(b, '\n'))
+		return err
+	}
+	_, err := io.WriteString(t.out, formatEvent(ev)+"\n")
+	return err
+}
+
+func formatEvent(ev logstream.Event) string {
+	ts := ev.Time.UTC().Format(time.RFC3339)
+	switch ev.Kind {
+	case logstream.KindLog:
+		return ts + " log: " + oneLine(ev.Message)
+	case logstream.KindInvocation:
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s %s %d %sms cpu=%sms sub=%d %s", ts, ev.Method, ev.Path, ev.Status,
+			ms(ev.DurationMs), ms(ev.CPUMs), ev.SubRequests, firstNonEmpty(ev.Outcome, "ok"))
+		if ev.Message != "" {
+			b.WriteString(": " + oneLine(ev.Message))
+		}
+		return b.String()
+	}
+	return ts + " " + ev.Kind + ": " + oneLine(ev.Message)
+}
+
+// ms formats milliseconds with one decimal.
+func ms(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// oneLine keeps a guest's message on one terminal line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`).Replace(s)
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/internal/httperr"
+	"github.com/pierhq/pier/internal/logstream"
+)
+
+var (
+	testInvocation = logstream.Event{Time: time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC), Site: "blog", Kind: logstream.KindInvocation,
+		Method: "GET", Path: "/api/x", Status: 200, DurationMs: 3.1, CPUMs: 0.4, SubRequests: 1, Outcome: "ok"}
+	testLogLine = logstream.Event{Time: time.Date(2026, 11, 22, 18, 0, 1, 0, time.UTC), Site: "blog", Kind: logstream.KindLog,
+		Message: "cache miss"}
+)
+
+func TestFormatEvent(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   logstream.Event
+		want string
+	}{
+		{"invocation", testInvocation, "2026-11-22T18:00:00Z GET /api/x 200 3.1ms cpu=0.4ms sub=1 ok"},
+		{"log line", testLogLine, "2026-11-22T18:00:01Z log: cache miss"},
+		{"multi-line log", logstream.Event{Time: testLogLine.Time, Kind: logstream.KindLog, Message: "a\nb\r\nc"}, `2026-11-22T18:00:01Z log: a\nb\nc`},
+		{"failed invocation", logstream.Event{Time: testInvocation.Time, Kind: logstream.KindInvocation, Method: "POST", Path: "/loop",
+			Status: 503, DurationMs: 10.04, CPUMs: 10, Outcome: "exceededCpu", Message: "cpu limit of 10ms exceeded"},
+			"2026-11-22T18:00:00Z POST /loop 503 10.0ms cpu=10.0ms sub=0 exceededCpu: cpu limit of 10ms exceeded"},
+		{"local time is shown in UTC", logstream.Event{Time: testLogLine.Time.In(time.FixedZone("X", 3600)), Kind: logstream.KindLog, Message: "m"},
+			"2026-11-22T18:00:01Z log: m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := formatEvent(tt.ev); got != tt.want {
+				t.Errorf("formatEvent = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// logServer answers the n-th GET /api/v1/sites/blog/logs (0-based) with
+// script[n]; past the script, with 404.
+type logServer struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	n      int
+	script []func(w http.ResponseWriter, r *http.Request)
+}
+
+func newLogServer(t *testing.T, script ...func(w http.ResponseWriter, r *http.Request)) *logServer {
+	t.Helper()
+	s := &logServer{script: script}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/sites/blog/logs" || r.Header.Get("Authorization") != "Bearer "+fakeToken {
+			httperr.Write(w, nil, httperr.New(404, "not_found", "site %q not found", strings.TrimPrefix(r.URL.Path, "/api/v1/sites/")))
+			return
+		}
+		s.mu.Lock()
+		i := s.n
+		s.n++
+		s.mu.Unlock()
+		if i >= len(s.script) {
+			httperr.Write(w, nil, httperr.New(404, "not_found", `site "blog" not found`))
+			return
+		}
+		s.script[i](w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *logServer) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// stream sends events and ends the stream.
+func stream(events ...logstream.Event) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, ": keepalive\n\n")
+		for _, ev := range events {
+			b, _ := json.Marshal(ev)
+			io.WriteString(w, "data: "+string(b)+"\n\n")
+		}
+	}
+}
+
+// holdOpen sends events and keeps the stream open until the client leaves.
+func holdOpen(events ...logstream.Event) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		stream(events...)(w, r)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}
+}
+
+func answer(status int, code string) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, nil, httperr.New(status, code, "injected %d", status))
+	}
+}
+
+// lineWriter collects output and calls onLine after each write.
+type lineWriter struct {
+	mu     sync.Mutex
+	b      strings.Builder
+	onLine func(lines int)
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.b.Write(p)
+	n := strings.Count(l.b.String(), "\n")
+	l.mu.Unlock()
+	if l.onLine != nil {
+		l.onLine(n)
+	}
+	return len(p), nil
+}
+
+func (l *lineWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLogTail(t *testing.T) {
+	t.Run("reconnects until the server refuses", func(t *testing.T) {
+		s := newLogServer(t,
+			stream(testInvocation),
+			answer(502, "bad_gateway"),
+			answer(503, "storage_unavailable"),
+			stream(testLogLine),
+			// then 404
+		)
+		var out, notes lineWriter
+		tail := &logTail{client: apiclient.New(s.srv.URL, fakeToken, s.srv.Client()), out: &out, notes: &notes, base: time.Millisecond, max: 2 * time.Millisecond}
+		err := tail.run(context.Background(), "blog")
+		if !apiclient.IsStatus(err, 404) {
+			t.Errorf("run = %v, want the 404", err)
+		}
+		want := formatEvent(testInvocation) + "\n" + formatEvent(testLogLine) + "\n"
+		if out.String() != want {
+			t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+		}
+		if n := strings.Count(notes.String(), "reconnecting in"); n != 4 {
+			t.Errorf("%d reconnection notes, want 4:\n%s", n, notes.String())
+		}
+		if !strings.Contains(notes.String(), "log stream interrupted (the server ended it)") {
+			t.Errorf("notes do not say the server ended the stream:\n%s", notes.String())
+		}
+		if s.connections() != 5 {
+			t.Errorf("%d connections, want 5", s.connections())
+		}
+	})
+
+	for _, tt := range []struct {
+		name   string
+		status int
+		code   string
+	}{
+		{"unknown site", 404, "not_found"},
+		{"bad token", 401, "unauthorized"},
+		{"server without logs", 503, "logs_unavailable"},
+	} {
+		t.Run("gives up: "+tt.name, func(t *testing.T) {
+			s := newLogServer(t, answer(tt.status, tt.code))
+			var out, notes lineWriter
+			tail := &logTail{client: apiclient.New(s.srv.URL, fakeToken, s.srv.Client()), out: &out, notes: &notes, base: time.Millisecond}
+			err := tail.run(context.Background(), "blog")
+			if !apiclient.IsStatus(err, tt.status) {
+				t.Errorf("run = %v, want a %d", err, tt.status)
+			}
+			if s.connections() != 1 || notes.String() != "" {
+				t.Errorf("%d connections, notes %q; want 1 and none", s.connections(), notes.String())
+			}
+		})
+	}
+
+	t.Run("stops cleanly when cancelled", func(t *testing.T) {
+		s := newLogServer(t, holdOpen(testInvocation, testLogLine))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out := &lineWriter{onLine: func(n int) {
+			if n == 2 {
+				cancel() // Ctrl-C once both lines are out
+			}
+		}}
+		var notes lineWriter
+		tail := &logTail{client: apiclient.New(s.srv.URL, fakeToken, s.srv.Client()), out: out, notes: &notes, json: true}
+		if err := tail.run(ctx, "blog"); err != nil {
+			t.Errorf("run = %v, want nil", err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		for i, want := range []logstream.Event{testInvocation, testLogLine} {
+			var got logstream.Event
+			if err := json.Unmarshal([]byte(lines[i]), &got); err != nil || got != want {
+				t.Errorf("line %d = %q (%v), want %+v", i, lines[i], err, want)
+			}
+		}
+		if notes.String() != "" {
+			t.Errorf("notes %q", notes.String())
+		}
+	})
+}
+
+func TestLogsCommand(t *testing.T) {
+	s := newLogServer(t, stream(testInvocation, testLogLine))
+	var stdout, stderr strings.Builder
+	vars := map[string]string{"PIER_TOKEN": fakeToken, "PIER_API": s.srv.URL}
+	e := &env{
+		stdout: &stdout, stderr: &stderr,
+		getenv:   func(k string) string { return vars[k] },
+		readFile: func(string) ([]byte, error) { return nil, io.EOF },
+		http:     s.srv.Client(),
+	}
+	// One stream, a reconnection, then the site is gone: exit 1.
+	code := run(context.Background(), e, []string{"logs", "--site", "blog"})
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if want := formatEvent(testInvocation) + "\n" + formatEvent(testLogLine) + "\n"; stdout.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
+	}
+	for _, want := range []string{"reconnecting in", `site "blog" not found (not_found)`} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q does not contain %q", stderr.String(), want)
+		}
+	}
+
+	t.Run("no site", func(t *testing.T) {
+		var stdout, stderr strings.Builder
+		e := *e
+		e.stdout, e.stderr = &stdout, &stderr
+		if code := run(context.Background(), &e, []string{"logs"}); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+		if !strings.Contains(stderr.String(), "no site") {
+			t.Errorf("stderr %q", stderr.String())
+		}
+	})
+}
