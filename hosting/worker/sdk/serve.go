@@ -170,14 +170,14 @@ func (s *server) readRequest() (*http.Request, original) {
 		RequestURI: uri,
 		Body:       &bodyReader{h: h},
 	}
+	// The ABI does not say whether there is a body (a host's server may
+	// have consumed the framing headers): without a Content-Length the
+	// length is unknown and the body is read until read_body reports eof.
 	r.ContentLength = -1
 	if cl := header.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
 			r.ContentLength = n
 		}
-	} else if header.Get("Transfer-Encoding") == "" && major < 2 {
-		// HTTP/1.x without Content-Length or chunked framing has no body.
-		r.ContentLength = 0
 	}
 	if r.ContentLength == 0 {
 		r.Body = http.NoBody

@@ -130,16 +130,37 @@ func TestRequestFromHost(t *testing.T) {
 	}
 }
 
-func TestRequestWithoutBodyDoesNotReadBody(t *testing.T) {
-	f := newFakeHost()
-	f.reqHeader = [][2]string{{"Host", "a.example"}}
-	serveWith(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != http.NoBody || r.ContentLength != 0 {
-			t.Errorf("HTTP/1.1 GET without framing: Body %T, ContentLength %d", r.Body, r.ContentLength)
-		}
-	}))
-	if f.calls["read_body"] != 0 {
-		t.Errorf("read_body called %d times", f.calls["read_body"])
+func TestRequestBodyFraming(t *testing.T) {
+	tests := []struct {
+		name      string
+		header    [][2]string
+		body      string
+		wantLen   int64
+		wantReads bool
+	}{
+		{name: "zero length is NoBody", header: [][2]string{{"Content-Length", "0"}}, wantLen: 0},
+		{name: "no framing headers: read until eof", body: "chunked upload", wantLen: -1, wantReads: true},
+		{name: "no framing and no body", wantLen: -1, wantReads: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeHost()
+			f.method = "POST"
+			f.reqHeader = tt.header
+			f.reqBody = []byte(tt.body)
+			serveWith(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.ContentLength != tt.wantLen {
+					t.Errorf("ContentLength %d, want %d", r.ContentLength, tt.wantLen)
+				}
+				b, err := io.ReadAll(r.Body)
+				if err != nil || string(b) != tt.body {
+					t.Errorf("body %q (err %v), want %q", b, err, tt.body)
+				}
+			}))
+			if got := f.calls["read_body"] > 0; got != tt.wantReads {
+				t.Errorf("read_body called: %v, want %v", got, tt.wantReads)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,233 @@
+// Package examples_test builds the example workers from source with
+// examples/Makefile and runs requests through each with the real worker
+// runtime (hosting/worker), as the edge would.
+package examples_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/hosting/worker"
+)
+
+// testHost is the edge's side of one worker: canned fetches and assets, and
+// the guest's log lines.
+type testHost struct {
+	mu      sync.Mutex
+	logs    []string
+	fetched []string
+}
+
+func (h *testHost) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	h.fetched = append(h.fetched, req.Method+" "+req.URL.String())
+	h.mu.Unlock()
+	if req.URL.Hostname() == "169.254.169.254" {
+		return nil, fmt.Errorf("dialing %s: %w", req.URL.Host, worker.ErrEgressDenied)
+	}
+	body := "upstream says hi"
+	return &http.Response{
+		StatusCode:    200,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"text/plain"}},
+		ContentLength: int64(len(body)),
+		Body:          io.NopCloser(strings.NewReader(body)),
+		Request:       req,
+	}, nil
+}
+
+func (h *testHost) Asset(ctx context.Context, path string) (*http.Response, error) {
+	return nil, worker.ErrAssetNotFound
+}
+
+func (h *testHost) Log(line string) {
+	h.mu.Lock()
+	h.logs = append(h.logs, line)
+	h.mu.Unlock()
+}
+
+func (h *testHost) logText() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.logs, "\n")
+}
+
+// static stands in for the site's static assets.
+var static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "static "+r.URL.Path)
+})
+
+type exchange struct {
+	name, method, target, body string
+	status                     int
+	want                       string // a substring of the response body
+	wantType                   string // a prefix of the Content-Type
+}
+
+func TestExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds four wasm modules; skipped with -short")
+	}
+	examples := []struct {
+		name      string
+		tools     []string
+		vars      map[string]string
+		exchanges []exchange
+		wantLog   string
+		wantFetch string
+	}{
+		{
+			name:  "worker-go",
+			tools: []string{"go"},
+			vars:  map[string]string{"GREETING_NAME": "from-var"},
+			exchanges: []exchange{
+				{name: "hello", method: "GET", target: "/api/hello?name=x", status: 200, want: `{"hello":"x"}`, wantType: "application/json"},
+				{name: "hello var", method: "GET", target: "/api/hello", status: 200, want: `{"hello":"from-var"}`},
+				{name: "time", method: "GET", target: "/api/time", status: 200, want: `"unix":`},
+				{name: "echo", method: "POST", target: "/api/echo", body: `{"a":[1,2]}`, status: 200, want: `{"echo":{"a":[1,2]}}`},
+				{name: "bad json", method: "POST", target: "/api/echo", body: `{`, status: 400, want: `"bad_json"`},
+				{name: "fetch", method: "GET", target: "/api/fetch?url=https://api.example.com/x", status: 200, want: `"bytes":16`},
+				{name: "fetch denied", method: "GET", target: "/api/fetch?url=http://169.254.169.254/latest", status: 403, want: `"egress_denied"`},
+				{name: "unknown api", method: "GET", target: "/api/nope", status: 404, want: `"not_found"`},
+				{name: "falls through", method: "GET", target: "/index.html", status: 200, want: "static /index.html"},
+			},
+			wantLog:   "msg=hello name=x",
+			wantFetch: "GET https://api.example.com/x",
+		},
+		{
+			name:  "worker-c",
+			tools: []string{"clang"},
+			exchanges: []exchange{
+				{name: "hello", method: "GET", target: "/c/hello?name=x", status: 200, want: "hello, x from C\n", wantType: "text/plain"},
+				{name: "headers", method: "GET", target: "/c/headers", status: 200, want: "X-Test"},
+				{name: "falls through", method: "GET", target: "/about", status: 200, want: "static /about"},
+				{name: "POST falls through", method: "POST", target: "/c/hello", status: 200, want: "static /c/hello"},
+			},
+			wantLog: "worker-c: hello x",
+		},
+		{
+			name:  "worker-wat",
+			tools: []string{"wat2wasm"},
+			exchanges: []exchange{
+				{name: "hello", method: "GET", target: "/wat", status: 200, want: "hello from WAT\n", wantType: "text/plain"},
+				{name: "with query", method: "GET", target: "/wat?x=1", status: 200, want: "hello from WAT\n"},
+				{name: "prefix only", method: "GET", target: "/water", status: 200, want: "static /water"},
+			},
+		},
+		{
+			name:  "worker-wagi",
+			tools: []string{"go"},
+			vars:  map[string]string{"GREETING_NAME": "from-var"},
+			exchanges: []exchange{
+				{name: "hello", method: "GET", target: "/wagi/hello?name=x", status: 200, want: "hello, x from WAGI\n", wantType: "text/plain"},
+				{name: "hello var", method: "GET", target: "/wagi/hello", status: 200, want: "hello, from-var from WAGI\n"},
+				{name: "echo", method: "POST", target: "/wagi/echo", body: "ping", status: 200, want: "ping"},
+				{name: "env", method: "GET", target: "/wagi/env", status: 200, want: "REQUEST_METHOD=GET"},
+				{name: "not found", method: "GET", target: "/elsewhere", status: 404},
+			},
+			wantLog: "hello x",
+		},
+	}
+
+	ctx := context.Background()
+	rt, err := worker.New(ctx, worker.Config{PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+
+	for _, ex := range examples {
+		t.Run(ex.name, func(t *testing.T) {
+			if _, err := exec.LookPath("make"); err != nil {
+				missing(t, "make not installed")
+			}
+			// Under PIER_TEST_REQUIRE_SERVERS=1 a missing compiler is left
+			// to make, which installs the Debian packages when root.
+			for _, tool := range ex.tools {
+				if _, err := exec.LookPath(tool); err != nil && os.Getenv("PIER_TEST_REQUIRE_SERVERS") != "1" {
+					t.Skipf("%s not installed (make -C examples deps)", tool)
+				}
+			}
+			wasm := build(t, ex.name)
+			// Generous CPU: the race detector and two shared cores make a
+			// Go guest's first requests slow; limits have their own tests.
+			w, err := rt.NewWorker(ctx, wasm, ex.vars, worker.Limits{CPU: 5 * time.Second, StartupCPU: 10 * time.Second})
+			if err != nil {
+				t.Fatalf("NewWorker: %v", err)
+			}
+			defer w.Close(ctx)
+			host := &testHost{}
+			for _, x := range ex.exchanges {
+				t.Run(x.name, func(t *testing.T) {
+					req := httptest.NewRequest(x.method, "http://site.example"+x.target, strings.NewReader(x.body))
+					req.Header.Set("X-Test", "1")
+					if x.body != "" {
+						req.Header.Set("Content-Type", "application/json")
+					}
+					rec := httptest.NewRecorder()
+					res := w.Serve(rec, req, host, static)
+					if res.Err != nil || res.Outcome != worker.OutcomeOK {
+						t.Fatalf("outcome %s: %v (logs: %s)", res.Outcome, res.Err, host.logText())
+					}
+					if rec.Code != x.status {
+						t.Errorf("status %d, want %d; body %q", rec.Code, x.status, rec.Body)
+					}
+					if !strings.Contains(rec.Body.String(), x.want) {
+						t.Errorf("body %q, want it to contain %q", rec.Body, x.want)
+					}
+					if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, x.wantType) {
+						t.Errorf("Content-Type %q, want %q…", ct, x.wantType)
+					}
+				})
+			}
+			if ex.wantLog != "" && !strings.Contains(host.logText(), ex.wantLog) {
+				t.Errorf("logs %q, want a line containing %q", host.logText(), ex.wantLog)
+			}
+			if ex.wantFetch != "" && !strings.Contains(strings.Join(host.fetched, "\n"), ex.wantFetch) {
+				t.Errorf("fetches %q, want %q", host.fetched, ex.wantFetch)
+			}
+		})
+	}
+}
+
+// build runs make for one example and returns its module.
+func build(t *testing.T, name string) []byte {
+	t.Helper()
+	cmd := exec.Command("make", "-s", name)
+	cmd.Env = append(os.Environ(), "MAKEFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && strings.Contains(string(out), "missing tools") {
+			missing(t, string(out))
+		}
+		t.Fatalf("make %s: %v\n%s", name, err, out)
+	}
+	wasm, err := os.ReadFile(filepath.Join(name, "build", "worker.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wasm
+}
+
+// missing skips, or fails under PIER_TEST_REQUIRE_SERVERS=1 (make test).
+func missing(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("PIER_TEST_REQUIRE_SERVERS") == "1" {
+		t.Fatalf("%s; PIER_TEST_REQUIRE_SERVERS=1 requires it", why)
+	}
+	t.Skip(why)
+}
