@@ -202,3 +202,12 @@ func BenchmarkCompile1000Files(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEdgeWorkerHello dispatches through the edge to a pooled
+// hello-world worker (the fall-through path: no asset at /hello).
+func BenchmarkEdgeWorkerHello(b *testing.B) {
+	e := newWorkerEnv(b, Config{})
+	e.workerSite("hello", "d1", "hello", templateSite(), tenants.DeploymentConfig{})
+	r := benchRequest("/hello", "hello.pier.test")
+	runBench(b, e, r, http.StatusOK)
+}

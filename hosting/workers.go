@@ -261,11 +261,15 @@ func (x *exchange) runWorker() {
 	}
 	defer e.releaseWorker(sw)
 
-	ww := &workerWriter{w: x.w, vals: &e.vals, preview: x.preview}
-	host := &requestHost{e: e, d: x.d, site: v.usage.site, plan: v.plan}
-	next := &staticNext{e: e, d: x.d, v: v, preview: x.preview}
+	// One allocation for the per-invocation parts.
+	c := &workerCall{
+		ww:   workerWriter{w: x.w, vals: &e.vals, preview: x.preview},
+		host: requestHost{e: e, d: x.d, site: v.usage.site, plan: v.plan},
+		next: staticNext{e: e, d: x.d, v: v, preview: x.preview},
+	}
+	ww := &c.ww
 	start := e.now()
-	res := w.Serve(ww, x.r, host, next)
+	res := w.Serve(ww, x.r, &c.host, &c.next)
 	x.status, x.bytes = ww.status, ww.bytes
 	if x.status == 0 {
 		x.status = res.Status
@@ -293,6 +297,13 @@ func (x *exchange) runWorker() {
 		}
 		e.logs.Publish(v.usage.site, ev)
 	}
+}
+
+// workerCall holds what one invocation hands the runtime.
+type workerCall struct {
+	ww   workerWriter
+	host requestHost
+	next staticNext
 }
 
 // workerError answers a request the worker could not take: the one place

@@ -1,0 +1,6 @@
+;; spin: never returns; the CPU limit must stop it.
+(module
+  (memory (export "memory") 1)
+  (func (export "handle_request") (result i64)
+    (loop $forever (br $forever))
+    (i64.const 0)))
