@@ -4,7 +4,8 @@
 // deployment, applies the deployment's _redirects, resolves the request
 // path with Cloudflare's html_handling and not_found_handling semantics and
 // serves the asset from the blob cache with ETag, If-None-Match, Range,
-// HEAD, pre-compressed br/gzip variants and the deployment's _headers.
+// HEAD, pre-compressed br/gzip variants and the deployment's _headers, or
+// hands the request to the deployment's WebAssembly worker.
 //
 // The hot path touches neither the registry nor the blob store for a warm
 // site: routes are cached (stale-while-revalidate, negative entries for
@@ -24,11 +25,51 @@
 // html_handling would redirect is served internally instead of leaking a
 // 307 to the destination.
 //
-// Seams for later work: workers, custom domains, TLS, ACME challenges and
-// rate limits wrap or extend ServeHTTP's steps (route, then serve); the
-// deployment's Worker and RunWorkerFirst are part of its digest already.
+// # Workers
+//
+// A deployment with a worker (Deployment.Worker, the hash of its wasm
+// blob) is dispatched as DESIGN §1 step 6 says: the worker first when
+// run_worker_first matches the decoded path (see runFirst for the
+// encoding: Cloudflare's patterns, "!" excludes, true is stored as
+// ["/*"]); then _redirects; then the asset html_handling resolves; then
+// the worker when no asset answered (a 200 rewrite to a missing asset
+// included); not_found_handling only for sites without a worker. Static
+// assets answer GET and HEAD only: other methods go to the worker, or get
+// 405 without one. A worker's response goes out as the worker wrote it,
+// plus X-Content-Type-Options: nosniff when absent (and X-Robots-Tag on
+// previews); the guest's next (http-wasm next=1) runs the static logic for
+// the request as the guest left it, never the worker again.
+//
+// Each site gets its own *worker.Worker per loaded deployment, created on
+// the first worker request (concurrent first requests wait for one load)
+// with the tenant's effective limits and the deployment's vars. Workers
+// are never interned across sites, even when the static part is: a
+// guest's memory outlives a request. A worker is retired by Invalidate,
+// by the eviction of its deployment, by a route revalidation that finds
+// another deployment active, or by a change of the tenant's limits, and
+// closed once the requests using it finish. Config.Workers nil answers
+// every request that would reach a worker 503 workers_disabled.
+//
+// Per request the runtime gets a worker.Host: Fetch goes through the
+// egress policy of the tenant's plan (package egress, one transport per
+// plan), Asset serves the deployment's own assets in-process (as a GET of
+// that path would be answered, _headers included; a 404 is
+// worker.ErrAssetNotFound), Log publishes to the site's log stream.
+//
+// # Counters
+//
+// Every request routed to a site counts its status class and body bytes
+// with two atomic adds on counters the route already holds (no lock, no
+// allocation on the static path); worker invocations add their outcome,
+// CPU time and subrequests, and publish one logstream invocation event
+// when someone listens. Edge.Usage reads a site's counters and
+// Edge.WriteMetrics writes them all in the Prometheus text format.
+//
+// Seams for later work: custom domains, TLS, ACME challenges and rate
+// limits wrap or extend ServeHTTP's steps (route, then serve).
 //
 // hosting is imported by cmd/pier only. It imports tenants, assets,
-// internal/siterules and the standard library (plus golang.org/x/net/idna);
+// hosting/worker, hosting/egress, internal/siterules, internal/httperr,
+// internal/logstream and the standard library (plus golang.org/x/net/idna);
 // it never imports admin.
 package hosting

@@ -297,8 +297,31 @@ func (e *Edge) revalidate(ctx context.Context, ent *routeEntry) {
 			v = &retry
 		}
 		e.routes.store(ent, v, e.now())
+		if err == nil {
+			e.retireReplaced(ent.route.site, old, v)
+		}
 		ent.finish(call, v, err)
 	}()
+}
+
+// retireReplaced retires the site's worker of the deployment a route no
+// longer serves (a deployment activated on another node), so its
+// instances do not wait for the deployment's eviction to be freed. A
+// preview host of that deployment, if still requested, starts a new one.
+func (e *Edge) retireReplaced(site string, old, cur *routeValue) {
+	if old == nil || old.slot == nil || old.slot == cur.slot {
+		return
+	}
+	od := old.slot.p.Load()
+	if od == nil || od.worker == "" {
+		return // evicted (its workers were retired then) or no worker
+	}
+	if cur.slot != nil {
+		if nd := cur.slot.p.Load(); nd != nil && nd.digest == od.digest {
+			return
+		}
+	}
+	e.retireWorkers(func(k workerKey) bool { return k.site == site && k.digest == od.digest })
 }
 
 // lookup asks the registry where hr routes. A host that is not configured

@@ -311,6 +311,18 @@ func siteWorkerOf(e *env, site string) *siteWorker {
 	return nil
 }
 
+// waitRevalidated waits for the background revalidation of host's route
+// that a request has started.
+func waitRevalidated(e *env, host string) {
+	ent := e.edge.routes.get(host)
+	ent.mu.Lock()
+	call := ent.call
+	ent.mu.Unlock()
+	if call != nil {
+		<-call.done
+	}
+}
+
 // waitClosed waits until the edge has closed every retired worker.
 func waitClosed(e *env) { e.edge.closing.Wait() }
 
@@ -324,6 +336,15 @@ func TestWorkerRetired(t *testing.T) {
 		{"redeploy", Config{}, func(e *env) {
 			e.workerSite("a", "d2", "counter", map[string]testFile{"/x.txt": {body: "x"}}, tenants.DeploymentConfig{})
 			e.edge.Invalidate("a")
+		}},
+		{"activated elsewhere, seen on revalidation", Config{}, func(e *env) {
+			e.workerSite("a", "d2", "counter", map[string]testFile{"/x.txt": {body: "x"}}, tenants.DeploymentConfig{})
+			e.clock.Advance(DefaultRouteTTL + time.Second)
+			e.get("/x.txt", "a.pier.test") // stale: starts a background revalidation
+			waitRevalidated(e, "a.pier.test")
+			if sw := siteWorkerOf(e, "a"); sw != nil {
+				e.t.Fatalf("the replaced deployment's worker is still in the table")
+			}
 		}},
 		{"evicted", Config{MaxDeployments: 1}, func(e *env) {
 			e.workerSite("other", "o1", "counter", map[string]testFile{"/o.txt": {body: "o"}}, tenants.DeploymentConfig{})
@@ -339,14 +360,8 @@ func TestWorkerRetired(t *testing.T) {
 			e.reg.mu.Unlock()
 			e.clock.Advance(DefaultRouteTTL + time.Second)
 			e.get("/style.css", "a.pier.test") // starts a background revalidation
-			ent := e.edge.routes.get("a.pier.test")
-			ent.mu.Lock()
-			call := ent.call
-			ent.mu.Unlock()
-			if call != nil {
-				<-call.done
-			}
-			if v := ent.val.Load(); v.plan != tenants.PlanPro {
+			waitRevalidated(e, "a.pier.test")
+			if v := e.edge.routes.get("a.pier.test").val.Load(); v.plan != tenants.PlanPro {
 				e.t.Fatalf("route not revalidated: plan %q", v.plan)
 			}
 		}},
