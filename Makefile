@@ -13,7 +13,7 @@ APT     := DEBIAN_FRONTEND=noninteractive apt-get
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: all build run test test-unit bench bench-go bench-edge bench-deploy bench-memory lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit bench bench-go bench-edge bench-deploy bench-memory lint fuzz soak tools clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build
 	$(PIER) serve
 
 ## test: install and start what the tests need, then run every test with -race
-test: tools build
+test: tools build examples
 	PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-unit: the fast tests only (no MinIO/PostgreSQL/binary)
@@ -34,6 +34,10 @@ test-unit:
 	$(GO) test -short -count=1 ./...
 
 tools: $(MINIO) postgres
+
+## examples: build the example workers (Go SDK, C, WAT, WAGI) into examples/*/build
+examples:
+	$(MAKE) -C examples
 
 $(MINIO):
 	@mkdir -p $(TOOLS)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,9 @@ import (
 	"github.com/pierhq/pier/assets/fsblob"
 	"github.com/pierhq/pier/assets/s3blob"
 	"github.com/pierhq/pier/hosting"
+	"github.com/pierhq/pier/hosting/egress"
+	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/pgstore"
 	"github.com/pierhq/pier/tenants/sqlitestore"
@@ -42,6 +46,9 @@ type serveConfig struct {
 	UploadTTL   time.Duration
 	CacheSize   int64
 	LogLevel    string
+	Workers     bool
+	EgressAllow string
+	EgressDeny  string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -66,6 +73,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.UploadTTL, "upload-ttl", envDuration("PIER_UPLOAD_TTL", time.Hour), "lifetime of an unused upload session")
 	fs.Int64Var(&c.CacheSize, "cache-size", int64(envInt("PIER_CACHE_SIZE", 256<<20)), "bytes of blobs kept in memory")
 	fs.StringVar(&c.LogLevel, "log-level", envString("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.BoolVar(&c.Workers, "workers", envBool("PIER_WORKERS", true), "run tenants' WebAssembly workers")
+	fs.StringVar(&c.EgressAllow, "egress-allow", envString("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
+	fs.StringVar(&c.EgressDeny, "egress-deny", envString("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -124,7 +134,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	edgePort := portSuffix(edgeLn.Addr())
-	edge := hosting.New(hosting.Config{Domain: cfg.Domain, Logger: log.With("component", "edge")}, store, cache)
+	logs := logstream.New(0)
+	var (
+		workers  *worker.Runtime
+		validate func(context.Context, []byte) error
+	)
+	if cfg.Workers {
+		workers, err = worker.New(ctx, worker.Config{
+			CacheDir: filepath.Join(cfg.Data, "wasm-cache"),
+			Logger:   log.With("component", "worker"),
+		})
+		if err != nil {
+			edgeLn.Close()
+			adminLn.Close()
+			return fmt.Errorf("serve: worker runtime: %w", err)
+		}
+		defer workers.Close(context.Background())
+		validate = workers.Validate
+	}
+	policy, err := egressPolicy(cfg, adminLn.Addr().String())
+	if err != nil {
+		edgeLn.Close()
+		adminLn.Close()
+		return err
+	}
+	edge := hosting.New(hosting.Config{
+		Domain:  cfg.Domain,
+		Logger:  log.With("component", "edge"),
+		Workers: workers,
+		Logs:    logs,
+		Egress:  policy,
+	}, store, cache)
+	defer edge.Close(context.Background())
 	api := admin.New(admin.Config{
 		Domain:     cfg.Domain,
 		EdgeURL:    func(host string) string { return "http://" + host + edgePort + "/" },
@@ -132,11 +173,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		UploadTTL:  cfg.UploadTTL,
 		OnActivate: func(s tenants.Site) { edge.Invalidate(s.Name) },
 		Logger:     log.With("component", "admin"),
+		SpoolDir:   filepath.Join(cfg.Data, "tmp"),
+		Logs:       logs,
+		// nil when workers are off: deploying one then fails with workers_disabled.
+		ValidateWorker: validate,
 	}, store, backend)
+	if err := os.MkdirAll(filepath.Join(cfg.Data, "tmp"), 0o700); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/", api.Handler())
+	adminMux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		edge.WriteMetrics(w)
+	})
 
 	edgeSrv := hosting.NewServer(cfg.HTTP, edge)
 	adminSrv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           adminMux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // large blob uploads
 		WriteTimeout:      10 * time.Minute,
@@ -166,6 +220,48 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "pier: stopped")
 	return nil
+}
+
+// egressPolicy builds the workers' egress policy: the default private and
+// internal ranges denied, plus the platform's own admin, S3 and database
+// endpoints, plus the per-plan host lists.
+func egressPolicy(cfg serveConfig, adminAddr string) (*egress.Policy, error) {
+	p := &egress.Policy{Platform: []string{adminAddr}}
+	if cfg.S3Endpoint != "" {
+		if u, err := url.Parse(cfg.S3Endpoint); err == nil && u.Host != "" {
+			p.Platform = append(p.Platform, u.Host)
+		}
+	}
+	if u, err := url.Parse(cfg.DB); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != "" {
+		p.Platform = append(p.Platform, u.Host)
+	}
+	p.Plans = map[string]egress.HostRules{}
+	for _, spec := range []struct {
+		flag, value string
+		allow       bool
+	}{{"--egress-allow", cfg.EgressAllow, true}, {"--egress-deny", cfg.EgressDeny, false}} {
+		if spec.value == "" {
+			continue
+		}
+		for _, part := range strings.Split(spec.value, ";") {
+			plan, hosts, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || tenants.ValidatePlan(plan) != nil || hosts == "" {
+				return nil, fmt.Errorf("serve: %s: %q is not plan=host,host (plans: free, pro, enterprise)", spec.flag, part)
+			}
+			r := p.Plans[plan]
+			for _, h := range strings.Split(hosts, ",") {
+				if h = strings.TrimSpace(h); h != "" {
+					if spec.allow {
+						r.Allow = append(r.Allow, h)
+					} else {
+						r.Deny = append(r.Deny, h)
+					}
+				}
+			}
+			p.Plans[plan] = r
+		}
+	}
+	return p, nil
 }
 
 func serveUntilClosed(srv *http.Server, ln net.Listener) error {
@@ -286,6 +382,15 @@ func redactDSN(dsn string) string {
 func envString(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
 	}
 	return def
 }
