@@ -5,15 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets/fsblob"
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/sqlitestore"
 )
@@ -25,7 +29,7 @@ type realAPI struct {
 	admin string
 }
 
-func newRealAPI(tb testing.TB) *realAPI {
+func newRealAPI(tb testing.TB, opts ...func(*admin.Config)) *realAPI {
 	tb.Helper()
 	dir := tb.TempDir()
 	ctx := context.Background()
@@ -38,10 +42,14 @@ func newRealAPI(tb testing.TB) *realAPI {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	api := admin.New(admin.Config{
+	cfg := admin.Config{
 		EdgeURL:  func(h string) string { return "http://" + h + ":8080/" },
 		SpoolDir: tb.TempDir(),
-	}, store, blobs)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api := admin.New(cfg, store, blobs)
 	srv := httptest.NewServer(api.Handler())
 	tb.Cleanup(srv.Close)
 	secret := admin.NewTokenSecret()
@@ -54,17 +62,28 @@ func newRealAPI(tb testing.TB) *realAPI {
 // pier runs one command line against the API with token.
 func (r *realAPI) pier(tb testing.TB, token string, args ...string) cliResult {
 	tb.Helper()
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	return r.pierCtx(context.Background(), token, &stdout, args...)
+}
+
+// pierCtx runs one command line with ctx (cancel = Ctrl-C), its standard
+// output going to stdout (and into the result if it is a *bytes.Buffer).
+func (r *realAPI) pierCtx(ctx context.Context, token string, stdout io.Writer, args ...string) cliResult {
+	var stderr bytes.Buffer
 	vars := map[string]string{"PIER_API": r.url, "PIER_TOKEN": token}
 	e := &env{
-		stdout:   &stdout,
+		stdout:   stdout,
 		stderr:   &stderr,
 		getenv:   func(k string) string { return vars[k] },
 		readFile: func(string) ([]byte, error) { return nil, os.ErrNotExist },
 		http:     http.DefaultClient,
 	}
-	code := run(context.Background(), e, args)
-	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	code := run(ctx, e, args)
+	res := cliResult{code: code, stderr: stderr.String()}
+	if b, ok := stdout.(*bytes.Buffer); ok {
+		res.stdout = b.String()
+	}
+	return res
 }
 
 // must runs a command that has to succeed and returns its stdout.
@@ -183,4 +202,89 @@ func TestAgainstAdminAPI(t *testing.T) {
 	if res := api.pier(t, adm, "tenants", "get", "acme"); res.code != 1 {
 		t.Errorf("tenant still there after delete: %q", res.stdout)
 	}
+}
+
+// TestWorkerAgainstAdminAPI deploys a worker and follows the site's log
+// through the real admin API.
+func TestWorkerAgainstAdminAPI(t *testing.T) {
+	hub := logstream.New(0)
+	var (
+		mu        sync.Mutex
+		validated [][]byte
+	)
+	r := newRealAPI(t, func(c *admin.Config) {
+		c.Logs = hub
+		c.ValidateWorker = func(_ context.Context, wasm []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			validated = append(validated, bytes.Clone(wasm))
+			return wasmMagicOnly(wasm)
+		}
+	})
+	r.must(t, r.admin, "tenants", "create", "acme")
+	token := strings.TrimSpace(r.must(t, r.admin, "tokens", "create", "--tenant", "acme", "--name", "ci"))
+	r.must(t, token, "sites", "create", "blog")
+
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"public/index.html": "home",
+		"app.wasm":          testWasm,
+		"pier.toml":         "site = \"blog\"\n[assets]\ndirectory = \"public\"\nrun_worker_first = [\"/api/*\"]\n[worker]\nmain = \"app.wasm\"\n[vars]\nGREETING = \"hi\"\n",
+	})
+	var res map[string]any
+	if err := json.Unmarshal([]byte(r.must(t, token, "deploy", dir, "--json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	worker, _ := res["worker"].(string)
+	mu.Lock()
+	seen := append([][]byte(nil), validated...)
+	mu.Unlock()
+	if worker == "" || len(seen) != 1 || string(seen[0]) != testWasm {
+		t.Fatalf("deploy answered worker %q; the server validated %d modules", worker, len(seen))
+	}
+	var d struct {
+		Worker string `json:"worker"`
+		Config struct {
+			RunWorkerFirst []string          `json:"run_worker_first"`
+			Vars           map[string]string `json:"vars"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(r.must(t, token, "deployments", "get", res["deployment"].(string), "--site", "blog", "--json")), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Worker != worker || strings.Join(d.Config.RunWorkerFirst, ",") != "/api/*" || d.Config.Vars["GREETING"] != "hi" {
+		t.Errorf("deployment %+v", d)
+	}
+
+	t.Run("invalid worker", func(t *testing.T) {
+		writeTree(t, dir, map[string]string{"app.wasm": "#!/bin/sh\n"})
+		res := r.pier(t, token, "deploy", dir)
+		if res.code != 1 || !strings.Contains(res.stderr, "bad magic number (worker_invalid)") {
+			t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+		}
+	})
+
+	t.Run("logs", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out := &lineWriter{onLine: func(n int) {
+			if n == 2 {
+				cancel()
+			}
+		}}
+		done := make(chan cliResult)
+		go func() { done <- r.pierCtx(ctx, token, out, "logs", "--site", "blog") }()
+		for !hub.HasSubscribers("blog") {
+			time.Sleep(time.Millisecond) // until pier logs is connected; the test deadline bounds it
+		}
+		hub.Publish("blog", testInvocation)
+		hub.Publish("blog", testLogLine)
+		res := <-done
+		if res.code != 0 {
+			t.Errorf("exit %d\n%s", res.code, res.stderr)
+		}
+		if want := formatEvent(testInvocation) + "\n" + formatEvent(testLogLine) + "\n"; out.String() != want {
+			t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
+		}
+	})
 }
