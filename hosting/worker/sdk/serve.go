@@ -1,7 +1,6 @@
 package pier
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -185,7 +184,8 @@ func (s *server) readRequest() (*http.Request, original) {
 	if te := header.Values("Transfer-Encoding"); len(te) > 0 {
 		r.TransferEncoding = te
 	}
-	r = r.WithContext(context.Background())
+	// r.Context() is context.Background(): the host gives the guest no
+	// cancellation signal.
 	return r, original{method: method, uri: uri, host: host, header: orig}
 }
 
