@@ -255,6 +255,12 @@ func TestWorkerAgainstAdminAPI(t *testing.T) {
 	if d.Worker != worker || strings.Join(d.Config.RunWorkerFirst, ",") != "/api/*" || d.Config.Vars["GREETING"] != "hi" {
 		t.Errorf("deployment %+v", d)
 	}
+	human := r.must(t, token, "deployments", "get", res["deployment"].(string), "--site", "blog")
+	for _, want := range []string{"Worker:              " + worker, "Run worker first:    /api/*", "Vars:                GREETING"} {
+		if !strings.Contains(human, want) {
+			t.Errorf("deployments get:\n%s\nlacks %q", human, want)
+		}
+	}
 
 	t.Run("invalid worker", func(t *testing.T) {
 		writeTree(t, dir, map[string]string{"app.wasm": "#!/bin/sh\n"})

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/pierhq/pier/internal/apiclient"
 )
@@ -76,6 +79,13 @@ func runDeploymentsGet(ctx context.Context, e *env, args []string) error {
 	t.row("Not-found handling:", d.Config.NotFoundHandling)
 	if d.Worker != "" {
 		t.row("Worker:", d.Worker)
+	}
+	if len(d.Config.RunWorkerFirst) > 0 {
+		t.row("Run worker first:", strings.Join(d.Config.RunWorkerFirst, " "))
+	}
+	if len(d.Config.Vars) > 0 {
+		// Names only: values may be secrets.
+		t.row("Vars:", strings.Join(slices.Sorted(maps.Keys(d.Config.Vars)), " "))
 	}
 	if err := t.flush(); err != nil {
 		return err
