@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/storetest"
@@ -80,6 +82,42 @@ func TestOpen(t *testing.T) {
 			t.Fatal("Open accepted a database from a newer version")
 		} else if !strings.Contains(err.Error(), "newer") {
 			t.Errorf("error %q does not say the schema is newer", err)
+		}
+	})
+	t.Run("upgrade keeps upload sessions", func(t *testing.T) {
+		// A database at schema version 1 (before sessions carried a worker)
+		// with a session in it.
+		dsn := pg.NewDatabase(t)
+		pool, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range migrations[:1] {
+			if err := apply(ctx, pool, m); err != nil {
+				t.Fatalf("migration %d: %v", m.version, err)
+			}
+		}
+		for _, q := range []string{
+			`INSERT INTO tenants (id, name, plan, salt, created_at) VALUES ('t1', 'acme', 'free', '\x00000000000000000000000000000000', now())`,
+			`INSERT INTO sites (id, tenant_id, name, created_at) VALUES ('s1', 't1', 'blog', now())`,
+			`INSERT INTO upload_sessions (id, site_id, manifest, expires_at, created_at) VALUES ('u1', 's1', '{}', now() + interval '1 hour', now())`,
+		} {
+			if _, err := pool.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		pool.Close()
+		s, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		u, err := s.UploadSession(ctx, "u1")
+		if err != nil {
+			t.Fatalf("UploadSession after upgrade: %v", err)
+		}
+		if u.Worker != nil {
+			t.Errorf("upgraded session has worker %+v, want none", u.Worker)
 		}
 	})
 	t.Run("bad dsn", func(t *testing.T) {
