@@ -114,7 +114,7 @@ func startMinIO(ctx context.Context, dir string) (*minioProc, error) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(m.Endpoint + "/minio/health/live")
+		resp, err := http.Get(m.Endpoint + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

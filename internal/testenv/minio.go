@@ -120,20 +120,34 @@ func runMinIO(bin, dataDir, addr, consoleAddr string, m *MinIO) (stop func(), er
 	return stop, nil
 }
 
-// minioWaitLive polls MinIO's liveness endpoint until it answers 200, the
-// process exits, or minioStartTimeout passes.
+// minioS3Ready reports whether the S3 API answers something other than 503.
+func minioS3Ready(ctx context.Context, client *http.Client, addr string) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode != http.StatusServiceUnavailable
+}
+
+// minioWaitLive polls until MinIO is ready to serve S3 requests — its
+// readiness endpoint answers 200 and an anonymous ListBuckets is refused
+// (403) rather than answered 503 "server not initialized" — or the process
+// exits, or minioStartTimeout passes. (The liveness endpoint answers long
+// before the S3 API does.)
 func minioWaitLive(addr string, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(context.Background(), minioStartTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	url := "http://" + addr + "/minio/health/live"
+	url := "http://" + addr + "/minio/health/ready"
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && minioS3Ready(ctx, client, addr) {
 				return nil
 			}
 		}
