@@ -144,7 +144,14 @@ func TestExamples(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	rt, err := worker.New(ctx, worker.Config{PoolSize: 2})
+	// A compilation cache that outlives the test: compiling the Go modules
+	// takes minutes under the race detector, and the builds are
+	// reproducible (-trimpath), so later runs on this machine hit it.
+	var cacheDir string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "pier-test", "wasm-cache")
+	}
+	rt, err := worker.New(ctx, worker.Config{PoolSize: 2, CacheDir: cacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}
