@@ -50,7 +50,19 @@ func (h *testHost) Fetch(ctx context.Context, req *http.Request) (*http.Response
 }
 
 func (h *testHost) Asset(ctx context.Context, path string) (*http.Response, error) {
-	return nil, worker.ErrAssetNotFound
+	if path != "/index.html" {
+		return nil, fmt.Errorf("%s: %w", path, worker.ErrAssetNotFound)
+	}
+	body := "<!doctype html><title>home</title>"
+	return &http.Response{
+		StatusCode:    200,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+		ContentLength: int64(len(body)),
+		Body:          io.NopCloser(strings.NewReader(body)),
+	}, nil
 }
 
 func (h *testHost) Log(line string) {
@@ -102,6 +114,8 @@ func TestExamples(t *testing.T) {
 				{name: "bad json", method: "POST", target: "/api/echo", body: `{`, status: 400, want: `"bad_json"`},
 				{name: "fetch", method: "GET", target: "/api/fetch?url=https://api.example.com/x", status: 200, want: `"bytes":16`},
 				{name: "fetch denied", method: "GET", target: "/api/fetch?url=http://169.254.169.254/latest", status: 403, want: `"egress_denied"`},
+				{name: "asset", method: "GET", target: "/api/asset?path=/index.html", status: 200, want: `"bytes":34`},
+				{name: "asset missing", method: "GET", target: "/api/asset?path=/nope", status: 404, want: `"asset_not_found"`},
 				{name: "unknown api", method: "GET", target: "/api/nope", status: 404, want: `"not_found"`},
 				{name: "falls through", method: "GET", target: "/index.html", status: 200, want: "static /index.html"},
 			},

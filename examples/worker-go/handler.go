@@ -20,6 +20,7 @@ func newHandler() http.Handler {
 	mux.HandleFunc("GET /api/time", now)
 	mux.HandleFunc("POST /api/echo", echo)
 	mux.HandleFunc("GET /api/fetch", fetch)
+	mux.HandleFunc("GET /api/asset", asset)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody("not_found", "no such API endpoint"))
 	})
@@ -92,6 +93,36 @@ func fetch(w http.ResponseWriter, r *http.Request) {
 		"contentType": resp.Header.Get("Content-Type"),
 		"bytes":       n,
 		"ms":          time.Since(start).Milliseconds(),
+	})
+}
+
+// asset reads one of the deployment's own static assets through the ASSETS
+// binding: no subrequest, no network.
+func asset(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Query().Get("path")
+	if path == "" {
+		path = "/index.html"
+	}
+	resp, err := pier.Asset(path)
+	if errors.Is(err, pier.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, errorBody("asset_not_found", path))
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, errorBody("asset_failed", err.Error()))
+		return
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, errorBody("asset_failed", err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"path":        path,
+		"status":      resp.StatusCode,
+		"contentType": resp.Header.Get("Content-Type"),
+		"bytes":       n,
 	})
 }
 
