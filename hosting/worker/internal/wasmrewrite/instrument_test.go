@@ -71,7 +71,7 @@ func TestInstrumentOutput(t *testing.T) {
 		},
 		{
 			name: "locals stay before the entry check",
-			in: wasmModule(typeVoid, oneFunc, sec(secCode, vec(cat(leb(6), []byte{0x01, 0x02, 0x7f, 0x01, 0x01, 0x0b})))),
+			in:   wasmModule(typeVoid, oneFunc, sec(secCode, vec(cat(leb(6), []byte{0x01, 0x02, 0x7f, 0x01, 0x01, 0x0b})))),
 			want: wasmModule(typeVoid, oneFunc,
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
 				sec(secCode, vec(cat(leb(12), []byte{0x01, 0x02, 0x7f}, checkGlobal(0), []byte{0x01, 0x01, 0x0b})))),

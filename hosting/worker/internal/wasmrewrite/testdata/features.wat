@@ -21,7 +21,7 @@
         (return_call $sum
           (i32.sub (local.get $n) (i32.const 1))
           (i32.add (local.get $acc) (local.get $n))))))
-  (func $dispatch (param $i i32) (param $x i32) (result i32)
+  (func $dispatch (param $x i32) (param $i i32) (result i32)
     (return_call_indirect $t (type $unop) (local.get $x) (local.get $i)))
 
   (func (export "run") (result i64)
