@@ -91,6 +91,9 @@ func encodeRequest(req *http.Request) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if err := out.WriteProxy(&buf); err != nil {
+		if out.Body != nil {
+			out.Body.Close()
+		}
 		return nil, err
 	}
 	return buf.Bytes(), nil
