@@ -25,9 +25,14 @@ var (
 // function (main is not run in a -buildmode=c-shared build). A later call
 // replaces the handler.
 //
+// A nil h means [net/http.DefaultServeMux], as in [net/http.ListenAndServe].
+//
 // A handler that wants the request to continue to the site's static assets
 // calls [Next] instead of writing a response.
 func Handle(h http.Handler) {
+	if h == nil {
+		h = http.DefaultServeMux
+	}
 	handlerMu.Lock()
 	handler = h
 	handlerMu.Unlock()

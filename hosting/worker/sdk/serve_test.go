@@ -336,6 +336,19 @@ func TestPanicBecomes500(t *testing.T) {
 	}
 }
 
+func TestHandleNilIsDefaultServeMux(t *testing.T) {
+	t.Cleanup(func() { handlerMu.Lock(); handler = nil; handlerMu.Unlock() })
+	Handle(nil)
+	if registered() != http.DefaultServeMux {
+		t.Errorf("Handle(nil) registered %v", registered())
+	}
+	hd := http.NotFoundHandler()
+	Handle(hd)
+	if registered() == nil || registered() == http.DefaultServeMux {
+		t.Errorf("Handle(h) did not replace the handler")
+	}
+}
+
 func TestNoHandler(t *testing.T) {
 	f := newFakeHost()
 	if res := serveWith(f, nil); res != 0 || f.status != 500 {
