@@ -165,6 +165,9 @@ func (r *Runtime) prepare(ctx context.Context, wasm []byte, pages uint32) (*shar
 			return nil, 0, &ModuleError{Msg: fmt.Sprintf("imports %s.%s, which is not a function: only function imports are supported", im.Module, im.Name)}
 		}
 	}
+	if hasStartSection(bin) {
+		return nil, 0, &ModuleError{Msg: "has a start function: export _initialize (a reactor) or _start (a command) instead"}
+	}
 	sm, err := r.compile(ctx, bin)
 	if err != nil {
 		return nil, 0, err
@@ -282,3 +285,40 @@ const (
 	exportInitialize     = "_initialize"
 	exportStart          = "_start"
 )
+
+// hasStartSection reports whether a module (already validated by
+// wasmrewrite) has a start section, whose function would run during
+// instantiation, before the CPU budget can be armed.
+func hasStartSection(bin []byte) bool {
+	const startSectionID = 8
+	p := bin[min(8, len(bin)):]
+	for len(p) > 0 {
+		id := p[0]
+		size, n := uleb32(p[1:])
+		if n == 0 {
+			return false
+		}
+		if id == startSectionID {
+			return true
+		}
+		p = p[1+n:]
+		if uint64(size) > uint64(len(p)) {
+			return false
+		}
+		p = p[size:]
+	}
+	return false
+}
+
+// uleb32 decodes an unsigned LEB128 u32, returning the value and the bytes
+// read (0 if malformed).
+func uleb32(p []byte) (uint32, int) {
+	var v uint32
+	for i := 0; i < 5 && i < len(p); i++ {
+		v |= uint32(p[i]&0x7f) << (7 * i)
+		if p[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}

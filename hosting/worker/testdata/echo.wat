@@ -1,0 +1,38 @@
+;; echo: writes back method, URI, protocol, the X-Echo values, the request
+;; header names and the body (read 7 bytes at a time).
+(module
+  (import "http_handler" "get_method" (func $get_method (param i32 i32) (result i32)))
+  (import "http_handler" "get_uri" (func $get_uri (param i32 i32) (result i32)))
+  (import "http_handler" "get_protocol_version" (func $get_protocol_version (param i32 i32) (result i32)))
+  (import "http_handler" "get_header_values" (func $get_header_values (param i32 i32 i32 i32 i32) (result i64)))
+  (import "http_handler" "get_header_names" (func $get_header_names (param i32 i32 i32) (result i64)))
+  (import "http_handler" "read_body" (func $read_body (param i32 i32 i32) (result i64)))
+  (import "http_handler" "write_body" (func $write_body (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) " ")
+  (data (i32.const 1) "\n")
+  (data (i32.const 16) "X-Echo")
+  (func $nl (call $write_body (i32.const 1) (i32.const 1) (i32.const 1)))
+  (func $sp (call $write_body (i32.const 1) (i32.const 0) (i32.const 1)))
+  (func (export "handle_request") (result i64)
+    (local $r i64)
+    (call $write_body (i32.const 1) (i32.const 1024) (call $get_method (i32.const 1024) (i32.const 1024)))
+    (call $sp)
+    (call $write_body (i32.const 1) (i32.const 1024) (call $get_uri (i32.const 1024) (i32.const 1024)))
+    (call $sp)
+    (call $write_body (i32.const 1) (i32.const 1024) (call $get_protocol_version (i32.const 1024) (i32.const 1024)))
+    (call $nl)
+    ;; X-Echo values: count<<32 | len
+    (local.set $r (call $get_header_values (i32.const 0) (i32.const 16) (i32.const 6) (i32.const 1024) (i32.const 1024)))
+    (call $write_body (i32.const 1) (i32.const 1024) (i32.wrap_i64 (local.get $r)))
+    (call $nl)
+    (local.set $r (call $get_header_names (i32.const 0) (i32.const 1024) (i32.const 4096)))
+    (call $write_body (i32.const 1) (i32.const 1024) (i32.wrap_i64 (local.get $r)))
+    (call $nl)
+    (block $done
+      (loop $more
+        (local.set $r (call $read_body (i32.const 0) (i32.const 8192) (i32.const 7)))
+        (call $write_body (i32.const 1) (i32.const 8192) (i32.wrap_i64 (local.get $r)))
+        (br_if $done (i64.ne (i64.shr_u (local.get $r) (i64.const 32)) (i64.const 0)))
+        (br $more)))
+    (i64.const 0)))

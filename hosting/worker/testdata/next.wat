@@ -1,0 +1,22 @@
+;; next: rewrites the request (header, URI) and continues to the next
+;; handler with ctx 42; handle_response logs that it ran.
+(module
+  (import "http_handler" "set_header_value" (func $set_header_value (param i32 i32 i32 i32 i32)))
+  (import "http_handler" "set_uri" (func $set_uri (param i32 i32)))
+  (import "http_handler" "get_status_code" (func $get_status_code (result i32)))
+  (import "http_handler" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "X-From-Worker")
+  (data (i32.const 16) "yes")
+  (data (i32.const 32) "/rewritten?q=1")
+  (data (i32.const 64) "handle_response saw 404")
+  (data (i32.const 96) "handle_response saw another status")
+  (func (export "handle_request") (result i64)
+    (call $set_header_value (i32.const 0) (i32.const 0) (i32.const 13) (i32.const 16) (i32.const 3))
+    (call $set_uri (i32.const 32) (i32.const 14))
+    (i64.or (i64.shl (i64.const 42) (i64.const 32)) (i64.const 1)))
+  (func (export "handle_response") (param $ctx i32) (param $is_error i32)
+    (if (i32.ne (local.get $ctx) (i32.const 42)) (then unreachable))
+    (if (i32.eq (call $get_status_code) (i32.const 404))
+      (then (call $log (i32.const 0) (i32.const 64) (i32.const 23)))
+      (else (call $log (i32.const 0) (i32.const 96) (i32.const 34))))))

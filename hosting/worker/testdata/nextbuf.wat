@@ -1,0 +1,23 @@
+;; nextbuf: enables buffer_response in _initialize, continues to next, and
+;; in handle_response prefixes next's body with "<<", sets X-Post and 299.
+(module
+  (import "http_handler" "enable_features" (func $enable_features (param i32) (result i32)))
+  (import "http_handler" "set_header_value" (func $set_header_value (param i32 i32 i32 i32 i32)))
+  (import "http_handler" "set_status_code" (func $set_status_code (param i32)))
+  (import "http_handler" "read_body" (func $read_body (param i32 i32 i32) (result i64)))
+  (import "http_handler" "write_body" (func $write_body (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "X-Post")
+  (data (i32.const 16) "1")
+  (data (i32.const 32) "<<")
+  (func (export "_initialize")
+    (if (i32.ne (i32.and (call $enable_features (i32.const 2)) (i32.const 2)) (i32.const 2))
+      (then unreachable)))
+  (func (export "handle_request") (result i64) (i64.const 1))
+  (func (export "handle_response") (param $ctx i32) (param $is_error i32)
+    (local $n i32)
+    (local.set $n (i32.wrap_i64 (call $read_body (i32.const 1) (i32.const 1024) (i32.const 4096))))
+    (call $write_body (i32.const 1) (i32.const 32) (i32.const 2))
+    (call $write_body (i32.const 1) (i32.const 1024) (local.get $n))
+    (call $set_header_value (i32.const 1) (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 1))
+    (call $set_status_code (i32.const 299))))
