@@ -48,7 +48,10 @@ func registered() http.Handler {
 // handler returns, the request continues to the site's static assets, with
 // the method, URI and request headers as the handler left them on the
 // [net/http.Request] (so a handler can rewrite /app/anything to
-// /index.html, say). Anything written to w is discarded.
+// /index.html, say). Changes are read from the Request the SDK passed to the
+// handler, so they must be made on it or on a copy sharing its URL and
+// Header (as [net/http.Request.WithContext] makes), not on a Clone.
+// Anything written to w is discarded.
 //
 // w must be the ResponseWriter the SDK passed to the handler, or wrap it
 // and provide an Unwrap() http.ResponseWriter method as
