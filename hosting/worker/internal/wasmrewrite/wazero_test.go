@@ -363,3 +363,19 @@ func tryTableModule() []byte {
 		sec(secCode, vec(cat(leb(uint32(3+len(code))), []byte{0x01, 0x02, 0x7f}, code))),
 	)
 }
+
+// TestLargeModuleRuns checks the benchmark's synthetic module: valid, and
+// the same result instrumented.
+func TestLargeModuleRuns(t *testing.T) {
+	rt := newRuntime(t)
+	wasm := largeModule(3, 4)
+	ctx := context.Background()
+	want, err := instantiate(t, rt, wasm, nil).ExportedFunction("f").Call(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := instantiate(t, rt, instrument(t, wasm, Options{}), nil).ExportedFunction("f").Call(ctx, 7)
+	if err != nil || got[0] != want[0] || want[0] != 7+4*12345 {
+		t.Fatalf("f(7) = %v (%v) instrumented, %v plain; want %d", got, err, want, 7+4*12345)
+	}
+}
