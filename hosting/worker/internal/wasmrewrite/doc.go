@@ -25,4 +25,25 @@
 //     relaxed SIMD, memory64 and the component model are rejected.
 //   - A trap raised by the interrupt check is a trap, not an exception, so
 //     a guest's catch_all cannot swallow it.
+//
+// # Delivering the interrupt
+//
+// Instrumented guest code never leaves native code on its own, and the Go
+// runtime cannot preempt wazero's native code. Two consequences for whoever
+// sets the flag:
+//
+//   - A stop-the-world pause (every GC cycle has two) that begins while a
+//     guest runs waits until the guest returns, and meanwhile no other
+//     goroutine runs, including the timer goroutine that would set the flag:
+//     a runaway guest then hangs the whole process.
+//   - A guest holds its P for the whole call: with GOMAXPROCS runaway guests
+//     at once, no P is left to run the timer.
+//
+// So the flag must be set by something the Go scheduler does not have to
+// run: for example a blocking read(2) of a timerfd into the global's
+// storage, issued before the call, or another OS thread. wazero v1.12.0
+// exposes no address for a global, so that needs its internals (the
+// global's slot in the module engine's opaque buffer), checked at start-up.
+// The alternative, wazero's WithCloseOnContextDone, is preemptible because
+// it exits to Go at every loop header, which is what makes it 6–25× slower.
 package wasmrewrite
