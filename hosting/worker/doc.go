@@ -22,6 +22,15 @@
 // while the guest waits on the network (pier.fetch, reading the request
 // body) or on pier.asset.
 //
+// Known limitation: the timer is a goroutine, and compiled guest code has
+// no Go safe point. If the garbage collector stops the world while a guest
+// spins, the stop waits for the guest and the guest waits for the timer: the
+// process hangs. The instrumentation must also make guest code exit to Go
+// periodically (a countdown at the same checks that calls memory.grow 0
+// every few thousand iterations stops a spinning guest under continuous GC
+// at the same budget). Until wasmrewrite does, a runaway guest can hang the
+// process when a collection starts during it.
+//
 // # Supported parts of the http-wasm ABI
 //
 // Every function of the http_handler module listed in docs/workers.md is
