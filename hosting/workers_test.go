@@ -680,3 +680,42 @@ func TestWorkerConcurrentFirstRequests(t *testing.T) {
 		t.Fatalf("%d blob reads, want the module read once for all concurrent first requests", n)
 	}
 }
+
+// TestHostileNeighbour: while one site's guest spins until its CPU limit
+// stops it, a neighbouring site's static and worker requests are answered.
+func TestHostileNeighbour(t *testing.T) {
+	e := newWorkerEnv(t, Config{})
+	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
+	e.workerSite("app", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
+	e.get("/missing", "app.pier.test") // load app's worker first
+	var wg sync.WaitGroup
+	spinCodes := make([]int, 4)
+	for i := range spinCodes {
+		wg.Go(func() { spinCodes[i] = e.get("/missing", "spin.pier.test").Code })
+	}
+	tests := []struct {
+		name, path string
+		status     int
+	}{
+		{"static", "/style.css", 200},
+		{"worker", "/missing", 201},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 20 {
+				if w := e.get(tc.path, "app.pier.test"); w.Code != tc.status {
+					t.Fatalf("%s: %d %q", tc.path, w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, c := range spinCodes {
+		if c != http.StatusServiceUnavailable {
+			t.Fatalf("spin request %d: %d, want 503", i, c)
+		}
+	}
+	if v := e.edge.Usage("spin").Violations[worker.OutcomeExceededCPU]; v != int64(len(spinCodes)) {
+		t.Fatalf("%d exceededCpu, want %d", v, len(spinCodes))
+	}
+}
