@@ -227,6 +227,18 @@ func changeHeader(c *call, kind uint32, name string, f func(h http.Header), host
 	}
 }
 
+// maxHeaderBytes bounds the header names and values a guest may set per
+// request, so a loop of add_header_value cannot exhaust the host's memory.
+const maxHeaderBytes = 1 << 20
+
+// chargeHeader counts a header the guest sets, trapping past maxHeaderBytes.
+func chargeHeader(c *call, name, value string) {
+	c.headerBytes += len(name) + len(value)
+	if c.headerBytes > maxHeaderBytes {
+		panic(errors.New("worker: the guest set more than 1 MiB of headers"))
+	}
+}
+
 func headerValue(mod api.Module, ptr, n uint64) string {
 	v := string(mem(mod, uint32(ptr), uint32(n)))
 	if !httpguts.ValidHeaderFieldValue(v) {
@@ -239,6 +251,7 @@ func addHeaderValue(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	name := headerName(mod, stack[1], stack[2])
 	v := headerValue(mod, stack[3], stack[4])
+	chargeHeader(c, name, v)
 	changeHeader(c, uint32(stack[0]), name,
 		func(h http.Header) { h[name] = append(h[name], v) },
 		func(r *http.Request) { r.Host = v })
@@ -248,6 +261,7 @@ func setHeaderValue(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	name := headerName(mod, stack[1], stack[2])
 	v := headerValue(mod, stack[3], stack[4])
+	chargeHeader(c, name, v)
 	changeHeader(c, uint32(stack[0]), name,
 		func(h http.Header) { h[name] = []string{v} },
 		func(r *http.Request) { r.Host = v })

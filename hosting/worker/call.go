@@ -44,7 +44,7 @@ type call struct {
 	bodyRead      int  // read_body(1) offset
 	bodyFromNext  bool // body holds next's response: the guest's first write_body(1) replaces it
 	respTooLarge  bool
-	inResponse    bool // inside handle_response
+	headerBytes   int  // bytes of header names and values the guest set
 	responseFinal bool // the response was already sent (next, unbuffered)
 	bufferedNext  bool // next's response is held in status, header and body
 
@@ -76,7 +76,8 @@ func (c *call) reset(r *http.Request, host Host) {
 	c.header = nil
 	c.body.Reset()
 	c.bodyRead, c.bodyFromNext = 0, false
-	c.respTooLarge, c.inResponse, c.responseFinal, c.bufferedNext = false, false, false, false
+	c.respTooLarge, c.responseFinal, c.bufferedNext = false, false, false
+	c.headerBytes = 0
 	c.subrequests, c.subrefused = 0, false
 	c.nextHandle, c.handleBytes = 0, 0
 	c.guestLogSize = 0

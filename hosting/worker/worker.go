@@ -296,14 +296,13 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 			req.Header.Del("Content-Length")
 		}
 	}
-	for k, v := range c.header {
-		rw.Header()[k] = v
-	}
 	in.meter.pause()
 	if in.handleResponse != nil && in.features&featureBufferResponse != 0 {
+		// next writes into the guest's response (headers it set in
+		// handle_request included); writeBuffered sends it afterwards.
 		c.bufferedNext = true
 		bw := &bufferedWriter{c: c}
-		c.header = rw.Header().Clone()
+		c.respHeader()
 		c.body.Reset()
 		func() {
 			defer func() {
@@ -326,6 +325,9 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 			c.status = http.StatusOK
 		}
 	} else {
+		for k, v := range c.header {
+			rw.Header()[k] = v
+		}
 		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
 		next.ServeHTTP(sw, req)
 		c.status = sw.status
@@ -337,7 +339,6 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 	if in.handleResponse == nil {
 		return nil
 	}
-	c.inResponse = true
 	in.stack[0], in.stack[1] = uint64(reqCtx), 0
 	return in.handleResponse.CallWithStack(in.ctx, in.stack[:])
 }
@@ -438,7 +439,7 @@ func (w *Worker) fail(rw http.ResponseWriter, host Host, res Result) Result {
 	var code, msg string
 	switch res.Outcome {
 	case OutcomeExceededCPU:
-		res.Status, code, msg = http.StatusServiceUnavailable, "worker_cpu_exceeded", "the worker exceeded its CPU time limit"
+		res.Status, code, msg = http.StatusServiceUnavailable, "worker_cpu_exceeded", "the worker exceeded its CPU time limit of "+w.lim.CPU.String()
 	case OutcomeExceededMemory:
 		res.Status, code, msg = http.StatusInternalServerError, "worker_memory_exceeded", "the worker exceeded its memory limit"
 	case OutcomeResponseTooLarge:
@@ -450,8 +451,12 @@ func (w *Worker) fail(rw http.ResponseWriter, host Host, res Result) Result {
 	default:
 		res.Status, code, msg = http.StatusInternalServerError, "worker_exception", "the worker failed"
 	}
-	if host != nil && res.Err != nil && res.Outcome != OutcomeCanceled {
-		host.Log(res.Outcome + ": " + firstLine(res.Err.Error()))
+	if host != nil && res.Outcome != OutcomeCanceled {
+		line := res.Outcome + ": " + msg
+		if res.Outcome == OutcomeException && res.Err != nil {
+			line += ": " + firstLine(res.Err.Error())
+		}
+		host.Log(line)
 	}
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 	h := rw.Header()

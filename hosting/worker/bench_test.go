@@ -1,0 +1,199 @@
+package worker
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// buildGoGuest compiles testdata/goguest, a standard-Go http-wasm reactor
+// (-buildmode=c-shared), into dir.
+func buildGoGuest(t testing.TB, dir string) []byte {
+	t.Helper()
+	out := filepath.Join(dir, "goguest.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/goguest")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("cannot build the Go guest: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestGoGuest runs a standard-Go reactor: _initialize starts the Go
+// runtime once per instance and handle_request is called per request.
+func TestGoGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go guest")
+	}
+	wasm := buildGoGuest(t, t.TempDir())
+	rt := newRuntime(t, Config{PoolSize: 1})
+	w, err := rt.NewWorker(context.Background(), wasm, nil, Limits{CPU: time.Second, MemoryBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	for i, want := range []string{`{"requests":1,"uri":"/a?b=c"}`, `{"requests":2,"uri":"/a?b=c"}`} {
+		rec := httptest.NewRecorder()
+		res := w.Serve(rec, httptest.NewRequest("GET", "/a?b=c", nil), &fakeHost{}, noNext(t))
+		if res.Outcome != OutcomeOK || rec.Body.String() != want || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("request %d: outcome %q (%v) body %q header %v", i, res.Outcome, res.Err, rec.Body, rec.Header())
+		}
+	}
+}
+
+func BenchmarkServeHello(b *testing.B) {
+	rt := newRuntime(b, Config{})
+	w := newWorker(b, rt, "hello", nil, Limits{})
+	host := &fakeHost{}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/", nil)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			if res := w.Serve(rec, req, host, nil); res.Outcome != OutcomeOK {
+				b.Fatal(res.Outcome, res.Err)
+			}
+		}
+	})
+}
+
+// BenchmarkServeCPUBound compares a hash loop (testdata/cpu.wat, work(n))
+// in an instrumented instance with the CPU limit armed against the same
+// module compiled as is. The target is instrumented ≤ 1.3× plain.
+func BenchmarkServeCPUBound(b *testing.B) {
+	const rounds = 1_000_000
+	ctx := context.Background()
+	b.Run("plain", func(b *testing.B) {
+		r := wazero.NewRuntime(ctx)
+		defer r.Close(ctx)
+		if _, err := httpHandlerModule(r).Instantiate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		mod, err := r.Instantiate(ctx, guest(b, "cpu"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		work := mod.ExportedFunction("work")
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := work.Call(ctx, rounds); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("instrumented", func(b *testing.B) {
+		rt := newRuntime(b, Config{PoolSize: 1})
+		w := newWorker(b, rt, "cpu", nil, Limits{CPU: time.Minute})
+		in, err := w.acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.release(in, true)
+		work := in.mod.ExportedFunction("work")
+		b.ResetTimer()
+		for b.Loop() {
+			in.meter.begin(time.Minute)
+			_, err := work.Call(in.ctx, rounds)
+			in.meter.stop()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("serve", func(b *testing.B) { // 2,000,000 rounds through handle_request
+		rt := newRuntime(b, Config{PoolSize: 1})
+		w := newWorker(b, rt, "cpu", nil, Limits{CPU: time.Minute})
+		req := httptest.NewRequest("GET", "/", nil)
+		for b.Loop() {
+			if res := w.Serve(httptest.NewRecorder(), req, &fakeHost{}, nil); res.Outcome != OutcomeOK {
+				b.Fatal(res.Outcome, res.Err)
+			}
+		}
+	})
+}
+
+// BenchmarkColdStart measures NewWorker plus the first request for a
+// standard-Go guest in a fresh Runtime (a process restart) whose
+// compilation cache directory already holds the module. Target ≤ 50 ms.
+func BenchmarkColdStart(b *testing.B) {
+	dir := b.TempDir()
+	wasm := buildGoGuest(b, dir)
+	cfg := Config{CacheDir: filepath.Join(dir, "cache"), PoolSize: 1}
+	lim := Limits{CPU: time.Second, MemoryBytes: 64 << 20}
+	ctx := context.Background()
+	warm := func() {
+		rt, err := New(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := rt.NewWorker(ctx, wasm, nil, lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Close(ctx)
+		rt.Close(ctx)
+	}
+	warm()
+	req := httptest.NewRequest("GET", "/", nil)
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		rt, err := New(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		w, err := rt.NewWorker(ctx, wasm, nil, lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res := w.Serve(httptest.NewRecorder(), req, &fakeHost{}, nil); res.Outcome != OutcomeOK {
+			b.Fatal(res.Outcome, res.Err)
+		}
+		b.StopTimer()
+		w.Close(ctx)
+		rt.Close(ctx)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(wasm))/(1<<20), "MiB-module")
+}
+
+// BenchmarkRunawayStop serves an infinite loop 200 times per iteration
+// with a 10 ms budget and reports the 99th percentile of the time past the
+// budget until Serve returned (target ≤ 20 ms). GC is off during the runs
+// (see TestRunawayDuringGC).
+func BenchmarkRunawayStop(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	const budget = 10 * time.Millisecond
+	rt := newRuntime(b, Config{PoolSize: 1})
+	w := newWorker(b, rt, "loop", nil, Limits{CPU: budget})
+	req := httptest.NewRequest("GET", "/", nil)
+	var over []time.Duration
+	for b.Loop() {
+		over = over[:0]
+		for range 200 {
+			start := time.Now()
+			res := w.Serve(httptest.NewRecorder(), req, &fakeHost{}, http.NotFoundHandler())
+			if res.Outcome != OutcomeExceededCPU {
+				b.Fatal(res.Outcome, res.Err)
+			}
+			over = append(over, time.Since(start)-budget)
+		}
+	}
+	slices.Sort(over)
+	b.ReportMetric(float64(over[len(over)*99/100].Microseconds())/1000, "p99-over-ms")
+	b.ReportMetric(float64(over[len(over)/2].Microseconds())/1000, "p50-over-ms")
+}
