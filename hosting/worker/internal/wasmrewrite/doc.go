@@ -40,10 +40,14 @@
 //     at once, no P is left to run the timer.
 //
 // So the flag must be set by something the Go scheduler does not have to
-// run: for example a blocking read(2) of a timerfd into the global's
-// storage, issued before the call, or another OS thread. wazero v1.12.0
-// exposes no address for a global, so that needs its internals (the
-// global's slot in the module engine's opaque buffer), checked at start-up.
-// The alternative, wazero's WithCloseOnContextDone, is preemptible because
-// it exits to Go at every loop header, which is what makes it 6–25× slower.
+// run. kernelinterrupt_linux_test.go shows one that works under a pause and
+// with a single P: before the call, a goroutine locked to its thread blocks
+// in read(2) on a timerfd armed for the budget, with the global's storage as
+// the buffer; the kernel writes the expiration count (non-zero) there, and
+// the guest traps. The read must be under way before the guest starts (a
+// reader still in Go code is stopped with the world), and wazero v1.12.0
+// exposes no address for a global, so finding its slot takes its internals,
+// to be checked at start-up. The alternative, wazero's
+// WithCloseOnContextDone, is preemptible because it exits to Go at every
+// loop header, which is what makes it 6–25× slower.
 package wasmrewrite
