@@ -165,7 +165,8 @@ func getStatusCode(ctx context.Context, _ api.Module, stack []uint64) {
 func setStatusCode(ctx context.Context, _ api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	code := int32(stack[0])
-	if code < 100 || code > 599 {
+	if code < 200 || code > 599 { // no informational responses
+
 		panic(fmt.Errorf("worker: set_status_code: invalid status %d", code))
 	}
 	if !c.responseFinal {

@@ -239,11 +239,10 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	}
 	in, err := w.acquire(r.Context())
 	if err != nil {
-		var me *ModuleError
-		if errors.As(err, &me) {
-			return w.fail(rw, host, Result{Outcome: OutcomeException, Err: err})
+		if errors.Is(err, errWorkerClosed) || r.Context().Err() != nil {
+			return w.fail(rw, host, Result{Outcome: OutcomeCanceled, Err: err})
 		}
-		return w.fail(rw, host, Result{Outcome: OutcomeCanceled, Err: err})
+		return w.fail(rw, host, Result{Outcome: OutcomeException, Err: err}) // a new instance failed to start
 	}
 	c := &in.call
 	c.reset(r, host)
@@ -251,6 +250,9 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
 	ctxNext := in.stack[0]
 	if err == nil && uint32(ctxNext)&1 == 1 {
+		if next == nil {
+			next = http.NotFoundHandler()
+		}
 		err = w.runNext(in, rw, next, uint32(ctxNext>>32))
 	}
 	fired, used := in.meter.stop()

@@ -357,6 +357,32 @@ func TestServe(t *testing.T) {
 			},
 		},
 		{
+			name:  "next with changed method, headers and body",
+			guest: "mutate",
+			req: func() *http.Request {
+				r := httptest.NewRequest("POST", "http://site.example/", strings.NewReader("old body"))
+				r.Header.Set("X-Remove", "1")
+				return r
+			},
+			next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				if r.Method != "PATCH" || r.Host != "other.example" || r.Header.Get("X-Remove") != "" ||
+					!slices.Equal(r.Header["X-Added"], []string{"a", "b"}) || string(body) != "new body" || r.ContentLength != 8 {
+					w.WriteHeader(500)
+					fmt.Fprintf(w, "next saw %s %s %v %q", r.Method, r.Host, r.Header, body)
+					return
+				}
+				w.WriteHeader(204)
+			}),
+			wantStatus:  204,
+			wantOutcome: OutcomeOK,
+			check: func(t *testing.T, rec *httptest.ResponseRecorder, _ Result, _ *fakeHost) {
+				if got := rec.Header().Get("X-Source"); got != "192.0.2.1:1234" {
+					t.Errorf("X-Source = %q (body %q)", got, rec.Body)
+				}
+			},
+		},
+		{
 			name:  "next with buffered response",
 			guest: "nextbuf",
 			next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

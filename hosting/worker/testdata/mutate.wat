@@ -1,0 +1,33 @@
+;; mutate: changes the request before continuing to next: method PATCH,
+;; adds X-Added (twice), removes X-Remove, sets Host, replaces the body with
+;; "new body" (two write_body calls); also reports its source address in
+;; the X-Source response header.
+(module
+  (import "http_handler" "set_method" (func $set_method (param i32 i32)))
+  (import "http_handler" "add_header_value" (func $add_header_value (param i32 i32 i32 i32 i32)))
+  (import "http_handler" "set_header_value" (func $set_header_value (param i32 i32 i32 i32 i32)))
+  (import "http_handler" "remove_header" (func $remove_header (param i32 i32 i32)))
+  (import "http_handler" "write_body" (func $write_body (param i32 i32 i32)))
+  (import "http_handler" "get_source_addr" (func $get_source_addr (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "PATCH")
+  (data (i32.const 16) "X-Added")
+  (data (i32.const 32) "a")
+  (data (i32.const 48) "b")
+  (data (i32.const 64) "X-Remove")
+  (data (i32.const 80) "Host")
+  (data (i32.const 96) "other.example")
+  (data (i32.const 128) "new ")
+  (data (i32.const 144) "body")
+  (data (i32.const 160) "X-Source")
+  (func (export "handle_request") (result i64)
+    (call $set_method (i32.const 0) (i32.const 5))
+    (call $add_header_value (i32.const 0) (i32.const 16) (i32.const 7) (i32.const 32) (i32.const 1))
+    (call $add_header_value (i32.const 0) (i32.const 16) (i32.const 7) (i32.const 48) (i32.const 1))
+    (call $remove_header (i32.const 0) (i32.const 64) (i32.const 8))
+    (call $set_header_value (i32.const 0) (i32.const 80) (i32.const 4) (i32.const 96) (i32.const 13))
+    (call $write_body (i32.const 0) (i32.const 128) (i32.const 4))
+    (call $write_body (i32.const 0) (i32.const 144) (i32.const 4))
+    (call $set_header_value (i32.const 1) (i32.const 160) (i32.const 8)
+      (i32.const 1024) (call $get_source_addr (i32.const 1024) (i32.const 256)))
+    (i64.const 1)))
