@@ -112,6 +112,7 @@ func (w *Worker) Close(ctx context.Context) error {
 			select {
 			case in := <-w.free:
 				in.close(ctx)
+				<-w.slots
 			default:
 				w.rt.release(ctx, w.shared)
 				return
@@ -176,6 +177,8 @@ func (in *instance) close(ctx context.Context) {
 // or waits for one until ctx is done.
 func (w *Worker) acquire(ctx context.Context) (*instance, error) {
 	select {
+	case <-w.done:
+		return nil, errWorkerClosed
 	case in := <-w.free:
 		return in, nil
 	default:
