@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,12 +19,18 @@ import (
 // buildGoGuest compiles testdata/goguest, a standard-Go http-wasm reactor
 // (-buildmode=c-shared), into dir.
 func buildGoGuest(t testing.TB, dir string) []byte {
+	return buildGo(t, dir, "goguest", "-buildmode=c-shared")
+}
+
+// buildGo compiles ./testdata/<name> for wasip1 into dir.
+func buildGo(t testing.TB, dir, name string, flags ...string) []byte {
 	t.Helper()
-	out := filepath.Join(dir, "goguest.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/goguest")
+	out := filepath.Join(dir, name+".wasm")
+	args := append(append([]string{"build"}, flags...), "-o", out, "./testdata/"+name)
+	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("cannot build the Go guest: %v\n%s", err, b)
+		t.Skipf("cannot build the Go guest %s: %v\n%s", name, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -51,6 +58,32 @@ func TestGoGuest(t *testing.T) {
 		if res.Outcome != OutcomeOK || rec.Body.String() != want || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("request %d: outcome %q (%v) body %q header %v", i, res.Outcome, res.Err, rec.Body, rec.Header())
 		}
+	}
+}
+
+// TestGoCGIGuest runs a WAGI worker written with Go's net/http/cgi.
+func TestGoCGIGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go guest")
+	}
+	wasm := buildGo(t, t.TempDir(), "cgiguest")
+	rt := newRuntime(t, Config{})
+	w, err := rt.NewWorker(context.Background(), wasm, map[string]string{"GREETING": "hi"}, Limits{CPU: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	req := httptest.NewRequest("POST", "http://site.example/p?q=1", strings.NewReader("ping"))
+	req.Header.Set("X-Test", "v")
+	host := &fakeHost{}
+	rec := httptest.NewRecorder()
+	res := w.Serve(rec, req, host, noNext(t))
+	want := "POST /p?q=1 host=site.example x=v greeting=hi body=ping"
+	if res.Outcome != OutcomeOK || rec.Code != http.StatusAccepted || rec.Body.String() != want || rec.Header().Get("X-Go-Cgi") != "1" {
+		t.Fatalf("outcome %q (%v) status %d body %q header %v log %q", res.Outcome, res.Err, rec.Code, rec.Body, rec.Header(), host.logged())
+	}
+	if got := host.logged(); !slices.Equal(got, []string{"serving /p"}) {
+		t.Errorf("log = %q", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/pierhq/pier/hosting/worker/internal/wasmrewrite"
@@ -248,7 +249,8 @@ func (r *Runtime) compile(ctx context.Context, bin []byte) (*sharedModule, error
 		return sm, nil
 	}
 	r.mu.Unlock()
-	cm, err := r.rt.CompileModule(ctx, bin)
+	// A cache miss (a deploy) compiles functions on all cores.
+	cm, err := r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), bin)
 	if err != nil {
 		return nil, &ModuleError{Msg: "the module does not compile", Err: err}
 	}
