@@ -82,10 +82,10 @@ func (r *reader) count(minSize int) (int, error) {
 	return int(n), nil
 }
 
-// signed skips a signed LEB128 of at most maxBytes bytes whose last byte
-// must be one of the sign extensions allowed by bits: the high bits of a
-// final byte, above the value's remaining bits, must all equal its sign bit.
-// It returns the value truncated to 64 bits (exact for s33 and s64).
+// signed reads a signed LEB128 of a bits-wide integer (s32, s33, s64): at
+// most ceil(bits/7) bytes, and in a final byte of that length the bits
+// above the value's must all equal its sign bit. The value is exact for
+// every width up to 64.
 func (r *reader) signed(bits uint) (int64, error) {
 	start := r.pos
 	maxBytes := (bits + 6) / 7
