@@ -252,3 +252,55 @@ func missing(t *testing.T, why string) {
 	}
 	t.Skip(why)
 }
+
+// BenchmarkWorkerHello measures one pooled request through an example
+// worker with the real runtime: the Go SDK example (GET /api/hello) against
+// the hand-written WAT one, which costs next to nothing in the guest.
+func BenchmarkWorkerHello(b *testing.B) {
+	if _, err := exec.LookPath("make"); err != nil {
+		b.Skip("make not installed")
+	}
+	ctx := context.Background()
+	var cacheDir string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "pier-test", "wasm-cache")
+	}
+	rt, err := worker.New(ctx, worker.Config{PoolSize: 1, CacheDir: cacheDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	for _, bc := range []struct{ name, target string }{
+		{"worker-go", "/api/hello?name=bench"},
+		{"worker-wat", "/wat"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if _, err := exec.LookPath(map[string]string{"worker-go": "go", "worker-wat": "wat2wasm"}[bc.name]); err != nil {
+				b.Skip(err)
+			}
+			if out, err := exec.Command("make", "-s", bc.name).CombinedOutput(); err != nil {
+				b.Fatalf("make %s: %v\n%s", bc.name, err, out)
+			}
+			wasm, err := os.ReadFile(filepath.Join(bc.name, "build", "worker.wasm"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			w, err := rt.NewWorker(ctx, wasm, nil, worker.Limits{CPU: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close(ctx)
+			host := &testHost{}
+			req := httptest.NewRequest("GET", "http://site.example"+bc.target, nil)
+			req.Header.Set("Accept", "*/*")
+			req.Header.Set("User-Agent", "bench")
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				if res := w.Serve(rec, req, host, static); res.Outcome != worker.OutcomeOK || rec.Code != 200 {
+					b.Fatalf("outcome %s status %d: %v", res.Outcome, rec.Code, res.Err)
+				}
+			}
+		})
+	}
+}

@@ -76,13 +76,14 @@ type server struct {
 	h       abi
 	scratch scratch
 	w       responseWriter
+	orig    original
 }
 
 // serve runs one request through hd and returns handle_request's result:
 // 0 when the response was written, 1 to continue to the static assets.
 func (s *server) serve(hd http.Handler) (next uint64) {
 	h := s.h
-	r, orig := s.readRequest()
+	r := s.readRequest()
 	w := &s.w
 	w.reset()
 	defer func() {
@@ -105,7 +106,7 @@ func (s *server) serve(hd http.Handler) (next uint64) {
 		hd.ServeHTTP(w, r)
 	}
 	if w.next {
-		s.fallThrough(r, orig)
+		s.fallThrough(r)
 		w.reset()
 		return 1
 	}
@@ -114,15 +115,27 @@ func (s *server) serve(hd http.Handler) (next uint64) {
 	return 0
 }
 
-// original is what the host sent, kept to find what the handler changed.
+// original is what the host sent, kept to find what the handler changed
+// before falling through. Its slices are reused from request to request.
 type original struct {
 	method, uri, host string
-	header            http.Header
+	keys              []string   // canonical header names, Host excluded
+	vals              [][]string // their values, shared with the request
+}
+
+// header returns the original values of key and whether it was sent.
+func (o *original) header(key string) ([]string, bool) {
+	for i, k := range o.keys {
+		if k == key {
+			return o.vals[i], true
+		}
+	}
+	return nil, false
 }
 
 // readRequest builds the request from the host's: method, URI, protocol,
 // request headers, remote address and a body read lazily with read_body.
-func (s *server) readRequest() (*http.Request, original) {
+func (s *server) readRequest() *http.Request {
 	h := s.h
 	method := s.scratch.readString(h.getMethod)
 	uri := s.scratch.readString(h.getURI)
@@ -131,7 +144,8 @@ func (s *server) readRequest() (*http.Request, original) {
 
 	names := s.scratch.readList(nil, func(b []byte) uint64 { return h.getHeaderNames(kindRequest, b) })
 	header := make(http.Header, len(names))
-	orig := make(http.Header, len(names))
+	orig := &s.orig
+	orig.keys, orig.vals = orig.keys[:0], orig.vals[:0]
 	for _, name := range names {
 		key := textproto.CanonicalMIMEHeaderKey(name)
 		if _, dup := header[key]; dup {
@@ -139,7 +153,10 @@ func (s *server) readRequest() (*http.Request, original) {
 		}
 		vals := s.scratch.readList(nil, func(b []byte) uint64 { return h.getHeaderValues(kindRequest, name, b) })
 		header[key] = vals
-		orig[key] = vals
+		if key != "Host" {
+			orig.keys = append(orig.keys, key)
+			orig.vals = append(orig.vals, vals)
+		}
 	}
 
 	if method == "" {
@@ -163,7 +180,6 @@ func (s *server) readRequest() (*http.Request, original) {
 		host = hv
 	}
 	delete(header, "Host")
-	delete(orig, "Host")
 
 	r := &http.Request{
 		Method:     method,
@@ -194,12 +210,14 @@ func (s *server) readRequest() (*http.Request, original) {
 	}
 	// r.Context() is context.Background(): the host gives the guest no
 	// cancellation signal.
-	return r, original{method: method, uri: uri, host: host, header: orig}
+	orig.method, orig.uri, orig.host = method, uri, host
+	return r
 }
 
 // fallThrough hands the handler's changes to the request back to the host
 // before the request continues to the static assets.
-func (s *server) fallThrough(r *http.Request, orig original) {
+func (s *server) fallThrough(r *http.Request) {
+	orig := &s.orig
 	h := s.h
 	if r.Method != orig.method && r.Method != "" {
 		h.setMethod(r.Method)
@@ -214,7 +232,7 @@ func (s *server) fallThrough(r *http.Request, orig original) {
 		if key == "Host" {
 			continue
 		}
-		if slices.Equal(vals, orig.header[key]) {
+		if ov, ok := orig.header(key); ok && slices.Equal(vals, ov) {
 			continue
 		}
 		if len(vals) == 0 {
@@ -226,7 +244,7 @@ func (s *server) fallThrough(r *http.Request, orig original) {
 			h.addHeaderValue(kindRequest, key, v)
 		}
 	}
-	for key := range orig.header {
+	for _, key := range orig.keys {
 		if _, ok := r.Header[key]; !ok {
 			h.removeHeader(kindRequest, key)
 		}
