@@ -88,6 +88,7 @@ type exchange struct {
 	status                     int
 	want                       string // a substring of the response body
 	wantType                   string // a prefix of the Content-Type
+	outcome                    string // default worker.OutcomeOK
 }
 
 func TestExamples(t *testing.T) {
@@ -113,6 +114,8 @@ func TestExamples(t *testing.T) {
 				{name: "echo", method: "POST", target: "/api/echo", body: `{"a":[1,2]}`, status: 200, want: `{"echo":{"a":[1,2]}}`},
 				{name: "bad json", method: "POST", target: "/api/echo", body: `{`, status: 400, want: `"bad_json"`},
 				{name: "fetch", method: "GET", target: "/api/fetch?url=https://api.example.com/x", status: 200, want: `"bytes":16`},
+				{name: "subrequest limit", method: "GET", target: "/api/fetch?n=3&url=https://api.example.com/x", status: 429,
+					want: `"fetched":2`, outcome: worker.OutcomeExceededSubrequests},
 				{name: "fetch denied", method: "GET", target: "/api/fetch?url=http://169.254.169.254/latest", status: 403, want: `"egress_denied"`},
 				{name: "asset", method: "GET", target: "/api/asset?path=/index.html", status: 200, want: `"bytes":34`},
 				{name: "asset missing", method: "GET", target: "/api/asset?path=/nope", status: 404, want: `"asset_not_found"`},
@@ -186,7 +189,7 @@ func TestExamples(t *testing.T) {
 			wasm := build(t, ex.name)
 			// Generous CPU: the race detector and two shared cores make a
 			// Go guest's first requests slow; limits have their own tests.
-			w, err := rt.NewWorker(ctx, wasm, ex.vars, worker.Limits{CPU: 5 * time.Second, StartupCPU: 10 * time.Second})
+			w, err := rt.NewWorker(ctx, wasm, ex.vars, worker.Limits{CPU: 5 * time.Second, StartupCPU: 10 * time.Second, SubRequests: 2})
 			if err != nil {
 				t.Fatalf("NewWorker: %v", err)
 			}
@@ -201,7 +204,11 @@ func TestExamples(t *testing.T) {
 					}
 					rec := httptest.NewRecorder()
 					res := w.Serve(rec, req, host, static)
-					if res.Err != nil || res.Outcome != worker.OutcomeOK {
+					outcome := x.outcome
+					if outcome == "" {
+						outcome = worker.OutcomeOK
+					}
+					if res.Err != nil || res.Outcome != outcome {
 						t.Fatalf("outcome %s: %v (logs: %s)", res.Outcome, res.Err, host.logText())
 					}
 					if rec.Code != x.status {

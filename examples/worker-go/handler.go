@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	pier "github.com/pierhq/pier/hosting/worker/sdk"
@@ -56,42 +57,65 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"echo": v})
 }
 
-// fetch fetches ?url= through the host: the plan's egress policy and
-// subrequest limit apply, and their refusals are ordinary Go errors.
+// maxRepeat caps /api/fetch's n.
+const maxRepeat = 100
+
+// fetch fetches ?url= through the host, n times (default 1) to show the
+// plan's subrequest limit: the egress policy and the limit apply, and their
+// refusals are ordinary Go errors.
 func fetch(w http.ResponseWriter, r *http.Request) {
-	target := r.URL.Query().Get("url")
+	q := r.URL.Query()
+	target := q.Get("url")
 	if target == "" {
 		writeJSON(w, http.StatusBadRequest, errorBody("missing_url", "pass ?url=https://…"))
 		return
 	}
-	start := time.Now()
-	resp, err := http.Get(target)
-	if err != nil {
-		status, code := http.StatusBadGateway, "fetch_failed"
-		switch {
-		case errors.Is(err, pier.ErrEgressDenied):
-			status, code = http.StatusForbidden, "egress_denied"
-		case errors.Is(err, pier.ErrSubrequestLimit):
-			status, code = http.StatusTooManyRequests, "subrequest_limit"
-		case errors.Is(err, pier.ErrInvalidRequest):
-			status, code = http.StatusBadRequest, "invalid_url"
+	repeat := 1
+	if s := q.Get("n"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxRepeat {
+			writeJSON(w, http.StatusBadRequest, errorBody("bad_n", "n is 1 to "+strconv.Itoa(maxRepeat)))
+			return
 		}
-		slog.Warn("fetch failed", "url", target, "err", err)
-		writeJSON(w, status, errorBody(code, err.Error()))
-		return
+		repeat = n
 	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err != nil {
-		writeJSON(w, http.StatusBadGateway, errorBody("fetch_failed", err.Error()))
-		return
+	start := time.Now()
+	var status int
+	var contentType string
+	var bytes int64
+	for i := range repeat {
+		resp, err := http.Get(target)
+		if err != nil {
+			code, ecode := http.StatusBadGateway, "fetch_failed"
+			switch {
+			case errors.Is(err, pier.ErrEgressDenied):
+				code, ecode = http.StatusForbidden, "egress_denied"
+			case errors.Is(err, pier.ErrSubrequestLimit):
+				code, ecode = http.StatusTooManyRequests, "subrequest_limit"
+			case errors.Is(err, pier.ErrInvalidRequest):
+				code, ecode = http.StatusBadRequest, "invalid_url"
+			}
+			slog.Warn("fetch failed", "url", target, "attempt", i+1, "err", err)
+			body := errorBody(ecode, err.Error())
+			body["fetched"] = i
+			writeJSON(w, code, body)
+			return
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			writeJSON(w, http.StatusBadGateway, errorBody("fetch_failed", err.Error()))
+			return
+		}
+		status, contentType, bytes = resp.StatusCode, resp.Header.Get("Content-Type"), n
 	}
-	slog.Info("fetched", "url", target, "status", resp.StatusCode, "bytes", n)
+	slog.Info("fetched", "url", target, "n", repeat, "status", status, "bytes", bytes)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url":         target,
-		"status":      resp.StatusCode,
-		"contentType": resp.Header.Get("Content-Type"),
-		"bytes":       n,
+		"fetched":     repeat,
+		"status":      status,
+		"contentType": contentType,
+		"bytes":       bytes,
 		"ms":          time.Since(start).Milliseconds(),
 	})
 }

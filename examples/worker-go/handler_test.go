@@ -32,6 +32,9 @@ func TestAPI(t *testing.T) {
 		{name: "echo wrong method", method: "GET", target: "/api/echo", status: 404},
 		{name: "fetch", method: "GET", target: "/api/fetch?url=" + upstream.URL, status: 200,
 			want: map[string]any{"status": 200.0, "bytes": 10.0}},
+		{name: "fetch repeated", method: "GET", target: "/api/fetch?n=3&url=" + upstream.URL, status: 200,
+			want: map[string]any{"fetched": 3.0}},
+		{name: "fetch bad n", method: "GET", target: "/api/fetch?n=0&url=" + upstream.URL, status: 400},
 		{name: "fetch without url", method: "GET", target: "/api/fetch", status: 400},
 		{name: "unknown", method: "GET", target: "/api/unknown", status: 404},
 	}
