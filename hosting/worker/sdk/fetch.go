@@ -3,9 +3,11 @@ package pier
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // Transport is an [net/http.RoundTripper] that sends requests through the
@@ -102,7 +104,7 @@ func encodeRequest(req *http.Request) ([]byte, error) {
 // readResponse parses the response behind handle; its body reads from the
 // host on demand and releases the handle when closed or fully read.
 func readResponse(h abi, handle int32, req *http.Request) (*http.Response, error) {
-	hr := &handleReader{h: h, handle: handle}
+	hr := &handleReader{h: h, handle: handle, gen: generation.Load()}
 	resp, err := http.ReadResponse(bufio.NewReader(hr), req)
 	if err != nil {
 		hr.Close()
@@ -117,10 +119,19 @@ func readResponse(h abi, handle int32, req *http.Request) (*http.Response, error
 	return resp, nil
 }
 
+// generation counts the requests served: a handle belongs to the request
+// during which it was opened, and the host releases (and reuses) it when
+// that request ends.
+var generation atomic.Uint64
+
+// errExpired is what reading a response body kept past its request gives.
+var errExpired = errors.New("pier: response body read after the request that fetched it ended")
+
 // handleReader reads the wire-format response behind a handle.
 type handleReader struct {
 	h      abi
 	handle int32
+	gen    uint64
 	once   sync.Once
 	done   bool
 	err    error // the host's error, once response_read failed
@@ -135,6 +146,10 @@ func (r *handleReader) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if r.gen != generation.Load() {
+		r.err = errExpired
+		return 0, r.err
 	}
 	n := r.h.responseRead(r.handle, p)
 	switch {
@@ -151,7 +166,9 @@ func (r *handleReader) Read(p []byte) (int, error) {
 func (r *handleReader) Close() error {
 	r.once.Do(func() {
 		r.done = true
-		r.h.responseClose(r.handle)
+		if r.gen == generation.Load() {
+			r.h.responseClose(r.handle)
+		}
 	})
 	return nil
 }

@@ -272,3 +272,32 @@ func TestLog(t *testing.T) {
 		t.Errorf("log lines\n got %q\nwant %q", f.logs, want)
 	}
 }
+
+func TestResponseExpiresWithItsRequest(t *testing.T) {
+	f := newFakeHost()
+	f.fetchFunc = func([]byte) ([]byte, int32) {
+		return wireResponse(t, 200, http.Header{}, strings.Repeat("k", 10000)), 0
+	}
+	var kept *http.Response
+	serveWith(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := clientOn(f).Get("https://example.com/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = resp
+	}))
+	// The next request's handle 1 must not be read through the old body.
+	f.nextID = 0
+	serveWith(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := clientOn(f).Get("https://example.com/other"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(kept.Body); !errors.Is(err, errExpired) {
+			t.Errorf("reading a body kept from an earlier request: %v, want errExpired", err)
+		}
+		kept.Body.Close()
+	}))
+	if slices.Contains(f.closed, 1) {
+		t.Errorf("closing the expired body released the new request's handle: %v", f.closed)
+	}
+}

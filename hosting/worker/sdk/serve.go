@@ -82,6 +82,8 @@ type server struct {
 // serve runs one request through hd and returns handle_request's result:
 // 0 when the response was written, 1 to continue to the static assets.
 func (s *server) serve(hd http.Handler) (next uint64) {
+	generation.Add(1)
+	defer generation.Add(1) // responses fetched in this request expire
 	h := s.h
 	r := s.readRequest()
 	w := &s.w
