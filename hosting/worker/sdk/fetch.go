@@ -28,8 +28,9 @@ import (
 //     timeouts apply.
 //   - A request body of unknown length is read into memory first, since
 //     the host needs a Content-Length.
-//   - The response body is streamed from the host; close it (the host
-//     releases it at the end of the request in any case).
+//   - The response body is streamed from the host and belongs to the
+//     request being served: close it (the host releases it when the request
+//     ends in any case); reading it after that fails.
 type Transport struct{}
 
 var _ http.RoundTripper = (*Transport)(nil)
