@@ -52,7 +52,7 @@
 //     for anything but caches.
 //   - Outside the Pier host (any GOOS other than wasip1) the package still
 //     builds so handlers can be unit-tested natively: [Log] writes to
-//     standard error, [Var] reads the environment, and [Asset] and
+//     standard error, [Var] finds no variable, and [Asset] and
 //     [Transport] return [ErrNoHost].
 //
 // Only the standard library is used, so the package works with any Go

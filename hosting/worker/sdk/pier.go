@@ -13,11 +13,11 @@ import (
 func hostABI() abi { return theHost }
 
 // Var returns the deployment variable name (the [vars] table of pier.toml)
-// and whether it is set. Outside the Pier host it reads the environment.
+// and whether it is set. Outside the Pier host no variable is set.
 func Var(name string) (string, bool) {
 	h := hostABI()
 	if h == nil {
-		return os.LookupEnv(name)
+		return "", false
 	}
 	return getVar(h, name)
 }
