@@ -307,7 +307,10 @@ func (e *Edge) revalidate(ctx context.Context, ent *routeEntry) {
 // retireReplaced retires the site's worker of the deployment a route no
 // longer serves (a deployment activated on another node), so its
 // instances do not wait for the deployment's eviction to be freed. A
-// preview host of that deployment, if still requested, starts a new one.
+// preview host of that deployment, if still requested, starts a new one,
+// as does a request that was routed with the old value and reaches the
+// worker after this ran; such a worker lives until the deployment is
+// evicted or the site invalidated.
 func (e *Edge) retireReplaced(site string, old, cur *routeValue) {
 	if old == nil || old.slot == nil || old.slot == cur.slot {
 		return

@@ -340,7 +340,9 @@ func TestWorkerRetired(t *testing.T) {
 		{"activated elsewhere, seen on revalidation", Config{}, func(e *env) {
 			e.workerSite("a", "d2", "counter", map[string]testFile{"/x.txt": {body: "x"}}, tenants.DeploymentConfig{})
 			e.clock.Advance(DefaultRouteTTL + time.Second)
-			e.get("/x.txt", "a.pier.test") // stale: starts a background revalidation
+			// Stale: starts a background revalidation. The request itself is
+			// served by d1 (a static asset: no worker involved).
+			e.get("/style.css", "a.pier.test")
 			waitRevalidated(e, "a.pier.test")
 			if sw := siteWorkerOf(e, "a"); sw != nil {
 				e.t.Fatalf("the replaced deployment's worker is still in the table")
