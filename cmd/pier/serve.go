@@ -85,7 +85,29 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if c.DB == "" {
 		c.DB = filepath.Join(c.Data, "pier.db")
 	}
+	c.Domain = strings.TrimSuffix(strings.ToLower(c.Domain), ".")
+	if !validDomain(c.Domain) {
+		return c, fmt.Errorf("serve: --domain %q is not a DNS name (sites answer at <site>.<domain>)", c.Domain)
+	}
 	return c, nil
+}
+
+// validDomain reports whether d is a syntactically valid DNS name.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 200 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -197,6 +219,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+
+	// Open log streams end when the server shuts down instead of holding
+	// Shutdown until its deadline.
+	adminSrv.RegisterOnShutdown(api.CloseStreams)
 
 	errc := make(chan error, 2)
 	go func() { errc <- serveUntilClosed(edgeSrv, edgeLn) }()
@@ -316,7 +342,11 @@ func openBlobs(ctx context.Context, cfg serveConfig) (assets.Backend, string, er
 		return nil, "", fmt.Errorf("serve: %w", err)
 	}
 	if err := b.EnsureBucket(ctx); err != nil {
-		return nil, "", fmt.Errorf("serve: bucket %s: %w", cfg.S3Bucket, err)
+		hint := ""
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+			hint = " (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set, so the SDK's default credential chain was used)"
+		}
+		return nil, "", fmt.Errorf("serve: bucket %s: %w%s", cfg.S3Bucket, err, hint)
 	}
 	return b, "s3://" + cfg.S3Bucket + "/" + cfg.S3Prefix, nil
 }
