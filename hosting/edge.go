@@ -72,6 +72,10 @@ type Config struct {
 	// Logs receives one invocation event per worker request and the
 	// workers' log lines. Nil: discarded.
 	Logs *logstream.Hub
+	// WorkerStartTimeout bounds reading a worker's module and starting it
+	// (compiling it on a cold compilation cache, instantiating it). The
+	// requests waiting for it give up with their own context. Default 60s.
+	WorkerStartTimeout time.Duration
 	// Egress is the policy of workers' fetches; one transport is built per
 	// plan. Nil: an egress.Policy with every default (private, loopback,
 	// link-local and other internal ranges denied; no platform endpoints
@@ -81,12 +85,13 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultDomain          = "localhost"
-	DefaultRouteTTL        = 10 * time.Second
-	DefaultNegativeTTL     = 2 * time.Second
-	DefaultMaxUnknownHosts = 10_000
-	DefaultMaxDeployments  = 1_000
-	DefaultLookupTimeout   = 10 * time.Second
+	DefaultDomain             = "localhost"
+	DefaultRouteTTL           = 10 * time.Second
+	DefaultNegativeTTL        = 2 * time.Second
+	DefaultMaxUnknownHosts    = 10_000
+	DefaultMaxDeployments     = 1_000
+	DefaultLookupTimeout      = 10 * time.Second
+	DefaultWorkerStartTimeout = 60 * time.Second
 )
 
 // retryAfterError is how long a stale route keeps serving after a failed
@@ -101,6 +106,7 @@ type Edge struct {
 	routeTTL    time.Duration
 	negativeTTL time.Duration
 	lookupTO    time.Duration
+	workerTO    time.Duration
 	reg         Registry
 	blobs       Blobs
 	routes      *routeTable
@@ -134,6 +140,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		routeTTL:    cfg.RouteTTL,
 		negativeTTL: cfg.NegativeTTL,
 		lookupTO:    cfg.LookupTimeout,
+		workerTO:    cfg.WorkerStartTimeout,
 		reg:         reg,
 		blobs:       blobs,
 		vals:        newSharedValues(),
@@ -160,6 +167,9 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 	}
 	if e.lookupTO <= 0 {
 		e.lookupTO = DefaultLookupTimeout
+	}
+	if e.workerTO <= 0 {
+		e.workerTO = DefaultWorkerStartTimeout
 	}
 	maxUnknown := cfg.MaxUnknownHosts
 	if maxUnknown <= 0 {

@@ -117,7 +117,7 @@ func (e *Edge) useWorker(ctx context.Context, sw *siteWorker, d *deployment) (w 
 		ch := make(chan struct{})
 		sw.loading = ch
 		sw.mu.Unlock()
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.lookupTO)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.workerTO)
 		nw, lerr := e.newWorker(lctx, sw.key.site, d, sw.limits)
 		cancel()
 		sw.mu.Lock()
@@ -276,7 +276,9 @@ func (x *exchange) runWorker() {
 	}
 	v.usage.invocation(&res)
 	if res.Err != nil && res.Outcome != worker.OutcomeOK {
-		e.log.Info("hosting: worker invocation failed", "site", v.usage.site, "outcome", res.Outcome, "err", res.Err)
+		// A tenant's failures are theirs: debug level here, the site's
+		// log stream and counters carry them.
+		e.log.Debug("hosting: worker invocation failed", "site", v.usage.site, "outcome", res.Outcome, "err", res.Err)
 	}
 	if e.logs != nil && e.logs.HasSubscribers(v.usage.site) {
 		end := e.now()

@@ -155,6 +155,19 @@ func TestDenied(t *testing.T) {
 	}
 }
 
+func TestPlatformNameUnresolvable(t *testing.T) {
+	srv := okServer(t)
+	rt, d := newPolicy(t, srv, Policy{Platform: []string{"gone.platform.test"}})
+	resp, err := get(rt, "http://api.example.com/")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("fetched although a platform endpoint could not be checked")
+	}
+	if !errors.Is(err, ErrDenied) || len(d.calls()) != 0 {
+		t.Fatalf("err %v, dials %v; want a denial before dialling", err, d.calls())
+	}
+}
+
 func TestAllowed(t *testing.T) {
 	srv := okServer(t)
 	tests := []struct {
