@@ -8,34 +8,39 @@ import (
 )
 
 // meter enforces a CPU budget on one instance. The budget runs while the
-// guest runs and is paused while it waits on I/O; when it is used up, a
-// timer sets the instance's interrupt global and the instrumented guest
-// traps at its next function entry or loop header.
+// guest runs and is paused while it waits on I/O; when it is used up, the
+// instance's interrupt global is set and the instrumented guest traps at
+// its next function entry or loop header.
 //
-// One meter and one timer serve an instance for its whole life. The timer
-// callback checks the deadline under the lock, so a callback from an earlier
-// segment that fires late does nothing.
+// On Linux the flag is set by the kernel (kernelTimer), which works while
+// the Go scheduler cannot run anything. Elsewhere, or if wazero's internals
+// are not as expected, a Go timer sets it; see the package documentation
+// for what that risks. One meter serves an instance for its whole life.
 type meter struct {
 	interrupt api.MutableGlobal
+	kt        *kernelTimer // nil: use timer
 	timer     *time.Timer
 
 	mu       sync.Mutex
 	running  bool
-	fired    bool
+	fired    bool // the flag was (or may have been) set
 	start    time.Time
 	deadline time.Time
 	used     time.Duration
 	budget   time.Duration
 }
 
-func newMeter(interrupt api.MutableGlobal) *meter {
-	m := &meter{interrupt: interrupt}
-	m.timer = time.AfterFunc(time.Hour, m.expire)
-	m.timer.Stop()
+func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
+	m := &meter{interrupt: interrupt, kt: kt}
+	if kt == nil {
+		m.timer = time.AfterFunc(time.Hour, m.expire)
+		m.timer.Stop()
+	}
 	return m
 }
 
-// begin starts a new budget (running) and clears the interrupt.
+// begin starts a new budget (running) and clears the interrupt. It must
+// not be called after the meter fired: such an instance is discarded.
 func (m *meter) begin(budget time.Duration) {
 	m.mu.Lock()
 	m.interrupt.Set(0)
@@ -56,12 +61,16 @@ func (m *meter) resume() {
 	m.running = true
 	m.start = time.Now()
 	rem := m.budget - m.used
-	if rem <= 0 {
+	if rem <= 0 || m.fired {
 		m.trip()
 		return
 	}
 	m.deadline = m.start.Add(rem)
-	m.timer.Reset(rem)
+	if m.kt != nil {
+		m.kt.arm(rem)
+	} else {
+		m.timer.Reset(rem)
+	}
 }
 
 // pause stops the clock, charging the time since resume.
@@ -71,27 +80,38 @@ func (m *meter) pause() {
 	if !m.running {
 		return
 	}
-	m.timer.Stop()
-	m.used += time.Since(m.start)
+	if m.kt != nil {
+		m.kt.disarm()
+	} else {
+		m.timer.Stop()
+	}
+	now := time.Now()
+	m.used += now.Sub(m.start)
 	m.running = false
+	if m.kt != nil && !now.Before(m.deadline) {
+		// The timer may have expired just before it was disarmed, with
+		// the kernel's write still to come: the flag is as good as set.
+		m.fired = true
+	}
 }
 
-// stop ends the budget: it pauses and reports whether the guest was
-// interrupted and the time charged.
+// stop ends the budget: it pauses and reports whether the guest was (or
+// may have been) interrupted, and the time charged.
 func (m *meter) stop() (fired bool, used time.Duration) {
 	m.pause()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.fired, m.used
+	return m.fired || m.interrupt.Get() != 0, m.used
 }
 
+// expire is the Go timer's callback.
 func (m *meter) expire() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.running || m.fired {
 		return
 	}
-	if now := time.Now(); now.Before(m.deadline) {
+	if now := time.Now(); now.Before(m.deadline) { // a late callback of an earlier segment
 		m.timer.Reset(m.deadline.Sub(now))
 		return
 	}
@@ -104,10 +124,14 @@ func (m *meter) trip() {
 	m.fired = true
 }
 
-// close releases the timer.
+// close releases the timer (and the kernel timer's thread).
 func (m *meter) close() {
 	m.mu.Lock()
 	m.running = false
-	m.timer.Stop()
+	if m.kt != nil {
+		m.kt.close()
+	} else {
+		m.timer.Stop()
+	}
 	m.mu.Unlock()
 }

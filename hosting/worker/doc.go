@@ -17,19 +17,21 @@
 // wazero's WithCloseOnContextDone slows CPU-bound guests down several times,
 // so it is not used. Instead every module is rewritten at deploy time
 // (internal/wasmrewrite) so that each function entry and loop header checks
-// an exported mutable global; a timer armed for the request's remaining
-// budget sets it, and the guest traps at its next check. The budget is paused
+// an exported mutable global; when the request's budget is used up the
+// global is set and the guest traps at its next check. The budget is paused
 // while the guest waits on the network (pier.fetch, reading the request
 // body) or on pier.asset.
 //
-// Known limitation: the timer is a goroutine, and compiled guest code has
-// no Go safe point. If the garbage collector stops the world while a guest
-// spins, the stop waits for the guest and the guest waits for the timer: the
-// process hangs. The instrumentation must also make guest code exit to Go
-// periodically (a countdown at the same checks that calls memory.grow 0
-// every few thousand iterations stops a spinning guest under continuous GC
-// at the same budget). Until wasmrewrite does, a runaway guest can hang the
-// process when a collection starts during it.
+// Compiled guest code has no Go safe point: a stop-the-world pause of the
+// garbage collector that begins while a guest spins waits for the guest,
+// and GOMAXPROCS spinning guests leave no P for anything else, so a timer
+// goroutine could never set the flag and the process would hang. On Linux
+// the kernel sets it: each instance has a timerfd and a thread blocked in
+// read(2) on it with the global's storage as the buffer (see kernelTimer).
+// wazero exposes no address for a global, so that storage is found through
+// wazero's internals and confirmed with sentinels; if that fails (another
+// wazero version, the interpreter, another OS) a Go timer is used and a
+// warning is logged once. Each live pooled instance holds one OS thread.
 //
 // # Supported parts of the http-wasm ABI
 //

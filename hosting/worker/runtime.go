@@ -47,6 +47,8 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	compiled map[[sha256.Size]byte]*sharedModule
+
+	interruptFallback sync.Once // warns once when CPU limits fall back to a Go timer
 }
 
 // sharedModule is a compiled module shared by the Workers running the same

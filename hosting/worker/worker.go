@@ -138,6 +138,9 @@ func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
 		in.meter.begin(w.lim.StartupCPU)
 		err := init.CallWithStack(in.ctx, in.stack[:])
 		fired, _ := in.meter.stop()
+		if err == nil && fired { // finished as its budget ran out: the interrupt is spent
+			err = errors.New("worker: _initialize finished at the CPU limit")
+		}
 		if err != nil {
 			in.close(ctx)
 			if fired {
@@ -155,12 +158,19 @@ func (w *Worker) bind(mod api.Module) (*instance, error) {
 	if !ok {
 		return nil, errors.New("worker: instrumented module lacks its interrupt global")
 	}
+	kt, err := newKernelTimer(g)
+	if err != nil {
+		w.rt.interruptFallback.Do(func() {
+			w.rt.log.Warn("worker: CPU limits use a Go timer, which a garbage collection during a runaway guest can hold up", "cause", err)
+		})
+		kt = nil
+	}
 	in := &instance{
 		mod:            mod,
 		mem:            mod.Memory(),
 		handleRequest:  mod.ExportedFunction(exportHandleRequest),
 		handleResponse: mod.ExportedFunction(exportHandleResponse),
-		meter:          newMeter(g),
+		meter:          newMeter(g, kt),
 	}
 	in.call.w = w
 	in.call.inst = in
@@ -280,7 +290,9 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	if c.subrefused {
 		res.Outcome = OutcomeExceededSubrequests
 	}
-	w.release(in, !w.memoryHigh(in))
+	// An instance whose interrupt fired as it returned cannot be reused:
+	// its flag is (or is about to be) set and its interrupt is spent.
+	w.release(in, !fired && !w.memoryHigh(in))
 	return res
 }
 

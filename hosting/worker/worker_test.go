@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -503,11 +502,6 @@ func errorCode(code string) func(t *testing.T, rec *httptest.ResponseRecorder, r
 // loop, unbounded recursion and an exponential call tree, in reactors and
 // WAGI commands, and that a stopped instance is not reused.
 func TestRunaway(t *testing.T) {
-	// Until wasmrewrite makes instrumented code exit to Go periodically, a
-	// garbage collection that stops the world while a guest spins can never
-	// complete: the spinning goroutine has no safe point and the timer that
-	// would stop it cannot run. TestRunawayDuringGC covers that case.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	rt := newRuntime(t, Config{PoolSize: 1})
 	tests := []struct {
 		guest string
@@ -540,12 +534,10 @@ func TestRunaway(t *testing.T) {
 }
 
 // TestRunawayDuringGC stops runaway guests while the garbage collector runs
-// continuously. It needs instrumented code to reach a Go safe point
-// periodically (for example a countdown calling memory.grow 0 every few
-// thousand loop iterations): without that, a stop-the-world phase waits
-// forever for the spinning guest and the whole process hangs.
+// continuously: a stop-the-world pause that begins during a spinning guest
+// waits for it, so only an interrupt the Go scheduler need not run (the
+// kernel timer) can end it. With a Go timer this test hangs.
 func TestRunawayDuringGC(t *testing.T) {
-	t.Skip("deadlocks: wasmrewrite does not yet insert periodic exits to Go (see the package doc, # CPU limit)")
 	rt := newRuntime(t, Config{PoolSize: 1})
 	w := newWorker(t, rt, "loop", nil, Limits{CPU: 10 * time.Millisecond})
 	done := make(chan struct{})
@@ -566,6 +558,26 @@ func TestRunawayDuringGC(t *testing.T) {
 			t.Fatalf("request %d: outcome %q (%v)", i, res.Outcome, res.Err)
 		}
 	}
+}
+
+// TestConcurrentRunaways runs more spinning guests at once than there are
+// Ps, so no P is left for a timer goroutine; all must be stopped.
+func TestConcurrentRunaways(t *testing.T) {
+	n := runtime.GOMAXPROCS(0) + 2
+	rt := newRuntime(t, Config{PoolSize: n})
+	w := newWorker(t, rt, "loop", nil, Limits{CPU: 20 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for range 3 {
+				res := w.Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t))
+				if res.Outcome != OutcomeExceededCPU {
+					t.Errorf("outcome %q (%v)", res.Outcome, res.Err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestFetchPausesCPU: time spent waiting on fetch does not count.

@@ -1,0 +1,158 @@
+//go:build linux
+
+package worker
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/tetratelabs/wazero/api"
+	"golang.org/x/sys/unix"
+)
+
+// kernelTimer sets an instance's interrupt global without the Go
+// scheduler. Compiled guest code has no Go safe point, so a stop-the-world
+// pause that begins while a guest spins waits for it, and with GOMAXPROCS
+// spinning guests no P is left for a timer goroutine: either way a
+// goroutine could never set the flag. Instead a goroutine locked to its own
+// thread stays blocked in read(2) on a timerfd, with the global's storage
+// as the buffer: when the timer expires the kernel writes the expiration
+// count (non-zero) there and the guest traps at its next check, while that
+// thread is still in the system call and needs no P.
+//
+// The reader enters read(2) once, when the instance is created, and stays
+// there across requests (the timer is armed and disarmed around guest
+// code); once it has fired the instance is discarded. One thread per live
+// instance.
+type kernelTimer struct {
+	fd   int
+	done chan struct{} // closed when the reader has returned from read(2)
+}
+
+func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
+	slot, err := globalSlot(g)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("worker: timerfd_create: %w", err)
+	}
+	kt := &kernelTimer{fd: fd, done: make(chan struct{})}
+	tid := make(chan int, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine.
+		runtime.LockOSThread()
+		tid <- unix.Gettid()
+		for {
+			if _, err := unix.Read(fd, slot); !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		close(kt.done)
+	}()
+	if err := waitInRead(<-tid, fd); err != nil {
+		kt.close()
+		return nil, err
+	}
+	return kt, nil
+}
+
+// arm makes the timer fire after d.
+func (kt *kernelTimer) arm(d time.Duration) {
+	if d <= 0 {
+		d = 1
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
+	_ = unix.TimerfdSettime(kt.fd, 0, &spec, nil) // cannot fail for a valid fd and spec
+}
+
+// disarm stops the timer.
+func (kt *kernelTimer) disarm() {
+	_ = unix.TimerfdSettime(kt.fd, 0, &unix.ItimerSpec{}, nil)
+}
+
+// close wakes the reader (closing the fd would not) and releases the fd.
+func (kt *kernelTimer) close() {
+	select {
+	case <-kt.done:
+	default:
+		kt.arm(1)
+		<-kt.done
+	}
+	_ = unix.Close(kt.fd)
+}
+
+// waitInRead waits until thread tid is blocked in read(2) on fd, as
+// /proc/self/task/<tid>/syscall shows: the system call number, then its
+// arguments in hexadecimal. A reader still in Go code would be stopped with
+// the world.
+func waitInRead(tid, fd int) error {
+	want := fmt.Sprintf("%d 0x%x ", unix.SYS_READ, fd)
+	path := fmt.Sprintf("/proc/self/task/%d/syscall", tid)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("worker: watching the interrupt thread: %w", err)
+		}
+		if strings.HasPrefix(string(b), want) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("worker: the interrupt thread did not block in read")
+		}
+		runtime.Gosched()
+	}
+}
+
+// globalSlot returns the 8 bytes where wazero v1.12.0's compiler engine
+// keeps a defined global's value: a slot of the module engine's opaque
+// buffer. wazero exposes no address for a global, so this walks its
+// internals (mutableGlobal.g.Me.opaque) and confirms the slot by writing
+// two sentinels through the public API; any mismatch is an error and the
+// caller falls back to a Go timer.
+func globalSlot(g api.MutableGlobal) ([]byte, error) {
+	v := reflect.ValueOf(g)
+	if v.Kind() != reflect.Struct {
+		return nil, errors.New("worker: unexpected wazero global type")
+	}
+	inst := v.FieldByName("g")
+	if inst.Kind() != reflect.Pointer || inst.IsNil() {
+		return nil, errors.New("worker: wazero global has no instance")
+	}
+	me := reflect.NewAt(inst.Type().Elem(), inst.UnsafePointer()).Elem().FieldByName("Me")
+	if me.Kind() != reflect.Interface || me.IsNil() || me.Elem().Kind() != reflect.Pointer {
+		return nil, errors.New("worker: wazero global has no module engine (interpreter?)")
+	}
+	eng := me.Elem()
+	opaque := reflect.NewAt(eng.Type().Elem(), eng.UnsafePointer()).Elem().FieldByName("opaque")
+	if opaque.Kind() != reflect.Slice || opaque.Type().Elem().Kind() != reflect.Uint8 || opaque.Len() < 8 {
+		return nil, errors.New("worker: wazero module engine has no opaque buffer")
+	}
+	buf := unsafe.Slice((*byte)(opaque.UnsafePointer()), opaque.Len())
+	defer g.Set(0)
+	slot := -1
+	for _, sentinel := range []uint64{0x7069657231234567, 0x70696572fedcba98} {
+		g.Set(sentinel & 0xffffffff) // an i32 global keeps the low 32 bits
+		want := sentinel & 0xffffffff
+		n, at := 0, -1
+		for off := 0; off+8 <= len(buf); off += 8 {
+			if binary.LittleEndian.Uint64(buf[off:]) == want {
+				n, at = n+1, off
+			}
+		}
+		if n != 1 || (slot >= 0 && at != slot) {
+			return nil, errors.New("worker: cannot locate the interrupt global in wazero's module engine")
+		}
+		slot = at
+	}
+	return buf[slot : slot+8 : slot+8], nil
+}

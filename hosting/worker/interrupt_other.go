@@ -1,0 +1,22 @@
+//go:build !linux
+
+package worker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// kernelTimer is Linux-only (timerfd); elsewhere the meter uses a Go timer,
+// which a stop-the-world pause during a spinning guest can hold up.
+type kernelTimer struct{}
+
+func newKernelTimer(api.MutableGlobal) (*kernelTimer, error) {
+	return nil, errors.New("worker: kernel-delivered interrupts need Linux")
+}
+
+func (*kernelTimer) arm(time.Duration) {}
+func (*kernelTimer) disarm()           {}
+func (*kernelTimer) close()            {}
