@@ -54,7 +54,7 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) error {
 		Name   string `json:"name"`
 		Tenant string `json:"tenant"`
 	}
-	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
 		return err
 	}
 	if err := tenants.ValidateName("site", req.Name); err != nil {

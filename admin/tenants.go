@@ -36,7 +36,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 		Tags   []string       `json:"tags"`
 		Limits tenants.Limits `json:"limits"`
 	}
-	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
 		return err
 	}
 	if req.Plan == "" {
@@ -116,7 +116,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 		Tags     *[]string       `json:"tags"`
 		Disabled *bool           `json:"disabled"`
 	}
-	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
 		return err
 	}
 	wasDisabled := t.Disabled

@@ -23,7 +23,7 @@ func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string) 
 	var req struct {
 		Name string `json:"name"`
 	}
-	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &req); err != nil {
+	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
 		return err
 	}
 	if req.Name == "" || len(req.Name) > maxTokenName || !utf8.ValidString(req.Name) {

@@ -199,11 +199,24 @@ type WorkerBlob struct {
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// ValidateName checks a tenant or site name: a lowercase DNS label of 1–63
-// characters that does not contain "--" (reserved for preview hostnames).
+// MaxSiteNameLen keeps the preview hostname <deployment>--<site> (an
+// 8-character deployment id and "--") within DNS's 63-byte label limit.
+const MaxSiteNameLen = 63 - 8 - 2
+
+// ValidateName checks a tenant or site name: a lowercase DNS label that
+// does not contain "--" (reserved for preview hostnames), of 1–63
+// characters for a tenant and 1–MaxSiteNameLen for a site.
 func ValidateName(kind, name string) error {
-	if !labelRE.MatchString(name) || strings.Contains(name, "--") {
-		return fmt.Errorf("%w: %s name %q must be a lowercase DNS label (a-z, 0-9, '-', 1-63 characters, no leading/trailing '-' and no '--')", ErrInvalid, kind, name)
+	max := 63
+	if kind == "site" {
+		max = MaxSiteNameLen
+	}
+	if !labelRE.MatchString(name) || strings.Contains(name, "--") || len(name) > max {
+		shown := name
+		if len(shown) > 70 {
+			shown = shown[:64] + "…"
+		}
+		return fmt.Errorf("%w: %s name %q must be a lowercase DNS label (a-z, 0-9, '-', 1-%d characters, no leading/trailing '-' and no '--')", ErrInvalid, kind, shown, max)
 	}
 	return nil
 }

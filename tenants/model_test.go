@@ -19,7 +19,8 @@ func TestValidateName(t *testing.T) {
 		{"single letter", "a", true},
 		{"single digit", "7", true},
 		{"letters digits dash", "my-site-2", true},
-		{"63 characters", strings.Repeat("a", 63), true},
+		{"53 characters (the preview host still fits a DNS label)", strings.Repeat("a", 53), true},
+		{"54 characters: <deployment>--<site> would exceed 63", strings.Repeat("a", 54), false},
 		{"64 characters", strings.Repeat("a", 64), false},
 		{"empty", "", false},
 		{"uppercase", "MySite", false},
@@ -32,6 +33,9 @@ func TestValidateName(t *testing.T) {
 		{"space", "my site", false},
 		{"unicode", "caf\u00e9", false},
 		{"punycode prefix", "xn--caf-dma", false},
+	}
+	if err := ValidateName("tenant", strings.Repeat("a", 63)); err != nil {
+		t.Errorf("a 63-character tenant name: %v", err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

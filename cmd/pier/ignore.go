@@ -18,6 +18,7 @@ var alwaysIgnored = map[string]bool{
 	".svn":         true,
 	"node_modules": true,
 	".DS_Store":    true,
+	".env":         true, // secrets by convention; never meant to be served
 	projectFile:    true, // may hold vars that are not meant to be public
 	ignoreFile:     true,
 }

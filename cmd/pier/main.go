@@ -87,8 +87,11 @@ type command struct {
 
 func commands() []*command {
 	return []*command{
-		{name: "serve", summary: "run the platform (edge, admin API and UI)", run: func(ctx context.Context, e *env, args []string) error {
-			return runServe(ctx, args, e.stdout, e.stderr)
+		{name: "serve", summary: "run the platform (the edge and the admin API)", run: func(ctx context.Context, e *env, args []string) error {
+			if err := runServe(ctx, args, e.stdout, e.stderr); err != nil {
+				return serveError{err}
+			}
+			return nil
 		}},
 		{name: "tenants", summary: "create, list, inspect, re-plan and delete tenants", sub: tenantCommands()},
 		{name: "sites", summary: "create, list, inspect and delete sites", sub: siteCommands()},
@@ -148,11 +151,18 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "pier: pass a token with --token or PIER_TOKEN, or run pier where data/admin.token is readable")
 	}
 	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
+	var se serveError
+	if errors.As(err, &oe) && oe.Op == "dial" && !errors.As(err, &se) {
 		fmt.Fprintln(e.stderr, "pier: is 'pier serve' running, and do --api or PIER_API point at its admin listener?")
 	}
 	return exitError
 }
+
+// serveError marks a failure of `pier serve` itself, so the client hints
+// (is the server running? which token?) are not printed for it.
+type serveError struct{ error }
+
+func (e serveError) Unwrap() error { return e.error }
 
 // dispatch finds the command named by args[0] in cmds (path holds the
 // names of the enclosing groups) and runs it.
