@@ -41,6 +41,7 @@ type workerKey struct {
 type siteWorker struct {
 	key    workerKey
 	limits worker.Limits
+	asOf   time.Time // expiry of the route value whose limits it has
 
 	mu       sync.Mutex
 	w        *worker.Worker
@@ -58,21 +59,25 @@ type workerTable struct {
 
 func newWorkerTable() *workerTable { return &workerTable{m: map[workerKey]*siteWorker{}} }
 
-// acquire returns the worker of (site, d) with limits, creating it if
-// needed, and counts the caller as using it until release.
-func (e *Edge) acquireWorker(ctx context.Context, site string, d *deployment, lim worker.Limits) (*siteWorker, *worker.Worker, error) {
+// acquireWorker returns the worker of (site, d) with the limits of route
+// value v, creating it if needed, and counts the caller as using it until
+// releaseWorker. A worker created with other limits is replaced only by a
+// newer route value (v.expires later than the one it was created for): a
+// stale route of another host of the site, still carrying the old limits,
+// uses the current worker rather than flapping between the two.
+func (e *Edge) acquireWorker(ctx context.Context, site string, d *deployment, v *routeValue) (*siteWorker, *worker.Worker, error) {
 	key := workerKey{site: site, digest: d.digest}
 	for {
 		e.workers.mu.Lock()
 		sw := e.workers.m[key]
-		if sw != nil && sw.limits != lim {
+		if sw != nil && sw.limits != v.limits && v.expires.After(sw.asOf) {
 			// The tenant's limits changed: retire the old instances.
 			delete(e.workers.m, key)
 			e.retire(sw)
 			sw = nil
 		}
 		if sw == nil {
-			sw = &siteWorker{key: key, limits: lim}
+			sw = &siteWorker{key: key, limits: v.limits, asOf: v.expires}
 			e.workers.m[key] = sw
 		}
 		e.workers.mu.Unlock()
@@ -254,7 +259,7 @@ func (x *exchange) runWorker() {
 		return
 	}
 	v := x.v
-	sw, w, err := e.acquireWorker(ctx, v.usage.site, x.d, v.limits)
+	sw, w, err := e.acquireWorker(ctx, v.usage.site, x.d, v)
 	if err != nil {
 		x.workerError(err)
 		return

@@ -395,7 +395,8 @@ func TestWorkerRetired(t *testing.T) {
 func TestWorkerRetiredWhileServing(t *testing.T) {
 	e := newWorkerEnv(t, Config{})
 	e.workerSite("a", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
-	sw, w, err := e.edge.acquireWorker(context.Background(), "a", mustDep(t, e, "a.pier.test"), workerLimits(tenants.Plans[tenants.PlanFree]))
+	d := mustDep(t, e, "a.pier.test")
+	sw, w, err := e.edge.acquireWorker(context.Background(), "a", d, e.edge.routes.get("a.pier.test").val.Load())
 	if err != nil || w == nil {
 		t.Fatalf("acquire: %v", err)
 	}
@@ -719,5 +720,35 @@ func TestHostileNeighbour(t *testing.T) {
 	}
 	if v := e.edge.Usage("spin").Violations[worker.OutcomeExceededCPU]; v != int64(len(spinCodes)) {
 		t.Fatalf("%d exceededCpu, want %d", v, len(spinCodes))
+	}
+}
+
+// TestWorkerLimitsNoFlapping: after the tenant's limits change, a host of
+// the site whose route is still stale uses the worker with the new limits
+// instead of replacing it with one with the old limits.
+func TestWorkerLimitsNoFlapping(t *testing.T) {
+	e := newWorkerEnv(t, Config{})
+	e.workerSite("a", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
+	counterN(t, e, "a.pier.test")
+	counterN(t, e, "d1--a.pier.test") // the preview route, same worker
+	e.reg.mu.Lock()
+	tn := e.reg.tenants[testTenant]
+	tn.Plan = tenants.PlanPro
+	e.reg.tenants[testTenant] = tn
+	e.reg.mu.Unlock()
+	e.clock.Advance(DefaultRouteTTL + time.Second)
+	e.get("/style.css", "a.pier.test")
+	waitRevalidated(e, "a.pier.test")
+	steps := []struct{ name, host, want string }{
+		{"fresh route replaces the worker", "a.pier.test", "1"},
+		{"stale route keeps it", "d1--a.pier.test", "2"},
+		{"fresh route again", "a.pier.test", "3"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if got := counterN(t, e, s.host); got != s.want {
+				t.Fatalf("instance count %s, want %s", got, s.want)
+			}
+		})
 	}
 }
