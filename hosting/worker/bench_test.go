@@ -228,3 +228,17 @@ func BenchmarkRunawayStop(b *testing.B) {
 	b.ReportMetric(float64(over[len(over)*99/100].Microseconds())/1000, "p99-over-ms")
 	b.ReportMetric(float64(over[len(over)/2].Microseconds())/1000, "p50-over-ms")
 }
+
+// BenchmarkServeWAGI serves the WAT CGI command: a fresh instance (and
+// interrupt thread) per request.
+func BenchmarkServeWAGI(b *testing.B) {
+	rt := newRuntime(b, Config{})
+	w := newWorker(b, rt, "cgi", nil, Limits{})
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/", strings.NewReader("ping"))
+		if res := w.Serve(httptest.NewRecorder(), req, &fakeHost{}, nil); res.Outcome != OutcomeOK {
+			b.Fatal(res.Outcome, res.Err)
+		}
+	}
+}

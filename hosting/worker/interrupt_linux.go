@@ -48,14 +48,20 @@ func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
 	kt := &kernelTimer{fd: fd, done: make(chan struct{})}
 	tid := make(chan int, 1)
 	go func() {
-		// Never unlocked: the thread ends with this goroutine.
+		// Locked so that the thread waitInRead watches is the one in read.
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		tid <- unix.Gettid()
+		// A plain system call, not unix.Read: the race detector would
+		// report the kernel's write into the slot against the serving
+		// goroutine's reads, which it cannot see ordered by the kernel.
 		for {
-			if _, err := unix.Read(fd, slot); !errors.Is(err, unix.EINTR) {
+			_, _, errno := unix.Syscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&slot[0])), uintptr(len(slot)))
+			if errno != unix.EINTR {
 				break
 			}
 		}
+		runtime.KeepAlive(slot)
 		close(kt.done)
 	}()
 	if err := waitInRead(<-tid, fd); err != nil {
