@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -159,7 +160,7 @@ func (r *Runtime) prepare(ctx context.Context, wasm []byte, pages uint32) (*shar
 	bin, info, err := wasmrewrite.Instrument(wasm, wasmrewrite.Options{MaxMemoryPages: pages})
 	if err != nil {
 		if errors.Is(err, wasmrewrite.ErrInvalidModule) {
-			return nil, 0, &ModuleError{Msg: "not a valid WebAssembly module", Err: err}
+			return nil, 0, &ModuleError{Msg: "not a valid WebAssembly module: " + strings.TrimPrefix(err.Error(), "wasmrewrite: "), Err: err}
 		}
 		return nil, 0, fmt.Errorf("worker: instrumenting module: %w", err)
 	}
@@ -254,7 +255,7 @@ func (r *Runtime) compile(ctx context.Context, bin []byte) (*sharedModule, error
 	// A cache miss (a deploy) compiles functions on all cores.
 	cm, err := r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), bin)
 	if err != nil {
-		return nil, &ModuleError{Msg: "the module does not compile", Err: err}
+		return nil, &ModuleError{Msg: "the module does not compile: " + err.Error(), Err: err}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

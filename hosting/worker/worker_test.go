@@ -116,6 +116,7 @@ func TestValidate(t *testing.T) {
 		{name: "wrong import signature", wasm: guest(t, "badsig"), wantMsg: "http_handler.write_body with the wrong signature"},
 		{name: "no entry point", wasm: guest(t, "noentry"), wantMsg: "exports neither handle_request"},
 		{name: "start section", wasm: guest(t, "start"), wantMsg: "has a start function"},
+		{name: "does not validate", wasm: guest(t, "typeerror"), wantMsg: "the module does not compile: "},
 		{name: "wrong handle_request signature", wasm: guest(t, "badreturn"), wantMsg: "handle_request with the wrong signature"},
 	}
 	for _, tt := range tests {
