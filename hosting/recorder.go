@@ -8,10 +8,14 @@ import (
 )
 
 // recorder is an in-memory http.ResponseWriter: the ASSETS binding serves
-// a deployment's asset into one and hands the guest the result.
+// a deployment's asset into one and hands the guest the result. Write
+// copies, as io.Writer requires; the edge hands a file's blob (immutable,
+// shared with the blob cache) to shareBody instead, so an asset is not
+// copied.
 type recorder struct {
 	h      http.Header
 	status int
+	shared []byte // a blob set by shareBody
 	body   bytes.Buffer
 }
 
@@ -30,7 +34,38 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	if rec.status == 0 {
 		rec.WriteHeader(http.StatusOK)
 	}
+	rec.unshare()
 	return rec.body.Write(p)
+}
+
+// shareBody appends b, which the caller never mutates, without copying it
+// when it is the whole body.
+func (rec *recorder) shareBody(b []byte) {
+	if rec.status == 0 {
+		rec.WriteHeader(http.StatusOK)
+	}
+	if rec.shared == nil && rec.body.Len() == 0 {
+		rec.shared = b
+		return
+	}
+	rec.unshare()
+	rec.body.Write(b)
+}
+
+// unshare moves a shared body into the buffer before more is appended.
+func (rec *recorder) unshare() {
+	if rec.shared != nil {
+		rec.body.Write(rec.shared)
+		rec.shared = nil
+	}
+}
+
+// bytes returns the body written.
+func (rec *recorder) bytes() []byte {
+	if rec.shared != nil {
+		return rec.shared
+	}
+	return rec.body.Bytes()
 }
 
 // response returns what was written as an *http.Response to req.
@@ -40,7 +75,8 @@ func (rec *recorder) response(req *http.Request) *http.Response {
 		status = http.StatusOK
 	}
 	h := rec.h
-	n := int64(rec.body.Len())
+	body := rec.bytes()
+	n := int64(len(body))
 	if req.Method != http.MethodHead {
 		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 	}
@@ -51,7 +87,7 @@ func (rec *recorder) response(req *http.Request) *http.Response {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		Body:          io.NopCloser(bytes.NewReader(body)),
 		ContentLength: n,
 		Request:       req,
 	}

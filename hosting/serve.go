@@ -281,7 +281,11 @@ func (x *exchange) serveFile(f *file, status int) {
 	h["Content-Length"] = vr.length
 	x.writeHeader(status)
 	if r.Method != http.MethodHead {
-		w.Write(data)
+		if rec, ok := w.(*recorder); ok {
+			rec.shareBody(data) // the ASSETS binding: no copy of the blob
+		} else {
+			w.Write(data)
+		}
 		x.bytes += int64(len(data))
 	}
 }
