@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -29,6 +30,10 @@ type Config struct {
 	PoolSize int
 	// MaxModuleSize caps a module's size in bytes. Default 32 MiB.
 	MaxModuleSize int64
+	// IdleTimeout closes a reactor Worker's idle instances, all but one,
+	// once unused for this long (each live instance holds memory and, on
+	// Linux, an OS thread for its CPU interrupt). Default 1 minute.
+	IdleTimeout time.Duration
 	// Logger receives the runtime's own events (instances discarded, guest
 	// output during start-up). Default: discard.
 	Logger *slog.Logger
@@ -67,6 +72,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.MaxModuleSize <= 0 {
 		cfg.MaxModuleSize = 32 << 20
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Minute
 	}
 	logger := cfg.Logger
 	if logger == nil {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -36,6 +37,7 @@ type Worker struct {
 	mu    sync.Mutex     // guards closed against release
 	done  chan struct{}  // closed by Close
 	once  sync.Once
+	trim  *time.Timer // closes idle instances
 }
 
 // instance is one instantiated guest with its cached function handles.
@@ -49,7 +51,7 @@ type instance struct {
 	ctx            context.Context // carries &call for host functions
 	stack          [2]uint64
 	features       uint32
-	temporary      bool // not counted in the pool (WAGI)
+	idleSince      time.Time // when it was last returned to the pool
 }
 
 // NewWorker compiles wasm (a compilation-cache hit after a restart) with
@@ -96,9 +98,42 @@ func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]st
 			r.release(ctx, sm)
 			return nil, err
 		}
+		in.idleSince = time.Now()
 		w.free <- in
+		w.trim = time.AfterFunc(r.cfg.IdleTimeout, w.trimIdle)
 	}
 	return w, nil
+}
+
+// trimIdle closes the instances idle for longer than Config.IdleTimeout,
+// keeping at least one, and reschedules itself.
+func (w *Worker) trimIdle() {
+	idle := w.rt.cfg.IdleTimeout
+	var keep, drop []*instance
+	w.mu.Lock()
+	select {
+	case <-w.done:
+		w.mu.Unlock()
+		return
+	default:
+	}
+	for len(w.free) > 0 {
+		in := <-w.free
+		if time.Since(in.idleSince) > idle && (len(keep) > 0 || len(w.free) > 0) {
+			drop = append(drop, in)
+		} else {
+			keep = append(keep, in)
+		}
+	}
+	for _, in := range keep {
+		w.free <- in
+	}
+	w.trim.Reset(idle / 2)
+	w.mu.Unlock()
+	for _, in := range drop {
+		in.close(context.Background())
+		<-w.slots
+	}
 }
 
 // Close discards the idle instances and releases the compiled module;
@@ -107,6 +142,9 @@ func (w *Worker) Close(ctx context.Context) error {
 	w.once.Do(func() {
 		w.mu.Lock()
 		close(w.done)
+		if w.trim != nil {
+			w.trim.Stop()
+		}
 		w.mu.Unlock()
 		for {
 			select {
@@ -220,6 +258,7 @@ func (w *Worker) release(in *instance, healthy bool) {
 		select {
 		case <-w.done:
 		default:
+			in.idleSince = time.Now()
 			w.free <- in // never blocks: at most cap(slots) instances exist
 			w.mu.Unlock()
 			return

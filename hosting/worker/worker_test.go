@@ -753,3 +753,46 @@ func TestClosedWorker(t *testing.T) {
 		t.Fatalf("status %d outcome %q", rec.Code, res.Outcome)
 	}
 }
+
+// TestTrimIdle closes idle instances beyond one, and keeps recent ones.
+func TestTrimIdle(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 4, IdleTimeout: time.Hour})
+	tests := []struct {
+		name     string
+		stale    int // instances idle for longer than IdleTimeout
+		recent   int
+		wantKept int
+	}{
+		{"all stale keeps one", 3, 0, 1},
+		{"recent ones stay", 2, 2, 2},
+		{"nothing stale", 0, 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorker(t, rt, "hello", nil, Limits{})
+			ctx := context.Background()
+			var ins []*instance
+			for range tt.stale + tt.recent {
+				in, err := w.acquire(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ins = append(ins, in)
+			}
+			for i, in := range ins {
+				w.release(in, true)
+				if i < tt.stale {
+					in.idleSince = time.Now().Add(-2 * time.Hour)
+				}
+			}
+			w.trimIdle()
+			if len(w.free) != tt.wantKept || len(w.slots) != tt.wantKept {
+				t.Fatalf("%d idle instances and %d slots taken, want %d", len(w.free), len(w.slots), tt.wantKept)
+			}
+			rec := httptest.NewRecorder()
+			if res := w.Serve(rec, httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t)); res.Outcome != OutcomeOK {
+				t.Fatalf("after trimming: %q (%v)", res.Outcome, res.Err)
+			}
+		})
+	}
+}
