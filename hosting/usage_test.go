@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pierhq/pier/hosting/worker"
 )
@@ -82,5 +83,14 @@ func TestSiteUsageInvocations(t *testing.T) {
 				t.Fatalf("got %d, want %d", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSiteUsageLayout(t *testing.T) {
+	if n := unsafe.Sizeof(siteUsage{}); n != 192 {
+		t.Fatalf("siteUsage is %d bytes; keep it 192 (update the padding)", n)
+	}
+	if off := unsafe.Offsetof(siteUsage{}.requests); off != 0 {
+		t.Fatalf("request counters at offset %d, want 0", off)
 	}
 }
