@@ -56,7 +56,7 @@ bench-tools:
 	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
 
 ## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
-bench: tools bench-tools build bench-go bench-edge bench-deploy bench-memory
+bench: tools bench-tools build examples bench-go bench-edge bench-deploy bench-memory bench-worker
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
@@ -69,6 +69,10 @@ bench-deploy:
 
 bench-memory:
 	$(GO) run ./internal/bench memory
+
+bench-worker:
+	$(GO) run ./internal/bench worker
+	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart' -benchtime 2s ./hosting/worker
 
 ## lint: gofmt, vet, go mod tidy diff, import rules
 lint:

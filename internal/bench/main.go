@@ -3,6 +3,7 @@
 //	go run ./internal/bench edge     # edge vs nginx and Caddy, wrk, one core each
 //	go run ./internal/bench deploy   # 10,000-file / 200 MB deploy to MinIO, then a one-file redeploy
 //	go run ./internal/bench memory   # RSS of `pier serve` with 10,000 sites routed and 100 warm
+//	go run ./internal/bench worker   # the Go example worker through pier vs the same handler natively
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|edge-server")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -33,6 +34,8 @@ func main() {
 		err = runBareServer(ctx, os.Args[2:])
 	case "edge-server":
 		err = runEdgeServer(ctx, os.Args[2:])
+	case "worker":
+		err = benchWorker(ctx)
 	case "deploy":
 		err = benchDeploy(ctx)
 	case "memory":

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// benchWorker measures the Go example worker (examples/worker-go, built by
+// make examples) through a real `pier serve`: its first request after the
+// deploy and after a restart, then wrk against it and against the same
+// handler compiled natively into a plain Go HTTP server, each pinned to one
+// core with GOMAXPROCS=1 and wrk on the other.
+func benchWorker(ctx context.Context) error {
+	root := repoRoot()
+	example := filepath.Join(root, "examples", "worker-go")
+	if _, err := os.Stat(filepath.Join(example, "build", "worker.wasm")); err != nil {
+		return fmt.Errorf("examples/worker-go is not built: run make examples")
+	}
+	for _, tool := range []string{"wrk", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: run make bench-tools", tool)
+		}
+	}
+	serverCore, wrkCore := "0", "1"
+	if cores() < 2 {
+		wrkCore = "0"
+	}
+	work, err := os.MkdirTemp("", "pier-bench-worker")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	// Native: the same handler as a plain net/http server.
+	native := filepath.Join(work, "native")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", native, "./examples/worker-go").CombinedOutput(); err != nil {
+		return fmt.Errorf("building the native handler: %v\n%s", err, out)
+	}
+	nativeAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	stopNative, err := startProcess(ctx, "taskset", []string{"-c", serverCore, native, "-addr", nativeAddr, "-public", filepath.Join(example, "public")}, []string{"GOMAXPROCS=1"})
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(nativeAddr, "localhost", "/api/hello?name=bench"); err != nil {
+		stopNative()
+		return err
+	}
+	script := filepath.Join(work, "hello.lua")
+	if err := writeWrkScript(script, []string{"/api/hello?name=bench"}, []string{"worker-go.localhost"}); err != nil {
+		stopNative()
+		return err
+	}
+	runWrk(ctx, wrkCore, nativeAddr, script, 2*time.Second)
+	nat, err := runWrk(ctx, wrkCore, nativeAddr, script, 10*time.Second)
+	stopNative()
+	if err != nil {
+		return err
+	}
+
+	// Pier: deploy through the CLI, then measure.
+	data := filepath.Join(work, "data")
+	p, err := startPierServe(ctx, data, nil, []string{"GOMAXPROCS=1"})
+	if err != nil {
+		return err
+	}
+	if _, err := p.cli(ctx, "tenants", "create", "bench", "--plan", "pro"); err != nil {
+		p.Stop()
+		return err
+	}
+	if _, err := p.cli(ctx, "sites", "create", "worker-go", "--tenant", "bench"); err != nil {
+		p.Stop()
+		return err
+	}
+	if _, err := p.cli(ctx, "deploy", example, "--site", "worker-go"); err != nil {
+		p.Stop()
+		return err
+	}
+	firstAfterDeploy, err := timeGet(p.Edge, "worker-go.localhost", "/api/hello?name=first")
+	if err != nil {
+		p.Stop()
+		return err
+	}
+	// Restart on the same data (the compilation cache is in it).
+	p.Stop()
+	p, err = startPierServe(ctx, data, nil, []string{"GOMAXPROCS=1"})
+	if err != nil {
+		return err
+	}
+	firstAfterRestart, err := timeGet(p.Edge, "worker-go.localhost", "/api/hello?name=restart")
+	if err != nil {
+		p.Stop()
+		return err
+	}
+	p.Stop()
+
+	// wrk against a pinned pier.
+	p, err = startPierServePinned(ctx, serverCore, data)
+	if err != nil {
+		return err
+	}
+	runWrk(ctx, wrkCore, p.Edge, script, 2*time.Second)
+	pr, err := runWrk(ctx, wrkCore, p.Edge, script, 10*time.Second)
+	p.Stop()
+	if err != nil {
+		return err
+	}
+
+	fmt.Println("worker benchmark: examples/worker-go (Go SDK, pooled http-wasm reactor), GET /api/hello, pro plan")
+	fmt.Printf("  first request after deploy     %v\n", firstAfterDeploy.Round(100*time.Microsecond))
+	fmt.Printf("  first request after restart    %v   (target ≤ 50 ms: compilation cache)\n", firstAfterRestart.Round(100*time.Microsecond))
+	fmt.Printf("  wrk, one core each: native %0.f req/s (p99 %v), pier %0.f req/s (p99 %v): %.2f× native   (target ≥ 0.7×)%s%s\n",
+		nat.ReqPerSec, nat.P99, pr.ReqPerSec, pr.P99, pr.ReqPerSec/nat.ReqPerSec, nat.Errors, pr.Errors)
+	fmt.Println("  CPU-bound guest with limits vs without, and runaway stop latency: go test -run '^$' -bench 'ServeCPUBound|RunawayStop|ColdStart' ./hosting/worker")
+	return nil
+}
+
+// startPierServePinned starts pier serve on data pinned to one core.
+func startPierServePinned(ctx context.Context, core, data string) (*pierProc, error) {
+	edge, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "taskset", "-c", core, pierBin(), "serve", "--data", data, "--http", edge, "--admin", adm, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &pierProc{cmd: cmd, API: "http://" + adm, Edge: edge, Data: data}
+	if err := waitHTTP(edge, "worker-go.localhost", "/api/hello?name=warm"); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// timeGet times one request until its whole body has arrived.
+func timeGet(addr, host, path string) (time.Duration, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Host = host
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			d := time.Since(start)
+			if resp.StatusCode != 200 {
+				return 0, fmt.Errorf("GET %s%s: %d", host, path, resp.StatusCode)
+			}
+			return d, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
