@@ -406,11 +406,12 @@ func internSet(hs *headerSet, sets map[string]*headerSet) *headerSet {
 }
 
 // fallback applies not_found_handling to a decoded path html_handling did
-// not resolve: the SPA's /index.html (200) unless the path looks like an
-// asset, or the nearest 404.html walking up from the path's directory
-// (404). It returns a nil file when nothing applies.
-func (d *deployment) fallback(p string) (*file, int) {
-	if d.spaIndex != nil && !looksLikeAsset(p) {
+// not resolve: the SPA's /index.html (200) for a browser navigation
+// (Sec-Fetch-Mode: navigate, so /users/john.doe works) or a path that does
+// not look like an asset, or the nearest 404.html walking up from the
+// path's directory (404). It returns a nil file when nothing applies.
+func (d *deployment) fallback(p string, navigate bool) (*file, int) {
+	if d.spaIndex != nil && (navigate || !looksLikeAsset(p)) {
 		return d.spaIndex, http.StatusOK
 	}
 	if d.notFound == nil {

@@ -269,7 +269,7 @@ func tableResolve(d *deployment, p string) intent {
 		}
 		return intent{file: t.file, status: http.StatusOK}
 	}
-	if f, status := d.fallback(p); f != nil {
+	if f, status := d.fallback(p, false); f != nil {
 		return intent{file: f, status: status}
 	}
 	return intent{}
@@ -292,5 +292,37 @@ func mapKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
 				return
 			}
 		}
+	}
+}
+
+// TestSPANavigation: a browser navigation gets the SPA's index even when
+// its path has a dot (/users/john.doe); a script or image fetch of a
+// missing asset still gets a 404.
+func TestSPANavigation(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.site("site", "d1", map[string]testFile{"/index.html": {body: "spa"}}, tenants.DeploymentConfig{NotFoundHandling: tenants.NotFoundSPA})
+	tests := []struct {
+		name, path, mode string
+		status           int
+	}{
+		{"navigation to a path with a dot", "/users/john.doe", "navigate", 200},
+		{"navigation to a .js path", "/app.3f2a.js", "navigate", 200},
+		{"script fetch of a missing asset", "/app.3f2a.js", "no-cors", 404},
+		{"fetch without the header", "/users/john.doe", "", 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hdr []string
+			if tc.mode != "" {
+				hdr = []string{"Sec-Fetch-Mode", tc.mode}
+			}
+			r := e.get(tc.path, "site.pier.test", hdr...)
+			if r.Code != tc.status {
+				t.Fatalf("GET %s (Sec-Fetch-Mode %q) = %d %q, want %d", tc.path, tc.mode, r.Code, r.Body.String(), tc.status)
+			}
+			if tc.status == 200 && r.Body.String() != "spa" {
+				t.Fatalf("body %q, want the SPA index", r.Body.String())
+			}
+		})
 	}
 }

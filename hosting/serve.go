@@ -170,11 +170,17 @@ func (x *exchange) rewrite(p, to string) {
 	x.plain(http.StatusBadRequest, "bad request: malformed path\n")
 }
 
+// isNavigation reports whether r is a browser's top-level navigation.
+func isNavigation(r *http.Request) bool {
+	v := r.Header["Sec-Fetch-Mode"]
+	return len(v) == 1 && v[0] == "navigate"
+}
+
 // notFound applies not_found_handling to decoded path p; hp is the path
 // _headers applies for (the request's). canonical asks for a redirect to
 // the canonical spelling of p when an asset is served.
 func (x *exchange) notFound(p, hp string, canonical bool) {
-	f, status := x.d.fallback(p)
+	f, status := x.d.fallback(p, isNavigation(x.r))
 	if f == nil {
 		h := x.w.Header()
 		x.d.headers.Apply(hp, h)
