@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tetratelabs/wazero/experimental"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -38,7 +39,7 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 		cfg = cfg.WithEnv(kv[0], kv[1])
 	}
 	ctx := context.WithoutCancel(r.Context())
-	mod, err := w.rt.rt.InstantiateModule(ctx, w.shared.mod, cfg)
+	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, w.alloc), w.shared.mod, cfg)
 	if err != nil {
 		return w.fail(rw, host, Result{Outcome: OutcomeException, Err: fmt.Errorf("worker: instantiating: %w", err)})
 	}

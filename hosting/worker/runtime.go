@@ -51,6 +51,8 @@ type Runtime struct {
 	// import with their signatures.
 	hostFuncs map[string]map[string]api.FunctionDefinition
 
+	mem *memPool // linear memory reservations, recycled
+
 	mu       sync.Mutex
 	compiled map[[sha256.Size]byte]*sharedModule
 
@@ -98,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache:     cache,
 		hostFuncs: map[string]map[string]api.FunctionDefinition{},
 		compiled:  map[[sha256.Size]byte]*sharedModule{},
+		mem:       newMemPool(),
 	}
 	fail := func(what string, err error) (*Runtime, error) {
 		_ = rt.Close(ctx)
@@ -127,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 // closed first; using one afterwards fails.
 func (r *Runtime) Close(ctx context.Context) error {
 	err := r.rt.Close(ctx)
+	r.mem.close()
 	if cerr := r.cache.Close(ctx); err == nil {
 		err = cerr
 	}

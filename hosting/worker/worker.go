@@ -14,6 +14,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/pierhq/pier/hosting/worker/internal/wasmrewrite"
@@ -31,6 +32,7 @@ type Worker struct {
 	vars   map[string]string
 	config string // vars as a JSON object, for get_config
 	modCfg wazero.ModuleConfig
+	alloc  memAllocator // instances' linear memory, capped at lim.MemoryBytes
 
 	free  chan *instance // idle instances
 	slots chan struct{}  // one token per live pooled instance
@@ -86,6 +88,7 @@ func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]st
 			WithSysWalltime().
 			WithSysNanotime().
 			WithRandSource(rand.Reader),
+		alloc: memAllocator{pool: r.mem, limit: uint64(lim.MemoryBytes / wasmPageSize * wasmPageSize)},
 		free:  make(chan *instance, r.cfg.PoolSize),
 		slots: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
@@ -163,7 +166,7 @@ func (w *Worker) Close(ctx context.Context) error {
 // newInstance instantiates the module and runs _initialize under the
 // start-up CPU budget.
 func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
-	mod, err := w.rt.rt.InstantiateModule(ctx, w.shared.mod, w.modCfg)
+	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, w.alloc), w.shared.mod, w.modCfg)
 	if err != nil {
 		return nil, fmt.Errorf("worker: instantiating: %w", err)
 	}
