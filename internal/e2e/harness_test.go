@@ -316,3 +316,15 @@ func repoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// getURL fetches an absolute URL and returns its body.
+func (s *server) getURL(u string) string {
+	s.t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

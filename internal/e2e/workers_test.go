@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// exampleWorker returns the directory of a built example worker, skipping
+// (or failing under make test) when `make examples` has not run.
+func exampleWorker(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), "examples", name)
+	if _, err := os.Stat(filepath.Join(dir, "build", "worker.wasm")); err != nil {
+		if os.Getenv("PIER_TEST_REQUIRE_SERVERS") == "1" {
+			t.Fatalf("%s not built: run make examples", name)
+		}
+		t.Skipf("%s not built (make examples)", name)
+	}
+	return dir
+}
+
+// TestExampleWorkers deploys the four example workers through the CLI and
+// asks each a question over the edge.
+func TestExampleWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	s := startPier(t, "", nil)
+	s.pier("tenants", "create", "acme")
+	cases := []struct {
+		example, path, want string
+	}{
+		{"worker-go", "/api/hello?name=pier", `{"hello":"pier"}`},
+		{"worker-c", "/c/hello?name=pier", "hello, pier"},
+		{"worker-wat", "/wat", ""},
+		{"worker-wagi", "/wagi/hello", "hello"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.example, func(t *testing.T) {
+			dir := exampleWorker(t, tc.example)
+			s.pier("sites", "create", tc.example, "--tenant", "acme")
+			s.deploy(dir, tc.example)
+			r := s.get(tc.example+".localhost", tc.path)
+			if r.Status != 200 || !strings.Contains(r.Body, tc.want) {
+				t.Fatalf("GET %s = %d %q, want 200 containing %q", tc.path, r.Status, r.Body, tc.want)
+			}
+			// Static assets still answer beside the worker.
+			if r := s.get(tc.example+".localhost", "/"); r.Status != 200 {
+				t.Errorf("static index beside the worker = %d", r.Status)
+			}
+		})
+	}
+	t.Run("egress", func(t *testing.T) {
+		exampleWorker(t, "worker-go")
+		for _, target := range []string{"http://127.0.0.1:1/", "http://169.254.169.254/latest/meta-data/", "http://localhost:1/", s.API + "/healthz"} {
+			r := s.get("worker-go.localhost", "/api/fetch?url="+target)
+			if !strings.Contains(r.Body, "egress_denied") {
+				t.Errorf("fetch %s from a worker: %d %q, want egress_denied", target, r.Status, r.Body)
+			}
+		}
+	})
+}
+
+// TestHostileWorker: runaway guests are stopped with the right status and
+// a neighbouring site keeps answering meanwhile; the log stream shows it.
+func TestHostileWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		if os.Getenv("PIER_TEST_REQUIRE_SERVERS") == "1" {
+			t.Fatal("wat2wasm not found: run make examples (installs wabt)")
+		}
+		t.Skip("wat2wasm not found")
+	}
+	site := writeSite(t, map[string]string{"index.html": "static"})
+	wasm := filepath.Join(t.TempDir(), "hostile.wasm")
+	if out, err := exec.Command(wat2wasm, filepath.Join(repoRoot(t), "internal", "e2e", "testdata", "hostile.wat"), "-o", wasm).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, out)
+	}
+	s := startPier(t, "", nil)
+	s.pier("tenants", "create", "evil")
+	s.pier("tenants", "create", "good")
+	s.pier("sites", "create", "evil", "--tenant", "evil")
+	s.pier("sites", "create", "good", "--tenant", "good")
+	s.pier("deploy", site, "--site", "evil", "--worker", wasm)
+	s.pier("deploy", writeSite(t, map[string]string{"index.html": "neighbour"}), "--site", "good")
+
+	// Follow evil's log stream.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := exec.CommandContext(ctx, pierBin(t), "logs", "--site", "evil", "--json")
+	logs.Env = append(os.Environ(), "PIER_API="+s.API, "PIER_TOKEN="+s.Token)
+	out, _ := logs.StdoutPipe()
+	if err := logs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // let the stream subscribe
+
+	// The neighbour is hammered throughout.
+	stop := make(chan struct{})
+	var neighbourBad atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := s.get("good.localhost", "/"); r.Status != 200 || r.Body != "neighbour" {
+				neighbourBad.Add(1)
+			}
+		}
+	}()
+
+	cases := []struct {
+		path   string
+		status []int // any of
+		want   string
+	}{
+		{"/loop", []int{503}, "worker_cpu_exceeded"},
+		{"/fib", []int{503}, "worker_cpu_exceeded"},
+		// Unbounded recursion ends in a stack overflow or, first, the CPU limit.
+		{"/recurse", []int{500, 503}, "worker_"},
+		{"/trap", []int{500}, "worker_exception"},
+		{"/grow", []int{200}, "grew"},
+		{"/ok", []int{200}, "ok"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
+			// Twice: a stopped instance must not poison the next request.
+			for i := 0; i < 2; i++ {
+				r := s.get("evil.localhost", tc.path)
+				if !slices.Contains(tc.status, r.Status) || !strings.Contains(r.Body, tc.want) {
+					t.Errorf("GET %s = %d %q, want one of %v containing %q", tc.path, r.Status, r.Body, tc.status, tc.want)
+				}
+			}
+		})
+	}
+	close(stop)
+	wg.Wait()
+	if n := neighbourBad.Load(); n > 0 {
+		t.Errorf("the neighbouring site failed %d requests while the hostile worker ran", n)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		joined := strings.Join(lines, "\n")
+		mu.Unlock()
+		if strings.Contains(joined, "exceededCpu") && strings.Contains(joined, `"outcome":"ok"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log stream lacks the invocations; got:\n%s", joined)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	metrics := s.getURL(s.API + "/metrics")
+	if !strings.Contains(metrics, `pier_worker_invocations_total{site="evil",outcome="exceededCpu"}`) {
+		t.Errorf("metrics lack the exceededCpu counter:\n%s", metrics)
+	}
+}
