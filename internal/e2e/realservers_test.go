@@ -83,7 +83,15 @@ func TestClientKilledMidUpload(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Kill the client once the server has accepted its first blobs: the
+	// upload is then surely under way and far from done (400 blobs).
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Count(s.out.String(), "/blobs/") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no blob upload seen in the server log:\n%s", s.out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cmd.Process.Kill()
 	cmd.Wait()
 
