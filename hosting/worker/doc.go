@@ -12,6 +12,25 @@
 // it gets a fresh instance per request and speaks CGI (RFC 3875) over WASI
 // stdin, stdout and stderr.
 //
+// # Compilation and cold start
+//
+// A module is instrumented (see CPU limit) with the same options whatever
+// the tenant's plan, so its compiled code does not depend on the limits:
+// Validate at deploy, Prewarm at boot and every NewWorker share one
+// compiled module per process, kept for Config.KeepCompiled once unused.
+// With Config.CacheDir the instrumented bytes are cached on disk
+// (instrumentCache) beside wazero's compilation cache, so a restart skips
+// both the rewrite and the compilation. wazero still decodes and validates
+// a module on a cache hit (about 30 ms for a 3 MiB standard-Go guest);
+// Prewarm takes that off the first request.
+//
+// # Memory limit
+//
+// The plan's memory cap is enforced by the allocator of each Worker's
+// linear memories (memAllocator): growing past it fails inside the guest.
+// On Linux memories are reservations of address space, grown in place and
+// recycled through a pool.
+//
 // # CPU limit
 //
 // wazero's WithCloseOnContextDone slows CPU-bound guests down several times,

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -34,6 +35,10 @@ type Config struct {
 	// once unused for this long (each live instance holds memory and, on
 	// Linux, an OS thread for its CPU interrupt). Default 1 minute.
 	IdleTimeout time.Duration
+	// KeepCompiled is how long a compiled module no Worker uses stays in
+	// memory: after Validate, Prewarm or the close of its last Worker.
+	// Default 5 minutes.
+	KeepCompiled time.Duration
 	// Logger receives the runtime's own events (instances discarded, guest
 	// output during start-up). Default: discard.
 	Logger *slog.Logger
@@ -53,8 +58,15 @@ type Runtime struct {
 
 	mem *memPool // linear memory reservations, recycled
 
+	icache instrumentCache // instrumented modules on disk
+
 	mu       sync.Mutex
-	compiled map[[sha256.Size]byte]*sharedModule
+	closed   bool
+	compiled map[[sha256.Size]byte]*sharedModule   // by sha256 of the instrumented bytes
+	byInput  map[[sha256.Size]byte]*sharedModule   // by sha256 of the module as deployed
+	pending  map[[sha256.Size]byte]*pendingCompile // by sha256 of the module as deployed
+
+	compiles atomic.Int64 // modules compiled (not found compiled in memory)
 
 	interruptFallback sync.Once // warns once when CPU limits fall back to a Go timer
 }
@@ -62,9 +74,13 @@ type Runtime struct {
 // sharedModule is a compiled module shared by the Workers running the same
 // instrumented bytes.
 type sharedModule struct {
-	key  [sha256.Size]byte
-	mod  wazero.CompiledModule
-	refs int
+	key      [sha256.Size]byte
+	mod      wazero.CompiledModule
+	kind     moduleKind
+	minPages uint32 // the memory's initial size in pages (0 without a memory)
+	refs     int
+	idle     *time.Timer // set while refs is 0: closes it after Config.KeepCompiled
+	gen      uint64      // counts releases to 0, so a stale idle timer does nothing
 }
 
 // New creates the runtime. Close it to release compiled code.
@@ -77,6 +93,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = time.Minute
+	}
+	if cfg.KeepCompiled <= 0 {
+		cfg.KeepCompiled = 5 * time.Minute
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -100,7 +119,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache:     cache,
 		hostFuncs: map[string]map[string]api.FunctionDefinition{},
 		compiled:  map[[sha256.Size]byte]*sharedModule{},
+		byInput:   map[[sha256.Size]byte]*sharedModule{},
+		pending:   map[[sha256.Size]byte]*pendingCompile{},
 		mem:       newMemPool(),
+	}
+	if cfg.CacheDir != "" {
+		ic, err := openInstrumentCache(cfg.CacheDir)
+		if err != nil {
+			_ = rt.Close(ctx)
+			_ = cache.Close(ctx)
+			return nil, err
+		}
+		r.icache = ic
 	}
 	fail := func(what string, err error) (*Runtime, error) {
 		_ = rt.Close(ctx)
@@ -129,6 +159,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 // Close releases the runtime and everything compiled in it. Workers must be
 // closed first; using one afterwards fails.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	for _, sm := range r.compiled {
+		if sm.idle != nil {
+			sm.idle.Stop()
+			sm.idle = nil
+		}
+	}
+	r.mu.Unlock()
 	err := r.rt.Close(ctx)
 	r.mem.close()
 	if cerr := r.cache.Close(ctx); err == nil {
@@ -152,48 +191,141 @@ const (
 // and compiles, that it is an http-wasm reactor (exports handle_request
 // and memory) or a WASI command (exports _start), and that it imports only
 // known functions, with the right signatures, from http_handler, pier and
-// wasi_snapshot_preview1. A bad module yields a *ModuleError whose Msg can be
-// shown to the tenant. Validate does not run guest code.
+// wasi_snapshot_preview1. A bad module yields a *ModuleError whose Msg can
+// be shown to the tenant. Validate does not run guest code.
+//
+// The module is compiled exactly as NewWorker compiles it (the tenant's
+// limits do not change the code) and kept for Config.KeepCompiled, so the
+// Worker created when the deployment goes live does not compile it again.
 func (r *Runtime) Validate(ctx context.Context, wasm []byte) error {
-	cm, _, err := r.prepare(ctx, wasm, maxMemoryPages)
+	sm, err := r.prepare(ctx, wasm)
 	if err != nil {
 		return err
 	}
-	r.release(ctx, cm)
+	r.release(ctx, sm)
 	return nil
 }
 
-// prepare instruments and compiles wasm with the given memory cap and checks
-// it; the caller releases the shared module.
-func (r *Runtime) prepare(ctx context.Context, wasm []byte, pages uint32) (*sharedModule, moduleKind, error) {
-	if int64(len(wasm)) > r.cfg.MaxModuleSize {
-		return nil, 0, &ModuleError{Msg: fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), r.cfg.MaxModuleSize)}
+// Prewarm does the expensive part of NewWorker ahead of the first request:
+// it instruments and compiles wasm (from the on-disk caches after a
+// restart) and checks it against lim, and keeps the compiled module for
+// Config.KeepCompiled (longer while Workers use it). The edge calls it for
+// active deployments at boot; a NewWorker within that time only
+// instantiates. Errors are those NewWorker would return.
+func (r *Runtime) Prewarm(ctx context.Context, wasm []byte, lim Limits) error {
+	sm, err := r.prepareFor(ctx, wasm, lim.withDefaults())
+	if err != nil {
+		return err
 	}
-	bin, info, err := wasmrewrite.Instrument(wasm, wasmrewrite.Options{MaxMemoryPages: pages})
+	r.release(ctx, sm)
+	return nil
+}
+
+// prepareFor is prepare plus the checks that depend on the limits (lim has
+// its defaults applied); the caller releases the shared module.
+func (r *Runtime) prepareFor(ctx context.Context, wasm []byte, lim Limits) (*sharedModule, error) {
+	sm, err := r.prepare(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	if pages := uint32(lim.MemoryBytes / wasmPageSize); sm.minPages > pages {
+		r.release(ctx, sm)
+		return nil, &ModuleError{Msg: fmt.Sprintf("its memory starts at %d pages of 64 KiB, more than the limit of %d pages", sm.minPages, pages)}
+	}
+	return sm, nil
+}
+
+// instrumentOptions are the same for every module and every plan, so that
+// Validate, Prewarm and NewWorker compile the same bytes: the declared
+// maximum is only capped at the wasm limit (and a memory import refused);
+// the plan's cap is enforced by each Worker's memAllocator.
+var instrumentOptions = wasmrewrite.Options{MaxMemoryPages: maxMemoryPages}
+
+// prepare instruments, compiles and checks wasm, or finds it already
+// compiled; the caller releases the shared module.
+func (r *Runtime) prepare(ctx context.Context, wasm []byte) (*sharedModule, error) {
+	if int64(len(wasm)) > r.cfg.MaxModuleSize {
+		return nil, &ModuleError{Msg: fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), r.cfg.MaxModuleSize)}
+	}
+	input := sha256.Sum256(wasm)
+	for {
+		r.mu.Lock()
+		if sm, ok := r.byInput[input]; ok {
+			r.holdLocked(sm)
+			r.mu.Unlock()
+			return sm, nil
+		}
+		if p, ok := r.pending[input]; ok {
+			// Another caller (Prewarm at boot, the deploy's Validate) is
+			// compiling it: wait rather than compile it twice.
+			r.mu.Unlock()
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			var me *ModuleError
+			if errors.As(p.err, &me) {
+				return nil, p.err
+			}
+			continue // compiled (and kept), or failed for a reason of its own
+		}
+		p := &pendingCompile{done: make(chan struct{})}
+		r.pending[input] = p
+		r.mu.Unlock()
+		sm, err := r.build(ctx, wasm, input)
+		r.mu.Lock()
+		delete(r.pending, input)
+		p.err = err
+		r.mu.Unlock()
+		close(p.done)
+		return sm, err
+	}
+}
+
+// pendingCompile is a module being compiled; done is closed when it is
+// compiled (it is then in byInput) or err is set.
+type pendingCompile struct {
+	done chan struct{}
+	err  error
+}
+
+// build instruments and compiles wasm, whose sha256 is input.
+func (r *Runtime) build(ctx context.Context, wasm []byte, input [sha256.Size]byte) (*sharedModule, error) {
+	bin, key, err := r.instrument(wasm, input)
+	if err != nil {
+		return nil, err
+	}
+	return r.compile(ctx, bin, key, input)
+}
+
+// instrument returns the instrumented module and its sha256, from the
+// on-disk cache when it holds them (a restart) or else by rewriting wasm
+// and checking what the rewrite reports; a rewrite is stored in the cache.
+func (r *Runtime) instrument(wasm []byte, input [sha256.Size]byte) ([]byte, [sha256.Size]byte, error) {
+	if bin, key, ok := r.icache.get(input); ok {
+		return bin, key, nil
+	}
+	bin, info, err := wasmrewrite.Instrument(wasm, instrumentOptions)
 	if err != nil {
 		if errors.Is(err, wasmrewrite.ErrInvalidModule) {
-			return nil, 0, &ModuleError{Msg: "not a valid WebAssembly module: " + strings.TrimPrefix(err.Error(), "wasmrewrite: "), Err: err}
+			return nil, [sha256.Size]byte{}, &ModuleError{Msg: "not a valid WebAssembly module: " + strings.TrimPrefix(err.Error(), "wasmrewrite: "), Err: err}
 		}
-		return nil, 0, fmt.Errorf("worker: instrumenting module: %w", err)
+		return nil, [sha256.Size]byte{}, fmt.Errorf("worker: instrumenting module: %w", err)
 	}
 	for _, im := range info.Imports {
 		if im.Kind != wasmrewrite.KindFunc {
-			return nil, 0, &ModuleError{Msg: fmt.Sprintf("imports %s.%s, which is not a function: only function imports are supported", im.Module, im.Name)}
+			return nil, [sha256.Size]byte{}, &ModuleError{Msg: fmt.Sprintf("imports %s.%s, which is not a function: only function imports are supported", im.Module, im.Name)}
 		}
 	}
 	if hasStartSection(bin) {
-		return nil, 0, &ModuleError{Msg: "has a start function: export _initialize (a reactor) or _start (a command) instead"}
+		return nil, [sha256.Size]byte{}, &ModuleError{Msg: "has a start function: export _initialize (a reactor) or _start (a command) instead"}
 	}
-	sm, err := r.compile(ctx, bin)
-	if err != nil {
-		return nil, 0, err
+	key := sha256.Sum256(bin)
+	if err := r.icache.put(input, key, bin); err != nil {
+		r.log.Warn("worker: caching an instrumented module", "err", err)
 	}
-	kind, err := r.check(sm.mod)
-	if err != nil {
-		r.release(ctx, sm)
-		return nil, 0, err
-	}
-	return sm, kind, nil
+	return bin, key, nil
 }
 
 // check classifies a compiled module and verifies its imports.
@@ -254,45 +386,97 @@ func signature(def api.FunctionDefinition) string {
 	return names(def.ParamTypes()) + " -> " + names(def.ResultTypes())
 }
 
-// compile compiles instrumented bytes once per process.
-func (r *Runtime) compile(ctx context.Context, bin []byte) (*sharedModule, error) {
-	key := sha256.Sum256(bin)
+// compile compiles instrumented bytes (whose sha256 is key) once per
+// process and checks them.
+func (r *Runtime) compile(ctx context.Context, bin []byte, key, input [sha256.Size]byte) (*sharedModule, error) {
 	r.mu.Lock()
 	if sm, ok := r.compiled[key]; ok {
-		sm.refs++
+		r.holdLocked(sm)
+		r.byInput[input] = sm
 		r.mu.Unlock()
 		return sm, nil
 	}
 	r.mu.Unlock()
+	r.compiles.Add(1)
 	// A cache miss (a deploy) compiles functions on all cores.
 	cm, err := r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), bin)
 	if err != nil {
 		return nil, &ModuleError{Msg: "the module does not compile: " + err.Error(), Err: err}
 	}
+	kind, err := r.check(cm)
+	if err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sm, ok := r.compiled[key]; ok { // compiled concurrently by another caller
-		sm.refs++
+		r.holdLocked(sm)
+		r.byInput[input] = sm
 		_ = cm.Close(ctx)
 		return sm, nil
 	}
-	sm := &sharedModule{key: key, mod: cm, refs: 1}
+	sm := &sharedModule{key: key, mod: cm, kind: kind, minPages: memoryMinPages(bin), refs: 1}
 	r.compiled[key] = sm
+	r.byInput[input] = sm
 	return sm, nil
 }
 
-// release drops one reference to a shared module, closing it with the last.
+// holdLocked takes a reference to a shared module; r.mu is held.
+func (r *Runtime) holdLocked(sm *sharedModule) {
+	sm.refs++
+	if sm.idle != nil {
+		sm.idle.Stop()
+		sm.idle = nil
+	}
+}
+
+// release drops one reference to a shared module. The last one leaves it
+// compiled for Config.KeepCompiled: a Worker for the same module created
+// meanwhile (the deployment going live after Validate, the first request
+// after Prewarm, a redeploy) does not compile it again.
 func (r *Runtime) release(ctx context.Context, sm *sharedModule) {
 	r.mu.Lock()
 	sm.refs--
-	last := sm.refs == 0
-	if last {
+	if sm.refs > 0 {
+		r.mu.Unlock()
+		return
+	}
+	if !r.closed {
+		sm.gen++
+		gen := sm.gen
+		sm.idle = time.AfterFunc(r.cfg.KeepCompiled, func() { r.expire(sm, gen) })
+		r.mu.Unlock()
+		return
+	}
+	r.forgetLocked(sm)
+	r.mu.Unlock()
+	_ = sm.mod.Close(ctx)
+}
+
+// expire closes a shared module unused since its release numbered gen.
+func (r *Runtime) expire(sm *sharedModule, gen uint64) {
+	r.mu.Lock()
+	if sm.refs > 0 || sm.gen != gen || r.compiled[sm.key] != sm {
+		r.mu.Unlock()
+		return
+	}
+	r.forgetLocked(sm)
+	r.mu.Unlock()
+	_ = sm.mod.Close(context.Background())
+}
+
+// forgetLocked removes sm from the maps; r.mu is held.
+func (r *Runtime) forgetLocked(sm *sharedModule) {
+	if r.compiled[sm.key] == sm {
 		delete(r.compiled, sm.key)
 	}
-	r.mu.Unlock()
-	if last {
-		_ = sm.mod.Close(ctx)
+	for in, m := range r.byInput {
+		if m == sm {
+			delete(r.byInput, in)
+		}
 	}
+	sm.idle = nil
 }
 
 // Guest export names.
@@ -325,6 +509,31 @@ func hasStartSection(bin []byte) bool {
 		p = p[size:]
 	}
 	return false
+}
+
+// memoryMinPages returns the initial size in pages of the memory a module
+// (already validated by wasmrewrite) defines, or 0.
+func memoryMinPages(bin []byte) uint32 {
+	const memorySectionID = 5
+	p := bin[min(8, len(bin)):]
+	for len(p) > 0 {
+		id := p[0]
+		size, n := uleb32(p[1:])
+		if n == 0 || uint64(size) > uint64(len(p)-1-n) {
+			return 0
+		}
+		body := p[1+n : 1+n+int(size)]
+		if id == memorySectionID {
+			count, n := uleb32(body)
+			if n == 0 || count == 0 || len(body) < n+2 {
+				return 0
+			}
+			pages, _ := uleb32(body[n+1:]) // after the limits' flags
+			return pages
+		}
+		p = p[1+n+int(size):]
+	}
+	return 0
 }
 
 // uleb32 decodes an unsigned LEB128 u32, returning the value and the bytes

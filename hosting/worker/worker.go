@@ -56,17 +56,19 @@ type instance struct {
 	idleSince      time.Time // when it was last returned to the pool
 }
 
-// NewWorker compiles wasm (a compilation-cache hit after a restart) with
-// the memory cap from lim and, for a reactor, starts one instance so that a
-// guest failing in _initialize fails here. vars are the deployment's
-// variables (get_config, pier.get_var, WAGI environment). A bad module
-// yields a *ModuleError.
+// NewWorker compiles wasm (unless Validate or Prewarm just did, or another
+// Worker runs it; from the compilation caches after a restart) and, for a
+// reactor, starts one instance so that a guest failing in _initialize fails
+// here. vars are the deployment's variables (get_config, pier.get_var, WAGI
+// environment). A bad module, or one whose memory starts larger than
+// lim.MemoryBytes, yields a *ModuleError.
 func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
 	lim = lim.withDefaults()
-	sm, kind, err := r.prepare(ctx, wasm, uint32(lim.MemoryBytes/wasmPageSize))
+	sm, err := r.prepareFor(ctx, wasm, lim)
 	if err != nil {
 		return nil, err
 	}
+	kind := sm.kind
 	cfgJSON, err := json.Marshal(vars)
 	if err != nil {
 		r.release(ctx, sm)
