@@ -8,7 +8,8 @@
 //
 // Two kinds of module are accepted. An http-wasm reactor exports
 // handle_request; its instances are created lazily up to Config.PoolSize per
-// Worker and reused for many requests. A WAGI command exports _start instead;
+// Worker and reused for many requests (plus, while all of those are busy,
+// up to as many temporary ones, each used for one request). A WAGI command exports _start instead;
 // it gets a fresh instance per request and speaks CGI (RFC 3875) over WASI
 // stdin, stdout and stderr.
 //

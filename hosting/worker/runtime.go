@@ -26,8 +26,11 @@ type Config struct {
 	// CacheDir is wazero's compilation cache directory (data/wasm-cache),
 	// so a restart does not recompile. "" keeps compiled code in memory only.
 	CacheDir string
-	// PoolSize is the number of instances kept per reactor Worker; requests
-	// beyond it wait for a free instance. Default runtime.NumCPU().
+	// PoolSize is the number of instances kept per reactor Worker. When all
+	// are busy a request waits briefly (5 ms) for one, then gets a temporary
+	// instance, closed after its request; at most PoolSize temporary
+	// instances live at once, and requests beyond them wait for any
+	// instance. Default runtime.NumCPU().
 	PoolSize int
 	// MaxModuleSize caps a module's size in bytes. Default 32 MiB.
 	MaxModuleSize int64

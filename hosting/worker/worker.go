@@ -36,6 +36,7 @@ type Worker struct {
 
 	free  chan *instance // idle instances
 	slots chan struct{}  // one token per live pooled instance
+	extra chan struct{}  // one token per live temporary instance
 	mu    sync.Mutex     // guards closed against release
 	done  chan struct{}  // closed by Close
 	once  sync.Once
@@ -54,6 +55,7 @@ type instance struct {
 	stack          [2]uint64
 	features       uint32
 	idleSince      time.Time // when it was last returned to the pool
+	temporary      bool      // created while the pool was busy; closed after its request
 }
 
 // NewWorker compiles wasm (unless Validate or Prewarm just did, or another
@@ -93,6 +95,7 @@ func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]st
 		alloc: memAllocator{pool: r.mem, limit: uint64(lim.MemoryBytes / wasmPageSize * wasmPageSize)},
 		free:  make(chan *instance, r.cfg.PoolSize),
 		slots: make(chan struct{}, r.cfg.PoolSize),
+		extra: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
 	}
 	if kind == kindReactor {
@@ -226,8 +229,15 @@ func (in *instance) close(ctx context.Context) {
 	_ = in.mod.Close(ctx)
 }
 
-// acquire takes an idle instance, starts a new one while the pool has room,
-// or waits for one until ctx is done.
+// busyWait is how long a request waits for a pooled instance when all are
+// busy before a temporary instance is started for it.
+const busyWait = 5 * time.Millisecond
+
+// acquire takes an idle instance or starts a new one while the pool has
+// room. When every pooled instance is busy it waits for one for busyWait,
+// then starts a temporary instance (at most Config.PoolSize of them live),
+// closed after its request, so that a few slow requests do not queue the
+// others; beyond that it waits until ctx is done.
 func (w *Worker) acquire(ctx context.Context) (*instance, error) {
 	select {
 	case <-w.done:
@@ -236,16 +246,26 @@ func (w *Worker) acquire(ctx context.Context) (*instance, error) {
 		return in, nil
 	default:
 	}
+	busy := time.NewTimer(busyWait)
+	defer busy.Stop()
 	select {
 	case in := <-w.free:
 		return in, nil
 	case w.slots <- struct{}{}:
-		in, err := w.newInstance(ctx)
-		if err != nil {
-			<-w.slots
-			return nil, err
-		}
+		return w.startInstance(ctx, w.slots, false)
+	case <-busy.C:
+	case <-w.done:
+		return nil, errWorkerClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case in := <-w.free:
 		return in, nil
+	case w.slots <- struct{}{}:
+		return w.startInstance(ctx, w.slots, false)
+	case w.extra <- struct{}{}:
+		return w.startInstance(ctx, w.extra, true)
 	case <-w.done:
 		return nil, errWorkerClosed
 	case <-ctx.Done():
@@ -253,11 +273,28 @@ func (w *Worker) acquire(ctx context.Context) (*instance, error) {
 	}
 }
 
+// startInstance starts an instance for which a token was put in tokens,
+// taking the token back if it fails.
+func (w *Worker) startInstance(ctx context.Context, tokens chan struct{}, temporary bool) (*instance, error) {
+	in, err := w.newInstance(ctx)
+	if err != nil {
+		<-tokens
+		return nil, err
+	}
+	in.temporary = temporary
+	return in, nil
+}
+
 var errWorkerClosed = errors.New("worker: closed")
 
-// release returns a healthy instance to the pool or discards it.
+// release returns a healthy pooled instance to the pool or discards it.
 func (w *Worker) release(in *instance, healthy bool) {
 	in.call.finish()
+	if in.temporary {
+		in.close(context.Background())
+		<-w.extra
+		return
+	}
 	if healthy {
 		w.mu.Lock()
 		select {

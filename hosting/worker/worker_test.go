@@ -796,3 +796,71 @@ func TestTrimIdle(t *testing.T) {
 		})
 	}
 }
+
+// TestBusyPool: with the one pooled instance held by a slow request (a
+// fetch that does not answer), the next request gets a temporary instance
+// instead of queueing; a third waits, since at most PoolSize temporary
+// instances live at once; temporary instances are closed afterwards.
+func TestBusyPool(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 1})
+	w := newWorker(t, rt, "fetch", nil, Limits{})
+	entered := make(chan struct{})
+	proceed := make(chan struct{})
+	var mu sync.Mutex
+	inFetch, maxInFetch := 0, 0
+	host := &fakeHost{fetch: func(ctx context.Context, _ *http.Request) (*http.Response, error) {
+		mu.Lock()
+		inFetch++
+		maxInFetch = max(maxInFetch, inFetch)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-proceed
+		mu.Lock()
+		inFetch--
+		mu.Unlock()
+		return response(200, nil, "slow"), nil
+	}}
+	results := make(chan Result, 3)
+	serve := func() {
+		rec := httptest.NewRecorder()
+		res := w.Serve(rec, httptest.NewRequest("GET", "/", nil), host, nil)
+		if res.Outcome == OutcomeOK && !strings.HasSuffix(rec.Body.String(), "slow") {
+			res.Outcome = "body " + rec.Body.String()
+		}
+		results <- res
+	}
+	waitEntered := func(what string) {
+		t.Helper()
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never reached its fetch", what)
+		}
+	}
+	go serve()
+	waitEntered("the first request")
+	go serve()
+	waitEntered("the second request (queued behind the first)")
+	if len(w.slots) != 1 || len(w.extra) != 1 {
+		t.Fatalf("%d pooled and %d temporary instances, want 1 and 1", len(w.slots), len(w.extra))
+	}
+	go serve() // no instance for it until one of the others finishes
+	// Give it time to overshoot the bound (it would count a third request
+	// in fetch): a slow machine can only hide a failure, not cause one.
+	time.Sleep(20 * busyWait)
+	proceed <- struct{}{}
+	waitEntered("the third request")
+	proceed <- struct{}{}
+	proceed <- struct{}{}
+	for range 3 {
+		if res := <-results; res.Outcome != OutcomeOK {
+			t.Errorf("outcome %q (%v)", res.Outcome, res.Err)
+		}
+	}
+	if maxInFetch != 2 {
+		t.Errorf("%d requests ran at once, want 2 (1 pooled + 1 temporary)", maxInFetch)
+	}
+	if len(w.slots) != 1 || len(w.extra) != 0 || len(w.free) != 1 {
+		t.Errorf("after the burst: %d pooled (%d idle), %d temporary instances; want 1 (1), 0", len(w.slots), len(w.free), len(w.extra))
+	}
+}
