@@ -228,6 +228,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { errc <- serveUntilClosed(edgeSrv, edgeLn) }()
 	go func() { errc <- serveUntilClosed(adminSrv, adminLn) }()
 	go expireUploads(ctx, api, log)
+	if workers != nil {
+		go prewarmWorkers(ctx, store, cache, workers, log)
+	}
 
 	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
 	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
@@ -246,6 +249,49 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "pier: stopped")
 	return nil
+}
+
+// prewarmWorkers compiles (from the on-disk caches) the worker of every
+// live deployment in the background after start-up, so the first request
+// after a restart does not pay for it.
+func prewarmWorkers(ctx context.Context, store tenants.Store, blobs *assets.Cache, rt *worker.Runtime, log *slog.Logger) {
+	sites, err := store.Sites(ctx, "")
+	if err != nil {
+		log.Warn("prewarming workers: listing sites", "err", err)
+		return
+	}
+	start, n := time.Now(), 0
+	for _, site := range sites {
+		if ctx.Err() != nil {
+			return
+		}
+		if site.ActiveDeployment == "" {
+			continue
+		}
+		d, err := store.Deployment(ctx, site.ID, site.ActiveDeployment)
+		if err != nil || d.Worker == "" {
+			continue
+		}
+		t, err := store.Tenant(ctx, d.TenantID)
+		if err != nil {
+			continue
+		}
+		wasm, err := blobs.Bytes(ctx, assets.Key(d.TenantID, d.Worker, ""))
+		if err != nil {
+			log.Warn("prewarming worker: reading module", "site", site.Name, "err", err)
+			continue
+		}
+		l := t.EffectiveLimits()
+		lim := worker.Limits{CPU: time.Duration(l.CPUMs) * time.Millisecond, SubRequests: l.SubRequests, MemoryBytes: int64(l.MemoryMB) << 20}
+		if err := rt.Prewarm(ctx, wasm, lim); err != nil {
+			log.Warn("prewarming worker", "site", site.Name, "err", err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		log.Info("prewarmed workers", "count", n, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // egressPolicy builds the workers' egress policy: the default private and
