@@ -17,6 +17,7 @@ const maxEcho = 64 << 10
 
 func newHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/ping", ping)
 	mux.HandleFunc("GET /api/hello", hello)
 	mux.HandleFunc("GET /api/time", now)
 	mux.HandleFunc("POST /api/echo", echo)
@@ -28,6 +29,13 @@ func newHandler() http.Handler {
 	// Everything else is the site's static assets.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { pier.Next(w) })
 	return mux
+}
+
+// ping is the smallest possible answer: the hello-world of the dispatch
+// benchmark (make bench-worker).
+func ping(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("pong\n"))
 }
 
 func hello(w http.ResponseWriter, r *http.Request) {
