@@ -1,17 +1,14 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,7 +42,7 @@ func StartMinIO(tb testing.TB) *MinIO {
 	tb.Helper()
 	bin := findMinIO()
 	if bin == "" {
-		minioMissing(tb, "minio binary not found (set PIER_TEST_MINIO_BIN, or run `make test`, which builds it into .cache/bin)")
+		missing(tb, "minio binary not found (set PIER_TEST_MINIO_BIN, or run `make test`, which builds it into .cache/bin)")
 	}
 	m := &MinIO{
 		AccessKey: "pieradmin",
@@ -57,11 +54,11 @@ func StartMinIO(tb testing.TB) *MinIO {
 	// server's bind; retry a few times with fresh ports.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := minioFreePort()
+		port, err := freePort()
 		if err != nil {
 			tb.Fatalf("testenv: minio: %v", err)
 		}
-		console, err := minioFreePort()
+		console, err := freePort()
 		if err != nil {
 			tb.Fatalf("testenv: minio: %v", err)
 		}
@@ -88,7 +85,7 @@ func runMinIO(bin, dataDir, addr, consoleAddr string, m *MinIO) (stop func(), er
 		"MINIO_UPDATE=off",
 		"MINIO_REGION="+m.Region,
 	)
-	out := &minioOutput{}
+	out := &output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -194,43 +191,4 @@ func minioRepoRoot() string {
 		}
 		dir = parent
 	}
-}
-
-// minioMissing skips tb, or fails it when servers are required.
-func minioMissing(tb testing.TB, why string) {
-	tb.Helper()
-	if os.Getenv("PIER_TEST_REQUIRE_SERVERS") == "1" {
-		tb.Fatalf("testenv: %s; PIER_TEST_REQUIRE_SERVERS=1 requires it: run `make test`", why)
-	}
-	tb.Skipf("testenv: %s; skipping (run `make test` to run against real servers)", why)
-}
-
-func minioFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// minioOutput collects a child's output for error messages.
-type minioOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *minioOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil // keep the start, which says why it failed
-	}
-	return b.buf.Write(p)
-}
-
-func (b *minioOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

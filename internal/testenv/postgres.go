@@ -1,11 +1,9 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -57,11 +54,11 @@ func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
 	bindir := findPostgres()
 	if bindir == "" {
-		pgMissing(tb, "PostgreSQL binaries (initdb, postgres) not found (install Debian's postgresql package or set PIER_TEST_PG_BINDIR)")
+		missing(tb, "PostgreSQL binaries (initdb, postgres) not found (install Debian's postgresql package or set PIER_TEST_PG_BINDIR)")
 	}
 	cred, err := pgCredential()
 	if err != nil {
-		pgMissing(tb, err.Error())
+		missing(tb, err.Error())
 	}
 
 	// Not tb.TempDir: its parent is private to root, and the server may run
@@ -93,7 +90,7 @@ func StartPostgres(tb testing.TB) *Postgres {
 	// retry with fresh ports.
 	var lastErr error
 	for range 3 {
-		port, err := pgFreePort()
+		port, err := freePort()
 		if err != nil {
 			tb.Fatalf("testenv: postgres: %v", err)
 		}
@@ -152,7 +149,7 @@ func runPostgres(bindir, dir, data string, port int, cred *syscall.Credential) (
 		"-F", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200")
 	cmd.Dir = dir
-	out := &pgOutput{}
+	out := &output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Pdeathsig: a test binary killed before its cleanups run takes the
 	// server with it instead of leaving it bound to the port.
@@ -285,43 +282,4 @@ func pgCheckTraversable(dir string) error {
 			return nil
 		}
 	}
-}
-
-// pgMissing skips tb, or fails it when servers are required.
-func pgMissing(tb testing.TB, why string) {
-	tb.Helper()
-	if os.Getenv("PIER_TEST_REQUIRE_SERVERS") == "1" {
-		tb.Fatalf("testenv: %s; PIER_TEST_REQUIRE_SERVERS=1 requires it: run `make test`", why)
-	}
-	tb.Skipf("testenv: %s; skipping (run `make test` to run against real servers)", why)
-}
-
-func pgFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// pgOutput collects the server's output for error messages.
-type pgOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *pgOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil // keep the start, which says why it failed
-	}
-	return b.buf.Write(p)
-}
-
-func (b *pgOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
