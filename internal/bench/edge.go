@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +65,19 @@ func runEdgeServer(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("edge-server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	dir := fs.String("dir", "", "blob directory")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the serving to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	blobs, err := fsblob.New(*dir)
 	if err != nil {
@@ -221,10 +233,19 @@ func benchEdge(ctx context.Context) error {
 				stop()
 				return err
 			}
-			// Warm every file (and, for Pier, every route) once, then measure.
-			if _, err := runWrk(ctx, wrkCore, addr, script, 3*time.Second); err != nil {
+			// Warm up: every host and every file in turn (for Pier, every
+			// route and the shared deployment get loaded), then the random
+			// mix for a few seconds; then measure.
+			warm := filepath.Join(work, s.name+"-"+w.name+"-warm.lua")
+			if err := writeWarmScript(warm, paths, s.hosts); err != nil {
 				stop()
-				return fmt.Errorf("%s warm-up: %w", s.name, err)
+				return err
+			}
+			for _, sc := range []string{warm, script} {
+				if _, err := runWrk(ctx, wrkCore, addr, sc, 5*time.Second); err != nil {
+					stop()
+					return fmt.Errorf("%s warm-up: %w", s.name, err)
+				}
 			}
 			r, err := runWrk(ctx, wrkCore, addr, script, 10*time.Second)
 			if err != nil {
@@ -268,6 +289,28 @@ request = function()
   local p = paths[math.random(#paths)]
   local h = hosts[math.random(#hosts)]
   return wrk.format("GET", p, {["Host"] = h})
+end
+`)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeWarmScript writes a wrk script that walks every host and every path
+// in turn, so a warm-up of a few seconds touches them all.
+func writeWarmScript(path string, paths, hosts []string) error {
+	var b strings.Builder
+	b.WriteString("local paths = {")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "%q,", p)
+	}
+	b.WriteString("}\nlocal hosts = {")
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "%q,", h)
+	}
+	b.WriteString("}\n")
+	b.WriteString(`local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1], {["Host"] = hosts[(i % #hosts) + 1]})
 end
 `)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
