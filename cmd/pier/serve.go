@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +50,7 @@ type serveConfig struct {
 	Workers     bool
 	EgressAllow string
 	EgressDeny  string
+	Pprof       bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -75,6 +77,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.LogLevel, "log-level", envString("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.BoolVar(&c.Workers, "workers", envBool("PIER_WORKERS", true), "run tenants' WebAssembly workers")
 	fs.StringVar(&c.EgressAllow, "egress-allow", envString("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
+	fs.BoolVar(&c.Pprof, "pprof", envBool("PIER_PPROF", false), "serve Go's /debug/pprof/ profiles on the admin listener")
 	fs.StringVar(&c.EgressDeny, "egress-deny", envString("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -205,6 +208,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", api.Handler())
+	if cfg.Pprof {
+		adminMux.HandleFunc("/debug/pprof/", pprof.Index)
+		adminMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		adminMux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		adminMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	adminMux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		edge.WriteMetrics(w)

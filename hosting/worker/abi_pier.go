@@ -77,8 +77,7 @@ func pierFetch(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	c.subrequests++
-	c.inst.meter.pause()
-	defer c.inst.meter.resume()
+	defer c.inst.waitHost()()
 	resp, err := c.host.Fetch(c.ctx, req)
 	if err != nil {
 		switch {
@@ -105,8 +104,7 @@ func pierAsset(ctx context.Context, mod api.Module, stack []uint64) {
 		result(stack, errnoInvalidRequest)
 		return
 	}
-	c.inst.meter.pause()
-	defer c.inst.meter.resume()
+	defer c.inst.waitHost()()
 	resp, err := c.host.Asset(c.ctx, path)
 	if err != nil {
 		if errors.Is(err, ErrAssetNotFound) {

@@ -145,9 +145,9 @@ func (c *call) readRequestBody(p []byte) (int, bool) {
 	if room := c.w.lim.MaxRequestBody + 1 - c.reqRead; int64(len(p)) > room {
 		p = p[:room]
 	}
-	c.inst.meter.pause()
+	done := c.inst.waitHost()
 	n, err := c.reqBody.Read(p)
-	c.inst.meter.resume()
+	done()
 	c.reqRead += int64(n)
 	if c.reqRead > c.w.lim.MaxRequestBody {
 		c.reqTooLarge = true

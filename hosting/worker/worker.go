@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -37,10 +38,15 @@ type Worker struct {
 	free  chan *instance // idle instances
 	slots chan struct{}  // one token per live pooled instance
 	extra chan struct{}  // one token per live temporary instance
-	mu    sync.Mutex     // guards closed against release
-	done  chan struct{}  // closed by Close
-	once  sync.Once
-	trim  *time.Timer // closes idle instances
+	// hostWaits counts instances now waiting on the host (a fetch, an
+	// asset, the request body) rather than running: only then does a
+	// temporary instance help a queued request. When every instance is
+	// busy computing, another would only compete for the same CPUs.
+	hostWaits atomic.Int32
+	mu        sync.Mutex    // guards closed against release
+	done      chan struct{} // closed by Close
+	once      sync.Once
+	trim      *time.Timer // closes idle instances
 }
 
 // instance is one instantiated guest with its cached function handles.
@@ -56,6 +62,19 @@ type instance struct {
 	features       uint32
 	idleSince      time.Time // when it was last returned to the pool
 	temporary      bool      // created while the pool was busy; closed after its request
+	hostWaits      *atomic.Int32
+}
+
+// waitHost marks the instance as waiting on the host: its CPU meter
+// pauses, and the Worker may start a temporary instance for a queued
+// request. The returned func ends the wait.
+func (in *instance) waitHost() func() {
+	in.meter.pause()
+	in.hostWaits.Add(1)
+	return func() {
+		in.hostWaits.Add(-1)
+		in.meter.resume()
+	}
 }
 
 // NewWorker compiles wasm (unless Validate or Prewarm just did, or another
@@ -217,6 +236,7 @@ func (w *Worker) bind(mod api.Module) (*instance, error) {
 		handleRequest:  mod.ExportedFunction(exportHandleRequest),
 		handleResponse: mod.ExportedFunction(exportHandleResponse),
 		meter:          newMeter(g, kt),
+		hostWaits:      &w.hostWaits,
 	}
 	in.call.w = w
 	in.call.inst = in
@@ -234,10 +254,12 @@ func (in *instance) close(ctx context.Context) {
 const busyWait = 5 * time.Millisecond
 
 // acquire takes an idle instance or starts a new one while the pool has
-// room. When every pooled instance is busy it waits for one for busyWait,
-// then starts a temporary instance (at most Config.PoolSize of them live),
-// closed after its request, so that a few slow requests do not queue the
-// others; beyond that it waits until ctx is done.
+// room. When every pooled instance is busy it waits for one for busyWait;
+// then, if some instance is waiting on the host (a slow fetch), it starts
+// a temporary instance (at most Config.PoolSize of them live), closed
+// after its request, so that a few slow fetches do not queue the others.
+// When all are busy computing it keeps waiting until ctx is done: starting
+// instances would only add CPU work to a saturated machine.
 func (w *Worker) acquire(ctx context.Context) (*instance, error) {
 	select {
 	case <-w.done:
@@ -259,17 +281,30 @@ func (w *Worker) acquire(ctx context.Context) (*instance, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	select {
-	case in := <-w.free:
-		return in, nil
-	case w.slots <- struct{}{}:
-		return w.startInstance(ctx, w.slots, false)
-	case w.extra <- struct{}{}:
-		return w.startInstance(ctx, w.extra, true)
-	case <-w.done:
-		return nil, errWorkerClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		extra := w.extra
+		if w.hostWaits.Load() == 0 {
+			extra = nil // a nil channel never takes the token
+		}
+		recheck := time.NewTimer(busyWait)
+		select {
+		case in := <-w.free:
+			recheck.Stop()
+			return in, nil
+		case w.slots <- struct{}{}:
+			recheck.Stop()
+			return w.startInstance(ctx, w.slots, false)
+		case extra <- struct{}{}:
+			recheck.Stop()
+			return w.startInstance(ctx, w.extra, true)
+		case <-recheck.C:
+		case <-w.done:
+			recheck.Stop()
+			return nil, errWorkerClosed
+		case <-ctx.Done():
+			recheck.Stop()
+			return nil, ctx.Err()
+		}
 	}
 }
 
