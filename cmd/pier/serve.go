@@ -51,6 +51,8 @@ type serveConfig struct {
 	EgressAllow string
 	EgressDeny  string
 	Pprof       bool
+	// PrewarmTimeout bounds compiling live workers at start-up.
+	PrewarmTimeout time.Duration
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -77,6 +79,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.LogLevel, "log-level", envString("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.BoolVar(&c.Workers, "workers", envBool("PIER_WORKERS", true), "run tenants' WebAssembly workers")
 	fs.StringVar(&c.EgressAllow, "egress-allow", envString("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
+	fs.DurationVar(&c.PrewarmTimeout, "prewarm-timeout", envDuration("PIER_PREWARM_TIMEOUT", 10*time.Second), "how long start-up may spend compiling live workers before serving")
 	fs.BoolVar(&c.Pprof, "pprof", envBool("PIER_PPROF", false), "serve Go's /debug/pprof/ profiles on the admin listener")
 	fs.StringVar(&c.EgressDeny, "egress-deny", envString("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	if err := fs.Parse(args); err != nil {
@@ -233,13 +236,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Shutdown until its deadline.
 	adminSrv.RegisterOnShutdown(api.CloseStreams)
 
+	// Compile the workers of live deployments before serving, so the first
+	// request after a restart does not wait for it; bounded, so a platform
+	// with many workers still starts (the rest compile on first use).
+	if workers != nil {
+		pctx, cancel := context.WithTimeout(ctx, cfg.PrewarmTimeout)
+		prewarmWorkers(pctx, store, cache, workers, log)
+		cancel()
+	}
+
 	errc := make(chan error, 2)
 	go func() { errc <- serveUntilClosed(edgeSrv, edgeLn) }()
 	go func() { errc <- serveUntilClosed(adminSrv, adminLn) }()
 	go expireUploads(ctx, api, log)
-	if workers != nil {
-		go prewarmWorkers(ctx, store, cache, workers, log)
-	}
 
 	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
 	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
@@ -261,8 +270,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // prewarmWorkers compiles (from the on-disk caches) the worker of every
-// live deployment in the background after start-up, so the first request
-// after a restart does not pay for it.
+// live deployment until ctx ends, so the first request after a restart
+// does not pay for it.
 func prewarmWorkers(ctx context.Context, store tenants.Store, blobs *assets.Cache, rt *worker.Runtime, log *slog.Logger) {
 	sites, err := store.Sites(ctx, "")
 	if err != nil {

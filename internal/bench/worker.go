@@ -143,7 +143,7 @@ func benchWorker(ctx context.Context) error {
 
 	fmt.Println("worker benchmark: examples/worker-go (Go SDK, pooled http-wasm reactor), GET /api/hello, pro plan")
 	fmt.Printf("  first request after deploy     %v\n", firstAfterDeploy.Round(100*time.Microsecond))
-	fmt.Printf("  first request after restart    %v at once, %v two seconds after boot (workers prewarmed)   (target ≤ 50 ms)\n",
+	fmt.Printf("  first request after restart    %v as soon as it is ready, %v two seconds later   (target ≤ 50 ms)\n",
 		firstAfterRestart.Round(100*time.Microsecond), firstAfterPrewarm.Round(100*time.Microsecond))
 	for _, name := range []string{"ping", "hello"} {
 		n, p := nat[name], pr[name]
