@@ -1,11 +1,11 @@
 // Package tenants owns Pier's domain model — tenants, their plans and limits,
-// sites, immutable deployments, API tokens and upload sessions — and the Store
-// interface that persists it. Implementations live in subpackages named for
+// sites, immutable deployments, custom domains, API tokens and upload
+// sessions — and the Store interface that persists it. Implementations live in subpackages named for
 // what they wrap (sqlitestore, pgstore) and pass one conformance suite
 // (storetest).
 //
-// tenants imports only assets (for the Manifest type) and the standard
-// library; every other Pier package may import it.
+// tenants imports only assets (for the Manifest type), golang.org/x/net/idna
+// and the standard library; every other Pier package may import it.
 package tenants
 
 import (

@@ -44,7 +44,7 @@ type Store interface {
 	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
 	Site(ctx context.Context, ref string) (Site, error)
 	Sites(ctx context.Context, tenantID string) ([]Site, error) // "" lists all; ordered by name
-	DeleteSite(ctx context.Context, id string) error            // and its deployments and sessions
+	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions and domains
 
 	CreateDeployment(ctx context.Context, d Deployment) error
 	Deployment(ctx context.Context, siteID, id string) (Deployment, error)
@@ -69,6 +69,33 @@ type Store interface {
 	PutBlobs(ctx context.Context, tenantID string, blobs []Blob) error
 	// Blobs returns the recorded blobs among hashes; absent ones are omitted.
 	Blobs(ctx context.Context, tenantID string, hashes []string) (map[string]Blob, error)
+
+	// CreateDomain stores a site's claim on a hostname (TenantID may be
+	// empty: it is the site's). ErrConflict when the site already claims
+	// the hostname, ErrNotFound when the site does not exist. Other sites
+	// may hold claims on the same hostname; at most one is active.
+	CreateDomain(ctx context.Context, d Domain) error
+	// Domain returns site siteID's claim on host.
+	Domain(ctx context.Context, siteID, host string) (Domain, error)
+	// Domains lists a site's claims ordered by hostname.
+	Domains(ctx context.Context, siteID string) ([]Domain, error)
+	// DomainClaims lists every site's claim on host, oldest first.
+	DomainClaims(ctx context.Context, host string) ([]Domain, error)
+	// ActiveDomain returns the active claim on host (ErrNotFound: none).
+	ActiveDomain(ctx context.Context, host string) (Domain, error)
+	// ActiveDomains lists the hostnames of every active claim.
+	ActiveDomains(ctx context.Context) ([]string, error)
+	// DomainsDue returns at most limit claims whose NextCheck is set and
+	// not after now, earliest first.
+	DomainsDue(ctx context.Context, now time.Time, limit int) ([]Domain, error)
+	// UpdateDomain writes a claim's status, verification and certificate
+	// fields (identified by SiteID and Hostname). Making a claim active
+	// atomically demotes any other site's active claim on the hostname to
+	// moved (with an error saying so and no check scheduled), so the
+	// hostname moves in one step. ErrNotFound when the claim is gone.
+	UpdateDomain(ctx context.Context, d Domain) error
+	// DeleteDomain deletes site siteID's claim on host.
+	DeleteDomain(ctx context.Context, siteID, host string) error
 
 	Close() error
 }

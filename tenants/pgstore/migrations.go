@@ -95,6 +95,28 @@ CREATE TABLE blobs (
 ALTER TABLE upload_sessions ADD COLUMN worker_hash text NOT NULL DEFAULT '';
 ALTER TABLE upload_sessions ADD COLUMN worker_size bigint NOT NULL DEFAULT 0;
 `},
+	{3, `
+-- Custom domains: one row per (hostname, site) claim; at most one active
+-- claim per hostname. NULL times are unset.
+CREATE TABLE domains (
+	hostname        text NOT NULL,
+	site_id         text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	status          text NOT NULL,
+	token           text NOT NULL,
+	verified_at     timestamptz,
+	checked_at      timestamptz,
+	next_check      timestamptz,
+	error           text NOT NULL DEFAULT '',
+	cert_status     text NOT NULL,
+	cert_error      text NOT NULL DEFAULT '',
+	cert_next_retry timestamptz,
+	created_at      timestamptz NOT NULL,
+	PRIMARY KEY (hostname, site_id)
+);
+CREATE UNIQUE INDEX domains_active ON domains(hostname) WHERE status = 'active';
+CREATE INDEX domains_site ON domains(site_id, hostname);
+CREATE INDEX domains_due ON domains(next_check) WHERE next_check IS NOT NULL;
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -89,6 +89,28 @@ CREATE TABLE blobs (
 ALTER TABLE upload_sessions ADD COLUMN worker_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE upload_sessions ADD COLUMN worker_size INTEGER NOT NULL DEFAULT 0;
 `},
+	{3, `
+-- Custom domains: one row per (hostname, site) claim; at most one active
+-- claim per hostname. Times are Unix milliseconds, 0 = unset.
+CREATE TABLE domains (
+	hostname        TEXT NOT NULL,
+	site_id         TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	status          TEXT NOT NULL,
+	token           TEXT NOT NULL,
+	verified_at     INTEGER NOT NULL DEFAULT 0,
+	checked_at      INTEGER NOT NULL DEFAULT 0,
+	next_check      INTEGER NOT NULL DEFAULT 0,
+	error           TEXT NOT NULL DEFAULT '',
+	cert_status     TEXT NOT NULL,
+	cert_error      TEXT NOT NULL DEFAULT '',
+	cert_next_retry INTEGER NOT NULL DEFAULT 0,
+	created_at      INTEGER NOT NULL,
+	PRIMARY KEY (hostname, site_id)
+) STRICT;
+CREATE UNIQUE INDEX domains_active ON domains(hostname) WHERE status = 'active';
+CREATE INDEX domains_site ON domains(site_id, hostname);
+CREATE INDEX domains_due ON domains(next_check) WHERE next_check > 0;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

@@ -59,6 +59,10 @@ func Run(t *testing.T, open Open) {
 		{"UploadSessionExpiry", testUploadSessionExpiry},
 		{"Blobs", testBlobs},
 		{"BlobsLarge", testBlobsLarge},
+		{"DomainRoundTrip", testDomainRoundTrip},
+		{"DomainErrors", testDomainErrors},
+		{"DomainMove", testDomainMove},
+		{"DomainsListAndDue", testDomainsListAndDue},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
 	}

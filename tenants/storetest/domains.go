@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+func (h *harness) domain(t *testing.T, host, siteID string, created time.Time) tenants.Domain {
+	t.Helper()
+	d := tenants.Domain{
+		Hostname: host, SiteID: siteID, Status: tenants.DomainPending, Token: "tok-" + siteID,
+		CertStatus: tenants.CertNone, NextCheck: created.Add(time.Minute), Created: created,
+	}
+	mustNil(t, "CreateDomain("+host+")", h.s.CreateDomain(h.ctx, d))
+	return d
+}
+
+func normDomain(d tenants.Domain) tenants.Domain {
+	for _, p := range []*time.Time{&d.VerifiedAt, &d.CheckedAt, &d.NextCheck, &d.CertNextRetry, &d.Created} {
+		if !p.IsZero() {
+			*p = ms(*p)
+		}
+	}
+	return d
+}
+
+func equalDomain(t *testing.T, what string, got, want tenants.Domain) {
+	t.Helper()
+	if g, w := normDomain(got), normDomain(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	}
+}
+
+func hostnames(ds []tenants.Domain) []string {
+	out := []string{}
+	for _, d := range ds {
+		out = append(out, d.Hostname+"@"+d.SiteID)
+	}
+	return out
+}
+
+func testDomainRoundTrip(t *testing.T, h *harness) {
+	h.tenant(t, "ta", "acme")
+	h.site(t, "sa", "ta", "blog")
+	d := h.domain(t, "www.example.com", "sa", baseTime)
+	d.TenantID = "ta"
+	got, err := h.s.Domain(h.ctx, "sa", "www.example.com")
+	mustNil(t, "Domain", err)
+	equalDomain(t, "Domain", got, d)
+	if !got.VerifiedAt.IsZero() || !got.CertNextRetry.IsZero() {
+		t.Errorf("unset times came back set: %+v", got)
+	}
+
+	// Every mutable field round-trips.
+	d.Status = tenants.DomainActive
+	d.VerifiedAt = baseTime.Add(time.Second)
+	d.CheckedAt = baseTime.Add(2 * time.Second)
+	d.NextCheck = time.Time{}
+	d.Error = "last check: nothing"
+	d.CertStatus = tenants.CertFailed
+	d.CertError = "rate limited"
+	d.CertNextRetry = baseTime.Add(time.Hour)
+	mustNil(t, "UpdateDomain", h.s.UpdateDomain(h.ctx, d))
+	got, err = h.s.Domain(h.ctx, "sa", "www.example.com")
+	mustNil(t, "Domain after update", err)
+	equalDomain(t, "Domain after update", got, d)
+	active, err := h.s.ActiveDomain(h.ctx, "www.example.com")
+	mustNil(t, "ActiveDomain", err)
+	equalDomain(t, "ActiveDomain", active, d)
+	hosts, err := h.s.ActiveDomains(h.ctx)
+	mustNil(t, "ActiveDomains", err)
+	if !slices.Equal(hosts, []string{"www.example.com"}) {
+		t.Errorf("ActiveDomains = %v", hosts)
+	}
+
+	mustNil(t, "DeleteDomain", h.s.DeleteDomain(h.ctx, "sa", "www.example.com"))
+	_, err = h.s.Domain(h.ctx, "sa", "www.example.com")
+	wantErr(t, "Domain after delete", err, tenants.ErrNotFound)
+	wantErr(t, "DeleteDomain again", h.s.DeleteDomain(h.ctx, "sa", "www.example.com"), tenants.ErrNotFound)
+	hosts, err = h.s.ActiveDomains(h.ctx)
+	mustNil(t, "ActiveDomains after delete", err)
+	nonNil(t, "ActiveDomains", hosts == nil)
+	if len(hosts) != 0 {
+		t.Errorf("ActiveDomains after delete = %v", hosts)
+	}
+}
+
+func testDomainErrors(t *testing.T, h *harness) {
+	h.tenant(t, "ta", "acme")
+	h.tenant(t, "tb", "bob")
+	h.site(t, "sa", "ta", "blog")
+	h.domain(t, "example.com", "sa", baseTime)
+	valid := tenants.Domain{Hostname: "a.example.org", SiteID: "sa", Status: tenants.DomainPending, Token: "t1", CertStatus: tenants.CertNone}
+	with := func(f func(*tenants.Domain)) tenants.Domain { d := valid; f(&d); return d }
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"same site claims twice", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.Hostname = "example.com" })), tenants.ErrConflict},
+		{"unknown site", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.SiteID = "s9" })), tenants.ErrNotFound},
+		{"tenant mismatch", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.TenantID = "tb" })), tenants.ErrInvalid},
+		{"uppercase hostname", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.Hostname = "A.example.org" })), tenants.ErrInvalid},
+		{"IP hostname", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.Hostname = "192.0.2.1" })), tenants.ErrInvalid},
+		{"bad status", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.Status = "live" })), tenants.ErrInvalid},
+		{"bad cert status", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.CertStatus = "ok" })), tenants.ErrInvalid},
+		{"no token", h.s.CreateDomain(h.ctx, with(func(d *tenants.Domain) { d.Token = "" })), tenants.ErrInvalid},
+		{"update missing claim", h.s.UpdateDomain(h.ctx, valid), tenants.ErrNotFound},
+		{"get missing", func() error { _, err := h.s.Domain(h.ctx, "sa", "nope.example"); return err }(), tenants.ErrNotFound},
+		{"no active claim", func() error { _, err := h.s.ActiveDomain(h.ctx, "example.com"); return err }(), tenants.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.name, tc.err, tc.want) })
+	}
+}
+
+// testDomainMove checks that several sites may claim a hostname, only one
+// claim is active, and activating another claim moves the hostname.
+func testDomainMove(t *testing.T, h *harness) {
+	h.tenant(t, "ta", "acme")
+	h.tenant(t, "tb", "bob")
+	h.site(t, "sa", "ta", "blog")
+	h.site(t, "sb", "tb", "shop")
+	a := h.domain(t, "www.example.com", "sa", baseTime)
+	b := h.domain(t, "www.example.com", "sb", baseTime.Add(time.Second))
+	claims, err := h.s.DomainClaims(h.ctx, "www.example.com")
+	mustNil(t, "DomainClaims", err)
+	if got := hostnames(claims); !slices.Equal(got, []string{"www.example.com@sa", "www.example.com@sb"}) {
+		t.Errorf("DomainClaims = %v", got)
+	}
+
+	a.Status, a.VerifiedAt, a.CertStatus = tenants.DomainActive, baseTime, tenants.CertActive
+	mustNil(t, "activate a", h.s.UpdateDomain(h.ctx, a))
+	b.Status = tenants.DomainActive
+	mustNil(t, "activate b", h.s.UpdateDomain(h.ctx, b))
+
+	active, err := h.s.ActiveDomain(h.ctx, "www.example.com")
+	mustNil(t, "ActiveDomain", err)
+	if active.SiteID != "sb" || active.TenantID != "tb" {
+		t.Errorf("active claim is %s/%s, want sb/tb", active.SiteID, active.TenantID)
+	}
+	old, err := h.s.Domain(h.ctx, "sa", "www.example.com")
+	mustNil(t, "old claim", err)
+	if old.Status != tenants.DomainMoved || old.Error == "" || !old.NextCheck.IsZero() || old.CertStatus != tenants.CertNone {
+		t.Errorf("old claim after the move = %+v, want moved with an error, no check scheduled, no certificate", old)
+	}
+	hosts, err := h.s.ActiveDomains(h.ctx)
+	mustNil(t, "ActiveDomains", err)
+	if !slices.Equal(hosts, []string{"www.example.com"}) {
+		t.Errorf("ActiveDomains = %v", hosts)
+	}
+}
+
+func testDomainsListAndDue(t *testing.T, h *harness) {
+	h.tenant(t, "ta", "acme")
+	h.site(t, "sa", "ta", "blog")
+	h.site(t, "sb", "ta", "shop")
+	h.domain(t, "b.example.com", "sa", baseTime.Add(3*time.Minute))
+	h.domain(t, "a.example.com", "sa", baseTime.Add(2*time.Minute))
+	h.domain(t, "c.example.com", "sb", baseTime)
+	idle := h.domain(t, "d.example.com", "sb", baseTime.Add(-time.Hour))
+	idle.NextCheck = time.Time{}
+	mustNil(t, "UpdateDomain idle", h.s.UpdateDomain(h.ctx, idle))
+
+	list, err := h.s.Domains(h.ctx, "sa")
+	mustNil(t, "Domains", err)
+	if got := hostnames(list); !slices.Equal(got, []string{"a.example.com@sa", "b.example.com@sa"}) {
+		t.Errorf("Domains(sa) = %v", got)
+	}
+	empty, err := h.s.Domains(h.ctx, "s9")
+	mustNil(t, "Domains(unknown)", err)
+	nonNil(t, "Domains", empty == nil)
+
+	tests := []struct {
+		name  string
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{"none due yet", baseTime, 10, []string{}},
+		{"earliest first", baseTime.Add(time.Hour), 10, []string{"c.example.com@sb", "a.example.com@sa", "b.example.com@sa"}},
+		{"bounded", baseTime.Add(time.Hour), 2, []string{"c.example.com@sb", "a.example.com@sa"}},
+		{"exactly due", baseTime.Add(3 * time.Minute), 10, []string{"c.example.com@sb", "a.example.com@sa"}},
+		{"zero limit", baseTime.Add(time.Hour), 0, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			due, err := h.s.DomainsDue(h.ctx, tc.now, tc.limit)
+			mustNil(t, "DomainsDue", err)
+			nonNil(t, "DomainsDue", due == nil)
+			if got := hostnames(due); !slices.Equal(got, tc.want) {
+				t.Errorf("DomainsDue = %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	// Deleting a site deletes its claims.
+	mustNil(t, "DeleteSite", h.s.DeleteSite(h.ctx, "sa"))
+	_, err = h.s.Domain(h.ctx, "sa", "a.example.com")
+	wantErr(t, "Domain of a deleted site", err, tenants.ErrNotFound)
+}
