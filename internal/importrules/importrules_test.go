@@ -20,22 +20,23 @@ const module = "github.com/pierhq/pier"
 // prefix). A package not listed may import nothing of Pier's but what its
 // own tree holds. The most specific prefix wins.
 var allowed = map[string][]string{
-	"assets":             {"assets"},
-	"tenants":            {"tenants", "assets"},
-	"hosting":            {"hosting", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream"},
-	"hosting/worker":     {"hosting/worker"},
-	"admin":              {"admin", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream"},
-	"certs":              {"certs", "internal/httperr"},
-	"web":                {"web"},
-	"internal/httperr":   {},
-	"internal/logstream": {},
-	"internal/siterules": {},
-	"internal/apiclient": {"assets", "tenants", "internal/logstream"},
-	"internal/testenv":   {},
-	"cmd":                {""}, // the wiring: may import everything
-	"internal/bench":     {""},
-	"internal/e2e":       {""},
-	"examples":           {""},
+	"assets":                {"assets"},
+	"tenants":               {"tenants", "assets"},
+	"hosting":               {"hosting", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream"},
+	"hosting/worker":        {"hosting/worker"},
+	"admin":                 {"admin", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify"},
+	"certs":                 {"certs", "internal/httperr"},
+	"web":                   {"web"},
+	"internal/httperr":      {},
+	"internal/logstream":    {},
+	"internal/siterules":    {},
+	"internal/domainverify": {},
+	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
+	"internal/testenv":      {},
+	"cmd":                   {""}, // the wiring: may import everything
+	"internal/bench":        {""},
+	"internal/e2e":          {""},
+	"examples":              {""},
 }
 
 // envReaders may read flags and environment variables.

@@ -165,4 +165,3 @@ func (s *Store) DeleteDomain(ctx context.Context, siteID, host string) error {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM domains WHERE hostname = ? AND site_id = ?`, host, siteID)
 	return affected("deleting domain "+host, res, err)
 }
-
