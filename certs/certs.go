@@ -1,0 +1,554 @@
+// Package certs obtains, stores and serves TLS certificates for the edge
+// with certmagic: an ACME issuer (Let's Encrypt by default; HTTP-01 and
+// TLS-ALPN-01) or, for local development, an internal self-signed CA.
+//
+// Certificates are issued on demand during TLS handshakes, but only for
+// names the caller's Allow func accepts, and proactively through Obtain as
+// soon as a domain becomes active. A malformed or disallowed server name
+// fails the handshake before certmagic sees it: no storage read, no ACME
+// order. New orders are capped per hour, globally and per tenant, and a
+// name whose order failed is backed off; Status reports all of it.
+//
+// certs never imports tenants: main hands in Allow and TenantOf, answered
+// from memory. Shared storage for several nodes lives in certs/pgstorage.
+package certs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// Certificate states reported by Status.
+const (
+	StateNone    = "none"    // nothing known: never requested on this node
+	StatePending = "pending" // an order is under way
+	StateActive  = "active"  // a certificate is loaded and being served
+	StateFailed  = "failed"  // the last order failed or was refused; see Reason and NextRetry
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultMaxOrdersPerHour          = 100 // Let's Encrypt allows 300 new orders per 3 hours per account
+	DefaultMaxOrdersPerHourPerTenant = 10
+	DefaultRetryBase                 = time.Minute
+	DefaultRetryMax                  = 6 * time.Hour
+	// obtainTimeout bounds one proactive order, challenges included.
+	obtainTimeout = 5 * time.Minute
+)
+
+// acmeTLS1 is the ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737).
+const acmeTLS1 = "acme-tls/1"
+
+// challengePrefix is the path prefix of ACME HTTP-01 challenges.
+const challengePrefix = "/.well-known/acme-challenge/"
+
+// Errors a handshake or Obtain fails with for names no certificate is
+// managed for.
+var (
+	ErrMalformedName = errors.New("certs: malformed or missing server name")
+	ErrNotAllowed    = errors.New("certs: no certificate is managed for this name")
+	ErrClosed        = errors.New("certs: manager closed")
+)
+
+// Config configures a Manager. Zero fields take the defaults documented
+// on them.
+type Config struct {
+	// Storage holds certificates, keys, ACME accounts and locks. Several
+	// nodes must share one with a real lock (certs/pgstorage). Default: a
+	// certmagic.FileStorage in DataDir/certs.
+	Storage certmagic.Storage
+	// DataDir is where the default file storage lives; required when
+	// Storage is nil.
+	DataDir string
+
+	// CA is the ACME directory URL. Default: Let's Encrypt production.
+	CA string
+	// Email is the ACME account's contact address (optional, but Let's
+	// Encrypt mails expiry warnings to it). Using a Manager means
+	// agreeing to the CA's subscriber agreement.
+	Email string
+	// CARoot, or the PEM file CARootFile, holds the roots trusted when
+	// talking to the ACME server (a private CA such as Pebble). Default:
+	// the system roots.
+	CARoot     *x509.CertPool
+	CARootFile string
+
+	// Internal issues certificates from a self-signed local CA (kept in
+	// Storage) instead of ACME: for development, so that
+	// https://<site>.localhost:8443 works once the root is trusted. No
+	// order budget applies.
+	Internal bool
+
+	// Allow is the on-demand decision: whether a certificate may be
+	// obtained, loaded or served for host (lowercase, punycode, no
+	// trailing dot). It is called on every handshake, so it must answer
+	// from memory, and say no when unsure. Required.
+	Allow func(host string) bool
+	// TenantOf names the tenant host belongs to, for the per-tenant order
+	// budget; "" (or a nil func) counts only against the global budget.
+	TenantOf func(host string) string
+
+	// MaxOrdersPerHour caps new certificate orders in any hour across the
+	// node; MaxOrdersPerHourPerTenant caps them per tenant. Default:
+	// DefaultMaxOrdersPerHour and DefaultMaxOrdersPerHourPerTenant;
+	// negative means unlimited.
+	MaxOrdersPerHour          int
+	MaxOrdersPerHourPerTenant int
+	// A name whose order failed is not ordered again for RetryBase,
+	// doubling with each further failure up to RetryMax. Default:
+	// DefaultRetryBase, DefaultRetryMax.
+	RetryBase, RetryMax time.Duration
+
+	// ListenHost, HTTPPort and TLSPort are where the CA's validation
+	// connections arrive (HTTP-01 on HTTPPort, TLS-ALPN-01 on TLSPort).
+	// When Pier's own listeners hold those ports they answer the
+	// challenges (HTTPChallengeHandler, TLSConfig); otherwise certmagic
+	// binds them for the time of a challenge. Default: all interfaces,
+	// ports 80 and 443.
+	ListenHost        string
+	HTTPPort, TLSPort int
+
+	// Logger receives certmagic's and the manager's logs. Default:
+	// slog.Default().
+	Logger *slog.Logger
+
+	// now is the clock (tests).
+	now func() time.Time
+}
+
+// Manager manages certificates for the edge. Its methods are safe for
+// concurrent use.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	cache    *certmagic.Cache
+	magic    *certmagic.Config
+	acme     *certmagic.ACMEIssuer // nil with Config.Internal
+	internal *internalIssuer       // nil without Config.Internal
+	budget   *budget
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool
+	obtaining map[string]bool
+	retries   map[string]*time.Timer
+}
+
+// New builds a Manager: one certmagic Cache and Config with the
+// configured issuer. Close releases it.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Allow == nil {
+		return nil, errors.New("certs: Config.Allow is required")
+	}
+	if cfg.Storage == nil {
+		if cfg.DataDir == "" {
+			return nil, errors.New("certs: Config.Storage or Config.DataDir is required")
+		}
+		cfg.Storage = &certmagic.FileStorage{Path: filepath.Join(cfg.DataDir, "certs")}
+	}
+	if cfg.CA == "" {
+		cfg.CA = certmagic.LetsEncryptProductionCA
+	}
+	if cfg.MaxOrdersPerHour == 0 {
+		cfg.MaxOrdersPerHour = DefaultMaxOrdersPerHour
+	}
+	if cfg.MaxOrdersPerHourPerTenant == 0 {
+		cfg.MaxOrdersPerHourPerTenant = DefaultMaxOrdersPerHourPerTenant
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	roots := cfg.CARoot
+	if cfg.CARootFile != "" {
+		pemBytes, err := os.ReadFile(cfg.CARootFile)
+		if err != nil {
+			return nil, fmt.Errorf("certs: reading ACME CA root: %w", err)
+		}
+		if roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("certs: %s holds no PEM certificate", cfg.CARootFile)
+		}
+	}
+
+	m := &Manager{
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "certs"),
+		budget:    newBudget(max(cfg.MaxOrdersPerHour, 0), max(cfg.MaxOrdersPerHourPerTenant, 0), cfg.RetryBase, cfg.RetryMax, cfg.now),
+		obtaining: make(map[string]bool),
+		retries:   make(map[string]*time.Timer),
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	zl := newZapLogger(cfg.Logger.With("component", "certmagic"))
+	m.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
+		Logger:           zl,
+	})
+	m.magic = certmagic.New(m.cache, certmagic.Config{
+		Storage: cfg.Storage,
+		Logger:  zl,
+		OnDemand: &certmagic.OnDemandConfig{
+			DecisionFunc: m.decide,
+		},
+		OnEvent:        m.onEvent,
+		ShouldEmitFunc: shouldEmit,
+	})
+	if cfg.Internal {
+		iss, err := loadInternalIssuer(m.ctx, cfg.Storage)
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		m.internal = iss
+		m.magic.Issuers = []certmagic.Issuer{iss}
+	} else {
+		m.acme = certmagic.NewACMEIssuer(m.magic, certmagic.ACMEIssuer{
+			CA:             cfg.CA,
+			Email:          cfg.Email,
+			Agreed:         true,
+			TrustedRoots:   roots,
+			ListenHost:     cfg.ListenHost,
+			AltHTTPPort:    cfg.HTTPPort,
+			AltTLSALPNPort: cfg.TLSPort,
+			Logger:         zl,
+		})
+		m.magic.Issuers = []certmagic.Issuer{m.acme}
+	}
+	return m, nil
+}
+
+// shouldEmit limits certmagic's events to those the manager acts on, so
+// handshakes do not build event data for nothing.
+func shouldEmit(event string) bool {
+	switch event {
+	case "cert_obtaining", "cert_obtained", "cert_failed":
+		return true
+	}
+	return false
+}
+
+// decide is certmagic's on-demand DecisionFunc. The handshake path has
+// already asked Allow; certmagic also asks before renewals.
+func (m *Manager) decide(_ context.Context, name string) error {
+	if !m.cfg.Allow(name) {
+		return ErrNotAllowed
+	}
+	return nil
+}
+
+// onEvent charges the order budget when certmagic is about to place an
+// order (after it took the issuance lock and found no certificate in
+// storage, so an order that another node already placed costs nothing)
+// and records outcomes for Status.
+func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) error {
+	name, _ := data["identifier"].(string)
+	switch event {
+	case "cert_obtaining":
+		if !m.cfg.Allow(name) {
+			return certmagic.ErrNoRetry{Err: ErrNotAllowed}
+		}
+		if m.internal != nil {
+			return nil
+		}
+		tenant := ""
+		if m.cfg.TenantOf != nil {
+			tenant = m.cfg.TenantOf(name)
+		}
+		if ok, reason, retry := m.budget.take(name, tenant); !ok {
+			m.log.Warn("certificate order refused", "host", name, "tenant", tenant, "reason", reason, "next_retry", retry)
+			return certmagic.ErrNoRetry{Err: fmt.Errorf("certs: %s (next retry %s)", reason, retry.UTC().Format(time.RFC3339))}
+		}
+	case "cert_obtained":
+		m.budget.succeeded(name)
+	case "cert_failed":
+		reason := "certificate order failed"
+		if err, ok := data["error"].(error); ok {
+			reason = err.Error()
+		}
+		if renewal, _ := data["renewal"].(bool); renewal {
+			// The current certificate is still served; certmagic
+			// retries the renewal itself.
+			m.log.Error("certificate renewal failed", "host", name, "error", reason)
+			return nil
+		}
+		retry := m.budget.failed(name, reason)
+		m.log.Error("certificate order failed", "host", name, "error", reason, "next_retry", retry)
+	}
+	return nil
+}
+
+// TLSConfig returns a TLS configuration for the HTTPS listener: the
+// certificate comes from certmagic (issued on demand for allowed names),
+// and NextProtos offers h2, http/1.1 and acme-tls/1 (TLS-ALPN-01).
+func (m *Manager) TLSConfig() *tls.Config {
+	return &tls.Config{
+		GetCertificate: m.getCertificate,
+		NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
+		MinVersion:     tls.VersionTLS12,
+	}
+}
+
+// getCertificate gates certmagic: a malformed or disallowed name, or a
+// name backed off after a failed order and with no certificate in memory,
+// fails here, before certmagic reads storage or orders anything.
+func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	name, ok := Normalize(hello.ServerName)
+	if !ok {
+		return nil, ErrMalformedName
+	}
+	if !m.cfg.Allow(name) {
+		return nil, ErrNotAllowed
+	}
+	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {
+		return m.magic.GetCertificate(hello)
+	}
+	if m.budget.backedOff(name) && len(m.cache.AllMatchingCertificates(name)) == 0 {
+		st := m.budget.snapshot(name)
+		return nil, fmt.Errorf("certs: no certificate for %s yet: %s (next retry %s)", name, st.reason, st.nextRetry.UTC().Format(time.RFC3339))
+	}
+	cert, err := m.magic.GetCertificate(hello)
+	if err != nil {
+		// Let the proactive path repair what the handshake could not
+		// (for instance an unreadable stored certificate); it is
+		// deduplicated per name and respects the budget and back-off.
+		m.Obtain(context.Background(), name)
+		return nil, err
+	}
+	return cert, nil
+}
+
+// HTTPChallengeHandler answers ACME HTTP-01 challenges under
+// /.well-known/acme-challenge/ — before anything else, and only for
+// allowed names (others get a 404 without a storage read, so tenants
+// cannot answer challenges for names Pier manages) — and passes every
+// other request to next.
+func (m *Manager) HTTPChallengeHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, challengePrefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		name, ok := Normalize(host)
+		if ok && m.acme != nil && m.cfg.Allow(name) && m.acme.HandleHTTPChallenge(w, r) {
+			return
+		}
+		http.NotFound(w, r)
+	})
+}
+
+// Obtain requests a certificate for host in the background — call it as
+// soon as a domain becomes active (and at start-up for every active
+// domain, which also loads stored certificates into memory). It returns
+// at once; an error means the request was not accepted (malformed or
+// disallowed name, closed manager). The order respects the budget; a
+// failure is retried after the back-off while Allow still says yes.
+// Calling it again while an order for host is under way does nothing.
+func (m *Manager) Obtain(_ context.Context, host string) error {
+	name, ok := Normalize(host)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrMalformedName, host)
+	}
+	if !m.cfg.Allow(name) {
+		return fmt.Errorf("%w: %s", ErrNotAllowed, name)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.obtaining[name] {
+		return nil
+	}
+	if t := m.retries[name]; t != nil {
+		t.Stop()
+		delete(m.retries, name)
+	}
+	m.obtaining[name] = true
+	m.budget.pending(name)
+	m.wg.Add(1)
+	go m.obtain(name)
+	return nil
+}
+
+func (m *Manager) obtain(name string) {
+	defer m.wg.Done()
+	err := m.obtainOnce(name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.obtaining, name)
+	if err == nil {
+		m.budget.succeeded(name)
+		return
+	}
+	if m.closed {
+		return
+	}
+	st := m.budget.snapshot(name)
+	if st.state != StateFailed {
+		// Not an order failure certmagic reported (storage, lock…).
+		st.nextRetry = m.budget.failed(name, err.Error())
+	}
+	m.log.Warn("obtaining certificate", "host", name, "error", err, "next_retry", st.nextRetry)
+	m.retries[name] = time.AfterFunc(max(st.nextRetry.Sub(m.cfg.now()), 0), func() {
+		m.mu.Lock()
+		delete(m.retries, name)
+		m.mu.Unlock()
+		if m.cfg.Allow(name) {
+			m.Obtain(m.ctx, name)
+		}
+	})
+}
+
+// obtainOnce obtains name's certificate (a no-op when storage has one)
+// and loads it into memory. A stored certificate that cannot be read is
+// treated as missing: deleted under the issuance lock and obtained again.
+func (m *Manager) obtainOnce(name string) error {
+	ctx, cancel := context.WithTimeout(m.ctx, obtainTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		if err := m.magic.ObtainCertSync(ctx, name); err != nil {
+			return fmt.Errorf("certs: obtaining %s: %w", name, err)
+		}
+		_, err := m.magic.CacheManagedCertificate(ctx, name)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, fs.ErrNotExist) || attempt > 0 || ctx.Err() != nil {
+			return fmt.Errorf("certs: loading %s: %w", name, err)
+		}
+		m.log.Warn("stored certificate unreadable; obtaining a new one", "host", name, "error", err)
+		if err := m.deleteStored(ctx, name); err != nil {
+			return err
+		}
+	}
+}
+
+// deleteStored removes name's certificate resources under the lock
+// certmagic takes to issue one.
+func (m *Manager) deleteStored(ctx context.Context, name string) error {
+	lock := "issue_cert_" + name
+	if err := m.cfg.Storage.Lock(ctx, lock); err != nil {
+		return fmt.Errorf("certs: locking %s: %w", name, err)
+	}
+	defer m.cfg.Storage.Unlock(context.WithoutCancel(ctx), lock)
+	for _, iss := range m.magic.Issuers {
+		key := iss.IssuerKey()
+		for _, k := range []string{
+			certmagic.StorageKeys.SiteCert(key, name),
+			certmagic.StorageKeys.SitePrivateKey(key, name),
+			certmagic.StorageKeys.SiteMeta(key, name),
+		} {
+			if err := m.cfg.Storage.Delete(ctx, k); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("certs: deleting unreadable %s: %w", k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Status is what the manager knows of a name's certificate.
+type Status struct {
+	State     string    // StateNone, StatePending, StateActive or StateFailed
+	Reason    string    // why the last order failed or was refused
+	NextRetry time.Time // when a failed name is ordered again (zero unless failed)
+	NotAfter  time.Time // expiry of the certificate served (zero unless active)
+}
+
+// Status reports host's certificate state from memory: active when a
+// certificate for it is loaded, else what the last order did.
+func (m *Manager) Status(host string) Status {
+	name, ok := Normalize(host)
+	if !ok {
+		return Status{State: StateNone, Reason: ErrMalformedName.Error()}
+	}
+	st := m.budget.snapshot(name)
+	for _, c := range m.cache.AllMatchingCertificates(name) {
+		if c.Leaf != nil && m.cfg.now().Before(c.Leaf.NotAfter) {
+			s := Status{State: StateActive, NotAfter: c.Leaf.NotAfter}
+			if st.state == StateFailed {
+				s.Reason = st.reason // e.g. a failed renewal
+			}
+			return s
+		}
+	}
+	return Status{State: st.state, Reason: st.reason, NextRetry: st.nextRetry}
+}
+
+// Forget stops managing host: a pending retry is cancelled, its state
+// dropped and its certificate evicted from memory (storage keeps it; it is
+// no longer served or renewed while Allow says no). Call it when a domain
+// is deleted or moves to another site.
+func (m *Manager) Forget(host string) {
+	name, ok := Normalize(host)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	if t := m.retries[name]; t != nil {
+		t.Stop()
+		delete(m.retries, name)
+	}
+	m.mu.Unlock()
+	m.budget.forget(name)
+	m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: name}})
+}
+
+// InternalRootPEM returns the internal CA's root certificate (to install
+// in a browser's trust store), or nil unless Config.Internal.
+func (m *Manager) InternalRootPEM() []byte {
+	if m.internal == nil {
+		return nil
+	}
+	return m.internal.rootPEM
+}
+
+// Close stops retries and maintenance and waits for orders under way to
+// end (they are cancelled).
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	for name, t := range m.retries {
+		t.Stop()
+		delete(m.retries, name)
+	}
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+	m.cache.Stop()
+	return nil
+}
