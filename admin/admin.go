@@ -1,12 +1,13 @@
 // Package admin owns Pier's control plane: the REST API under /api/v1
-// (tenants, sites, tokens, upload sessions, blob uploads, deployments), its
-// bearer-token authentication and tenant scoping, the OpenAPI document that
+// (tenants, sites, custom domains, tokens, upload sessions, blob uploads,
+// deployments), its bearer-token authentication and tenant scoping, the
+// custom-domain verifier (RunVerifier), the OpenAPI document that
 // describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
 // that every way of publishing (CLI, API, UI, git push) goes through.
 //
-// admin imports tenants, assets, internal/siterules, internal/httperr and
-// internal/logstream; it never imports hosting, and only cmd/pier imports
-// admin.
+// admin imports tenants, assets, internal/siterules, internal/httperr,
+// internal/logstream and internal/domainverify; it never imports hosting,
+// and only cmd/pier imports admin.
 package admin
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
@@ -74,6 +76,31 @@ type Config struct {
 	// LogKeepalive is how often an idle log stream sends an SSE comment so
 	// proxies and clients see it is alive. Default 15s.
 	LogKeepalive time.Duration
+	// PublicIPs are the platform's public addresses: the A/AAAA records an
+	// apex custom domain points at, and how the verifier tells that an
+	// active domain still points here. Empty: apexes are told to use a
+	// CNAME (or their provider's CNAME flattening) and active domains are
+	// never marked moved.
+	PublicIPs []string
+	// Verifier runs custom domains' DNS and HTTP checks. Default
+	// &domainverify.Verifier{} (the system resolver).
+	Verifier DomainChecker
+	// OnDomainChange is called with a hostname whenever it starts or stops
+	// being an active custom domain (verified, moved, taken over by
+	// another site, deleted), so the edge and the TLS layer drop what they
+	// cached. It must not block for long. Default: nothing.
+	OnDomainChange func(host string)
+	// VerifyInterval is how often RunVerifier looks for claims due for a
+	// check. Default 10s.
+	VerifyInterval time.Duration
+	// VerifyBatch bounds the claims RunVerifier checks per round.
+	// Default 50.
+	VerifyBatch int
+	// ActiveRecheck is how often an active domain's DNS is re-checked.
+	// Default 1h.
+	ActiveRecheck time.Duration
+	// DomainCheckTimeout bounds one domain check. Default 20s.
+	DomainCheckTimeout time.Duration
 	// Logger receives request logs and internal errors. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -132,6 +159,24 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	}
 	if cfg.OnActivate == nil {
 		cfg.OnActivate = func(tenants.Site) {}
+	}
+	if cfg.Verifier == nil {
+		cfg.Verifier = &domainverify.Verifier{}
+	}
+	if cfg.OnDomainChange == nil {
+		cfg.OnDomainChange = func(string) {}
+	}
+	if cfg.VerifyInterval <= 0 {
+		cfg.VerifyInterval = DefaultVerifyInterval
+	}
+	if cfg.VerifyBatch <= 0 {
+		cfg.VerifyBatch = DefaultVerifyBatch
+	}
+	if cfg.ActiveRecheck <= 0 {
+		cfg.ActiveRecheck = DefaultActiveRecheck
+	}
+	if cfg.DomainCheckTimeout <= 0 {
+		cfg.DomainCheckTimeout = DefaultDomainCheckTime
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -197,6 +242,12 @@ func (a *API) Handler() http.Handler {
 			r.Get("/sites/{site}", a.handle(a.getSite))
 			r.Delete("/sites/{site}", a.handle(a.deleteSite))
 			r.Get("/sites/{site}/logs", a.handle(a.streamLogs))
+
+			r.Post("/sites/{site}/domains", a.handle(a.createDomain))
+			r.Get("/sites/{site}/domains", a.handle(a.listDomains))
+			r.Get("/sites/{site}/domains/{host}", a.handle(a.getDomain))
+			r.Post("/sites/{site}/domains/{host}/verify", a.handle(a.verifyDomain))
+			r.Delete("/sites/{site}/domains/{host}", a.handle(a.deleteDomain))
 
 			r.Post("/sites/{site}/uploads", a.handle(a.createUpload))
 			r.Put("/uploads/{upload}/blobs/{hash}", a.handle(a.putBlob))

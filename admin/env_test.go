@@ -367,3 +367,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+func withConfig(f func(*admin.Config)) envOption {
+	return func(s *envSetup) { f(&s.cfg) }
+}

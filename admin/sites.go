@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -137,8 +138,17 @@ func (a *API) deleteSite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	domains, err := a.store.Domains(ctx, s.ID)
+	if err != nil {
+		return fmt.Errorf("admin: listing domains of %s: %w", s.Name, err)
+	}
 	if err := a.store.DeleteSite(ctx, s.ID); err != nil {
 		return lookupErr("site", s.Name, err)
+	}
+	for _, d := range domains {
+		if d.Status == tenants.DomainActive {
+			a.cfg.OnDomainChange(d.Hostname)
+		}
 	}
 	a.sessions.dropWhere(func(idx *sessionIndex) bool { return idx.siteID == s.ID })
 	a.cfg.OnActivate(s)

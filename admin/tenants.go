@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -161,12 +162,27 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var hosts []string // active custom domains, which stop with the tenant
+	for _, s := range sites {
+		ds, err := a.store.Domains(ctx, s.ID)
+		if err != nil {
+			return fmt.Errorf("admin: listing domains of %s: %w", s.Name, err)
+		}
+		for _, d := range ds {
+			if d.Status == tenants.DomainActive {
+				hosts = append(hosts, d.Hostname)
+			}
+		}
+	}
 	if err := a.store.DeleteTenant(ctx, t.ID); err != nil {
 		return lookupErr("tenant", t.ID, err)
 	}
 	a.sessions.dropWhere(func(idx *sessionIndex) bool { return idx.tenantID == t.ID })
 	for _, s := range sites {
 		a.cfg.OnActivate(s)
+	}
+	for _, h := range hosts {
+		a.cfg.OnDomainChange(h)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -1,0 +1,384 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/pierhq/pier/internal/domainverify"
+	"github.com/pierhq/pier/tenants"
+)
+
+// DomainChecker runs the DNS and HTTP checks of custom-domain onboarding;
+// *domainverify.Verifier satisfies it. Check methods return nil when the
+// proof is found, an error wrapping domainverify.ErrNotProven (user-safe
+// text) when it is not, and any other error when the check could not run.
+// Implementations are safe for concurrent use and honour ctx.
+type DomainChecker interface {
+	CheckTXT(ctx context.Context, host, token string) error
+	CheckHTTP(ctx context.Context, host, token, expectBody string) error
+	PointsHere(ctx context.Context, host, cname string, publicIPs []string) (bool, error)
+}
+
+// Defaults of the domain verifier's Config fields.
+const (
+	DefaultVerifyInterval  = 10 * time.Second
+	DefaultVerifyBatch     = 50
+	DefaultActiveRecheck   = time.Hour
+	DefaultDomainCheckTime = 20 * time.Second
+	// pendingGiveUp is how long a pending claim is re-checked in the
+	// background; after it only POST …/verify checks it.
+	pendingGiveUp = 7 * 24 * time.Hour
+	minBackoff    = 30 * time.Second
+	maxBackoff    = 6 * time.Hour
+	// retryAfterFailure schedules the next check of an active domain whose
+	// check could not run (DNS down): it stays active meanwhile.
+	retryAfterFailure = 5 * time.Minute
+	// verifyWorkers bounds the checks run at once by RunVerifier.
+	verifyWorkers = 4
+)
+
+// DNSRecord is a DNS record a tenant must create.
+type DNSRecord struct {
+	Type  string `json:"type"` // TXT, CNAME, A or AAAA
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// domainJSON is a Domain as the API shows it: with the site's name, the
+// records to create and the HTTP alternative to the TXT proof.
+type domainJSON struct {
+	tenants.Domain
+	Site      string      `json:"site"`
+	Records   []DNSRecord `json:"records"`
+	HTTPProof string      `json:"http_proof"`
+}
+
+// DomainRecords returns the records a tenant creates for host on the site
+// named site: the TXT ownership proof, and a CNAME to the site's platform
+// hostname — or, for an apex (which cannot hold a CNAME) when the platform
+// has public addresses, A/AAAA records to them.
+func (a *API) DomainRecords(d tenants.Domain, site string) []DNSRecord {
+	recs := []DNSRecord{{Type: "TXT", Name: tenants.ChallengeName(d.Hostname), Value: d.Token}}
+	apex := false
+	if etld1, err := publicsuffix.EffectiveTLDPlusOne(d.Hostname); err == nil && etld1 == d.Hostname {
+		apex = true
+	}
+	if apex && len(a.cfg.PublicIPs) > 0 {
+		for _, ip := range a.cfg.PublicIPs {
+			typ := "A"
+			if addr, err := netip.ParseAddr(ip); err == nil && addr.Is6() && !addr.Is4In6() {
+				typ = "AAAA"
+			}
+			recs = append(recs, DNSRecord{Type: typ, Name: d.Hostname, Value: ip})
+		}
+		return recs
+	}
+	return append(recs, DNSRecord{Type: "CNAME", Name: d.Hostname, Value: site + "." + a.cfg.Domain})
+}
+
+func (a *API) domainView(d tenants.Domain, site string) domainJSON {
+	return domainJSON{
+		Domain:    d,
+		Site:      site,
+		Records:   a.DomainRecords(d, site),
+		HTTPProof: "http://" + d.Hostname + domainverify.ChallengePath + d.Token,
+	}
+}
+
+// validateDomainName checks a requested hostname: a registrable DNS name
+// (at or below a public suffix's registrable domain) outside the platform
+// domain.
+func (a *API) validateDomainName(raw string) (string, error) {
+	h, err := tenants.ValidateCustomHostname(raw, a.cfg.Domain)
+	if err != nil {
+		return "", invalidField("hostname", err)
+	}
+	if _, err := publicsuffix.EffectiveTLDPlusOne(h); err != nil {
+		return "", &FieldError{Field: "hostname", Msg: fmt.Sprintf("%q is a public suffix, not a registrable name", h)}
+	}
+	return h, nil
+}
+
+func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	s, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Hostname string `json:"hostname"`
+	}
+	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
+		return err
+	}
+	host, err := a.validateDomainName(req.Hostname)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	d := tenants.Domain{
+		Hostname:   host,
+		SiteID:     s.ID,
+		TenantID:   s.TenantID,
+		Status:     tenants.DomainPending,
+		Token:      tenants.NewDomainToken(),
+		CertStatus: tenants.CertNone,
+		NextCheck:  now.Add(minBackoff),
+		Created:    now,
+	}
+	if active, err := a.store.ActiveDomain(ctx, host); err == nil && active.SiteID != s.ID {
+		d.Error = "the hostname is active on another site: only the TXT record proves ownership, and then it moves here"
+	} else if err != nil && !errors.Is(err, tenants.ErrNotFound) {
+		return fmt.Errorf("admin: looking up hostname %s: %w", host, err)
+	}
+	if err := a.store.CreateDomain(ctx, d); err != nil {
+		return lookupErr("domain", host, err)
+	}
+	writeJSON(w, http.StatusCreated, a.domainView(d, s.Name))
+	return nil
+}
+
+func (a *API) listDomains(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	s, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
+	if err != nil {
+		return err
+	}
+	list, err := a.store.Domains(ctx, s.ID)
+	if err != nil {
+		return fmt.Errorf("admin: listing domains of %s: %w", s.Name, err)
+	}
+	out := make([]domainJSON, 0, len(list))
+	for _, d := range list {
+		out = append(out, a.domainView(d, s.Name))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domains": out})
+	return nil
+}
+
+// domainFor returns the site and its claim on the {host} of the request.
+func (a *API) domainFor(r *http.Request) (tenants.Site, tenants.Domain, error) {
+	ctx := r.Context()
+	s, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
+	if err != nil {
+		return s, tenants.Domain{}, err
+	}
+	ref := chi.URLParam(r, "host")
+	host, err := tenants.NormalizeHostname(ref)
+	if err != nil {
+		return s, tenants.Domain{}, notFound("domain", ref)
+	}
+	d, err := a.store.Domain(ctx, s.ID, host)
+	if err != nil {
+		return s, d, lookupErr("domain", host, err)
+	}
+	return s, d, nil
+}
+
+func (a *API) getDomain(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.domainFor(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.domainView(d, s.Name))
+	return nil
+}
+
+func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.domainFor(r)
+	if err != nil {
+		return err
+	}
+	d, err = a.checkDomain(r.Context(), s, d)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.domainView(d, s.Name))
+	return nil
+}
+
+func (a *API) deleteDomain(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.domainFor(r)
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteDomain(r.Context(), s.ID, d.Hostname); err != nil {
+		return lookupErr("domain", d.Hostname, err)
+	}
+	if d.Status == tenants.DomainActive {
+		a.cfg.OnDomainChange(d.Hostname)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// checkDomain checks a claim now, stores the outcome and returns the
+// claim as stored. A pending or moved claim becomes active when the TXT
+// record holds its token or — unless another site holds the hostname
+// active — the HTTP proof answers it. An active claim becomes moved when
+// its DNS no longer points at the platform (checked only when
+// Config.PublicIPs is set: without them an apex cannot be told apart).
+// A blocked claim is never checked.
+func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain) (tenants.Domain, error) {
+	if d.Status == tenants.DomainBlocked {
+		return d, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.DomainCheckTimeout)
+	defer cancel()
+	now := a.now()
+	wasActive := d.Status == tenants.DomainActive
+	d.CheckedAt = now
+	v := a.cfg.Verifier
+	if wasActive {
+		if len(a.cfg.PublicIPs) == 0 {
+			d.Error, d.NextCheck = "", now.Add(a.cfg.ActiveRecheck)
+		} else {
+			points, err := v.PointsHere(ctx, d.Hostname, s.Name+"."+a.cfg.Domain, a.cfg.PublicIPs)
+			switch {
+			case err != nil:
+				a.log.Warn("admin: domain check could not run", "host", d.Hostname, "err", err)
+				d.Error, d.NextCheck = "the last check could not look up DNS; still active, retrying", now.Add(retryAfterFailure)
+			case points:
+				d.Error, d.NextCheck = "", now.Add(a.cfg.ActiveRecheck)
+			default:
+				d.Status, d.CertStatus, d.CertError, d.CertNextRetry = tenants.DomainMoved, tenants.CertNone, "", time.Time{}
+				d.Error = fmt.Sprintf("DNS no longer points at the platform (want a CNAME to %s.%s or an address among %s)",
+					s.Name, a.cfg.Domain, strings.Join(a.cfg.PublicIPs, ", "))
+				d.NextCheck = now.Add(minBackoff)
+			}
+		}
+	} else {
+		takeover := false
+		if active, err := a.store.ActiveDomain(ctx, d.Hostname); err == nil && active.SiteID != d.SiteID {
+			takeover = true
+		} else if err != nil && !errors.Is(err, tenants.ErrNotFound) {
+			return d, fmt.Errorf("admin: looking up hostname %s: %w", d.Hostname, err)
+		}
+		err := v.CheckTXT(ctx, d.Hostname, d.Token)
+		if err != nil && !takeover {
+			if herr := v.CheckHTTP(ctx, d.Hostname, d.Token, d.Token); herr == nil {
+				err = nil
+			} else if errors.Is(err, domainverify.ErrNotProven) && !errors.Is(herr, domainverify.ErrNotProven) {
+				err = fmt.Errorf("%w; HTTP proof: could not fetch it", err)
+			}
+		}
+		switch {
+		case err == nil:
+			d.Status, d.VerifiedAt, d.Error = tenants.DomainActive, now, ""
+			d.NextCheck = now.Add(a.cfg.ActiveRecheck)
+		default:
+			if errors.Is(err, domainverify.ErrNotProven) {
+				d.Error = err.Error()
+			} else {
+				a.log.Warn("admin: domain check could not run", "host", d.Hostname, "err", err)
+				d.Error = "the check could not look up DNS or fetch the HTTP proof; retrying"
+			}
+			if takeover {
+				d.Error += " (the hostname is active on another site: only the TXT record proves ownership)"
+			}
+			d.NextCheck = a.backoff(d, now)
+		}
+	}
+	if err := a.store.UpdateDomain(ctx, d); err != nil {
+		return d, lookupErr("domain", d.Hostname, err)
+	}
+	if wasActive != (d.Status == tenants.DomainActive) {
+		a.cfg.OnDomainChange(d.Hostname)
+	}
+	return d, nil
+}
+
+// backoff returns when a claim that failed its check at now is checked
+// next: a delay growing with the claim's age (so checks thin out
+// exponentially), zero (no more background checks) after pendingGiveUp.
+func (a *API) backoff(d tenants.Domain, now time.Time) time.Time {
+	age := now.Sub(d.Created)
+	if age > pendingGiveUp {
+		return time.Time{}
+	}
+	return now.Add(min(max(age/4, minBackoff), maxBackoff))
+}
+
+// RunVerifier re-checks custom domains in the background until ctx ends:
+// every Config.VerifyInterval it checks at most Config.VerifyBatch claims
+// that are due (pending ones with backoff, active ones every
+// Config.ActiveRecheck), a few at a time. cmd/pier runs it in a goroutine.
+func (a *API) RunVerifier(ctx context.Context) {
+	t := time.NewTicker(a.cfg.VerifyInterval)
+	defer t.Stop()
+	for {
+		if _, err := a.VerifyDue(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("admin: domain verifier", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// VerifyDue runs one round of the background verifier and returns how
+// many claims it checked.
+func (a *API) VerifyDue(ctx context.Context) (int, error) {
+	due, err := a.store.DomainsDue(ctx, a.now(), a.cfg.VerifyBatch)
+	if err != nil {
+		return 0, fmt.Errorf("admin: listing domains due: %w", err)
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, verifyWorkers)
+		mu   sync.Mutex
+		errs []error
+	)
+	sites := map[string]tenants.Site{}
+	for _, d := range due {
+		s, ok := sites[d.SiteID]
+		if !ok {
+			if s, err = a.store.Site(ctx, d.SiteID); err != nil {
+				if errors.Is(err, tenants.ErrNotFound) {
+					continue // deleted meanwhile, with its claims
+				}
+				errs = append(errs, fmt.Errorf("admin: site of domain %s: %w", d.Hostname, err))
+				continue
+			}
+			sites[d.SiteID] = s
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, err := a.checkDomain(ctx, s, d); err != nil && !errors.Is(err, tenants.ErrNotFound) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return len(due), errors.Join(errs...)
+}
+
+// SetCertStatus records the certificate state of the active domain host
+// (for the TLS layer to report issuance progress and failures).
+// ErrNotFound when host is not an active domain.
+func (a *API) SetCertStatus(ctx context.Context, host, status, certErr string, nextRetry time.Time) error {
+	d, err := a.store.ActiveDomain(ctx, host)
+	if err != nil {
+		return fmt.Errorf("admin: setting certificate status of %s: %w", host, err)
+	}
+	d.CertStatus, d.CertError, d.CertNextRetry = status, certErr, nextRetry
+	if err := a.store.UpdateDomain(ctx, d); err != nil {
+		return fmt.Errorf("admin: setting certificate status of %s: %w", host, err)
+	}
+	return nil
+}
