@@ -65,8 +65,16 @@
 // when someone listens. Edge.Usage reads a site's counters and
 // Edge.WriteMetrics writes them all in the Prometheus text format.
 //
-// Seams for later work: custom domains, TLS, ACME challenges and rate
-// limits wrap or extend ServeHTTP's steps (route, then serve).
+// Custom domains: when the Registry also implements DomainRegistry, a host
+// outside the platform domain routes to the site of its active claim
+// (cached like other routes; InvalidateHost drops one), and
+// /.well-known/pier-challenge/<token> answers the HTTP ownership proof of
+// a pending claim. DomainSet keeps the active hostnames in memory for
+// decisions that must not touch the database (certmagic's on-demand
+// DecisionFunc).
+//
+// Seams for later work: TLS, ACME challenges and rate limits wrap or
+// extend ServeHTTP's steps (route, then serve).
 //
 // hosting is imported by cmd/pier only. It imports tenants, assets,
 // hosting/worker, hosting/egress, internal/siterules, internal/httperr,

@@ -31,6 +31,23 @@ type Registry interface {
 	Deployment(ctx context.Context, siteID, id string) (tenants.Deployment, error)
 }
 
+// DomainRegistry is what the edge needs to serve tenants' custom
+// hostnames; tenants.Store satisfies it. When the Registry given to New
+// does not implement it, no custom hostname is served. Lookups follow the
+// Registry's error contract.
+type DomainRegistry interface {
+	// ActiveDomain returns the active claim on host.
+	ActiveDomain(ctx context.Context, host string) (tenants.Domain, error)
+	// DomainClaims lists every site's claim on host (pending ones carry
+	// the token the HTTP ownership proof answers).
+	DomainClaims(ctx context.Context, host string) ([]tenants.Domain, error)
+}
+
+// ChallengePath is the URL path prefix of the HTTP ownership proof of a
+// custom hostname: GET <ChallengePath><token> on the hostname answers the
+// token when a pending claim on it carries that token.
+const ChallengePath = "/.well-known/pier-challenge/"
+
 // Blobs reads whole blobs; *assets.Cache satisfies it. Bytes returns an
 // error wrapping assets.ErrNotFound for an absent blob (assets.ErrUnavailable
 // when storage is down). Callers never mutate the returned slice.
@@ -108,6 +125,7 @@ type Edge struct {
 	lookupTO    time.Duration
 	workerTO    time.Duration
 	reg         Registry
+	doms        DomainRegistry // nil: no custom hostnames
 	blobs       Blobs
 	routes      *routeTable
 	deps        *depCache
@@ -150,6 +168,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		egress:      cfg.Egress,
 		workers:     newWorkerTable(),
 	}
+	e.doms, _ = reg.(DomainRegistry)
 	if e.egress == nil {
 		e.egress = &egress.Policy{}
 	}
@@ -198,6 +217,16 @@ func (e *Edge) Invalidate(siteName string) {
 	e.retireWorkers(func(k workerKey) bool { return k.site == site })
 }
 
+// InvalidateHost forgets the cached route of a custom hostname, so the
+// next request sees the registry's current state (main calls it when the
+// hostname starts or stops being an active domain: verified, moved, taken
+// over, deleted).
+func (e *Edge) InvalidateHost(host string) {
+	if h, ok := normalizeHost(host); ok {
+		e.routes.removeHost(h)
+	}
+}
+
 // ServeHTTP serves one request of any host.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host, ok := normalizeHost(r.Host)
@@ -207,8 +236,14 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hr, ok := parseHost(host, e.suffix)
 	if !ok {
-		e.notConfigured(w)
-		return
+		if e.doms == nil || !customHost(host, e.suffix) {
+			e.notConfigured(w)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, ChallengePath) && e.serveChallenge(w, r, host) {
+			return
+		}
+		hr = hostRoute{custom: host}
 	}
 	ent, v, err := e.route(r.Context(), host, hr, e.now())
 	var dep *deployment
@@ -308,7 +343,11 @@ func (e *Edge) revalidate(ctx context.Context, ent *routeEntry) {
 		}
 		e.routes.store(ent, v, e.now())
 		if err == nil {
-			e.retireReplaced(ent.route.site, old, v)
+			site := ent.route.site
+			if site == "" && old.usage != nil {
+				site = old.usage.site // a custom hostname
+			}
+			e.retireReplaced(site, old, v)
 		}
 		ent.finish(call, v, err)
 	}()
@@ -343,17 +382,32 @@ func (e *Edge) retireReplaced(site string, old, cur *routeValue) {
 // route keep its loaded deployment without fetching it again.
 func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*routeValue, error) {
 	negative := &routeValue{expires: e.now().Add(e.negativeTTL)}
-	site, err := e.reg.Site(ctx, hr.site)
+	ref := hr.site
+	if hr.custom != "" {
+		d, err := e.doms.ActiveDomain(ctx, hr.custom)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return negative, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hosting: looking up custom hostname %q: %w", hr.custom, err)
+		}
+		ref = d.SiteID
+	}
+	site, err := e.reg.Site(ctx, ref)
 	if errors.Is(err, tenants.ErrNotFound) {
 		return negative, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("hosting: looking up site %q: %w", hr.site, err)
+		return nil, fmt.Errorf("hosting: looking up site %q: %w", ref, err)
 	}
-	if site.Name != hr.site {
+	switch {
+	case hr.custom != "" && site.ID != ref:
+		return negative, nil // the claim's site is gone
+	case hr.custom == "" && site.Name != hr.site:
 		// The registry matched an ID; sites are routed by name only.
 		return negative, nil
 	}
+	hr.site = site.Name
 	depID := hr.deployment
 	if depID == "" {
 		depID = site.ActiveDeployment
@@ -407,6 +461,50 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 	return v, nil
 }
 
+// serveChallenge answers the HTTP ownership proof of a custom hostname:
+// the token, when a pending (or moved) claim on host carries it. It
+// reports false, writing nothing, when no claim does, so the request is
+// routed as any other.
+func (e *Edge) serveChallenge(w http.ResponseWriter, r *http.Request, host string) bool {
+	token := strings.TrimPrefix(r.URL.Path, ChallengePath)
+	if !validChallengeToken(token) || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), e.lookupTO)
+	defer cancel()
+	claims, err := e.doms.DomainClaims(ctx, host)
+	if err != nil {
+		if !errors.Is(err, tenants.ErrNotFound) {
+			e.log.Error("hosting: looking up domain claims", "host", host, "err", err)
+			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+			return true
+		}
+		return false
+	}
+	for _, d := range claims {
+		if d.Token == token && (d.Status == tenants.DomainPending || d.Status == tenants.DomainMoved) {
+			e.plain(w, http.StatusOK, token)
+			return true
+		}
+	}
+	return false
+}
+
+// validChallengeToken accepts what tenants.NewDomainToken makes: up to 128
+// characters of a-z, 0-9 and '-'.
+func validChallengeToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // plain writes a short text response that reveals nothing internal.
 func (e *Edge) plain(w http.ResponseWriter, status int, body string) {
 	h := w.Header()
@@ -423,7 +521,8 @@ func (e *Edge) notConfigured(w http.ResponseWriter) {
 }
 
 var (
-	_ http.Handler = (*Edge)(nil)
-	_ Registry     = tenants.Store(nil)
-	_ Blobs        = (*assets.Cache)(nil)
+	_ http.Handler   = (*Edge)(nil)
+	_ Registry       = tenants.Store(nil)
+	_ DomainRegistry = tenants.Store(nil)
+	_ Blobs          = (*assets.Cache)(nil)
 )

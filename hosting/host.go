@@ -101,10 +101,31 @@ func canonicalASCII(h string) bool {
 	return true
 }
 
-// hostRoute is what a canonical host names under the platform domain.
+// hostRoute is what a canonical host names: a site (or a preview of it)
+// under the platform domain, or a custom hostname to look up.
 type hostRoute struct {
-	site       string // site name
+	site       string // site name; "" for a custom hostname
 	deployment string // deployment id for a preview host, else ""
+	custom     string // the custom hostname, else ""
+}
+
+// customHost reports whether a canonical host outside the platform domain
+// may be a tenant's custom hostname: a DNS name of two labels or more
+// (not an IP literal, whose last label is numeric or which is bracketed).
+func customHost(host, suffix string) bool {
+	if strings.HasSuffix(host, suffix) || host == suffix[1:] || !canonicalASCII(host) {
+		return false
+	}
+	dot := strings.LastIndexByte(host, '.')
+	if dot < 0 {
+		return false
+	}
+	for i := dot + 1; i < len(host); i++ {
+		if host[i] < '0' || host[i] > '9' {
+			return true
+		}
+	}
+	return false
 }
 
 // parseHost splits a canonical host under suffix ("." + domain) into a

@@ -34,6 +34,19 @@ type routeValue struct {
 
 func (v *routeValue) negative() bool { return v.slot == nil && !v.broken }
 
+// siteName returns the name of the site an entry currently routes to
+// ("" for none): its parsed site, or for a custom hostname the site its
+// value was looked up for.
+func (e *routeEntry) siteName() string {
+	if e.route.site != "" {
+		return e.route.site
+	}
+	if v := e.val.Load(); v != nil && v.usage != nil {
+		return v.usage.site
+	}
+	return ""
+}
+
 // routeEntry is the cache cell of one host. Its value is replaced
 // atomically; loads (the first one and background revalidations) are
 // coalesced through call.
@@ -102,6 +115,9 @@ func (t *routeTable) getOrCreate(host string, r hostRoute) *routeEntry {
 	e := &routeEntry{host: strings.Clone(host), route: r}
 	e.route.site = strings.Clone(r.site)
 	e.route.deployment = strings.Clone(r.deployment)
+	if r.custom != "" {
+		e.route.custom = e.host
+	}
 	s.m[e.host] = e
 	return e
 }
@@ -169,14 +185,27 @@ func (t *routeTable) remove(e *routeEntry) {
 	}
 }
 
-// removeSite drops the entries of site: its production host and every
-// preview host of it.
+// removeHost drops the entry of host, if any.
+func (t *routeTable) removeHost(host string) {
+	s := t.shard(host)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.m[host]; e != nil {
+		delete(s.m, host)
+		if e.negative {
+			s.negative--
+		}
+	}
+}
+
+// removeSite drops the entries of site: its production host, every
+// preview host of it and the custom hostnames routed to it.
 func (t *routeTable) removeSite(site string) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
 		for h, e := range s.m {
-			if e.route.site == site {
+			if e.route.site == site || e.route.custom != "" && e.siteName() == site {
 				delete(s.m, h)
 				if e.negative {
 					s.negative--
