@@ -1,6 +1,6 @@
 // Command pier runs the Pier platform (`pier serve`) and is the client of
-// its admin API: tenants, sites, tokens, deploys, deployments, rollbacks
-// and live logs.
+// its admin API: tenants, sites, custom domains, tokens, deploys,
+// deployments, rollbacks and live logs.
 //
 // Client commands find the API with --api (env PIER_API, default
 // http://127.0.0.1:8081) and authenticate with --token (env PIER_TOKEN,
@@ -95,6 +95,7 @@ func commands() []*command {
 		}},
 		{name: "tenants", summary: "create, list, inspect, re-plan and delete tenants", sub: tenantCommands()},
 		{name: "sites", summary: "create, list, inspect and delete sites", sub: siteCommands()},
+		{name: "domains", summary: "add, verify, list and remove sites' custom domains", sub: domainCommands()},
 		{name: "tokens", summary: "create, list and revoke API tokens", sub: tokenCommands()},
 		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},

@@ -178,6 +178,46 @@ func (c *Client) ActivateDeployment(ctx context.Context, site, id string) (*Depl
 	return ret(&d, err)
 }
 
+// CreateDomain claims hostname for site; the answer lists the DNS records
+// to create.
+func (c *Client) CreateDomain(ctx context.Context, site, hostname string) (*Domain, error) {
+	body := struct {
+		Hostname string `json:"hostname"`
+	}{hostname}
+	var d Domain
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/domains", body: body, out: &d})
+	return ret(&d, err)
+}
+
+// ListDomains lists site's custom domains.
+func (c *Client) ListDomains(ctx context.Context, site string) ([]Domain, error) {
+	var out struct {
+		Domains []Domain `json:"domains"`
+	}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/domains", out: &out})
+	return out.Domains, err
+}
+
+// GetDomain returns site's custom domain hostname.
+func (c *Client) GetDomain(ctx context.Context, site, hostname string) (*Domain, error) {
+	var d Domain
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/domains/" + esc(hostname), out: &d})
+	return ret(&d, err)
+}
+
+// VerifyDomain checks site's custom domain hostname now and returns it
+// after the check.
+func (c *Client) VerifyDomain(ctx context.Context, site, hostname string) (*Domain, error) {
+	var d Domain
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/domains/" + esc(hostname) + "/verify", out: &d})
+	return ret(&d, err)
+}
+
+// DeleteDomain removes site's custom domain hostname.
+func (c *Client) DeleteDomain(ctx context.Context, site, hostname string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: "/sites/" + esc(site) + "/domains/" + esc(hostname)})
+}
+
 // OpenAPI returns the server's OpenAPI document (no token needed).
 func (c *Client) OpenAPI(ctx context.Context) (map[string]any, error) {
 	var doc map[string]any

@@ -125,3 +125,31 @@ type UploadSession struct {
 	Missing   []string  `json:"missing"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
+
+// DNSRecord is a DNS record to create for a custom domain.
+type DNSRecord struct {
+	Type  string `json:"type"`
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Domain is a site's custom hostname with its verification and
+// certificate state and the records to create.
+type Domain struct {
+	Hostname      string      `json:"hostname"`
+	Site          string      `json:"site"`
+	SiteID        string      `json:"site_id"`
+	TenantID      string      `json:"tenant_id"`
+	Status        string      `json:"status"` // pending, active, moved, blocked
+	Token         string      `json:"token"`
+	VerifiedAt    time.Time   `json:"verified_at,omitzero"`
+	CheckedAt     time.Time   `json:"checked_at,omitzero"`
+	NextCheck     time.Time   `json:"next_check,omitzero"`
+	Error         string      `json:"error,omitempty"`
+	CertStatus    string      `json:"cert_status"`
+	CertError     string      `json:"cert_error,omitempty"`
+	CertNextRetry time.Time   `json:"cert_next_retry,omitzero"`
+	Records       []DNSRecord `json:"records"`
+	HTTPProof     string      `json:"http_proof"`
+	CreatedAt     time.Time   `json:"created_at"`
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/pierhq/pier/internal/apiclient"
+)
+
+func domainCommands() []*command {
+	return []*command{
+		{name: "add", summary: "add a custom domain to a site and print the DNS records to create", run: runDomainsAdd},
+		{name: "verify", summary: "check a custom domain's DNS now", run: runDomainsVerify},
+		{name: "list", summary: "list a site's custom domains with their status", run: runDomainsList},
+		{name: "remove", summary: "remove a custom domain (it stops being served at once)", run: runDomainsRemove},
+	}
+}
+
+func runDomainsAdd(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("domains add", "pier domains add HOST --site S [--json]",
+		"Add the custom hostname HOST to site S and print the DNS records that prove\nownership and point it at the platform. Then run pier domains verify.")
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "the `site` (name or id) to serve HOST")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	d, err := o.client(e).CreateDomain(ctx, *site, pos[0])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, d)
+	}
+	fmt.Fprintf(e.stdout, "Added %s to site %s (status %s).\n\nCreate these DNS records:\n\n", d.Hostname, d.Site, d.Status)
+	if err := printRecords(e.stdout, d.Records); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nOnce the name points here, %s answering %s also proves ownership.\n", d.HTTPProof, d.Token)
+	if d.Error != "" {
+		fmt.Fprintf(e.stdout, "Note: %s\n", d.Error)
+	}
+	fmt.Fprintf(e.stdout, "Then run: pier domains verify %s --site %s\n", d.Hostname, d.Site)
+	return nil
+}
+
+func printRecords(w io.Writer, recs []apiclient.DNSRecord) error {
+	t := newTable(w, "TYPE", "NAME", "VALUE")
+	for _, r := range recs {
+		t.row(r.Type, r.Name, r.Value)
+	}
+	return t.flush()
+}
+
+func runDomainsVerify(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("domains verify", "pier domains verify HOST --site S [--json]",
+		"Check HOST's ownership proof (or, when active, its DNS) now and print the\noutcome. Exits non-zero when the domain is not active afterwards.")
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "the `site` (name or id) HOST belongs to")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	d, err := o.client(e).VerifyDomain(ctx, *site, pos[0])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		if err := printJSON(e.stdout, d); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "%s: %s\n", d.Hostname, d.Status)
+		if d.Error != "" {
+			fmt.Fprintf(e.stdout, "error: %s\n", d.Error)
+		}
+		if d.Status != "active" && !d.NextCheck.IsZero() {
+			fmt.Fprintf(e.stdout, "next automatic check: %s\n", formatTime(d.NextCheck))
+		}
+	}
+	if d.Status != "active" {
+		return fmt.Errorf("domain %s is %s", d.Hostname, d.Status)
+	}
+	return nil
+}
+
+func runDomainsList(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("domains list", "pier domains list --site S [--json]",
+		"List site S's custom domains: status, certificate status, errors and the\nnext automatic check.")
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "the `site` (name or id)")
+	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	list, err := o.client(e).ListDomains(ctx, *site)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, map[string]any{"domains": list})
+	}
+	t := newTable(e.stdout, "HOSTNAME", "STATUS", "CERT", "NEXT CHECK", "ERROR")
+	for _, d := range list {
+		msg := d.Error
+		if d.CertError != "" {
+			if msg != "" {
+				msg += "; "
+			}
+			msg += "certificate: " + d.CertError
+			if !d.CertNextRetry.IsZero() {
+				msg += " (retry " + formatTime(d.CertNextRetry) + ")"
+			}
+		}
+		t.row(d.Hostname, d.Status, d.CertStatus, formatTime(d.NextCheck), msg)
+	}
+	return t.flush()
+}
+
+func runDomainsRemove(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("domains remove", "pier domains remove HOST --site S",
+		"Remove the custom hostname HOST from site S; it stops being served at once.")
+	o := addClientFlags(fs, false)
+	site := fs.String("site", "", "the `site` (name or id) HOST belongs to")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	if err := o.client(e).DeleteDomain(ctx, *site, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "removed %s from site %s\n", pos[0], *site)
+	return nil
+}
