@@ -286,5 +286,4 @@ func TestHTTPChallengeHandlerGates(t *testing.T) {
 	}
 }
 
-
 func slogErrorLog() *log.Logger { return slog.NewLogLogger(quietLogger().Handler(), slog.LevelError) }

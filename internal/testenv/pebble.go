@@ -263,8 +263,9 @@ func writePebbleConfig(file, listen, mgmt, cert, key string, opts PebbleOptions)
 	cfg.Pebble.TLSPort = opts.TLSPort
 	cfg.Pebble.KeyAlgorithm = "ecdsa"
 	cfg.Pebble.Profiles = map[string]profile{
-		"default":    {Description: "90 days", ValidityPeriod: 90 * 24 * 3600},
-		"shortlived": {Description: "short-lived, for renewal tests", ValidityPeriod: 120},
+		// One profile only: Pebble picks a random one for orders that
+		// name none.
+		"default": {Description: "90 days", ValidityPeriod: 90 * 24 * 3600},
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

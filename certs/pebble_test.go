@@ -1,0 +1,230 @@
+package certs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/pierhq/pier/internal/testenv"
+)
+
+// TestPebbleEndToEnd obtains real certificates from Pebble: on demand
+// during a handshake and proactively through Obtain, while junk and
+// disallowed names never cause an order or a storage read.
+func TestPebbleEndToEnd(t *testing.T) {
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := httpLn.Addr().(*net.TCPAddr).Port
+	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
+	p.AddA(t, "www.example.test", "127.0.0.1")
+	p.AddA(t, "api.example.test", "127.0.0.1")
+
+	allowed := map[string]bool{"www.example.test": true, "api.example.test": true}
+	var allowMu sync.Mutex
+	st := &countingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
+	m, err := New(Config{
+		Storage:    st,
+		CA:         p.Directory,
+		CARoot:     p.TLSRoots,
+		Email:      "ops@example.test",
+		Allow:      func(h string) bool { allowMu.Lock(); defer allowMu.Unlock(); return allowed[h] },
+		TenantOf:   func(string) string { return "t1" },
+		ListenHost: "127.0.0.1",
+		HTTPPort:   httpPort,
+		TLSPort:    tlsPort,
+		Logger:     quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+
+	site := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello "+r.Host) })
+	httpSrv := &http.Server{Handler: m.HTTPChallengeHandler(site), ErrorLog: slogErrorLog()}
+	go httpSrv.Serve(httpLn)
+	t.Cleanup(func() { httpSrv.Close() })
+	serveTLS(t, m, tlsLn)
+	addr := tlsLn.Addr().String()
+
+	// Junk first: nothing is ordered, nothing is read.
+	baseline := runtime.NumGoroutine()
+	ops := st.ops.Load()
+	for _, sni := range []string{"", "junk", "evil.example.test", "www.example.test.evil", "-x.example.test", "127.0.0.1"} {
+		start := time.Now()
+		conn, err := handshake(addr, sni, p.CertPool)
+		if err == nil {
+			conn.Close()
+			t.Errorf("handshake with SNI %q succeeded", sni)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("handshake with SNI %q took %v to fail", sni, d)
+		}
+	}
+	var wg sync.WaitGroup
+	var succeeded sync.Map
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sni := fmt.Sprintf("junk-%d.example.test", i)
+			if i%2 == 0 {
+				sni = fmt.Sprintf("x%d..bad", i)
+			}
+			if conn, err := handshake(addr, sni, p.CertPool); err == nil {
+				conn.Close()
+				succeeded.Store(sni, true)
+			}
+		}()
+	}
+	wg.Wait()
+	succeeded.Range(func(k, _ any) bool { t.Errorf("junk handshake %v succeeded", k); return true })
+	if n := p.Orders(); n != 0 {
+		t.Errorf("Pebble saw %d orders after junk handshakes, want 0", n)
+	}
+	if n := st.ops.Load() - ops; n != 0 {
+		t.Errorf("junk handshakes performed %d storage operations, want 0", n)
+	}
+	waitGoroutines(t, baseline)
+
+	// On demand: the first handshake for an allowed name obtains it.
+	conn, err := handshake(addr, "WWW.example.test", p.CertPool)
+	if err != nil {
+		t.Fatalf("handshake for an allowed name: %v", err)
+	}
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	if leaf.DNSNames[0] != "www.example.test" || !strings.Contains(strings.ToLower(leaf.Issuer.CommonName), "pebble") {
+		t.Errorf("certificate for %v issued by %q; want www.example.test from Pebble", leaf.DNSNames, leaf.Issuer.CommonName)
+	}
+	if n := p.Orders(); n != 1 {
+		t.Errorf("Pebble saw %d orders, want 1", n)
+	}
+	if s := m.Status("www.example.test"); s.State != StateActive || s.NotAfter.Before(time.Now().Add(24*time.Hour)) {
+		t.Errorf("status = %+v, want active", s)
+	}
+	// Cached now: no second order.
+	conn, err = handshake(addr, "www.example.test", p.CertPool)
+	if err != nil {
+		t.Fatalf("second handshake: %v", err)
+	}
+	conn.Close()
+
+	// Proactively, as when a domain becomes active.
+	if err := m.Obtain(context.Background(), "api.example.test"); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, m, "api.example.test", StateActive)
+	if n := p.Orders(); n != 2 {
+		t.Errorf("Pebble saw %d orders, want 2", n)
+	}
+	conn, err = handshake(addr, "api.example.test", p.CertPool)
+	if err != nil {
+		t.Fatalf("handshake after Obtain: %v", err)
+	}
+	conn.Close()
+
+	// A name that was allowed and is not any more is no longer served.
+	allowMu.Lock()
+	delete(allowed, "api.example.test")
+	allowMu.Unlock()
+	m.Forget("api.example.test")
+	if conn, err := handshake(addr, "api.example.test", p.CertPool); err == nil {
+		conn.Close()
+		t.Error("handshake for a removed name succeeded")
+	}
+	if n := p.Orders(); n != 2 {
+		t.Errorf("Pebble saw %d orders, want still 2", n)
+	}
+}
+
+// TestPebbleFailureBackoff: a name whose validation fails (its DNS points
+// nowhere) is reported failed with a retry time, and handshakes during the
+// back-off fail fast without another order.
+func TestPebbleFailureBackoff(t *testing.T) {
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := httpLn.Addr().(*net.TCPAddr).Port
+	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
+	// No A record for down.example.test: Pebble cannot validate it.
+	m, err := New(Config{
+		Storage: &certmagic.FileStorage{Path: t.TempDir()},
+		CA:      p.Directory, CARoot: p.TLSRoots,
+		Allow:      func(h string) bool { return h == "down.example.test" },
+		ListenHost: "127.0.0.1", HTTPPort: httpPort, TLSPort: tlsPort,
+		RetryBase: time.Hour,
+		Logger:    quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	httpSrv := &http.Server{Handler: m.HTTPChallengeHandler(http.NotFoundHandler()), ErrorLog: slogErrorLog()}
+	go httpSrv.Serve(httpLn)
+	t.Cleanup(func() { httpSrv.Close() })
+	serveTLS(t, m, tlsLn)
+
+	if err := m.Obtain(context.Background(), "down.example.test"); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStatus(t, m, "down.example.test", StateFailed)
+	if s.Reason == "" || s.NextRetry.Before(time.Now().Add(50*time.Minute)) {
+		t.Errorf("failed status = %+v; want a reason and a retry about an hour away", s)
+	}
+	orders := p.Orders()
+	if orders < 1 {
+		t.Errorf("Pebble saw %d orders, want at least 1", orders)
+	}
+	start := time.Now()
+	if conn, err := handshake(tlsLn.Addr().String(), "down.example.test", p.CertPool); err == nil {
+		conn.Close()
+		t.Error("handshake for a failed name succeeded")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("handshake during back-off took %v", d)
+	}
+	if n := p.Orders(); n != orders {
+		t.Errorf("orders went from %d to %d during the back-off", orders, n)
+	}
+}
+
+// waitGoroutines waits for the goroutine count to come back to about
+// baseline (idle connections and timers may linger briefly).
+func waitGoroutines(t *testing.T, baseline int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= baseline+5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
