@@ -250,6 +250,7 @@ func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain)
 			case points:
 				d.Error, d.NextCheck = "", now.Add(a.cfg.ActiveRecheck)
 			default:
+				// The store resets the certificate fields too.
 				d.Status, d.CertStatus, d.CertError, d.CertNextRetry = tenants.DomainMoved, tenants.CertNone, "", time.Time{}
 				d.Error = fmt.Sprintf("DNS no longer points at the platform (want a CNAME to %s.%s or an address among %s)",
 					s.Name, a.cfg.Domain, strings.Join(a.cfg.PublicIPs, ", "))
@@ -369,15 +370,12 @@ func (a *API) VerifyDue(ctx context.Context) (int, error) {
 }
 
 // SetCertStatus records the certificate state of the active domain host
-// (for the TLS layer to report issuance progress and failures).
-// ErrNotFound when host is not an active domain.
+// (for the TLS layer to report issuance progress and failures; status is
+// one of the tenants.Cert* constants). It wraps tenants.ErrNotFound when
+// host is not an active domain and tenants.ErrInvalid for an unknown
+// status.
 func (a *API) SetCertStatus(ctx context.Context, host, status, certErr string, nextRetry time.Time) error {
-	d, err := a.store.ActiveDomain(ctx, host)
-	if err != nil {
-		return fmt.Errorf("admin: setting certificate status of %s: %w", host, err)
-	}
-	d.CertStatus, d.CertError, d.CertNextRetry = status, certErr, nextRetry
-	if err := a.store.UpdateDomain(ctx, d); err != nil {
+	if err := a.store.UpdateDomainCert(ctx, host, status, certErr, nextRetry); err != nil {
 		return fmt.Errorf("admin: setting certificate status of %s: %w", host, err)
 	}
 	return nil

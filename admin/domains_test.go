@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/internal/domainverify"
+	"github.com/pierhq/pier/tenants"
 )
 
 // fakeChecker answers checks from maps: txt[host] and http[host] are the
@@ -289,5 +291,29 @@ func TestDomainVerifierDNSDown(t *testing.T) {
 	// Nothing else is due right now.
 	if n, err := e.api.VerifyDue(context.Background()); err != nil || n != 0 {
 		t.Errorf("VerifyDue right after = %d, %v", n, err)
+	}
+}
+
+func TestDomainSetCertStatus(t *testing.T) {
+	e, fc, _ := domainEnv(t)
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "blog")
+	r := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "www.example.com"}), 201)
+	ctx := context.Background()
+	if err := e.api.SetCertStatus(ctx, "www.example.com", "active", "", time.Time{}); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("SetCertStatus of a pending domain = %v, want ErrNotFound", err)
+	}
+	fc.set(func(f *fakeChecker) { f.txt["www.example.com"] = r.str("token") })
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains/www.example.com/verify", tok, nil), 200)
+	retry := e.clock.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if err := e.api.SetCertStatus(ctx, "www.example.com", "failed", "too many orders", retry); err != nil {
+		t.Fatal(err)
+	}
+	d := must(t, e.do(t, "GET", "/api/v1/sites/blog/domains/www.example.com", tok, nil), 200)
+	if d.str("cert_status") != "failed" || d.str("cert_error") != "too many orders" || d.str("cert_next_retry") != retry.Format(time.RFC3339) {
+		t.Errorf("after SetCertStatus: %s", d.raw)
+	}
+	if err := e.api.SetCertStatus(ctx, "www.example.com", "issued", "", time.Time{}); !errors.Is(err, tenants.ErrInvalid) {
+		t.Errorf("SetCertStatus with an unknown status = %v", err)
 	}
 }

@@ -67,15 +67,22 @@ func (d Domain) Validate() error {
 	default:
 		return fmt.Errorf("%w: domain status %q (want pending, active, moved or blocked)", ErrInvalid, d.Status)
 	}
-	switch d.CertStatus {
-	case CertNone, CertPendingValidation, CertPendingIssuance, CertActive, CertFailed:
-	default:
-		return fmt.Errorf("%w: certificate status %q (want none, pending_validation, pending_issuance, active or failed)", ErrInvalid, d.CertStatus)
+	if err := ValidateCertStatus(d.CertStatus); err != nil {
+		return err
 	}
 	if d.Token == "" || len(d.Token) > 128 || !tokenOK(d.Token) {
 		return fmt.Errorf("%w: domain token must be 1-128 characters of a-z, 0-9 and '-'", ErrInvalid)
 	}
 	return nil
+}
+
+// ValidateCertStatus reports whether s is a certificate status.
+func ValidateCertStatus(s string) error {
+	switch s {
+	case CertNone, CertPendingValidation, CertPendingIssuance, CertActive, CertFailed:
+		return nil
+	}
+	return fmt.Errorf("%w: certificate status %q (want none, pending_validation, pending_issuance, active or failed)", ErrInvalid, s)
 }
 
 func tokenOK(s string) bool {

@@ -88,12 +88,17 @@ type Store interface {
 	// DomainsDue returns at most limit claims whose NextCheck is set and
 	// not after now, earliest first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]Domain, error)
-	// UpdateDomain writes a claim's status, verification and certificate
-	// fields (identified by SiteID and Hostname). Making a claim active
-	// atomically demotes any other site's active claim on the hostname to
-	// moved (with an error saying so and no check scheduled), so the
-	// hostname moves in one step. ErrNotFound when the claim is gone.
+	// UpdateDomain writes a claim's status, token and verification fields
+	// (identified by SiteID and Hostname); its certificate fields are left
+	// as they are while it stays active and reset to none when it is not.
+	// Making a claim active atomically demotes any other site's active
+	// claim on the hostname to moved (with an error saying so and no check
+	// scheduled), so the hostname moves in one step. ErrNotFound when the
+	// claim is gone.
 	UpdateDomain(ctx context.Context, d Domain) error
+	// UpdateDomainCert writes the certificate fields of the active claim
+	// on host. ErrNotFound when host has no active claim.
+	UpdateDomainCert(ctx context.Context, host, status, certErr string, nextRetry time.Time) error
 	// DeleteDomain deletes site siteID's claim on host.
 	DeleteDomain(ctx context.Context, siteID, host string) error
 

@@ -130,15 +130,29 @@ WHERE hostname = $1 AND site_id <> $2 AND status = 'active'`, d.Hostname, d.Site
 			}
 		}
 		tag, err := tx.Exec(ctx, `UPDATE domains SET status = $1, token = $2, verified_at = $3, checked_at = $4, next_check = $5,
-	error = $6, cert_status = $7, cert_error = $8, cert_next_retry = $9 WHERE hostname = $10 AND site_id = $11`,
-			d.Status, d.Token, optTime(d.VerifiedAt), optTime(d.CheckedAt), optTime(d.NextCheck), d.Error,
-			d.CertStatus, d.CertError, optTime(d.CertNextRetry), d.Hostname, d.SiteID)
+	error = $6,
+	cert_status = CASE WHEN $1 = 'active' THEN cert_status ELSE 'none' END,
+	cert_error = CASE WHEN $1 = 'active' THEN cert_error ELSE '' END,
+	cert_next_retry = CASE WHEN $1 = 'active' THEN cert_next_retry END
+WHERE hostname = $7 AND site_id = $8`,
+			d.Status, d.Token, optTime(d.VerifiedAt), optTime(d.CheckedAt), optTime(d.NextCheck), d.Error, d.Hostname, d.SiteID)
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows // mapped to tenants.ErrNotFound
 		}
 		return err
 	})
 	return mapErr(op, err)
+}
+
+// UpdateDomainCert writes the certificate fields of host's active claim.
+func (s *Store) UpdateDomainCert(ctx context.Context, host, status, certErr string, nextRetry time.Time) error {
+	op := "updating certificate status of " + host
+	if err := tenants.ValidateCertStatus(status); err != nil {
+		return invalid(op, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE domains SET cert_status = $1, cert_error = $2, cert_next_retry = $3
+WHERE hostname = $4 AND status = 'active'`, status, certErr, optTime(nextRetry), host)
+	return affected(op, tag, err)
 }
 
 // DeleteDomain deletes site siteID's claim on host.

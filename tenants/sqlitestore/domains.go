@@ -150,14 +150,28 @@ WHERE hostname = ? AND site_id <> ? AND status = 'active'`, d.Hostname, d.SiteID
 			return mapErr(op, err)
 		}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?, token = ?, verified_at = ?, checked_at = ?, next_check = ?,
-	error = ?, cert_status = ?, cert_error = ?, cert_next_retry = ? WHERE hostname = ? AND site_id = ?`,
-		d.Status, d.Token, optMs(d.VerifiedAt), optMs(d.CheckedAt), optMs(d.NextCheck), d.Error,
-		d.CertStatus, d.CertError, optMs(d.CertNextRetry), d.Hostname, d.SiteID)
+	res, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?1, token = ?2, verified_at = ?3, checked_at = ?4, next_check = ?5,
+	error = ?6,
+	cert_status = CASE WHEN ?1 = 'active' THEN cert_status ELSE 'none' END,
+	cert_error = CASE WHEN ?1 = 'active' THEN cert_error ELSE '' END,
+	cert_next_retry = CASE WHEN ?1 = 'active' THEN cert_next_retry ELSE 0 END
+WHERE hostname = ?7 AND site_id = ?8`,
+		d.Status, d.Token, optMs(d.VerifiedAt), optMs(d.CheckedAt), optMs(d.NextCheck), d.Error, d.Hostname, d.SiteID)
 	if err := affected(op, res, err); err != nil {
 		return err
 	}
 	return mapErr(op, tx.Commit())
+}
+
+// UpdateDomainCert writes the certificate fields of host's active claim.
+func (s *Store) UpdateDomainCert(ctx context.Context, host, status, certErr string, nextRetry time.Time) error {
+	op := "updating certificate status of " + host
+	if err := tenants.ValidateCertStatus(status); err != nil {
+		return invalid(op, err)
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE domains SET cert_status = ?, cert_error = ?, cert_next_retry = ?
+WHERE hostname = ? AND status = 'active'`, status, certErr, optMs(nextRetry), host)
+	return affected(op, res, err)
 }
 
 // DeleteDomain deletes site siteID's claim on host.

@@ -61,13 +61,22 @@ func testDomainRoundTrip(t *testing.T, h *harness) {
 	d.CheckedAt = baseTime.Add(2 * time.Second)
 	d.NextCheck = time.Time{}
 	d.Error = "last check: nothing"
-	d.CertStatus = tenants.CertFailed
-	d.CertError = "rate limited"
-	d.CertNextRetry = baseTime.Add(time.Hour)
-	mustNil(t, "UpdateDomain", h.s.UpdateDomain(h.ctx, d))
+	// UpdateDomain leaves the certificate fields alone.
+	upd := d
+	upd.CertStatus, upd.CertError = tenants.CertActive, "ignored"
+	mustNil(t, "UpdateDomain", h.s.UpdateDomain(h.ctx, upd))
 	got, err = h.s.Domain(h.ctx, "sa", "www.example.com")
 	mustNil(t, "Domain after update", err)
 	equalDomain(t, "Domain after update", got, d)
+
+	// UpdateDomainCert writes them, on the active claim only.
+	d.CertStatus, d.CertError, d.CertNextRetry = tenants.CertFailed, "rate limited", baseTime.Add(time.Hour)
+	mustNil(t, "UpdateDomainCert", h.s.UpdateDomainCert(h.ctx, "www.example.com", d.CertStatus, d.CertError, d.CertNextRetry))
+	got, err = h.s.Domain(h.ctx, "sa", "www.example.com")
+	mustNil(t, "Domain after UpdateDomainCert", err)
+	equalDomain(t, "Domain after UpdateDomainCert", got, d)
+	wantErr(t, "UpdateDomainCert of an unknown host", h.s.UpdateDomainCert(h.ctx, "nope.example.com", tenants.CertActive, "", time.Time{}), tenants.ErrNotFound)
+	wantErr(t, "UpdateDomainCert with a bad status", h.s.UpdateDomainCert(h.ctx, "www.example.com", "issued", "", time.Time{}), tenants.ErrInvalid)
 	active, err := h.s.ActiveDomain(h.ctx, "www.example.com")
 	mustNil(t, "ActiveDomain", err)
 	equalDomain(t, "ActiveDomain", active, d)
@@ -76,6 +85,17 @@ func testDomainRoundTrip(t *testing.T, h *harness) {
 	if !slices.Equal(hosts, []string{"www.example.com"}) {
 		t.Errorf("ActiveDomains = %v", hosts)
 	}
+
+	// Leaving active resets the certificate fields.
+	moved := d
+	moved.Status = tenants.DomainMoved
+	mustNil(t, "UpdateDomain to moved", h.s.UpdateDomain(h.ctx, moved))
+	got, err = h.s.Domain(h.ctx, "sa", "www.example.com")
+	mustNil(t, "Domain after moving", err)
+	if got.CertStatus != tenants.CertNone || got.CertError != "" || !got.CertNextRetry.IsZero() {
+		t.Errorf("certificate fields after leaving active: %+v", got)
+	}
+	wantErr(t, "UpdateDomainCert of a moved claim", h.s.UpdateDomainCert(h.ctx, "www.example.com", tenants.CertActive, "", time.Time{}), tenants.ErrNotFound)
 
 	mustNil(t, "DeleteDomain", h.s.DeleteDomain(h.ctx, "sa", "www.example.com"))
 	_, err = h.s.Domain(h.ctx, "sa", "www.example.com")
@@ -133,8 +153,9 @@ func testDomainMove(t *testing.T, h *harness) {
 		t.Errorf("DomainClaims = %v", got)
 	}
 
-	a.Status, a.VerifiedAt, a.CertStatus = tenants.DomainActive, baseTime, tenants.CertActive
+	a.Status, a.VerifiedAt = tenants.DomainActive, baseTime
 	mustNil(t, "activate a", h.s.UpdateDomain(h.ctx, a))
+	mustNil(t, "certificate of a", h.s.UpdateDomainCert(h.ctx, a.Hostname, tenants.CertActive, "", time.Time{}))
 	b.Status = tenants.DomainActive
 	mustNil(t, "activate b", h.s.UpdateDomain(h.ctx, b))
 
