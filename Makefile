@@ -5,6 +5,9 @@ BIN     := $(CURDIR)/bin
 TOOLS   := $(CURDIR)/.cache/bin
 MINIO   := $(TOOLS)/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+PEBBLE  := $(TOOLS)/pebble
+CHALLTESTSRV := $(TOOLS)/pebble-challtestsrv
+PEBBLE_VERSION := v2.10.1
 PIER    := $(BIN)/pier
 TEST_TIMEOUT ?= 20m
 # apt-get is only used when a needed Debian package is missing.
@@ -33,7 +36,16 @@ test: tools build examples
 test-unit:
 	$(GO) test -short -count=1 ./...
 
-tools: $(MINIO) postgres
+tools: $(MINIO) $(PEBBLE) $(CHALLTESTSRV) postgres
+
+# Pebble (the ACME test CA) and its DNS/challenge test server, for the TLS tests.
+$(PEBBLE):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION)
+
+$(CHALLTESTSRV):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION)
 
 ## examples: build the example workers (Go SDK, C, WAT, WAGI) into examples/*/build
 examples:
