@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pierhq/pier/certs/pgstorage"
 	"github.com/pierhq/pier/internal/testenv"
 )
 
@@ -226,5 +228,67 @@ func waitGoroutines(t *testing.T, baseline int) {
 			t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPebbleSharedStorageOneOrder: two managers (two nodes) sharing
+// PostgreSQL storage obtain the same new name at once; the storage lock
+// lets exactly one of them order it, and both serve it.
+func TestPebbleSharedStorageOneOrder(t *testing.T) {
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := httpLn.Addr().(*net.TCPAddr).Port
+	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
+	p.AddA(t, "shared.example.test", "127.0.0.1")
+	pg := testenv.StartPostgres(t)
+	pool, err := pgxpool.New(context.Background(), pg.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+
+	var managers []*Manager
+	for range 2 {
+		st, err := pgstorage.New(context.Background(), pgstorage.Config{Pool: pool, PollInterval: 50 * time.Millisecond, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		m, err := New(Config{
+			Storage: st, CA: p.Directory, CARoot: p.TLSRoots,
+			Allow:      func(h string) bool { return h == "shared.example.test" },
+			ListenHost: "127.0.0.1", HTTPPort: httpPort, TLSPort: tlsPort,
+			Logger: quietLogger(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		managers = append(managers, m)
+	}
+	// Validation reaches node 0's listeners; node 1's challenges are
+	// answered from the shared storage (distributed solving).
+	httpSrv := &http.Server{Handler: managers[0].HTTPChallengeHandler(http.NotFoundHandler()), ErrorLog: slogErrorLog()}
+	go httpSrv.Serve(httpLn)
+	t.Cleanup(func() { httpSrv.Close() })
+	serveTLS(t, managers[0], tlsLn)
+
+	for _, m := range managers {
+		if err := m.Obtain(context.Background(), "shared.example.test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range managers {
+		waitStatus(t, m, "shared.example.test", StateActive)
+	}
+	if n := p.Orders(); n != 1 {
+		t.Errorf("Pebble saw %d orders for one name on two nodes, want 1", n)
 	}
 }
