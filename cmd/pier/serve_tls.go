@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pierhq/pier/certs"
+	"github.com/pierhq/pier/certs/pgstorage"
+	"github.com/pierhq/pier/hosting"
+)
+
+// tlsFlags are `pier serve`'s TLS flags and their PIER_* twins.
+type tlsFlags struct {
+	HTTPS            string
+	ACMECA           string
+	ACMEEmail        string
+	ACMECARoot       string
+	Internal         bool
+	OrdersPerHour    int
+	OrdersPerHourTen int
+}
+
+// registerTLSFlags adds the TLS flags to fs.
+func registerTLSFlags(fs *flag.FlagSet) *tlsFlags {
+	f := &tlsFlags{}
+	fs.StringVar(&f.HTTPS, "https", envString("PIER_HTTPS", ""), "HTTPS listen address (e.g. :443); turns on TLS, --http then also answers ACME HTTP-01 (default :8443 with --tls-internal)")
+	fs.StringVar(&f.ACMECA, "acme-ca", envString("PIER_ACME_CA", certmagic.LetsEncryptProductionCA), "ACME directory URL of the CA issuing custom domains' certificates (using it accepts its subscriber agreement)")
+	fs.StringVar(&f.ACMEEmail, "acme-email", envString("PIER_ACME_EMAIL", ""), "contact e-mail of the ACME account (expiry notices)")
+	fs.StringVar(&f.ACMECARoot, "acme-ca-root", envString("PIER_ACME_CA_ROOT", ""), "PEM file of a root to trust when talking to the ACME CA (a private CA such as Pebble)")
+	fs.BoolVar(&f.Internal, "tls-internal", envBool("PIER_TLS_INTERNAL", false), "issue certificates from a local self-signed CA instead of ACME (development: https://<site>.localhost:8443); its root is written to <data>/tls-internal-root.pem")
+	fs.IntVar(&f.OrdersPerHour, "cert-orders-per-hour", envInt("PIER_CERT_ORDERS_PER_HOUR", certs.DefaultMaxOrdersPerHour), "cap on new certificate orders per hour on this node (-1: none)")
+	fs.IntVar(&f.OrdersPerHourTen, "cert-orders-per-hour-per-tenant", envInt("PIER_CERT_ORDERS_PER_HOUR_PER_TENANT", certs.DefaultMaxOrdersPerHourPerTenant), "cap on new certificate orders per hour per tenant (-1: none)")
+	return f
+}
+
+// tlsOptions is what startTLS needs besides the flags.
+type tlsOptions struct {
+	Data     string // data directory (file certificate storage)
+	DB       string // --db: PostgreSQL URLs share certificate storage between nodes
+	HTTPAddr string // --http: where ACME HTTP-01 validation arrives
+	// Allow: a certificate may be obtained and served for host (an active
+	// custom domain, a platform host); from memory, no when unsure.
+	Allow func(host string) bool
+	// TenantOf: the tenant host belongs to, for the order budget.
+	TenantOf func(host string) string
+	Logger   *slog.Logger
+}
+
+// tlsServer is the HTTPS side of `pier serve`.
+type tlsServer struct {
+	Manager  *certs.Manager
+	srv      *http.Server
+	ln       net.Listener
+	allow    func(string) bool
+	pool     *pgxpool.Pool
+	storage  *pgstorage.Storage
+	rootFile string
+}
+
+// startTLS listens on --https and builds the certificate manager; it
+// returns nil, nil when TLS is off. Serve it with Serve; handler is the
+// edge.
+func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handler) (*tlsServer, error) {
+	if f.HTTPS == "" && f.Internal {
+		f.HTTPS = ":8443"
+	}
+	if f.HTTPS == "" {
+		return nil, nil
+	}
+	if o.Allow == nil {
+		return nil, errors.New("serve: TLS needs a decision func")
+	}
+	ln, err := net.Listen("tcp", f.HTTPS)
+	if err != nil {
+		return nil, fmt.Errorf("serve: https listener: %w", err)
+	}
+	t := &tlsServer{ln: ln, allow: o.Allow}
+	fail := func(err error) (*tlsServer, error) {
+		t.close()
+		return nil, err
+	}
+	var storage certmagic.Storage
+	if strings.HasPrefix(o.DB, "postgres://") || strings.HasPrefix(o.DB, "postgresql://") {
+		t.pool, err = pgxpool.New(ctx, o.DB)
+		if err != nil {
+			return fail(fmt.Errorf("serve: certificate storage: %w", err))
+		}
+		t.storage, err = pgstorage.New(ctx, pgstorage.Config{Pool: t.pool, Logger: o.Logger})
+		if err != nil {
+			return fail(fmt.Errorf("serve: certificate storage: %w", err))
+		}
+		storage = t.storage
+	}
+	listenHost, _, _ := net.SplitHostPort(f.HTTPS)
+	cfg := certs.Config{
+		Storage:                   storage,
+		DataDir:                   o.Data,
+		CA:                        f.ACMECA,
+		Email:                     f.ACMEEmail,
+		CARootFile:                f.ACMECARoot,
+		Internal:                  f.Internal,
+		Allow:                     o.Allow,
+		TenantOf:                  o.TenantOf,
+		MaxOrdersPerHour:          f.OrdersPerHour,
+		MaxOrdersPerHourPerTenant: f.OrdersPerHourTen,
+		ListenHost:                listenHost,
+		TLSPort:                   ln.Addr().(*net.TCPAddr).Port,
+		Logger:                    o.Logger,
+	}
+	if _, port, err := net.SplitHostPort(o.HTTPAddr); err == nil {
+		cfg.HTTPPort, _ = strconv.Atoi(port)
+	}
+	t.Manager, err = certs.New(cfg)
+	if err != nil {
+		return fail(fmt.Errorf("serve: %w", err))
+	}
+	if root := t.Manager.InternalRootPEM(); root != nil {
+		t.rootFile = filepath.Join(o.Data, "tls-internal-root.pem")
+		if err := writeFileAtomic(t.rootFile, root); err != nil {
+			return fail(fmt.Errorf("serve: writing internal CA root: %w", err))
+		}
+	}
+	t.srv = hosting.NewServer(f.HTTPS, handler)
+	t.srv.TLSConfig = t.Manager.TLSConfig()
+	return t, nil
+}
+
+// HTTPHandler wraps the plain-HTTP edge: ACME HTTP-01 challenges are
+// answered before anything else.
+func (t *tlsServer) HTTPHandler(next http.Handler) http.Handler {
+	return t.Manager.HTTPChallengeHandler(next)
+}
+
+// OnDomainChange follows a hostname that became or stopped being an
+// active custom domain: an active one is obtained at once (so the first
+// visitor does not wait), an inactive one forgotten (no longer served or
+// renewed). Call it after the in-memory decision set has taken the change
+// in.
+func (t *tlsServer) OnDomainChange(host string) {
+	if t.allow(host) {
+		t.Manager.Obtain(context.Background(), host)
+		return
+	}
+	t.Manager.Forget(host)
+}
+
+// ObtainAll requests (or, when stored, loads) the certificate of every
+// host; call it at start-up with the active custom domains.
+func (t *tlsServer) ObtainAll(hosts []string) {
+	for _, h := range hosts {
+		t.Manager.Obtain(context.Background(), h)
+	}
+}
+
+// Addr is the HTTPS listener's address.
+func (t *tlsServer) Addr() net.Addr { return t.ln.Addr() }
+
+// RootFile is where the internal CA's root was written ("" without
+// --tls-internal).
+func (t *tlsServer) RootFile() string { return t.rootFile }
+
+// Serve serves HTTPS (HTTP/2 and HTTP/1.1) until Shutdown.
+func (t *tlsServer) Serve() error {
+	if err := t.srv.ServeTLS(t.ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops serving and releases the manager and its storage.
+func (t *tlsServer) Shutdown(ctx context.Context) error {
+	err := t.srv.Shutdown(ctx)
+	t.close()
+	return err
+}
+
+func (t *tlsServer) close() {
+	if t.Manager != nil {
+		t.Manager.Close()
+	}
+	if t.storage != nil {
+		t.storage.Close()
+	}
+	if t.pool != nil {
+		t.pool.Close()
+	}
+	t.ln.Close()
+}
+
+// writeFileAtomic writes data to path through a temporary file renamed
+// into place, so a reader never sees half of it.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

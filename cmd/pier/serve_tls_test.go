@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestStartTLSInternal(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f := registerTLSFlags(fs)
+	if err := fs.Parse([]string{"--tls-internal", "--https", "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	site := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "site "+r.Host) })
+	ts, err := startTLS(context.Background(), f, tlsOptions{
+		Data:     data,
+		HTTPAddr: "127.0.0.1:8080",
+		Allow:    func(h string) bool { return h == "blog.localhost" },
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ts.Serve() }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := ts.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+
+	rootPEM, err := os.ReadFile(ts.RootFile())
+	if err != nil {
+		t.Fatalf("internal root not written: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	addr := ts.Addr().String()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
+	}}
+	resp, err := client.Get("https://blog.localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "site blog.localhost" || resp.ProtoMajor != 2 {
+		t.Errorf("got %q over %s; want the site over HTTP/2", body, resp.Proto)
+	}
+	if _, err := client.Get("https://other.localhost/"); err == nil {
+		t.Error("a disallowed name was served")
+	}
+	// Plain HTTP: challenges answered first (404 for unknown tokens),
+	// everything else reaches the edge.
+	h := ts.HTTPHandler(site)
+	rec := &recorder{header: http.Header{}}
+	req, _ := http.NewRequest("GET", "http://blog.localhost/.well-known/acme-challenge/x", nil)
+	h.ServeHTTP(rec, req)
+	if rec.status != http.StatusNotFound {
+		t.Errorf("challenge path = %d, want 404 (internal issuer has no challenges)", rec.status)
+	}
+}
+
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
