@@ -292,3 +292,98 @@ func TestPebbleSharedStorageOneOrder(t *testing.T) {
 		t.Errorf("Pebble saw %d orders for one name on two nodes, want 1", n)
 	}
 }
+
+// TestPebbleEachChallenge obtains a certificate with only HTTP-01 and with
+// only TLS-ALPN-01 allowed, so both validation paths are known to work.
+func TestPebbleEachChallenge(t *testing.T) {
+	for _, challenge := range []string{"http-01", "tls-alpn-01"} {
+		t.Run(challenge, func(t *testing.T) {
+			httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			httpPort := httpLn.Addr().(*net.TCPAddr).Port
+			tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+			p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
+			p.AddA(t, "one.example.test", "127.0.0.1")
+			m, err := New(Config{
+				Storage: &certmagic.FileStorage{Path: t.TempDir()},
+				CA:      p.Directory, CARoot: p.TLSRoots,
+				Allow:      func(h string) bool { return h == "one.example.test" },
+				ListenHost: "127.0.0.1", HTTPPort: httpPort, TLSPort: tlsPort,
+				Logger: quietLogger(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			var httpHits sync.Map
+			site := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+			h := m.HTTPChallengeHandler(site)
+			httpSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				httpHits.Store(r.URL.Path, true)
+				h.ServeHTTP(w, r)
+			}), ErrorLog: slogErrorLog()}
+			go httpSrv.Serve(httpLn)
+			t.Cleanup(func() { httpSrv.Close() })
+			serveTLS(t, m, tlsLn)
+			if challenge == "http-01" {
+				m.acme.DisableTLSALPNChallenge = true
+			} else {
+				m.acme.DisableHTTPChallenge = true
+			}
+			conn, err := handshake(tlsLn.Addr().String(), "one.example.test", p.CertPool)
+			if err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			conn.Close()
+			sawHTTP := false
+			httpHits.Range(func(k, _ any) bool {
+				sawHTTP = sawHTTP || strings.HasPrefix(k.(string), challengePrefix)
+				return true
+			})
+			if sawHTTP != (challenge == "http-01") {
+				t.Errorf("HTTP-01 requests seen: %v", sawHTTP)
+			}
+		})
+	}
+}
+
+// TestUnreadableStoredCertificateIsReobtained: a stored certificate that
+// cannot be parsed is treated as missing and obtained again.
+func TestUnreadableStoredCertificateIsReobtained(t *testing.T) {
+	fsStore := &certmagic.FileStorage{Path: t.TempDir()}
+	allow := func(h string) bool { return h == "site.localhost" }
+	m, err := New(Config{Storage: fsStore, Internal: true, Allow: allow, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Obtain(context.Background(), "site.localhost"); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, m, "site.localhost", StateActive)
+	m.Close()
+	key := certmagic.StorageKeys.SiteCert(m.internal.IssuerKey(), "site.localhost")
+	if err := fsStore.Store(context.Background(), key, []byte("not a certificate")); err != nil {
+		t.Fatal(err)
+	}
+
+	m2, err := New(Config{Storage: fsStore, Internal: true, Allow: allow, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if err := m2.Obtain(context.Background(), "site.localhost"); err != nil {
+		t.Fatal(err)
+	}
+	// Active on a fresh manager means the repaired certificate loaded.
+	waitStatus(t, m2, "site.localhost", StateActive)
+	v, err := fsStore.Load(context.Background(), key)
+	if err != nil || !strings.HasPrefix(string(v), "-----BEGIN CERTIFICATE") {
+		t.Errorf("stored certificate after repair = %.40q, %v", v, err)
+	}
+}
