@@ -317,3 +317,28 @@ func TestDomainSetCertStatus(t *testing.T) {
 		t.Errorf("SetCertStatus with an unknown status = %v", err)
 	}
 }
+
+func TestDomainTenantDisabledAndDeleted(t *testing.T) {
+	e, fc, changes := domainEnv(t)
+	id, tok := e.tenant(t, "acme")
+	e.site(t, tok, "blog")
+	r := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "www.example.com"}), 201)
+	fc.set(func(f *fakeChecker) { f.txt["www.example.com"] = r.str("token") })
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains/www.example.com/verify", tok, nil), 200)
+	ctx := context.Background()
+
+	must(t, e.do(t, "PATCH", "/api/v1/tenants/"+id, e.admin, map[string]any{"disabled": true}), 200)
+	if got := changes.list(); len(got) != 2 {
+		t.Errorf("OnDomainChange calls after disabling the tenant: %v", got)
+	}
+	if hosts, _ := e.store.ActiveDomains(ctx); len(hosts) != 0 {
+		t.Errorf("a disabled tenant's domain is listed active: %v", hosts)
+	}
+	must(t, e.do(t, "DELETE", "/api/v1/tenants/"+id, e.admin, nil), 204)
+	if got := changes.list(); len(got) != 3 {
+		t.Errorf("OnDomainChange calls after deleting the tenant: %v", got)
+	}
+	if claims, _ := e.store.DomainClaims(ctx, "www.example.com"); len(claims) != 0 {
+		t.Errorf("claims survive their tenant: %v", claims)
+	}
+}

@@ -189,7 +189,8 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // invalidateSites tells the edge about every site of a tenant whose
-// serving state changed (e.g. it was disabled). A listing failure is only
+// serving state changed (e.g. it was disabled), and about their active
+// custom domains. A listing failure is only
 // logged: the change itself is stored.
 func (a *API) invalidateSites(ctx context.Context, tenantID string) {
 	sites, err := a.store.Sites(ctx, tenantID)
@@ -199,5 +200,15 @@ func (a *API) invalidateSites(ctx context.Context, tenantID string) {
 	}
 	for _, s := range sites {
 		a.cfg.OnActivate(s)
+		domains, err := a.store.Domains(ctx, s.ID)
+		if err != nil {
+			a.log.ErrorContext(ctx, "listing domains to invalidate", "site", s.Name, "err", err)
+			continue
+		}
+		for _, d := range domains {
+			if d.Status == tenants.DomainActive {
+				a.cfg.OnDomainChange(d.Hostname)
+			}
+		}
 	}
 }

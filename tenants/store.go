@@ -83,7 +83,8 @@ type Store interface {
 	DomainClaims(ctx context.Context, host string) ([]Domain, error)
 	// ActiveDomain returns the active claim on host (ErrNotFound: none).
 	ActiveDomain(ctx context.Context, host string) (Domain, error)
-	// ActiveDomains lists the hostnames of every active claim.
+	// ActiveDomains lists the hostnames of every active claim of a tenant
+	// that is not disabled.
 	ActiveDomains(ctx context.Context) ([]string, error)
 	// DomainsDue returns at most limit claims whose NextCheck is set and
 	// not after now, earliest first.

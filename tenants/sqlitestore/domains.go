@@ -104,9 +104,11 @@ func (s *Store) ActiveDomain(ctx context.Context, host string) (tenants.Domain, 
 	return d, mapErr("active domain "+host, err)
 }
 
-// ActiveDomains lists the hostnames of every active claim.
+// ActiveDomains lists the hostnames of every active claim of an enabled
+// tenant.
 func (s *Store) ActiveDomains(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT hostname FROM domains WHERE status = 'active' ORDER BY hostname`)
+	rows, err := s.read.QueryContext(ctx, `SELECT d.hostname FROM domains d JOIN sites s ON s.id = d.site_id JOIN tenants t ON t.id = s.tenant_id
+WHERE d.status = 'active' AND t.disabled = 0 ORDER BY d.hostname`)
 	if err != nil {
 		return nil, mapErr("listing active domains", err)
 	}

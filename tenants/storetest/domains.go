@@ -174,6 +174,17 @@ func testDomainMove(t *testing.T, h *harness) {
 	if !slices.Equal(hosts, []string{"www.example.com"}) {
 		t.Errorf("ActiveDomains = %v", hosts)
 	}
+
+	// A disabled tenant's domains are not listed.
+	tb, err := h.s.Tenant(h.ctx, "tb")
+	mustNil(t, "Tenant", err)
+	tb.Disabled = true
+	mustNil(t, "UpdateTenant", h.s.UpdateTenant(h.ctx, tb))
+	hosts, err = h.s.ActiveDomains(h.ctx)
+	mustNil(t, "ActiveDomains with the owner disabled", err)
+	if len(hosts) != 0 {
+		t.Errorf("ActiveDomains with the owner disabled = %v", hosts)
+	}
 }
 
 func testDomainsListAndDue(t *testing.T, h *harness) {
