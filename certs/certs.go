@@ -140,6 +140,7 @@ type Manager struct {
 	acme     *certmagic.ACMEIssuer // nil with Config.Internal
 	internal *internalIssuer       // nil without Config.Internal
 	budget   *budget
+	count    counters
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -282,10 +283,13 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 			tenant = m.cfg.TenantOf(name)
 		}
 		if ok, reason, retry := m.budget.take(name, tenant); !ok {
+			m.count.ordersRefused.Add(1)
 			m.log.Warn("certificate order refused", "host", name, "tenant", tenant, "reason", reason, "next_retry", retry)
 			return certmagic.ErrNoRetry{Err: fmt.Errorf("certs: %s (next retry %s)", reason, retry.UTC().Format(time.RFC3339))}
 		}
+		m.count.ordersStarted.Add(1)
 	case "cert_obtained":
+		m.count.obtained.Add(1)
 		m.budget.succeeded(name)
 	case "cert_failed":
 		reason := "certificate order failed"
@@ -298,6 +302,7 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 			m.log.Error("certificate renewal failed", "host", name, "error", reason)
 			return nil
 		}
+		m.count.ordersFailed.Add(1)
 		retry := m.budget.failed(name, reason)
 		m.log.Error("certificate order failed", "host", name, "error", reason, "next_retry", retry)
 	}
@@ -321,9 +326,11 @@ func (m *Manager) TLSConfig() *tls.Config {
 func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name, ok := Normalize(hello.ServerName)
 	if !ok {
+		m.count.refusedMalform.Add(1)
 		return nil, ErrMalformedName
 	}
 	if !m.cfg.Allow(name) {
+		m.count.refusedDisallow.Add(1)
 		return nil, ErrNotAllowed
 	}
 	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {

@@ -143,7 +143,6 @@ func serveTLS(t *testing.T, m *Manager, ln net.Listener) {
 			io.WriteString(w, "hello "+r.Host)
 		}),
 		TLSConfig: m.TLSConfig(),
-		ErrorLog:  nil,
 	}
 	srv.ErrorLog = slogErrorLog()
 	go srv.ServeTLS(ln, "", "")

@@ -102,6 +102,13 @@ func TestPebbleEndToEnd(t *testing.T) {
 	if n := st.ops.Load() - ops; n != 0 {
 		t.Errorf("junk handshakes performed %d storage operations, want 0", n)
 	}
+	var metrics strings.Builder
+	m.WriteMetrics(&metrics)
+	for _, want := range []string{`pier_tls_handshakes_refused_total{reason="malformed_sni"} 104`, `pier_tls_handshakes_refused_total{reason="not_allowed"} 102`, "pier_cert_orders_total 0"} {
+		if !strings.Contains(metrics.String(), want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, metrics.String())
+		}
+	}
 	waitGoroutines(t, baseline)
 
 	// On demand: the first handshake for an allowed name obtains it.
@@ -290,6 +297,23 @@ func TestPebbleSharedStorageOneOrder(t *testing.T) {
 	}
 	if n := p.Orders(); n != 1 {
 		t.Errorf("Pebble saw %d orders for one name on two nodes, want 1", n)
+	}
+	var total int
+	for _, m := range managers {
+		var b strings.Builder
+		if err := m.WriteMetrics(&b); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		for _, line := range strings.Split(b.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, "pier_cert_orders_total "); ok {
+				fmt.Sscan(v, &n)
+			}
+		}
+		total += n
+	}
+	if total != 1 {
+		t.Errorf("pier_cert_orders_total summed over both nodes = %d, want 1", total)
 	}
 }
 
