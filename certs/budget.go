@@ -15,7 +15,7 @@ type budget struct {
 	retryMax          time.Duration
 	now               func() time.Time
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // read-locked on the handshake path (backedOff)
 	orders  []time.Time            // global, oldest first, within the last hour
 	tenants map[string][]time.Time // per tenant, oldest first
 	names   map[string]*nameState
@@ -140,8 +140,8 @@ func (b *budget) succeeded(name string) {
 // backedOff reports whether name failed and must not be tried before its
 // retry time.
 func (b *budget) backedOff(name string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	st := b.names[name]
 	return st != nil && st.state == StateFailed && b.now().Before(st.nextRetry)
 }
@@ -154,8 +154,8 @@ func (b *budget) forget(name string) {
 }
 
 func (b *budget) snapshot(name string) nameState {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	if st := b.names[name]; st != nil {
 		return *st
 	}

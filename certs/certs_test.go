@@ -286,3 +286,52 @@ func TestHTTPChallengeHandlerGates(t *testing.T) {
 }
 
 func slogErrorLog() *log.Logger { return slog.NewLogLogger(quietLogger().Handler(), slog.LevelError) }
+
+// BenchmarkHandshakeCached measures a full TLS handshake for a name whose
+// certificate is in memory (the edge's hot path).
+func BenchmarkHandshakeCached(b *testing.B) {
+	m, err := New(Config{
+		Storage:  &certmagic.FileStorage{Path: b.TempDir()},
+		Internal: true,
+		Allow:    func(h string) bool { return h == "site.localhost" },
+		Logger:   quietLogger(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(m.InternalRootPEM())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := m.TLSConfig()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				tc := tls.Server(c, cfg)
+				tc.Handshake()
+				tc.Close()
+			}()
+		}
+	}()
+	conn, err := handshake(ln.Addr().String(), "site.localhost", roots)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn.Close()
+	b.ResetTimer()
+	for range b.N {
+		conn, err := handshake(ln.Addr().String(), "site.localhost", roots)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conn.Close()
+	}
+}
