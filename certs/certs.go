@@ -86,6 +86,9 @@ type Config struct {
 	// the system roots.
 	CARoot     *x509.CertPool
 	CARootFile string
+	// ACMEProfile names the CA's certificate profile to order (for
+	// instance Let's Encrypt's "shortlived"). Default: the CA's default.
+	ACMEProfile string
 
 	// Internal issues certificates from a self-signed local CA (kept in
 	// Storage) instead of ACME: for development, so that
@@ -234,6 +237,7 @@ func New(cfg Config) (*Manager, error) {
 			CA:             cfg.CA,
 			Email:          cfg.Email,
 			Agreed:         true,
+			Profile:        cfg.ACMEProfile,
 			TrustedRoots:   roots,
 			ListenHost:     cfg.ListenHost,
 			AltHTTPPort:    cfg.HTTPPort,

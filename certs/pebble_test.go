@@ -411,3 +411,59 @@ func TestUnreadableStoredCertificateIsReobtained(t *testing.T) {
 		t.Errorf("stored certificate after repair = %.40q, %v", v, err)
 	}
 }
+
+// TestPebbleRenewal: a short-lived certificate is renewed by handshakes
+// (on-demand maintenance) and the renewed one is served.
+func TestPebbleRenewal(t *testing.T) {
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := httpLn.Addr().(*net.TCPAddr).Port
+	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort, ShortLived: time.Minute})
+	p.AddA(t, "renew.example.test", "127.0.0.1")
+	m, err := New(Config{
+		Storage: &certmagic.FileStorage{Path: t.TempDir()},
+		CA:      p.Directory, CARoot: p.TLSRoots, ACMEProfile: "shortlived",
+		Allow:      func(h string) bool { return h == "renew.example.test" },
+		ListenHost: "127.0.0.1", HTTPPort: httpPort, TLSPort: tlsPort,
+		Logger: quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	httpSrv := &http.Server{Handler: m.HTTPChallengeHandler(http.NotFoundHandler()), ErrorLog: slogErrorLog()}
+	go httpSrv.Serve(httpLn)
+	t.Cleanup(func() { httpSrv.Close() })
+	serveTLS(t, m, tlsLn)
+
+	serial := func() string {
+		conn, err := handshake(tlsLn.Addr().String(), "renew.example.test", p.CertPool)
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		defer conn.Close()
+		leaf := conn.ConnectionState().PeerCertificates[0]
+		if leaf.NotAfter.Sub(leaf.NotBefore) > 2*time.Minute {
+			t.Fatalf("certificate valid %v; want the short-lived profile", leaf.NotAfter.Sub(leaf.NotBefore))
+		}
+		return leaf.SerialNumber.String()
+	}
+	first := serial()
+	deadline := time.Now().Add(45 * time.Second)
+	for serial() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the short-lived certificate was not renewed")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if s := m.Status("renew.example.test"); s.State != StateActive {
+		t.Errorf("status after renewal = %+v", s)
+	}
+}

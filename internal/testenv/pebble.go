@@ -60,6 +60,10 @@ type Pebble struct {
 // the name to). Both are required: they are the test's own listeners.
 type PebbleOptions struct {
 	HTTPPort, TLSPort int
+	// ShortLived, if set, adds a "shortlived" certificate profile with
+	// this validity (renewal tests). Pebble gives orders that name no
+	// profile a random one, so clients must then name theirs.
+	ShortLived time.Duration
 }
 
 // pebbleStartTimeout bounds how long StartPebble waits for the servers.
@@ -263,9 +267,12 @@ func writePebbleConfig(file, listen, mgmt, cert, key string, opts PebbleOptions)
 	cfg.Pebble.TLSPort = opts.TLSPort
 	cfg.Pebble.KeyAlgorithm = "ecdsa"
 	cfg.Pebble.Profiles = map[string]profile{
-		// One profile only: Pebble picks a random one for orders that
-		// name none.
+		// Pebble picks a random profile for orders that name none, so
+		// there is only the default unless ShortLived asks for another.
 		"default": {Description: "90 days", ValidityPeriod: 90 * 24 * 3600},
+	}
+	if opts.ShortLived > 0 {
+		cfg.Pebble.Profiles["shortlived"] = profile{Description: "short-lived", ValidityPeriod: int(opts.ShortLived.Seconds())}
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
