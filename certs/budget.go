@@ -15,7 +15,7 @@ type budget struct {
 	retryMax          time.Duration
 	now               func() time.Time
 
-	mu      sync.RWMutex // read-locked on the handshake path (backedOff)
+	mu      sync.RWMutex           // read-locked on the handshake path (backedOff)
 	orders  []time.Time            // global, oldest first, within the last hour
 	tenants map[string][]time.Time // per tenant, oldest first
 	names   map[string]*nameState
