@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/pgstore"
@@ -53,7 +55,16 @@ type serveConfig struct {
 	Pprof       bool
 	// PrewarmTimeout bounds compiling live workers at start-up.
 	PrewarmTimeout time.Duration
+	PublicIPs      stringList
+	DNSResolver    string
+	TLS            *tlsFlags
 }
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
@@ -80,6 +91,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.Workers, "workers", envBool("PIER_WORKERS", true), "run tenants' WebAssembly workers")
 	fs.StringVar(&c.EgressAllow, "egress-allow", envString("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
 	fs.DurationVar(&c.PrewarmTimeout, "prewarm-timeout", envDuration("PIER_PREWARM_TIMEOUT", 10*time.Second), "how long start-up may spend compiling live workers before serving")
+	fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
+	fs.StringVar(&c.DNSResolver, "dns-resolver", envString("PIER_DNS_RESOLVER", ""), "DNS server (host:port) that verifies custom domains' records (default: the system's)")
+	c.TLS = registerTLSFlags(fs)
 	fs.BoolVar(&c.Pprof, "pprof", envBool("PIER_PPROF", false), "serve Go's /debug/pprof/ profiles on the admin listener")
 	fs.StringVar(&c.EgressDeny, "egress-deny", envString("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +101,14 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if len(c.PublicIPs) == 0 && os.Getenv("PIER_PUBLIC_IP") != "" {
+		c.PublicIPs = strings.Split(os.Getenv("PIER_PUBLIC_IP"), ",")
+	}
+	for _, ip := range c.PublicIPs {
+		if _, err := netip.ParseAddr(strings.TrimSpace(ip)); err != nil {
+			return c, fmt.Errorf("serve: --public-ip %q is not an IP address", ip)
+		}
 	}
 	if c.DB == "" {
 		c.DB = filepath.Join(c.Data, "pier.db")
@@ -186,6 +208,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		adminLn.Close()
 		return err
 	}
+	domains := hosting.NewDomainSet(store, hosting.DomainSetConfig{})
+	verifier := &domainverify.Verifier{}
+	if cfg.DNSResolver != "" {
+		verifier.Resolver = domainverify.NewResolver(cfg.DNSResolver)
+	}
 	edge := hosting.New(hosting.Config{
 		Domain:  cfg.Domain,
 		Logger:  log.With("component", "edge"),
@@ -194,6 +221,34 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Egress:  policy,
 	}, store, cache)
 	defer edge.Close(context.Background())
+
+	// TLS: certificates for active custom domains (ACME, on demand, decided
+	// from memory) and, with --tls-internal, for platform hosts too.
+	if err := domains.Refresh(ctx); err != nil {
+		log.Warn("loading active custom domains", "err", err)
+	}
+	platformSuffix := "." + cfg.Domain
+	allow := func(h string) bool {
+		if domains.IsActive(h) {
+			return true
+		}
+		// Platform hosts (<site>.<domain>, previews) only from the local
+		// internal CA: ordering public certificates for any name under the
+		// domain would let anyone spend the ACME budget.
+		return cfg.TLS.Internal && strings.HasSuffix(h, platformSuffix)
+	}
+	tlsSrv, err := startTLS(ctx, cfg.TLS, tlsOptions{
+		Data:     cfg.Data,
+		DB:       cfg.DB,
+		HTTPAddr: cfg.HTTP,
+		Allow:    allow,
+		Logger:   log.With("component", "tls"),
+	}, edge)
+	if err != nil {
+		edgeLn.Close()
+		adminLn.Close()
+		return err
+	}
 	api := admin.New(admin.Config{
 		Domain:     cfg.Domain,
 		EdgeURL:    func(host string) string { return "http://" + host + edgePort + "/" },
@@ -205,6 +260,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logs:       logs,
 		// nil when workers are off: deploying one then fails with workers_disabled.
 		ValidateWorker: validate,
+		PublicIPs:      cfg.PublicIPs,
+		Verifier:       verifier,
+		OnDomainChange: func(h string) {
+			edge.InvalidateHost(h)
+			domains.Changed(h)
+			if tlsSrv != nil {
+				// After the set has the change: an active name is obtained at
+				// once, an inactive one forgotten (no longer served or renewed).
+				go func() {
+					if domains.Refresh(ctx) == nil {
+						tlsSrv.OnDomainChange(h)
+					}
+				}()
+			}
+		},
 	}, store, backend)
 	if err := os.MkdirAll(filepath.Join(cfg.Data, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -220,9 +290,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	adminMux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		edge.WriteMetrics(w)
+		if tlsSrv != nil {
+			tlsSrv.Manager.WriteMetrics(w)
+		}
 	})
 
 	edgeSrv := hosting.NewServer(cfg.HTTP, edge)
+	if tlsSrv != nil {
+		edgeSrv.Handler = tlsSrv.HTTPHandler(edge) // ACME HTTP-01 before any tenant rule
+		if hosts, err := store.ActiveDomains(ctx); err == nil {
+			tlsSrv.ObtainAll(hosts)
+		}
+	}
 	adminSrv := &http.Server{
 		Handler:           adminMux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -245,10 +324,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cancel()
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- serveUntilClosed(edgeSrv, edgeLn) }()
+	if tlsSrv != nil {
+		go func() { errc <- tlsSrv.Serve() }()
+		fmt.Fprintf(stdout, "pier: HTTPS on %s\n", tlsSrv.Addr())
+		if f := tlsSrv.RootFile(); f != "" {
+			fmt.Fprintf(stdout, "pier: trust %s for https://<site>.%s%s/\n", f, cfg.Domain, portSuffix(tlsSrv.Addr()))
+		}
+	}
 	go func() { errc <- serveUntilClosed(adminSrv, adminLn) }()
 	go expireUploads(ctx, api, log)
+	go api.RunVerifier(ctx)
+	go domains.Run(ctx, func(err error) { log.Warn("reloading active custom domains", "err", err) })
 
 	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
 	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
@@ -262,6 +350,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	edgeSrv.Shutdown(shutdownCtx)
 	adminSrv.Shutdown(shutdownCtx)
+	if tlsSrv != nil {
+		tlsSrv.Shutdown(shutdownCtx)
+	}
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
