@@ -297,7 +297,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	edgeSrv := hosting.NewServer(cfg.HTTP, edge)
 	if tlsSrv != nil {
-		edgeSrv.Handler = tlsSrv.HTTPHandler(edge) // ACME HTTP-01 before any tenant rule
+		// ACME HTTP-01 before any tenant rule, then custom domains to https.
+		httpsPort := ""
+		if _, p, err := net.SplitHostPort(tlsSrv.Addr().String()); err == nil && p != "443" {
+			httpsPort = ":" + p
+		}
+		edgeSrv.Handler = tlsSrv.HTTPHandler(hosting.RedirectToHTTPS(edge, domains.IsActive, httpsPort))
 		if hosts, err := store.ActiveDomains(ctx); err == nil {
 			tlsSrv.ObtainAll(hosts)
 		}
