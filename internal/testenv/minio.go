@@ -85,36 +85,9 @@ func runMinIO(bin, dataDir, addr, consoleAddr string, m *MinIO) (stop func(), er
 		"MINIO_UPDATE=off",
 		"MINIO_REGION="+m.Region,
 	)
-	out := &output{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop = func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
-	if err := minioWaitLive(addr, exited); err != nil {
-		stop()
-		return nil, fmt.Errorf("%w; output:\n%s", err, out.String())
-	}
-	return stop, nil
+	return runChild(cmd, nil, syscall.SIGTERM, 10*time.Second, func(exited <-chan struct{}) error {
+		return minioWaitLive(addr, exited)
+	})
 }
 
 // minioS3Ready reports whether the S3 API answers something other than 503.

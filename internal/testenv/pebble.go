@@ -323,40 +323,7 @@ func loopbackCert() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
 func startProcess(bin string, env []string, out io.Writer, ready func(exited <-chan struct{}) error, args ...string) (stop func(), err error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	buf := &output{}
-	if out != nil {
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(buf, out), io.MultiWriter(buf, out)
-	} else {
-		cmd.Stdout, cmd.Stderr = buf, buf
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop = func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
-	if err := ready(exited); err != nil {
-		stop()
-		return nil, fmt.Errorf("%w; output:\n%s", err, buf.String())
-	}
-	return stop, nil
+	return runChild(cmd, out, syscall.SIGTERM, 10*time.Second, ready)
 }
 
 // waitHTTP polls until url (and url2, if not "") answer 200, the process

@@ -149,38 +149,13 @@ func runPostgres(bindir, dir, data string, port int, cred *syscall.Credential) (
 		"-F", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200")
 	cmd.Dir = dir
-	out := &output{}
-	cmd.Stdout, cmd.Stderr = out, out
 	// Pdeathsig: a test binary killed before its cleanups run takes the
 	// server with it instead of leaving it bound to the port.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting postgres: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop = func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(pgStopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
-	if err := pgWaitReady(pgDSN(port, "postgres"), exited); err != nil {
-		stop()
-		return nil, fmt.Errorf("%w; output:\n%s", err, out.String())
-	}
-	return stop, nil
+	// SIGINT: PostgreSQL's fast shutdown.
+	return runChild(cmd, nil, syscall.SIGINT, pgStopTimeout, func(exited <-chan struct{}) error {
+		return pgWaitReady(pgDSN(port, "postgres"), exited)
+	})
 }
 
 // pgWaitReady connects until it succeeds, the server exits or
