@@ -90,6 +90,12 @@ type Config struct {
 	// another site, deleted), so the edge and the TLS layer drop what they
 	// cached. It must not block for long. Default: nothing.
 	OnDomainChange func(host string)
+	// TLS says the platform obtains certificates for active custom
+	// domains: a new claim's certificate status starts at
+	// pending_validation and a claim turning active at pending_issuance,
+	// and the TLS layer reports progress through SetCertStatus. Without
+	// it the certificate status stays none.
+	TLS bool
 	// VerifyInterval is how often RunVerifier looks for claims due for a
 	// check. Default 10s.
 	VerifyInterval time.Duration

@@ -125,13 +125,17 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := a.now()
+	certStatus := tenants.CertNone
+	if a.cfg.TLS {
+		certStatus = tenants.CertPendingValidation
+	}
 	d := tenants.Domain{
 		Hostname:   host,
 		SiteID:     s.ID,
 		TenantID:   s.TenantID,
 		Status:     tenants.DomainPending,
 		Token:      tenants.NewDomainToken(),
-		CertStatus: tenants.CertNone,
+		CertStatus: certStatus,
 		NextCheck:  now.Add(minBackoff),
 		Created:    now,
 	}
@@ -291,6 +295,14 @@ func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain)
 	}
 	if err := a.store.UpdateDomain(ctx, d); err != nil {
 		return d, lookupErr("domain", d.Hostname, err)
+	}
+	if !wasActive && d.Status == tenants.DomainActive && a.cfg.TLS {
+		// Before OnDomainChange starts the order, whose progress the TLS
+		// layer then reports.
+		d.CertStatus, d.CertError, d.CertNextRetry = tenants.CertPendingIssuance, "", time.Time{}
+		if err := a.store.UpdateDomainCert(ctx, d.Hostname, d.CertStatus, "", time.Time{}); err != nil {
+			return d, lookupErr("domain", d.Hostname, err)
+		}
 	}
 	if wasActive != (d.Status == tenants.DomainActive) {
 		a.cfg.OnDomainChange(d.Hostname)

@@ -318,6 +318,51 @@ func TestDomainSetCertStatus(t *testing.T) {
 	}
 }
 
+// With TLS on, a claim's certificate status starts at pending_validation,
+// turns pending_issuance when the hostname is verified (before the TLS
+// layer hears of it) and back to none when the claim leaves active.
+func TestDomainCertStatusWithTLS(t *testing.T) {
+	fc, statusAtChange := newFakeChecker(), map[string]string{}
+	var e *env
+	e = newEnv(t, withConfig(func(c *admin.Config) {
+		c.Verifier, c.PublicIPs, c.TLS = fc, []string{"192.0.2.10"}, true
+		c.OnDomainChange = func(h string) {
+			d, err := e.store.ActiveDomain(context.Background(), h)
+			if err == nil {
+				statusAtChange[h] = d.CertStatus
+			} else {
+				statusAtChange[h] = "inactive"
+			}
+		}
+	}))
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "blog")
+	r := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "www.example.com"}), 201)
+	if r.str("cert_status") != "pending_validation" {
+		t.Errorf("new claim: cert_status %q, want pending_validation", r.str("cert_status"))
+	}
+	fc.set(func(f *fakeChecker) { f.txt["www.example.com"] = r.str("token"); f.points["www.example.com"] = true })
+	v := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains/www.example.com/verify", tok, nil), 200)
+	if v.str("status") != "active" || v.str("cert_status") != "pending_issuance" {
+		t.Errorf("verified: %s", v.raw)
+	}
+	if statusAtChange["www.example.com"] != "pending_issuance" {
+		t.Errorf("OnDomainChange saw cert status %q, want pending_issuance already stored", statusAtChange["www.example.com"])
+	}
+	if err := e.api.SetCertStatus(context.Background(), "www.example.com", "active", "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := must(t, e.do(t, "GET", "/api/v1/sites/blog/domains/www.example.com", tok, nil), 200); d.str("cert_status") != "active" {
+		t.Errorf("after SetCertStatus(active): %s", d.raw)
+	}
+	// DNS moves away: the claim is moved and its certificate status reset.
+	fc.set(func(f *fakeChecker) { f.points["www.example.com"] = false })
+	m := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains/www.example.com/verify", tok, nil), 200)
+	if m.str("status") != "moved" || m.str("cert_status") != "none" {
+		t.Errorf("moved: %s", m.raw)
+	}
+}
+
 func TestDomainTenantDisabledAndDeleted(t *testing.T) {
 	e, fc, changes := domainEnv(t)
 	id, tok := e.tenant(t, "acme")

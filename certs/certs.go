@@ -125,6 +125,12 @@ type Config struct {
 	ListenHost        string
 	HTTPPort, TLSPort int
 
+	// OnChange, when set, is called with a name whose Status may have
+	// changed (an order accepted, placed, refused, failed or finished, a
+	// certificate loaded). It can run on a TLS handshake's goroutine, so
+	// it must return at once: record the name and read Status later.
+	OnChange func(host string)
+
 	// Logger receives certmagic's and the manager's logs. Default:
 	// slog.Default().
 	Logger *slog.Logger
@@ -286,7 +292,9 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 		if m.cfg.TenantOf != nil {
 			tenant = m.cfg.TenantOf(name)
 		}
-		if ok, reason, retry := m.budget.take(name, tenant); !ok {
+		ok, reason, retry := m.budget.take(name, tenant)
+		m.changed(name)
+		if !ok {
 			m.count.ordersRefused.Add(1)
 			m.log.Warn("certificate order refused", "host", name, "tenant", tenant, "reason", reason, "next_retry", retry)
 			return certmagic.ErrNoRetry{Err: fmt.Errorf("certs: %s (next retry %s)", reason, retry.UTC().Format(time.RFC3339))}
@@ -295,6 +303,7 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 	case "cert_obtained":
 		m.count.obtained.Add(1)
 		m.budget.succeeded(name)
+		m.changed(name)
 	case "cert_failed":
 		reason := "certificate order failed"
 		if err, ok := data["error"].(error); ok {
@@ -308,6 +317,7 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 		}
 		m.count.ordersFailed.Add(1)
 		retry := m.budget.failed(name, reason)
+		m.changed(name)
 		m.log.Error("certificate order failed", "host", name, "error", reason, "next_retry", retry)
 	}
 	return nil
@@ -407,14 +417,23 @@ func (m *Manager) Obtain(_ context.Context, host string) error {
 	}
 	m.obtaining[name] = true
 	m.budget.pending(name)
+	m.changed(name)
 	m.wg.Add(1)
 	go m.obtain(name)
 	return nil
 }
 
+// changed tells Config.OnChange that name's Status may have changed.
+func (m *Manager) changed(name string) {
+	if m.cfg.OnChange != nil {
+		m.cfg.OnChange(name)
+	}
+}
+
 func (m *Manager) obtain(name string) {
 	defer m.wg.Done()
 	err := m.obtainOnce(name)
+	defer m.changed(name)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.obtaining, name)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,10 +158,13 @@ func handshake(addr, serverName string, roots *x509.CertPool) (*tls.Conn, error)
 func TestInternalIssuer(t *testing.T) {
 	st := &countingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	allowed := map[string]bool{"site.localhost": true}
+	var changedMu sync.Mutex
+	changed := map[string]int{}
 	m, err := New(Config{
 		Storage:  st,
 		Internal: true,
 		Allow:    func(h string) bool { return allowed[h] },
+		OnChange: func(h string) { changedMu.Lock(); changed[h]++; changedMu.Unlock() },
 		Logger:   quietLogger(),
 	})
 	if err != nil {
@@ -220,6 +224,11 @@ func TestInternalIssuer(t *testing.T) {
 	if err := m.Obtain(context.Background(), "other.localhost"); !errors.Is(err, ErrNotAllowed) {
 		t.Errorf("Obtain(disallowed) = %v, want ErrNotAllowed", err)
 	}
+	changedMu.Lock()
+	if changed["site.localhost"] == 0 || len(changed) != 1 {
+		t.Errorf("OnChange saw %v; want site.localhost (issued on demand) and nothing else", changed)
+	}
+	changedMu.Unlock()
 
 	// A second manager on the same storage keeps the same root and loads
 	// the stored certificate proactively through Obtain.

@@ -262,6 +262,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ValidateWorker: validate,
 		PublicIPs:      cfg.PublicIPs,
 		Verifier:       verifier,
+		TLS:            tlsSrv != nil,
 		OnDomainChange: func(h string) {
 			edge.InvalidateHost(h)
 			domains.Changed(h)
@@ -278,6 +279,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}, store, backend)
 	if err := os.MkdirAll(filepath.Join(cfg.Data, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if tlsSrv != nil {
+		go tlsSrv.ReportStatus(ctx, api.SetCertStatus, log.With("component", "tls"))
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", api.Handler())

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +21,7 @@ import (
 	"github.com/pierhq/pier/certs"
 	"github.com/pierhq/pier/certs/pgstorage"
 	"github.com/pierhq/pier/hosting"
+	"github.com/pierhq/pier/tenants"
 )
 
 // tlsFlags are `pier serve`'s TLS flags and their PIER_* twins.
@@ -67,6 +70,7 @@ type tlsServer struct {
 	pool     *pgxpool.Pool
 	storage  *pgstorage.Storage
 	rootFile string
+	status   *certStatusSync
 }
 
 // startTLS listens on --https and builds the certificate manager; it
@@ -86,7 +90,7 @@ func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handl
 	if err != nil {
 		return nil, fmt.Errorf("serve: https listener: %w", err)
 	}
-	t := &tlsServer{ln: ln, allow: o.Allow}
+	t := &tlsServer{ln: ln, allow: o.Allow, status: newCertStatusSync()}
 	fail := func(err error) (*tlsServer, error) {
 		t.close()
 		return nil, err
@@ -116,6 +120,7 @@ func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handl
 		MaxOrdersPerHour:          f.OrdersPerHour,
 		MaxOrdersPerHourPerTenant: f.OrdersPerHourTen,
 		ListenHost:                listenHost,
+		OnChange:                  t.status.changed,
 		TLSPort:                   ln.Addr().(*net.TCPAddr).Port,
 		Logger:                    o.Logger,
 	}
@@ -135,6 +140,14 @@ func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handl
 	t.srv = hosting.NewServer(f.HTTPS, handler)
 	t.srv.TLSConfig = t.Manager.TLSConfig()
 	return t, nil
+}
+
+// ReportStatus writes certificate progress (pending issuance, active,
+// failed with the reason and next retry) through set until ctx ends;
+// changes before the call are kept and written then. set's
+// tenants.ErrNotFound (the domain is no longer active) is ignored.
+func (t *tlsServer) ReportStatus(ctx context.Context, set func(ctx context.Context, host, status, certErr string, nextRetry time.Time) error, log *slog.Logger) {
+	t.status.run(ctx, t.Manager.Status, set, log)
 }
 
 // HTTPHandler wraps the plain-HTTP edge: ACME HTTP-01 challenges are
@@ -215,4 +228,77 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// certStatusSync carries the certificate manager's status changes to the
+// store. The manager's notification may come on a handshake's goroutine,
+// so it only marks the name; a single writer reads the manager's current
+// status and stores it, which coalesces bursts and never blocks TLS.
+type certStatusSync struct {
+	mu    sync.Mutex
+	dirty map[string]struct{}
+	wake  chan struct{}
+}
+
+func newCertStatusSync() *certStatusSync {
+	return &certStatusSync{dirty: make(map[string]struct{}), wake: make(chan struct{}, 1)}
+}
+
+func (s *certStatusSync) changed(host string) {
+	s.mu.Lock()
+	s.dirty[host] = struct{}{}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *certStatusSync) run(ctx context.Context, status func(string) certs.Status, set func(ctx context.Context, host, status, certErr string, nextRetry time.Time) error, log *slog.Logger) {
+	for {
+		s.mu.Lock()
+		hosts := make([]string, 0, len(s.dirty))
+		for h := range s.dirty {
+			hosts = append(hosts, h)
+		}
+		clear(s.dirty)
+		s.mu.Unlock()
+		for _, h := range hosts {
+			st, ok := domainCertStatus(status(h))
+			if !ok {
+				continue
+			}
+			err := set(ctx, h, st.status, st.err, st.retry)
+			if err != nil && !errors.Is(err, tenants.ErrNotFound) && ctx.Err() == nil {
+				log.Warn("recording certificate status", "host", h, "status", st.status, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		}
+	}
+}
+
+type certStatusRecord struct {
+	status, err string
+	retry       time.Time
+}
+
+// domainCertStatus maps the manager's state to the domain's certificate
+// status (DESIGN §3); false when there is nothing to record (the manager
+// knows nothing of the name).
+func domainCertStatus(s certs.Status) (certStatusRecord, bool) {
+	switch s.State {
+	case certs.StatePending:
+		return certStatusRecord{status: tenants.CertPendingIssuance}, true
+	case certs.StateActive:
+		// A failed renewal keeps the current certificate active; its
+		// reason is shown beside it.
+		return certStatusRecord{status: tenants.CertActive, err: s.Reason}, true
+	case certs.StateFailed:
+		return certStatusRecord{status: tenants.CertFailed, err: s.Reason, retry: s.NextRetry}, true
+	}
+	return certStatusRecord{}, false
 }

@@ -44,6 +44,16 @@ func TestStartTLSInternal(t *testing.T) {
 		}
 	}()
 
+	// Certificate progress reaches the store through ReportStatus.
+	type statusRec struct{ host, status string }
+	recorded := make(chan statusRec, 16)
+	rctx, rcancel := context.WithCancel(context.Background())
+	defer rcancel()
+	go ts.ReportStatus(rctx, func(_ context.Context, host, status, _ string, _ time.Time) error {
+		recorded <- statusRec{host, status}
+		return nil
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
 	rootPEM, err := os.ReadFile(ts.RootFile())
 	if err != nil {
 		t.Fatalf("internal root not written: %v", err)
@@ -69,6 +79,20 @@ func TestStartTLSInternal(t *testing.T) {
 	}
 	if _, err := client.Get("https://other.localhost/"); err == nil {
 		t.Error("a disallowed name was served")
+	}
+	for deadline := time.After(10 * time.Second); ; {
+		select {
+		case r := <-recorded:
+			if r.host != "blog.localhost" {
+				t.Errorf("status recorded for %q", r.host)
+			}
+			if r.status != "active" {
+				continue
+			}
+		case <-deadline:
+			t.Fatal("the active certificate status was never recorded")
+		}
+		break
 	}
 	// Plain HTTP: challenges answered first (404 for unknown tokens),
 	// everything else reaches the edge.
