@@ -195,4 +195,3 @@ func rootOf(t *testing.T, p *testenv.Pebble) *x509.Certificate {
 	}
 	return c
 }
-
