@@ -88,6 +88,27 @@ func (b *budget) take(name, tenant string) (ok bool, reason string, retry time.T
 	return true, "", time.Time{}
 }
 
+// charge records an order for name against the global budget without
+// consulting it (a Config.Wildcards order, which is never refused).
+func (b *budget) charge(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	b.orders = append(prune(b.orders, now), now)
+	st := b.state(name)
+	st.state, st.reason, st.nextRetry = StatePending, "", time.Time{}
+}
+
+// failedRetrying records a failed order for name that its owner retries
+// on its own schedule: failed, with no back-off and no retry time.
+func (b *budget) failedRetrying(name, reason string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.state(name)
+	st.failures++
+	st.state, st.reason, st.nextRetry = StateFailed, reason, time.Time{}
+}
+
 func (b *budget) refuse(st *nameState, reason string, retry time.Time) {
 	st.state, st.reason, st.nextRetry = StateFailed, reason, retry
 }

@@ -9,6 +9,12 @@
 // order. New orders are capped per hour, globally and per tenant, and a
 // name whose order failed is backed off; Status reports all of it.
 //
+// Wildcard certificates (Config.Wildcards, for the platform's own
+// <site>.<domain> and preview names) are obtained through ACME DNS-01 with
+// a Config.DNS01Provider (certs/dnshook speaks to an operator's webhook),
+// kept managed and renewed by certmagic, and served from memory to every
+// name directly under them without asking Allow or ordering anything.
+//
 // certs never imports tenants: main hands in Allow and TenantOf, answered
 // from memory. Shared storage for several nodes lives in certs/pgstorage.
 package certs
@@ -25,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +97,30 @@ type Config struct {
 	// instance Let's Encrypt's "shortlived"). Default: the CA's default.
 	ACMEProfile string
 
+	// Wildcards are wildcard names ("*.example.com") whose certificates
+	// the manager obtains through ACME DNS-01 as soon as it starts, keeps
+	// in memory and renews (certmagic's managed mode, separate from the
+	// on-demand names Allow decides, which keep HTTP-01 and TLS-ALPN-01).
+	// A handshake for any name directly under one (blog.example.com,
+	// abc--blog.example.com, not a.b.example.com) is answered from that
+	// certificate in memory, without Allow, a storage read or an order;
+	// until it is obtained such handshakes fail. Their orders count
+	// against MaxOrdersPerHour but are never refused by it (certmagic
+	// retries failures on its own schedule) and are charged to no
+	// tenant. Requires DNS01Provider; not with Internal.
+	Wildcards []string
+	// DNS01Provider creates and deletes the challenge TXT records
+	// (certs/dnshook, or any libdns provider).
+	DNS01Provider certmagic.DNSProvider
+	// DNS01Resolvers are the DNS servers (host:port) that find the zone of
+	// a challenge record and check that it has propagated. Default: the
+	// system's resolvers to find the zone's authoritative servers, which
+	// are then asked.
+	DNS01Resolvers []string
+	// DNS01PropagationTimeout bounds the wait for a challenge record to
+	// be visible; -1 skips the check. Default: certmagic's (2 minutes).
+	DNS01PropagationTimeout time.Duration
+
 	// Internal issues certificates from a self-signed local CA (kept in
 	// Storage) instead of ACME: for development, so that
 	// https://<site>.localhost:8443 works once the root is trusted. No
@@ -142,14 +173,18 @@ type Config struct {
 // Manager manages certificates for the edge. Its methods are safe for
 // concurrent use.
 type Manager struct {
-	cfg      Config
-	log      *slog.Logger
-	cache    *certmagic.Cache
-	magic    *certmagic.Config
-	acme     *certmagic.ACMEIssuer // nil with Config.Internal
-	internal *internalIssuer       // nil without Config.Internal
-	budget   *budget
-	count    counters
+	cfg   Config
+	log   *slog.Logger
+	cache *certmagic.Cache
+	magic *certmagic.Config
+	acme  *certmagic.ACMEIssuer // nil with Config.Internal
+	// wild manages Config.Wildcards through DNS-01 (nil without them);
+	// wildBases holds their parents ("example.com" for "*.example.com").
+	wild      *certmagic.Config
+	wildBases map[string]bool
+	internal  *internalIssuer // nil without Config.Internal
+	budget    *budget
+	count     counters
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -208,8 +243,26 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 
+	wildBases := make(map[string]bool)
+	cfg.Wildcards = slices.Clone(cfg.Wildcards)
+	for i, w := range cfg.Wildcards {
+		base, ok := Normalize(strings.TrimPrefix(w, "*."))
+		if !strings.HasPrefix(w, "*.") || !ok {
+			return nil, fmt.Errorf("certs: wildcard %q is not of the form *.example.com", w)
+		}
+		cfg.Wildcards[i] = "*." + base
+		wildBases[base] = true
+	}
+	if len(cfg.Wildcards) > 0 && cfg.Internal {
+		return nil, errors.New("certs: Config.Wildcards need ACME DNS-01, not Config.Internal")
+	}
+	if len(cfg.Wildcards) > 0 && cfg.DNS01Provider == nil {
+		return nil, errors.New("certs: Config.Wildcards need a Config.DNS01Provider")
+	}
+
 	m := &Manager{
 		cfg:       cfg,
+		wildBases: wildBases,
 		log:       cfg.Logger.With("component", "certs"),
 		budget:    newBudget(max(cfg.MaxOrdersPerHour, 0), max(cfg.MaxOrdersPerHourPerTenant, 0), cfg.RetryBase, cfg.RetryMax, cfg.now),
 		obtaining: make(map[string]bool),
@@ -218,8 +271,13 @@ func New(cfg Config) (*Manager, error) {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	zl := newZapLogger(cfg.Logger.With("component", "certmagic"))
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
-		Logger:           zl,
+		GetConfigForCert: func(c certmagic.Certificate) (*certmagic.Config, error) {
+			if m.wild != nil && m.isWildcard(c.Names) {
+				return m.wild, nil
+			}
+			return m.magic, nil
+		},
+		Logger: zl,
 	})
 	m.magic = certmagic.New(m.cache, certmagic.Config{
 		Storage: cfg.Storage,
@@ -252,7 +310,60 @@ func New(cfg Config) (*Manager, error) {
 		})
 		m.magic.Issuers = []certmagic.Issuer{m.acme}
 	}
+	if len(cfg.Wildcards) > 0 {
+		m.wild = certmagic.New(m.cache, certmagic.Config{
+			Storage:        cfg.Storage,
+			Logger:         zl,
+			OnEvent:        m.onWildcardEvent,
+			ShouldEmitFunc: func(event string) bool { return event == "cached_managed_cert" || shouldEmit(event) },
+		})
+		m.wild.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.wild, certmagic.ACMEIssuer{
+			CA:           cfg.CA,
+			Email:        cfg.Email,
+			Agreed:       true,
+			Profile:      cfg.ACMEProfile,
+			TrustedRoots: roots,
+			Logger:       zl,
+			DNS01Solver: &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
+				DNSProvider:        cfg.DNS01Provider,
+				Resolvers:          cfg.DNS01Resolvers,
+				PropagationTimeout: cfg.DNS01PropagationTimeout,
+				Logger:             zl,
+			}},
+		})}
+		for _, w := range cfg.Wildcards {
+			m.budget.pending(w)
+			m.changed(w)
+		}
+		// Loads each from storage, or obtains it with retries, then
+		// renews it; all in the background until Close.
+		if err := m.wild.ManageAsync(m.ctx, cfg.Wildcards); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("certs: managing wildcards: %w", err)
+		}
+	}
 	return m, nil
+}
+
+// isWildcard reports whether names (a certificate's subjects) include one
+// of Config.Wildcards.
+func (m *Manager) isWildcard(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, "*.") && m.wildBases[n[2:]] {
+			return true
+		}
+	}
+	return false
+}
+
+// underWildcard reports whether name (normalized) lies directly under one
+// of Config.Wildcards. It does not allocate.
+func (m *Manager) underWildcard(name string) bool {
+	if len(m.wildBases) == 0 {
+		return false
+	}
+	i := strings.IndexByte(name, '.')
+	return i > 0 && m.wildBases[name[i+1:]]
 }
 
 // shouldEmit limits certmagic's events to those the manager acts on, so
@@ -323,12 +434,51 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 	return nil
 }
 
+// onWildcardEvent is the wildcard config's OnEvent: it records the orders
+// and outcomes of Config.Wildcards certificates — charged to the global
+// budget, never refused, retried by certmagic rather than by the back-off,
+// and active once loaded into memory.
+func (m *Manager) onWildcardEvent(_ context.Context, event string, data map[string]any) error {
+	name, _ := data["identifier"].(string)
+	switch event {
+	case "cached_managed_cert":
+		sans, _ := data["sans"].([]string)
+		for _, n := range sans {
+			if strings.HasPrefix(n, "*.") && m.wildBases[n[2:]] {
+				m.budget.succeeded(n)
+				m.changed(n)
+			}
+		}
+	case "cert_obtaining":
+		m.budget.charge(name)
+		m.count.ordersStarted.Add(1)
+		m.changed(name)
+	case "cert_obtained":
+		// Active once cached (cached_managed_cert), not before.
+		m.count.obtained.Add(1)
+	case "cert_failed":
+		reason := "certificate order failed"
+		if err, ok := data["error"].(error); ok {
+			reason = err.Error()
+		}
+		if renewal, _ := data["renewal"].(bool); renewal {
+			m.log.Error("wildcard certificate renewal failed; certmagic retries it", "name", name, "error", reason)
+			return nil
+		}
+		m.count.ordersFailed.Add(1)
+		m.budget.failedRetrying(name, reason)
+		m.changed(name)
+		m.log.Error("wildcard certificate order failed; certmagic retries it", "name", name, "error", reason)
+	}
+	return nil
+}
+
 // TLSConfig returns a TLS configuration for the HTTPS listener: the
 // certificate comes from certmagic (issued on demand for allowed names),
 // and NextProtos offers h2, http/1.1 and acme-tls/1 (TLS-ALPN-01).
 func (m *Manager) TLSConfig() *tls.Config {
 	return &tls.Config{
-		GetCertificate: m.getCertificate,
+		GetCertificate: (&handshakeMemo{m: m}).getCertificate,
 		NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
 		MinVersion:     tls.VersionTLS12,
 	}
@@ -342,6 +492,11 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	if !ok {
 		m.count.refusedMalform.Add(1)
 		return nil, ErrMalformedName
+	}
+	if m.underWildcard(name) {
+		// From memory only: m.wild has no on-demand issuance, so a
+		// wildcard not obtained yet fails here without a storage read.
+		return m.wild.GetCertificate(hello)
 	}
 	if !m.cfg.Allow(name) {
 		m.count.refusedDisallow.Add(1)
@@ -516,9 +671,11 @@ type Status struct {
 }
 
 // Status reports host's certificate state from memory: active when a
-// certificate for it is loaded, else what the last order did.
+// certificate for it is loaded, else what the last order did. host may be
+// one of Config.Wildcards; a name under one reports the wildcard's
+// certificate once it is loaded.
 func (m *Manager) Status(host string) Status {
-	name, ok := Normalize(host)
+	name, ok := m.statusName(host)
 	if !ok {
 		return Status{State: StateNone, Reason: ErrMalformedName.Error()}
 	}
@@ -533,6 +690,18 @@ func (m *Manager) Status(host string) Status {
 		}
 	}
 	return Status{State: st.state, Reason: st.reason, NextRetry: st.nextRetry}
+}
+
+// statusName normalizes host, or one of Config.Wildcards.
+func (m *Manager) statusName(host string) (string, bool) {
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		base, ok := Normalize(rest)
+		if !ok || !m.wildBases[base] {
+			return "", false
+		}
+		return "*." + base, true
+	}
+	return Normalize(host)
 }
 
 // Forget stops managing host: a pending retry is cancelled, its state
