@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,5 +390,192 @@ func TestDomainTakeover(t *testing.T) {
 	t.Logf("orders for the takeover: %d (the stored certificate for the name is reused)", a.Orders()-orders)
 	if _, code := n.domain(tok2, "one", host); code != http.StatusNotFound {
 		t.Errorf("second tenant reading the first's claim after the takeover: %d, want 404", code)
+	}
+}
+
+// junkSNI returns the i-th junk server name of the flood.
+func junkSNI(i int, rnd *rand.Rand) string {
+	label := func() string {
+		const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+		b := make([]byte, 1+rnd.IntN(20))
+		for j := range b {
+			b[j] = chars[rnd.IntN(len(chars))]
+		}
+		return string(b)
+	}
+	switch i % 8 {
+	case 0: // random sites under the platform domain
+		return label() + "." + platformDomain
+	case 1: // random previews under the platform domain
+		return label() + "--" + label() + "." + platformDomain
+	case 2: // random unknown names
+		return label() + "." + label() + ".com"
+	case 3: // near misses of the active custom domain
+		return []string{"example.test", "wwww.example.test", "www.example.test.evil", "www-example.test", "a.www.example.test", "www.example.tes"}[rnd.IntN(6)]
+	case 4: // malformed
+		return []string{"x..y", "-bad-.test", "a_b.example.test", "ünï.test", "a b.test", "*.example.test", strings.Repeat("a", 64) + ".test", strings.Repeat("abcdefghi.", 30) + "test", "%00.test", "www.example.test\x00.evil"}[rnd.IntN(10)]
+	case 5: // no SNI
+		return ""
+	case 6: // IP addresses (Go's client sends no SNI for them)
+		return []string{"127.0.0.1", "10.0.0.1", "::1", "0x7f.1"}[rnd.IntN(4)]
+	default: // upper case, trailing dots (Go's client strips them)
+		return strings.ToUpper(label()) + ".Example.TEST."
+	}
+}
+
+// TestJunkSNIAbuse floods --https with 1,000 concurrent handshakes for
+// junk, unknown and malformed server names: none succeeds, none causes an
+// ACME order, the verified custom domain keeps being served over HTTPS
+// meanwhile, and afterwards the node's goroutines and heap come back to
+// about where they were.
+func TestJunkSNIAbuse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	const host = "www.example.test"
+	a := startACME(t)
+	n := startTLSNode(t, a, a.HTTPPort, a.HTTPSPort, nil)
+	n.pier("tenants", "create", "acme")
+	n.pier("sites", "create", "blog", "--tenant", "acme")
+	n.deploy(filepath.Join(repoRoot(t), "examples", "site"), "blog")
+	onboardDomain(t, n, a, n.Token, "blog", host)
+	if r, err := httpsGet(n.HTTPSAddr, host, "/", a.CertPool); err != nil || !strings.Contains(r.Body, "Hello from Pier") {
+		t.Fatalf("GET https://%s/ before the flood: %v %.100q", host, err, r.Body)
+	}
+
+	// Baseline once the node is idle (the onboarding's connections gone).
+	http.DefaultClient.CloseIdleConnections()
+	edgeClient.CloseIdleConnections()
+	time.Sleep(200 * time.Millisecond)
+	baseGoroutines, baseHeap, baseRSS := n.goroutines(), n.heapInuse(), n.rss()
+	orders, before := a.Orders(), n.metrics()
+
+	// The flood, with a real visitor of the custom domain alongside it.
+	const floodSize = 1000
+	rnd := rand.New(rand.NewPCG(1, 2))
+	type junk struct {
+		sni  string
+		alpn []string
+	}
+	flood := make([]junk, floodSize)
+	for i := range flood {
+		flood[i] = junk{sni: junkSNI(i, rnd), alpn: []string{"h2", "http/1.1"}}
+		if i%10 == 9 {
+			flood[i].alpn = []string{"acme-tls/1"} // a fake TLS-ALPN-01 validation
+		}
+	}
+	var (
+		start     = make(chan struct{})
+		wg        sync.WaitGroup
+		succeeded atomic.Int64
+		mu        sync.Mutex
+		won       []string
+	)
+	for _, j := range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			d := &tls.Dialer{
+				NetDialer: &net.Dialer{Timeout: 60 * time.Second},
+				Config:    &tls.Config{ServerName: j.sni, InsecureSkipVerify: true, NextProtos: j.alpn},
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if c, err := d.DialContext(ctx, "tcp", n.HTTPSAddr); err == nil {
+				c.Close()
+				succeeded.Add(1)
+				mu.Lock()
+				won = append(won, j.sni)
+				mu.Unlock()
+			}
+		}()
+	}
+	visitorDone := make(chan struct{})
+	var visits, visitFailures []string
+	floodDone := make(chan struct{})
+	go func() {
+		defer close(visitorDone)
+		for {
+			t0 := time.Now()
+			r, err := httpsGet(n.HTTPSAddr, host, "/", a.CertPool)
+			switch {
+			case err != nil:
+				visitFailures = append(visitFailures, err.Error())
+			case r.Status != 200 || !strings.Contains(r.Body, "Hello from Pier"):
+				visitFailures = append(visitFailures, fmt.Sprintf("%d %.80q", r.Status, r.Body))
+			default:
+				visits = append(visits, time.Since(t0).Round(time.Millisecond).String())
+			}
+			select {
+			case <-floodDone:
+				if len(visits) > 0 {
+					return
+				}
+			default:
+			}
+		}
+	}()
+	floodStart := time.Now()
+	close(start)
+	wg.Wait()
+	floodTook := time.Since(floodStart)
+	close(floodDone)
+	<-visitorDone
+
+	t.Logf("%d junk handshakes in %v; %d visits of %s meanwhile, taking %v", floodSize, floodTook.Round(time.Millisecond), len(visits), host, visits)
+	if succeeded.Load() != 0 {
+		t.Errorf("%d junk handshakes succeeded: %q", succeeded.Load(), won)
+	}
+	if len(visitFailures) > 0 {
+		t.Errorf("the custom domain failed during the flood: %q", visitFailures)
+	}
+	if len(visits) == 0 {
+		t.Error("the custom domain was not served during the flood")
+	}
+	if got := a.Orders() - orders; got != 0 {
+		t.Errorf("Pebble saw %d orders from the flood, want 0", got)
+	}
+	after := n.metrics()
+	for _, name := range []string{"pier_cert_orders_total", "pier_cert_orders_refused_total", "pier_cert_orders_failed_total", "pier_cert_obtained_total"} {
+		if after[name] != before[name] {
+			t.Errorf("%s went from %v to %v during the flood", name, before[name], after[name])
+		}
+	}
+	refused := after[`pier_tls_handshakes_refused_total{reason="malformed_sni"}`] + after[`pier_tls_handshakes_refused_total{reason="not_allowed"}`] -
+		before[`pier_tls_handshakes_refused_total{reason="malformed_sni"}`] - before[`pier_tls_handshakes_refused_total{reason="not_allowed"}`]
+	t.Logf("refused handshakes: %v malformed, %v not allowed",
+		after[`pier_tls_handshakes_refused_total{reason="malformed_sni"}`]-before[`pier_tls_handshakes_refused_total{reason="malformed_sni"}`],
+		after[`pier_tls_handshakes_refused_total{reason="not_allowed"}`]-before[`pier_tls_handshakes_refused_total{reason="not_allowed"}`])
+	if refused != floodSize {
+		t.Errorf("%v handshakes counted as refused, want %d", refused, floodSize)
+	}
+
+	// The node settles back: goroutines to about the baseline, the heap
+	// (after a GC) near it.
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	var g int
+	for {
+		if g = n.goroutines(); g <= baseGoroutines+10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d goroutines 30s after the flood, baseline %d:\n%s", g, baseGoroutines, tail(n.getURL(n.API+"/debug/pprof/goroutine?debug=1"), 6000))
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	heap, rss := n.heapInuse(), n.rss()
+	t.Logf("goroutines %d → %d; heap in use after GC %.1f → %.1f MiB; RSS %.1f → %.1f MiB",
+		baseGoroutines, g, float64(baseHeap)/(1<<20), float64(heap)/(1<<20), float64(baseRSS)/(1<<20), float64(rss)/(1<<20))
+	if heap > 2*baseHeap+16<<20 {
+		t.Errorf("heap in use after the flood %d bytes, baseline %d", heap, baseHeap)
+	}
+	if r, err := httpsGet(n.HTTPSAddr, host, "/", a.CertPool); err != nil || !strings.Contains(r.Body, "Hello from Pier") {
+		t.Errorf("GET https://%s/ after the flood: %v", host, err)
+	}
+	if got := a.Orders() - orders; got != 0 {
+		t.Errorf("Pebble saw %d orders after the flood, want 0", got)
 	}
 }
