@@ -478,7 +478,7 @@ func (m *Manager) onWildcardEvent(_ context.Context, event string, data map[stri
 // and NextProtos offers h2, http/1.1 and acme-tls/1 (TLS-ALPN-01).
 func (m *Manager) TLSConfig() *tls.Config {
 	return &tls.Config{
-		GetCertificate: (&handshakeMemo{m: m}).getCertificate,
+		GetCertificate: m.getCertificate,
 		NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
 		MinVersion:     tls.VersionTLS12,
 	}
