@@ -477,8 +477,9 @@ func (m *Manager) onWildcardEvent(_ context.Context, event string, data map[stri
 // certificate comes from certmagic (issued on demand for allowed names),
 // and NextProtos offers h2, http/1.1 and acme-tls/1 (TLS-ALPN-01).
 func (m *Manager) TLSConfig() *tls.Config {
+	memo := new(handshakeMemo)
 	return &tls.Config{
-		GetCertificate: m.getCertificate,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return m.getCertificate(hello, memo) },
 		NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
 		MinVersion:     tls.VersionTLS12,
 	}
@@ -486,8 +487,10 @@ func (m *Manager) TLSConfig() *tls.Config {
 
 // getCertificate gates certmagic: a malformed or disallowed name, or a
 // name backed off after a failed order and with no certificate in memory,
-// fails here, before certmagic reads storage or orders anything.
-func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+// fails here, before certmagic reads storage or orders anything. An
+// allowed name's certificate comes from memo when certmagic returned it
+// less than handshakeMemoTTL ago.
+func (m *Manager) getCertificate(hello *tls.ClientHelloInfo, memo *handshakeMemo) (*tls.Certificate, error) {
 	name, ok := Normalize(hello.ServerName)
 	if !ok {
 		m.count.refusedMalform.Add(1)
@@ -505,6 +508,9 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {
 		return m.magic.GetCertificate(hello)
 	}
+	if cert := memo.get(name); cert != nil {
+		return cert, nil
+	}
 	if m.budget.backedOff(name) && len(m.cache.AllMatchingCertificates(name)) == 0 {
 		st := m.budget.snapshot(name)
 		return nil, fmt.Errorf("certs: no certificate for %s yet: %s (next retry %s)", name, st.reason, st.nextRetry.UTC().Format(time.RFC3339))
@@ -517,6 +523,7 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 		m.Obtain(context.Background(), name)
 		return nil, err
 	}
+	memo.put(name, cert)
 	return cert, nil
 }
 
