@@ -4,10 +4,11 @@
 //	go run ./internal/bench deploy   # 10,000-file / 200 MB deploy to MinIO, then a one-file redeploy
 //	go run ./internal/bench memory   # RSS of `pier serve` with 10,000 sites routed and 100 warm
 //	go run ./internal/bench worker   # the Go example worker through pier vs the same handler natively
+//	go run ./internal/bench tls      # TLS handshakes/s, pier vs nginx (same certificate); verify → certificate time against Pebble
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
-// bench-tools) and MinIO (.cache/bin/minio, make tools).
+// bench-tools), MinIO and Pebble (.cache/bin, make tools).
 package main
 
 import (
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -40,6 +41,12 @@ func main() {
 		err = benchDeploy(ctx)
 	case "memory":
 		err = benchMemory(ctx)
+	case "tls":
+		err = benchTLS(ctx, os.Args[2:])
+	case "tls-load":
+		err = runTLSLoad(ctx, os.Args[2:])
+	case "tls-bare-server":
+		err = runBareTLSServer(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
