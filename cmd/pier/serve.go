@@ -223,25 +223,52 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer edge.Close(context.Background())
 
 	// TLS: certificates for active custom domains (ACME, on demand, decided
-	// from memory) and, with --tls-internal, for platform hosts too.
+	// from memory) and for platform hosts: one wildcard through DNS-01
+	// (--dns01-webhook; certs serves every <x>.<domain> from it without
+	// asking allow), else per existing site on demand (no previews: their
+	// names are unbounded), or anything under the domain from the internal
+	// CA (--tls-internal).
 	if err := domains.Refresh(ctx); err != nil {
 		log.Warn("loading active custom domains", "err", err)
+	}
+	platformTLS := cfg.TLS.platformTLS()
+	var sites *hosting.SiteSet
+	if platformTLS == platformTLSPerSite {
+		sites = hosting.NewSiteSet(store, hosting.SiteSetConfig{})
+		if err := sites.Refresh(ctx); err != nil {
+			log.Warn("loading sites", "err", err)
+		}
 	}
 	platformSuffix := "." + cfg.Domain
 	allow := func(h string) bool {
 		if domains.IsActive(h) {
 			return true
 		}
-		// Platform hosts (<site>.<domain>, previews) only from the local
-		// internal CA: ordering public certificates for any name under the
-		// domain would let anyone spend the ACME budget.
-		return cfg.TLS.Internal && strings.HasSuffix(h, platformSuffix)
+		switch platformTLS {
+		case platformTLSInternal:
+			return strings.HasSuffix(h, platformSuffix)
+		case platformTLSPerSite:
+			// Only sites that exist: junk names under the domain must not
+			// spend the ACME budget or touch storage.
+			site, ok := platformSite(h, cfg.Domain)
+			return ok && sites.Has(site)
+		}
+		return false
+	}
+	tenantOf := func(h string) string {
+		if site, ok := platformSite(h, cfg.Domain); ok && sites != nil {
+			t, _ := sites.TenantOf(site)
+			return t
+		}
+		return ""
 	}
 	tlsSrv, err := startTLS(ctx, cfg.TLS, tlsOptions{
+		Domain:   cfg.Domain,
 		Data:     cfg.Data,
 		DB:       cfg.DB,
 		HTTPAddr: cfg.HTTP,
 		Allow:    allow,
+		TenantOf: tenantOf,
 		Logger:   log.With("component", "tls"),
 	}, edge)
 	if err != nil {
@@ -250,14 +277,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	api := admin.New(admin.Config{
-		Domain:     cfg.Domain,
-		EdgeURL:    func(host string) string { return "http://" + host + edgePort + "/" },
-		Limits:     assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
-		UploadTTL:  cfg.UploadTTL,
-		OnActivate: func(s tenants.Site) { edge.Invalidate(s.Name) },
-		Logger:     log.With("component", "admin"),
-		SpoolDir:   filepath.Join(cfg.Data, "tmp"),
-		Logs:       logs,
+		Domain:    cfg.Domain,
+		EdgeURL:   func(host string) string { return "http://" + host + edgePort + "/" },
+		Limits:    assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
+		UploadTTL: cfg.UploadTTL,
+		OnActivate: func(s tenants.Site) {
+			edge.Invalidate(s.Name)
+			if sites != nil {
+				// Created, deployed, deleted or its tenant disabled: reload
+				// the set, then stop serving the certificate of a site that
+				// is gone.
+				sites.Changed(s.Name)
+				if tlsSrv != nil {
+					go func() {
+						if sites.Refresh(ctx) == nil {
+							tlsSrv.ForgetUnlessAllowed(s.Name + platformSuffix)
+						}
+					}()
+				}
+			}
+		},
+		Logger:   log.With("component", "admin"),
+		SpoolDir: filepath.Join(cfg.Data, "tmp"),
+		Logs:     logs,
 		// nil when workers are off: deploying one then fails with workers_disabled.
 		ValidateWorker: validate,
 		PublicIPs:      cfg.PublicIPs,
@@ -338,6 +380,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tlsSrv != nil {
 		go func() { errc <- tlsSrv.Serve() }()
 		fmt.Fprintf(stdout, "pier: HTTPS on %s\n", tlsSrv.Addr())
+		cover := platformTLSSummary(platformTLS, cfg.Domain)
+		fmt.Fprintf(stdout, "pier: platform hosts: %s\n", cover)
+		log.Info("TLS for platform hosts", "mode", platformTLS, "covers", cover)
 		if f := tlsSrv.RootFile(); f != "" {
 			fmt.Fprintf(stdout, "pier: trust %s for https://<site>.%s%s/\n", f, cfg.Domain, portSuffix(tlsSrv.Addr()))
 		}
@@ -346,6 +391,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go expireUploads(ctx, api, log)
 	go api.RunVerifier(ctx)
 	go domains.Run(ctx, func(err error) { log.Warn("reloading active custom domains", "err", err) })
+	if sites != nil {
+		go sites.Run(ctx, func(err error) { log.Warn("reloading sites", "err", err) })
+	}
 
 	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
 	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)

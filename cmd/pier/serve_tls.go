@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pierhq/pier/certs"
+	"github.com/pierhq/pier/certs/dnshook"
 	"github.com/pierhq/pier/certs/pgstorage"
 	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/tenants"
@@ -33,6 +34,43 @@ type tlsFlags struct {
 	Internal         bool
 	OrdersPerHour    int
 	OrdersPerHourTen int
+	// DNS-01 for the platform's wildcard certificate.
+	DNS01Webhook  string
+	DNS01User     string
+	DNS01Password string
+	DNS01Resolver string
+}
+
+// How platform hosts (<site>.<domain>, previews) get certificates.
+const (
+	platformTLSOff      = ""         // no TLS
+	platformTLSWildcard = "wildcard" // *.<domain> through DNS-01 (--dns01-webhook)
+	platformTLSPerSite  = "per-site" // <site>.<domain> on demand, existing sites only; no previews
+	platformTLSInternal = "internal" // every name under the domain from the internal CA
+)
+
+// platformTLS is how platform hosts get certificates with these flags
+// (startTLS rejects contradictory ones).
+func (f *tlsFlags) platformTLS() string {
+	switch {
+	case f.Internal:
+		return platformTLSInternal
+	case f.HTTPS == "":
+		return platformTLSOff
+	case f.DNS01Webhook != "":
+		return platformTLSWildcard
+	}
+	return platformTLSPerSite
+}
+
+// platformSite returns the site of host when host is <site>.<domain>
+// exactly — not a preview (<deployment>--<site>), nor a deeper name.
+func platformSite(host, domain string) (string, bool) {
+	site, ok := strings.CutSuffix(host, "."+domain)
+	if !ok || site == "" || strings.Contains(site, ".") || strings.Contains(site, "--") {
+		return "", false
+	}
+	return site, true
 }
 
 // registerTLSFlags adds the TLS flags to fs.
@@ -45,11 +83,18 @@ func registerTLSFlags(fs *flag.FlagSet) *tlsFlags {
 	fs.BoolVar(&f.Internal, "tls-internal", envBool("PIER_TLS_INTERNAL", false), "issue certificates from a local self-signed CA instead of ACME (development: https://<site>.localhost:8443); its root is written to <data>/tls-internal-root.pem")
 	fs.IntVar(&f.OrdersPerHour, "cert-orders-per-hour", envInt("PIER_CERT_ORDERS_PER_HOUR", certs.DefaultMaxOrdersPerHour), "cap on new certificate orders per hour on this node (-1: none)")
 	fs.IntVar(&f.OrdersPerHourTen, "cert-orders-per-hour-per-tenant", envInt("PIER_CERT_ORDERS_PER_HOUR_PER_TENANT", certs.DefaultMaxOrdersPerHourPerTenant), "cap on new certificate orders per hour per tenant (-1: none)")
+	fs.StringVar(&f.DNS01Webhook, "dns01-webhook", envString("PIER_DNS01_WEBHOOK", ""), "URL of a DNS webhook (lego httpreq protocol: POST <url>/present and <url>/cleanup) that sets ACME DNS-01 TXT records; with it platform hosts and previews share one wildcard certificate for *.<domain>")
+	fs.StringVar(&f.DNS01User, "dns01-webhook-user", envString("PIER_DNS01_WEBHOOK_USER", ""), "HTTP basic-auth user for --dns01-webhook")
+	// The password's env twin is read in startTLS, not as the default, so
+	// --help never prints it.
+	fs.StringVar(&f.DNS01Password, "dns01-webhook-password", "", "HTTP basic-auth password for --dns01-webhook (better: PIER_DNS01_WEBHOOK_PASSWORD, as flags show in ps)")
+	fs.StringVar(&f.DNS01Resolver, "dns01-resolver", envString("PIER_DNS01_RESOLVER", ""), "DNS servers (host:port, comma-separated) that find the zone of DNS-01 records and check they have propagated (default: the system's, then the zone's authoritative servers)")
 	return f
 }
 
 // tlsOptions is what startTLS needs besides the flags.
 type tlsOptions struct {
+	Domain   string // platform domain: the wildcard is *.<Domain>
 	Data     string // data directory (file certificate storage)
 	DB       string // --db: PostgreSQL URLs share certificate storage between nodes
 	HTTPAddr string // --http: where ACME HTTP-01 validation arrives
@@ -85,6 +130,23 @@ func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handl
 	}
 	if o.Allow == nil {
 		return nil, errors.New("serve: TLS needs a decision func")
+	}
+	var provider *dnshook.Provider
+	if f.DNS01Webhook != "" {
+		if f.Internal {
+			return nil, errors.New("serve: --dns01-webhook and --tls-internal exclude each other (the internal CA covers platform hosts without DNS)")
+		}
+		if f.DNS01Password == "" {
+			f.DNS01Password = os.Getenv("PIER_DNS01_WEBHOOK_PASSWORD")
+		}
+		var err error
+		provider, err = dnshook.New(dnshook.Config{URL: f.DNS01Webhook, Username: f.DNS01User, Password: f.DNS01Password})
+		if err != nil {
+			return nil, fmt.Errorf("serve: --dns01-webhook: %w", err)
+		}
+		if _, ok := certs.Normalize(o.Domain); !ok {
+			return nil, fmt.Errorf("serve: --dns01-webhook needs a public --domain with at least two labels (e.g. pier.example.com), not %q", o.Domain)
+		}
 	}
 	ln, err := net.Listen("tcp", f.HTTPS)
 	if err != nil {
@@ -123,6 +185,15 @@ func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handl
 		OnChange:                  t.status.changed,
 		TLSPort:                   ln.Addr().(*net.TCPAddr).Port,
 		Logger:                    o.Logger,
+	}
+	if provider != nil {
+		cfg.DNS01Provider = provider
+		cfg.Wildcards = []string{"*." + o.Domain}
+		for _, r := range strings.Split(f.DNS01Resolver, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				cfg.DNS01Resolvers = append(cfg.DNS01Resolvers, r)
+			}
+		}
 	}
 	if _, port, err := net.SplitHostPort(o.HTTPAddr); err == nil {
 		cfg.HTTPPort, _ = strconv.Atoi(port)
@@ -167,6 +238,28 @@ func (t *tlsServer) OnDomainChange(host string) {
 		return
 	}
 	t.Manager.Forget(host)
+}
+
+// ForgetUnlessAllowed forgets host's certificate (no longer served or
+// renewed) when it is no longer allowed, e.g. a deleted site.
+func (t *tlsServer) ForgetUnlessAllowed(host string) {
+	if !t.allow(host) {
+		t.Manager.Forget(host)
+	}
+}
+
+// platformTLSSummary says, for the start-up log, what covers platform
+// hosts in mode.
+func platformTLSSummary(mode, domain string) string {
+	switch mode {
+	case platformTLSWildcard:
+		return fmt.Sprintf("wildcard certificate for *.%s through ACME DNS-01 (--dns01-webhook), sites and previews", domain)
+	case platformTLSPerSite:
+		return fmt.Sprintf("per-site certificates on demand for existing <site>.%s (HTTP-01/TLS-ALPN-01); previews have no HTTPS without --dns01-webhook", domain)
+	case platformTLSInternal:
+		return fmt.Sprintf("internal CA for every name under %s (development)", domain)
+	}
+	return "no TLS"
 }
 
 // ObtainAll requests (or, when stored, loads) the certificate of every

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,3 +114,94 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
+
+func TestPlatformSite(t *testing.T) {
+	for _, tc := range []struct {
+		host, site string
+		ok         bool
+	}{
+		{"blog.pier.test", "blog", true},
+		{"abc--blog.pier.test", "", false}, // preview: never per-name
+		{"a.blog.pier.test", "", false},
+		{"pier.test", "", false},
+		{".pier.test", "", false},
+		{"blog.other.test", "", false},
+		{"blogpier.test", "", false},
+	} {
+		site, ok := platformSite(tc.host, "pier.test")
+		if site != tc.site || ok != tc.ok {
+			t.Errorf("platformSite(%q) = %q, %v; want %q, %v", tc.host, site, ok, tc.site, tc.ok)
+		}
+	}
+}
+
+func TestPlatformTLSMode(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, platformTLSOff},
+		{[]string{"--https", ":443"}, platformTLSPerSite},
+		{[]string{"--https", ":443", "--dns01-webhook", "https://hook.example/dns"}, platformTLSWildcard},
+		{[]string{"--tls-internal"}, platformTLSInternal},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		f := registerTLSFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.platformTLS(); got != tc.want {
+			t.Errorf("%v: platformTLS = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestStartTLSDNS01Rejects(t *testing.T) {
+	for _, tc := range []struct {
+		name, domain string
+		args         []string
+		want         string
+	}{
+		{"with internal", "pier.test", []string{"--tls-internal", "--dns01-webhook", "https://hook.example/dns"}, "exclude each other"},
+		{"bad url", "pier.test", []string{"--dns01-webhook", "hook.example"}, "not an http(s) URL"},
+		{"local domain", "localhost", []string{"--dns01-webhook", "https://hook.example/dns"}, "public --domain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			f := registerTLSFlags(fs)
+			if err := fs.Parse(append([]string{"--https", "127.0.0.1:0"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			ts, err := startTLS(context.Background(), f, tlsOptions{
+				Domain: tc.domain, Data: t.TempDir(), HTTPAddr: "127.0.0.1:8080",
+				Allow:  func(string) bool { return false },
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			}, http.NotFoundHandler())
+			if err == nil {
+				ts.Shutdown(context.Background())
+				t.Fatal("startTLS succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDNS01PasswordNotInHelp: the webhook password's env twin is not shown
+// as the flag's default by --help.
+func TestDNS01PasswordNotInHelp(t *testing.T) {
+	t.Setenv("PIER_DNS01_WEBHOOK_PASSWORD", "hunter2")
+	t.Setenv("PIER_DNS01_WEBHOOK_USER", "pier")
+	var out strings.Builder
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	f := registerTLSFlags(fs)
+	fs.PrintDefaults()
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("--help shows the webhook password")
+	}
+	if f.DNS01User != "pier" {
+		t.Errorf("PIER_DNS01_WEBHOOK_USER not read: %q", f.DNS01User)
+	}
+}
