@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -577,5 +578,154 @@ func TestJunkSNIAbuse(t *testing.T) {
 	}
 	if got := a.Orders() - orders; got != 0 {
 		t.Errorf("Pebble saw %d orders after the flood, want 0", got)
+	}
+}
+
+// TestTwoNodesOneOrder runs two `pier serve` nodes on one PostgreSQL
+// (registry and certificate storage), one MinIO bucket and one Pebble;
+// Pebble's validation connects to node A's --http and --https only. A
+// custom domain verified through node A, with clients handshaking for it
+// against both nodes' --https from before the verification on, ends up
+// served by both nodes with exactly one ACME order between them.
+//
+// The same through node B — node B places the order, the validation
+// reaches node A, which must answer from the shared storage — is blocked
+// on a product bug (see the subtest).
+func TestTwoNodesOneOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	minio := testenv.StartMinIO(t)
+	pg := testenv.StartPostgres(t)
+	dsn := pg.NewDatabase(t)
+	a := startACME(t)
+	s3env := []string{"AWS_ACCESS_KEY_ID=" + minio.AccessKey, "AWS_SECRET_ACCESS_KEY=" + minio.SecretKey}
+	flags := []string{"--db", dsn, "--s3-endpoint", minio.Endpoint, "--s3-bucket", "pier-tls-e2e", "--s3-region", minio.Region}
+	nodeA := startTLSNode(t, a, a.HTTPPort, a.HTTPSPort, flags, s3env...)
+	nodeB := startTLSNode(t, a, freePort(t), freePort(t), flags, s3env...)
+
+	nodeA.pier("tenants", "create", "acme")
+	nodeA.pier("sites", "create", "blog", "--tenant", "acme")
+	nodeA.deploy(filepath.Join(repoRoot(t), "examples", "site"), "blog")
+
+	t.Run("verified through node A", func(t *testing.T) {
+		oneOrderOnTwoNodes(t, a, nodeA, nodeB, "www.example.test", nodeA)
+	})
+	t.Run("verified through node B, validated at node A", func(t *testing.T) {
+		if os.Getenv("PIER_TEST_BLOCKED") == "" {
+			// Node B orders at once, but Pebble's validation reaches node
+			// A, whose in-memory set of active domains (Allow) only learns
+			// of the domain on its 30 s reload: certs.HTTPChallengeHandler
+			// and getCertificate refuse the HTTP-01 and TLS-ALPN-01
+			// challenges for a name Allow does not know, so the order
+			// fails, node B backs off a minute and node A, once it knows
+			// the name, places a second order. Set PIER_TEST_BLOCKED=1 to
+			// run it (about 70 s).
+			t.Skip("blocked: a node answers ACME challenges only for domains its in-memory set already holds, which other nodes' activations reach after up to 30 s (no LISTEN/NOTIFY)")
+		}
+		oneOrderOnTwoNodes(t, a, nodeA, nodeB, "api.example.test", nodeB)
+	})
+}
+
+// oneOrderOnTwoNodes adds host to site blog through verifier and creates
+// its records; clients then handshake for it against both nodes while it
+// is verified through verifier, until both serve it. Exactly one ACME
+// order must have been placed, counted once on /metrics across the nodes.
+func oneOrderOnTwoNodes(t *testing.T, a *acme, nodeA, nodeB *tlsNode, host string, verifier *tlsNode) {
+	nodes := []*tlsNode{nodeA, nodeB}
+	out := verifier.pier("domains", "add", host, "--site", "blog")
+	txt := addedRecords(t, out)["TXT"]
+	if txt[1] == "" {
+		t.Fatalf("no TXT record printed:\n%s", out)
+	}
+	a.SetTXT(t, txt[0], txt[1])
+	a.AddA(t, host, "127.0.0.1")
+
+	orders := a.Orders()
+	var before [2]map[string]float64
+	for i, node := range nodes {
+		before[i] = node.metrics()
+	}
+	var (
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		verifyAt   time.Time        // when verify was called
+		served     [2]time.Duration // per node, since verify was called
+		lastErr    [2]string
+		deadline   = time.Now().Add(90 * time.Second)
+		refusedYet [2]bool
+	)
+	for i, node := range nodes {
+		for range 3 { // concurrent clients per node
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					start := time.Now()
+					r, err := httpsGet(node.HTTPSAddr, host, "/", a.CertPool)
+					mu.Lock()
+					called := !verifyAt.IsZero() && start.After(verifyAt)
+					switch {
+					case err == nil && r.Status == 200 && strings.Contains(r.Body, "Hello from Pier"):
+						if verifyAt.IsZero() || start.Before(verifyAt) {
+							t.Errorf("%s served by node %c before its verification", host, 'A'+i)
+						}
+						if served[i] == 0 {
+							served[i] = time.Since(verifyAt)
+						}
+						mu.Unlock()
+						return
+					case err != nil:
+						lastErr[i] = err.Error()
+						if !called {
+							refusedYet[i] = true
+						}
+					default:
+						lastErr[i] = fmt.Sprintf("%d %.80q", r.Status, r.Body)
+					}
+					mu.Unlock()
+					time.Sleep(20 * time.Millisecond)
+				}
+			}()
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // handshakes refused before the verification
+	mu.Lock()
+	verifyAt = time.Now()
+	mu.Unlock()
+	if out, errOut, err := verifier.pierToken(verifier.Token, "domains", "verify", host, "--site", "blog"); err != nil || !strings.Contains(out, host+": active") {
+		t.Errorf("verify %s: %v\n%s%s", host, err, out, errOut)
+	}
+	wg.Wait()
+
+	for i, node := range nodes {
+		if !refusedYet[i] {
+			t.Errorf("no handshake reached node %c before the verification", 'A'+i)
+		}
+		if served[i] == 0 {
+			d, _ := node.domain(node.Token, "blog", host)
+			t.Errorf("%s never served by node %c; its domain there: %+v; last error: %s", host, 'A'+i, d, lastErr[i])
+		}
+	}
+	t.Logf("%s served by node A %v and node B %v after verify was called", host, served[0].Round(time.Millisecond), served[1].Round(time.Millisecond))
+	if got := a.Orders() - orders; got != 1 {
+		t.Errorf("Pebble saw %d orders for %s on two nodes, want 1", got, host)
+	}
+	var placed, obtained, failed float64
+	for i, node := range nodes {
+		m := node.metrics()
+		d := func(name string) float64 { return m[name] - before[i][name] }
+		t.Logf("node %c: orders placed %v, obtained %v, failed %v, refused %v", 'A'+i, d("pier_cert_orders_total"), d("pier_cert_obtained_total"), d("pier_cert_orders_failed_total"), d("pier_cert_orders_refused_total"))
+		placed += d("pier_cert_orders_total")
+		obtained += d("pier_cert_obtained_total")
+		failed += d("pier_cert_orders_failed_total")
+	}
+	if placed != 1 || obtained != 1 || failed != 0 {
+		t.Errorf("orders placed, obtained, failed summed over the nodes: %v, %v, %v; want 1, 1, 0", placed, obtained, failed)
+	}
+	for i, node := range nodes {
+		if d, _ := node.domain(node.Token, "blog", host); d.Status != "active" || d.CertStatus != "active" {
+			t.Errorf("%s through node %c's API: %+v", host, 'A'+i, d)
+		}
 	}
 }
