@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Pier's own imports (docs/workers.md §2).
@@ -38,7 +40,162 @@ func pierModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 	def("asset", pierAsset, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	def("response_read", pierResponseRead, []api.ValueType{i32, i32, i32}, []api.ValueType{i32})
 	def("response_close", pierResponseClose, []api.ValueType{i32}, nil)
+	def("request_head", pierRequestHead, []api.ValueType{i32, i32}, []api.ValueType{i32})
+	def("send_response", pierSendResponse, []api.ValueType{i32, i32, i32, i32, i32}, nil)
 	return b
+}
+
+// pierRequestHead writes the request head in one call: the method, URI,
+// protocol and source address as get_method, get_uri,
+// get_protocol_version and get_source_addr return them, "0" if the request
+// has no body (else "1"), then a name and a value for each request header
+// value (the Host header included, as get_header_values gives it), each
+// NUL-terminated. It returns the length and writes nothing when that
+// exceeds buf_limit.
+func pierRequestHead(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	r := c.req
+	if r == nil {
+		result(stack, 0)
+		return
+	}
+	uri := r.URL.RequestURI()
+	body := "1"
+	if c.reqEOF {
+		body = "0"
+	}
+	host := ""
+	if r.Host != "" && r.Header["Host"] == nil {
+		host = r.Host
+	}
+	n := len(r.Method) + len(uri) + len(r.Proto) + len(r.RemoteAddr) + len(body) + 5
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 2
+		}
+	}
+	if host != "" {
+		n += len("Host") + len(host) + 2
+	}
+	if n <= int(uint32(stack[1])) {
+		b, ok := mod.Memory().Read(uint32(stack[0]), uint32(n))
+		if !ok {
+			panic(errOutOfRange)
+		}
+		off := 0
+		put := func(s string) {
+			off += copy(b[off:], s)
+			b[off] = 0
+			off++
+		}
+		put(r.Method)
+		put(uri)
+		put(r.Proto)
+		put(r.RemoteAddr)
+		put(body)
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				put(k)
+				put(v)
+			}
+		}
+		if host != "" {
+			put("Host")
+			put(host)
+		}
+	}
+	result(stack, int32(n))
+}
+
+// pierSendResponse(status, head, head_len, body, body_len) does what
+// set_status_code(status), then for each name and value in head (each
+// NUL-terminated) add_header_value(1, name, value) after removing the
+// name's earlier values where it first appears in head, then
+// write_body(1, body) would do, in one call.
+func pierSendResponse(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	code := int32(stack[0])
+	if code < 200 || code > 599 {
+		panic(fmt.Errorf("worker: send_response: invalid status %d", code))
+	}
+	head := mem(mod, uint32(stack[1]), uint32(stack[2]))
+	body := mem(mod, uint32(stack[3]), uint32(stack[4]))
+	if c.responseFinal {
+		return
+	}
+	c.status = int(code)
+	pairs := bytes.Count(head, []byte{0}) / 2
+	if pairs > 0 {
+		h := c.respHeader()
+		values := make([]string, pairs)
+		seen := c.seen[:0]
+		for i := range pairs {
+			var name, value []byte
+			name, head, _ = bytes.Cut(head, []byte{0})
+			value, head, _ = bytes.Cut(head, []byte{0})
+			k, v := c.inst.headerName(name), c.inst.headerValue(value)
+			chargeHeader(c, k, v)
+			values[i] = v
+			if !slices.Contains(seen, k) {
+				seen = append(seen, k)
+				h[k] = values[i : i+1 : i+1]
+			} else {
+				h[k] = append(h[k], v)
+			}
+		}
+		clear(seen)
+		c.seen = seen[:0]
+	}
+	if len(body) > 0 {
+		c.writeResponseBody(body)
+	}
+}
+
+// maxInterned bounds an instance's interned header names and values, and
+// the length of each.
+const (
+	maxInterned    = 64
+	maxInternedLen = 128
+)
+
+// headerName validates and canonicalises a response header name from
+// guest memory, reusing the string of an earlier request for a name seen
+// before.
+func (in *instance) headerName(b []byte) string {
+	if s, ok := in.names[string(b)]; ok {
+		return s
+	}
+	name := string(b)
+	if !httpguts.ValidHeaderFieldName(name) {
+		panic(fmt.Errorf("worker: invalid header name %q", name))
+	}
+	canon := http.CanonicalHeaderKey(name)
+	if len(in.names) < maxInterned && len(name) <= maxInternedLen {
+		if in.names == nil {
+			in.names = map[string]string{}
+		}
+		in.names[name] = canon
+	}
+	return canon
+}
+
+// headerValue validates a response header value from guest memory, reusing
+// the string of an earlier request for a value seen before.
+func (in *instance) headerValue(b []byte) string {
+	if s, ok := in.values[string(b)]; ok {
+		return s
+	}
+	v := string(b)
+	if !httpguts.ValidHeaderFieldValue(v) {
+		panic(fmt.Errorf("worker: invalid header value %q", v))
+	}
+	if len(in.values) < maxInterned && len(v) <= maxInternedLen {
+		if in.values == nil {
+			in.values = map[string]string{}
+		}
+		in.values[v] = v
+	}
+	return v
 }
 
 func pierLog(ctx context.Context, mod api.Module, stack []uint64) {

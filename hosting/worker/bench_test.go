@@ -252,3 +252,41 @@ func BenchmarkServeWAGI(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServeGoSDK serves GET /api/ping of examples/worker-go (the Go
+// SDK's hello-world, the guest of the dispatch benchmark in
+// internal/bench/worker.go) one request at a time with a wrk-like request,
+// with the pro plan's limits.
+func BenchmarkServeGoSDK(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a Go guest")
+	}
+	dir := b.TempDir()
+	out := filepath.Join(dir, "worker.wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = "../../examples/worker-go"
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		b.Skipf("cannot build examples/worker-go: %v\n%s", err, o)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := newRuntime(b, Config{PoolSize: 1})
+	w, err := rt.NewWorker(context.Background(), wasm, nil, Limits{CPU: 50 * time.Millisecond, MemoryBytes: 128 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	req := httptest.NewRequest("GET", "http://worker-go.localhost/api/ping", nil)
+	req.Header.Set("User-Agent", "wrk")
+	host := &fakeHost{}
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		if res := w.Serve(rec, req, host, nil); res.Outcome != OutcomeOK || rec.Body.String() != "pong\n" {
+			b.Fatal(res.Outcome, res.Err, rec.Body.String())
+		}
+	}
+}

@@ -55,6 +55,9 @@ type call struct {
 	nextHandle   int32
 	handleBytes  int64
 	guestLogSize int
+
+	spareHeader http.Header // a response header map to reuse
+	seen        []string    // send_response's names so far
 }
 
 // handle is a fetched or asset response, serialised in HTTP/1.1 wire format.
@@ -109,10 +112,16 @@ func (c *call) mutableRequest() *http.Request {
 	return c.req
 }
 
-// respHeader returns the response header map, creating it.
+// respHeader returns the response header map, creating it (or reusing
+// the one of an earlier request, whose values were copied to the client's
+// response).
 func (c *call) respHeader() http.Header {
 	if c.header == nil {
-		c.header = http.Header{}
+		if c.spareHeader == nil || len(c.spareHeader) > 64 {
+			c.spareHeader = http.Header{}
+		}
+		clear(c.spareHeader)
+		c.header = c.spareHeader
 	}
 	return c.header
 }

@@ -63,6 +63,9 @@ type instance struct {
 	idleSince      time.Time // when it was last returned to the pool
 	temporary      bool      // created while the pool was busy; closed after its request
 	hostWaits      *atomic.Int32
+
+	// Response header names and values interned by send_response.
+	names, values map[string]string
 }
 
 // waitHost marks the instance as waiting on the host: its CPU meter

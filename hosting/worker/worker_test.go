@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -862,5 +863,41 @@ func TestBusyPool(t *testing.T) {
 	}
 	if len(w.slots) != 1 || len(w.extra) != 0 || len(w.free) != 1 {
 		t.Errorf("after the burst: %d pooled (%d idle), %d temporary instances; want 1 (1), 0", len(w.slots), len(w.free), len(w.extra))
+	}
+}
+
+// TestRequestHeadAndSendResponse covers pier.request_head and
+// pier.send_response, the Go SDK's batched calls.
+func TestRequestHeadAndSendResponse(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	w := newWorker(t, rt, "head", nil, Limits{})
+	req := httptest.NewRequest("GET", "http://site.example/p?q=1", nil)
+	req.Header["X-Multi"] = []string{"a", "b"}
+	req.RemoteAddr = "192.0.2.7:1234"
+	for range 2 { // the second time with the interned names and values
+		rec := httptest.NewRecorder()
+		res := w.Serve(rec, req, &fakeHost{}, nil)
+		if res.Outcome != OutcomeOK || rec.Code != http.StatusCreated {
+			t.Fatalf("outcome %q (%v) status %d", res.Outcome, res.Err, rec.Code)
+		}
+		if got := rec.Header()["X-A"]; !slices.Equal(got, []string{"1", "2"}) || rec.Header().Get("Content-Type") != "text/plain" {
+			t.Errorf("response header %v", rec.Header())
+		}
+		fields := strings.Split(strings.TrimSuffix(rec.Body.String(), "\x00"), "\x00")
+		if len(fields) < 5 || !slices.Equal(fields[:5], []string{"GET", "/p?q=1", "HTTP/1.1", "192.0.2.7:1234", "0"}) {
+			t.Fatalf("head %q", fields)
+		}
+		got := map[string][]string{}
+		for i := 5; i+1 < len(fields); i += 2 {
+			got[fields[i]] = append(got[fields[i]], fields[i+1])
+		}
+		want := map[string][]string{"X-Multi": {"a", "b"}, "Host": {"site.example"}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("headers %q, want %q", got, want)
+		}
+	}
+	post := httptest.NewRequest("POST", "http://site.example/", strings.NewReader("x"))
+	if res := w.Serve(httptest.NewRecorder(), post, &fakeHost{}, nil); res.Outcome != OutcomeException {
+		t.Errorf("invalid header name: outcome %q, want %q", res.Outcome, OutcomeException)
 	}
 }

@@ -34,6 +34,16 @@ type abi interface {
 	writeBody(kind uint32, b []byte)
 	setStatusCode(code uint32)
 
+	// requestHead (pier.request_head) fills buf with the request head:
+	// method, URI, protocol, source address, "0" if the request has no
+	// body (else "1"), then a name and a value per request header value,
+	// each NUL-terminated.
+	requestHead(buf []byte) uint32
+	// sendResponse (pier.send_response) sets the response status, its
+	// headers (head holds a name and a value per header value, each
+	// NUL-terminated) and appends body.
+	sendResponse(status uint32, head, body []byte)
+
 	log(msg string)
 	getVar(name string, buf []byte) int32
 	fetch(req []byte) int32

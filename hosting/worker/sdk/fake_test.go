@@ -3,6 +3,7 @@ package pier
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -13,7 +14,8 @@ type fakeHost struct {
 	method, uri, proto, addr string
 	reqHeader                [][2]string // in order, repeated names allowed
 	reqBody                  []byte
-	bodyChunk                int // read_body returns at most this many bytes; 0 = no limit
+	bodyChunk                int  // read_body returns at most this many bytes; 0 = no limit
+	bodyUnknown              bool // request_head reports a body even when reqBody is empty
 
 	status    uint32
 	respCalls []string // "set Name: v", "add Name: v", "body ..."
@@ -140,6 +142,54 @@ func (f *fakeHost) writeBody(kind uint32, b []byte) {
 }
 
 func (f *fakeHost) setStatusCode(code uint32) { f.status = code }
+
+// requestHead encodes the request as the host does: the header values of
+// one name together, names in their first order of appearance.
+func (f *fakeHost) requestHead(buf []byte) uint32 {
+	f.calls["request_head"]++
+	hasBody := "0"
+	if len(f.reqBody) > 0 || f.bodyUnknown {
+		hasBody = "1"
+	}
+	items := []string{f.method, f.uri, f.proto, f.addr, hasBody}
+	var names []string
+	for _, kv := range f.reqHeader {
+		if !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, kv[0]) }) {
+			names = append(names, kv[0])
+		}
+	}
+	for _, n := range names {
+		for _, kv := range f.reqHeader {
+			if strings.EqualFold(kv[0], n) {
+				items = append(items, n, kv[1])
+			}
+		}
+	}
+	return uint32(fillList(buf, items))
+}
+
+// sendResponse records the response as the equivalent http-wasm calls.
+func (f *fakeHost) sendResponse(status uint32, head, body []byte) {
+	f.setStatusCode(status)
+	prev := ""
+	for len(head) > 0 {
+		i := bytes.IndexByte(head, 0)
+		name := string(head[:i])
+		head = head[i+1:]
+		i = bytes.IndexByte(head, 0)
+		value := string(head[:i])
+		head = head[i+1:]
+		if name == prev {
+			f.addHeaderValue(kindResponse, name, value)
+		} else {
+			f.setHeaderValue(kindResponse, name, value)
+		}
+		prev = name
+	}
+	if len(body) > 0 {
+		f.writeBody(kindResponse, body)
+	}
+}
 
 func (f *fakeHost) log(msg string) { f.logs = append(f.logs, msg) }
 

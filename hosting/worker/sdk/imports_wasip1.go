@@ -64,6 +64,11 @@ func (wasmHost) readBody(kind uint32, buf []byte) uint64 {
 func (wasmHost) writeBody(kind uint32, b []byte) { hWriteBody(int32(kind), ptr(b), size(b)) }
 func (wasmHost) setStatusCode(code uint32)       { hSetStatusCode(int32(code)) }
 
+func (wasmHost) requestHead(buf []byte) uint32 { return uint32(pRequestHead(ptr(buf), size(buf))) }
+func (wasmHost) sendResponse(status uint32, head, body []byte) {
+	pSendResponse(int32(status), ptr(head), size(head), ptr(body), size(body))
+}
+
 func (wasmHost) log(msg string) { pLog(sptr(msg), size(msg)) }
 func (wasmHost) getVar(name string, buf []byte) int32 {
 	return pGetVar(sptr(name), size(name), ptr(buf), size(buf))
@@ -120,6 +125,12 @@ func hWriteBody(kind int32, p unsafe.Pointer, n int32)
 func hSetStatusCode(code int32)
 
 // Pier's own imports (docs/workers.md §2).
+
+//go:wasmimport pier request_head
+func pRequestHead(buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport pier send_response
+func pSendResponse(status int32, head unsafe.Pointer, headLen int32, body unsafe.Pointer, bodyLen int32)
 
 //go:wasmimport pier log
 func pLog(p unsafe.Pointer, n int32)

@@ -11,24 +11,34 @@ import (
 // larger one is dropped so one big response does not pin its memory.
 const maxKeptBody = 1 << 20
 
-// responseWriter buffers the handler's response; emit hands it to the host.
+// responseWriter buffers the handler's response; emit hands it to the host
+// in one pier.send_response call. Its header map and buffers are reused
+// from one request to the next (a ResponseWriter must not be used after
+// the handler returns).
 type responseWriter struct {
 	header      http.Header // what Header returns
-	sent        http.Header // the headers at WriteHeader: what emit sends
 	status      int
 	wroteHeader bool
 	body        []byte
 	next        bool
-	keys        []string
+
+	// At WriteHeader the headers are encoded into head (name NUL value
+	// NUL, names sorted); Content-Length's values are head[clStart:clEnd],
+	// to be dropped at emit if the first is not the body's length.
+	head           []byte
+	clStart, clEnd int
+	contentLength  string
+	hasContentType bool
+	keys           []string
 }
 
 var _ http.ResponseWriter = (*responseWriter)(nil)
 
 func (w *responseWriter) reset() {
-	if w.header == nil || len(w.header) > 0 || w.sent != nil {
+	if w.header == nil {
 		w.header = make(http.Header)
 	}
-	w.sent = nil
+	clear(w.header)
 	w.status = 0
 	w.wroteHeader = false
 	w.next = false
@@ -36,6 +46,14 @@ func (w *responseWriter) reset() {
 		w.body = nil
 	}
 	w.body = w.body[:0]
+	if cap(w.head) > maxKeptBody {
+		w.head = nil
+	}
+	w.head = w.head[:0]
+	w.clStart, w.clEnd, w.contentLength = 0, 0, ""
+	w.hasContentType = false
+	clear(w.keys)
+	w.keys = w.keys[:0]
 }
 
 // Header returns the response headers, which may be changed until the
@@ -53,9 +71,37 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	// Like net/http, later changes to the header map are not sent.
-	w.sent = w.header
-	w.header = w.header.Clone()
+	// Like net/http, later changes to the header map are not sent: the
+	// headers are encoded now.
+	w.keys = w.keys[:0]
+	for k, vals := range w.header {
+		if len(vals) > 0 {
+			w.keys = append(w.keys, k)
+		}
+	}
+	slices.Sort(w.keys)
+	for _, k := range w.keys {
+		vals := w.header[k]
+		switch k {
+		case "Content-Length":
+			w.clStart, w.contentLength = len(w.head), vals[0]
+		case "Content-Type":
+			w.hasContentType = true
+		case "Content-Encoding":
+			if vals[0] != "" {
+				w.hasContentType = true // not sniffed, as net/http
+			}
+		}
+		for _, v := range vals {
+			w.head = append(w.head, k...)
+			w.head = append(w.head, 0)
+			w.head = append(w.head, v...)
+			w.head = append(w.head, 0)
+		}
+		if k == "Content-Length" {
+			w.clEnd = len(w.head)
+		}
+	}
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
@@ -85,39 +131,25 @@ func bodyAllowed(status int) bool {
 }
 
 // emit hands the buffered response to the host: the status, the headers
-// in a stable order, and the body in one write. Like net/http it sniffs a
+// in a stable order, and the body, in one call. Like net/http it sniffs a
 // Content-Type when the handler set none.
 func (w *responseWriter) emit(h abi) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	header := w.sent
-	if len(w.body) > 0 {
-		if _, ok := header["Content-Type"]; !ok && header.Get("Content-Encoding") == "" {
-			header.Set("Content-Type", http.DetectContentType(w.body))
-		}
+	if w.clEnd > w.clStart && len(w.body) > 0 && w.contentLength != strconv.Itoa(len(w.body)) {
+		// The host frames the body itself; a wrong length is dropped.
+		w.head = append(w.head[:w.clStart], w.head[w.clEnd:]...)
 	}
-	h.setStatusCode(uint32(w.status))
-	w.keys = w.keys[:0]
-	for k := range header {
-		w.keys = append(w.keys, k)
+	if len(w.body) > 0 && !w.hasContentType {
+		w.head = appendHeader(w.head, "Content-Type", http.DetectContentType(w.body))
 	}
-	slices.Sort(w.keys)
-	for _, k := range w.keys {
-		vals := header[k]
-		if len(vals) == 0 {
-			continue
-		}
-		if k == "Content-Length" && len(w.body) > 0 && vals[0] != strconv.Itoa(len(w.body)) {
-			// The host frames the body itself; a wrong length is dropped.
-			continue
-		}
-		h.setHeaderValue(kindResponse, k, vals[0])
-		for _, v := range vals[1:] {
-			h.addHeaderValue(kindResponse, k, v)
-		}
-	}
-	if len(w.body) > 0 {
-		h.writeBody(kindResponse, w.body)
-	}
+	h.sendResponse(uint32(w.status), w.head, w.body)
+}
+
+func appendHeader(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, 0)
+	b = append(b, value...)
+	return append(b, 0)
 }

@@ -137,28 +137,48 @@ func (o *original) header(key string) ([]string, bool) {
 
 // readRequest builds the request from the host's: method, URI, protocol,
 // request headers, remote address and a body read lazily with read_body.
+// The head arrives in one pier.request_head call as one string, which the
+// method, URI, header names and values share; the header values share one
+// array, so a request costs a handful of allocations.
 func (s *server) readRequest() *http.Request {
 	h := s.h
-	method := s.scratch.readString(h.getMethod)
-	uri := s.scratch.readString(h.getURI)
-	proto := s.scratch.readString(h.getProtocolVersion)
-	remote := s.scratch.readString(h.getSourceAddr)
-
-	names := s.scratch.readList(nil, func(b []byte) uint64 { return h.getHeaderNames(kindRequest, b) })
-	header := make(http.Header, len(names))
+	head := s.scratch.readString(h.requestHead)
+	method, head := cutNUL(head)
+	uri, head := cutNUL(head)
+	proto, head := cutNUL(head)
+	remote, head := cutNUL(head)
+	hasBody, head := cutNUL(head)
+	pairs := strings.Count(head, "\x00") / 2
+	header := make(http.Header, pairs)
+	values := make([]string, pairs)
 	orig := &s.orig
 	orig.keys, orig.vals = orig.keys[:0], orig.vals[:0]
-	for _, name := range names {
+	var host string
+	last, lastStart := "", -1
+	for i := range pairs {
+		var name, value string
+		name, head = cutNUL(head)
+		value, head = cutNUL(head)
+		values[i] = value
 		key := textproto.CanonicalMIMEHeaderKey(name)
-		if _, dup := header[key]; dup {
+		switch prev, seen := header[key]; {
+		case key == last && lastStart >= 0:
+			header[key] = values[lastStart : i+1 : i+1]
+		case seen:
+			header[key] = append(prev, value)
+			lastStart = -1
+		default:
+			header[key] = values[i : i+1 : i+1]
+			last, lastStart = key, i
+		}
+	}
+	for key, vals := range header {
+		if key == "Host" {
+			host = vals[0]
 			continue
 		}
-		vals := s.scratch.readList(nil, func(b []byte) uint64 { return h.getHeaderValues(kindRequest, name, b) })
-		header[key] = vals
-		if key != "Host" {
-			orig.keys = append(orig.keys, key)
-			orig.vals = append(orig.vals, vals)
-		}
+		orig.keys = append(orig.keys, key)
+		orig.vals = append(orig.vals, vals)
 	}
 
 	if method == "" {
@@ -177,9 +197,8 @@ func (s *server) readRequest() *http.Request {
 			u.Path = uri
 		}
 	}
-	host := u.Host
-	if hv := header.Get("Host"); hv != "" {
-		host = hv
+	if host == "" {
+		host = u.Host
 	}
 	delete(header, "Host")
 
@@ -193,27 +212,39 @@ func (s *server) readRequest() *http.Request {
 		Host:       host,
 		RemoteAddr: remote,
 		RequestURI: uri,
-		Body:       &bodyReader{h: h},
+		Body:       http.NoBody,
 	}
-	// The ABI does not say whether there is a body (a host's server may
-	// have consumed the framing headers): without a Content-Length the
-	// length is unknown and the body is read until read_body reports eof.
-	r.ContentLength = -1
-	if cl := header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
-			r.ContentLength = n
+	if hasBody != "0" {
+		// The host's server may have consumed the framing headers:
+		// without a Content-Length the length is unknown and the body is
+		// read until read_body reports eof.
+		r.Body = &bodyReader{h: h}
+		r.ContentLength = -1
+		if cl := header["Content-Length"]; len(cl) > 0 {
+			if n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64); err == nil && n >= 0 {
+				r.ContentLength = n
+			}
+		}
+		if r.ContentLength == 0 {
+			r.Body = http.NoBody
 		}
 	}
-	if r.ContentLength == 0 {
-		r.Body = http.NoBody
-	}
-	if te := header.Values("Transfer-Encoding"); len(te) > 0 {
+	if te := header["Transfer-Encoding"]; len(te) > 0 {
 		r.TransferEncoding = te
 	}
 	// r.Context() is context.Background(): the host gives the guest no
 	// cancellation signal.
 	orig.method, orig.uri, orig.host = method, uri, host
 	return r
+}
+
+// cutNUL returns s up to its first NUL and the rest after it (all of s and
+// "" without one).
+func cutNUL(s string) (string, string) {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }
 
 // fallThrough hands the handler's changes to the request back to the host
