@@ -16,7 +16,7 @@ APT     := DEBIAN_FRONTEND=noninteractive apt-get
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: examples all build run test test-unit bench bench-go bench-edge bench-deploy bench-memory lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit bench bench-go bench-edge bench-deploy bench-memory bench-tls lint fuzz soak tools clean
 
 all: build
 
@@ -68,7 +68,7 @@ bench-tools:
 	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
 
 ## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
-bench: tools bench-tools build examples bench-go bench-edge bench-deploy bench-memory bench-worker
+bench: tools bench-tools build examples bench-go bench-edge bench-deploy bench-memory bench-worker bench-tls
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
@@ -85,6 +85,10 @@ bench-memory:
 bench-worker:
 	$(GO) run ./internal/bench worker
 	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart' -benchtime 2s ./hosting/worker
+
+bench-tls:
+	$(GO) run ./internal/bench tls
+	$(GO) test -run '^$$' -bench 'HandshakeCached|GetCertificateCached' -benchmem ./certs
 
 ## lint: gofmt, vet, go mod tidy diff, import rules
 lint:
