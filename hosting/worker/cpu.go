@@ -1,41 +1,56 @@
 package worker
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
 
-// meter enforces a CPU budget on one instance. The budget runs while the
-// guest runs and is paused while it waits on I/O; when it is used up, the
-// instance's interrupt global is set and the instrumented guest traps at
-// its next function entry or loop header.
+// meter enforces a CPU budget on one instance. The budget counts the CPU
+// time of the thread running the guest (the kernel's per-thread clock), so
+// a guest whose thread is preempted on a busy machine is not charged for
+// the wait; it is paused while the guest waits on I/O. The goroutine stays
+// on its thread while the meter runs (runtime.LockOSThread), which compiled
+// guest code does anyway. When the budget is used up the instance's
+// interrupt global is set and the instrumented guest traps at its next
+// function entry or loop header.
 //
-// On Linux the flag is set by the kernel (kernelTimer), which works while
-// the Go scheduler cannot run anything. Elsewhere, or if wazero's internals
-// are not as expected, a Go timer sets it; see the package documentation
-// for what that risks. One meter serves an instance for its whole life.
+// A Go timer checks the CPU clock when the budget would be spent if the
+// guest had run all along, and again after what remains. On Linux a kernel
+// timer (kernelTimer) is the backstop: it sets the flag itself when no
+// check has run for hardStop of wall-clock time, so a guest is stopped even
+// when the Go scheduler cannot run the check (a stop-the-world pause
+// waiting on a spinning guest, or every P running one). One meter serves an instance
+// for its whole life; calls other than expire come from the goroutine
+// running the guest.
 type meter struct {
 	interrupt api.MutableGlobal
-	kt        *kernelTimer // nil: use timer
-	timer     *time.Timer
+	kt        *kernelTimer // nil: no backstop (not Linux, or wazero's internals differ)
+	timer     *time.Timer  // the CPU check
 
 	mu       sync.Mutex
 	running  bool
 	fired    bool // the flag was (or may have been) set
-	start    time.Time
-	deadline time.Time
-	used     time.Duration
+	clock    threadClock
+	cpuStart time.Duration // clock at resume
+	hardAt   time.Time     // when the backstop fires (with kt)
+	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
+}
+
+// hardStop is the wall-clock backstop for rem of CPU budget: generous
+// enough that a preempted guest is judged by the CPU check, short enough
+// that a guest the scheduler cannot interrupt is still stopped soon.
+func hardStop(rem time.Duration) time.Duration {
+	return 2*rem + 50*time.Millisecond
 }
 
 func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
 	m := &meter{interrupt: interrupt, kt: kt}
-	if kt == nil {
-		m.timer = time.AfterFunc(time.Hour, m.expire)
-		m.timer.Stop()
-	}
+	m.timer = time.AfterFunc(time.Hour, m.expire)
+	m.timer.Stop()
 	return m
 }
 
@@ -51,29 +66,32 @@ func (m *meter) begin(budget time.Duration) {
 	m.resume()
 }
 
-// resume restarts the clock after pause.
+// resume restarts the clock after pause, on the calling goroutine's
+// thread.
 func (m *meter) resume() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.running {
 		return
 	}
+	runtime.LockOSThread()
 	m.running = true
-	m.start = time.Now()
+	m.clock = currentThreadClock()
+	m.cpuStart = m.clock.now()
 	rem := m.budget - m.used
 	if rem <= 0 || m.fired {
 		m.trip()
 		return
 	}
-	m.deadline = m.start.Add(rem)
+	m.timer.Reset(rem)
 	if m.kt != nil {
-		m.kt.arm(rem)
-	} else {
-		m.timer.Reset(rem)
+		hard := hardStop(rem)
+		m.hardAt = time.Now().Add(hard)
+		m.kt.arm(hard)
 	}
 }
 
-// pause stops the clock, charging the time since resume.
+// pause stops the clock, charging the CPU time since resume.
 func (m *meter) pause() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -82,21 +100,21 @@ func (m *meter) pause() {
 	}
 	if m.kt != nil {
 		m.kt.disarm()
-	} else {
-		m.timer.Stop()
+		if !time.Now().Before(m.hardAt) {
+			// The backstop may have expired just before it was disarmed,
+			// with the kernel's write still to come: the flag is as good
+			// as set.
+			m.fired = true
+		}
 	}
-	now := time.Now()
-	m.used += now.Sub(m.start)
+	m.timer.Stop()
+	m.used += m.clock.now() - m.cpuStart
 	m.running = false
-	if m.kt != nil && !now.Before(m.deadline) {
-		// The timer may have expired just before it was disarmed, with
-		// the kernel's write still to come: the flag is as good as set.
-		m.fired = true
-	}
+	runtime.UnlockOSThread()
 }
 
 // stop ends the budget: it pauses and reports whether the guest was (or
-// may have been) interrupted, and the time charged.
+// may have been) interrupted, and the CPU time charged.
 func (m *meter) stop() (fired bool, used time.Duration) {
 	m.pause()
 	m.mu.Lock()
@@ -104,18 +122,30 @@ func (m *meter) stop() (fired bool, used time.Duration) {
 	return m.fired || m.interrupt.Get() != 0, m.used
 }
 
-// expire is the Go timer's callback.
+// expire is the CPU check, on the timer's goroutine: it trips the
+// interrupt if the guest's thread has used the budget, else it checks
+// again after what remains (a late callback from an earlier segment finds
+// the same answer).
 func (m *meter) expire() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.running || m.fired {
 		return
 	}
-	if now := time.Now(); now.Before(m.deadline) { // a late callback of an earlier segment
-		m.timer.Reset(m.deadline.Sub(now))
+	used := m.used + m.clock.now() - m.cpuStart
+	if used >= m.budget {
+		m.trip()
 		return
 	}
-	m.trip()
+	rem := max(m.budget-used, 100*time.Microsecond)
+	m.timer.Reset(rem)
+	if m.kt != nil {
+		// The check ran: push the backstop out, so that it fires only if
+		// the next check cannot run.
+		hard := hardStop(rem)
+		m.hardAt = time.Now().Add(hard)
+		m.kt.arm(hard)
+	}
 }
 
 // trip sets the interrupt; m.mu is held.
@@ -127,11 +157,10 @@ func (m *meter) trip() {
 // close releases the timer (and the kernel timer's thread).
 func (m *meter) close() {
 	m.mu.Lock()
-	m.running = false
+	m.running = false // instances are closed between requests; never mid-call
+	m.timer.Stop()
 	if m.kt != nil {
 		m.kt.close()
-	} else {
-		m.timer.Stop()
 	}
 	m.mu.Unlock()
 }

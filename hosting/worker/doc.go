@@ -38,20 +38,25 @@
 // so it is not used. Instead every module is rewritten at deploy time
 // (internal/wasmrewrite) so that each function entry and loop header checks
 // an exported mutable global; when the request's budget is used up the
-// global is set and the guest traps at its next check. The budget is paused
-// while the guest waits on the network (pier.fetch, reading the request
-// body) or on pier.asset.
+// global is set and the guest traps at its next check. The budget is CPU
+// time of the guest's thread (the kernel's per-thread clock), so a guest
+// preempted on a busy machine is not charged for the wait, and it is
+// paused while the guest waits on the network (pier.fetch, reading the
+// request body) or on pier.asset. A Go timer checks the clock when the
+// budget could be spent.
 //
 // Compiled guest code has no Go safe point: a stop-the-world pause of the
 // garbage collector that begins while a guest spins waits for the guest,
 // and GOMAXPROCS spinning guests leave no P for anything else, so a timer
 // goroutine could never set the flag and the process would hang. On Linux
-// the kernel sets it: each instance has a timerfd and a thread blocked in
-// read(2) on it with the global's storage as the buffer (see kernelTimer).
+// the kernel is the backstop: each instance has a timerfd and a thread
+// blocked in read(2) on it with the global's storage as the buffer (see
+// kernelTimer); it fires when no Go check has run for twice the remaining
+// budget plus 50ms.
 // wazero exposes no address for a global, so that storage is found through
 // wazero's internals and confirmed with sentinels; if that fails (another
-// wazero version, the interpreter, another OS) a Go timer is used and a
-// warning is logged once. Each live pooled instance holds one OS thread.
+// wazero version, the interpreter, another OS) only the Go check runs and
+// a warning is logged once; off Linux the budget counts elapsed time. Each live pooled instance holds one OS thread.
 //
 // # Supported parts of the http-wasm ABI
 //
