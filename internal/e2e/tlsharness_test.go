@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -294,5 +295,40 @@ func mustJSON(t *testing.T, s string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("decoding %q: %v", s, err)
+	}
+}
+
+// restartTogether stops the nodes, then starts them all at once (so their
+// start-up work races) and waits until every admin API answers.
+func restartTogether(t *testing.T, nodes ...*tlsNode) {
+	t.Helper()
+	for _, n := range nodes {
+		n.stop()
+	}
+	for _, n := range nodes {
+		n.out = &syncBuffer{}
+		n.cmd = exec.Command(pierBin(t), n.args...)
+		n.cmd.Env = append(os.Environ(), n.env...)
+		n.cmd.Stdout = n.out
+		n.cmd.Stderr = n.out
+		if err := n.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, n := range nodes {
+		for {
+			resp, err := http.Get(n.API + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pier serve did not become ready after a restart: %v\n%s", err, n.out.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
