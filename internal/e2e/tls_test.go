@@ -338,14 +338,14 @@ func TestDomainTakeover(t *testing.T) {
 	deadline := verified.Add(10 * time.Second)
 	for {
 		mu.Lock()
-		n := 0
+		moved := 0
 		for _, r := range results {
 			if r.start.After(verified) && r.body == "site two of the second tenant" {
-				n++
+				moved++
 			}
 		}
 		mu.Unlock()
-		if n >= 5 || time.Now().After(deadline) {
+		if moved >= 5 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
