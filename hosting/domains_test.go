@@ -189,12 +189,31 @@ func TestDomainSet(t *testing.T) {
 			t.Errorf("IsActive(%q) = %v, want %v", tc.host, got, tc.want)
 		}
 	}
-	// Changed removes at once; a reload brings back what is still active.
+	// A hostname moving to another site stays active through Changed
+	// (it is never dropped, not even until the reload).
+	fd.set(claim("www.example.com", "s2", tenants.DomainActive, "t2"), claim("p.example.com", "s1", tenants.DomainPending, "t"))
 	s.Changed("www.example.com")
-	if s.IsActive("www.example.com") {
-		t.Error("IsActive after Changed said yes before the reload")
+	if !s.IsActive("www.example.com") {
+		t.Error("a hostname taken over by another site was dropped by Changed")
 	}
+	// Changed applies a removal and an activation at once.
 	fd.set(claim("p.example.com", "s1", tenants.DomainActive, "t"))
+	s.Changed("www.example.com")
+	s.Changed("p.example.com")
+	if s.IsActive("www.example.com") || !s.IsActive("p.example.com") {
+		t.Error("Changed did not apply a removal and an activation before the reload")
+	}
+	// Without a working lookup Changed removes, and the reload decides.
+	fd.dmu.Lock()
+	fd.fail = errors.New("db down")
+	fd.dmu.Unlock()
+	s.Changed("p.example.com")
+	if s.IsActive("p.example.com") {
+		t.Error("Changed kept a host it could not look up")
+	}
+	fd.dmu.Lock()
+	fd.fail = nil
+	fd.dmu.Unlock()
 	if err := s.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

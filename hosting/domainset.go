@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pierhq/pier/tenants"
 )
 
 // ActiveDomainLister lists the hostnames of every active custom domain;
@@ -114,23 +116,35 @@ func (s *DomainSet) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Changed tells the set that host started or stopped being active: it is
-// removed at once (so a deleted domain is refused immediately) and the set
-// is reloaded soon by Run.
+// Changed tells the set that host started or stopped being active, and
+// the set is reloaded soon by Run. When the lister can look up one host
+// (ActiveDomain, as tenants.Store does), host is added or removed at once
+// from that answer — so a deleted domain is refused immediately and a
+// hostname moving between sites is never dropped; otherwise, or if the
+// lookup fails, it is removed at once and the reload brings it back.
 func (s *DomainSet) Changed(host string) {
+	h, ok := normalizeHost(host)
+	active := false
+	if look, can := s.list.(activeDomainLookup); can && ok {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+		_, err := look.ActiveDomain(ctx, h)
+		cancel()
+		active = err == nil
+	}
 	s.mu.Lock()
 	s.version++
-	if snap := s.set.Load(); snap != nil {
-		if h, ok := normalizeHost(host); ok {
-			if _, present := snap.hosts[h]; present {
-				m := make(map[string]struct{}, len(snap.hosts))
-				for k := range snap.hosts {
-					if k != h {
-						m[k] = struct{}{}
-					}
+	if snap := s.set.Load(); snap != nil && ok {
+		if _, present := snap.hosts[h]; present != active {
+			m := make(map[string]struct{}, len(snap.hosts)+1)
+			for k := range snap.hosts {
+				if k != h {
+					m[k] = struct{}{}
 				}
-				s.set.Store(&domainSnapshot{hosts: m, loaded: snap.loaded})
 			}
+			if active {
+				m[h] = struct{}{}
+			}
+			s.set.Store(&domainSnapshot{hosts: m, loaded: snap.loaded})
 		}
 	}
 	s.mu.Unlock()
@@ -138,6 +152,12 @@ func (s *DomainSet) Changed(host string) {
 	case s.kick <- struct{}{}:
 	default:
 	}
+}
+
+// activeDomainLookup is the single-host lookup Changed uses when the
+// lister has it: nil error when host is an active custom domain.
+type activeDomainLookup interface {
+	ActiveDomain(ctx context.Context, host string) (tenants.Domain, error)
 }
 
 // Run reloads the set now, then every Refresh and after each Changed,
