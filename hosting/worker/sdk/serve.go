@@ -10,13 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 )
 
-var (
-	handlerMu sync.Mutex
-	handler   http.Handler
-)
+// handler holds the registered handler (a *http.Handler).
+var handler atomic.Pointer[http.Handler]
 
 // Handle registers h as the worker's handler: every request the edge
 // dispatches to the worker is served by h, with a [net/http.Request] built
@@ -33,15 +31,14 @@ func Handle(h http.Handler) {
 	if h == nil {
 		h = http.DefaultServeMux
 	}
-	handlerMu.Lock()
-	handler = h
-	handlerMu.Unlock()
+	handler.Store(&h)
 }
 
 func registered() http.Handler {
-	handlerMu.Lock()
-	defer handlerMu.Unlock()
-	return handler
+	if h := handler.Load(); h != nil {
+		return *h
+	}
+	return nil
 }
 
 // Next tells Pier that the handler does not answer this request: when the
@@ -121,8 +118,31 @@ func (s *server) serve(hd http.Handler) (next uint64) {
 // before falling through. Its slices are reused from request to request.
 type original struct {
 	method, uri, host string
-	keys              []string   // canonical header names, Host excluded
-	vals              [][]string // their values, shared with the request
+	head              string // the header names and values as the host sent them
+
+	// Parsed from head by parse, only when a request falls through.
+	keys []string   // canonical header names, Host excluded
+	vals [][]string // their values
+}
+
+// parse fills keys and vals from head.
+func (o *original) parse() {
+	o.keys, o.vals = o.keys[:0], o.vals[:0]
+	for head := o.head; head != ""; {
+		var name, value string
+		name, head = cutNUL(head)
+		value, head = cutNUL(head)
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if key == "Host" {
+			continue
+		}
+		if i := slices.Index(o.keys, key); i >= 0 {
+			o.vals[i] = append(o.vals[i], value)
+			continue
+		}
+		o.keys = append(o.keys, key)
+		o.vals = append(o.vals, []string{value})
+	}
 }
 
 // header returns the original values of key and whether it was sent.
@@ -148,12 +168,10 @@ func (s *server) readRequest() *http.Request {
 	proto, head := cutNUL(head)
 	remote, head := cutNUL(head)
 	hasBody, head := cutNUL(head)
+	headers := head
 	pairs := strings.Count(head, "\x00") / 2
 	header := make(http.Header, pairs)
 	values := make([]string, pairs)
-	orig := &s.orig
-	orig.keys, orig.vals = orig.keys[:0], orig.vals[:0]
-	var host string
 	last, lastStart := "", -1
 	for i := range pairs {
 		var name, value string
@@ -172,13 +190,10 @@ func (s *server) readRequest() *http.Request {
 			last, lastStart = key, i
 		}
 	}
-	for key, vals := range header {
-		if key == "Host" {
-			host = vals[0]
-			continue
-		}
-		orig.keys = append(orig.keys, key)
-		orig.vals = append(orig.vals, vals)
+	var host string
+	if hv := header["Host"]; len(hv) > 0 {
+		host = hv[0]
+		delete(header, "Host")
 	}
 
 	if method == "" {
@@ -188,7 +203,7 @@ func (s *server) readRequest() *http.Request {
 	if !ok {
 		proto, major, minor = "HTTP/1.1", 1, 1
 	}
-	u, err := url.ParseRequestURI(uri)
+	u, err := parseRequestURI(uri)
 	if err != nil {
 		u = &url.URL{Path: "/"}
 		if i := strings.IndexByte(uri, '?'); i >= 0 {
@@ -200,7 +215,6 @@ func (s *server) readRequest() *http.Request {
 	if host == "" {
 		host = u.Host
 	}
-	delete(header, "Host")
 
 	r := &http.Request{
 		Method:     method,
@@ -234,9 +248,53 @@ func (s *server) readRequest() *http.Request {
 	}
 	// r.Context() is context.Background(): the host gives the guest no
 	// cancellation signal.
-	orig.method, orig.uri, orig.host = method, uri, host
+	s.orig = original{method: method, uri: uri, host: host, head: headers}
 	return r
 }
+
+// parseRequestURI is [url.ParseRequestURI] with a shortcut for the common
+// case, a path that needs no escaping and an optional query, which yields
+// the same URL.
+func parseRequestURI(uri string) (*url.URL, error) {
+	if len(uri) == 0 || uri[0] != '/' {
+		return url.ParseRequestURI(uri)
+	}
+	q := len(uri)
+	for i := 0; i < len(uri); i++ {
+		c := uri[i]
+		if c < 0x20 || c == 0x7f {
+			return url.ParseRequestURI(uri) // an error
+		}
+		if q == len(uri) {
+			if c == '?' {
+				q = i
+			} else if !plainPathByte[c] {
+				return url.ParseRequestURI(uri)
+			}
+		}
+	}
+	u := &url.URL{Path: uri[:q]}
+	if q < len(uri) {
+		u.RawQuery = uri[q+1:]
+		u.ForceQuery = u.RawQuery == ""
+	}
+	return u, nil
+}
+
+// plainPathByte holds the bytes a URL path keeps unescaped (net/url's
+// shouldEscape for paths), '%' excluded.
+var plainPathByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // cutNUL returns s up to its first NUL and the rest after it (all of s and
 // "" without one).
@@ -251,6 +309,7 @@ func cutNUL(s string) (string, string) {
 // before the request continues to the static assets.
 func (s *server) fallThrough(r *http.Request) {
 	orig := &s.orig
+	orig.parse()
 	h := s.h
 	if r.Method != orig.method && r.Method != "" {
 		h.setMethod(r.Method)

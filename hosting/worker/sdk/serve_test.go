@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -340,7 +341,7 @@ func TestPanicBecomes500(t *testing.T) {
 }
 
 func TestHandleNilIsDefaultServeMux(t *testing.T) {
-	t.Cleanup(func() { handlerMu.Lock(); handler = nil; handlerMu.Unlock() })
+	t.Cleanup(func() { handler.Store(nil) })
 	Handle(nil)
 	if registered() != http.DefaultServeMux {
 		t.Errorf("Handle(nil) registered %v", registered())
@@ -378,6 +379,28 @@ func TestServerReuseAcrossRequests(t *testing.T) {
 		s.serve(hd)
 		if string(f.respBody) != p || !slices.Contains(f.respCalls, "set X-Path: "+p) {
 			t.Errorf("%s: calls %q body %q", p, f.respCalls, f.respBody)
+		}
+	}
+}
+
+// TestParseRequestURI checks the shortcut against net/url.
+func TestParseRequestURI(t *testing.T) {
+	uris := []string{"/", "/api/ping", "/a?", "/a??", "/a?b=c&d", "/a%20b", "/a b", "/a#f", "/a?b#c",
+		"//x/y", "///x", "/a:b@c;d,e=f+g$h&i~j.k-l_m", "/é", "/a\x7f", "/a?\x01", "*", "", "http://h/p", "/a/./../b", "/a?%zz"}
+	for _, u := range uris {
+		want, wantErr := url.ParseRequestURI(u)
+		got, err := parseRequestURI(u)
+		if (err != nil) != (wantErr != nil) || (err == nil && *got != *want) {
+			t.Errorf("%q: got %#v, %v; want %#v, %v", u, got, err, want, wantErr)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		for _, u := range []string{"/x" + string(rune(c)) + "y?q", "/x?" + string([]byte{byte(c)})} {
+			want, wantErr := url.ParseRequestURI(u)
+			got, err := parseRequestURI(u)
+			if (err != nil) != (wantErr != nil) || (err == nil && *got != *want) {
+				t.Errorf("%q: got %#v, %v; want %#v, %v", u, got, err, want, wantErr)
+			}
 		}
 	}
 }
