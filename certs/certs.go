@@ -168,6 +168,9 @@ type Config struct {
 
 	// now is the clock (tests).
 	now func() time.Time
+	// renewCheck is how often managed certificates (Wildcards) are checked
+	// for renewal (tests). Default: certmagic's, 10 minutes.
+	renewCheck time.Duration
 }
 
 // Manager manages certificates for the edge. Its methods are safe for
@@ -277,7 +280,8 @@ func New(cfg Config) (*Manager, error) {
 			}
 			return m.magic, nil
 		},
-		Logger: zl,
+		Logger:             zl,
+		RenewCheckInterval: cfg.renewCheck,
 	})
 	m.magic = certmagic.New(m.cache, certmagic.Config{
 		Storage: cfg.Storage,

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 
@@ -264,5 +265,78 @@ func TestWildcardConfig(t *testing.T) {
 				t.Errorf("New(%+v) succeeded", cfg.Wildcards)
 			}
 		})
+	}
+}
+
+// TestPebbleWildcardRenewal: a short-lived wildcard is renewed by
+// certmagic's maintenance through DNS-01 (the wildcard config, not the
+// on-demand one) and the renewed certificate is served.
+func TestPebbleWildcardRenewal(t *testing.T) {
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer httpLn.Close()
+	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpLn.Addr().(*net.TCPAddr).Port, TLSPort: tlsLn.Addr().(*net.TCPAddr).Port, ShortLived: time.Minute})
+	resolver := p.ZoneResolver(t, "example.test")
+	hook := &challHook{chall: p.ChallSrv}
+	hookSrv := httptest.NewServer(hook)
+	defer hookSrv.Close()
+	provider, err := dnshook.New(dnshook.Config{URL: hookSrv.URL + "/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{
+		Storage: &certmagic.FileStorage{Path: t.TempDir()},
+		CA:      p.Directory, CARoot: p.TLSRoots, ACMEProfile: "shortlived",
+		Wildcards: []string{"*.example.test"}, DNS01Provider: provider, DNS01Resolvers: []string{resolver},
+		Allow:      func(string) bool { return false },
+		Logger:     quietLogger(),
+		renewCheck: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	serveTLS(t, m, tlsLn)
+	waitStatus(t, m, "*.example.test", StateActive)
+
+	// serial is the serial of the certificate served for a name under the
+	// wildcard ("" when the handshake fails, e.g. while an expired one is
+	// still served on a busy machine).
+	serial := func() string {
+		conn, err := handshake(tlsLn.Addr().String(), "blog.example.test", p.CertPool)
+		if err != nil {
+			return ""
+		}
+		defer conn.Close()
+		leaf := conn.ConnectionState().PeerCertificates[0]
+		if leaf.NotAfter.Sub(leaf.NotBefore) > 2*time.Minute || leaf.DNSNames[0] != "*.example.test" {
+			t.Fatalf("served %v valid %v; want the short-lived wildcard", leaf.DNSNames, leaf.NotAfter.Sub(leaf.NotBefore))
+		}
+		return leaf.SerialNumber.String()
+	}
+	first := serial()
+	if first == "" {
+		t.Fatal("no handshake with the new wildcard")
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for s := first; s == first || s == ""; s = serial() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the short-lived wildcard was not renewed; status %+v", m.Status("*.example.test"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if s := m.Status("*.example.test"); s.State != StateActive {
+		t.Errorf("status after renewal = %+v", s)
+	}
+	// Pebble may reuse the valid authorization, so the renewal need not
+	// call the webhook again; it is a second order all the same.
+	if n := p.Orders(); n < 2 {
+		t.Errorf("Pebble saw %d orders, want the order and the renewal", n)
 	}
 }
