@@ -52,7 +52,8 @@ const (
 	tlsWarmup   = time.Second
 	tlsDuration = 5 * time.Second
 	tlsConns    = 32
-	tlsRounds   = 3
+	tlsSlice    = 200 * time.Millisecond
+	tlsRounds   = 2
 )
 
 // benchTLS runs both parts, or only "handshakes" or "issue" when args
@@ -175,30 +176,27 @@ func benchHandshakes(ctx context.Context) error {
 		return errors.New("go-bare serves a different certificate than pier")
 	}
 
-	servers := []struct {
-		name string
-		addr string
-		pids func() []int
-	}{
+	servers := []tlsTarget{
 		{"pier", httpsAddr, func() []int { return []int{pier.cmd.Process.Pid} }},
 		{"nginx", nginxAddr, nginxPIDs},
 		{"go-bare", bareAddr, func() []int { return []int{barePID} }},
 	}
 	cases := []tlsCase{{"1.3", false}, {"1.3", true}, {"1.2", false}, {"1.2", true}}
-	// Case by case, the servers back to back, so that the noise of a
-	// shared machine hits them alike; the whole series tlsRounds times,
-	// keeping each figure's best round.
+	// Case by case, the servers in turns (tls-load), so that the noise
+	// of a shared machine hits them alike; the whole series tlsRounds
+	// times, keeping each figure's best round.
 	best := map[string]map[tlsCase]tlsLoadResult{}
+	for _, s := range servers {
+		best[s.name] = map[tlsCase]tlsLoadResult{}
+	}
 	for round := 1; round <= tlsRounds; round++ {
 		for _, c := range cases {
-			for _, s := range servers {
-				if best[s.name] == nil {
-					best[s.name] = map[tlsCase]tlsLoadResult{}
-				}
-				r, err := runTLSLoadPinned(ctx, clientCore, s.addr, c, s.pids())
-				if err != nil {
-					return fmt.Errorf("%s %v: %w", s.name, c, err)
-				}
+			rs, err := runTLSLoadPinned(ctx, clientCore, servers, c)
+			if err != nil {
+				return fmt.Errorf("%v: %w", c, err)
+			}
+			for i, r := range rs {
+				s := servers[i]
 				best[s.name][c] = best[s.name][c].best(r)
 				fmt.Printf("round %d %-7s %-16s %6.0f handshakes/s  %6.0f per CPU-s  server CPU %3.0f%%  client CPU %3.0f%%  %s%s\n",
 					round, s.name, c, r.Rate(), r.PerCPU(), 100*r.ServerCPU/r.Seconds, 100*r.ClientCPU/r.Seconds, r.Params, r.problems())
@@ -211,8 +209,8 @@ func benchHandshakes(ctx context.Context) error {
 	fmt.Printf("TLS handshake benchmark: real `pier serve --tls-internal` (HTTPS listener, certs.Manager, certmagic cache) vs nginx %s,\n", nginxVersion())
 	fmt.Printf("the same certificate and key (%s, certificate obtained on demand by pier's first handshake, then cached),\n", keyType(keyPEM))
 	fmt.Printf("server pinned to core %s (GOMAXPROCS=1 / worker_processes 1), Go load generator on core %s (GOMAXPROCS=1, %d connections,\n", serverCore, clientCore, tlsConns)
-	fmt.Printf("X25519 for both, certificate chain not verified by the client during the run), %v warm-up + %v per run,\n", tlsWarmup, tlsDuration)
-	fmt.Printf("%d rounds, each figure the best of its rounds (the machine is shared);\n", tlsRounds)
+	fmt.Printf("X25519 for all, certificate chain not verified by the client during the run); the servers take turns of %v,\n", tlsSlice)
+	fmt.Printf("%v warm-up + %v measured each per figure, %d rounds, each figure the best of its rounds (the machine is shared);\n", tlsWarmup, tlsDuration, tlsRounds)
 	fmt.Println("each connection: TCP connect, handshake, close. Resumed: session tickets (both servers), only DidResume counted.")
 	fmt.Println("go-bare is a reference: crypto/tls with the certificate in tls.Config.Certificates, in the same http.Server set-up, no certs.Manager.")
 	fmt.Println("per CPU-s = handshakes per second of server CPU time: the server's capacity when the one-core client is the bottleneck.")
@@ -306,7 +304,7 @@ daemon off;
 user root;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log crit;
-events { worker_connections 4096; }
+events { worker_connections 4096; multi_accept on; }
 http {
   access_log off;
   client_body_temp_path %[1]s/body;
@@ -423,110 +421,150 @@ func (r tlsLoadResult) problems() string {
 	return s
 }
 
-// runTLSLoadPinned runs `bench tls-load` pinned to core and returns its result.
-func runTLSLoadPinned(ctx context.Context, core, addr string, c tlsCase, serverPIDs []int) (tlsLoadResult, error) {
+// runTLSLoadPinned runs `bench tls-load` pinned to core against every
+// target at once (interleaved) and returns one result per target.
+func runTLSLoadPinned(ctx context.Context, core string, targets []tlsTarget, c tlsCase) ([]tlsLoadResult, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return tlsLoadResult{}, err
+		return nil, err
 	}
-	var pids []string
-	for _, p := range serverPIDs {
-		pids = append(pids, strconv.Itoa(p))
+	var addrs, pids []string
+	for _, t := range targets {
+		addrs = append(addrs, t.addr)
+		var ps []string
+		for _, p := range t.pids() {
+			ps = append(ps, strconv.Itoa(p))
+		}
+		pids = append(pids, strings.Join(ps, ","))
 	}
-	cmd := exec.CommandContext(ctx, "taskset", "-c", core, self, "tls-load", "-addr", addr, "-sni", tlsBenchHost,
-		"-tls", c.version, "-resume="+strconv.FormatBool(c.resume), "-pids", strings.Join(pids, ","))
+	cmd := exec.CommandContext(ctx, "taskset", "-c", core, self, "tls-load", "-addrs", strings.Join(addrs, ";"), "-sni", tlsBenchHost,
+		"-tls", c.version, "-resume="+strconv.FormatBool(c.resume), "-pids", strings.Join(pids, ";"))
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return tlsLoadResult{}, fmt.Errorf("tls-load: %w", err)
+		return nil, fmt.Errorf("tls-load: %w", err)
 	}
-	var r tlsLoadResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		return r, fmt.Errorf("tls-load output %q: %w", out, err)
+	var rs []tlsLoadResult
+	if err := json.Unmarshal(out, &rs); err != nil {
+		return nil, fmt.Errorf("tls-load output %q: %w", out, err)
 	}
-	if r.Handshakes == 0 {
-		return r, fmt.Errorf("no handshakes%s", r.problems())
+	if len(rs) != len(targets) {
+		return nil, fmt.Errorf("tls-load: %d results for %d targets", len(rs), len(targets))
 	}
-	return r, nil
+	for i, r := range rs {
+		if r.Handshakes == 0 {
+			return nil, fmt.Errorf("%s: no handshakes%s", targets[i].name, r.problems())
+		}
+	}
+	return rs, nil
 }
 
-// runTLSLoad is the load generator: conns goroutines each connecting,
-// handshaking and closing in a loop; after the warm-up it counts
-// handshakes for the duration and prints a tlsLoadResult as JSON.
+// tlsTarget is a server under test.
+type tlsTarget struct {
+	name string
+	addr string
+	pids func() []int
+}
+
+// runTLSLoad is the load generator. Its goroutines connect, handshake and
+// close in a loop, against one target at a time: the targets take turns
+// in slices of tlsSlice, so that whatever else the machine runs disturbs
+// them alike. A handshake counts for its target only if it started and
+// ended within one measured slice. After the warm-up (also in turns) it
+// measures until each target has had the duration, then prints one
+// tlsLoadResult per target as a JSON array.
 func runTLSLoad(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tls-load", flag.ContinueOnError)
-	addr := fs.String("addr", "", "server address")
+	addrList := fs.String("addrs", "", "server addresses, separated by ;")
 	sni := fs.String("sni", tlsBenchHost, "server name")
 	version := fs.String("tls", "1.3", "TLS version: 1.3 or 1.2")
 	resume := fs.Bool("resume", false, "resume sessions (session tickets) and count only resumed handshakes")
 	conns := fs.Int("c", tlsConns, "concurrent connections")
-	warmup := fs.Duration("warmup", tlsWarmup, "warm-up")
-	duration := fs.Duration("d", tlsDuration, "measured duration")
-	pidList := fs.String("pids", "", "comma-separated server PIDs whose CPU time (and their children's) to report")
+	warmup := fs.Duration("warmup", tlsWarmup, "warm-up per target")
+	duration := fs.Duration("d", tlsDuration, "measured time per target")
+	slice := fs.Duration("slice", tlsSlice, "turn length")
+	pidList := fs.String("pids", "", "per target (separated by ;), comma-separated PIDs whose CPU time (and their children's) to report")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var pids []int
-	for _, s := range strings.Split(*pidList, ",") {
-		if p, err := strconv.Atoi(s); err == nil {
-			pids = append(pids, p)
+	addrs := strings.Split(*addrList, ";")
+	pidGroups := strings.Split(*pidList, ";")
+	n := len(addrs)
+	pids := make([][]int, n)
+	for i := range pids {
+		if i < len(pidGroups) {
+			for _, s := range strings.Split(pidGroups[i], ",") {
+				if p, err := strconv.Atoi(s); err == nil {
+					pids[i] = append(pids[i], p)
+				}
+			}
 		}
 	}
-	cfg := &tls.Config{
-		ServerName: *sni,
-		// The chain was verified before the run (waitVerifiedHandshake);
-		// during it the client only checks the handshake signature, so
-		// that it spends as little as it can of its one core.
-		InsecureSkipVerify: true,
-		// X25519 key exchange with both servers (the Debian nginx's
-		// OpenSSL has no ML-KEM, which Go would otherwise prefer); P-256
-		// listed too, as TLS 1.2 servers check an ECDSA certificate's
-		// curve against it.
-		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
-	}
-	switch *version {
-	case "1.3":
-		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
-	case "1.2":
-		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
-	default:
-		return fmt.Errorf("-tls %q: want 1.3 or 1.2", *version)
-	}
-	if *resume {
-		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(16)
-		// Obtain a ticket: TLS 1.3 sends it after the handshake, so read
-		// for a moment. Go's client keeps using a ticket until replaced.
-		c, err := tls.Dial("tcp", *addr, cfg)
-		if err != nil {
-			return err
+	cfgs := make([]*tls.Config, n)
+	for i := range cfgs {
+		cfg := &tls.Config{
+			ServerName: *sni,
+			// The chain was verified before the run (waitVerifiedHandshake);
+			// during it the client only checks the handshake signature, so
+			// that it spends as little as it can of its one core.
+			InsecureSkipVerify: true,
+			// X25519 key exchange with every server (the Debian nginx's
+			// OpenSSL has no ML-KEM, which Go would otherwise prefer);
+			// P-256 listed too, as TLS 1.2 servers check an ECDSA
+			// certificate's curve against it.
+			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
 		}
-		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		c.Read(make([]byte, 1))
-		c.Close()
+		switch *version {
+		case "1.3":
+			cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+		case "1.2":
+			cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+		default:
+			return fmt.Errorf("-tls %q: want 1.3 or 1.2", *version)
+		}
+		if *resume {
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(16)
+			// Obtain a ticket: TLS 1.3 sends it after the handshake, so
+			// read for a moment. Go's client keeps using a ticket until
+			// it is replaced.
+			c, err := tls.Dial("tcp", addrs[i], cfg)
+			if err != nil {
+				return err
+			}
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			c.Read(make([]byte, 1))
+			c.Close()
+		}
+		cfgs[i] = cfg
 	}
-	var params atomic.Value
-	handshake := func() (resumed bool, err error) {
-		c, err := net.DialTimeout("tcp", *addr, 5*time.Second)
+	params := make([]atomic.Value, n)
+	handshake := func(i int) (resumed bool, err error) {
+		c, err := net.DialTimeout("tcp", addrs[i], 5*time.Second)
 		if err != nil {
 			return false, err
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		tc := tls.Client(c, cfg)
+		tc := tls.Client(c, cfgs[i])
 		if err := tc.Handshake(); err != nil {
 			return false, err
 		}
 		st := tc.ConnectionState()
-		if params.Load() == nil {
-			params.Store(fmt.Sprintf("%s %s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID))
+		if params[i].Load() == nil {
+			params[i].Store(fmt.Sprintf("%s %s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID))
 		}
 		return st.DidResume, nil
 	}
 
-	var measuring atomic.Bool
-	var ok, notResumed, failed atomic.Int64
-	var firstErr atomic.Value
+	// turn: target index in the low 16 bits, measured flag in bit 16,
+	// slice number above; a handshake counts if turn is unchanged.
+	var turn atomic.Int64
+	type counts struct {
+		ok, notResumed, failed atomic.Int64
+		firstErr               atomic.Value
+	}
+	cnt := make([]counts, n)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range *conns {
@@ -539,51 +577,65 @@ func runTLSLoad(ctx context.Context, args []string) error {
 					return
 				default:
 				}
-				resumed, err := handshake()
-				if !measuring.Load() {
+				t := turn.Load()
+				i := int(t & 0xffff)
+				resumed, err := handshake(i)
+				if t&(1<<16) == 0 || turn.Load() != t {
 					continue
 				}
 				switch {
 				case err != nil:
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					cnt[i].failed.Add(1)
+					cnt[i].firstErr.CompareAndSwap(nil, err.Error())
 				case *resume && !resumed:
-					notResumed.Add(1)
+					cnt[i].notResumed.Add(1)
 				default:
-					ok.Add(1)
+					cnt[i].ok.Add(1)
 				}
 			}
 		}()
 	}
-	select {
-	case <-time.After(*warmup):
-	case <-ctx.Done():
-		return ctx.Err()
+	defer func() { close(stop); wg.Wait() }()
+	results := make([]tlsLoadResult, n)
+	var slices int64
+	run := func(total time.Duration, measured bool) error {
+		for elapsed := time.Duration(0); elapsed < total; elapsed += *slice {
+			for i := range n {
+				slices++
+				t := slices<<17 | int64(i)
+				if measured {
+					t |= 1 << 16
+				}
+				srv0, cli0, start := procCPU(pids[i]), selfCPU(), time.Now()
+				turn.Store(t)
+				select {
+				case <-time.After(*slice):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				if measured {
+					results[i].Seconds += time.Since(start).Seconds()
+					results[i].ServerCPU += procCPU(pids[i]) - srv0
+					results[i].ClientCPU += selfCPU() - cli0
+				}
+			}
+		}
+		return nil
 	}
-	srv0, cli0 := procCPU(pids), selfCPU()
-	start := time.Now()
-	measuring.Store(true)
-	select {
-	case <-time.After(*duration):
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := run(*warmup, false); err != nil {
+		return err
 	}
-	measuring.Store(false)
-	r := tlsLoadResult{
-		Handshakes: ok.Load(),
-		NotResumed: notResumed.Load(),
-		Errors:     failed.Load(),
-		Seconds:    time.Since(start).Seconds(),
-		ServerCPU:  procCPU(pids) - srv0,
-		ClientCPU:  selfCPU() - cli0,
+	if err := run(*duration, true); err != nil {
+		return err
 	}
-	close(stop)
-	wg.Wait()
-	if e, _ := firstErr.Load().(string); e != "" {
-		r.FirstError = e
+	turn.Store(0) // the last slice's stragglers do not count
+	for i := range results {
+		r := &results[i]
+		r.Handshakes, r.NotResumed, r.Errors = cnt[i].ok.Load(), cnt[i].notResumed.Load(), cnt[i].failed.Load()
+		r.FirstError, _ = cnt[i].firstErr.Load().(string)
+		r.Params, _ = params[i].Load().(string)
 	}
-	r.Params, _ = params.Load().(string)
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return json.NewEncoder(os.Stdout).Encode(results)
 }
 
 // procCPU is the user+system CPU seconds of pids and their children.
