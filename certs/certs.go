@@ -339,14 +339,38 @@ func New(cfg Config) (*Manager, error) {
 			m.budget.pending(w)
 			m.changed(w)
 		}
-		// Loads each from storage, or obtains it with retries, then
-		// renews it; all in the background until Close.
-		if err := m.wild.ManageAsync(m.ctx, cfg.Wildcards); err != nil {
-			m.Close()
-			return nil, fmt.Errorf("certs: managing wildcards: %w", err)
-		}
+		m.wg.Add(1)
+		go m.manageWildcards()
 	}
 	return m, nil
+}
+
+// manageWildcards hands Config.Wildcards to certmagic, which loads each
+// from storage or obtains it (retrying failures), then renews it, until
+// Close. A stored wildcard that cannot be read is deleted first, so it is
+// obtained again rather than left unmanaged.
+func (m *Manager) manageWildcards() {
+	defer m.wg.Done()
+	for _, w := range m.cfg.Wildcards {
+		_, err := m.wild.CacheManagedCertificate(m.ctx, w)
+		if err == nil {
+			// Evicted again so that ManageAsync loads it itself and checks
+			// it for renewal at once.
+			m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: w}})
+			m.budget.pending(w)
+			continue
+		}
+		if errors.Is(err, fs.ErrNotExist) || m.ctx.Err() != nil {
+			continue
+		}
+		m.log.Warn("stored wildcard certificate unreadable; obtaining a new one", "name", w, "error", err)
+		if err := m.deleteStored(m.ctx, w); err != nil {
+			m.log.Error("deleting unreadable wildcard certificate", "name", w, "error", err)
+		}
+	}
+	if err := m.wild.ManageAsync(m.ctx, m.cfg.Wildcards); err != nil && m.ctx.Err() == nil {
+		m.log.Error("managing wildcard certificates", "error", err)
+	}
 }
 
 // isWildcard reports whether names (a certificate's subjects) include one
@@ -658,7 +682,11 @@ func (m *Manager) deleteStored(ctx context.Context, name string) error {
 		return fmt.Errorf("certs: locking %s: %w", name, err)
 	}
 	defer m.cfg.Storage.Unlock(context.WithoutCancel(ctx), lock)
-	for _, iss := range m.magic.Issuers {
+	issuers := m.magic.Issuers
+	if m.wild != nil {
+		issuers = append(slices.Clip(issuers), m.wild.Issuers...)
+	}
+	for _, iss := range issuers {
 		key := iss.IssuerKey()
 		for _, k := range []string{
 			certmagic.StorageKeys.SiteCert(key, name),

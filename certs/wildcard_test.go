@@ -2,6 +2,7 @@ package certs
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -186,6 +187,29 @@ func TestPebbleWildcardDNS01(t *testing.T) {
 	waitStatus(t, m2, "*.example.test", StateActive)
 	if n := p.Orders(); n != 1 {
 		t.Errorf("Pebble saw %d orders after a restart, want still 1", n)
+	}
+
+	// A stored wildcard that cannot be read is obtained again at start.
+	m2.Close()
+	key := certmagic.StorageKeys.SiteCert(m2.wild.Issuers[0].IssuerKey(), "*.example.test")
+	if err := st.Store(context.Background(), key, []byte("not a certificate")); err != nil {
+		t.Fatal(err)
+	}
+	m3, err := New(Config{
+		Storage: st, CA: p.Directory, CARoot: p.TLSRoots,
+		Wildcards: []string{"*.example.test"}, DNS01Provider: provider, DNS01Resolvers: []string{resolver},
+		Allow: func(string) bool { return false }, Logger: quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m3.Close()
+	waitStatus(t, m3, "*.example.test", StateActive)
+	if n := p.Orders(); n != 2 {
+		t.Errorf("Pebble saw %d orders after the stored wildcard was corrupted, want 2", n)
+	}
+	if v, err := st.Load(context.Background(), key); err != nil || !strings.HasPrefix(string(v), "-----BEGIN CERTIFICATE") {
+		t.Errorf("stored wildcard after repair = %.40q, %v", v, err)
 	}
 }
 
