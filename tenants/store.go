@@ -114,3 +114,57 @@ type Blob struct {
 	BrSize int64  `json:"br_size,omitempty"`
 	GzSize int64  `json:"gz_size,omitempty"`
 }
+
+// Kinds of Change.
+const (
+	ChangeSite   = "site"   // Key: the site's name
+	ChangeDomain = "domain" // Key: the hostname
+	ChangeTenant = "tenant" // Key: the tenant's ID
+	ChangeResync = "resync" // Key: ""; reload everything
+)
+
+// Change says that state a node may cache changed, made by any node
+// sharing the store. Writes fan out to what they affect, so a consumer
+// never has to look up what is gone:
+//
+//   - ChangeSite: the site was created or deleted, a deployment of it was
+//     activated (or rolled back to), or its tenant was disabled,
+//     re-enabled or deleted.
+//   - ChangeDomain: a claim on the hostname was created or deleted, or a
+//     claim's status changed (it became active, moved to another site,
+//     stopped being active); also for every claim of a deleted site or
+//     tenant and every active claim of a tenant disabled or re-enabled.
+//     Re-checks that leave the status as it was and certificate status
+//     updates send nothing.
+//   - ChangeTenant: the tenant was updated (plan, limits, tags, disabled)
+//     or deleted; its sites and domains come as their own changes when
+//     their serving state changed.
+//   - ChangeResync: changes may have been missed (the feed just connected
+//     or reconnected): reload every cache.
+type Change struct {
+	Kind string
+	Key  string
+	// Err, on a ChangeResync after a lost connection, is the last error
+	// seen since the feed was last connected (for logging); nil on the
+	// first one.
+	Err error
+}
+
+// ChangeWatcher is implemented by stores several nodes share
+// (pgstore), so each node can drop what it cached when another changes
+// the registry. A store that does not implement it (sqlitestore) has a
+// single process writing to it, whose own callbacks see every change.
+type ChangeWatcher interface {
+	// WatchChanges calls fn with each change committed by any client of
+	// the store, including this process, until ctx ends, then returns
+	// ctx.Err(). Delivery is at least once while the feed is connected and
+	// in commit order; a consumer must treat changes as idempotent hints
+	// (duplicates and changes that turn out to change nothing happen).
+	// The first call of fn, and the first after every reconnection, is a
+	// ChangeResync: whatever happened while the feed was not connected is
+	// not replayed. Connection failures are retried with a capped
+	// exponential backoff, never returned; a consumer keeps a slow
+	// periodic reload as a fallback. fn is called from one goroutine at a
+	// time and must not block for long: changes queue up behind it.
+	WatchChanges(ctx context.Context, fn func(Change)) error
+}
