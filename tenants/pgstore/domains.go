@@ -54,7 +54,8 @@ func (s *Store) queryDomains(ctx context.Context, op, where string, args ...any)
 	return out, mapErr(op, err)
 }
 
-// CreateDomain stores a site's claim on a hostname.
+// CreateDomain stores a site's claim on a hostname and notifies the
+// hostname's change.
 func (s *Store) CreateDomain(ctx context.Context, d tenants.Domain) error {
 	op := "creating domain " + d.Hostname
 	if err := d.Validate(); err != nil {
@@ -63,10 +64,13 @@ func (s *Store) CreateDomain(ctx context.Context, d tenants.Domain) error {
 	if _, err := s.siteTenant(ctx, op, d.SiteID, d.TenantID); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO domains (hostname, site_id, status, token, verified_at, checked_at,
-	next_check, error, cert_status, cert_error, cert_next_retry, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := s.pool.Exec(ctx, `WITH i AS (INSERT INTO domains (hostname, site_id, status, token, verified_at, checked_at,
+	next_check, error, cert_status, cert_error, cert_next_retry, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	RETURNING hostname)
+SELECT pg_notify($13, $14 || hostname) FROM i`,
 		d.Hostname, d.SiteID, d.Status, d.Token, optTime(d.VerifiedAt), optTime(d.CheckedAt), optTime(d.NextCheck),
-		d.Error, d.CertStatus, d.CertError, optTime(d.CertNextRetry), s.stamp(d.Created))
+		d.Error, d.CertStatus, d.CertError, optTime(d.CertNextRetry), s.stamp(d.Created),
+		ChangesChannel, tenants.ChangeDomain+":")
 	return mapErr(op, err)
 }
 
@@ -117,13 +121,20 @@ ORDER BY d.next_check, d.hostname COLLATE "C" LIMIT $2`, now.UTC(), limit)
 }
 
 // UpdateDomain writes a claim's mutable fields; activating it demotes any
-// other active claim on the hostname in the same transaction.
+// other active claim on the hostname in the same transaction. When the
+// claim's status changes, the hostname's change is notified; a re-check
+// that leaves it as it was notifies nothing.
 func (s *Store) UpdateDomain(ctx context.Context, d tenants.Domain) error {
 	op := "updating domain " + d.Hostname
 	if err := d.Validate(); err != nil {
 		return invalid(op, err)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var was string
+		if err := tx.QueryRow(ctx, `SELECT status FROM domains WHERE hostname = $1 AND site_id = $2 FOR UPDATE`,
+			d.Hostname, d.SiteID).Scan(&was); err != nil {
+			return err // pgx.ErrNoRows: mapped to tenants.ErrNotFound
+		}
 		if d.Status == tenants.DomainActive {
 			if _, err := tx.Exec(ctx, `UPDATE domains SET status = 'moved', next_check = NULL, cert_status = 'none',
 	cert_error = '', cert_next_retry = NULL, error = 'the hostname was claimed by another site with a fresh DNS proof'
@@ -141,7 +152,11 @@ WHERE hostname = $7 AND site_id = $8`,
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows // mapped to tenants.ErrNotFound
 		}
-		return err
+		if err != nil || was == d.Status {
+			return err
+		}
+		// A status change, and any other claim demoted with it.
+		return notify(ctx, tx, tenants.ChangeDomain, d.Hostname)
 	})
 	return mapErr(op, err)
 }
@@ -157,8 +172,10 @@ WHERE hostname = $4 AND status = 'active'`, status, certErr, optTime(nextRetry),
 	return affected(op, tag, err)
 }
 
-// DeleteDomain deletes site siteID's claim on host.
+// DeleteDomain deletes site siteID's claim on host and notifies the
+// hostname's change.
 func (s *Store) DeleteDomain(ctx context.Context, siteID, host string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM domains WHERE hostname = $1 AND site_id = $2`, host, siteID)
+	tag, err := s.pool.Exec(ctx, `WITH d AS (DELETE FROM domains WHERE hostname = $1 AND site_id = $2 RETURNING hostname)
+SELECT pg_notify($3, $4 || hostname) FROM d`, host, siteID, ChangesChannel, tenants.ChangeDomain+":")
 	return affected("deleting domain "+host, tag, err)
 }

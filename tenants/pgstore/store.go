@@ -10,6 +10,11 @@
 // brought up to date by Open under an advisory lock, so nodes starting at
 // once do not race.
 //
+// Writes that change what a node caches (tenants.Change) notify
+// ChangesChannel in their own statement or transaction, so the
+// notification is sent on commit; the store is a tenants.ChangeWatcher
+// whose WatchChanges listens on a connection of its own (changes.go).
+//
 // Only cmd/pier and tests should import pgstore; everything else uses the
 // tenants.Store interface.
 package pgstore
@@ -32,8 +37,9 @@ import (
 // Store is a tenants.Store backed by PostgreSQL. It is safe for concurrent
 // use.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	watch watchConfig
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
@@ -58,7 +64,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	return &Store{pool: pool, now: time.Now}, nil
+	return &Store{pool: pool, now: time.Now, watch: defaultWatch}, nil
 }
 
 // Close closes the connection pool.
@@ -167,21 +173,87 @@ WHERE $1 = '' OR tags @> ARRAY[$1::text] ORDER BY name COLLATE "C"`, f.Tag)
 	return out, mapErr("listing tenants", err)
 }
 
-// UpdateTenant writes the tenant's plan, limits, tags and disabled flag.
+// UpdateTenant writes the tenant's plan, limits, tags and disabled flag
+// and notifies the tenant's change; when the disabled flag flips, also
+// the change of each of its sites and of their active domains, which stop
+// or start being served.
 func (s *Store) UpdateTenant(ctx context.Context, t tenants.Tenant) error {
+	op := "updating tenant " + t.ID
 	if err := t.ValidateUpdate(); err != nil {
 		return invalid("updating tenant", err)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, tags = $5, disabled = $6 WHERE id = $7`,
-		t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, tags(t.Tags), t.Disabled, t.ID)
-	return affected("updating tenant "+t.ID, tag, err)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var was bool
+		if err := tx.QueryRow(ctx, `SELECT disabled FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&was); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, tags = $5, disabled = $6 WHERE id = $7`,
+			t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, tags(t.Tags), t.Disabled, t.ID); err != nil {
+			return err
+		}
+		if err := notify(ctx, tx, tenants.ChangeTenant, t.ID); err != nil {
+			return err
+		}
+		if was == t.Disabled {
+			return nil
+		}
+		return s.notifyTenantSites(ctx, tx, t.ID, `AND d.status = 'active'`)
+	})
+	return mapErr(op, err)
+}
+
+// notifyTenantSites notifies the change of every site of a tenant and of
+// their domain claims that match cond (a condition on d, the claim).
+func (s *Store) notifyTenantSites(ctx context.Context, tx pgx.Tx, tenantID, cond string) error {
+	rows, err := tx.Query(ctx, `SELECT name FROM sites WHERE tenant_id = $1`, tenantID)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, `SELECT DISTINCT d.hostname FROM domains d JOIN sites s ON s.id = d.site_id
+WHERE s.tenant_id = $1 `+cond, tenantID)
+	if err != nil {
+		return err
+	}
+	hosts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if err := notify(ctx, tx, tenants.ChangeSite, names...); err != nil {
+		return err
+	}
+	return notify(ctx, tx, tenants.ChangeDomain, hosts...)
 }
 
 // DeleteTenant deletes the tenant and, by cascade, its sites, deployments,
-// tokens, upload sessions and blob index.
+// tokens, upload sessions and blob index, and notifies the change of the
+// tenant, of each of its sites and of each hostname they claimed.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
-	return affected("deleting tenant "+id, tag, err)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Locked, the tenant gets no new site and its sites no new claim
+		// (their foreign-key checks wait) until the cascade.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM sites WHERE tenant_id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
+		if err := s.notifyTenantSites(ctx, tx, id, ""); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows // mapped to tenants.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return notify(ctx, tx, tenants.ChangeTenant, id)
+	})
+	return mapErr("deleting tenant "+id, err)
 }
 
 // Sites.
@@ -195,13 +267,15 @@ func scanSite(row pgx.Row) (tenants.Site, error) {
 	return st, err
 }
 
-// CreateSite stores a new site; ErrNotFound when its tenant does not exist.
+// CreateSite stores a new site and notifies its change; ErrNotFound when
+// its tenant does not exist.
 func (s *Store) CreateSite(ctx context.Context, st tenants.Site) error {
 	if err := st.Validate(); err != nil {
 		return invalid("creating site", err)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO sites (id, tenant_id, name, created_at) VALUES ($1, $2, $3, $4)`,
-		st.ID, st.TenantID, st.Name, s.stamp(st.Created))
+	_, err := s.pool.Exec(ctx, `WITH i AS (INSERT INTO sites (id, tenant_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING name)
+SELECT pg_notify($5, $6 || name) FROM i`,
+		st.ID, st.TenantID, st.Name, s.stamp(st.Created), ChangesChannel, tenants.ChangeSite+":")
 	return mapErr("creating site "+st.Name, err)
 }
 
@@ -221,11 +295,34 @@ func (s *Store) Sites(ctx context.Context, tenantID string) ([]tenants.Site, err
 	return out, mapErr("listing sites", err)
 }
 
-// DeleteSite deletes the site and, by cascade, its deployments and upload
-// sessions.
+// DeleteSite deletes the site and, by cascade, its deployments, upload
+// sessions and domain claims, and notifies the change of the site and of
+// each hostname it claimed.
 func (s *Store) DeleteSite(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sites WHERE id = $1`, id)
-	return affected("deleting site "+id, tag, err)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Locked, the site gets no new claim (its foreign-key check waits)
+		// until the cascade.
+		var name string
+		if err := tx.QueryRow(ctx, `SELECT name FROM sites WHERE id = $1 FOR UPDATE`, id).Scan(&name); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT hostname FROM domains WHERE site_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		hosts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sites WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if err := notify(ctx, tx, tenants.ChangeSite, name); err != nil {
+			return err
+		}
+		return notify(ctx, tx, tenants.ChangeDomain, hosts...)
+	})
+	return mapErr("deleting site "+id, err)
 }
 
 // siteTenant returns the tenant of a site, checking a caller-supplied
@@ -315,11 +412,13 @@ FROM deployments WHERE site_id = $1 ORDER BY created_at DESC, seq DESC`, siteID)
 	return out, mapErr("listing deployments", err)
 }
 
-// Activate points the site at deployment id in one UPDATE whose WHERE
-// clause checks that the deployment belongs to the site.
+// Activate points the site at deployment id, and notifies the site's
+// change, in one statement whose WHERE clause checks that the deployment
+// belongs to the site.
 func (s *Store) Activate(ctx context.Context, siteID, id string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE sites SET active_deployment = $1
-WHERE id = $2 AND EXISTS (SELECT 1 FROM deployments WHERE id = $1 AND site_id = $2)`, id, siteID)
+	tag, err := s.pool.Exec(ctx, `WITH u AS (UPDATE sites SET active_deployment = $1
+WHERE id = $2 AND EXISTS (SELECT 1 FROM deployments WHERE id = $1 AND site_id = $2) RETURNING name)
+SELECT pg_notify($3, $4 || name) FROM u`, id, siteID, ChangesChannel, tenants.ChangeSite+":")
 	return affected("activating deployment "+id+" of site "+siteID, tag, err)
 }
 

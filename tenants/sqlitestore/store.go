@@ -9,6 +9,9 @@
 // JSON text, one column per deployment. The schema is versioned
 // (schema_migrations) and brought up to date by Open.
 //
+// The store does not implement tenants.ChangeWatcher: one process owns the
+// file, so the callbacks of that process see every change.
+//
 // Only cmd/pier and tests should import sqlitestore; everything else uses
 // the tenants.Store interface.
 package sqlitestore
