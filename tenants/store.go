@@ -141,6 +141,9 @@ const (
 //     their serving state changed.
 //   - ChangeResync: changes may have been missed (the feed just connected
 //     or reconnected): reload every cache.
+//
+// Writes that change nothing a node caches send nothing: creating a
+// tenant or a deployment (not live yet), tokens, upload sessions, blobs.
 type Change struct {
 	Kind string
 	Key  string
