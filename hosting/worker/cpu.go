@@ -35,6 +35,7 @@ type meter struct {
 	fired    bool // the flag was (or may have been) set
 	clock    threadClock
 	cpuStart time.Duration // clock at resume
+	resumed  time.Time     // wall clock at resume
 	hardAt   time.Time     // when the backstop fires (with kt)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
@@ -78,6 +79,7 @@ func (m *meter) resume() {
 	m.running = true
 	m.clock = currentThreadClock()
 	m.cpuStart = m.clock.now()
+	m.resumed = time.Now()
 	rem := m.budget - m.used
 	if rem <= 0 || m.fired {
 		m.trip()
@@ -86,10 +88,16 @@ func (m *meter) resume() {
 	m.timer.Reset(rem)
 	if m.kt != nil {
 		hard := hardStop(rem)
-		m.hardAt = time.Now().Add(hard)
+		m.hardAt = m.resumed.Add(hard)
 		m.kt.arm(hard)
 	}
 }
+
+// shortSegment is the wall-clock time under which pause charges the
+// elapsed time rather than reading the thread's CPU clock (a system call):
+// a thread's CPU time never exceeds the elapsed time, so a short segment
+// is charged at most shortSegment more than it used.
+const shortSegment = time.Millisecond
 
 // pause stops the clock, charging the CPU time since resume.
 func (m *meter) pause() {
@@ -98,9 +106,10 @@ func (m *meter) pause() {
 	if !m.running {
 		return
 	}
+	now := time.Now()
 	if m.kt != nil {
 		m.kt.disarm()
-		if !time.Now().Before(m.hardAt) {
+		if !now.Before(m.hardAt) {
 			// The backstop may have expired just before it was disarmed,
 			// with the kernel's write still to come: the flag is as good
 			// as set.
@@ -108,7 +117,11 @@ func (m *meter) pause() {
 		}
 	}
 	m.timer.Stop()
-	m.used += m.clock.now() - m.cpuStart
+	if wall := now.Sub(m.resumed); wall < shortSegment {
+		m.used += wall
+	} else {
+		m.used += m.clock.now() - m.cpuStart
+	}
 	m.running = false
 	runtime.UnlockOSThread()
 }
@@ -144,7 +157,7 @@ func (m *meter) expire() {
 		// the next check cannot run.
 		hard := hardStop(rem)
 		m.hardAt = time.Now().Add(hard)
-		m.kt.arm(hard)
+		m.kt.extend(hard)
 	}
 }
 

@@ -52,7 +52,8 @@
 // the kernel is the backstop: each instance has a timerfd and a thread
 // blocked in read(2) on it with the global's storage as the buffer (see
 // kernelTimer); it fires when no Go check has run for twice the remaining
-// budget plus 50ms.
+// budget plus 50 to 55ms (the timer is set lazily, about once per 5ms on a
+// busy instance rather than twice per request).
 // wazero exposes no address for a global, so that storage is found through
 // wazero's internals and confirmed with sentinels; if that fails (another
 // wazero version, the interpreter, another OS) only the Go check runs and

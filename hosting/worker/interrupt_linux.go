@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -27,14 +28,37 @@ import (
 // count (non-zero) there and the guest traps at its next check, while that
 // thread is still in the system call and needs no P.
 //
-// The reader enters read(2) once, when the instance is created, and stays
-// there across requests (the timer is armed and disarmed around guest
-// code); once it has fired the instance is discarded. One thread per live
+// The reader enters read(2) when the instance is created and stays there
+// across requests. Setting a timerfd is a system call, so the timer is
+// armed lazily: an armed timer that fires within [d, d+kernelTimerSlack]
+// is kept rather than set again, and disarm leaves it running. When it
+// fires while no guest runs (an idle or paused instance), the next arm
+// waits for the reader's write, clears the flag and waits until the reader
+// is back in read(2) before the guest runs again. One thread per live
 // instance.
 type kernelTimer struct {
 	fd   int
-	done chan struct{} // closed when the reader has returned from read(2)
+	tid  int
+	g    api.MutableGlobal
+	done chan struct{} // closed when the reader has returned for good
+
+	fires   atomic.Uint64 // expirations the reader has written
+	closing atomic.Bool
+
+	// Guarded by the meter's mutex.
+	armedUntil time.Time // when the timer fires; zero once a firing is consumed or before the first arm
+	consumed   uint64    // expirations handled by consume
 }
+
+// kernelTimerSlack is how much later than asked an armed timer may fire
+// and be kept: with it a busy instance sets its timer about once per
+// kernelTimerSlack instead of twice per request, and the backstop stops a
+// guest at most this much later.
+const kernelTimerSlack = 5 * time.Millisecond
+
+// fireGuard is how close to its expiry a timer is treated as (about to
+// be) fired.
+const fireGuard = time.Millisecond
 
 func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
 	slot, err := globalSlot(g)
@@ -45,7 +69,7 @@ func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: timerfd_create: %w", err)
 	}
-	kt := &kernelTimer{fd: fd, done: make(chan struct{})}
+	kt := &kernelTimer{fd: fd, g: g, done: make(chan struct{})}
 	tid := make(chan int, 1)
 	go func() {
 		// Locked so that the thread waitInRead watches is the one in read.
@@ -57,40 +81,86 @@ func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
 		// goroutine's reads, which it cannot see ordered by the kernel.
 		for {
 			_, _, errno := unix.Syscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&slot[0])), uintptr(len(slot)))
-			if errno != unix.EINTR {
+			if errno == unix.EINTR {
+				continue
+			}
+			if errno != 0 || kt.closing.Load() {
 				break
 			}
+			kt.fires.Add(1)
 		}
 		runtime.KeepAlive(slot)
 		close(kt.done)
 	}()
-	if err := waitInRead(<-tid, fd); err != nil {
+	kt.tid = <-tid
+	if err := waitInRead(kt.tid, fd); err != nil {
 		kt.close()
 		return nil, err
 	}
 	return kt, nil
 }
 
-// arm makes the timer fire after d.
-func (kt *kernelTimer) arm(d time.Duration) {
-	if d <= 0 {
-		d = 1
+// arm makes the timer fire between d and d+kernelTimerSlack from now. No
+// guest runs: a firing of an earlier arm is consumed (its flag cleared).
+func (kt *kernelTimer) arm(d time.Duration) { kt.set(d, true) }
+
+// extend is arm while the guest runs: if the timer has (or is about to
+// have) fired, it is left alone and the guest traps.
+func (kt *kernelTimer) extend(d time.Duration) { kt.set(d, false) }
+
+func (kt *kernelTimer) set(d time.Duration, idle bool) {
+	d = max(d, 1)
+	now := time.Now()
+	if !kt.armedUntil.IsZero() {
+		if now.Before(kt.armedUntil.Add(-fireGuard)) {
+			// Not fired: keep it if it fires in [now+d, now+d+slack].
+			if !kt.armedUntil.Before(now.Add(d)) && !kt.armedUntil.After(now.Add(d+kernelTimerSlack)) {
+				return
+			}
+		} else {
+			if !idle {
+				return
+			}
+			kt.consume()
+		}
 	}
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
+	kt.settime(d + kernelTimerSlack)
+	kt.armedUntil = now.Add(d + kernelTimerSlack)
+}
+
+// consume waits for the firing of the armed timer to be written, clears
+// the flag and waits until the reader is back in read(2).
+func (kt *kernelTimer) consume() {
+	for kt.fires.Load() <= kt.consumed {
+		select {
+		case <-kt.done:
+			return
+		default:
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	kt.consumed = kt.fires.Load()
+	kt.g.Set(0)
+	_ = waitInRead(kt.tid, kt.fd) // fails only if the thread is gone
+	kt.armedUntil = time.Time{}
+}
+
+func (kt *kernelTimer) settime(d time.Duration) {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(max(d, 1).Nanoseconds())}
 	_ = unix.TimerfdSettime(kt.fd, 0, &spec, nil) // cannot fail for a valid fd and spec
 }
 
-// disarm stops the timer.
-func (kt *kernelTimer) disarm() {
-	_ = unix.TimerfdSettime(kt.fd, 0, &unix.ItimerSpec{}, nil)
-}
+// disarm leaves the timer running (see arm): the meter treats a timer
+// past its time as fired.
+func (kt *kernelTimer) disarm() {}
 
 // close wakes the reader (closing the fd would not) and releases the fd.
 func (kt *kernelTimer) close() {
+	kt.closing.Store(true)
 	select {
 	case <-kt.done:
 	default:
-		kt.arm(1)
+		kt.settime(1)
 		<-kt.done
 	}
 	_ = unix.Close(kt.fd)

@@ -4,7 +4,9 @@ package worker
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestKernelInterrupt checks that on Linux instances get the kernel timer
@@ -29,4 +31,50 @@ func TestKernelInterrupt(t *testing.T) {
 		t.Fatalf("global = %d after writing its slot, want 7", got)
 	}
 	in.meter.interrupt.Set(0)
+}
+
+// TestKernelTimerFiresWhileIdle checks the lazily disarmed timer: it fires
+// while the instance is idle in the pool, and the next request still runs
+// on the same instance, with the flag cleared and the reader back in read.
+func TestKernelTimerFiresWhileIdle(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 1})
+	w := newWorker(t, rt, "hello", nil, Limits{CPU: 5 * time.Millisecond})
+	serve := func() {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		if res := w.Serve(rec, httptest.NewRequest("GET", "/", nil), &fakeHost{}, nil); res.Outcome != OutcomeOK {
+			t.Fatalf("outcome %q (%v)", res.Outcome, res.Err)
+		}
+	}
+	serve()
+	in, err := w.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt := in.meter.kt
+	w.release(in, true)
+	if kt == nil {
+		t.Skip("no kernel timer")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for kt.fires.Load() == 0 { // hardStop(5ms) + slack: about 65 ms
+		if time.Now().After(deadline) {
+			t.Fatal("the timer did not fire while idle")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for range 3 {
+		serve()
+	}
+	in, err = w.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.release(in, true)
+	if in.meter.kt != kt {
+		t.Fatal("the instance was replaced")
+	}
+	if kt.consumed != kt.fires.Load() || in.meter.interrupt.Get() != 0 {
+		t.Errorf("consumed %d of %d firings, flag %d", kt.consumed, kt.fires.Load(), in.meter.interrupt.Get())
+	}
 }
