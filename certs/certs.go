@@ -132,6 +132,14 @@ type Config struct {
 	// trailing dot). It is called on every handshake, so it must answer
 	// from memory, and say no when unsure. Required.
 	Allow func(host string) bool
+	// AllowChallenge, when set, is asked about an ACME challenge (an
+	// HTTP-01 request, a TLS-ALPN-01 handshake) for a name Allow refuses:
+	// with several nodes sharing Storage, another node may have placed
+	// the order for a name this one has not heard of yet, and the CA's
+	// validation can arrive here. It may look the name up in the
+	// database but must bound how often; a yes costs a storage read.
+	// Default: Allow alone decides.
+	AllowChallenge func(host string) bool
 	// TenantOf names the tenant host belongs to, for the per-tenant order
 	// budget; "" (or a nil func) counts only against the global budget.
 	TenantOf func(host string) string
@@ -529,11 +537,12 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo, memo *handshakeMemo
 		// wildcard not obtained yet fails here without a storage read.
 		return m.wild.GetCertificate(hello)
 	}
-	if !m.cfg.Allow(name) {
+	challenge := len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1
+	if !m.cfg.Allow(name) && !(challenge && m.allowChallenge(name)) {
 		m.count.refusedDisallow.Add(1)
 		return nil, ErrNotAllowed
 	}
-	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {
+	if challenge {
 		return m.magic.GetCertificate(hello)
 	}
 	if cert := memo.get(name); cert != nil {
@@ -555,11 +564,17 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo, memo *handshakeMemo
 	return cert, nil
 }
 
+// allowChallenge is Config.AllowChallenge, or no.
+func (m *Manager) allowChallenge(name string) bool {
+	return m.cfg.AllowChallenge != nil && m.cfg.AllowChallenge(name)
+}
+
 // HTTPChallengeHandler answers ACME HTTP-01 challenges under
 // /.well-known/acme-challenge/ — before anything else, and only for
-// allowed names (others get a 404 without a storage read, so tenants
-// cannot answer challenges for names Pier manages) — and passes every
-// other request to next.
+// allowed names (or ones Config.AllowChallenge accepts; others get a 404
+// without a storage read, so tenants cannot answer challenges for names
+// Pier manages) — and passes every other request to next. The challenge
+// may have been started by another node sharing the storage.
 func (m *Manager) HTTPChallengeHandler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, challengePrefix) {
@@ -571,7 +586,7 @@ func (m *Manager) HTTPChallengeHandler(next http.Handler) http.Handler {
 			host = h
 		}
 		name, ok := Normalize(host)
-		if ok && m.acme != nil && m.cfg.Allow(name) && m.acme.HandleHTTPChallenge(w, r) {
+		if ok && m.acme != nil && (m.cfg.Allow(name) || m.allowChallenge(name)) && m.acme.HandleHTTPChallenge(w, r) {
 			return
 		}
 		http.NotFound(w, r)

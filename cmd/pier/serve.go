@@ -256,20 +256,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return false
 	}
 	tenantOf := func(h string) string {
-		if site, ok := platformSite(h, cfg.Domain); ok && sites != nil {
+		if site, ok := platformSite(h, cfg.Domain); ok {
+			if sites == nil {
+				return ""
+			}
 			t, _ := sites.TenantOf(site)
 			return t
 		}
+		// A custom domain. Asked once per order, never per handshake, so
+		// the store may answer; unknown counts only against the global cap.
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if d, err := store.ActiveDomain(lctx, h); err == nil {
+			return d.TenantID
+		}
 		return ""
 	}
+	challenges := newChallengeLookup(func(ctx context.Context, h string) bool {
+		_, err := store.ActiveDomain(ctx, h)
+		return err == nil
+	})
 	tlsSrv, err := startTLS(ctx, cfg.TLS, tlsOptions{
-		Domain:   cfg.Domain,
-		Data:     cfg.Data,
-		DB:       cfg.DB,
-		HTTPAddr: cfg.HTTP,
-		Allow:    allow,
-		TenantOf: tenantOf,
-		Logger:   log.With("component", "tls"),
+		Domain:         cfg.Domain,
+		Data:           cfg.Data,
+		DB:             cfg.DB,
+		HTTPAddr:       cfg.HTTP,
+		Allow:          allow,
+		AllowChallenge: challenges.allow,
+		TenantOf:       tenantOf,
+		Logger:         log.With("component", "tls"),
 	}, edge)
 	if err != nil {
 		edgeLn.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pierhq/pier/certs"
 	"github.com/pierhq/pier/certs/dnshook"
@@ -101,6 +102,9 @@ type tlsOptions struct {
 	// Allow: a certificate may be obtained and served for host (an active
 	// custom domain, a platform host); from memory, no when unsure.
 	Allow func(host string) bool
+	// AllowChallenge: an ACME challenge for a name Allow refuses may be
+	// answered (another node placed the order); rate-limited lookups.
+	AllowChallenge func(host string) bool
 	// TenantOf: the tenant host belongs to, for the order budget.
 	TenantOf func(host string) string
 	Logger   *slog.Logger
@@ -178,6 +182,7 @@ func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handl
 		CARootFile:                f.ACMECARoot,
 		Internal:                  f.Internal,
 		Allow:                     o.Allow,
+		AllowChallenge:            o.AllowChallenge,
 		TenantOf:                  o.TenantOf,
 		MaxOrdersPerHour:          f.OrdersPerHour,
 		MaxOrdersPerHourPerTenant: f.OrdersPerHourTen,
@@ -394,4 +399,71 @@ func domainCertStatus(s certs.Status) (certStatusRecord, bool) {
 		return certStatusRecord{status: tenants.CertFailed, err: s.Reason, retry: s.NextRetry}, true
 	}
 	return certStatusRecord{}, false
+}
+
+// challengeLookup decides ACME challenges for names the in-memory domain
+// set does not know yet, from the store: with several nodes, the node
+// that placed an order may not be the one the CA's validation reaches,
+// and the others hear of a new domain a little later. Lookups are shared
+// per name, their answers kept for a few seconds, and at most
+// challengeLookupsPerSecond of them run (with a small burst), so junk
+// challenge requests cannot load the database.
+type challengeLookup struct {
+	look  func(ctx context.Context, host string) bool
+	group singleflight.Group
+	now   func() time.Time
+
+	mu      sync.Mutex
+	tokens  float64
+	last    time.Time
+	answers map[string]challengeAnswer
+}
+
+type challengeAnswer struct {
+	yes bool
+	at  time.Time
+}
+
+const (
+	challengeLookupsPerSecond = 10
+	challengeLookupBurst      = 20
+	challengeAnswerTTL        = 5 * time.Second
+	challengeAnswersMax       = 4096
+	challengeLookupTimeout    = 3 * time.Second
+)
+
+func newChallengeLookup(look func(ctx context.Context, host string) bool) *challengeLookup {
+	return &challengeLookup{look: look, now: time.Now, tokens: challengeLookupBurst, answers: make(map[string]challengeAnswer)}
+}
+
+// allow reports whether host is an active custom domain according to the
+// store; no when the lookup budget is spent or the lookup fails.
+func (c *challengeLookup) allow(host string) bool {
+	now := c.now()
+	c.mu.Lock()
+	if a, ok := c.answers[host]; ok && now.Sub(a.at) < challengeAnswerTTL {
+		c.mu.Unlock()
+		return a.yes
+	}
+	c.tokens = min(challengeLookupBurst, c.tokens+now.Sub(c.last).Seconds()*challengeLookupsPerSecond)
+	c.last = now
+	if c.tokens < 1 {
+		c.mu.Unlock()
+		return false
+	}
+	c.tokens--
+	c.mu.Unlock()
+	v, _, _ := c.group.Do(host, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), challengeLookupTimeout)
+		defer cancel()
+		yes := c.look(ctx, host)
+		c.mu.Lock()
+		if len(c.answers) >= challengeAnswersMax {
+			clear(c.answers)
+		}
+		c.answers[host] = challengeAnswer{yes: yes, at: c.now()}
+		c.mu.Unlock()
+		return yes, nil
+	})
+	return v.(bool)
 }

@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +205,50 @@ func TestDNS01PasswordNotInHelp(t *testing.T) {
 	}
 	if f.DNS01User != "pier" {
 		t.Errorf("PIER_DNS01_WEBHOOK_USER not read: %q", f.DNS01User)
+	}
+}
+
+func TestChallengeLookup(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	now := time.Unix(1_700_000_000, 0)
+	c := newChallengeLookup(func(_ context.Context, h string) bool {
+		mu.Lock()
+		calls[h]++
+		mu.Unlock()
+		return h == "www.example.com"
+	})
+	c.now = func() time.Time { return now }
+	if !c.allow("www.example.com") || c.allow("junk.example.com") {
+		t.Fatal("answers do not follow the store")
+	}
+	// Answers are kept for a while: no second lookup.
+	for range 5 {
+		c.allow("www.example.com")
+		c.allow("junk.example.com")
+	}
+	if calls["www.example.com"] != 1 || calls["junk.example.com"] != 1 {
+		t.Errorf("lookups %v, want one per name while the answer is fresh", calls)
+	}
+	// A flood of distinct names is cut off at the burst; time refills it.
+	for i := range 1000 {
+		c.allow(fmt.Sprintf("n%d.example.com", i))
+	}
+	if total := len(calls); total > challengeLookupBurst+2 {
+		t.Errorf("%d lookups for a flood of 1,000 names, want at most the burst (%d)", total, challengeLookupBurst)
+	}
+	now = now.Add(time.Second)
+	before := len(calls)
+	for i := range 100 {
+		c.allow(fmt.Sprintf("m%d.example.com", i))
+	}
+	if got := len(calls) - before; got != challengeLookupsPerSecond {
+		t.Errorf("%d lookups one second later, want %d", got, challengeLookupsPerSecond)
+	}
+	// Expired answers are looked up again.
+	now = now.Add(challengeAnswerTTL)
+	c.allow("www.example.com")
+	if calls["www.example.com"] != 2 {
+		t.Errorf("www.example.com looked up %d times after its answer expired, want 2", calls["www.example.com"])
 	}
 }
