@@ -204,6 +204,10 @@ func benchHandshakes(ctx context.Context) error {
 		}
 	}
 	results := best
+	obtained, err := certsObtained(pier.API)
+	if err != nil {
+		return err
+	}
 
 	fmt.Println()
 	fmt.Printf("TLS handshake benchmark: real `pier serve --tls-internal` (HTTPS listener, certs.Manager, certmagic cache) vs nginx %s,\n", nginxVersion())
@@ -220,6 +224,11 @@ func benchHandshakes(ctx context.Context) error {
 		n, p, g := results["nginx"][c], results["pier"][c], results["go-bare"][c]
 		fmt.Printf("%-16s %9.0f %9.0f %9.0f %7.2fx %11.0f %11.0f %11.0f %7.2fx %7.2fx\n", c, n.Rate(), p.Rate(), g.Rate(), p.Rate()/n.Rate(),
 			n.PerCPU(), p.PerCPU(), g.PerCPU(), p.PerCPU()/n.PerCPU(), p.PerCPU()/g.PerCPU())
+	}
+	if obtained == 1 {
+		fmt.Println("pier obtained its one certificate before the runs and none during them (pier_cert_obtained_total 1).")
+	} else {
+		fmt.Printf("WARNING: pier_cert_obtained_total is %d, want 1: the certificate was not only served from memory\n", obtained)
 	}
 	fmt.Println("target: pier ≥ 0.8× nginx")
 	return nil
@@ -250,6 +259,25 @@ func startPierTLS(ctx context.Context, data, core string) (*pierProc, string, er
 		return nil, "", err
 	}
 	return p, https, nil
+}
+
+// certsObtained reads pier_cert_obtained_total from pier's /metrics.
+func certsObtained(api string) (int, error) {
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "pier_cert_obtained_total "); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("%s/metrics has no pier_cert_obtained_total", api)
 }
 
 func waitHealthy(api string) error {
