@@ -291,48 +291,49 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		adminLn.Close()
 		return err
 	}
-	api := admin.New(admin.Config{
-		Domain:    cfg.Domain,
-		EdgeURL:   func(host string) string { return "http://" + host + edgePort + "/" },
-		Limits:    assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
-		UploadTTL: cfg.UploadTTL,
-		OnActivate: func(s tenants.Site) {
-			edge.Invalidate(s.Name)
-			if sites != nil {
-				// Created, deployed, deleted or its tenant disabled: reload
-				// the set, then stop serving the certificate of a site that
-				// is gone.
-				sites.Changed(s.Name)
-				if tlsSrv != nil {
-					go func() {
-						if sites.Refresh(ctx) == nil {
-							tlsSrv.ForgetUnlessAllowed(s.Name + platformSuffix)
-						}
-					}()
-				}
+	// siteChanged and domainChanged apply a change of routing or domain
+	// state to this node's caches: called by the admin API for its own
+	// writes and, with PostgreSQL, for every node's (the store's change
+	// feed). Both are idempotent and return quickly.
+	siteChanged := func(name string) {
+		edge.Invalidate(name)
+		if sites != nil {
+			// Created, deployed, deleted or its tenant disabled: reload the
+			// set, then stop serving the certificate of a site that is gone.
+			sites.Changed(name)
+			if tlsSrv != nil {
+				go func() {
+					if sites.Refresh(ctx) == nil {
+						tlsSrv.ForgetUnlessAllowed(name + platformSuffix)
+					}
+				}()
 			}
-		},
-		Logger:   log.With("component", "admin"),
-		SpoolDir: filepath.Join(cfg.Data, "tmp"),
-		Logs:     logs,
+		}
+	}
+	domainChanged := func(h string) {
+		edge.InvalidateHost(h)
+		domains.Changed(h) // applies the store's answer for h at once
+		if tlsSrv != nil {
+			// An active name is obtained at once, an inactive one forgotten
+			// (no longer served or renewed).
+			go tlsSrv.OnDomainChange(h)
+		}
+	}
+	api := admin.New(admin.Config{
+		Domain:     cfg.Domain,
+		EdgeURL:    func(host string) string { return "http://" + host + edgePort + "/" },
+		Limits:     assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
+		UploadTTL:  cfg.UploadTTL,
+		OnActivate: func(s tenants.Site) { siteChanged(s.Name) },
+		Logger:     log.With("component", "admin"),
+		SpoolDir:   filepath.Join(cfg.Data, "tmp"),
+		Logs:       logs,
 		// nil when workers are off: deploying one then fails with workers_disabled.
 		ValidateWorker: validate,
 		PublicIPs:      cfg.PublicIPs,
 		Verifier:       verifier,
 		TLS:            tlsSrv != nil,
-		OnDomainChange: func(h string) {
-			edge.InvalidateHost(h)
-			domains.Changed(h)
-			if tlsSrv != nil {
-				// After the set has the change: an active name is obtained at
-				// once, an inactive one forgotten (no longer served or renewed).
-				go func() {
-					if domains.Refresh(ctx) == nil {
-						tlsSrv.OnDomainChange(h)
-					}
-				}()
-			}
-		},
+		OnDomainChange: domainChanged,
 	}, store, backend)
 	if err := os.MkdirAll(filepath.Join(cfg.Data, "tmp"), 0o700); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -408,6 +409,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go domains.Run(ctx, func(err error) { log.Warn("reloading active custom domains", "err", err) })
 	if sites != nil {
 		go sites.Run(ctx, func(err error) { log.Warn("reloading sites", "err", err) })
+	}
+	if w, ok := store.(tenants.ChangeWatcher); ok {
+		// Other nodes' changes (PostgreSQL LISTEN/NOTIFY) reach this
+		// node's caches at once; the periodic reloads stay as a fallback.
+		go w.WatchChanges(ctx, func(c tenants.Change) {
+			switch c.Kind {
+			case tenants.ChangeSite:
+				siteChanged(c.Key)
+			case tenants.ChangeDomain:
+				domainChanged(c.Key)
+			case tenants.ChangeResync:
+				// Changes may have been missed: reload the sets now; cached
+				// routes revalidate within RouteTTL.
+				if c.Err != nil {
+					log.Warn("change feed reconnected", "err", c.Err)
+				}
+				domains.Changed("")
+				if sites != nil {
+					sites.Changed("")
+				}
+			}
+		})
 	}
 
 	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())

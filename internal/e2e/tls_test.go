@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -613,11 +612,15 @@ func TestTwoNodesOneOrder(t *testing.T) {
 		oneOrderOnTwoNodes(t, a, nodeA, nodeB, "www.example.test", nodeA)
 	})
 	t.Run("both nodes start at once with a new active domain", func(t *testing.T) {
-		// A node without TLS on the same database verifies the domain, so
-		// no certificate is ordered yet; then both TLS nodes restart at
-		// once and, at start-up, both want it: the storage lock lets one
-		// order it.
+		// With both TLS nodes down (running, they would hear of the
+		// change through the store's change feed and order at once), a
+		// node without TLS on the same database verifies the domain, so
+		// no certificate is ordered yet; then both TLS nodes start at once
+		// and, at start-up, both want it: the storage lock lets one order
+		// it.
 		const host = "new.example.test"
+		nodeA.stop()
+		nodeB.stop()
 		plain := startPier(t, "", append([]string{"--domain", platformDomain, "--dns-resolver", a.DNS, "--public-ip", "127.0.0.1", "--workers=false"}, flags...), s3env...)
 		out := plain.pier("domains", "add", host, "--site", "blog")
 		txt := addedRecords(t, out)["TXT"]
@@ -686,17 +689,6 @@ func TestTwoNodesOneOrder(t *testing.T) {
 		}
 	})
 	t.Run("verified through node B, validated at node A", func(t *testing.T) {
-		if os.Getenv("PIER_TEST_BLOCKED") == "" {
-			// Node B orders at once, but Pebble's validation reaches node
-			// A, whose in-memory set of active domains (Allow) only learns
-			// of the domain on its 30 s reload: certs.HTTPChallengeHandler
-			// and getCertificate refuse the HTTP-01 and TLS-ALPN-01
-			// challenges for a name Allow does not know, so the order
-			// fails, node B backs off a minute and node A, once it knows
-			// the name, places a second order. Set PIER_TEST_BLOCKED=1 to
-			// run it (about 70 s).
-			t.Skip("blocked: a node answers ACME challenges only for domains its in-memory set already holds, which other nodes' activations reach after up to 30 s (no LISTEN/NOTIFY)")
-		}
 		oneOrderOnTwoNodes(t, a, nodeA, nodeB, "api.example.test", nodeB)
 	})
 }
