@@ -8,7 +8,7 @@ import (
 
 // counters are the manager's Prometheus counters.
 type counters struct {
-	ordersStarted   atomic.Int64 // orders placed with the CA (budget charged)
+	ordersStarted   atomic.Int64 // certificate attempts started with the CA (budget charged)
 	ordersRefused   atomic.Int64 // orders refused by the budget or back-off
 	ordersFailed    atomic.Int64 // orders that failed
 	obtained        atomic.Int64 // certificates obtained (or renewed)
@@ -21,7 +21,7 @@ type counters struct {
 // for one name add up to one pier_cert_orders_total.
 func (m *Manager) WriteMetrics(w io.Writer) error {
 	c := &m.count
-	_, err := fmt.Fprintf(w, `# HELP pier_cert_orders_total New certificate orders placed with the CA.
+	_, err := fmt.Fprintf(w, `# HELP pier_cert_orders_total New certificates requested from the CA (one per attempt; the ACME client may place up to one order per challenge type within an attempt when validation fails).
 # TYPE pier_cert_orders_total counter
 pier_cert_orders_total %d
 # HELP pier_cert_orders_refused_total Certificate orders refused by the order budget or a failed name's back-off.
