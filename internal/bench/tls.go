@@ -36,9 +36,10 @@ import (
 //  1. Handshakes per second for a cached certificate: the real `pier serve
 //     --tls-internal` (its HTTPS listener, certs.Manager and certmagic
 //     cache) against Debian's nginx serving the very same certificate and
-//     key, each pinned to one core with one worker, a Go load generator
+//     key, and a bare crypto/tls server as a reference, each pinned to the
+//     same core with one worker, taking turns under a Go load generator
 //     (`bench tls-load`) on the other core. Full and resumed handshakes,
-//     TLS 1.3 and TLS 1.2, the same client settings for both servers.
+//     TLS 1.3 and TLS 1.2, the same client settings for every server.
 //  2. Time from a successful `domains verify` to an issued certificate:
 //     the real `pier serve` with its ACME issuer pointed at Pebble
 //     (tls_issue.go).
@@ -148,8 +149,8 @@ func benchHandshakes(ctx context.Context) error {
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		return err
 	}
-	// The same pinned start-up costs for both: a second handshake must
-	// show the same certificate (served from memory, not re-issued).
+	// A second handshake must show the same certificate (served from
+	// memory, not issued again).
 	if leaf, err := waitVerifiedHandshake(ctx, httpsAddr, tlsBenchHost, roots, 5*time.Second); err != nil || !bytes.Equal(leaf.Raw, pierLeaf.Raw) {
 		return fmt.Errorf("pier: second handshake: different certificate or %v", err)
 	}
