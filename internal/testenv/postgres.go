@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -29,6 +30,37 @@ type Postgres struct {
 	Port int
 
 	dbs atomic.Int64 // names NewDatabase's databases
+
+	bindir, dir, data string
+	cred              *syscall.Credential
+	mu                sync.Mutex
+	stop              func() // nil while stopped
+}
+
+// Stop shuts the server down (fast shutdown), as an outage would; Start
+// brings it back on the same port with the same data.
+func (p *Postgres) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+}
+
+// Start restarts a server stopped by Stop.
+func (p *Postgres) Start(tb testing.TB) {
+	tb.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		return
+	}
+	stop, err := runPostgres(p.bindir, p.dir, p.data, p.Port, p.cred)
+	if err != nil {
+		tb.Fatalf("testenv: restarting postgres: %v", err)
+	}
+	p.stop = stop
 }
 
 const (
@@ -96,12 +128,15 @@ func StartPostgres(tb testing.TB) *Postgres {
 		}
 		stop, err := runPostgres(bindir, dir, data, port, cred)
 		if err == nil {
-			tb.Cleanup(stop)
-			return &Postgres{
-				DSN:  pgDSN(port, "postgres"),
-				Host: "127.0.0.1",
-				Port: port,
+			p := &Postgres{
+				DSN:    pgDSN(port, "postgres"),
+				Host:   "127.0.0.1",
+				Port:   port,
+				bindir: bindir, dir: dir, data: data, cred: cred,
+				stop: stop,
 			}
+			tb.Cleanup(p.Stop)
+			return p
 		}
 		lastErr = err
 	}
