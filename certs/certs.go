@@ -532,6 +532,13 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo, memo *handshakeMemo
 		m.count.refusedMalform.Add(1)
 		return nil, ErrMalformedName
 	}
+	if hello.ServerName != name {
+		// certmagic looks up the name as sent: give it the normal form
+		// (a trailing dot or upper case would otherwise find nothing).
+		h := *hello
+		h.ServerName = name
+		hello = &h
+	}
 	if m.underWildcard(name) {
 		// From memory only: m.wild has no on-demand issuance, so a
 		// wildcard not obtained yet fails here without a storage read.
