@@ -202,10 +202,9 @@ func TestInternalIssuer(t *testing.T) {
 	if leaf.Issuer.CommonName == "" || !strings.HasPrefix(leaf.Issuer.CommonName, "Pier Local CA") || leaf.DNSNames[0] != "site.localhost" {
 		t.Errorf("leaf issuer %q names %v", leaf.Issuer.CommonName, leaf.DNSNames)
 	}
-	if conn, err := handshake(addr, "SITE.localhost.", roots); err != nil {
-		t.Errorf("handshake with SNI in upper case with a trailing dot: %v", err)
-	} else {
-		conn.Close()
+	// Go's client strips a trailing dot; other clients may not.
+	if _, err := m.TLSConfig().GetCertificate(&tls.ClientHelloInfo{ServerName: "Site.Localhost."}); err != nil {
+		t.Errorf("SNI in mixed case with a trailing dot: %v", err)
 	}
 	if resp.TLS.NegotiatedProtocol != "h2" {
 		t.Errorf("negotiated %q, want h2", resp.TLS.NegotiatedProtocol)
