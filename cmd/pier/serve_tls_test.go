@@ -11,8 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
