@@ -71,10 +71,13 @@
 // /.well-known/pier-challenge/<token> answers the HTTP ownership proof of
 // a pending claim. DomainSet keeps the active hostnames in memory for
 // decisions that must not touch the database (certmagic's on-demand
-// DecisionFunc).
+// DecisionFunc); SiteSet does the same for site names and their tenants
+// (per-site platform certificates and their order budget). Both are
+// reloaded periodically and told of changes (Changed) by main, which also
+// feeds them the store's change feed from other nodes.
 //
-// Seams for later work: TLS, ACME challenges and rate limits wrap or
-// extend ServeHTTP's steps (route, then serve).
+// TLS and ACME challenges wrap ServeHTTP in cmd/pier (package certs);
+// RedirectToHTTPS sends custom domains to https.
 //
 // hosting is imported by cmd/pier only. It imports tenants, assets,
 // hosting/worker, hosting/egress, internal/siterules, internal/httperr,
