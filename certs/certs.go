@@ -753,6 +753,23 @@ func (m *Manager) Status(host string) Status {
 	return Status{State: st.state, Reason: st.reason, NextRetry: st.nextRetry}
 }
 
+// HasCertificate reports whether a valid certificate for host (its own or
+// a wildcard covering it) is in memory, that is, whether an HTTPS
+// handshake for it would succeed now. From memory only.
+func (m *Manager) HasCertificate(host string) bool {
+	name, ok := Normalize(host)
+	if !ok {
+		return false
+	}
+	now := m.cfg.now()
+	for _, c := range m.cache.AllMatchingCertificates(name) {
+		if c.Leaf != nil && now.Before(c.Leaf.NotAfter) {
+			return true
+		}
+	}
+	return false
+}
+
 // statusName normalizes host, or one of Config.Wildcards.
 func (m *Manager) statusName(host string) (string, bool) {
 	if rest, ok := strings.CutPrefix(host, "*."); ok {

@@ -186,6 +186,9 @@ func TestInternalIssuer(t *testing.T) {
 	if s := m.Status("site.localhost"); s.State != StateNone {
 		t.Errorf("status before any handshake = %+v, want none", s)
 	}
+	if m.HasCertificate("site.localhost") {
+		t.Error("HasCertificate before any handshake")
+	}
 	client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots}, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	}}}
@@ -201,6 +204,9 @@ func TestInternalIssuer(t *testing.T) {
 	leaf := resp.TLS.PeerCertificates[0]
 	if leaf.Issuer.CommonName == "" || !strings.HasPrefix(leaf.Issuer.CommonName, "Pier Local CA") || leaf.DNSNames[0] != "site.localhost" {
 		t.Errorf("leaf issuer %q names %v", leaf.Issuer.CommonName, leaf.DNSNames)
+	}
+	if !m.HasCertificate("SITE.localhost") || m.HasCertificate("other.localhost") {
+		t.Error("HasCertificate does not follow the certificates in memory")
 	}
 	// Go's client strips a trailing dot; other clients may not.
 	if _, err := m.TLSConfig().GetCertificate(&tls.ClientHelloInfo{ServerName: "Site.Localhost."}); err != nil {

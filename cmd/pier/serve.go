@@ -359,12 +359,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	edgeSrv := hosting.NewServer(cfg.HTTP, edge)
 	if tlsSrv != nil {
-		// ACME HTTP-01 before any tenant rule, then custom domains to https.
+		// ACME HTTP-01 before any tenant rule, then custom domains to https
+		// once their certificate is in (until then, and if issuance fails,
+		// they stay reachable over http rather than redirected to a
+		// failing handshake).
 		httpsPort := ""
 		if _, p, err := net.SplitHostPort(tlsSrv.Addr().String()); err == nil && p != "443" {
 			httpsPort = ":" + p
 		}
-		edgeSrv.Handler = tlsSrv.HTTPHandler(hosting.RedirectToHTTPS(edge, domains.IsActive, httpsPort))
+		toHTTPS := func(h string) bool { return domains.IsActive(h) && tlsSrv.Manager.HasCertificate(h) }
+		edgeSrv.Handler = tlsSrv.HTTPHandler(hosting.RedirectToHTTPS(edge, toHTTPS, httpsPort))
 		if hosts, err := store.ActiveDomains(ctx); err == nil {
 			tlsSrv.ObtainAll(hosts)
 		}
