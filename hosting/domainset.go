@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/tenants"
@@ -44,76 +42,36 @@ const (
 // MaxStale). It is reloaded by Run every Refresh and soon after Changed.
 // It is safe for concurrent use.
 type DomainSet struct {
-	list    ActiveDomainLister
-	cfg     DomainSetConfig
-	set     atomic.Pointer[domainSnapshot]
-	kick    chan struct{}
-	mu      sync.Mutex // serialises Refresh and removals
-	version uint64     // bumped by Changed; a load started before is not trusted for removed hosts
-}
-
-type domainSnapshot struct {
-	hosts  map[string]struct{}
-	loaded time.Time
+	*memSet[struct{}]
+	list ActiveDomainLister
 }
 
 // NewDomainSet returns an empty set (IsActive says no until the first
 // successful Refresh) over list.
 func NewDomainSet(list ActiveDomainLister, cfg DomainSetConfig) *DomainSet {
-	if cfg.Refresh <= 0 {
-		cfg.Refresh = DefaultDomainRefresh
+	load := func(ctx context.Context) (map[string]struct{}, error) {
+		hosts, err := list.ActiveDomains(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hosting: loading active domains: %w", err)
+		}
+		m := make(map[string]struct{}, len(hosts))
+		for _, h := range hosts {
+			m[strings.ToLower(h)] = struct{}{}
+		}
+		return m, nil
 	}
-	if cfg.MaxStale <= 0 {
-		cfg.MaxStale = DefaultDomainMaxStale
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultLookupTimeout
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &DomainSet{list: list, cfg: cfg, kick: make(chan struct{}, 1)}
+	return &DomainSet{memSet: newMemSet(load, cfg), list: list}
 }
 
 // IsActive reports whether host (any case, with or without a trailing
 // dot) is an active custom domain, from memory only.
 func (s *DomainSet) IsActive(host string) bool {
-	snap := s.set.Load()
-	if snap == nil || s.cfg.Now().Sub(snap.loaded) > s.cfg.MaxStale {
-		return false
-	}
 	h, ok := normalizeHost(host)
 	if !ok {
 		return false
 	}
-	_, ok = snap.hosts[h]
+	_, ok = s.get(h)
 	return ok
-}
-
-// Refresh reloads the set from the lister.
-func (s *DomainSet) Refresh(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	s.mu.Lock()
-	v := s.version
-	s.mu.Unlock()
-	hosts, err := s.list.ActiveDomains(ctx)
-	if err != nil {
-		return fmt.Errorf("hosting: loading active domains: %w", err)
-	}
-	m := make(map[string]struct{}, len(hosts))
-	for _, h := range hosts {
-		m[strings.ToLower(h)] = struct{}{}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.version != v {
-		// A change raced with this load: it may predate the change, so
-		// keep what is known and let the kicked reload decide.
-		return nil
-	}
-	s.set.Store(&domainSnapshot{hosts: m, loaded: s.cfg.Now()})
-	return nil
 }
 
 // Changed tells the set that host started or stopped being active, and
@@ -121,59 +79,26 @@ func (s *DomainSet) Refresh(ctx context.Context) error {
 // (ActiveDomain, as tenants.Store does), host is added or removed at once
 // from that answer — so a deleted domain is refused immediately and a
 // hostname moving between sites is never dropped; otherwise, or if the
-// lookup fails, it is removed at once and the reload brings it back.
+// lookup fails, it is removed at once and the reload brings it back. An
+// invalid host (such as "") only triggers the reload.
 func (s *DomainSet) Changed(host string) {
 	h, ok := normalizeHost(host)
+	if !ok {
+		s.changed()
+		return
+	}
 	active := false
-	if look, can := s.list.(activeDomainLookup); can && ok {
+	if look, can := s.list.(activeDomainLookup); can {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 		_, err := look.ActiveDomain(ctx, h)
 		cancel()
 		active = err == nil
 	}
-	s.mu.Lock()
-	s.version++
-	if snap := s.set.Load(); snap != nil && ok {
-		if _, present := snap.hosts[h]; present != active {
-			m := make(map[string]struct{}, len(snap.hosts)+1)
-			for k := range snap.hosts {
-				if k != h {
-					m[k] = struct{}{}
-				}
-			}
-			if active {
-				m[h] = struct{}{}
-			}
-			s.set.Store(&domainSnapshot{hosts: m, loaded: snap.loaded})
-		}
-	}
-	s.mu.Unlock()
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
+	s.put(h, struct{}{}, active)
 }
 
 // activeDomainLookup is the single-host lookup Changed uses when the
 // lister has it: nil error when host is an active custom domain.
 type activeDomainLookup interface {
 	ActiveDomain(ctx context.Context, host string) (tenants.Domain, error)
-}
-
-// Run reloads the set now, then every Refresh and after each Changed,
-// until ctx ends. Failures are reported to onError (may be nil).
-func (s *DomainSet) Run(ctx context.Context, onError func(error)) {
-	t := time.NewTicker(s.cfg.Refresh)
-	defer t.Stop()
-	for {
-		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil && onError != nil {
-			onError(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.kick:
-		}
-	}
 }
