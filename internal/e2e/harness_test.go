@@ -116,6 +116,13 @@ func startPier(t testing.TB, data string, extra []string, env ...string) *server
 }
 
 func (s *server) start() {
+	s.t.Helper()
+	s.launch()
+	s.waitReady()
+}
+
+// launch starts the process without waiting for it.
+func (s *server) launch() {
 	t := s.t
 	t.Helper()
 	s.out = &syncBuffer{}
@@ -126,6 +133,13 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitReady waits until the admin API answers, then reads the admin
+// token.
+func (s *server) waitReady() {
+	t := s.t
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.API + "/healthz")

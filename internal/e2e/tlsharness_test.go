@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -306,29 +305,9 @@ func restartTogether(t *testing.T, nodes ...*tlsNode) {
 		n.stop()
 	}
 	for _, n := range nodes {
-		n.out = &syncBuffer{}
-		n.cmd = exec.Command(pierBin(t), n.args...)
-		n.cmd.Env = append(os.Environ(), n.env...)
-		n.cmd.Stdout = n.out
-		n.cmd.Stderr = n.out
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		n.launch()
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	for _, n := range nodes {
-		for {
-			resp, err := http.Get(n.API + "/healthz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pier serve did not become ready after a restart: %v\n%s", err, n.out.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		n.waitReady()
 	}
 }
