@@ -174,13 +174,10 @@ func setStatusCode(ctx context.Context, _ api.Module, stack []uint64) {
 	}
 }
 
-// headerName reads and validates a header name from guest memory.
-func headerName(mod api.Module, ptr, n uint64) string {
-	name := string(mem(mod, uint32(ptr), uint32(n)))
-	if !httpguts.ValidHeaderFieldName(name) {
-		panic(fmt.Errorf("worker: invalid header name %q", name))
-	}
-	return http.CanonicalHeaderKey(name)
+// headerName reads, validates and canonicalises a header name from guest
+// memory (interned per instance).
+func headerName(c *call, mod api.Module, ptr, n uint64) string {
+	return c.inst.headerName(mem(mod, uint32(ptr), uint32(n)))
 }
 
 // headerAccess returns the headers of kind for reading (nil for trailers or
@@ -240,18 +237,16 @@ func chargeHeader(c *call, name, value string) {
 	}
 }
 
-func headerValue(mod api.Module, ptr, n uint64) string {
-	v := string(mem(mod, uint32(ptr), uint32(n)))
-	if !httpguts.ValidHeaderFieldValue(v) {
-		panic(fmt.Errorf("worker: invalid header value %q", v))
-	}
-	return v
+// headerValue reads and validates a header value from guest memory
+// (interned per instance).
+func headerValue(c *call, mod api.Module, ptr, n uint64) string {
+	return c.inst.headerValue(mem(mod, uint32(ptr), uint32(n)))
 }
 
 func addHeaderValue(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	name := headerName(mod, stack[1], stack[2])
-	v := headerValue(mod, stack[3], stack[4])
+	name := headerName(c, mod, stack[1], stack[2])
+	v := headerValue(c, mod, stack[3], stack[4])
 	chargeHeader(c, name, v)
 	changeHeader(c, uint32(stack[0]), name,
 		func(h http.Header) { h[name] = append(h[name], v) },
@@ -260,8 +255,8 @@ func addHeaderValue(ctx context.Context, mod api.Module, stack []uint64) {
 
 func setHeaderValue(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	name := headerName(mod, stack[1], stack[2])
-	v := headerValue(mod, stack[3], stack[4])
+	name := headerName(c, mod, stack[1], stack[2])
+	v := headerValue(c, mod, stack[3], stack[4])
 	chargeHeader(c, name, v)
 	changeHeader(c, uint32(stack[0]), name,
 		func(h http.Header) { h[name] = []string{v} },
@@ -270,7 +265,7 @@ func setHeaderValue(ctx context.Context, mod api.Module, stack []uint64) {
 
 func removeHeader(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	name := headerName(mod, stack[1], stack[2])
+	name := headerName(c, mod, stack[1], stack[2])
 	changeHeader(c, uint32(stack[0]), name,
 		func(h http.Header) { delete(h, name) },
 		func(r *http.Request) { r.Host = "" })
@@ -313,7 +308,7 @@ func getHeaderValues(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	kind := uint32(stack[0])
 	h := headerAccess(c, kind)
-	name := headerName(mod, stack[1], stack[2])
+	name := headerName(c, mod, stack[1], stack[2])
 	values := h[name]
 	if kind == kindRequest && name == "Host" && c.req != nil && c.req.Host != "" && values == nil {
 		values = []string{c.req.Host}
