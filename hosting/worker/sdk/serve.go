@@ -203,7 +203,8 @@ func (s *server) readRequest() *http.Request {
 	if !ok {
 		proto, major, minor = "HTTP/1.1", 1, 1
 	}
-	u, err := parseRequestURI(uri)
+	rq := new(request) // the Request and its URL in one allocation
+	u, err := parseRequestURI(uri, &rq.url)
 	if err != nil {
 		u = &url.URL{Path: "/"}
 		if i := strings.IndexByte(uri, '?'); i >= 0 {
@@ -216,7 +217,8 @@ func (s *server) readRequest() *http.Request {
 		host = u.Host
 	}
 
-	r := &http.Request{
+	r := &rq.req
+	*r = http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      proto,
@@ -252,10 +254,16 @@ func (s *server) readRequest() *http.Request {
 	return r
 }
 
+// request is a Request with room for its URL.
+type request struct {
+	req http.Request
+	url url.URL
+}
+
 // parseRequestURI is [url.ParseRequestURI] with a shortcut for the common
 // case, a path that needs no escaping and an optional query, which yields
-// the same URL.
-func parseRequestURI(uri string) (*url.URL, error) {
+// the same URL, which it fills in u.
+func parseRequestURI(uri string, u *url.URL) (*url.URL, error) {
 	if len(uri) == 0 || uri[0] != '/' {
 		return url.ParseRequestURI(uri)
 	}
@@ -273,7 +281,7 @@ func parseRequestURI(uri string) (*url.URL, error) {
 			}
 		}
 	}
-	u := &url.URL{Path: uri[:q]}
+	*u = url.URL{Path: uri[:q]}
 	if q < len(uri) {
 		u.RawQuery = uri[q+1:]
 		u.ForceQuery = u.RawQuery == ""

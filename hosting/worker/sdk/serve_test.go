@@ -389,7 +389,7 @@ func TestParseRequestURI(t *testing.T) {
 		"//x/y", "///x", "/a:b@c;d,e=f+g$h&i~j.k-l_m", "/é", "/a\x7f", "/a?\x01", "*", "", "http://h/p", "/a/./../b", "/a?%zz"}
 	for _, u := range uris {
 		want, wantErr := url.ParseRequestURI(u)
-		got, err := parseRequestURI(u)
+		got, err := parseRequestURI(u, new(url.URL))
 		if (err != nil) != (wantErr != nil) || (err == nil && *got != *want) {
 			t.Errorf("%q: got %#v, %v; want %#v, %v", u, got, err, want, wantErr)
 		}
@@ -397,7 +397,7 @@ func TestParseRequestURI(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		for _, u := range []string{"/x" + string(rune(c)) + "y?q", "/x?" + string([]byte{byte(c)})} {
 			want, wantErr := url.ParseRequestURI(u)
-			got, err := parseRequestURI(u)
+			got, err := parseRequestURI(u, new(url.URL))
 			if (err != nil) != (wantErr != nil) || (err == nil && *got != *want) {
 				t.Errorf("%q: got %#v, %v; want %#v, %v", u, got, err, want, wantErr)
 			}
