@@ -74,36 +74,40 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		fmt.Fprintf(stderr, "usage: pier serve [flags]\n\nRuns the edge (every site, on --http) and the admin API (on --admin).\nEvery flag has a PIER_* environment twin, e.g. --s3-bucket ↔ PIER_S3_BUCKET.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.Data, "data", envString("PIER_DATA", "./data"), "data directory: SQLite database, local blobs, admin token")
-	fs.StringVar(&c.Domain, "domain", envString("PIER_DOMAIN", "localhost"), "platform domain: sites answer at <site>.<domain>")
-	fs.StringVar(&c.HTTP, "http", envString("PIER_HTTP", ":8080"), "edge listen address")
-	fs.StringVar(&c.Admin, "admin", envString("PIER_ADMIN", "127.0.0.1:8081"), "admin API listen address")
-	fs.StringVar(&c.DB, "db", envString("PIER_DB", ""), "database: postgres://… for PostgreSQL, else a SQLite file (default <data>/pier.db)")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", envString("PIER_S3_ENDPOINT", ""), "S3-compatible endpoint URL (MinIO, Ceph, R2; empty for AWS)")
-	fs.StringVar(&c.S3Bucket, "s3-bucket", envString("PIER_S3_BUCKET", ""), "store blobs in this S3 bucket instead of <data>/blobs (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
-	fs.StringVar(&c.S3Region, "s3-region", envString("PIER_S3_REGION", "us-east-1"), "S3 region")
-	fs.StringVar(&c.S3Prefix, "s3-prefix", envString("PIER_S3_PREFIX", ""), "key prefix inside the bucket")
-	fs.IntVar(&c.MaxFiles, "max-files", envInt("PIER_MAX_FILES", 100_000), "files per deployment")
-	fs.Int64Var(&c.MaxFileSize, "max-file-size", int64(envInt("PIER_MAX_FILE_SIZE", 25<<20)), "bytes per file")
-	fs.DurationVar(&c.UploadTTL, "upload-ttl", envDuration("PIER_UPLOAD_TTL", time.Hour), "lifetime of an unused upload session")
-	fs.Int64Var(&c.CacheSize, "cache-size", int64(envInt("PIER_CACHE_SIZE", 256<<20)), "bytes of blobs kept in memory")
-	fs.StringVar(&c.LogLevel, "log-level", envString("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
-	fs.BoolVar(&c.Workers, "workers", envBool("PIER_WORKERS", true), "run tenants' WebAssembly workers")
-	fs.StringVar(&c.EgressAllow, "egress-allow", envString("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
-	fs.DurationVar(&c.PrewarmTimeout, "prewarm-timeout", envDuration("PIER_PREWARM_TIMEOUT", 10*time.Second), "how long start-up may spend compiling live workers before serving")
+	ev := newEnvDefaults()
+	fs.StringVar(&c.Data, "data", ev.str("PIER_DATA", "./data"), "data directory: SQLite database, local blobs, admin token")
+	fs.StringVar(&c.Domain, "domain", ev.str("PIER_DOMAIN", "localhost"), "platform domain: sites answer at <site>.<domain>")
+	fs.StringVar(&c.HTTP, "http", ev.str("PIER_HTTP", ":8080"), "edge listen address")
+	fs.StringVar(&c.Admin, "admin", ev.str("PIER_ADMIN", "127.0.0.1:8081"), "admin API listen address")
+	fs.StringVar(&c.DB, "db", ev.str("PIER_DB", ""), "database: postgres://… for PostgreSQL, else a SQLite file (default <data>/pier.db)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", ev.str("PIER_S3_ENDPOINT", ""), "S3-compatible endpoint URL (MinIO, Ceph, R2; empty for AWS)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", ev.str("PIER_S3_BUCKET", ""), "store blobs in this S3 bucket instead of <data>/blobs (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&c.S3Region, "s3-region", ev.str("PIER_S3_REGION", "us-east-1"), "S3 region")
+	fs.StringVar(&c.S3Prefix, "s3-prefix", ev.str("PIER_S3_PREFIX", ""), "key prefix inside the bucket")
+	fs.IntVar(&c.MaxFiles, "max-files", int(ev.integer("PIER_MAX_FILES", 100_000)), "files per deployment")
+	fs.Int64Var(&c.MaxFileSize, "max-file-size", ev.integer("PIER_MAX_FILE_SIZE", 25<<20), "bytes per file")
+	fs.DurationVar(&c.UploadTTL, "upload-ttl", ev.duration("PIER_UPLOAD_TTL", time.Hour), "lifetime of an unused upload session")
+	fs.Int64Var(&c.CacheSize, "cache-size", ev.integer("PIER_CACHE_SIZE", 256<<20), "bytes of blobs kept in memory")
+	fs.StringVar(&c.LogLevel, "log-level", ev.str("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.BoolVar(&c.Workers, "workers", ev.boolean("PIER_WORKERS", true), "run tenants' WebAssembly workers")
+	fs.StringVar(&c.EgressAllow, "egress-allow", ev.str("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
+	fs.DurationVar(&c.PrewarmTimeout, "prewarm-timeout", ev.duration("PIER_PREWARM_TIMEOUT", 10*time.Second), "how long start-up may spend compiling live workers before serving")
 	fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
-	fs.StringVar(&c.DNSResolver, "dns-resolver", envString("PIER_DNS_RESOLVER", ""), "DNS server (host:port) that verifies custom domains' records (default: the system's)")
-	c.TLS = registerTLSFlags(fs)
-	fs.BoolVar(&c.Pprof, "pprof", envBool("PIER_PPROF", false), "serve Go's /debug/pprof/ profiles on the admin listener")
-	fs.StringVar(&c.EgressDeny, "egress-deny", envString("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
+	fs.StringVar(&c.DNSResolver, "dns-resolver", ev.str("PIER_DNS_RESOLVER", ""), "DNS server (host:port) that verifies custom domains' records (default: the system's)")
+	c.TLS = registerTLSFlags(fs, ev)
+	fs.BoolVar(&c.Pprof, "pprof", ev.boolean("PIER_PPROF", false), "serve Go's /debug/pprof/ profiles on the admin listener")
+	fs.StringVar(&c.EgressDeny, "egress-deny", ev.str("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := ev.err(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	if len(c.PublicIPs) == 0 && os.Getenv("PIER_PUBLIC_IP") != "" {
-		c.PublicIPs = strings.Split(os.Getenv("PIER_PUBLIC_IP"), ",")
+	if v, ok := ev.get("PIER_PUBLIC_IP"); ok && len(c.PublicIPs) == 0 {
+		c.PublicIPs = strings.Split(v, ",")
 	}
 	for _, ip := range c.PublicIPs {
 		if _, err := netip.ParseAddr(strings.TrimSpace(ip)); err != nil {
@@ -116,6 +120,18 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	c.Domain = strings.TrimSuffix(strings.ToLower(c.Domain), ".")
 	if !validDomain(c.Domain) {
 		return c, fmt.Errorf("serve: --domain %q is not a DNS name (sites answer at <site>.<domain>)", c.Domain)
+	}
+	// A flag counts as given when it is on the command line or its PIER_*
+	// twin is set.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fs.VisitAll(func(f *flag.Flag) {
+		if ev.isSet(envName(f.Name)) {
+			given[f.Name] = true
+		}
+	})
+	if err := c.TLS.validate(func(name string) bool { return given[name] }, c.HTTP, c.Domain); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -319,9 +335,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			go tlsSrv.OnDomainChange(h)
 		}
 	}
+	// Sites' and previews' URLs (deploy, sites get) say https when the
+	// platform serves their names over HTTPS.
+	httpsPort := ""
+	if tlsSrv != nil {
+		httpsPort = httpsPortSuffix(tlsSrv.Addr())
+	}
+	edgeURL := platformURL(platformTLS, cfg.Domain, edgePort, httpsPort)
 	api := admin.New(admin.Config{
 		Domain:     cfg.Domain,
-		EdgeURL:    func(host string) string { return "http://" + host + edgePort + "/" },
+		EdgeURL:    edgeURL,
 		Limits:     assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
 		UploadTTL:  cfg.UploadTTL,
 		OnActivate: func(s tenants.Site) { siteChanged(s.Name) },
@@ -363,10 +386,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// once their certificate is in (until then, and if issuance fails,
 		// they stay reachable over http rather than redirected to a
 		// failing handshake).
-		httpsPort := ""
-		if _, p, err := net.SplitHostPort(tlsSrv.Addr().String()); err == nil && p != "443" {
-			httpsPort = ":" + p
-		}
 		toHTTPS := func(h string) bool { return domains.IsActive(h) && tlsSrv.Manager.HasCertificate(h) }
 		edgeSrv.Handler = tlsSrv.HTTPHandler(hosting.RedirectToHTTPS(edge, toHTTPS, httpsPort))
 		if hosts, err := store.ActiveDomains(ctx); err == nil {
@@ -404,7 +423,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "pier: platform hosts: %s\n", cover)
 		log.Info("TLS for platform hosts", "mode", platformTLS, "covers", cover)
 		if f := tlsSrv.RootFile(); f != "" {
-			fmt.Fprintf(stdout, "pier: trust %s for https://<site>.%s%s/\n", f, cfg.Domain, portSuffix(tlsSrv.Addr()))
+			fmt.Fprintf(stdout, "pier: trust %s for https://<site>.%s%s/\n", f, cfg.Domain, httpsPort)
 		}
 	}
 	go func() { errc <- serveUntilClosed(adminSrv, adminLn) }()
@@ -437,7 +456,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		})
 	}
 
-	fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
+	if platformTLS != platformTLSOff {
+		fmt.Fprintf(stdout, "pier: sites at https://<site>.%s%s/ and http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, httpsPort, cfg.Domain, edgePort, edgeLn.Addr())
+	} else {
+		fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
+	}
 	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
 	fmt.Fprintf(stdout, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), where)
 
@@ -654,6 +677,35 @@ func portSuffix(a net.Addr) string {
 	return ":" + port
 }
 
+// httpsPortSuffix is ":port" for https URLs, empty for port 443.
+func httpsPortSuffix(a net.Addr) string {
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil || port == "443" {
+		return ""
+	}
+	return ":" + port
+}
+
+// platformURL returns admin.Config.EdgeURL: https://host<httpsPort>/ for
+// the platform hosts served over HTTPS in TLS mode (docs/tls.md: every
+// name under the domain with the wildcard or the internal CA, sites but
+// not previews per site), else http://host<httpPort>/.
+func platformURL(mode, domain, httpPort, httpsPort string) func(host string) string {
+	return func(host string) string {
+		https := false
+		switch mode {
+		case platformTLSWildcard, platformTLSInternal:
+			https = strings.HasSuffix(host, "."+domain)
+		case platformTLSPerSite:
+			_, https = platformSite(host, domain)
+		}
+		if https {
+			return "https://" + host + httpsPort + "/"
+		}
+		return "http://" + host + httpPort + "/"
+	}
+}
+
 func redactDSN(dsn string) string {
 	if i := strings.Index(dsn, "://"); i >= 0 {
 		if at := strings.LastIndex(dsn, "@"); at > i {
@@ -663,36 +715,89 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
-func envString(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
+// envDefaults reads the PIER_* environment twins of `pier serve`'s flags
+// as their defaults. Values are parsed strictly: a value that does not
+// parse is recorded (see err) instead of being silently replaced by the
+// default.
+type envDefaults struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func newEnvDefaults() *envDefaults { return &envDefaults{lookup: os.LookupEnv} }
+
+// get returns the variable's value; ok is false when it is unset or empty.
+func (e *envDefaults) get(name string) (string, bool) {
+	v, ok := e.lookup(name)
+	return v, ok && v != ""
+}
+
+// isSet reports whether the variable is set to a non-empty value.
+func (e *envDefaults) isSet(name string) bool {
+	_, ok := e.get(name)
+	return ok
+}
+
+func (e *envDefaults) bad(name, v, what string) {
+	e.errs = append(e.errs, fmt.Errorf("%s=%q is not %s", name, v, what))
+}
+
+func (e *envDefaults) str(name, def string) string {
+	if v, ok := e.get(name); ok {
 		return v
 	}
 	return def
 }
 
-func envBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
-		}
+func (e *envDefaults) boolean(name string, def bool) bool {
+	v, ok := e.get(name)
+	if !ok {
+		return def
 	}
-	return def
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.bad(name, v, "a boolean (accepted: true, false, 1, 0, t, f, TRUE, FALSE, True, False, T, F)")
+		return def
+	}
+	return b
 }
 
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
+func (e *envDefaults) integer(name string, def int64) int64 {
+	v, ok := e.get(name)
+	if !ok {
+		return def
 	}
-	return def
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		e.bad(name, v, "an integer (decimal digits, e.g. 100 or -1)")
+		return def
+	}
+	return n
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
+func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
+	v, ok := e.get(name)
+	if !ok {
+		return def
 	}
-	return def
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.bad(name, v, "a duration (a number with a unit: ms, s, m or h, e.g. 90s, 10m, 1h30m)")
+		return def
+	}
+	return d
+}
+
+// err is every bad value found, nil when all parsed.
+func (e *envDefaults) err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("serve: %w", errors.Join(e.errs...))
+}
+
+// envName is the PIER_* twin of a flag: --cert-orders-per-hour ↔
+// PIER_CERT_ORDERS_PER_HOUR.
+func envName(flagName string) string {
+	return "PIER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }

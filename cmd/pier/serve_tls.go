@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -75,22 +77,111 @@ func platformSite(host, domain string) (string, bool) {
 }
 
 // registerTLSFlags adds the TLS flags to fs.
-func registerTLSFlags(fs *flag.FlagSet) *tlsFlags {
+func registerTLSFlags(fs *flag.FlagSet, ev *envDefaults) *tlsFlags {
 	f := &tlsFlags{}
-	fs.StringVar(&f.HTTPS, "https", envString("PIER_HTTPS", ""), "HTTPS listen address (e.g. :443); turns on TLS, --http then also answers ACME HTTP-01 (default :8443 with --tls-internal)")
-	fs.StringVar(&f.ACMECA, "acme-ca", envString("PIER_ACME_CA", certmagic.LetsEncryptProductionCA), "ACME directory URL of the CA issuing custom domains' certificates (using it accepts its subscriber agreement)")
-	fs.StringVar(&f.ACMEEmail, "acme-email", envString("PIER_ACME_EMAIL", ""), "contact e-mail of the ACME account (expiry notices)")
-	fs.StringVar(&f.ACMECARoot, "acme-ca-root", envString("PIER_ACME_CA_ROOT", ""), "PEM file of a root to trust when talking to the ACME CA (a private CA such as Pebble)")
-	fs.BoolVar(&f.Internal, "tls-internal", envBool("PIER_TLS_INTERNAL", false), "issue certificates from a local self-signed CA instead of ACME (development: https://<site>.localhost:8443); its root is written to <data>/tls-internal-root.pem")
-	fs.IntVar(&f.OrdersPerHour, "cert-orders-per-hour", envInt("PIER_CERT_ORDERS_PER_HOUR", certs.DefaultMaxOrdersPerHour), "cap on new certificate orders per hour on this node (-1: none)")
-	fs.IntVar(&f.OrdersPerHourTen, "cert-orders-per-hour-per-tenant", envInt("PIER_CERT_ORDERS_PER_HOUR_PER_TENANT", certs.DefaultMaxOrdersPerHourPerTenant), "cap on new certificate orders per hour per tenant (-1: none)")
-	fs.StringVar(&f.DNS01Webhook, "dns01-webhook", envString("PIER_DNS01_WEBHOOK", ""), "URL of a DNS webhook (lego httpreq protocol: POST <url>/present and <url>/cleanup) that sets ACME DNS-01 TXT records; with it platform hosts and previews share one wildcard certificate for *.<domain>")
-	fs.StringVar(&f.DNS01User, "dns01-webhook-user", envString("PIER_DNS01_WEBHOOK_USER", ""), "HTTP basic-auth user for --dns01-webhook")
+	fs.StringVar(&f.HTTPS, "https", ev.str("PIER_HTTPS", ""), "HTTPS listen address (e.g. :443); turns on TLS, --http then also answers ACME HTTP-01 (default <host of --http>:8443 with --tls-internal)")
+	fs.StringVar(&f.ACMECA, "acme-ca", ev.str("PIER_ACME_CA", certmagic.LetsEncryptProductionCA), "ACME directory URL of the CA issuing custom domains' certificates (using it accepts its subscriber agreement)")
+	fs.StringVar(&f.ACMEEmail, "acme-email", ev.str("PIER_ACME_EMAIL", ""), "contact e-mail of the ACME account (expiry notices)")
+	fs.StringVar(&f.ACMECARoot, "acme-ca-root", ev.str("PIER_ACME_CA_ROOT", ""), "PEM file of a root to trust when talking to the ACME CA (a private CA such as Pebble)")
+	fs.BoolVar(&f.Internal, "tls-internal", ev.boolean("PIER_TLS_INTERNAL", false), "issue certificates from a local self-signed CA instead of ACME (development: https://<site>.localhost:8443); its root is written to <data>/tls-internal-root.pem")
+	fs.IntVar(&f.OrdersPerHour, "cert-orders-per-hour", int(ev.integer("PIER_CERT_ORDERS_PER_HOUR", certs.DefaultMaxOrdersPerHour)), "cap on new certificate orders per hour on this node (-1: no cap, 0: the default)")
+	fs.IntVar(&f.OrdersPerHourTen, "cert-orders-per-hour-per-tenant", int(ev.integer("PIER_CERT_ORDERS_PER_HOUR_PER_TENANT", certs.DefaultMaxOrdersPerHourPerTenant)), "cap on new certificate orders per hour per tenant (-1: no cap, 0: the default)")
+	fs.StringVar(&f.DNS01Webhook, "dns01-webhook", ev.str("PIER_DNS01_WEBHOOK", ""), "URL of a DNS webhook (lego httpreq protocol: POST <url>/present and <url>/cleanup) that sets ACME DNS-01 TXT records; with it platform hosts and previews share one wildcard certificate for *.<domain>")
+	fs.StringVar(&f.DNS01User, "dns01-webhook-user", ev.str("PIER_DNS01_WEBHOOK_USER", ""), "HTTP basic-auth user for --dns01-webhook")
 	// The password's env twin is read in startTLS, not as the default, so
 	// --help never prints it.
 	fs.StringVar(&f.DNS01Password, "dns01-webhook-password", "", "HTTP basic-auth password for --dns01-webhook (better: PIER_DNS01_WEBHOOK_PASSWORD, as flags show in ps)")
-	fs.StringVar(&f.DNS01Resolver, "dns01-resolver", envString("PIER_DNS01_RESOLVER", ""), "DNS servers (host:port, comma-separated) that find the zone of DNS-01 records and check they have propagated (default: the system's, then the zone's authoritative servers)")
+	fs.StringVar(&f.DNS01Resolver, "dns01-resolver", ev.str("PIER_DNS01_RESOLVER", ""), "DNS servers (host:port, comma-separated) that find the zone of DNS-01 records and check they have propagated (default: the system's, then the zone's authoritative servers)")
 	return f
+}
+
+// defaultHTTPS is the HTTPS address --tls-internal listens on without
+// --https: port 8443 on the host of --http, so a loopback-only edge does
+// not get an HTTPS listener on every interface.
+func defaultHTTPS(httpAddr string) string {
+	host, _, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		host = ""
+	}
+	return net.JoinHostPort(host, "8443")
+}
+
+// validate checks the TLS flags before anything is written or listened
+// on, and sets the --tls-internal default of --https. given reports
+// whether a flag was set on the command line or through its PIER_* twin.
+func (f *tlsFlags) validate(given func(name string) bool, httpAddr, domain string) error {
+	httpsDefaulted := false
+	if f.Internal && f.HTTPS == "" {
+		f.HTTPS = defaultHTTPS(httpAddr)
+		httpsDefaulted = true
+	}
+	tlsOn := f.HTTPS != ""
+	// Flags that only mean something with TLS on.
+	for _, name := range []string{"acme-ca", "acme-email", "acme-ca-root", "cert-orders-per-hour", "cert-orders-per-hour-per-tenant", "dns01-webhook", "dns01-webhook-user", "dns01-webhook-password", "dns01-resolver"} {
+		if given(name) && !tlsOn {
+			return fmt.Errorf("serve: --%s is set but TLS is off; add --https ADDR (e.g. --https :443) or --tls-internal", name)
+		}
+	}
+	if f.Internal {
+		// The internal CA issues everything itself.
+		for _, name := range []string{"acme-ca", "acme-email", "acme-ca-root", "dns01-webhook"} {
+			if given(name) {
+				return fmt.Errorf("serve: --%s has no effect with --tls-internal (the internal CA issues every certificate itself); drop one of them", name)
+			}
+		}
+	}
+	if !tlsOn {
+		return nil
+	}
+	if u, err := url.Parse(f.ACMECA); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("serve: --acme-ca %q is not an https:// URL (an ACME directory, e.g. %s)", f.ACMECA, certmagic.LetsEncryptProductionCA)
+	}
+	if f.ACMEEmail != "" && !looksLikeEmail(f.ACMEEmail) {
+		return fmt.Errorf("serve: --acme-email %q is not an e-mail address (like ops@example.com)", f.ACMEEmail)
+	}
+	for _, o := range []struct {
+		name string
+		v    int
+	}{{"cert-orders-per-hour", f.OrdersPerHour}, {"cert-orders-per-hour-per-tenant", f.OrdersPerHourTen}} {
+		if o.v < -1 {
+			return fmt.Errorf("serve: --%s %d: use a positive cap, 0 for the default or -1 for no cap", o.name, o.v)
+		}
+	}
+	if f.DNS01Webhook != "" {
+		if _, err := dnshook.New(dnshook.Config{URL: f.DNS01Webhook}); err != nil {
+			return fmt.Errorf("serve: --dns01-webhook: %w", err)
+		}
+		if _, ok := certs.Normalize(domain); !ok {
+			return fmt.Errorf("serve: --dns01-webhook needs a public --domain with at least two labels (e.g. pier.example.com), not %q", domain)
+		}
+	}
+	if sameListenAddr(f.HTTPS, httpAddr) {
+		https := "--https " + f.HTTPS
+		if httpsDefaulted {
+			https = "--https (default " + f.HTTPS + " with --tls-internal)"
+		}
+		return fmt.Errorf("serve: %s and --http %s are the same address; give HTTPS its own port (e.g. --https :443, --http :80)", https, httpAddr)
+	}
+	return nil
+}
+
+// looksLikeEmail: exactly one @ with something either side, no spaces.
+func looksLikeEmail(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.Contains(domain, "@") &&
+		!strings.ContainsFunc(s, unicode.IsSpace)
+}
+
+// sameListenAddr reports whether listening on a and b would clash: the
+// same port (not 0) on the same host, or on a wildcard host.
+func sameListenAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
 }
 
 // tlsOptions is what startTLS needs besides the flags.
@@ -127,7 +218,7 @@ type tlsServer struct {
 // edge.
 func startTLS(ctx context.Context, f *tlsFlags, o tlsOptions, handler http.Handler) (*tlsServer, error) {
 	if f.HTTPS == "" && f.Internal {
-		f.HTTPS = ":8443"
+		f.HTTPS = defaultHTTPS(o.HTTPAddr)
 	}
 	if f.HTTPS == "" {
 		return nil, nil

@@ -19,7 +19,7 @@ import (
 
 func TestStartTLSInternal(t *testing.T) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	f := registerTLSFlags(fs)
+	f := registerTLSFlags(fs, newEnvDefaults())
 	if err := fs.Parse([]string{"--tls-internal", "--https", "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestPlatformTLSMode(t *testing.T) {
 		{[]string{"--tls-internal"}, platformTLSInternal},
 	} {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		f := registerTLSFlags(fs)
+		f := registerTLSFlags(fs, newEnvDefaults())
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestStartTLSDNS01Rejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			f := registerTLSFlags(fs)
+			f := registerTLSFlags(fs, newEnvDefaults())
 			if err := fs.Parse(append([]string{"--https", "127.0.0.1:0"}, tc.args...)); err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func TestDNS01PasswordNotInHelp(t *testing.T) {
 	var out strings.Builder
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(&out)
-	f := registerTLSFlags(fs)
+	f := registerTLSFlags(fs, newEnvDefaults())
 	fs.PrintDefaults()
 	if strings.Contains(out.String(), "hunter2") {
 		t.Error("--help shows the webhook password")
