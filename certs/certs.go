@@ -311,7 +311,7 @@ func New(cfg Config) (*Manager, error) {
 	} else {
 		m.acme = certmagic.NewACMEIssuer(m.magic, certmagic.ACMEIssuer{
 			CA:             cfg.CA,
-			Email:          cfg.Email,
+			Email:          acmeEmail(cfg.Email),
 			Agreed:         true,
 			Profile:        cfg.ACMEProfile,
 			TrustedRoots:   roots,
@@ -331,7 +331,7 @@ func New(cfg Config) (*Manager, error) {
 		})
 		m.wild.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.wild, certmagic.ACMEIssuer{
 			CA:           cfg.CA,
-			Email:        cfg.Email,
+			Email:        acmeEmail(cfg.Email),
 			Agreed:       true,
 			Profile:      cfg.ACMEProfile,
 			TrustedRoots: roots,
@@ -400,6 +400,21 @@ func (m *Manager) underWildcard(name string) bool {
 	}
 	i := strings.IndexByte(name, '.')
 	return i > 0 && m.wildBases[name[i+1:]]
+}
+
+// noEmail stands for "no contact address" to certmagic. With an empty
+// Email, certmagic's proactive (interactive) obtain asks for an address on
+// standard input and waits for an answer: a `pier serve` started from a
+// terminal or with an open stdin pipe would hang its first order. A blank
+// address skips the question and is trimmed to none (an ACME account
+// without contact) — see certmagic's ACMEIssuer.setEmail.
+const noEmail = " "
+
+func acmeEmail(email string) string {
+	if email == "" {
+		return noEmail
+	}
+	return email
 }
 
 // shouldEmit limits certmagic's events to those the manager acts on, so

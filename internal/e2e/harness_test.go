@@ -74,6 +74,7 @@ type server struct {
 	env      []string
 	cmd      *exec.Cmd
 	out      *syncBuffer
+	stdin    *os.File // the write end of the server's standard input, kept open
 }
 
 type syncBuffer struct {
@@ -130,9 +131,21 @@ func (s *server) launch() {
 	s.cmd.Env = append(os.Environ(), s.env...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
-	if err := s.cmd.Start(); err != nil {
+	// Standard input stays open, as in a terminal or under a supervisor
+	// that keeps a pipe: nothing may wait on it (certmagic prompts for an
+	// ACME e-mail address when it has none).
+	stdin, keep, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.cmd.Stdin = stdin
+	err = s.cmd.Start()
+	stdin.Close()
+	if err != nil {
+		keep.Close()
+		t.Fatal(err)
+	}
+	s.stdin = keep
 }
 
 // waitReady waits until the admin API answers, then reads the admin
@@ -179,6 +192,10 @@ func (s *server) stop() {
 		<-done
 	}
 	s.cmd = nil
+	if s.stdin != nil {
+		s.stdin.Close()
+		s.stdin = nil
+	}
 }
 
 func (s *server) restart() {
