@@ -63,10 +63,26 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	msg := e.shownMessage()
 	if e.Code == "" {
+		return msg
+	}
+	return msg + " (" + e.Code + ")"
+}
+
+// shownMessage is Message without a field prefix that the rest repeats:
+// the server answers an invalid field as "<field>: <why>", and when the
+// why already starts with the field's name ("hostname: hostname \"1.2.3.4\"
+// is an IP address…") the name is shown once.
+func (e *Error) shownMessage() string {
+	f, _ := e.Fields["field"].(string)
+	if f == "" {
 		return e.Message
 	}
-	return e.Message + " (" + e.Code + ")"
+	if rest, ok := strings.CutPrefix(e.Message, f+": "); ok && strings.HasPrefix(rest, f+" ") {
+		return rest
+	}
+	return e.Message
 }
 
 // IsStatus reports whether err is (or wraps) an *Error with the given status.

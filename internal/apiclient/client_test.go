@@ -312,6 +312,22 @@ func TestErrors(t *testing.T) {
 			wantString: "_redirects line 3: bad status (rules_invalid)",
 		},
 		{
+			name:   "field named twice",
+			status: 400,
+			body:   `{"error":{"code":"invalid","message":"hostname: hostname \"127.0.0.1\" is an IP address, not a DNS name","field":"hostname"}}`,
+			want: Error{Status: 400, Code: "invalid", Message: `hostname: hostname "127.0.0.1" is an IP address, not a DNS name`,
+				Fields: map[string]any{"field": "hostname"}},
+			wantString: `hostname "127.0.0.1" is an IP address, not a DNS name (invalid)`,
+		},
+		{
+			name:   "field named once",
+			status: 400,
+			body:   `{"error":{"code":"invalid","message":"plan: must be free, pro or enterprise","field":"plan"}}`,
+			want: Error{Status: 400, Code: "invalid", Message: "plan: must be free, pro or enterprise",
+				Fields: map[string]any{"field": "plan"}},
+			wantString: "plan: must be free, pro or enterprise (invalid)",
+		},
+		{
 			name:       "retry after",
 			status:     429,
 			body:       `{"error":{"code":"rate_limited","message":"slow down"}}`,
