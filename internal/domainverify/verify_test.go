@@ -214,7 +214,11 @@ type proofServer struct {
 	dialed []string
 }
 
-func (p *proofServer) list() []string { p.mu.Lock(); defer p.mu.Unlock(); return slices.Clone(p.dialed) }
+func (p *proofServer) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.dialed)
+}
 
 func startProof(t *testing.T, h http.HandlerFunc) *proofServer {
 	p := &proofServer{srv: httptest.NewServer(h)}
