@@ -27,6 +27,7 @@ import (
 type realAPI struct {
 	url   string
 	admin string
+	api   *admin.API
 }
 
 func newRealAPI(tb testing.TB, opts ...func(*admin.Config)) *realAPI {
@@ -56,7 +57,7 @@ func newRealAPI(tb testing.TB, opts ...func(*admin.Config)) *realAPI {
 	if err := store.CreateToken(ctx, tenants.Token{ID: "tok_boot", Name: "bootstrap", Hash: admin.HashToken(secret)}); err != nil {
 		tb.Fatal(err)
 	}
-	return &realAPI{url: srv.URL, admin: secret}
+	return &realAPI{url: srv.URL, admin: secret, api: api}
 }
 
 // pier runs one command line against the API with token.

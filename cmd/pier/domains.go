@@ -77,7 +77,7 @@ func runDomainsVerify(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "%s: %s\n", d.Hostname, d.Status)
+		fmt.Fprintf(e.stdout, "%s: %s%s\n", d.Hostname, d.Status, certSummary(*d))
 		if d.Error != "" {
 			fmt.Fprintf(e.stdout, "error: %s\n", d.Error)
 		}
@@ -89,6 +89,23 @@ func runDomainsVerify(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("domain %s is %s", d.Hostname, d.Status)
 	}
 	return nil
+}
+
+// certSummary describes an active domain's certificate for verify:
+// ", certificate failed: <reason> (retry <time>)"; empty when there is
+// nothing to say (not active, or no certificate status).
+func certSummary(d apiclient.Domain) string {
+	if d.Status != "active" || d.CertStatus == "" || d.CertStatus == "none" {
+		return ""
+	}
+	s := ", certificate " + d.CertStatus
+	if d.CertError != "" {
+		s += ": " + d.CertError
+	}
+	if !d.CertNextRetry.IsZero() {
+		s += " (retry " + formatTime(d.CertNextRetry) + ")"
+	}
+	return s
 }
 
 func runDomainsList(ctx context.Context, e *env, args []string) error {
@@ -109,6 +126,10 @@ func runDomainsList(ctx context.Context, e *env, args []string) error {
 	if o.json {
 		return printJSON(e.stdout, map[string]any{"domains": list})
 	}
+	if len(list) == 0 {
+		fmt.Fprintf(e.stdout, "no custom domains; add one with pier domains add HOST --site %s\n", *site)
+		return nil
+	}
 	t := newTable(e.stdout, "HOSTNAME", "STATUS", "CERT", "NEXT CHECK", "ERROR")
 	for _, d := range list {
 		msg := d.Error
@@ -123,7 +144,28 @@ func runDomainsList(ctx context.Context, e *env, args []string) error {
 		}
 		t.row(d.Hostname, d.Status, d.CertStatus, formatTime(d.NextCheck), msg)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	// What a pending claim still needs, as domains add printed it.
+	first := true
+	for _, d := range list {
+		if d.Status != "pending" || len(d.Records) == 0 {
+			continue
+		}
+		if first {
+			fmt.Fprintf(e.stdout, "\nTo verify pending domains, create:\n")
+			first = false
+		}
+		fmt.Fprintf(e.stdout, "\n%s:\n", d.Hostname)
+		if err := printRecords(e.stdout, d.Records); err != nil {
+			return err
+		}
+	}
+	if !first {
+		fmt.Fprintf(e.stdout, "\nThen run: pier domains verify HOST --site %s\n", *site)
+	}
+	return nil
 }
 
 func runDomainsRemove(ctx context.Context, e *env, args []string) error {

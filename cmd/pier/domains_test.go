@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/internal/domainverify"
@@ -44,6 +45,9 @@ func TestDomainsCommands(t *testing.T) {
 	adm := api.admin
 	api.must(t, adm, "tenants", "create", "acme")
 	api.must(t, adm, "sites", "create", "blog", "--tenant", "acme")
+	if out := api.must(t, adm, "domains", "list", "--site", "blog"); out != "no custom domains; add one with pier domains add HOST --site blog\n" {
+		t.Errorf("empty list:\n%s", out)
+	}
 
 	out := api.must(t, adm, "domains", "add", "www.example.com", "--site", "blog")
 	token := regexp.MustCompile(`pier-[a-z2-7]{32}\b`).FindString(out)
@@ -57,6 +61,18 @@ func TestDomainsCommands(t *testing.T) {
 	}
 	if out := api.must(t, adm, "domains", "add", "example.com", "--site", "blog"); !strings.Contains(out, "A") || !strings.Contains(out, "192.0.2.7") {
 		t.Errorf("apex records:\n%s", out)
+	}
+
+	// A pending claim listed with the records it still needs.
+	out = api.must(t, adm, "domains", "list", "--site", "blog")
+	_, todo, ok := strings.Cut(out, "To verify pending domains, create:")
+	if !ok {
+		t.Fatalf("domains list with pending claims:\n%s", out)
+	}
+	for _, want := range []string{"www.example.com:", "_pier-challenge.www.example.com", token, "CNAME", "blog.pier.test", "example.com:", "192.0.2.7", "pier domains verify HOST --site blog"} {
+		if !strings.Contains(todo, want) {
+			t.Errorf("pending section lacks %q:\n%s", want, out)
+		}
 	}
 
 	// Not proven yet: verify fails and says why.
@@ -73,8 +89,21 @@ func TestDomainsCommands(t *testing.T) {
 
 	out = api.must(t, adm, "domains", "list", "--site", "blog")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.Contains(lines[0], "CERT") || !strings.Contains(lines[1], "example.com") || !strings.Contains(lines[2], "active") {
+	if len(lines) < 3 || !strings.Contains(lines[0], "CERT") || !strings.Contains(lines[1], "example.com") || !strings.Contains(lines[2], "active") {
 		t.Errorf("domains list:\n%s", out)
+	}
+	if _, todo, _ := strings.Cut(out, "To verify"); strings.Contains(todo, "www.example.com") {
+		t.Errorf("the active domain is listed as still to verify:\n%s", out)
+	}
+
+	// An active domain whose certificate failed: verify still exits 0 but
+	// says so.
+	retry := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := api.api.SetCertStatus(context.Background(), "www.example.com", "failed", "CA said no", retry); err != nil {
+		t.Fatal(err)
+	}
+	if out := api.must(t, adm, "domains", "verify", "www.example.com", "--site", "blog"); !strings.Contains(out, "www.example.com: active, certificate failed: CA said no (retry 2030-01-02 03:04:05Z)") {
+		t.Errorf("verify with a failed certificate:\n%s", out)
 	}
 
 	// Usage errors and server errors.
@@ -83,6 +112,9 @@ func TestDomainsCommands(t *testing.T) {
 	}
 	if res := api.pier(t, adm, "domains", "add", "x.blog.pier.test", "--site", "blog"); res.code == 0 || !strings.Contains(res.stderr, "hostname") {
 		t.Errorf("add below the platform domain: exit %d %s", res.code, res.stderr)
+	}
+	if res := api.pier(t, adm, "domains", "add", "127.0.0.1", "--site", "blog"); res.code == 0 || !strings.Contains(res.stderr, `pier: hostname "127.0.0.1" is an IP address`) {
+		t.Errorf("add an IP address: exit %d %s", res.code, res.stderr)
 	}
 
 	api.must(t, adm, "domains", "remove", "www.example.com", "--site", "blog")
