@@ -24,9 +24,10 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(PIER) ./cmd/pier
 
-## run: start the whole platform on embedded defaults (SQLite + ./data)
+## run: start the whole platform on embedded defaults (SQLite + ./data); ARGS='--tls-internal' passes flags
+ARGS ?=
 run: build
-	$(PIER) serve
+	$(PIER) serve $(ARGS)
 
 ## test: install and start what the tests need, then run every test with -race
 test: tools build examples
