@@ -6,8 +6,10 @@
 // names the caller's Allow func accepts, and proactively through Obtain as
 // soon as a domain becomes active. A malformed or disallowed server name
 // fails the handshake before certmagic sees it: no storage read, no ACME
-// order. New orders are capped per hour, globally and per tenant, and a
-// name whose order failed is backed off; Status reports all of it.
+// order. New orders are capped per hour, globally and per tenant, across
+// every node sharing the Storage (an order ledger kept in it), and a name
+// whose order failed is backed off on the node that ordered it; Status
+// reports all of it.
 //
 // Wildcard certificates (Config.Wildcards, for the platform's own
 // <site>.<domain> and preview names) are obtained through ACME DNS-01 with
@@ -144,15 +146,26 @@ type Config struct {
 	// budget; "" (or a nil func) counts only against the global budget.
 	TenantOf func(host string) string
 
-	// MaxOrdersPerHour caps new certificate orders in any hour across the
-	// node; MaxOrdersPerHourPerTenant caps them per tenant. Default:
+	// MaxOrdersPerHour caps new certificate orders in any hour (a sliding
+	// hour) across every node sharing Storage, which share one ACME
+	// account; MaxOrdersPerHourPerTenant caps them per tenant. Default:
 	// DefaultMaxOrdersPerHour and DefaultMaxOrdersPerHourPerTenant;
 	// negative means unlimited.
+	//
+	// The orders are counted in an order ledger in Storage (key
+	// "pier/order-ledger.json", read and rewritten under the storage lock
+	// "pier_order_ledger" once per order, never on a handshake), so the
+	// caps hold across nodes and restarts; give the nodes the same caps
+	// and synchronised clocks. A ledger that cannot be decoded is treated
+	// as empty and rewritten (logged). When the ledger cannot be read or
+	// written the order is refused ("order budget unavailable: …") and
+	// the name backed off as after a failure.
 	MaxOrdersPerHour          int
 	MaxOrdersPerHourPerTenant int
 	// A name whose order failed is not ordered again for RetryBase,
 	// doubling with each further failure up to RetryMax. Default:
-	// DefaultRetryBase, DefaultRetryMax.
+	// DefaultRetryBase, DefaultRetryMax. The back-off, like Status, is
+	// kept in this node's memory: it follows this node's orders.
 	RetryBase, RetryMax time.Duration
 
 	// ListenHost, HTTPPort and TLSPort are where the CA's validation
@@ -275,10 +288,10 @@ func New(cfg Config) (*Manager, error) {
 		cfg:       cfg,
 		wildBases: wildBases,
 		log:       cfg.Logger.With("component", "certs"),
-		budget:    newBudget(max(cfg.MaxOrdersPerHour, 0), max(cfg.MaxOrdersPerHourPerTenant, 0), cfg.RetryBase, cfg.RetryMax, cfg.now),
 		obtaining: make(map[string]bool),
 		retries:   make(map[string]*time.Timer),
 	}
+	m.budget = newBudget(cfg.Storage, m.log, max(cfg.MaxOrdersPerHour, 0), max(cfg.MaxOrdersPerHourPerTenant, 0), cfg.RetryBase, cfg.RetryMax, cfg.now)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	zl := newZapLogger(cfg.Logger.With("component", "certmagic"))
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
@@ -436,11 +449,11 @@ func (m *Manager) decide(_ context.Context, name string) error {
 	return nil
 }
 
-// onEvent charges the order budget when certmagic is about to place an
-// order (after it took the issuance lock and found no certificate in
-// storage, so an order that another node already placed costs nothing)
-// and records outcomes for Status.
-func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) error {
+// onEvent charges the order budget (the ledger in storage) when certmagic
+// is about to place an order (after it took the issuance lock and found no
+// certificate in storage, so an order that another node already placed
+// costs nothing) and records outcomes for Status.
+func (m *Manager) onEvent(ctx context.Context, event string, data map[string]any) error {
 	name, _ := data["identifier"].(string)
 	switch event {
 	case "cert_obtaining":
@@ -454,7 +467,7 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 		if m.cfg.TenantOf != nil {
 			tenant = m.cfg.TenantOf(name)
 		}
-		ok, reason, retry := m.budget.take(name, tenant)
+		ok, reason, retry := m.budget.take(ctx, name, tenant)
 		m.changed(name)
 		if !ok {
 			m.count.ordersRefused.Add(1)
@@ -487,9 +500,11 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 
 // onWildcardEvent is the wildcard config's OnEvent: it records the orders
 // and outcomes of Config.Wildcards certificates — charged to the global
-// budget, never refused, retried by certmagic rather than by the back-off,
-// and active once loaded into memory.
-func (m *Manager) onWildcardEvent(_ context.Context, event string, data map[string]any) error {
+// budget, never refused by it, retried by certmagic rather than by the
+// back-off, and active once loaded into memory. An order whose charge
+// cannot be written to the ledger is not placed (certmagic could not store
+// its certificate either) and certmagic retries it.
+func (m *Manager) onWildcardEvent(ctx context.Context, event string, data map[string]any) error {
 	name, _ := data["identifier"].(string)
 	switch event {
 	case "cached_managed_cert":
@@ -501,7 +516,12 @@ func (m *Manager) onWildcardEvent(_ context.Context, event string, data map[stri
 			}
 		}
 	case "cert_obtaining":
-		m.budget.charge(name)
+		if err := m.budget.charge(ctx, name); err != nil {
+			m.count.ordersRefused.Add(1)
+			m.changed(name)
+			m.log.Error("wildcard certificate order not placed; certmagic retries it", "name", name, "error", err)
+			return fmt.Errorf("certs: %w", err)
+		}
 		m.count.ordersStarted.Add(1)
 		m.changed(name)
 	case "cert_obtained":

@@ -52,28 +52,29 @@ func TestNormalize(t *testing.T) {
 func TestBudget(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	b := newBudget(3, 2, time.Minute, 4*time.Minute, clock)
+	b := newBudget(&certmagic.FileStorage{Path: t.TempDir()}, quietLogger(), 3, 2, time.Minute, 4*time.Minute, clock)
+	ctx := context.Background()
 
 	for _, name := range []string{"a.t1.test", "b.t1.test"} {
-		if ok, reason, _ := b.take(name, "t1"); !ok {
+		if ok, reason, _ := b.take(ctx, name, "t1"); !ok {
 			t.Fatalf("take(%s) refused: %s", name, reason)
 		}
 	}
-	ok, reason, retry := b.take("c.t1.test", "t1")
+	ok, reason, retry := b.take(ctx, "c.t1.test", "t1")
 	if ok || !strings.Contains(reason, "tenant") || !retry.Equal(now.Add(time.Hour)) {
 		t.Fatalf("third order of t1 = %v %q %v; want refused by the tenant budget until %v", ok, reason, retry, now.Add(time.Hour))
 	}
 	if st := b.snapshot("c.t1.test"); st.state != StateFailed || st.reason != reason {
 		t.Errorf("refused name's state = %+v", st)
 	}
-	if ok, _, _ := b.take("x.t2.test", "t2"); !ok {
+	if ok, _, _ := b.take(ctx, "x.t2.test", "t2"); !ok {
 		t.Fatal("another tenant's order refused")
 	}
-	if ok, reason, _ := b.take("y.t3.test", "t3"); ok || !strings.Contains(reason, "global") {
+	if ok, reason, _ := b.take(ctx, "y.t3.test", "t3"); ok || !strings.Contains(reason, "global") {
 		t.Fatalf("fourth order = %v %q; want refused by the global budget", ok, reason)
 	}
 	now = now.Add(time.Hour + time.Second)
-	if ok, reason, _ := b.take("y.t3.test", "t3"); !ok {
+	if ok, reason, _ := b.take(ctx, "y.t3.test", "t3"); !ok {
 		t.Fatalf("order after the window refused: %s", reason)
 	}
 
@@ -87,7 +88,7 @@ func TestBudget(t *testing.T) {
 		if !b.backedOff("f.test") {
 			t.Errorf("failure %d: not backed off", i+1)
 		}
-		if ok, _, _ := b.take("f.test", ""); ok {
+		if ok, _, _ := b.take(ctx, "f.test", ""); ok {
 			t.Errorf("failure %d: backed-off name could order", i+1)
 		}
 	}
