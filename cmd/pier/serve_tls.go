@@ -84,8 +84,8 @@ func registerTLSFlags(fs *flag.FlagSet, ev *envDefaults) *tlsFlags {
 	fs.StringVar(&f.ACMEEmail, "acme-email", ev.str("PIER_ACME_EMAIL", ""), "contact e-mail of the ACME account (expiry notices)")
 	fs.StringVar(&f.ACMECARoot, "acme-ca-root", ev.str("PIER_ACME_CA_ROOT", ""), "PEM file of a root to trust when talking to the ACME CA (a private CA such as Pebble)")
 	fs.BoolVar(&f.Internal, "tls-internal", ev.boolean("PIER_TLS_INTERNAL", false), "issue certificates from a local self-signed CA instead of ACME (development: https://<site>.localhost:8443); its root is written to <data>/tls-internal-root.pem")
-	fs.IntVar(&f.OrdersPerHour, "cert-orders-per-hour", int(ev.integer("PIER_CERT_ORDERS_PER_HOUR", certs.DefaultMaxOrdersPerHour)), "cap on new certificate orders per hour on this node (-1: no cap, 0: the default)")
-	fs.IntVar(&f.OrdersPerHourTen, "cert-orders-per-hour-per-tenant", int(ev.integer("PIER_CERT_ORDERS_PER_HOUR_PER_TENANT", certs.DefaultMaxOrdersPerHourPerTenant)), "cap on new certificate orders per hour per tenant (-1: no cap, 0: the default)")
+	fs.IntVar(&f.OrdersPerHour, "cert-orders-per-hour", int(ev.integer("PIER_CERT_ORDERS_PER_HOUR", certs.DefaultMaxOrdersPerHour)), "cap on new certificate orders per hour, counted across all nodes sharing the certificate storage (-1: no cap, 0: the default)")
+	fs.IntVar(&f.OrdersPerHourTen, "cert-orders-per-hour-per-tenant", int(ev.integer("PIER_CERT_ORDERS_PER_HOUR_PER_TENANT", certs.DefaultMaxOrdersPerHourPerTenant)), "cap on new certificate orders per hour per tenant, counted across all nodes sharing the certificate storage (-1: no cap, 0: the default)")
 	fs.StringVar(&f.DNS01Webhook, "dns01-webhook", ev.str("PIER_DNS01_WEBHOOK", ""), "URL of a DNS webhook (lego httpreq protocol: POST <url>/present and <url>/cleanup) that sets ACME DNS-01 TXT records; with it platform hosts and previews share one wildcard certificate for *.<domain>")
 	fs.StringVar(&f.DNS01User, "dns01-webhook-user", ev.str("PIER_DNS01_WEBHOOK_USER", ""), "HTTP basic-auth user for --dns01-webhook")
 	// The password's env twin is read in startTLS, not as the default, so
