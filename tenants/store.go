@@ -91,11 +91,15 @@ type Store interface {
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]Domain, error)
 	// UpdateDomain writes a claim's status, token and verification fields
 	// (identified by SiteID and Hostname); its certificate fields are left
-	// as they are while it stays active and reset to none when it is not.
+	// as they are while it stays active. When it is not active its
+	// certificate error and retry are cleared and its certificate status
+	// is d.CertStatus when that is pending_validation, none otherwise (the
+	// caller knows whether certificates are obtained at all).
 	// Making a claim active atomically demotes any other site's active
-	// claim on the hostname to moved (with an error saying so and no check
-	// scheduled), so the hostname moves in one step. ErrNotFound when the
-	// claim is gone.
+	// claim on the hostname to moved (with an error saying so, no check
+	// scheduled, and its certificate status pending_validation, or none
+	// when it was none: certificates are not obtained), so the hostname
+	// moves in one step. ErrNotFound when the claim is gone.
 	UpdateDomain(ctx context.Context, d Domain) error
 	// UpdateDomainCert writes the certificate fields of the active claim
 	// on host. ErrNotFound when host has no active claim.

@@ -136,7 +136,7 @@ func (s *Store) UpdateDomain(ctx context.Context, d tenants.Domain) error {
 			return err // pgx.ErrNoRows: mapped to tenants.ErrNotFound
 		}
 		if d.Status == tenants.DomainActive {
-			if _, err := tx.Exec(ctx, `UPDATE domains SET status = 'moved', next_check = NULL, cert_status = 'none',
+			if _, err := tx.Exec(ctx, `UPDATE domains SET status = 'moved', next_check = NULL, cert_status = CASE WHEN cert_status = 'none' THEN 'none' ELSE 'pending_validation' END,
 	cert_error = '', cert_next_retry = NULL, error = 'the hostname was claimed by another site with a fresh DNS proof'
 WHERE hostname = $1 AND site_id <> $2 AND status = 'active'`, d.Hostname, d.SiteID); err != nil {
 				return err
@@ -144,11 +144,11 @@ WHERE hostname = $1 AND site_id <> $2 AND status = 'active'`, d.Hostname, d.Site
 		}
 		tag, err := tx.Exec(ctx, `UPDATE domains SET status = $1, token = $2, verified_at = $3, checked_at = $4, next_check = $5,
 	error = $6,
-	cert_status = CASE WHEN $1 = 'active' THEN cert_status ELSE 'none' END,
+	cert_status = CASE WHEN $1 = 'active' THEN cert_status WHEN $9 = 'pending_validation' THEN $9 ELSE 'none' END,
 	cert_error = CASE WHEN $1 = 'active' THEN cert_error ELSE '' END,
 	cert_next_retry = CASE WHEN $1 = 'active' THEN cert_next_retry END
 WHERE hostname = $7 AND site_id = $8`,
-			d.Status, d.Token, optTime(d.VerifiedAt), optTime(d.CheckedAt), optTime(d.NextCheck), d.Error, d.Hostname, d.SiteID)
+			d.Status, d.Token, optTime(d.VerifiedAt), optTime(d.CheckedAt), optTime(d.NextCheck), d.Error, d.Hostname, d.SiteID, d.CertStatus)
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows // mapped to tenants.ErrNotFound
 		}

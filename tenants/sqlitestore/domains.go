@@ -146,7 +146,7 @@ func (s *Store) UpdateDomain(ctx context.Context, d tenants.Domain) error {
 	}
 	defer tx.Rollback()
 	if d.Status == tenants.DomainActive {
-		if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = 'moved', next_check = 0, cert_status = 'none',
+		if _, err := tx.ExecContext(ctx, `UPDATE domains SET status = 'moved', next_check = 0, cert_status = CASE WHEN cert_status = 'none' THEN 'none' ELSE 'pending_validation' END,
 	cert_error = '', cert_next_retry = 0, error = 'the hostname was claimed by another site with a fresh DNS proof'
 WHERE hostname = ? AND site_id <> ? AND status = 'active'`, d.Hostname, d.SiteID); err != nil {
 			return mapErr(op, err)
@@ -154,11 +154,11 @@ WHERE hostname = ? AND site_id <> ? AND status = 'active'`, d.Hostname, d.SiteID
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE domains SET status = ?1, token = ?2, verified_at = ?3, checked_at = ?4, next_check = ?5,
 	error = ?6,
-	cert_status = CASE WHEN ?1 = 'active' THEN cert_status ELSE 'none' END,
+	cert_status = CASE WHEN ?1 = 'active' THEN cert_status WHEN ?9 = 'pending_validation' THEN ?9 ELSE 'none' END,
 	cert_error = CASE WHEN ?1 = 'active' THEN cert_error ELSE '' END,
 	cert_next_retry = CASE WHEN ?1 = 'active' THEN cert_next_retry ELSE 0 END
 WHERE hostname = ?7 AND site_id = ?8`,
-		d.Status, d.Token, optMs(d.VerifiedAt), optMs(d.CheckedAt), optMs(d.NextCheck), d.Error, d.Hostname, d.SiteID)
+		d.Status, d.Token, optMs(d.VerifiedAt), optMs(d.CheckedAt), optMs(d.NextCheck), d.Error, d.Hostname, d.SiteID, d.CertStatus)
 	if err := affected(op, res, err); err != nil {
 		return err
 	}

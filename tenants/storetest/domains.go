@@ -86,14 +86,24 @@ func testDomainRoundTrip(t *testing.T, h *harness) {
 		t.Errorf("ActiveDomains = %v", hosts)
 	}
 
-	// Leaving active resets the certificate fields.
+	// Leaving active resets the certificate fields: the status to the
+	// caller's when it is pending_validation, none otherwise.
 	moved := d
 	moved.Status = tenants.DomainMoved
 	mustNil(t, "UpdateDomain to moved", h.s.UpdateDomain(h.ctx, moved))
 	got, err = h.s.Domain(h.ctx, "sa", "www.example.com")
 	mustNil(t, "Domain after moving", err)
 	if got.CertStatus != tenants.CertNone || got.CertError != "" || !got.CertNextRetry.IsZero() {
-		t.Errorf("certificate fields after leaving active: %+v", got)
+		t.Errorf("certificate fields after leaving active with status %s: %+v", moved.CertStatus, got)
+	}
+	for _, st := range []string{tenants.CertPendingValidation, tenants.CertNone, tenants.CertPendingValidation} {
+		moved.CertStatus = st
+		mustNil(t, "UpdateDomain of a moved claim", h.s.UpdateDomain(h.ctx, moved))
+		got, err = h.s.Domain(h.ctx, "sa", "www.example.com")
+		mustNil(t, "Domain after updating a moved claim", err)
+		if got.CertStatus != st || got.CertError != "" || !got.CertNextRetry.IsZero() {
+			t.Errorf("certificate fields of a moved claim updated with %s: %+v", st, got)
+		}
 	}
 	wantErr(t, "UpdateDomainCert of a moved claim", h.s.UpdateDomainCert(h.ctx, "www.example.com", tenants.CertActive, "", time.Time{}), tenants.ErrNotFound)
 
@@ -153,9 +163,16 @@ func testDomainMove(t *testing.T, h *harness) {
 		t.Errorf("DomainClaims = %v", got)
 	}
 
+	// A pending claim keeps the pending_validation its caller writes.
+	b.CertStatus = tenants.CertPendingValidation
+	mustNil(t, "recheck b", h.s.UpdateDomain(h.ctx, b))
+	if got, err := h.s.Domain(h.ctx, "sb", "www.example.com"); err != nil || got.CertStatus != tenants.CertPendingValidation {
+		t.Errorf("pending claim written with pending_validation = %+v, %v", got, err)
+	}
+
 	a.Status, a.VerifiedAt = tenants.DomainActive, baseTime
 	mustNil(t, "activate a", h.s.UpdateDomain(h.ctx, a))
-	mustNil(t, "certificate of a", h.s.UpdateDomainCert(h.ctx, a.Hostname, tenants.CertActive, "", time.Time{}))
+	mustNil(t, "certificate of a", h.s.UpdateDomainCert(h.ctx, a.Hostname, tenants.CertFailed, "rate limited", baseTime.Add(time.Hour)))
 	b.Status = tenants.DomainActive
 	mustNil(t, "activate b", h.s.UpdateDomain(h.ctx, b))
 
@@ -166,9 +183,19 @@ func testDomainMove(t *testing.T, h *harness) {
 	}
 	old, err := h.s.Domain(h.ctx, "sa", "www.example.com")
 	mustNil(t, "old claim", err)
-	if old.Status != tenants.DomainMoved || old.Error == "" || !old.NextCheck.IsZero() || old.CertStatus != tenants.CertNone {
-		t.Errorf("old claim after the move = %+v, want moved with an error, no check scheduled, no certificate", old)
+	if old.Status != tenants.DomainMoved || old.Error == "" || !old.NextCheck.IsZero() ||
+		old.CertStatus != tenants.CertPendingValidation || old.CertError != "" || !old.CertNextRetry.IsZero() {
+		t.Errorf("old claim after the move = %+v, want moved with an error, no check scheduled, certificate pending_validation", old)
 	}
+	// Without certificates (status none) the demoted claim stays at none.
+	mustNil(t, "UpdateDomainCert of b", h.s.UpdateDomainCert(h.ctx, b.Hostname, tenants.CertNone, "", time.Time{}))
+	a.Status = tenants.DomainActive
+	mustNil(t, "activate a again", h.s.UpdateDomain(h.ctx, a))
+	if old, err := h.s.Domain(h.ctx, "sb", "www.example.com"); err != nil || old.Status != tenants.DomainMoved || old.CertStatus != tenants.CertNone {
+		t.Errorf("claim demoted with certificate status none = %+v, %v", old, err)
+	}
+	b.Status = tenants.DomainActive
+	mustNil(t, "activate b again", h.s.UpdateDomain(h.ctx, b))
 	hosts, err := h.s.ActiveDomains(h.ctx)
 	mustNil(t, "ActiveDomains", err)
 	if !slices.Equal(hosts, []string{"www.example.com"}) {
