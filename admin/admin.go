@@ -83,7 +83,9 @@ type Config struct {
 	// never marked moved.
 	PublicIPs []string
 	// Verifier runs custom domains' DNS and HTTP checks. Default
-	// &domainverify.Verifier{} (the system resolver).
+	// &domainverify.Verifier{PublicIPs: PublicIPs} (the system resolver;
+	// the HTTP proof fetched only from the platform's addresses, or from
+	// public ones when none are configured).
 	Verifier DomainChecker
 	// OnDomainChange is called with a hostname whenever it starts or stops
 	// being an active custom domain (verified, moved, taken over by
@@ -127,6 +129,8 @@ type API struct {
 	// streamsDone is closed by CloseStreams to end the log streams.
 	streamsDone  chan struct{}
 	closeStreams sync.Once
+	// verifyLimit rate-limits POST …/verify per claim.
+	verifyLimit claimLimiter
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in
@@ -167,7 +171,7 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 		cfg.OnActivate = func(tenants.Site) {}
 	}
 	if cfg.Verifier == nil {
-		cfg.Verifier = &domainverify.Verifier{}
+		cfg.Verifier = &domainverify.Verifier{PublicIPs: cfg.PublicIPs}
 	}
 	if cfg.OnDomainChange == nil {
 		cfg.OnDomainChange = func(string) {}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,14 +15,20 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/pierhq/pier/internal/domainverify"
+	"github.com/pierhq/pier/internal/httperr"
 	"github.com/pierhq/pier/tenants"
 )
 
 // DomainChecker runs the DNS and HTTP checks of custom-domain onboarding;
 // *domainverify.Verifier satisfies it. Check methods return nil when the
-// proof is found, an error wrapping domainverify.ErrNotProven (user-safe
-// text) when it is not, and any other error when the check could not run.
-// Implementations are safe for concurrent use and honour ctx.
+// proof is found, an error wrapping domainverify.ErrNotProven when it is
+// not, and any other error when the check could not run; the claim's
+// error shows domainverify.Message of it (user-safe; a generic text when
+// it is empty). PointsHere with publicIPs empty compares host's canonical
+// name (its CNAME target, host itself when it has none) with cname.
+// CheckHTTP must fetch the proof only from the platform's public
+// addresses (see domainverify.Verifier). Implementations are safe for
+// concurrent use and honour ctx.
 type DomainChecker interface {
 	CheckTXT(ctx context.Context, host, token string) error
 	CheckHTTP(ctx context.Context, host, token, expectBody string) error
@@ -44,6 +51,11 @@ const (
 	retryAfterFailure = 5 * time.Minute
 	// verifyWorkers bounds the checks run at once by RunVerifier.
 	verifyWorkers = 4
+	// VerifyRateInterval and VerifyRateBurst rate-limit POST …/verify per
+	// claim (per node): VerifyRateBurst checks in a row, then one every
+	// VerifyRateInterval; a faster call answers 429 rate_limited.
+	VerifyRateInterval = 10 * time.Second
+	VerifyRateBurst    = 3
 )
 
 // DNSRecord is a DNS record a tenant must create.
@@ -85,7 +97,22 @@ func (a *API) DomainRecords(d tenants.Domain, site string) []DNSRecord {
 	return append(recs, DNSRecord{Type: "CNAME", Name: d.Hostname, Value: site + "." + a.cfg.Domain})
 }
 
+// inactiveCertStatus is the certificate status of a claim that is not
+// active: pending_validation when the platform obtains certificates,
+// none otherwise.
+func (a *API) inactiveCertStatus() string {
+	if a.cfg.TLS {
+		return tenants.CertPendingValidation
+	}
+	return tenants.CertNone
+}
+
 func (a *API) domainView(d tenants.Domain, site string) domainJSON {
+	if d.Status != tenants.DomainActive {
+		// Whatever was stored (claims demoted by another site's takeover,
+		// claims stored before TLS was turned on or off).
+		d.CertStatus, d.CertError, d.CertNextRetry = a.inactiveCertStatus(), "", time.Time{}
+	}
 	return domainJSON{
 		Domain:    d,
 		Site:      site,
@@ -125,17 +152,13 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := a.now()
-	certStatus := tenants.CertNone
-	if a.cfg.TLS {
-		certStatus = tenants.CertPendingValidation
-	}
 	d := tenants.Domain{
 		Hostname:   host,
 		SiteID:     s.ID,
 		TenantID:   s.TenantID,
 		Status:     tenants.DomainPending,
 		Token:      tenants.NewDomainToken(),
-		CertStatus: certStatus,
+		CertStatus: a.inactiveCertStatus(),
 		NextCheck:  now.Add(minBackoff),
 		Created:    now,
 	}
@@ -202,6 +225,13 @@ func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if wait := a.verifyLimit.take(d.SiteID+"/"+d.Hostname, a.now()); wait > 0 {
+		secs := int64((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		return httperr.New(http.StatusTooManyRequests, "rate_limited",
+			"%s was checked just now: a domain may be checked on demand %d times in a row, then once every %s; retry in %ds (the background verifier keeps checking it)",
+			d.Hostname, VerifyRateBurst, VerifyRateInterval, secs).With("retry_after", secs)
+	}
 	d, err = a.checkDomain(r.Context(), s, d)
 	if err != nil {
 		return err
@@ -227,8 +257,8 @@ func (a *API) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 
 // checkDomain checks a claim now, stores the outcome and returns the
 // claim as stored. A pending or moved claim becomes active when the TXT
-// record holds its token or — unless another site holds the hostname
-// active — the HTTP proof answers it. An active claim becomes moved when
+// record holds its token, or when the HTTP proof answers it and the rule
+// of httpProofAllowed lets it count. An active claim becomes moved when
 // its DNS no longer points at the platform (checked only when
 // Config.PublicIPs is set: without them an apex cannot be told apart).
 // A blocked claim is never checked.
@@ -242,56 +272,74 @@ func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain)
 	wasActive := d.Status == tenants.DomainActive
 	d.CheckedAt = now
 	v := a.cfg.Verifier
+	siteHost := s.Name + "." + a.cfg.Domain
 	if wasActive {
 		if len(a.cfg.PublicIPs) == 0 {
 			d.Error, d.NextCheck = "", now.Add(a.cfg.ActiveRecheck)
 		} else {
-			points, err := v.PointsHere(ctx, d.Hostname, s.Name+"."+a.cfg.Domain, a.cfg.PublicIPs)
+			points, err := v.PointsHere(ctx, d.Hostname, siteHost, a.cfg.PublicIPs)
 			switch {
 			case err != nil:
 				a.log.Warn("admin: domain check could not run", "host", d.Hostname, "err", err)
-				d.Error, d.NextCheck = "the last check could not look up DNS; still active, retrying", now.Add(retryAfterFailure)
+				d.Error = "the last check could not look up DNS (" + safeMessage(err, "DNS lookup failed") + "); still active, retrying"
+				d.NextCheck = now.Add(retryAfterFailure)
 			case points:
 				d.Error, d.NextCheck = "", now.Add(a.cfg.ActiveRecheck)
 			default:
-				// The store resets the certificate fields too.
-				d.Status, d.CertStatus, d.CertError, d.CertNextRetry = tenants.DomainMoved, tenants.CertNone, "", time.Time{}
-				d.Error = fmt.Sprintf("DNS no longer points at the platform (want a CNAME to %s.%s or an address among %s)",
-					s.Name, a.cfg.Domain, strings.Join(a.cfg.PublicIPs, ", "))
+				d.Status = tenants.DomainMoved
+				d.Error = fmt.Sprintf("DNS no longer points at the platform (want a CNAME to %s or an address among %s)",
+					siteHost, strings.Join(a.cfg.PublicIPs, ", "))
 				d.NextCheck = now.Add(minBackoff)
 			}
 		}
 	} else {
-		takeover := false
-		if active, err := a.store.ActiveDomain(ctx, d.Hostname); err == nil && active.SiteID != d.SiteID {
-			takeover = true
-		} else if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-			return d, fmt.Errorf("admin: looking up hostname %s: %w", d.Hostname, err)
+		claims, err := a.store.DomainClaims(ctx, d.Hostname)
+		if err != nil {
+			return d, fmt.Errorf("admin: looking up claims of %s: %w", d.Hostname, err)
 		}
-		err := v.CheckTXT(ctx, d.Hostname, d.Token)
-		if err != nil && !takeover {
-			if herr := v.CheckHTTP(ctx, d.Hostname, d.Token, d.Token); herr == nil {
-				err = nil
-			} else if errors.Is(err, domainverify.ErrNotProven) && !errors.Is(herr, domainverify.ErrNotProven) {
-				err = fmt.Errorf("%w; HTTP proof: could not fetch it", err)
+		takeover, rivals := false, false
+		for _, c := range claims {
+			if c.SiteID == d.SiteID || c.Status == tenants.DomainBlocked {
+				continue
+			}
+			rivals = true
+			takeover = takeover || c.Status == tenants.DomainActive
+		}
+		txtErr := v.CheckTXT(ctx, d.Hostname, d.Token)
+		var msg string
+		switch {
+		case txtErr == nil:
+		case takeover:
+			msg = safeMessage(txtErr, "the TXT lookup failed") +
+				" (the hostname is active on another site: only the TXT record proves ownership)"
+		case rivals:
+			msg = safeMessage(txtErr, "the TXT lookup failed") +
+				" (other sites claim the hostname too: only the TXT record proves ownership, not the HTTP proof)"
+		default:
+			httpErr := a.checkHTTPProof(ctx, d, siteHost)
+			if httpErr == nil {
+				txtErr = nil
+				break
+			}
+			msg = safeMessage(txtErr, "the TXT lookup failed") + "; HTTP proof: " +
+				safeMessage(httpErr, "could not fetch it")
+			if !errors.Is(httpErr, domainverify.ErrNotProven) {
+				a.log.Warn("admin: domain HTTP proof could not be checked", "host", d.Hostname, "err", httpErr)
 			}
 		}
-		switch {
-		case err == nil:
+		if txtErr != nil && !errors.Is(txtErr, domainverify.ErrNotProven) {
+			a.log.Warn("admin: domain TXT check could not run", "host", d.Hostname, "err", txtErr)
+		}
+		if txtErr == nil {
 			d.Status, d.VerifiedAt, d.Error = tenants.DomainActive, now, ""
 			d.NextCheck = now.Add(a.cfg.ActiveRecheck)
-		default:
-			if errors.Is(err, domainverify.ErrNotProven) {
-				d.Error = err.Error()
-			} else {
-				a.log.Warn("admin: domain check could not run", "host", d.Hostname, "err", err)
-				d.Error = "the check could not look up DNS or fetch the HTTP proof; retrying"
-			}
-			if takeover {
-				d.Error += " (the hostname is active on another site: only the TXT record proves ownership)"
-			}
+		} else {
+			d.Error = msg
 			d.NextCheck = a.backoff(d, now)
 		}
+	}
+	if d.Status != tenants.DomainActive {
+		d.CertStatus, d.CertError, d.CertNextRetry = a.inactiveCertStatus(), "", time.Time{}
 	}
 	if err := a.store.UpdateDomain(ctx, d); err != nil {
 		return d, lookupErr("domain", d.Hostname, err)
@@ -308,6 +356,76 @@ func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain)
 		a.cfg.OnDomainChange(d.Hostname)
 	}
 	return d, nil
+}
+
+// checkHTTPProof runs the HTTP proof of claim d of the site whose
+// platform hostname is siteHost, which the caller made sure is the only
+// claim on the hostname (the edge answers every pending claim's token
+// for a name pointing here, so with rivals it proves nothing). It also
+// counts only when the hostname has no CNAME or a CNAME to siteHost: a
+// CNAME to another site's hostname would have the platform answer the
+// proof for a name that belongs to that site.
+func (a *API) checkHTTPProof(ctx context.Context, d tenants.Domain, siteHost string) error {
+	v := a.cfg.Verifier
+	own, err := v.PointsHere(ctx, d.Hostname, siteHost, nil)
+	if err != nil {
+		return err
+	}
+	if !own {
+		direct, err := v.PointsHere(ctx, d.Hostname, d.Hostname, nil)
+		if err != nil {
+			return err
+		}
+		if !direct {
+			return fmt.Errorf("%w: %s has a CNAME that is not %s (or does not resolve); the HTTP proof counts only for a name without a CNAME or with a CNAME to the site's own hostname",
+				domainverify.ErrNotProven, d.Hostname, siteHost)
+		}
+	}
+	return v.CheckHTTP(ctx, d.Hostname, d.Token, d.Token)
+}
+
+// safeMessage is the user-safe description of a check's error, or
+// fallback when the checker gave none.
+func safeMessage(err error, fallback string) string {
+	if m := domainverify.Message(err); m != "" {
+		return m
+	}
+	return fallback
+}
+
+// claimLimiter rate-limits on-demand checks per claim with GCRA: burst
+// VerifyRateBurst, then one per VerifyRateInterval. The zero value is
+// ready; it is safe for concurrent use and forgets idle claims.
+type claimLimiter struct {
+	mu  sync.Mutex
+	tat map[string]time.Time // theoretical arrival time per claim
+}
+
+// take records a check of key at now and returns zero, or how long to
+// wait when the check is over the limit (nothing is recorded then).
+func (l *claimLimiter) take(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tat == nil {
+		l.tat = map[string]time.Time{}
+	}
+	tat := l.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	tolerance := (VerifyRateBurst - 1) * VerifyRateInterval
+	if wait := tat.Sub(now) - tolerance; wait > 0 {
+		return wait
+	}
+	if len(l.tat) >= 4096 {
+		for k, t := range l.tat {
+			if !t.After(now) {
+				delete(l.tat, k)
+			}
+		}
+	}
+	l.tat[key] = tat.Add(VerifyRateInterval)
+	return 0
 }
 
 // backoff returns when a claim that failed its check at now is checked

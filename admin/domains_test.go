@@ -2,9 +2,11 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,18 +17,33 @@ import (
 )
 
 // fakeChecker answers checks from maps: txt[host] and http[host] are the
-// tokens published; points[host] says where DNS points; down makes every
-// check fail to run.
+// tokens published; edge[host] says the name reaches the platform's edge,
+// which answers the HTTP proof of every pending claim; points[host] says
+// whether DNS points here, cname[host] is the name's CNAME target; down
+// makes every check fail to run (with an error naming an internal
+// resolver, as the real one does).
 type fakeChecker struct {
 	mu     sync.Mutex
 	txt    map[string]string
 	http   map[string]string
+	edge   map[string]bool
 	points map[string]bool
+	cname  map[string]string
 	down   bool
+	// httpChecks counts CheckHTTP calls.
+	httpChecks int
 }
 
 func newFakeChecker() *fakeChecker {
-	return &fakeChecker{txt: map[string]string{}, http: map[string]string{}, points: map[string]bool{}}
+	return &fakeChecker{txt: map[string]string{}, http: map[string]string{}, edge: map[string]bool{},
+		points: map[string]bool{}, cname: map[string]string{}}
+}
+
+// errResolverDown is what the real verifier returns when the resolver
+// fails: a user-safe message, and a cause naming the platform's resolver.
+func errResolverDown(what string) error {
+	return &domainverify.CheckError{Msg: "the DNS lookup of " + what + " failed (SERVFAIL or a malformed answer)",
+		Err: errors.New("lookup " + what + " on 10.255.255.53:53: server misbehaving")}
 }
 
 func (f *fakeChecker) set(fn func(*fakeChecker)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
@@ -35,7 +52,7 @@ func (f *fakeChecker) CheckTXT(ctx context.Context, host, token string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return fmt.Errorf("dns: server misbehaving")
+		return errResolverDown("TXT _pier-challenge." + host)
 	}
 	if f.txt[host] != token {
 		return fmt.Errorf("%w: no TXT record _pier-challenge.%s found", domainverify.ErrNotProven, host)
@@ -46,8 +63,12 @@ func (f *fakeChecker) CheckTXT(ctx context.Context, host, token string) error {
 func (f *fakeChecker) CheckHTTP(ctx context.Context, host, token, expect string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.httpChecks++
 	if f.down {
-		return fmt.Errorf("connection refused")
+		return fmt.Errorf("dial tcp 10.0.0.1:80: connection refused")
+	}
+	if f.edge[host] {
+		return nil
 	}
 	if f.http[host] != expect {
 		return fmt.Errorf("%w: wrong answer", domainverify.ErrNotProven)
@@ -59,7 +80,14 @@ func (f *fakeChecker) PointsHere(ctx context.Context, host, cname string, ips []
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return false, fmt.Errorf("dns: server misbehaving")
+		return false, errResolverDown(host)
+	}
+	if len(ips) == 0 { // the canonical name only
+		target := f.cname[host]
+		if target == "" {
+			target = host
+		}
+		return target == cname, nil
 	}
 	return f.points[host], nil
 }
@@ -355,11 +383,81 @@ func TestDomainCertStatusWithTLS(t *testing.T) {
 	if d := must(t, e.do(t, "GET", "/api/v1/sites/blog/domains/www.example.com", tok, nil), 200); d.str("cert_status") != "active" {
 		t.Errorf("after SetCertStatus(active): %s", d.raw)
 	}
-	// DNS moves away: the claim is moved and its certificate status reset.
+	// DNS moves away: the claim is moved and its certificate status back
+	// to pending_validation, like any claim that is not active.
 	fc.set(func(f *fakeChecker) { f.points["www.example.com"] = false })
 	m := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains/www.example.com/verify", tok, nil), 200)
-	if m.str("status") != "moved" || m.str("cert_status") != "none" {
+	if m.str("status") != "moved" || m.str("cert_status") != "pending_validation" || m.str("cert_error") != "" {
 		t.Errorf("moved: %s", m.raw)
+	}
+	if d := must(t, e.do(t, "GET", "/api/v1/sites/blog/domains/www.example.com", tok, nil), 200); d.str("cert_status") != "pending_validation" {
+		t.Errorf("moved, read back: %s", d.raw)
+	}
+}
+
+// A claim that is not active shows pending_validation with TLS on (none
+// with TLS off) however it got there: created, failed a check, moved by
+// DNS or demoted by another site's takeover.
+func TestDomainCertStatusOfInactiveClaims(t *testing.T) {
+	for _, tls := range []bool{true, false} {
+		t.Run(fmt.Sprint("tls=", tls), func(t *testing.T) {
+			want := "none"
+			if tls {
+				want = "pending_validation"
+			}
+			fc := newFakeChecker()
+			e := newEnv(t, withConfig(func(c *admin.Config) { c.Verifier, c.TLS = fc, tls }))
+			_, tokA := e.tenant(t, "acme")
+			e.site(t, tokA, "blog")
+			_, tokB := e.tenant(t, "bob")
+			e.site(t, tokB, "shop")
+			pathA, pathB := "/api/v1/sites/blog/domains/www.example.com", "/api/v1/sites/shop/domains/www.example.com"
+			ra := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tokA, map[string]any{"hostname": "www.example.com"}), 201)
+			check := func(what string, r resp, status string) {
+				t.Helper()
+				if r.str("status") != status || r.str("cert_status") != want || r.str("cert_error") != "" {
+					t.Errorf("%s: %s, want %s with cert_status %s", what, r.raw, status, want)
+				}
+			}
+			check("created", ra, "pending")
+			check("failed verify", must(t, e.do(t, "POST", pathA+"/verify", tokA, nil), 200), "pending")
+			check("read back", must(t, e.do(t, "GET", pathA, tokA, nil), 200), "pending")
+			if d, err := e.store.Domain(context.Background(), ra.str("site_id"), "www.example.com"); err != nil || d.CertStatus != want {
+				t.Errorf("stored claim after a failed verify %+v, %v", d, err)
+			}
+			e.clock.Advance(time.Hour)
+			if _, err := e.api.VerifyDue(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			check("failed background check", must(t, e.do(t, "GET", pathA, tokA, nil), 200), "pending")
+
+			// acme proves it; bob takes it over with a TXT proof.
+			fc.set(func(f *fakeChecker) { f.txt["www.example.com"] = ra.str("token") })
+			must(t, e.do(t, "POST", pathA+"/verify", tokA, nil), 200)
+			if tls {
+				if err := e.api.SetCertStatus(context.Background(), "www.example.com", "failed", "too many orders", e.clock.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rb := must(t, e.do(t, "POST", "/api/v1/sites/shop/domains", tokB, map[string]any{"hostname": "www.example.com"}), 201)
+			check("competing claim", rb, "pending")
+			fc.set(func(f *fakeChecker) { f.txt["www.example.com"] = rb.str("token") })
+			must(t, e.do(t, "POST", pathB+"/verify", tokB, nil), 200)
+			check("demoted by a takeover", must(t, e.do(t, "GET", pathA, tokA, nil), 200), "moved")
+			check("listed", func() resp {
+				l := must(t, e.do(t, "GET", "/api/v1/sites/blog/domains", tokA, nil), 200)
+				list, _ := l.body["domains"].([]any)
+				if len(list) != 1 {
+					t.Fatalf("list %s", l.raw)
+				}
+				raw, _ := json.Marshal(list[0])
+				return resp{raw: raw, body: list[0].(map[string]any)}
+			}(), "moved")
+			// Stored so too, not only shown.
+			if d, err := e.store.Domain(context.Background(), ra.str("site_id"), "www.example.com"); err != nil || d.CertStatus != want || d.CertError != "" {
+				t.Errorf("stored demoted claim %+v, %v", d, err)
+			}
+		})
 	}
 }
 
@@ -385,5 +483,151 @@ func TestDomainTenantDisabledAndDeleted(t *testing.T) {
 	}
 	if claims, _ := e.store.DomainClaims(ctx, "www.example.com"); len(claims) != 0 {
 		t.Errorf("claims survive their tenant: %v", claims)
+	}
+}
+
+// The HTTP proof of a claim counts only while no other site claims the
+// hostname: the edge answers every pending claim's token for a name
+// pointing at the platform, so tenant A cannot take over a name tenant V
+// pointed at its site by claiming it too.
+func TestDomainHTTPProofWithCompetingClaims(t *testing.T) {
+	e, fc, changes := domainEnv(t)
+	_, tokV := e.tenant(t, "victor")
+	e.site(t, tokV, "vsite")
+	_, tokA := e.tenant(t, "attacker")
+	e.site(t, tokA, "asite")
+	rv := must(t, e.do(t, "POST", "/api/v1/sites/vsite/domains", tokV, map[string]any{"hostname": "www.shop2.io"}), 201)
+	// V points the name at its site: the edge now answers any claim's token.
+	fc.set(func(f *fakeChecker) { f.cname["www.shop2.io"] = "vsite.pier.test"; f.edge["www.shop2.io"] = true })
+	must(t, e.do(t, "POST", "/api/v1/sites/asite/domains", tokA, map[string]any{"hostname": "www.shop2.io"}), 201)
+
+	r := must(t, e.do(t, "POST", "/api/v1/sites/asite/domains/www.shop2.io/verify", tokA, nil), 200)
+	if r.str("status") != "pending" || !strings.Contains(r.str("error"), "only the TXT record proves ownership") {
+		t.Fatalf("competing claim verified through the HTTP proof: %s", r.raw)
+	}
+	// V's own HTTP proof does not count either while A's claim exists.
+	r = must(t, e.do(t, "POST", "/api/v1/sites/vsite/domains/www.shop2.io/verify", tokV, nil), 200)
+	if r.str("status") != "pending" || !strings.Contains(r.str("error"), "only the TXT record proves ownership") {
+		t.Fatalf("HTTP proof with a rival claim: %s", r.raw)
+	}
+	if n := fc.httpChecksDone(); n != 0 {
+		t.Errorf("the HTTP proof was fetched %d times despite rival claims", n)
+	}
+	if len(changes.list()) != 0 {
+		t.Fatalf("a claim became active: %v", changes.list())
+	}
+	// The TXT record proves V's claim.
+	fc.set(func(f *fakeChecker) { f.txt["www.shop2.io"] = rv.str("token") })
+	r = must(t, e.do(t, "POST", "/api/v1/sites/vsite/domains/www.shop2.io/verify", tokV, nil), 200)
+	if r.str("status") != "active" {
+		t.Fatalf("TXT proof with a rival claim: %s", r.raw)
+	}
+	if d, err := e.store.ActiveDomain(context.Background(), "www.shop2.io"); err != nil || d.SiteID != rv.str("site_id") {
+		t.Errorf("active claim %+v, %v", d, err)
+	}
+}
+
+// Even as the only claimant, a site's HTTP proof counts only when the name
+// has no CNAME or a CNAME to the site's own hostname: a name pointed at
+// another site belongs to that site's tenant.
+func TestDomainHTTPProofNeedsOwnCNAME(t *testing.T) {
+	e, fc, _ := domainEnv(t)
+	_, tokV := e.tenant(t, "victor")
+	e.site(t, tokV, "vsite")
+	_, tokA := e.tenant(t, "attacker")
+	e.site(t, tokA, "asite")
+	fc.set(func(f *fakeChecker) { f.cname["www.shop3.io"] = "vsite.pier.test"; f.edge["www.shop3.io"] = true })
+	must(t, e.do(t, "POST", "/api/v1/sites/asite/domains", tokA, map[string]any{"hostname": "www.shop3.io"}), 201)
+	r := must(t, e.do(t, "POST", "/api/v1/sites/asite/domains/www.shop3.io/verify", tokA, nil), 200)
+	if r.str("status") != "pending" || !strings.Contains(r.str("error"), "CNAME") || !strings.Contains(r.str("error"), "asite.pier.test") {
+		t.Fatalf("HTTP proof through another site's CNAME: %s", r.raw)
+	}
+	if n := fc.httpChecksDone(); n != 0 {
+		t.Errorf("the HTTP proof was fetched %d times for a CNAME to another site", n)
+	}
+	// Pointed at its own site, the name is proven by the HTTP proof.
+	fc.set(func(f *fakeChecker) { f.cname["www.shop3.io"] = "asite.pier.test" })
+	e.clock.Advance(VerifyWait)
+	r = must(t, e.do(t, "POST", "/api/v1/sites/asite/domains/www.shop3.io/verify", tokA, nil), 200)
+	if r.str("status") != "active" {
+		t.Fatalf("HTTP proof through the site's own CNAME: %s", r.raw)
+	}
+}
+
+// VerifyWait is long enough for the verify rate limit to allow a check.
+const VerifyWait = admin.VerifyRateInterval
+
+func (f *fakeChecker) httpChecksDone() int { f.mu.Lock(); defer f.mu.Unlock(); return f.httpChecks }
+
+// A failed check's error names its cause (as the verifier describes it)
+// so the tenant can fix their DNS, but not the platform's resolver.
+func TestDomainCheckErrorSaysWhy(t *testing.T) {
+	e, fc, _ := domainEnv(t, "192.0.2.10")
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "blog")
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "www.example.com"}), 201)
+	path := "/api/v1/sites/blog/domains/www.example.com/verify"
+
+	r := must(t, e.do(t, "POST", path, tok, nil), 200)
+	if got := r.str("error"); !strings.Contains(got, "no TXT record _pier-challenge.www.example.com found") || !strings.Contains(got, "HTTP proof: ") {
+		t.Errorf("not proven: error %q", got)
+	}
+	fc.set(func(f *fakeChecker) { f.down = true })
+	e.clock.Advance(VerifyWait)
+	r = must(t, e.do(t, "POST", path, tok, nil), 200)
+	got := r.str("error")
+	if r.str("status") != "pending" || !strings.Contains(got, "the DNS lookup of TXT _pier-challenge.www.example.com failed (SERVFAIL") {
+		t.Errorf("DNS down: error %q", got)
+	}
+	if strings.Contains(got, "10.255.255.53") || strings.Contains(got, "10.0.0.1") {
+		t.Errorf("error %q names an internal address", got)
+	}
+}
+
+// POST …/verify is rate-limited per claim: a few checks in a row, then
+// one per VerifyRateInterval; a faster call answers 429 with Retry-After
+// and runs no check. The limit is per claim.
+func TestDomainVerifyRateLimit(t *testing.T) {
+	e, fc, _ := domainEnv(t)
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "blog")
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "www.example.com"}), 201)
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "shop.example.com"}), 201)
+	path := "/api/v1/sites/blog/domains/www.example.com/verify"
+	for i := range admin.VerifyRateBurst {
+		must(t, e.do(t, "POST", path, tok, nil), 200)
+		if n := fc.httpChecksDone(); n != i+1 {
+			t.Fatalf("after %d verifies %d checks", i+1, n)
+		}
+	}
+	r := e.do(t, "POST", path, tok, nil)
+	wantErr(t, r, 429, "rate_limited")
+	if r.header.Get("Retry-After") != "10" || r.errField("retry_after") != float64(10) {
+		t.Errorf("Retry-After %q, retry_after %v; body %s", r.header.Get("Retry-After"), r.errField("retry_after"), r.raw)
+	}
+	if n := fc.httpChecksDone(); n != admin.VerifyRateBurst {
+		t.Errorf("a limited verify ran a check (%d checks)", n)
+	}
+	// Another claim is not limited.
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains/shop.example.com/verify", tok, nil), 200)
+	e.clock.Advance(4 * time.Second)
+	r = e.do(t, "POST", path, tok, nil)
+	wantErr(t, r, 429, "rate_limited")
+	if r.header.Get("Retry-After") != "6" {
+		t.Errorf("Retry-After %q after 4s", r.header.Get("Retry-After"))
+	}
+	e.clock.Advance(6 * time.Second)
+	must(t, e.do(t, "POST", path, tok, nil), 200)
+	wantErr(t, e.do(t, "POST", path, tok, nil), 429, "rate_limited")
+
+	// The OpenAPI document says so.
+	doc := loadOpenAPI(t)
+	op := doc["paths"].(map[string]any)["/api/v1/sites/{site}/domains/{host}/verify"].(map[string]any)["post"].(map[string]any)
+	res, _ := op["responses"].(map[string]any)["429"].(map[string]any)
+	if res == nil {
+		t.Fatal("openapi.json: verifyDomain does not document 429")
+	}
+	if h, _ := res["headers"].(map[string]any); h["Retry-After"] == nil {
+		t.Errorf("openapi.json: verifyDomain's 429 has no Retry-After header")
 	}
 }
