@@ -127,9 +127,9 @@ func (e *CheckError) Error() string {
 
 func (e *CheckError) Unwrap() error { return e.Err }
 
-// Message returns the user-safe description of an error of a check: the
-// text of an error wrapping ErrNotProven or a CheckError's Msg (without
-// the package prefix); "" for any other error.
+// Message returns the user-safe description of an error of a check: a
+// CheckError's Msg, or the text of an error wrapping ErrNotProven without
+// the "ownership not proven: " prefix; "" for any other error.
 func Message(err error) string {
 	var ce *CheckError
 	switch {
@@ -138,7 +138,7 @@ func Message(err error) string {
 	case errors.As(err, &ce):
 		return ce.Msg
 	case errors.Is(err, ErrNotProven):
-		return strings.TrimPrefix(err.Error(), "domainverify: ")
+		return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "domainverify: "), ErrNotProven.Error()+": ")
 	}
 	return ""
 }
