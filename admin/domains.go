@@ -162,10 +162,18 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
 		NextCheck:  now.Add(minBackoff),
 		Created:    now,
 	}
-	if active, err := a.store.ActiveDomain(ctx, host); err == nil && active.SiteID != s.ID {
-		d.Error = "the hostname is active on another site: only the TXT record proves ownership, and then it moves here"
-	} else if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-		return fmt.Errorf("admin: looking up hostname %s: %w", host, err)
+	claims, err := a.store.DomainClaims(ctx, host)
+	if err != nil {
+		return fmt.Errorf("admin: looking up claims of %s: %w", host, err)
+	}
+	for _, c := range claims {
+		switch {
+		case c.SiteID == s.ID || c.Status == tenants.DomainBlocked:
+		case c.Status == tenants.DomainActive:
+			d.Error = "the hostname is active on another site: only the TXT record proves ownership, and then it moves here"
+		case d.Error == "":
+			d.Error = "other sites claim the hostname too: only the TXT record proves ownership, not the HTTP proof"
+		}
 	}
 	if err := a.store.CreateDomain(ctx, d); err != nil {
 		return lookupErr("domain", host, err)
@@ -306,9 +314,12 @@ func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain)
 			takeover = takeover || c.Status == tenants.DomainActive
 		}
 		txtErr := v.CheckTXT(ctx, d.Hostname, d.Token)
-		var msg string
+		if txtErr != nil && !errors.Is(txtErr, domainverify.ErrNotProven) {
+			a.log.Warn("admin: domain TXT check could not run", "host", d.Hostname, "err", txtErr)
+		}
+		proven, msg := txtErr == nil, ""
 		switch {
-		case txtErr == nil:
+		case proven:
 		case takeover:
 			msg = safeMessage(txtErr, "the TXT lookup failed") +
 				" (the hostname is active on another site: only the TXT record proves ownership)"
@@ -317,20 +328,15 @@ func (a *API) checkDomain(ctx context.Context, s tenants.Site, d tenants.Domain)
 				" (other sites claim the hostname too: only the TXT record proves ownership, not the HTTP proof)"
 		default:
 			httpErr := a.checkHTTPProof(ctx, d, siteHost)
-			if httpErr == nil {
-				txtErr = nil
-				break
-			}
-			msg = safeMessage(txtErr, "the TXT lookup failed") + "; HTTP proof: " +
-				safeMessage(httpErr, "could not fetch it")
-			if !errors.Is(httpErr, domainverify.ErrNotProven) {
-				a.log.Warn("admin: domain HTTP proof could not be checked", "host", d.Hostname, "err", httpErr)
+			if proven = httpErr == nil; !proven {
+				msg = safeMessage(txtErr, "the TXT lookup failed") + "; HTTP proof: " +
+					safeMessage(httpErr, "could not fetch it")
+				if !errors.Is(httpErr, domainverify.ErrNotProven) {
+					a.log.Warn("admin: domain HTTP proof could not be checked", "host", d.Hostname, "err", httpErr)
+				}
 			}
 		}
-		if txtErr != nil && !errors.Is(txtErr, domainverify.ErrNotProven) {
-			a.log.Warn("admin: domain TXT check could not run", "host", d.Hostname, "err", txtErr)
-		}
-		if txtErr == nil {
+		if proven {
 			d.Status, d.VerifiedAt, d.Error = tenants.DomainActive, now, ""
 			d.NextCheck = now.Add(a.cfg.ActiveRecheck)
 		} else {

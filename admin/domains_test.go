@@ -499,7 +499,10 @@ func TestDomainHTTPProofWithCompetingClaims(t *testing.T) {
 	rv := must(t, e.do(t, "POST", "/api/v1/sites/vsite/domains", tokV, map[string]any{"hostname": "www.shop2.io"}), 201)
 	// V points the name at its site: the edge now answers any claim's token.
 	fc.set(func(f *fakeChecker) { f.cname["www.shop2.io"] = "vsite.pier.test"; f.edge["www.shop2.io"] = true })
-	must(t, e.do(t, "POST", "/api/v1/sites/asite/domains", tokA, map[string]any{"hostname": "www.shop2.io"}), 201)
+	ra := must(t, e.do(t, "POST", "/api/v1/sites/asite/domains", tokA, map[string]any{"hostname": "www.shop2.io"}), 201)
+	if !strings.Contains(ra.str("error"), "only the TXT record proves ownership") {
+		t.Errorf("a competing claim does not say only TXT proves it: %s", ra.raw)
+	}
 
 	r := must(t, e.do(t, "POST", "/api/v1/sites/asite/domains/www.shop2.io/verify", tokA, nil), 200)
 	if r.str("status") != "pending" || !strings.Contains(r.str("error"), "only the TXT record proves ownership") {
