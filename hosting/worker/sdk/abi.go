@@ -14,25 +14,15 @@ const (
 //
 // Functions that fill a buffer return the length of the whole value and
 // write nothing when it does not fit (http-wasm's convention); see
-// [readInto] and [readList].
+// [scratch.readString].
 type abi interface {
-	getMethod(buf []byte) uint32
 	setMethod(method string)
-	getURI(buf []byte) uint32
 	setURI(uri string)
-	getProtocolVersion(buf []byte) uint32
-	getSourceAddr(buf []byte) uint32
-	// getHeaderNames and getHeaderValues return count<<32 | len, where the
-	// len bytes hold count NUL-terminated strings.
-	getHeaderNames(kind uint32, buf []byte) uint64
-	getHeaderValues(kind uint32, name string, buf []byte) uint64
 	setHeaderValue(kind uint32, name, value string)
 	addHeaderValue(kind uint32, name, value string)
 	removeHeader(kind uint32, name string)
 	// readBody returns eof<<32 | len.
 	readBody(kind uint32, buf []byte) uint64
-	writeBody(kind uint32, b []byte)
-	setStatusCode(code uint32)
 
 	// requestHead (pier.request_head) fills buf with the request head:
 	// method, URI, protocol, source address, "0" if the request has no
@@ -94,44 +84,4 @@ func (s *scratch) readString(fill func(buf []byte) uint32) string {
 		n = min(int(fill(buf)), len(buf))
 	}
 	return string(buf[:n])
-}
-
-// readList is readString for functions returning count<<32 | len over
-// NUL-terminated strings (get_header_names, get_header_values). The strings
-// are appended to dst; the returned slice's capacity equals its length so
-// that appending to it never writes into a shared array.
-func (s *scratch) readList(dst []string, fill func(buf []byte) uint64) []string {
-	buf := s.full()
-	r := fill(buf)
-	count, n := int(r>>32), int(uint32(r))
-	if n > len(buf) {
-		buf = s.get(n)
-		r = fill(buf)
-		count, n = int(r>>32), min(int(uint32(r)), len(buf))
-	}
-	return splitNUL(dst, buf[:n], count)
-}
-
-// splitNUL appends the count NUL-terminated strings in b to dst. A final
-// string without its terminator is kept; strings past count are ignored.
-func splitNUL(dst []string, b []byte, count int) []string {
-	if count <= 0 {
-		return dst
-	}
-	if dst == nil {
-		dst = make([]string, 0, count)
-	}
-	for len(b) > 0 && count > 0 {
-		i := 0
-		for i < len(b) && b[i] != 0 {
-			i++
-		}
-		dst = append(dst, string(b[:i]))
-		count--
-		if i == len(b) {
-			break
-		}
-		b = b[i+1:]
-	}
-	return dst[:len(dst):len(dst)]
 }

@@ -33,22 +33,8 @@ func ptr(b []byte) unsafe.Pointer       { return unsafe.Pointer(unsafe.SliceData
 func sptr(s string) unsafe.Pointer      { return unsafe.Pointer(unsafe.StringData(s)) }
 func size[T []byte | string](v T) int32 { return int32(len(v)) }
 
-func (wasmHost) getMethod(buf []byte) uint32 { return uint32(hGetMethod(ptr(buf), size(buf))) }
-func (wasmHost) setMethod(m string)          { hSetMethod(sptr(m), size(m)) }
-func (wasmHost) getURI(buf []byte) uint32    { return uint32(hGetURI(ptr(buf), size(buf))) }
-func (wasmHost) setURI(uri string)           { hSetURI(sptr(uri), size(uri)) }
-func (wasmHost) getProtocolVersion(buf []byte) uint32 {
-	return uint32(hGetProtocolVersion(ptr(buf), size(buf)))
-}
-func (wasmHost) getSourceAddr(buf []byte) uint32 {
-	return uint32(hGetSourceAddr(ptr(buf), size(buf)))
-}
-func (wasmHost) getHeaderNames(kind uint32, buf []byte) uint64 {
-	return uint64(hGetHeaderNames(int32(kind), ptr(buf), size(buf)))
-}
-func (wasmHost) getHeaderValues(kind uint32, name string, buf []byte) uint64 {
-	return uint64(hGetHeaderValues(int32(kind), sptr(name), size(name), ptr(buf), size(buf)))
-}
+func (wasmHost) setMethod(m string) { hSetMethod(sptr(m), size(m)) }
+func (wasmHost) setURI(uri string)  { hSetURI(sptr(uri), size(uri)) }
 func (wasmHost) setHeaderValue(kind uint32, name, value string) {
 	hSetHeaderValue(int32(kind), sptr(name), size(name), sptr(value), size(value))
 }
@@ -61,8 +47,6 @@ func (wasmHost) removeHeader(kind uint32, name string) {
 func (wasmHost) readBody(kind uint32, buf []byte) uint64 {
 	return uint64(hReadBody(int32(kind), ptr(buf), size(buf)))
 }
-func (wasmHost) writeBody(kind uint32, b []byte) { hWriteBody(int32(kind), ptr(b), size(b)) }
-func (wasmHost) setStatusCode(code uint32)       { hSetStatusCode(int32(code)) }
 
 func (wasmHost) requestHead(buf []byte) uint32 { return uint32(pRequestHead(ptr(buf), size(buf))) }
 func (wasmHost) sendResponse(status uint32, head, body []byte) {
@@ -82,29 +66,11 @@ func (wasmHost) responseRead(h int32, buf []byte) int32 {
 
 // The http-wasm handler ABI (https://http-wasm.io/http-handler-abi/).
 
-//go:wasmimport http_handler get_method
-func hGetMethod(buf unsafe.Pointer, limit int32) int32
-
 //go:wasmimport http_handler set_method
 func hSetMethod(p unsafe.Pointer, n int32)
 
-//go:wasmimport http_handler get_uri
-func hGetURI(buf unsafe.Pointer, limit int32) int32
-
 //go:wasmimport http_handler set_uri
 func hSetURI(p unsafe.Pointer, n int32)
-
-//go:wasmimport http_handler get_protocol_version
-func hGetProtocolVersion(buf unsafe.Pointer, limit int32) int32
-
-//go:wasmimport http_handler get_source_addr
-func hGetSourceAddr(buf unsafe.Pointer, limit int32) int32
-
-//go:wasmimport http_handler get_header_names
-func hGetHeaderNames(kind int32, buf unsafe.Pointer, limit int32) int64
-
-//go:wasmimport http_handler get_header_values
-func hGetHeaderValues(kind int32, name unsafe.Pointer, nameLen int32, buf unsafe.Pointer, limit int32) int64
 
 //go:wasmimport http_handler set_header_value
 func hSetHeaderValue(kind int32, name unsafe.Pointer, nameLen int32, value unsafe.Pointer, valueLen int32)
@@ -117,12 +83,6 @@ func hRemoveHeader(kind int32, name unsafe.Pointer, nameLen int32)
 
 //go:wasmimport http_handler read_body
 func hReadBody(kind int32, buf unsafe.Pointer, limit int32) int64
-
-//go:wasmimport http_handler write_body
-func hWriteBody(kind int32, p unsafe.Pointer, n int32)
-
-//go:wasmimport http_handler set_status_code
-func hSetStatusCode(code int32)
 
 // Pier's own imports (docs/workers.md §2).
 

@@ -10,35 +10,6 @@ import (
 	"testing"
 )
 
-func TestSplitNUL(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		count int
-		want  []string
-	}{
-		{name: "empty", in: "", count: 0, want: nil},
-		{name: "one", in: "Host\x00", count: 1, want: []string{"Host"}},
-		{name: "several", in: "a\x00bb\x00ccc\x00", count: 3, want: []string{"a", "bb", "ccc"}},
-		{name: "empty value", in: "\x00x\x00", count: 2, want: []string{"", "x"}},
-		{name: "missing final NUL", in: "a\x00b", count: 2, want: []string{"a", "b"}},
-		{name: "count smaller than data", in: "a\x00b\x00c\x00", count: 2, want: []string{"a", "b"}},
-		{name: "count larger than data", in: "a\x00", count: 5, want: []string{"a"}},
-		{name: "zero count ignores data", in: "a\x00", count: 0, want: nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := splitNUL(nil, []byte(tt.in), tt.count)
-			if !slices.Equal(got, tt.want) {
-				t.Fatalf("splitNUL(%q, %d) = %q, want %q", tt.in, tt.count, got, tt.want)
-			}
-			if cap(got) != len(got) {
-				t.Errorf("cap %d != len %d: appending would share the array", cap(got), len(got))
-			}
-		})
-	}
-}
-
 func TestScratchCallsAgainWithBiggerBuffer(t *testing.T) {
 	var s scratch
 	long := strings.Repeat("x", 5000)
