@@ -166,9 +166,9 @@ func (b *budget) charge(ctx context.Context, name string) error {
 
 // chargeLedger adds an order (of tenant, "" for none) to the ledger under
 // the storage lock. With enforce, it first checks the caps and, when one
-// is reached, refuses with its reason and the time its oldest order
-// leaves the hour, writing nothing. err is a storage error: nothing was
-// charged.
+// is reached, refuses with its reason and the time enough of the counted
+// orders will have left the hour, writing nothing. err is a storage
+// error: nothing was charged.
 func (b *budget) chargeLedger(ctx context.Context, tenant string, enforce bool) (ok bool, reason string, retry time.Time, err error) {
 	ctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
 	defer cancel()

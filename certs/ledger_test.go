@@ -360,3 +360,53 @@ func TestOrderLedgerWildcards(t *testing.T) {
 		t.Errorf("wildcard order once the ledger works = %v", err)
 	}
 }
+
+// TestLedgerPrune: the ledger keeps the times within an hour of now,
+// sorted (nodes' clocks differ slightly; a time more than an hour ahead
+// would never expire), and drops tenants with none.
+func TestLedgerPrune(t *testing.T) {
+	now := newFakeClock().now()
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	l := ledger{
+		Orders:  []time.Time{at(5 * time.Second), at(-2 * time.Hour), at(-time.Hour), at(-30 * time.Minute), at(2 * time.Hour), {}},
+		Tenants: map[string][]time.Time{"old": {at(-61 * time.Minute)}, "t1": {at(time.Second), at(-time.Minute)}},
+	}
+	l.prune(now)
+	if len(l.Orders) != 2 || !l.Orders[0].Equal(at(-30*time.Minute)) || !l.Orders[1].Equal(at(5*time.Second)) {
+		t.Errorf("pruned orders = %v", l.Orders)
+	}
+	if len(l.Tenants) != 1 || len(l.Tenants["t1"]) != 2 || !l.Tenants["t1"][0].Equal(at(-time.Minute)) {
+		t.Errorf("pruned tenants = %v", l.Tenants)
+	}
+}
+
+// TestBudgetOverCap: with more orders counted than the cap (wildcard
+// orders, or a cap lowered since), the retry time is when enough of them
+// leave the hour.
+func TestBudgetOverCap(t *testing.T) {
+	clock := newFakeClock()
+	t0 := clock.now()
+	st := &certmagic.FileStorage{Path: t.TempDir()}
+	b := newBudget(st, quietLogger(), 2, 0, time.Minute, time.Hour, clock.now)
+	ctx := context.Background()
+	for i := range 4 {
+		if err := b.charge(ctx, "*.example.test"); err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 {
+			clock.add(time.Minute)
+		}
+	}
+	ok, reason, retry := b.take(ctx, "a.test", "")
+	if ok || reason != reasonGlobal || !retry.Equal(t0.Add(2*time.Minute+time.Hour)) {
+		t.Errorf("take over the cap = %v %q %v; want refused until %v", ok, reason, retry, t0.Add(2*time.Minute+time.Hour))
+	}
+	clock.add(time.Hour - time.Minute - 2*time.Second) // t0+3m → 2s before the retry time
+	if ok, _, _ := b.take(ctx, "b.test", ""); ok {
+		t.Error("take before the retry time accepted")
+	}
+	clock.add(2 * time.Second) // the retry time: one order left in the hour
+	if ok, reason, _ := b.take(ctx, "c.test", ""); !ok {
+		t.Errorf("take at the retry time refused: %s", reason)
+	}
+}
