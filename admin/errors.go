@@ -79,7 +79,16 @@ type FieldError struct {
 	Msg   string // user-safe
 }
 
-func (e *FieldError) Error() string { return "admin: " + e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string { return "admin: " + e.text() }
+
+// text is the message naming the field once: a message that already
+// starts with the field's name ("hostname \"x\" is …") is not prefixed.
+func (e *FieldError) text() string {
+	if strings.HasPrefix(e.Msg, e.Field+" ") {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
 
 // Unwrap returns tenants.ErrInvalid.
 func (e *FieldError) Unwrap() error { return tenants.ErrInvalid }
@@ -192,7 +201,7 @@ func toHTTP(err error) error {
 			Message: fmt.Sprintf("the worker is %d bytes, larger than the limit of %d bytes", wtl.Size, wtl.Limit),
 			Details: map[string]any{"limit": wtl.Limit}, Err: err}
 	case errors.As(err, &fe):
-		return &httperr.Error{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Field + ": " + fe.Msg,
+		return &httperr.Error{Status: http.StatusBadRequest, Code: "invalid", Message: fe.text(),
 			Details: map[string]any{"field": fe.Field}, Err: err}
 	case errors.As(err, &le) && errors.Is(err, tenants.ErrNotFound):
 		return &httperr.Error{Status: http.StatusNotFound, Code: "not_found",
