@@ -225,7 +225,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	domains := hosting.NewDomainSet(store, hosting.DomainSetConfig{})
-	verifier := &domainverify.Verifier{}
+	verifier := &domainverify.Verifier{PublicIPs: cfg.PublicIPs}
 	if cfg.DNSResolver != "" {
 		verifier.Resolver = domainverify.NewResolver(cfg.DNSResolver)
 	}
