@@ -39,17 +39,24 @@ type meter struct {
 	hardAt   time.Time     // when the backstop fires (with kt)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
+	singleP  bool // GOMAXPROCS was 1 when the instance started
 }
 
-// hardStop is the wall-clock backstop for rem of CPU budget: generous
-// enough that a preempted guest is judged by the CPU check, short enough
-// that a guest the scheduler cannot interrupt is still stopped soon.
-func hardStop(rem time.Duration) time.Duration {
+// hardStop is the wall-clock backstop for rem of CPU budget. With a single
+// P (GOMAXPROCS=1) the Go check cannot run at all while a guest computes —
+// compiled guest code holds the P — so the backstop is the limit itself,
+// plus a little slack. With more Ps it only stands in for a check that
+// could not run, and is generous, so that a thread preempted on a busy
+// machine is judged by the CPU time it used.
+func (m *meter) hardStop(rem time.Duration) time.Duration {
+	if m.singleP {
+		return rem + 10*time.Millisecond
+	}
 	return 2*rem + 50*time.Millisecond
 }
 
 func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
-	m := &meter{interrupt: interrupt, kt: kt}
+	m := &meter{interrupt: interrupt, kt: kt, singleP: runtime.GOMAXPROCS(0) == 1}
 	m.timer = time.AfterFunc(time.Hour, m.expire)
 	m.timer.Stop()
 	return m
@@ -87,7 +94,7 @@ func (m *meter) resume() {
 	}
 	m.timer.Reset(rem)
 	if m.kt != nil {
-		hard := hardStop(rem)
+		hard := m.hardStop(rem)
 		m.hardAt = m.resumed.Add(hard)
 		m.kt.arm(hard)
 	}
@@ -155,7 +162,7 @@ func (m *meter) expire() {
 	if m.kt != nil {
 		// The check ran: push the backstop out, so that it fires only if
 		// the next check cannot run.
-		hard := hardStop(rem)
+		hard := m.hardStop(rem)
 		m.hardAt = time.Now().Add(hard)
 		m.kt.extend(hard)
 	}
