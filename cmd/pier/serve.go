@@ -419,6 +419,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tlsSrv != nil {
 		go func() { errc <- tlsSrv.Serve() }()
 		fmt.Fprintf(stdout, "pier: HTTPS on %s\n", tlsSrv.Addr())
+		if !cfg.TLS.Internal {
+			contact := cfg.TLS.ACMEEmail
+			if contact == "" {
+				contact = "no contact e-mail (--acme-email)"
+			}
+			fmt.Fprintf(stdout, "pier: certificates from %s, %s\n", cfg.TLS.ACMECA, contact)
+		}
 		cover := platformTLSSummary(platformTLS, cfg.Domain)
 		fmt.Fprintf(stdout, "pier: platform hosts: %s\n", cover)
 		log.Info("TLS for platform hosts", "mode", platformTLS, "covers", cover)
@@ -463,6 +470,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
 	fmt.Fprintf(stdout, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), where)
+	fmt.Fprintf(stdout, "pier: custom domains verified through %s\n", resolverName(cfg.DNSResolver))
 
 	select {
 	case <-ctx.Done():
@@ -800,4 +808,12 @@ func (e *envDefaults) err() error {
 // PIER_CERT_ORDERS_PER_HOUR.
 func envName(flagName string) string {
 	return "PIER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// resolverName says which DNS resolver --dns-resolver selects.
+func resolverName(addr string) string {
+	if addr == "" {
+		return "the system resolver"
+	}
+	return "the resolver at " + addr
 }
