@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,8 +74,13 @@ type server struct {
 	args     []string
 	env      []string
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed when cmd has exited
 	out      *syncBuffer
 	stdin    *os.File // the write end of the server's standard input, kept open
+	// fixed are addresses the server must keep (ports other processes
+	// point at, such as Pebble's validation ports); other ports it lost
+	// to another process between freePort and its bind are replaced.
+	fixed map[string]bool
 }
 
 type syncBuffer struct {
@@ -118,8 +124,43 @@ func startPier(t testing.TB, data string, extra []string, env ...string) *server
 
 func (s *server) start() {
 	s.t.Helper()
-	s.launch()
-	s.waitReady()
+	for attempt := 0; ; attempt++ {
+		s.launch()
+		addr, lost := s.waitReady()
+		if !lost {
+			return
+		}
+		if attempt == 4 || s.fixed[addr] {
+			s.t.Fatalf("pier serve could not bind %s:\n%s", addr, s.out.String())
+		}
+		s.rebind(addr)
+	}
+}
+
+// readyClient asks for readiness; a port held by something that never
+// answers must not hang the test.
+var readyClient = &http.Client{Timeout: 2 * time.Second}
+
+// bindFailure matches the error pier serve exits with when a port it was
+// given is taken.
+var bindFailure = regexp.MustCompile(`listen tcp (\S+): bind: address already in use`)
+
+// rebind gives the server a fresh loopback port instead of addr, which
+// another process took between freePort and the server's bind (tests run
+// in parallel packages).
+func (s *server) rebind(addr string) {
+	fresh := fmt.Sprintf("127.0.0.1:%d", freePort(s.t))
+	for i, a := range s.args {
+		if a == addr {
+			s.args[i] = fresh
+		}
+	}
+	if s.EdgeAddr == addr {
+		s.EdgeAddr = fresh
+	}
+	if s.API == "http://"+addr {
+		s.API = "http://" + fresh
+	}
 }
 
 // launch starts the process without waiting for it.
@@ -146,27 +187,38 @@ func (s *server) launch() {
 		t.Fatal(err)
 	}
 	s.stdin = keep
+	exited := make(chan struct{})
+	s.exited = exited
+	go func(cmd *exec.Cmd) { cmd.Wait(); close(exited) }(s.cmd)
 }
 
 // waitReady waits until the admin API answers, then reads the admin
-// token.
-func (s *server) waitReady() {
+// token. If the server exits because a port was taken, it returns that
+// address and lost (the caller may retry with another port).
+func (s *server) waitReady() (addr string, lost bool) {
 	t := s.t
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.API + "/healthz")
+		resp, err := readyClient.Get(s.API + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
 			}
 		}
+		select {
+		case <-s.exited:
+			out := s.out.String()
+			s.release()
+			if m := bindFailure.FindStringSubmatch(out); m != nil {
+				return m[1], true
+			}
+			t.Fatalf("pier serve exited:\n%s", out)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("pier serve did not become ready: %v\n%s", err, s.out.String())
-		}
-		if s.cmd.ProcessState != nil {
-			t.Fatalf("pier serve exited:\n%s", s.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -175,6 +227,7 @@ func (s *server) waitReady() {
 		t.Fatalf("admin token: %v", err)
 	}
 	s.Token = strings.TrimSpace(string(tok))
+	return "", false
 }
 
 // stop terminates the server gracefully.
@@ -183,14 +236,17 @@ func (s *server) stop() {
 		return
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(15 * time.Second):
 		s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
+	s.release()
+}
+
+// release forgets an exited process.
+func (s *server) release() {
 	s.cmd = nil
 	if s.stdin != nil {
 		s.stdin.Close()
@@ -358,4 +414,27 @@ func (s *server) getURL(u string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestHarnessRebinds: a port lost to another process between freePort and
+// pier's bind is replaced, instead of failing the test that drew it.
+func TestHarnessRebinds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	data := t.TempDir()
+	s := &server{t: t, Data: data, EdgeAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	s.API = "http://" + taken.Addr().String()
+	s.args = []string{"serve", "--data", data, "--http", s.EdgeAddr, "--admin", taken.Addr().String()}
+	s.start()
+	defer s.stop()
+	if s.API == "http://"+taken.Addr().String() {
+		t.Fatal("the admin API is on the taken port")
+	}
+	s.pier("tenants", "create", "acme")
 }

@@ -69,6 +69,8 @@ func startTLSNode(t *testing.T, a *acme, httpPort, httpsPort int, extra []string
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.API = "http://" + adminAddr
 	n := &tlsNode{server: s, HTTPSAddr: fmt.Sprintf("127.0.0.1:%d", httpsPort), HTTPSPort: httpsPort}
+	// Pebble validates at these ports (and tests dial the HTTPS one).
+	s.fixed = map[string]bool{s.EdgeAddr: true, n.HTTPSAddr: true}
 	s.args = append([]string{
 		"serve", "--data", s.Data, "--admin", adminAddr, "--pprof",
 		"--domain", platformDomain,
@@ -308,6 +310,8 @@ func restartTogether(t *testing.T, nodes ...*tlsNode) {
 		n.launch()
 	}
 	for _, n := range nodes {
-		n.waitReady()
+		if addr, lost := n.waitReady(); lost {
+			t.Fatalf("pier serve could not bind %s again after a restart", addr)
+		}
 	}
 }
