@@ -1,15 +1,12 @@
 package certs
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,59 +16,6 @@ import (
 	"github.com/pierhq/pier/certs/dnshook"
 	"github.com/pierhq/pier/internal/testenv"
 )
-
-// challHook is the operator's DNS webhook in tests: it speaks the lego
-// httpreq protocol (what certs/dnshook sends) and sets the TXT records in
-// pebble-challtestsrv, the DNS server Pebble validates against.
-type challHook struct {
-	chall      string // challtestsrv management URL
-	user, pass string
-	mu         sync.Mutex
-	calls      []string // "present _acme-challenge.example.test."
-}
-
-func (h *challHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if u, p, _ := r.BasicAuth(); u != h.user || p != h.pass {
-		http.Error(w, "wrong credentials", http.StatusUnauthorized)
-		return
-	}
-	var m struct{ FQDN, Value string }
-	if err := json.NewDecoder(r.Body).Decode(&m); err != nil || m.FQDN == "" {
-		http.Error(w, "bad body", http.StatusBadRequest)
-		return
-	}
-	var path string
-	var body any
-	switch r.URL.Path {
-	case "/hook/present":
-		path, body = "/set-txt", map[string]string{"host": m.FQDN, "value": m.Value}
-	case "/hook/cleanup":
-		path, body = "/clear-txt", map[string]string{"host": m.FQDN}
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(h.chall+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		http.Error(w, "challtestsrv: "+resp.Status, http.StatusBadGateway)
-		return
-	}
-	h.mu.Lock()
-	h.calls = append(h.calls, strings.TrimPrefix(r.URL.Path, "/hook/")+" "+m.FQDN)
-	h.mu.Unlock()
-}
-
-func (h *challHook) got() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.calls...)
-}
 
 // TestPebbleWildcardDNS01: the manager obtains *.example.test from Pebble
 // through DNS-01 (webhook → challtestsrv), and serves every name directly
@@ -89,7 +33,7 @@ func TestPebbleWildcardDNS01(t *testing.T) {
 	}
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpLn.Addr().(*net.TCPAddr).Port, TLSPort: tlsLn.Addr().(*net.TCPAddr).Port})
 	resolver := p.ZoneResolver(t, "example.test")
-	hook := &challHook{chall: p.ChallSrv, user: "pier", pass: "hook-secret"}
+	hook := p.NewDNSHook("pier", "hook-secret")
 	hookSrv := httptest.NewServer(hook)
 	defer hookSrv.Close()
 	provider, err := dnshook.New(dnshook.Config{URL: hookSrv.URL + "/hook", Username: "pier", Password: "hook-secret"})
@@ -125,7 +69,7 @@ func TestPebbleWildcardDNS01(t *testing.T) {
 	if n := p.Orders(); n != 1 {
 		t.Errorf("Pebble saw %d orders, want 1 (the wildcard)", n)
 	}
-	if got := hook.got(); len(got) != 2 || got[0] != "present _acme-challenge.example.test." || got[1] != "cleanup _acme-challenge.example.test." {
+	if got := hook.Calls(); len(got) != 2 || got[0] != "present _acme-challenge.example.test." || got[1] != "cleanup _acme-challenge.example.test." {
 		t.Errorf("webhook calls = %q, want present then cleanup of _acme-challenge.example.test.", got)
 	}
 
@@ -307,7 +251,7 @@ func TestPebbleWildcardRenewal(t *testing.T) {
 	defer httpLn.Close()
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpLn.Addr().(*net.TCPAddr).Port, TLSPort: tlsLn.Addr().(*net.TCPAddr).Port, ShortLived: time.Minute})
 	resolver := p.ZoneResolver(t, "example.test")
-	hook := &challHook{chall: p.ChallSrv}
+	hook := p.NewDNSHook("", "")
 	hookSrv := httptest.NewServer(hook)
 	defer hookSrv.Close()
 	provider, err := dnshook.New(dnshook.Config{URL: hookSrv.URL + "/hook"})

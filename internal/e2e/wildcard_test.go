@@ -1,71 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// dnsHook is the operator's DNS webhook in these tests: it speaks lego's
-// httpreq protocol (what `pier serve --dns01-webhook` sends) and sets the
-// TXT records in pebble-challtestsrv, the DNS Pebble validates against.
-type dnsHook struct {
-	chall      string // challtestsrv's management URL
-	user, pass string
-	mu         sync.Mutex
-	calls      []string // "present _acme-challenge.pier.test."
-}
-
-func (h *dnsHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if u, p, _ := r.BasicAuth(); u != h.user || p != h.pass {
-		http.Error(w, "wrong credentials", http.StatusUnauthorized)
-		return
-	}
-	var m struct{ FQDN, Value string }
-	if err := json.NewDecoder(r.Body).Decode(&m); err != nil || m.FQDN == "" {
-		http.Error(w, "bad body", http.StatusBadRequest)
-		return
-	}
-	action := strings.TrimPrefix(r.URL.Path, "/hook/")
-	var path string
-	var body any
-	switch action {
-	case "present":
-		path, body = "/set-txt", map[string]string{"host": m.FQDN, "value": m.Value}
-	case "cleanup":
-		path, body = "/clear-txt", map[string]string{"host": m.FQDN}
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(h.chall+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		http.Error(w, "challtestsrv: "+resp.Status, http.StatusBadGateway)
-		return
-	}
-	h.mu.Lock()
-	h.calls = append(h.calls, action+" "+m.FQDN)
-	h.mu.Unlock()
-}
-
-func (h *dnsHook) got() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.calls...)
-}
 
 // waitHandshake polls until a handshake for sni succeeds and returns the
 // names of the certificate served.
@@ -96,7 +39,7 @@ func TestWildcardDNS01(t *testing.T) {
 	}
 	a := startACME(t)
 	resolver := a.ZoneResolver(t, platformDomain)
-	hook := &dnsHook{chall: a.ChallSrv, user: "pier", pass: "hook-secret"}
+	hook := a.NewDNSHook("pier", "hook-secret")
 	hookSrv := httptest.NewServer(hook)
 	defer hookSrv.Close()
 	n := startTLSNode(t, a, a.HTTPPort, a.HTTPSPort, []string{
@@ -113,7 +56,7 @@ func TestWildcardDNS01(t *testing.T) {
 	if names := waitHandshake(t, n, a, "blog."+platformDomain, certTimeout); len(names) != 1 || names[0] != "*."+platformDomain {
 		t.Fatalf("blog.%s served a certificate for %v, want *.%s", platformDomain, names, platformDomain)
 	}
-	if got := hook.got(); len(got) != 2 || got[0] != "present _acme-challenge."+platformDomain+"." || got[1] != "cleanup _acme-challenge."+platformDomain+"." {
+	if got := hook.Calls(); len(got) != 2 || got[0] != "present _acme-challenge."+platformDomain+"." || got[1] != "cleanup _acme-challenge."+platformDomain+"." {
 		t.Errorf("webhook calls = %q, want present then cleanup of _acme-challenge.%s.", got, platformDomain)
 	}
 	r, err := httpsGet(n.HTTPSAddr, "blog."+platformDomain, "/", a.CertPool)
