@@ -176,6 +176,12 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err := a.store.CreateDomain(ctx, d); err != nil {
+		if errors.Is(err, tenants.ErrConflict) {
+			// Claims are per (hostname, site): this site has it already.
+			return &httperr.Error{Status: http.StatusConflict, Code: "conflict",
+				Message: fmt.Sprintf("%s is already a domain of site %s; `pier domains list --site %s` shows its status and records", host, s.Name, s.Name),
+				Details: map[string]any{"field": "hostname"}, Err: err}
+		}
 		return lookupErr("domain", host, err)
 	}
 	writeJSON(w, http.StatusCreated, a.domainView(d, s.Name))

@@ -19,3 +19,19 @@ func TestInvalidFieldMessage(t *testing.T) {
 		t.Errorf("message %q, want it to start with the field name", msg)
 	}
 }
+
+// Adding a hostname the site already has says so and where to look.
+func TestDuplicateDomainMessage(t *testing.T) {
+	e := newEnv(t)
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "blog")
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "www.example.com"}), 201)
+	r := must(t, e.do(t, "POST", "/api/v1/sites/blog/domains", tok, map[string]any{"hostname": "WWW.example.com"}), 409)
+	er := r.body["error"].(map[string]any)
+	if msg := er["message"].(string); msg != "www.example.com is already a domain of site blog; `pier domains list --site blog` shows its status and records" {
+		t.Errorf("message %q", msg)
+	}
+	if er["field"] != "hostname" {
+		t.Errorf("error %v, want field hostname", er)
+	}
+}
