@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/pierhq/pier/internal/apiclient"
+
+	"github.com/pierhq/pier/tenants"
 )
 
 func domainCommands() []*command {
@@ -183,6 +185,10 @@ func runDomainsRemove(ctx context.Context, e *env, args []string) error {
 	if err := o.client(e).DeleteDomain(ctx, *site, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "removed %s from site %s\n", pos[0], *site)
+	host := pos[0]
+	if h, err := tenants.NormalizeHostname(host); err == nil {
+		host = h // as the server stores it (punycode, lower case)
+	}
+	fmt.Fprintf(e.stdout, "removed %s from site %s\n", host, *site)
 	return nil
 }

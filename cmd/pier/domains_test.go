@@ -117,7 +117,9 @@ func TestDomainsCommands(t *testing.T) {
 		t.Errorf("add an IP address: exit %d %s", res.code, res.stderr)
 	}
 
-	api.must(t, adm, "domains", "remove", "www.example.com", "--site", "blog")
+	if out := api.must(t, adm, "domains", "remove", "WWW.Example.com.", "--site", "blog"); out != "removed www.example.com from site blog\n" {
+		t.Errorf("remove printed %q", out)
+	}
 	if out := api.must(t, adm, "domains", "list", "--site", "blog"); strings.Contains(out, "www.example.com") {
 		t.Errorf("list after remove:\n%s", out)
 	}
