@@ -258,6 +258,8 @@ func (a *API) Handler() http.Handler {
 			r.Get("/sites/{site}/domains/{host}", a.handle(a.getDomain))
 			r.Post("/sites/{site}/domains/{host}/verify", a.handle(a.verifyDomain))
 			r.Delete("/sites/{site}/domains/{host}", a.handle(a.deleteDomain))
+			r.With(a.adminOnly).Post("/sites/{site}/domains/{host}/block", a.handle(a.blockDomain))
+			r.With(a.adminOnly).Post("/sites/{site}/domains/{host}/unblock", a.handle(a.unblockDomain))
 
 			r.Post("/sites/{site}/uploads", a.handle(a.createUpload))
 			r.Put("/uploads/{upload}/blobs/{hash}", a.handle(a.putBlob))

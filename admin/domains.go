@@ -269,6 +269,46 @@ func (a *API) deleteDomain(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// blockDomain (operator only) blocks a site's claim on a hostname: it is
+// never checked, never proves anything and, if it was active, stops being
+// served at once (abuse, phishing, a dispute). unblockDomain puts it back
+// to pending, checked at once by the verifier.
+func (a *API) blockDomain(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.domainFor(r)
+	if err != nil {
+		return err
+	}
+	wasActive := d.Status == tenants.DomainActive
+	if d.Status != tenants.DomainBlocked {
+		d.Status, d.Error, d.NextCheck = tenants.DomainBlocked, "blocked by the platform operator", time.Time{}
+		d.CertStatus = a.inactiveCertStatus()
+		if err := a.store.UpdateDomain(r.Context(), d); err != nil {
+			return lookupErr("domain", d.Hostname, err)
+		}
+	}
+	if wasActive {
+		a.cfg.OnDomainChange(d.Hostname)
+	}
+	writeJSON(w, http.StatusOK, a.domainView(d, s.Name))
+	return nil
+}
+
+func (a *API) unblockDomain(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.domainFor(r)
+	if err != nil {
+		return err
+	}
+	if d.Status == tenants.DomainBlocked {
+		d.Status, d.Error, d.NextCheck = tenants.DomainPending, "", a.now()
+		d.CertStatus = a.inactiveCertStatus()
+		if err := a.store.UpdateDomain(r.Context(), d); err != nil {
+			return lookupErr("domain", d.Hostname, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, a.domainView(d, s.Name))
+	return nil
+}
+
 // checkDomain checks a claim now, stores the outcome and returns the
 // claim as stored. A pending or moved claim becomes active when the TXT
 // record holds its token, or when the HTTP proof answers it and the rule

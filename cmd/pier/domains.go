@@ -16,6 +16,8 @@ func domainCommands() []*command {
 		{name: "verify", summary: "check a custom domain's DNS now", run: runDomainsVerify},
 		{name: "list", summary: "list a site's custom domains with their status", run: runDomainsList},
 		{name: "remove", summary: "remove a custom domain (it stops being served at once)", run: runDomainsRemove},
+		{name: "block", summary: "block a site's claim on a hostname (operator; an active one stops being served)", run: runDomainsBlock},
+		{name: "unblock", summary: "put a blocked claim back to pending (operator)", run: runDomainsUnblock},
 	}
 }
 
@@ -190,5 +192,44 @@ func runDomainsRemove(ctx context.Context, e *env, args []string) error {
 		host = h // as the server stores it (punycode, lower case)
 	}
 	fmt.Fprintf(e.stdout, "removed %s from site %s\n", host, *site)
+	return nil
+}
+
+func runDomainsBlock(ctx context.Context, e *env, args []string) error {
+	return runDomainsOperator(ctx, e, args, "block",
+		"Block site S's claim on HOST (admin token): it is never checked or served;\nan active one stops being served at once.",
+		func(c *apiclient.Client, site, host string) (*apiclient.Domain, error) {
+			return c.BlockDomain(ctx, site, host)
+		})
+}
+
+func runDomainsUnblock(ctx context.Context, e *env, args []string) error {
+	return runDomainsOperator(ctx, e, args, "unblock",
+		"Put site S's blocked claim on HOST back to pending (admin token); it needs\na fresh proof to become active.",
+		func(c *apiclient.Client, site, host string) (*apiclient.Domain, error) {
+			return c.UnblockDomain(ctx, site, host)
+		})
+}
+
+// runDomainsOperator runs an operator action on one claim and prints it.
+func runDomainsOperator(ctx context.Context, e *env, args []string, name, help string, act func(c *apiclient.Client, site, host string) (*apiclient.Domain, error)) error {
+	fs := newFlagSet("domains "+name, "pier domains "+name+" HOST --site S [--json]", help)
+	o := addClientFlags(fs, true)
+	site := fs.String("site", "", "the `site` (name or id) whose claim on HOST it is")
+	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *site == "" {
+		return usagef(fs.cmd, "--site is required")
+	}
+	d, err := act(o.client(e), *site, pos[0])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, d)
+	}
+	fmt.Fprintf(e.stdout, "%s on site %s: %s\n", d.Hostname, *site, d.Status)
 	return nil
 }

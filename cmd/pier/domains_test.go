@@ -117,6 +117,12 @@ func TestDomainsCommands(t *testing.T) {
 		t.Errorf("add an IP address: exit %d %s", res.code, res.stderr)
 	}
 
+	if out := api.must(t, adm, "domains", "block", "www.example.com", "--site", "blog"); out != "www.example.com on site blog: blocked\n" {
+		t.Errorf("block printed %q", out)
+	}
+	if out := api.must(t, adm, "domains", "unblock", "www.example.com", "--site", "blog"); out != "www.example.com on site blog: pending\n" {
+		t.Errorf("unblock printed %q", out)
+	}
 	if out := api.must(t, adm, "domains", "remove", "WWW.Example.com.", "--site", "blog"); out != "removed www.example.com from site blog\n" {
 		t.Errorf("remove printed %q", out)
 	}

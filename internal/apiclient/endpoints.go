@@ -213,6 +213,24 @@ func (c *Client) VerifyDomain(ctx context.Context, site, hostname string) (*Doma
 	return ret(&d, err)
 }
 
+// BlockDomain blocks site's claim on hostname (operator tokens only): it
+// is never checked and, if active, stops being served at once.
+func (c *Client) BlockDomain(ctx context.Context, site, hostname string) (*Domain, error) {
+	return c.domainAction(ctx, site, hostname, "block")
+}
+
+// UnblockDomain puts a blocked claim back to pending (operator tokens
+// only).
+func (c *Client) UnblockDomain(ctx context.Context, site, hostname string) (*Domain, error) {
+	return c.domainAction(ctx, site, hostname, "unblock")
+}
+
+func (c *Client) domainAction(ctx context.Context, site, hostname, action string) (*Domain, error) {
+	var d Domain
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/domains/" + esc(hostname) + "/" + action, out: &d})
+	return ret(&d, err)
+}
+
 // DeleteDomain removes site's custom domain hostname.
 func (c *Client) DeleteDomain(ctx context.Context, site, hostname string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/sites/" + esc(site) + "/domains/" + esc(hostname)})
