@@ -21,19 +21,34 @@ func domainCommands() []*command {
 	}
 }
 
-func runDomainsAdd(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("domains add", "pier domains add HOST --site S [--json]",
-		"Add the custom hostname HOST to site S and print the DNS records that prove\nownership and point it at the platform. Then run pier domains verify.")
-	o := addClientFlags(fs, true)
-	site := fs.String("site", "", "the `site` (name or id) to serve HOST")
+// domainArgs parses `pier domains NAME HOST --site S [--json]`: the
+// client flags, HOST and the required --site.
+func domainArgs(e *env, args []string, name, help, siteHelp string, withJSON bool) (o *clientOpts, host, site string, err error) {
+	usage := "pier domains " + name + " HOST --site S"
+	if withJSON {
+		usage += " [--json]"
+	}
+	fs := newFlagSet("domains "+name, usage, help)
+	o = addClientFlags(fs, withJSON)
+	s := fs.String("site", "", siteHelp)
 	pos, err := parseArgs(fs, e, args, 1, 1)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if *s == "" {
+		return nil, "", "", usagef(fs.cmd, "--site is required")
+	}
+	return o, pos[0], *s, nil
+}
+
+func runDomainsAdd(ctx context.Context, e *env, args []string) error {
+	o, host, site, err := domainArgs(e, args, "add",
+		"Add the custom hostname HOST to site S and print the DNS records that prove\nownership and point it at the platform. Then run pier domains verify.",
+		"the `site` (name or id) to serve HOST", true)
 	if err != nil {
 		return err
 	}
-	if *site == "" {
-		return usagef(fs.cmd, "--site is required")
-	}
-	d, err := o.client(e).CreateDomain(ctx, *site, pos[0])
+	d, err := o.client(e).CreateDomain(ctx, site, host)
 	if err != nil {
 		return err
 	}
@@ -61,18 +76,13 @@ func printRecords(w io.Writer, recs []apiclient.DNSRecord) error {
 }
 
 func runDomainsVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("domains verify", "pier domains verify HOST --site S [--json]",
-		"Check HOST's ownership proof (or, when active, its DNS) now and print the\noutcome. Exits non-zero when the domain is not active afterwards.")
-	o := addClientFlags(fs, true)
-	site := fs.String("site", "", "the `site` (name or id) HOST belongs to")
-	pos, err := parseArgs(fs, e, args, 1, 1)
+	o, host, site, err := domainArgs(e, args, "verify",
+		"Check HOST's ownership proof (or, when active, its DNS) now and print the\noutcome. Exits non-zero when the domain is not active afterwards.",
+		"the `site` (name or id) HOST belongs to", true)
 	if err != nil {
 		return err
 	}
-	if *site == "" {
-		return usagef(fs.cmd, "--site is required")
-	}
-	d, err := o.client(e).VerifyDomain(ctx, *site, pos[0])
+	d, err := o.client(e).VerifyDomain(ctx, site, host)
 	if err != nil {
 		return err
 	}
@@ -173,25 +183,19 @@ func runDomainsList(ctx context.Context, e *env, args []string) error {
 }
 
 func runDomainsRemove(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("domains remove", "pier domains remove HOST --site S",
-		"Remove the custom hostname HOST from site S; it stops being served at once.")
-	o := addClientFlags(fs, false)
-	site := fs.String("site", "", "the `site` (name or id) HOST belongs to")
-	pos, err := parseArgs(fs, e, args, 1, 1)
+	o, host, site, err := domainArgs(e, args, "remove",
+		"Remove the custom hostname HOST from site S; it stops being served at once.",
+		"the `site` (name or id) HOST belongs to", false)
 	if err != nil {
 		return err
 	}
-	if *site == "" {
-		return usagef(fs.cmd, "--site is required")
-	}
-	if err := o.client(e).DeleteDomain(ctx, *site, pos[0]); err != nil {
+	if err := o.client(e).DeleteDomain(ctx, site, host); err != nil {
 		return err
 	}
-	host := pos[0]
 	if h, err := tenants.NormalizeHostname(host); err == nil {
 		host = h // as the server stores it (punycode, lower case)
 	}
-	fmt.Fprintf(e.stdout, "removed %s from site %s\n", host, *site)
+	fmt.Fprintf(e.stdout, "removed %s from site %s\n", host, site)
 	return nil
 }
 
@@ -213,23 +217,17 @@ func runDomainsUnblock(ctx context.Context, e *env, args []string) error {
 
 // runDomainsOperator runs an operator action on one claim and prints it.
 func runDomainsOperator(ctx context.Context, e *env, args []string, name, help string, act func(c *apiclient.Client, site, host string) (*apiclient.Domain, error)) error {
-	fs := newFlagSet("domains "+name, "pier domains "+name+" HOST --site S [--json]", help)
-	o := addClientFlags(fs, true)
-	site := fs.String("site", "", "the `site` (name or id) whose claim on HOST it is")
-	pos, err := parseArgs(fs, e, args, 1, 1)
+	o, host, site, err := domainArgs(e, args, name, help, "the `site` (name or id) whose claim on HOST it is", true)
 	if err != nil {
 		return err
 	}
-	if *site == "" {
-		return usagef(fs.cmd, "--site is required")
-	}
-	d, err := act(o.client(e), *site, pos[0])
+	d, err := act(o.client(e), site, host)
 	if err != nil {
 		return err
 	}
 	if o.json {
 		return printJSON(e.stdout, d)
 	}
-	fmt.Fprintf(e.stdout, "%s on site %s: %s\n", d.Hostname, *site, d.Status)
+	fmt.Fprintf(e.stdout, "%s on site %s: %s\n", d.Hostname, site, d.Status)
 	return nil
 }
