@@ -161,10 +161,7 @@ func benchEdge(ctx context.Context) error {
 			return fmt.Errorf("%s not found: run make bench-tools", tool)
 		}
 	}
-	serverCore, wrkCore := "0", "1"
-	if cores() < 2 {
-		serverCore, wrkCore = "0", "0"
-	}
+	serverCore, wrkCore := pinCores()
 	work, err := os.MkdirTemp("", "pier-bench-edge")
 	if err != nil {
 		return err

@@ -86,3 +86,13 @@ func minioBin() string {
 }
 
 func cores() int { return runtime.NumCPU() }
+
+// pinCores names the CPU the server under test is pinned to and the one
+// the load generator gets (taskset lists): different cores when there
+// are two, the same one otherwise.
+func pinCores() (server, load string) {
+	if cores() < 2 {
+		return "0", "0"
+	}
+	return "0", "1"
+}

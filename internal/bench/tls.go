@@ -102,10 +102,7 @@ func (c tlsCase) String() string {
 }
 
 func benchHandshakes(ctx context.Context) error {
-	serverCore, clientCore := "0", "1"
-	if cores() < 2 {
-		serverCore, clientCore = "0", "0"
-	}
+	serverCore, clientCore := pinCores()
 	work, err := os.MkdirTemp("", "pier-bench-tls")
 	if err != nil {
 		return err

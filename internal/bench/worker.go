@@ -27,10 +27,7 @@ func benchWorker(ctx context.Context) error {
 			return fmt.Errorf("%s not found: run make bench-tools", tool)
 		}
 	}
-	serverCore, wrkCore := "0", "1"
-	if cores() < 2 {
-		wrkCore = "0"
-	}
+	serverCore, wrkCore := pinCores()
 	work, err := os.MkdirTemp("", "pier-bench-worker")
 	if err != nil {
 		return err
