@@ -541,7 +541,6 @@ func TestRunaway(t *testing.T) {
 // kernel timer) can end it. With a Go timer this test hangs.
 func TestRunawayDuringGC(t *testing.T) {
 	rt := newRuntime(t, Config{PoolSize: 1})
-	w := newWorker(t, rt, "loop", nil, Limits{CPU: 10 * time.Millisecond})
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -554,10 +553,22 @@ func TestRunawayDuringGC(t *testing.T) {
 			}
 		}
 	}()
-	for i := range 20 {
-		res := w.Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t))
-		if res.Outcome != OutcomeExceededCPU {
-			t.Fatalf("request %d: outcome %q (%v)", i, res.Outcome, res.Err)
+	// An infinite loop, an exponential call tree and unbounded recursion
+	// (which may hit the stack limit first).
+	for _, tc := range []struct {
+		guest string
+		want  []string
+	}{
+		{"loop", []string{OutcomeExceededCPU}},
+		{"fib", []string{OutcomeExceededCPU}},
+		{"recurse", []string{OutcomeException, OutcomeExceededCPU}},
+	} {
+		w := newWorker(t, rt, tc.guest, nil, Limits{CPU: 10 * time.Millisecond})
+		for i := range 10 {
+			res := w.Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t))
+			if !slices.Contains(tc.want, res.Outcome) {
+				t.Fatalf("%s request %d: outcome %q (%v), want one of %v", tc.guest, i, res.Outcome, res.Err, tc.want)
+			}
 		}
 	}
 }

@@ -40,12 +40,13 @@
 //     at once, no P is left to run the timer.
 //
 // So the flag must be set by something the Go scheduler does not have to
-// run. kernelinterrupt_linux_test.go shows one that works under a pause and
-// with a single P: before the call, a goroutine locked to its thread blocks
-// in read(2) on a timerfd armed for the budget, with the global's storage as
-// the buffer; the kernel writes the expiration count (non-zero) there, and
-// the guest traps. The read must be under way before the guest starts (a
-// reader still in Go code is stopped with the world), and wazero v1.12.0
+// run. hosting/worker's kernelTimer works under a pause and with a single P
+// (its TestRunawayDuringGC and TestConcurrentRunaways): a goroutine locked
+// to its thread blocks in read(2) on a timerfd, with the global's storage
+// as the buffer; when the timer expires the kernel writes the expiration
+// count (non-zero) there, and the guest traps. The read must be under way
+// before the guest starts (a reader still in Go code is stopped with the
+// world), and wazero v1.12.0
 // exposes no address for a global, so finding its slot takes its internals,
 // to be checked at start-up. The alternative, wazero's
 // WithCloseOnContextDone, is preemptible because it exits to Go at every
