@@ -23,16 +23,7 @@ import (
 // during a handshake and proactively through Obtain, while junk and
 // disallowed names never cause an order or a storage read.
 func TestPebbleEndToEnd(t *testing.T) {
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort := httpLn.Addr().(*net.TCPAddr).Port
-	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	httpLn, tlsLn, httpPort, tlsPort := validationListeners(t)
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
 	p.AddA(t, "www.example.test", "127.0.0.1")
 	p.AddA(t, "api.example.test", "127.0.0.1")
@@ -166,16 +157,7 @@ func TestPebbleEndToEnd(t *testing.T) {
 // nowhere) is reported failed with a retry time, and handshakes during the
 // back-off fail fast without another order.
 func TestPebbleFailureBackoff(t *testing.T) {
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort := httpLn.Addr().(*net.TCPAddr).Port
-	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	httpLn, tlsLn, httpPort, tlsPort := validationListeners(t)
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
 	// No A record for down.example.test: Pebble cannot validate it.
 	m, err := New(Config{
@@ -242,16 +224,7 @@ func waitGoroutines(t *testing.T, baseline int) {
 // PostgreSQL storage obtain the same new name at once; the storage lock
 // lets exactly one of them order it, and both serve it.
 func TestPebbleSharedStorageOneOrder(t *testing.T) {
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort := httpLn.Addr().(*net.TCPAddr).Port
-	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	httpLn, tlsLn, httpPort, tlsPort := validationListeners(t)
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort})
 	p.AddA(t, "shared.example.test", "127.0.0.1")
 	pg := testenv.StartPostgres(t)
@@ -415,16 +388,7 @@ func TestUnreadableStoredCertificateIsReobtained(t *testing.T) {
 // TestPebbleRenewal: a short-lived certificate is renewed by handshakes
 // (on-demand maintenance) and the renewed one is served.
 func TestPebbleRenewal(t *testing.T) {
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort := httpLn.Addr().(*net.TCPAddr).Port
-	tlsPort := tlsLn.Addr().(*net.TCPAddr).Port
+	httpLn, tlsLn, httpPort, tlsPort := validationListeners(t)
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort, ShortLived: time.Minute})
 	p.AddA(t, "renew.example.test", "127.0.0.1")
 	m, err := New(Config{
@@ -466,4 +430,21 @@ func TestPebbleRenewal(t *testing.T) {
 	if s := m.Status("renew.example.test"); s.State != StateActive {
 		t.Errorf("status after renewal = %+v", s)
 	}
+}
+
+// validationListeners opens the loopback listeners Pebble's HTTP-01 and
+// TLS-ALPN-01 validations are pointed at.
+func validationListeners(t *testing.T) (httpLn, tlsLn net.Listener, httpPort, tlsPort int) {
+	t.Helper()
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { httpLn.Close() })
+	tlsLn, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tlsLn.Close() })
+	return httpLn, tlsLn, httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port
 }
