@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -392,7 +393,7 @@ func TestPebbleRenewal(t *testing.T) {
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort, ShortLived: time.Minute})
 	p.AddA(t, "renew.example.test", "127.0.0.1")
 	m, err := New(Config{
-		Storage: &certmagic.FileStorage{Path: t.TempDir()},
+		Storage: &certmagic.FileStorage{Path: renewalStorageDir(t)},
 		CA:      p.Directory, CARoot: p.TLSRoots, ACMEProfile: "shortlived",
 		Allow:      func(h string) bool { return h == "renew.example.test" },
 		ListenHost: "127.0.0.1", HTTPPort: httpPort, TLSPort: tlsPort,
@@ -447,4 +448,26 @@ func validationListeners(t *testing.T) (httpLn, tlsLn net.Listener, httpPort, tl
 	}
 	t.Cleanup(func() { tlsLn.Close() })
 	return httpLn, tlsLn, httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port
+}
+
+// renewalStorageDir is a storage directory for tests whose certificates
+// certmagic renews on its own: a renewal a handshake started may still be
+// writing when the test's Manager has closed (certmagic does not let its
+// on-demand renewals be waited for), so removal is retried for a while
+// rather than failing the test as t.TempDir's cleanup would.
+func renewalStorageDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "pier-certs-renewal-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; ; i++ {
+			err := os.RemoveAll(dir)
+			if err == nil || i == 50 {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }

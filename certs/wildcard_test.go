@@ -259,7 +259,7 @@ func TestPebbleWildcardRenewal(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := New(Config{
-		Storage: &certmagic.FileStorage{Path: t.TempDir()},
+		Storage: &certmagic.FileStorage{Path: renewalStorageDir(t)},
 		CA:      p.Directory, CARoot: p.TLSRoots, ACMEProfile: "shortlived",
 		Wildcards: []string{"*.example.test"}, DNS01Provider: provider, DNS01Resolvers: []string{resolver},
 		Allow:      func(string) bool { return false },
