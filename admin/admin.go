@@ -24,6 +24,7 @@ import (
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/logstream"
+	"github.com/pierhq/pier/internal/ratelimit"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -56,10 +57,11 @@ type Config struct {
 	// SpoolDir is where blob uploads too large to hold in memory are
 	// spooled while they are verified. Default os.TempDir().
 	SpoolDir string
-	// OnActivate is called after a deployment of site goes live, and after
-	// a site is deleted or its tenant deleted or disabled (then site is the
-	// site as it was), so the edge can drop what it cached. It must not
-	// block for long. Default: nothing.
+	// OnActivate is called after a site is created, after a deployment of
+	// it goes live, and after it is deleted or its tenant deleted or
+	// disabled (then site is the site as it was), so the edge can drop
+	// what it cached and a new site's certificate can be obtained before
+	// its first visitor. It must not block for long. Default: nothing.
 	OnActivate func(site tenants.Site)
 	// ValidateWorker checks a worker's compiled WebAssembly at deploy time
 	// (cmd/pier sets it to the worker runtime's validation, which may also
@@ -130,7 +132,7 @@ type API struct {
 	streamsDone  chan struct{}
 	closeStreams sync.Once
 	// verifyLimit rate-limits POST …/verify per claim.
-	verifyLimit claimLimiter
+	verifyLimit *ratelimit.Limiter
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in
@@ -202,6 +204,7 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 		bigCompress: make(chan struct{}, 2),
 		sessions:    newSessionCache(sessionCacheSize),
 		streamsDone: make(chan struct{}),
+		verifyLimit: &ratelimit.Limiter{Interval: VerifyRateInterval, Burst: VerifyRateBurst},
 	}
 }
 

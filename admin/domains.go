@@ -239,7 +239,7 @@ func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if wait := a.verifyLimit.take(d.SiteID+"/"+d.Hostname, a.now()); wait > 0 {
+	if wait := a.verifyLimit.Take(d.SiteID+"/"+d.Hostname, a.now()); wait > 0 {
 		secs := int64((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		return httperr.New(http.StatusTooManyRequests, "rate_limited",
@@ -443,41 +443,6 @@ func safeMessage(err error, fallback string) string {
 		return m
 	}
 	return fallback
-}
-
-// claimLimiter rate-limits on-demand checks per claim with GCRA: burst
-// VerifyRateBurst, then one per VerifyRateInterval. The zero value is
-// ready; it is safe for concurrent use and forgets idle claims.
-type claimLimiter struct {
-	mu  sync.Mutex
-	tat map[string]time.Time // theoretical arrival time per claim
-}
-
-// take records a check of key at now and returns zero, or how long to
-// wait when the check is over the limit (nothing is recorded then).
-func (l *claimLimiter) take(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.tat == nil {
-		l.tat = map[string]time.Time{}
-	}
-	tat := l.tat[key]
-	if tat.Before(now) {
-		tat = now
-	}
-	tolerance := (VerifyRateBurst - 1) * VerifyRateInterval
-	if wait := tat.Sub(now) - tolerance; wait > 0 {
-		return wait
-	}
-	if len(l.tat) >= 4096 {
-		for k, t := range l.tat {
-			if !t.After(now) {
-				delete(l.tat, k)
-			}
-		}
-	}
-	l.tat[key] = tat.Add(VerifyRateInterval)
-	return 0
 }
 
 // backoff returns when a claim that failed its check at now is checked
