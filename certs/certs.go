@@ -55,6 +55,7 @@ const (
 	DefaultMaxOrdersPerHourPerTenant = 10
 	DefaultRetryBase                 = time.Minute
 	DefaultRetryMax                  = 6 * time.Hour
+	DefaultIssuanceWait              = 90 * time.Second
 	// obtainTimeout bounds one proactive order, challenges included.
 	obtainTimeout = 5 * time.Minute
 )
@@ -183,6 +184,13 @@ type Config struct {
 	// it must return at once: record the name and read Status later.
 	OnChange func(host string)
 
+	// IssuanceWait is how long a handshake for an allowed name with no
+	// certificate in memory may wait while the certificate is loaded or
+	// issued (it extends the connection's deadline, which the HTTP
+	// server otherwise sets to its short header timeout). Default:
+	// DefaultIssuanceWait.
+	IssuanceWait time.Duration
+
 	// Logger receives certmagic's and the manager's logs. Default:
 	// slog.Default().
 	Logger *slog.Logger
@@ -246,6 +254,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.IssuanceWait <= 0 {
+		cfg.IssuanceWait = DefaultIssuanceWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -590,16 +601,27 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo, memo *handshakeMemo
 	if cert := memo.get(name); cert != nil {
 		return cert, nil
 	}
-	if m.budget.backedOff(name) && len(m.cache.AllMatchingCertificates(name)) == 0 {
-		st := m.budget.snapshot(name)
-		return nil, fmt.Errorf("certs: no certificate for %s yet: %s (next retry %s)", name, st.reason, st.nextRetry.UTC().Format(time.RFC3339))
+	if len(m.cache.AllMatchingCertificates(name)) == 0 {
+		if m.budget.backedOff(name) {
+			st := m.budget.snapshot(name)
+			return nil, fmt.Errorf("certs: no certificate for %s yet: %s (next retry %s)", name, st.reason, st.nextRetry.UTC().Format(time.RFC3339))
+		}
+		// certmagic loads or issues the certificate now, or waits for
+		// the order under way: give the handshake time to see it
+		// through instead of the server's short handshake deadline.
+		// The server restores its own deadlines once the handshake ends.
+		if hello.Conn != nil {
+			hello.Conn.SetDeadline(m.cfg.now().Add(m.cfg.IssuanceWait))
+		}
 	}
 	cert, err := m.magic.GetCertificate(hello)
 	if err != nil {
 		// Let the proactive path repair what the handshake could not
 		// (for instance an unreadable stored certificate); it is
 		// deduplicated per name and respects the budget and back-off.
-		m.Obtain(context.Background(), name)
+		if oerr := m.Obtain(name); oerr != nil {
+			m.log.Debug("certificate not requested after a failed handshake", "host", name, "error", oerr)
+		}
 		return nil, err
 	}
 	memo.put(name, cert)
@@ -639,10 +661,11 @@ func (m *Manager) HTTPChallengeHandler(next http.Handler) http.Handler {
 // soon as a domain becomes active (and at start-up for every active
 // domain, which also loads stored certificates into memory). It returns
 // at once; an error means the request was not accepted (malformed or
-// disallowed name, closed manager). The order respects the budget; a
+// disallowed name, closed manager). The order runs for the manager's
+// lifetime, not the caller's: Close cancels it. It respects the budget; a
 // failure is retried after the back-off while Allow still says yes.
 // Calling it again while an order for host is under way does nothing.
-func (m *Manager) Obtain(_ context.Context, host string) error {
+func (m *Manager) Obtain(host string) error {
 	name, ok := Normalize(host)
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrMalformedName, host)
@@ -701,8 +724,8 @@ func (m *Manager) obtain(name string) {
 		m.mu.Lock()
 		delete(m.retries, name)
 		m.mu.Unlock()
-		if m.cfg.Allow(name) {
-			m.Obtain(m.ctx, name)
+		if err := m.Obtain(name); err != nil && !errors.Is(err, ErrNotAllowed) && !errors.Is(err, ErrClosed) {
+			m.log.Warn("retrying certificate order", "host", name, "error", err)
 		}
 	})
 }

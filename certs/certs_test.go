@@ -232,7 +232,7 @@ func TestInternalIssuer(t *testing.T) {
 	if n := st.ops.Load() - before; n != 0 {
 		t.Errorf("junk handshakes performed %d storage operations, want 0", n)
 	}
-	if err := m.Obtain(context.Background(), "other.localhost"); !errors.Is(err, ErrNotAllowed) {
+	if err := m.Obtain("other.localhost"); !errors.Is(err, ErrNotAllowed) {
 		t.Errorf("Obtain(disallowed) = %v, want ErrNotAllowed", err)
 	}
 	changedMu.Lock()
@@ -251,7 +251,7 @@ func TestInternalIssuer(t *testing.T) {
 	if string(m2.InternalRootPEM()) != string(rootPEM) {
 		t.Error("second manager on the same storage created another root")
 	}
-	if err := m2.Obtain(context.Background(), "SITE.localhost."); err != nil {
+	if err := m2.Obtain("SITE.localhost."); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, m2, "site.localhost", StateActive)

@@ -47,7 +47,7 @@ func TestHandshakeMemo(t *testing.T) {
 	var allowed atomic.Bool
 	allowed.Store(true)
 	m := newMemoTestManager(t, func(h string) bool { return h == name && allowed.Load() })
-	if err := m.Obtain(t.Context(), name); err != nil {
+	if err := m.Obtain(name); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, m, name)
@@ -77,7 +77,7 @@ func TestHandshakeMemo(t *testing.T) {
 	if err := m.deleteStored(t.Context(), name); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Obtain(t.Context(), name); err != nil {
+	if err := m.Obtain(name); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, m, name)
@@ -111,7 +111,7 @@ func TestHandshakeMemo(t *testing.T) {
 // alone, without the cryptography.
 func BenchmarkGetCertificateCached(b *testing.B) {
 	m := newMemoTestManager(b, func(h string) bool { return h == "site.localhost" })
-	if err := m.Obtain(b.Context(), "site.localhost"); err != nil {
+	if err := m.Obtain("site.localhost"); err != nil {
 		b.Fatal(err)
 	}
 	waitActive(b, m, "site.localhost")

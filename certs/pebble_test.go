@@ -127,7 +127,7 @@ func TestPebbleEndToEnd(t *testing.T) {
 	conn.Close()
 
 	// Proactively, as when a domain becomes active.
-	if err := m.Obtain(context.Background(), "api.example.test"); err != nil {
+	if err := m.Obtain("api.example.test"); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, m, "api.example.test", StateActive)
@@ -178,7 +178,7 @@ func TestPebbleFailureBackoff(t *testing.T) {
 	t.Cleanup(func() { httpSrv.Close() })
 	serveTLS(t, m, tlsLn)
 
-	if err := m.Obtain(context.Background(), "down.example.test"); err != nil {
+	if err := m.Obtain("down.example.test"); err != nil {
 		t.Fatal(err)
 	}
 	s := waitStatus(t, m, "down.example.test", StateFailed)
@@ -262,7 +262,7 @@ func TestPebbleSharedStorageOneOrder(t *testing.T) {
 	serveTLS(t, managers[0], tlsLn)
 
 	for _, m := range managers {
-		if err := m.Obtain(context.Background(), "shared.example.test"); err != nil {
+		if err := m.Obtain("shared.example.test"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -360,7 +360,7 @@ func TestUnreadableStoredCertificateIsReobtained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Obtain(context.Background(), "site.localhost"); err != nil {
+	if err := m.Obtain("site.localhost"); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, m, "site.localhost", StateActive)
@@ -375,7 +375,7 @@ func TestUnreadableStoredCertificateIsReobtained(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m2.Close()
-	if err := m2.Obtain(context.Background(), "site.localhost"); err != nil {
+	if err := m2.Obtain("site.localhost"); err != nil {
 		t.Fatal(err)
 	}
 	// Active on a fresh manager means the repaired certificate loaded.
