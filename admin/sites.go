@@ -82,6 +82,7 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.CreateSite(ctx, s); err != nil {
 		return lookupErr("site", s.Name, err)
 	}
+	a.cfg.OnActivate(s)
 	writeJSON(w, http.StatusCreated, a.siteView(s, t.Salt))
 	return nil
 }

@@ -69,12 +69,13 @@
 // outside the platform domain routes to the site of its active claim
 // (cached like other routes; InvalidateHost drops one), and
 // /.well-known/pier-challenge/<token> answers the HTTP ownership proof of
-// a pending claim. DomainSet keeps the active hostnames in memory for
-// decisions that must not touch the database (certmagic's on-demand
-// DecisionFunc); SiteSet does the same for site names and their tenants
-// (per-site platform certificates and their order budget). Both are
-// reloaded periodically and told of changes (Changed) by main, which also
-// feeds them the store's change feed from other nodes.
+// a pending claim. The decisions TLS makes from memory (which names get a
+// certificate) live in internal/tlspolicy, not here.
+//
+// The edge is a tenants.ChangeFollower: SiteChanged and DomainChanged
+// drop cached routes when the admin API or the store's change feed says
+// a site or a hostname changed. PrewarmWorkers compiles live workers at
+// start-up.
 //
 // TLS and ACME challenges wrap ServeHTTP in cmd/pier (package certs);
 // RedirectToHTTPS sends custom domains to https.

@@ -10,149 +10,32 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/assets/fsblob"
 	"github.com/pierhq/pier/assets/s3blob"
+	"github.com/pierhq/pier/certs"
+	"github.com/pierhq/pier/certs/dnshook"
+	"github.com/pierhq/pier/certs/pgstorage"
 	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/logstream"
+	"github.com/pierhq/pier/internal/tlspolicy"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/pgstore"
 	"github.com/pierhq/pier/tenants/sqlitestore"
 )
-
-// serveConfig is everything `pier serve` reads from flags and their PIER_*
-// environment twins. Only this file reads them; every package gets a Config.
-type serveConfig struct {
-	Data        string
-	Domain      string
-	HTTP        string
-	Admin       string
-	DB          string
-	S3Endpoint  string
-	S3Bucket    string
-	S3Region    string
-	S3Prefix    string
-	MaxFiles    int
-	MaxFileSize int64
-	UploadTTL   time.Duration
-	CacheSize   int64
-	LogLevel    string
-	Workers     bool
-	EgressAllow string
-	EgressDeny  string
-	Pprof       bool
-	// PrewarmTimeout bounds compiling live workers at start-up.
-	PrewarmTimeout time.Duration
-	PublicIPs      stringList
-	DNSResolver    string
-	TLS            *tlsFlags
-}
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
-	var c serveConfig
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pier serve [flags]\n\nRuns the edge (every site, on --http) and the admin API (on --admin).\nEvery flag has a PIER_* environment twin, e.g. --s3-bucket ↔ PIER_S3_BUCKET.\n\n")
-		fs.PrintDefaults()
-	}
-	ev := newEnvDefaults()
-	fs.StringVar(&c.Data, "data", ev.str("PIER_DATA", "./data"), "data directory: SQLite database, local blobs, admin token")
-	fs.StringVar(&c.Domain, "domain", ev.str("PIER_DOMAIN", "localhost"), "platform domain: sites answer at <site>.<domain>")
-	fs.StringVar(&c.HTTP, "http", ev.str("PIER_HTTP", ":8080"), "edge listen address")
-	fs.StringVar(&c.Admin, "admin", ev.str("PIER_ADMIN", "127.0.0.1:8081"), "admin API listen address")
-	fs.StringVar(&c.DB, "db", ev.str("PIER_DB", ""), "database: postgres://… for PostgreSQL, else a SQLite file (default <data>/pier.db)")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", ev.str("PIER_S3_ENDPOINT", ""), "S3-compatible endpoint URL (MinIO, Ceph, R2; empty for AWS)")
-	fs.StringVar(&c.S3Bucket, "s3-bucket", ev.str("PIER_S3_BUCKET", ""), "store blobs in this S3 bucket instead of <data>/blobs (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
-	fs.StringVar(&c.S3Region, "s3-region", ev.str("PIER_S3_REGION", "us-east-1"), "S3 region")
-	fs.StringVar(&c.S3Prefix, "s3-prefix", ev.str("PIER_S3_PREFIX", ""), "key prefix inside the bucket")
-	fs.IntVar(&c.MaxFiles, "max-files", int(ev.integer("PIER_MAX_FILES", 100_000)), "files per deployment")
-	fs.Int64Var(&c.MaxFileSize, "max-file-size", ev.integer("PIER_MAX_FILE_SIZE", 25<<20), "bytes per file")
-	fs.DurationVar(&c.UploadTTL, "upload-ttl", ev.duration("PIER_UPLOAD_TTL", time.Hour), "lifetime of an unused upload session")
-	fs.Int64Var(&c.CacheSize, "cache-size", ev.integer("PIER_CACHE_SIZE", 256<<20), "bytes of blobs kept in memory")
-	fs.StringVar(&c.LogLevel, "log-level", ev.str("PIER_LOG_LEVEL", "info"), "debug, info, warn or error")
-	fs.BoolVar(&c.Workers, "workers", ev.boolean("PIER_WORKERS", true), "run tenants' WebAssembly workers")
-	fs.StringVar(&c.EgressAllow, "egress-allow", ev.str("PIER_EGRESS_ALLOW", ""), "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
-	fs.DurationVar(&c.PrewarmTimeout, "prewarm-timeout", ev.duration("PIER_PREWARM_TIMEOUT", 10*time.Second), "how long start-up may spend compiling live workers before serving")
-	fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
-	fs.StringVar(&c.DNSResolver, "dns-resolver", ev.str("PIER_DNS_RESOLVER", ""), "DNS server (host:port) that verifies custom domains' records (default: the system's)")
-	c.TLS = registerTLSFlags(fs, ev)
-	fs.BoolVar(&c.Pprof, "pprof", ev.boolean("PIER_PPROF", false), "serve Go's /debug/pprof/ profiles on the admin listener")
-	fs.StringVar(&c.EgressDeny, "egress-deny", ev.str("PIER_EGRESS_DENY", ""), "per-plan hosts workers may never fetch, same syntax as --egress-allow")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if err := ev.err(); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
-	}
-	if v, ok := ev.get("PIER_PUBLIC_IP"); ok && len(c.PublicIPs) == 0 {
-		c.PublicIPs = strings.Split(v, ",")
-	}
-	for _, ip := range c.PublicIPs {
-		if _, err := netip.ParseAddr(strings.TrimSpace(ip)); err != nil {
-			return c, fmt.Errorf("serve: --public-ip %q is not an IP address", ip)
-		}
-	}
-	if c.DB == "" {
-		c.DB = filepath.Join(c.Data, "pier.db")
-	}
-	c.Domain = strings.TrimSuffix(strings.ToLower(c.Domain), ".")
-	if !validDomain(c.Domain) {
-		return c, fmt.Errorf("serve: --domain %q is not a DNS name (sites answer at <site>.<domain>)", c.Domain)
-	}
-	// A flag counts as given when it is on the command line or its PIER_*
-	// twin is set.
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	fs.VisitAll(func(f *flag.Flag) {
-		if ev.isSet(envName(f.Name)) {
-			given[f.Name] = true
-		}
-	})
-	if err := c.TLS.validate(func(name string) bool { return given[name] }, c.HTTP, c.Domain); err != nil {
-		return c, err
-	}
-	return c, nil
-}
-
-// validDomain reports whether d is a syntactically valid DNS name.
-func validDomain(d string) bool {
-	if d == "" || len(d) > 200 {
-		return false
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseServeFlags(args, stderr)
@@ -162,375 +45,487 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
+	s, err := openServer(ctx, cfg, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	err = s.Run(ctx)
+	if cerr := s.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("serve: shutting down: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "pier: stopped")
+	return nil
+}
+
+// server is `pier serve`: every part the platform runs, built by the open
+// steps in order, served by Run and torn down by Close in reverse order.
+type server struct {
+	cfg     serveConfig
+	stdout  io.Writer
+	log     *slog.Logger
+	closers []func(context.Context) error // Close runs them last first
+
+	store     tenants.Store
+	blobs     assets.Backend
+	blobsAt   string // where blobs live, for the banner
+	cache     *assets.Cache
+	tokenPath string
+	edgeLn    net.Listener
+	adminLn   net.Listener
+	logs      *logstream.Hub
+	workers   *worker.Runtime // nil with --workers=false
+	edge      *hosting.Edge
+	policy    *tlspolicy.Policy
+	changes   tenants.Followers // the edge's and the TLS policy's caches
+
+	// TLS; certs and tlsLn are nil when it is off.
+	certs    *certs.Manager
+	status   *tlspolicy.StatusWriter
+	tlsLn    net.Listener
+	tlsSrv   *http.Server
+	rootFile string // the internal CA's root, with --tls-internal
+
+	api      *admin.API
+	edgeSrv  *http.Server
+	adminSrv *http.Server
+}
+
+// openServer runs the open steps; on a failure what was opened is closed.
+func openServer(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (*server, error) {
+	s := &server{cfg: cfg, stdout: stdout}
+	steps := []func(context.Context, io.Writer) error{
+		s.openLogger, s.openStore, s.openBlobs, s.openListeners, s.openWorkers,
+		s.openEdge, s.openTLS, s.openAPI, s.openHTTP,
+	}
+	for _, step := range steps {
+		if err := step(ctx, stderr); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// onClose registers a teardown step.
+func (s *server) onClose(f func(context.Context) error) { s.closers = append(s.closers, f) }
+
+// Close stops serving and releases everything opened, in reverse order,
+// within 10 seconds. It may be called more than once.
+func (s *server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+func (s *server) openLogger(_ context.Context, stderr io.Writer) error {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(s.cfg.LogLevel)); err != nil {
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	s.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
 
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return fmt.Errorf("serve: creating data directory: %w", err)
+// openStore opens the data directory, the database and the bootstrap
+// admin token.
+func (s *server) openStore(ctx context.Context, _ io.Writer) error {
+	for _, dir := range []string{s.cfg.Data, filepath.Join(s.cfg.Data, "tmp")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("serve: creating data directory: %w", err)
+		}
 	}
-	store, err := openStore(ctx, cfg.DB)
+	store, err := openStore(ctx, s.cfg.DB)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	s.store = store
+	s.onClose(func(context.Context) error { return store.Close() })
+	s.tokenPath = filepath.Join(s.cfg.Data, "admin.token")
+	return ensureAdminToken(ctx, store, s.tokenPath)
+}
 
-	backend, where, err := openBlobs(ctx, cfg)
+func (s *server) openBlobs(ctx context.Context, _ io.Writer) error {
+	b, where, err := openBlobs(ctx, s.cfg)
 	if err != nil {
 		return err
 	}
-	cache := assets.NewCache(backend, cfg.CacheSize)
+	s.blobs, s.blobsAt = b, where
+	s.cache = assets.NewCache(b, s.cfg.CacheSize)
+	return nil
+}
 
-	tokenPath := filepath.Join(cfg.Data, "admin.token")
-	if err := ensureAdminToken(ctx, store, tokenPath); err != nil {
-		return err
-	}
-
-	// Listen first so a port clash fails start-up before anything runs.
-	edgeLn, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("serve: edge listener: %w", err)
-	}
-	adminLn, err := net.Listen("tcp", cfg.Admin)
-	if err != nil {
-		edgeLn.Close()
-		return fmt.Errorf("serve: admin listener: %w", err)
-	}
-
-	edgePort := portSuffix(edgeLn.Addr())
-	logs := logstream.New(0)
-	var (
-		workers  *worker.Runtime
-		validate func(context.Context, []byte) error
-	)
-	if cfg.Workers {
-		workers, err = worker.New(ctx, worker.Config{
-			CacheDir: filepath.Join(cfg.Data, "wasm-cache"),
-			Logger:   log.With("component", "worker"),
-		})
+// openListeners listens before anything runs, so a port clash fails
+// start-up first.
+func (s *server) openListeners(_ context.Context, _ io.Writer) error {
+	for _, l := range []struct {
+		ln         *net.Listener
+		addr, name string
+	}{{&s.edgeLn, s.cfg.HTTP, "edge"}, {&s.adminLn, s.cfg.Admin, "admin"}} {
+		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
-			edgeLn.Close()
-			adminLn.Close()
-			return fmt.Errorf("serve: worker runtime: %w", err)
+			return fmt.Errorf("serve: %s listener: %w", l.name, err)
 		}
-		defer workers.Close(context.Background())
-		validate = workers.Validate
+		*l.ln = ln
+		s.onClose(func(context.Context) error { return ln.Close() })
 	}
-	policy, err := egressPolicy(cfg, adminLn.Addr().String())
-	if err != nil {
-		edgeLn.Close()
-		adminLn.Close()
-		return err
-	}
-	domains := hosting.NewDomainSet(store, hosting.DomainSetConfig{})
-	verifier := &domainverify.Verifier{PublicIPs: cfg.PublicIPs}
-	if cfg.DNSResolver != "" {
-		verifier.Resolver = domainverify.NewResolver(cfg.DNSResolver)
-	}
-	edge := hosting.New(hosting.Config{
-		Domain:  cfg.Domain,
-		Logger:  log.With("component", "edge"),
-		Workers: workers,
-		Logs:    logs,
-		Egress:  policy,
-	}, store, cache)
-	defer edge.Close(context.Background())
+	return nil
+}
 
-	// TLS: certificates for active custom domains (ACME, on demand, decided
-	// from memory) and for platform hosts: one wildcard through DNS-01
-	// (--dns01-webhook; certs serves every <x>.<domain> from it without
-	// asking allow), else per existing site on demand (no previews: their
-	// names are unbounded), or anything under the domain from the internal
-	// CA (--tls-internal).
-	if err := domains.Refresh(ctx); err != nil {
-		log.Warn("loading active custom domains", "err", err)
+func (s *server) openWorkers(ctx context.Context, _ io.Writer) error {
+	s.logs = logstream.New(0)
+	if !s.cfg.Workers {
+		return nil
 	}
-	platformTLS := cfg.TLS.platformTLS()
-	var sites *hosting.SiteSet
-	if platformTLS == platformTLSPerSite {
-		sites = hosting.NewSiteSet(store, hosting.SiteSetConfig{})
-		if err := sites.Refresh(ctx); err != nil {
-			log.Warn("loading sites", "err", err)
-		}
-	}
-	platformSuffix := "." + cfg.Domain
-	allow := func(h string) bool {
-		if domains.IsActive(h) {
-			return true
-		}
-		switch platformTLS {
-		case platformTLSInternal:
-			return strings.HasSuffix(h, platformSuffix)
-		case platformTLSPerSite:
-			// Only sites that exist: junk names under the domain must not
-			// spend the ACME budget or touch storage.
-			site, ok := platformSite(h, cfg.Domain)
-			return ok && sites.Has(site)
-		}
-		return false
-	}
-	tenantOf := func(h string) string {
-		if site, ok := platformSite(h, cfg.Domain); ok {
-			if sites == nil {
-				return ""
-			}
-			t, _ := sites.TenantOf(site)
-			return t
-		}
-		// A custom domain. Asked once per order, never per handshake, so
-		// the store may answer; unknown counts only against the global cap.
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if d, err := store.ActiveDomain(lctx, h); err == nil {
-			return d.TenantID
-		}
-		return ""
-	}
-	challenges := newChallengeLookup(func(ctx context.Context, h string) bool {
-		_, err := store.ActiveDomain(ctx, h)
-		return err == nil
+	rt, err := worker.New(ctx, worker.Config{
+		CacheDir: filepath.Join(s.cfg.Data, "wasm-cache"),
+		Logger:   s.log.With("component", "worker"),
 	})
-	tlsSrv, err := startTLS(ctx, cfg.TLS, tlsOptions{
-		Domain:         cfg.Domain,
-		Data:           cfg.Data,
-		DB:             cfg.DB,
-		HTTPAddr:       cfg.HTTP,
-		Allow:          allow,
-		AllowChallenge: challenges.allow,
-		TenantOf:       tenantOf,
-		Logger:         log.With("component", "tls"),
-	}, edge)
 	if err != nil {
-		edgeLn.Close()
-		adminLn.Close()
+		return fmt.Errorf("serve: worker runtime: %w", err)
+	}
+	s.workers = rt
+	s.onClose(rt.Close)
+	return nil
+}
+
+func (s *server) openEdge(_ context.Context, _ io.Writer) error {
+	policy, err := egressPolicy(s.cfg, s.adminLn.Addr().String())
+	if err != nil {
 		return err
 	}
-	// siteChanged and domainChanged apply a change of routing or domain
-	// state to this node's caches: called by the admin API for its own
-	// writes and, with PostgreSQL, for every node's (the store's change
-	// feed). Both are idempotent and return quickly.
-	siteChanged := func(name string) {
-		edge.Invalidate(name)
-		if sites != nil {
-			// Created, deployed, deleted or its tenant disabled: reload the
-			// set, then stop serving the certificate of a site that is gone.
-			sites.Changed(name)
-			if tlsSrv != nil {
-				go func() {
-					if sites.Refresh(ctx) == nil {
-						tlsSrv.ForgetUnlessAllowed(name + platformSuffix)
-					}
-				}()
-			}
-		}
+	var rt *worker.Runtime
+	if s.workers != nil {
+		rt = s.workers // a nil *Runtime in the interface would not be nil
 	}
-	domainChanged := func(h string) {
-		edge.InvalidateHost(h)
-		domains.Changed(h) // applies the store's answer for h at once
-		if tlsSrv != nil {
-			// An active name is obtained at once, an inactive one forgotten
-			// (no longer served or renewed).
-			go tlsSrv.OnDomainChange(h)
-		}
+	s.edge = hosting.New(hosting.Config{
+		Domain:  s.cfg.Domain,
+		Logger:  s.log.With("component", "edge"),
+		Workers: rt,
+		Logs:    s.logs,
+		Egress:  policy,
+	}, s.store, s.cache)
+	s.onClose(s.edge.Close)
+	return nil
+}
+
+// openTLS loads the TLS policy and, with TLS on, listens on --https and
+// builds the certificate manager: certificates for active custom domains
+// (ACME, on demand, decided from memory) and for platform hosts (see
+// tlspolicy.Mode).
+func (s *server) openTLS(ctx context.Context, _ io.Writer) error {
+	f := s.cfg.TLS
+	s.policy = tlspolicy.New(s.store, tlspolicy.Config{
+		Domain: s.cfg.Domain,
+		Mode:   f.mode(),
+		Logger: s.log.With("component", "tls"),
+	})
+	s.changes = tenants.Followers{s.edge, s.policy}
+	if err := s.policy.Load(ctx); err != nil {
+		s.log.Warn("loading custom domains and sites", "err", err)
 	}
-	// Sites' and previews' URLs (deploy, sites get) say https when the
-	// platform serves their names over HTTPS.
-	httpsPort := ""
-	if tlsSrv != nil {
-		httpsPort = httpsPortSuffix(tlsSrv.Addr())
+	if f.HTTPS == "" {
+		return nil
 	}
-	edgeURL := platformURL(platformTLS, cfg.Domain, edgePort, httpsPort)
-	api := admin.New(admin.Config{
-		Domain:     cfg.Domain,
-		EdgeURL:    edgeURL,
-		Limits:     assets.Limits{MaxFiles: cfg.MaxFiles, MaxFileSize: cfg.MaxFileSize},
-		UploadTTL:  cfg.UploadTTL,
-		OnActivate: func(s tenants.Site) { siteChanged(s.Name) },
-		Logger:     log.With("component", "admin"),
-		SpoolDir:   filepath.Join(cfg.Data, "tmp"),
-		Logs:       logs,
-		// nil when workers are off: deploying one then fails with workers_disabled.
-		ValidateWorker: validate,
-		PublicIPs:      cfg.PublicIPs,
-		Verifier:       verifier,
-		TLS:            tlsSrv != nil,
-		OnDomainChange: domainChanged,
-	}, store, backend)
-	if err := os.MkdirAll(filepath.Join(cfg.Data, "tmp"), 0o700); err != nil {
+	ln, err := net.Listen("tcp", f.HTTPS)
+	if err != nil {
+		return fmt.Errorf("serve: https listener: %w", err)
+	}
+	s.tlsLn = ln
+	s.onClose(func(context.Context) error { return ln.Close() })
+	cfg, err := s.certsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if s.certs, err = certs.New(cfg); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if tlsSrv != nil {
-		go tlsSrv.ReportStatus(ctx, api.SetCertStatus, log.With("component", "tls"))
-	}
-	adminMux := http.NewServeMux()
-	adminMux.Handle("/", api.Handler())
-	if cfg.Pprof {
-		adminMux.HandleFunc("/debug/pprof/", pprof.Index)
-		adminMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		adminMux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		adminMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	adminMux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		edge.WriteMetrics(w)
-		if tlsSrv != nil {
-			tlsSrv.Manager.WriteMetrics(w)
+	s.onClose(func(context.Context) error { return s.certs.Close() })
+	if root := s.certs.InternalRootPEM(); root != nil {
+		s.rootFile = filepath.Join(s.cfg.Data, "tls-internal-root.pem")
+		if err := writeFileAtomic(s.rootFile, root); err != nil {
+			return fmt.Errorf("serve: writing internal CA root: %w", err)
 		}
-	})
+	}
+	s.policy.UseCertificates(ctx, s.certs)
+	return nil
+}
 
-	edgeSrv := hosting.NewServer(cfg.HTTP, edge)
-	if tlsSrv != nil {
-		// ACME HTTP-01 before any tenant rule, then custom domains to https
-		// once their certificate is in (until then, and if issuance fails,
-		// they stay reachable over http rather than redirected to a
-		// failing handshake).
-		toHTTPS := func(h string) bool { return domains.IsActive(h) && tlsSrv.Manager.HasCertificate(h) }
-		edgeSrv.Handler = tlsSrv.HTTPHandler(hosting.RedirectToHTTPS(edge, toHTTPS, httpsPort))
-		if hosts, err := store.ActiveDomains(ctx); err == nil {
-			tlsSrv.ObtainAll(hosts)
+// certsConfig is the certificate manager's configuration from the flags:
+// storage shared through PostgreSQL when --db is, the policy's decisions,
+// DNS-01 for the wildcard when --dns01-webhook is set.
+func (s *server) certsConfig(ctx context.Context) (certs.Config, error) {
+	f := s.cfg.TLS
+	listenHost, _, _ := net.SplitHostPort(f.HTTPS)
+	s.status = tlspolicy.NewStatusWriter()
+	cfg := certs.Config{
+		DataDir:                   s.cfg.Data,
+		CA:                        f.ACMECA,
+		Email:                     f.ACMEEmail,
+		CARootFile:                f.ACMECARoot,
+		Internal:                  f.Internal,
+		Allow:                     s.policy.Allow,
+		AllowChallenge:            s.policy.AllowChallenge,
+		TenantOf:                  s.policy.TenantOf,
+		MaxOrdersPerHour:          f.OrdersPerHour,
+		MaxOrdersPerHourPerTenant: f.OrdersPerHourTen,
+		ListenHost:                listenHost,
+		HTTPPort:                  s.edgeLn.Addr().(*net.TCPAddr).Port,
+		TLSPort:                   s.tlsLn.Addr().(*net.TCPAddr).Port,
+		OnChange:                  s.status.Changed,
+		Logger:                    s.log.With("component", "tls"),
+	}
+	if isPostgresURL(s.cfg.DB) {
+		pool, err := pgxpool.New(ctx, s.cfg.DB)
+		if err != nil {
+			return cfg, fmt.Errorf("serve: certificate storage: %w", err)
+		}
+		s.onClose(func(context.Context) error { pool.Close(); return nil })
+		storage, err := pgstorage.New(ctx, pgstorage.Config{Pool: pool, Logger: cfg.Logger})
+		if err != nil {
+			return cfg, fmt.Errorf("serve: certificate storage: %w", err)
+		}
+		s.onClose(func(context.Context) error { storage.Close(); return nil })
+		cfg.Storage = storage
+	}
+	if f.DNS01Webhook != "" {
+		provider, err := dnshook.New(dnshook.Config{URL: f.DNS01Webhook, Username: f.DNS01User, Password: f.DNS01Password})
+		if err != nil {
+			return cfg, fmt.Errorf("serve: --dns01-webhook: %w", err)
+		}
+		cfg.DNS01Provider = provider
+		cfg.Wildcards = []string{"*." + s.cfg.Domain}
+		for _, r := range strings.Split(f.DNS01Resolver, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				cfg.DNS01Resolvers = append(cfg.DNS01Resolvers, r)
+			}
 		}
 	}
-	adminSrv := &http.Server{
-		Handler:           adminMux,
+	return cfg, nil
+}
+
+func (s *server) openAPI(_ context.Context, _ io.Writer) error {
+	verifier := &domainverify.Verifier{PublicIPs: s.cfg.PublicIPs}
+	if s.cfg.DNSResolver != "" {
+		verifier.Resolver = domainverify.NewResolver(s.cfg.DNSResolver)
+	}
+	var validate func(context.Context, []byte) error
+	if s.workers != nil {
+		validate = s.workers.Validate
+	}
+	s.api = admin.New(admin.Config{
+		Domain:     s.cfg.Domain,
+		EdgeURL:    s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort()),
+		Limits:     assets.Limits{MaxFiles: s.cfg.MaxFiles, MaxFileSize: s.cfg.MaxFileSize},
+		UploadTTL:  s.cfg.UploadTTL,
+		OnActivate: func(site tenants.Site) { s.changes.SiteChanged(site.Name) },
+		Logger:     s.log.With("component", "admin"),
+		SpoolDir:   filepath.Join(s.cfg.Data, "tmp"),
+		Logs:       s.logs,
+		// nil when workers are off: deploying one then fails with workers_disabled.
+		ValidateWorker: validate,
+		PublicIPs:      s.cfg.PublicIPs,
+		Verifier:       verifier,
+		TLS:            s.certs != nil,
+		OnDomainChange: s.changes.DomainChanged,
+	}, s.store, s.blobs)
+	return nil
+}
+
+// httpsPort is ":port" for https URLs, empty for 443 or without TLS.
+func (s *server) httpsPort() string {
+	if s.tlsLn == nil {
+		return ""
+	}
+	return portSuffix(s.tlsLn.Addr(), "443")
+}
+
+// openHTTP builds the HTTP servers: the edge (behind ACME HTTP-01 and the
+// custom domains' redirect to HTTPS when TLS is on), HTTPS, and the admin
+// listener (API, metrics, optional pprof).
+func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
+	var edge http.Handler = s.edge
+	if s.certs != nil {
+		edge = s.certs.HTTPChallengeHandler(hosting.RedirectToHTTPS(s.edge, s.policy.RedirectToHTTPS, s.httpsPort()))
+		s.tlsSrv = hosting.NewServer(s.cfg.TLS.HTTPS, s.edge)
+		s.tlsSrv.TLSConfig = s.certs.TLSConfig()
+		s.onClose(s.tlsSrv.Shutdown)
+	}
+	s.edgeSrv = hosting.NewServer(s.cfg.HTTP, edge)
+	s.onClose(s.edgeSrv.Shutdown)
+	s.adminSrv = &http.Server{
+		Handler:           s.adminHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // large blob uploads
 		WriteTimeout:      10 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-
 	// Open log streams end when the server shuts down instead of holding
 	// Shutdown until its deadline.
-	adminSrv.RegisterOnShutdown(api.CloseStreams)
+	s.adminSrv.RegisterOnShutdown(s.api.CloseStreams)
+	s.onClose(s.adminSrv.Shutdown)
+	return nil
+}
 
-	// Compile the workers of live deployments before serving, so the first
-	// request after a restart does not wait for it; bounded, so a platform
-	// with many workers still starts (the rest compile on first use).
-	if workers != nil {
-		pctx, cancel := context.WithTimeout(ctx, cfg.PrewarmTimeout)
-		prewarmWorkers(pctx, store, cache, workers, log)
-		cancel()
+func (s *server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", s.api.Handler())
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.edge.WriteMetrics(w)
+		if s.certs != nil {
+			s.certs.WriteMetrics(w)
+		}
+	})
+	return mux
+}
+
+// Run serves until ctx ends or a listener fails, then stops the
+// background work; Close stops the servers.
+func (s *server) Run(ctx context.Context) error {
+	if s.workers != nil {
+		// Compile the workers of live deployments before serving, so the
+		// first request after a restart does not wait for it.
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.PrewarmTimeout)
+		start := time.Now()
+		n, err := s.edge.PrewarmWorkers(pctx, s.store)
+		cancel()
+		if err != nil {
+			s.log.Warn("prewarming workers", "err", err)
+		} else if n > 0 {
+			s.log.Info("prewarmed workers", "count", n, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	s.runBackground(bg, &wg)
 
 	errc := make(chan error, 3)
-	go func() { errc <- serveUntilClosed(edgeSrv, edgeLn) }()
-	if tlsSrv != nil {
-		go func() { errc <- tlsSrv.Serve() }()
-		fmt.Fprintf(stdout, "pier: HTTPS on %s\n", tlsSrv.Addr())
+	serve := func(srv *http.Server, ln net.Listener, tls bool) {
+		var err error
+		if tls {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}
+	go serve(s.edgeSrv, s.edgeLn, false)
+	if s.tlsSrv != nil {
+		go serve(s.tlsSrv, s.tlsLn, true)
+	}
+	go serve(s.adminSrv, s.adminLn, false)
+	s.printBanner()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// runBackground starts the periodic and event-driven work: certificates
+// for active domains and their status, upload expiry, domain
+// verification, the TLS policy's reloads and the change feed.
+func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
+	if s.certs != nil {
+		wg.Go(func() { s.status.Run(ctx, s.certs.Status, s.api.SetCertStatus, s.log.With("component", "tls")) })
+		if err := s.policy.ObtainAll(ctx); err != nil {
+			s.log.Warn("requesting certificates of active domains", "err", err)
+		}
+	}
+	wg.Go(func() { expireUploads(ctx, s.api, s.log) })
+	wg.Go(func() { s.api.RunVerifier(ctx) })
+	wg.Go(func() { s.policy.Run(ctx) })
+	if w, ok := s.store.(tenants.ChangeWatcher); ok {
+		// Other nodes' changes (PostgreSQL LISTEN/NOTIFY) reach this
+		// node's caches at once; the periodic reloads stay as a fallback.
+		wg.Go(func() {
+			w.WatchChanges(ctx, func(c tenants.Change) {
+				if c.Kind == tenants.ChangeResync && c.Err != nil {
+					s.log.Warn("change feed reconnected", "err", c.Err)
+				}
+				s.changes.Apply(c)
+			})
+		})
+	}
+}
+
+// printBanner says where everything answers and what to type next.
+func (s *server) printBanner() {
+	out, cfg := s.stdout, s.cfg
+	edgePort := portSuffix(s.edgeLn.Addr(), "80")
+	mode := cfg.TLS.mode()
+	if s.certs != nil {
+		fmt.Fprintf(out, "pier: HTTPS on %s\n", s.tlsLn.Addr())
 		if !cfg.TLS.Internal {
 			contact := cfg.TLS.ACMEEmail
 			if contact == "" {
 				contact = "no contact e-mail (--acme-email)"
 			}
-			fmt.Fprintf(stdout, "pier: certificates from %s, %s\n", cfg.TLS.ACMECA, contact)
+			fmt.Fprintf(out, "pier: certificates from %s, %s\n", cfg.TLS.ACMECA, contact)
 		}
-		cover := platformTLSSummary(platformTLS, cfg.Domain)
-		fmt.Fprintf(stdout, "pier: platform hosts: %s\n", cover)
-		log.Info("TLS for platform hosts", "mode", platformTLS, "covers", cover)
-		if f := tlsSrv.RootFile(); f != "" {
-			fmt.Fprintf(stdout, "pier: trust %s for https://<site>.%s%s/\n", f, cfg.Domain, httpsPort)
+		fmt.Fprintf(out, "pier: platform hosts: %s\n", mode.Summary(cfg.Domain))
+		s.log.Info("TLS for platform hosts", "mode", mode, "covers", mode.Summary(cfg.Domain))
+		if s.rootFile != "" {
+			fmt.Fprintf(out, "pier: trust %s for https://<site>.%s%s/\n", s.rootFile, cfg.Domain, s.httpsPort())
 		}
-	}
-	go func() { errc <- serveUntilClosed(adminSrv, adminLn) }()
-	go expireUploads(ctx, api, log)
-	go api.RunVerifier(ctx)
-	go domains.Run(ctx, func(err error) { log.Warn("reloading active custom domains", "err", err) })
-	if sites != nil {
-		go sites.Run(ctx, func(err error) { log.Warn("reloading sites", "err", err) })
-	}
-	if w, ok := store.(tenants.ChangeWatcher); ok {
-		// Other nodes' changes (PostgreSQL LISTEN/NOTIFY) reach this
-		// node's caches at once; the periodic reloads stay as a fallback.
-		go w.WatchChanges(ctx, func(c tenants.Change) {
-			switch c.Kind {
-			case tenants.ChangeSite:
-				siteChanged(c.Key)
-			case tenants.ChangeDomain:
-				domainChanged(c.Key)
-			case tenants.ChangeResync:
-				// Changes may have been missed: reload the sets now; cached
-				// routes revalidate within RouteTTL.
-				if c.Err != nil {
-					log.Warn("change feed reconnected", "err", c.Err)
-				}
-				domains.Changed("")
-				if sites != nil {
-					sites.Changed("")
-				}
-			}
-		})
-	}
-
-	if platformTLS != platformTLSOff {
-		fmt.Fprintf(stdout, "pier: sites at https://<site>.%s%s/ and http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, httpsPort, cfg.Domain, edgePort, edgeLn.Addr())
+		fmt.Fprintf(out, "pier: sites at https://<site>.%s%s/ and http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, s.httpsPort(), cfg.Domain, edgePort, s.edgeLn.Addr())
 	} else {
-		fmt.Fprintf(stdout, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, edgeLn.Addr())
+		fmt.Fprintf(out, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, s.edgeLn.Addr())
 	}
-	fmt.Fprintf(stdout, "pier: admin API at http://%s/api/v1 — admin token in %s\n", adminLn.Addr(), tokenPath)
-	fmt.Fprintf(stdout, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), where)
-	fmt.Fprintf(stdout, "pier: custom domains verified through %s\n", resolverName(cfg.DNSResolver))
-
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	edgeSrv.Shutdown(shutdownCtx)
-	adminSrv.Shutdown(shutdownCtx)
-	if tlsSrv != nil {
-		tlsSrv.Shutdown(shutdownCtx)
-	}
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	fmt.Fprintln(stdout, "pier: stopped")
-	return nil
+	api := "http://" + dialAddr(s.adminLn.Addr())
+	fmt.Fprintf(out, "pier: admin API at %s/api/v1/ (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
+	fmt.Fprintf(out, "pier: admin token in %s\n", s.tokenPath)
+	fmt.Fprintf(out, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), s.blobsAt)
+	fmt.Fprintf(out, "pier: custom domains verified through %s\n", resolverName(cfg.DNSResolver))
+	fmt.Fprintf(out, "pier: next, in another terminal: %s\n", nextStep(api, s.tokenPath))
 }
 
-// prewarmWorkers compiles (from the on-disk caches) the worker of every
-// live deployment until ctx ends, so the first request after a restart
-// does not pay for it.
-func prewarmWorkers(ctx context.Context, store tenants.Store, blobs *assets.Cache, rt *worker.Runtime, log *slog.Logger) {
-	sites, err := store.Sites(ctx, "")
+// nextStep is the one command to try first: create a tenant with the
+// CLI, telling it where the API and the token are when its defaults
+// (http://127.0.0.1:8081, ./data/admin.token) would not find them.
+func nextStep(api, tokenPath string) string {
+	cmd := "pier tenants create acme"
+	if filepath.Clean(tokenPath) != filepath.Join("data", "admin.token") {
+		cmd = "PIER_TOKEN=$(cat " + tokenPath + ") " + cmd
+	}
+	if api != "http://127.0.0.1:8081" {
+		cmd = "PIER_API=" + api + " " + cmd
+	}
+	return cmd
+}
+
+// dialAddr is a listener's address as a client dials it: a wildcard host
+// becomes 127.0.0.1.
+func dialAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
-		log.Warn("prewarming workers: listing sites", "err", err)
-		return
+		return a.String()
 	}
-	start, n := time.Now(), 0
-	for _, site := range sites {
-		if ctx.Err() != nil {
-			return
-		}
-		if site.ActiveDeployment == "" {
-			continue
-		}
-		d, err := store.Deployment(ctx, site.ID, site.ActiveDeployment)
-		if err != nil || d.Worker == "" {
-			continue
-		}
-		t, err := store.Tenant(ctx, d.TenantID)
-		if err != nil {
-			continue
-		}
-		wasm, err := blobs.Bytes(ctx, assets.Key(d.TenantID, d.Worker, ""))
-		if err != nil {
-			log.Warn("prewarming worker: reading module", "site", site.Name, "err", err)
-			continue
-		}
-		l := t.EffectiveLimits()
-		lim := worker.Limits{CPU: time.Duration(l.CPUMs) * time.Millisecond, SubRequests: l.SubRequests, MemoryBytes: int64(l.MemoryMB) << 20}
-		if err := rt.Prewarm(ctx, wasm, lim); err != nil {
-			log.Warn("prewarming worker", "site", site.Name, "err", err)
-			continue
-		}
-		n++
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
 	}
-	if n > 0 {
-		log.Info("prewarmed workers", "count", n, "took", time.Since(start).Round(time.Millisecond))
-	}
+	return net.JoinHostPort(host, port)
 }
 
 // egressPolicy builds the workers' egress policy: the default private and
@@ -543,7 +538,7 @@ func egressPolicy(cfg serveConfig, adminAddr string) (*egress.Policy, error) {
 			p.Platform = append(p.Platform, u.Host)
 		}
 	}
-	if u, err := url.Parse(cfg.DB); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != "" {
+	if u, err := url.Parse(cfg.DB); err == nil && isPostgresURL(cfg.DB) && u.Host != "" {
 		p.Platform = append(p.Platform, u.Host)
 	}
 	p.Plans = map[string]egress.HostRules{}
@@ -551,39 +546,41 @@ func egressPolicy(cfg serveConfig, adminAddr string) (*egress.Policy, error) {
 		flag, value string
 		allow       bool
 	}{{"--egress-allow", cfg.EgressAllow, true}, {"--egress-deny", cfg.EgressDeny, false}} {
-		if spec.value == "" {
-			continue
-		}
-		for _, part := range strings.Split(spec.value, ";") {
-			plan, hosts, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || tenants.ValidatePlan(plan) != nil || hosts == "" {
-				return nil, fmt.Errorf("serve: %s: %q is not plan=host,host (plans: free, pro, enterprise)", spec.flag, part)
-			}
-			r := p.Plans[plan]
-			for _, h := range strings.Split(hosts, ",") {
-				if h = strings.TrimSpace(h); h != "" {
-					if spec.allow {
-						r.Allow = append(r.Allow, h)
-					} else {
-						r.Deny = append(r.Deny, h)
-					}
-				}
-			}
-			p.Plans[plan] = r
+		if err := addPlanHosts(p.Plans, spec.flag, spec.value, spec.allow); err != nil {
+			return nil, err
 		}
 	}
 	return p, nil
 }
 
-func serveUntilClosed(srv *http.Server, ln net.Listener) error {
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
+// addPlanHosts adds a 'plan=host,host;plan=host' list to plans.
+func addPlanHosts(plans map[string]egress.HostRules, flagName, value string, allow bool) error {
+	if value == "" {
+		return nil
+	}
+	for _, part := range strings.Split(value, ";") {
+		plan, hosts, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || tenants.ValidatePlan(plan) != nil || hosts == "" {
+			return fmt.Errorf("serve: %s: %q is not plan=host,host (plans: free, pro, enterprise)", flagName, part)
+		}
+		r := plans[plan]
+		for _, h := range strings.Split(hosts, ",") {
+			if h = strings.TrimSpace(h); h == "" {
+				continue
+			}
+			if allow {
+				r.Allow = append(r.Allow, h)
+			} else {
+				r.Deny = append(r.Deny, h)
+			}
+		}
+		plans[plan] = r
 	}
 	return nil
 }
 
 func openStore(ctx context.Context, db string) (tenants.Store, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+	if isPostgresURL(db) {
 		s, err := pgstore.Open(ctx, db)
 		if err != nil {
 			return nil, fmt.Errorf("serve: opening PostgreSQL: %w", err)
@@ -649,11 +646,7 @@ func ensureAdminToken(ctx context.Context, store tenants.Store, path string) err
 	if err := store.CreateToken(ctx, tok); err != nil {
 		return fmt.Errorf("serve: creating the bootstrap admin token: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
-		return fmt.Errorf("serve: writing admin token: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := writeFileAtomic(path, []byte(secret+"\n")); err != nil {
 		return fmt.Errorf("serve: writing admin token: %w", err)
 	}
 	return nil
@@ -676,42 +669,13 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 	}
 }
 
-// portSuffix is ":port" for URLs, empty for port 80.
-func portSuffix(a net.Addr) string {
+// portSuffix is ":port" for URLs, empty for the scheme's default port.
+func portSuffix(a net.Addr, defaultPort string) string {
 	_, port, err := net.SplitHostPort(a.String())
-	if err != nil || port == "80" {
+	if err != nil || port == defaultPort {
 		return ""
 	}
 	return ":" + port
-}
-
-// httpsPortSuffix is ":port" for https URLs, empty for port 443.
-func httpsPortSuffix(a net.Addr) string {
-	_, port, err := net.SplitHostPort(a.String())
-	if err != nil || port == "443" {
-		return ""
-	}
-	return ":" + port
-}
-
-// platformURL returns admin.Config.EdgeURL: https://host<httpsPort>/ for
-// the platform hosts served over HTTPS in TLS mode (docs/tls.md: every
-// name under the domain with the wildcard or the internal CA, sites but
-// not previews per site), else http://host<httpPort>/.
-func platformURL(mode, domain, httpPort, httpsPort string) func(host string) string {
-	return func(host string) string {
-		https := false
-		switch mode {
-		case platformTLSWildcard, platformTLSInternal:
-			https = strings.HasSuffix(host, "."+domain)
-		case platformTLSPerSite:
-			_, https = platformSite(host, domain)
-		}
-		if https {
-			return "https://" + host + httpsPort + "/"
-		}
-		return "http://" + host + httpPort + "/"
-	}
 }
 
 func redactDSN(dsn string) string {
@@ -723,97 +687,28 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
-// envDefaults reads the PIER_* environment twins of `pier serve`'s flags
-// as their defaults. Values are parsed strictly: a value that does not
-// parse is recorded (see err) instead of being silently replaced by the
-// default.
-type envDefaults struct {
-	lookup func(string) (string, bool)
-	errs   []error
-}
-
-func newEnvDefaults() *envDefaults { return &envDefaults{lookup: os.LookupEnv} }
-
-// get returns the variable's value; ok is false when it is unset or empty.
-func (e *envDefaults) get(name string) (string, bool) {
-	v, ok := e.lookup(name)
-	return v, ok && v != ""
-}
-
-// isSet reports whether the variable is set to a non-empty value.
-func (e *envDefaults) isSet(name string) bool {
-	_, ok := e.get(name)
-	return ok
-}
-
-func (e *envDefaults) bad(name, v, what string) {
-	e.errs = append(e.errs, fmt.Errorf("%s=%q is not %s", name, v, what))
-}
-
-func (e *envDefaults) str(name, def string) string {
-	if v, ok := e.get(name); ok {
-		return v
-	}
-	return def
-}
-
-func (e *envDefaults) boolean(name string, def bool) bool {
-	v, ok := e.get(name)
-	if !ok {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.bad(name, v, "a boolean (accepted: true, false, 1, 0, t, f, TRUE, FALSE, True, False, T, F)")
-		return def
-	}
-	return b
-}
-
-func (e *envDefaults) integer(name string, def int64) int64 {
-	v, ok := e.get(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		e.bad(name, v, "an integer (decimal digits, e.g. 100 or -1)")
-		return def
-	}
-	return n
-}
-
-func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
-	v, ok := e.get(name)
-	if !ok {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		e.bad(name, v, "a duration (a number with a unit: ms, s, m or h, e.g. 90s, 10m, 1h30m)")
-		return def
-	}
-	return d
-}
-
-// err is every bad value found, nil when all parsed.
-func (e *envDefaults) err() error {
-	if len(e.errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("serve: %w", errors.Join(e.errs...))
-}
-
-// envName is the PIER_* twin of a flag: --cert-orders-per-hour ↔
-// PIER_CERT_ORDERS_PER_HOUR.
-func envName(flagName string) string {
-	return "PIER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
 // resolverName says which DNS resolver --dns-resolver selects.
 func resolverName(addr string) string {
 	if addr == "" {
 		return "the system resolver"
 	}
 	return "the resolver at " + addr
+}
+
+// writeFileAtomic writes data to path (mode 0600) through a temporary
+// file renamed into place, so a reader never sees half of it.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -132,27 +132,3 @@ func TestTLSInternalListensLikeHTTP(t *testing.T) {
 		t.Errorf("explicit --https: %q, %v", c.TLS.HTTPS, err)
 	}
 }
-
-func TestPlatformURL(t *testing.T) {
-	const site, preview = "blog.pier.test", "abc123--blog.pier.test"
-	for _, tc := range []struct {
-		mode               string
-		wantSite, wantPrev string
-	}{
-		{platformTLSOff, "http://blog.pier.test:8080/", "http://abc123--blog.pier.test:8080/"},
-		{platformTLSPerSite, "https://blog.pier.test:8443/", "http://abc123--blog.pier.test:8080/"},
-		{platformTLSWildcard, "https://blog.pier.test:8443/", "https://abc123--blog.pier.test:8443/"},
-		{platformTLSInternal, "https://blog.pier.test:8443/", "https://abc123--blog.pier.test:8443/"},
-	} {
-		u := platformURL(tc.mode, "pier.test", ":8080", ":8443")
-		if got := u(site); got != tc.wantSite {
-			t.Errorf("%q: site URL %s, want %s", tc.mode, got, tc.wantSite)
-		}
-		if got := u(preview); got != tc.wantPrev {
-			t.Errorf("%q: preview URL %s, want %s", tc.mode, got, tc.wantPrev)
-		}
-	}
-	if got := platformURL(platformTLSWildcard, "pier.test", "", "")(site); got != "https://blog.pier.test/" {
-		t.Errorf("default ports: %s", got)
-	}
-}

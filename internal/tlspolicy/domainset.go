@@ -1,4 +1,4 @@
-package hosting
+package tlspolicy
 
 import (
 	"context"
@@ -6,13 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/certs"
 	"github.com/pierhq/pier/tenants"
 )
 
-// ActiveDomainLister lists the hostnames of every active custom domain;
-// tenants.Store satisfies it.
-type ActiveDomainLister interface {
+// DomainLister lists the hostnames of every active custom domain and looks
+// one up (nil error when host is an active custom domain); tenants.Store
+// satisfies it.
+type DomainLister interface {
 	ActiveDomains(ctx context.Context) ([]string, error)
+	ActiveDomain(ctx context.Context, host string) (tenants.Domain, error)
 }
 
 // DomainSetConfig configures a DomainSet. A zero field means its default.
@@ -33,6 +36,8 @@ type DomainSetConfig struct {
 const (
 	DefaultDomainRefresh  = 30 * time.Second
 	DefaultDomainMaxStale = 10 * time.Minute
+	// DefaultLookupTimeout bounds one reload or lookup.
+	DefaultLookupTimeout = 10 * time.Second
 )
 
 // DomainSet is an in-memory copy of the set of active custom hostnames,
@@ -43,16 +48,16 @@ const (
 // It is safe for concurrent use.
 type DomainSet struct {
 	*memSet[struct{}]
-	list ActiveDomainLister
+	list DomainLister
 }
 
 // NewDomainSet returns an empty set (IsActive says no until the first
 // successful Refresh) over list.
-func NewDomainSet(list ActiveDomainLister, cfg DomainSetConfig) *DomainSet {
+func NewDomainSet(list DomainLister, cfg DomainSetConfig) *DomainSet {
 	load := func(ctx context.Context) (map[string]struct{}, error) {
 		hosts, err := list.ActiveDomains(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("hosting: loading active domains: %w", err)
+			return nil, fmt.Errorf("tlspolicy: loading active domains: %w", err)
 		}
 		m := make(map[string]struct{}, len(hosts))
 		for _, h := range hosts {
@@ -66,7 +71,7 @@ func NewDomainSet(list ActiveDomainLister, cfg DomainSetConfig) *DomainSet {
 // IsActive reports whether host (any case, with or without a trailing
 // dot) is an active custom domain, from memory only.
 func (s *DomainSet) IsActive(host string) bool {
-	h, ok := normalizeHost(host)
+	h, ok := certs.Normalize(host)
 	if !ok {
 		return false
 	}
@@ -75,30 +80,20 @@ func (s *DomainSet) IsActive(host string) bool {
 }
 
 // Changed tells the set that host started or stopped being active, and
-// the set is reloaded soon by Run. When the lister can look up one host
-// (ActiveDomain, as tenants.Store does), host is added or removed at once
-// from that answer — so a deleted domain is refused immediately and a
-// hostname moving between sites is never dropped; otherwise, or if the
-// lookup fails, it is removed at once and the reload brings it back. An
+// the set is reloaded soon by Run. host is added or removed at once from
+// the lister's answer for it — so a deleted domain is refused immediately
+// and a hostname moving between sites is never dropped; if the lookup
+// fails, it is removed at once and the reload brings it back. An
 // invalid host (such as "") only triggers the reload.
 func (s *DomainSet) Changed(host string) {
-	h, ok := normalizeHost(host)
+	h, ok := certs.Normalize(host)
 	if !ok {
 		s.changed()
 		return
 	}
-	active := false
-	if look, can := s.list.(activeDomainLookup); can {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-		_, err := look.ActiveDomain(ctx, h)
-		cancel()
-		active = err == nil
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	_, err := s.list.ActiveDomain(ctx, h)
+	cancel()
+	active := err == nil
 	s.put(h, struct{}{}, active)
-}
-
-// activeDomainLookup is the single-host lookup Changed uses when the
-// lister has it: nil error when host is an active custom domain.
-type activeDomainLookup interface {
-	ActiveDomain(ctx context.Context, host string) (tenants.Domain, error)
 }

@@ -1,4 +1,4 @@
-package hosting
+package tlspolicy
 
 import (
 	"context"
@@ -35,11 +35,11 @@ func NewSiteSet(list SiteLister, cfg SiteSetConfig) *SiteSet {
 	load := func(ctx context.Context) (map[string]string, error) {
 		ts, err := list.Tenants(ctx, tenants.TenantFilter{})
 		if err != nil {
-			return nil, fmt.Errorf("hosting: loading tenants: %w", err)
+			return nil, fmt.Errorf("tlspolicy: loading tenants: %w", err)
 		}
 		sites, err := list.Sites(ctx, "")
 		if err != nil {
-			return nil, fmt.Errorf("hosting: loading sites: %w", err)
+			return nil, fmt.Errorf("tlspolicy: loading sites: %w", err)
 		}
 		disabled := make(map[string]bool)
 		for _, t := range ts {

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/tlspolicy"
+)
+
+// syncBuffer is an io.Writer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func testServeConfig(t *testing.T, args ...string) serveConfig {
+	t.Helper()
+	base := []string{"--data", t.TempDir(), "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers=false"}
+	cfg, err := parseServeFlags(append(base, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestServeLifecycle: the open steps build a server that answers on every
+// listener (HTTPS from the internal CA, the edge, the admin API), Run
+// ends with its context, and Close releases every port.
+func TestServeLifecycle(t *testing.T) {
+	cfg := testServeConfig(t, "--tls-internal", "--https", "127.0.0.1:0")
+	var out syncBuffer
+	s, err := openServer(context.Background(), cfg, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+
+	admin := "http://" + s.adminLn.Addr().String()
+	waitFor(t, func() bool {
+		resp, err := http.Get(admin + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if got := out.String(); !strings.Contains(got, "pier: admin API at "+admin+"/api/v1/") || !strings.Contains(got, "pier: next, in another terminal: ") {
+		t.Errorf("banner lacks the API address or the next step:\n%s", got)
+	}
+
+	rootPEM, err := os.ReadFile(s.rootFile)
+	if err != nil {
+		t.Fatalf("internal root not written: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	addr := s.tlsLn.Addr().String()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
+	}}
+	resp, err := client.Get("https://blog.localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.ProtoMajor != 2 {
+		t.Errorf("unknown site over HTTPS: %d over %s, want the edge's 404 over HTTP/2", resp.StatusCode, resp.Proto)
+	}
+	if _, err := client.Get("https://blog.example.com/"); err == nil {
+		t.Error("a name outside the platform domain got a certificate")
+	}
+
+	addrs := []string{s.edgeLn.Addr().String(), s.adminLn.Addr().String(), addr}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Errorf("%s still held after Close: %v", a, err)
+			continue
+		}
+		ln.Close()
+	}
+}
+
+// TestOpenServerReleasesOnFailure: a step that fails (the admin port is
+// taken) closes what the steps before it opened.
+func TestOpenServerReleasesOnFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	edge, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeAddr := edge.Addr().String()
+	edge.Close()
+	data := t.TempDir()
+	cfg := testServeConfig(t, "--data", data, "--http", edgeAddr, "--admin", taken.Addr().String())
+	if _, err := openServer(context.Background(), cfg, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "admin listener") {
+		t.Fatalf("openServer with the admin port taken: %v", err)
+	}
+	ln, err := net.Listen("tcp", edgeAddr)
+	if err != nil {
+		t.Fatalf("edge port still held after a failed start: %v", err)
+	}
+	ln.Close()
+	// The database was closed too: a second server opens it.
+	cfg = testServeConfig(t, "--data", data)
+	s, err := openServer(context.Background(), cfg, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "admin.token")); err != nil {
+		t.Errorf("admin token: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing after a generous deadline.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 60s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTLSMode(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want tlspolicy.Mode
+	}{
+		{nil, tlspolicy.Off},
+		{[]string{"--https", ":443"}, tlspolicy.PerSite},
+		{[]string{"--https", ":443", "--dns01-webhook", "https://hook.example/dns"}, tlspolicy.Wildcard},
+		{[]string{"--tls-internal"}, tlspolicy.Internal},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		f := registerTLSFlags(envFlags{fs: fs, ev: newEnvDefaults()})
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.mode(); got != tc.want {
+			t.Errorf("%v: mode = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestDNS01PasswordNotInHelp: the webhook password's env twin is not shown
+// as the flag's default by --help.
+func TestDNS01PasswordNotInHelp(t *testing.T) {
+	t.Setenv("PIER_DNS01_WEBHOOK_PASSWORD", "hunter2")
+	t.Setenv("PIER_DNS01_WEBHOOK_USER", "pier")
+	var out strings.Builder
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	f := registerTLSFlags(envFlags{fs: fs, ev: newEnvDefaults()})
+	fs.PrintDefaults()
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("--help shows the webhook password")
+	}
+	if f.DNS01User != "pier" {
+		t.Errorf("PIER_DNS01_WEBHOOK_USER not read: %q", f.DNS01User)
+	}
+	c, err := parseServeFlags([]string{"--https", ":8443", "--domain", "pier.example.com", "--dns01-webhook", "https://hook.example/dns"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.DNS01Password != "hunter2" {
+		t.Errorf("PIER_DNS01_WEBHOOK_PASSWORD not read: %q", c.TLS.DNS01Password)
+	}
+}
+
+func TestNextStep(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ api, token, want string }{
+		{"http://127.0.0.1:8081", "./data/admin.token", "pier tenants create acme"},
+		{"http://127.0.0.1:8081", "data/admin.token", "pier tenants create acme"},
+		{"http://127.0.0.1:9000", "data/admin.token", "PIER_API=http://127.0.0.1:9000 pier tenants create acme"},
+		{"http://127.0.0.1:8081", "/srv/pier/admin.token", "PIER_TOKEN=$(cat /srv/pier/admin.token) pier tenants create acme"},
+	} {
+		if got := nextStep(tc.api, tc.token); got != tc.want {
+			t.Errorf("nextStep(%q, %q) = %q, want %q", tc.api, tc.token, got, tc.want)
+		}
+	}
+}
