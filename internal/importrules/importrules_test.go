@@ -21,12 +21,13 @@ const module = "github.com/pierhq/pier"
 // own tree holds. The most specific prefix wins.
 var allowed = map[string][]string{
 	"assets":                {"assets"},
-	"tenants":               {"tenants", "assets"},
-	"hosting":               {"hosting", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream"},
+	"tenants":               {"tenants", "assets", "internal/dnsname"},
+	"hosting":               {"hosting", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/httperr", "internal/logstream"},
 	"hosting/worker":        {"hosting/worker"},
-	"admin":                 {"admin", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify"},
-	"certs":                 {"certs", "internal/httperr"},
+	"admin":                 {"admin", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify"},
+	"certs":                 {"certs", "internal/dnsname", "internal/httperr"},
 	"web":                   {"web"},
+	"internal/dnsname":      {},
 	"internal/httperr":      {},
 	"internal/logstream":    {},
 	"internal/siterules":    {},
