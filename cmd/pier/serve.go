@@ -25,6 +25,7 @@ import (
 	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
@@ -138,20 +139,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 
 // validDomain reports whether d is a syntactically valid DNS name.
 func validDomain(d string) bool {
-	if d == "" || len(d) > 200 {
-		return false
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
+	return dnsname.ValidDomain(d)
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

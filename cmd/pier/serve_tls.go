@@ -25,6 +25,7 @@ import (
 	"github.com/pierhq/pier/certs/dnshook"
 	"github.com/pierhq/pier/certs/pgstorage"
 	"github.com/pierhq/pier/hosting"
+	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -69,11 +70,7 @@ func (f *tlsFlags) platformTLS() string {
 // platformSite returns the site of host when host is <site>.<domain>
 // exactly — not a preview (<deployment>--<site>), nor a deeper name.
 func platformSite(host, domain string) (string, bool) {
-	site, ok := strings.CutSuffix(host, "."+domain)
-	if !ok || site == "" || strings.Contains(site, ".") || strings.Contains(site, "--") {
-		return "", false
-	}
-	return site, true
+	return dnsname.SiteOf(host, domain)
 }
 
 // registerTLSFlags adds the TLS flags to fs.
