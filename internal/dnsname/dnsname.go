@@ -335,7 +335,7 @@ func ParseHost(host, domain string) (site, deployment string, ok bool) {
 	} else if !ValidDeploymentID(dep) {
 		return "", "", false
 	}
-	if !ValidSiteName(site) {
+	if !ValidLabel(site) || strings.Contains(site, PreviewSep) { // ValidSiteName, inlined
 		return "", "", false
 	}
 	return site, dep, true
