@@ -5,9 +5,9 @@
 // describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
 // that every way of publishing (CLI, API, UI, git push) goes through.
 //
-// admin imports tenants, assets, internal/siterules, internal/httperr,
-// internal/logstream and internal/domainverify; it never imports hosting,
-// and only cmd/pier imports admin.
+// admin imports tenants, assets, internal/dnsname, internal/siterules,
+// internal/httperr, internal/logstream and internal/domainverify; it never
+// imports hosting, and only cmd/pier imports admin.
 package admin
 
 import (

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -26,13 +27,13 @@ func (a *API) siteView(s tenants.Site, salt []byte) siteJSON {
 
 // SiteURL returns the public URL of the site named name.
 func (a *API) SiteURL(name string) string {
-	return a.cfg.EdgeURL(name + "." + a.cfg.Domain)
+	return a.cfg.EdgeURL(dnsname.SiteHost(name, a.cfg.Domain))
 }
 
 // PreviewURL returns the public URL of deployment id of the site named
 // site.
 func (a *API) PreviewURL(site, id string) string {
-	return a.cfg.EdgeURL(id + "--" + site + "." + a.cfg.Domain)
+	return a.cfg.EdgeURL(dnsname.PreviewHost(id, site, a.cfg.Domain))
 }
 
 // saltOf returns the hash salt of the tenant owning objects the principal

@@ -18,7 +18,7 @@
 // name directly under them without asking Allow or ordering anything.
 //
 // certs never imports tenants: main hands in Allow and TenantOf, answered
-// from memory. Shared storage for several nodes lives in certs/pgstorage.
+// from memory. Its hostname rules are internal/dnsname's. Shared storage for several nodes lives in certs/pgstorage.
 package certs
 
 import (

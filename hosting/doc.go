@@ -81,7 +81,7 @@
 // RedirectToHTTPS sends custom domains to https.
 //
 // hosting is imported by cmd/pier only. It imports tenants, assets,
-// hosting/worker, hosting/egress, internal/siterules, internal/httperr,
-// internal/logstream and the standard library (plus golang.org/x/net/idna);
-// it never imports admin.
+// hosting/worker, hosting/egress, internal/dnsname, internal/siterules,
+// internal/httperr, internal/logstream and the standard library; it never
+// imports admin.
 package hosting

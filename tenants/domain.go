@@ -2,11 +2,10 @@ package tenants
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
-	"golang.org/x/net/idna"
+	"github.com/pierhq/pier/internal/dnsname"
 )
 
 // Domain statuses, as Cloudflare for SaaS shows them.
@@ -95,63 +94,21 @@ func tokenOK(s string) bool {
 	return true
 }
 
-// hostnameProfile maps (lowercase, NFC) and validates a hostname as
-// browsers do before resolving it, and converts it to punycode.
-var hostnameProfile = idna.New(
-	idna.MapForLookup(),
-	idna.BidiRule(),
-	idna.StrictDomainName(true),
-	idna.ValidateLabels(true),
-	idna.VerifyDNSLength(true),
-)
-
 // MaxHostnameLen is the longest hostname accepted (RFC 1035, without the
 // trailing dot).
-const MaxHostnameLen = 253
+const MaxHostnameLen = dnsname.MaxNameLen
 
 // NormalizeHostname returns the canonical form of a custom hostname —
 // lowercase punycode without a trailing dot — or an error wrapping
 // ErrInvalid when it is not a DNS name of at least two labels (an IP
 // address, a single label, a wildcard or an all-numeric top-level label
-// are refused).
+// are refused). The rules are dnsname.Normalize's.
 func NormalizeHostname(raw string) (string, error) {
-	shown := raw
-	if len(shown) > 70 {
-		shown = shown[:64] + "…"
-	}
-	bad := func(why string) error {
-		return fmt.Errorf("%w: hostname %q %s", ErrInvalid, shown, why)
-	}
-	h := strings.TrimSuffix(strings.TrimSpace(raw), ".")
-	if h == "" {
-		return "", bad("is empty")
-	}
-	if len(h) > 4*MaxHostnameLen || len(h) > MaxHostnameLen && !strings.ContainsFunc(h, func(r rune) bool { return r >= 0x80 }) {
-		return "", bad(fmt.Sprintf("is longer than %d bytes", MaxHostnameLen))
-	}
-	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return "", bad("is an IP address, not a DNS name")
-	}
-	a, err := hostnameProfile.ToASCII(h)
+	h, err := dnsname.Normalize(raw)
 	if err != nil {
-		return "", bad("is not a valid DNS name")
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if len(a) > MaxHostnameLen {
-		return "", bad(fmt.Sprintf("is longer than %d bytes", MaxHostnameLen))
-	}
-	labels := strings.Split(a, ".")
-	if len(labels) < 2 {
-		return "", bad("needs at least two labels (like example.com)")
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || !labelChars(l) || l[0] == '-' || l[len(l)-1] == '-' {
-			return "", bad("has an invalid label (a-z, 0-9 and '-', 1-63 characters, no leading or trailing '-')")
-		}
-	}
-	if allDigits(labels[len(labels)-1]) {
-		return "", bad("ends in a numeric label (an IP address is not a DNS name)")
-	}
-	return a, nil
+	return h, nil
 }
 
 // ValidateCustomHostname normalizes raw with NormalizeHostname and also
@@ -162,28 +119,8 @@ func ValidateCustomHostname(raw, platformDomain string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pd := strings.ToLower(strings.TrimSuffix(platformDomain, "."))
-	if pd != "" && (h == pd || strings.HasSuffix(h, "."+pd)) {
+	if dnsname.InDomain(h, strings.ToLower(strings.TrimSuffix(platformDomain, "."))) {
 		return "", fmt.Errorf("%w: hostname %q is the platform domain or below it; sites are served there already", ErrInvalid, h)
 	}
 	return h, nil
-}
-
-func labelChars(l string) bool {
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func allDigits(l string) bool {
-	for i := 0; i < len(l); i++ {
-		if l[i] < '0' || l[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

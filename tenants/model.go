@@ -4,19 +4,20 @@
 // what they wrap (sqlitestore, pgstore) and pass one conformance suite
 // (storetest).
 //
-// tenants imports only assets (for the Manifest type), golang.org/x/net/idna
-// and the standard library; every other Pier package may import it.
+// tenants imports only assets (for the Manifest type), internal/dnsname
+// (the hostname rules) and the standard library; every other Pier package
+// may import it.
 package tenants
 
 import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/dnsname"
 )
 
 // Plan names. Unknown plan names are rejected by ValidatePlan.
@@ -197,21 +198,19 @@ type WorkerBlob struct {
 	Size int64  `json:"size"`
 }
 
-var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // MaxSiteNameLen keeps the preview hostname <deployment>--<site> (an
 // 8-character deployment id and "--") within DNS's 63-byte label limit.
-const MaxSiteNameLen = 63 - 8 - 2
+const MaxSiteNameLen = dnsname.MaxSiteNameLen
 
 // ValidateName checks a tenant or site name: a lowercase DNS label that
 // does not contain "--" (reserved for preview hostnames), of 1–63
 // characters for a tenant and 1–MaxSiteNameLen for a site.
 func ValidateName(kind, name string) error {
-	max := 63
+	max := dnsname.MaxLabelLen
 	if kind == "site" {
 		max = MaxSiteNameLen
 	}
-	if !labelRE.MatchString(name) || strings.Contains(name, "--") || len(name) > max {
+	if !dnsname.ValidSiteName(name) || len(name) > max {
 		shown := name
 		if len(shown) > 70 {
 			shown = shown[:64] + "…"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pierhq/pier/certs"
 	"github.com/pierhq/pier/certs/dnshook"
+	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/internal/tlspolicy"
 )
 
@@ -89,7 +90,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		c.DB = filepath.Join(c.Data, "pier.db")
 	}
 	c.Domain = strings.TrimSuffix(strings.ToLower(c.Domain), ".")
-	if !validDomain(c.Domain) {
+	if !dnsname.ValidDomain(c.Domain) {
 		return c, fmt.Errorf("serve: --domain %q is not a DNS name (sites answer at <site>.<domain>)", c.Domain)
 	}
 	if err := c.TLS.validate(f.given, c.HTTP, c.Domain); err != nil {
@@ -121,24 +122,6 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
 	f.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that verifies custom domains' records (default: the system's)")
 	f.Bool(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the admin listener")
-}
-
-// validDomain reports whether d is a syntactically valid DNS name.
-func validDomain(d string) bool {
-	if d == "" || len(d) > 200 {
-		return false
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // isPostgresURL reports whether --db names a PostgreSQL database (shared

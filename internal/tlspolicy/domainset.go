@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pierhq/pier/certs"
+	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -71,7 +71,7 @@ func NewDomainSet(list DomainLister, cfg DomainSetConfig) *DomainSet {
 // IsActive reports whether host (any case, with or without a trailing
 // dot) is an active custom domain, from memory only.
 func (s *DomainSet) IsActive(host string) bool {
-	h, ok := certs.Normalize(host)
+	h, ok := dnsname.NormalizeASCII(host)
 	if !ok {
 		return false
 	}
@@ -86,7 +86,7 @@ func (s *DomainSet) IsActive(host string) bool {
 // fails, it is removed at once and the reload brings it back. An
 // invalid host (such as "") only triggers the reload.
 func (s *DomainSet) Changed(host string) {
-	h, ok := certs.Normalize(host)
+	h, ok := dnsname.NormalizeASCII(host)
 	if !ok {
 		s.changed()
 		return

@@ -16,11 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pierhq/pier/certs"
+	"github.com/pierhq/pier/internal/dnsname"
 )
 
 // Mode is how platform hosts (<site>.<domain> and previews) get
@@ -54,7 +54,7 @@ func (m Mode) Summary(domain string) string {
 func (m Mode) Covers(host, domain string) bool {
 	switch m {
 	case Wildcard, Internal:
-		return strings.HasSuffix(host, "."+domain)
+		return dnsname.InDomain(host, domain) && host != domain
 	case PerSite:
 		_, ok := PlatformSite(host, domain)
 		return ok
@@ -64,13 +64,7 @@ func (m Mode) Covers(host, domain string) bool {
 
 // PlatformSite returns the site of host when host is <site>.<domain>
 // exactly — not a preview (<deployment>--<site>), nor a deeper name.
-func PlatformSite(host, domain string) (string, bool) {
-	site, ok := strings.CutSuffix(host, "."+domain)
-	if !ok || site == "" || strings.Contains(site, ".") || strings.Contains(site, "--") {
-		return "", false
-	}
-	return site, true
-}
+func PlatformSite(host, domain string) (string, bool) { return dnsname.SiteOf(host, domain) }
 
 // Store is what the policy reads; tenants.Store satisfies it.
 type Store interface {
@@ -201,7 +195,7 @@ func (p *Policy) Allow(host string) bool {
 	}
 	switch p.cfg.Mode {
 	case Internal:
-		return strings.HasSuffix(host, "."+p.cfg.Domain)
+		return dnsname.InDomain(host, p.cfg.Domain) && host != p.cfg.Domain
 	case PerSite:
 		site, ok := PlatformSite(host, p.cfg.Domain)
 		return ok && p.sites.Has(site)
