@@ -160,4 +160,3 @@ func TestCustomDomainsNeedDomainRegistry(t *testing.T) {
 		t.Fatalf("custom host without DomainRegistry: %d %q", w.Code, w.Body.String())
 	}
 }
-
