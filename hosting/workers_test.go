@@ -207,7 +207,7 @@ func TestWorkersDisabled(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := e.do(tc.method, tc.path, "app.pier.test")
+			w := e.do(tc.method, tc.path, "app.pier.test", "Accept", "application/json")
 			if w.Code != tc.status {
 				t.Fatalf("%s %s: %d, want %d", tc.method, tc.path, w.Code, tc.status)
 			}
