@@ -22,7 +22,7 @@ const module = "github.com/pierhq/pier"
 var allowed = map[string][]string{
 	"assets":                {"assets"},
 	"tenants":               {"tenants", "assets"},
-	"hosting":               {"hosting", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream"},
+	"hosting":               {"hosting", "tenants", "assets", "internal/siterules", "internal/logstream"},
 	"hosting/worker":        {"hosting/worker"},
 	"admin":                 {"admin", "tenants", "assets", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify"},
 	"certs":                 {"certs", "internal/httperr"},
