@@ -66,7 +66,8 @@ type Config struct {
 	// ValidateWorker checks a worker's compiled WebAssembly at deploy time
 	// (cmd/pier sets it to the worker runtime's validation, which may also
 	// compile and cache the module). Its error text is shown to the client
-	// as is, so it must be user-safe. Default nil: the server runs without
+	// as is, so it must be user-safe and say once what is wrong ("worker:
+	// invalid module: not a valid WebAssembly module (…)"). Default nil: the server runs without
 	// workers and refuses deployments that carry one (400
 	// workers_disabled).
 	ValidateWorker func(ctx context.Context, wasm []byte) error

@@ -195,7 +195,7 @@ func toHTTP(err error) error {
 			Message: "this server runs without workers; deploy without one", Err: err}
 	case errors.As(err, &wi):
 		return &httperr.Error{Status: http.StatusBadRequest, Code: "worker_invalid",
-			Message: "worker: " + wi.Err.Error(), Details: map[string]any{"hash": wi.Hash}, Err: err}
+			Message: wi.Err.Error(), Details: map[string]any{"hash": wi.Hash}, Err: err}
 	case errors.As(err, &wtl):
 		return &httperr.Error{Status: http.StatusRequestEntityTooLarge, Code: "worker_too_large",
 			Message: fmt.Sprintf("the worker is %d bytes, larger than the limit of %d bytes", wtl.Size, wtl.Limit),

@@ -176,6 +176,11 @@ func TestWorkerDeployErrors(t *testing.T) {
 		if msg, _ := r.errField("message").(string); !strings.Contains(msg, "bad magic number") {
 			t.Errorf("message %q does not carry the runtime's reason", msg)
 		}
+		// The validator's text is shown as is: the runtime's own says
+		// "worker: invalid module: …" once, with nothing added around it.
+		if msg, _ := r.errField("message").(string); msg != "not a WebAssembly module: bad magic number" {
+			t.Errorf("message %q, want the validator's text as is", msg)
+		}
 		if got := e.activeDeployment(t, tok, "www"); got != live {
 			t.Errorf("live deployment changed to %s", got)
 		}

@@ -80,8 +80,15 @@
 // TLS and ACME challenges wrap ServeHTTP in cmd/pier (package certs);
 // RedirectToHTTPS sends custom domains to https.
 //
+// Errors: every error the edge answers a visitor with goes through one
+// function, Edge.writeError (errors.go), in the format the request's
+// Accept prefers: the JSON envelope {"error":{"code","message"}}, a small
+// self-contained HTML page, or plain text; the stable code is in each. A
+// worker reports its failures in its worker.Result and writes nothing;
+// runWorker answers them through the same function.
+//
 // hosting is imported by cmd/pier only. It imports tenants, assets,
 // hosting/worker, hosting/egress, internal/dnsname, internal/siterules,
-// internal/httperr, internal/logstream and the standard library; it never
-// imports admin.
+// internal/logstream and the standard library; it never imports admin,
+// nor internal/httperr (the admin API's errors).
 package hosting

@@ -100,16 +100,16 @@ func TestCustomDomainRouting(t *testing.T) {
 	}{
 		{"active custom domain serves its site", "www.example.com", "/", 200, "blog home"},
 		{"any case and port", "WWW.Example.COM:8080", "/", 200, "blog home"},
-		{"pending domain is not served", "pending.example.com", "/", 404, "hostname not configured\n"},
-		{"unknown domain", "other.example.com", "/", 404, "hostname not configured\n"},
-		{"claim of a deleted site", "gone.example.com", "/", 404, "hostname not configured\n"},
-		{"IP literal", "192.0.2.1", "/", 404, "hostname not configured\n"},
+		{"pending domain is not served", "pending.example.com", "/", 404, "hostname not configured (hostname_not_configured)\n"},
+		{"unknown domain", "other.example.com", "/", 404, "hostname not configured (hostname_not_configured)\n"},
+		{"claim of a deleted site", "gone.example.com", "/", 404, "hostname not configured (hostname_not_configured)\n"},
+		{"IP literal", "192.0.2.1", "/", 404, "hostname not configured (hostname_not_configured)\n"},
 		{"challenge of a pending claim", "pending.example.com", ChallengePath + "tok-p", 200, "tok-p"},
 		{"challenge of a pending claim on an active name", "www.example.com", ChallengePath + "tok-s", 200, "tok-s"},
-		{"challenge with a wrong token", "pending.example.com", ChallengePath + "tok-x", 404, "hostname not configured\n"},
+		{"challenge with a wrong token", "pending.example.com", ChallengePath + "tok-x", 404, "hostname not configured (hostname_not_configured)\n"},
 		{"challenge of an active claim is not answered", "www.example.com", ChallengePath + "tok-a", 404, ""},
 		{"platform site still routed", "shop.pier.test", "/", 200, "shop home"},
-		{"platform subdomains are not custom", "x.y.pier.test", "/", 404, "hostname not configured\n"},
+		{"platform subdomains are not custom", "x.y.pier.test", "/", 404, "hostname not configured (hostname_not_configured)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

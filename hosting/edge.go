@@ -231,13 +231,13 @@ func (e *Edge) InvalidateHost(host string) {
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host, ok := normalizeHost(r.Host)
 	if !ok {
-		e.plain(w, http.StatusBadRequest, "bad request: malformed host\n")
+		e.writeError(w, r, errMalformedHost)
 		return
 	}
 	hr, ok := parseHost(host, e.suffix)
 	if !ok {
 		if e.doms == nil || !customHost(host, e.suffix) {
-			e.notConfigured(w)
+			e.writeError(w, r, errHostNotConfigured)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, ChallengePath) && e.serveChallenge(w, r, host) {
@@ -259,14 +259,14 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		if r.Context().Err() == nil {
-			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+			e.writeError(w, r, errServiceUnavailable)
 		}
 		return
 	case v.negative():
-		e.notConfigured(w)
+		e.writeError(w, r, errHostNotConfigured)
 		return
 	case dep == nil: // a broken deployment (logged when loaded)
-		e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+		e.writeError(w, r, errServiceUnavailable)
 		return
 	}
 	if !dep.ref.Load() {
@@ -476,14 +476,14 @@ func (e *Edge) serveChallenge(w http.ResponseWriter, r *http.Request, host strin
 	if err != nil {
 		if !errors.Is(err, tenants.ErrNotFound) {
 			e.log.Error("hosting: looking up domain claims", "host", host, "err", err)
-			e.plain(w, http.StatusServiceUnavailable, "service unavailable\n")
+			e.writeError(w, r, errServiceUnavailable)
 			return true
 		}
 		return false
 	}
 	for _, d := range claims {
 		if d.Token == token && (d.Status == tenants.DomainPending || d.Status == tenants.DomainMoved) {
-			e.plain(w, http.StatusOK, token)
+			e.answerToken(w, token)
 			return true
 		}
 	}
@@ -505,19 +505,14 @@ func validChallengeToken(s string) bool {
 	return true
 }
 
-// plain writes a short text response that reveals nothing internal.
-func (e *Edge) plain(w http.ResponseWriter, status int, body string) {
+// answerToken answers the HTTP ownership proof of a custom hostname.
+func (e *Edge) answerToken(w http.ResponseWriter, token string) {
 	h := w.Header()
 	h["Content-Type"] = e.vals.textPlain
 	h["X-Content-Type-Options"] = e.vals.nosniff
 	h["Cache-Control"] = e.vals.noStore
-	w.WriteHeader(status)
-	writeString(w, body)
-}
-
-// notConfigured answers a host the platform does not serve.
-func (e *Edge) notConfigured(w http.ResponseWriter) {
-	e.plain(w, http.StatusNotFound, "hostname not configured\n")
+	w.WriteHeader(http.StatusOK)
+	writeString(w, token)
 }
 
 var (

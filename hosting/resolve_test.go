@@ -53,7 +53,7 @@ func check(t *testing.T, e *env, path string, w want) {
 // static-assets/routing/advanced/html-handling), plus the root.
 func TestHTMLHandling(t *testing.T) {
 	const file, folder, home = "<p>file</p>", "<p>folder</p>", "<p>home</p>"
-	notFound := missing("not found\n")
+	notFound := missing("not found (not_found)\n")
 	modes := map[string]map[string]want{
 		tenants.HTMLAutoTrailingSlash: {
 			"/file":              ok(file),
@@ -157,9 +157,9 @@ func TestNotFoundHandling(t *testing.T) {
 		cases map[string]want
 	}{
 		{tenants.NotFoundNone, map[string]want{
-			"/missing":     missing("not found\n"),
-			"/docs/a/nope": missing("not found\n"),
-			"/app.3f2a.js": missing("not found\n"),
+			"/missing":     missing("not found (not_found)\n"),
+			"/docs/a/nope": missing("not found (not_found)\n"),
+			"/app.3f2a.js": missing("not found (not_found)\n"),
 			"/docs/a/page": ok("page"),
 		}},
 		{tenants.NotFound404, map[string]want{
@@ -174,8 +174,8 @@ func TestNotFoundHandling(t *testing.T) {
 			"/missing":           ok("spa"),
 			"/some/client/route": ok("spa"),
 			"/route.html":        ok("spa"),
-			"/app.3f2a.js":       missing("not found\n"),
-			"/img/logo.png":      missing("not found\n"),
+			"/app.3f2a.js":       missing("not found (not_found)\n"),
+			"/img/logo.png":      missing("not found (not_found)\n"),
 			"/v1.2/":             ok("spa"),
 			"/app.js":            ok("js"),
 		}},

@@ -12,8 +12,11 @@ import (
 	"github.com/pierhq/pier/assets"
 )
 
-// sharedValues are immutable header value slices shared by all responses
-// of an Edge (cap == len, so an append by a middleware copies).
+// sharedValues are header value slices shared by all responses of an
+// Edge: they are assigned to response headers as they are, so they must
+// never be edited in place (no s[0] = …, no append to a slice with spare
+// capacity); a header that needs another value gets a new slice. cap ==
+// len, so an append by a middleware copies.
 type sharedValues struct {
 	textPlain    []string
 	nosniff      []string
@@ -67,16 +70,14 @@ func (x *exchange) writeHeader(status int) {
 	x.w.WriteHeader(status)
 }
 
-// plain writes a short text response.
-func (x *exchange) plain(status int, body string) {
+// fail answers the visitor with ve through Edge.writeError, recording
+// what was answered.
+func (x *exchange) fail(ve *visitorError) {
 	if x.preview {
 		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
 	}
-	x.status = status
-	if x.r.Method != http.MethodHead {
-		x.bytes += int64(len(body))
-	}
-	x.e.plain(x.w, status, body)
+	x.status = ve.status
+	x.bytes += int64(x.e.writeError(x.w, x.r, ve))
 }
 
 // hasWorker reports whether this exchange may invoke the worker.
@@ -93,7 +94,7 @@ func (x *exchange) serve() {
 	}
 	p, ok := requestPath(up)
 	if !ok {
-		x.plain(http.StatusBadRequest, "bad request: malformed path\n")
+		x.fail(errMalformedPath)
 		return
 	}
 	if x.hasWorker() {
@@ -103,7 +104,7 @@ func (x *exchange) serve() {
 		}
 	} else if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
 		x.w.Header()["Allow"] = x.e.vals.allow
-		x.plain(http.StatusMethodNotAllowed, "method not allowed\n")
+		x.fail(errMethodNotAllowed)
 		return
 	}
 	h := x.w.Header()
@@ -167,7 +168,7 @@ func (x *exchange) rewrite(p, to string) {
 			return
 		}
 	}
-	x.plain(http.StatusBadRequest, "bad request: malformed path\n")
+	x.fail(errMalformedPath)
 }
 
 // isNavigation reports whether r is a browser's top-level navigation.
@@ -182,20 +183,14 @@ func isNavigation(r *http.Request) bool {
 func (x *exchange) notFound(p, hp string, canonical bool) {
 	f, status := x.d.fallback(p, isNavigation(x.r))
 	if f == nil {
+		// The site's 404 without a page: its _headers apply, and it
+		// may be cached as any asset unless they say otherwise.
 		h := x.w.Header()
 		x.d.headers.Apply(hp, h)
-		if _, ok := h["Content-Type"]; !ok {
-			h["Content-Type"] = x.e.vals.textPlain
-		}
-		h["X-Content-Type-Options"] = x.e.vals.nosniff
 		if _, ok := h["Cache-Control"]; !ok {
 			h["Cache-Control"] = x.e.vals.cacheDefault
 		}
-		x.writeHeader(http.StatusNotFound)
-		if x.r.Method != http.MethodHead {
-			x.bytes += int64(len("not found\n"))
-		}
-		writeString(x.w, "not found\n")
+		x.fail(errNotFound)
 		return
 	}
 	if canonical && !x.canonical(p) {
@@ -335,9 +330,9 @@ func (x *exchange) blobError(f *file, vr *variant, err error) {
 	for _, k := range [...]string{"Etag", "Content-Encoding", "Vary", "Cache-Control", "Content-Type", "Accept-Ranges"} {
 		delete(h, k)
 	}
-	status := http.StatusBadGateway
 	if errors.Is(err, assets.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		status = http.StatusServiceUnavailable
+		x.fail(errServiceUnavailable)
+		return
 	}
-	x.plain(status, http.StatusText(status)+"\n")
+	x.fail(errBadGateway)
 }

@@ -307,7 +307,7 @@ func TestRedirectsFile(t *testing.T) {
 		{"splat keeps query", "/docs/a?x=1", 301, "/v2/a?x=1", ""},
 		{"rewrite", "/app/some/route?x=1", 200, "", "shell"},
 		{"rewrite through html handling", "/pretty", 200, "", "about"},
-		{"rewrite to missing", "/gone", 404, "", "not found\n"},
+		{"rewrite to missing", "/gone", 404, "", "not found (not_found)\n"},
 		{"redirects run before assets", "/index.html", 301, "/loop", ""},
 		{"no rule", "/new", 200, "", "new"},
 	}

@@ -52,7 +52,7 @@ func TestOverRealServer(t *testing.T) {
 		{"brotli", "GET", "/app.js", "br", "", 200, "BR-js", "5", "br"},
 		{"head", "HEAD", "/app.js", "gzip", "", 200, "", "5", "gzip"},
 		{"not modified", "GET", "/app.js", "", `"` + hashOf(appJS) + `"`, 304, "", "", ""},
-		{"not found", "GET", "/nope.js", "", "", 404, "not found\n", "10", ""},
+		{"not found", "GET", "/nope.js", "", "", 404, "not found (not_found)\n", "22", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/hosting/worker"
-	"github.com/pierhq/pier/internal/httperr"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
@@ -276,14 +275,19 @@ func (x *exchange) runWorker() {
 	start := e.now()
 	res := w.Serve(ww, x.r, &c.host, &c.next)
 	x.status, x.bytes = ww.status, ww.bytes
+	if res.Code != "" && x.status == 0 {
+		// The worker failed before answering; Serve wrote nothing.
+		clear(x.w.Header())
+		x.fail(workerFailure(&res))
+	}
 	if x.status == 0 {
 		x.status = res.Status
 	}
 	v.usage.invocation(&res)
-	if res.Err != nil && res.Outcome != worker.OutcomeOK {
+	if res.Detail != "" {
 		// A tenant's failures are theirs: debug level here, the site's
 		// log stream and counters carry them.
-		e.log.Debug("hosting: worker invocation failed", "site", v.usage.site, "outcome", res.Outcome, "err", res.Err)
+		e.log.Debug("hosting: worker invocation failed", "site", v.usage.site, "outcome", res.Outcome, "detail", res.Detail)
 	}
 	if e.logs != nil && e.logs.HasSubscribers(v.usage.site) {
 		end := e.now()
@@ -299,9 +303,7 @@ func (x *exchange) runWorker() {
 			SubRequests: res.SubRequests,
 			Outcome:     res.Outcome,
 		}
-		if res.Err != nil && res.Outcome != worker.OutcomeOK {
-			ev.Message = res.Err.Error()
-		}
+		ev.Message = res.Detail
 		e.logs.Publish(v.usage.site, ev)
 	}
 }
@@ -319,22 +321,12 @@ func (x *exchange) workerError(err error) {
 	if x.r.Context().Err() != nil {
 		return
 	}
-	var he *httperr.Error
-	switch {
-	case errors.Is(err, errWorkersDisabled):
-		he = &httperr.Error{Status: http.StatusServiceUnavailable, Code: "workers_disabled",
-			Message: "this site has a worker and workers are disabled on this server", Err: err}
-	default:
-		x.e.log.Error("hosting: worker unavailable", "site", x.v.usage.site, "err", err)
-		he = &httperr.Error{Status: http.StatusServiceUnavailable, Code: "worker_unavailable",
-			Message: "the site's worker cannot be started", Err: err}
+	if errors.Is(err, errWorkersDisabled) {
+		x.fail(errWorkersOff)
+		return
 	}
-	if x.preview {
-		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
-	}
-	x.w.Header()["Cache-Control"] = x.e.vals.noStore
-	httperr.Write(x.w, nil, he)
-	x.status = he.Status
+	x.e.log.Error("hosting: worker unavailable", "site", x.v.usage.site, "err", err)
+	x.fail(errWorkerUnavailable)
 }
 
 // workerWriter passes a worker's response through, adding

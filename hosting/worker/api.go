@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -132,30 +131,39 @@ const (
 type Result struct {
 	// Outcome is one of the Outcome constants.
 	Outcome string
-	// Status is the HTTP status written to the client (0 if next wrote it).
+	// Status is the HTTP status written to the client (0 if next wrote
+	// it) or, when Code is set, the one the caller must answer with.
 	Status int
+	// Code is set when the invocation failed before a response was
+	// written: Serve wrote nothing, and the caller answers the client with
+	// Status, this stable error code (worker_cpu_exceeded, …) and Message.
+	Code string
+	// Message goes with Code: safe to show the client.
+	Message string
+	// Detail says what went wrong in a failed invocation, once and in
+	// words ("worker exceeded its CPU limit of 50 ms", "worker failed:
+	// wasm error: integer divide by zero"), for the site's log stream and
+	// the platform's logs; "" when nothing did. It names the guest's
+	// failure but no platform internals.
+	Detail string
 	// CPU is the guest execution time charged to the request.
 	CPU time.Duration
 	// SubRequests is the number of fetch calls the guest made, refused ones
 	// included.
 	SubRequests int
-	// Err is the internal cause of a failure, for the platform's logs; never
-	// shown to the client.
+	// Err is the internal cause of a failure (a trap with its stack
+	// trace, …), for debugging; never shown to the client.
 	Err error
 }
 
-// ModuleError is a module rejected at deploy (or NewWorker) time. Msg is safe
-// to show to the tenant.
+// ModuleError is a module rejected at deploy (or NewWorker) time. Msg says
+// what is wrong, once, and is safe to show to the tenant; its Error is
+// "worker: invalid module: " + Msg.
 type ModuleError struct {
 	Msg string
-	Err error // the underlying cause, if any
+	Err error // the underlying cause, if any (already described by Msg)
 }
 
-func (e *ModuleError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("worker: invalid module: %s: %v", e.Msg, e.Err)
-	}
-	return "worker: invalid module: " + e.Msg
-}
+func (e *ModuleError) Error() string { return "worker: invalid module: " + e.Msg }
 
 func (e *ModuleError) Unwrap() error { return e.Err }

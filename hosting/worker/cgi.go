@@ -25,10 +25,10 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	if r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, w.lim.MaxRequestBody+1))
 		if err != nil {
-			return w.fail(rw, host, Result{Outcome: OutcomeCanceled, Err: fmt.Errorf("worker: reading request body: %w", err)})
+			return w.fail(Result{Outcome: OutcomeCanceled, Err: fmt.Errorf("worker: reading request body: %w", err)})
 		}
 		if int64(len(b)) > w.lim.MaxRequestBody {
-			return w.fail(rw, host, Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
+			return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
 		}
 		body = b
 	}
@@ -41,12 +41,12 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	ctx := context.WithoutCancel(r.Context())
 	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, w.alloc), w.shared.mod, cfg)
 	if err != nil {
-		return w.fail(rw, host, Result{Outcome: OutcomeException, Err: fmt.Errorf("worker: instantiating: %w", err)})
+		return w.fail(Result{Outcome: OutcomeException, Err: fmt.Errorf("worker: instantiating: %w", err)})
 	}
 	in, err := w.bind(mod)
 	if err != nil {
 		_ = mod.Close(ctx)
-		return w.fail(rw, host, Result{Outcome: OutcomeException, Err: err})
+		return w.fail(Result{Outcome: OutcomeException, Err: err})
 	}
 	defer in.close(ctx)
 	c := &in.call
@@ -61,18 +61,18 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	if err != nil {
 		res = w.classify(in, res, fired, err)
 		if res.Outcome != OutcomeOK {
-			return w.fail(rw, host, res)
+			return w.fail(res)
 		}
 	}
 	if stdout.overflow {
-		return w.fail(rw, host, Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
+		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
 	}
 	if err := parseCGIResponse(stdout.Bytes(), c); err != nil {
 		res.Outcome, res.Err = OutcomeException, err
-		return w.fail(rw, host, res)
+		return w.fail(res)
 	}
 	if int64(c.body.Len()) > w.lim.MaxResponseBody {
-		return w.fail(rw, host, Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
+		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
 	}
 	if c.subrefused {
 		res.Outcome = OutcomeExceededSubrequests

@@ -194,8 +194,8 @@ const (
 // and compiles, that it is an http-wasm reactor (exports handle_request
 // and memory) or a WASI command (exports _start), and that it imports only
 // known functions, with the right signatures, from http_handler, pier and
-// wasi_snapshot_preview1. A bad module yields a *ModuleError whose Msg can
-// be shown to the tenant. Validate does not run guest code.
+// wasi_snapshot_preview1. A bad module yields a *ModuleError, whose text
+// can be shown to the tenant. Validate does not run guest code.
 //
 // The module is compiled exactly as NewWorker compiles it (the tenant's
 // limits do not change the code) and kept for Config.KeepCompiled, so the
@@ -312,7 +312,8 @@ func (r *Runtime) instrument(wasm []byte, input [sha256.Size]byte) ([]byte, [sha
 	bin, info, err := wasmrewrite.Instrument(wasm, instrumentOptions)
 	if err != nil {
 		if errors.Is(err, wasmrewrite.ErrInvalidModule) {
-			return nil, [sha256.Size]byte{}, &ModuleError{Msg: "not a valid WebAssembly module: " + strings.TrimPrefix(err.Error(), "wasmrewrite: "), Err: err}
+			why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), wasmrewrite.ErrInvalidModule.Error()), ": ")
+			return nil, [sha256.Size]byte{}, &ModuleError{Msg: "not a valid WebAssembly module (" + why + ")", Err: err}
 		}
 		return nil, [sha256.Size]byte{}, fmt.Errorf("worker: instrumenting module: %w", err)
 	}

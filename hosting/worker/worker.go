@@ -356,15 +356,17 @@ func (w *Worker) memoryHigh(in *instance) bool {
 }
 
 // Serve runs one request through the worker and writes the response to rw:
-// the guest's, next's (when an http-wasm guest returns next=1; its response
-// then goes through handle_response if exported), or an error response
-// (503 worker_cpu_exceeded, 500 worker_exception or worker_memory_exceeded,
-// 502 worker_response_too_large, 413 request_too_large, 503
-// worker_unavailable). host serves the guest's fetch, asset and log calls
-// for this request only.
+// the guest's, or next's (when an http-wasm guest returns next=1; its
+// response then goes through handle_response if exported). When the
+// invocation fails before a response is written, Serve writes nothing and
+// the Result's Code is set (503 worker_cpu_exceeded, 500 worker_exception
+// or worker_memory_exceeded, 502 worker_response_too_large, 413
+// request_too_large, 503 worker_unavailable): the caller answers the
+// client. host serves the guest's fetch, asset and log calls for this
+// request only.
 func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
 	if r.ContentLength > w.lim.MaxRequestBody {
-		return w.fail(rw, host, Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
+		return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
 	}
 	if w.kind == kindCommand {
 		return w.serveCGI(rw, r, host)
@@ -372,9 +374,9 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	in, err := w.acquire(r.Context())
 	if err != nil {
 		if errors.Is(err, errWorkerClosed) || r.Context().Err() != nil {
-			return w.fail(rw, host, Result{Outcome: OutcomeCanceled, Err: err})
+			return w.fail(Result{Outcome: OutcomeCanceled, Err: err})
 		}
-		return w.fail(rw, host, Result{Outcome: OutcomeException, Err: err}) // a new instance failed to start
+		return w.fail(Result{Outcome: OutcomeException, Err: err}) // a new instance failed to start
 	}
 	c := &in.call
 	c.reset(r, host)
@@ -395,12 +397,10 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 		res.Status = c.status
 		w.release(in, false)
 		if sent { // next already answered; only handle_response failed
-			if host != nil {
-				host.Log(res.Outcome + ": " + firstLine(err.Error()))
-			}
+			res.Detail = w.detail(res)
 			return res
 		}
-		return w.fail(rw, host, res)
+		return w.fail(res)
 	}
 	res.Status = c.status
 	if uint32(ctxNext)&1 == 0 || c.bufferedNext {
@@ -570,39 +570,80 @@ func (w *Worker) classify(in *instance, res Result, fired bool, err error) Resul
 	return res
 }
 
-// fail writes the error response for res and reports it on the log stream.
-func (w *Worker) fail(rw http.ResponseWriter, host Host, res Result) Result {
-	var code, msg string
+// fail completes the Result of an invocation that failed before writing
+// a response: the status, code and message the caller answers the client
+// with, and what happened, in words, for the site's log stream.
+func (w *Worker) fail(res Result) Result {
 	switch res.Outcome {
 	case OutcomeExceededCPU:
-		res.Status, code, msg = http.StatusServiceUnavailable, "worker_cpu_exceeded", "the worker exceeded its CPU time limit of "+w.lim.CPU.String()
+		res.Status, res.Code, res.Message = http.StatusServiceUnavailable, "worker_cpu_exceeded", "the worker exceeded its CPU time limit of "+millis(w.lim.CPU)
 	case OutcomeExceededMemory:
-		res.Status, code, msg = http.StatusInternalServerError, "worker_memory_exceeded", "the worker exceeded its memory limit"
+		res.Status, res.Code, res.Message = http.StatusInternalServerError, "worker_memory_exceeded", "the worker exceeded its memory limit"
 	case OutcomeResponseTooLarge:
-		res.Status, code, msg = http.StatusBadGateway, "worker_response_too_large", "the worker's response exceeded the size limit"
+		res.Status, res.Code, res.Message = http.StatusBadGateway, "worker_response_too_large", "the worker's response exceeded the size limit"
 	case OutcomeRequestTooLarge:
-		res.Status, code, msg = http.StatusRequestEntityTooLarge, "request_too_large", "the request body exceeds the size limit"
+		res.Status, res.Code, res.Message = http.StatusRequestEntityTooLarge, "request_too_large", "the request body exceeds the size limit"
 	case OutcomeCanceled:
-		res.Status, code, msg = http.StatusServiceUnavailable, "worker_unavailable", "the worker is busy"
+		res.Status, res.Code, res.Message = http.StatusServiceUnavailable, "worker_unavailable", "the worker is busy"
 	default:
-		res.Status, code, msg = http.StatusInternalServerError, "worker_exception", "the worker failed"
+		res.Status, res.Code, res.Message = http.StatusInternalServerError, "worker_exception", "the worker failed"
 	}
-	if host != nil && res.Outcome != OutcomeCanceled {
-		line := res.Outcome + ": " + msg
-		if res.Outcome == OutcomeException && res.Err != nil {
-			line += ": " + firstLine(res.Err.Error())
-		}
-		host.Log(line)
-	}
-	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
-	h := rw.Header()
-	clear(h)
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Set("Cache-Control", "no-store")
-	rw.WriteHeader(res.Status)
-	_, _ = rw.Write(append(body, '\n'))
+	res.Detail = w.detail(res)
 	return res
+}
+
+// detail says what happened in a failed invocation, once and in words:
+// the limit that was hit, or the guest's failure without its stack trace.
+func (w *Worker) detail(res Result) string {
+	switch res.Outcome {
+	case OutcomeExceededCPU:
+		return "worker exceeded its CPU limit of " + millis(w.lim.CPU)
+	case OutcomeExceededMemory:
+		return "worker exceeded its memory limit of " + size(w.lim.MemoryBytes)
+	case OutcomeResponseTooLarge:
+		return "worker's response exceeded the size limit of " + size(w.lim.MaxResponseBody)
+	case OutcomeRequestTooLarge:
+		return "request body exceeded the size limit of " + size(w.lim.MaxRequestBody)
+	case OutcomeCanceled:
+		if errors.Is(res.Err, errWorkerClosed) {
+			return "worker was replaced while the request waited for it"
+		}
+		return "request canceled before the worker answered"
+	}
+	return "worker failed: " + cause(res.Err)
+}
+
+// cause describes a guest's failure on one line: its exit status, its
+// trap ("wasm error: integer divide by zero") without the stack trace, or
+// why an instance could not start.
+func cause(err error) string {
+	var exit *sys.ExitError
+	var me *ModuleError
+	switch {
+	case err == nil:
+		return "unknown error"
+	case errors.As(err, &exit):
+		return "exited with status " + strconv.FormatUint(uint64(exit.ExitCode()), 10)
+	case errors.As(err, &me):
+		return me.Msg
+	}
+	return strings.TrimPrefix(firstLine(err.Error()), "worker: ")
+}
+
+// millis formats d in milliseconds: "50 ms", "0.5 ms".
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + " ms"
+}
+
+// size formats n bytes in the largest binary unit that divides it.
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func firstLine(s string) string {

@@ -478,8 +478,8 @@ func TestServe(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			res := w.Serve(rec, req, host, next)
-			if rec.Code != tt.wantStatus || res.Outcome != tt.wantOutcome {
-				t.Fatalf("status %d outcome %q (err %v), want %d %q; body %q", rec.Code, res.Outcome, res.Err, tt.wantStatus, tt.wantOutcome, rec.Body)
+			if got := answered(t, rec, res); got != tt.wantStatus || res.Outcome != tt.wantOutcome {
+				t.Fatalf("status %d outcome %q (err %v), want %d %q; body %q", got, res.Outcome, res.Err, tt.wantStatus, tt.wantOutcome, rec.Body)
 			}
 			if res.Status != tt.wantStatus {
 				t.Errorf("Result.Status = %d, want %d", res.Status, tt.wantStatus)
@@ -491,11 +491,29 @@ func TestServe(t *testing.T) {
 	}
 }
 
+// answered returns the status the client gets: the one Serve wrote, or
+// the one the caller answers a failure with (when Serve wrote nothing).
+func answered(t *testing.T, rec *httptest.ResponseRecorder, res Result) int {
+	t.Helper()
+	if res.Code == "" {
+		return rec.Code
+	}
+	if rec.Body.Len() > 0 || len(rec.Header()) > 0 {
+		t.Errorf("Serve failed with %s but wrote %v %q", res.Code, rec.Header(), rec.Body)
+	}
+	return res.Status
+}
+
+// errorCode checks that Serve failed with code and left the response to
+// its caller.
 func errorCode(code string) func(t *testing.T, rec *httptest.ResponseRecorder, res Result, host *fakeHost) {
-	return func(t *testing.T, rec *httptest.ResponseRecorder, _ Result, _ *fakeHost) {
-		want := `{"error":{"code":"` + code + `",`
-		if !strings.HasPrefix(rec.Body.String(), want) || rec.Header().Get("Content-Type") != "application/json" {
-			t.Errorf("body = %q, want an error with code %s", rec.Body, code)
+	return func(t *testing.T, rec *httptest.ResponseRecorder, res Result, _ *fakeHost) {
+		t.Helper()
+		if res.Code != code || res.Message == "" || res.Detail == "" {
+			t.Errorf("Result = code %q message %q detail %q, want an error with code %s", res.Code, res.Message, res.Detail, code)
+		}
+		if rec.Body.Len() > 0 {
+			t.Errorf("Serve wrote %q; the caller answers failures", rec.Body)
 		}
 	}
 }
@@ -524,8 +542,8 @@ func TestRunaway(t *testing.T) {
 					t.Fatalf("request %d: outcome %q (%v), want one of %q", i, res.Outcome, res.Err, tt.want)
 				}
 				wantStatus := map[string]int{OutcomeExceededCPU: 503, OutcomeException: 500}[res.Outcome]
-				if rec.Code != wantStatus {
-					t.Errorf("request %d: status %d, want %d", i, rec.Code, wantStatus)
+				if got := answered(t, rec, res); got != wantStatus {
+					t.Errorf("request %d: status %d, want %d", i, got, wantStatus)
 				}
 				if res.Outcome == OutcomeExceededCPU {
 					errorCode("worker_cpu_exceeded")(t, rec, res, nil)
@@ -650,8 +668,11 @@ func TestTrappedInstanceDiscarded(t *testing.T) {
 			}
 			if s.trap {
 				errorCode("worker_exception")(t, rec, res, host)
-				if l := host.logged(); len(l) != 1 || !strings.Contains(l[0], "unreachable") {
-					t.Errorf("log = %q, want the trap", l)
+				if want := "worker failed: wasm error: unreachable"; res.Detail != want {
+					t.Errorf("Detail = %q, want %q", res.Detail, want)
+				}
+				if l := host.logged(); len(l) != 0 {
+					t.Errorf("log = %q: the failure is reported once, in the Result", l)
 				}
 			}
 		})
@@ -708,8 +729,8 @@ func TestWAGI(t *testing.T) {
 		w := newWorker(t, rt, "cgiexit", nil, Limits{})
 		rec := httptest.NewRecorder()
 		res := w.Serve(rec, httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t))
-		if res.Outcome != OutcomeException || rec.Code != 500 {
-			t.Fatalf("outcome %q (%v) status %d", res.Outcome, res.Err, rec.Code)
+		if got := answered(t, rec, res); res.Outcome != OutcomeException || got != 500 {
+			t.Fatalf("outcome %q (%v) status %d", res.Outcome, res.Err, got)
 		}
 	})
 	t.Run("request body over the cap", func(t *testing.T) {
@@ -717,8 +738,8 @@ func TestWAGI(t *testing.T) {
 		req := httptest.NewRequest("POST", "/", strings.NewReader("ping"))
 		req.ContentLength = -1
 		rec := httptest.NewRecorder()
-		if res := w.Serve(rec, req, &fakeHost{}, noNext(t)); res.Outcome != OutcomeRequestTooLarge || rec.Code != 413 {
-			t.Fatalf("outcome %q status %d", res.Outcome, rec.Code)
+		if res := w.Serve(rec, req, &fakeHost{}, noNext(t)); res.Outcome != OutcomeRequestTooLarge || answered(t, rec, res) != 413 {
+			t.Fatalf("outcome %q status %d", res.Outcome, res.Status)
 		}
 	})
 	t.Run("stdout over the cap", func(t *testing.T) {
@@ -761,8 +782,8 @@ func TestClosedWorker(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	res := w.Serve(rec, httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t))
-	if rec.Code != 503 || res.Outcome != OutcomeCanceled {
-		t.Fatalf("status %d outcome %q", rec.Code, res.Outcome)
+	if got := answered(t, rec, res); got != 503 || res.Outcome != OutcomeCanceled {
+		t.Fatalf("status %d outcome %q", got, res.Outcome)
 	}
 }
 

@@ -153,6 +153,21 @@ func TestFailedDeployKeepsLive(t *testing.T) {
 			}
 		})
 	}
+	t.Run("invalid worker", func(t *testing.T) {
+		wasm := filepath.Join(t.TempDir(), "app.wasm")
+		if err := os.WriteFile(wasm, []byte("\x7fELF not a module"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		errOut := s.pierFail("deploy", writeSite(t, map[string]string{"index.html": "broken"}), "--site", "shop", "--worker", wasm)
+		// What is wrong, said once.
+		const want = "worker: invalid module: not a valid WebAssembly module (not a WebAssembly binary at offset 0) (worker_invalid)"
+		if !strings.Contains(errOut, want) || strings.Count(errOut, "invalid module") != 1 {
+			t.Errorf("error output %q, want %q", errOut, want)
+		}
+		if r := s.get("shop.localhost", "/"); r.Body != "live version" {
+			t.Errorf("live site changed after a failed deploy: %q", r.Body)
+		}
+	})
 	t.Run("file too large", func(t *testing.T) {
 		s2 := startPier(t, "", []string{"--max-file-size", "1000"})
 		s2.pier("tenants", "create", "acme")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -72,6 +73,9 @@ func TestExampleWorkers(t *testing.T) {
 
 // TestHostileWorker: runaway guests are stopped with the right status and
 // a neighbouring site keeps answering meanwhile; the log stream shows it.
+// cpuKill is the log stream's message for a worker stopped at its CPU limit.
+var cpuKill = regexp.MustCompile(`"message":"worker exceeded its CPU limit of [0-9.]+ ms"`)
+
 func TestHostileWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -180,6 +184,13 @@ func TestHostileWorker(t *testing.T) {
 			t.Fatalf("log stream lacks the invocations; got:\n%s", joined)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// A CPU kill is said once, in words: no trap, no stack trace.
+	mu.Lock()
+	joined := strings.Join(lines, "\n")
+	mu.Unlock()
+	if !cpuKill.MatchString(joined) || strings.Contains(joined, "stack trace") || strings.Contains(joined, "exceededCpu: wasm error") {
+		t.Errorf("log stream does not say the CPU limit was exceeded in words; got:\n%s", joined)
 	}
 	metrics := s.getURL(s.API + "/metrics")
 	if !strings.Contains(metrics, `pier_worker_invocations_total{site="evil",outcome="exceededCpu"}`) {

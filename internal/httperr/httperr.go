@@ -1,7 +1,8 @@
 // Package httperr is the one place an error becomes an HTTP response: an
 // Error carries a status, a stable machine code, a user-safe message and
 // optional details; anything else is a 500 whose text never reaches the
-// client. Imported by admin and hosting.
+// client. Imported by admin (the edge writes its visitors' errors itself,
+// in hosting).
 package httperr
 
 import (

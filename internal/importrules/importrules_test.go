@@ -22,7 +22,7 @@ const module = "github.com/pierhq/pier"
 var allowed = map[string][]string{
 	"assets":                {"assets"},
 	"tenants":               {"tenants", "assets", "internal/dnsname"},
-	"hosting":               {"hosting", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/httperr", "internal/logstream"},
+	"hosting":               {"hosting", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/logstream"},
 	"hosting/worker":        {"hosting/worker"},
 	"admin":                 {"admin", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify", "internal/ratelimit"},
 	"certs":                 {"certs", "internal/dnsname", "internal/httperr"},

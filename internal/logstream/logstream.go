@@ -34,7 +34,9 @@ type Event struct {
 	// Outcome of an invocation: ok, exception, exceededCpu,
 	// exceededSubrequests, exceededMemory, responseTooLarge.
 	Outcome string `json:"outcome,omitempty"`
-	Message string `json:"message,omitempty"` // the log line, or the error of an invocation
+	// Message is the log line, or for a failed invocation what went
+	// wrong, once and in words ("worker exceeded its CPU limit of 50 ms").
+	Message string `json:"message,omitempty"`
 }
 
 // DefaultBuffer is the events a subscriber may fall behind by before the
