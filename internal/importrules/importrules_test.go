@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"internal/domainverify": {},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
 	"internal/testenv":      {},
+	"sdk":                   {},   // guest SDKs (sdk/go/pier is a module of its own): the standard library only
 	"cmd":                   {""}, // the wiring: may import everything
 	"internal/bench":        {""},
 	"internal/e2e":          {""},
