@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	pier "github.com/pierhq/pier/hosting/worker/sdk"
+	"github.com/pierhq/pier/sdk/go/pier"
 )
 
 // maxEcho is the largest JSON body /api/echo accepts.

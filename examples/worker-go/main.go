@@ -6,7 +6,7 @@
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o build/worker.wasm .
 package main
 
-import pier "github.com/pierhq/pier/hosting/worker/sdk"
+import "github.com/pierhq/pier/sdk/go/pier"
 
 func init() {
 	// main is not run in a c-shared build: register from init.

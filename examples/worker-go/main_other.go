@@ -14,7 +14,7 @@ import (
 // for pier.Next's fall-through to the static assets.
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8787", "listen address")
-	public := flag.String("public", "examples/worker-go/public", "static assets directory")
+	public := flag.String("public", "public", "static assets directory")
 	flag.Parse()
 	api, static := newHandler(), http.FileServer(http.Dir(*public))
 	log.Printf("worker-go: listening on http://%s", *addr)

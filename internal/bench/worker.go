@@ -34,9 +34,12 @@ func benchWorker(ctx context.Context) error {
 	}
 	defer os.RemoveAll(work)
 
-	// Native: the same handler as a plain net/http server.
+	// Native: the same handler as a plain net/http server (built in its
+	// own directory: examples/worker-go is a module of its own).
 	native := filepath.Join(work, "native")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", native, "./examples/worker-go").CombinedOutput(); err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-o", native, ".")
+	build.Dir = example
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the native handler: %v\n%s", err, out)
 	}
 	nativeAddr, err := freeAddr()

@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"internal/tlspolicy":    {"internal/tlspolicy", "certs", "tenants", "internal/dnsname", "internal/ratelimit"},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
 	"internal/testenv":      {},
+	"sdk":                   {},   // guest SDKs (sdk/go/pier is a module of its own): the standard library only
 	"cmd":                   {""}, // the wiring: may import everything
 	"internal/bench":        {""},
 	"internal/e2e":          {""},

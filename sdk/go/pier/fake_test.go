@@ -56,50 +56,18 @@ func fill(buf []byte, s string) uint32 {
 	return uint32(len(s))
 }
 
-func fillList(buf []byte, items []string) uint64 {
+// fillList fills buf with items, each NUL-terminated.
+func fillList(buf []byte, items []string) uint32 {
 	var b strings.Builder
 	for _, it := range items {
 		b.WriteString(it)
 		b.WriteByte(0)
 	}
-	return uint64(len(items))<<32 | uint64(fill(buf, b.String()))
+	return fill(buf, b.String())
 }
 
-func (f *fakeHost) getMethod(buf []byte) uint32 { f.calls["get_method"]++; return fill(buf, f.method) }
-func (f *fakeHost) setMethod(m string)          { f.reqCalls = append(f.reqCalls, "method "+m) }
-func (f *fakeHost) getURI(buf []byte) uint32    { f.calls["get_uri"]++; return fill(buf, f.uri) }
-func (f *fakeHost) setURI(uri string)           { f.reqCalls = append(f.reqCalls, "uri "+uri) }
-func (f *fakeHost) getProtocolVersion(buf []byte) uint32 {
-	return fill(buf, f.proto)
-}
-func (f *fakeHost) getSourceAddr(buf []byte) uint32 { return fill(buf, f.addr) }
-
-func (f *fakeHost) getHeaderNames(kind uint32, buf []byte) uint64 {
-	f.calls["get_header_names"]++
-	if kind != kindRequest {
-		return 0
-	}
-	var names []string
-	seen := map[string]bool{}
-	for _, kv := range f.reqHeader {
-		if k := strings.ToLower(kv[0]); !seen[k] {
-			seen[k] = true
-			names = append(names, kv[0])
-		}
-	}
-	return fillList(buf, names)
-}
-
-func (f *fakeHost) getHeaderValues(kind uint32, name string, buf []byte) uint64 {
-	f.calls["get_header_values"]++
-	var vals []string
-	for _, kv := range f.reqHeader {
-		if strings.EqualFold(kv[0], name) {
-			vals = append(vals, kv[1])
-		}
-	}
-	return fillList(buf, vals)
-}
+func (f *fakeHost) setMethod(m string) { f.reqCalls = append(f.reqCalls, "method "+m) }
+func (f *fakeHost) setURI(uri string)  { f.reqCalls = append(f.reqCalls, "uri "+uri) }
 
 func (f *fakeHost) setHeaderValue(kind uint32, name, value string) {
 	if kind == kindResponse {
@@ -165,7 +133,7 @@ func (f *fakeHost) requestHead(buf []byte) uint32 {
 			}
 		}
 	}
-	return uint32(fillList(buf, items))
+	return fillList(buf, items)
 }
 
 // sendResponse records the response as the equivalent http-wasm calls.

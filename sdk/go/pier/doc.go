@@ -9,7 +9,7 @@
 //	import (
 //		"net/http"
 //
-//		pier "github.com/pierhq/pier/hosting/worker/sdk"
+//		"github.com/pierhq/pier/sdk/go/pier"
 //	)
 //
 //	func init() {
@@ -55,6 +55,25 @@
 //     standard error, [Var] finds no variable, and [Asset] and
 //     [Transport] return [ErrNoHost].
 //
-// Only the standard library is used, so the package works with any Go
-// toolchain that supports go:wasmexport (Go 1.24 or later).
+// # Module and versions
+//
+// The package is a module of its own, github.com/pierhq/pier/sdk/go/pier,
+// nested in the Pier repository. It requires nothing but the standard
+// library, so a worker that imports it adds only this module to its go.sum,
+// never the platform's dependencies. Its go.mod names the same Go version
+// as Pier's: the oldest toolchain that builds it.
+//
+// Its versions are tagged with the module's directory as a prefix, as Go
+// does for a module nested in a repository: the tag sdk/go/pier/v0.1.0 is
+// version v0.1.0 of this module. A worker pins one with
+//
+//	go get github.com/pierhq/pier/sdk/go/pier@v0.1.0
+//
+// and a worker developed inside a checkout of the repository (such as
+// examples/worker-go) uses the working copy with a replace directive:
+//
+//	replace github.com/pierhq/pier/sdk/go/pier => ../../sdk/go/pier
+//
+// The package may import only the standard library; nothing in the platform
+// imports it (the host side of the ABI is hosting/worker).
 package pier

@@ -16,6 +16,7 @@ var srv = server{h: wasmHost{}}
 // ctx 0 and next 1 when the handler called [Next].
 //
 //go:wasmexport handle_request
+//lint:ignore U1000 called by the host (go:wasmexport), which staticcheck does not see
 func handleRequest() uint64 {
 	return srv.serve(registered())
 }
@@ -24,6 +25,7 @@ func handleRequest() uint64 {
 // assets was answered; the SDK has nothing to do then.
 //
 //go:wasmexport handle_response
+//lint:ignore U1000 called by the host (go:wasmexport), which staticcheck does not see
 func handleResponse(reqCtx int32, isError int32) {}
 
 // wasmHost implements abi with the module's imports.

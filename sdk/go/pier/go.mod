@@ -1,0 +1,3 @@
+module github.com/pierhq/pier/sdk/go/pier
+
+go 1.26.8
