@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"internal/domainverify": {},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
 	"internal/testenv":      {},
+	"internal/trydomains":   {},
 	"cmd":                   {""}, // the wiring: may import everything
 	"internal/bench":        {""},
 	"internal/e2e":          {""},
@@ -40,7 +41,7 @@ var allowed = map[string][]string{
 }
 
 // envReaders may read flags and environment variables.
-var envReaders = []string{"cmd", "internal/testenv", "internal/bench", "internal/e2e", "examples"}
+var envReaders = []string{"cmd", "internal/testenv", "internal/bench", "internal/e2e", "internal/trydomains", "examples"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
