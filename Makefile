@@ -34,6 +34,12 @@ ARGS ?=
 run: build
 	$(PIER) serve $(ARGS)
 
+## try-domains: Pebble (ACME test CA), pebble-challtestsrv (DNS) and pier serve --https in ./data-try, then the steps to a custom domain over HTTPS; Ctrl-C stops all three
+.PHONY: try-domains
+try-domains: build $(PEBBLE) $(CHALLTESTSRV)
+	$(GO) build -o $(BIN)/try-domains ./internal/trydomains
+	$(BIN)/try-domains -pier $(PIER) -pebble $(PEBBLE) -challtestsrv $(CHALLTESTSRV)
+
 ## test: install and start what the tests need, then run every test with -race
 test: tools build examples test-modules
 	PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

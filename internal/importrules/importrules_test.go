@@ -36,7 +36,8 @@ var allowed = map[string][]string{
 	"internal/tlspolicy":    {"internal/tlspolicy", "certs", "tenants", "internal/dnsname", "internal/ratelimit"},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
 	"internal/testenv":      {},
-	"sdk":                   {},   // guest SDKs (sdk/go/pier is a module of its own): the standard library only
+	"sdk":                   {}, // guest SDKs (sdk/go/pier is a module of its own): the standard library only
+	"internal/trydomains":   {},
 	"cmd":                   {""}, // the wiring: may import everything
 	"internal/bench":        {""},
 	"internal/e2e":          {""},
@@ -44,7 +45,7 @@ var allowed = map[string][]string{
 }
 
 // envReaders may read flags and environment variables.
-var envReaders = []string{"cmd", "internal/testenv", "internal/bench", "internal/e2e", "examples"}
+var envReaders = []string{"cmd", "internal/testenv", "internal/bench", "internal/e2e", "internal/trydomains", "examples"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
