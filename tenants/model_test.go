@@ -3,6 +3,7 @@ package tenants
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,36 @@ func TestValidatePlan(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPlanLimits(t *testing.T) {
+	t.Parallel()
+	names := PlanNames()
+	if want := []string{PlanFree, PlanPro, PlanEnterprise}; !slices.Equal(names, want) {
+		t.Fatalf("PlanNames() = %v, want %v", names, want)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l, ok := PlanLimits(name)
+			if !ok || l.CPUMs <= 0 || l.SubRequests <= 0 || l.MemoryMB <= 0 {
+				t.Errorf("PlanLimits(%q) = %+v, %v; want positive limits", name, l, ok)
+			}
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		t.Parallel()
+		if l, ok := PlanLimits("gold"); ok || l != (Limits{}) {
+			t.Errorf("PlanLimits(gold) = %+v, %v; want zero, false", l, ok)
+		}
+	})
+	t.Run("names are a copy", func(t *testing.T) {
+		t.Parallel()
+		PlanNames()[0] = "gold"
+		if _, ok := PlanLimits("gold"); ok || PlanNames()[0] != PlanFree {
+			t.Error("changing PlanNames' result changed the plans")
+		}
+	})
 }
 
 func TestEffectiveLimits(t *testing.T) {
