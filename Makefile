@@ -11,6 +11,8 @@ PEBBLE_VERSION := v2.10.1
 # The linters, pinned; each version is installed once into $(TOOLS).
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
+GOCYCLO_VERSION := v0.6.0
+GOCYCLO := $(TOOLS)/gocyclo-$(GOCYCLO_VERSION)
 # Every Go module of the repository (the platform, and any module of its own below it).
 MODULES := $(or $(patsubst %/,%,$(dir $(shell git ls-files ':(glob)**/go.mod' 2>/dev/null))),.)
 PIER    := $(BIN)/pier
@@ -96,19 +98,26 @@ bench-tls:
 	$(GO) run ./internal/bench tls
 	$(GO) test -run '^$$' -bench 'HandshakeCached|GetCertificateCached' -benchmem ./certs
 
-## lint: gofmt, then go vet, go mod tidy -diff and staticcheck in every module, then the import rules
-lint: $(STATICCHECK)
+## lint: gofmt, then go vet, go mod tidy -diff and staticcheck in every module, the import rules,
+## and cmd/pier stays wiring: no function above complexity 20 (gocyclo) or longer than 80 lines
+lint: $(STATICCHECK) $(GOCYCLO)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do \
 		echo "cd $$m && $(GO) vet ./... && $(GO) mod tidy -diff && staticcheck ./..."; \
 		(cd $$m && $(GO) vet ./... && $(GO) mod tidy -diff && $(STATICCHECK) ./...) || exit 1; \
 	done
 	$(GO) test -count=1 ./internal/importrules
+	$(GOCYCLO) -over 20 $(filter-out %_test.go,$(wildcard cmd/pier/*.go))
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLS)/staticcheck $@
+
+$(GOCYCLO):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/fzipp/gocyclo/cmd/gocyclo@$(GOCYCLO_VERSION)
+	mv $(TOOLS)/gocyclo $@
 
 ## fuzz: run each fuzz target for FUZZTIME (default 1m)
 FUZZTIME ?= 1m
