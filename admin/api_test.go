@@ -12,6 +12,7 @@ import (
 )
 
 func TestHealthzAndOpenAPINeedNoToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := must(t, e.do(t, "GET", "/healthz", "", nil), 200)
 	if r.str("status") != "ok" {
@@ -24,6 +25,7 @@ func TestHealthzAndOpenAPINeedNoToken(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name, header string
@@ -57,6 +59,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestHashTokenAndSecret(t *testing.T) {
+	t.Parallel()
 	s1, s2 := admin.NewTokenSecret(), admin.NewTokenSecret()
 	if !strings.HasPrefix(s1, "pier_") || len(s1) != len("pier_")+43 || s1 == s2 {
 		t.Fatalf("secrets %q %q", s1, s2)
@@ -68,6 +71,7 @@ func TestHashTokenAndSecret(t *testing.T) {
 }
 
 func TestTenants(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tenantTok := e.tenant(t, "acme")
 
@@ -180,6 +184,7 @@ func (e *env) tokenFor(t testing.TB, ref string) string {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	acmeID, acmeTok := e.tenant(t, "acme")
 	_, otherTok := e.tenant(t, "other")
@@ -235,6 +240,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestSites(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	acmeID, acmeTok := e.tenant(t, "acme")
 	_, otherTok := e.tenant(t, "other")
@@ -326,6 +332,7 @@ func TestSites(t *testing.T) {
 // TestTenantIsolation checks that a tenant token gets 404 — never 403 — for
 // everything of another tenant.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	aID, aTok := e.tenant(t, "alpha")
 	_, bTok := e.tenant(t, "bravo")
@@ -383,6 +390,7 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestDisabledTenantMayOnlyRead(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "www")
@@ -407,6 +415,7 @@ func TestDisabledTenantMayOnlyRead(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/tenants", nil)
 	req.Header.Set("Authorization", "Bearer "+e.admin)
@@ -438,6 +447,7 @@ func (brokenStore) Tenants(context.Context, tenants.TenantFilter) ([]tenants.Ten
 }
 
 func TestInternalErrorsAreHiddenAndLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withStore(func(s tenants.Store) tenants.Store { return brokenStore{s} }))
 	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/tenants", nil)
 	req.Header.Set("Authorization", "Bearer "+e.admin)

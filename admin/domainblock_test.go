@@ -9,6 +9,7 @@ import (
 // a blocked one is never checked and proves nothing; tenants cannot block
 // or unblock; unblocking puts it back to pending.
 func TestDomainBlock(t *testing.T) {
+	t.Parallel()
 	e, fc, changes := domainEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")

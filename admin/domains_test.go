@@ -123,6 +123,7 @@ func records(t *testing.T, r resp) []map[string]any {
 }
 
 func TestDomainAddRecords(t *testing.T) {
+	t.Parallel()
 	e, _, _ := domainEnv(t, "192.0.2.10", "2001:db8::10")
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -163,6 +164,7 @@ func TestDomainAddRecords(t *testing.T) {
 }
 
 func TestDomainAddInvalid(t *testing.T) {
+	t.Parallel()
 	e, _, _ := domainEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -184,6 +186,7 @@ func TestDomainAddInvalid(t *testing.T) {
 }
 
 func TestDomainVerifyLifecycle(t *testing.T) {
+	t.Parallel()
 	e, fc, changes := domainEnv(t, "192.0.2.10")
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -234,6 +237,7 @@ func TestDomainVerifyLifecycle(t *testing.T) {
 }
 
 func TestDomainDeleteActiveNotifies(t *testing.T) {
+	t.Parallel()
 	e, fc, changes := domainEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -250,6 +254,7 @@ func TestDomainDeleteActiveNotifies(t *testing.T) {
 }
 
 func TestDomainTakeover(t *testing.T) {
+	t.Parallel()
 	e, fc, _ := domainEnv(t)
 	_, tokA := e.tenant(t, "acme")
 	e.site(t, tokA, "blog")
@@ -290,6 +295,7 @@ func TestDomainTakeover(t *testing.T) {
 }
 
 func TestDomainVerifierDNSDown(t *testing.T) {
+	t.Parallel()
 	e, fc, changes := domainEnv(t, "192.0.2.10")
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -323,6 +329,7 @@ func TestDomainVerifierDNSDown(t *testing.T) {
 }
 
 func TestDomainSetCertStatus(t *testing.T) {
+	t.Parallel()
 	e, fc, _ := domainEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -350,6 +357,7 @@ func TestDomainSetCertStatus(t *testing.T) {
 // turns pending_issuance when the hostname is verified (before the TLS
 // layer hears of it) and back to none when the claim leaves active.
 func TestDomainCertStatusWithTLS(t *testing.T) {
+	t.Parallel()
 	fc, statusAtChange := newFakeChecker(), map[string]string{}
 	var e *env
 	e = newEnv(t, withConfig(func(c *admin.Config) {
@@ -399,6 +407,7 @@ func TestDomainCertStatusWithTLS(t *testing.T) {
 // with TLS off) however it got there: created, failed a check, moved by
 // DNS or demoted by another site's takeover.
 func TestDomainCertStatusOfInactiveClaims(t *testing.T) {
+	t.Parallel()
 	for _, tls := range []bool{true, false} {
 		t.Run(fmt.Sprint("tls=", tls), func(t *testing.T) {
 			want := "none"
@@ -462,6 +471,7 @@ func TestDomainCertStatusOfInactiveClaims(t *testing.T) {
 }
 
 func TestDomainTenantDisabledAndDeleted(t *testing.T) {
+	t.Parallel()
 	e, fc, changes := domainEnv(t)
 	id, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -491,6 +501,7 @@ func TestDomainTenantDisabledAndDeleted(t *testing.T) {
 // pointing at the platform, so tenant A cannot take over a name tenant V
 // pointed at its site by claiming it too.
 func TestDomainHTTPProofWithCompetingClaims(t *testing.T) {
+	t.Parallel()
 	e, fc, changes := domainEnv(t)
 	_, tokV := e.tenant(t, "victor")
 	e.site(t, tokV, "vsite")
@@ -534,6 +545,7 @@ func TestDomainHTTPProofWithCompetingClaims(t *testing.T) {
 // has no CNAME or a CNAME to the site's own hostname: a name pointed at
 // another site belongs to that site's tenant.
 func TestDomainHTTPProofNeedsOwnCNAME(t *testing.T) {
+	t.Parallel()
 	e, fc, _ := domainEnv(t)
 	_, tokV := e.tenant(t, "victor")
 	e.site(t, tokV, "vsite")
@@ -565,6 +577,7 @@ func (f *fakeChecker) httpChecksDone() int { f.mu.Lock(); defer f.mu.Unlock(); r
 // A failed check's error names its cause (as the verifier describes it)
 // so the tenant can fix their DNS, but not the platform's resolver.
 func TestDomainCheckErrorSaysWhy(t *testing.T) {
+	t.Parallel()
 	e, fc, _ := domainEnv(t, "192.0.2.10")
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -591,6 +604,7 @@ func TestDomainCheckErrorSaysWhy(t *testing.T) {
 // one per VerifyRateInterval; a faster call answers 429 with Retry-After
 // and runs no check. The limit is per claim.
 func TestDomainVerifyRateLimit(t *testing.T) {
+	t.Parallel()
 	e, fc, _ := domainEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -357,15 +356,6 @@ func mustHex(t testing.TB, s string) []byte {
 		t.Fatalf("hash_salt %q is not 16 bytes of hex", s)
 	}
 	return b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func withConfig(f func(*admin.Config)) envOption {

@@ -5,6 +5,7 @@ import "testing"
 // An invalid field's message names the field once, whether or not the
 // validator's text already starts with it.
 func TestInvalidFieldMessage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")
@@ -22,6 +23,7 @@ func TestInvalidFieldMessage(t *testing.T) {
 
 // Adding a hostname the site already has says so and where to look.
 func TestDuplicateDomainMessage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "blog")

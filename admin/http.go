@@ -56,13 +56,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v) // a write error means the client left
 }
 
-// decodeJSON decodes a JSON request body of at most max bytes into v,
-// rejecting unknown fields and trailing data.
 // maxMetadataBody bounds the JSON bodies of tenant, site and token
 // requests: a few names, tags and limits. Only manifests and deployment
 // configs may be large (Config.MaxRequestBody).
 const maxMetadataBody = 64 << 10
 
+// decodeJSON decodes a JSON request body of at most max bytes into v,
+// rejecting unknown fields and trailing data.
 func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
 	body := http.MaxBytesReader(w, r.Body, max)
 	dec := json.NewDecoder(body)

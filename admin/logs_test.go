@@ -99,6 +99,7 @@ func waitUnsubscribed(t *testing.T, hub *logstream.Hub, site string) {
 }
 
 func TestLogStream(t *testing.T) {
+	t.Parallel()
 	hub := logstream.New(0)
 	e := newEnv(t, withLogs(hub, time.Hour))
 	_, tok := e.tenant(t, "acme")
@@ -217,6 +218,7 @@ func TestLogStreamOutlivesWriteTimeout(t *testing.T) {
 }
 
 func TestLogStreamDisabled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	e.site(t, tok, "www")

@@ -58,6 +58,7 @@ func deref(t *testing.T, doc map[string]any, v any) map[string]any {
 // of (method, path) it describes equals the router's, and every operation
 // documents its answers, errors with the Error schema.
 func TestOpenAPIMatchesRouter(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if doc["openapi"] != "3.1.0" {
 		t.Fatalf("openapi %v", doc["openapi"])
@@ -180,6 +181,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 // TestOpenAPIIsValidJSON guards the embedded file itself (a syntax error
 // would otherwise only show as a decoding failure in the other test).
 func TestOpenAPIIsValidJSON(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := must(t, e.do(t, "GET", "/api/v1/openapi.json", "", nil), 200)
 	if !json.Valid(r.raw) {

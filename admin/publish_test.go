@@ -19,6 +19,7 @@ import (
 // TestPublishPipeline drives session → missing → upload → deploy →
 // activate → rollback against SQLite and a blob directory.
 func TestPublishPipeline(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")
@@ -187,6 +188,7 @@ func TestPublishPipeline(t *testing.T) {
 }
 
 func TestCreateUploadErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withLimits(assets.Limits{MaxFiles: 3, MaxFileSize: 100}), withMaxBody(4096))
 	_, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")
@@ -241,6 +243,7 @@ func TestCreateUploadErrors(t *testing.T) {
 }
 
 func TestPutBlobErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")
@@ -315,6 +318,7 @@ func TestPutBlobErrors(t *testing.T) {
 }
 
 func TestExpireUploads(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")
@@ -335,6 +339,7 @@ func TestExpireUploads(t *testing.T) {
 }
 
 func TestDeployErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")
@@ -453,6 +458,7 @@ func (f *flakyBackend) Get(ctx context.Context, key string) (io.ReadCloser, erro
 }
 
 func TestFailingBackend(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	mode := "" // "all" fails every call, "gz" fails puts of gzip variants
 	setMode := func(m string) { mu.Lock(); mode = m; mu.Unlock() }
@@ -523,6 +529,7 @@ func contains(list []string, s string) bool {
 // succeed, and the site ends on one of them, consistent with OnActivate's
 // last call.
 func TestConcurrentDeploys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")

@@ -63,6 +63,7 @@ func (e *env) publishWorker(t *testing.T, token, site string, salt []byte, fs fi
 }
 
 func TestWorkerPublish(t *testing.T) {
+	t.Parallel()
 	v := &validator{}
 	e := newEnv(t, withWorkers(v.validate))
 	tenantID, tok := e.tenant(t, "acme")
@@ -163,6 +164,7 @@ func anyStrings(l []any) []string {
 }
 
 func TestWorkerDeployErrors(t *testing.T) {
+	t.Parallel()
 	good := append(bytes.Clone(wasmMagic), "good"...)
 
 	t.Run("invalid worker", func(t *testing.T) {
@@ -276,6 +278,7 @@ func TestWorkerDeployErrors(t *testing.T) {
 }
 
 func TestDeployConfigValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, tok := e.tenant(t, "acme")
 	salt := e.site(t, tok, "www")

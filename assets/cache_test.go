@@ -102,6 +102,7 @@ func mustBytes(t *testing.T, c *Cache, key string, want []byte) {
 }
 
 func TestCacheHitAndMiss(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	b.set("k", []byte("hello"))
 	c := NewCache(b, 0)
@@ -122,6 +123,7 @@ func TestCacheHitAndMiss(t *testing.T) {
 }
 
 func TestCacheDefaults(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		max        int64
@@ -135,6 +137,7 @@ func TestCacheDefaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := NewCache(newMemBackend(), tc.max)
 			if c.max != tc.wantMax || len(c.shards) != tc.wantShards || c.maxItem != tc.wantMax/16 {
 				t.Errorf("max %d shards %d maxItem %d, want %d %d %d", c.max, len(c.shards), c.maxItem, tc.wantMax, tc.wantShards, tc.wantMax/16)
@@ -144,6 +147,7 @@ func TestCacheDefaults(t *testing.T) {
 }
 
 func TestCacheNotFoundAndErrorsNotCached(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	c := NewCache(b, 0)
 	if _, err := c.Bytes(t.Context(), "missing"); !errors.Is(err, ErrNotFound) {
@@ -169,6 +173,7 @@ func TestCacheNotFoundAndErrorsNotCached(t *testing.T) {
 }
 
 func TestCacheLargeBlobsReadThrough(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	c := NewCache(b, 1<<20) // items up to 64 KiB
 	big := bytes.Repeat([]byte("x"), 64<<10+1)
@@ -193,6 +198,7 @@ func blobOfCost(key string, cost int) []byte {
 }
 
 func TestCacheBoundAndClockEviction(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	c := NewCache(b, 1<<20) // one shard of 1 MiB, items ≤ 64 KiB
 	const slot = 64 << 10   // 16 entries fill the cache exactly
@@ -237,6 +243,7 @@ func TestCacheBoundAndClockEviction(t *testing.T) {
 }
 
 func TestCacheEvictedBlobReadAgain(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	c := NewCache(b, 1<<20)
 	for i := range 40 {
@@ -258,6 +265,7 @@ func TestCacheEvictedBlobReadAgain(t *testing.T) {
 }
 
 func TestCacheForget(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	c := NewCache(b, 0)
 	b.set("k", []byte("v1"))
@@ -284,6 +292,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestCacheCoalescesMisses(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	b.set("k", []byte("shared"))
 	release := make(chan struct{})
@@ -313,6 +322,7 @@ func TestCacheCoalescesMisses(t *testing.T) {
 }
 
 func TestCacheCoalescedErrorReachesWaiters(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	release := make(chan struct{})
 	b.onGet = func(ctx context.Context, key string, n int) error {
@@ -339,6 +349,7 @@ func TestCacheCoalescedErrorReachesWaiters(t *testing.T) {
 }
 
 func TestCacheLeaderCanceledWaiterRetries(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	b.set("k", []byte("data"))
 	entered := make(chan struct{})
@@ -377,6 +388,7 @@ func TestCacheLeaderCanceledWaiterRetries(t *testing.T) {
 }
 
 func TestCacheWaiterCanceled(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	b.set("k", []byte("data"))
 	release := make(chan struct{})
@@ -410,6 +422,7 @@ func TestCacheWaiterCanceled(t *testing.T) {
 }
 
 func TestCacheBackendPanicDoesNotWedge(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	b.set("k", []byte("data"))
 	b.onGet = func(ctx context.Context, key string, n int) error {
@@ -431,6 +444,7 @@ func TestCacheBackendPanicDoesNotWedge(t *testing.T) {
 }
 
 func TestCacheConcurrent(t *testing.T) {
+	t.Parallel()
 	b := newMemBackend()
 	const keys = 200
 	for i := range keys {

@@ -63,6 +63,7 @@ func decompress(t *testing.T, data []byte, variant string) []byte {
 }
 
 func TestCompressRoundTrip(t *testing.T) {
+	t.Parallel()
 	random := make([]byte, 64<<10)
 	rand.Read(random)
 	inputs := []struct {
@@ -78,6 +79,7 @@ func TestCompressRoundTrip(t *testing.T) {
 	for _, variant := range []string{assets.VariantBrotli, assets.VariantGzip} {
 		for _, in := range inputs {
 			t.Run(variant+"/"+in.name, func(t *testing.T) {
+				t.Parallel()
 				c, err := assets.Compress(in.data, variant)
 				if err != nil {
 					t.Fatal(err)
@@ -91,11 +93,13 @@ func TestCompressRoundTrip(t *testing.T) {
 }
 
 func TestCompressWorthKeeping(t *testing.T) {
+	t.Parallel()
 	html := sampleHTML(50 << 10)
 	random := make([]byte, 50<<10)
 	rand.Read(random)
 	for _, variant := range []string{assets.VariantBrotli, assets.VariantGzip} {
 		t.Run(variant, func(t *testing.T) {
+			t.Parallel()
 			c, err := assets.Compress(html, variant)
 			if err != nil {
 				t.Fatal(err)
@@ -118,6 +122,7 @@ func TestCompressWorthKeeping(t *testing.T) {
 }
 
 func TestCompressUnknownVariant(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"", "zstd", "BR"} {
 		if _, err := assets.Compress([]byte("x"), v); err == nil {
 			t.Errorf("Compress(variant %q) succeeded", v)
@@ -126,6 +131,7 @@ func TestCompressUnknownVariant(t *testing.T) {
 }
 
 func TestWorthKeeping(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name             string
 		orig, compressed int
@@ -142,6 +148,7 @@ func TestWorthKeeping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if got := assets.WorthKeeping(tc.orig, tc.compressed); got != tc.want {
 				t.Errorf("WorthKeeping(%d, %d) = %v, want %v", tc.orig, tc.compressed, got, tc.want)
 			}

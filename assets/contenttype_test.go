@@ -7,6 +7,7 @@ import (
 )
 
 func TestContentType(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ path, want string }{
 		{"/index.html", "text/html; charset=utf-8"},
 		{"/INDEX.HTM", "text/html; charset=utf-8"},
@@ -45,6 +46,7 @@ func TestContentType(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
+			t.Parallel()
 			if got := assets.ContentType(tc.path); got != tc.want {
 				t.Errorf("ContentType(%q) = %q, want %q", tc.path, got, tc.want)
 			}
@@ -53,6 +55,7 @@ func TestContentType(t *testing.T) {
 }
 
 func TestCompressible(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		ct   string
 		want bool
@@ -84,6 +87,7 @@ func TestCompressible(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.ct, func(t *testing.T) {
+			t.Parallel()
 			if got := assets.Compressible(tc.ct); got != tc.want {
 				t.Errorf("Compressible(%q) = %v, want %v", tc.ct, got, tc.want)
 			}
@@ -94,6 +98,7 @@ func TestCompressible(t *testing.T) {
 // Every type in the table that names a text format carries a charset, and
 // every extension's type agrees with Compressible on the obvious cases.
 func TestContentTypeTextHasCharset(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{"/a.html", "/a.css", "/a.js", "/a.json", "/a.txt", "/a.xml", "/a.svg", "/a.md", "/a.csv", "/a.map", "/a.webmanifest"} {
 		ct := assets.ContentType(p)
 		if !assets.Compressible(ct) {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestHash(t *testing.T) {
+	t.Parallel()
 	salt := []byte("0123456789abcdef")
 	tests := []struct {
 		name    string
@@ -20,6 +21,7 @@ func TestHash(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got := assets.Hash(salt, tc.content)
 			want := assets.FormatSum(xxhash.Sum64(append(append([]byte{}, salt...), tc.content...)))
 			if got != want {

@@ -14,6 +14,7 @@ import (
 const goodHash = "0123456789abcdef"
 
 func TestValidatePath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		path string
@@ -52,6 +53,7 @@ func TestValidatePath(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := assets.ValidatePath(tc.path)
 			if tc.ok {
 				if err != nil {
@@ -77,6 +79,7 @@ func TestValidatePath(t *testing.T) {
 }
 
 func TestValidatePathTooLongNamesLimit(t *testing.T) {
+	t.Parallel()
 	p := "/" + strings.Repeat("x", 2000)
 	var me *assets.ManifestError
 	if !errors.As(assets.ValidatePath(p), &me) {
@@ -88,6 +91,7 @@ func TestValidatePathTooLongNamesLimit(t *testing.T) {
 }
 
 func TestManifestValidate(t *testing.T) {
+	t.Parallel()
 	entry := func(hash string, size int64) assets.Entry { return assets.Entry{Hash: hash, Size: size} }
 	many := func(n int) assets.Manifest {
 		m := assets.Manifest{}
@@ -130,6 +134,7 @@ func TestManifestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := tc.m.Validate(tc.limits)
 			if tc.wantCode == "" {
 				if err != nil {
@@ -155,6 +160,7 @@ func TestManifestValidate(t *testing.T) {
 }
 
 func TestManifestValidateDeterministic(t *testing.T) {
+	t.Parallel()
 	m := assets.Manifest{}
 	for i := range 200 {
 		m[fmt.Sprintf("/dir%03d//x", i)] = assets.Entry{Hash: goodHash}

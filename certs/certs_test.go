@@ -21,6 +21,7 @@ import (
 )
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in, want string
 		ok       bool
@@ -50,6 +51,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestBudget(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	b := newBudget(&certmagic.FileStorage{Path: t.TempDir()}, quietLogger(), 3, 2, time.Minute, 4*time.Minute, clock)

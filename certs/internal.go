@@ -104,11 +104,7 @@ func readInternalRoot(ctx context.Context, st certmagic.Storage) (*internalIssue
 	if err != nil {
 		return nil, fmt.Errorf("certs: internal CA key unreadable (%v): %w", err, fs.ErrNotExist)
 	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("certs: internal CA key is not a signer: %w", fs.ErrNotExist)
-	}
-	return &internalIssuer{root: root, rootKey: signer, rootPEM: certPEM}, nil
+	return &internalIssuer{root: root, rootKey: key, rootPEM: certPEM}, nil
 }
 
 func newInternalRoot() (*internalIssuer, []byte, error) {

@@ -365,6 +365,7 @@ func TestOrderLedgerWildcards(t *testing.T) {
 // sorted (nodes' clocks differ slightly; a time more than an hour ahead
 // would never expire), and drops tenants with none.
 func TestLedgerPrune(t *testing.T) {
+	t.Parallel()
 	now := newFakeClock().now()
 	at := func(d time.Duration) time.Time { return now.Add(d) }
 	l := ledger{
@@ -384,6 +385,7 @@ func TestLedgerPrune(t *testing.T) {
 // orders, or a cap lowered since), the retry time is when enough of them
 // leave the hour.
 func TestBudgetOverCap(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	t0 := clock.now()
 	st := &certmagic.FileStorage{Path: t.TempDir()}

@@ -216,6 +216,7 @@ func TestWildcardBeforeObtained(t *testing.T) {
 }
 
 func TestWildcardConfig(t *testing.T) {
+	t.Parallel()
 	provider, _ := dnshook.New(dnshook.Config{URL: "http://127.0.0.1:1"})
 	for name, cfg := range map[string]Config{
 		"no provider":    {Wildcards: []string{"*.example.com"}},
@@ -225,6 +226,7 @@ func TestWildcardConfig(t *testing.T) {
 		"bad name":       {Wildcards: []string{"*.exa mple.com"}, DNS01Provider: provider},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			cfg.DataDir = t.TempDir()
 			cfg.Allow = func(string) bool { return false }
 			cfg.Logger = quietLogger()

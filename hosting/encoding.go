@@ -131,9 +131,7 @@ func etagMatch(fields []string, etag string) bool {
 			if field[0] == '*' {
 				return true
 			}
-			if strings.HasPrefix(field, "W/") {
-				field = field[2:]
-			}
+			field = strings.TrimPrefix(field, "W/")
 			if field == "" || field[0] != '"' {
 				// Malformed: skip to the next element.
 				i := strings.IndexByte(field, ',')

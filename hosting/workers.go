@@ -157,7 +157,8 @@ func (e *Edge) newWorker(ctx context.Context, site string, d *deployment, lim wo
 	return w, nil
 }
 
-// release drops a reference taken by acquireWorker.
+// releaseWorker drops a reference taken by acquireWorker; the last one
+// closes the worker if it was retired meanwhile.
 func (e *Edge) releaseWorker(sw *siteWorker) {
 	sw.mu.Lock()
 	sw.inflight--

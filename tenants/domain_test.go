@@ -7,6 +7,7 @@ import (
 )
 
 func TestValidateCustomHostname(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("a", 63)
 	tests := []struct {
 		name, in string
@@ -37,6 +38,7 @@ func TestValidateCustomHostname(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := ValidateCustomHostname(tc.in, "pier.example")
 			if tc.want != "" {
 				if err != nil || got != tc.want {
@@ -58,6 +60,7 @@ func TestValidateCustomHostname(t *testing.T) {
 }
 
 func TestDomainValidate(t *testing.T) {
+	t.Parallel()
 	ok := Domain{Hostname: "example.com", SiteID: "s1", Status: DomainPending, Token: NewDomainToken(), CertStatus: CertNone}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid domain: %v", err)
@@ -74,6 +77,7 @@ func TestDomainValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			d := ok
 			tc.mod(&d)
 			if err := d.Validate(); !errors.Is(err, ErrInvalid) {

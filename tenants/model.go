@@ -35,16 +35,40 @@ type Limits struct {
 	MemoryMB    int `json:"memoryMB,omitempty"`
 }
 
-// Plans maps each plan name to its limits.
-var Plans = map[string]Limits{
-	PlanFree:       {CPUMs: 10, SubRequests: 5, MemoryMB: 64},
-	PlanPro:        {CPUMs: 20, SubRequests: 20, MemoryMB: 128},
-	PlanEnterprise: {CPUMs: 50, SubRequests: 50, MemoryMB: 256},
+// plans are the plans and their limits, smallest first. It is read only
+// (PlanLimits, PlanNames return copies).
+var plans = [...]struct {
+	name   string
+	limits Limits
+}{
+	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64}},
+	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128}},
+	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256}},
+}
+
+// PlanLimits returns the limits of the plan called name; false for an
+// unknown plan.
+func PlanLimits(name string) (Limits, bool) {
+	for _, p := range plans {
+		if p.name == name {
+			return p.limits, true
+		}
+	}
+	return Limits{}, false
+}
+
+// PlanNames returns the names of the plans, smallest first, in a new slice.
+func PlanNames() []string {
+	names := make([]string, len(plans))
+	for i, p := range plans {
+		names[i] = p.name
+	}
+	return names
 }
 
 // ValidatePlan reports whether name is a known plan.
 func ValidatePlan(name string) error {
-	if _, ok := Plans[name]; !ok {
+	if _, ok := PlanLimits(name); !ok {
 		return fmt.Errorf("%w: unknown plan %q (want free, pro or enterprise)", ErrInvalid, name)
 	}
 	return nil
@@ -67,7 +91,7 @@ type Tenant struct {
 
 // EffectiveLimits returns the plan's limits with the tenant's overrides applied.
 func (t Tenant) EffectiveLimits() Limits {
-	l := Plans[t.Plan]
+	l, _ := PlanLimits(t.Plan)
 	if t.Limits.CPUMs > 0 {
 		l.CPUMs = t.Limits.CPUMs
 	}

@@ -3,6 +3,7 @@ package tenants
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 )
 
 func TestValidateName(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		input string
@@ -39,6 +41,7 @@ func TestValidateName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := ValidateName("site", tc.input)
 			if tc.ok && err != nil {
 				t.Errorf("ValidateName(%q) = %v, want nil", tc.input, err)
@@ -55,6 +58,7 @@ func TestValidateName(t *testing.T) {
 }
 
 func TestValidateTags(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		tags []string
@@ -77,6 +81,7 @@ func TestValidateTags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := ValidateTags(tc.tags)
 			if tc.ok && err != nil {
 				t.Errorf("ValidateTags(%q) = %v, want nil", tc.tags, err)
@@ -89,8 +94,10 @@ func TestValidateTags(t *testing.T) {
 }
 
 func TestValidatePlan(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{PlanFree, PlanPro, PlanEnterprise} {
 		t.Run(p, func(t *testing.T) {
+			t.Parallel()
 			if err := ValidatePlan(p); err != nil {
 				t.Errorf("ValidatePlan(%q) = %v", p, err)
 			}
@@ -98,6 +105,7 @@ func TestValidatePlan(t *testing.T) {
 	}
 	for _, p := range []string{"", "Free", "gold"} {
 		t.Run("bad "+p, func(t *testing.T) {
+			t.Parallel()
 			if err := ValidatePlan(p); !errors.Is(err, ErrInvalid) {
 				t.Errorf("ValidatePlan(%q) = %v, want ErrInvalid", p, err)
 			}
@@ -105,7 +113,38 @@ func TestValidatePlan(t *testing.T) {
 	}
 }
 
+func TestPlanLimits(t *testing.T) {
+	t.Parallel()
+	names := PlanNames()
+	if want := []string{PlanFree, PlanPro, PlanEnterprise}; !slices.Equal(names, want) {
+		t.Fatalf("PlanNames() = %v, want %v", names, want)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l, ok := PlanLimits(name)
+			if !ok || l.CPUMs <= 0 || l.SubRequests <= 0 || l.MemoryMB <= 0 {
+				t.Errorf("PlanLimits(%q) = %+v, %v; want positive limits", name, l, ok)
+			}
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		t.Parallel()
+		if l, ok := PlanLimits("gold"); ok || l != (Limits{}) {
+			t.Errorf("PlanLimits(gold) = %+v, %v; want zero, false", l, ok)
+		}
+	})
+	t.Run("names are a copy", func(t *testing.T) {
+		t.Parallel()
+		PlanNames()[0] = "gold"
+		if _, ok := PlanLimits("gold"); ok || PlanNames()[0] != PlanFree {
+			t.Error("changing PlanNames' result changed the plans")
+		}
+	})
+}
+
 func TestEffectiveLimits(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		plan      string
@@ -122,6 +161,7 @@ func TestEffectiveLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got := Tenant{Plan: tc.plan, Limits: tc.overrides}.EffectiveLimits()
 			if got != tc.want {
 				t.Errorf("EffectiveLimits = %+v, want %+v", got, tc.want)
@@ -131,6 +171,7 @@ func TestEffectiveLimits(t *testing.T) {
 }
 
 func TestDeploymentConfigNormalize(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                 string
 		in                   DeploymentConfig
@@ -146,6 +187,7 @@ func TestDeploymentConfigNormalize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := tc.in
 			err := c.Normalize()
 			if !tc.ok {
@@ -165,6 +207,7 @@ func TestDeploymentConfigNormalize(t *testing.T) {
 }
 
 func TestNewID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		prefix  string
@@ -178,6 +221,7 @@ func TestNewID(t *testing.T) {
 	dnsSafe := regexp.MustCompile(`^[a-z2-7]+$`)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			seen := map[string]bool{}
 			for range 1000 {
 				id := NewID(tc.prefix, tc.n)
@@ -200,6 +244,7 @@ func TestNewID(t *testing.T) {
 }
 
 func TestNewSalt(t *testing.T) {
+	t.Parallel()
 	a, b := NewSalt(), NewSalt()
 	if len(a) != 16 || len(b) != 16 {
 		t.Fatalf("salts of %d and %d bytes, want 16", len(a), len(b))
@@ -210,6 +255,7 @@ func TestNewSalt(t *testing.T) {
 }
 
 func TestTenantHasTagAndTokenAdmin(t *testing.T) {
+	t.Parallel()
 	tn := Tenant{Tags: []string{"env:prod", "team:web"}}
 	tests := []struct {
 		tag  string
@@ -223,12 +269,14 @@ func TestTenantHasTagAndTokenAdmin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run("tag "+tc.tag, func(t *testing.T) {
+			t.Parallel()
 			if got := tn.HasTag(tc.tag); got != tc.want {
 				t.Errorf("HasTag(%q) = %v, want %v", tc.tag, got, tc.want)
 			}
 		})
 	}
 	t.Run("admin token", func(t *testing.T) {
+		t.Parallel()
 		if !(Token{}).Admin() || (Token{TenantID: "t1"}).Admin() {
 			t.Error("Admin() must be true exactly when TenantID is empty")
 		}
@@ -238,6 +286,7 @@ func TestTenantHasTagAndTokenAdmin(t *testing.T) {
 const okHash = "0123456789abcdef"
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	sha := strings.Repeat("ab", 32)
 	tests := []struct {
 		name string
@@ -279,6 +328,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if tc.ok && tc.err != nil {
 				t.Errorf("got %v, want nil", tc.err)
 			}
@@ -290,6 +340,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDeploymentSummary(t *testing.T) {
+	t.Parallel()
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	d := Deployment{
 		ID: "d1", SiteID: "s1", TenantID: "t1", Worker: okHash,

@@ -26,10 +26,12 @@ func newStore(t testing.TB) *fsblob.Store {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	blobtest.Run(t, func(t *testing.T) assets.Backend { return newStore(t) })
 }
 
 func TestInvalidKeys(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	tests := []struct{ name, key string }{
 		{"empty", ""},
@@ -72,6 +74,7 @@ func TestInvalidKeys(t *testing.T) {
 }
 
 func TestLayoutFansOut(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	key := assets.Key("tenant1", "3fa2b1c0d9e8f7a6", assets.VariantBrotli)
 	if err := s.Put(t.Context(), key, strings.NewReader("br"), 2); err != nil {
@@ -84,6 +87,7 @@ func TestLayoutFansOut(t *testing.T) {
 }
 
 func TestFailedPutLeavesNoTempFiles(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	key := assets.Key("tenant1", "0123456789abcdef", "")
 	if err := s.Put(t.Context(), key, io.LimitReader(rand.Reader, 10), 100); err == nil {
@@ -105,6 +109,7 @@ func TestFailedPutLeavesNoTempFiles(t *testing.T) {
 }
 
 func TestKeyUnderBlobIsNotFound(t *testing.T) {
+	t.Parallel()
 	// A key whose path would pass through a file reads as absent, not as
 	// an I/O error.
 	s := newStore(t)

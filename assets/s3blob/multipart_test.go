@@ -15,6 +15,7 @@ import (
 )
 
 func TestPartSizeFor(t *testing.T) {
+	t.Parallel()
 	s := &Store{partSize: MinPartSize}
 	tests := []struct {
 		name string
@@ -28,6 +29,7 @@ func TestPartSizeFor(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got := s.partSizeFor(tc.size)
 			if got != tc.want {
 				t.Errorf("partSizeFor(%d) = %d, want %d", tc.size, got, tc.want)

@@ -157,6 +157,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  s3blob.Config
@@ -168,6 +169,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if _, err := s3blob.New(t.Context(), tc.cfg); err == nil {
 				t.Error("New succeeded, want an error")
 			}
@@ -179,6 +181,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // answers every request with one S3 error, as a throttled or failing
 // service would.
 func TestErrorMappingStatuses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		status int
@@ -195,6 +198,7 @@ func TestErrorMappingStatuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/xml")
 				w.WriteHeader(tc.status)

@@ -61,6 +61,7 @@ func (f *fakeHook) got() []call {
 }
 
 func TestPresentAndCleanup(t *testing.T) {
+	t.Parallel()
 	hook := &fakeHook{}
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
@@ -97,6 +98,7 @@ func TestPresentAndCleanup(t *testing.T) {
 }
 
 func TestNoAuthWithoutUsername(t *testing.T) {
+	t.Parallel()
 	hook := &fakeHook{}
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
@@ -113,6 +115,7 @@ func TestNoAuthWithoutUsername(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		hook    *fakeHook
@@ -128,6 +131,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			hook := tt.hook
 			if hook == nil {
 				hook = &fakeHook{}
@@ -176,6 +180,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"", "example.com/hook", "ftp://example.com", "https://user:pw@example.com/hook", "https://example.com/hook?x=1", "http://"} {
 		if _, err := New(Config{URL: u}); err == nil {
 			t.Errorf("New(%q) succeeded", u)

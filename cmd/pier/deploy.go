@@ -188,15 +188,7 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, fmt.Errorf("no files to deploy in %s", p.dir)
 	}
 
-	var site *apiclient.Site
-	err = d.retry.do(ctx, retryServerErrors, func(ctx context.Context) (err error) {
-		site, err = d.client.GetSite(ctx, p.site)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	salt, err := site.Salt()
+	site, salt, err := d.site(ctx, p.site)
 	if err != nil {
 		return nil, err
 	}
@@ -208,25 +200,9 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, err
 	}
 
-	manifest := make(map[string]apiclient.ManifestEntry, len(files))
-	byHash := make(map[string]*hashedFile, len(files))
-	for i := range files {
-		f := &files[i]
-		manifest[f.path] = apiclient.ManifestEntry{Hash: f.hash, Size: f.size}
-		if _, ok := byHash[f.hash]; !ok {
-			byHash[f.hash] = f
-		}
-	}
-	var worker *apiclient.ManifestEntry
-	if p.worker != "" {
-		w, err := hashWorker(p.worker, salt)
-		if err != nil {
-			return nil, fmt.Errorf("worker module: %w", err)
-		}
-		worker = &apiclient.ManifestEntry{Hash: w.hash, Size: w.size}
-		if _, ok := byHash[w.hash]; !ok {
-			byHash[w.hash] = w
-		}
+	manifest, worker, byHash, err := buildManifest(files, p.worker, salt)
+	if err != nil {
+		return nil, err
 	}
 	var session *apiclient.UploadSession
 	err = d.retry.do(ctx, apiclient.Retryable, func(ctx context.Context) (err error) {
@@ -242,13 +218,75 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, err
 	}
 
+	dep, err := d.createDeployment(ctx, site.Name, session.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	return &deployResult{
+		Deployment:    dep.ID,
+		URL:           dep.URL,
+		PreviewURL:    dep.PreviewURL,
+		Files:         len(files),
+		Uploaded:      uploaded,
+		Reused:        countReused(files, session.Missing),
+		BytesUploaded: bytesUp,
+		Worker:        dep.Worker,
+	}, nil
+}
+
+// site looks the site up (retrying server errors) and returns it with
+// its content-hash salt.
+func (d *deployer) site(ctx context.Context, name string) (*apiclient.Site, []byte, error) {
+	var site *apiclient.Site
+	err := d.retry.do(ctx, retryServerErrors, func(ctx context.Context) (err error) {
+		site, err = d.client.GetSite(ctx, name)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	salt, err := site.Salt()
+	if err != nil {
+		return nil, nil, err
+	}
+	return site, salt, nil
+}
+
+// buildManifest returns the manifest of the hashed files, the worker
+// module's entry (nil without one; workerPath is hashed here), and the
+// first file of each hash, to upload what the server lacks.
+func buildManifest(files []hashedFile, workerPath string, salt []byte) (map[string]apiclient.ManifestEntry, *apiclient.ManifestEntry, map[string]*hashedFile, error) {
+	manifest := make(map[string]apiclient.ManifestEntry, len(files))
+	byHash := make(map[string]*hashedFile, len(files))
+	for i := range files {
+		f := &files[i]
+		manifest[f.path] = apiclient.ManifestEntry{Hash: f.hash, Size: f.size}
+		if _, ok := byHash[f.hash]; !ok {
+			byHash[f.hash] = f
+		}
+	}
+	if workerPath == "" {
+		return manifest, nil, byHash, nil
+	}
+	w, err := hashWorker(workerPath, salt)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("worker module: %w", err)
+	}
+	if _, ok := byHash[w.hash]; !ok {
+		byHash[w.hash] = w
+	}
+	return manifest, &apiclient.ManifestEntry{Hash: w.hash, Size: w.size}, byHash, nil
+}
+
+// createDeployment creates the deployment of the upload session.
+// Creating a deployment is not idempotent: it is retried only when the
+// server said it did nothing.
+func (d *deployer) createDeployment(ctx context.Context, site, upload string, p *deployPlan) (*apiclient.Deployment, error) {
 	activate := p.activate
 	var dep *apiclient.Deployment
-	// Creating a deployment is not idempotent: retry only when the server
-	// said it did nothing.
-	err = d.retry.do(ctx, retryUnavailable, func(ctx context.Context) (err error) {
-		dep, err = d.client.CreateDeployment(ctx, site.Name, apiclient.CreateDeployment{
-			Upload:   session.ID,
+	err := d.retry.do(ctx, retryUnavailable, func(ctx context.Context) (err error) {
+		dep, err = d.client.CreateDeployment(ctx, site, apiclient.CreateDeployment{
+			Upload:   upload,
 			Config:   p.config,
 			Source:   apiclient.Source{Type: "cli"},
 			Activate: &activate,
@@ -258,27 +296,22 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 	if err != nil {
 		return nil, fmt.Errorf("creating deployment: %w", err)
 	}
+	return dep, nil
+}
 
-	missing := make(map[string]bool, len(session.Missing))
-	for _, h := range session.Missing {
-		missing[h] = true
+// countReused counts the files whose content the server already had.
+func countReused(files []hashedFile, missing []string) int {
+	lacks := make(map[string]bool, len(missing))
+	for _, h := range missing {
+		lacks[h] = true
 	}
 	reused := 0
 	for _, f := range files {
-		if !missing[f.hash] {
+		if !lacks[f.hash] {
 			reused++
 		}
 	}
-	return &deployResult{
-		Deployment:    dep.ID,
-		URL:           dep.URL,
-		PreviewURL:    dep.PreviewURL,
-		Files:         len(files),
-		Uploaded:      uploaded,
-		Reused:        reused,
-		BytesUploaded: bytesUp,
-		Worker:        dep.Worker,
-	}, nil
+	return reused
 }
 
 // uploadMissing uploads the blobs session lacks, a few at a time, each

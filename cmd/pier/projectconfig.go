@@ -78,46 +78,68 @@ func parseProjectConfig(name string, data []byte) (*projectConfig, error) {
 		NotFoundHandling: t.Assets.NotFoundHandling,
 		WorkerMain:       t.Worker.Main,
 	}
-	switch v := t.Assets.RunWorkerFirst.(type) {
+	if c.RunWorkerFirst, err = parseRunWorkerFirst(name, t.Assets.RunWorkerFirst); err != nil {
+		return nil, err
+	}
+	if c.Vars, err = parseVars(name, t.Vars); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseRunWorkerFirst reads assets.run_worker_first: true (every path,
+// "*"), false or absent (none), or a list of path patterns.
+func parseRunWorkerFirst(name string, v any) ([]string, error) {
+	switch v := v.(type) {
 	case nil:
+		return nil, nil
 	case bool:
 		if v {
-			c.RunWorkerFirst = []string{"*"}
+			return []string{"*"}, nil
 		}
+		return nil, nil
 	case []any:
+		var out []string
 		for _, p := range v {
 			s, ok := p.(string)
 			if !ok || s != "*" && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "!/") {
 				return nil, fmt.Errorf("%s: assets.run_worker_first: %v is not a path pattern (want strings like \"/api/*\", or \"*\")", name, p)
 			}
-			c.RunWorkerFirst = append(c.RunWorkerFirst, s)
+			out = append(out, s)
 		}
-	default:
-		return nil, fmt.Errorf("%s: assets.run_worker_first must be true, false or a list of path patterns", name)
+		return out, nil
 	}
-	if len(t.Vars) > 0 {
-		c.Vars = make(map[string]string, len(t.Vars))
-		keys := make([]string, 0, len(t.Vars))
-		for k := range t.Vars {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			switch v := t.Vars[k].(type) {
-			case string:
-				c.Vars[k] = v
-			case int64:
-				c.Vars[k] = strconv.FormatInt(v, 10)
-			case float64:
-				c.Vars[k] = strconv.FormatFloat(v, 'g', -1, 64)
-			case bool:
-				c.Vars[k] = strconv.FormatBool(v)
-			default:
-				return nil, fmt.Errorf("%s: vars.%s must be a string, number or boolean", name, k)
-			}
+	return nil, fmt.Errorf("%s: assets.run_worker_first must be true, false or a list of path patterns", name)
+}
+
+// parseVars turns the [vars] table into strings (numbers and booleans
+// as TOML writes them); nil when there is none. Errors name the first
+// bad key in sorted order.
+func parseVars(name string, vars map[string]any) (map[string]string, error) {
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(vars))
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := vars[k].(type) {
+		case string:
+			out[k] = v
+		case int64:
+			out[k] = strconv.FormatInt(v, 10)
+		case float64:
+			out[k] = strconv.FormatFloat(v, 'g', -1, 64)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		default:
+			return nil, fmt.Errorf("%s: vars.%s must be a string, number or boolean", name, k)
 		}
 	}
-	return c, nil
+	return out, nil
 }
 
 // findProjectConfig reads dir/pier.toml, else ./pier.toml. It returns the

@@ -123,44 +123,33 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 		mode := ent.Type()
 		var fi os.FileInfo
 		if mode&fs.ModeSymlink != 0 {
-			// Root.Stat follows the link but refuses to leave the root.
-			fi, err = w.tree.root.Stat(child)
+			target, skip, err := w.followSymlink(child)
 			if err != nil {
-				if w.rules.ignored(child, false) || w.rules.ignored(child, true) {
-					continue // left out either way: no need to say where it points
-				}
-				if _, serr := os.Stat(filepath.Join(w.tree.dir, filepath.FromSlash(child))); serr == nil {
-					return fmt.Errorf("symlink %s points outside %s (list it in %s to leave it out)", w.display(child), w.tree.dir, ignoreFile)
-				}
-				return fmt.Errorf("symlink %s: %w", w.display(child), err)
+				return err
 			}
-			mode = fi.Mode().Type()
+			if skip {
+				continue
+			}
+			fi, mode = target, target.Mode().Type()
 		}
 		isDir := mode.IsDir()
 		if w.rules.ignored(child, isDir) {
 			continue
 		}
+		if fi == nil && (isDir || mode.IsRegular()) {
+			if fi, err = ent.Info(); err != nil {
+				return fmt.Errorf("%s: %w", w.display(child), err)
+			}
+		}
 		switch {
 		case isDir:
-			if fi == nil {
-				if fi, err = ent.Info(); err != nil {
-					return fmt.Errorf("%s: %w", w.display(child), err)
-				}
-			}
-			for _, a := range ancestors {
-				if os.SameFile(a, fi) {
-					return fmt.Errorf("symlink %s loops back to one of its parent directories", w.display(child))
-				}
+			if slices.ContainsFunc(ancestors, func(a os.FileInfo) bool { return os.SameFile(a, fi) }) {
+				return fmt.Errorf("symlink %s loops back to one of its parent directories", w.display(child))
 			}
 			if err := w.walk(child, append(ancestors[:len(ancestors):len(ancestors)], fi)); err != nil {
 				return err
 			}
 		case mode.IsRegular():
-			if fi == nil {
-				if fi, err = ent.Info(); err != nil {
-					return fmt.Errorf("%s: %w", w.display(child), err)
-				}
-			}
 			p := "/" + child
 			if err := checkManifestPath(p); err != nil {
 				return err
@@ -172,6 +161,24 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 		}
 	}
 	return nil
+}
+
+// followSymlink returns what the symlink child points to, or skip when
+// it cannot be followed but the ignore rules leave it out either way (no
+// need to say where it points). A link that leaves the directory is an
+// error: Root.Stat follows links but refuses to leave the root.
+func (w *walker) followSymlink(child string) (fi os.FileInfo, skip bool, err error) {
+	fi, err = w.tree.root.Stat(child)
+	if err == nil {
+		return fi, false, nil
+	}
+	if w.rules.ignored(child, false) || w.rules.ignored(child, true) {
+		return nil, true, nil
+	}
+	if _, serr := os.Stat(filepath.Join(w.tree.dir, filepath.FromSlash(child))); serr == nil {
+		return nil, false, fmt.Errorf("symlink %s points outside %s (list it in %s to leave it out)", w.display(child), w.tree.dir, ignoreFile)
+	}
+	return nil, false, fmt.Errorf("symlink %s: %w", w.display(child), err)
 }
 
 func (w *walker) display(rel string) string {

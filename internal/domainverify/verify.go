@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -51,7 +50,7 @@ const (
 type Verifier struct {
 	// Resolver answers DNS questions. Nil: net.DefaultResolver (the
 	// system's). NewResolver builds one that asks a given server.
-	Resolver *net.Resolver
+	Resolver *Resolver
 	// PublicIPs are the platform's public addresses. When set, an HTTP
 	// proof is fetched only from port 80 of these addresses (the proof
 	// shows that the name points here); otherwise from port 80 of any
@@ -63,49 +62,54 @@ type Verifier struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// resolverAddrs maps the resolvers NewResolver made to the server they
-// ask, so errors can name it: the Go resolver's errors name the server
-// of the system configuration, which a custom Dial replaces.
-var resolverAddrs sync.Map // *net.Resolver → "host:port"
+// Resolver is a Go resolver that asks one DNS server; NewResolver makes
+// one. It remembers the server so that errors can name it: the Go
+// resolver's errors name the server of the system configuration, which
+// its Dial replaces.
+type Resolver struct {
+	net.Resolver
+	addr string // "host:port"
+}
 
 // NewResolver returns a resolver that sends every query to the DNS server
 // at addr ("host:port"; the port defaults to 53), over UDP or TCP as the
 // resolver chooses. The Verifier's errors of lookups through it name addr.
-func NewResolver(addr string) *net.Resolver {
+func NewResolver(addr string) *Resolver {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "53")
 	}
-	r := &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
+	return &Resolver{
+		Resolver: net.Resolver{
+			PreferGo: true,
+			Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			},
 		},
+		addr: addr,
 	}
-	resolverAddrs.Store(r, addr)
-	return r
 }
+
+// Addr is the DNS server the resolver asks ("host:port").
+func (r *Resolver) Addr() string { return r.addr }
 
 func (v *Verifier) resolver() *net.Resolver {
 	if v.Resolver != nil {
-		return v.Resolver
+		return &v.Resolver.Resolver
 	}
 	return net.DefaultResolver
 }
 
 // dnsErr returns err with the DNS server it names corrected to the one
-// actually asked when the resolver was made by NewResolver.
+// actually asked when the Verifier has a Resolver of its own.
 func (v *Verifier) dnsErr(err error) error {
 	var de *net.DNSError
-	if v.Resolver == nil || !errors.As(err, &de) {
+	if v.Resolver == nil || v.Resolver.addr == "" || !errors.As(err, &de) {
 		return err
 	}
-	if addr, ok := resolverAddrs.Load(v.Resolver); ok {
-		c := *de
-		c.Server = addr.(string)
-		return &c
-	}
-	return err
+	c := *de
+	c.Server = v.Resolver.addr
+	return &c
 }
 
 // CheckError is a failed check with a user-safe description. Msg names

@@ -132,6 +132,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestCheckTXT(t *testing.T) {
+	t.Parallel()
 	dns := startDNS(t)
 	dns.set(func(s *dnsServer) {
 		s.txt["_pier-challenge.good.example"] = []string{"other", "tok-1"}
@@ -152,6 +153,7 @@ func TestCheckTXT(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.host, func(t *testing.T) {
+			t.Parallel()
 			err := v.CheckTXT(ctxT(t), tc.host, "tok-1")
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("CheckTXT = %v, want error: %v", err, tc.wantErr)
@@ -167,6 +169,7 @@ func TestCheckTXT(t *testing.T) {
 }
 
 func TestPointsHere(t *testing.T) {
+	t.Parallel()
 	dns := startDNS(t)
 	dns.set(func(s *dnsServer) {
 		s.cname["www.shop.example"] = "blog.pier.test"
@@ -197,6 +200,7 @@ func TestPointsHere(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := v.PointsHere(ctxT(t), tc.host, "blog.pier.test", tc.ips)
 			if (err != nil) != tc.wantErr || got != tc.want {
 				t.Fatalf("PointsHere(%s) = %v, %v; want %v, error %v", tc.host, got, err, tc.want, tc.wantErr)
@@ -241,6 +245,7 @@ func (p *proofServer) verifier(dns *dnsServer, publicIPs ...string) *Verifier {
 }
 
 func TestCheckHTTP(t *testing.T) {
+	t.Parallel()
 	var ua string
 	var uaMu sync.Mutex
 	p := startProof(t, func(w http.ResponseWriter, r *http.Request) {
@@ -308,6 +313,7 @@ func TestCheckHTTP(t *testing.T) {
 // configured — from any other address, whatever DNS answers; and the
 // error says why without naming the resolver.
 func TestCheckHTTPRefusesInternalAddresses(t *testing.T) {
+	t.Parallel()
 	p := startProof(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(strings.TrimPrefix(r.URL.Path, ChallengePath)))
 	})
@@ -370,7 +376,27 @@ func TestCheckHTTPRefusesInternalAddresses(t *testing.T) {
 	}
 }
 
+func TestNewResolverAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"port kept", "192.0.2.1:5353", "192.0.2.1:5353"},
+		{"port defaults to 53", "192.0.2.1", "192.0.2.1:53"},
+		{"bracketed IPv6", "[2001:db8::1]", "[2001:db8::1]:53"},
+		{"bare IPv6", "2001:db8::1", "[2001:db8::1]:53"},
+		{"IPv6 with port", "[2001:db8::1]:5353", "[2001:db8::1]:5353"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := NewResolver(tc.in).Addr(); got != tc.want {
+				t.Errorf("NewResolver(%q).Addr() = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPublicAddr(t *testing.T) {
+	t.Parallel()
 	for a, want := range map[string]bool{
 		"198.51.100.1": true, "8.8.8.8": true, "2606:4700::1": true,
 		"127.0.0.53": false, "10.0.0.1": false, "172.16.0.1": false, "192.168.0.1": false,
@@ -388,6 +414,7 @@ func TestPublicAddr(t *testing.T) {
 // or connection) so a tenant can fix their DNS, never the platform's
 // resolver; the full error, for logs, names the resolver actually asked.
 func TestCheckErrorsSayWhy(t *testing.T) {
+	t.Parallel()
 	p := startProof(t, func(w http.ResponseWriter, r *http.Request) {})
 	dns := startDNS(t)
 	dns.set(func(s *dnsServer) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -289,14 +288,6 @@ func (s *server) rss() int64 {
 		}
 	}
 	return 0
-}
-
-// mustJSON decodes s into v or fails.
-func mustJSON(t *testing.T, s string, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		t.Fatalf("decoding %q: %v", s, err)
-	}
 }
 
 // restartTogether stops the nodes, then starts them all at once (so their

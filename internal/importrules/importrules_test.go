@@ -1,6 +1,7 @@
 // Package importrules holds the test that enforces DESIGN.md §2: imports
 // point down only, hosting and admin never import each other, certs never
-// imports tenants, and only cmd/ reads flags or the environment.
+// imports tenants, and only cmd/ reads flags or the environment; and the
+// test that keeps cmd/pier's functions short (cmdsize_test.go).
 package importrules
 
 import (

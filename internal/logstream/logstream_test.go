@@ -7,6 +7,7 @@ import (
 )
 
 func TestPublishSubscribe(t *testing.T) {
+	t.Parallel()
 	h := New(4)
 	a, cancelA := h.Subscribe("a")
 	b, cancelB := h.Subscribe("b")
@@ -34,6 +35,7 @@ func TestPublishSubscribe(t *testing.T) {
 }
 
 func TestSlowSubscriberDropsOldest(t *testing.T) {
+	t.Parallel()
 	h := New(3)
 	ch, cancel := h.Subscribe("s")
 	defer cancel()
@@ -53,6 +55,7 @@ func TestSlowSubscriberDropsOldest(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
+	t.Parallel()
 	h := New(16)
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {

@@ -17,6 +17,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // against testdata/_redirects and compares the answers with
 // testdata/redirects.golden (go test -run Golden -update rewrites it).
 func TestGoldenRedirects(t *testing.T) {
+	t.Parallel()
 	r, err := ParseRedirects(readTestdata(t, "_redirects"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestGoldenRedirects(t *testing.T) {
 // for every path of testdata/headers.requests and compares the result with
 // testdata/headers.golden.
 func TestGoldenHeaders(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHeaders(readTestdata(t, "_headers"))
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +119,7 @@ func compareGolden(t *testing.T, name, got string) {
 // TestConcurrentUse runs the golden files from several goroutines; with
 // -race it checks that matching and applying share no mutable state.
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	r, err := ParseRedirects(readTestdata(t, "_redirects"))
 	if err != nil {
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func ParseHeaders(text string) (*Headers, error) {
 // isAbsoluteURL reports whether s starts like "scheme://".
 func isAbsoluteURL(s string) bool {
 	i := strings.Index(s, "://")
-	return i > 0 && strings.IndexAny(s[:i], " \t:") < 0
+	return i > 0 && !strings.ContainsAny(s[:i], " \t:")
 }
 
 // compileHeaderPattern compiles the trimmed pattern line of a block; the

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseHeadersErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		text string
@@ -45,6 +46,7 @@ func TestParseHeadersErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h, err := ParseHeaders(tt.text)
 			var pe *ParseError
 			if !errors.As(err, &pe) {
@@ -69,6 +71,7 @@ func headerRules(n int) string {
 }
 
 func TestParseHeadersAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		text string
@@ -85,6 +88,7 @@ func TestParseHeadersAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h, err := ParseHeaders(tt.text)
 			if err != nil {
 				t.Fatalf("ParseHeaders() error = %v", err)
@@ -97,6 +101,7 @@ func TestParseHeadersAccepts(t *testing.T) {
 }
 
 func TestHeadersApply(t *testing.T) {
+	t.Parallel()
 	const rules = `
 # every response
 /*
@@ -187,6 +192,7 @@ func TestHeadersApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			want := defaults()
 			for k, v := range tt.want {
 				if v == nil {
@@ -206,6 +212,7 @@ func TestHeadersApply(t *testing.T) {
 
 // Blocks indexed under different segments still apply in file order.
 func TestHeadersApplyOrderAcrossIndex(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHeaders("/:l/docs/*\n  X-Order: 1\n/*\n  X-Order: 2\n/en/*\n  X-Order: 3\n/en/docs/a\n  X-Order: 4\n/:l/:s/a\n  X-Order: 5\n")
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +225,7 @@ func TestHeadersApplyOrderAcrossIndex(t *testing.T) {
 }
 
 func TestHeadersApplyNoMatch(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHeaders("/a\n  X-A: 1\n/b/*\n  X-B: 2\n")
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +244,7 @@ func TestHeadersApplyNoMatch(t *testing.T) {
 // Values are shared between requests; appending to one request's header
 // must not show up in the next.
 func TestHeadersApplySharedValues(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHeaders("/a\n  X-A: 1\n")
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +277,7 @@ func TestHeadersApplyMissDoesNotAllocate(t *testing.T) {
 }
 
 func TestHeadersNil(t *testing.T) {
+	t.Parallel()
 	var h *Headers
 	hdr := http.Header{"A": {"b"}}
 	h.Apply("/a", hdr)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestPatternMatch(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		pattern string
@@ -42,6 +43,7 @@ func TestPatternMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			p, err := compilePattern(tt.pattern)
 			if err != nil {
 				t.Fatal(err)

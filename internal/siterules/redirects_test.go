@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseRedirectsErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		text string
@@ -56,6 +57,7 @@ func TestParseRedirectsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r, err := ParseRedirects(tt.text)
 			var pe *ParseError
 			if !errors.As(err, &pe) {
@@ -88,6 +90,7 @@ func dynamicRules(n int) string {
 }
 
 func TestParseRedirectsAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		text string
@@ -113,6 +116,7 @@ func TestParseRedirectsAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r, err := ParseRedirects(tt.text)
 			if err != nil {
 				t.Fatalf("ParseRedirects() error = %v", err)
@@ -125,6 +129,7 @@ func TestParseRedirectsAccepts(t *testing.T) {
 }
 
 func TestRedirectsMatch(t *testing.T) {
+	t.Parallel()
 	const rules = `
 /home /            301
 /old  /new
@@ -193,6 +198,7 @@ func TestRedirectsMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, ok := r.Match(tt.path, tt.query)
 			if ok != (tt.status != 0) || got != (Redirect{Status: tt.status, To: tt.to}) {
 				t.Errorf("Match(%q, %q) = %+v, %v; want {%d %s}", tt.path, tt.query, got, ok, tt.status, tt.to)
@@ -202,6 +208,7 @@ func TestRedirectsMatch(t *testing.T) {
 }
 
 func TestRedirectsOrder(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		rules string
@@ -224,6 +231,7 @@ func TestRedirectsOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r, err := ParseRedirects(tt.rules)
 			if err != nil {
 				t.Fatal(err)
@@ -238,12 +246,14 @@ func TestRedirectsOrder(t *testing.T) {
 
 // A rewrite's To is a URL whose decoded path is the asset to serve.
 func TestRedirectsRewriteDecodes(t *testing.T) {
+	t.Parallel()
 	r, err := ParseRedirects("/files/* /store/:splat 200\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/files/a b/c.txt", "/files/100%/x", "/files/q?#", "/files/é/ü", "/files/a+b;c=d"} {
 		t.Run(path, func(t *testing.T) {
+			t.Parallel()
 			m, ok := r.Match(path, "x=1")
 			if !ok {
 				t.Fatal("no match")
@@ -275,6 +285,7 @@ func TestRedirectsMatchMissDoesNotAllocate(t *testing.T) {
 }
 
 func TestRedirectsNil(t *testing.T) {
+	t.Parallel()
 	var r *Redirects
 	if got, ok := r.Match("/a", ""); ok {
 		t.Errorf("nil Match = %+v, true", got)

@@ -181,6 +181,7 @@ func BenchmarkBlobsLookup(b *testing.B) {
 }
 
 func TestParseBlob(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		rec  string
@@ -196,6 +197,7 @@ func TestParseBlob(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := parseBlob(tc.rec)
 			if tc.ok && (err != nil || got != tc.want) {
 				t.Errorf("parseBlob(%q) = %+v, %v; want %+v", tc.rec, got, err, tc.want)

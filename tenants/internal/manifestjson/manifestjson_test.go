@@ -25,6 +25,7 @@ func same(t *testing.T, data []byte) {
 }
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -64,6 +65,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			same(t, []byte(tc.in))
 			if _, ok := decodeFast([]byte(tc.in)); ok != tc.fast {
 				t.Errorf("fast path taken = %v, want %v", ok, tc.fast)
@@ -73,6 +75,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeRoundTrip(t *testing.T) {
+	t.Parallel()
 	m := manifest(5000)
 	m["/quote\"and\\backslash"] = assets.Entry{Hash: "0123456789abcdef", Size: 1}
 	m["/<script>&"] = assets.Entry{Hash: "0123456789abcdef", ContentType: "text/x-\u2028"}
