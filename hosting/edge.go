@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -512,7 +513,7 @@ func (e *Edge) answerToken(w http.ResponseWriter, token string) {
 	h["X-Content-Type-Options"] = e.vals.nosniff
 	h["Cache-Control"] = e.vals.noStore
 	w.WriteHeader(http.StatusOK)
-	writeString(w, token)
+	io.WriteString(w, token)
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -35,12 +34,6 @@ func newSharedValues() sharedValues {
 		allow:        []string{"GET, HEAD"},
 		noindex:      []string{"noindex"},
 	}
-}
-
-// writeString writes s without converting it to a byte slice when w can
-// take strings (net/http's writer can).
-func writeString(w http.ResponseWriter, s string) {
-	io.WriteString(w, s)
 }
 
 // exchange is one request being answered for a loaded deployment. It
