@@ -28,17 +28,18 @@
 // # Workers
 //
 // A deployment with a worker (Deployment.Worker, the hash of its wasm
-// blob) is dispatched as DESIGN §1 step 6 says: the worker first when
-// run_worker_first matches the decoded path (see runFirst for the
-// encoding: Cloudflare's patterns, "!" excludes, true is stored as
-// ["/*"]); then _redirects; then the asset html_handling resolves; then
-// the worker when no asset answered (a 200 rewrite to a missing asset
-// included); not_found_handling only for sites without a worker. Static
-// assets answer GET and HEAD only: other methods go to the worker, or get
-// 405 without one. A worker's response goes out as the worker wrote it,
-// plus X-Content-Type-Options: nosniff when absent (and X-Robots-Tag on
-// previews); the guest's next (http-wasm next=1) runs the static logic for
-// the request as the guest left it, never the worker again.
+// blob) is dispatched as docs/architecture.md ("Dispatch order") says: the
+// worker first when run_worker_first matches the decoded path (see
+// runFirst for the encoding: Cloudflare's patterns, "!" excludes, true is
+// stored as ["/*"]); then _redirects; then the asset html_handling
+// resolves; then the worker when no asset answered (a 200 rewrite to a
+// missing asset included); not_found_handling only for sites without a
+// worker. Static assets answer GET and HEAD only: other methods go to the
+// worker, or get 405 without one. A worker's response goes out as the
+// worker wrote it, plus X-Content-Type-Options: nosniff when absent (and
+// X-Robots-Tag on previews); the guest's next (http-wasm next=1) runs the
+// static logic for the request as the guest left it, never the worker
+// again.
 //
 // Each site gets its own *worker.Worker per loaded deployment, created on
 // the first worker request (concurrent first requests wait for one load)
@@ -62,8 +63,10 @@
 // with two atomic adds on counters the route already holds (no lock, no
 // allocation on the static path); worker invocations add their outcome,
 // CPU time and subrequests, and publish one logstream invocation event
-// when someone listens. Edge.Usage reads a site's counters and
-// Edge.WriteMetrics writes them all in the Prometheus text format.
+// when someone listens. Edge.WriteMetrics writes them all in the
+// Prometheus text format, which cmd/pier serves at /metrics: that is the
+// only way they leave the process, and nothing persists them. Edge.Usage
+// reads one site's counters (only tests call it today).
 //
 // Custom domains: when the Registry also implements DomainRegistry, a host
 // outside the platform domain routes to the site of its active claim

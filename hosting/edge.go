@@ -82,7 +82,7 @@ type Config struct {
 	LookupTimeout time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
-	// Workers runs deployments' workers (DESIGN §1 step 7). Nil: every
+	// Workers runs deployments' workers (docs/architecture.md §2). Nil: every
 	// request that would reach a worker is answered 503 workers_disabled
 	// (never silently with static assets instead); requests the static
 	// assets answer before the worker are still served.

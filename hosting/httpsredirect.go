@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// RedirectToHTTPS wraps the plain-HTTP edge when TLS is on (DESIGN §1 step
-// 4): a request for a custom domain that isHTTPS says is served over TLS
+// RedirectToHTTPS wraps the plain-HTTP edge when TLS is on
+// (docs/architecture.md §2): a request for a custom domain that isHTTPS says is served over TLS
 // gets a 308 to the same URL on https (httpsPort is ":8443", or "" for
 // 443); ownership and ACME challenge paths are exempt, and every other
 // request goes to next unchanged.

@@ -76,7 +76,7 @@ func (x *exchange) fail(ve *visitorError) {
 // hasWorker reports whether this exchange may invoke the worker.
 func (x *exchange) hasWorker() bool { return x.d.worker != "" && !x.staticOnly }
 
-// serve answers a request (DESIGN §1 step 6): the worker if
+// serve answers a request (docs/architecture.md, "Dispatch order"): the worker if
 // run_worker_first matches, then _redirects, then html_handling, then the
 // worker if there is one, else not_found_handling. Static assets answer
 // GET and HEAD only; other methods go to the worker, or get 405.

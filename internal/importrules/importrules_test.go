@@ -1,4 +1,5 @@
-// Package importrules holds the test that enforces DESIGN.md §2: imports
+// Package importrules holds the test that enforces the import rules of
+// docs/architecture.md (§1, which renders the allowed map): imports
 // point down only, hosting and admin never import each other, certs never
 // imports tenants, and only cmd/ reads flags or the environment; and the
 // test that keeps cmd/pier's functions short (cmdsize_test.go).
@@ -92,7 +93,7 @@ func TestImportRules(t *testing.T) {
 				continue
 			}
 			if !under(target, rules(pkg)) {
-				t.Errorf("%s imports %s, which DESIGN.md §2 forbids (allowed: %v)", pkg, target, rules(pkg))
+				t.Errorf("%s imports %s, which the allowed map (docs/architecture.md §1) forbids (allowed: %v)", pkg, target, rules(pkg))
 			}
 		}
 		return nil
