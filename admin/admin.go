@@ -3,11 +3,13 @@
 // deployments), its bearer-token authentication and tenant scoping, the
 // custom-domain verifier (RunVerifier), the OpenAPI document that
 // describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
-// that every way of publishing (CLI, API, UI, git push) goes through.
+// that every publish goes through (today the CLI and the REST API; there is
+// no web console or git push yet).
 //
 // admin imports tenants, assets, internal/dnsname, internal/siterules,
-// internal/httperr, internal/logstream and internal/domainverify; it never
-// imports hosting, and only cmd/pier imports admin.
+// internal/httperr, internal/logstream, internal/domainverify and
+// internal/ratelimit; it never imports hosting, and only cmd/pier imports
+// admin (docs/architecture.md).
 package admin
 
 import (

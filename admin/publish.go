@@ -20,8 +20,9 @@ import (
 )
 
 // The publish pipeline: StartUpload → PutBlob (for each missing hash) →
-// Deploy. The HTTP handlers are thin wrappers around these; git push calls
-// them directly. Callers authorize first (the site or session must belong
+// Deploy. The HTTP handlers are thin wrappers around these, and any other
+// publisher added later (none exists yet) would call them directly. Callers
+// authorize first (the site or session must belong
 // to the caller); the functions themselves only enforce that a session
 // belongs to the given tenant and site.
 

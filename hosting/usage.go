@@ -161,7 +161,8 @@ func (t *usageTable) sorted() []*siteUsage {
 }
 
 // Usage returns the counters of site (all zero for a site that was never
-// requested on this node).
+// requested on this node). Only tests call it today; the counters leave
+// the process through WriteMetrics alone.
 func (e *Edge) Usage(site string) Usage {
 	e.usage.mu.RLock()
 	u := e.usage.m[strings.ToLower(site)]
