@@ -239,10 +239,10 @@ func (p *Policy) RedirectToHTTPS(host string) bool {
 }
 
 // SiteChanged follows a site that was created, deployed, deleted, or
-// whose tenant was disabled or enabled: the site set is reloaded and,
-// per site, a site that now exists has its certificate obtained at once
-// (so the first HTTPS visitor does not wait for it) while one that is
-// gone stops being served. Returns at once.
+// whose tenant was disabled or enabled: the site set is reloaded and, per
+// site, a site that is gone stops being served. A site's certificate is
+// obtained on its first HTTPS handshake, which waits for the issuance
+// (certs.Config.IssuanceWait) instead of failing. Returns at once.
 func (p *Policy) SiteChanged(name string) {
 	if p.sites == nil {
 		return
@@ -254,10 +254,9 @@ func (p *Policy) SiteChanged(name string) {
 	}
 	host := name + "." + p.cfg.Domain
 	go func() {
-		if p.sites.Refresh(ctx) != nil {
-			return
+		if p.sites.Refresh(ctx) == nil && !p.Allow(host) {
+			c.Forget(host)
 		}
-		p.follow(c, host)
 	}()
 }
 
@@ -281,14 +280,13 @@ func (p *Policy) Resync() {
 	}
 }
 
-// follow obtains host's certificate when Allow says yes and none is in
-// memory, and forgets it otherwise.
+// follow obtains host's certificate when Allow says yes, and forgets it
+// otherwise. A certificate already stored or in memory is not ordered
+// again, but Obtain still reports its status, which a claim that took
+// the name over needs.
 func (p *Policy) follow(c Certificates, host string) {
 	if !p.Allow(host) {
 		c.Forget(host)
-		return
-	}
-	if c.HasCertificate(host) {
 		return
 	}
 	if err := c.Obtain(host); err != nil && !errors.Is(err, certs.ErrNotAllowed) && !errors.Is(err, certs.ErrClosed) {
