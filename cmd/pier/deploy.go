@@ -20,14 +20,15 @@ const uploadParallelism = 8
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("deploy", "pier deploy [DIR] --site S [--worker F.wasm] [--no-activate] [--json]",
-		`Publish the files of DIR (default: the current directory) as a new deployment
-of a site, with a WebAssembly worker if one is given, and make it live.
+		`Publish the files of DIR as a new deployment of a site, with a WebAssembly
+worker if one is given, and make it live. Without DIR, the directory that
+pier.toml in the current directory names (assets.directory) is published.
 Settings come from pier.toml in DIR, else in the current directory; flags
 override them:
 
   site = "blog"
   [assets]
-  directory = "public"          # relative to pier.toml, when DIR holds it
+  directory = "public"          # relative to pier.toml; when DIR holds it, or no DIR
   html_handling = "auto-trailing-slash"
   not_found_handling = "404-page"
   run_worker_first = ["/api/*", "!/api/static/*"]   # or true: every request
@@ -38,6 +39,10 @@ override them:
 
 .git, .hg, .svn, node_modules, .DS_Store, pier.toml, the worker module and
 what DIR/.assetsignore lists (gitignore syntax) are not uploaded as files.
+Whatever .assetsignore says, what looks secret is never published and is
+reported: .env and .env.*, *.token, private keys (*.pem, *.key, id_rsa…),
+.netrc, .npmrc, .pgpass, .htpasswd, .ssh, .aws, .gnupg, and a Pier server's
+data directory (one holding pier.db or admin.token).
 Only files the server does not have yet are uploaded.`)
 	o := addClientFlags(fs, true)
 	site := fs.String("site", "", "`name` or id of the site (default: site in pier.toml)")
@@ -49,7 +54,7 @@ Only files the server does not have yet are uploaded.`)
 	if err != nil {
 		return err
 	}
-	dir := "."
+	dir := "" // none given
 	if len(pos) == 1 {
 		dir = pos[0]
 	}
@@ -60,6 +65,7 @@ Only files the server does not have yet are uploaded.`)
 	d := &deployer{
 		client:   o.client(e),
 		progress: e.stderr,
+		notes:    e.stderr,
 		terminal: e.terminal,
 	}
 	res, err := d.deploy(ctx, plan)
@@ -91,11 +97,23 @@ type deployPlan struct {
 // planDeploy resolves the asset directory and the settings: flags first,
 // then pier.toml (DIR/pier.toml, else ./pier.toml). assets.directory is
 // relative to the pier.toml that names it and applies when that file is in
-// DIR (or DIR was not given); an explicit DIR with ./pier.toml deploys DIR.
+// DIR; an explicit DIR with ./pier.toml deploys DIR. Without DIR (dir ""),
+// ./pier.toml must name the directory: the current directory is never
+// published by default (it may hold a server's data, sources, secrets).
 func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
+	given := dir != ""
+	if !given {
+		dir = "."
+	}
 	pc, file, err := findProjectConfig(dir)
 	if err != nil {
 		return nil, err
+	}
+	if !given && file == "" {
+		return nil, usagef("deploy", "no directory to publish: pass it (pier deploy DIR), or name it in %s ([assets] directory = \"public\")", projectFile)
+	}
+	if !given && pc.Directory == "" {
+		return nil, usagef("deploy", "%s does not name the directory to publish: pass it (pier deploy DIR), or set [assets] directory = \"public\" in %s", file, file)
 	}
 	p := &deployPlan{
 		site:     firstNonEmpty(f.site, pc.Site),
@@ -160,6 +178,8 @@ type deployResult struct {
 	Reused        int    `json:"reused"`           // files whose content the server already had
 	BytesUploaded int64  `json:"bytes_uploaded"`   // bytes of the uploaded blobs
 	Worker        string `json:"worker,omitempty"` // content hash of the worker module
+	// Skipped are what the deploy left out because it looks secret.
+	Skipped []skippedFile `json:"skipped,omitempty"`
 }
 
 // deployer runs the publishing protocol: hash, open an upload session,
@@ -167,6 +187,7 @@ type deployResult struct {
 type deployer struct {
 	client   *apiclient.Client
 	progress io.Writer // where progress bars go (stderr)
+	notes    io.Writer // where skipped secrets are reported (stderr); nil: nowhere
 	terminal bool      // draw progress bars
 	retry    retryPolicy
 	hashers  int // hashing goroutines; default runtime.NumCPU()
@@ -179,6 +200,11 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, err
 	}
 	defer tree.Close()
+	if d.notes != nil {
+		for _, sk := range tree.skipped {
+			fmt.Fprintf(d.notes, "pier: not published: %s (%s)\n", sk.Path, sk.Reason)
+		}
+	}
 	if p.worker != "" {
 		if err := tree.exclude(p.worker); err != nil {
 			return nil, err
@@ -231,6 +257,7 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		Reused:        countReused(files, session.Missing),
 		BytesUploaded: bytesUp,
 		Worker:        dep.Worker,
+		Skipped:       tree.skipped,
 	}, nil
 }
 

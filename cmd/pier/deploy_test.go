@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -338,6 +339,7 @@ func TestPlanDeployDirectory(t *testing.T) {
 	}{
 		{name: "DIR holds pier.toml naming the assets", cwd: t.TempDir(), dir: project, wantDir: filepath.Join(project, "public")},
 		{name: "pier.toml in the current directory", cwd: project, dir: ".", wantDir: "public"},
+		{name: "no DIR: the directory ./pier.toml names", cwd: project, dir: "", wantDir: "public"},
 		{name: "explicit DIR wins over ./pier.toml", cwd: project, dir: "other", wantDir: "other"},
 	}
 	for _, tt := range tests {
@@ -464,5 +466,87 @@ func TestDeployHashMismatch(t *testing.T) {
 	}
 	if n := api.putCount(assets.Hash(api.shownSalt, []byte("hello"))); n != 1 {
 		t.Errorf("%d PUTs of a blob the server refused, want 1 (no retry)", n)
+	}
+}
+
+// TestDeployWithoutDir: without DIR, only the directory ./pier.toml names
+// is published; the current directory never is by default.
+func TestDeployWithoutDir(t *testing.T) {
+	makeRun := map[string]string{ // where make run keeps its data
+		"data/admin.token": "secret", "data/pier.db": "db", "Makefile": "run:", "public/index.html": "home",
+	}
+	tests := []struct {
+		name      string
+		pierToml  string // "" for none
+		code      int
+		want      string // in stderr
+		wantPaths []string
+	}{
+		{name: "no pier.toml", code: 2, want: "pier: no directory to publish: pass it (pier deploy DIR), or name it in pier.toml ([assets] directory = \"public\")\nRun 'pier help deploy' for usage.\n"},
+		{name: "pier.toml without a directory", pierToml: "site = \"blog\"\n", code: 2, want: "pier.toml does not name the directory to publish: pass it (pier deploy DIR)"},
+		{name: "pier.toml names it", pierToml: "site = \"blog\"\n[assets]\ndirectory = \"public\"\n", wantPaths: []string{"/index.html"}},
+		{
+			name: "pier.toml names the current directory", pierToml: "site = \"blog\"\n[assets]\ndirectory = \".\"\n",
+			want:      "pier: not published: /data/ (" + dataDirReason + ")\n",
+			wantPaths: []string{"/Makefile", "/public/index.html"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			cwd := t.TempDir()
+			writeTree(t, cwd, makeRun)
+			if tt.pierToml != "" {
+				writeTree(t, cwd, map[string]string{"pier.toml": tt.pierToml})
+			}
+			t.Chdir(cwd)
+			res := runCLI(t, api, false, "deploy", "--site", "blog")
+			if res.code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s", res.code, tt.code, res.stderr)
+			}
+			if !strings.Contains(res.stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", res.stderr, tt.want)
+			}
+			if tt.wantPaths == nil {
+				if n := api.callCount("POST /api/v1/sites/{site}/uploads"); n != 0 {
+					t.Errorf("%d upload sessions opened, want 0", n)
+				}
+				return
+			}
+			paths := slices.Sorted(maps.Keys(api.deployments[0].Manifest))
+			if !slices.Equal(paths, tt.wantPaths) {
+				t.Errorf("manifest paths = %v, want %v", paths, tt.wantPaths)
+			}
+		})
+	}
+}
+
+// TestDeployReportsSkippedSecrets: secrets are left out of the upload, said
+// on stderr and listed in --json.
+func TestDeployReportsSkippedSecrets(t *testing.T) {
+	api := newFakeAPI(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "home", ".env": "KEY=v", "ci.token": "t"})
+	res := runCLI(t, api, false, "deploy", dir, "--site", "blog", "--json")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	wantErr := "pier: not published: /.env (an environment file, secret by convention)\n" +
+		"pier: not published: /ci.token (a token file)\n"
+	if res.stderr != wantErr {
+		t.Errorf("stderr = %q, want %q", res.stderr, wantErr)
+	}
+	got := decodeResult(t, res.stdout)
+	want := []any{
+		map[string]any{"path": "/.env", "reason": "an environment file, secret by convention"},
+		map[string]any{"path": "/ci.token", "reason": "a token file"},
+	}
+	if !jsonEqual(got["skipped"], want) {
+		t.Errorf("skipped = %v, want %v", got["skipped"], want)
+	}
+	for _, h := range []string{assets.Hash(api.salt, []byte("KEY=v")), assets.Hash(api.salt, []byte("t"))} {
+		if api.putCount(h) != 0 {
+			t.Errorf("a secret was uploaded")
+		}
 	}
 }
