@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/internal/apiclient"
 	"github.com/pierhq/pier/tenants"
 )
@@ -170,14 +172,22 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 
 // deployResult is what a deploy reports; it is also the --json output.
 type deployResult struct {
-	Deployment    string `json:"deployment"`
-	URL           string `json:"url"`
-	PreviewURL    string `json:"preview_url"`
-	Files         int    `json:"files"`            // files in the deployment
-	Uploaded      int    `json:"uploaded"`         // blobs uploaded by this deploy
-	Reused        int    `json:"reused"`           // files whose content the server already had
-	BytesUploaded int64  `json:"bytes_uploaded"`   // bytes of the uploaded blobs
-	Worker        string `json:"worker,omitempty"` // content hash of the worker module
+	Deployment string `json:"deployment"`
+	URL        string `json:"url"`
+	PreviewURL string `json:"preview_url"`
+	// Files are the files published: the deployment's files as the server
+	// counts them (assets.Manifest.Files), not the rules files, not the
+	// worker. Uploaded of them had content new to the server, Reused did
+	// not: Uploaded + Reused = Files.
+	Files         int      `json:"files"`
+	Uploaded      int      `json:"uploaded"`
+	Reused        int      `json:"reused"`
+	Rules         []string `json:"rules,omitempty"`  // rules files read as configuration ("/_headers")
+	BytesUploaded int64    `json:"bytes_uploaded"`   // bytes sent, rules files and worker included
+	Worker        string   `json:"worker,omitempty"` // content hash of the worker module
+	// WorkerUploaded says whether the worker module was sent (else the
+	// server had it).
+	WorkerUploaded bool `json:"-"`
 	// Skipped are what the deploy left out because it looks secret.
 	Skipped []skippedFile `json:"skipped,omitempty"`
 }
@@ -239,7 +249,7 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, fmt.Errorf("creating upload session: %w", err)
 	}
 
-	uploaded, bytesUp, err := d.uploadMissing(ctx, tree, session, byHash)
+	bytesUp, err := d.uploadMissing(ctx, tree, session, byHash)
 	if err != nil {
 		return nil, err
 	}
@@ -248,17 +258,17 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 	if err != nil {
 		return nil, err
 	}
-	return &deployResult{
+	res := &deployResult{
 		Deployment:    dep.ID,
 		URL:           dep.URL,
 		PreviewURL:    dep.PreviewURL,
-		Files:         len(files),
-		Uploaded:      uploaded,
-		Reused:        countReused(files, session.Missing),
+		Files:         dep.Files,
 		BytesUploaded: bytesUp,
 		Worker:        dep.Worker,
 		Skipped:       tree.skipped,
-	}, nil
+	}
+	countUploads(res, files, worker, session.Missing)
+	return res, nil
 }
 
 // site looks the site up (retrying server errors) and returns it with
@@ -326,31 +336,37 @@ func (d *deployer) createDeployment(ctx context.Context, site, upload string, p 
 	return dep, nil
 }
 
-// countReused counts the files whose content the server already had.
-func countReused(files []hashedFile, missing []string) int {
-	lacks := make(map[string]bool, len(missing))
-	for _, h := range missing {
-		lacks[h] = true
+// countUploads fills in which of the published files (and whether the
+// worker) had content this deploy sent, from the hashes the upload session
+// asked for.
+func countUploads(res *deployResult, files []hashedFile, worker *apiclient.ManifestEntry, sent []string) {
+	missing := make(map[string]bool, len(sent))
+	for _, h := range sent {
+		missing[h] = true
 	}
-	reused := 0
 	for _, f := range files {
-		if !lacks[f.hash] {
-			reused++
+		switch {
+		case assets.IsRulesFile(f.path):
+			res.Rules = append(res.Rules, f.path)
+		case missing[f.hash]:
+			res.Uploaded++
+		default:
+			res.Reused++
 		}
 	}
-	return reused
+	res.WorkerUploaded = worker != nil && missing[worker.Hash]
 }
 
 // uploadMissing uploads the blobs session lacks, a few at a time, each
-// retried on its own.
-func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *apiclient.UploadSession, byHash map[string]*hashedFile) (int, int64, error) {
+// retried on its own, and returns the bytes sent.
+func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *apiclient.UploadSession, byHash map[string]*hashedFile) (int64, error) {
 	todo := make([]*hashedFile, 0, len(session.Missing))
 	var total int64
 	seen := make(map[string]bool, len(session.Missing))
 	for _, h := range session.Missing {
 		f, ok := byHash[h]
 		if !ok {
-			return 0, 0, fmt.Errorf("the server asked for blob %s, which is not in the manifest", h)
+			return 0, fmt.Errorf("the server asked for blob %s, which is not in the manifest", h)
 		}
 		if seen[h] {
 			continue
@@ -360,7 +376,7 @@ func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *
 		total += f.size
 	}
 	if len(todo) == 0 {
-		return 0, 0, nil
+		return 0, nil
 	}
 	parallel := d.uploads
 	if parallel <= 0 {
@@ -388,9 +404,9 @@ func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	return len(todo), sent.Load(), nil
+	return sent.Load(), nil
 }
 
 // uploadOne streams one file as a blob. Progress counts bytes as they are
@@ -449,9 +465,17 @@ func printDeployResult(w io.Writer, p *deployPlan, r *deployResult) error {
 		t.row("Live URL:", r.URL+" (unchanged: deployment not activated)")
 	}
 	t.row("Preview URL:", r.PreviewURL)
-	t.row("Files:", fmt.Sprintf("%d (%d uploaded, %d reused, %s uploaded)", r.Files, r.Uploaded, r.Reused, formatBytes(r.BytesUploaded)))
-	if r.Worker != "" {
-		t.row("Worker:", fmt.Sprintf("%s (%s)", r.Worker, p.worker))
+	t.row("Files:", fmt.Sprintf("%d (%d uploaded, %d reused)", r.Files, r.Uploaded, r.Reused))
+	if len(r.Rules) > 0 {
+		t.row("Rules:", strings.Join(r.Rules, ", ")+" (configuration, not served)")
 	}
+	if r.Worker != "" {
+		how := "reused"
+		if r.WorkerUploaded {
+			how = "uploaded"
+		}
+		t.row("Worker:", fmt.Sprintf("%s (%s, %s)", r.Worker, p.worker, how))
+	}
+	t.row("Uploaded:", formatBytes(r.BytesUploaded))
 	return t.flush()
 }

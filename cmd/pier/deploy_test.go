@@ -34,8 +34,9 @@ var siteFiles = map[string]string{
 	"pier.toml":           "site = \"blog\"\n[assets]\nhtml_handling = \"drop-trailing-slash\"\n[vars]\nGREETING = \"hi\"\n",
 }
 
-// wantPaths are the manifest paths of siteFiles.
-var wantPaths = []string{"/_headers", "/about/index.html", "/app.js", "/copy.html", "/css/site.css", "/index.html"}
+// wantPaths are the files siteFiles publishes: the deployment's manifest
+// paths. /_headers is uploaded too, but it is configuration, not a file.
+var wantPaths = []string{"/about/index.html", "/app.js", "/copy.html", "/css/site.css", "/index.html"}
 
 func decodeResult(t *testing.T, out string) map[string]any {
 	t.Helper()
@@ -68,7 +69,7 @@ func TestDeployJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	wantKeys := []string{"bytes_uploaded", "deployment", "files", "preview_url", "reused", "uploaded", "url"}
+	wantKeys := []string{"bytes_uploaded", "deployment", "files", "preview_url", "reused", "rules", "uploaded", "url"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("JSON keys = %v, want %v", keys, wantKeys)
 	}
@@ -81,12 +82,13 @@ func TestDeployJSON(t *testing.T) {
 		"url":            "http://blog.localhost:8080/",
 		"preview_url":    "http://d1--blog.localhost:8080/",
 		"files":          float64(len(wantPaths)),
-		"uploaded":       float64(5), // copy.html shares index.html's blob
+		"uploaded":       float64(len(wantPaths)), // copy.html shares index.html's blob, new all the same
 		"reused":         float64(0),
-		"bytes_uploaded": bytesUp,
+		"rules":          []any{"/_headers"},
+		"bytes_uploaded": bytesUp, // _headers included, copy.html's blob sent once
 	}
 	for k, v := range want {
-		if got[k] != v {
+		if !jsonEqual(got[k], v) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
@@ -166,7 +168,8 @@ func TestDeployHumanOutput(t *testing.T) {
 		"Deployment:   d1",
 		"http://blog.localhost:8080/ (unchanged: deployment not activated)",
 		"Preview URL:  http://d1--blog.localhost:8080/",
-		"1 (1 uploaded, 0 reused, 5 B uploaded)",
+		"Files:        1 (1 uploaded, 0 reused)\n",
+		"Uploaded:     5 B\n",
 	} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
@@ -548,5 +551,47 @@ func TestDeployReportsSkippedSecrets(t *testing.T) {
 		if api.putCount(h) != 0 {
 			t.Errorf("a secret was uploaded")
 		}
+	}
+}
+
+// TestFileCountsAgree: a deploy, the listing and the deployment count the
+// same files, the files published: _headers and _redirects are
+// configuration and the worker is shown on its own.
+func TestFileCountsAgree(t *testing.T) {
+	api := newFakeAPI(t)
+	api.validateWorker = wasmMagicOnly
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"site/index.html": "home", "site/a.html": "a", "site/b.css": "b",
+		"site/_headers": "/*\n  X-Frame-Options: DENY\n", "site/_redirects": "/old /a 301\n",
+		"app.wasm": testWasm,
+	})
+	res := runCLI(t, api, false, "deploy", filepath.Join(dir, "site"), "--site", "blog", "--worker", filepath.Join(dir, "app.wasm"))
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{
+		"Files:        3 (3 uploaded, 0 reused)\n",
+		"Rules:        /_headers, /_redirects (configuration, not served)\n",
+		"Worker:       " + assets.Hash(api.salt, []byte(testWasm)) + " (",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("deploy stdout lacks %q:\n%s", want, res.stdout)
+		}
+	}
+
+	res = runCLI(t, api, false, "deployments", "list", "--site", "blog")
+	lines := strings.Split(strings.TrimRight(res.stdout, "\n"), "\n")
+	if res.code != 0 || len(lines) != 2 || !strings.Contains(lines[0], "FILES") {
+		t.Fatalf("deployments list: exit %d:\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	col := strings.Index(lines[0], "FILES")
+	if got := strings.Fields(lines[1][col:])[0]; got != "3" {
+		t.Errorf("deployments list shows %s files, want 3:\n%s", got, res.stdout)
+	}
+
+	res = runCLI(t, api, false, "deployments", "get", "--site", "blog", "d1")
+	if want := "Files:               3 ("; !strings.Contains(res.stdout, want) {
+		t.Errorf("deployments get lacks %q:\n%s", want, res.stdout)
 	}
 }
