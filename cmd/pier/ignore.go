@@ -53,7 +53,7 @@ var secretNames = []struct{ pattern, why string }{
 var dataDirMarkers = []string{"pier.db", "admin.token"}
 
 // dataDirReason is the reason reported for a skipped data directory.
-const dataDirReason = "a Pier server's data directory (holds pier.db or admin.token)"
+const dataDirReason = "a Pier server's data directory: it holds pier.db or admin.token"
 
 // secretReason says why a file or directory with this name must never be
 // published, or "" when nothing in its name says so.
