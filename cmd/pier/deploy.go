@@ -45,6 +45,8 @@ Whatever .assetsignore says, what looks secret is never published and is
 reported: .env and .env.*, *.token, private keys (*.pem, *.key, id_rsa…),
 .netrc, .npmrc, .pgpass, .htpasswd, .ssh, .aws, .gnupg, and a Pier server's
 data directory (one holding pier.db or admin.token).
+_headers and _redirects at the root are read as configuration, not published:
+they are not among the files a deploy or 'pier deployments list' counts.
 Only files the server does not have yet are uploaded.`)
 	o := addClientFlags(fs, true)
 	site := fs.String("site", "", "`name` or id of the site (default: site in pier.toml)")
