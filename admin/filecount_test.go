@@ -10,6 +10,7 @@ import (
 // published. _headers and _redirects are configuration, the worker is
 // "worker"; neither is counted, in "files" or in "bytes".
 func TestDeploymentFileCount(t *testing.T) {
+	t.Parallel()
 	v := &validator{}
 	e := newEnv(t, withWorkers(v.validate))
 	_, tok := e.tenant(t, "acme")

@@ -3,6 +3,7 @@ package assets
 import "testing"
 
 func TestManifestFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		m         Manifest

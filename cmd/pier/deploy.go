@@ -113,15 +113,14 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !given && file == "" {
-		return nil, usagef("deploy", "no directory to publish: pass it (pier deploy DIR), or name it in %s ([assets] directory = \"public\")", projectFile)
-	}
-	if !given && pc.Directory == "" {
-		return nil, usagef("deploy", "%s does not name the directory to publish: pass it (pier deploy DIR), or set [assets] directory = \"public\" in %s", file, file)
+	if !given {
+		if err := namesDirectory(pc, file); err != nil {
+			return nil, err
+		}
 	}
 	p := &deployPlan{
 		site:     firstNonEmpty(f.site, pc.Site),
-		dir:      dir,
+		dir:      assetDir(dir, pc, file),
 		activate: !f.noActivate,
 		config: apiclient.DeploymentConfig{
 			HTMLHandling:     firstNonEmpty(f.html, pc.HTMLHandling),
@@ -133,29 +132,8 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 	if p.site == "" {
 		return nil, usagef("deploy", "no site: pass --site S or set site in pier.toml")
 	}
-	switch {
-	case f.worker != "":
-		p.worker = f.worker
-	case pc.WorkerMain != "" && filepath.IsAbs(pc.WorkerMain):
-		p.worker = pc.WorkerMain
-	case pc.WorkerMain != "":
-		p.worker = filepath.Join(filepath.Dir(file), pc.WorkerMain)
-	}
-	if p.worker != "" {
-		st, err := os.Stat(p.worker)
-		if err != nil {
-			return nil, fmt.Errorf("worker module: %w", err)
-		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("worker module %s is not a regular file", p.worker)
-		}
-	}
-	if pc.Directory != "" && file != "" && filepath.Dir(file) == filepath.Clean(dir) {
-		if filepath.IsAbs(pc.Directory) {
-			p.dir = pc.Directory
-		} else {
-			p.dir = filepath.Join(filepath.Dir(file), pc.Directory)
-		}
+	if p.worker, err = workerModule(f.worker, pc, file); err != nil {
+		return nil, err
 	}
 	// Check the enumerations before any hashing; the server checks again.
 	check := tenants.DeploymentConfig{HTMLHandling: p.config.HTMLHandling, NotFoundHandling: p.config.NotFoundHandling}
@@ -170,6 +148,54 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 		return nil, fmt.Errorf("asset directory %s is not a directory", p.dir)
 	}
 	return p, nil
+}
+
+// namesDirectory checks that the project config read from file ("" for
+// none) names the directory to publish, for a deploy given no DIR.
+func namesDirectory(pc *projectConfig, file string) error {
+	if file == "" {
+		return usagef("deploy", "no directory to publish: pass it (pier deploy DIR), or name it in %s ([assets] directory = \"public\")", projectFile)
+	}
+	if pc.Directory == "" {
+		return usagef("deploy", "%s does not name the directory to publish: pass it (pier deploy DIR), or set [assets] directory = \"public\" in %s", file, file)
+	}
+	return nil
+}
+
+// assetDir is the directory to publish: assets.directory of the pier.toml
+// read from file when that file is in dir, else dir.
+func assetDir(dir string, pc *projectConfig, file string) string {
+	switch {
+	case pc.Directory == "" || file == "" || filepath.Dir(file) != filepath.Clean(dir):
+		return dir
+	case filepath.IsAbs(pc.Directory):
+		return pc.Directory
+	}
+	return filepath.Join(filepath.Dir(file), pc.Directory)
+}
+
+// workerModule resolves the worker module's file ("" for none): the
+// --worker flag, else worker.main of the pier.toml read from file,
+// relative to that file; it must be a regular file.
+func workerModule(flag string, pc *projectConfig, file string) (string, error) {
+	w := flag
+	switch {
+	case w != "":
+	case pc.WorkerMain != "" && filepath.IsAbs(pc.WorkerMain):
+		w = pc.WorkerMain
+	case pc.WorkerMain != "":
+		w = filepath.Join(filepath.Dir(file), pc.WorkerMain)
+	default:
+		return "", nil
+	}
+	st, err := os.Stat(w)
+	if err != nil {
+		return "", fmt.Errorf("worker module: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("worker module %s is not a regular file", w)
+	}
+	return w, nil
 }
 
 // deployResult is what a deploy reports; it is also the --json output.

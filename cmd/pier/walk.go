@@ -128,10 +128,7 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 			continue
 		}
 		child := path.Join(rel, name)
-		if why := secretReason(name); why != "" {
-			if !w.rules.ignored(child, false) && !w.rules.ignored(child, true) {
-				w.skip(child, ent.IsDir(), why)
-			}
+		if w.secretName(child, ent) {
 			continue
 		}
 		mode := ent.Type()
@@ -150,8 +147,7 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 		if w.rules.ignored(child, isDir) {
 			continue
 		}
-		if isDir && w.isDataDir(child) {
-			w.skip(child, true, dataDirReason)
+		if w.dataDir(child, isDir) {
 			continue
 		}
 		if fi == nil && (isDir || mode.IsRegular()) {
@@ -197,6 +193,30 @@ func (w *walker) followSymlink(child string) (fi os.FileInfo, skip bool, err err
 		return nil, false, fmt.Errorf("symlink %s points outside %s (list it in %s to leave it out)", w.display(child), w.tree.dir, ignoreFile)
 	}
 	return nil, false, fmt.Errorf("symlink %s: %w", w.display(child), err)
+}
+
+// secretName reports whether the entry child is left out for its name
+// (secretReason), and records it unless the ignore rules leave it out
+// anyway.
+func (w *walker) secretName(child string, ent fs.DirEntry) bool {
+	why := secretReason(ent.Name())
+	if why == "" {
+		return false
+	}
+	if !w.rules.ignored(child, false) && !w.rules.ignored(child, true) {
+		w.skip(child, ent.IsDir(), why)
+	}
+	return true
+}
+
+// dataDir reports whether child is a directory to leave out as a Pier
+// data directory, and records it.
+func (w *walker) dataDir(child string, isDir bool) bool {
+	if !isDir || !w.isDataDir(child) {
+		return false
+	}
+	w.skip(child, true, dataDirReason)
+	return true
 }
 
 // skip records that rel was left out, and why.
