@@ -33,19 +33,8 @@ func (a *API) deploymentView(site tenants.Site, d tenants.DeploymentSummary) dep
 	}
 }
 
-func summarize(d tenants.Deployment) tenants.DeploymentSummary {
-	var n int64
-	for _, e := range d.Manifest {
-		n += e.Size
-	}
-	return tenants.DeploymentSummary{
-		ID: d.ID, SiteID: d.SiteID, Files: len(d.Manifest), Bytes: n,
-		Worker: d.Worker, Source: d.Source, Created: d.Created,
-	}
-}
-
 func (a *API) fullDeploymentView(site tenants.Site, d tenants.Deployment, withManifest bool) deploymentJSON {
-	v := a.deploymentView(site, summarize(d))
+	v := a.deploymentView(site, d.Summary())
 	cfg := d.Config
 	v.Config = &cfg
 	if withManifest {

@@ -28,8 +28,8 @@ import (
 
 // Root files that configure a deployment instead of being served.
 const (
-	headersPath   = "/_headers"
-	redirectsPath = "/_redirects"
+	headersPath   = assets.HeadersFile
+	redirectsPath = assets.RedirectsFile
 )
 
 // memBlobLimit is the largest blob PutBlob holds in memory; larger ones are

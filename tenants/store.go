@@ -22,7 +22,7 @@ type TenantFilter struct {
 type DeploymentSummary struct {
 	ID      string    `json:"id"`
 	SiteID  string    `json:"site_id"`
-	Files   int       `json:"files"`
+	Files   int       `json:"files"` // files published (assets.Manifest.Files)
 	Bytes   int64     `json:"bytes"`
 	Worker  string    `json:"worker,omitempty"`
 	Source  Source    `json:"source"`

@@ -155,17 +155,14 @@ func validateManifestHashes(m assets.Manifest) error {
 }
 
 // Summary returns the deployment's listing record: its manifest reduced to
-// the number of files and their total size.
+// the number of files and their total size (assets.Manifest.Files and
+// Bytes: the files published; the worker is not one).
 func (d Deployment) Summary() DeploymentSummary {
-	var bytes int64
-	for _, e := range d.Manifest {
-		bytes += e.Size
-	}
 	return DeploymentSummary{
 		ID:      d.ID,
 		SiteID:  d.SiteID,
-		Files:   len(d.Manifest),
-		Bytes:   bytes,
+		Files:   d.Manifest.Files(),
+		Bytes:   d.Manifest.Bytes(),
 		Worker:  d.Worker,
 		Source:  d.Source,
 		Created: d.Created,

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets/fsblob"
+	"github.com/pierhq/pier/internal/apiclient"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/sqlitestore"
@@ -151,8 +153,9 @@ func TestAgainstAdminAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(api.must(t, secret, "deploy", dir, "--json")), &first); err != nil {
 		t.Fatal(err)
 	}
-	if first.Files != 4 || first.Uploaded != 4 || first.Reused != 0 || first.URL != "http://blog.localhost:8080/" ||
-		first.PreviewURL != fmt.Sprintf("http://%s--blog.localhost:8080/", first.Deployment) {
+	// Files are the files published: _redirects is configuration.
+	if first.Files != 3 || first.Uploaded != 3 || first.Reused != 0 || !slices.Equal(first.Rules, []string{"/_redirects"}) ||
+		first.URL != "http://blog.localhost:8080/" || first.PreviewURL != fmt.Sprintf("http://%s--blog.localhost:8080/", first.Deployment) {
 		t.Errorf("first deploy = %+v", first)
 	}
 
@@ -161,8 +164,25 @@ func TestAgainstAdminAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(api.must(t, secret, "deploy", "--site", "blog", dir, "--json")), &second); err != nil {
 		t.Fatal(err)
 	}
-	if second.Uploaded != 1 || second.Reused != 3 || second.BytesUploaded != int64(len("<h1>v2</h1>")) {
+	if second.Files != 3 || second.Uploaded != 1 || second.Reused != 2 || second.BytesUploaded != int64(len("<h1>v2</h1>")) {
 		t.Errorf("redeploy = %+v, want exactly the changed file uploaded", second)
+	}
+	// The deploy, the listing and the deployment itself count the same files.
+	var listed struct{ Deployments []apiclient.Deployment }
+	if err := json.Unmarshal([]byte(api.must(t, secret, "deployments", "list", "--site", "blog", "--json")), &listed); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range listed.Deployments {
+		if d.Files != 3 {
+			t.Errorf("deployments list: %s has %d files, want 3 as the deploy said", d.ID, d.Files)
+		}
+	}
+	var got apiclient.Deployment
+	if err := json.Unmarshal([]byte(api.must(t, secret, "deployments", "get", "--site", "blog", first.Deployment, "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Files != 3 || len(got.Manifest) != 3 {
+		t.Errorf("deployments get: %d files, %d manifest entries; want 3 and 3", got.Files, len(got.Manifest))
 	}
 
 	list := api.must(t, secret, "deployments", "list", "--site", "blog")

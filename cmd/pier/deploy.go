@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/internal/apiclient"
 	"github.com/pierhq/pier/tenants"
 )
@@ -20,14 +22,15 @@ const uploadParallelism = 8
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("deploy", "pier deploy [DIR] --site S [--worker F.wasm] [--no-activate] [--json]",
-		`Publish the files of DIR (default: the current directory) as a new deployment
-of a site, with a WebAssembly worker if one is given, and make it live.
+		`Publish the files of DIR as a new deployment of a site, with a WebAssembly
+worker if one is given, and make it live. Without DIR, the directory that
+pier.toml in the current directory names (assets.directory) is published.
 Settings come from pier.toml in DIR, else in the current directory; flags
 override them:
 
   site = "blog"
   [assets]
-  directory = "public"          # relative to pier.toml, when DIR holds it
+  directory = "public"          # relative to pier.toml; when DIR holds it, or no DIR
   html_handling = "auto-trailing-slash"
   not_found_handling = "404-page"
   run_worker_first = ["/api/*", "!/api/static/*"]   # or true: every request
@@ -38,6 +41,12 @@ override them:
 
 .git, .hg, .svn, node_modules, .DS_Store, pier.toml, the worker module and
 what DIR/.assetsignore lists (gitignore syntax) are not uploaded as files.
+Whatever .assetsignore says, what looks secret is never published and is
+reported: .env and .env.*, *.token, private keys (*.pem, *.key, id_rsa…),
+.netrc, .npmrc, .pgpass, .htpasswd, .ssh, .aws, .gnupg, and a Pier server's
+data directory (one holding pier.db or admin.token).
+_headers and _redirects at the root are read as configuration, not published:
+they are not among the files a deploy or 'pier deployments list' counts.
 Only files the server does not have yet are uploaded.`)
 	o := addClientFlags(fs, true)
 	site := fs.String("site", "", "`name` or id of the site (default: site in pier.toml)")
@@ -49,7 +58,7 @@ Only files the server does not have yet are uploaded.`)
 	if err != nil {
 		return err
 	}
-	dir := "."
+	dir := "" // none given
 	if len(pos) == 1 {
 		dir = pos[0]
 	}
@@ -60,6 +69,7 @@ Only files the server does not have yet are uploaded.`)
 	d := &deployer{
 		client:   o.client(e),
 		progress: e.stderr,
+		notes:    e.stderr,
 		terminal: e.terminal,
 	}
 	res, err := d.deploy(ctx, plan)
@@ -91,15 +101,26 @@ type deployPlan struct {
 // planDeploy resolves the asset directory and the settings: flags first,
 // then pier.toml (DIR/pier.toml, else ./pier.toml). assets.directory is
 // relative to the pier.toml that names it and applies when that file is in
-// DIR (or DIR was not given); an explicit DIR with ./pier.toml deploys DIR.
+// DIR; an explicit DIR with ./pier.toml deploys DIR. Without DIR (dir ""),
+// ./pier.toml must name the directory: the current directory is never
+// published by default (it may hold a server's data, sources, secrets).
 func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
+	given := dir != ""
+	if !given {
+		dir = "."
+	}
 	pc, file, err := findProjectConfig(dir)
 	if err != nil {
 		return nil, err
 	}
+	if !given {
+		if err := namesDirectory(pc, file); err != nil {
+			return nil, err
+		}
+	}
 	p := &deployPlan{
 		site:     firstNonEmpty(f.site, pc.Site),
-		dir:      dir,
+		dir:      assetDir(dir, pc, file),
 		activate: !f.noActivate,
 		config: apiclient.DeploymentConfig{
 			HTMLHandling:     firstNonEmpty(f.html, pc.HTMLHandling),
@@ -111,29 +132,8 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 	if p.site == "" {
 		return nil, usagef("deploy", "no site: pass --site S or set site in pier.toml")
 	}
-	switch {
-	case f.worker != "":
-		p.worker = f.worker
-	case pc.WorkerMain != "" && filepath.IsAbs(pc.WorkerMain):
-		p.worker = pc.WorkerMain
-	case pc.WorkerMain != "":
-		p.worker = filepath.Join(filepath.Dir(file), pc.WorkerMain)
-	}
-	if p.worker != "" {
-		st, err := os.Stat(p.worker)
-		if err != nil {
-			return nil, fmt.Errorf("worker module: %w", err)
-		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("worker module %s is not a regular file", p.worker)
-		}
-	}
-	if pc.Directory != "" && file != "" && filepath.Dir(file) == filepath.Clean(dir) {
-		if filepath.IsAbs(pc.Directory) {
-			p.dir = pc.Directory
-		} else {
-			p.dir = filepath.Join(filepath.Dir(file), pc.Directory)
-		}
+	if p.worker, err = workerModule(f.worker, pc, file); err != nil {
+		return nil, err
 	}
 	// Check the enumerations before any hashing; the server checks again.
 	check := tenants.DeploymentConfig{HTMLHandling: p.config.HTMLHandling, NotFoundHandling: p.config.NotFoundHandling}
@@ -150,16 +150,74 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 	return p, nil
 }
 
+// namesDirectory checks that the project config read from file ("" for
+// none) names the directory to publish, for a deploy given no DIR.
+func namesDirectory(pc *projectConfig, file string) error {
+	if file == "" {
+		return usagef("deploy", "no directory to publish: pass it (pier deploy DIR), or name it in %s ([assets] directory = \"public\")", projectFile)
+	}
+	if pc.Directory == "" {
+		return usagef("deploy", "%s does not name the directory to publish: pass it (pier deploy DIR), or set [assets] directory = \"public\" in %s", file, file)
+	}
+	return nil
+}
+
+// assetDir is the directory to publish: assets.directory of the pier.toml
+// read from file when that file is in dir, else dir.
+func assetDir(dir string, pc *projectConfig, file string) string {
+	switch {
+	case pc.Directory == "" || file == "" || filepath.Dir(file) != filepath.Clean(dir):
+		return dir
+	case filepath.IsAbs(pc.Directory):
+		return pc.Directory
+	}
+	return filepath.Join(filepath.Dir(file), pc.Directory)
+}
+
+// workerModule resolves the worker module's file ("" for none): the
+// --worker flag, else worker.main of the pier.toml read from file,
+// relative to that file; it must be a regular file.
+func workerModule(flag string, pc *projectConfig, file string) (string, error) {
+	w := flag
+	switch {
+	case w != "":
+	case pc.WorkerMain != "" && filepath.IsAbs(pc.WorkerMain):
+		w = pc.WorkerMain
+	case pc.WorkerMain != "":
+		w = filepath.Join(filepath.Dir(file), pc.WorkerMain)
+	default:
+		return "", nil
+	}
+	st, err := os.Stat(w)
+	if err != nil {
+		return "", fmt.Errorf("worker module: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("worker module %s is not a regular file", w)
+	}
+	return w, nil
+}
+
 // deployResult is what a deploy reports; it is also the --json output.
 type deployResult struct {
-	Deployment    string `json:"deployment"`
-	URL           string `json:"url"`
-	PreviewURL    string `json:"preview_url"`
-	Files         int    `json:"files"`            // files in the deployment
-	Uploaded      int    `json:"uploaded"`         // blobs uploaded by this deploy
-	Reused        int    `json:"reused"`           // files whose content the server already had
-	BytesUploaded int64  `json:"bytes_uploaded"`   // bytes of the uploaded blobs
-	Worker        string `json:"worker,omitempty"` // content hash of the worker module
+	Deployment string `json:"deployment"`
+	URL        string `json:"url"`
+	PreviewURL string `json:"preview_url"`
+	// Files are the files published: the deployment's files as the server
+	// counts them (assets.Manifest.Files), not the rules files, not the
+	// worker. Uploaded of them had content new to the server, Reused did
+	// not: Uploaded + Reused = Files.
+	Files         int      `json:"files"`
+	Uploaded      int      `json:"uploaded"`
+	Reused        int      `json:"reused"`
+	Rules         []string `json:"rules,omitempty"`  // rules files read as configuration ("/_headers")
+	BytesUploaded int64    `json:"bytes_uploaded"`   // bytes sent, rules files and worker included
+	Worker        string   `json:"worker,omitempty"` // content hash of the worker module
+	// WorkerUploaded says whether the worker module was sent (else the
+	// server had it).
+	WorkerUploaded bool `json:"-"`
+	// Skipped are what the deploy left out because it looks secret.
+	Skipped []skippedFile `json:"skipped,omitempty"`
 }
 
 // deployer runs the publishing protocol: hash, open an upload session,
@@ -167,6 +225,7 @@ type deployResult struct {
 type deployer struct {
 	client   *apiclient.Client
 	progress io.Writer // where progress bars go (stderr)
+	notes    io.Writer // where skipped secrets are reported (stderr); nil: nowhere
 	terminal bool      // draw progress bars
 	retry    retryPolicy
 	hashers  int // hashing goroutines; default runtime.NumCPU()
@@ -179,6 +238,11 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, err
 	}
 	defer tree.Close()
+	if d.notes != nil {
+		for _, sk := range tree.skipped {
+			fmt.Fprintf(d.notes, "pier: not published: %s (%s)\n", sk.Path, sk.Reason)
+		}
+	}
 	if p.worker != "" {
 		if err := tree.exclude(p.worker); err != nil {
 			return nil, err
@@ -213,7 +277,7 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 		return nil, fmt.Errorf("creating upload session: %w", err)
 	}
 
-	uploaded, bytesUp, err := d.uploadMissing(ctx, tree, session, byHash)
+	bytesUp, err := d.uploadMissing(ctx, tree, session, byHash)
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +286,17 @@ func (d *deployer) deploy(ctx context.Context, p *deployPlan) (*deployResult, er
 	if err != nil {
 		return nil, err
 	}
-	return &deployResult{
+	res := &deployResult{
 		Deployment:    dep.ID,
 		URL:           dep.URL,
 		PreviewURL:    dep.PreviewURL,
-		Files:         len(files),
-		Uploaded:      uploaded,
-		Reused:        countReused(files, session.Missing),
+		Files:         dep.Files,
 		BytesUploaded: bytesUp,
 		Worker:        dep.Worker,
-	}, nil
+		Skipped:       tree.skipped,
+	}
+	countUploads(res, files, worker, session.Missing)
+	return res, nil
 }
 
 // site looks the site up (retrying server errors) and returns it with
@@ -299,31 +364,37 @@ func (d *deployer) createDeployment(ctx context.Context, site, upload string, p 
 	return dep, nil
 }
 
-// countReused counts the files whose content the server already had.
-func countReused(files []hashedFile, missing []string) int {
-	lacks := make(map[string]bool, len(missing))
-	for _, h := range missing {
-		lacks[h] = true
+// countUploads fills in which of the published files (and whether the
+// worker) had content this deploy sent, from the hashes the upload session
+// asked for.
+func countUploads(res *deployResult, files []hashedFile, worker *apiclient.ManifestEntry, sent []string) {
+	missing := make(map[string]bool, len(sent))
+	for _, h := range sent {
+		missing[h] = true
 	}
-	reused := 0
 	for _, f := range files {
-		if !lacks[f.hash] {
-			reused++
+		switch {
+		case assets.IsRulesFile(f.path):
+			res.Rules = append(res.Rules, f.path)
+		case missing[f.hash]:
+			res.Uploaded++
+		default:
+			res.Reused++
 		}
 	}
-	return reused
+	res.WorkerUploaded = worker != nil && missing[worker.Hash]
 }
 
 // uploadMissing uploads the blobs session lacks, a few at a time, each
-// retried on its own.
-func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *apiclient.UploadSession, byHash map[string]*hashedFile) (int, int64, error) {
+// retried on its own, and returns the bytes sent.
+func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *apiclient.UploadSession, byHash map[string]*hashedFile) (int64, error) {
 	todo := make([]*hashedFile, 0, len(session.Missing))
 	var total int64
 	seen := make(map[string]bool, len(session.Missing))
 	for _, h := range session.Missing {
 		f, ok := byHash[h]
 		if !ok {
-			return 0, 0, fmt.Errorf("the server asked for blob %s, which is not in the manifest", h)
+			return 0, fmt.Errorf("the server asked for blob %s, which is not in the manifest", h)
 		}
 		if seen[h] {
 			continue
@@ -333,7 +404,7 @@ func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *
 		total += f.size
 	}
 	if len(todo) == 0 {
-		return 0, 0, nil
+		return 0, nil
 	}
 	parallel := d.uploads
 	if parallel <= 0 {
@@ -361,9 +432,9 @@ func (d *deployer) uploadMissing(ctx context.Context, tree *assetTree, session *
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	return len(todo), sent.Load(), nil
+	return sent.Load(), nil
 }
 
 // uploadOne streams one file as a blob. Progress counts bytes as they are
@@ -422,9 +493,17 @@ func printDeployResult(w io.Writer, p *deployPlan, r *deployResult) error {
 		t.row("Live URL:", r.URL+" (unchanged: deployment not activated)")
 	}
 	t.row("Preview URL:", r.PreviewURL)
-	t.row("Files:", fmt.Sprintf("%d (%d uploaded, %d reused, %s uploaded)", r.Files, r.Uploaded, r.Reused, formatBytes(r.BytesUploaded)))
-	if r.Worker != "" {
-		t.row("Worker:", fmt.Sprintf("%s (%s)", r.Worker, p.worker))
+	t.row("Files:", fmt.Sprintf("%d (%d uploaded, %d reused)", r.Files, r.Uploaded, r.Reused))
+	if len(r.Rules) > 0 {
+		t.row("Rules:", strings.Join(r.Rules, ", ")+" (configuration, not served)")
 	}
+	if r.Worker != "" {
+		how := "reused"
+		if r.WorkerUploaded {
+			how = "uploaded"
+		}
+		t.row("Worker:", fmt.Sprintf("%s (%s, %s)", r.Worker, p.worker, how))
+	}
+	t.row("Uploaded:", formatBytes(r.BytesUploaded))
 	return t.flush()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,8 +34,9 @@ var siteFiles = map[string]string{
 	"pier.toml":           "site = \"blog\"\n[assets]\nhtml_handling = \"drop-trailing-slash\"\n[vars]\nGREETING = \"hi\"\n",
 }
 
-// wantPaths are the manifest paths of siteFiles.
-var wantPaths = []string{"/_headers", "/about/index.html", "/app.js", "/copy.html", "/css/site.css", "/index.html"}
+// wantPaths are the files siteFiles publishes: the deployment's manifest
+// paths. /_headers is uploaded too, but it is configuration, not a file.
+var wantPaths = []string{"/about/index.html", "/app.js", "/copy.html", "/css/site.css", "/index.html"}
 
 func decodeResult(t *testing.T, out string) map[string]any {
 	t.Helper()
@@ -67,7 +69,7 @@ func TestDeployJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	wantKeys := []string{"bytes_uploaded", "deployment", "files", "preview_url", "reused", "uploaded", "url"}
+	wantKeys := []string{"bytes_uploaded", "deployment", "files", "preview_url", "reused", "rules", "uploaded", "url"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("JSON keys = %v, want %v", keys, wantKeys)
 	}
@@ -80,12 +82,13 @@ func TestDeployJSON(t *testing.T) {
 		"url":            "http://blog.localhost:8080/",
 		"preview_url":    "http://d1--blog.localhost:8080/",
 		"files":          float64(len(wantPaths)),
-		"uploaded":       float64(5), // copy.html shares index.html's blob
+		"uploaded":       float64(len(wantPaths)), // copy.html shares index.html's blob, new all the same
 		"reused":         float64(0),
-		"bytes_uploaded": bytesUp,
+		"rules":          []any{"/_headers"},
+		"bytes_uploaded": bytesUp, // _headers included, copy.html's blob sent once
 	}
 	for k, v := range want {
-		if got[k] != v {
+		if !jsonEqual(got[k], v) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
@@ -165,7 +168,8 @@ func TestDeployHumanOutput(t *testing.T) {
 		"Deployment:   d1",
 		"http://blog.localhost:8080/ (unchanged: deployment not activated)",
 		"Preview URL:  http://d1--blog.localhost:8080/",
-		"1 (1 uploaded, 0 reused, 5 B uploaded)",
+		"Files:        1 (1 uploaded, 0 reused)\n",
+		"Uploaded:     5 B\n",
 	} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
@@ -338,6 +342,7 @@ func TestPlanDeployDirectory(t *testing.T) {
 	}{
 		{name: "DIR holds pier.toml naming the assets", cwd: t.TempDir(), dir: project, wantDir: filepath.Join(project, "public")},
 		{name: "pier.toml in the current directory", cwd: project, dir: ".", wantDir: "public"},
+		{name: "no DIR: the directory ./pier.toml names", cwd: project, dir: "", wantDir: "public"},
 		{name: "explicit DIR wins over ./pier.toml", cwd: project, dir: "other", wantDir: "other"},
 	}
 	for _, tt := range tests {
@@ -464,5 +469,129 @@ func TestDeployHashMismatch(t *testing.T) {
 	}
 	if n := api.putCount(assets.Hash(api.shownSalt, []byte("hello"))); n != 1 {
 		t.Errorf("%d PUTs of a blob the server refused, want 1 (no retry)", n)
+	}
+}
+
+// TestDeployWithoutDir: without DIR, only the directory ./pier.toml names
+// is published; the current directory never is by default.
+func TestDeployWithoutDir(t *testing.T) {
+	makeRun := map[string]string{ // where make run keeps its data
+		"data/admin.token": "secret", "data/pier.db": "db", "Makefile": "run:", "public/index.html": "home",
+	}
+	tests := []struct {
+		name      string
+		pierToml  string // "" for none
+		code      int
+		want      string // in stderr
+		wantPaths []string
+	}{
+		{name: "no pier.toml", code: 2, want: "pier: no directory to publish: pass it (pier deploy DIR), or name it in pier.toml ([assets] directory = \"public\")\nRun 'pier help deploy' for usage.\n"},
+		{name: "pier.toml without a directory", pierToml: "site = \"blog\"\n", code: 2, want: "pier.toml does not name the directory to publish: pass it (pier deploy DIR)"},
+		{name: "pier.toml names it", pierToml: "site = \"blog\"\n[assets]\ndirectory = \"public\"\n", wantPaths: []string{"/index.html"}},
+		{
+			name: "pier.toml names the current directory", pierToml: "site = \"blog\"\n[assets]\ndirectory = \".\"\n",
+			want:      "pier: not published: /data/ (" + dataDirReason + ")\n",
+			wantPaths: []string{"/Makefile", "/public/index.html"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			cwd := t.TempDir()
+			writeTree(t, cwd, makeRun)
+			if tt.pierToml != "" {
+				writeTree(t, cwd, map[string]string{"pier.toml": tt.pierToml})
+			}
+			t.Chdir(cwd)
+			res := runCLI(t, api, false, "deploy", "--site", "blog")
+			if res.code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s", res.code, tt.code, res.stderr)
+			}
+			if !strings.Contains(res.stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", res.stderr, tt.want)
+			}
+			if tt.wantPaths == nil {
+				if n := api.callCount("POST /api/v1/sites/{site}/uploads"); n != 0 {
+					t.Errorf("%d upload sessions opened, want 0", n)
+				}
+				return
+			}
+			paths := slices.Sorted(maps.Keys(api.deployments[0].Manifest))
+			if !slices.Equal(paths, tt.wantPaths) {
+				t.Errorf("manifest paths = %v, want %v", paths, tt.wantPaths)
+			}
+		})
+	}
+}
+
+// TestDeployReportsSkippedSecrets: secrets are left out of the upload, said
+// on stderr and listed in --json.
+func TestDeployReportsSkippedSecrets(t *testing.T) {
+	api := newFakeAPI(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "home", ".env": "KEY=v", "ci.token": "t"})
+	res := runCLI(t, api, false, "deploy", dir, "--site", "blog", "--json")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	wantErr := "pier: not published: /.env (an environment file, secret by convention)\n" +
+		"pier: not published: /ci.token (a token file)\n"
+	if res.stderr != wantErr {
+		t.Errorf("stderr = %q, want %q", res.stderr, wantErr)
+	}
+	got := decodeResult(t, res.stdout)
+	want := []any{
+		map[string]any{"path": "/.env", "reason": "an environment file, secret by convention"},
+		map[string]any{"path": "/ci.token", "reason": "a token file"},
+	}
+	if !jsonEqual(got["skipped"], want) {
+		t.Errorf("skipped = %v, want %v", got["skipped"], want)
+	}
+	for _, h := range []string{assets.Hash(api.salt, []byte("KEY=v")), assets.Hash(api.salt, []byte("t"))} {
+		if api.putCount(h) != 0 {
+			t.Errorf("a secret was uploaded")
+		}
+	}
+}
+
+// TestFileCountsAgree: a deploy, the listing and the deployment count the
+// same files, the files published: _headers and _redirects are
+// configuration and the worker is shown on its own.
+func TestFileCountsAgree(t *testing.T) {
+	api := newFakeAPI(t)
+	api.validateWorker = wasmMagicOnly
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"site/index.html": "home", "site/a.html": "a", "site/b.css": "b",
+		"site/_headers": "/*\n  X-Frame-Options: DENY\n", "site/_redirects": "/old /a 301\n",
+		"app.wasm": testWasm,
+	})
+	res := runCLI(t, api, false, "deploy", filepath.Join(dir, "site"), "--site", "blog", "--worker", filepath.Join(dir, "app.wasm"))
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{
+		"Files:        3 (3 uploaded, 0 reused)\n",
+		"Rules:        /_headers, /_redirects (configuration, not served)\n",
+		"Worker:       " + assets.Hash(api.salt, []byte(testWasm)) + " (",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("deploy stdout lacks %q:\n%s", want, res.stdout)
+		}
+	}
+
+	res = runCLI(t, api, false, "deployments", "list", "--site", "blog")
+	lines := strings.Split(strings.TrimRight(res.stdout, "\n"), "\n")
+	if res.code != 0 || len(lines) != 2 || !strings.Contains(lines[0], "FILES") {
+		t.Fatalf("deployments list: exit %d:\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	col := strings.Index(lines[0], "FILES")
+	if got := strings.Fields(lines[1][col:])[0]; got != "3" {
+		t.Errorf("deployments list shows %s files, want 3:\n%s", got, res.stdout)
+	}
+
+	res = runCLI(t, api, false, "deployments", "get", "--site", "blog", "d1")
+	if want := "Files:               3 ("; !strings.Contains(res.stdout, want) {
+		t.Errorf("deployments get lacks %q:\n%s", want, res.stdout)
 	}
 }

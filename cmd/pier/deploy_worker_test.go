@@ -158,9 +158,20 @@ func TestDeployWorkerHumanOutput(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", res.code, res.stderr)
 	}
-	want := "Worker:       " + assets.Hash(api.salt, []byte(testWasm)) + " (" + worker + ")\n"
-	if !strings.Contains(res.stdout, want) {
-		t.Errorf("stdout:\n%s\nwant a line %q", res.stdout, want)
+	hash := assets.Hash(api.salt, []byte(testWasm))
+	// The worker is not a file: one file, and the worker on its own line.
+	for _, want := range []string{"Files:        1 (1 uploaded, 0 reused)\n", "Worker:       " + hash + " (" + worker + ", uploaded)\n"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("stdout:\n%s\nwant a line %q", res.stdout, want)
+		}
+	}
+
+	writeTree(t, dir, map[string]string{"site/index.html": "home v2"})
+	res = runCLI(t, api, false, "deploy", filepath.Join(dir, "site"), "--site", "blog", "--worker", worker)
+	for _, want := range []string{"Files:        1 (1 uploaded, 0 reused)\n", "Worker:       " + hash + " (" + worker + ", reused)\n"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("redeploy stdout:\n%s\nwant a line %q", res.stdout, want)
+		}
 	}
 }
 

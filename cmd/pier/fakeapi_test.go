@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,8 +32,8 @@ const (
 // fakeAPI implements the publishing endpoints of docs/api.md for one site
 // of one tenant, faithfully enough to exercise the deploy protocol: it
 // answers the hashes it lacks, recomputes every uploaded blob's salted hash,
-// refuses deployments with missing blobs, and keeps deployments with an
-// active one.
+// refuses deployments with missing blobs, reads the rules files as
+// configuration (not files), and keeps deployments with an active one.
 type fakeAPI struct {
 	t    testing.TB
 	srv  *httptest.Server
@@ -237,17 +238,14 @@ func (f *fakeAPI) createDeployment(w http.ResponseWriter, r *http.Request) error
 	if !ok {
 		return httperr.New(404, "not_found", "upload session %q not found", upload)
 	}
-	m := sess.manifest
 	var missing []string
-	var total int64
 	for h := range sess.hashes() {
 		if _, ok := f.blobs[h]; !ok {
 			missing = append(missing, h)
 		}
 	}
-	for _, e := range m {
-		total += e.Size
-	}
+	m := maps.Clone(sess.manifest)
+	maps.DeleteFunc(m, func(p string, _ assets.Entry) bool { return assets.IsRulesFile(p) })
 	if len(missing) > 0 {
 		return httperr.New(400, "missing_blobs", "%d blobs of the manifest were not uploaded", len(missing)).With("missing", missing)
 	}
@@ -262,7 +260,7 @@ func (f *fakeAPI) createDeployment(w http.ResponseWriter, r *http.Request) error
 	}
 	id := fmt.Sprintf("d%d", len(f.deployments)+1)
 	d := &apiclient.Deployment{
-		ID: id, SiteID: "s_1", Files: len(m), Bytes: total, Worker: worker,
+		ID: id, SiteID: "s_1", Files: m.Files(), Bytes: m.Bytes(), Worker: worker,
 		Source: apiclient.Source{Type: "cli"}, URL: f.siteURL(),
 		PreviewURL: "http://" + id + "--" + fakeSite + ".localhost:8080/",
 		CreatedAt:  time.Unix(1700000000+int64(len(f.deployments)), 0).UTC(),

@@ -18,9 +18,59 @@ var alwaysIgnored = map[string]bool{
 	".svn":         true,
 	"node_modules": true,
 	".DS_Store":    true,
-	".env":         true, // secrets by convention; never meant to be served
 	projectFile:    true, // may hold vars that are not meant to be public
 	ignoreFile:     true,
+}
+
+// secretNames are names (path.Match patterns, at any depth) a deploy never
+// publishes, whatever .assetsignore says, with the reason it reports for
+// skipping them. The list aims at files that are secret whatever project
+// they are in; a file that is not secret but matches can be renamed.
+var secretNames = []struct{ pattern, why string }{
+	{".env", "an environment file, secret by convention"},
+	{".env.*", "an environment file, secret by convention"},
+	{"*.token", "a token file"},
+	{".netrc", "a credentials file"},
+	{".npmrc", "may hold a registry token"},
+	{".pgpass", "a credentials file"},
+	{".htpasswd", "a password file"},
+	{"id_rsa", "a private key"},
+	{"id_dsa", "a private key"},
+	{"id_ecdsa", "a private key"},
+	{"id_ed25519", "a private key"},
+	{"*.pem", "a key or certificate file"},
+	{"*.key", "a private key"},
+	{"*.p12", "a key store"},
+	{"*.pfx", "a key store"},
+	{".ssh", "a directory of keys"},
+	{".aws", "a directory of credentials"},
+	{".gnupg", "a directory of keys"},
+}
+
+// dataDirMarkers are files of a Pier server's data directory (pier serve
+// --data): a directory holding one is never published, nor is anything in
+// it.
+var dataDirMarkers = []string{"pier.db", "admin.token"}
+
+// dataDirReason is the reason reported for a skipped data directory.
+const dataDirReason = "a Pier server's data directory: it holds pier.db or admin.token"
+
+// secretReason says why a file or directory with this name must never be
+// published, or "" when nothing in its name says so.
+func secretReason(name string) string {
+	for _, s := range secretNames {
+		if ok, _ := path.Match(s.pattern, name); ok {
+			return s.why
+		}
+	}
+	return ""
+}
+
+// skippedFile is a file or directory a deploy left out because it looks
+// secret. Path is a manifest path; a directory's ends in "/".
+type skippedFile struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // ignoreRules is a parsed .assetsignore, with gitignore's syntax:

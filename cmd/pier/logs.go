@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,10 @@ func runLogs(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("logs", "pier logs --site S [--json]",
 		`Print the live log of a site's worker as it happens: one line per request
 the worker handled and each line the worker logged. Only what happens from
-now on is shown. Ctrl-C stops. If the connection to the server is lost (the
-server restarts), pier reconnects, waiting a little longer each time.`)
+now on is shown. Ctrl-C stops. If the first connection fails (wrong --api,
+server down, bad token, unknown site), pier says why and exits. If a stream
+that worked is lost (the server restarts), pier reconnects, waiting a little
+longer each time.`)
 	o := addClientFlags(fs, true)
 	site := fs.String("site", "", "`name` or id of the site")
 	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
@@ -45,7 +48,9 @@ type logTail struct {
 }
 
 // run streams until ctx is done (a clean stop: nil) or the server refuses
-// the stream for good (a 4xx answer, or no log stream on the server).
+// the stream for good (a 4xx answer, or no log stream on the server). A
+// first connection that fails for any reason is an error at once
+// (firstConnectError): only a stream that worked is worth waiting for.
 func (t *logTail) run(ctx context.Context, site string) error {
 	base, maxWait := t.base, t.max
 	if base <= 0 {
@@ -55,6 +60,7 @@ func (t *logTail) run(ctx context.Context, site string) error {
 		maxWait = 15 * time.Second
 	}
 	wait := base
+	worked := false // a stream was established once
 	for {
 		got := false
 		err := t.client.StreamLogs(ctx, site, func(ev logstream.Event) error {
@@ -64,10 +70,15 @@ func (t *logTail) run(ctx context.Context, site string) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		up := got || errors.Is(err, apiclient.ErrStreamEnded)
+		if !worked && !up {
+			return firstConnectError(t.client.BaseURL(), site, err)
+		}
+		worked = true
 		if !reconnectable(err) {
 			return err
 		}
-		if got || errors.Is(err, apiclient.ErrStreamEnded) {
+		if up {
 			wait = base // the stream was up: start again from a short wait
 		}
 		d := wait/2 + rand.N(wait/2+1)
@@ -94,6 +105,27 @@ func reconnectable(err error) bool {
 		return ae.Code != "logs_unavailable" && (ae.Status >= 500 || ae.Status == 429)
 	}
 	return apiclient.Retryable(err)
+}
+
+// firstConnectError says why the first connection to the log stream of
+// site at api failed: the server cannot be reached, refused the token or
+// the site, or is not a Pier admin API. It wraps err, so the hints of run
+// (is the server running? which token?) still apply.
+func firstConnectError(api, site string, err error) error {
+	where := fmt.Sprintf("following the log of site %q at %s", site, api)
+	var ae *apiclient.Error
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == "":
+		return fmt.Errorf("%s: %w (not a Pier admin API: does --api point at pier serve's admin listener?)", where, err)
+	case errors.As(err, &ae):
+		return fmt.Errorf("%s: %w", where, err)
+	case errors.Is(err, apiclient.ErrNotEventStream):
+		return fmt.Errorf("%s: not a Pier admin API (%w): does --api point at pier serve's admin listener?", where, err)
+	case errors.As(err, &ue):
+		return fmt.Errorf("%s: %w", where, ue.Err) // the URL is said once
+	}
+	return fmt.Errorf("%s: %w", where, err)
 }
 
 func describe(err error) string {

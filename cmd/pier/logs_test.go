@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,4 +253,98 @@ func TestLogsCommand(t *testing.T) {
 			t.Errorf("stderr %q", stderr.String())
 		}
 	})
+}
+
+// TestLogTailFirstConnection: a first connection that fails, for any
+// reason, is an error at once that names the URL and the cause; nothing
+// is retried.
+func TestLogTailFirstConnection(t *testing.T) {
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refusedURL := refused.URL
+	refused.Close() // nothing listens there any more
+
+	tests := []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request) // nil: refusedURL
+		want    []string                                     // in the error
+		status  int                                          // the *apiclient.Error it wraps, 0 for none
+	}{
+		{name: "connection refused", want: []string{"connection refused"}},
+		{name: "bad token", handler: answer(401, "unauthorized"), want: []string{"injected 401 (unauthorized)"}, status: 401},
+		{name: "unknown site", handler: answer(404, "not_found"), want: []string{"injected 404 (not_found)"}, status: 404},
+		{name: "server error", handler: answer(502, "bad_gateway"), want: []string{"injected 502 (bad_gateway)"}, status: 502},
+		{name: "404 from something else", handler: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "404 page not found", 404)
+		}, want: []string{"server answered 404 Not Found", "not a Pier admin API"}, status: 404},
+		{name: "200 that is no stream", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<h1>welcome</h1>")
+		}, want: []string{`answer is "text/html", not an event stream`, "not a Pier admin API"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := refusedURL
+			var calls atomic.Int32
+			if tt.handler != nil {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					calls.Add(1)
+					tt.handler(w, r)
+				}))
+				defer srv.Close()
+				url = srv.URL
+			}
+			var out, notes lineWriter
+			tail := &logTail{client: apiclient.New(url, fakeToken, nil), out: &out, notes: &notes, base: time.Millisecond}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := tail.run(ctx, "blog")
+			if err == nil {
+				t.Fatal("run = nil, want the first connection's failure")
+			}
+			want := append([]string{`following the log of site "blog" at ` + url + ": "}, tt.want...)
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q, want it to contain %q", err, w)
+				}
+			}
+			if strings.Count(err.Error(), url) != 1 {
+				t.Errorf("err = %q names the URL %d times, want once", err, strings.Count(err.Error(), url))
+			}
+			if tt.status != 0 && !apiclient.IsStatus(err, tt.status) {
+				t.Errorf("err = %v does not wrap the %d answer", err, tt.status)
+			}
+			if n := calls.Load(); tt.handler != nil && n != 1 {
+				t.Errorf("%d connections, want 1", n)
+			}
+			if notes.String() != "" {
+				t.Errorf("notes %q, want none", notes.String())
+			}
+		})
+	}
+}
+
+// TestLogTailReconnectsAfterRefused: once a stream worked, even refused
+// connections (the server restarting) are waited out.
+func TestLogTailReconnectsAfterRefused(t *testing.T) {
+	s := newLogServer(t, stream(testInvocation), stream(testLogLine)) // then 404
+	n := 0
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		n++
+		if n == 2 || n == 3 { // the server is restarting
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}
+		return s.srv.Client().Transport.RoundTrip(r)
+	})}
+	var out, notes lineWriter
+	tail := &logTail{client: apiclient.New(s.srv.URL, fakeToken, hc), out: &out, notes: &notes, base: time.Millisecond, max: 2 * time.Millisecond}
+	err := tail.run(context.Background(), "blog")
+	if !apiclient.IsStatus(err, 404) {
+		t.Errorf("run = %v, want the final 404", err)
+	}
+	if want := formatEvent(testInvocation) + "\n" + formatEvent(testLogLine) + "\n"; out.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if c := strings.Count(notes.String(), "connection refused"); c != 2 {
+		t.Errorf("%d notes of a refused connection, want 2:\n%s", c, notes.String())
+	}
 }

@@ -19,7 +19,8 @@ const projectFile = "pier.toml"
 //
 //	site = "blog"
 //	[assets]
-//	directory = "public"                 # relative to pier.toml; default: its directory
+//	directory = "public"                 # relative to pier.toml; default: its directory, but
+//	                                     # pier deploy without DIR needs it
 //	html_handling = "auto-trailing-slash"
 //	not_found_handling = "404-page"
 //	run_worker_first = ["/api/*"]        # or true (= ["*"], every request)

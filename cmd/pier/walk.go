@@ -29,6 +29,8 @@ type assetTree struct {
 	root  *os.Root
 	files []localFile // in lexical order of path
 	bytes int64
+	// skipped are what was left out because it looks secret, in walk order.
+	skipped []skippedFile
 }
 
 func (t *assetTree) Close() error { return t.root.Close() }
@@ -61,10 +63,16 @@ func (t *assetTree) exclude(path string) error {
 }
 
 // walkAssets lists the files of dir to deploy. It skips the names in
-// alwaysIgnored and what dir/.assetsignore lists; follows symlinks only
-// while they stay inside dir (one that leaves it, dangles or loops is an
-// error, as is a file that is neither regular nor a directory).
+// alwaysIgnored and what dir/.assetsignore lists, and skips and records in
+// skipped what looks secret (secretNames, a Pier data directory) whatever
+// .assetsignore says; follows symlinks only while they stay inside dir (one
+// that leaves it, dangles or loops is an error, as is a file that is
+// neither regular nor a directory). dir itself may not be in a Pier data
+// directory.
 func walkAssets(dir string) (*assetTree, error) {
+	if err := checkNotDataDir(dir); err != nil {
+		return nil, err
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening asset directory: %w", err)
@@ -120,6 +128,9 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 			continue
 		}
 		child := path.Join(rel, name)
+		if w.secretName(child, ent) {
+			continue
+		}
 		mode := ent.Type()
 		var fi os.FileInfo
 		if mode&fs.ModeSymlink != 0 {
@@ -134,6 +145,9 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 		}
 		isDir := mode.IsDir()
 		if w.rules.ignored(child, isDir) {
+			continue
+		}
+		if w.dataDir(child, isDir) {
 			continue
 		}
 		if fi == nil && (isDir || mode.IsRegular()) {
@@ -179,6 +193,73 @@ func (w *walker) followSymlink(child string) (fi os.FileInfo, skip bool, err err
 		return nil, false, fmt.Errorf("symlink %s points outside %s (list it in %s to leave it out)", w.display(child), w.tree.dir, ignoreFile)
 	}
 	return nil, false, fmt.Errorf("symlink %s: %w", w.display(child), err)
+}
+
+// secretName reports whether the entry child is left out for its name
+// (secretReason), and records it unless the ignore rules leave it out
+// anyway.
+func (w *walker) secretName(child string, ent fs.DirEntry) bool {
+	why := secretReason(ent.Name())
+	if why == "" {
+		return false
+	}
+	if !w.rules.ignored(child, false) && !w.rules.ignored(child, true) {
+		w.skip(child, ent.IsDir(), why)
+	}
+	return true
+}
+
+// dataDir reports whether child is a directory to leave out as a Pier
+// data directory, and records it.
+func (w *walker) dataDir(child string, isDir bool) bool {
+	if !isDir || !w.isDataDir(child) {
+		return false
+	}
+	w.skip(child, true, dataDirReason)
+	return true
+}
+
+// skip records that rel was left out, and why.
+func (w *walker) skip(rel string, isDir bool, why string) {
+	p := "/" + rel
+	if isDir {
+		p += "/"
+	}
+	w.tree.skipped = append(w.tree.skipped, skippedFile{Path: p, Reason: why})
+}
+
+// isDataDir reports whether the directory rel holds one of dataDirMarkers.
+func (w *walker) isDataDir(rel string) bool {
+	for _, m := range dataDirMarkers {
+		if _, err := w.tree.root.Lstat(path.Join(rel, m)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNotDataDir refuses dir when it or one of its parents is a Pier
+// server's data directory: it holds the database, the admin token and
+// every tenant's local blobs.
+func checkNotDataDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("asset directory: %w", err)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		for _, m := range dataDirMarkers {
+			if _, err := os.Lstat(filepath.Join(d, m)); err == nil {
+				what := "is"
+				if d != abs {
+					what = "is inside " + d + ","
+				}
+				return fmt.Errorf("%s %s a Pier server's data directory (it holds %s): it is never published", dir, what, m)
+			}
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
 }
 
 func (w *walker) display(rel string) string {

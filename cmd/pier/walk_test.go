@@ -203,3 +203,116 @@ func symlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// TestWalkAssetsSecrets: what looks secret is never walked into the
+// deployment, whatever .assetsignore says, and is reported unless
+// .assetsignore already leaves it out.
+func TestWalkAssetsSecrets(t *testing.T) {
+	tests := []struct {
+		name        string
+		files       map[string]string
+		want        []string
+		wantSkipped []skippedFile
+	}{
+		{
+			name: "data directory of make run",
+			files: map[string]string{
+				"index.html": "x", "data/admin.token": "secret", "data/pier.db": "db", "data/blobs/t1/ab": "blob",
+			},
+			want:        []string{"/index.html"},
+			wantSkipped: []skippedFile{{"/data/", dataDirReason}},
+		},
+		{
+			name:        "data directory with only a database",
+			files:       map[string]string{"index.html": "x", "state/pier.db": "db", "state/notes.txt": "x"},
+			want:        []string{"/index.html"},
+			wantSkipped: []skippedFile{{"/state/", dataDirReason}},
+		},
+		{
+			name:  "token files at any depth",
+			files: map[string]string{"index.html": "x", "ci.token": "s", "a/b/deploy.token": "s", "tokens.html": "x"},
+			want:  []string{"/index.html", "/tokens.html"},
+			wantSkipped: []skippedFile{
+				{"/a/b/deploy.token", "a token file"},
+				{"/ci.token", "a token file"},
+			},
+		},
+		{
+			name:  "env files",
+			files: map[string]string{"index.html": "x", ".env": "K=v", ".env.production": "K=v", "sub/.env.local": "K=v", "env.js": "x"},
+			want:  []string{"/env.js", "/index.html"},
+			wantSkipped: []skippedFile{
+				{"/.env", "an environment file, secret by convention"},
+				{"/.env.production", "an environment file, secret by convention"},
+				{"/sub/.env.local", "an environment file, secret by convention"},
+			},
+		},
+		{
+			name:  "keys and credentials",
+			files: map[string]string{"index.html": "x", "tls/site.key": "k", "tls/site.pem": "k", ".ssh/id_ed25519": "k", "id_rsa": "k", ".netrc": "x", ".npmrc": "x"},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/.netrc", "a credentials file"},
+				{"/.npmrc", "may hold a registry token"},
+				{"/.ssh/", "a directory of keys"},
+				{"/id_rsa", "a private key"},
+				{"/tls/site.key", "a private key"},
+				{"/tls/site.pem", "a key or certificate file"},
+			},
+		},
+		{
+			name:        ".assetsignore cannot re-include a secret",
+			files:       map[string]string{"index.html": "x", "x.token": "s", ".assetsignore": "!x.token\n!*.token\n"},
+			want:        []string{"/index.html"},
+			wantSkipped: []skippedFile{{"/x.token", "a token file"}},
+		},
+		{
+			name:  "a secret .assetsignore leaves out is not reported",
+			files: map[string]string{"index.html": "x", "x.token": "s", "data/admin.token": "s", ".assetsignore": "*.token\ndata/\n"},
+			want:  []string{"/index.html"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "site")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeTree(t, dir, tt.files)
+			tree, err := walkAssets(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tree.Close()
+			var got []string
+			for _, f := range tree.files {
+				got = append(got, f.path)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("files = %v, want %v", got, tt.want)
+			}
+			if !slices.Equal(tree.skipped, tt.wantSkipped) {
+				t.Errorf("skipped = %v, want %v", tree.skipped, tt.wantSkipped)
+			}
+		})
+	}
+}
+
+// TestWalkAssetsDataDirectory: a server's data directory, or a directory
+// inside one, is refused as a whole.
+func TestWalkAssetsDataDirectory(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	writeTree(t, data, map[string]string{"admin.token": "secret", "blobs/t1/ab": "blob"})
+	for _, dir := range []string{data, filepath.Join(data, "blobs")} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			tree, err := walkAssets(dir)
+			if err == nil {
+				tree.Close()
+				t.Fatalf("walkAssets(%s) succeeded, want a refusal", dir)
+			}
+			if !strings.Contains(err.Error(), "a Pier server's data directory (it holds admin.token): it is never published") {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+}

@@ -50,6 +50,10 @@ func New(baseURL, token string, httpClient *http.Client) *Client {
 	}
 }
 
+// BaseURL returns the URL the client was created with, without a trailing
+// slash: for messages that say which server failed.
+func (c *Client) BaseURL() string { return c.base }
+
 // Error is an error answer of the API, parsed from
 // {"error":{"code","message",…}}. Fields holds the extra members (field,
 // path, line, file, limit, hash, missing…).

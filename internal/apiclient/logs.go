@@ -19,6 +19,11 @@ import (
 // (the connection broke): the caller may reconnect.
 var ErrStreamEnded = errors.New("apiclient: the log stream ended")
 
+// ErrNotEventStream is returned (wrapped) by StreamLogs when the server
+// answered 200 with something other than an event stream: the URL is
+// probably not a Pier admin API.
+var ErrNotEventStream = errors.New("not an event stream")
+
 // maxEventLine bounds one line of the event stream.
 const maxEventLine = 1 << 20
 
@@ -27,7 +32,8 @@ const maxEventLine = 1 << 20
 // is done (then it returns ctx.Err()), fn returns an error (returned as
 // is), or the stream ends: an error wrapping ErrStreamEnded. A request
 // that fails returns a transport error (Retryable says whether to try
-// again) or, for an error answer, an *Error. Comments (keepalives) and
+// again), an *Error for an error answer, or an error wrapping
+// ErrNotEventStream for a 200 answer that is no event stream. Comments (keepalives) and
 // event fields other than data are ignored.
 //
 // The client's http.Client must not have a Timeout: the stream has no end.
@@ -53,7 +59,7 @@ func (c *Client) StreamLogs(ctx context.Context, site string, fn func(logstream.
 		return parseError(resp)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		return fmt.Errorf("apiclient: GET %s: answer is %q, not an event stream", path, ct)
+		return fmt.Errorf("apiclient: GET %s: answer is %q, %w", path, ct, ErrNotEventStream)
 	}
 	err = readEvents(resp.Body, fn)
 	if ctx.Err() != nil {

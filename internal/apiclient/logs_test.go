@@ -94,7 +94,7 @@ func TestStreamLogs(t *testing.T) {
 	t.Run("not an event stream", func(t *testing.T) {
 		c, _ := server(t, 200, `{"status":"ok"}`, nil)
 		err := c.StreamLogs(context.Background(), "blog", func(logstream.Event) error { return nil })
-		if err == nil || !strings.Contains(err.Error(), "not an event stream") {
+		if !errors.Is(err, ErrNotEventStream) || !strings.Contains(err.Error(), "not an event stream") {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -82,8 +82,8 @@ type Source struct {
 type Deployment struct {
 	ID         string           `json:"id"`
 	SiteID     string           `json:"site_id"`
-	Files      int              `json:"files"`
-	Bytes      int64            `json:"bytes"`
+	Files      int              `json:"files"` // files published (assets.Manifest.Files): no rules file, no worker
+	Bytes      int64            `json:"bytes"` // their total size
 	Worker     string           `json:"worker,omitempty"`
 	Config     DeploymentConfig `json:"config"`
 	Source     Source           `json:"source"`
