@@ -31,6 +31,7 @@ func cacheEnv(tb testing.TB, files map[string]testFile) *env {
 }
 
 func TestWithAssetsCache(t *testing.T) {
+	t.Parallel()
 	e := cacheEnv(t, assetSite)
 	tests := []struct {
 		name, path, accept, body string

@@ -86,6 +86,7 @@ func claim(host, siteID, status, token string) tenants.Domain {
 }
 
 func TestCustomDomainRouting(t *testing.T) {
+	t.Parallel()
 	e, fd := newDomainEnv(t)
 	fd.set(
 		claim("www.example.com", "s-blog", tenants.DomainActive, "tok-a"),
@@ -122,6 +123,7 @@ func TestCustomDomainRouting(t *testing.T) {
 }
 
 func TestCustomDomainInvalidation(t *testing.T) {
+	t.Parallel()
 	e, fd := newDomainEnv(t)
 	fd.set(claim("www.example.com", "s-blog", tenants.DomainActive, "t1"))
 	if w := e.get("/", "www.example.com"); w.Body.String() != "blog home" {
@@ -154,6 +156,7 @@ func TestCustomDomainInvalidation(t *testing.T) {
 
 // A registry without DomainRegistry serves no custom hostnames.
 func TestCustomDomainsNeedDomainRegistry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("blog", "d1", map[string]testFile{"/index.html": {body: "blog home", ctype: "text/html"}}, tenants.DeploymentConfig{})
 	if w := e.get("/", "www.example.com"); w.Code != 404 || !strings.Contains(w.Body.String(), "hostname not configured") {

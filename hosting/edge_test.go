@@ -15,6 +15,7 @@ import (
 var helloSite = map[string]testFile{"/index.html": {body: "hello"}}
 
 func TestRouting(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{Domain: "Pier.Test."})
 	e.site("blog", "d1", helloSite, tenants.DeploymentConfig{})
 	e.deploy("blog", "d2", map[string]testFile{"/index.html": {body: "preview"}}, tenants.DeploymentConfig{}, false)
@@ -69,6 +70,7 @@ func TestRouting(t *testing.T) {
 }
 
 func TestIDNDomain(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{Domain: "bücher.example"})
 	e.site("shop", "d1", helloSite, tenants.DeploymentConfig{})
 	for _, host := range []string{"shop.bücher.example", "SHOP.BÜCHER.example:443", "shop.xn--bcher-kva.example."} {
@@ -81,6 +83,7 @@ func TestIDNDomain(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", helloSite, tenants.DeploymentConfig{Redirects: "/old /new 301\n"})
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions, "PATCH"} {
@@ -99,6 +102,7 @@ func TestMethodNotAllowed(t *testing.T) {
 }
 
 func TestRegistryFailure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", helloSite, tenants.DeploymentConfig{})
 	e.reg.setFail(errors.New("connection refused to db.internal:5432"))
@@ -117,6 +121,7 @@ func TestRegistryFailure(t *testing.T) {
 }
 
 func TestInvalidate(t *testing.T) {
+	t.Parallel()
 	t.Run("new deployment visible on the next request", func(t *testing.T) {
 		e := newEnv(t, Config{RouteTTL: time.Hour})
 		e.site("site", "d1", helloSite, tenants.DeploymentConfig{})
@@ -177,6 +182,7 @@ func waitIdle(t *testing.T, e *env, host string) {
 }
 
 func TestBackgroundRevalidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{RouteTTL: 10 * time.Second})
 	e.site("site", "d1", helloSite, tenants.DeploymentConfig{})
 	const host = "site.pier.test"
@@ -230,6 +236,7 @@ func TestBackgroundRevalidation(t *testing.T) {
 }
 
 func TestNegativeCache(t *testing.T) {
+	t.Parallel()
 	t.Run("unknown host cached for NegativeTTL", func(t *testing.T) {
 		e := newEnv(t, Config{NegativeTTL: 2 * time.Second})
 		for range 5 {
@@ -309,6 +316,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 }
 
 func TestDeploymentInterningAndEviction(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{MaxDeployments: 2})
 	for i := range 5 {
 		e.site(fmt.Sprintf("same%d", i), fmt.Sprintf("d%d", i), helloSite, tenants.DeploymentConfig{})
@@ -338,6 +346,7 @@ func TestDeploymentInterningAndEviction(t *testing.T) {
 }
 
 func TestBrokenDeployment(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	// A rule file that no longer validates (e.g. written before a parser
 	// tightened its rules) must not take the edge down or be recompiled on

@@ -19,6 +19,7 @@ import (
 )
 
 func TestPreferredFormat(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		accept []string
@@ -126,6 +127,7 @@ func TestErrorGolden(t *testing.T) {
 // three formats: the status and stable code are the same in each, the
 // JSON is the envelope, the HTML page is self-contained and escaped.
 func TestErrorFormats(t *testing.T) {
+	t.Parallel()
 	e := newWorkerEnv(t, Config{})
 	e.site("site", "d1", map[string]testFile{"/index.html": {body: "<h1>home</h1>"}}, tenants.DeploymentConfig{})
 	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
@@ -198,6 +200,7 @@ func TestErrorFormats(t *testing.T) {
 }
 
 func TestRenderErrorEscapes(t *testing.T) {
+	t.Parallel()
 	const msg = `<script>alert("x")</script> & more`
 	tests := []struct {
 		name   string
@@ -225,6 +228,7 @@ func TestRenderErrorEscapes(t *testing.T) {
 // site's 404 keeps its _headers and stays cacheable, with Accept added
 // to its Vary; a preview's error is noindex.
 func TestErrorResponseHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	files := map[string]testFile{"/index.html": {body: "home"}}
 	e.site("site", "d1", files, tenants.DeploymentConfig{
@@ -260,6 +264,7 @@ func TestErrorResponseHeaders(t *testing.T) {
 // failed invocation: one invocation event saying what happened in words,
 // no stack trace, no separate log line.
 func TestWorkerFailureLogged(t *testing.T) {
+	t.Parallel()
 	hub := logstream.New(64)
 	e := newWorkerEnv(t, Config{Logs: hub})
 	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})

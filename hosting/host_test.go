@@ -6,6 +6,7 @@ import (
 )
 
 func TestNormalizeHost(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 		ok             bool
@@ -50,6 +51,7 @@ func TestNormalizeHost(t *testing.T) {
 }
 
 func TestParseHost(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, host string
 		want       hostRoute

@@ -7,6 +7,7 @@ import (
 )
 
 func TestRedirectToHTTPS(t *testing.T) {
+	t.Parallel()
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
 	h := RedirectToHTTPS(next, func(host string) bool { return host == "www.example.com" }, ":8443")
 	tests := []struct {

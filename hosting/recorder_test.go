@@ -7,6 +7,7 @@ import (
 )
 
 func TestRecorder(t *testing.T) {
+	t.Parallel()
 	blob := []byte("blob-bytes")
 	tests := []struct {
 		name   string

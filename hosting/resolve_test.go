@@ -52,6 +52,7 @@ func check(t *testing.T, e *env, path string, w want) {
 // "HTML handling" documentation (developers.cloudflare.com/workers/
 // static-assets/routing/advanced/html-handling), plus the root.
 func TestHTMLHandling(t *testing.T) {
+	t.Parallel()
 	const file, folder, home = "<p>file</p>", "<p>folder</p>", "<p>home</p>"
 	notFound := missing("not found (not_found)\n")
 	modes := map[string]map[string]want{
@@ -132,6 +133,7 @@ func TestHTMLHandling(t *testing.T) {
 }
 
 func TestHTMLHandlingKeepsQuery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", cfFiles, tenants.DeploymentConfig{})
 	for _, tc := range []struct{ name, path, to string }{
@@ -145,6 +147,7 @@ func TestHTMLHandlingKeepsQuery(t *testing.T) {
 }
 
 func TestNotFoundHandling(t *testing.T) {
+	t.Parallel()
 	files := map[string]testFile{
 		"/index.html":       {body: "spa"},
 		"/404.html":         {body: "root 404"},
@@ -196,6 +199,7 @@ func TestNotFoundHandling(t *testing.T) {
 }
 
 func TestNotFoundPageHasNoValidators(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", map[string]testFile{"/404.html": {body: "gone"}}, tenants.DeploymentConfig{NotFoundHandling: tenants.NotFound404})
 	rec := e.get("/x", "site.pier.test", "If-None-Match", "*", "Range", "bytes=0-1")
@@ -212,6 +216,7 @@ func TestNotFoundPageHasNoValidators(t *testing.T) {
 // answers, for every mode and many paths (the table's candidate set must
 // be complete).
 func TestTableMatchesResolver(t *testing.T) {
+	t.Parallel()
 	rnd := rand.New(rand.NewPCG(1, 2))
 	segs := []string{"a", "b", "index", "index.html", "a.html", "b.html", "404.html", "x.js", ""}
 	paths := map[string]bool{"/": true}
@@ -299,6 +304,7 @@ func mapKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
 // its path has a dot (/users/john.doe); a script or image fetch of a
 // missing asset still gets a 404.
 func TestSPANavigation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", map[string]testFile{"/index.html": {body: "spa"}}, tenants.DeploymentConfig{NotFoundHandling: tenants.NotFoundSPA})
 	tests := []struct {

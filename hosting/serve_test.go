@@ -31,6 +31,7 @@ func assetEnv(t *testing.T, cfg tenants.DeploymentConfig) *env {
 func hashOf(body string) string { return assets.Hash(testSalt, []byte(body)) }
 
 func TestAssetHeaders(t *testing.T) {
+	t.Parallel()
 	e := assetEnv(t, tenants.DeploymentConfig{})
 	rec := e.get("/logo.png", "site.pier.test")
 	want := map[string]string{
@@ -56,6 +57,7 @@ func TestAssetHeaders(t *testing.T) {
 }
 
 func TestContentEncoding(t *testing.T) {
+	t.Parallel()
 	e := assetEnv(t, tenants.DeploymentConfig{})
 	h := hashOf(appJS)
 	tests := []struct {
@@ -114,6 +116,7 @@ func TestContentEncoding(t *testing.T) {
 }
 
 func TestConditional(t *testing.T) {
+	t.Parallel()
 	e := assetEnv(t, tenants.DeploymentConfig{})
 	h := hashOf(appJS)
 	tests := []struct {
@@ -164,6 +167,7 @@ func TestConditional(t *testing.T) {
 }
 
 func TestRange(t *testing.T) {
+	t.Parallel()
 	e := assetEnv(t, tenants.DeploymentConfig{})
 	h := hashOf(appJS)
 	tests := []struct {
@@ -199,6 +203,7 @@ func TestRange(t *testing.T) {
 }
 
 func TestHead(t *testing.T) {
+	t.Parallel()
 	e := assetEnv(t, tenants.DeploymentConfig{})
 	rec := e.do(http.MethodHead, "/app.js", "site.pier.test", "Accept-Encoding", "br")
 	if rec.Code != 200 || rec.Body.Len() != 0 {
@@ -210,6 +215,7 @@ func TestHead(t *testing.T) {
 }
 
 func TestRuleFilesAreNotServed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", map[string]testFile{
 		"/_headers":   {body: "/*\n  X-A: b\n"},
@@ -224,6 +230,7 @@ func TestRuleFilesAreNotServed(t *testing.T) {
 }
 
 func TestRequestPaths(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", map[string]testFile{
 		"/a b.html":   {body: "space"},
@@ -269,6 +276,7 @@ func TestRequestPaths(t *testing.T) {
 }
 
 func TestRedirectsFile(t *testing.T) {
+	t.Parallel()
 	rules := strings.Join([]string{
 		"/old /new 301",
 		"/temp /new",
@@ -328,6 +336,7 @@ func TestRedirectsFile(t *testing.T) {
 }
 
 func TestHeadersFile(t *testing.T) {
+	t.Parallel()
 	rules := strings.Join([]string{
 		"/*",
 		"  X-Frame-Options: DENY",
@@ -393,6 +402,7 @@ func TestHeadersFile(t *testing.T) {
 }
 
 func TestBlobErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		err    error
@@ -427,6 +437,7 @@ func TestBlobErrors(t *testing.T) {
 }
 
 func TestTenantsDoNotShareLoadedDeployments(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("mine", "d1", helloSite, tenants.DeploymentConfig{})
 	e.reg.addTenant("other")
@@ -453,6 +464,7 @@ func TestTenantsDoNotShareLoadedDeployments(t *testing.T) {
 }
 
 func TestPreviewNoindexWins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", map[string]testFile{"/index.html": {body: "home"}}, tenants.DeploymentConfig{
 		Headers:   "/*\n  X-Robots-Tag: all\n",
@@ -473,6 +485,7 @@ func TestPreviewNoindexWins(t *testing.T) {
 }
 
 func TestAbsoluteFormTarget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Config{})
 	e.site("site", "d1", helloSite, tenants.DeploymentConfig{})
 	r := httptest.NewRequest(http.MethodGet, "http://site.pier.test", nil)

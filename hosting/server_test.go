@@ -10,6 +10,7 @@ import (
 )
 
 func TestNewServerLimits(t *testing.T) {
+	t.Parallel()
 	h := http.NotFoundHandler()
 	s := NewServer(":0", h)
 	tests := []struct {
@@ -37,6 +38,7 @@ func TestNewServerLimits(t *testing.T) {
 // TestOverRealServer drives the edge through net/http's server and client,
 // where header handling (HEAD, 304, Content-Length) is the real one.
 func TestOverRealServer(t *testing.T) {
+	t.Parallel()
 	e := assetEnv(t, tenants.DeploymentConfig{})
 	srv := httptest.NewUnstartedServer(e.edge)
 	srv.Config = NewServer("", e.edge)
