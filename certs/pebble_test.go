@@ -59,15 +59,13 @@ func TestPebbleEndToEnd(t *testing.T) {
 	// Junk first: nothing is ordered, nothing is read.
 	baseline := runtime.NumGoroutine()
 	ops := st.ops.Load()
+	// That they fail before anything is ordered or read is what the
+	// counts below check (not how long they take: the machine may be busy).
 	for _, sni := range []string{"", "junk", "evil.example.test", "www.example.test.evil", "-x.example.test", "127.0.0.1"} {
-		start := time.Now()
 		conn, err := handshake(addr, sni, p.CertPool)
 		if err == nil {
 			conn.Close()
 			t.Errorf("handshake with SNI %q succeeded", sni)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("handshake with SNI %q took %v to fail", sni, d)
 		}
 	}
 	var wg sync.WaitGroup
@@ -189,13 +187,11 @@ func TestPebbleFailureBackoff(t *testing.T) {
 	if orders < 1 {
 		t.Errorf("Pebble saw %d orders, want at least 1", orders)
 	}
-	start := time.Now()
+	// It fails on the back-off gate (its error names the retry time), not
+	// after another order: the order count says so, on any machine.
 	if conn, err := handshake(tlsLn.Addr().String(), "down.example.test", p.CertPool); err == nil {
 		conn.Close()
 		t.Error("handshake for a failed name succeeded")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("handshake during back-off took %v", d)
 	}
 	if n := p.Orders(); n != orders {
 		t.Errorf("orders went from %d to %d during the back-off", orders, n)
@@ -206,18 +202,15 @@ func TestPebbleFailureBackoff(t *testing.T) {
 // baseline (idle connections and timers may linger briefly).
 func waitGoroutines(t *testing.T, baseline int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= baseline+5 {
-			return
+	err := testenv.Poll(testenv.Patience, func() error {
+		if n := runtime.NumGoroutine(); n > baseline+5 {
+			return fmt.Errorf("%d goroutines, baseline %d", n, baseline)
 		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%v:\n%s", err, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -421,13 +414,14 @@ func TestPebbleRenewal(t *testing.T) {
 		return leaf.SerialNumber.String()
 	}
 	first := serial()
-	deadline := time.Now().Add(45 * time.Second)
-	for serial() == first {
-		if time.Now().After(deadline) {
-			t.Fatal("the short-lived certificate was not renewed")
+	// Renewal starts when a third of the minute is left; it is served once
+	// issued, or after expiry by the handshake that obtains it.
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if serial() == first {
+			return fmt.Errorf("the short-lived certificate was not renewed; status %+v", m.Status("renew.example.test"))
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 	if s := m.Status("renew.example.test"); s.State != StateActive {
 		t.Errorf("status after renewal = %+v", s)
 	}
