@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/testenv"
 )
 
 func TestStartTLSInternal(t *testing.T) {
@@ -37,7 +39,7 @@ func TestStartTLSInternal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- ts.Serve() }()
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 		defer cancel()
 		if err := ts.Shutdown(ctx); err != nil {
 			t.Error(err)
@@ -64,7 +66,8 @@ func TestStartTLSInternal(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(rootPEM)
 	addr := ts.Addr().String()
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	// The first request waits for its certificate to be issued.
+	client := &http.Client{Timeout: testenv.Patience, Transport: &http.Transport{
 		ForceAttemptHTTP2: true,
 		TLSClientConfig:   &tls.Config{RootCAs: roots},
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -83,7 +86,7 @@ func TestStartTLSInternal(t *testing.T) {
 	if _, err := client.Get("https://other.localhost/"); err == nil {
 		t.Error("a disallowed name was served")
 	}
-	for deadline := time.After(10 * time.Second); ; {
+	for deadline := time.After(testenv.Patience); ; {
 		select {
 		case r := <-recorded:
 			if r.host != "blog.localhost" {
