@@ -589,6 +589,11 @@ func TestJunkSNIAbuse(t *testing.T) {
 	if refused < float64(alerted.Load()) || refused > float64(alerted.Load()+cutOff.Load()) {
 		t.Errorf("%v handshakes counted as refused, want %d (refused with an alert) to %d (and the cut off ones)", refused, alerted.Load(), alerted.Load()+cutOff.Load())
 	}
+	if alerted.Load() < floodSize/10 {
+		// A gate that blocks (instead of refusing at once) leaves every
+		// handshake to the timeout.
+		t.Errorf("only %d of %d junk handshakes refused with an alert; the rest were cut off by the handshake timeout", alerted.Load(), floodSize)
+	}
 	if alerted.Load()+cutOff.Load()+succeeded.Load() != floodSize {
 		t.Errorf("%d junk handshakes ended, want %d", alerted.Load()+cutOff.Load()+succeeded.Load(), floodSize)
 	}
