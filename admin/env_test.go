@@ -94,7 +94,6 @@ type envSetup struct {
 	cfg       admin.Config
 	backend   assets.Backend
 	wrapStore func(tenants.Store) tenants.Store
-	server    func(*http.Server)
 }
 
 type envOption func(*envSetup)
@@ -121,11 +120,6 @@ func withMaxWorkerSize(n int64) envOption {
 
 func withLogs(hub *logstream.Hub, keepalive time.Duration) envOption {
 	return func(s *envSetup) { s.cfg.Logs, s.cfg.LogKeepalive = hub, keepalive }
-}
-
-// withServer changes the http.Server the API runs in before it starts.
-func withServer(f func(*http.Server)) envOption {
-	return func(s *envSetup) { s.server = f }
 }
 
 // withStore wraps the store the API uses; the env's own helpers keep
@@ -174,9 +168,6 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.blobs = setup.backend
 	e.api = admin.New(setup.cfg, apiStore, setup.backend)
 	e.srv = httptest.NewUnstartedServer(e.api.Handler())
-	if setup.server != nil {
-		setup.server(e.srv.Config)
-	}
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 

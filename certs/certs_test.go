@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/pierhq/pier/internal/testenv"
 )
 
 func TestNormalize(t *testing.T) {
@@ -153,8 +156,12 @@ func serveTLS(t *testing.T, m *Manager, ln net.Listener) {
 	t.Cleanup(func() { srv.Close() })
 }
 
+// handshake connects to addr with SNI serverName, trusting roots. An
+// allowed name's first handshake waits for its certificate to be issued
+// (an ACME order, on a busy machine), hence testenv.Patience; refused
+// names fail at once.
 func handshake(addr, serverName string, roots *x509.CertPool) (*tls.Conn, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
+	d := &net.Dialer{Timeout: testenv.Patience}
 	return tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: serverName, RootCAs: roots, NextProtos: []string{"http/1.1"}})
 }
 
@@ -261,17 +268,14 @@ func TestInternalIssuer(t *testing.T) {
 
 func waitStatus(t *testing.T, m *Manager, host, want string) Status {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		s := m.Status(host)
-		if s.State == want {
-			return s
+	var s Status
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if s = m.Status(host); s.State != want {
+			return fmt.Errorf("status of %s = %+v, want %s", host, s, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status of %s = %+v, want %s", host, s, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return s
 }
 
 func TestHTTPChallengeHandlerGates(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,15 +60,13 @@ func TestPebbleEndToEnd(t *testing.T) {
 	// Junk first: nothing is ordered, nothing is read.
 	baseline := runtime.NumGoroutine()
 	ops := st.ops.Load()
+	// That they fail before anything is ordered or read is what the
+	// counts below check (not how long they take: the machine may be busy).
 	for _, sni := range []string{"", "junk", "evil.example.test", "www.example.test.evil", "-x.example.test", "127.0.0.1"} {
-		start := time.Now()
 		conn, err := handshake(addr, sni, p.CertPool)
 		if err == nil {
 			conn.Close()
 			t.Errorf("handshake with SNI %q succeeded", sni)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("handshake with SNI %q took %v to fail", sni, d)
 		}
 	}
 	var wg sync.WaitGroup
@@ -189,13 +188,11 @@ func TestPebbleFailureBackoff(t *testing.T) {
 	if orders < 1 {
 		t.Errorf("Pebble saw %d orders, want at least 1", orders)
 	}
-	start := time.Now()
+	// It fails on the back-off gate (its error names the retry time), not
+	// after another order: the order count says so, on any machine.
 	if conn, err := handshake(tlsLn.Addr().String(), "down.example.test", p.CertPool); err == nil {
 		conn.Close()
 		t.Error("handshake for a failed name succeeded")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("handshake during back-off took %v", d)
 	}
 	if n := p.Orders(); n != orders {
 		t.Errorf("orders went from %d to %d during the back-off", orders, n)
@@ -206,18 +203,15 @@ func TestPebbleFailureBackoff(t *testing.T) {
 // baseline (idle connections and timers may linger briefly).
 func waitGoroutines(t *testing.T, baseline int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= baseline+5 {
-			return
+	err := testenv.Poll(testenv.Patience, func() error {
+		if n := runtime.NumGoroutine(); n > baseline+5 {
+			return fmt.Errorf("%d goroutines, baseline %d", n, baseline)
 		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%v:\n%s", err, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -386,16 +380,25 @@ func TestUnreadableStoredCertificateIsReobtained(t *testing.T) {
 	}
 }
 
+// renewalRuns numbers TestPebbleRenewal's runs.
+var renewalRuns atomic.Int64
+
 // TestPebbleRenewal: a short-lived certificate is renewed by handshakes
 // (on-demand maintenance) and the renewed one is served.
 func TestPebbleRenewal(t *testing.T) {
+	// A name of its own per run: certmagic keeps the issuances in flight
+	// per name for the whole process, and the renewal a handshake of an
+	// earlier run (-count) started outlives its Manager, retrying against
+	// that run's stopped Pebble for a minute and more; a handshake for the
+	// same name would wait for it.
+	name := fmt.Sprintf("renew%d.example.test", renewalRuns.Add(1))
 	httpLn, tlsLn, httpPort, tlsPort := validationListeners(t)
 	p := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: tlsPort, ShortLived: time.Minute})
-	p.AddA(t, "renew.example.test", "127.0.0.1")
+	p.AddA(t, name, "127.0.0.1")
 	m, err := New(Config{
 		Storage: &certmagic.FileStorage{Path: renewalStorageDir(t)},
 		CA:      p.Directory, CARoot: p.TLSRoots, ACMEProfile: "shortlived",
-		Allow:      func(h string) bool { return h == "renew.example.test" },
+		Allow:      func(h string) bool { return h == name },
 		ListenHost: "127.0.0.1", HTTPPort: httpPort, TLSPort: tlsPort,
 		Logger: quietLogger(),
 	})
@@ -409,7 +412,7 @@ func TestPebbleRenewal(t *testing.T) {
 	serveTLS(t, m, tlsLn)
 
 	serial := func() string {
-		conn, err := handshake(tlsLn.Addr().String(), "renew.example.test", p.CertPool)
+		conn, err := handshake(tlsLn.Addr().String(), name, p.CertPool)
 		if err != nil {
 			t.Fatalf("handshake: %v", err)
 		}
@@ -421,14 +424,16 @@ func TestPebbleRenewal(t *testing.T) {
 		return leaf.SerialNumber.String()
 	}
 	first := serial()
-	deadline := time.Now().Add(45 * time.Second)
-	for serial() == first {
-		if time.Now().After(deadline) {
-			t.Fatal("the short-lived certificate was not renewed")
+	// It is renewed within its minute (a busy machine only delays when),
+	// and served once issued, or after expiry by the handshake that
+	// obtains it.
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if serial() == first {
+			return fmt.Errorf("the short-lived certificate was not renewed; status %+v", m.Status(name))
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if s := m.Status("renew.example.test"); s.State != StateActive {
+		return nil
+	})
+	if s := m.Status(name); s.State != StateActive {
 		t.Errorf("status after renewal = %+v", s)
 	}
 }

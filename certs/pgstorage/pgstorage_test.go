@@ -246,14 +246,12 @@ func TestPostgresLease(t *testing.T) {
 	a.mu.Unlock()
 	l.stop()
 	<-l.done
-	start := time.Now()
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Within half the default lease: only the dead holder's short lease
+	// can have let b in (a busy machine may take a while to get there).
+	lctx, cancel := context.WithTimeout(ctx, DefaultLockTTL/2)
 	defer cancel()
 	if err := b.Lock(lctx, "crashed"); err != nil {
 		t.Fatalf("taking over an expired lock: %v", err)
-	}
-	if d := time.Since(start); d > 5*ttl {
-		t.Errorf("takeover took %v, lease is %v", d, ttl)
 	}
 	if err := a.Unlock(ctx, "crashed"); err == nil {
 		t.Error("the dead holder's Unlock succeeded after takeover")

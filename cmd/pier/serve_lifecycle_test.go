@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,8 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/internal/tlspolicy"
 )
 
@@ -61,13 +62,16 @@ func TestServeLifecycle(t *testing.T) {
 	go func() { done <- s.Run(ctx) }()
 
 	admin := "http://" + s.adminLn.Addr().String()
-	waitFor(t, func() bool {
+	testenv.WaitFor(t, testenv.Patience, func() error {
 		resp, err := http.Get(admin + "/healthz")
 		if err != nil {
-			return false
+			return err
 		}
 		resp.Body.Close()
-		return resp.StatusCode == 200
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("healthz: %d", resp.StatusCode)
+		}
+		return nil
 	})
 	if got := out.String(); !strings.Contains(got, "pier: admin API at "+admin+"/api/v1/") || !strings.Contains(got, "pier: next, in another terminal: ") {
 		t.Errorf("banner lacks the API address or the next step:\n%s", got)
@@ -80,7 +84,8 @@ func TestServeLifecycle(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(rootPEM)
 	addr := s.tlsLn.Addr().String()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	// The first request waits for its certificate to be issued.
+	client := &http.Client{Timeout: testenv.Patience, Transport: &http.Transport{
 		ForceAttemptHTTP2: true,
 		TLSClientConfig:   &tls.Config{RootCAs: roots},
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -152,18 +157,6 @@ func TestOpenServerReleasesOnFailure(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "admin.token")); err != nil {
 		t.Errorf("admin token: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds, failing after a generous deadline.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 60s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

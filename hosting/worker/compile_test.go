@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/testenv"
 )
 
 // TestCompileOnce: Validate (at deploy), Prewarm (at boot) and NewWorker
@@ -69,19 +72,15 @@ func TestCompiledKeptThenClosed(t *testing.T) {
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.WaitFor(t, testenv.Patience, func() error {
 		rt.mu.Lock()
 		n, m := len(rt.compiled), len(rt.byInput)
 		rt.mu.Unlock()
-		if n == 0 && m == 0 {
-			break
+		if n != 0 || m != 0 {
+			return fmt.Errorf("%d compiled modules (%d inputs) still kept", n, m)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d compiled modules (%d inputs) still kept", n, m)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	// Compiled again on demand.
 	newWorker(t, rt, "hello", nil, Limits{})
 	if n := rt.compiles.Load(); n != 2 {

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/pierhq/pier/internal/testenv"
 )
 
 // dnsServer is a tiny authoritative UDP DNS server for tests: it answers
@@ -125,8 +126,10 @@ func (s *dnsServer) answer(msg []byte) []byte {
 
 func (s *dnsServer) set(f func(s *dnsServer)) { s.mu.Lock(); f(s); s.mu.Unlock() }
 
+// ctxT bounds one check against the test's local servers: generously,
+// since a deadline that fires on a busy machine reads as a wrong answer.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/testenv"
 )
 
 var (
@@ -198,7 +200,7 @@ func (s *server) launch() {
 func (s *server) waitReady() (addr string, lost bool) {
 	t := s.t
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for {
 		resp, err := readyClient.Get(s.API + "/healthz")
 		if err == nil {

@@ -85,7 +85,7 @@ func TestClientKilledMidUpload(t *testing.T) {
 	}
 	// Kill the client once the server has accepted its first blobs: the
 	// upload is then surely under way and far from done (400 blobs).
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for strings.Count(s.out.String(), "/blobs/") < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no blob upload seen in the server log:\n%s", s.out.String())

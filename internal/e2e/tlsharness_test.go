@@ -98,10 +98,10 @@ func tail(s string, n int) string {
 // handshake connects to addr with SNI sni, trusting roots.
 func handshake(addr, sni string, roots *x509.CertPool) (*tls.Conn, error) {
 	d := &tls.Dialer{
-		NetDialer: &net.Dialer{Timeout: 30 * time.Second},
+		NetDialer: &net.Dialer{Timeout: certTimeout},
 		Config:    &tls.Config{ServerName: sni, RootCAs: roots, NextProtos: []string{"http/1.1"}},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), certTimeout)
 	defer cancel()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -132,7 +132,7 @@ func httpsGet(addr, host, path string, roots *x509.CertPool) (httpsResponse, err
 	defer tr.CloseIdleConnections()
 	c := &http.Client{
 		Transport:     tr,
-		Timeout:       30 * time.Second,
+		Timeout:       certTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	_, port, _ := net.SplitHostPort(addr)

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/pierhq/pier/internal/testenv"
 )
 
 // exampleWorker returns the directory of a built example worker, skipping
@@ -121,7 +124,20 @@ func TestHostileWorker(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	time.Sleep(500 * time.Millisecond) // let the stream subscribe
+	// The stream is subscribed once a request's invocation comes through;
+	// what follows is judged by the lines after these.
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		s.get("evil.localhost", "/ok")
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(strings.Join(lines, "\n"), `"outcome":"ok"`) {
+			return errors.New("pier logs shows no invocation of /ok")
+		}
+		return nil
+	})
+	mu.Lock()
+	subscribed := len(lines)
+	mu.Unlock()
 
 	// The neighbour is hammered throughout.
 	stop := make(chan struct{})
@@ -172,19 +188,15 @@ func TestHostileWorker(t *testing.T) {
 		t.Errorf("the neighbouring site failed %d requests while the hostile worker ran", n)
 	}
 
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.WaitFor(t, testenv.Patience, func() error {
 		mu.Lock()
-		joined := strings.Join(lines, "\n")
+		joined := strings.Join(lines[subscribed:], "\n")
 		mu.Unlock()
-		if strings.Contains(joined, "exceededCpu") && strings.Contains(joined, `"outcome":"ok"`) {
-			break
+		if !strings.Contains(joined, "exceededCpu") || !strings.Contains(joined, `"outcome":"ok"`) {
+			return fmt.Errorf("log stream lacks the invocations; got:\n%s", joined)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log stream lacks the invocations; got:\n%s", joined)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	// A CPU kill is said once, in words: no trap, no stack trace.
 	mu.Lock()
 	joined := strings.Join(lines, "\n")

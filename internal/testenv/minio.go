@@ -31,7 +31,7 @@ func (m *MinIO) Stop() { m.stop() }
 
 // minioStartTimeout bounds how long StartMinIO waits for the server to
 // answer its liveness probe.
-const minioStartTimeout = 60 * time.Second
+const minioStartTimeout = Patience
 
 // StartMinIO starts a MinIO server on a free loopback port with a
 // temporary data directory and stops it when tb ends. The binary is

@@ -67,7 +67,7 @@ type PebbleOptions struct {
 }
 
 // pebbleStartTimeout bounds how long StartPebble waits for the servers.
-const pebbleStartTimeout = 60 * time.Second
+const pebbleStartTimeout = Patience
 
 // StartPebble starts pebble-challtestsrv (DNS only, no default A/AAAA
 // answer) and Pebble on free loopback ports, Pebble resolving through
@@ -104,7 +104,9 @@ func StartPebble(tb testing.TB, opts PebbleOptions) *Pebble {
 	p := &Pebble{
 		TLSRoots:   pool,
 		TLSRootPEM: certPEM,
-		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		// Generous: challtestsrv and Pebble answer at once unless the
+		// machine is busy.
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool},
 		}},
 	}

@@ -13,7 +13,7 @@ import (
 func TestStartPebble(t *testing.T) {
 	p := StartPebble(t, PebbleOptions{HTTPPort: 5002, TLSPort: 5001})
 
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.TLSRoots}}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.TLSRoots}}}
 	resp, err := client.Get(p.Directory)
 	if err != nil {
 		t.Fatalf("directory: %v", err)
@@ -34,7 +34,7 @@ func TestStartPebble(t *testing.T) {
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, p.DNS)
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if addrs, err := r.LookupHost(ctx, "www.example.test"); err == nil && len(addrs) > 0 {
 		t.Errorf("unconfigured name resolves to %v; want no answer", addrs)

@@ -66,7 +66,7 @@ func (p *Postgres) Start(tb testing.TB) {
 const (
 	// pgStartTimeout bounds how long StartPostgres waits for the server to
 	// accept connections.
-	pgStartTimeout = 60 * time.Second
+	pgStartTimeout = Patience
 	// pgStopTimeout bounds a fast shutdown before the server is killed.
 	pgStopTimeout = 30 * time.Second
 )

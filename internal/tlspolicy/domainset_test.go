@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -93,11 +94,10 @@ func TestDomainSetRun(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	fd.set(claim("www.example.com", "s1", tenants.DomainActive, "t"))
 	s.Changed("www.example.com") // kicks a reload well before the hourly one
-	deadline := time.Now().Add(5 * time.Second)
-	for !s.IsActive("www.example.com") {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not reload after Changed")
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if !s.IsActive("www.example.com") {
+			return errors.New("Run did not reload after Changed")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/certs"
+	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -64,7 +65,7 @@ func (f *fakeCerts) next(t *testing.T) string {
 	select {
 	case s := <-f.changed:
 		return s
-	case <-time.After(30 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("the policy asked nothing of the certificate manager")
 		return ""
 	}
@@ -145,13 +146,12 @@ func TestSiteChanged(t *testing.T) {
 	p.SiteChanged("new")
 	waitAllowed := func(host string, want bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for p.Allow(host) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("Allow(%s) never became %v", host, want)
+		testenv.WaitFor(t, testenv.Patience, func() error {
+			if p.Allow(host) != want {
+				return fmt.Errorf("Allow(%s) is not %v", host, want)
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitAllowed("new.pier.test", true)
 
@@ -380,7 +380,7 @@ func TestStatusWriterCoalesces(t *testing.T) {
 		if r != (rec{"a.example.com", tenants.CertActive}) {
 			t.Fatalf("second write %+v", r)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(testenv.Patience):
 		t.Fatal("a change while running was never written")
 	}
 	select {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/sqlitestore"
 )
@@ -104,13 +105,12 @@ func TestSiteSetRun(t *testing.T) {
 	fs.sites = []tenants.Site{{Name: "blog", TenantID: "t1"}}
 	fs.mu.Unlock()
 	s.Changed("blog") // kicks a reload well before the hourly one
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.Has("blog") {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not reload after Changed")
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if !s.Has("blog") {
+			return errors.New("Run did not reload after Changed")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestSiteSetWithStore: a real SQLite store satisfies SiteLister, and a
