@@ -37,9 +37,10 @@ var allowed = map[string][]string{
 	"internal/ratelimit":    {},
 	"internal/tlspolicy":    {"internal/tlspolicy", "certs", "tenants", "internal/dnsname", "internal/ratelimit"},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
-	"internal/testenv":      {},
+	"internal/testenv":      {"internal/pebbleconf"},
+	"internal/pebbleconf":   {},
 	"sdk":                   {}, // guest SDKs (sdk/go/pier is a module of its own): the standard library only
-	"internal/trydomains":   {},
+	"internal/trydomains":   {"internal/pebbleconf"},
 	"cmd":                   {""}, // the wiring: may import everything
 	"internal/bench":        {""},
 	"internal/e2e":          {""},

@@ -3,18 +3,12 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/pebbleconf"
 )
 
 // Pebble is a running Pebble ACME CA with a pebble-challtestsrv DNS server
@@ -90,10 +86,12 @@ func StartPebble(tb testing.TB, opts PebbleOptions) *Pebble {
 		missing(tb, "pebble or pebble-challtestsrv binary not found (set PIER_TEST_PEBBLE_BIN and PIER_TEST_CHALLTESTSRV_BIN, or run `make test`, which builds them into .cache/bin)")
 	}
 	dir := tb.TempDir()
-	certPEM, keyPEM, pool, err := loopbackCert()
+	cert, certPEM, keyPEM, err := pebbleconf.LoopbackCert("pier testenv pebble", time.Now(), 24*time.Hour)
 	if err != nil {
 		tb.Fatalf("testenv: pebble: %v", err)
 	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
 		tb.Fatalf("testenv: pebble: %v", err)
@@ -132,7 +130,14 @@ func StartPebble(tb testing.TB, opts PebbleOptions) *Pebble {
 		listen := "127.0.0.1:" + strconv.Itoa(ports[2])
 		mgmt := "127.0.0.1:" + strconv.Itoa(ports[3])
 		cfgFile := filepath.Join(dir, "pebble-config.json")
-		if err := writePebbleConfig(cfgFile, listen, mgmt, certFile, keyFile, opts); err != nil {
+		cfg, err := pebbleconf.Config{
+			Listen: listen, Management: mgmt, CertFile: certFile, KeyFile: keyFile,
+			HTTPPort: opts.HTTPPort, TLSPort: opts.TLSPort, ShortLived: opts.ShortLived,
+		}.JSON()
+		if err == nil {
+			err = os.WriteFile(cfgFile, cfg, 0o600)
+		}
+		if err != nil {
 			stopChall()
 			tb.Fatalf("testenv: pebble: %v", err)
 		}
@@ -241,83 +246,6 @@ func (p *Pebble) get(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %s", resp.Status, b)
 	}
 	return b, nil
-}
-
-func writePebbleConfig(file, listen, mgmt, cert, key string, opts PebbleOptions) error {
-	type profile struct {
-		Description    string `json:"description"`
-		ValidityPeriod int    `json:"validityPeriod"`
-	}
-	var cfg struct {
-		Pebble struct {
-			ListenAddress           string             `json:"listenAddress"`
-			ManagementListenAddress string             `json:"managementListenAddress"`
-			Certificate             string             `json:"certificate"`
-			PrivateKey              string             `json:"privateKey"`
-			HTTPPort                int                `json:"httpPort"`
-			TLSPort                 int                `json:"tlsPort"`
-			OCSPResponderURL        string             `json:"ocspResponderURL"`
-			KeyAlgorithm            string             `json:"keyAlgorithm"`
-			Profiles                map[string]profile `json:"profiles"`
-		} `json:"pebble"`
-	}
-	cfg.Pebble.ListenAddress = listen
-	cfg.Pebble.ManagementListenAddress = mgmt
-	cfg.Pebble.Certificate = cert
-	cfg.Pebble.PrivateKey = key
-	cfg.Pebble.HTTPPort = opts.HTTPPort
-	cfg.Pebble.TLSPort = opts.TLSPort
-	cfg.Pebble.KeyAlgorithm = "ecdsa"
-	cfg.Pebble.Profiles = map[string]profile{
-		// Pebble picks a random profile for orders that name none, so
-		// there is only the default unless ShortLived asks for another.
-		"default": {Description: "90 days", ValidityPeriod: 90 * 24 * 3600},
-	}
-	if opts.ShortLived > 0 {
-		cfg.Pebble.Profiles["shortlived"] = profile{Description: "short-lived", ValidityPeriod: int(opts.ShortLived.Seconds())}
-	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, b, 0o600)
-}
-
-// loopbackCert makes a self-signed certificate for 127.0.0.1 and
-// localhost, and a pool trusting it.
-func loopbackCert() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "pier testenv pebble"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), pool, nil
 }
 
 // startProcess runs bin with args and extra environment, waits with ready

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pierhq/pier/internal/pebbleconf"
 )
 
 // layout is where everything of one try-domains run listens and lives.
@@ -138,21 +132,6 @@ func (l layout) pierArgs() []string {
 // for HTTP-01, --https for TLS-ALPN-01, on the address challtestsrv
 // answers: 127.0.0.1).
 func (l layout) pebbleConfigJSON() ([]byte, error) {
-	type profile struct {
-		Description    string `json:"description"`
-		ValidityPeriod int    `json:"validityPeriod"`
-	}
-	type config struct {
-		ListenAddress           string             `json:"listenAddress"`
-		ManagementListenAddress string             `json:"managementListenAddress"`
-		Certificate             string             `json:"certificate"`
-		PrivateKey              string             `json:"privateKey"`
-		HTTPPort                int                `json:"httpPort"`
-		TLSPort                 int                `json:"tlsPort"`
-		OCSPResponderURL        string             `json:"ocspResponderURL"`
-		KeyAlgorithm            string             `json:"keyAlgorithm"`
-		Profiles                map[string]profile `json:"profiles"`
-	}
 	var httpPort, tlsPort int
 	if _, err := fmt.Sscan(port(l.HTTP), &httpPort); err != nil {
 		return nil, fmt.Errorf("trydomains: --http %q has no port", l.HTTP)
@@ -170,50 +149,20 @@ func (l layout) pebbleConfigJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := map[string]config{"pebble": {
-		ListenAddress:           l.ACME,
-		ManagementListenAddress: l.PebbleMgmt,
-		Certificate:             cert,
-		PrivateKey:              key,
-		HTTPPort:                httpPort,
-		TLSPort:                 tlsPort,
-		KeyAlgorithm:            "ecdsa",
-		// One profile: Pebble gives an order that names none a random
-		// one of those configured.
-		Profiles: map[string]profile{"default": {Description: "90 days", ValidityPeriod: 90 * 24 * 3600}},
-	}}
-	return json.MarshalIndent(cfg, "", "  ")
+	return pebbleconf.Config{
+		Listen: l.ACME, Management: l.PebbleMgmt, CertFile: cert, KeyFile: key,
+		HTTPPort: httpPort, TLSPort: tlsPort,
+	}.JSON()
 }
 
 // apiCertPEM makes the self-signed certificate (and key) of Pebble's
 // listeners, for 127.0.0.1 and localhost.
 func apiCertPEM(now time.Time) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, certPEM, keyPEM, err = pebbleconf.LoopbackCert("pier try-domains pebble", now, 30*24*time.Hour)
 	if err != nil {
-		return nil, nil, fmt.Errorf("trydomains: generating Pebble's key: %w", err)
+		return nil, nil, fmt.Errorf("trydomains: Pebble's certificate: %w", err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(now.UnixNano()),
-		Subject:               pkix.Name{CommonName: "pier try-domains pebble"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(30 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("trydomains: making Pebble's certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("trydomains: encoding Pebble's key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
+	return certPEM, keyPEM, nil
 }
 
 // steps is what to type next, printed once everything answers. README's
