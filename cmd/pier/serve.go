@@ -112,16 +112,20 @@ func openServer(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) 
 // onClose registers a teardown step.
 func (s *server) onClose(f func(context.Context) error) { s.closers = append(s.closers, f) }
 
+// closeTimeout bounds each teardown step: requests in flight when
+// serving stops, workers still running, a store's last writes.
+const closeTimeout = 10 * time.Second
+
 // Close stops serving and releases everything opened, in reverse order,
-// within 10 seconds. It may be called more than once.
+// each step within closeTimeout. It may be called more than once.
 func (s *server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		if err := s.closers[i](ctx); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
+		cancel()
 	}
 	s.closers = nil
 	return errors.Join(errs...)
@@ -256,7 +260,7 @@ func (s *server) openTLS(ctx context.Context, _ io.Writer) error {
 			return fmt.Errorf("serve: writing internal CA root: %w", err)
 		}
 	}
-	s.policy.UseCertificates(ctx, s.certs)
+	s.policy.UseCertificates(s.certs)
 	return nil
 }
 
@@ -358,10 +362,8 @@ func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
 		edge = s.certs.HTTPChallengeHandler(hosting.RedirectToHTTPS(s.edge, s.policy.RedirectToHTTPS, s.httpsPort()))
 		s.tlsSrv = hosting.NewServer(s.cfg.TLS.HTTPS, s.edge)
 		s.tlsSrv.TLSConfig = s.certs.TLSConfig()
-		s.onClose(s.tlsSrv.Shutdown)
 	}
 	s.edgeSrv = hosting.NewServer(s.cfg.HTTP, edge)
-	s.onClose(s.edgeSrv.Shutdown)
 	s.adminSrv = &http.Server{
 		Handler:           s.adminHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -373,7 +375,28 @@ func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
 	// Open log streams end when the server shuts down instead of holding
 	// Shutdown until its deadline.
 	s.adminSrv.RegisterOnShutdown(s.api.CloseStreams)
-	s.onClose(s.adminSrv.Shutdown)
+	s.onClose(s.shutdownServers)
+	return nil
+}
+
+// shutdownServers stops every listener at once and waits for the
+// requests in flight until ctx ends; a server still busy then has its
+// connections closed, so that what is closed after it (workers, the
+// store) is no longer in use.
+func (s *server) shutdownServers(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, srv := range []*http.Server{s.edgeSrv, s.tlsSrv, s.adminSrv} {
+		if srv == nil {
+			continue
+		}
+		wg.Go(func() {
+			if err := srv.Shutdown(ctx); err != nil {
+				s.log.Warn("requests still running at shutdown; closing their connections", "err", err)
+				srv.Close()
+			}
+		})
+	}
+	wg.Wait()
 	return nil
 }
 
@@ -494,7 +517,7 @@ func (s *server) printBanner() {
 		fmt.Fprintf(out, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, s.edgeLn.Addr())
 	}
 	api := "http://" + dialAddr(s.adminLn.Addr())
-	fmt.Fprintf(out, "pier: admin API at %s/api/v1/ (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
+	fmt.Fprintf(out, "pier: admin API for the CLI's --api: %s (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
 	fmt.Fprintf(out, "pier: admin token in %s\n", s.tokenPath)
 	fmt.Fprintf(out, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), s.blobsAt)
 	fmt.Fprintf(out, "pier: custom domains verified through %s\n", resolverName(cfg.DNSResolver))

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -73,8 +74,25 @@ func TestServeLifecycle(t *testing.T) {
 		}
 		return nil
 	})
-	if got := out.String(); !strings.Contains(got, "pier: admin API at "+admin+"/api/v1/") || !strings.Contains(got, "pier: next, in another terminal: ") {
-		t.Errorf("banner lacks the API address or the next step:\n%s", got)
+	banner := out.String()
+	if !strings.Contains(banner, "pier: admin API for the CLI's --api: "+admin+" ") || !strings.Contains(banner, "pier: next, in another terminal: ") {
+		t.Errorf("banner lacks the API address or the next step:\n%s", banner)
+	}
+	// Every URL the banner prints answers (the edge's with its 404 for an
+	// unknown site).
+	for _, u := range regexp.MustCompile(`https?://[^ ),/]+(/[^ ),]*)?`).FindAllString(banner, -1) {
+		if strings.Contains(u, "<site>") {
+			continue
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Errorf("banner URL %s: %v", u, err)
+			continue
+		}
+		resp.Body.Close()
+		if u != admin && resp.StatusCode != http.StatusOK {
+			t.Errorf("banner URL %s answers %d", u, resp.StatusCode)
+		}
 	}
 
 	rootPEM, err := os.ReadFile(s.rootFile)
