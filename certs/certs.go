@@ -56,6 +56,10 @@ const (
 	DefaultRetryBase                 = time.Minute
 	DefaultRetryMax                  = 6 * time.Hour
 	DefaultIssuanceWait              = 90 * time.Second
+	// handshakeRest is the deadline for the rest of a handshake that
+	// waited for its certificate (IssuanceWait): a client cannot keep the
+	// longer one once the certificate is there.
+	handshakeRest = 10 * time.Second
 	// obtainTimeout bounds one proactive order, challenges included.
 	obtainTimeout = 5 * time.Minute
 )
@@ -608,10 +612,12 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo, memo *handshakeMemo
 		}
 		// certmagic loads or issues the certificate now, or waits for
 		// the order under way: give the handshake time to see it
-		// through instead of the server's short handshake deadline.
+		// through instead of the server's short handshake deadline,
+		// then only handshakeRest for what is left of the handshake.
 		// The server restores its own deadlines once the handshake ends.
 		if hello.Conn != nil {
-			hello.Conn.SetDeadline(m.cfg.now().Add(m.cfg.IssuanceWait))
+			hello.Conn.SetDeadline(time.Now().Add(m.cfg.IssuanceWait))
+			defer hello.Conn.SetDeadline(time.Now().Add(handshakeRest))
 		}
 	}
 	cert, err := m.magic.GetCertificate(hello)

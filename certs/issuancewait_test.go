@@ -37,7 +37,9 @@ func (c *deadlineConn) set() []time.Time {
 // TestHandshakeWaitsForIssuance: a handshake for an allowed name with no
 // certificate in memory gets IssuanceWait to see the issuance through (the
 // HTTP server's own handshake deadline is its short header timeout); one
-// served from memory, or refused, leaves the connection's deadline alone.
+// served from memory, or refused, leaves the connection's deadline alone;
+// once the certificate is there the rest of the handshake gets only
+// handshakeRest.
 func TestHandshakeWaitsForIssuance(t *testing.T) {
 	t.Parallel()
 	const name = "site.localhost"
@@ -58,8 +60,11 @@ func TestHandshakeWaitsForIssuance(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := first.set()
-	if len(d) != 1 || d[0].Before(before.Add(DefaultIssuanceWait)) {
-		t.Fatalf("first handshake's deadlines %v, want one at least %v ahead", d, DefaultIssuanceWait)
+	if len(d) != 2 || d[0].Before(before.Add(DefaultIssuanceWait)) {
+		t.Fatalf("first handshake's deadlines %v, want one at least %v ahead, then a shorter one", d, DefaultIssuanceWait)
+	}
+	if !d[1].Before(d[0]) || d[1].After(time.Now().Add(handshakeRest)) {
+		t.Errorf("once the certificate is there the deadline is %v, want at most %v ahead", d[1], handshakeRest)
 	}
 
 	again := newDeadlineConn(t)
