@@ -19,6 +19,9 @@ type memSet[V any] struct {
 	kick    chan struct{}
 	mu      sync.Mutex // serialises stores
 	version uint64     // bumped by every change; a load started before one is not stored
+	// removed, when set, is called with every key a reload or put takes
+	// out of the set, after the change is visible (outside mu).
+	removed func(key string)
 }
 
 type memSnapshot[V any] struct {
@@ -65,13 +68,21 @@ func (s *memSet[V]) Refresh(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.version != v {
 		// A change raced with this load, which may predate it: keep what
 		// is known and let the kicked reload decide.
+		s.mu.Unlock()
 		return nil
 	}
-	s.snap.Store(&memSnapshot[V]{m: m, loaded: s.cfg.Now()})
+	old := s.snap.Swap(&memSnapshot[V]{m: m, loaded: s.cfg.Now()})
+	s.mu.Unlock()
+	if s.removed != nil && old != nil {
+		for k := range old.m {
+			if _, ok := m[k]; !ok {
+				s.removed(k)
+			}
+		}
+	}
 	return nil
 }
 
@@ -89,8 +100,11 @@ func (s *memSet[V]) changed() {
 func (s *memSet[V]) put(key string, v V, present bool) {
 	s.mu.Lock()
 	s.version++
+	dropped := false
 	if snap := s.snap.Load(); snap != nil {
-		if _, had := snap.m[key]; had || present {
+		_, had := snap.m[key]
+		dropped = had && !present
+		if had || present {
 			m := make(map[string]V, len(snap.m)+1)
 			for k, x := range snap.m {
 				if k != key {
@@ -104,6 +118,9 @@ func (s *memSet[V]) put(key string, v V, present bool) {
 		}
 	}
 	s.mu.Unlock()
+	if dropped && s.removed != nil {
+		s.removed(key)
+	}
 	s.wake()
 }
 

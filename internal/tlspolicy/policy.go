@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/certs"
@@ -114,9 +115,7 @@ type Policy struct {
 	sites      *SiteSet // nil unless Mode is PerSite
 	challenges *challengeLookup
 
-	mu    sync.RWMutex
-	certs Certificates // nil until UseCertificates
-	ctx   context.Context
+	certs atomic.Pointer[Certificates] // nil until UseCertificates
 }
 
 // New returns a Policy over store; it knows nothing until Load.
@@ -132,10 +131,16 @@ func New(store Store, cfg Config) *Policy {
 		store:   store,
 		log:     cfg.Logger,
 		domains: NewDomainSet(store, cfg.Sets),
-		ctx:     context.Background(),
 	}
 	if cfg.Mode == PerSite {
 		p.sites = NewSiteSet(store, cfg.Sets)
+		// A site that leaves the set (deleted, its tenant disabled) has
+		// its certificate forgotten: no longer served or renewed.
+		p.sites.removed = func(name string) {
+			if c := p.attached(); c != nil {
+				c.Forget(name + "." + p.cfg.Domain)
+			}
+		}
 	}
 	p.challenges = newChallengeLookup(func(ctx context.Context, h string) bool {
 		_, err := store.ActiveDomain(ctx, h)
@@ -154,19 +159,16 @@ func (p *Policy) Load(ctx context.Context) error {
 	return err
 }
 
-// UseCertificates attaches the certificate manager that SiteChanged,
-// DomainChanged and ObtainAll drive. ctx bounds the background work
-// those start (reloads after a change).
-func (p *Policy) UseCertificates(ctx context.Context, c Certificates) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.certs, p.ctx = c, ctx
-}
+// UseCertificates attaches the certificate manager that the site set's
+// removals, DomainChanged and ObtainAll drive.
+func (p *Policy) UseCertificates(c Certificates) { p.certs.Store(&c) }
 
-func (p *Policy) attached() (Certificates, context.Context) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.certs, p.ctx
+// attached is the certificate manager, or nil before UseCertificates.
+func (p *Policy) attached() Certificates {
+	if c := p.certs.Load(); c != nil {
+		return *c
+	}
+	return nil
 }
 
 // Run reloads the sets periodically until ctx ends.
@@ -234,30 +236,20 @@ func (p *Policy) TenantOf(host string) string {
 // then, and when issuance fails, the domain stays reachable over HTTP
 // rather than redirected to a failing handshake.
 func (p *Policy) RedirectToHTTPS(host string) bool {
-	c, _ := p.attached()
+	c := p.attached()
 	return c != nil && p.domains.IsActive(host) && c.HasCertificate(host)
 }
 
 // SiteChanged follows a site that was created, deployed, deleted, or
-// whose tenant was disabled or enabled: the site set is reloaded and, per
-// site, a site that is gone stops being served. A site's certificate is
-// obtained on its first HTTPS handshake, which waits for the issuance
-// (certs.Config.IssuanceWait) instead of failing. Returns at once.
+// whose tenant was disabled or enabled: per site, the site set is
+// reloaded soon (by Run), and a site that left it has its certificate
+// forgotten then. A site's certificate is obtained on its first HTTPS
+// handshake, which waits for the issuance (certs.Config.IssuanceWait)
+// instead of failing. Returns at once.
 func (p *Policy) SiteChanged(name string) {
-	if p.sites == nil {
-		return
+	if p.sites != nil {
+		p.sites.Changed(name)
 	}
-	p.sites.Changed(name)
-	c, ctx := p.attached()
-	if c == nil {
-		return
-	}
-	host := name + "." + p.cfg.Domain
-	go func() {
-		if p.sites.Refresh(ctx) == nil && !p.Allow(host) {
-			c.Forget(host)
-		}
-	}()
 }
 
 // DomainChanged follows a hostname that started or stopped being an
@@ -266,7 +258,7 @@ func (p *Policy) SiteChanged(name string) {
 // one forgotten (no longer served or renewed). Returns at once.
 func (p *Policy) DomainChanged(host string) {
 	p.domains.Changed(host)
-	if c, _ := p.attached(); c != nil {
+	if c := p.attached(); c != nil {
 		go p.follow(c, host)
 	}
 }
@@ -296,11 +288,11 @@ func (p *Policy) follow(c Certificates, host string) {
 
 // ObtainAll requests (or, when stored, loads into memory) the certificate
 // of every active custom domain. Call it at start-up, after Load and
-// UseCertificates. Sites' certificates are not: they are obtained when a
-// site is created or deployed (SiteChanged) and otherwise on demand, so a
-// platform with many idle sites neither loads nor orders them all.
+// UseCertificates. Sites' certificates are not: they are obtained on
+// demand, at a site's first HTTPS handshake, so a platform with many idle
+// sites neither loads nor orders them all.
 func (p *Policy) ObtainAll(ctx context.Context) error {
-	c, _ := p.attached()
+	c := p.attached()
 	if c == nil {
 		return nil
 	}
