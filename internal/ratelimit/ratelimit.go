@@ -14,10 +14,11 @@ const DefaultMaxKeys = 4096
 
 // Limiter allows Burst events in a row per key, then one every Interval.
 // Keys that have been idle long enough to be back at a full burst are
-// forgotten, and at most MaxKeys are tracked: past that, a new key is
-// refused (Take says to wait Interval) until idle keys are dropped, so a
-// flood of distinct keys costs bounded memory. The zero value allows
-// nothing; set Interval and Burst. Safe for concurrent use.
+// forgotten, and at most MaxKeys are tracked: past that, the key closest
+// to a full burst is dropped to make room, so a flood of distinct keys
+// costs bounded memory and never locks other keys out (the dropped key
+// may get its burst again early). The zero value allows nothing; set
+// Interval and Burst. Safe for concurrent use.
 type Limiter struct {
 	Interval time.Duration // time between events once the burst is spent
 	Burst    int           // events allowed in a row (at least 1)
@@ -49,7 +50,7 @@ func (l *Limiter) Take(key string, now time.Time) time.Duration {
 	if !known && len(l.tat) >= l.maxKeys() {
 		l.prune(now)
 		if len(l.tat) >= l.maxKeys() {
-			return l.Interval
+			l.evictOldest()
 		}
 	}
 	l.tat[key] = tat.Add(l.Interval)
@@ -66,6 +67,20 @@ func (l *Limiter) prune(now time.Time) {
 			delete(l.tat, k)
 		}
 	}
+}
+
+// evictOldest drops the key whose next event is due first: the one
+// closest to a full burst again. O(MaxKeys), only when the set is full of
+// busy keys.
+func (l *Limiter) evictOldest() {
+	var oldest string
+	var first time.Time
+	for k, t := range l.tat {
+		if first.IsZero() || t.Before(first) {
+			oldest, first = k, t
+		}
+	}
+	delete(l.tat, oldest)
 }
 
 func (l *Limiter) maxKeys() int {

@@ -50,18 +50,26 @@ func TestLimiterBoundsKeys(t *testing.T) {
 	now := time.Now()
 	l := &Limiter{Interval: time.Minute, Burst: 1, MaxKeys: 10}
 	for i := range 10 {
-		if !l.Allow(strconv.Itoa(i), now) {
+		if !l.Allow(strconv.Itoa(i), now.Add(time.Duration(i)*time.Second)) {
 			t.Fatalf("key %d refused below MaxKeys", i)
 		}
 	}
-	if l.Allow("new", now) {
-		t.Fatal("a new key was tracked past MaxKeys while every key is busy")
+	// A new key is never locked out by a full set: the key due first
+	// (0) makes room.
+	if !l.Allow("new", now.Add(10*time.Second)) {
+		t.Fatal("a new key was refused because the set is full")
 	}
 	if len(l.tat) != 10 {
 		t.Fatalf("tracking %d keys, want 10", len(l.tat))
 	}
+	if _, ok := l.tat["0"]; ok {
+		t.Error("the key due first was kept, another evicted")
+	}
+	if l.Allow("5", now.Add(10*time.Second)) {
+		t.Error("a busy key lost its limit when another was added")
+	}
 	// Once the old keys are idle they are dropped to make room.
-	if !l.Allow("new", now.Add(time.Minute)) {
+	if !l.Allow("later", now.Add(2*time.Minute)) {
 		t.Fatal("a new key was refused after the others went idle")
 	}
 	if len(l.tat) != 1 {
