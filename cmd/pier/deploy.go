@@ -44,7 +44,10 @@ what DIR/.assetsignore lists (gitignore syntax) are not uploaded as files.
 Whatever .assetsignore says, what looks secret is never published and is
 reported: .env and .env.*, *.token, private keys (*.pem, *.key, id_rsa…),
 .netrc, .npmrc, .pgpass, .htpasswd, .ssh, .aws, .gnupg, and a Pier server's
-data directory (one holding pier.db or admin.token).
+data directory (one holding pier.db or admin.token), names compared ignoring
+case. A symlink is followed only while it stays inside DIR (one leading out
+is an error unless .assetsignore lists it) and is left out when the path it
+resolves to looks secret; DIR may not resolve into a data directory.
 _headers and _redirects at the root are read as configuration, not published:
 they are not among the files a deploy or 'pier deployments list' counts.
 Only files the server does not have yet are uploaded.`)

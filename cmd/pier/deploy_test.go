@@ -524,6 +524,43 @@ func TestDeployWithoutDir(t *testing.T) {
 	}
 }
 
+// TestDeployRefusesLinkIntoDataDir: a directory to publish that is a
+// symlink into a server's data directory is refused before anything is
+// uploaded, whether DIR or pier.toml names it.
+func TestDeployRefusesLinkIntoDataDir(t *testing.T) {
+	tests := []struct {
+		name     string
+		pierToml string // in the current directory; "" for none
+		args     []string
+	}{
+		{name: "DIR", args: []string{"pub"}},
+		{name: "pier.toml's directory", pierToml: "site = \"blog\"\n[assets]\ndirectory = \"pub\"\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeAPI(t)
+			cwd := t.TempDir()
+			writeTree(t, cwd, map[string]string{"data/admin.token": "secret", "data/pier.db": "db", "data/blobs/t1/ab": "blob"})
+			if tt.pierToml != "" {
+				writeTree(t, cwd, map[string]string{"pier.toml": tt.pierToml})
+			}
+			symlink(t, filepath.Join("data", "blobs"), filepath.Join(cwd, "pub"))
+			t.Chdir(cwd)
+			res := runCLI(t, api, false, append([]string{"deploy", "--site", "blog"}, tt.args...)...)
+			if res.code != 1 {
+				t.Errorf("exit %d, want 1", res.code)
+			}
+			want := "a Pier server's data directory (it holds pier.db): it is never published"
+			if !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "pub resolves to ") {
+				t.Errorf("stderr = %q, want it to say pub resolves into %q", res.stderr, want)
+			}
+			if n := api.callCount("POST /api/v1/sites/{site}/uploads"); n != 0 {
+				t.Errorf("%d upload sessions opened, want 0", n)
+			}
+		})
+	}
+}
+
 // TestDeployReportsSkippedSecrets: secrets are left out of the upload, said
 // on stderr and listed in --json.
 func TestDeployReportsSkippedSecrets(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 )
@@ -22,10 +23,11 @@ var alwaysIgnored = map[string]bool{
 	ignoreFile:     true,
 }
 
-// secretNames are names (path.Match patterns, at any depth) a deploy never
-// publishes, whatever .assetsignore says, with the reason it reports for
-// skipping them. The list aims at files that are secret whatever project
-// they are in; a file that is not secret but matches can be renamed.
+// secretNames are names (path.Match patterns, lower case, at any depth) a
+// deploy never publishes, whatever .assetsignore says, with the reason it
+// reports for skipping them. The list aims at files that are secret
+// whatever project they are in; a file that is not secret but matches can
+// be renamed.
 var secretNames = []struct{ pattern, why string }{
 	{".env", "an environment file, secret by convention"},
 	{".env.*", "an environment file, secret by convention"},
@@ -56,14 +58,55 @@ var dataDirMarkers = []string{"pier.db", "admin.token"}
 const dataDirReason = "a Pier server's data directory: it holds pier.db or admin.token"
 
 // secretReason says why a file or directory with this name must never be
-// published, or "" when nothing in its name says so.
+// published, or "" when nothing in its name says so. Names are compared
+// ignoring case, as macOS and Windows file systems do: ADMIN.TOKEN is the
+// same file as admin.token there.
 func secretReason(name string) string {
+	name = strings.ToLower(name)
 	for _, s := range secretNames {
 		if ok, _ := path.Match(s.pattern, name); ok {
 			return s.why
 		}
 	}
 	return ""
+}
+
+// dataDirMarker returns the name among names, a directory's entries, that
+// makes it a Pier server's data directory (one of dataDirMarkers, compared
+// ignoring case), or "".
+func dataDirMarker(names []string) string {
+	for _, m := range dataDirMarkers {
+		for _, n := range names {
+			if strings.EqualFold(n, m) {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// probeDataDir returns the name that makes a directory a data directory,
+// or "": dataDirMarker of what list returns or, when the directory cannot
+// be listed (search permission only), the first of dataDirMarkers lstat
+// finds under its exact name.
+func probeDataDir(list func() ([]string, error), lstat func(name string) error) string {
+	if names, err := list(); err == nil {
+		return dataDirMarker(names)
+	}
+	for _, m := range dataDirMarkers {
+		if lstat(m) == nil {
+			return m
+		}
+	}
+	return ""
+}
+
+func entryNames(entries []fs.DirEntry) []string {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names
 }
 
 // skippedFile is a file or directory a deploy left out because it looks

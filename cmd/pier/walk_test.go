@@ -206,11 +206,14 @@ func symlink(t *testing.T, target, link string) {
 
 // TestWalkAssetsSecrets: what looks secret is never walked into the
 // deployment, whatever .assetsignore says, and is reported unless
-// .assetsignore already leaves it out.
+// .assetsignore already leaves it out. Names are compared ignoring case,
+// and a symlink is judged by its target's path as well as by its name.
 func TestWalkAssetsSecrets(t *testing.T) {
+	const envReason = "an environment file, secret by convention"
 	tests := []struct {
 		name        string
 		files       map[string]string
+		links       [][2]string // link, target: symlinks made after files
 		want        []string
 		wantSkipped []skippedFile
 	}{
@@ -271,6 +274,80 @@ func TestWalkAssetsSecrets(t *testing.T) {
 			files: map[string]string{"index.html": "x", "x.token": "s", "data/admin.token": "s", ".assetsignore": "*.token\ndata/\n"},
 			want:  []string{"/index.html"},
 		},
+		{
+			name:  "names in any case",
+			files: map[string]string{"index.html": "x", "CI.TOKEN": "s", "server.KEY": "k", ".ENV.Local": "K=v", "Id_Rsa": "k", "Site.Pem": "k"},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/.ENV.Local", envReason},
+				{"/CI.TOKEN", "a token file"},
+				{"/Id_Rsa", "a private key"},
+				{"/Site.Pem", "a key or certificate file"},
+				{"/server.KEY", "a private key"},
+			},
+		},
+		{
+			name:  "data directory markers in any case",
+			files: map[string]string{"index.html": "x", "state/PIER.DB": "db", "state/blobs/t1/ab": "blob", "old/ADMIN.TOKEN": "s", "old/notes.txt": "x"},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/old/", dataDirReason},
+				{"/state/", dataDirReason},
+			},
+		},
+		{
+			name:  "symlink to a file in a data directory",
+			files: map[string]string{"index.html": "x", "sub/data/admin.token": "secret", "sub/data/blobs/t1/ab": "blob"},
+			links: [][2]string{{"token.txt", "sub/data/admin.token"}, {"blob.bin", "sub/data/blobs/t1/ab"}},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/blob.bin", "a symlink into /sub/data/: " + dataDirReason},
+				{"/sub/data/", dataDirReason},
+				{"/token.txt", "a symlink into /sub/data/: " + dataDirReason},
+			},
+		},
+		{
+			name:  "symlink to an env file",
+			files: map[string]string{"index.html": "x", ".env": "K=v"},
+			links: [][2]string{{"env.txt", ".env"}},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/.env", envReason},
+				{"/env.txt", "a symlink to /.env: " + envReason},
+			},
+		},
+		{
+			name:  "symlink to a key directory",
+			files: map[string]string{"index.html": "x", ".ssh/config": "Host x", ".ssh/id_ed25519": "k"},
+			links: [][2]string{{"keys", ".ssh"}},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/.ssh/", "a directory of keys"},
+				{"/keys/", "a symlink to /.ssh/: a directory of keys"},
+			},
+		},
+		{
+			name:  "symlink into a key directory, through a linked directory",
+			files: map[string]string{"index.html": "x", "home/.aws/credentials": "k"},
+			links: [][2]string{{"h", "home"}, {"creds.txt", "h/.aws/credentials"}},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/creds.txt", "a symlink into /home/.aws/: a directory of credentials"},
+				{"/h/.aws/", "a directory of credentials"},
+				{"/home/.aws/", "a directory of credentials"},
+			},
+		},
+		{
+			name:  "chain of symlinks to a secret in another case",
+			files: map[string]string{"index.html": "x", "conf/Deploy.Token": "s"},
+			links: [][2]string{{"a.txt", "b.txt"}, {"b.txt", "conf/Deploy.Token"}},
+			want:  []string{"/index.html"},
+			wantSkipped: []skippedFile{
+				{"/a.txt", "a symlink to /conf/Deploy.Token: a token file"},
+				{"/b.txt", "a symlink to /conf/Deploy.Token: a token file"},
+				{"/conf/Deploy.Token", "a token file"},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,6 +356,9 @@ func TestWalkAssetsSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeTree(t, dir, tt.files)
+			for _, l := range tt.links {
+				symlink(t, l[1], filepath.Join(dir, l[0]))
+			}
 			tree, err := walkAssets(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -298,12 +378,14 @@ func TestWalkAssetsSecrets(t *testing.T) {
 	}
 }
 
-// TestWalkAssetsDataDirectory: a server's data directory, or a directory
-// inside one, is refused as a whole.
+// TestWalkAssetsDataDirectory: a server's data directory, a directory
+// inside one, or a symlink into one is refused as a whole.
 func TestWalkAssetsDataDirectory(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	writeTree(t, data, map[string]string{"admin.token": "secret", "blobs/t1/ab": "blob"})
-	for _, dir := range []string{data, filepath.Join(data, "blobs")} {
+	pub := filepath.Join(t.TempDir(), "pub")
+	symlink(t, filepath.Join(data, "blobs"), pub)
+	for _, dir := range []string{data, filepath.Join(data, "blobs"), pub} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			tree, err := walkAssets(dir)
 			if err == nil {
