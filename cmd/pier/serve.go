@@ -229,9 +229,10 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 func (s *server) openTLS(ctx context.Context, _ io.Writer) error {
 	f := s.cfg.TLS
 	s.policy = tlspolicy.New(s.store, tlspolicy.Config{
-		Domain: s.cfg.Domain,
-		Mode:   f.mode(),
-		Logger: s.log.With("component", "tls"),
+		Domain:      s.cfg.Domain,
+		Mode:        f.mode(),
+		ConsoleHost: s.cfg.ConsoleHost,
+		Logger:      s.log.With("component", "tls"),
 	})
 	s.changes = tenants.Followers{s.edge, s.policy}
 	if err := s.policy.Load(ctx); err != nil {
@@ -357,13 +358,6 @@ func (s *server) httpsPort() string {
 // custom domains' redirect to HTTPS when TLS is on), HTTPS, and the admin
 // listener (API, metrics, optional pprof).
 func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
-	var edge http.Handler = s.edge
-	if s.certs != nil {
-		edge = s.certs.HTTPChallengeHandler(hosting.RedirectToHTTPS(s.edge, s.policy.RedirectToHTTPS, s.httpsPort()))
-		s.tlsSrv = hosting.NewServer(s.cfg.TLS.HTTPS, s.edge)
-		s.tlsSrv.TLSConfig = s.certs.TLSConfig()
-	}
-	s.edgeSrv = hosting.NewServer(s.cfg.HTTP, edge)
 	s.adminSrv = &http.Server{
 		Handler:           s.adminHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -372,6 +366,20 @@ func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	// The console host (if any) reaches the API through the edge's
+	// listeners, with the admin server's time for large uploads; metrics
+	// and profiles stay on the private listener.
+	edge := hosting.RouteHost(s.edge, hosting.HostRoute{
+		Host: s.cfg.ConsoleHost, Handler: s.api.Handler(),
+		ReadTimeout: s.adminSrv.ReadTimeout, WriteTimeout: s.adminSrv.WriteTimeout,
+	})
+	plain := edge
+	if s.certs != nil {
+		plain = s.certs.HTTPChallengeHandler(hosting.RedirectToHTTPS(edge, s.policy.RedirectToHTTPS, s.httpsPort()))
+		s.tlsSrv = hosting.NewServer(s.cfg.TLS.HTTPS, edge)
+		s.tlsSrv.TLSConfig = s.certs.TLSConfig()
+	}
+	s.edgeSrv = hosting.NewServer(s.cfg.HTTP, plain)
 	// Open log streams end when the server shuts down instead of holding
 	// Shutdown until its deadline.
 	s.adminSrv.RegisterOnShutdown(s.api.CloseStreams)
@@ -516,6 +524,13 @@ func (s *server) printBanner() {
 	} else {
 		fmt.Fprintf(out, "pier: sites at http://<site>.%s%s/ (edge on %s)\n", cfg.Domain, edgePort, s.edgeLn.Addr())
 	}
+	if h := cfg.ConsoleHost; h != "" {
+		if s.certs != nil {
+			fmt.Fprintf(out, "pier: console and API at https://%s%s/ (the CLI's --api)\n", h, s.httpsPort())
+		} else {
+			fmt.Fprintf(out, "pier: console and API at http://%s%s/ (the CLI's --api; no TLS without --https)\n", h, edgePort)
+		}
+	}
 	api := "http://" + dialAddr(s.adminLn.Addr())
 	fmt.Fprintf(out, "pier: admin API for the CLI's --api: %s (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
 	fmt.Fprintf(out, "pier: admin token in %s\n", s.tokenPath)
@@ -556,6 +571,9 @@ func dialAddr(a net.Addr) string {
 // endpoints, plus the per-plan host lists.
 func egressPolicy(cfg serveConfig, adminAddr string) (*egress.Policy, error) {
 	p := &egress.Policy{Platform: []string{adminAddr}}
+	if cfg.ConsoleHost != "" {
+		p.Platform = append(p.Platform, cfg.ConsoleHost)
+	}
 	if cfg.S3Endpoint != "" {
 		if u, err := url.Parse(cfg.S3Endpoint); err == nil && u.Host != "" {
 			p.Platform = append(p.Platform, u.Host)

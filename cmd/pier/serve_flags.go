@@ -48,7 +48,10 @@ type serveConfig struct {
 	PrewarmTimeout time.Duration
 	PublicIPs      stringList
 	DNSResolver    string
-	TLS            *tlsFlags
+	// ConsoleHost is the public name of the console and the API on the
+	// edge's listeners ("" keeps them on --admin only).
+	ConsoleHost string
+	TLS         *tlsFlags
 }
 
 // stringList is a repeatable flag.
@@ -96,7 +99,28 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if err := c.TLS.validate(f.given, c.HTTP, c.Domain); err != nil {
 		return c, err
 	}
+	if err := c.validateConsoleHost(); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// validateConsoleHost normalises --console-host and refuses one under
+// --domain: tenants' code there would be same-site with the console (it
+// could set cookies for it, and SameSite would not protect it).
+func (c *serveConfig) validateConsoleHost() error {
+	if c.ConsoleHost == "" {
+		return nil
+	}
+	h, err := dnsname.Normalize(c.ConsoleHost)
+	if err != nil {
+		return fmt.Errorf("serve: --console-host: %w", err)
+	}
+	if dnsname.InDomain(h, c.Domain) {
+		return fmt.Errorf("serve: --console-host %s is under --domain %s, where tenants' sites are: their code would be same-site with the console; use a name outside it (e.g. console.example.net)", h, c.Domain)
+	}
+	c.ConsoleHost = h
+	return nil
 }
 
 // registerServeFlags adds every flag but the TLS ones.
@@ -122,6 +146,7 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
 	f.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that verifies custom domains' records (default: the system's)")
 	f.Bool(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the admin listener")
+	f.String(&c.ConsoleHost, "console-host", "", "public hostname of the console and the API (e.g. console.example.net), served by the edge's listeners with its own certificate; must be outside --domain")
 }
 
 // isPostgresURL reports whether --db names a PostgreSQL database (shared

@@ -237,3 +237,106 @@ func TestNextStep(t *testing.T) {
 		}
 	}
 }
+
+func TestConsoleHostFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, host, want, err string
+	}{
+		{"outside the domain", "Console.Example.NET.", "console.example.net", ""},
+		{"the domain itself", "pier.example.com", "", "is under --domain pier.example.com"},
+		{"under the domain", "console.pier.example.com", "", "same-site with the console"},
+		{"not a name", "console example", "", "--console-host"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := parseServeFlags([]string{"--domain", "pier.example.com", "--console-host", tc.host}, io.Discard)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want one with %q", err, tc.err)
+			case tc.err == "" && c.ConsoleHost != tc.want:
+				t.Errorf("console host %q, want %q", c.ConsoleHost, tc.want)
+			}
+		})
+	}
+}
+
+// TestConsoleHost: with --console-host the edge's listeners serve the
+// admin handler for that name, over HTTPS with its own certificate and
+// over HTTP until the certificate is in memory, then by redirect; other
+// names still reach the sites.
+func TestConsoleHost(t *testing.T) {
+	cfg := testServeConfig(t, "--tls-internal", "--https", "127.0.0.1:0", "--console-host", "console.example.test")
+	var out syncBuffer
+	s, err := openServer(context.Background(), cfg, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		s.Close()
+	}()
+	edge := "http://" + s.edgeLn.Addr().String()
+	get := func(c *http.Client, url, host string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Host = host
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s (Host %s): %v", url, host, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		_, err := http.Get(edge)
+		return err
+	})
+	if resp, body := get(noRedirect, edge+"/healthz", "console.example.test"); resp.StatusCode != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("console host over HTTP before its certificate: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(noRedirect, edge+"/healthz", "blog.localhost"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a site's name reached the admin handler: %d", resp.StatusCode)
+	}
+
+	rootPEM, err := os.ReadFile(s.rootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	addr := s.tlsLn.Addr().String()
+	client := &http.Client{Timeout: testenv.Patience, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
+	}}
+	if resp, body := get(client, "https://console.example.test/api/v1/openapi.json", ""); resp.StatusCode != 200 || !strings.Contains(body, "openapi") {
+		t.Fatalf("console host over HTTPS: %d %.80s", resp.StatusCode, body)
+	}
+	if resp, _ := get(client, "https://console.example.test/api/v1/sites", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the API through the console host without a token: %d, want 401", resp.StatusCode)
+	}
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		resp, _ := get(noRedirect, edge+"/healthz", "console.example.test")
+		if resp.StatusCode != http.StatusPermanentRedirect || !strings.HasPrefix(resp.Header.Get("Location"), "https://console.example.test:") {
+			return fmt.Errorf("plain HTTP for the console host: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return nil
+	})
+	if resp, _ := get(client, "https://console.example.test/metrics", ""); resp.StatusCode == http.StatusOK {
+		t.Error("the console host serves /metrics, which stays on the private admin listener")
+	}
+	if !strings.Contains(out.String(), "pier: console and API at https://console.example.test:") {
+		t.Errorf("banner lacks the console address:\n%s", out.String())
+	}
+}

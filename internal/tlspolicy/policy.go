@@ -93,6 +93,11 @@ type Config struct {
 	// Mode is how platform hosts get certificates. Default Off (custom
 	// domains only, when a Certificates is attached).
 	Mode Mode
+	// ConsoleHost, when set, is the public name of the console and the
+	// API (pier serve --console-host): it gets a certificate like a
+	// platform host, charged to no tenant, and plain HTTP for it is
+	// redirected to HTTPS once the certificate is in memory.
+	ConsoleHost string
 	// Sets configures the in-memory copies of the active custom domains
 	// and of the sites (reload period, staleness, lookup timeout, clock).
 	Sets DomainSetConfig
@@ -192,7 +197,7 @@ func (p *Policy) Run(ctx context.Context) {
 // so junk names under the domain spend no ACME budget and touch no
 // storage. From memory; no when unsure.
 func (p *Policy) Allow(host string) bool {
-	if p.domains.IsActive(host) {
+	if p.domains.IsActive(host) || host == p.cfg.ConsoleHost && host != "" {
 		return true
 	}
 	switch p.cfg.Mode {
@@ -231,13 +236,18 @@ func (p *Policy) TenantOf(host string) string {
 	return ""
 }
 
-// RedirectToHTTPS reports whether a plain-HTTP request for host is sent
-// to HTTPS: an active custom domain whose certificate is in memory. Until
-// then, and when issuance fails, the domain stays reachable over HTTP
-// rather than redirected to a failing handshake.
+// RedirectToHTTPS reports whether a plain-HTTP request for host
+// (normalised) is sent to HTTPS: an active custom domain, or the console
+// host, whose certificate is in memory. Until then, and when issuance
+// fails, the name stays reachable over HTTP rather than redirected to a
+// failing handshake.
 func (p *Policy) RedirectToHTTPS(host string) bool {
 	c := p.attached()
-	return c != nil && p.domains.IsActive(host) && c.HasCertificate(host)
+	if c == nil {
+		return false
+	}
+	console := host == p.cfg.ConsoleHost && host != ""
+	return (console || p.domains.IsActive(host)) && c.HasCertificate(host)
 }
 
 // SiteChanged follows a site that was created, deployed, deleted, or
@@ -287,7 +297,7 @@ func (p *Policy) follow(c Certificates, host string) {
 }
 
 // ObtainAll requests (or, when stored, loads into memory) the certificate
-// of every active custom domain. Call it at start-up, after Load and
+// of every active custom domain and of the console host. Call it at start-up, after Load and
 // UseCertificates. Sites' certificates are not: they are obtained on
 // demand, at a site's first HTTPS handshake, so a platform with many idle
 // sites neither loads nor orders them all.
@@ -299,6 +309,9 @@ func (p *Policy) ObtainAll(ctx context.Context) error {
 	hosts, err := p.store.ActiveDomains(ctx)
 	if err != nil {
 		return fmt.Errorf("tlspolicy: listing active domains: %w", err)
+	}
+	if p.cfg.ConsoleHost != "" {
+		hosts = append(hosts, p.cfg.ConsoleHost)
 	}
 	for _, h := range hosts {
 		p.follow(c, h)

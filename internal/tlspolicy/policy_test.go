@@ -396,3 +396,39 @@ func TestStatusWriterCoalesces(t *testing.T) {
 	default:
 	}
 }
+
+// TestConsoleHost: the console host gets a certificate in every mode,
+// charged to no tenant, requested at start-up, and plain HTTP for it is
+// redirected once the certificate is in memory.
+func TestConsoleHost(t *testing.T) {
+	t.Parallel()
+	st := &fakeStore{fakeDomains: &fakeDomains{}, fakeSites: &fakeSites{}}
+	p := New(st, Config{Domain: "pier.test", Mode: Off, ConsoleHost: "console.example.net"})
+	if err := p.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Allow("console.example.net") || p.Allow("other.example.net") {
+		t.Fatal("Allow does not follow the console host")
+	}
+	if got := p.TenantOf("console.example.net"); got != "" {
+		t.Errorf("the console host is charged to %q", got)
+	}
+	c := newFakeCerts()
+	p.UseCertificates(c)
+	if err := p.ObtainAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.obtained) != 1 || c.obtained[0] != "console.example.net" {
+		t.Errorf("ObtainAll requested %v, want the console host", c.obtained)
+	}
+	if p.RedirectToHTTPS("console.example.net") {
+		t.Error("redirected before the certificate is in memory")
+	}
+	c.give("console.example.net")
+	if !p.RedirectToHTTPS("console.example.net") {
+		t.Error("not redirected with the certificate in memory")
+	}
+	if New(st, Config{Domain: "pier.test"}).Allow("") {
+		t.Error("an empty name is allowed without a console host")
+	}
+}
