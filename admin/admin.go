@@ -244,6 +244,7 @@ func (a *API) Handler() http.Handler {
 			r.With(a.adminOnly).Post("/tenants", a.handle(a.createTenant))
 			r.Get("/tenants", a.handle(a.listTenants))
 			r.Get("/tenants/{tenant}", a.handle(a.getTenant))
+			r.With(a.adminOnly).Post("/tenants/bulk", a.handle(a.bulkTenants))
 			r.With(a.adminOnly).Patch("/tenants/{tenant}", a.handle(a.updateTenant))
 			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
 			r.Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))

@@ -40,6 +40,9 @@ type Store interface {
 	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error) // ordered by name
 	UpdateTenant(ctx context.Context, t Tenant) error              // plan, limits, tags, disabled
 	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions
+	// UpdateTenants updates every tenant of ts as UpdateTenant does, in
+	// one transaction: all or none (the error names the first that failed).
+	UpdateTenants(ctx context.Context, ts []Tenant) error
 
 	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
 	Site(ctx context.Context, ref string) (Site, error)
