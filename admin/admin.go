@@ -92,6 +92,10 @@ type Config struct {
 	// the HTTP proof fetched only from the platform's addresses, or from
 	// public ones when none are configured).
 	Verifier DomainChecker
+	// CertOrders reports the certificate orders of the last hour and the
+	// platform-wide cap (0: none) for the attention list (cmd/pier:
+	// certs.Manager.OrderBudget). nil when TLS is off.
+	CertOrders func(ctx context.Context) (lastHour, limit int, err error)
 	// OnDomainChange is called with a hostname whenever it starts or stops
 	// being an active custom domain (verified, moved, taken over by
 	// another site, deleted), so the edge and the TLS layer drop what they
@@ -245,6 +249,7 @@ func (a *API) Handler() http.Handler {
 			r.Get("/tenants", a.handle(a.listTenants))
 			r.Get("/tenants/{tenant}", a.handle(a.getTenant))
 			r.With(a.adminOnly).Post("/tenants/bulk", a.handle(a.bulkTenants))
+			r.With(a.adminOnly).Get("/attention", a.handle(a.attention))
 			r.With(a.adminOnly).Patch("/tenants/{tenant}", a.handle(a.updateTenant))
 			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
 			r.Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))

@@ -92,6 +92,10 @@ type Store interface {
 	// DomainsDue returns at most limit claims whose NextCheck is set and
 	// not after now, earliest first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]Domain, error)
+	// DomainsNeedingAttention returns at most limit claims an operator
+	// should look at, newest first: a failed certificate, a blocked
+	// claim, or a pending claim whose last check failed.
+	DomainsNeedingAttention(ctx context.Context, limit int) ([]Domain, error)
 	// UpdateDomain writes a claim's status, token and verification fields
 	// (identified by SiteID and Hostname); its certificate fields are left
 	// as they are while it stays active. When it is not active its

@@ -327,6 +327,10 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 	if s.workers != nil {
 		validate = s.workers.Validate
 	}
+	var certOrders func(context.Context) (int, int, error)
+	if s.certs != nil {
+		certOrders = s.certs.OrderBudget
+	}
 	s.api = admin.New(admin.Config{
 		Domain:     s.cfg.Domain,
 		EdgeURL:    s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort()),
@@ -342,6 +346,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		Verifier:       verifier,
 		TLS:            s.certs != nil,
 		OnDomainChange: s.changes.DomainChanged,
+		CertOrders:     certOrders,
 	}, s.store, s.blobs)
 	return nil
 }

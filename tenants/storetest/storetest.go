@@ -64,6 +64,7 @@ func Run(t *testing.T, open Open) {
 		{"DomainErrors", testDomainErrors},
 		{"DomainMove", testDomainMove},
 		{"DomainsListAndDue", testDomainsListAndDue},
+		{"DomainsNeedingAttention", testDomainsNeedingAttention},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
 	}
