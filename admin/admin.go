@@ -1,10 +1,11 @@
 // Package admin owns Pier's control plane: the REST API under /api/v1
 // (tenants, sites, custom domains, tokens, upload sessions, blob uploads,
-// deployments), its bearer-token authentication and tenant scoping, the
-// custom-domain verifier (RunVerifier), the OpenAPI document that
-// describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
-// that every publish goes through (today the CLI and the REST API; there is
-// no web console or git push yet).
+// deployments), its authentication (bearer tokens, and the web console's
+// session cookies with their CSRF check and security headers) and tenant
+// scoping, the custom-domain verifier (RunVerifier), the OpenAPI document
+// that describes it, and the publish pipeline (StartUpload → PutBlob →
+// Deploy) that every publish goes through (today the CLI and the REST API;
+// there is no web console front end or git push yet).
 //
 // admin imports tenants, assets, internal/dnsname, internal/siterules,
 // internal/httperr, internal/logstream, internal/domainverify and
