@@ -376,6 +376,29 @@ func TestSessionCSRF(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		name, host, origin string
+		status             int
+	}{
+		{"default port in Host", "console.example:80", "http://console.example", 201},
+		{"default port in Origin", "console.example", "http://console.example:80", 201},
+		{"host case", "Console.Example", "http://console.example", 201},
+		{"https port is not http's default", "console.example:443", "http://console.example", 403},
+		{"other host", "console.example", "http://example", 403},
+	} {
+		t.Run("Host "+tc.name, func(t *testing.T) {
+			n++
+			name := "site" + string(rune('a'+n))
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/sites", strings.NewReader(`{"name":"`+name+`"}`))
+			req.Host = tc.host
+			req.AddCookie(c)
+			req.Header.Set("Origin", tc.origin)
+			req.Header.Set(admin.CSRFHeader, "1")
+			if r := e.send(t, req); r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+		})
+	}
 	t.Run("reads need no CSRF defence", func(t *testing.T) {
 		must(t, e.cookieDo(t, "GET", "/api/v1/sites", c, nil, nil), 200)
 	})
@@ -385,8 +408,8 @@ func TestSessionCSRF(t *testing.T) {
 		for _, s := range r.body["sites"].([]any) {
 			names = append(names, s.(map[string]any)["name"].(string))
 		}
-		if len(names) != 4 {
-			t.Errorf("sites %v, want the 4 accepted ones", names)
+		if len(names) != 7 {
+			t.Errorf("sites %v, want the 7 accepted ones", names)
 		}
 	})
 }
