@@ -1,10 +1,11 @@
 // Package admin owns Pier's control plane: the REST API under /api/v1
 // (tenants, sites, custom domains, tokens, upload sessions, blob uploads,
-// deployments), its bearer-token authentication and tenant scoping, the
-// custom-domain verifier (RunVerifier), the OpenAPI document that
-// describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
-// that every publish goes through (today the CLI and the REST API; there is
-// no web console or git push yet).
+// deployments), its authentication (bearer tokens, and the web console's
+// session cookies with their CSRF check and security headers) and tenant
+// scoping, the custom-domain verifier (RunVerifier), the OpenAPI document
+// that describes it, and the publish pipeline (StartUpload → PutBlob →
+// Deploy) that every publish goes through (today the CLI and the REST API;
+// there is no web console front end or git push yet).
 //
 // admin imports tenants, assets, internal/dnsname, internal/siterules,
 // internal/httperr, internal/logstream, internal/domainverify and
@@ -122,6 +123,19 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// BehindTLS says clients reach the admin handler over HTTPS even when
+	// the request it sees has no TLS (a TLS-terminating proxy or listener
+	// in front of it): the session cookie is then Secure and named
+	// __Host-pier_session, and CSRF checks expect https origins. Requests
+	// with r.TLS set count as HTTPS regardless.
+	BehindTLS bool
+	// SessionIdle is how long a console session lives without use; each
+	// use extends it (written to the store at most once a minute).
+	// Default 12h.
+	SessionIdle time.Duration
+	// SessionMaxAge is how long a console session lives at most, however
+	// much it is used. Default 7 days.
+	SessionMaxAge time.Duration
 }
 
 // API serves the admin REST API and runs the publish pipeline. It is safe
@@ -140,6 +154,8 @@ type API struct {
 	closeStreams sync.Once
 	// verifyLimit rate-limits POST …/verify per claim.
 	verifyLimit *ratelimit.Limiter
+	// loginLimit rate-limits POST /api/v1/session per client IP.
+	loginLimit *ratelimit.Limiter
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in
@@ -203,6 +219,12 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = DefaultSessionMaxAge
+	}
 	return &API{
 		cfg:         cfg,
 		store:       store,
@@ -212,6 +234,7 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 		sessions:    newSessionCache(sessionCacheSize),
 		streamsDone: make(chan struct{}),
 		verifyLimit: &ratelimit.Limiter{Interval: VerifyRateInterval, Burst: VerifyRateBurst},
+		loginLimit:  &ratelimit.Limiter{Interval: LoginRateInterval, Burst: LoginRateBurst},
 	}
 }
 
@@ -228,10 +251,12 @@ func (a *API) ExpireUploads(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Handler returns the HTTP handler serving /api/v1/… and /healthz.
+// Handler returns the HTTP handler serving /api/v1/… and /healthz. Every
+// answer carries the console's security headers (Content-Security-Policy,
+// X-Content-Type-Options, Referrer-Policy, X-Frame-Options).
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.logRequests, a.recoverPanics)
+	r.Use(securityHeaders, a.logRequests, a.recoverPanics)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errRouteNotFound)
 	})
@@ -242,8 +267,12 @@ func (a *API) Handler() http.Handler {
 	r.Get("/healthz", a.healthz)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.json", serveOpenAPI)
+		r.Post("/session", a.handle(a.createSession))
+		r.Delete("/session", a.handle(a.deleteSession))
 		r.Group(func(r chi.Router) {
 			r.Use(a.authenticate)
+
+			r.Get("/session", a.handle(a.getSession))
 
 			r.With(a.adminOnly).Post("/tenants", a.handle(a.createTenant))
 			r.Get("/tenants", a.handle(a.listTenants))

@@ -711,6 +711,11 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 			} else if n > 0 {
 				log.Info("expired upload sessions", "count", n)
 			}
+			if n, err := api.ExpireConsoleSessions(ctx); err != nil {
+				log.Warn("expiring console sessions", "err", err)
+			} else if n > 0 {
+				log.Info("expired console sessions", "count", n)
+			}
 		}
 	}
 }
