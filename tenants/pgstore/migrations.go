@@ -117,6 +117,18 @@ CREATE UNIQUE INDEX domains_active ON domains(hostname) WHERE status = 'active';
 CREATE INDEX domains_site ON domains(site_id, hostname);
 CREATE INDEX domains_due ON domains(next_check) WHERE next_check IS NOT NULL;
 `},
+	{4, `
+-- Keyset pagination: each listing walks an index in its own order
+-- (names and hostnames sort bytewise, COLLATE "C").
+CREATE INDEX tenants_name_c ON tenants(name COLLATE "C");
+CREATE INDEX sites_name_c ON sites(name COLLATE "C");
+CREATE INDEX sites_tenant_name ON sites(tenant_id, name COLLATE "C");
+DROP INDEX sites_tenant;
+CREATE INDEX tokens_tenant_created ON tokens(tenant_id, created_at, seq);
+DROP INDEX tokens_tenant;
+CREATE INDEX domains_site_host_c ON domains(site_id, hostname COLLATE "C");
+DROP INDEX domains_site;
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -111,6 +111,13 @@ CREATE UNIQUE INDEX domains_active ON domains(hostname) WHERE status = 'active';
 CREATE INDEX domains_site ON domains(site_id, hostname);
 CREATE INDEX domains_due ON domains(next_check) WHERE next_check > 0;
 `},
+	{4, `
+-- Keyset pagination: each listing walks an index in its own order.
+CREATE INDEX sites_tenant_name ON sites(tenant_id, name);
+DROP INDEX sites_tenant;
+CREATE INDEX tokens_tenant_created ON tokens(tenant_id, created_at, seq);
+DROP INDEX tokens_tenant;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several
