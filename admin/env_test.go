@@ -64,6 +64,7 @@ func (a *activations) list() []tenants.Site {
 type env struct {
 	api    *admin.API
 	store  tenants.Store
+	dbPath string // the store's SQLite file
 	blobs  assets.Backend
 	srv    *httptest.Server
 	clock  *clock
@@ -144,6 +145,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	e := &env{
 		store:  store,
+		dbPath: filepath.Join(dir, "pier.db"),
 		clock:  &clock{t: time.Now().UTC()},
 		acts:   &activations{},
 		logBuf: &syncBuffer{},

@@ -68,6 +68,10 @@ func Run(t *testing.T, open Open) {
 		{"DomainMove", testDomainMove},
 		{"DomainsListAndDue", testDomainsListAndDue},
 		{"DomainsNeedingAttention", testDomainsNeedingAttention},
+		{"PagesMatchListings", testPagesMatchListings},
+		{"PagesStableWhileAdding", testPagesStableWhileAdding},
+		{"PagesDeletedBetween", testPagesDeletedBetween},
+		{"PagesBadCursor", testPagesBadCursor},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
 	}
