@@ -65,6 +65,8 @@ func Run(t *testing.T, open Open) {
 		{"DomainsListAndDue", testDomainsListAndDue},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
+		{"UsageAdd", testUsageAdd},
+		{"UsageRollUpAndRetention", testUsageRollUpAndRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
