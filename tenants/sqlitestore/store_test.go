@@ -273,3 +273,9 @@ func TestTwoStoresOneFile(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAddUsage10000(b *testing.B) {
+	s, _ := open(b)
+	defer s.Close()
+	storetest.BenchAddUsage(b, s)
+}
