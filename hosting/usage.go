@@ -182,8 +182,8 @@ func (t *usageTable) sorted() []*siteUsage {
 }
 
 // Usage returns the counters of site (all zero for a site that was never
-// requested on this node). Only tests call it today; the counters leave
-// the process through WriteMetrics alone.
+// requested on this node). Only tests call it; the counters leave the
+// process through WriteMetrics and a UsageFlusher.
 func (e *Edge) Usage(site string) Usage {
 	e.usage.mu.RLock()
 	u := e.usage.m[strings.ToLower(site)]
