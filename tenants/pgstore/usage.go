@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -56,8 +54,9 @@ func usageList(format string) string {
 
 var (
 	addUsageSQL = `INSERT INTO usage_minutes (site_id, tenant_id, minute, ` + usageList("%c") + `)
-VALUES (` + placeholders(3+len(usageCols)) + `)
-ON CONFLICT (site_id, minute) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = usage_minutes.%c + excluded.%c")
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]` + bigintArrays(4, len(usageCols)) + `)
+ORDER BY 1, 3
+ON CONFLICT (site_id, minute) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = usage_minutes.%c + excluded.%c") + "\n"
 	rollUpSQL = `INSERT INTO usage_hours (site_id, tenant_id, hour, ` + usageList("%c") + `)
 SELECT site_id, max(tenant_id), minute - minute % 3600, ` + usageList("sum(%c)") + `
 FROM usage_minutes WHERE minute >= $1 AND minute < $2
@@ -65,35 +64,45 @@ GROUP BY site_id, minute - minute % 3600
 ON CONFLICT (site_id, hour) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = excluded.%c")
 )
 
-// placeholders returns "$1, $2, …, $n".
-func placeholders(n int) string {
+// bigintArrays returns ", $from::bigint[], …" for n parameters.
+func bigintArrays(from, n int) string {
 	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(i))
+	for i := from; i < from+n; i++ {
+		b.WriteString(", $" + strconv.Itoa(i) + "::bigint[]")
 	}
 	return b.String()
 }
 
-// AddUsage implements tenants.Store: one transaction, the upserts
-// pipelined in one batch.
+// AddUsage implements tenants.Store: one statement upserts every row,
+// sent as one array per column. Rows are applied in (site, minute)
+// order, so nodes flushing overlapping rows at once lock them in the
+// same order and cannot deadlock.
 func (s *Store) AddUsage(ctx context.Context, rows []tenants.UsageRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var batch pgx.Batch
-		for i := range rows {
-			r := &rows[i]
-			args := make([]any, 0, 3+len(usageCols))
-			args = append(args, r.SiteID, r.TenantID, r.Minute.Truncate(time.Minute).Unix())
-			batch.Queue(addUsageSQL, usageValues(args, &r.UsageCounters)...)
+	sites := make([]string, len(rows))
+	tenantIDs := make([]string, len(rows))
+	minutes := make([]int64, len(rows))
+	cols := make([][]int64, len(usageCols))
+	for i := range cols {
+		cols[i] = make([]int64, len(rows))
+	}
+	vals := make([]any, 0, len(usageCols))
+	for i := range rows {
+		r := &rows[i]
+		sites[i], tenantIDs[i], minutes[i] = r.SiteID, r.TenantID, r.Minute.Truncate(time.Minute).Unix()
+		vals = usageValues(vals[:0], &r.UsageCounters)
+		for j, v := range vals {
+			cols[j][i] = v.(int64)
 		}
-		return tx.SendBatch(ctx, &batch).Close()
-	})
-	if err != nil {
+	}
+	args := make([]any, 0, 3+len(cols))
+	args = append(args, sites, tenantIDs, minutes)
+	for _, c := range cols {
+		args = append(args, c)
+	}
+	if _, err := s.pool.Exec(ctx, addUsageSQL, args...); err != nil {
 		return fmt.Errorf("pgstore: adding usage: %w", err)
 	}
 	return nil

@@ -179,12 +179,22 @@ func RunUsageNodes(t *testing.T, open OpenNodes) {
 	h := &harness{ctx: t.Context(), s: a}
 	const batches = 20
 	var wg sync.WaitGroup
+	const sites = 50
 	for i, s := range []tenants.Store{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range batches {
-				rows := []tenants.UsageRow{{SiteID: "s_a", TenantID: "t_1", Minute: usageMinute, UsageCounters: counters(int64(i + 1))}}
+				// The nodes list the same rows in opposite orders: a
+				// store must not deadlock on them.
+				rows := make([]tenants.UsageRow, sites)
+				for j := range rows {
+					site := j
+					if i == 1 {
+						site = sites - 1 - j
+					}
+					rows[j] = tenants.UsageRow{SiteID: fmt.Sprintf("s_%02d", site), TenantID: "t_1", Minute: usageMinute, UsageCounters: counters(int64(i + 1))}
+				}
 				if err := s.AddUsage(h.ctx, rows); err != nil {
 					t.Errorf("node %d: AddUsage: %v", i, err)
 					return
@@ -193,10 +203,12 @@ func RunUsageNodes(t *testing.T, open OpenNodes) {
 		}()
 	}
 	wg.Wait()
-	q := tenants.UsageQuery{SiteID: "s_a", From: usageMinute, To: usageMinute.Add(time.Minute), Step: time.Minute}
+	q := tenants.UsageQuery{SiteID: "s_07", From: usageMinute, To: usageMinute.Add(time.Minute), Step: time.Minute}
 	want := []tenants.UsagePoint{{Start: usageMinute, UsageCounters: sum(counters(batches), counters(2*batches))}}
 	equalSeries(t, "node a reads", h.series(t, a, q), want)
 	equalSeries(t, "node b reads", h.series(t, b, q), want)
+	q = tenants.UsageQuery{TenantID: "t_1", From: usageMinute, To: usageMinute.Add(time.Minute), Step: time.Minute}
+	equalSeries(t, "the tenant's sum", h.series(t, b, q), []tenants.UsagePoint{{Start: usageMinute, UsageCounters: counters(sites * 3 * batches)}})
 }
 
 // BenchAddUsage measures one flush of 10,000 sites: one AddUsage call of
