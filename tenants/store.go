@@ -117,9 +117,9 @@ type Store interface {
 	UsageSeries(ctx context.Context, q UsageQuery) ([]UsagePoint, error)
 	// CompactUsage rolls the minute rows of the hour before now's and of
 	// now's hour up into hourly rows (replacing them: it is idempotent, so
-	// every node may run it, at once too), then deletes minute rows older
-	// than UsageMinuteRetention and hourly rows older than
-	// UsageHourRetention.
+	// every node may run it, at once too; a store may skip a call while
+	// another node's runs), then deletes minute rows older than
+	// UsageMinuteRetention and hourly rows older than UsageHourRetention.
 	CompactUsage(ctx context.Context, now time.Time) error
 
 	Close() error

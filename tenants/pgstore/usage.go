@@ -146,6 +146,10 @@ WHERE %[4]s = $3 AND %[1]s >= $1 AND %[1]s < $4 GROUP BY b ORDER BY b`, col, usa
 	return out, nil
 }
 
+// usageCompactLock is the pg_advisory_xact_lock key of CompactUsage
+// ("pier.usage").
+const usageCompactLock int64 = 0x7069_6572_7573_6167
+
 // CompactUsage implements tenants.Store.
 func (s *Store) CompactUsage(ctx context.Context, now time.Time) error {
 	hour := now.Truncate(time.Hour)
@@ -154,6 +158,15 @@ func (s *Store) CompactUsage(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("pgstore: compacting usage: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	// One node at a time: the work is idempotent, so a node that finds
+	// another compacting skips this round.
+	var locked bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, usageCompactLock).Scan(&locked); err != nil {
+		return fmt.Errorf("pgstore: compacting usage: %w", err)
+	}
+	if !locked {
+		return nil
+	}
 	if _, err := tx.Exec(ctx, rollUpSQL, hour.Add(-time.Hour).Unix(), hour.Add(time.Hour).Unix()); err != nil {
 		return fmt.Errorf("pgstore: rolling usage up: %w", err)
 	}
