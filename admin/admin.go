@@ -283,6 +283,7 @@ func (a *API) Handler() http.Handler {
 			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
 			r.Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))
 			r.Get("/tenants/{tenant}/tokens", a.handle(a.listTenantTokens))
+			r.Get("/tenants/{tenant}/usage", a.handle(a.tenantUsage))
 
 			r.With(a.adminOnly).Post("/tokens", a.handle(a.createAdminToken))
 			r.With(a.adminOnly).Get("/tokens", a.handle(a.listAdminTokens))
@@ -293,6 +294,7 @@ func (a *API) Handler() http.Handler {
 			r.Get("/sites/{site}", a.handle(a.getSite))
 			r.Delete("/sites/{site}", a.handle(a.deleteSite))
 			r.Get("/sites/{site}/logs", a.handle(a.streamLogs))
+			r.Get("/sites/{site}/usage", a.handle(a.siteUsage))
 
 			r.Post("/sites/{site}/domains", a.handle(a.createDomain))
 			r.Get("/sites/{site}/domains", a.handle(a.listDomains))

@@ -64,9 +64,13 @@
 // allocation on the static path); worker invocations add their outcome,
 // CPU time and subrequests, and publish one logstream invocation event
 // when someone listens. Edge.WriteMetrics writes them all in the
-// Prometheus text format, which cmd/pier serves at /metrics: that is the
-// only way they leave the process, and nothing persists them. Edge.Usage
-// reads one site's counters (only tests call it today).
+// Prometheus text format, which cmd/pier serves at /metrics. A
+// UsageFlusher (usageflush.go) persists them: every 10 s, at each minute
+// boundary and at shutdown it adds what each site counted since its
+// previous flush to the site's row of that minute in the store (one
+// AddUsage call, one transaction), reading the same atomic counters, so
+// the request path is unchanged. Edge.Usage reads one site's counters
+// (only tests call it).
 //
 // Custom domains: when the Registry also implements DomainRegistry, a host
 // outside the platform domain routes to the site of its active claim

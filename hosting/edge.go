@@ -431,7 +431,7 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		siteID:  site.ID,
 		depID:   depID,
 		expires: e.now().Add(e.routeTTL),
-		usage:   e.usage.get(hr.site),
+		usage:   e.usage.get(hr.site, site.ID, tenant.ID),
 		plan:    tenant.Plan,
 		limits:  workerLimits(tenant.EffectiveLimits()),
 	}

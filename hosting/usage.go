@@ -71,10 +71,16 @@ type siteUsage struct {
 	outcomes    [len(outcomes)]atomic.Int64
 	cpuNanos    atomic.Int64
 	subrequests atomic.Int64
+	// ident is the site's ID and tenant, set when a route to the site is
+	// loaded (off the hot path); the UsageFlusher reads it.
+	ident atomic.Pointer[usageIdent]
 	// Pad to 192 bytes, a size class whose objects start on 64-byte
 	// boundaries, so the request counters never straddle two lines.
-	_ [192 - 152]byte
+	_ [192 - 160]byte
 }
+
+// usageIdent is the store identity of the site a siteUsage counts.
+type usageIdent struct{ siteID, tenantID string }
 
 // record counts one answered request.
 func (u *siteUsage) record(status int, bytes int64) {
@@ -133,20 +139,35 @@ type usageTable struct {
 
 func newUsageTable() *usageTable { return &usageTable{m: map[string]*siteUsage{}} }
 
-func (t *usageTable) get(site string) *siteUsage {
+// get returns site's counters, creating them, and records the site's ID
+// and tenant for the UsageFlusher (a site name reused by a new site
+// switches to the new identity: counts not flushed yet go to it).
+func (t *usageTable) get(site, siteID, tenantID string) *siteUsage {
 	t.mu.RLock()
 	u := t.m[site]
 	t.mu.RUnlock()
-	if u != nil {
-		return u
+	if u == nil {
+		t.mu.Lock()
+		if u = t.m[site]; u == nil {
+			u = &siteUsage{site: strings.Clone(site)}
+			t.m[u.site] = u
+		}
+		t.mu.Unlock()
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if u = t.m[site]; u == nil {
-		u = &siteUsage{site: strings.Clone(site)}
-		t.m[u.site] = u
+	if id := u.ident.Load(); id == nil || id.siteID != siteID || id.tenantID != tenantID {
+		u.ident.Store(&usageIdent{siteID: siteID, tenantID: tenantID})
 	}
 	return u
+}
+
+// appendAll appends every site's counters to out.
+func (t *usageTable) appendAll(out []*siteUsage) []*siteUsage {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, u := range t.m {
+		out = append(out, u)
+	}
+	return out
 }
 
 func (t *usageTable) sorted() []*siteUsage {
@@ -161,8 +182,8 @@ func (t *usageTable) sorted() []*siteUsage {
 }
 
 // Usage returns the counters of site (all zero for a site that was never
-// requested on this node). Only tests call it today; the counters leave
-// the process through WriteMetrics alone.
+// requested on this node). Only tests call it; the counters leave the
+// process through WriteMetrics and a UsageFlusher.
 func (e *Edge) Usage(site string) Usage {
 	e.usage.mu.RLock()
 	u := e.usage.m[strings.ToLower(site)]

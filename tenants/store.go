@@ -146,6 +146,21 @@ type Store interface {
 	// DeleteDomain deletes site siteID's claim on host.
 	DeleteDomain(ctx context.Context, siteID, host string) error
 
+	// AddUsage adds each row's counters to the stored minute row of its
+	// (site, minute), creating it when absent, in one transaction: nodes
+	// writing the same minute add up. At most one row per (site, minute)
+	// in rows. Usage rows have no foreign keys: they outlive their site
+	// until retention removes them.
+	AddUsage(ctx context.Context, rows []UsageRow) error
+	// UsageSeries returns q's non-empty buckets, oldest first.
+	UsageSeries(ctx context.Context, q UsageQuery) ([]UsagePoint, error)
+	// CompactUsage rolls the minute rows of the hour before now's and of
+	// now's hour up into hourly rows (replacing them: it is idempotent, so
+	// every node may run it, at once too; a store may skip a call while
+	// another node's runs), then deletes minute rows older than
+	// UsageMinuteRetention and hourly rows older than UsageHourRetention.
+	CompactUsage(ctx context.Context, now time.Time) error
+
 	Close() error
 }
 

@@ -78,6 +78,7 @@ type server struct {
 	logs      *logstream.Hub
 	workers   *worker.Runtime // nil with --workers=false
 	edge      *hosting.Edge
+	usage     *hosting.UsageFlusher // per-site per-minute counters into the store
 	policy    *tlspolicy.Policy
 	changes   tenants.Followers // the edge's and the TLS policy's caches
 
@@ -219,6 +220,10 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		Egress:  policy,
 	}, s.store, s.cache)
 	s.onClose(s.edge.Close)
+	// Closed after the servers stop (nothing is counted any more) and
+	// before the edge and the store: the last minute is written.
+	s.usage = hosting.NewUsageFlusher(s.edge, s.store, hosting.UsageFlusherConfig{Logger: s.log.With("component", "usage")})
+	s.onClose(s.usage.Flush)
 	return nil
 }
 
@@ -492,6 +497,7 @@ func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { expireUploads(ctx, s.api, s.log) })
 	wg.Go(func() { s.api.RunVerifier(ctx) })
 	wg.Go(func() { s.policy.Run(ctx) })
+	wg.Go(func() { s.usage.Run(ctx) })
 	if w, ok := s.store.(tenants.ChangeWatcher); ok {
 		// Other nodes' changes (PostgreSQL LISTEN/NOTIFY) reach this
 		// node's caches at once; the periodic reloads stay as a fallback.

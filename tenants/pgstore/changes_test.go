@@ -39,6 +39,10 @@ func TestChanges(t *testing.T) {
 	storetest.RunChanges(t, nodes(testenv.StartPostgres(t)))
 }
 
+func TestUsageAcrossNodes(t *testing.T) {
+	storetest.RunUsageNodes(t, nodes(testenv.StartPostgres(t)))
+}
+
 func TestPayload(t *testing.T) {
 	resync := tenants.Change{Kind: tenants.ChangeResync}
 	for _, tc := range []struct {

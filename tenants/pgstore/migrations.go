@@ -143,6 +143,58 @@ DROP INDEX tokens_tenant;
 CREATE INDEX domains_site_host_c ON domains(site_id, hostname COLLATE "C");
 DROP INDEX domains_site;
 `},
+	{6, `
+CREATE TABLE usage_minutes (
+	site_id   text NOT NULL, -- no foreign key: usage outlives its site until retention
+	tenant_id text NOT NULL,
+	minute bigint NOT NULL, -- Unix seconds, start of the minute
+	r1xx bigint NOT NULL DEFAULT 0,
+	r2xx bigint NOT NULL DEFAULT 0,
+	r3xx bigint NOT NULL DEFAULT 0,
+	r4xx bigint NOT NULL DEFAULT 0,
+	r5xx bigint NOT NULL DEFAULT 0,
+	bytes_out bigint NOT NULL DEFAULT 0,
+	inv_ok bigint NOT NULL DEFAULT 0,
+	inv_exception bigint NOT NULL DEFAULT 0,
+	inv_exceeded_cpu bigint NOT NULL DEFAULT 0,
+	inv_exceeded_subrequests bigint NOT NULL DEFAULT 0,
+	inv_exceeded_memory bigint NOT NULL DEFAULT 0,
+	inv_response_too_large bigint NOT NULL DEFAULT 0,
+	inv_request_too_large bigint NOT NULL DEFAULT 0,
+	inv_canceled bigint NOT NULL DEFAULT 0,
+	inv_other bigint NOT NULL DEFAULT 0,
+	cpu_us bigint NOT NULL DEFAULT 0,
+	subrequests bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, minute)
+);
+CREATE INDEX usage_minutes_tenant ON usage_minutes(tenant_id, minute);
+CREATE INDEX usage_minutes_minute ON usage_minutes(minute);
+CREATE TABLE usage_hours (
+	site_id   text NOT NULL, -- no foreign key: usage outlives its site until retention
+	tenant_id text NOT NULL,
+	hour bigint NOT NULL, -- Unix seconds, start of the hour
+	r1xx bigint NOT NULL DEFAULT 0,
+	r2xx bigint NOT NULL DEFAULT 0,
+	r3xx bigint NOT NULL DEFAULT 0,
+	r4xx bigint NOT NULL DEFAULT 0,
+	r5xx bigint NOT NULL DEFAULT 0,
+	bytes_out bigint NOT NULL DEFAULT 0,
+	inv_ok bigint NOT NULL DEFAULT 0,
+	inv_exception bigint NOT NULL DEFAULT 0,
+	inv_exceeded_cpu bigint NOT NULL DEFAULT 0,
+	inv_exceeded_subrequests bigint NOT NULL DEFAULT 0,
+	inv_exceeded_memory bigint NOT NULL DEFAULT 0,
+	inv_response_too_large bigint NOT NULL DEFAULT 0,
+	inv_request_too_large bigint NOT NULL DEFAULT 0,
+	inv_canceled bigint NOT NULL DEFAULT 0,
+	inv_other bigint NOT NULL DEFAULT 0,
+	cpu_us bigint NOT NULL DEFAULT 0,
+	subrequests bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, hour)
+);
+CREATE INDEX usage_hours_tenant ON usage_hours(tenant_id, hour);
+CREATE INDEX usage_hours_hour ON usage_hours(hour);
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -150,3 +150,4 @@ func benchStore(b *testing.B) tenants.Store {
 func BenchmarkSiteLookup(b *testing.B)     { storetest.BenchSiteLookup(b, benchStore(b)) }
 func BenchmarkDeploymentLoad(b *testing.B) { storetest.BenchDeploymentLoad(b, benchStore(b)) }
 func BenchmarkBlobsLookup(b *testing.B)    { storetest.BenchBlobsLookup(b, benchStore(b)) }
+func BenchmarkAddUsage10000(b *testing.B)  { storetest.BenchAddUsage(b, benchStore(b)) }

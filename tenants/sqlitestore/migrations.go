@@ -133,6 +133,58 @@ DROP INDEX sites_tenant;
 CREATE INDEX tokens_tenant_created ON tokens(tenant_id, created_at, seq);
 DROP INDEX tokens_tenant;
 `},
+	{6, `
+CREATE TABLE usage_minutes (
+	site_id   TEXT NOT NULL, -- no foreign key: usage outlives its site until retention
+	tenant_id TEXT NOT NULL,
+	minute INTEGER NOT NULL, -- Unix seconds, start of the minute
+	r1xx INTEGER NOT NULL DEFAULT 0,
+	r2xx INTEGER NOT NULL DEFAULT 0,
+	r3xx INTEGER NOT NULL DEFAULT 0,
+	r4xx INTEGER NOT NULL DEFAULT 0,
+	r5xx INTEGER NOT NULL DEFAULT 0,
+	bytes_out INTEGER NOT NULL DEFAULT 0,
+	inv_ok INTEGER NOT NULL DEFAULT 0,
+	inv_exception INTEGER NOT NULL DEFAULT 0,
+	inv_exceeded_cpu INTEGER NOT NULL DEFAULT 0,
+	inv_exceeded_subrequests INTEGER NOT NULL DEFAULT 0,
+	inv_exceeded_memory INTEGER NOT NULL DEFAULT 0,
+	inv_response_too_large INTEGER NOT NULL DEFAULT 0,
+	inv_request_too_large INTEGER NOT NULL DEFAULT 0,
+	inv_canceled INTEGER NOT NULL DEFAULT 0,
+	inv_other INTEGER NOT NULL DEFAULT 0,
+	cpu_us INTEGER NOT NULL DEFAULT 0,
+	subrequests INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, minute)
+) STRICT;
+CREATE INDEX usage_minutes_tenant ON usage_minutes(tenant_id, minute);
+CREATE INDEX usage_minutes_minute ON usage_minutes(minute);
+CREATE TABLE usage_hours (
+	site_id   TEXT NOT NULL, -- no foreign key: usage outlives its site until retention
+	tenant_id TEXT NOT NULL,
+	hour INTEGER NOT NULL, -- Unix seconds, start of the hour
+	r1xx INTEGER NOT NULL DEFAULT 0,
+	r2xx INTEGER NOT NULL DEFAULT 0,
+	r3xx INTEGER NOT NULL DEFAULT 0,
+	r4xx INTEGER NOT NULL DEFAULT 0,
+	r5xx INTEGER NOT NULL DEFAULT 0,
+	bytes_out INTEGER NOT NULL DEFAULT 0,
+	inv_ok INTEGER NOT NULL DEFAULT 0,
+	inv_exception INTEGER NOT NULL DEFAULT 0,
+	inv_exceeded_cpu INTEGER NOT NULL DEFAULT 0,
+	inv_exceeded_subrequests INTEGER NOT NULL DEFAULT 0,
+	inv_exceeded_memory INTEGER NOT NULL DEFAULT 0,
+	inv_response_too_large INTEGER NOT NULL DEFAULT 0,
+	inv_request_too_large INTEGER NOT NULL DEFAULT 0,
+	inv_canceled INTEGER NOT NULL DEFAULT 0,
+	inv_other INTEGER NOT NULL DEFAULT 0,
+	cpu_us INTEGER NOT NULL DEFAULT 0,
+	subrequests INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (site_id, hour)
+) STRICT;
+CREATE INDEX usage_hours_tenant ON usage_hours(tenant_id, hour);
+CREATE INDEX usage_hours_hour ON usage_hours(hour);
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

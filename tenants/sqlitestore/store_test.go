@@ -29,6 +29,15 @@ func open(tb testing.TB) (tenants.Store, func() tenants.Store) {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
+// TestUsageAcrossNodes runs two stores on one file, as two processes
+// would.
+func TestUsageAcrossNodes(t *testing.T) {
+	storetest.RunUsageNodes(t, func(tb testing.TB) (tenants.Store, tenants.Store) {
+		a, reopen := open(tb)
+		return a, reopen()
+	})
+}
+
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	t.Run("migrations are recorded once", func(t *testing.T) {
@@ -263,4 +272,10 @@ func TestTwoStoresOneFile(t *testing.T) {
 			t.Errorf("store #%d sees %d sites, want %d", i, len(sites), 2*perStore)
 		}
 	}
+}
+
+func BenchmarkAddUsage10000(b *testing.B) {
+	s, _ := open(b)
+	defer s.Close()
+	storetest.BenchAddUsage(b, s)
 }

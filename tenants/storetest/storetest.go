@@ -74,6 +74,8 @@ func Run(t *testing.T, open Open) {
 		{"PagesBadCursor", testPagesBadCursor},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
+		{"UsageAdd", testUsageAdd},
+		{"UsageRollUpAndRetention", testUsageRollUpAndRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
