@@ -118,6 +118,19 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// BehindTLS says clients reach the admin handler over HTTPS even when
+	// the request it sees has no TLS (a TLS-terminating proxy or listener
+	// in front of it): the session cookie is then Secure and named
+	// __Host-pier_session, and CSRF checks expect https origins. Requests
+	// with r.TLS set count as HTTPS regardless.
+	BehindTLS bool
+	// SessionIdle is how long a console session lives without use; each
+	// use extends it (written to the store at most once a minute).
+	// Default 12h.
+	SessionIdle time.Duration
+	// SessionMaxAge is how long a console session lives at most, however
+	// much it is used. Default 7 days.
+	SessionMaxAge time.Duration
 }
 
 // API serves the admin REST API and runs the publish pipeline. It is safe
@@ -136,6 +149,8 @@ type API struct {
 	closeStreams sync.Once
 	// verifyLimit rate-limits POST …/verify per claim.
 	verifyLimit *ratelimit.Limiter
+	// loginLimit rate-limits POST /api/v1/session per client IP.
+	loginLimit *ratelimit.Limiter
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in
@@ -199,6 +214,12 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = DefaultSessionMaxAge
+	}
 	return &API{
 		cfg:         cfg,
 		store:       store,
@@ -208,6 +229,7 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 		sessions:    newSessionCache(sessionCacheSize),
 		streamsDone: make(chan struct{}),
 		verifyLimit: &ratelimit.Limiter{Interval: VerifyRateInterval, Burst: VerifyRateBurst},
+		loginLimit:  &ratelimit.Limiter{Interval: LoginRateInterval, Burst: LoginRateBurst},
 	}
 }
 
@@ -224,10 +246,12 @@ func (a *API) ExpireUploads(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Handler returns the HTTP handler serving /api/v1/… and /healthz.
+// Handler returns the HTTP handler serving /api/v1/… and /healthz. Every
+// answer carries the console's security headers (Content-Security-Policy,
+// X-Content-Type-Options, Referrer-Policy, X-Frame-Options).
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.logRequests, a.recoverPanics)
+	r.Use(securityHeaders, a.logRequests, a.recoverPanics)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errRouteNotFound)
 	})
@@ -238,8 +262,12 @@ func (a *API) Handler() http.Handler {
 	r.Get("/healthz", a.healthz)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.json", serveOpenAPI)
+		r.Post("/session", a.handle(a.createSession))
+		r.Delete("/session", a.handle(a.deleteSession))
 		r.Group(func(r chi.Router) {
 			r.Use(a.authenticate)
+
+			r.Get("/session", a.handle(a.getSession))
 
 			r.With(a.adminOnly).Post("/tenants", a.handle(a.createTenant))
 			r.Get("/tenants", a.handle(a.listTenants))

@@ -42,6 +42,9 @@ func NewTokenSecret() string {
 type principal struct {
 	token  tenants.Token
 	tenant tenants.Tenant // the token's tenant; zero for an admin token
+	// session is the console session the request came with; nil for a
+	// bearer token.
+	session *tenants.ConsoleSession
 }
 
 func (p *principal) admin() bool { return p.token.Admin() }
@@ -61,42 +64,45 @@ func principalFrom(ctx context.Context) *principal {
 	return p
 }
 
-// authenticate resolves the bearer token into a principal. A missing or
-// unknown token is 401; a disabled tenant's token may only read (403
-// tenant_disabled otherwise).
+// authenticate resolves the request's credentials into a principal: the
+// bearer token when there is an Authorization header, else the console
+// session cookie. A missing or unknown token or session is 401; a
+// disabled tenant's token or session may only read (403 tenant_disabled
+// otherwise). Cookie-authenticated requests that change state must pass
+// checkCSRF (403 csrf_refused); bearer requests need not, since browsers
+// never attach a bearer token on their own.
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		secret = strings.TrimSpace(secret)
-		if !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > maxSecretLen {
-			a.writeError(w, r, errUnauthorized)
-			return
-		}
 		ctx := r.Context()
-		tok, err := a.store.TokenByHash(ctx, HashToken(secret))
-		if errors.Is(err, tenants.ErrNotFound) {
-			a.writeError(w, r, errUnauthorized)
-			return
+		var (
+			p   *principal
+			err error
+		)
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			scheme, secret, _ := strings.Cut(auth, " ")
+			secret = strings.TrimSpace(secret)
+			if !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > maxSecretLen {
+				a.writeError(w, r, errUnauthorized)
+				return
+			}
+			p, err = a.tokenPrincipal(ctx, HashToken(secret))
+		} else if secret := a.sessionSecret(r); secret != "" {
+			if !safeMethod(r.Method) {
+				if err := a.checkCSRF(r); err != nil {
+					a.writeError(w, r, err)
+					return
+				}
+			}
+			p, err = a.sessionPrincipal(ctx, secret)
+		} else {
+			err = errUnauthorized
 		}
 		if err != nil {
-			a.writeError(w, r, fmt.Errorf("admin: looking up token: %w", err))
+			a.writeError(w, r, err)
 			return
 		}
-		p := &principal{token: tok}
-		if !tok.Admin() {
-			t, err := a.store.Tenant(ctx, tok.TenantID)
-			if errors.Is(err, tenants.ErrNotFound) {
-				a.writeError(w, r, errUnauthorized) // its tenant is gone
-				return
-			}
-			if err != nil {
-				a.writeError(w, r, fmt.Errorf("admin: looking up the token's tenant: %w", err))
-				return
-			}
-			p.tenant = t
-		}
 		if ri, ok := ctx.Value(requestInfoKey).(*requestInfo); ok {
-			ri.tokenID = tok.ID
+			ri.tokenID = p.token.ID
 		}
 		if p.tenant.Disabled && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			a.writeError(w, r, errTenantDisabled)
@@ -104,6 +110,30 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey, p)))
 	})
+}
+
+// tokenPrincipal resolves a token (by the hash of its secret) into a
+// principal: errUnauthorized when the token or its tenant is gone.
+func (a *API) tokenPrincipal(ctx context.Context, hash string) (*principal, error) {
+	tok, err := a.store.TokenByHash(ctx, hash)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("admin: looking up token: %w", err)
+	}
+	p := &principal{token: tok}
+	if !tok.Admin() {
+		t, err := a.store.Tenant(ctx, tok.TenantID)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, errUnauthorized // its tenant is gone
+		}
+		if err != nil {
+			return nil, fmt.Errorf("admin: looking up the token's tenant: %w", err)
+		}
+		p.tenant = t
+	}
+	return p, nil
 }
 
 // adminOnly answers 403 forbidden to tenant tokens.

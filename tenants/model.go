@@ -278,3 +278,19 @@ func NewSalt() []byte {
 	}
 	return b
 }
+
+// ConsoleSession is a signed-in browser session of the web console,
+// created from a token (POST /api/v1/session). Only the SHA-256 of its
+// secret (the cookie's value) is stored. It is bound to its token:
+// deleting the token (or its tenant) deletes the session.
+type ConsoleSession struct {
+	Hash    string // hex SHA-256 of the session secret
+	TokenID string // the token it was signed in with
+	// TokenHash is the hash of that token, filled in by lookups (it is the
+	// token's, not stored with the session), so the caller resolves the
+	// session's principal exactly as it resolves the token's.
+	TokenHash   string
+	Created     time.Time
+	IdleExpires time.Time // extended by TouchConsoleSession while in use
+	Expires     time.Time // absolute: never extended
+}

@@ -39,7 +39,7 @@ type Store interface {
 	Tenant(ctx context.Context, ref string) (Tenant, error)
 	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error) // ordered by name
 	UpdateTenant(ctx context.Context, t Tenant) error              // plan, limits, tags, disabled
-	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions
+	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions (upload and console)
 
 	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
 	Site(ctx context.Context, ref string) (Site, error)
@@ -57,12 +57,29 @@ type Store interface {
 	CreateToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash string) (Token, error)
 	Tokens(ctx context.Context, tenantID string) ([]Token, error) // "" lists admin tokens
-	DeleteToken(ctx context.Context, id string) error
+	DeleteToken(ctx context.Context, id string) error             // and the console sessions signed in with it
 
 	CreateUploadSession(ctx context.Context, s UploadSession) error
 	UploadSession(ctx context.Context, id string) (UploadSession, error) // ErrNotFound once expired
 	DeleteUploadSession(ctx context.Context, id string) error
 	DeleteExpiredUploadSessions(ctx context.Context, now time.Time) (int, error)
+
+	// CreateConsoleSession stores a console session. ErrNotFound when its
+	// token does not exist, ErrConflict when its hash does.
+	CreateConsoleSession(ctx context.Context, s ConsoleSession) error
+	// ConsoleSession returns the session whose secret hashes to hash, with
+	// its token's hash filled in, whether or not it has expired (the
+	// caller checks). ErrNotFound when it, or its token, is gone.
+	ConsoleSession(ctx context.Context, hash string) (ConsoleSession, error)
+	// TouchConsoleSession sets a session's idle expiry. ErrNotFound when
+	// the session is gone.
+	TouchConsoleSession(ctx context.Context, hash string, idleExpires time.Time) error
+	// DeleteConsoleSession deletes a session (signing out). ErrNotFound
+	// when it is gone.
+	DeleteConsoleSession(ctx context.Context, hash string) error
+	// DeleteExpiredConsoleSessions deletes the sessions whose idle or
+	// absolute expiry is before now and returns how many it deleted.
+	DeleteExpiredConsoleSessions(ctx context.Context, now time.Time) (int, error)
 
 	// PutBlobs records blobs verified and stored for a tenant (upsert), so
 	// publishing can answer "which hashes are missing" with one query.

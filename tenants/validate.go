@@ -130,6 +130,25 @@ func (s UploadSession) Validate() error {
 	return validateManifestHashes(s.Manifest)
 }
 
+// Validate checks a console session: a SHA-256 hash, a token and both
+// expiries.
+func (s ConsoleSession) Validate() error {
+	if !validSHA256Hex(s.Hash) {
+		return fmt.Errorf("%w: console session hash must be 64 lowercase hex characters", ErrInvalid)
+	}
+	if err := validateID("token", s.TokenID); err != nil {
+		return err
+	}
+	if s.IdleExpires.IsZero() || s.Expires.IsZero() {
+		return fmt.Errorf("%w: console session has no expiry", ErrInvalid)
+	}
+	return nil
+}
+
+func validSHA256Hex(h string) bool {
+	return len(h) == 64 && strings.Trim(h, "0123456789abcdef") == ""
+}
+
 // Validate checks a blob index record: a content hash and sizes that
 // are not negative.
 func (b Blob) Validate() error {

@@ -117,6 +117,20 @@ CREATE UNIQUE INDEX domains_active ON domains(hostname) WHERE status = 'active';
 CREATE INDEX domains_site ON domains(site_id, hostname);
 CREATE INDEX domains_due ON domains(next_check) WHERE next_check IS NOT NULL;
 `},
+	{4, `
+-- Console sessions (web console sign-in): only the SHA-256 of the cookie's
+-- secret is stored; a session ends with the token it was signed in with.
+CREATE TABLE console_sessions (
+	hash            text PRIMARY KEY,
+	token_id        text NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+	idle_expires_at timestamptz NOT NULL,
+	expires_at      timestamptz NOT NULL,
+	created_at      timestamptz NOT NULL
+);
+CREATE INDEX console_sessions_token ON console_sessions(token_id);
+CREATE INDEX console_sessions_idle ON console_sessions(idle_expires_at);
+CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own
