@@ -438,12 +438,16 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
-// brokenStore fails Tenants with an error whose text must not reach the
+// brokenStore fails Tenants and TenantsPage with an error whose text must not reach the
 // client.
 type brokenStore struct{ tenants.Store }
 
 func (brokenStore) Tenants(context.Context, tenants.TenantFilter) ([]tenants.Tenant, error) {
 	return nil, errors.New("database file /secret/path is corrupt")
+}
+
+func (brokenStore) TenantsPage(context.Context, tenants.TenantFilter, tenants.PageRequest) ([]tenants.Tenant, string, error) {
+	return nil, "", errors.New("database file /secret/path is corrupt")
 }
 
 func TestInternalErrorsAreHiddenAndLogged(t *testing.T) {

@@ -284,15 +284,19 @@ func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := a.store.Deployments(ctx, site.ID)
+	page, err := pageRequest(r)
 	if err != nil {
 		return err
+	}
+	list, next, err := a.store.DeploymentsPage(ctx, site.ID, page)
+	if err != nil {
+		return pageErr("listing deployments of "+site.Name, err)
 	}
 	out := make([]deploymentJSON, 0, len(list))
 	for _, d := range list {
 		out = append(out, a.deploymentView(site, d))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deployments": out})
+	writePage(w, "deployments", out, next)
 	return nil
 }
 

@@ -194,15 +194,19 @@ func (a *API) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := a.store.Domains(ctx, s.ID)
+	page, err := pageRequest(r)
 	if err != nil {
-		return fmt.Errorf("admin: listing domains of %s: %w", s.Name, err)
+		return err
+	}
+	list, next, err := a.store.DomainsPage(ctx, s.ID, page)
+	if err != nil {
+		return pageErr("listing domains of "+s.Name, err)
 	}
 	out := make([]domainJSON, 0, len(list))
 	for _, d := range list {
 		out = append(out, a.domainView(d, s.Name))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"domains": out})
+	writePage(w, "domains", out, next)
 	return nil
 }
 

@@ -99,9 +99,13 @@ func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
 		}
 		tenantID = t.ID
 	}
-	list, err := a.store.Sites(ctx, tenantID)
+	page, err := pageRequest(r)
 	if err != nil {
 		return err
+	}
+	list, next, err := a.store.SitesPage(ctx, tenantID, page)
+	if err != nil {
+		return pageErr("listing sites", err)
 	}
 	salts := map[string][]byte{}
 	out := make([]siteJSON, 0, len(list))
@@ -115,7 +119,7 @@ func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, a.siteView(s, salt))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sites": out})
+	writePage(w, "sites", out, next)
 	return nil
 }
 

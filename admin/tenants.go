@@ -79,20 +79,34 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
 			return invalidField("tag", err)
 		}
 	}
-	var list []tenants.Tenant
+	page, err := pageRequest(r)
+	if err != nil {
+		return err
+	}
+	var (
+		list []tenants.Tenant
+		next string
+	)
 	if p.admin() {
-		var err error
-		if list, err = a.store.Tenants(r.Context(), tenants.TenantFilter{Tag: tag}); err != nil {
-			return err
+		if list, next, err = a.store.TenantsPage(r.Context(), tenants.TenantFilter{Tag: tag}, page); err != nil {
+			return pageErr("listing tenants", err)
 		}
-	} else if tag == "" || p.tenant.HasTag(tag) {
-		list = []tenants.Tenant{p.tenant}
+	} else {
+		// A tenant sees one tenant, its own, on one page; a cursor can
+		// only have come from another listing.
+		if page.Cursor != "" {
+			if _, err := tenants.DecodeCursor(tenants.CursorTenants, page.Cursor); err != nil {
+				return pageErr("listing tenants", err)
+			}
+		} else if tag == "" || p.tenant.HasTag(tag) {
+			list = []tenants.Tenant{p.tenant}
+		}
 	}
 	out := make([]tenantJSON, 0, len(list))
 	for _, t := range list {
 		out = append(out, tenantView(t))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
+	writePage(w, "tenants", out, next)
 	return nil
 }
 

@@ -44,12 +44,23 @@ func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string) 
 	return nil
 }
 
-func writeTokens(w http.ResponseWriter, list []tenants.Token) {
+// listTokens answers one page of the tokens of tenantID ("": admin
+// tokens).
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	page, err := pageRequest(r)
+	if err != nil {
+		return err
+	}
+	list, next, err := a.store.TokensPage(r.Context(), tenantID, page)
+	if err != nil {
+		return pageErr("listing tokens", err)
+	}
 	out := make([]tokenJSON, 0, len(list))
 	for _, t := range list {
 		out = append(out, tokenJSON{Token: t})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	writePage(w, "tokens", out, next)
+	return nil
 }
 
 func (a *API) createTenantToken(w http.ResponseWriter, r *http.Request) error {
@@ -66,12 +77,7 @@ func (a *API) listTenantTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := a.store.Tokens(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	writeTokens(w, list)
-	return nil
+	return a.listTokens(w, r, t.ID)
 }
 
 func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) error {
@@ -79,12 +85,7 @@ func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) error {
-	list, err := a.store.Tokens(r.Context(), "")
-	if err != nil {
-		return err
-	}
-	writeTokens(w, list)
-	return nil
+	return a.listTokens(w, r, "")
 }
 
 // deleteToken deletes any token for an admin, and only its own tenant's

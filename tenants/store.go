@@ -34,21 +34,34 @@ type DeploymentSummary struct {
 // must pass storetest.Run.
 //
 // Lookups that take "ref" accept either the ID or the unique name.
+//
+// Paginated listings (the ...Page methods) return the rows of the
+// unpaginated listing of the same name, in the same order, p.Size() at a
+// time, and the cursor of the next page ("" on the last page). They use
+// keyset pagination on a unique, immutable sort key (name, hostname, or
+// creation time and insertion order), so a cursor stays valid while rows
+// are added or deleted: no row present during the whole walk is skipped
+// or repeated. A cursor they did not issue is an error wrapping
+// ErrInvalidCursor.
 type Store interface {
 	CreateTenant(ctx context.Context, t Tenant) error // ErrConflict when the name is taken
 	Tenant(ctx context.Context, ref string) (Tenant, error)
 	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error) // ordered by name
 	UpdateTenant(ctx context.Context, t Tenant) error              // plan, limits, tags, disabled
 	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions (upload and console)
+	// TenantsPage is Tenants one page at a time (see Paginated listings).
+	TenantsPage(ctx context.Context, f TenantFilter, p PageRequest) (list []Tenant, next string, err error)
 
 	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
 	Site(ctx context.Context, ref string) (Site, error)
 	Sites(ctx context.Context, tenantID string) ([]Site, error) // "" lists all; ordered by name
 	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions and domains
+	SitesPage(ctx context.Context, tenantID string, p PageRequest) (list []Site, next string, err error)
 
 	CreateDeployment(ctx context.Context, d Deployment) error
 	Deployment(ctx context.Context, siteID, id string) (Deployment, error)
 	Deployments(ctx context.Context, siteID string) ([]DeploymentSummary, error) // newest first
+	DeploymentsPage(ctx context.Context, siteID string, p PageRequest) (list []DeploymentSummary, next string, err error)
 	// Activate makes deployment id the site's live deployment in one atomic
 	// update. ErrNotFound when the site or the deployment (of that site)
 	// does not exist.
@@ -57,7 +70,8 @@ type Store interface {
 	CreateToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash string) (Token, error)
 	Tokens(ctx context.Context, tenantID string) ([]Token, error) // "" lists admin tokens
-	DeleteToken(ctx context.Context, id string) error             // and the console sessions signed in with it
+	TokensPage(ctx context.Context, tenantID string, p PageRequest) (list []Token, next string, err error)
+	DeleteToken(ctx context.Context, id string) error // and the console sessions signed in with it
 
 	CreateUploadSession(ctx context.Context, s UploadSession) error
 	UploadSession(ctx context.Context, id string) (UploadSession, error) // ErrNotFound once expired
@@ -96,6 +110,7 @@ type Store interface {
 	Domain(ctx context.Context, siteID, host string) (Domain, error)
 	// Domains lists a site's claims ordered by hostname.
 	Domains(ctx context.Context, siteID string) ([]Domain, error)
+	DomainsPage(ctx context.Context, siteID string, p PageRequest) (list []Domain, next string, err error)
 	// DomainClaims lists every site's claim on host, oldest first.
 	DomainClaims(ctx context.Context, host string) ([]Domain, error)
 	// ActiveDomain returns the active claim on host (ErrNotFound: none).

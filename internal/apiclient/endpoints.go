@@ -14,18 +14,15 @@ func (c *Client) CreateTenant(ctx context.Context, body CreateTenant) (*Tenant, 
 	return ret(&t, err)
 }
 
-// ListTenants lists tenants, only those carrying tag when tag is non-empty.
+// ListTenants lists tenants, only those carrying tag when tag is non-empty,
+// reading every page.
 // A tenant token sees only its own tenant.
 func (c *Client) ListTenants(ctx context.Context, tag string) ([]Tenant, error) {
 	var q url.Values
 	if tag != "" {
 		q = url.Values{"tag": {tag}}
 	}
-	var out struct {
-		Tenants []Tenant `json:"tenants"`
-	}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/tenants", query: q, out: &out})
-	return out.Tenants, err
+	return listAll[Tenant](ctx, c, "/tenants", q, "tenants")
 }
 
 // GetTenant returns a tenant by id or name.
@@ -56,13 +53,10 @@ func (c *Client) CreateTenantToken(ctx context.Context, tenant, name string) (*T
 	return ret(&t, err)
 }
 
-// ListTenantTokens lists the tokens of a tenant (never their secrets).
+// ListTenantTokens lists the tokens of a tenant (never their secrets),
+// reading every page.
 func (c *Client) ListTenantTokens(ctx context.Context, tenant string) ([]Token, error) {
-	var out struct {
-		Tokens []Token `json:"tokens"`
-	}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/tenants/" + esc(tenant) + "/tokens", out: &out})
-	return out.Tokens, err
+	return listAll[Token](ctx, c, "/tenants/"+esc(tenant)+"/tokens", nil, "tokens")
 }
 
 // CreateAdminToken creates a platform-wide token (admin only).
@@ -89,17 +83,14 @@ func (c *Client) CreateSite(ctx context.Context, name, tenant string) (*Site, er
 	return ret(&s, err)
 }
 
-// ListSites lists sites, only tenant's when tenant is non-empty.
+// ListSites lists sites, only tenant's when tenant is non-empty, reading
+// every page.
 func (c *Client) ListSites(ctx context.Context, tenant string) ([]Site, error) {
 	var q url.Values
 	if tenant != "" {
 		q = url.Values{"tenant": {tenant}}
 	}
-	var out struct {
-		Sites []Site `json:"sites"`
-	}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/sites", query: q, out: &out})
-	return out.Sites, err
+	return listAll[Site](ctx, c, "/sites", q, "sites")
 }
 
 // GetSite returns a site by id or name, with its tenant's hash salt.
@@ -154,13 +145,10 @@ func (c *Client) CreateDeployment(ctx context.Context, site string, body CreateD
 	return ret(&d, err)
 }
 
-// ListDeployments lists the deployments of site, newest first.
+// ListDeployments lists the deployments of site, newest first, reading
+// every page.
 func (c *Client) ListDeployments(ctx context.Context, site string) ([]Deployment, error) {
-	var out struct {
-		Deployments []Deployment `json:"deployments"`
-	}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/deployments", out: &out})
-	return out.Deployments, err
+	return listAll[Deployment](ctx, c, "/sites/"+esc(site)+"/deployments", nil, "deployments")
 }
 
 // GetDeployment returns one deployment of site with its manifest.
@@ -189,13 +177,9 @@ func (c *Client) CreateDomain(ctx context.Context, site, hostname string) (*Doma
 	return ret(&d, err)
 }
 
-// ListDomains lists site's custom domains.
+// ListDomains lists site's custom domains, reading every page.
 func (c *Client) ListDomains(ctx context.Context, site string) ([]Domain, error) {
-	var out struct {
-		Domains []Domain `json:"domains"`
-	}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/domains", out: &out})
-	return out.Domains, err
+	return listAll[Domain](ctx, c, "/sites/"+esc(site)+"/domains", nil, "domains")
 }
 
 // GetDomain returns site's custom domain hostname.

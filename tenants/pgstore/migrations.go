@@ -131,6 +131,18 @@ CREATE INDEX console_sessions_token ON console_sessions(token_id);
 CREATE INDEX console_sessions_idle ON console_sessions(idle_expires_at);
 CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
 `},
+	{5, `
+-- Keyset pagination: each listing walks an index in its own order
+-- (names and hostnames sort bytewise, COLLATE "C").
+CREATE INDEX tenants_name_c ON tenants(name COLLATE "C");
+CREATE INDEX sites_name_c ON sites(name COLLATE "C");
+CREATE INDEX sites_tenant_name ON sites(tenant_id, name COLLATE "C");
+DROP INDEX sites_tenant;
+CREATE INDEX tokens_tenant_created ON tokens(tenant_id, created_at, seq);
+DROP INDEX tokens_tenant;
+CREATE INDEX domains_site_host_c ON domains(site_id, hostname COLLATE "C");
+DROP INDEX domains_site;
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

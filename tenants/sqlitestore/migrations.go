@@ -126,6 +126,13 @@ CREATE INDEX console_sessions_token ON console_sessions(token_id);
 CREATE INDEX console_sessions_idle ON console_sessions(idle_expires_at);
 CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
 `},
+	{5, `
+-- Keyset pagination: each listing walks an index in its own order.
+CREATE INDEX sites_tenant_name ON sites(tenant_id, name);
+DROP INDEX sites_tenant;
+CREATE INDEX tokens_tenant_created ON tokens(tenant_id, created_at, seq);
+DROP INDEX tokens_tenant;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

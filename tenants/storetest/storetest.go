@@ -66,6 +66,10 @@ func Run(t *testing.T, open Open) {
 		{"DomainErrors", testDomainErrors},
 		{"DomainMove", testDomainMove},
 		{"DomainsListAndDue", testDomainsListAndDue},
+		{"PagesMatchListings", testPagesMatchListings},
+		{"PagesStableWhileAdding", testPagesStableWhileAdding},
+		{"PagesDeletedBetween", testPagesDeletedBetween},
+		{"PagesBadCursor", testPagesBadCursor},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
 	}
