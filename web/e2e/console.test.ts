@@ -2,7 +2,7 @@
 // as the operator and as a tenant, see the sites, sign out; every page
 // passes axe-core, fits 375 px and 1440 px without sideways scrolling and
 // talks only to its own origin. Prints the first-load budgets.
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { startPier, type Pier } from './pier';
@@ -29,19 +29,16 @@ afterAll(async () => {
 /** Runs fn in a fresh browser; a failure leaves a screenshot behind. */
 async function inBrowser(name: string, width: number, fn: (s: Session) => Promise<void>) {
   const s = await openBrowser(width);
-  onTestFailed(async () => {
-    const path = await screenshot(s.page, `FAILED-${name}-${width}`).catch(() => '');
-    console.log(`screenshot of the failure: ${path}`);
-  });
   try {
     await fn(s);
     expect(s.problems, 'CSP violations or page errors').toEqual([]);
-    const foreign = s.requests.filter((u) => !u.startsWith(pier.url + '/') && !u.startsWith('data:'));
+    const foreign = s.requests.filter((u) => !u.startsWith(pier.url + '/'));
     expect(foreign, 'requests to another host than the console').toEqual([]);
+  } catch (err) {
+    const path = await screenshot(s.page, `FAILED-${name}-${width}`).catch((e) => `none (${e})`);
+    console.log(`screenshot of the failure: ${path}`);
+    throw err;
   } finally {
-    // A failed test's screenshot is taken by onTestFailed, before this runs? No:
-    // the hook runs after the test, so close only once it had its chance.
-    if (!s.page.isClosed()) await screenshot(s.page, `last-${name}-${width}`).catch(() => undefined);
     await s.close();
   }
 }
