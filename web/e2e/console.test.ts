@@ -149,3 +149,33 @@ it('budgets: first-load JavaScript, time to an interactive sites list, own origi
     expect(jsGzip).toBeLessThanOrEqual(250 * 1024);
   });
 });
+
+it('a list longer than a page shows the first page and loads the next with next_cursor', async () => {
+  const many = await startPier();
+  try {
+    await many.api('POST', '/tenants', { name: 'many' });
+    const names = Array.from({ length: 105 }, (_, i) => `site-${String(i).padStart(3, '0')}`);
+    for (const name of names) await many.api('POST', '/sites', { name, tenant: 'many' });
+    const s = await openBrowser(1440);
+    try {
+      await s.page.goto(many.url + '/');
+      await s.page.getByLabel('Token').fill(many.adminToken);
+      await s.page.getByRole('button', { name: 'Sign in' }).click();
+      await s.page.getByRole('button', { name: 'Load more sites' }).waitFor();
+      expect(await siteNames(s.page)).toEqual(names.slice(0, 100));
+      expect(await s.page.getByText('100 sites loaded').count()).toBe(1);
+      await s.page.getByRole('button', { name: 'Load more sites' }).click();
+      await expect.poll(() => siteNames(s.page)).toEqual(names);
+      expect(await s.page.getByRole('button', { name: 'Load more sites' }).count()).toBe(0);
+      await screenshot(s.page, 'sites-paged-1440');
+      expect(s.requests.filter((u) => !u.startsWith(many.url + '/'))).toEqual([]);
+    } catch (err) {
+      console.log(`screenshot of the failure: ${await screenshot(s.page, 'FAILED-paged-1440').catch((e) => `none (${e})`)}`);
+      throw err;
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await many.stop();
+  }
+});
