@@ -1,10 +1,11 @@
 // Package admin owns Pier's control plane: the REST API under /api/v1
 // (tenants, sites, custom domains, tokens, upload sessions, blob uploads,
-// deployments), its bearer-token authentication and tenant scoping, the
-// custom-domain verifier (RunVerifier), the OpenAPI document that
-// describes it, and the publish pipeline (StartUpload → PutBlob → Deploy)
-// that every publish goes through (today the CLI and the REST API; there is
-// no web console or git push yet).
+// deployments), its authentication (bearer tokens, and the web console's
+// session cookies with their CSRF check and security headers) and tenant
+// scoping, the custom-domain verifier (RunVerifier), the OpenAPI document
+// that describes it, and the publish pipeline (StartUpload → PutBlob →
+// Deploy) that every publish goes through (today the CLI and the REST API;
+// there is no web console front end or git push yet).
 //
 // admin imports tenants, assets, internal/dnsname, internal/siterules,
 // internal/httperr, internal/logstream, internal/domainverify and
@@ -92,6 +93,10 @@ type Config struct {
 	// the HTTP proof fetched only from the platform's addresses, or from
 	// public ones when none are configured).
 	Verifier DomainChecker
+	// CertOrders reports the certificate orders of the last hour and the
+	// platform-wide cap (0: none) for the attention list (cmd/pier:
+	// certs.Manager.OrderBudget). nil when TLS is off.
+	CertOrders func(ctx context.Context) (lastHour, limit int, err error)
 	// OnDomainChange is called with a hostname whenever it starts or stops
 	// being an active custom domain (verified, moved, taken over by
 	// another site, deleted), so the edge and the TLS layer drop what they
@@ -272,6 +277,8 @@ func (a *API) Handler() http.Handler {
 			r.With(a.adminOnly).Post("/tenants", a.handle(a.createTenant))
 			r.Get("/tenants", a.handle(a.listTenants))
 			r.Get("/tenants/{tenant}", a.handle(a.getTenant))
+			r.With(a.adminOnly).Post("/tenants/bulk", a.handle(a.bulkTenants))
+			r.With(a.adminOnly).Get("/attention", a.handle(a.attention))
 			r.With(a.adminOnly).Patch("/tenants/{tenant}", a.handle(a.updateTenant))
 			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
 			r.Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))

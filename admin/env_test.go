@@ -64,6 +64,7 @@ func (a *activations) list() []tenants.Site {
 type env struct {
 	api    *admin.API
 	store  tenants.Store
+	dbPath string // the store's SQLite file
 	blobs  assets.Backend
 	srv    *httptest.Server
 	clock  *clock
@@ -94,6 +95,7 @@ type envSetup struct {
 	cfg       admin.Config
 	backend   assets.Backend
 	wrapStore func(tenants.Store) tenants.Store
+	tls       bool // serve over HTTPS (httptest's certificate)
 }
 
 type envOption func(*envSetup)
@@ -143,6 +145,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	e := &env{
 		store:  store,
+		dbPath: filepath.Join(dir, "pier.db"),
 		clock:  &clock{t: time.Now().UTC()},
 		acts:   &activations{},
 		logBuf: &syncBuffer{},
@@ -168,7 +171,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.blobs = setup.backend
 	e.api = admin.New(setup.cfg, apiStore, setup.backend)
 	e.srv = httptest.NewUnstartedServer(e.api.Handler())
-	e.srv.Start()
+	if setup.tls {
+		e.srv.StartTLS()
+	} else {
+		e.srv.Start()
+	}
 	t.Cleanup(e.srv.Close)
 
 	secret := admin.NewTokenSecret()
@@ -347,6 +354,10 @@ func mustHex(t testing.TB, s string) []byte {
 		t.Fatalf("hash_salt %q is not 16 bytes of hex", s)
 	}
 	return b
+}
+
+func withTLS() envOption {
+	return func(s *envSetup) { s.tls = true }
 }
 
 func withConfig(f func(*admin.Config)) envOption {

@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -189,5 +191,54 @@ func TestOpenAPIIsValidJSON(t *testing.T) {
 	}
 	if r.header.Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
+	}
+}
+
+// TestOpenAPIListsArePaginated checks that every list operation documents
+// ?limit=, ?cursor=, a 400 and next_cursor beside its list.
+func TestOpenAPIListsArePaginated(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	lists := map[string]string{
+		"listTenants": "tenants", "listSites": "sites", "listDeployments": "deployments",
+		"listDomains": "domains", "listTenantTokens": "tokens", "listAdminTokens": "tokens",
+	}
+	seen := map[string]bool{}
+	for _, item := range doc["paths"].(map[string]any) {
+		o, _ := item.(map[string]any)["get"].(map[string]any)
+		field, ok := lists[fmt.Sprint(o["operationId"])]
+		if o == nil || !ok {
+			continue
+		}
+		id := o["operationId"].(string)
+		seen[id] = true
+		t.Run(id, func(t *testing.T) {
+			params := map[string]bool{}
+			list, _ := o["parameters"].([]any)
+			for _, prm := range list {
+				prm := deref(t, doc, prm)
+				if prm["in"] == "query" {
+					params[prm["name"].(string)] = true
+				}
+			}
+			if !params["limit"] || !params["cursor"] {
+				t.Errorf("query parameters %v lack limit or cursor", params)
+			}
+			responses := o["responses"].(map[string]any)
+			if responses["400"] == nil {
+				t.Errorf("no 400 answer for a bad limit or cursor")
+			}
+			ok := deref(t, doc, responses["200"])
+			schema := deref(t, doc, ok["content"].(map[string]any)["application/json"].(map[string]any)["schema"])
+			props := schema["properties"].(map[string]any)
+			if props[field] == nil || props["next_cursor"] == nil {
+				t.Errorf("200 properties %v lack %s or next_cursor", slices.Collect(maps.Keys(props)), field)
+			}
+		})
+	}
+	for id := range lists {
+		if !seen[id] {
+			t.Errorf("operation %s not found", id)
+		}
 	}
 }

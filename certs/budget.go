@@ -326,3 +326,16 @@ func (b *budget) snapshot(name string) nameState {
 	}
 	return nameState{state: StateNone}
 }
+
+// OrderBudget reports the new certificate orders of the last hour, counted
+// in the order ledger across every node sharing the storage, and the
+// platform-wide cap (0: none). It reads the ledger without its lock: the
+// count may be one order behind a node writing it at that moment.
+func (m *Manager) OrderBudget(ctx context.Context) (lastHour, limit int, err error) {
+	l, err := m.budget.loadLedger(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("certs: %w", err)
+	}
+	l.prune(m.budget.now())
+	return len(l.Orders), m.budget.global, nil
+}

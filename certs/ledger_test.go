@@ -412,3 +412,28 @@ func TestBudgetOverCap(t *testing.T) {
 		t.Errorf("take at the retry time refused: %s", reason)
 	}
 }
+
+// TestOrderBudget: the orders of the last hour, as every node sharing the
+// storage counts them, against the platform-wide cap.
+func TestOrderBudget(t *testing.T) {
+	t.Parallel()
+	st := &certmagic.FileStorage{Path: t.TempDir()}
+	clock := newFakeClock()
+	a := ledgerManager(t, st, clock, 5, 0, nil)
+	b := ledgerManager(t, st, clock, 5, 0, nil)
+	ctx := context.Background()
+	if used, limit, err := a.OrderBudget(ctx); err != nil || used != 0 || limit != 5 {
+		t.Fatalf("empty ledger: %d of %d, %v", used, limit, err)
+	}
+	mustOrder(t, a, "x.acme.test")
+	mustOrder(t, b, "y.beta.test")
+	clock.add(30 * time.Minute)
+	mustOrder(t, b, "z.beta.test")
+	if used, _, err := a.OrderBudget(ctx); err != nil || used != 3 {
+		t.Fatalf("after three orders on two nodes: %d, %v; want 3", used, err)
+	}
+	clock.add(31 * time.Minute)
+	if used, _, err := b.OrderBudget(ctx); err != nil || used != 1 {
+		t.Fatalf("an hour after the first two: %d, %v; want 1", used, err)
+	}
+}

@@ -51,8 +51,9 @@ const (
 
 // Cursor is the keyset position after the last row of a page: the sort
 // key of that row. Listings ordered by a unique name set Key; listings
-// ordered by creation set Time (Unix microseconds) and Seq (the store's
-// insertion order, which breaks ties). Keys are immutable, so a cursor
+// ordered by creation set Time (the creation time in the store's own
+// unit: Unix milliseconds for SQLite, microseconds for PostgreSQL) and
+// Seq (the store's insertion order, which breaks ties). Keys are immutable, so a cursor
 // stays valid while rows are added or deleted.
 type Cursor struct {
 	Kind CursorKind

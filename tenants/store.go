@@ -49,6 +49,9 @@ type Store interface {
 	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error) // ordered by name
 	UpdateTenant(ctx context.Context, t Tenant) error              // plan, limits, tags, disabled
 	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions (upload and console)
+	// UpdateTenants updates every tenant of ts as UpdateTenant does, in
+	// one transaction: all or none (the error names the first that failed).
+	UpdateTenants(ctx context.Context, ts []Tenant) error
 	// TenantsPage is Tenants one page at a time (see Paginated listings).
 	TenantsPage(ctx context.Context, f TenantFilter, p PageRequest) (list []Tenant, next string, err error)
 
@@ -121,6 +124,10 @@ type Store interface {
 	// DomainsDue returns at most limit claims whose NextCheck is set and
 	// not after now, earliest first.
 	DomainsDue(ctx context.Context, now time.Time, limit int) ([]Domain, error)
+	// DomainsNeedingAttention returns at most limit claims an operator
+	// should look at, newest first: a failed certificate, a blocked
+	// claim, or a pending claim whose last check failed.
+	DomainsNeedingAttention(ctx context.Context, limit int) ([]Domain, error)
 	// UpdateDomain writes a claim's status, token and verification fields
 	// (identified by SiteID and Hostname); its certificate fields are left
 	// as they are while it stays active. When it is not active its

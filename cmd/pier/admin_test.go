@@ -315,3 +315,33 @@ func TestWorkerAgainstAdminAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantsBulk: pier tenants bulk changes every tenant with a tag and
+// refuses incomplete flags before asking the API.
+func TestTenantsBulk(t *testing.T) {
+	t.Parallel()
+	r := newRealAPI(t)
+	r.must(t, r.admin, "tenants", "create", "acme", "--tag", "env:dev")
+	r.must(t, r.admin, "tenants", "create", "beta", "--tag", "env:dev")
+	r.must(t, r.admin, "tenants", "create", "gamma", "--tag", "env:prod")
+	out := r.must(t, r.admin, "tenants", "bulk", "--tag", "env:dev", "--plan", "pro", "--disable")
+	if !strings.Contains(out, "2 tenants carry env:dev; 2 changed") || !strings.Contains(out, "acme: pro, disabled") {
+		t.Errorf("bulk output:\n%s", out)
+	}
+	list := r.must(t, r.admin, "tenants", "list", "--tag", "env:prod")
+	if !strings.Contains(list, "gamma") || strings.Contains(list, "disabled") {
+		t.Errorf("a tenant without the tag changed:\n%s", list)
+	}
+	for _, args := range [][]string{
+		{"tenants", "bulk", "--plan", "pro"},
+		{"tenants", "bulk", "--tag", "env:dev"},
+		{"tenants", "bulk", "--tag", "env:dev", "--enable", "--disable"},
+	} {
+		if res := r.pier(t, r.admin, args...); res.code != exitUsage {
+			t.Errorf("pier %s: exit %d, want usage error\n%s", strings.Join(args, " "), res.code, res.stderr)
+		}
+	}
+	if res := r.pier(t, r.admin, "tenants", "bulk", "--tag", "env:dev", "--plan", "gold"); res.code != 1 || !strings.Contains(res.stderr, "plan") {
+		t.Errorf("a bad plan: exit %d\n%s", res.code, res.stderr)
+	}
+}

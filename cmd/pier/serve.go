@@ -329,6 +329,10 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 	if s.workers != nil {
 		validate = s.workers.Validate
 	}
+	var certOrders func(context.Context) (int, int, error)
+	if s.certs != nil {
+		certOrders = s.certs.OrderBudget
+	}
 	s.api = admin.New(admin.Config{
 		Domain:     s.cfg.Domain,
 		EdgeURL:    s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort()),
@@ -344,6 +348,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		Verifier:       verifier,
 		TLS:            s.certs != nil,
 		OnDomainChange: s.changes.DomainChanged,
+		CertOrders:     certOrders,
 	}, s.store, s.blobs)
 	return nil
 }
@@ -722,6 +727,11 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 				log.Warn("expiring upload sessions", "err", err)
 			} else if n > 0 {
 				log.Info("expired upload sessions", "count", n)
+			}
+			if n, err := api.ExpireConsoleSessions(ctx); err != nil {
+				log.Warn("expiring console sessions", "err", err)
+			} else if n > 0 {
+				log.Info("expired console sessions", "count", n)
 			}
 		}
 	}

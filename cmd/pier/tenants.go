@@ -15,6 +15,7 @@ func tenantCommands() []*command {
 		{name: "list", summary: "list tenants", run: runTenantsList},
 		{name: "get", summary: "show a tenant", run: runTenantsGet},
 		{name: "set-plan", summary: "change a tenant's plan", run: runTenantsSetPlan},
+		{name: "bulk", summary: "change the plan of, disable or enable every tenant with a tag", run: runTenantsBulk},
 		{name: "delete", summary: "delete a tenant and everything it owns", run: runTenantsDelete},
 	}
 }
@@ -100,6 +101,46 @@ func runTenantsSetPlan(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, t)
 	}
 	return printTenant(e.stdout, t)
+}
+
+func runTenantsBulk(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("tenants bulk", "pier tenants bulk --tag k:v [--plan P] [--disable | --enable] [--json]",
+		"Change every tenant carrying a tag at once, or none of them (admin token): its plan, or disable or enable it.")
+	o := addClientFlags(fs, true)
+	tag := fs.String("tag", "", "the tenants carrying `key:value`")
+	plan := fs.String("plan", "", "new `plan`: free, pro or enterprise")
+	disable := fs.Bool("disable", false, "disable them (their sites stop serving)")
+	enable := fs.Bool("enable", false, "enable them")
+	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
+		return err
+	}
+	body := apiclient.BulkTenants{Tag: *tag}
+	switch {
+	case *tag == "":
+		return usagef(fs.cmd, "give --tag")
+	case *disable && *enable:
+		return usagef(fs.cmd, "give --disable or --enable, not both")
+	case *disable || *enable:
+		body.Disabled = disable
+	}
+	if *plan != "" {
+		body.Plan = plan
+	}
+	if body.Plan == nil && body.Disabled == nil {
+		return usagef(fs.cmd, "give --plan, --disable or --enable")
+	}
+	r, err := o.client(e).BulkUpdateTenants(ctx, body)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, r)
+	}
+	fmt.Fprintf(e.stdout, "%d tenants carry %s; %d changed\n", r.Matched, r.Tag, len(r.Changed))
+	for _, t := range r.Changed {
+		fmt.Fprintf(e.stdout, "  %s: %s, %s\n", t.Name, t.Plan, tenantStatus(t))
+	}
+	return nil
 }
 
 func runTenantsDelete(ctx context.Context, e *env, args []string) error {

@@ -39,6 +39,30 @@ func (c *Client) UpdateTenant(ctx context.Context, tenant string, body UpdateTen
 	return ret(&t, err)
 }
 
+// BulkTenants is the body of BulkUpdateTenants: a change for every tenant
+// carrying Tag.
+type BulkTenants struct {
+	Tag      string  `json:"tag"`
+	Plan     *string `json:"plan,omitempty"`
+	Disabled *bool   `json:"disabled,omitempty"`
+}
+
+// BulkResult is what a bulk change did: how many tenants carry the tag,
+// and those that changed, as they are now.
+type BulkResult struct {
+	Tag     string   `json:"tag"`
+	Matched int      `json:"matched"`
+	Changed []Tenant `json:"changed"`
+}
+
+// BulkUpdateTenants changes every tenant carrying a tag at once, or none
+// (admin only).
+func (c *Client) BulkUpdateTenants(ctx context.Context, body BulkTenants) (*BulkResult, error) {
+	var r BulkResult
+	err := c.do(ctx, request{method: http.MethodPost, path: "/tenants/bulk", body: body, out: &r})
+	return ret(&r, err)
+}
+
 // DeleteTenant deletes a tenant (admin only).
 func (c *Client) DeleteTenant(ctx context.Context, tenant string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/tenants/" + esc(tenant)})

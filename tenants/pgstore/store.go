@@ -24,6 +24,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -178,28 +180,50 @@ WHERE $1 = '' OR tags @> ARRAY[$1::text] ORDER BY name COLLATE "C"`, f.Tag)
 // the change of each of its sites and of their active domains, which stop
 // or start being served.
 func (s *Store) UpdateTenant(ctx context.Context, t tenants.Tenant) error {
-	op := "updating tenant " + t.ID
-	if err := t.ValidateUpdate(); err != nil {
-		return invalid("updating tenant", err)
+	return s.UpdateTenants(ctx, []tenants.Tenant{t})
+}
+
+// UpdateTenants updates every tenant of ts in one transaction, with the
+// change notifications of each.
+func (s *Store) UpdateTenants(ctx context.Context, ts []tenants.Tenant) error {
+	for _, t := range ts {
+		if err := t.ValidateUpdate(); err != nil {
+			return invalid("updating tenant "+t.ID, err)
+		}
 	}
+	// Rows are locked in ID order, so concurrent bulk updates cannot
+	// deadlock.
+	ts = slices.SortedFunc(slices.Values(ts), func(a, b tenants.Tenant) int { return strings.Compare(a.ID, b.ID) })
+	op := "updating tenants"
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var was bool
-		if err := tx.QueryRow(ctx, `SELECT disabled FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&was); err != nil {
-			return err
+		for _, t := range ts {
+			op = "updating tenant " + t.ID
+			if err := s.updateTenant(ctx, tx, t); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, tags = $5, disabled = $6 WHERE id = $7`,
-			t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, tags(t.Tags), t.Disabled, t.ID); err != nil {
-			return err
-		}
-		if err := notify(ctx, tx, tenants.ChangeTenant, t.ID); err != nil {
-			return err
-		}
-		if was == t.Disabled {
-			return nil
-		}
-		return s.notifyTenantSites(ctx, tx, t.ID, `AND d.status = 'active'`)
+		return nil
 	})
 	return mapErr(op, err)
+}
+
+// updateTenant updates t inside tx and notifies what it changes.
+func (s *Store) updateTenant(ctx context.Context, tx pgx.Tx, t tenants.Tenant) error {
+	var was bool
+	if err := tx.QueryRow(ctx, `SELECT disabled FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&was); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, tags = $5, disabled = $6 WHERE id = $7`,
+		t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, tags(t.Tags), t.Disabled, t.ID); err != nil {
+		return err
+	}
+	if err := notify(ctx, tx, tenants.ChangeTenant, t.ID); err != nil {
+		return err
+	}
+	if was == t.Disabled {
+		return nil
+	}
+	return s.notifyTenantSites(ctx, tx, t.ID, `AND d.status = 'active'`)
 }
 
 // notifyTenantSites notifies the change of every site of a tenant and of

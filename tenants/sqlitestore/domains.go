@@ -133,6 +133,17 @@ func (s *Store) DomainsDue(ctx context.Context, now time.Time, limit int) ([]ten
 		now.UnixMilli(), limit)
 }
 
+// DomainsNeedingAttention returns at most limit claims with a failed
+// certificate, blocked, or pending with a failed check, newest first.
+func (s *Store) DomainsNeedingAttention(ctx context.Context, limit int) ([]tenants.Domain, error) {
+	if limit <= 0 {
+		return []tenants.Domain{}, nil
+	}
+	return s.queryDomains(ctx, "listing domains needing attention",
+		`WHERE d.cert_status = 'failed' OR d.status = 'blocked' OR (d.status = 'pending' AND d.error <> '')
+ORDER BY d.created_at DESC, d.hostname LIMIT ?`, limit)
+}
+
 // UpdateDomain writes a claim's mutable fields; activating it demotes any
 // other active claim on the hostname in the same transaction.
 func (s *Store) UpdateDomain(ctx context.Context, d tenants.Domain) error {

@@ -284,12 +284,29 @@ ORDER BY name`, f.Tag)
 
 // UpdateTenant writes the tenant's plan, limits, tags and disabled flag.
 func (s *Store) UpdateTenant(ctx context.Context, t tenants.Tenant) error {
-	if err := t.ValidateUpdate(); err != nil {
-		return invalid("updating tenant", err)
+	return s.UpdateTenants(ctx, []tenants.Tenant{t})
+}
+
+// UpdateTenants updates every tenant of ts in one transaction.
+func (s *Store) UpdateTenants(ctx context.Context, ts []tenants.Tenant) error {
+	for _, t := range ts {
+		if err := t.ValidateUpdate(); err != nil {
+			return invalid("updating tenant "+t.ID, err)
+		}
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE tenants SET plan = ?, cpu_ms = ?, sub_requests = ?, memory_mb = ?, tags = ?, disabled = ? WHERE id = ?`,
-		t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, string(tagsJSON(t.Tags)), boolInt(t.Disabled), t.ID)
-	return affected("updating tenant "+t.ID, res, err)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr("updating tenants", err)
+	}
+	defer tx.Rollback()
+	for _, t := range ts {
+		res, err := tx.ExecContext(ctx, `UPDATE tenants SET plan = ?, cpu_ms = ?, sub_requests = ?, memory_mb = ?, tags = ?, disabled = ? WHERE id = ?`,
+			t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, string(tagsJSON(t.Tags)), boolInt(t.Disabled), t.ID)
+		if err := affected("updating tenant "+t.ID, res, err); err != nil {
+			return err
+		}
+	}
+	return mapErr("updating tenants", tx.Commit())
 }
 
 // DeleteTenant deletes the tenant and, by cascade, its sites, deployments,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/tenants"
 )
@@ -96,5 +97,89 @@ func BenchBlobsLookup(b *testing.B, s tenants.Store) {
 		if len(got) != n/2 {
 			b.Fatalf("found %d blobs, want %d", len(got), n/2)
 		}
+	}
+}
+
+// PagesData is what BenchPages lists: 10,000 tenants (every tenth tagged
+// env:prod), 10,000 sites (1,000 of each of the first ten tenants) and 5,000
+// deployments of site Sites[0], some created in the same millisecond.
+type PagesData struct {
+	Tenants     []tenants.Tenant
+	Sites       []tenants.Site
+	Deployments []tenants.DeploymentSummary
+}
+
+// NewPagesData builds the data of BenchPages.
+func NewPagesData() PagesData {
+	const nTenants, nSites, nDeployments = 10_000, 10_000, 5_000
+	var d PagesData
+	for i := range nTenants {
+		t := tenants.Tenant{ID: fmt.Sprintf("t%05d", i), Name: fmt.Sprintf("tenant-%05d", (i*7919)%nTenants),
+			Plan: tenants.PlanFree, Tags: []string{}, Salt: salt(byte(i)), Created: baseTime}
+		if i%10 == 0 {
+			t.Tags = []string{"env:prod"}
+		}
+		d.Tenants = append(d.Tenants, t)
+	}
+	for i := range nSites {
+		d.Sites = append(d.Sites, tenants.Site{ID: fmt.Sprintf("s%05d", i), TenantID: d.Tenants[i%10].ID,
+			Name: fmt.Sprintf("site-%05d", (i*7907)%nSites), Created: baseTime})
+	}
+	for i := range nDeployments {
+		d.Deployments = append(d.Deployments, tenants.DeploymentSummary{ID: fmt.Sprintf("d%05d", i), SiteID: d.Sites[0].ID,
+			Files: 10, Bytes: 1000, Source: tenants.Source{Type: "cli"}, Created: baseTime.Add(time.Duration(i/3) * time.Second)})
+	}
+	return d
+}
+
+// BenchPages measures one page (limit 100) of each paginated listing of
+// a store holding NewPagesData: each iteration reads the next page of a
+// walk that starts again after the last page. ns/op is the time of one
+// page; ms/page says the same in milliseconds.
+func BenchPages(b *testing.B, s tenants.Store, d PagesData) {
+	ctx := context.Background()
+	p0 := d.Sites[0]
+	listings := []struct {
+		name string
+		page func(p tenants.PageRequest) (int, string, error)
+	}{
+		{"tenants", func(p tenants.PageRequest) (int, string, error) {
+			l, next, err := s.TenantsPage(ctx, tenants.TenantFilter{}, p)
+			return len(l), next, err
+		}},
+		{"tenants by tag", func(p tenants.PageRequest) (int, string, error) {
+			l, next, err := s.TenantsPage(ctx, tenants.TenantFilter{Tag: "env:prod"}, p)
+			return len(l), next, err
+		}},
+		{"sites", func(p tenants.PageRequest) (int, string, error) {
+			l, next, err := s.SitesPage(ctx, "", p)
+			return len(l), next, err
+		}},
+		{"sites of a tenant", func(p tenants.PageRequest) (int, string, error) {
+			l, next, err := s.SitesPage(ctx, p0.TenantID, p)
+			return len(l), next, err
+		}},
+		{"deployments", func(p tenants.PageRequest) (int, string, error) {
+			l, next, err := s.DeploymentsPage(ctx, p0.ID, p)
+			return len(l), next, err
+		}},
+	}
+	for _, l := range listings {
+		b.Run(l.name, func(b *testing.B) {
+			cursor, pages := "", 0
+			b.ReportAllocs()
+			for b.Loop() {
+				n, next, err := l.page(tenants.PageRequest{Limit: 100, Cursor: cursor})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n != 100 {
+					b.Fatalf("page %d after cursor %q has %d rows, want 100", pages, cursor, n)
+				}
+				cursor = next
+				pages++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/page")
+		})
 	}
 }

@@ -262,3 +262,44 @@ func testDomainsListAndDue(t *testing.T, h *harness) {
 	_, err = h.s.Domain(h.ctx, "sa", "a.example.com")
 	wantErr(t, "Domain of a deleted site", err, tenants.ErrNotFound)
 }
+
+// testDomainsNeedingAttention: failed certificates, blocked claims and
+// pending claims whose check failed, newest first, up to the limit; a
+// healthy active claim and a pending one not yet checked are left out.
+func testDomainsNeedingAttention(t *testing.T, h *harness) {
+	h.tenant(t, "ta", "acme")
+	h.site(t, "sa", "ta", "blog")
+	h.domain(t, "fresh.example.com", "sa", baseTime) // pending, never checked
+	failing := h.domain(t, "failing.example.com", "sa", baseTime.Add(time.Minute))
+	failing.Error, failing.CheckedAt = "no TXT record at _pier-challenge.failing.example.com", baseTime.Add(2*time.Minute)
+	mustNil(t, "UpdateDomain failing", h.s.UpdateDomain(h.ctx, failing))
+	blocked := h.domain(t, "blocked.example.com", "sa", baseTime.Add(2*time.Minute))
+	blocked.Status = tenants.DomainBlocked
+	mustNil(t, "UpdateDomain blocked", h.s.UpdateDomain(h.ctx, blocked))
+	for _, host := range []string{"good.example.com", "badcert.example.com"} {
+		d := h.domain(t, host, "sa", baseTime.Add(3*time.Minute))
+		d.Status, d.VerifiedAt = tenants.DomainActive, baseTime.Add(5*time.Minute)
+		mustNil(t, "UpdateDomain "+host, h.s.UpdateDomain(h.ctx, d))
+	}
+	mustNil(t, "UpdateDomainCert good", h.s.UpdateDomainCert(h.ctx, "good.example.com", tenants.CertActive, "", time.Time{}))
+	mustNil(t, "UpdateDomainCert badcert", h.s.UpdateDomainCert(h.ctx, "badcert.example.com", tenants.CertFailed, "rate limited", baseTime.Add(time.Hour)))
+
+	got, err := h.s.DomainsNeedingAttention(h.ctx, 10)
+	mustNil(t, "DomainsNeedingAttention", err)
+	var hosts []string
+	for _, d := range got {
+		hosts = append(hosts, d.Hostname)
+	}
+	want := []string{"badcert.example.com", "blocked.example.com", "failing.example.com"}
+	if !slices.Equal(hosts, want) {
+		t.Errorf("DomainsNeedingAttention = %v, want %v", hosts, want)
+	}
+	if len(got) > 0 && got[0].TenantID != "ta" {
+		t.Errorf("a claim without its tenant: %+v", got[0])
+	}
+	got, err = h.s.DomainsNeedingAttention(h.ctx, 1)
+	mustNil(t, "DomainsNeedingAttention limit 1", err)
+	if len(got) != 1 {
+		t.Errorf("limit 1 returned %d claims", len(got))
+	}
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"TenantNotFound", testTenantNotFound},
 		{"TenantsOrderAndTagFilter", testTenantsFilter},
 		{"TenantUpdate", testTenantUpdate},
+		{"TenantsUpdateAtomic", testTenantsUpdateAtomic},
 		{"TenantDeleteCascades", testTenantDeleteCascades},
 		{"SiteCreateAndGet", testSiteCreateAndGet},
 		{"SiteConflict", testSiteConflict},
@@ -66,6 +67,7 @@ func Run(t *testing.T, open Open) {
 		{"DomainErrors", testDomainErrors},
 		{"DomainMove", testDomainMove},
 		{"DomainsListAndDue", testDomainsListAndDue},
+		{"DomainsNeedingAttention", testDomainsNeedingAttention},
 		{"PagesMatchListings", testPagesMatchListings},
 		{"PagesStableWhileAdding", testPagesStableWhileAdding},
 		{"PagesDeletedBetween", testPagesDeletedBetween},
@@ -1287,4 +1289,40 @@ func testReopen(t *testing.T, h *harness) {
 	h.checkTenantData(t, "b", true)
 	// The reopened store still writes.
 	h.tenant(t, "tc", "tenant-c")
+}
+
+// testTenantsUpdateAtomic: UpdateTenants applies every update, or none
+// when one fails.
+func testTenantsUpdateAtomic(t *testing.T, h *harness) {
+	a := h.tenant(t, "t1", "acme", "env:dev")
+	b := h.tenant(t, "t2", "beta", "env:dev")
+	c := h.tenant(t, "t3", "gamma", "env:prod")
+	a.Plan, b.Plan = tenants.PlanPro, tenants.PlanPro
+	b.Disabled = true
+	mustNil(t, "UpdateTenants", h.s.UpdateTenants(h.ctx, []tenants.Tenant{b, a}))
+	for _, want := range []tenants.Tenant{a, b, c} {
+		got, err := h.s.Tenant(h.ctx, want.ID)
+		mustNil(t, "Tenant", err)
+		equalTenant(t, "after UpdateTenants", got, want)
+	}
+	mustNil(t, "UpdateTenants (none)", h.s.UpdateTenants(h.ctx, nil))
+
+	t.Run("one missing changes nothing", func(t *testing.T) {
+		a2 := a
+		a2.Plan = tenants.PlanEnterprise
+		err := h.s.UpdateTenants(h.ctx, []tenants.Tenant{a2, {ID: "nope", Name: "nope", Plan: tenants.PlanFree}})
+		wantErr(t, "UpdateTenants", err, tenants.ErrNotFound)
+		got, err := h.s.Tenant(h.ctx, "t1")
+		mustNil(t, "Tenant", err)
+		equalTenant(t, "after a failed UpdateTenants", got, a)
+	})
+	t.Run("one invalid changes nothing", func(t *testing.T) {
+		a2, c2 := a, c
+		a2.Plan = tenants.PlanEnterprise
+		c2.Plan = "platinum"
+		wantErr(t, "UpdateTenants", h.s.UpdateTenants(h.ctx, []tenants.Tenant{a2, c2}), tenants.ErrInvalid)
+		got, err := h.s.Tenant(h.ctx, "t1")
+		mustNil(t, "Tenant", err)
+		equalTenant(t, "after an invalid UpdateTenants", got, a)
+	})
 }
