@@ -83,7 +83,7 @@ try-domains: build $(PEBBLE) $(CHALLTESTSRV)
 	$(GO) build -o $(BIN)/try-domains ./internal/trydomains
 	$(BIN)/try-domains -pier $(PIER) -pebble $(PEBBLE) -challtestsrv $(CHALLTESTSRV)
 
-## test: lint, install and start what the tests need, then run every test with -race (nested modules too)
+## test: lint, install and start what the tests need, then run every test with -race (nested modules too) and the web console's tests (test-web)
 test: lint tools build examples test-modules test-web
 	PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
