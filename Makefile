@@ -32,9 +32,45 @@ export PIER_BIN := $(PIER)
 
 all: build
 
-build:
+# The web console (web/): built by Vite into web/dist/console, which
+# go build embeds. Without npm, build still works and the binary serves
+# a page saying how to build the console.
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
+CHROMIUM := /usr/bin/chromium
+
+## build: the console (when npm exists), then the pier binary
+build: $(if $(HAVE_NPM),web)
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(PIER) ./cmd/pier
+
+## web: build the console into web/dist/console (needs Node 20 and npm; dependencies from package-lock.json by npm ci)
+.PHONY: web
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	@command -v npm >/dev/null || { echo "make web: npm not found; install Node 20 and npm"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+# Debian's Chromium, which the console's browser tests drive.
+.PHONY: chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing Chromium (Debian package) for the console's browser tests"; \
+		$(APT) update -qq && $(APT) install -y -qq chromium >/dev/null; \
+	fi
+
+## test-web: the console's unit tests (vitest), then its browser tests (playwright-core + Chromium) against bin/pier
+.PHONY: test-web
+test-web: chromium web build
+	cd web && npx vitest run
+	cd web && CHROMIUM=$(CHROMIUM) npx vitest run --config vitest.browser.config.ts
+
+## bench-web: the console's first-load budgets (JavaScript gzip, time to an interactive sites list, own origin only)
+.PHONY: bench-web
+bench-web: chromium web build
+	cd web && CHROMIUM=$(CHROMIUM) npx vitest run --config vitest.browser.config.ts -t budgets
 
 ## run: start the whole platform on embedded defaults (SQLite + ./data); ARGS='--tls-internal' passes flags
 ARGS ?=
@@ -47,8 +83,8 @@ try-domains: build $(PEBBLE) $(CHALLTESTSRV)
 	$(GO) build -o $(BIN)/try-domains ./internal/trydomains
 	$(BIN)/try-domains -pier $(PIER) -pebble $(PEBBLE) -challtestsrv $(CHALLTESTSRV)
 
-## test: lint, install and start what the tests need, then run every test with -race (nested modules too)
-test: lint tools build examples test-modules
+## test: lint, install and start what the tests need, then run every test with -race (nested modules too) and the web console's tests (test-web)
+test: lint tools build examples test-modules test-web
 	PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-unit: the fast tests only (no MinIO/PostgreSQL/binary)
@@ -91,7 +127,7 @@ bench-tools:
 	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
 
 ## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
-bench: tools bench-tools build examples bench-go bench-edge bench-deploy bench-memory bench-worker bench-tls
+bench: tools bench-tools build examples bench-go bench-edge bench-deploy bench-memory bench-worker bench-tls bench-web
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
@@ -155,4 +191,4 @@ soak: tools build
 	PIER_SOAK=1 PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -count=1 -timeout 60m -run Soak ./internal/e2e/
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) web/dist/console

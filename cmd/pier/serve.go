@@ -35,6 +35,7 @@ import (
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/pgstore"
 	"github.com/pierhq/pier/tenants/sqlitestore"
+	"github.com/pierhq/pier/web"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -92,6 +93,7 @@ type server struct {
 	api      *admin.API
 	edgeSrv  *http.Server
 	adminSrv *http.Server
+	console  http.Handler // the API and the web console (consoleAndAPI)
 }
 
 // openServer runs the open steps; on a failure what was opened is closed.
@@ -368,6 +370,7 @@ func (s *server) httpsPort() string {
 // custom domains' redirect to HTTPS when TLS is on), HTTPS, and the admin
 // listener (API, metrics, optional pprof).
 func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
+	s.console = consoleAndAPI(s.api.Handler(), web.Handler())
 	s.adminSrv = &http.Server{
 		Handler:           s.adminHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -380,7 +383,7 @@ func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
 	// listeners, with the admin server's time for large uploads; metrics
 	// and profiles stay on the private listener.
 	edge := hosting.RouteHost(s.edge, hosting.HostRoute{
-		Host: s.cfg.ConsoleHost, Handler: s.api.Handler(),
+		Host: s.cfg.ConsoleHost, Handler: s.console,
 		ReadTimeout: s.adminSrv.ReadTimeout, WriteTimeout: s.adminSrv.WriteTimeout,
 	})
 	plain := edge
@@ -418,9 +421,22 @@ func (s *server) shutdownServers(ctx context.Context) error {
 	return nil
 }
 
+// consoleAndAPI is what the admin listener and the console host serve:
+// the API under /api/ and /healthz, the web console everywhere else. The
+// private listener's own paths (/metrics, /debug/) go to the API, whose
+// 404 they get on the console host, never the console's page.
+func consoleAndAPI(api, console http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/api/", "/api", "/healthz", "/metrics", "/debug/"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", console)
+	return mux
+}
+
 func (s *server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", s.api.Handler())
+	mux.Handle("/", s.console)
 	if s.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -543,6 +559,7 @@ func (s *server) printBanner() {
 		}
 	}
 	api := "http://" + dialAddr(s.adminLn.Addr())
+	fmt.Fprintf(out, "pier: web console at %s/ (sign in with the admin token)\n", api)
 	fmt.Fprintf(out, "pier: admin API for the CLI's --api: %s (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
 	fmt.Fprintf(out, "pier: admin token in %s\n", s.tokenPath)
 	fmt.Fprintf(out, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), s.blobsAt)

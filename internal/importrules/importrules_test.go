@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"hosting/worker":        {"hosting/worker"},
 	"admin":                 {"admin", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify", "internal/ratelimit"},
 	"certs":                 {"certs", "internal/dnsname", "internal/httperr"},
-	"web":                   {"web"},
+	"web":                   {"web"}, // the console: embedded built files and their handler; only cmd/ imports it
 	"internal/dnsname":      {},
 	"internal/httperr":      {},
 	"internal/logstream":    {},

@@ -1,0 +1,90 @@
+// Debian's Chromium driven by playwright-core, each run with a fresh
+// profile, and the checks every page gets: axe-core, no horizontal
+// scroll, no request to another host, no CSP violation, a screenshot.
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+export const shots = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'screenshots');
+export const widths = [375, 1440] as const;
+
+const args = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export interface Session {
+  context: BrowserContext;
+  page: Page;
+  /** Every URL the browser requested. */
+  requests: string[];
+  /** Console messages about a Content-Security-Policy violation, and page errors. */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+/** A browser with a fresh user-data-dir, one page, at the given width. */
+export async function openBrowser(width: number): Promise<Session> {
+  const profile = await mkdtemp(join(tmpdir(), 'pier-web-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args,
+    viewport: { width, height: 900 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const requests: string[] = [];
+  const problems: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  return {
+    context,
+    page,
+    requests,
+    problems,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(shots, { recursive: true });
+  const path = join(shots, name + '.png');
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+const axeSource = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical violations on the page, as readable lines. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the page's CSP does
+  // not govern (an injected <script> would be refused, rightly).
+  await page.evaluate(await axeSource);
+  return page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (ctx: Document, o: object) => Promise<any> } }).axe;
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v: any) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).join(', ')})`);
+  });
+}
+
+/** How far the page scrolls sideways (0 when it fits the viewport). */
+export function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}

@@ -1,0 +1,69 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { api, ApiError, type Session } from './api';
+import { navigate, usePath } from './router';
+import { Shell } from './shell';
+import { SignIn } from './pages/SignIn';
+import { Sites } from './pages/Sites';
+import { NotFound } from './pages/NotFound';
+
+type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
+
+export function App() {
+  const path = usePath();
+  const [state, setState] = useState<State>({ status: 'loading' });
+
+  useEffect(() => {
+    api.session().then(
+      (session) => setState({ status: 'signed-in', session }),
+      () => setState({ status: 'signed-out' }),
+    );
+  }, []);
+
+  // Any page that meets a 401 (expired or revoked session) returns here.
+  const expired = useCallback(() => {
+    setState({ status: 'signed-out', notice: 'Your session has ended. Sign in again.' });
+  }, []);
+
+  const signedIn = useCallback((session: Session) => {
+    setState({ status: 'signed-in', session });
+    navigate('/sites', true);
+  }, []);
+
+  const signOut = useCallback(async () => {
+    try {
+      await api.signOut();
+    } catch (err) {
+      if (!(err instanceof ApiError && err.unauthorized)) throw err;
+    }
+    setState({ status: 'signed-out', notice: 'You have signed out.' });
+    navigate('/sign-in', true);
+  }, []);
+
+  useEffect(() => {
+    if (state.status === 'signed-out' && path !== '/sign-in') navigate('/sign-in', true);
+    if (state.status === 'signed-in' && (path === '/' || path === '/sign-in')) navigate('/sites', true);
+  }, [state.status, path]);
+
+  if (state.status === 'loading') {
+    return (
+      <div class="boot" role="status" aria-live="polite">
+        Loading…
+      </div>
+    );
+  }
+  if (state.status === 'signed-out') {
+    return <SignIn onSignedIn={signedIn} notice={state.notice} />;
+  }
+  const { session } = state;
+  let page;
+  if (path === '/sites' || path === '/' || path === '/sign-in') {
+    page = <Sites session={session} onUnauthorized={expired} />;
+  } else {
+    page = <NotFound />;
+  }
+  return (
+    <Shell session={session} path={path} onSignOut={signOut}>
+      {page}
+    </Shell>
+  );
+}
