@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -88,6 +89,27 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxSiteSearch is the longest ?q= of a site listing: a site name's length.
+const maxSiteSearch = 63
+
+// errBadSiteSearch answers a ?q= that no part of a site name can be.
+var errBadSiteSearch = &FieldError{Field: "q",
+	Msg: fmt.Sprintf("q must be at most %d letters, digits and hyphens (part of a site name)", maxSiteSearch)}
+
+// siteSearch reads ?q= of a site listing, lowercased: "" for none.
+func siteSearch(r *http.Request) (string, error) {
+	q := strings.ToLower(r.URL.Query().Get("q"))
+	if len(q) > maxSiteSearch {
+		return "", errBadSiteSearch
+	}
+	for _, c := range []byte(q) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return "", errBadSiteSearch
+		}
+	}
+	return q, nil
+}
+
 func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
@@ -99,11 +121,15 @@ func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
 		}
 		tenantID = t.ID
 	}
+	search, err := siteSearch(r)
+	if err != nil {
+		return err
+	}
 	page, err := pageRequest(r)
 	if err != nil {
 		return err
 	}
-	list, next, err := a.store.SitesPage(ctx, tenantID, page)
+	list, next, err := a.store.SitesPage(ctx, tenants.SiteFilter{TenantID: tenantID, Search: search}, page)
 	if err != nil {
 		return pageErr("listing sites", err)
 	}

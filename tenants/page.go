@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 )
 
 // Page sizes of the paginated listings.
@@ -35,6 +36,15 @@ func (p PageRequest) Size() int {
 	}
 	return p.Limit
 }
+
+// LikeEscape escapes the LIKE wildcards % and _ of s, and the escape
+// character \ itself, for a pattern written with ESCAPE '\', so that s
+// matches literally.
+func LikeEscape(s string) string {
+	return likeEscaper.Replace(s)
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // CursorKind names the listing a cursor belongs to, so a cursor of one
 // listing is refused by another.

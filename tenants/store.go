@@ -18,6 +18,14 @@ type TenantFilter struct {
 	Tag string // "key:value"
 }
 
+// SiteFilter selects sites in Store.SitesPage. Zero fields match all.
+type SiteFilter struct {
+	TenantID string // only this tenant's sites
+	// Search keeps the sites whose name contains it, case-insensitively
+	// (site names are lowercase). LIKE wildcards in it match literally.
+	Search string
+}
+
 // DeploymentSummary is a Deployment without its manifest, for listings.
 type DeploymentSummary struct {
 	ID      string    `json:"id"`
@@ -59,7 +67,9 @@ type Store interface {
 	Site(ctx context.Context, ref string) (Site, error)
 	Sites(ctx context.Context, tenantID string) ([]Site, error) // "" lists all; ordered by name
 	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions and domains
-	SitesPage(ctx context.Context, tenantID string, p PageRequest) (list []Site, next string, err error)
+	// SitesPage is Sites one page at a time (see Paginated listings),
+	// filtered by f; a cursor stays valid with the same filter.
+	SitesPage(ctx context.Context, f SiteFilter, p PageRequest) (list []Site, next string, err error)
 
 	CreateDeployment(ctx context.Context, d Deployment) error
 	Deployment(ctx context.Context, siteID, id string) (Deployment, error)

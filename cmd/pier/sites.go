@@ -37,13 +37,15 @@ func runSitesCreate(ctx context.Context, e *env, args []string) error {
 }
 
 func runSitesList(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("sites list", "pier sites list [--tenant T] [--json]", "List sites, optionally only one tenant's.")
+	fs := newFlagSet("sites list", "pier sites list [--tenant T] [--search TEXT] [--json]",
+		"List sites, optionally only one tenant's, or those whose name contains TEXT.")
 	o := addClientFlags(fs, true)
 	tenant := fs.String("tenant", "", "only the sites of this `tenant` (name or id)")
+	search := fs.String("search", "", "only the sites whose name contains this `text` (case-insensitive)")
 	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
 		return err
 	}
-	list, err := o.client(e).ListSites(ctx, *tenant)
+	list, err := o.client(e).SearchSites(ctx, *tenant, *search)
 	if err != nil {
 		return err
 	}

@@ -110,9 +110,20 @@ func (c *Client) CreateSite(ctx context.Context, name, tenant string) (*Site, er
 // ListSites lists sites, only tenant's when tenant is non-empty, reading
 // every page.
 func (c *Client) ListSites(ctx context.Context, tenant string) ([]Site, error) {
-	var q url.Values
+	return c.SearchSites(ctx, tenant, "")
+}
+
+// SearchSites lists the sites whose name contains search
+// (case-insensitively; at most 63 letters, digits and hyphens, or the
+// API answers 400 naming q), only tenant's when tenant is non-empty,
+// reading every page. An empty search lists all, as ListSites.
+func (c *Client) SearchSites(ctx context.Context, tenant, search string) ([]Site, error) {
+	q := url.Values{}
 	if tenant != "" {
-		q = url.Values{"tenant": {tenant}}
+		q.Set("tenant", tenant)
+	}
+	if search != "" {
+		q.Set("q", search)
 	}
 	return listAll[Site](ctx, c, "/sites", q, "sites")
 }

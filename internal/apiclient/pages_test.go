@@ -54,6 +54,28 @@ func TestListsFollowNextCursor(t *testing.T) {
 			t.Errorf("queries %q, want %q", *queries, want)
 		}
 	})
+	t.Run("site search over two pages keeps the search and the filter", func(t *testing.T) {
+		c, queries := pagedServer(t, map[string]string{
+			"":   `{"sites":[{"name":"blog"}],"next_cursor":"c1"}`,
+			"c1": `{"sites":[{"name":"my-blog"}]}`,
+		})
+		got, err := c.SearchSites(ctx, "acme", "blog")
+		if err != nil || len(got) != 2 || got[1].Name != "my-blog" {
+			t.Fatalf("SearchSites = %v, %v", got, err)
+		}
+		if want := []string{"q=blog&tenant=acme", "cursor=c1&q=blog&tenant=acme"}; !reflect.DeepEqual(*queries, want) {
+			t.Errorf("queries %q, want %q", *queries, want)
+		}
+	})
+	t.Run("site search without tenant", func(t *testing.T) {
+		c, queries := pagedServer(t, map[string]string{"": `{"sites":[]}`})
+		if _, err := c.SearchSites(ctx, "", "blog"); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"q=blog"}; !reflect.DeepEqual(*queries, want) {
+			t.Errorf("queries %q, want %q", *queries, want)
+		}
+	})
 	t.Run("empty next_cursor ends the walk", func(t *testing.T) {
 		c, queries := pagedServer(t, map[string]string{"": `{"tenants":[{"name":"acme"}],"next_cursor":""}`})
 		got, err := c.ListTenants(ctx, "")

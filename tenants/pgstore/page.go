@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,21 +75,26 @@ func nonNil[T any](list []T) []T {
 	return list
 }
 
-// SitesPage lists one page of a tenant's sites, or of all sites for "",
-// ordered by name.
-func (s *Store) SitesPage(ctx context.Context, tenantID string, p tenants.PageRequest) ([]tenants.Site, string, error) {
+// SitesPage lists one page of sites ordered by name: a tenant's or all
+// (f.TenantID ""), only those whose name contains f.Search when set.
+func (s *Store) SitesPage(ctx context.Context, f tenants.SiteFilter, p tenants.PageRequest) ([]tenants.Site, string, error) {
 	const op = "listing sites"
 	c, _, err := cursorOf(op, tenants.CursorSites, p)
 	if err != nil {
 		return nil, "", err
 	}
 	n := p.Size()
-	q := `SELECT ` + siteCols + ` FROM sites WHERE name COLLATE "C" > $1 ORDER BY name COLLATE "C" LIMIT $2`
+	where := `name COLLATE "C" > $1`
 	args := []any{c.Key, n + 1}
-	if tenantID != "" {
-		q = `SELECT ` + siteCols + ` FROM sites WHERE tenant_id = $3 AND name COLLATE "C" > $1 ORDER BY name COLLATE "C" LIMIT $2`
-		args = append(args, tenantID)
+	if f.TenantID != "" {
+		args = append(args, f.TenantID)
+		where += fmt.Sprintf(` AND tenant_id = $%d`, len(args))
 	}
+	if f.Search != "" {
+		args = append(args, "%"+tenants.LikeEscape(strings.ToLower(f.Search))+"%")
+		where += fmt.Sprintf(` AND name LIKE $%d ESCAPE '\'`, len(args))
+	}
+	q := `SELECT ` + siteCols + ` FROM sites WHERE ` + where + ` ORDER BY name COLLATE "C" LIMIT $2`
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", mapErr(op, err)

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/pierhq/pier/tenants"
 )
@@ -66,20 +67,23 @@ ORDER BY name LIMIT ?3`, f.Tag, c.Key, n+1)
 	return out, next, nil
 }
 
-// SitesPage lists one page of a tenant's sites, or of all sites for "",
-// ordered by name.
-func (s *Store) SitesPage(ctx context.Context, tenantID string, p tenants.PageRequest) ([]tenants.Site, string, error) {
+// SitesPage lists one page of sites ordered by name: a tenant's or all
+// (f.TenantID ""), only those whose name contains f.Search when set.
+func (s *Store) SitesPage(ctx context.Context, f tenants.SiteFilter, p tenants.PageRequest) ([]tenants.Site, string, error) {
 	const op = "listing sites"
 	c, _, err := cursorOf(op, tenants.CursorSites, p)
 	if err != nil {
 		return nil, "", err
 	}
 	n := p.Size()
-	q := `SELECT ` + siteCols + ` FROM sites WHERE tenant_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3`
-	if tenantID == "" {
-		q = `SELECT ` + siteCols + ` FROM sites WHERE ?1 = '' AND name > ?2 ORDER BY name LIMIT ?3`
+	q := `SELECT ` + siteCols + ` FROM sites WHERE (?1 = '' OR tenant_id = ?1) AND name > ?2
+AND (?4 = '' OR name LIKE '%' || ?4 || '%' ESCAPE '\') ORDER BY name LIMIT ?3`
+	if f.TenantID != "" {
+		// A separate text, so that SQLite plans the tenant's index.
+		q = `SELECT ` + siteCols + ` FROM sites WHERE tenant_id = ?1 AND name > ?2
+AND (?4 = '' OR name LIKE '%' || ?4 || '%' ESCAPE '\') ORDER BY name LIMIT ?3`
 	}
-	rows, err := s.read.QueryContext(ctx, q, tenantID, c.Key, n+1)
+	rows, err := s.read.QueryContext(ctx, q, f.TenantID, c.Key, n+1, tenants.LikeEscape(strings.ToLower(f.Search)))
 	if err != nil {
 		return nil, "", mapErr(op, err)
 	}

@@ -120,7 +120,7 @@ func testPagesMatchListings(t *testing.T, h *harness) {
 			return keys(l, siteName), err
 		}, func(t *testing.T, limit int) []string {
 			return keys(walk(t, "SitesPage", limit, func(p tenants.PageRequest) ([]tenants.Site, string, error) {
-				return h.s.SitesPage(h.ctx, "", p)
+				return h.s.SitesPage(h.ctx, tenants.SiteFilter{}, p)
 			}, nil), siteName)
 		}},
 		{"sites of a tenant", func() ([]string, error) {
@@ -128,7 +128,7 @@ func testPagesMatchListings(t *testing.T, h *harness) {
 			return keys(l, siteName), err
 		}, func(t *testing.T, limit int) []string {
 			return keys(walk(t, "SitesPage", limit, func(p tenants.PageRequest) ([]tenants.Site, string, error) {
-				return h.s.SitesPage(h.ctx, "t1", p)
+				return h.s.SitesPage(h.ctx, tenants.SiteFilter{TenantID: "t1"}, p)
 			}, nil), siteName)
 		}},
 		{"deployments", func() ([]string, error) {
@@ -168,7 +168,7 @@ func testPagesMatchListings(t *testing.T, h *harness) {
 			return []string{}, nil
 		}, func(t *testing.T, limit int) []string {
 			return keys(walk(t, "SitesPage", limit, func(p tenants.PageRequest) ([]tenants.Site, string, error) {
-				return h.s.SitesPage(h.ctx, "t9", p)
+				return h.s.SitesPage(h.ctx, tenants.SiteFilter{TenantID: "t9"}, p)
 			}, nil), siteName)
 		}},
 	}
@@ -210,7 +210,7 @@ func testPagesStableWhileAdding(t *testing.T, h *harness) {
 	})
 	t.Run("sites", func(t *testing.T) {
 		got := keys(walk(t, "SitesPage", 2, func(p tenants.PageRequest) ([]tenants.Site, string, error) {
-			return h.s.SitesPage(h.ctx, "", p)
+			return h.s.SitesPage(h.ctx, tenants.SiteFilter{}, p)
 		}, func(i int) {
 			if i == 0 { // after site-a, site-b
 				h.site(t, "s-aa", "t1", "site-aa")
@@ -269,7 +269,7 @@ func testPagesDeletedBetween(t *testing.T, h *harness) {
 	h.pagesWorld(t)
 	t.Run("sites", func(t *testing.T) {
 		got := keys(walk(t, "SitesPage", 2, func(p tenants.PageRequest) ([]tenants.Site, string, error) {
-			return h.s.SitesPage(h.ctx, "", p)
+			return h.s.SitesPage(h.ctx, tenants.SiteFilter{}, p)
 		}, func(i int) {
 			if i == 0 { // the cursor's own row, and one of the next page
 				mustNil(t, "DeleteSite", h.s.DeleteSite(h.ctx, "s-b"))
@@ -328,7 +328,7 @@ func testPagesDeletedBetween(t *testing.T, h *harness) {
 // refused with ErrInvalidCursor.
 func testPagesBadCursor(t *testing.T, h *harness) {
 	h.pagesWorld(t)
-	_, siteCursor, err := h.s.SitesPage(h.ctx, "", tenants.PageRequest{Limit: 1})
+	_, siteCursor, err := h.s.SitesPage(h.ctx, tenants.SiteFilter{}, tenants.PageRequest{Limit: 1})
 	mustNil(t, "SitesPage", err)
 	if siteCursor == "" {
 		t.Fatal("SitesPage with limit 1 of 7 sites: no next cursor")
@@ -354,7 +354,7 @@ func testPagesBadCursor(t *testing.T, h *harness) {
 			return err
 		}},
 		{"SitesPage", func(c string) error {
-			_, _, err := h.s.SitesPage(h.ctx, "", tenants.PageRequest{Cursor: c})
+			_, _, err := h.s.SitesPage(h.ctx, tenants.SiteFilter{}, tenants.PageRequest{Cursor: c})
 			return err
 		}},
 		{"DeploymentsPage", func(c string) error {

@@ -72,6 +72,7 @@ func Run(t *testing.T, open Open) {
 		{"PagesStableWhileAdding", testPagesStableWhileAdding},
 		{"PagesDeletedBetween", testPagesDeletedBetween},
 		{"PagesBadCursor", testPagesBadCursor},
+		{"SitesSearch", testSitesSearch},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Reopen", testReopen},
 		{"UsageAdd", testUsageAdd},
