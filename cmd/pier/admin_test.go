@@ -30,6 +30,7 @@ type realAPI struct {
 	url   string
 	admin string
 	api   *admin.API
+	store tenants.Store // the API's store, for seeding what the API cannot create (usage)
 }
 
 func newRealAPI(tb testing.TB, opts ...func(*admin.Config)) *realAPI {
@@ -59,7 +60,7 @@ func newRealAPI(tb testing.TB, opts ...func(*admin.Config)) *realAPI {
 	if err := store.CreateToken(ctx, tenants.Token{ID: "tok_boot", Name: "bootstrap", Hash: admin.HashToken(secret)}); err != nil {
 		tb.Fatal(err)
 	}
-	return &realAPI{url: srv.URL, admin: secret, api: api}
+	return &realAPI{url: srv.URL, admin: secret, api: api, store: store}
 }
 
 // pier runs one command line against the API with token.

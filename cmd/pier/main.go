@@ -101,6 +101,7 @@ func commands() []*command {
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},
 		{name: "logs", summary: "follow a site's live worker log", run: runLogs},
+		{name: "usage", summary: "show a site's or a tenant's traffic over time", run: runUsage},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
