@@ -301,3 +301,36 @@ it('a list longer than a page shows the first page and loads the next with next_
     await many.stop();
   }
 });
+
+it('a site with more deployments than a page lists the first page and loads the next with next_cursor', async () => {
+  const many = await startPier();
+  try {
+    await many.api('POST', '/tenants', { name: 'many' });
+    await many.api('POST', '/sites', { name: 'busy', tenant: 'many' });
+    for (let i = 0; i < 21; i++) await many.deploy('busy', { 'index.html': `version ${i}` });
+    const ids = (await many.api<{ deployments: { id: string }[] }>('GET', '/sites/busy/deployments')).deployments.map((d) => d.id);
+    expect(ids).toHaveLength(21);
+    const s = await openBrowser(1440);
+    try {
+      await s.page.goto(many.url + '/');
+      await s.page.getByLabel('Token').fill(many.adminToken);
+      await s.page.getByRole('button', { name: 'Sign in' }).click();
+      await s.page.getByRole('heading', { name: 'Sites' }).waitFor();
+      await s.page.goto(many.url + '/sites/busy/deployments');
+      const items = s.page.getByRole('list', { name: 'Deployments' }).locator('.deployment-id');
+      await s.page.getByRole('button', { name: 'Load more' }).waitFor();
+      expect(await items.allTextContents()).toEqual(ids.slice(0, 20));
+      await s.page.getByRole('button', { name: 'Load more' }).click();
+      await expect.poll(() => items.allTextContents()).toEqual(ids);
+      expect(await s.page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+      expect(s.requests.filter((u) => !u.startsWith(many.url + '/'))).toEqual([]);
+    } catch (err) {
+      console.log(`screenshot of the failure: ${await screenshot(s.page, 'FAILED-deployments-paged-1440').catch((e) => `none (${e})`)}`);
+      throw err;
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await many.stop();
+  }
+});
