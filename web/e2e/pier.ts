@@ -1,6 +1,7 @@
 // Starts the real `pier serve` binary on free loopback ports with a
 // temporary data directory, and talks to its API with the admin token.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +16,10 @@ export interface Pier {
   data: string;
   /** Calls the API with a bearer token (the admin's by default). */
   api<T>(method: string, path: string, body?: unknown, token?: string): Promise<T>;
+  /** The edge's address, host:port on loopback. */
+  edge: string;
+  /** GETs path of a site over the edge (Host: <site>.localhost:PORT); the status and body. */
+  fetchSite(site: string, path?: string): Promise<{ status: number; body: string }>;
   /** Publishes dir as a new deployment of site with the CLI. */
   deploy(site: string, files: Record<string, string>, token?: string): Promise<void>;
   stop(): Promise<void>;
@@ -50,6 +55,8 @@ export async function startPier(): Promise<Pier> {
       fail(new Error(`pier serve exited with ${code}:\n${out}\n${err}`));
     });
   });
+  const edge = /\(edge on (\S+?)\)/.exec(out)?.[1];
+  if (!edge) throw new Error(`pier serve did not say where the edge listens:\n${out}`);
   const adminToken = (await readFile(join(data, 'data', 'admin.token'), 'utf8')).trim();
 
   async function api<T>(method: string, path: string, body?: unknown, token = adminToken): Promise<T> {
@@ -61,6 +68,20 @@ export async function startPier(): Promise<Pier> {
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  function fetchSite(site: string, path = '/'): Promise<{ status: number; body: string }> {
+    const [host, port] = [edge!.slice(0, edge!.lastIndexOf(':')), edge!.slice(edge!.lastIndexOf(':') + 1)];
+    return new Promise((ok, fail) => {
+      const req = httpRequest({ host, port, path, headers: { Host: `${site}.localhost:${port}` } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', fail);
+      req.end();
+    });
   }
 
   async function deploy(site: string, files: Record<string, string>, token = adminToken): Promise<void> {
@@ -84,5 +105,5 @@ export async function startPier(): Promise<Pier> {
     await rm(data, { recursive: true, force: true });
   }
 
-  return { url, adminToken, data, api, deploy, stop };
+  return { url, adminToken, data, edge, api, fetchSite, deploy, stop };
 }

@@ -102,6 +102,49 @@ describe('requests', () => {
   });
 });
 
+describe('site endpoints', () => {
+  it('asks for a page of deployments and returns its cursor', async () => {
+    const calls: Call[] = [];
+    const page = await fake(200, '{"deployments":[{"id":"d_1","active":true}],"next_cursor":"n"}', calls).deployments('my site', {
+      limit: 20,
+      cursor: 'c',
+    });
+    expect(calls[0].url).toBe('/api/v1/sites/my%20site/deployments?limit=20&cursor=c');
+    expect(page).toEqual({ items: [{ id: 'd_1', active: true }], next_cursor: 'n' });
+  });
+
+  it('activates a deployment with POST and the CSRF header', async () => {
+    const calls: Call[] = [];
+    const dep = await fake(200, '{"id":"d_1","active":true}', calls).activateDeployment('blog', 'd_1');
+    expect(calls[0].url).toBe('/api/v1/sites/blog/deployments/d_1/activate');
+    expect(calls[0].init.method).toBe('POST');
+    expect((calls[0].init.headers as Record<string, string>)[CSRF_HEADER]).toBe('1');
+    expect(calls[0].init.body).toBeUndefined();
+    expect(dep.active).toBe(true);
+  });
+
+  it('reads a site, its domains and its usage', async () => {
+    const calls: Call[] = [];
+    await fake(200, '{"name":"blog"}', calls).site('blog');
+    const doms = await fake(200, '{"domains":[{"hostname":"www.example.com"}]}', calls).domains('blog');
+    await fake(200, '{"points":[],"totals":{}}', calls).usage('blog');
+    await fake(200, '{"points":[],"totals":{}}', calls).usage('blog', { from: '2026-12-04T00:00:00Z', step: '1h' });
+    expect(calls.map((c) => c.url)).toEqual([
+      '/api/v1/sites/blog',
+      '/api/v1/sites/blog/domains',
+      '/api/v1/sites/blog/usage',
+      '/api/v1/sites/blog/usage?from=2026-12-04T00%3A00%3A00Z&step=1h',
+    ]);
+    expect(doms.items[0].hostname).toBe('www.example.com');
+    expect(doms.next_cursor).toBeUndefined();
+  });
+
+  it('reports another tenant\'s site as not found', async () => {
+    const err = await fake(404, '{"error":{"code":"not_found","message":"no such site"}}').site('news').catch((e) => e);
+    expect(err).toMatchObject({ status: 404, code: 'not_found' });
+  });
+});
+
 describe('query', () => {
   it.each([
     [{}, ''],

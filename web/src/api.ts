@@ -71,6 +71,77 @@ export interface Site {
   hash_salt: string;
 }
 
+/** Where a deployment came from (a label only). */
+export interface DeploymentSource {
+  type?: 'cli' | 'api' | 'ui' | 'git';
+  commit?: string;
+  branch?: string;
+}
+
+/** A deployment as the lists give it (`config` and `manifest` left out). */
+export interface Deployment {
+  id: string;
+  site_id: string;
+  /** Files published (the manifest's entries). */
+  files: number;
+  /** Bytes of those files. */
+  bytes: number;
+  /** The worker's hash, when the deployment has one. */
+  worker?: string;
+  source: DeploymentSource;
+  /** True for the site's live deployment. */
+  active: boolean;
+  url: string;
+  /** This deployment's own address, `<id>--<site>.<domain>`. */
+  preview_url: string;
+  created_at: string;
+}
+
+export type DomainStatus = 'pending' | 'active' | 'moved' | 'blocked';
+export type CertStatus = 'none' | 'pending_validation' | 'pending_issuance' | 'active' | 'failed';
+
+/** A custom hostname of a site. */
+export interface Domain {
+  hostname: string;
+  site: string;
+  site_id: string;
+  tenant_id: string;
+  status: DomainStatus;
+  token: string;
+  verified_at?: string;
+  checked_at?: string;
+  next_check?: string;
+  /** Why the last check failed. */
+  error?: string;
+  cert_status: CertStatus;
+  cert_error?: string;
+  cert_next_retry?: string;
+  records: { type: string; name: string; value: string }[];
+  http_proof: string;
+  created_at: string;
+}
+
+/** What the edge served in one bucket (or in total). */
+export interface UsageCounters {
+  /** Answered requests by status class: `1xx` … `5xx`. */
+  requests: Record<string, number>;
+  bytes_out: number;
+  invocations: Record<string, number>;
+  violations: Record<string, number>;
+  cpu_ms: number;
+  subrequests: number;
+}
+
+/** A site's usage series (GET /api/v1/sites/{site}/usage). */
+export interface Usage {
+  site?: string;
+  from: string;
+  to: string;
+  step: string;
+  points: (UsageCounters & { time: string })[];
+  totals: UsageCounters;
+}
+
 /** One page of a list endpoint: `next_cursor` is absent on the last page. */
 export interface Page<T> {
   items: T[];
@@ -152,6 +223,45 @@ export class Api {
       '/sites' + query({ tenant: options.tenant, limit: options.limit, cursor: options.cursor }),
     );
     return { items: res.sites ?? [], next_cursor: res.next_cursor || undefined };
+  }
+
+  /** One site by name (404 `not_found` for another tenant's site). */
+  site(name: string): Promise<Site> {
+    return this.request<Site>('GET', '/sites/' + encodeURIComponent(name));
+  }
+
+  /** One page of a site's deployments, newest first. */
+  async deployments(site: string, options: PageOptions = {}): Promise<Page<Deployment>> {
+    const res = await this.request<{ deployments: Deployment[]; next_cursor?: string }>(
+      'GET',
+      `/sites/${encodeURIComponent(site)}/deployments` + query({ limit: options.limit, cursor: options.cursor }),
+    );
+    return { items: res.deployments ?? [], next_cursor: res.next_cursor || undefined };
+  }
+
+  /** Makes a deployment the live one (publish, or roll back to an older one). */
+  activateDeployment(site: string, id: string): Promise<Deployment> {
+    return this.request<Deployment>(
+      'POST',
+      `/sites/${encodeURIComponent(site)}/deployments/${encodeURIComponent(id)}/activate`,
+    );
+  }
+
+  /** One page of a site's domains, by hostname. */
+  async domains(site: string, options: PageOptions = {}): Promise<Page<Domain>> {
+    const res = await this.request<{ domains: Domain[]; next_cursor?: string }>(
+      'GET',
+      `/sites/${encodeURIComponent(site)}/domains` + query({ limit: options.limit, cursor: options.cursor }),
+    );
+    return { items: res.domains ?? [], next_cursor: res.next_cursor || undefined };
+  }
+
+  /** A site's usage series; the API's defaults (the last 24 h) when from/to are left out. */
+  usage(site: string, options: { from?: string; to?: string; step?: string } = {}): Promise<Usage> {
+    return this.request<Usage>(
+      'GET',
+      `/sites/${encodeURIComponent(site)}/usage` + query({ from: options.from, to: options.to, step: options.step }),
+    );
   }
 
   /** One tenant by id or name. */

@@ -5,6 +5,9 @@ import { Shell } from './shell';
 import { SignIn } from './pages/SignIn';
 import { Sites } from './pages/Sites';
 import { NotFound } from './pages/NotFound';
+import { SiteOverview } from './pages/SiteOverview';
+import { Deployments } from './pages/Deployments';
+import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
 
@@ -56,8 +59,13 @@ export function App() {
   }
   const { session } = state;
   let page;
-  if (path === '/sites' || path === '/' || path === '/sign-in') {
+  const r = route(path);
+  if (r?.page === 'sites') {
     page = <Sites session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'site') {
+    page = <SiteOverview key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'deployments') {
+    page = <Deployments key={r.site} site={r.site} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }

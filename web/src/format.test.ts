@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { absoluteTime, displayURL, matches, plural, relativeTime } from './format';
+import {
+  absoluteTime,
+  bytes,
+  certStatusLabel,
+  displayURL,
+  domainStatusLabel,
+  matches,
+  plural,
+  relativeTime,
+  requestTotals,
+  route,
+  sitePath,
+  sourceLabel,
+} from './format';
 
 describe('displayURL', () => {
   it.each([
@@ -44,4 +57,68 @@ describe('matches', () => {
     expect(matches('shop', 'my-blog', undefined)).toBe(false);
   });
   it('matches everything for an empty search', () => expect(matches('', 'x')).toBe(true));
+});
+
+describe('bytes', () => {
+  it.each([
+    [0, '0 B'],
+    [512, '512 B'],
+    [1024, '1 KiB'],
+    [1536, '1.5 KiB'],
+    [10 * 1024 * 1024, '10 MiB'],
+    [23.6 * 1024 * 1024, '24 MiB'],
+    [-1, ''],
+  ])('%d → %s', (n, want) => expect(bytes(n)).toBe(want));
+});
+
+describe('requestTotals', () => {
+  it('lists every class in order, zero when missing, with the total', () => {
+    expect(requestTotals({ '2xx': 41, '3xx': 2, '4xx': 1 })).toEqual({
+      total: 44,
+      byClass: [
+        ['2xx', 41],
+        ['3xx', 2],
+        ['4xx', 1],
+        ['5xx', 0],
+        ['1xx', 0],
+      ],
+    });
+  });
+  it('counts nothing for a missing map', () => expect(requestTotals(undefined).total).toBe(0));
+});
+
+describe('sourceLabel', () => {
+  it.each([
+    [{ type: 'cli' }, 'CLI'],
+    [{ type: 'git', branch: 'main', commit: '1a2b3c4d5e6f' }, 'git · main · 1a2b3c4'],
+    [{ type: 'api', commit: 'v1.2' }, 'API · v1.2'],
+    [{}, 'API'],
+    [undefined, 'API'],
+  ])('%j → %s', (source, want) => expect(sourceLabel(source)).toBe(want));
+});
+
+describe('status labels', () => {
+  it('names domain and certificate states in words', () => {
+    expect(domainStatusLabel('pending')).toBe('Pending verification');
+    expect(domainStatusLabel('weird')).toBe('weird');
+    expect(certStatusLabel('pending_issuance')).toBe('Being issued');
+    expect(certStatusLabel('failed')).toBe('Failed');
+  });
+});
+
+describe('route', () => {
+  it.each([
+    ['/sites', { page: 'sites' }],
+    ['/', { page: 'sites' }],
+    ['/sites/blog', { page: 'site', site: 'blog' }],
+    ['/sites/blog/', { page: 'site', site: 'blog' }],
+    ['/sites/blog/deployments', { page: 'deployments', site: 'blog' }],
+    ['/sites/blog/other', undefined],
+    ['/sites/%E0%A4%A', undefined],
+    ['/nope', undefined],
+  ])('%s', (path, want) => expect(route(path)).toEqual(want));
+  it('builds paths the router reads back', () => {
+    expect(sitePath('blog', 'deployments')).toBe('/sites/blog/deployments');
+    expect(route(sitePath('a b'))).toEqual({ page: 'site', site: 'a b' });
+  });
 });

@@ -52,3 +52,93 @@ export function matches(query: string, ...fields: (string | undefined)[]): boole
   if (!q) return true;
   return fields.some((f) => f !== undefined && f.toLowerCase().includes(q));
 }
+
+/** A byte count in binary units: "0 B", "512 B", "1.5 KiB", "23 MiB". */
+export function bytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i === 0) return `${v} B`;
+  return `${v < 10 ? v.toFixed(1).replace(/\.0$/, '') : Math.round(v)} ${units[i]}`;
+}
+
+/** "1,234". */
+export function count(n: number): string {
+  return (Number.isFinite(n) ? n : 0).toLocaleString('en');
+}
+
+/** The status classes a traffic summary shows, in order. */
+export const statusClasses = ['2xx', '3xx', '4xx', '5xx', '1xx'] as const;
+
+/** Requests by status class, every class present (0 when missing), and their total. */
+export function requestTotals(requests: Record<string, number> | undefined): { total: number; byClass: [string, number][] } {
+  const byClass = statusClasses.map((c) => [c, requests?.[c] ?? 0] as [string, number]);
+  return { total: byClass.reduce((a, [, n]) => a + n, 0), byClass };
+}
+
+/** Where a deployment came from, in words: "CLI", "git · main · 1a2b3c4". */
+export function sourceLabel(source: { type?: string; branch?: string; commit?: string } | undefined): string {
+  const names: Record<string, string> = { cli: 'CLI', api: 'API', ui: 'Console', git: 'git' };
+  const type = source?.type ? (names[source.type] ?? source.type) : 'API';
+  const parts = [type];
+  if (source?.branch) parts.push(source.branch);
+  if (source?.commit) parts.push(shortCommit(source.commit));
+  return parts.join(' · ');
+}
+
+/** A commit id cut to 7 characters when it is a hex hash; other labels as they are. */
+export function shortCommit(commit: string): string {
+  return /^[0-9a-f]{8,}$/i.test(commit) ? commit.slice(0, 7) : commit;
+}
+
+/** A domain's status in words. */
+export function domainStatusLabel(status: string): string {
+  const words: Record<string, string> = {
+    pending: 'Pending verification',
+    active: 'Active',
+    moved: 'Moved away',
+    blocked: 'Blocked',
+  };
+  return words[status] ?? status;
+}
+
+/** A certificate status in words. */
+export function certStatusLabel(status: string): string {
+  const words: Record<string, string> = {
+    none: 'No certificate (TLS off)',
+    pending_validation: 'Awaiting validation',
+    pending_issuance: 'Being issued',
+    active: 'Active',
+    failed: 'Failed',
+  };
+  return words[status] ?? status;
+}
+
+/** The view a console path names, or undefined for an unknown path. */
+export type Route =
+  | { page: 'sites' }
+  | { page: 'site'; site: string }
+  | { page: 'deployments'; site: string };
+
+export function route(path: string): Route | undefined {
+  if (path === '/' || path === '/sites' || path === '/sign-in') return { page: 'sites' };
+  const m = /^\/sites\/([^/]+)(\/deployments)?\/?$/.exec(path);
+  if (!m) return undefined;
+  let site: string;
+  try {
+    site = decodeURIComponent(m[1]);
+  } catch {
+    return undefined;
+  }
+  return m[2] ? { page: 'deployments', site } : { page: 'site', site };
+}
+
+/** The path of a site's page. */
+export function sitePath(site: string, sub?: 'deployments'): string {
+  return '/sites/' + encodeURIComponent(site) + (sub ? '/' + sub : '');
+}

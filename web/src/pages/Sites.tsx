@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Session, type Site } from '../api';
-import { absoluteTime, displayURL, matches, plural, relativeTime } from '../format';
+import { absoluteTime, displayURL, matches, plural, relativeTime, sitePath } from '../format';
+import { Link } from '../components/SiteFrame';
 
 /** Sites per request: the API's default page size. */
 export const PAGE_SIZE = 100;
@@ -104,7 +105,9 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
               {shown.map((s) => (
                 <tr key={s.id}>
                   <th scope="row" data-label="Name">
-                    <span class="site-name">{s.name}</span>
+                    <Link href={sitePath(s.name)} class="site-link">
+                      <span class="site-name">{s.name}</span>
+                    </Link>
                   </th>
                   {operator && <td data-label="Tenant">{tenantNames[s.tenant_id] ?? s.tenant_id}</td>}
                   <td data-label="Live URL">

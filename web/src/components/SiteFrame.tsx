@@ -1,0 +1,65 @@
+import type { ComponentChildren } from 'preact';
+import { navigate } from '../router';
+import { sitePath } from '../format';
+
+/** A link the router follows without reloading the page. */
+export function Link(props: { href: string; class?: string; current?: boolean; children: ComponentChildren; label?: string }) {
+  return (
+    <a
+      href={props.href}
+      class={props.class}
+      aria-label={props.label}
+      aria-current={props.current ? 'page' : undefined}
+      onClick={(e) => {
+        if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+        e.preventDefault();
+        navigate(props.href);
+      }}
+    >
+      {props.children}
+    </a>
+  );
+}
+
+/** The head of a site's pages: breadcrumb, name, and the site's tabs. */
+export function SiteFrame(props: { site: string; tab: 'overview' | 'deployments'; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class="page" aria-labelledby="site-title">
+      <nav class="breadcrumb" aria-label="Breadcrumb">
+        <Link href="/sites">Sites</Link>
+        <span aria-hidden="true"> / </span>
+        <span>{props.site}</span>
+      </nav>
+      <div class="page-head">
+        <h1 id="site-title" class="site-title">
+          {props.site}
+        </h1>
+        {props.actions}
+      </div>
+      <nav class="tabs" aria-label="Site">
+        <Link href={sitePath(props.site)} current={props.tab === 'overview'}>
+          Overview
+        </Link>
+        <Link href={sitePath(props.site, 'deployments')} current={props.tab === 'deployments'}>
+          Deployments
+        </Link>
+      </nav>
+      {props.children}
+    </section>
+  );
+}
+
+/** What a site's page shows when the site does not exist or belongs to another tenant. */
+export function SiteNotFound(props: { site: string }) {
+  return (
+    <section class="page" aria-labelledby="site-missing">
+      <div class="card empty">
+        <h1 id="site-missing">Site not found</h1>
+        <p class="muted">
+          There is no site named <code>{props.site}</code> that you can see.{' '}
+          <Link href="/sites">Back to your sites</Link>.
+        </p>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,246 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, type Deployment } from '../api';
+import { absoluteTime, bytes, count, displayURL, plural, relativeTime, shortCommit } from '../format';
+import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+
+/** Deployments per request. */
+export const DEPLOYMENTS_PAGE = 20;
+
+const sourceNames: Record<string, string> = { cli: 'CLI', api: 'API', ui: 'Console', git: 'git' };
+
+/** A site's deployments, newest first: the live one marked, preview links, publish or roll back. */
+export function Deployments(props: { site: string; onUnauthorized: () => void }) {
+  const [items, setItems] = useState<Deployment[]>([]);
+  const [next, setNext] = useState<string | undefined>();
+  const [loading, setLoading] = useState(true);
+  const [missing, setMissing] = useState(false);
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [target, setTarget] = useState<{ dep: Deployment; action: 'Roll back' | 'Publish' } | undefined>();
+  const [busy, setBusy] = useState(false);
+  const [dialogError, setDialogError] = useState('');
+
+  function failed(err: unknown): string | undefined {
+    if (err instanceof ApiError && err.unauthorized) {
+      props.onUnauthorized();
+      return undefined;
+    }
+    return err instanceof Error ? err.message : String(err);
+  }
+
+  async function load(cursor?: string) {
+    setLoading(true);
+    setError('');
+    try {
+      const page = await api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor });
+      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
+      setNext(page.next_cursor);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) setMissing(true);
+      else {
+        const m = failed(err);
+        if (m) setError(m);
+      }
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  /** Reloads every page loaded so far, so the marker shows the server's truth. */
+  async function refresh() {
+    let all: Deployment[] = [];
+    let cursor: string | undefined;
+    const pages = Math.max(1, Math.ceil(items.length / DEPLOYMENTS_PAGE));
+    for (let i = 0; i < pages; i++) {
+      const page = await api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor });
+      all = all.concat(page.items);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    setItems(all);
+    setNext(cursor);
+  }
+
+  useEffect(() => {
+    setItems([]);
+    setMissing(false);
+    load();
+  }, [props.site]);
+
+  async function confirm() {
+    if (!target) return;
+    setBusy(true);
+    setDialogError('');
+    try {
+      await api.activateDeployment(props.site, target.dep.id);
+      const verb = target.action === 'Roll back' ? 'Rolled back to' : 'Published';
+      setTarget(undefined);
+      setNotice(`${verb} ${target.dep.id}. It is live now.`);
+      await refresh().catch((err) => {
+        const m = failed(err);
+        if (m) setError(m);
+      });
+    } catch (err) {
+      const m = failed(err);
+      if (m) setDialogError(m);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function copy(d: Deployment) {
+    try {
+      await navigator.clipboard.writeText(d.preview_url);
+      setNotice(`Copied the preview URL of ${d.id}.`);
+    } catch {
+      setNotice('Copying failed: your browser did not allow it. Select the link and copy it instead.');
+    }
+  }
+
+  if (missing) return <SiteNotFound site={props.site} />;
+
+  const live = items.find((d) => d.active);
+  const liveTime = live ? Date.parse(live.created_at) : undefined;
+  return (
+    <SiteFrame site={props.site} tab="deployments">
+      <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
+        {notice}
+      </p>
+      {error && (
+        <div class="alert alert-error" role="alert">
+          <span>Loading deployments failed: {error}</span>{' '}
+          <button type="button" class="button button-quiet" onClick={() => load()}>
+            Retry
+          </button>
+        </div>
+      )}
+      <div class="card">
+        <p class="card-meta">
+          {loading && items.length === 0 ? 'Loading deployments…' : `${plural(items.length, 'deployment')}${next ? ' loaded' : ''}`}
+        </p>
+        {items.length > 0 && (
+          <ul class="deployments" aria-label="Deployments">
+            {items.map((d) => {
+              // Activating an older deployment than the live one is a roll back.
+              const action =
+                liveTime !== undefined && Date.parse(d.created_at) < liveTime ? 'Roll back' : ('Publish' as const);
+              return (
+                <li key={d.id} class={'deployment' + (d.active ? ' deployment-live' : '')} aria-label={`Deployment ${d.id}${d.active ? ', live' : ''}`}>
+                  <div class="deployment-main">
+                    <div class="deployment-title">
+                      <code class="deployment-id">{d.id}</code>
+                      {d.active && (
+                        <span class="pill pill-live live-marker">
+                          <span class="dot" aria-hidden="true" />
+                          Live
+                        </span>
+                      )}
+                    </div>
+                    <dl class="deployment-facts">
+                      <div>
+                        <dt>Source</dt>
+                        <dd>
+                          {sourceNames[d.source?.type ?? 'api'] ?? d.source?.type}
+                          {d.source?.branch && (
+                            <>
+                              {' · branch '}
+                              <code>{d.source.branch}</code>
+                            </>
+                          )}
+                          {d.source?.commit && (
+                            <>
+                              {' · commit '}
+                              <code title={d.source.commit}>{shortCommit(d.source.commit)}</code>
+                            </>
+                          )}
+                        </dd>
+                      </div>
+                      <div>
+                        <dt>Files</dt>
+                        <dd>{count(d.files)}</dd>
+                      </div>
+                      <div>
+                        <dt>Size</dt>
+                        <dd>{bytes(d.bytes)}</dd>
+                      </div>
+                      <div>
+                        <dt>Created</dt>
+                        <dd>
+                          <time dateTime={d.created_at} title={absoluteTime(d.created_at)}>
+                            {relativeTime(d.created_at)}
+                          </time>
+                        </dd>
+                      </div>
+                    </dl>
+                    <div class="preview">
+                      <span class="muted">Preview</span>{' '}
+                      <a href={d.preview_url} target="_blank" rel="noopener noreferrer" class="url preview-url">
+                        {displayURL(d.preview_url)}
+                      </a>
+                    </div>
+                  </div>
+                  <div class="deployment-actions">
+                    <button
+                      type="button"
+                      class="button button-quiet"
+                      aria-label="Copy preview URL"
+                      title={`Copy ${d.preview_url}`}
+                      onClick={() => copy(d)}
+                    >
+                      Copy
+                    </button>
+                    {!d.active && (
+                      <button
+                        type="button"
+                        class="button"
+                        onClick={() => {
+                          setDialogError('');
+                          setTarget({ dep: d, action });
+                        }}
+                      >
+                        {action}
+                      </button>
+                    )}
+                  </div>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+        {!loading && !error && items.length === 0 && (
+          <div class="empty">
+            <h2>No deployments yet</h2>
+            <p class="muted">
+              Publish with <code>pier deploy DIR --site {props.site}</code>.
+            </p>
+          </div>
+        )}
+        {next && (
+          <div class="card-foot">
+            <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
+              {loading ? 'Loading…' : 'Load more'}
+            </button>
+          </div>
+        )}
+      </div>
+      <ConfirmDialog
+        open={!!target}
+        title={!target ? '' : target.action === 'Roll back' ? `Roll back to ${target.dep.id}?` : `Publish ${target.dep.id}?`}
+        confirmLabel={target?.action ?? ''}
+        busy={busy}
+        error={dialogError}
+        onConfirm={confirm}
+        onClose={() => setTarget(undefined)}
+      >
+        {target && (
+          <p>
+            <code>{target.dep.id}</code> ({plural(target.dep.files, 'file')}, created {relativeTime(target.dep.created_at)}) will
+            replace {live ? <code>{live.id}</code> : 'nothing'} as the live deployment of <strong>{props.site}</strong>. Visitors
+            see it at once.
+          </p>
+        )}
+      </ConfirmDialog>
+    </SiteFrame>
+  );
+}
