@@ -486,12 +486,15 @@ func (s *server) Run(ctx context.Context) error {
 			errc <- err
 		}
 	}
+	// The banner comes first: whoever sees a listener answer (a test, a
+	// load balancer's health check) can read it. The listeners are bound
+	// already; connections wait in their backlog.
+	s.printBanner()
 	go serve(s.edgeSrv, s.edgeLn, false)
 	if s.tlsSrv != nil {
 		go serve(s.tlsSrv, s.tlsLn, true)
 	}
 	go serve(s.adminSrv, s.adminLn, false)
-	s.printBanner()
 	select {
 	case <-ctx.Done():
 		return nil
