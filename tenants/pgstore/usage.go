@@ -8,60 +8,19 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/internal/usagecols"
 )
 
-// usageCols are the counter columns of usage_minutes and usage_hours, in
-// the order of usageValues.
-var usageCols = []string{
-	"r1xx", "r2xx", "r3xx", "r4xx", "r5xx", "bytes_out",
-	"inv_ok", "inv_exception", "inv_exceeded_cpu", "inv_exceeded_subrequests", "inv_exceeded_memory",
-	"inv_response_too_large", "inv_request_too_large", "inv_canceled", "inv_other",
-	"cpu_us", "subrequests",
-}
-
-// usageValues appends c's counters in usageCols order.
-func usageValues(args []any, c *tenants.UsageCounters) []any {
-	for _, n := range c.Requests {
-		args = append(args, n)
-	}
-	args = append(args, c.BytesOut)
-	for _, n := range c.Invocations {
-		args = append(args, n)
-	}
-	return append(args, c.CPU.Microseconds(), c.SubRequests)
-}
-
-// usageDest appends pointers to c's counters in usageCols order; the CPU
-// column is scanned into *cpu (microseconds).
-func usageDest(dest []any, c *tenants.UsageCounters, cpu *int64) []any {
-	for i := range c.Requests {
-		dest = append(dest, &c.Requests[i])
-	}
-	dest = append(dest, &c.BytesOut)
-	for i := range c.Invocations {
-		dest = append(dest, &c.Invocations[i])
-	}
-	return append(dest, cpu, &c.SubRequests)
-}
-
-func usageList(format string) string {
-	parts := make([]string, len(usageCols))
-	for i, c := range usageCols {
-		parts[i] = strings.ReplaceAll(format, "%c", c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 var (
-	addUsageSQL = `INSERT INTO usage_minutes (site_id, tenant_id, minute, ` + usageList("%c") + `)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]` + bigintArrays(4, len(usageCols)) + `)
+	addUsageSQL = `INSERT INTO usage_minutes (site_id, tenant_id, minute, ` + usagecols.List("%c") + `)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]` + bigintArrays(4, len(usagecols.Cols)) + `)
 ORDER BY 1, 3
-ON CONFLICT (site_id, minute) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = usage_minutes.%c + excluded.%c") + "\n"
-	rollUpSQL = `INSERT INTO usage_hours (site_id, tenant_id, hour, ` + usageList("%c") + `)
-SELECT site_id, max(tenant_id), minute - minute % 3600, ` + usageList("sum(%c)") + `
+ON CONFLICT (site_id, minute) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usagecols.List("%c = usage_minutes.%c + excluded.%c") + "\n"
+	rollUpSQL = `INSERT INTO usage_hours (site_id, tenant_id, hour, ` + usagecols.List("%c") + `)
+SELECT site_id, max(tenant_id), minute - minute % 3600, ` + usagecols.List("sum(%c)") + `
 FROM usage_minutes WHERE minute >= $1 AND minute < $2
 GROUP BY site_id, minute - minute % 3600
-ON CONFLICT (site_id, hour) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = excluded.%c")
+ON CONFLICT (site_id, hour) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usagecols.List("%c = excluded.%c")
 )
 
 // bigintArrays returns ", $from::bigint[], …" for n parameters.
@@ -84,15 +43,15 @@ func (s *Store) AddUsage(ctx context.Context, rows []tenants.UsageRow) error {
 	sites := make([]string, len(rows))
 	tenantIDs := make([]string, len(rows))
 	minutes := make([]int64, len(rows))
-	cols := make([][]int64, len(usageCols))
+	cols := make([][]int64, len(usagecols.Cols))
 	for i := range cols {
 		cols[i] = make([]int64, len(rows))
 	}
-	vals := make([]any, 0, len(usageCols))
+	vals := make([]any, 0, len(usagecols.Cols))
 	for i := range rows {
 		r := &rows[i]
 		sites[i], tenantIDs[i], minutes[i] = r.SiteID, r.TenantID, r.Minute.Truncate(time.Minute).Unix()
-		vals = usageValues(vals[:0], &r.UsageCounters)
+		vals = usagecols.Values(vals[:0], &r.UsageCounters)
 		for j, v := range vals {
 			cols[j][i] = v.(int64)
 		}
@@ -123,7 +82,7 @@ func (s *Store) UsageSeries(ctx context.Context, q tenants.UsageQuery) ([]tenant
 	}
 	from, step := q.From.Unix(), int64(q.Step/time.Second)
 	query := fmt.Sprintf(`SELECT (%[1]s - $1) / $2 AS b, %[2]s FROM %[3]s
-WHERE %[4]s = $3 AND %[1]s >= $1 AND %[1]s < $4 GROUP BY b ORDER BY b`, col, usageList("sum(%c)::bigint"), table, key)
+WHERE %[4]s = $3 AND %[1]s >= $1 AND %[1]s < $4 GROUP BY b ORDER BY b`, col, usagecols.List("sum(%c)::bigint"), table, key)
 	rows, err := s.pool.Query(ctx, query, from, step, val, q.To.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: reading usage: %w", err)
@@ -133,7 +92,7 @@ WHERE %[4]s = $3 AND %[1]s >= $1 AND %[1]s < $4 GROUP BY b ORDER BY b`, col, usa
 	for rows.Next() {
 		var p tenants.UsagePoint
 		var b, cpu int64
-		if err := rows.Scan(usageDest([]any{&b}, &p.UsageCounters, &cpu)...); err != nil {
+		if err := rows.Scan(usagecols.Dest([]any{&b}, &p.UsageCounters, &cpu)...); err != nil {
 			return nil, fmt.Errorf("pgstore: reading usage: %w", err)
 		}
 		p.Start = time.Unix(from+b*step, 0).UTC()

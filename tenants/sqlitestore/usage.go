@@ -7,59 +7,18 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/internal/usagecols"
 )
 
-// usageCols are the counter columns of usage_minutes and usage_hours, in
-// the order of usageValues.
-var usageCols = []string{
-	"r1xx", "r2xx", "r3xx", "r4xx", "r5xx", "bytes_out",
-	"inv_ok", "inv_exception", "inv_exceeded_cpu", "inv_exceeded_subrequests", "inv_exceeded_memory",
-	"inv_response_too_large", "inv_request_too_large", "inv_canceled", "inv_other",
-	"cpu_us", "subrequests",
-}
-
-// usageValues appends c's counters in usageCols order.
-func usageValues(args []any, c *tenants.UsageCounters) []any {
-	for _, n := range c.Requests {
-		args = append(args, n)
-	}
-	args = append(args, c.BytesOut)
-	for _, n := range c.Invocations {
-		args = append(args, n)
-	}
-	return append(args, c.CPU.Microseconds(), c.SubRequests)
-}
-
-// usageDest appends pointers to c's counters in usageCols order; the CPU
-// column is scanned into *cpu (microseconds).
-func usageDest(dest []any, c *tenants.UsageCounters, cpu *int64) []any {
-	for i := range c.Requests {
-		dest = append(dest, &c.Requests[i])
-	}
-	dest = append(dest, &c.BytesOut)
-	for i := range c.Invocations {
-		dest = append(dest, &c.Invocations[i])
-	}
-	return append(dest, cpu, &c.SubRequests)
-}
-
-func usageList(format string) string {
-	parts := make([]string, len(usageCols))
-	for i, c := range usageCols {
-		parts[i] = strings.ReplaceAll(format, "%c", c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 var (
-	addUsageSQL = `INSERT INTO usage_minutes (site_id, tenant_id, minute, ` + usageList("%c") + `)
-VALUES (?, ?, ?` + strings.Repeat(", ?", len(usageCols)) + `)
-ON CONFLICT (site_id, minute) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = %c + excluded.%c")
-	rollUpSQL = `INSERT INTO usage_hours (site_id, tenant_id, hour, ` + usageList("%c") + `)
-SELECT site_id, max(tenant_id), minute - minute % 3600, ` + usageList("sum(%c)") + `
+	addUsageSQL = `INSERT INTO usage_minutes (site_id, tenant_id, minute, ` + usagecols.List("%c") + `)
+VALUES (?, ?, ?` + strings.Repeat(", ?", len(usagecols.Cols)) + `)
+ON CONFLICT (site_id, minute) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usagecols.List("%c = %c + excluded.%c")
+	rollUpSQL = `INSERT INTO usage_hours (site_id, tenant_id, hour, ` + usagecols.List("%c") + `)
+SELECT site_id, max(tenant_id), minute - minute % 3600, ` + usagecols.List("sum(%c)") + `
 FROM usage_minutes WHERE minute >= ? AND minute < ?
 GROUP BY site_id, minute - minute % 3600
-ON CONFLICT (site_id, hour) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usageList("%c = excluded.%c")
+ON CONFLICT (site_id, hour) DO UPDATE SET tenant_id = excluded.tenant_id, ` + usagecols.List("%c = excluded.%c")
 )
 
 // AddUsage implements tenants.Store.
@@ -77,11 +36,11 @@ func (s *Store) AddUsage(ctx context.Context, rows []tenants.UsageRow) error {
 		return fmt.Errorf("sqlitestore: adding usage: %w", err)
 	}
 	defer stmt.Close()
-	args := make([]any, 0, 3+len(usageCols))
+	args := make([]any, 0, 3+len(usagecols.Cols))
 	for i := range rows {
 		r := &rows[i]
 		args = append(args[:0], r.SiteID, r.TenantID, r.Minute.Truncate(time.Minute).Unix())
-		args = usageValues(args, &r.UsageCounters)
+		args = usagecols.Values(args, &r.UsageCounters)
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlitestore: adding usage of site %s: %w", r.SiteID, err)
 		}
@@ -107,7 +66,7 @@ func (s *Store) UsageSeries(ctx context.Context, q tenants.UsageQuery) ([]tenant
 	}
 	from, step := q.From.Unix(), int64(q.Step/time.Second)
 	query := fmt.Sprintf(`SELECT (%[1]s - ?1) / ?2 AS b, %[2]s FROM %[3]s
-WHERE %[4]s = ?3 AND %[1]s >= ?1 AND %[1]s < ?4 GROUP BY b ORDER BY b`, col, usageList("sum(%c)"), table, key)
+WHERE %[4]s = ?3 AND %[1]s >= ?1 AND %[1]s < ?4 GROUP BY b ORDER BY b`, col, usagecols.List("sum(%c)"), table, key)
 	rows, err := s.read.QueryContext(ctx, query, from, step, val, q.To.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: reading usage: %w", err)
@@ -117,7 +76,7 @@ WHERE %[4]s = ?3 AND %[1]s >= ?1 AND %[1]s < ?4 GROUP BY b ORDER BY b`, col, usa
 	for rows.Next() {
 		var p tenants.UsagePoint
 		var b, cpu int64
-		if err := rows.Scan(usageDest([]any{&b}, &p.UsageCounters, &cpu)...); err != nil {
+		if err := rows.Scan(usagecols.Dest([]any{&b}, &p.UsageCounters, &cpu)...); err != nil {
 			return nil, fmt.Errorf("sqlitestore: reading usage: %w", err)
 		}
 		p.Start = time.Unix(from+b*step, 0).UTC()
