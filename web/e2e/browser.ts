@@ -2,6 +2,7 @@
 // profile, and the checks every page gets: axe-core, no horizontal
 // scroll, no request to another host, no CSP violation, a screenshot.
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -87,4 +88,40 @@ export async function axeViolations(page: Page): Promise<string[]> {
 /** How far the page scrolls sideways (0 when it fits the viewport). */
 export function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+/**
+ * Runs fn in a fresh browser at width; afterwards the page must have had no
+ * CSP violation or page error and requested nothing outside origin. A
+ * failure leaves a screenshot named FAILED-<name>-<width>.
+ */
+export async function inBrowser(origin: string, name: string, width: number, fn: (s: Session) => Promise<void>): Promise<void> {
+  const s = await openBrowser(width);
+  try {
+    await fn(s);
+    expect(s.problems, 'CSP violations or page errors').toEqual([]);
+    const foreign = s.requests.filter((u) => !u.startsWith(origin + '/'));
+    expect(foreign, 'requests to another host than the console').toEqual([]);
+  } catch (err) {
+    const path = await screenshot(s.page, `FAILED-${name}-${width}`).catch((e) => `none (${e})`);
+    console.log(`screenshot of the failure: ${path}`);
+    throw err;
+  } finally {
+    await s.close();
+  }
+}
+
+/** The checks every page gets: a screenshot, axe-core, and no sideways scroll. */
+export async function checkPage(page: Page, name: string, width: number): Promise<void> {
+  await screenshot(page, `${name}-${width}`);
+  expect(await axeViolations(page), `axe-core on ${name}`).toEqual([]);
+  expect(await horizontalOverflow(page), `horizontal scroll on ${name} at ${width} px`).toBe(0);
+}
+
+/** Signs in at origin with token through the sign-in form and waits for the sites list. */
+export async function signIn(page: Page, origin: string, token: string): Promise<void> {
+  await page.goto(origin + '/');
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Sites' }).waitFor();
 }

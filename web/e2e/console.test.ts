@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { startPier, type Pier } from './pier';
-import { axeViolations, horizontalOverflow, openBrowser, screenshot, widths, type Session } from './browser';
+import { checkPage, inBrowser as inBrowserAt, openBrowser, screenshot, signIn as signInAt, widths, type Session } from './browser';
 
 let pier: Pier;
 let tenantToken: string;
@@ -28,35 +28,12 @@ afterAll(async () => {
   await pier?.stop();
 });
 
-/** Runs fn in a fresh browser; a failure leaves a screenshot behind. */
-async function inBrowser(name: string, width: number, fn: (s: Session) => Promise<void>) {
-  const s = await openBrowser(width);
-  try {
-    await fn(s);
-    expect(s.problems, 'CSP violations or page errors').toEqual([]);
-    const foreign = s.requests.filter((u) => !u.startsWith(pier.url + '/'));
-    expect(foreign, 'requests to another host than the console').toEqual([]);
-  } catch (err) {
-    const path = await screenshot(s.page, `FAILED-${name}-${width}`).catch((e) => `none (${e})`);
-    console.log(`screenshot of the failure: ${path}`);
-    throw err;
-  } finally {
-    await s.close();
-  }
+function inBrowser(name: string, width: number, fn: (s: Session) => Promise<void>) {
+  return inBrowserAt(pier.url, name, width, fn);
 }
 
-/** The checks every page gets: accessibility, fit, and a screenshot. */
-async function checkPage(page: Page, name: string, width: number) {
-  await screenshot(page, `${name}-${width}`);
-  expect(await axeViolations(page), `axe-core on ${name}`).toEqual([]);
-  expect(await horizontalOverflow(page), `horizontal scroll on ${name} at ${width} px`).toBe(0);
-}
-
-async function signIn(page: Page, token: string) {
-  await page.goto(pier.url + '/');
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Sites' }).waitFor();
+function signIn(page: Page, token: string) {
+  return signInAt(page, pier.url, token);
 }
 
 function siteNames(page: Page): Promise<string[]> {
