@@ -60,11 +60,12 @@ export function App() {
   const { session } = state;
   let page;
   const r = route(path);
+  // One line per view; a view not built yet is "Page not found".
   if (r?.page === 'sites') {
     page = <Sites session={session} onUnauthorized={expired} />;
-  } else if (r?.page === 'site') {
+  } else if (r?.page === 'site' && r.tab === 'overview') {
     page = <SiteOverview key={r.site} site={r.site} onUnauthorized={expired} />;
-  } else if (r?.page === 'deployments') {
+  } else if (r?.page === 'site' && r.tab === 'deployments') {
     page = <Deployments key={r.site} site={r.site} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;

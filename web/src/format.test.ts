@@ -11,6 +11,8 @@ import {
   requestTotals,
   route,
   sitePath,
+  deploymentPath,
+  tenantPath,
   sourceLabel,
 } from './format';
 
@@ -110,15 +112,29 @@ describe('route', () => {
   it.each([
     ['/sites', { page: 'sites' }],
     ['/', { page: 'sites' }],
-    ['/sites/blog', { page: 'site', site: 'blog' }],
-    ['/sites/blog/', { page: 'site', site: 'blog' }],
-    ['/sites/blog/deployments', { page: 'deployments', site: 'blog' }],
+    ['/sites/blog', { page: 'site', site: 'blog', tab: 'overview' }],
+    ['/sites/blog/', { page: 'site', site: 'blog', tab: 'overview' }],
+    ['/sites/blog/deployments', { page: 'site', site: 'blog', tab: 'deployments' }],
+    ['/sites/blog/domains', { page: 'site', site: 'blog', tab: 'domains' }],
+    ['/sites/blog/deploy', { page: 'site', site: 'blog', tab: 'deploy' }],
+    ['/sites/blog/settings/', { page: 'site', site: 'blog', tab: 'settings' }],
+    ['/sites/blog/deployments/k3v9x2ab', { page: 'deployment', site: 'blog', id: 'k3v9x2ab' }],
+    ['/sites/blog/overview', undefined],
     ['/sites/blog/other', undefined],
     ['/sites/%E0%A4%A', undefined],
+    ['/sites/blog/deployments/%E0%A4%A', undefined],
+    ['/tenants', { page: 'tenants' }],
+    ['/tenants/acme', { page: 'tenant', tenant: 'acme', tab: 'overview' }],
+    ['/tenants/acme/analytics', { page: 'tenant', tenant: 'acme', tab: 'analytics' }],
+    ['/tenants/acme/sites', undefined],
+    ['/attention', { page: 'attention' }],
     ['/nope', undefined],
   ])('%s', (path, want) => expect(route(path)).toEqual(want));
   it('builds paths the router reads back', () => {
     expect(sitePath('blog', 'deployments')).toBe('/sites/blog/deployments');
-    expect(route(sitePath('a b'))).toEqual({ page: 'site', site: 'a b' });
+    expect(sitePath('blog', 'overview')).toBe('/sites/blog');
+    expect(route(sitePath('a b'))).toEqual({ page: 'site', site: 'a b', tab: 'overview' });
+    expect(route(deploymentPath('a b', 'x/y'))).toEqual({ page: 'deployment', site: 'a b', id: 'x/y' });
+    expect(route(tenantPath('a b', 'analytics'))).toEqual({ page: 'tenant', tenant: 'a b', tab: 'analytics' });
   });
 });

@@ -119,26 +119,70 @@ export function certStatusLabel(status: string): string {
   return words[status] ?? status;
 }
 
-/** The view a console path names, or undefined for an unknown path. */
+/** The tabs of a site's pages, in the order the site's navigation shows them. */
+export const siteTabs = ['overview', 'deployments', 'deploy', 'domains', 'logs', 'analytics', 'settings'] as const;
+export type SiteTab = (typeof siteTabs)[number];
+
+/** The tabs of a tenant's pages (operator only). */
+export const tenantTabs = ['overview', 'analytics'] as const;
+export type TenantTab = (typeof tenantTabs)[number];
+
+/** The view a console path names. */
 export type Route =
   | { page: 'sites' }
-  | { page: 'site'; site: string }
-  | { page: 'deployments'; site: string };
+  | { page: 'site'; site: string; tab: SiteTab }
+  | { page: 'deployment'; site: string; id: string }
+  | { page: 'tenants' }
+  | { page: 'tenant'; tenant: string; tab: TenantTab }
+  | { page: 'attention' };
 
-export function route(path: string): Route | undefined {
-  if (path === '/' || path === '/sites' || path === '/sign-in') return { page: 'sites' };
-  const m = /^\/sites\/([^/]+)(\/deployments)?\/?$/.exec(path);
-  if (!m) return undefined;
-  let site: string;
+function decode(s: string): string | undefined {
   try {
-    site = decodeURIComponent(m[1]);
+    return decodeURIComponent(s);
   } catch {
     return undefined;
   }
-  return m[2] ? { page: 'deployments', site } : { page: 'site', site };
 }
 
-/** The path of a site's page. */
-export function sitePath(site: string, sub?: 'deployments'): string {
-  return '/sites/' + encodeURIComponent(site) + (sub ? '/' + sub : '');
+/** The view path names, or undefined for an unknown path. */
+export function route(path: string): Route | undefined {
+  if (path === '/' || path === '/sites' || path === '/sign-in') return { page: 'sites' };
+  if (path === '/tenants' || path === '/tenants/') return { page: 'tenants' };
+  if (path === '/attention' || path === '/attention/') return { page: 'attention' };
+  let m = /^\/sites\/([^/]+)\/deployments\/([^/]+)\/?$/.exec(path);
+  if (m) {
+    const site = decode(m[1]);
+    const id = decode(m[2]);
+    return site !== undefined && id !== undefined ? { page: 'deployment', site, id } : undefined;
+  }
+  m = /^\/sites\/([^/]+)(?:\/([a-z]+))?\/?$/.exec(path);
+  if (m) {
+    const site = decode(m[1]);
+    const tab = (m[2] ?? 'overview') as SiteTab;
+    if (site === undefined || !siteTabs.includes(tab) || m[2] === 'overview') return undefined;
+    return { page: 'site', site, tab };
+  }
+  m = /^\/tenants\/([^/]+)(?:\/([a-z]+))?\/?$/.exec(path);
+  if (m) {
+    const tenant = decode(m[1]);
+    const tab = (m[2] ?? 'overview') as TenantTab;
+    if (tenant === undefined || !tenantTabs.includes(tab) || m[2] === 'overview') return undefined;
+    return { page: 'tenant', tenant, tab };
+  }
+  return undefined;
+}
+
+/** The path of a site's page (its overview without a tab). */
+export function sitePath(site: string, tab?: SiteTab): string {
+  return '/sites/' + encodeURIComponent(site) + (tab && tab !== 'overview' ? '/' + tab : '');
+}
+
+/** The path of one deployment's detail page. */
+export function deploymentPath(site: string, id: string): string {
+  return sitePath(site, 'deployments') + '/' + encodeURIComponent(id);
+}
+
+/** The path of a tenant's page (operator only). */
+export function tenantPath(tenant: string, tab?: TenantTab): string {
+  return '/tenants/' + encodeURIComponent(tenant) + (tab && tab !== 'overview' ? '/' + tab : '');
 }

@@ -12,7 +12,7 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
   const link = (href: string, label: string) => (
     <a
       href={href}
-      aria-current={props.path === href ? 'page' : undefined}
+      aria-current={props.path === href || props.path.startsWith(href + '/') ? 'page' : undefined}
       onClick={(e) => {
         e.preventDefault();
         navigate(href);
@@ -28,7 +28,11 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
           <span class="logo" aria-hidden="true" />
           Pier
         </a>
-        <nav aria-label="Main">{link('/sites', 'Sites')}</nav>
+        <nav aria-label="Main">
+          {link('/sites', 'Sites')}
+          {session.kind === 'admin' && link('/tenants', 'Tenants')}
+          {session.kind === 'admin' && link('/attention', 'Attention')}
+        </nav>
         <div class="account">
           <span class="who" title={session.kind === 'admin' ? 'Signed in with an admin token' : 'Signed in with a tenant token'}>
             <span class={'badge ' + (session.kind === 'admin' ? 'badge-admin' : 'badge-tenant')}>

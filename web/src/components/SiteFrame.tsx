@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { navigate } from '../router';
-import { sitePath } from '../format';
+import { sitePath, type SiteTab } from '../format';
 
 /** A link the router follows without reloading the page. */
 export function Link(props: { href: string; class?: string; current?: boolean; children: ComponentChildren; label?: string }) {
@@ -21,8 +21,19 @@ export function Link(props: { href: string; class?: string; current?: boolean; c
   );
 }
 
+/** The site's tabs and their labels, in order. */
+const tabs: [SiteTab, string][] = [
+  ['overview', 'Overview'],
+  ['deployments', 'Deployments'],
+  ['deploy', 'Deploy'],
+  ['domains', 'Domains'],
+  ['logs', 'Logs'],
+  ['analytics', 'Analytics'],
+  ['settings', 'Settings'],
+];
+
 /** The head of a site's pages: breadcrumb, name, and the site's tabs. */
-export function SiteFrame(props: { site: string; tab: 'overview' | 'deployments'; children: ComponentChildren; actions?: ComponentChildren }) {
+export function SiteFrame(props: { site: string; tab: SiteTab; children: ComponentChildren; actions?: ComponentChildren }) {
   return (
     <section class="page" aria-labelledby="site-title">
       <nav class="breadcrumb" aria-label="Breadcrumb">
@@ -37,12 +48,11 @@ export function SiteFrame(props: { site: string; tab: 'overview' | 'deployments'
         {props.actions}
       </div>
       <nav class="tabs" aria-label="Site">
-        <Link href={sitePath(props.site)} current={props.tab === 'overview'}>
-          Overview
-        </Link>
-        <Link href={sitePath(props.site, 'deployments')} current={props.tab === 'deployments'}>
-          Deployments
-        </Link>
+        {tabs.map(([tab, label]) => (
+          <Link key={tab} href={sitePath(props.site, tab)} current={props.tab === tab}>
+            {label}
+          </Link>
+        ))}
       </nav>
       {props.children}
     </section>
