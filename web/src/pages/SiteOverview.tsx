@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Deployment, type Domain, type Site, type Usage } from '../api';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, ApiError, type Deployment, type Domain, type Site } from '../api';
 import {
   absoluteTime,
   bytes,
@@ -14,6 +14,12 @@ import {
   sourceLabel,
 } from '../format';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
+import { fetchUsage } from '../components/Analytics';
+import { ChartFigure } from '../components/ChartFigure';
+import { buckets, rangeById, requestsChart, type Buckets } from '../usage';
+
+/** The range of the overview's traffic chart: 24 hours by 5 minutes. */
+const DAY = rangeById('24h')!;
 
 /** Deployments the overview shows. */
 export const LATEST = 5;
@@ -25,7 +31,7 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
   const [data, setData] = useState<Loaded | undefined>();
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState('');
-  const [usage, setUsage] = useState<Usage | undefined>();
+  const [usage, setUsage] = useState<Buckets | undefined>();
   const [usageError, setUsageError] = useState('');
 
   async function load() {
@@ -44,7 +50,7 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
       setError(err instanceof Error ? err.message : String(err));
     }
     try {
-      setUsage(await api.usage(props.site));
+      setUsage(buckets(await fetchUsage({ site: props.site }, DAY)));
     } catch (err) {
       if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
       setUsageError(err instanceof Error ? err.message : String(err));
@@ -78,9 +84,9 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
       )}
       {data && (
         <div class="grid">
-          <section class="card panel" aria-labelledby="live-title">
+          <section class="card panel wide" aria-labelledby="live-title">
             <h2 id="live-title">Live</h2>
-            <dl class="facts">
+            <dl class="facts facts-row">
               <div>
                 <dt>URL</dt>
                 <dd>
@@ -120,7 +126,7 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
             </dl>
           </section>
 
-          <Traffic usage={usage} error={usageError} />
+          <Traffic site={props.site} usage={usage} error={usageError} />
 
           <section class="card wide" aria-labelledby="latest-title">
             <div class="card-head">
@@ -206,36 +212,47 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
   );
 }
 
-/** The last 24 hours' totals: requests by status class and bytes out. */
-function Traffic(props: { usage?: Usage; error: string }) {
+/** The last 24 hours: a chart of requests by status class, the totals by class and bytes out. */
+function Traffic(props: { site: string; usage?: Buckets; error: string }) {
   const totals = props.usage?.totals;
   const req = requestTotals(totals?.requests);
+  const chart = useMemo(() => (props.usage ? requestsChart(props.usage) : undefined), [props.usage]);
   return (
-    <section class="card panel" aria-labelledby="traffic-title">
-      <h2 id="traffic-title">Traffic, last 24 hours</h2>
+    <section class="card panel wide traffic" aria-labelledby="traffic-title">
+      <div class="traffic-head">
+        <h2 id="traffic-title">Traffic, last 24 hours</h2>
+        <Link href={sitePath(props.site, 'analytics')}>View analytics</Link>
+      </div>
       {props.error && (
         <p class="alert alert-error" role="alert">
           Loading traffic failed: {props.error}
         </p>
       )}
       {!totals && !props.error && <p class="muted">Loading traffic…</p>}
-      {totals && (
-        <dl class="stats" aria-label="Traffic totals, last 24 hours">
-          <div class="stat stat-main">
-            <dt>Requests</dt>
-            <dd>{count(req.total)}</dd>
-          </div>
-          <div class="stat stat-main">
-            <dt>Bytes out</dt>
-            <dd>{bytes(totals.bytes_out)}</dd>
-          </div>
-          {req.byClass.map(([cls, n]) => (
-            <div class={'stat stat-' + cls} key={cls}>
-              <dt>{cls}</dt>
-              <dd>{count(n)}</dd>
+      {totals && chart && (
+        <div class="traffic-body">
+          {req.total > 0 ? (
+            <ChartFigure chart={chart} range={DAY} size="small" compact class="traffic-chart" caption="Requests by status class" />
+          ) : (
+            <p class="muted traffic-none">No requests in the last 24 hours.</p>
+          )}
+          <dl class="stats" aria-label="Traffic totals, last 24 hours">
+            <div class="stat stat-main">
+              <dt>Requests</dt>
+              <dd>{count(req.total)}</dd>
             </div>
-          ))}
-        </dl>
+            <div class="stat stat-main">
+              <dt>Bytes out</dt>
+              <dd>{bytes(totals.bytes_out)}</dd>
+            </div>
+            {req.byClass.map(([cls, n]) => (
+              <div class={'stat stat-' + cls} key={cls}>
+                <dt>{cls}</dt>
+                <dd>{count(n)}</dd>
+              </div>
+            ))}
+          </dl>
+        </div>
       )}
     </section>
   );
