@@ -161,6 +161,8 @@ describe('charts', () => {
     expect(cpuChart(b).total).toBe(11.5);
     expect(cpuChart(b).unit).toBe('ms');
     expect(subrequestsChart(b).total).toBe(2);
+    expect([bytesChart(b), cpuChart(b), subrequestsChart(b)].map((c) => c.legend)).toEqual([false, false, false]);
+    expect([requestsChart(b), invocationsChart(b)].map((c) => c.legend)).toEqual([true, true]);
   });
 
   it('invocations: OK always, then the outcomes that happened, labelled', () => {
@@ -174,8 +176,10 @@ describe('charts', () => {
 
   it('violations: by kind, or one series of zeros', () => {
     expect(violationsChart(b).series.map((s) => [s.label, s.total])).toEqual([['CPU limit', 2]]);
+    expect(violationsChart(b).legend).toBe(true);
     const none = violationsChart(buckets({ ...ONE_MIN, points: [] }));
     expect(none.series.map((s) => [s.label, s.total])).toEqual([['Violations', 0]]);
+    expect(none.legend).toBe(false);
     expect(none.series[0].values).toEqual([0, 0, 0, 0, 0]);
   });
 

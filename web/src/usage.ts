@@ -151,6 +151,8 @@ export interface Chart {
   stepMs: number;
   series: Series[];
   total: number;
+  /** Show each series' name and total: the chart breaks its total down (by class, outcome or kind). */
+  legend: boolean;
 }
 
 // Series colours: distinct in hue and lightness on white (each at least
@@ -203,8 +205,8 @@ function series(b: Buckets, key: string, label: string, color: string, pick: (c:
   return { key, label, color, values, total: values.reduce((a, v) => a + v, 0) };
 }
 
-function chart(b: Buckets, c: Omit<Chart, 'times' | 'stepMs' | 'total'>): Chart {
-  return { ...c, times: b.times, stepMs: b.stepMs, total: c.series.reduce((a, s) => a + s.total, 0) };
+function chart(b: Buckets, c: Omit<Chart, 'times' | 'stepMs' | 'total' | 'legend'> & { legend?: boolean }): Chart {
+  return { legend: false, ...c, times: b.times, stepMs: b.stepMs, total: c.series.reduce((a, s) => a + s.total, 0) };
 }
 
 /** Keys of a map field seen anywhere in the window, in order, with a value. */
@@ -222,6 +224,7 @@ export function requestsChart(b: Buckets): Chart {
     title: 'Requests',
     description: 'Answered requests by status class',
     unit: 'count',
+    legend: true,
     series: classes.map((k) => series(b, k, k, colors[k as keyof typeof colors], (c) => c.requests[k] ?? 0)),
   });
 }
@@ -244,6 +247,7 @@ export function invocationsChart(b: Buckets): Chart {
     title: 'Worker invocations',
     description: 'Worker invocations by outcome',
     unit: 'count',
+    legend: true,
     series: keys.map((k) => series(b, k, outcomeLabel(k), outcomeColors[k] ?? outcomeColors.other, (c) => c.invocations[k] ?? 0)),
   });
 }
@@ -276,6 +280,7 @@ export function violationsChart(b: Buckets): Chart {
     title: 'Limit violations',
     description: 'Worker invocations stopped by a limit or failed, by kind',
     unit: 'count',
+    legend: keys.length > 0,
     series: keys.length
       ? keys.map((k) => series(b, k, outcomeLabel(k), outcomeColors[k] ?? outcomeColors.other, (c) => c.violations[k] ?? 0))
       : [series(b, 'violations', 'Violations', outcomeColors.exception, () => 0)],

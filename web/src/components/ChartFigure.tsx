@@ -95,7 +95,7 @@ export function ChartFigure(props: {
           </p>
         </div>
         {!props.compact && <p class="chart-total">{value(shown)}</p>}
-        {chart.series.length > 1 && (
+        {chart.legend && (
           <ul class="legend" aria-label={`${chart.title}: series`}>
             {chart.series.map((s) => (
               <li key={s.key}>
