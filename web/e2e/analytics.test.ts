@@ -2,26 +2,50 @@
 // made to a site over the edge show in its analytics (chart, legend and
 // table) once the edge flushed them, at 1 hour, 24 hours and 7 days; the
 // site overview's 24 h chart; a tenant's analytics for the operator; a
-// tenant refused another tenant's; uPlot loaded only by pages with a chart.
+// tenant refused another tenant's; a worker's invocations, CPU time and
+// violations; uPlot loaded only by pages with a chart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
-import { startPier, type Pier } from './pier';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pierBin, startPier, type Pier } from './pier';
 import { checkPage, inBrowser as inBrowserAt, signIn as signInAt, widths, type Session } from './browser';
 
 let pier: Pier;
 let acmeToken: string;
 
 interface Usage {
-  totals: { requests: Record<string, number>; bytes_out: number };
+  totals: { requests: Record<string, number>; bytes_out: number; invocations: Record<string, number> };
+}
+
+/** Deploys the analytics worker (testdata/analytics-worker.wat, built) beside an index.html to site. */
+async function deployWorker(site: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'pier-web-worker-'));
+  try {
+    await writeFile(join(dir, 'index.html'), '<!doctype html><title>App</title><h1>App</h1>');
+    const wasm = join(dir, 'worker.wasm');
+    await copyFile(new URL('./testdata/analytics-worker.wasm', import.meta.url), wasm);
+    await promisify(execFile)(pierBin, ['deploy', dir, '--site', site, '--worker', wasm], {
+      env: { PATH: process.env.PATH, PIER_API: pier.url, PIER_TOKEN: pier.adminToken },
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 beforeAll(async () => {
-  pier = await startPier();
+  pier = await startPier({ workers: true });
   await pier.api('POST', '/tenants', { name: 'acme' });
   await pier.api('POST', '/tenants', { name: 'globex' });
   await pier.api('POST', '/sites', { name: 'blog', tenant: 'acme' });
   await pier.api('POST', '/sites', { name: 'quiet', tenant: 'acme' });
   await pier.api('POST', '/sites', { name: 'news', tenant: 'globex' });
+  await pier.api('POST', '/tenants', { name: 'initech' });
+  await pier.api('POST', '/sites', { name: 'app', tenant: 'initech' });
+  await deployWorker('app');
   await pier.deploy('blog', { 'index.html': '<!doctype html><title>Blog</title><h1>Hello, analytics</h1>' });
   acmeToken = (await pier.api<{ token: string }>('POST', '/tenants/acme/tokens', { name: 'analytics-test' })).token;
 });
@@ -67,6 +91,9 @@ it('requests made over the edge show in the analytics once the edge flushed them
     // store at least every 10 s; the page reads them again on Refresh.
     for (let i = 0; i < 3; i++) expect((await pier.fetchSite('blog', '/')).status).toBe(200);
     expect((await pier.fetchSite('blog', '/no-such-page')).status).toBe(404);
+    // And two worker answers and one worker the CPU limit stopped.
+    for (let i = 0; i < 2; i++) expect(await pier.fetchSite('app', '/hello')).toEqual({ status: 200, body: 'hello from a worker\n' });
+    expect((await pier.fetchSite('app', '/spin')).status).toBeGreaterThanOrEqual(500);
     const total = figure(page, 'Requests by status class').locator('.chart-total');
     await expect
       .poll(
@@ -80,6 +107,9 @@ it('requests made over the edge show in the analytics once the edge flushed them
   });
   const usage = await pier.api<Usage>('GET', '/sites/blog/usage');
   expect(usage.totals.requests).toEqual({ '1xx': 0, '2xx': 3, '3xx': 0, '4xx': 1, '5xx': 0 });
+  await expect
+    .poll(async () => (await pier.api<Usage>('GET', '/sites/app/usage')).totals.invocations, { timeout: 20_000 })
+    .toMatchObject({ ok: 2, exceededCpu: 1 });
 }, 90_000);
 
 describe.each(widths)('at %d px', (width) => {
@@ -169,7 +199,32 @@ describe.each(widths)('at %d px', (width) => {
     });
   });
 
-  it("the operator sees a tenant's analytics; a tenant cannot see another tenant's", async () => {
+  it("a worker's invocations by outcome, CPU time, subrequests and limit violations", async () => {
+    await inBrowser('analytics-worker', width, async ({ page }) => {
+      await signIn(page, pier.adminToken);
+      await page.goto(pier.url + '/sites/app/analytics?range=1h');
+      const workers = page.getByRole('region', { name: 'Workers' });
+      const invocations = figure(workers, 'Worker invocations by outcome');
+      await invocations.locator('canvas').first().waitFor();
+      expect(await page.getByRole('radio', { name: '1 hour' }).isChecked()).toBe(true);
+      expect(await invocations.locator('.chart-total').textContent()).toBe('3');
+      expect(await invocations.getByRole('listitem').allTextContents()).toEqual(['OK2', 'CPU limit1']);
+      expect(await tableSums(invocations)).toEqual({ OK: 2, 'CPU limit': 1 });
+      const violations = figure(workers, 'Limit violations');
+      expect(await violations.locator('.chart-total').textContent()).toBe('1');
+      expect(await violations.getByRole('listitem').allTextContents()).toEqual(['CPU limit1']);
+      expect(await tableSums(violations)).toEqual({ 'CPU limit': 1 });
+      const cpu = await figure(workers, 'Worker CPU time').locator('.chart-total').textContent();
+      expect(cpu).toMatch(/^\d+(\.\d)? (ms|s)$/);
+      expect(cpu).not.toBe('0 ms');
+      expect(await figure(workers, 'Subrequests').locator('.chart-total').textContent()).toBe('0');
+      const req = figure(page, 'Requests by status class');
+      expect(await req.getByRole('listitem').allTextContents()).toEqual(['2xx2', '3xx0', '4xx0', expect.stringMatching(/^5xx1$/)]);
+      await checkPage(page, 'analytics-worker', width);
+    });
+  });
+
+  it("the operator sees a tenant's analytics", async () => {
     await inBrowser('analytics-tenant', width, async ({ page }) => {
       await signIn(page, pier.adminToken);
       await page.goto(pier.url + '/tenants/acme/analytics');
@@ -185,7 +240,9 @@ describe.each(widths)('at %d px', (width) => {
       await page.goto(pier.url + '/tenants/globex/analytics');
       await page.getByRole('heading', { name: 'No traffic in the last 24 hours' }).waitFor();
     });
+  });
 
+  it("a tenant cannot see another tenant's analytics", async () => {
     // The API answers another tenant's usage 404, and the console says so.
     const other = await fetch(pier.url + '/api/v1/tenants/globex/usage', { headers: { Authorization: 'Bearer ' + acmeToken } });
     expect(other.status).toBe(404);
