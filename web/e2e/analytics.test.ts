@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pierBin, startPier, type Pier } from './pier';
-import { checkPage, inBrowser as inBrowserAt, signIn as signInAt, widths, type Session } from './browser';
+import { checkPage, horizontalOverflow, inBrowser as inBrowserAt, signIn as signInAt, widths, type Session } from './browser';
 
 let pier: Pier;
 let acmeToken: string;
@@ -221,6 +221,15 @@ describe.each(widths)('at %d px', (width) => {
       const req = figure(page, 'Requests by status class');
       expect(await req.getByRole('listitem').allTextContents()).toEqual(['2xx2', '3xx0', '4xx0', expect.stringMatching(/^5xx1$/)]);
       await checkPage(page, 'analytics-worker', width);
+
+      if (width > 700) {
+        // The charts follow their container: a narrower window, narrower canvases, no sideways scroll.
+        const canvas = req.locator('canvas').first();
+        const wide = (await canvas.boundingBox())!.width;
+        await page.setViewportSize({ width: 375, height: 900 });
+        await expect.poll(async () => (await canvas.boundingBox())!.width).toBeLessThan(Math.min(wide, 375));
+        await expect.poll(() => horizontalOverflow(page)).toBe(0);
+      }
     });
   });
 
