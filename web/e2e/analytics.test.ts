@@ -163,16 +163,26 @@ describe.each(widths)('at %d px', (width) => {
       expect(await tableSums(req)).toEqual({ '2xx': 3, '3xx': 0, '4xx': 1, '5xx': 0 });
       await checkPage(page, 'analytics-site-1h', width);
 
-      // 7 days read the hourly roll-ups, refreshed every 5 minutes: the
-      // requests may not be there yet, and the page says so.
+      // 7 days read the hourly roll-ups (refreshed every 5 minutes) and
+      // their last 2 hours from the minute rows: the requests show at once.
+      const asked = usageQueries.length;
       await page.getByRole('radio', { name: '7 days' }).check();
-      await expect.poll(() => usageQueries.at(-1)!.searchParams.get('step')).toBe('1h');
-      await page.getByText(/Total, last 7 days|No traffic in the last 7 days/).first().waitFor();
+      await expect.poll(() => req.locator('.chart-when').textContent()).toBe('Total, last 7 days');
+      const steps = usageQueries.slice(asked, asked + 2).map((u) => {
+        const p = u.searchParams;
+        return [p.get('step'), (Date.parse(p.get('to')!) - Date.parse(p.get('from')!)) / 3600_000];
+      });
+      expect(steps.sort()).toEqual([
+        ['1h', 168],
+        ['30m', 2],
+      ]);
+      expect(await req.locator('.chart-total').textContent()).toBe('4');
+      expect(await tableSums(req)).toEqual({ '2xx': 3, '3xx': 0, '4xx': 1, '5xx': 0 });
       await checkPage(page, 'analytics-site-7d', width);
 
       // The range stays on reload.
       await page.reload();
-      await page.getByText(/Total, last 7 days|No traffic in the last 7 days/).first().waitFor();
+      await expect.poll(() => req.locator('.chart-when').textContent()).toBe('Total, last 7 days');
       expect(await page.getByRole('radio', { name: '7 days' }).isChecked()).toBe(true);
     });
   });

@@ -19,7 +19,9 @@ import {
   stepMs,
   subrequestsChart,
   summary,
+  tailWindow,
   usageWindow,
+  withTail,
   violationsChart,
   zeroCounters,
   type UsageSeries,
@@ -66,6 +68,49 @@ describe('ranges and their windows', () => {
     for (const r of ranges) expect(r.span / r.stepMs).toBeLessThanOrEqual(1500);
     expect(rangeById('30d')).toBeUndefined();
     expect(rangeById(null)).toBeUndefined();
+  });
+});
+
+describe('the fresh tail of hourly ranges', () => {
+  const week = rangeById('7d')!;
+  const w = usageWindow(week, Date.parse('2026-12-05T08:17:42Z'));
+
+  it('reads the last 2 hours by half hours', () => {
+    expect(tailWindow(week, w)).toEqual({ from: '2026-12-05T07:00:00Z', to: '2026-12-05T09:00:00Z', step: '30m' });
+    expect(tailWindow(rangeById('24h')!, usageWindow(rangeById('24h')!, Date.now()))).toBeUndefined();
+  });
+
+  it("replaces the roll-ups' last hours with the minute rows' sums", () => {
+    const hourly: UsageSeries = {
+      from: w.from,
+      to: w.to,
+      step: '1h',
+      points: [
+        point('2026-11-28T09:00:00Z', { requests: { '2xx': 5 } }),
+        point('2026-12-05T06:00:00Z', { requests: { '2xx': 1 } }),
+        // stale roll-ups of the last two hours
+        point('2026-12-05T07:00:00Z', { requests: { '2xx': 2 } }),
+        point('2026-12-05T08:00:00Z', { requests: { '2xx': 0 } }),
+      ],
+      totals: zeroCounters(),
+    };
+    const tail: UsageSeries = {
+      from: '2026-12-05T07:00:00Z',
+      to: w.to,
+      step: '30m',
+      points: [
+        point('2026-12-05T07:00:00Z', { requests: { '2xx': 2 } }),
+        point('2026-12-05T07:30:00Z', { requests: { '2xx': 1 } }),
+        point('2026-12-05T08:00:00Z', { requests: { '4xx': 1 } }),
+        point('2026-12-05T08:30:00Z', { requests: { '2xx': 3 } }),
+      ],
+      totals: zeroCounters(),
+    };
+    const b = buckets(withTail(hourly, tail));
+    expect(b.times).toHaveLength(168);
+    expect(b.points.slice(-3).map((p) => p.requests)).toEqual([{ '2xx': 1 }, { '2xx': 3 }, { '2xx': 3, '4xx': 1 }]);
+    expect(b.points[0].requests).toEqual({ '2xx': 5 });
+    expect(b.totals.requests).toEqual({ '2xx': 12, '4xx': 1 });
   });
 });
 

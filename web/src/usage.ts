@@ -30,6 +30,13 @@ export interface Range {
   step: string;
   stepMs: number;
   stepWords: string;
+  /**
+   * Hourly steps read the hourly roll-ups, which the store refreshes every
+   * 5 minutes for the current and the previous hour: the last tailHours
+   * are read again from the minute rows (freshTail) so the newest
+   * requests show at once.
+   */
+  tailHours?: number;
 }
 
 const MIN = 60_000;
@@ -38,13 +45,13 @@ const HOUR = 60 * MIN;
 /**
  * The ranges the console offers. 1 h and 24 h read the minute rows (fresh
  * within one flush, ~10 s): 60 and 288 buckets. 7 d reads the hourly
- * roll-ups (168 buckets), which the store refreshes every 5 minutes; a
- * minute step over 7 days would scan 60 times the rows for each answer.
+ * roll-ups (168 buckets; a minute step over 7 days would scan 60 times
+ * the rows for each answer) and its last 2 hours from the minute rows.
  */
 export const ranges: readonly Range[] = [
   { id: '1h', label: '1 hour', words: 'last hour', span: HOUR, step: '1m', stepMs: MIN, stepWords: 'per minute' },
   { id: '24h', label: '24 hours', words: 'last 24 hours', span: 24 * HOUR, step: '5m', stepMs: 5 * MIN, stepWords: 'per 5 minutes' },
-  { id: '7d', label: '7 days', words: 'last 7 days', span: 7 * 24 * HOUR, step: '1h', stepMs: HOUR, stepWords: 'per hour' },
+  { id: '7d', label: '7 days', words: 'last 7 days', span: 7 * 24 * HOUR, step: '1h', stepMs: HOUR, stepWords: 'per hour', tailHours: 2 },
 ];
 
 export function rangeById(id: string | null | undefined): Range | undefined {
@@ -60,6 +67,25 @@ export function rangeById(id: string | null | undefined): Range | undefined {
 export function usageWindow(range: Range, now: number): { from: string; to: string; step: string } {
   const to = Math.floor(now / range.stepMs) * range.stepMs + range.stepMs;
   return { from: new Date(to - range.span).toISOString().replace('.000Z', 'Z'), to: new Date(to).toISOString().replace('.000Z', 'Z'), step: range.step };
+}
+
+/** The query for the fresh tail of a window w of range (see Range.tailHours): its last hours by half hours, from the minute rows. */
+export function tailWindow(range: Range, w: { to: string }): { from: string; to: string; step: string } | undefined {
+  if (!range.tailHours) return undefined;
+  const to = Date.parse(w.to);
+  return { from: new Date(to - range.tailHours * HOUR).toISOString().replace('.000Z', 'Z'), to: w.to, step: '30m' };
+}
+
+/**
+ * The series with its points from tail.from on replaced by tail's (read
+ * from the minute rows, which the roll-ups lag behind). tail's points may
+ * be finer than the series' step: buckets() adds each to the bucket it
+ * falls in, and totals what it drew.
+ */
+export function withTail(series: UsageSeries, tail: UsageSeries): UsageSeries {
+  const start = Date.parse(tail.from);
+  if (Number.isNaN(start)) return series;
+  return { ...series, points: [...series.points.filter((p) => Date.parse(p.time) < start), ...tail.points] };
 }
 
 /** A step as the API writes it ("1m", "5m", "1h", "1d") in ms; undefined when it is not one. */

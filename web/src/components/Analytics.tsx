@@ -11,8 +11,10 @@ import {
   ranges,
   requestsChart,
   subrequestsChart,
+  tailWindow,
   usageWindow,
   violationsChart,
+  withTail,
   type Buckets,
   type Range,
   type RangeId,
@@ -26,11 +28,20 @@ export type Scope = { site: string } | { tenant: string };
 /** How often the open page reads the usage again (edge nodes flush every 10 s). */
 export const REFRESH_MS = 30_000;
 
-/** GET /api/v1/sites/{site}/usage or /api/v1/tenants/{tenant}/usage over range, ending now. */
-export function fetchUsage(scope: Scope, range: Range, now = Date.now()): Promise<UsageSeries> {
+/**
+ * GET /api/v1/sites/{site}/usage or /api/v1/tenants/{tenant}/usage over
+ * range, ending now; for hourly ranges also the last hours from the
+ * minute rows, which replace the roll-ups' (withTail).
+ */
+export async function fetchUsage(scope: Scope, range: Range, now = Date.now()): Promise<UsageSeries> {
   const w = usageWindow(range, now);
+  const t = tailWindow(range, w);
   const path = 'site' in scope ? `/sites/${encodeURIComponent(scope.site)}/usage` : `/tenants/${encodeURIComponent(scope.tenant)}/usage`;
-  return api.request<UsageSeries>('GET', path + query(w));
+  const [series, tail] = await Promise.all([
+    api.request<UsageSeries>('GET', path + query(w)),
+    t ? api.request<UsageSeries>('GET', path + query(t)) : undefined,
+  ]);
+  return tail ? withTail(series, tail) : series;
 }
 
 /** The range the address names (?range=1h|24h|7d), else 24 hours. */
@@ -153,7 +164,7 @@ export function Analytics(props: { scope: Scope; onUnauthorized: () => void; onM
         <div class="card empty analytics-empty">
           <h2>No traffic in the {shown.words}</h2>
           <p class="muted">
-            Requests to {whose} show up here within about 10 seconds. Try a longer range, or open the site's URL.
+            Requests to {whose} show up here within about 10 seconds{shown.id === ranges[ranges.length - 1].id ? '.' : '; a longer range may show older ones.'}
           </p>
         </div>
       )}
@@ -183,9 +194,6 @@ export function Analytics(props: { scope: Scope; onUnauthorized: () => void; onM
               </div>
             )}
           </section>
-          {shown.id === '7d' && (
-            <p class="muted analytics-note">Hourly totals are rolled up every 5 minutes, so the last few minutes may not show yet.</p>
-          )}
         </>
       )}
     </div>
