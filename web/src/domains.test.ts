@@ -6,6 +6,7 @@ import {
   domainsChanged,
   inProgress,
   nextPollDelay,
+  nextCheckText,
   nextRetryText,
   POLL_MAX,
   POLL_MIN,
@@ -77,6 +78,16 @@ describe('nextRetryText', () => {
   it('is empty without a time', () => expect(nextRetryText(undefined, now)).toBe(''));
   it('says when, relative and absolute', () =>
     expect(nextRetryText('2026-12-05T14:00:00Z', now)).toBe('Next retry in 2 hours (2026-12-05 14:00 UTC).'));
+});
+
+describe('nextCheckText', () => {
+  it.each([
+    ['2026-12-05T11:59:00Z', 'due now'],
+    ['2026-12-05T12:00:00Z', 'due now'],
+    ['2026-12-05T12:00:30Z', 'in less than a minute'],
+    ['2026-12-05T12:05:00Z', 'in 5 minutes'],
+    ['not a time', ''],
+  ])('%s → %s', (iso, want) => expect(nextCheckText(iso, now)).toBe(want));
 });
 
 describe('inProgress', () => {

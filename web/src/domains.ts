@@ -34,6 +34,15 @@ export function nextRetryText(iso: string | undefined, now: Date = new Date()): 
   return `Next retry ${rel} (${absoluteTime(iso)}).`;
 }
 
+/** When the next automatic check runs: "due now", "in less than a minute", "in 5 minutes". */
+export function nextCheckText(iso: string, now: Date = new Date()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  if (t <= now.getTime()) return 'due now';
+  if (t - now.getTime() < 60_000) return 'in less than a minute';
+  return relativeTime(iso, now);
+}
+
 /**
  * The certificate timeline of a domain: validation → issuance → active,
  * or failed at issuance with the reason and the next retry. Undefined when

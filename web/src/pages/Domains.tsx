@@ -8,6 +8,7 @@ import {
   domainsChanged,
   inProgress,
   nextPollDelay,
+  nextCheckText,
   rateLimitText,
   recordRows,
   retryAfter,
@@ -20,7 +21,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 export const DOMAINS_PAGE = 100;
 
 /** The outcome of the last Verify of a domain, shown beside it. */
-type VerifyResult = { kind: 'ok' | 'error' | 'rate'; text: string };
+type VerifyResult = { kind: 'ok' | 'error' | 'rate'; text: string; fromCheck?: boolean };
 
 /** What a domain's controls share with the page. */
 interface Actions {
@@ -120,6 +121,7 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
     }
     setItems(all);
     setNext(cursor);
+    setNow(Date.now());
     return changed;
   }
 
@@ -207,8 +209,13 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
       const result: VerifyResult =
         d.status === 'active'
           ? { kind: 'ok', text: `Verified: ${d.hostname} is active and served by ${props.site}.` }
-          : { kind: 'error', text: `Not verified: ${(d.error || `the domain is ${domainStatusLabel(d.status).toLowerCase()}`).replace(/\.$/, '')}.` };
+          : {
+              kind: 'error',
+              text: `Not verified: ${(d.error || `the domain is ${domainStatusLabel(d.status).toLowerCase()}`).replace(/\.$/, '')}.`,
+              fromCheck: !!d.error,
+            };
       setResults((r) => ({ ...r, [host]: result }));
+      setNow(Date.now());
       delay.current = undefined;
     } catch (err) {
       const secs = retryAfter(err);
@@ -393,7 +400,7 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
           {items.length > 0 && (
             <ul class="domains" aria-label="Domains">
               {items.map((d) => (
-                <DomainItem key={d.hostname} domain={d} actions={actions} />
+                <DomainItem key={d.hostname} domain={d} actions={actions} inWizard={d.hostname === wizardDomain?.hostname} />
               ))}
             </ul>
           )}
@@ -401,7 +408,7 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
             <div class="empty">
               <h3>No custom domains yet</h3>
               <p class="muted">
-                {props.site} is served at its platform address only. Add a hostname you own above to serve it there too, with HTTPS.
+                {props.site} is served at its platform address only. Add a hostname you own above to serve the site there too.
               </p>
             </div>
           )}
@@ -446,11 +453,15 @@ function certWords(status: string): string {
 }
 
 /** One domain of the list. */
-function DomainItem(props: { domain: Domain; actions: Actions }) {
+function DomainItem(props: { domain: Domain; actions: Actions; inWizard: boolean }) {
   const d = props.domain;
   const { actions } = props;
+  // The outcome of a Verify is shown once: in the wizard when it shows this
+  // domain, else here; a failed check's reason is the Last check line.
+  const result = props.inWizard ? undefined : actions.results[d.hostname];
+  const now = new Date(actions.now);
   const id = 'domain-' + d.hostname.replace(/[^a-z0-9-]/g, '-');
-  const steps = certTimeline(d, new Date(actions.now));
+  const steps = certTimeline(d, now);
   return (
     <li class={'domain domain-' + d.status} aria-labelledby={id + '-name'}>
       <div class="domain-head">
@@ -471,8 +482,8 @@ function DomainItem(props: { domain: Domain; actions: Actions }) {
         </div>
       </div>
       {d.error && (
-        <p class={d.status === 'active' ? 'domain-check muted' : 'domain-check domain-error'}>
-          <span class="domain-check-label">Last check{d.checked_at ? ' ' + relativeTime(d.checked_at, new Date(actions.now)) : ''}:</span>{' '}
+        <p class={d.status === 'active' ? 'domain-check muted' : 'domain-check domain-error'} role={result?.fromCheck ? 'alert' : undefined}>
+          <span class="domain-check-label">{result?.fromCheck ? 'Not verified' : `Last check${d.checked_at ? ' ' + relativeTime(d.checked_at, now) : ''}`}:</span>{' '}
           {d.error}
         </p>
       )}
@@ -480,7 +491,7 @@ function DomainItem(props: { domain: Domain; actions: Actions }) {
         <p class="domain-check muted">
           Verified{' '}
           <time dateTime={d.verified_at} title={absoluteTime(d.verified_at)}>
-            {relativeTime(d.verified_at, new Date(actions.now))}
+            {relativeTime(d.verified_at, now)}
           </time>
           .
         </p>
@@ -491,7 +502,7 @@ function DomainItem(props: { domain: Domain; actions: Actions }) {
             <>
               Next automatic check{' '}
               <time dateTime={d.next_check} title={absoluteTime(d.next_check)}>
-                {relativeTime(d.next_check, new Date(actions.now))}
+                {nextCheckText(d.next_check, now)}
               </time>
               .
             </>
@@ -500,7 +511,7 @@ function DomainItem(props: { domain: Domain; actions: Actions }) {
           )}
         </p>
       )}
-      <VerifyOutcome host={d.hostname} actions={actions} />
+      {result && !result.fromCheck && <VerifyOutcome host={d.hostname} actions={actions} />}
       {steps ? (
         <ol class="timeline" aria-label={`Certificate of ${d.hostname}`}>
           {steps.map((s) => (
@@ -601,8 +612,13 @@ function Records(props: { domain: Domain; actions: Actions }) {
                     title={`Copy ${r.value}`}
                     onClick={() => actions.copy(key, `${r.type} value of ${domain.hostname}`, r.value)}
                   >
-                    {actions.copied === key ? 'Copied' : 'Copy'}
+                    Copy
                   </button>
+                  {actions.copied === key && (
+                    <span class="copied" aria-hidden="true">
+                      Copied
+                    </span>
+                  )}
                 </span>
               </td>
             </tr>
