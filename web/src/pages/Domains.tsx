@@ -562,8 +562,19 @@ function VerifyButton(props: { host: string; actions: Actions; label: string; pr
 
 /** The outcome of the last Verify of host, in words. */
 function VerifyOutcome(props: { host: string; actions: Actions }) {
-  const r = props.actions.results[props.host];
+  const { actions, host } = props;
+  const r = actions.results[host];
   if (!r) return null;
+  if (r.kind === 'rate') {
+    // Counts down with the page's clock; gone once Verify may be used again.
+    const secs = Math.ceil(((actions.waitUntil[host] ?? 0) - actions.now) / 1000);
+    if (secs <= 0) return null;
+    return (
+      <p class="alert alert-warn" role="alert">
+        {rateLimitText(secs)}
+      </p>
+    );
+  }
   if (r.kind === 'ok')
     return (
       <p class="alert alert-ok" role="status">
@@ -571,7 +582,7 @@ function VerifyOutcome(props: { host: string; actions: Actions }) {
       </p>
     );
   return (
-    <p class={r.kind === 'rate' ? 'alert alert-warn' : 'alert alert-error'} role="alert">
+    <p class="alert alert-error" role="alert">
       {r.text}
     </p>
   );
