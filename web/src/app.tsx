@@ -8,6 +8,7 @@ import { NotFound } from './pages/NotFound';
 import { SiteOverview } from './pages/SiteOverview';
 import { Deployments } from './pages/Deployments';
 import { Domains } from './pages/Domains';
+import { SiteSettings } from './pages/SiteSettings';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -70,6 +71,8 @@ export function App() {
     page = <Deployments key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'domains') {
     page = <Domains key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'settings') {
+    page = <SiteSettings key={r.site} site={r.site} session={session} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }
