@@ -7,6 +7,8 @@ import { Sites } from './pages/Sites';
 import { NotFound } from './pages/NotFound';
 import { SiteOverview } from './pages/SiteOverview';
 import { Deployments } from './pages/Deployments';
+import { Tenants } from './pages/Tenants';
+import { TenantOverview } from './pages/TenantOverview';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -67,6 +69,10 @@ export function App() {
     page = <SiteOverview key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'deployments') {
     page = <Deployments key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenants') {
+    page = <Tenants session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenant' && r.tab === 'overview') {
+    page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }

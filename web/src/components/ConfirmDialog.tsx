@@ -11,6 +11,8 @@ export function ConfirmDialog(props: {
   title: string;
   confirmLabel: string;
   busy?: boolean;
+  /** Keeps the confirm button disabled (e.g. until a typed confirmation matches). */
+  confirmDisabled?: boolean;
   error?: string;
   onConfirm: () => void;
   onClose: () => void;
@@ -84,7 +86,7 @@ export function ConfirmDialog(props: {
             <button type="button" class="button" onClick={props.onClose} disabled={props.busy}>
               Cancel
             </button>
-            <button type="submit" class="button button-primary" disabled={props.busy} autofocus>
+            <button type="submit" class="button button-primary" disabled={props.busy || props.confirmDisabled} autofocus>
               {props.busy ? 'Working…' : props.confirmLabel}
             </button>
           </div>
