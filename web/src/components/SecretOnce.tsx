@@ -8,11 +8,11 @@ import { useState } from 'preact/hooks';
 export function SecretOnce(props: { label: string; secret: string; onDone: () => void; doneLabel?: string }) {
   const [copied, setCopied] = useState('');
   return (
-    <div class="secret-once" role="group" aria-labelledby="secret-label">
+    <div class="secret-once">
       <p class="alert alert-warn">
         <strong>Copy this token now.</strong> It is shown only once: Pier keeps only its hash and cannot show it again.
       </p>
-      <label id="secret-label" for="secret-value">
+      <label for="secret-value">
         {props.label}
       </label>
       <div class="secret-row">

@@ -319,7 +319,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
       >
         {tenant && pending?.kind === 'disable' && (
           <p>
-            {tenant.name}’s {sitesNext ? 'sites' : plural(sites.length, 'site')} stop serving at once, and its tokens may only
+            Its sites stop serving at once ({sitesNext ? 'all of them' : plural(sites.length, 'site')}), and its tokens may only
             read, until you enable it again.
           </p>
         )}
