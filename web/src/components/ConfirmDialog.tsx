@@ -13,6 +13,8 @@ export function ConfirmDialog(props: {
   busy?: boolean;
   /** Keeps the confirm button disabled (e.g. until a typed confirmation matches). */
   confirmDisabled?: boolean;
+  /** Styles the confirm button as destructive (deleting). */
+  danger?: boolean;
   error?: string;
   onConfirm: () => void;
   onClose: () => void;
@@ -86,7 +88,7 @@ export function ConfirmDialog(props: {
             <button type="button" class="button" onClick={props.onClose} disabled={props.busy}>
               Cancel
             </button>
-            <button type="submit" class="button button-primary" disabled={props.busy || props.confirmDisabled} autofocus>
+            <button type="submit" class={'button ' + (props.danger ? 'button-danger' : 'button-primary')} disabled={props.busy || props.confirmDisabled} autofocus>
               {props.busy ? 'Working…' : props.confirmLabel}
             </button>
           </div>

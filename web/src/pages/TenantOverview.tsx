@@ -288,8 +288,8 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
             </div>
             <div class="panel danger-body">
               <p>
-                Deletes {tenant.name} and everything it owns: its {sitesNext ? 'sites' : plural(sites.length, 'site')} with their
-                deployments and domains, and its tokens. It cannot be undone.
+                Deletes {tenant.name} and everything it owns: {sitesNext ? 'all its sites' : plural(sites.length, 'site')} with
+                their deployments and domains, and its tokens. It cannot be undone.
               </p>
               <button type="button" class="button button-danger" onClick={() => open({ kind: 'delete' })}>
                 Delete tenant
@@ -313,6 +313,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
         }
         busy={busy}
         confirmDisabled={pending?.kind === 'delete' && !typedMatches(typed, tenant?.name ?? '')}
+        danger={pending?.kind === 'delete' || pending?.kind === 'revoke'}
         error={dialogError}
         onConfirm={confirm}
         onClose={() => setPending(undefined)}
