@@ -210,6 +210,13 @@ describe.each(widths)('tenants at %d px', (width) => {
       await expect.poll(async () => (await tenant(name)).tags).toEqual([tag, 'extra:1']);
       await checkPage(page, 'tenant-detail', width);
 
+      await page.getByRole('button', { name: 'Revoke token deploy' }).click();
+      await expect.poll(() => page.getByRole('dialog').textContent()).toContain('stops working at once');
+      await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+      await page.getByRole('dialog').waitFor({ state: 'hidden' });
+      await expect.poll(async () => (await pier.api<{ tokens: unknown[] }>('GET', `/tenants/${name}/tokens`)).tokens).toEqual([]);
+      await page.getByText('No tokens: the tenant cannot sign in yet.').waitFor();
+
       const dialog = page.getByRole('dialog');
       await page.getByRole('button', { name: 'Disable tenant' }).click();
       await expect.poll(() => dialog.textContent()).toContain('stop serving at once (1 site)');
@@ -261,6 +268,36 @@ describe.each(widths)('tenants at %d px', (width) => {
       await page.goto(pier.url + '/tenants/acme');
       await page.getByRole('heading', { name: 'Operators only' }).waitFor();
       expect(requests.filter((u) => new URL(u).pathname.startsWith('/api/v1/tenants'))).toEqual([]);
+    });
+  });
+});
+
+describe('many tenants', () => {
+  it('pages with Load more, and a bulk action counts every tagged tenant, not only the loaded ones', async () => {
+    const n = 57; // more than one page of 50
+    for (let i = 0; i < n; i++) {
+      await pier.api('POST', '/tenants', { name: `fill-${String(i).padStart(2, '0')}`, tags: ['fill:yes'] });
+    }
+    await inBrowser('tenants-pages', 1440, async ({ page }) => {
+      await signInAt(page, pier.url, pier.adminToken);
+      await page.goto(pier.url + '/tenants?tag=fill%3Ayes');
+      await expect.poll(() => tenantNames(page).then((l) => l.length)).toBe(50);
+      expect(await page.getByRole('status').filter({ hasText: 'tenants loaded' }).textContent()).toContain('50 tenants loaded');
+      const select = page.getByRole('checkbox', { name: /Select all tenants tagged fill:yes/ });
+      await select.check();
+      await page.getByRole('button', { name: 'Disable tenants' }).click();
+      const dialog = page.getByRole('dialog');
+      await expect.poll(() => dialog.textContent()).toContain(`${n} tenants will change`);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+
+      await page.getByRole('button', { name: 'Load more tenants' }).click();
+      await expect.poll(() => tenantNames(page).then((l) => l.length)).toBe(n);
+      expect(await page.getByRole('button', { name: 'Load more tenants' }).count()).toBe(0);
+      const names = await tenantNames(page);
+      expect(names).toEqual([...names].sort());
+      expect(new Set(names).size).toBe(n);
+      await page.getByRole('checkbox', { name: `Select all ${n} tenants tagged fill:yes` }).waitFor();
     });
   });
 });
