@@ -19,6 +19,9 @@ type Tenant = {
   effective_limits: Record<string, number>;
 };
 
+/** These tests walk many steps each: more than the config's 60 s on a loaded machine. */
+const SLOW = 180_000;
+
 let pier: Pier;
 let tenantToken: string;
 
@@ -108,7 +111,7 @@ describe.each(widths)('tenants at %d px', (width) => {
       // The site is another page's to create: the API makes one.
       await pier.api('POST', '/sites', { name: site, tenant: name });
     });
-  });
+  }, SLOW);
 
   it('an operator filters by tag, shared through the URL, and bulk-changes the plan of every tenant with a tag', async () => {
     await inBrowser('tenants-bulk', width, async ({ page }) => {
@@ -172,7 +175,7 @@ describe.each(widths)('tenants at %d px', (width) => {
       await expect.poll(() => tenantNames(page)).toContain('acme');
       expect(new URL(page.url()).search).toBe('');
     });
-  });
+  }, SLOW);
 
   it('an operator changes a tenant’s limits and tags, disables and enables it, and deletes it with a typed confirmation', async () => {
     await inBrowser('tenant-detail', width, async ({ page }) => {
@@ -256,7 +259,7 @@ describe.each(widths)('tenants at %d px', (width) => {
       await page.goto(pier.url + '/tenants/no-such-tenant');
       await page.getByRole('heading', { name: 'Tenant not found' }).waitFor();
     });
-  });
+  }, SLOW);
 
   it('a tenant sees “Operators only”, without asking the API for tenants', async () => {
     await inBrowser('tenants-tenant', width, async ({ page, requests }) => {
@@ -269,7 +272,7 @@ describe.each(widths)('tenants at %d px', (width) => {
       await page.getByRole('heading', { name: 'Operators only' }).waitFor();
       expect(requests.filter((u) => new URL(u).pathname.startsWith('/api/v1/tenants'))).toEqual([]);
     });
-  });
+  }, SLOW);
 });
 
 describe('many tenants', () => {
@@ -299,5 +302,5 @@ describe('many tenants', () => {
       expect(new Set(names).size).toBe(n);
       await page.getByRole('checkbox', { name: `Select all ${n} tenants tagged fill:yes` }).waitFor();
     });
-  });
+  }, SLOW);
 });

@@ -365,7 +365,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
             <p>
               {plural(bulkTargets.length, 'tenant')} {bulkTargets.length === 1 ? 'is' : 'are'} tagged <strong>{tag}</strong>;{' '}
               <strong>{plural(changing.length, 'tenant')}</strong> will change
-              {bulkTargets.length > changing.length && ` (the other ${bulkTargets.length - changing.length} already ${bulkTargets.length - changing.length === 1 ? 'is' : 'are'} so)`}.
+              {bulkTargets.length > changing.length && ` (${bulkTargets.length - changing.length} ${alreadyWords(bulk, bulkTargets.length - changing.length)})`}.
             </p>
             {bulk.kind === 'disable' && changing.length > 0 && (
               <p>Their sites stop serving at once, and their tokens may only read, until they are enabled again.</p>
@@ -388,6 +388,13 @@ function TenantsList(props: { onUnauthorized: () => void }) {
 function alreadyAsked(t: TenantInfo, a: BulkAction): boolean {
   if (a.kind === 'plan') return t.plan === a.plan;
   return t.disabled === (a.kind === 'disable');
+}
+
+/** "is on Pro already", "are disabled already". */
+function alreadyWords(a: BulkAction, n: number): string {
+  const verb = n === 1 ? 'is' : 'are';
+  if (a.kind === 'plan') return `${verb} on ${planLabel(a.plan)} already`;
+  return `${verb} ${a.kind === 'disable' ? 'disabled' : 'active'} already`;
 }
 
 function bulkTitle(a: BulkAction | undefined, n: number | undefined): string {
