@@ -9,6 +9,8 @@ import { SiteOverview } from './pages/SiteOverview';
 import { Deployments } from './pages/Deployments';
 import { Domains } from './pages/Domains';
 import { SiteSettings } from './pages/SiteSettings';
+import { Tenants } from './pages/Tenants';
+import { TenantOverview } from './pages/TenantOverview';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -73,6 +75,10 @@ export function App() {
     page = <Domains key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'settings') {
     page = <SiteSettings key={r.site} site={r.site} session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenants') {
+    page = <Tenants session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenant' && r.tab === 'overview') {
+    page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }
