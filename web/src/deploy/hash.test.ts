@@ -6,7 +6,7 @@ import { decodeSalt, formatSum, hashBlob } from './hash';
 // in Go (assets/hash.go), by a throwaway test in cmd/pier that printed
 //   fmt.Printf("%s %s %d %s\n", name, saltHex, len(content), assets.Hash(salt, content))
 // for these inputs; pattern(n, mul, add)[i] = byte((i*mul + add) % 256).
-const vectors: { name: string; salt: string; content: () => Uint8Array; hash: string }[] = [
+const vectors: { name: string; salt: string; content: () => Uint8Array<ArrayBuffer>; hash: string }[] = [
   { name: 'empty', salt: '00112233445566778899aabbccddeeff', content: () => new Uint8Array(0), hash: '13c6635f71500f92' },
   { name: 'hello', salt: '00112233445566778899aabbccddeeff', content: () => new TextEncoder().encode('hello, world\n'), hash: '40f22dd29ece00e1' },
   { name: '1000 bytes', salt: 'a1', content: () => pattern(1000, 1, 0), hash: '364461f4c877a89e' },
@@ -19,7 +19,7 @@ const vectors: { name: string; salt: string; content: () => Uint8Array; hash: st
   { name: 'html', salt: 'deadbeefcafef00d', content: () => new TextEncoder().encode('<!doctype html><title>v2</title>'), hash: 'afd6f472763c5dc2' },
 ];
 
-function pattern(n: number, mul: number, add: number): Uint8Array {
+function pattern(n: number, mul: number, add: number): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = (i * mul + add) % 256;
   return b;
