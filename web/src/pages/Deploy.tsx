@@ -129,7 +129,7 @@ export function Deploy(props: { site: string; onUnauthorized: () => void }) {
       site={props.site}
       tab="deploy"
       actions={
-        <Link class="button" href={sitePath(props.site, 'deployments')}>
+        <Link class="button button-link" href={sitePath(props.site, 'deployments')}>
           View deployments
         </Link>
       }

@@ -107,8 +107,8 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
       site={props.site}
       tab="deployments"
       actions={
-        <Link class="button button-primary" href={sitePath(props.site, 'deploy')}>
-          Deploy
+        <Link class="button button-primary button-link" href={sitePath(props.site, 'deploy')}>
+          Deploy a folder
         </Link>
       }
     >
