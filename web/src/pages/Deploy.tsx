@@ -61,6 +61,19 @@ export function Deploy(props: { site: string; onUnauthorized: () => void }) {
     };
   }, [props.site]);
 
+  // A folder dropped beside the drop zone must not make the browser open its files instead.
+  useEffect(() => {
+    const guard = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    window.addEventListener('dragover', guard);
+    window.addEventListener('drop', guard);
+    return () => {
+      window.removeEventListener('dragover', guard);
+      window.removeEventListener('drop', guard);
+    };
+  }, []);
+
   const busy = state.step === 'reading' || state.step === 'running';
 
   async function start(read: () => Promise<Folder>, label: string) {
