@@ -140,7 +140,7 @@ describe.each(widths)('at %d px', (width) => {
 });
 
 describe('publishing and pier.toml', () => {
-  it('"Publish when done" unticked creates a preview only; pier.toml picks the directory and a bad one is named', async () => {
+  it('"Publish when done" unticked creates a preview only; pier.toml picks the directory and a bad one is named; a file over the limit is named', async () => {
     const site = `drop-${widths[1]}`;
     await inBrowser(pier.url, 'deploy-options', widths[1], async ({ page }) => {
       await signIn(page, pier.url, token);
@@ -166,6 +166,18 @@ describe('publishing and pier.toml', () => {
       const bad = await folder('bad-toml', { 'pier.toml': '[assets]\ndirectry = "public"\n', 'index.html': 'x' });
       await page.getByLabel('Choose a folder').setInputFiles(bad);
       await expect.poll(() => page.getByRole('alert').textContent()).toContain('bad-toml/pier.toml: unknown key assets.directry');
+
+      // A file over the server's limit (25 MiB by default): the file and the limit are named.
+      const big = join(scratch, 'big');
+      await mkdir(big, { recursive: true });
+      await writeFile(join(big, 'index.html'), 'small');
+      await writeFile(join(big, 'big.bin'), Buffer.alloc((25 << 20) + 1, 7));
+      await page.getByLabel('Choose a folder').setInputFiles(big);
+      await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 30_000 }).toContain('/big.bin');
+      const alert = (await page.getByRole('alert').textContent()) ?? '';
+      expect(alert).toContain('larger than the limit');
+      expect(alert).toContain('25 MiB (26,214,400 bytes)');
+      expect((await pier.fetchSite(site, '/')).body).toContain(`Picked v2 ${widths[1]}`);
     });
   });
 });

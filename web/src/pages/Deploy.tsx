@@ -308,7 +308,7 @@ function Done(props: { site: string; plan: FolderPlan; result: DeployResult }) {
       <div class="panel">
         <p class="deploy-counts">
           {plural(r.files, 'file')}, {count(r.uploaded)} uploaded, {count(r.reused)} reused
-          <span class="muted"> · {bytes(r.bytesUploaded)} sent</span>
+          <span class="muted deploy-sent"> · {bytes(r.bytesUploaded)} sent</span>
         </p>
         <dl class="facts">
           <div>
