@@ -57,19 +57,20 @@ function join(a: string, b: string): string {
  */
 export async function planFolder(root: DirNode, folder: string): Promise<FolderPlan> {
   let project: ProjectConfig | undefined;
+  const tomlName = join(folder, PROJECT_FILE);
   const toml = root.children.get(PROJECT_FILE);
-  if (toml?.kind === 'file') project = await parseProjectConfig(join(folder, PROJECT_FILE), await toml.blob.text());
+  if (toml?.kind === 'file') project = await parseProjectConfig(tomlName, await toml.blob.text());
   const pc = project ?? {};
 
   // assets.directory is relative to pier.toml, here the folder's root.
   let assetDir = '';
   if (pc.directory) {
     if (pc.directory.startsWith('/')) {
-      throw new Error(`${PROJECT_FILE}: assets.directory ${JSON.stringify(pc.directory)} is an absolute path: in a dropped folder it must be relative to ${PROJECT_FILE}`);
+      throw new Error(`${tomlName}: assets.directory ${JSON.stringify(pc.directory)} is an absolute path: in a dropped folder it must be relative to ${PROJECT_FILE}`);
     }
     const d = cleanRelative(pc.directory);
     if (d === undefined) {
-      throw new Error(`${PROJECT_FILE}: assets.directory ${JSON.stringify(pc.directory)} leads outside the dropped folder`);
+      throw new Error(`${tomlName}: assets.directory ${JSON.stringify(pc.directory)} leads outside the dropped folder`);
     }
     assetDir = d;
   }

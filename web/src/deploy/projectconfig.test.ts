@@ -82,7 +82,7 @@ describe('planFolder resolves a dropped folder as pier deploy DIR', () => {
   it.each([
     ['a bad pier.toml, naming the file', [['pier.toml', 'bogus = 1']], 'proj/pier.toml: unknown key bogus'],
     ['a missing asset directory', [['pier.toml', '[assets]\ndirectory = "dist"'], ['a.html', 'x']], 'asset directory: proj/dist: no such directory in the dropped folder'],
-    ['a directory outside the folder', [['pier.toml', '[assets]\ndirectory = "../x"']], 'assets.directory "../x" leads outside the dropped folder'],
+    ['a directory outside the folder', [['pier.toml', '[assets]\ndirectory = "../x"']], 'proj/pier.toml: assets.directory "../x" leads outside the dropped folder'],
     ['a missing worker', [['pier.toml', '[worker]\nmain = "w.wasm"'], ['a.html', 'x']], 'worker module: proj/w.wasm: no such file in the dropped folder'],
     ['a bad html_handling', [['pier.toml', '[assets]\nhtml_handling = "sometimes"'], ['a.html', 'x']], 'invalid: html_handling "sometimes" (want auto-trailing-slash, force-trailing-slash, drop-trailing-slash or none)'],
     ['a bad not_found_handling', [['pier.toml', '[assets]\nnot_found_handling = "x"'], ['a.html', 'x']], 'invalid: not_found_handling "x" (want none, 404-page or single-page-application)'],
