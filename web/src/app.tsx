@@ -11,6 +11,7 @@ import { Domains } from './pages/Domains';
 import { SiteSettings } from './pages/SiteSettings';
 import { Tenants } from './pages/Tenants';
 import { TenantOverview } from './pages/TenantOverview';
+import { Deploy } from './pages/Deploy';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -79,6 +80,8 @@ export function App() {
     page = <Tenants session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'tenant' && r.tab === 'overview') {
     page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'deploy') {
+    page = <Deploy key={r.site} site={r.site} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }
