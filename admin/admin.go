@@ -274,25 +274,30 @@ func (a *API) Handler() http.Handler {
 
 			r.Get("/session", a.handle(a.getSession))
 
+			// Routes With(a.tenantLevel) act on a tenant as a whole: a
+			// site token gets 403 site_token_forbidden there, and acts
+			// everywhere else as its tenant restricted to its site.
 			r.With(a.adminOnly).Post("/tenants", a.handle(a.createTenant))
-			r.Get("/tenants", a.handle(a.listTenants))
-			r.Get("/tenants/{tenant}", a.handle(a.getTenant))
+			r.With(a.tenantLevel).Get("/tenants", a.handle(a.listTenants))
+			r.With(a.tenantLevel).Get("/tenants/{tenant}", a.handle(a.getTenant))
 			r.With(a.adminOnly).Post("/tenants/bulk", a.handle(a.bulkTenants))
 			r.With(a.adminOnly).Get("/attention", a.handle(a.attention))
 			r.With(a.adminOnly).Patch("/tenants/{tenant}", a.handle(a.updateTenant))
 			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
-			r.Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))
-			r.Get("/tenants/{tenant}/tokens", a.handle(a.listTenantTokens))
-			r.Get("/tenants/{tenant}/usage", a.handle(a.tenantUsage))
+			r.With(a.tenantLevel).Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))
+			r.With(a.tenantLevel).Get("/tenants/{tenant}/tokens", a.handle(a.listTenantTokens))
+			r.With(a.tenantLevel).Get("/tenants/{tenant}/usage", a.handle(a.tenantUsage))
 
 			r.With(a.adminOnly).Post("/tokens", a.handle(a.createAdminToken))
 			r.With(a.adminOnly).Get("/tokens", a.handle(a.listAdminTokens))
-			r.Delete("/tokens/{token}", a.handle(a.deleteToken))
+			r.With(a.tenantLevel).Delete("/tokens/{token}", a.handle(a.deleteToken))
 
-			r.Post("/sites", a.handle(a.createSite))
+			r.With(a.tenantLevel).Post("/sites", a.handle(a.createSite))
 			r.Get("/sites", a.handle(a.listSites))
 			r.Get("/sites/{site}", a.handle(a.getSite))
-			r.Delete("/sites/{site}", a.handle(a.deleteSite))
+			r.With(a.tenantLevel).Delete("/sites/{site}", a.handle(a.deleteSite))
+			r.With(a.tenantLevel).Post("/sites/{site}/tokens", a.handle(a.createSiteToken))
+			r.With(a.tenantLevel).Get("/sites/{site}/tokens", a.handle(a.listSiteTokens))
 			r.Get("/sites/{site}/logs", a.handle(a.streamLogs))
 			r.Get("/sites/{site}/usage", a.handle(a.siteUsage))
 

@@ -42,6 +42,8 @@ func NewTokenSecret() string {
 type principal struct {
 	token  tenants.Token
 	tenant tenants.Tenant // the token's tenant; zero for an admin token
+	// site is the one site a site token may act on; zero for other tokens.
+	site tenants.Site
 	// session is the console session the request came with; nil for a
 	// bearer token.
 	session *tenants.ConsoleSession
@@ -49,7 +51,12 @@ type principal struct {
 
 func (p *principal) admin() bool { return p.token.Admin() }
 
-// owns reports whether the principal may see objects of tenantID.
+// siteScoped reports whether the principal is a site token: its tenant
+// restricted to p.site.
+func (p *principal) siteScoped() bool { return p.token.SiteScoped() }
+
+// owns reports whether the principal may see objects of tenantID (a site
+// token may see only its site of them: see siteFor).
 func (p *principal) owns(tenantID string) bool {
 	return p.admin() || p.token.TenantID == tenantID
 }
@@ -133,6 +140,16 @@ func (a *API) tokenPrincipal(ctx context.Context, hash string) (*principal, erro
 		}
 		p.tenant = t
 	}
+	if tok.SiteScoped() {
+		s, err := a.store.Site(ctx, tok.SiteID)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, errUnauthorized // its site is gone
+		}
+		if err != nil {
+			return nil, fmt.Errorf("admin: looking up the token's site: %w", err)
+		}
+		p.site = s
+	}
 	return p, nil
 }
 
@@ -147,9 +164,26 @@ func (a *API) adminOnly(next http.Handler) http.Handler {
 	})
 }
 
+// tenantLevel answers 403 site_token_forbidden to site tokens: it guards
+// the routes that act on a tenant as a whole (its sites as a set, its
+// tokens, its usage) rather than on one site.
+func (a *API) tenantLevel(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if principalFrom(r.Context()).siteScoped() {
+			a.writeError(w, r, errSiteTokenForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // tenantFor loads the tenant ref (id or name) if p may see it, else
-// reports it not found.
+// reports it not found. A site token may not act on its tenant as a whole
+// (errSiteTokenForbidden), whichever tenant ref names.
 func (a *API) tenantFor(ctx context.Context, p *principal, ref string) (tenants.Tenant, error) {
+	if p.siteScoped() {
+		return tenants.Tenant{}, errSiteTokenForbidden
+	}
 	t, err := a.store.Tenant(ctx, ref)
 	if err != nil {
 		return tenants.Tenant{}, lookupErr("tenant", ref, err)
@@ -161,13 +195,14 @@ func (a *API) tenantFor(ctx context.Context, p *principal, ref string) (tenants.
 }
 
 // siteFor loads the site ref (id or name) if p may see it, else reports it
-// not found.
+// not found: another tenant's site, and for a site token any site but its
+// own, are not found.
 func (a *API) siteFor(ctx context.Context, p *principal, ref string) (tenants.Site, error) {
 	s, err := a.store.Site(ctx, ref)
 	if err != nil {
 		return tenants.Site{}, lookupErr("site", ref, err)
 	}
-	if !p.owns(s.TenantID) {
+	if !p.owns(s.TenantID) || p.siteScoped() && s.ID != p.token.SiteID {
 		return tenants.Site{}, notFound("site", ref)
 	}
 	return s, nil

@@ -216,6 +216,9 @@ func (a *API) putBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if p.siteScoped() && idx.siteID != p.token.SiteID {
+		return notFound("upload", uploadID) // another site's, as another tenant's is
+	}
 	info, ok := idx.blobs[hash]
 	if !ok {
 		return notFound("blob of this upload", hash)

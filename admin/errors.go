@@ -126,6 +126,8 @@ var (
 		"missing or unknown bearer token")
 	errForbidden = httperr.New(http.StatusForbidden, "forbidden",
 		"this needs an admin token")
+	errSiteTokenForbidden = httperr.New(http.StatusForbidden, "site_token_forbidden",
+		"a site token acts on its own site only (deployments, domains, logs, usage); this needs a tenant or admin token")
 	errTenantDisabled = httperr.New(http.StatusForbidden, "tenant_disabled",
 		"the tenant is disabled; it may read but not change anything")
 	errRouteNotFound = httperr.New(http.StatusNotFound, "not_found",

@@ -192,8 +192,10 @@ func earliest(a, b time.Time) time.Time {
 
 // sessionView is the answer of POST and GET /api/v1/session.
 type sessionView struct {
-	Kind        string     `json:"kind"` // "admin" or "tenant"
-	Tenant      *tenantRef `json:"tenant,omitempty"`
+	Kind   string     `json:"kind"` // "admin" or "tenant"
+	Tenant *tenantRef `json:"tenant,omitempty"`
+	// Site is the one site a site token acts on (Kind is "tenant").
+	Site        *siteRef   `json:"site,omitempty"`
 	TokenID     string     `json:"token_id"`
 	Auth        string     `json:"auth"` // "cookie" or "bearer"
 	IdleExpires *time.Time `json:"idle_expires_at,omitempty"`
@@ -206,11 +208,19 @@ type tenantRef struct {
 	Disabled bool   `json:"disabled"`
 }
 
+type siteRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
 func newSessionView(p *principal) sessionView {
 	v := sessionView{Kind: "admin", TokenID: p.token.ID, Auth: "bearer"}
 	if !p.admin() {
 		v.Kind = "tenant"
 		v.Tenant = &tenantRef{ID: p.tenant.ID, Name: p.tenant.Name, Disabled: p.tenant.Disabled}
+	}
+	if p.siteScoped() {
+		v.Site = &siteRef{ID: p.site.ID, Name: p.site.Name}
 	}
 	if cs := p.session; cs != nil {
 		v.Auth = "cookie"

@@ -113,6 +113,9 @@ func siteSearch(r *http.Request) (string, error) {
 func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
+	if p.siteScoped() {
+		return a.listOwnSite(w, r, p)
+	}
 	tenantID := p.token.TenantID // "" lists all for an admin
 	if ref := r.URL.Query().Get("tenant"); ref != "" {
 		t, err := a.tenantFor(ctx, p, ref)
@@ -146,6 +149,33 @@ func (a *API) listSites(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, a.siteView(s, salt))
 	}
 	writePage(w, "sites", out, next)
+	return nil
+}
+
+// listOwnSite answers GET /sites for a site token: its one site (if it
+// matches ?q=), on one page; a cursor can only have come from another
+// listing. ?tenant= is refused as every tenant-wide question is.
+func (a *API) listOwnSite(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if r.URL.Query().Get("tenant") != "" {
+		return errSiteTokenForbidden
+	}
+	search, err := siteSearch(r)
+	if err != nil {
+		return err
+	}
+	page, err := pageRequest(r)
+	if err != nil {
+		return err
+	}
+	out := []siteJSON{}
+	if page.Cursor != "" {
+		if _, err := tenants.DecodeCursor(tenants.CursorSites, page.Cursor); err != nil {
+			return pageErr("listing sites", err)
+		}
+	} else if strings.Contains(p.site.Name, search) {
+		out = append(out, a.siteView(p.site, p.tenant.Salt))
+	}
+	writePage(w, "sites", out, "")
 	return nil
 }
 

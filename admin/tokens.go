@@ -11,15 +11,19 @@ import (
 )
 
 // tokenJSON is a Token as the API shows it; Secret is set only in the
-// answer that creates it.
+// answer that creates it, Site (the site's name) only in the answers
+// about one site's tokens.
 type tokenJSON struct {
 	tenants.Token
+	Site   string `json:"site,omitempty"`
 	Secret string `json:"token,omitempty"`
 }
 
 const maxTokenName = 200
 
-func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string) error {
+// newToken creates a token of tenantID ("": an admin token), restricted to
+// site when its ID is set.
+func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string, site tenants.Site) error {
 	var req struct {
 		Name string `json:"name"`
 	}
@@ -33,6 +37,7 @@ func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string) 
 	t := tenants.Token{
 		ID:       tenants.NewID("tok_", 5),
 		TenantID: tenantID,
+		SiteID:   site.ID,
 		Name:     req.Name,
 		Hash:     HashToken(secret),
 		Created:  a.now(),
@@ -40,7 +45,8 @@ func (a *API) newToken(w http.ResponseWriter, r *http.Request, tenantID string) 
 	if err := a.store.CreateToken(r.Context(), t); err != nil {
 		return lookupErr("token", t.ID, err)
 	}
-	writeJSON(w, http.StatusCreated, tokenJSON{Token: t, Secret: secret})
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, tokenJSON{Token: t, Site: site.Name, Secret: secret})
 	return nil
 }
 
@@ -68,7 +74,7 @@ func (a *API) createTenantToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.newToken(w, r, t.ID)
+	return a.newToken(w, r, t.ID, tenants.Site{})
 }
 
 func (a *API) listTenantTokens(w http.ResponseWriter, r *http.Request) error {
@@ -81,7 +87,41 @@ func (a *API) listTenantTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) error {
-	return a.newToken(w, r, "")
+	return a.newToken(w, r, "", tenants.Site{})
+}
+
+// createSiteToken creates a site token: its tenant restricted to the site
+// (POST /api/v1/sites/{site}/tokens, admin or the site's tenant).
+func (a *API) createSiteToken(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	s, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
+	if err != nil {
+		return err
+	}
+	return a.newToken(w, r, s.TenantID, s)
+}
+
+// listSiteTokens answers one page of a site's tokens, oldest first.
+func (a *API) listSiteTokens(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	s, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
+	if err != nil {
+		return err
+	}
+	page, err := pageRequest(r)
+	if err != nil {
+		return err
+	}
+	list, next, err := a.store.SiteTokensPage(ctx, s.ID, page)
+	if err != nil {
+		return pageErr("listing tokens", err)
+	}
+	out := make([]tokenJSON, 0, len(list))
+	for _, t := range list {
+		out = append(out, tokenJSON{Token: t, Site: s.Name})
+	}
+	writePage(w, "tokens", out, next)
+	return nil
 }
 
 func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) error {
@@ -89,7 +129,8 @@ func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteToken deletes any token for an admin, and only its own tenant's
-// tokens for a tenant token (others are not found).
+// tokens (its site tokens included) for a tenant token: others are not
+// found. Site tokens may not delete tokens (the route is tenantLevel).
 func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)

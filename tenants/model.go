@@ -192,9 +192,14 @@ type Deployment struct {
 }
 
 // Token is an API bearer token. Only the SHA-256 of the secret is stored.
+// A token is an admin token (no TenantID), a tenant token, or a site
+// token (TenantID and SiteID): its tenant restricted to that one site, so
+// a CI job can deploy one site without power over the tenant's others.
+// Deleting the site deletes its tokens.
 type Token struct {
 	ID       string    `json:"id"`
 	TenantID string    `json:"tenant_id,omitempty"` // empty for an admin token
+	SiteID   string    `json:"site_id,omitempty"`   // set for a site token
 	Name     string    `json:"name"`
 	Hash     string    `json:"-"` // hex SHA-256 of the secret
 	Created  time.Time `json:"created_at"`
@@ -202,6 +207,9 @@ type Token struct {
 
 // Admin reports whether the token is platform-wide.
 func (t Token) Admin() bool { return t.TenantID == "" }
+
+// SiteScoped reports whether the token acts on one site only.
+func (t Token) SiteScoped() bool { return t.SiteID != "" }
 
 // UploadSession is the first step of publishing: the manifest a client
 // intends to deploy, kept until it is deployed or expires.

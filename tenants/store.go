@@ -66,7 +66,7 @@ type Store interface {
 	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
 	Site(ctx context.Context, ref string) (Site, error)
 	Sites(ctx context.Context, tenantID string) ([]Site, error) // "" lists all; ordered by name
-	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions and domains
+	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions, domains and site tokens
 	// SitesPage is Sites one page at a time (see Paginated listings),
 	// filtered by f; a cursor stays valid with the same filter.
 	SitesPage(ctx context.Context, f SiteFilter, p PageRequest) (list []Site, next string, err error)
@@ -80,10 +80,18 @@ type Store interface {
 	// does not exist.
 	Activate(ctx context.Context, siteID, id string) error
 
+	// CreateToken stores a token: ErrConflict when its ID or hash exists,
+	// ErrNotFound when its tenant or site does not, ErrInvalid when its
+	// site belongs to another tenant.
 	CreateToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash string) (Token, error)
-	Tokens(ctx context.Context, tenantID string) ([]Token, error) // "" lists admin tokens
+	// Tokens lists a tenant's tokens, its site tokens included ("" lists
+	// admin tokens), oldest first.
+	Tokens(ctx context.Context, tenantID string) ([]Token, error)
 	TokensPage(ctx context.Context, tenantID string, p PageRequest) (list []Token, next string, err error)
+	// SiteTokensPage lists one page of a site's tokens, oldest first (the
+	// rows of Tokens of the site's tenant whose SiteID is siteID).
+	SiteTokensPage(ctx context.Context, siteID string, p PageRequest) (list []Token, next string, err error)
 	DeleteToken(ctx context.Context, id string) error // and the console sessions signed in with it
 
 	CreateUploadSession(ctx context.Context, s UploadSession) error

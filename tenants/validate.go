@@ -92,13 +92,22 @@ func (d Deployment) Validate() error {
 }
 
 // Validate checks what a Store requires of a token: an ID, a name and the
-// hex SHA-256 of its secret. An empty TenantID makes an admin token.
+// hex SHA-256 of its secret. An empty TenantID makes an admin token; a
+// SiteID needs a TenantID (a site token acts as its tenant).
 func (t Token) Validate() error {
 	if err := validateID("token", t.ID); err != nil {
 		return err
 	}
 	if t.TenantID != "" {
 		if err := validateID("tenant", t.TenantID); err != nil {
+			return err
+		}
+	}
+	if t.SiteID != "" {
+		if t.TenantID == "" {
+			return fmt.Errorf("%w: a site token needs its tenant", ErrInvalid)
+		}
+		if err := validateID("site", t.SiteID); err != nil {
 			return err
 		}
 	}

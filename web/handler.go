@@ -15,8 +15,12 @@ import (
 
 // ContentSecurityPolicy is the policy of every console response: the
 // built page has no inline script or style, and talks only to its own
-// origin.
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+// origin. 'wasm-unsafe-eval' (in script-src only) lets the Deploy page's
+// hashing Web Worker compile xxhash-wasm's WebAssembly module; it allows
+// WebAssembly compilation and nothing else (no eval, no new Function, no
+// inline script), and scripts still come only from the console's own
+// files (docs/architecture.md §8). Workers fall back to script-src.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // Cache-Control values: Vite names the files under assets/ by their
 // content hash, so they never change; everything else is revalidated.

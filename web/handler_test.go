@@ -128,3 +128,38 @@ func TestPlaceholder(t *testing.T) {
 		t.Errorf("api path: status %d, want 404", res.StatusCode)
 	}
 }
+
+// TestContentSecurityPolicy pins what the console's policy allows:
+// scripts and workers only from its own origin, WebAssembly compilation
+// (for the Deploy page's hashing worker) in script-src only, and never
+// eval or inline code.
+func TestContentSecurityPolicy(t *testing.T) {
+	directives := map[string]string{}
+	for _, d := range strings.Split(ContentSecurityPolicy, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	for name, want := range map[string]string{
+		"default-src":     "'self'",
+		"script-src":      "'self' 'wasm-unsafe-eval'",
+		"worker-src":      "'self'",
+		"connect-src":     "'self'",
+		"style-src":       "'self'",
+		"frame-ancestors": "'none'",
+		"base-uri":        "'none'",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := directives[name]; got != want {
+				t.Errorf("%s %q, want %q", name, got, want)
+			}
+		})
+	}
+	for _, bad := range []string{"'unsafe-eval'", "'unsafe-inline'", "*", "blob:"} {
+		if strings.Contains(strings.ReplaceAll(ContentSecurityPolicy, "'wasm-unsafe-eval'", ""), bad) {
+			t.Errorf("the policy allows %s: %s", bad, ContentSecurityPolicy)
+		}
+	}
+	if n := strings.Count(ContentSecurityPolicy, "'wasm-unsafe-eval'"); n != 1 {
+		t.Errorf("'wasm-unsafe-eval' appears %d times, want once (script-src)", n)
+	}
+}

@@ -9,17 +9,20 @@ import (
 
 func tokenCommands() []*command {
 	return []*command{
-		{name: "create", summary: "create a tenant or admin token and print its secret", run: runTokensCreate},
-		{name: "list", summary: "list a tenant's tokens (never their secrets)", run: runTokensList},
+		{name: "create", summary: "create a tenant, site or admin token and print its secret", run: runTokensCreate},
+		{name: "list", summary: "list a tenant's or a site's tokens (never their secrets)", run: runTokensList},
 		{name: "delete", summary: "revoke a token", run: runTokensDelete},
 	}
 }
 
 func runTokensCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("tokens create", "pier tokens create (--tenant T | --admin) --name N [--json]",
-		"Create an API token and print its secret on stdout. The secret is shown only once.")
+	fs := newFlagSet("tokens create", "pier tokens create (--tenant T | --site S | --admin) --name N [--json]",
+		"Create an API token and print its secret on stdout. The secret is shown only once.\n"+
+			"A site token (--site) acts as the site's tenant restricted to that one site:\n"+
+			"it can deploy, roll back and manage the site's domains, but not touch other sites.")
 	o := addClientFlags(fs, true)
 	tenant := fs.String("tenant", "", "scope the token to this `tenant` (name or id)")
+	site := fs.String("site", "", "scope the token to this `site` (name or id) of its tenant")
 	admin := fs.Bool("admin", false, "create a platform-wide admin token")
 	name := fs.String("name", "", "a `name` saying what the token is for")
 	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
@@ -28,17 +31,20 @@ func runTokensCreate(ctx context.Context, e *env, args []string) error {
 	switch {
 	case *name == "":
 		return usagef(fs.cmd, "--name is required")
-	case *admin && *tenant != "":
-		return usagef(fs.cmd, "--admin and --tenant exclude each other")
-	case !*admin && *tenant == "":
-		return usagef(fs.cmd, "say whose token it is: --tenant T or --admin")
+	case countSet(*admin, *tenant != "", *site != "") > 1:
+		return usagef(fs.cmd, "--admin, --tenant and --site exclude each other")
+	case !*admin && *tenant == "" && *site == "":
+		return usagef(fs.cmd, "say whose token it is: --tenant T or --admin (or --site S for one site)")
 	}
 	c := o.client(e)
 	var t *apiclient.Token
 	var err error
-	if *admin {
+	switch {
+	case *admin:
 		t, err = c.CreateAdminToken(ctx, *name)
-	} else {
+	case *site != "":
+		t, err = c.CreateSiteToken(ctx, *site, *name)
+	default:
 		t, err = c.CreateTenantToken(ctx, *tenant, *name)
 	}
 	if err != nil {
@@ -53,16 +59,28 @@ func runTokensCreate(ctx context.Context, e *env, args []string) error {
 }
 
 func runTokensList(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("tokens list", "pier tokens list --tenant T [--json]", "List a tenant's tokens. Secrets are never shown again.")
+	fs := newFlagSet("tokens list", "pier tokens list (--tenant T | --site S) [--json]",
+		"List a tenant's tokens (its site tokens included) or a site's. Secrets are never shown again.")
 	o := addClientFlags(fs, true)
 	tenant := fs.String("tenant", "", "the `tenant` (name or id)")
+	site := fs.String("site", "", "the `site` (name or id)")
 	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
 		return err
 	}
-	if *tenant == "" {
-		return usagef(fs.cmd, "--tenant is required")
+	var (
+		list []apiclient.Token
+		err  error
+	)
+	switch {
+	case *tenant != "" && *site != "":
+		return usagef(fs.cmd, "--tenant and --site exclude each other")
+	case *site != "":
+		list, err = o.client(e).ListSiteTokens(ctx, *site)
+	case *tenant != "":
+		list, err = o.client(e).ListTenantTokens(ctx, *tenant)
+	default:
+		return usagef(fs.cmd, "--tenant is required (or --site S for one site's tokens)")
 	}
-	list, err := o.client(e).ListTenantTokens(ctx, *tenant)
 	if err != nil {
 		return err
 	}
@@ -74,6 +92,17 @@ func runTokensList(ctx context.Context, e *env, args []string) error {
 		t.row(k.ID, k.Name, formatTime(k.CreatedAt))
 	}
 	return t.flush()
+}
+
+// countSet counts the true values.
+func countSet(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func runTokensDelete(ctx context.Context, e *env, args []string) error {

@@ -145,6 +145,14 @@ func TestRequests(t *testing.T) {
 			want: &Token{ID: "k_1", TenantID: "t_1", Name: "ci", Secret: "pier_abc"},
 		},
 		{
+			name:       "site token",
+			call:       func(c *Client) (any, error) { return c.CreateSiteToken(ctx, "blog", "ci") },
+			status:     201,
+			answer:     `{"id":"k_3","tenant_id":"t_1","site_id":"s_1","site":"blog","name":"ci","token":"pier_ghi"}`,
+			wantMethod: "POST", wantPath: "/api/v1/sites/blog/tokens", wantBody: `{"name":"ci"}`,
+			want: &Token{ID: "k_3", TenantID: "t_1", SiteID: "s_1", Site: "blog", Name: "ci", Secret: "pier_ghi"},
+		},
+		{
 			name:       "admin token",
 			call:       func(c *Client) (any, error) { return c.CreateAdminToken(ctx, "ops") },
 			status:     201,

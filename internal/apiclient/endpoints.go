@@ -83,6 +83,21 @@ func (c *Client) ListTenantTokens(ctx context.Context, tenant string) ([]Token, 
 	return listAll[Token](ctx, c, "/tenants/"+esc(tenant)+"/tokens", nil, "tokens")
 }
 
+// CreateSiteToken creates a site token: the site's tenant restricted to
+// site. The answer's Secret is the only time the secret is shown.
+func (c *Client) CreateSiteToken(ctx context.Context, site, name string) (*Token, error) {
+	var t Token
+	err := c.do(ctx, request{method: http.MethodPost, path: "/sites/" + esc(site) + "/tokens",
+		body: map[string]string{"name": name}, out: &t})
+	return ret(&t, err)
+}
+
+// ListSiteTokens lists the tokens of a site (never their secrets),
+// reading every page.
+func (c *Client) ListSiteTokens(ctx context.Context, site string) ([]Token, error) {
+	return listAll[Token](ctx, c, "/sites/"+esc(site)+"/tokens", nil, "tokens")
+}
+
 // CreateAdminToken creates a platform-wide token (admin only).
 func (c *Client) CreateAdminToken(ctx context.Context, name string) (*Token, error) {
 	var t Token

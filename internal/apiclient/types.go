@@ -107,6 +107,8 @@ type CreateDeployment struct {
 type Token struct {
 	ID        string    `json:"id"`
 	TenantID  string    `json:"tenant_id,omitempty"`
+	SiteID    string    `json:"site_id,omitempty"` // set for a site token
+	Site      string    `json:"site,omitempty"`    // its site's name, in the answers about one site's tokens
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 	Secret    string    `json:"token,omitempty"`

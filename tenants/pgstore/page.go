@@ -176,19 +176,32 @@ type seqToken struct {
 	seq int64
 }
 
-// TokensPage lists one page of a tenant's tokens, or of the admin tokens
-// for "", oldest first (ties broken by insertion order).
+// TokensPage lists one page of a tenant's tokens (its site tokens
+// included), or of the admin tokens for "", oldest first (ties broken by
+// insertion order).
 func (s *Store) TokensPage(ctx context.Context, tenantID string, p tenants.PageRequest) ([]tenants.Token, string, error) {
+	if tenantID == "" {
+		return s.tokensPage(ctx, `tenant_id IS NULL`, nil, p)
+	}
+	return s.tokensPage(ctx, `tenant_id = $2`, []any{tenantID}, p)
+}
+
+// SiteTokensPage lists one page of a site's tokens, oldest first (ties
+// broken by insertion order).
+func (s *Store) SiteTokensPage(ctx context.Context, siteID string, p tenants.PageRequest) ([]tenants.Token, string, error) {
+	return s.tokensPage(ctx, `site_id = $2`, []any{siteID}, p)
+}
+
+// tokensPage lists one page of the tokens matching where, a condition on
+// $2… (params; $1 is the limit).
+func (s *Store) tokensPage(ctx context.Context, where string, params []any, p tenants.PageRequest) ([]tenants.Token, string, error) {
 	const op = "listing tokens"
 	c, after, err := cursorOf(op, tenants.CursorTokens, p)
 	if err != nil {
 		return nil, "", err
 	}
 	n := p.Size()
-	where, args := `tenant_id = $2`, []any{n + 1, tenantID}
-	if tenantID == "" {
-		where, args = `tenant_id IS NULL`, []any{n + 1}
-	}
+	args := append([]any{n + 1}, params...)
 	if after {
 		where += fmt.Sprintf(` AND (created_at, seq) > ($%d, $%d)`, len(args)+1, len(args)+2)
 		args = append(args, time.UnixMicro(c.Time).UTC(), c.Seq)
@@ -200,7 +213,7 @@ func (s *Store) TokensPage(ctx context.Context, tenantID string, p tenants.PageR
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (seqToken, error) {
 		var st seqToken
 		t := &st.t
-		err := r.Scan(&t.ID, &t.TenantID, &t.Name, &t.Hash, &t.Created, &st.seq)
+		err := r.Scan(&t.ID, &t.TenantID, &t.SiteID, &t.Name, &t.Hash, &t.Created, &st.seq)
 		t.Created = t.Created.UTC()
 		return st, err
 	})

@@ -320,7 +320,8 @@ func (s *Store) Sites(ctx context.Context, tenantID string) ([]tenants.Site, err
 }
 
 // DeleteSite deletes the site and, by cascade, its deployments, upload
-// sessions and domain claims, and notifies the change of the site and of
+// sessions, domain claims and site tokens (with their console sessions),
+// and notifies the change of the site and of
 // each hostname it claimed.
 func (s *Store) DeleteSite(ctx context.Context, id string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -448,28 +449,39 @@ SELECT pg_notify($3, $4 || name) FROM u`, id, siteID, ChangesChannel, tenants.Ch
 
 // Tokens.
 
-const tokenCols = `id, coalesce(tenant_id, ''), name, hash, created_at`
+const tokenCols = `id, coalesce(tenant_id, ''), coalesce(site_id, ''), name, hash, created_at`
 
 func scanToken(row pgx.Row) (tenants.Token, error) {
 	var t tenants.Token
-	err := row.Scan(&t.ID, &t.TenantID, &t.Name, &t.Hash, &t.Created)
+	err := row.Scan(&t.ID, &t.TenantID, &t.SiteID, &t.Name, &t.Hash, &t.Created)
 	t.Created = t.Created.UTC()
 	return t, err
 }
 
+// nullable is &s, or nil (NULL) for "".
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // CreateToken stores a token; ErrConflict when its ID or hash exists,
-// ErrNotFound when its tenant does not.
+// ErrNotFound when its tenant or site does not, ErrInvalid when its site
+// belongs to another tenant.
 func (s *Store) CreateToken(ctx context.Context, t tenants.Token) error {
+	op := "creating token " + t.ID
 	if err := t.Validate(); err != nil {
 		return invalid("creating token", err)
 	}
-	var tenantID *string
-	if t.TenantID != "" {
-		tenantID = &t.TenantID
+	if t.SiteID != "" {
+		if _, err := s.siteTenant(ctx, op, t.SiteID, t.TenantID); err != nil {
+			return err
+		}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, tenant_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, tenantID, t.Name, t.Hash, s.stamp(t.Created))
-	return mapErr("creating token "+t.ID, err)
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, tenant_id, site_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.ID, nullable(t.TenantID), nullable(t.SiteID), t.Name, t.Hash, s.stamp(t.Created))
+	return mapErr(op, err)
 }
 
 // TokenByHash returns the token whose secret hashes to hash.
@@ -478,7 +490,8 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (tenants.Token, er
 	return t, mapErr("token by hash", err)
 }
 
-// Tokens lists a tenant's tokens, or the admin tokens for "", oldest first.
+// Tokens lists a tenant's tokens (its site tokens included), or the admin
+// tokens for "", oldest first.
 func (s *Store) Tokens(ctx context.Context, tenantID string) ([]tenants.Token, error) {
 	q := `SELECT ` + tokenCols + ` FROM tokens WHERE tenant_id = $1 ORDER BY created_at, seq`
 	args := []any{tenantID}

@@ -185,6 +185,12 @@ CREATE TABLE usage_hours (
 CREATE INDEX usage_hours_tenant ON usage_hours(tenant_id, hour);
 CREATE INDEX usage_hours_hour ON usage_hours(hour);
 `},
+	{7, `
+-- Site tokens: a token of its tenant restricted to one site. Deleting the
+-- site deletes them (and, by cascade, their console sessions).
+ALTER TABLE tokens ADD COLUMN site_id TEXT REFERENCES sites(id) ON DELETE CASCADE;
+CREATE INDEX tokens_site_created ON tokens(site_id, created_at, seq) WHERE site_id IS NOT NULL;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

@@ -177,24 +177,37 @@ type seqToken struct {
 	seq     int64
 }
 
-// TokensPage lists one page of a tenant's tokens, or of the admin tokens
-// for "", oldest first (ties broken by insertion order).
+// TokensPage lists one page of a tenant's tokens (its site tokens
+// included), or of the admin tokens for "", oldest first (ties broken by
+// insertion order).
 func (s *Store) TokensPage(ctx context.Context, tenantID string, p tenants.PageRequest) ([]tenants.Token, string, error) {
+	where := `tenant_id = ?1`
+	if tenantID == "" {
+		where = `tenant_id IS NULL AND ?1 = ''`
+	}
+	return s.tokensPage(ctx, where, tenantID, p)
+}
+
+// SiteTokensPage lists one page of a site's tokens, oldest first (ties
+// broken by insertion order).
+func (s *Store) SiteTokensPage(ctx context.Context, siteID string, p tenants.PageRequest) ([]tenants.Token, string, error) {
+	return s.tokensPage(ctx, `site_id = ?1`, siteID, p)
+}
+
+// tokensPage lists one page of the tokens matching where, a condition on
+// ?1 (arg).
+func (s *Store) tokensPage(ctx context.Context, where string, arg string, p tenants.PageRequest) ([]tenants.Token, string, error) {
 	const op = "listing tokens"
 	c, after, err := cursorOf(op, tenants.CursorTokens, p)
 	if err != nil {
 		return nil, "", err
 	}
 	n := p.Size()
-	where := `tenant_id = ?1`
-	if tenantID == "" {
-		where = `tenant_id IS NULL AND ?1 = ''`
-	}
 	if after {
 		where += ` AND (created_at, seq) > (?3, ?4)`
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+tokenCols+`, seq FROM tokens WHERE `+where+` ORDER BY created_at, seq LIMIT ?2`,
-		tenantID, n+1, c.Time, c.Seq)
+		arg, n+1, c.Time, c.Seq)
 	if err != nil {
 		return nil, "", mapErr(op, err)
 	}
@@ -203,7 +216,7 @@ func (s *Store) TokensPage(ctx context.Context, tenantID string, p tenants.PageR
 	for rows.Next() {
 		var r seqToken
 		t := &r.t
-		if err := rows.Scan(&t.ID, &t.TenantID, &t.Name, &t.Hash, &r.created, &r.seq); err != nil {
+		if err := rows.Scan(&t.ID, &t.TenantID, &t.SiteID, &t.Name, &t.Hash, &r.created, &r.seq); err != nil {
 			return nil, "", mapErr(op, err)
 		}
 		t.Created = msTime(r.created)

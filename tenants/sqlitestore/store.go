@@ -364,8 +364,8 @@ func (s *Store) Sites(ctx context.Context, tenantID string) ([]tenants.Site, err
 	return out, mapErr("listing sites", rows.Err())
 }
 
-// DeleteSite deletes the site and, by cascade, its deployments and upload
-// sessions.
+// DeleteSite deletes the site and, by cascade, its deployments, upload
+// sessions, domain claims and site tokens (with their console sessions).
 func (s *Store) DeleteSite(ctx context.Context, id string) error {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM sites WHERE id = ?`, id)
 	return affected("deleting site "+id, res, err)
@@ -477,31 +477,49 @@ WHERE id = ?2 AND EXISTS (SELECT 1 FROM deployments WHERE id = ?1 AND site_id = 
 
 // Tokens.
 
-const tokenCols = `id, coalesce(tenant_id, ''), name, hash, created_at`
+const tokenCols = `id, coalesce(tenant_id, ''), coalesce(site_id, ''), name, hash, created_at`
 
 func scanToken(sc interface{ Scan(...any) error }) (tenants.Token, error) {
 	var (
 		t       tenants.Token
 		created int64
 	)
-	err := sc.Scan(&t.ID, &t.TenantID, &t.Name, &t.Hash, &created)
+	err := sc.Scan(&t.ID, &t.TenantID, &t.SiteID, &t.Name, &t.Hash, &created)
 	t.Created = msTime(created)
 	return t, err
 }
 
+// nullable is s, or NULL for "".
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // CreateToken stores a token; ErrConflict when its ID or hash exists,
-// ErrNotFound when its tenant does not.
+// ErrNotFound when its tenant or site does not, ErrInvalid when its site
+// belongs to another tenant.
 func (s *Store) CreateToken(ctx context.Context, t tenants.Token) error {
+	op := "creating token " + t.ID
 	if err := t.Validate(); err != nil {
 		return invalid("creating token", err)
 	}
-	var tenantID any
-	if t.TenantID != "" {
-		tenantID = t.TenantID
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, tenantID, t.Name, t.Hash, s.createdMs(t.Created))
-	return mapErr("creating token "+t.ID, err)
+	defer tx.Rollback()
+	if t.SiteID != "" {
+		if _, err := siteTenant(ctx, tx, op, t.SiteID, t.TenantID); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, site_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, nullable(t.TenantID), nullable(t.SiteID), t.Name, t.Hash, s.createdMs(t.Created)); err != nil {
+		return mapErr(op, err)
+	}
+	return mapErr(op, tx.Commit())
 }
 
 // TokenByHash returns the token whose secret hashes to hash.
@@ -510,7 +528,8 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (tenants.Token, er
 	return t, mapErr("token by hash", err)
 }
 
-// Tokens lists a tenant's tokens, or the admin tokens for "", oldest first.
+// Tokens lists a tenant's tokens (its site tokens included), or the admin
+// tokens for "", oldest first.
 func (s *Store) Tokens(ctx context.Context, tenantID string) ([]tenants.Token, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE coalesce(tenant_id, '') = ? ORDER BY created_at, seq`, tenantID)
 	if err != nil {

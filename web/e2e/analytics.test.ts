@@ -2,7 +2,7 @@
 // made to a site over the edge show in its analytics (chart, legend and
 // table) once the edge flushed them, at 1 hour, 24 hours and 7 days; the
 // site overview's 24 h chart; a tenant's analytics for the operator; a
-// tenant refused another tenant's; a worker's invocations, CPU time and
+// tenant refused the tenants' pages; a worker's invocations, CPU time and
 // violations; uPlot loaded only by pages with a chart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
@@ -37,7 +37,7 @@ async function deployWorker(site: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  pier = await startPier({ workers: true });
+  pier = await startPier(['--workers=true']);
   await pier.api('POST', '/tenants', { name: 'acme' });
   await pier.api('POST', '/tenants', { name: 'globex' });
   await pier.api('POST', '/sites', { name: 'blog', tenant: 'acme' });
@@ -250,6 +250,8 @@ describe.each(widths)('at %d px', (width) => {
       await page.getByRole('heading', { name: 'acme', level: 1 }).waitFor();
       const crumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
       expect(await crumbs.getByRole('link', { name: 'Tenants' }).getAttribute('href')).toBe('/tenants');
+      const tab = page.getByRole('navigation', { name: 'Tenant' }).getByRole('link', { name: 'Analytics' });
+      expect(await tab.getAttribute('aria-current')).toBe('page');
       const req = figure(page, 'Requests by status class');
       await req.locator('canvas').first().waitFor();
       expect(await req.locator('.chart-total').textContent()).toBe('4');
@@ -258,17 +260,19 @@ describe.each(widths)('at %d px', (width) => {
 
       await page.goto(pier.url + '/tenants/globex/analytics');
       await page.getByRole('heading', { name: 'No traffic in the last 24 hours' }).waitFor();
+      await page.goto(pier.url + '/tenants/nobody/analytics');
+      await page.getByRole('heading', { name: 'Tenant not found' }).waitFor();
     });
   });
 
   it("a tenant cannot see another tenant's analytics", async () => {
-    // The API answers another tenant's usage 404, and the console says so.
+    // The API answers another tenant's usage 404; the console's tenant pages are the operator's.
     const other = await fetch(pier.url + '/api/v1/tenants/globex/usage', { headers: { Authorization: 'Bearer ' + acmeToken } });
     expect(other.status).toBe(404);
     await inBrowser('analytics-tenant-refused', width, async ({ page }) => {
       await signIn(page, acmeToken);
       await page.goto(pier.url + '/tenants/globex/analytics');
-      await page.getByRole('heading', { name: 'Tenant not found' }).waitFor();
+      await page.getByRole('heading', { name: 'Operators only' }).waitFor();
       expect(await page.getByRole('figure').count()).toBe(0);
       await checkPage(page, 'analytics-tenant-refused', width);
       await page.goto(pier.url + '/sites/news/analytics');

@@ -4,6 +4,9 @@
 // talks only to its own origin. Prints the first-load budgets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { startPier, type Pier } from './pier';
 import { checkPage, inBrowser as inBrowserAt, openBrowser, screenshot, signIn as signInAt, widths, type Session } from './browser';
@@ -244,6 +247,15 @@ it('budgets: first-load JavaScript, time to an interactive sites list, own origi
     console.log(`console budget: first-load JavaScript ${(jsGzip / 1024).toFixed(1)} KB gzip (budget 250 KB)`);
     console.log(`console budget: first load to an interactive sites list ${interactive.toFixed(0)} ms (budget 1000 ms, loopback)`);
     console.log(`console budget: ${requests.length} requests, all to ${pier.url}`);
+    // Every chunk the build produced, loaded on first use or later (charts, hashing, pier.toml).
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'console', 'assets');
+    let all = 0;
+    for (const f of (await readdir(dir)).filter((n) => /\.(js|wasm)$/.test(n)).sort()) {
+      const gz = gzipSync(await readFile(join(dir, f)), { level: 9 }).length;
+      all += gz;
+      console.log(`console bundle: ${f} ${(gz / 1024).toFixed(1)} KB gzip`);
+    }
+    console.log(`console bundle: all chunks ${(all / 1024).toFixed(1)} KB gzip; first load ${(jsGzip / 1024).toFixed(1)} KB`);
     expect(scripts.length).toBeGreaterThan(0);
     expect(jsGzip).toBeLessThanOrEqual(250 * 1024);
   });

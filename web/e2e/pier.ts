@@ -30,12 +30,12 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PIER_')));
 }
 
-/** Starts `pier serve`; workers: run tenants' workers (off by default: most tests need none). */
-export async function startPier(options: { workers?: boolean } = {}): Promise<Pier> {
+/** Starts `pier serve`; extraArgs are added to its flags (e.g. `--dns-resolver`, `--tls-internal`). */
+export async function startPier(extraArgs: string[] = []): Promise<Pier> {
   const data = await mkdtemp(join(tmpdir(), 'pier-web-'));
   const child: ChildProcess = spawn(
     pierBin,
-    ['serve', '--data', join(data, 'data'), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers=' + (options.workers ?? false), '--log-level', 'warn'],
+    ['serve', '--data', join(data, 'data'), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers=false', '--log-level', 'warn', ...extraArgs],
     { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -39,6 +39,8 @@ export interface TenantRef {
 export interface Session {
   kind: 'admin' | 'tenant';
   tenant?: TenantRef;
+  /** The one site a site token acts on (kind is 'tenant'); absent for other tokens. */
+  site?: { id: string; name: string };
   token_id: string;
   auth: 'cookie' | 'bearer';
   idle_expires_at?: string;

@@ -9,6 +9,11 @@ import { SiteOverview } from './pages/SiteOverview';
 import { Deployments } from './pages/Deployments';
 import { SiteAnalytics } from './pages/SiteAnalytics';
 import { TenantAnalytics } from './pages/TenantAnalytics';
+import { Domains } from './pages/Domains';
+import { SiteSettings } from './pages/SiteSettings';
+import { Tenants } from './pages/Tenants';
+import { TenantOverview } from './pages/TenantOverview';
+import { Deploy } from './pages/Deploy';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -73,6 +78,16 @@ export function App() {
     page = <SiteAnalytics key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'tenant' && r.tab === 'analytics') {
     page = <TenantAnalytics key={r.tenant} tenant={r.tenant} session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'domains') {
+    page = <Domains key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'settings') {
+    page = <SiteSettings key={r.site} site={r.site} session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenants') {
+    page = <Tenants session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenant' && r.tab === 'overview') {
+    page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'deploy') {
+    page = <Deploy key={r.site} site={r.site} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }

@@ -1,14 +1,27 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Session } from './api';
 import { navigate } from './router';
+import { takeFlash } from './flash';
 
 /** The frame of every signed-in page: brand, navigation, who is signed in, Sign out. */
 export function Shell(props: { session: Session; path: string; onSignOut: () => Promise<void>; children: ComponentChildren }) {
   const { session } = props;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const who = session.kind === 'admin' ? 'Operator' : session.tenant?.name ?? 'Tenant';
+  const who =
+    session.kind === 'admin'
+      ? 'Operator'
+      : (session.tenant?.name ?? 'Tenant') + (session.site ? ' / ' + session.site.name : '');
+  const title =
+    session.kind === 'admin'
+      ? 'Signed in with an admin token'
+      : session.site
+        ? `Signed in with a deploy token of the site ${session.site.name}`
+        : 'Signed in with a tenant token';
+  // A message the previous page left (flash), shown once on this one.
+  const [notice, setNotice] = useState<string | undefined>();
+  useEffect(() => setNotice(takeFlash()), [props.path]);
   const link = (href: string, label: string) => (
     <a
       href={href}
@@ -34,7 +47,7 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
           {session.kind === 'admin' && link('/attention', 'Attention')}
         </nav>
         <div class="account">
-          <span class="who" title={session.kind === 'admin' ? 'Signed in with an admin token' : 'Signed in with a tenant token'}>
+          <span class="who" title={title}>
             <span class={'badge ' + (session.kind === 'admin' ? 'badge-admin' : 'badge-tenant')}>
               {session.kind === 'admin' ? 'admin' : 'tenant'}
             </span>{' '}
@@ -65,6 +78,11 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
         </p>
       )}
       <main class="content" id="main">
+        {notice && (
+          <p class="alert alert-info flash" role="status">
+            {notice}
+          </p>
+        )}
         {props.children}
       </main>
     </div>

@@ -11,6 +11,10 @@ export function ConfirmDialog(props: {
   title: string;
   confirmLabel: string;
   busy?: boolean;
+  /** Keeps the confirm button disabled (a typed confirmation not typed yet). */
+  confirmDisabled?: boolean;
+  /** Styles the confirm button as destructive. */
+  danger?: boolean;
   error?: string;
   onConfirm: () => void;
   onClose: () => void;
@@ -68,7 +72,7 @@ export function ConfirmDialog(props: {
           method="dialog"
           onSubmit={(e) => {
             e.preventDefault();
-            props.onConfirm();
+            if (!props.busy && !props.confirmDisabled) props.onConfirm();
           }}
         >
           <h2 id="confirm-title">{props.title}</h2>
@@ -84,7 +88,12 @@ export function ConfirmDialog(props: {
             <button type="button" class="button" onClick={props.onClose} disabled={props.busy}>
               Cancel
             </button>
-            <button type="submit" class="button button-primary" disabled={props.busy} autofocus>
+            <button
+              type="submit"
+              class={'button ' + (props.danger ? 'button-danger' : 'button-primary')}
+              disabled={props.busy || props.confirmDisabled}
+              autofocus
+            >
               {props.busy ? 'Working…' : props.confirmLabel}
             </button>
           </div>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Deployment } from '../api';
-import { absoluteTime, bytes, count, displayURL, plural, relativeTime, shortCommit } from '../format';
-import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
+import { absoluteTime, bytes, count, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
+import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 
 /** Deployments per request. */
@@ -103,7 +103,15 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
   const live = items.find((d) => d.active);
   const liveTime = live ? Date.parse(live.created_at) : undefined;
   return (
-    <SiteFrame site={props.site} tab="deployments">
+    <SiteFrame
+      site={props.site}
+      tab="deployments"
+      actions={
+        <Link class="button button-primary button-link" href={sitePath(props.site, 'deploy')}>
+          Deploy a folder
+        </Link>
+      }
+    >
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>

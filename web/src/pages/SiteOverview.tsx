@@ -165,6 +165,7 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
           <section class="card wide" aria-labelledby="domains-title">
             <div class="card-head">
               <h2 id="domains-title">Domains</h2>
+              <Link href={sitePath(props.site, 'domains')}>Manage domains</Link>
             </div>
             {data.domains.length === 0 ? (
               <div class="empty">

@@ -1,0 +1,414 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, type Session } from '../api';
+import { createSiteToken, deleteSite, revokeToken, siteTokens, type NewSiteToken, type SiteToken } from '../api-settings';
+import { absoluteTime, relativeTime } from '../format';
+import { deployCommand, MAX_TOKEN_NAME, tokenNameError } from '../settings';
+import { flash } from '../flash';
+import { navigate } from '../router';
+import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
+
+/** Tokens per request. */
+export const TOKENS_PAGE = 50;
+
+/** A site's settings: its deploy tokens (create, shown once; revoke) and deleting the site. */
+export function SiteSettings(props: { site: string; session: Session; onUnauthorized: () => void }) {
+  // A site token may not manage tokens or delete its site (403).
+  const siteSession = props.session.site !== undefined;
+  const [missing, setMissing] = useState(false);
+  const [notice, setNotice] = useState('');
+
+  function failed(err: unknown): string | undefined {
+    if (err instanceof ApiError && err.unauthorized) {
+      props.onUnauthorized();
+      return undefined;
+    }
+    return err instanceof Error ? err.message : String(err);
+  }
+
+  // A site session lists no tokens, so it asks for the site itself:
+  // any other site is not found.
+  useEffect(() => {
+    setMissing(false);
+    if (!siteSession) return;
+    api.site(props.site).catch((err) => {
+      if (err instanceof ApiError && err.status === 404) setMissing(true);
+      else failed(err);
+    });
+  }, [props.site, siteSession]);
+
+  if (missing) return <SiteNotFound site={props.site} />;
+  return (
+    <SiteFrame site={props.site} tab="settings">
+      <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
+        {notice}
+      </p>
+      <div class="settings">
+        {siteSession ? (
+          <section class="card settings-section" aria-labelledby="tokens-title">
+            <div class="settings-head">
+              <h2 id="tokens-title">Deploy tokens</h2>
+            </div>
+            <p class="settings-text muted">
+              You are signed in with a deploy token of <strong>{props.session.site?.name}</strong>. Deploy tokens can deploy
+              and roll back their site, but creating or revoking tokens and deleting the site need a tenant token.
+            </p>
+          </section>
+        ) : (
+          <Tokens site={props.site} failed={failed} onMissing={() => setMissing(true)} onNotice={setNotice} />
+        )}
+        <DangerZone site={props.site} allowed={!siteSession} failed={failed} />
+      </div>
+    </SiteFrame>
+  );
+}
+
+/** The site's deploy tokens: the list, the create form, the secret shown once, revoking. */
+function Tokens(props: {
+  site: string;
+  failed: (err: unknown) => string | undefined;
+  onMissing: () => void;
+  onNotice: (m: string) => void;
+}) {
+  const [items, setItems] = useState<SiteToken[]>([]);
+  const [next, setNext] = useState<string | undefined>();
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState('');
+  const [name, setName] = useState('');
+  const [nameError, setNameError] = useState('');
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<NewSiteToken | undefined>();
+  const [target, setTarget] = useState<SiteToken | undefined>();
+  const [busy, setBusy] = useState(false);
+  const [dialogError, setDialogError] = useState('');
+  const nameRef = useRef<HTMLInputElement>(null);
+
+  async function load(cursor?: string) {
+    setLoading(true);
+    setError('');
+    try {
+      const page = await siteTokens(props.site, { limit: TOKENS_PAGE, cursor });
+      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
+      setNext(page.next_cursor);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) props.onMissing();
+      else {
+        const m = props.failed(err);
+        if (m) setError(m);
+      }
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  useEffect(() => {
+    setItems([]);
+    setCreated(undefined);
+    load();
+  }, [props.site]);
+
+  async function create(e: Event) {
+    e.preventDefault();
+    const problem = tokenNameError(name);
+    setNameError(problem);
+    if (problem) {
+      nameRef.current?.focus();
+      return;
+    }
+    setCreating(true);
+    try {
+      const t = await createSiteToken(props.site, name.trim());
+      setCreated(t);
+      setName('');
+      // The list is oldest first: the new token belongs at its end, once that end is loaded.
+      if (!next) setItems((prev) => [...prev, stripSecret(t)]);
+      props.onNotice(`Created the deploy token “${t.name}”. Copy its secret now: it is shown only once.`);
+    } catch (err) {
+      const m = props.failed(err);
+      if (m) setNameError(m);
+    } finally {
+      setCreating(false);
+    }
+  }
+
+  async function revoke() {
+    if (!target) return;
+    setBusy(true);
+    setDialogError('');
+    try {
+      await revokeToken(target.id);
+      setItems((prev) => prev.filter((t) => t.id !== target.id));
+      if (created?.id === target.id) setCreated(undefined);
+      props.onNotice(`Revoked the deploy token “${target.name}”. It stopped working at once.`);
+      setTarget(undefined);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        // Revoked meanwhile (another tab, the CLI): it is gone either way.
+        setItems((prev) => prev.filter((t) => t.id !== target.id));
+        setTarget(undefined);
+      } else {
+        const m = props.failed(err);
+        if (m) setDialogError(m);
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section class="card settings-section" aria-labelledby="tokens-title">
+      <div class="settings-head">
+        <h2 id="tokens-title">Deploy tokens</h2>
+        <p class="muted">
+          A deploy token acts on <strong>{props.site}</strong> only: it can deploy, roll back, manage domains and read logs
+          of this site, and nothing of your other sites. Give one to each CI job.
+        </p>
+      </div>
+
+      <form class="token-form" onSubmit={create} noValidate>
+        <div class="token-form-field">
+          <label for="token-name">Token name</label>
+          <input
+            id="token-name"
+            ref={nameRef}
+            type="text"
+            placeholder="e.g. GitHub Actions"
+            maxLength={MAX_TOKEN_NAME}
+            value={name}
+            autocomplete="off"
+            aria-invalid={nameError ? true : undefined}
+            aria-describedby={nameError ? 'token-name-error' : undefined}
+            onInput={(e) => {
+              setName((e.target as HTMLInputElement).value);
+              if (nameError) setNameError('');
+            }}
+          />
+        </div>
+        <button type="submit" class="button button-primary" disabled={creating}>
+          {creating ? 'Creating…' : 'Create token'}
+        </button>
+        {nameError && (
+          <p id="token-name-error" class="alert alert-error token-form-error" role="alert">
+            {nameError}
+          </p>
+        )}
+      </form>
+
+      {created && <NewSecret token={created} site={props.site} onDone={() => setCreated(undefined)} onNotice={props.onNotice} />}
+
+      {error && (
+        <div class="alert alert-error settings-alert" role="alert">
+          <span>Loading the tokens failed: {error}</span>{' '}
+          <button type="button" class="button button-quiet" onClick={() => load()}>
+            Retry
+          </button>
+        </div>
+      )}
+      {loading && items.length === 0 && <p class="settings-text muted">Loading tokens…</p>}
+      {!loading && !error && items.length === 0 && (
+        <div class="empty empty-small">
+          <h3>No deploy tokens yet</h3>
+          <p class="muted">Create one above to deploy this site from CI without your tenant's token.</p>
+        </div>
+      )}
+      {items.length > 0 && (
+        <table class="table tokens-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">ID</th>
+              <th scope="col">Created</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((t) => (
+              <tr key={t.id}>
+                <th scope="row" data-label="Name">
+                  <span class="token-name">{t.name}</span>
+                </th>
+                <td data-label="ID">
+                  <code>{t.id}</code>
+                </td>
+                <td data-label="Created">
+                  <time dateTime={t.created_at} title={absoluteTime(t.created_at)}>
+                    {relativeTime(t.created_at)}
+                  </time>
+                </td>
+                <td class="token-actions" data-label="">
+                  <button
+                    type="button"
+                    class="button button-quiet button-danger-quiet"
+                    aria-label={`Revoke token ${t.name}`}
+                    onClick={() => {
+                      setDialogError('');
+                      setTarget(t);
+                    }}
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {next && (
+        <div class="card-foot">
+          <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
+            {loading ? 'Loading…' : 'Load more tokens'}
+          </button>
+        </div>
+      )}
+
+      <ConfirmDialog
+        open={!!target}
+        title={target ? `Revoke the token “${target.name}”?` : ''}
+        confirmLabel="Revoke token"
+        danger
+        busy={busy}
+        error={dialogError}
+        onConfirm={revoke}
+        onClose={() => setTarget(undefined)}
+      >
+        {target && (
+          <p>
+            Anything that uses <code>{target.id}</code> to deploy <strong>{props.site}</strong> gets “unauthorized” from
+            now on, and consoles signed in with it are signed out. This cannot be undone.
+          </p>
+        )}
+      </ConfirmDialog>
+    </section>
+  );
+}
+
+function stripSecret(t: NewSiteToken): SiteToken {
+  const { token: _secret, ...rest } = t;
+  return rest;
+}
+
+/** A new token's secret, shown this once, with a copy button and the CLI line that uses it. */
+function NewSecret(props: { token: NewSiteToken; site: string; onDone: () => void; onNotice: (m: string) => void }) {
+  const command = deployCommand(props.token.token, props.site, location.origin);
+  async function copy(text: string, what: string) {
+    try {
+      await navigator.clipboard.writeText(text);
+      props.onNotice(`Copied the ${what}.`);
+    } catch {
+      props.onNotice(`Copying failed: your browser did not allow it. Select the ${what} and copy it instead.`);
+    }
+  }
+  return (
+    <div class="secret-box" role="region" aria-labelledby="secret-title">
+      <h3 id="secret-title">New token “{props.token.name}”</h3>
+      <p class="secret-warning">
+        <strong>Copy this token now.</strong> It will not be shown again: Pier keeps only a hash of it.
+      </p>
+      <div class="secret-row">
+        <code class="secret-value" id="new-token-secret">
+          {props.token.token}
+        </code>
+        <button type="button" class="button" onClick={() => copy(props.token.token, 'token')}>
+          Copy token
+        </button>
+      </div>
+      <p class="secret-label">Deploy this site with it:</p>
+      <div class="secret-row">
+        <code class="secret-value secret-command" id="new-token-command">
+          {command}
+        </code>
+        <button type="button" class="button" onClick={() => copy(command, 'deploy command')}>
+          Copy command
+        </button>
+      </div>
+      <p class="muted secret-note">
+        In CI, store the token as a secret variable named <code>PIER_TOKEN</code> and run{' '}
+        <code>pier deploy ./dist --site {props.site} --api {location.origin}</code>.
+      </p>
+      <div class="secret-actions">
+        <button type="button" class="button button-quiet" onClick={props.onDone}>
+          I have copied it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** Deleting the site, behind a typed confirmation. */
+function DangerZone(props: { site: string; allowed: boolean; failed: (err: unknown) => string | undefined }) {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+
+  async function remove() {
+    setBusy(true);
+    setError('');
+    try {
+      await deleteSite(props.site);
+      setOpen(false);
+      flash(`Deleted the site ${props.site}. Its address stopped serving.`);
+      navigate('/sites');
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        setOpen(false);
+        flash(`The site ${props.site} was already deleted.`);
+        navigate('/sites');
+        return;
+      }
+      const m = props.failed(err);
+      if (m) setError(m);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section class="card settings-section danger-zone" aria-labelledby="danger-title">
+      <div class="settings-head">
+        <h2 id="danger-title">Danger zone</h2>
+      </div>
+      <div class="danger-row">
+        <div>
+          <h3>Delete this site</h3>
+          <p class="muted">
+            Deletes <strong>{props.site}</strong> with all its deployments, custom domains and deploy tokens. Its address
+            stops serving at once. This cannot be undone.
+          </p>
+        </div>
+        {props.allowed ? (
+          <button
+            type="button"
+            class="button button-danger"
+            onClick={() => {
+              setError('');
+              setOpen(true);
+            }}
+          >
+            Delete site
+          </button>
+        ) : (
+          <p class="muted danger-note">Deleting the site needs a tenant token.</p>
+        )}
+      </div>
+      <TypedConfirmDialog
+        open={open}
+        title={`Delete the site ${props.site}?`}
+        name={props.site}
+        kind="site"
+        confirmLabel="Delete this site"
+        busy={busy}
+        error={error}
+        onConfirm={remove}
+        onClose={() => setOpen(false)}
+      >
+        <p>
+          <strong>{props.site}</strong>, its deployments, custom domains and deploy tokens will be deleted, and its address
+          will stop serving at once. This cannot be undone.
+        </p>
+      </TypedConfirmDialog>
+    </section>
+  );
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import {
+  limitRows,
+  limitsBody,
+  limitsDiffer,
+  normalizeTag,
+  parseLimit,
+  parseTags,
+  planLabel,
+  setFlash,
+  tagError,
+  tagFromSearch,
+  takeFlash,
+  tenantNameError,
+  tenantsURL,
+  typedMatches,
+} from './tenants';
+
+describe('tagError', () => {
+  it.each([
+    ['env:prod', true],
+    ['a:b:c', true], // the value may hold a colon (split at the first)
+    ['région:eu', true],
+    ['env', false],
+    [':prod', false],
+    ['env:', false],
+    ['env: prod', false],
+    ['env:a,b', false],
+    ['k:' + 'v'.repeat(126), true],
+    ['k:' + 'v'.repeat(127), false],
+    ['k:' + 'é'.repeat(63), true], // 2 + 126 bytes
+    ['k:' + 'é'.repeat(64), false], // bytes count, not characters
+  ])('%s valid=%s', (tag, ok) => expect(tagError(tag) === '').toBe(ok));
+});
+
+describe('normalizeTag', () => {
+  it.each([
+    ['  env:prod ', 'env:prod', false],
+    ['', '', false],
+    ['   ', '', false],
+    ['nocolon', 'nocolon', true],
+  ])('%j → %j (error %s)', (text, tag, bad) => {
+    const r = normalizeTag(text);
+    expect(r.tag).toBe(tag);
+    expect(r.error !== '').toBe(bad);
+  });
+});
+
+describe('parseTags', () => {
+  it('splits on commas, spaces and new lines, trims and drops duplicates', () => {
+    expect(parseTags(' env:prod,region:eu\nenv:prod  tier:a ,, ')).toEqual({ tags: ['env:prod', 'region:eu', 'tier:a'], error: '' });
+  });
+  it('keeps existing tags first and does not repeat them', () => {
+    expect(parseTags('b:2, a:1', ['a:1'])).toEqual({ tags: ['a:1', 'b:2'], error: '' });
+  });
+  it('empty text is no tags', () => {
+    expect(parseTags('   ')).toEqual({ tags: [], error: '' });
+  });
+  it('names the bad tag and keeps the existing ones', () => {
+    const r = parseTags('ok:1 broken', ['a:1']);
+    expect(r.tags).toEqual(['a:1']);
+    expect(r.error).toContain('broken');
+  });
+  it('refuses more than 8 tags, counting the existing ones', () => {
+    const existing = Array.from({ length: 7 }, (_, i) => `k${i}:v`);
+    expect(parseTags('x:1', existing).error).toBe('');
+    const r = parseTags('x:1 y:2', existing);
+    expect(r.error).toContain('at most 8');
+    expect(r.tags).toEqual(existing);
+  });
+});
+
+describe('tenantNameError', () => {
+  it.each([
+    ['acme', true],
+    ['a', true],
+    ['acme-2', true],
+    ['a'.repeat(63), true],
+    ['a'.repeat(64), false],
+    ['', false],
+    ['Acme', false],
+    ['-acme', false],
+    ['acme-', false],
+    ['ac--me', false],
+    ['ac me', false],
+  ])('%j valid=%s', (name, ok) => expect(tenantNameError(name) === '').toBe(ok));
+});
+
+describe('typedMatches', () => {
+  it.each([
+    ['acme', 'acme', true],
+    [' acme  ', 'acme', true],
+    ['acm', 'acme', false],
+    ['ACME', 'acme', false],
+    ['acme2', 'acme', false],
+    ['', '', false],
+  ])('%j vs %j → %s', (typed, name, want) => expect(typedMatches(typed, name)).toBe(want));
+});
+
+describe('limitRows', () => {
+  it('inherits every limit from the plan without overrides', () => {
+    const rows = limitRows('free', {});
+    expect(rows.map((r) => [r.key, r.planValue, r.effective, r.overridden])).toEqual([
+      ['cpuMs', 10, 10, false],
+      ['subRequests', 5, 5, false],
+      ['memoryMB', 64, 64, false],
+    ]);
+  });
+  it('an override replaces only its own limit', () => {
+    const rows = limitRows('pro', { cpuMs: 33 });
+    expect(rows.map((r) => [r.key, r.planValue, r.override, r.effective, r.overridden])).toEqual([
+      ['cpuMs', 20, 33, 33, true],
+      ['subRequests', 20, 0, 20, false],
+      ['memoryMB', 128, 0, 128, false],
+    ]);
+  });
+  it('zero and negative overrides are no override', () => {
+    const rows = limitRows('enterprise', { cpuMs: 0, memoryMB: -1 });
+    expect(rows.every((r) => !r.overridden && r.effective === r.planValue)).toBe(true);
+  });
+  it('takes the saved plan’s values from the server’s effective limits', () => {
+    const saved = { plan: 'free', limits: { memoryMB: 100 }, effective_limits: { cpuMs: 11, subRequests: 6, memoryMB: 100 } };
+    const rows = limitRows('free', { memoryMB: 100 }, saved);
+    expect(rows.map((r) => [r.key, r.planValue, r.effective])).toEqual([
+      ['cpuMs', 11, 11],
+      ['subRequests', 6, 6],
+      ['memoryMB', 64, 100], // overridden on the server: the plan's own value is the table's
+    ]);
+  });
+  it('previews another plan from the table', () => {
+    const saved = { plan: 'free', limits: {}, effective_limits: { cpuMs: 10, subRequests: 5, memoryMB: 64 } };
+    expect(limitRows('enterprise', {}, saved).map((r) => r.effective)).toEqual([50, 50, 256]);
+  });
+});
+
+describe('parseLimit', () => {
+  it.each([
+    ['', 0, false],
+    ['  ', 0, false],
+    ['25', 25, false],
+    [' 7 ', 7, false],
+    ['0', 0, true],
+    ['-3', 0, true],
+    ['1.5', 0, true],
+    ['abc', 0, true],
+    ['99999999999999999999', 0, true],
+  ])('%j → %d (error %s)', (text, value, bad) => {
+    const r = parseLimit(text);
+    expect(r.value).toBe(value);
+    expect(r.error !== '').toBe(bad);
+  });
+});
+
+describe('limitsBody and limitsDiffer', () => {
+  it('sends only the overridden limits', () => {
+    expect(limitsBody({ cpuMs: 30, subRequests: 0 })).toEqual({ cpuMs: 30 });
+    expect(limitsBody({})).toEqual({});
+  });
+  it('missing and 0 are the same', () => {
+    expect(limitsDiffer({ cpuMs: 0 }, {})).toBe(false);
+    expect(limitsDiffer({ cpuMs: 5 }, {})).toBe(true);
+    expect(limitsDiffer({ memoryMB: 64 }, { memoryMB: 65 })).toBe(true);
+  });
+});
+
+describe('the tag filter in the URL', () => {
+  it.each([
+    ['', ''],
+    ['?tag=env%3Aprod', 'env:prod'],
+    ['?tag=env:prod&x=1', 'env:prod'],
+    ['?tag=%20env%3Aprod%20', 'env:prod'],
+    ['?other=1', ''],
+  ])('%j → %j', (search, tag) => expect(tagFromSearch(search)).toBe(tag));
+  it('round-trips through tenantsURL', () => {
+    for (const tag of ['env:prod', 'a:b&c=d', 'k:v?x']) {
+      const url = tenantsURL(tag);
+      expect(url.startsWith('/tenants?tag=')).toBe(true);
+      expect(tagFromSearch(url.slice(url.indexOf('?')))).toBe(tag);
+    }
+    expect(tenantsURL('')).toBe('/tenants');
+  });
+});
+
+describe('flash', () => {
+  it('is shown once', () => {
+    setFlash('Deleted tenant acme.');
+    expect(takeFlash()).toBe('Deleted tenant acme.');
+    expect(takeFlash()).toBe('');
+  });
+});
+
+it('planLabel capitalises', () => {
+  expect(planLabel('enterprise')).toBe('Enterprise');
+  expect(planLabel('')).toBe('');
+});

@@ -1,0 +1,165 @@
+// The operator's tenant pages' own logic: tags, plans and limits, typed
+// confirmations. Pure functions, unit-tested in tenants.test.ts.
+import type { Limits } from './api';
+
+/** The plans, smallest first (tenants/model.go: plans). */
+export const PLAN_NAMES = ['free', 'pro', 'enterprise'] as const;
+
+/**
+ * Each plan's limits, as tenants/model.go defines them. Used only to preview
+ * a plan not saved yet: the saved plan's values come from the API's
+ * effective_limits (the browser test checks the two agree).
+ */
+export const PLAN_LIMITS: Record<string, Required<Limits>> = {
+  free: { cpuMs: 10, subRequests: 5, memoryMB: 64 },
+  pro: { cpuMs: 20, subRequests: 20, memoryMB: 128 },
+  enterprise: { cpuMs: 50, subRequests: 50, memoryMB: 256 },
+};
+
+/** "free" → "Free". */
+export function planLabel(plan: string): string {
+  return plan ? plan[0].toUpperCase() + plan.slice(1) : plan;
+}
+
+/** The most tags a tenant may carry (tenants.MaxTags). */
+export const MAX_TAGS = 8;
+
+/** Why tag is not a valid "key:value" tag, or '' when it is (tenants.ValidateTags). */
+export function tagError(tag: string): string {
+  const i = tag.indexOf(':');
+  if (i <= 0 || i === tag.length - 1 || /[\s,]/.test(tag)) {
+    return `“${tag}” is not a tag: write key:value, without spaces or commas (e.g. env:prod).`;
+  }
+  if (new TextEncoder().encode(tag).length > 128) return `“${tag.slice(0, 24)}…” is longer than 128 bytes.`;
+  return '';
+}
+
+/** The tag of a filter box, trimmed; and why it is not a tag ('' when it is, or when empty). */
+export function normalizeTag(text: string): { tag: string; error: string } {
+  const tag = text.trim();
+  return { tag, error: tag ? tagError(tag) : '' };
+}
+
+/**
+ * Parses tags typed as text, separated by commas, spaces or new lines:
+ * trimmed, duplicates dropped (first kept), each checked, at most MAX_TAGS
+ * (counting those in `existing`, which are kept first).
+ */
+export function parseTags(text: string, existing: string[] = []): { tags: string[]; error: string } {
+  const tags = [...existing];
+  for (const t of text.split(/[\s,]+/)) {
+    if (t === '' || tags.includes(t)) continue;
+    const err = tagError(t);
+    if (err) return { tags: existing, error: err };
+    tags.push(t);
+  }
+  if (tags.length > MAX_TAGS) {
+    return { tags: existing, error: `A tenant carries at most ${MAX_TAGS} tags (this would be ${tags.length}).` };
+  }
+  return { tags, error: '' };
+}
+
+/** Why name cannot be a tenant's name, or '' (tenants.ValidateName; the server checks again). */
+export function tenantNameError(name: string): string {
+  if (name === '') return 'Give the tenant a name.';
+  if (name.length > 63 || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name) || name.includes('--')) {
+    return 'Use lowercase letters, digits and single hyphens (1–63 characters, not starting or ending with a hyphen).';
+  }
+  return '';
+}
+
+/** True when the typed confirmation names exactly the thing to delete (surrounding spaces forgiven). */
+export function typedMatches(typed: string, name: string): boolean {
+  return name !== '' && typed.trim() === name;
+}
+
+/** The limits a tenant's workers run under, in the order the console shows them. */
+export const LIMIT_FIELDS: { key: keyof Limits; label: string; unit: string }[] = [
+  { key: 'cpuMs', label: 'CPU time per request', unit: 'ms' },
+  { key: 'subRequests', label: 'Subrequests per request', unit: '' },
+  { key: 'memoryMB', label: 'Memory', unit: 'MB' },
+];
+
+export interface LimitRow {
+  key: keyof Limits;
+  label: string;
+  unit: string;
+  /** The plan's value. */
+  planValue: number;
+  /** The tenant's override, 0 when it has none. */
+  override: number;
+  /** What applies: the override, else the plan's value. */
+  effective: number;
+  overridden: boolean;
+}
+
+/**
+ * The limits of a tenant on plan with overrides: each the plan's value
+ * (inherited) or the override. saved, the tenant as the API answered it,
+ * supplies the plan's values when plan is its saved plan (the server's
+ * truth), else PLAN_LIMITS does.
+ */
+export function limitRows(
+  plan: string,
+  overrides: Limits,
+  saved?: { plan: string; limits: Limits; effective_limits?: Limits },
+): LimitRow[] {
+  return LIMIT_FIELDS.map(({ key, label, unit }) => {
+    let planValue = PLAN_LIMITS[plan]?.[key] ?? 0;
+    const savedOverride = saved?.limits?.[key] ?? 0;
+    const fromServer = saved?.effective_limits?.[key];
+    if (saved && saved.plan === plan && !(savedOverride > 0) && fromServer !== undefined) planValue = fromServer;
+    const override = overrides[key] ?? 0;
+    const overridden = override > 0;
+    return { key, label, unit, planValue, override: overridden ? override : 0, effective: overridden ? override : planValue, overridden };
+  });
+}
+
+/** An override typed in a limit's field: '' is none (0, the plan's value); else a whole number above 0. */
+export function parseLimit(text: string): { value: number; error: string } {
+  const t = text.trim();
+  if (t === '') return { value: 0, error: '' };
+  if (!/^\d+$/.test(t) || Number(t) <= 0 || !Number.isSafeInteger(Number(t))) {
+    return { value: 0, error: 'Write a whole number above 0, or leave it empty to use the plan’s value.' };
+  }
+  return { value: Number(t), error: '' };
+}
+
+/** The override fields as JSON sends them: only the overridden ones. */
+export function limitsBody(overrides: Limits): Limits {
+  const out: Limits = {};
+  for (const { key } of LIMIT_FIELDS) {
+    const v = overrides[key] ?? 0;
+    if (v > 0) out[key] = v;
+  }
+  return out;
+}
+
+/** Do two sets of overrides differ (missing = 0)? */
+export function limitsDiffer(a: Limits, b: Limits): boolean {
+  return LIMIT_FIELDS.some(({ key }) => (a[key] ?? 0) !== (b[key] ?? 0));
+}
+
+/** The tag filter a /tenants URL's query names ('' for none). */
+export function tagFromSearch(search: string): string {
+  return new URLSearchParams(search).get('tag')?.trim() ?? '';
+}
+
+/** The /tenants URL for a tag filter. */
+export function tenantsURL(tag: string): string {
+  return tag ? '/tenants?' + new URLSearchParams({ tag }).toString() : '/tenants';
+}
+
+let flash = '';
+
+/** Leaves a message for the next page to show once (e.g. "Deleted tenant acme."). */
+export function setFlash(message: string): void {
+  flash = message;
+}
+
+/** The message left by setFlash, once. */
+export function takeFlash(): string {
+  const m = flash;
+  flash = '';
+  return m;
+}
