@@ -7,6 +7,7 @@ import { Sites } from './pages/Sites';
 import { NotFound } from './pages/NotFound';
 import { SiteOverview } from './pages/SiteOverview';
 import { Deployments } from './pages/Deployments';
+import { Logs } from './pages/Logs';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -67,6 +68,8 @@ export function App() {
     page = <SiteOverview key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'deployments') {
     page = <Deployments key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'logs') {
+    page = <Logs key={r.site} site={r.site} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }
