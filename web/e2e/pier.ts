@@ -30,11 +30,12 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PIER_')));
 }
 
-export async function startPier(): Promise<Pier> {
+/** Starts `pier serve`; extraArgs come after the defaults, so they override them (e.g. '--workers=true'). */
+export async function startPier(extraArgs: string[] = []): Promise<Pier> {
   const data = await mkdtemp(join(tmpdir(), 'pier-web-'));
   const child: ChildProcess = spawn(
     pierBin,
-    ['serve', '--data', join(data, 'data'), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers=false', '--log-level', 'warn'],
+    ['serve', '--data', join(data, 'data'), '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers=false', '--log-level', 'warn', ...extraArgs],
     { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
