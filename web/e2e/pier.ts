@@ -30,7 +30,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PIER_')));
 }
 
-/** Starts `pier serve`; extraArgs come after the defaults, so they override them (e.g. '--workers=true'). */
+/** Starts `pier serve`; extraArgs are added to its flags (e.g. `--dns-resolver`, `--tls-internal`). */
 export async function startPier(extraArgs: string[] = []): Promise<Pier> {
   const data = await mkdtemp(join(tmpdir(), 'pier-web-'));
   const child: ChildProcess = spawn(
