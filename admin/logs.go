@@ -8,12 +8,17 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/pierhq/pier/internal/logstream"
 )
 
 // streamLogs serves GET /api/v1/sites/{site}/logs: the site's live log
 // events as Server-Sent Events, one "data: <JSON logstream.Event>" per
-// event, a ": keepalive" comment every Config.LogKeepalive while idle. It
-// ends when the client goes away or CloseStreams is called.
+// event, a ": keepalive" comment every Config.LogKeepalive while idle.
+// When the client fell so far behind that events were dropped, the next
+// event is preceded by "event: dropped" with data {"kind":"dropped",
+// "dropped":N,…}. It ends when the client goes away or CloseStreams is
+// called.
 func (a *API) streamLogs(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	site, err := a.siteFor(ctx, principalFrom(ctx), chi.URLParam(r, "site"))
@@ -29,8 +34,8 @@ func (a *API) streamLogs(w http.ResponseWriter, r *http.Request) error {
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("admin: clearing the write deadline of a log stream: %w", err)
 	}
-	events, cancel := a.cfg.Logs.Subscribe(site.Name)
-	defer cancel()
+	sub := a.cfg.Logs.Subscribe(site.Name)
+	defer sub.Close()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -51,15 +56,24 @@ func (a *API) streamLogs(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-a.streamsDone:
 			return nil
-		case e, ok := <-events:
-			if !ok {
-				return nil
+		case <-sub.Ready():
+			buf = buf[:0]
+			for {
+				e, dropped, ok := sub.Next()
+				if !ok {
+					break
+				}
+				if dropped > 0 {
+					if buf, err = appendEvent(buf, "dropped", logstream.Event{
+						Time: a.cfg.Now(), Site: site.Name, Kind: logstream.KindDropped, Dropped: dropped,
+					}); err != nil {
+						return err
+					}
+				}
+				if buf, err = appendEvent(buf, "", e); err != nil {
+					return err
+				}
 			}
-			data, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("admin: encoding log event: %w", err)
-			}
-			buf = append(append(append(buf[:0], "data: "...), data...), "\n\n"...)
 			if _, err := w.Write(buf); err != nil {
 				return nil
 			}
@@ -72,6 +86,18 @@ func (a *API) streamLogs(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+}
+
+// appendEvent appends one SSE frame of e to buf, named name unless "".
+func appendEvent(buf []byte, name string, e logstream.Event) ([]byte, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return buf, fmt.Errorf("admin: encoding log event: %w", err)
+	}
+	if name != "" {
+		buf = append(append(append(buf, "event: "...), name...), '\n')
+	}
+	return append(append(append(buf, "data: "...), data...), "\n\n"...), nil
 }
 
 // CloseStreams ends every open log stream, now and from now on: http.Server

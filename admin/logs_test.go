@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,68 @@ func TestLogStreamDisabled(t *testing.T) {
 	e.site(t, tok, "www")
 	wantErr(t, e.do(t, "GET", "/api/v1/sites/www/logs", tok, nil), 503, "logs_unavailable")
 	wantErr(t, e.do(t, "GET", "/api/v1/sites/nope/logs", tok, nil), 404, "not_found")
+}
+
+var droppedFrame = regexp.MustCompile(`^data: \{"time":"[0-9T:.Z+-]+","site":"www","kind":"dropped","dropped":[1-9][0-9]*\}$`)
+
+// A client that stops reading while events keep coming is told, in the
+// stream, how many it lost: "event: dropped" with the count, just before
+// the next event it gets. Nothing is lost without being counted.
+func TestLogStreamDropped(t *testing.T) {
+	t.Parallel()
+	hub := logstream.New(2)
+	e := newEnv(t, withLogs(hub, time.Hour))
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "www")
+	s, r := e.openLogs(t, tok, "www")
+	if s == nil {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	// Big events fill the connection's buffers while the test does not
+	// read; then the server's writes block and the hub drops.
+	big := strings.Repeat("x", 64<<10)
+	published := 0
+	for hub.Dropped() == 0 {
+		hub.Publish("www", logstream.Event{Site: "www", Kind: logstream.KindLog, Message: big})
+		published++
+	}
+	hub.Publish("www", logstream.Event{Site: "www", Kind: logstream.KindLog, Message: "last"})
+	published++
+
+	var delivered, dropped int64
+	sawGap := false
+	for {
+		frame := s.next(t)
+		if len(frame) == 1 && strings.HasPrefix(frame[0], ":") {
+			continue
+		}
+		if len(frame) == 2 && frame[0] == "event: dropped" {
+			if !droppedFrame.MatchString(frame[1]) {
+				t.Fatalf("dropped frame data %q, want %s", frame[1], droppedFrame)
+			}
+			var ev logstream.Event
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(frame[1], "data: ")), &ev); err != nil {
+				t.Fatalf("dropped frame %q: %v", frame, err)
+			}
+			if ev.Kind != logstream.KindDropped || ev.Site != "www" || ev.Dropped <= 0 || ev.Time.IsZero() {
+				t.Fatalf("dropped frame %q", frame)
+			}
+			dropped += ev.Dropped
+			sawGap = true
+			continue
+		}
+		if len(frame) != 1 || !strings.HasPrefix(frame[0], "data: {") {
+			t.Fatalf("frame %q", frame)
+		}
+		delivered++
+		if strings.Contains(frame[0], `"message":"last"`) {
+			break
+		}
+	}
+	if !sawGap {
+		t.Fatal("no dropped frame")
+	}
+	if delivered+dropped != int64(published) || dropped != hub.Dropped() {
+		t.Fatalf("delivered %d + dropped %d != published %d (hub dropped %d)", delivered, dropped, published, hub.Dropped())
+	}
 }

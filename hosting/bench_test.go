@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -210,4 +211,30 @@ func BenchmarkEdgeWorkerHello(b *testing.B) {
 	e.workerSite("hello", "d1", "hello", templateSite(), tenants.DeploymentConfig{})
 	r := benchRequest("/hello", "hello.pier.test")
 	runBench(b, e, r, http.StatusOK)
+}
+
+// BenchmarkEdgeSmallFileLogHub is BenchmarkEdgeSmallFile with a live-log
+// hub nobody listens to, as pier serve runs: the request event must cost
+// nothing then.
+func BenchmarkEdgeSmallFileLogHub(b *testing.B) {
+	e := newEnv(b, Config{Logs: logstream.New(0)})
+	e.site("site", "d1", templateSite(), tenants.DeploymentConfig{})
+	runBench(b, e, benchRequest("/small.txt", "site.pier.test"), 200)
+}
+
+// BenchmarkEdgeSmallFileFollowed is BenchmarkEdgeSmallFile while someone
+// follows the live log: of another site (the request builds no event), or
+// of this one (one request event per request, the reader never reads: the
+// oldest is dropped each time).
+func BenchmarkEdgeSmallFileFollowed(b *testing.B) {
+	for _, site := range []string{"other", "site"} {
+		b.Run(site, func(b *testing.B) {
+			hub := logstream.New(0)
+			e := newEnv(b, Config{Logs: hub})
+			e.site("site", "d1", templateSite(), tenants.DeploymentConfig{})
+			sub := hub.Subscribe(site)
+			defer sub.Close()
+			runBench(b, e, benchRequest("/small.txt", "site.pier.test"), 200)
+		})
+	}
 }

@@ -63,7 +63,10 @@
 // with two atomic adds on counters the route already holds (no lock, no
 // allocation on the static path); worker invocations add their outcome,
 // CPU time and subrequests, and publish one logstream invocation event
-// when someone listens. Edge.WriteMetrics writes them all in the
+// when someone listens; any other request of a followed site publishes
+// one request event saying how it was answered (static, redirect,
+// not_found…). Whether anyone follows costs one atomic load while nobody
+// follows any site. Edge.WriteMetrics writes them all in the
 // Prometheus text format, which cmd/pier serves at /metrics. A
 // UsageFlusher (usageflush.go) persists them: every 10 s, at each minute
 // boundary and at shutdown it adds what each site counted since its

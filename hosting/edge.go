@@ -87,8 +87,10 @@ type Config struct {
 	// (never silently with static assets instead); requests the static
 	// assets answer before the worker are still served.
 	Workers *worker.Runtime
-	// Logs receives one invocation event per worker request and the
-	// workers' log lines. Nil: discarded.
+	// Logs receives one invocation event per worker request, one request
+	// event per request of a site answered without the worker (built only
+	// while someone follows the site) and the workers' log lines. Nil:
+	// discarded.
 	Logs *logstream.Hub
 	// WorkerStartTimeout bounds reading a worker's module and starting it
 	// (compiling it on a cold compilation cache, instantiating it). The
@@ -274,8 +276,17 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dep.ref.Store(true) // CLOCK: written only when clear, to keep the line shared
 	}
 	x := exchange{e: e, w: w, r: r, d: dep, v: v, preview: v.preview}
+	// The live log costs one atomic load while nobody follows any site.
+	var start time.Time
+	follow := e.logs != nil && e.logs.HasSubscribers(v.usage.site)
+	if follow {
+		start = e.now()
+	}
 	x.serve()
 	v.usage.record(x.status, x.bytes)
+	if follow && !x.invoked {
+		x.publishRequest(start)
+	}
 }
 
 // route returns the cached route of host, loading it on a miss (concurrent

@@ -268,20 +268,18 @@ func TestWorkerFailureLogged(t *testing.T) {
 	hub := logstream.New(64)
 	e := newWorkerEnv(t, Config{Logs: hub})
 	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
-	events, cancel := hub.Subscribe("spin")
-	defer cancel()
+	events := hub.Subscribe("spin")
+	defer events.Close()
 	if w := e.get("/run", "spin.pier.test"); w.Code != http.StatusServiceUnavailable {
 		t.Fatalf("spin: %d %q", w.Code, w.Body.String())
 	}
-	ev := <-events
+	ev := nextEvent(t, events)
 	const want = "worker exceeded its CPU limit of 10 ms" // the free plan's
 	if ev.Kind != logstream.KindInvocation || ev.Outcome != worker.OutcomeExceededCPU || ev.Message != want {
 		t.Errorf("event %+v, want an invocation with message %q", ev, want)
 	}
-	select {
-	case ev := <-events:
+	if ev, _, ok := events.Next(); ok {
 		t.Errorf("second event %+v: the failure is reported once", ev)
-	default:
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/logstream"
 )
 
 // sharedValues are header value slices shared by all responses of an
@@ -52,6 +53,13 @@ type exchange struct {
 	// status and bytes are what was answered, for the site's counters.
 	status int
 	bytes  int64
+	// For the live log: outcome is how an answer other than a plain asset
+	// came about (a logstream.Outcome constant, "" for an asset); failed
+	// is the visitor error answered, if any; invoked says the worker
+	// answered (it publishes its own event).
+	outcome string
+	failed  *visitorError
+	invoked bool
 }
 
 // writeHeader sends the status line and headers.
@@ -70,6 +78,7 @@ func (x *exchange) fail(ve *visitorError) {
 		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
 	}
 	x.status = ve.status
+	x.failed = ve
 	x.bytes += int64(x.e.writeError(x.w, x.r, ve))
 }
 
@@ -104,6 +113,7 @@ func (x *exchange) serve() {
 	if x.d.redirects != nil {
 		if rd, ok := x.d.redirects.Match(p, x.r.URL.RawQuery); ok {
 			if rd.Status != http.StatusOK {
+				x.outcome = logstream.OutcomeRedirect
 				x.d.headers.Apply(p, h)
 				h["Location"] = []string{rd.To}
 				x.writeHeader(rd.Status)
@@ -138,6 +148,7 @@ func (x *exchange) serve() {
 // destination is followed internally: the visitor's URL does not change.
 // _headers applies for the request's path p, as for any response.
 func (x *exchange) rewrite(p, to string) {
+	x.outcome = logstream.OutcomeRewrite
 	if i := strings.IndexAny(to, "?#"); i >= 0 {
 		to = to[:i]
 	}
@@ -175,6 +186,11 @@ func isNavigation(r *http.Request) bool {
 // the canonical spelling of p when an asset is served.
 func (x *exchange) notFound(p, hp string, canonical bool) {
 	f, status := x.d.fallback(p, isNavigation(x.r))
+	if status == http.StatusOK {
+		x.outcome = logstream.OutcomeFallback
+	} else {
+		x.outcome = logstream.OutcomeNotFound
+	}
 	if f == nil {
 		// The site's 404 without a page: its _headers apply, and it
 		// may be cached as any asset unless they say otherwise.
@@ -225,6 +241,7 @@ func (x *exchange) redirect(loc string) {
 		loc += "?" + x.r.URL.RawQuery
 	}
 	x.w.Header()["Location"] = []string{loc}
+	x.outcome = logstream.OutcomeRedirect
 	x.writeHeader(http.StatusTemporaryRedirect)
 }
 
@@ -328,4 +345,36 @@ func (x *exchange) blobError(f *file, vr *variant, err error) {
 		return
 	}
 	x.fail(errBadGateway)
+}
+
+// publishRequest publishes the request event of an exchange the worker
+// did not answer; start is when ServeHTTP began.
+func (x *exchange) publishRequest(start time.Time) {
+	end := x.e.now()
+	site := x.v.usage.site
+	ev := logstream.Event{
+		Time:       end,
+		Site:       site,
+		Kind:       logstream.KindRequest,
+		Method:     x.r.Method,
+		Path:       x.r.URL.Path,
+		Status:     x.status,
+		DurationMs: float64(end.Sub(start)) / float64(time.Millisecond),
+		BytesOut:   x.bytes,
+		Outcome:    x.outcome,
+	}
+	switch {
+	case x.status == 0:
+		ev.Outcome = logstream.OutcomeCanceled // the client left first
+	case x.failed == errNotFound:
+		ev.Outcome = logstream.OutcomeNotFound
+	case x.failed == errMethodNotAllowed:
+		ev.Outcome = logstream.OutcomeMethodNotAllowed
+	case x.failed != nil:
+		ev.Outcome = logstream.OutcomeError
+		ev.Message = x.failed.message + " (" + x.failed.code + ")"
+	case ev.Outcome == "":
+		ev.Outcome = logstream.OutcomeStatic
+	}
+	x.e.logs.Publish(site, ev)
 }

@@ -275,6 +275,7 @@ func (x *exchange) runWorker() {
 	ww := &c.ww
 	start := e.now()
 	res := w.Serve(ww, x.r, &c.host, &c.next)
+	x.invoked = true
 	x.status, x.bytes = ww.status, ww.bytes
 	if res.Code != "" && x.status == 0 {
 		// The worker failed before answering; Serve wrote nothing.
@@ -302,6 +303,7 @@ func (x *exchange) runWorker() {
 			DurationMs:  float64(end.Sub(start)) / float64(time.Millisecond),
 			CPUMs:       float64(res.CPU) / float64(time.Millisecond),
 			SubRequests: res.SubRequests,
+			BytesOut:    x.bytes,
 			Outcome:     res.Outcome,
 		}
 		ev.Message = res.Detail

@@ -458,8 +458,8 @@ func TestWorkerBindings(t *testing.T) {
 	e.workerSite("app", "d1", "bindings", workerFiles, tenants.DeploymentConfig{
 		Headers: "/style.css\n  X-Styled: yes\n",
 	})
-	events, cancel := hub.Subscribe("app")
-	defer cancel()
+	events := hub.Subscribe("app")
+	defer events.Close()
 	tests := []struct {
 		name, path string
 		want       []string
@@ -486,7 +486,7 @@ func TestWorkerBindings(t *testing.T) {
 			}
 			var got []logstream.Event
 			for {
-				ev := <-events
+				ev := nextEvent(t, events)
 				got = append(got, ev)
 				if ev.Kind == logstream.KindInvocation {
 					break
@@ -560,8 +560,8 @@ func TestWorkerCountersAndMetrics(t *testing.T) {
 	e := newWorkerEnv(t, Config{Logs: hub})
 	e.workerSite("app", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
 	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
-	events, cancel := hub.Subscribe("spin")
-	defer cancel()
+	events := hub.Subscribe("spin")
+	defer events.Close()
 
 	e.get("/missing", "app.pier.test")              // worker 201
 	e.doBody("POST", "/x", "app.pier.test", "body") // worker 201
@@ -571,7 +571,7 @@ func TestWorkerCountersAndMetrics(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "worker_cpu_exceeded") {
 		t.Fatalf("spin: %d %q", w.Code, w.Body.String())
 	}
-	ev := <-events // the invocation event alone says what happened
+	ev := nextEvent(t, events) // the invocation event alone says what happened
 	if ev.Kind != logstream.KindInvocation || ev.Outcome != worker.OutcomeExceededCPU || ev.Status != 503 || ev.CPUMs <= 0 || ev.Message == "" {
 		t.Fatalf("spin event %+v", ev)
 	}
@@ -747,5 +747,38 @@ func TestWorkerLimitsNoFlapping(t *testing.T) {
 				t.Fatalf("instance count %s, want %s", got, s.want)
 			}
 		})
+	}
+}
+
+// nextEvent waits for the next event of s; the test's deadline bounds it.
+func nextEvent(t *testing.T, s *logstream.Subscription) logstream.Event {
+	t.Helper()
+	ev, _, err := s.Wait(t.Context())
+	if err != nil {
+		t.Fatalf("waiting for a log event: %v", err)
+	}
+	return ev
+}
+
+// On a site with a worker, the worker's answers are invocation events and
+// the assets answered before it are request events: one event a request.
+func TestWorkerSiteRequestEvents(t *testing.T) {
+	hub := logstream.New(64)
+	e := newWorkerEnv(t, Config{Logs: hub})
+	e.workerSite("app", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
+	events := hub.Subscribe("app")
+	defer events.Close()
+	for _, tc := range []struct{ path, kind, outcome string }{
+		{"/style.css", logstream.KindRequest, logstream.OutcomeStatic},
+		{"/missing", logstream.KindInvocation, worker.OutcomeOK},
+	} {
+		e.get(tc.path, "app.pier.test")
+		ev := nextEvent(t, events)
+		if ev.Kind != tc.kind || ev.Outcome != tc.outcome || ev.Path != tc.path || ev.BytesOut == 0 {
+			t.Errorf("GET %s: event %+v, want a %s event with outcome %s", tc.path, ev, tc.kind, tc.outcome)
+		}
+		if ev, _, ok := events.Next(); ok {
+			t.Errorf("GET %s: a second event %+v", tc.path, ev)
+		}
 	}
 }

@@ -18,9 +18,10 @@ import (
 
 func runLogs(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("logs", "pier logs --site S [--json]",
-		`Print the live log of a site's worker as it happens: one line per request
-the worker handled and each line the worker logged. Only what happens from
-now on is shown. Ctrl-C stops. If the first connection fails (wrong --api,
+		`Print the live log of a site as it happens: one line per request (answered
+by the site's worker or by its static files, redirects and 404s) and each
+line the worker logged. Only what happens from now on is shown; if pier
+cannot keep up, it says how many lines the server dropped. Ctrl-C stops. If the first connection fails (wrong --api,
 server down, bad token, unknown site), pier says why and exits. If a stream
 that worked is lost (the server restarts), pier reconnects, waiting a little
 longer each time.`)
@@ -139,6 +140,8 @@ func describe(err error) string {
 //
 //	2026-11-22T18:00:00Z GET /api/x 200 3.1ms cpu=0.4ms sub=1 ok
 //	2026-11-22T18:00:00Z log: a line the worker logged
+//	2026-11-22T18:00:00Z GET /logo.png 200 0.2ms 5120B static
+//	2026-11-22T18:00:00Z … 12 lines dropped (reader too slow)
 func (t *logTail) print(ev logstream.Event) error {
 	if t.json {
 		b, err := json.Marshal(ev)
@@ -165,6 +168,18 @@ func formatEvent(ev logstream.Event) string {
 			b.WriteString(": " + oneLine(ev.Message))
 		}
 		return b.String()
+	case logstream.KindRequest:
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s %s %d %sms %dB %s", ts, ev.Method, ev.Path, ev.Status, ms(ev.DurationMs), ev.BytesOut, ev.Outcome)
+		if ev.Message != "" {
+			b.WriteString(": " + oneLine(ev.Message))
+		}
+		return b.String()
+	case logstream.KindDropped:
+		if ev.Dropped == 1 {
+			return ts + " … 1 line dropped (reader too slow)"
+		}
+		return fmt.Sprintf("%s … %d lines dropped (reader too slow)", ts, ev.Dropped)
 	}
 	return ts + " " + ev.Kind + ": " + oneLine(ev.Message)
 }

@@ -189,7 +189,7 @@ func (s *server) openListeners(_ context.Context, _ io.Writer) error {
 }
 
 func (s *server) openWorkers(ctx context.Context, _ io.Writer) error {
-	s.logs = logstream.New(0)
+	s.logs = logstream.New(s.cfg.LogBuffer)
 	if !s.cfg.Workers {
 		return nil
 	}

@@ -39,6 +39,8 @@ type serveConfig struct {
 	MaxFileSize int64
 	UploadTTL   time.Duration
 	CacheSize   int64
+	// LogBuffer is the live-log events each reader may fall behind by.
+	LogBuffer   int
 	LogLevel    string
 	Workers     bool
 	EgressAllow string
@@ -89,6 +91,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 			return c, fmt.Errorf("serve: --public-ip %q is not an IP address", ip)
 		}
 	}
+	if c.LogBuffer < 1 {
+		return c, fmt.Errorf("serve: --log-buffer %d: want at least 1 event", c.LogBuffer)
+	}
 	if c.DB == "" {
 		c.DB = filepath.Join(c.Data, "pier.db")
 	}
@@ -138,6 +143,7 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.Int64(&c.MaxFileSize, "max-file-size", 25<<20, "bytes per file")
 	f.Duration(&c.UploadTTL, "upload-ttl", time.Hour, "lifetime of an unused upload session")
 	f.Int64(&c.CacheSize, "cache-size", 256<<20, "bytes of blobs kept in memory")
+	f.Int(&c.LogBuffer, "log-buffer", 1024, "live-log events each reader (pier logs, the console) may fall behind by before the oldest are dropped and the reader told")
 	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&c.Workers, "workers", true, "run tenants' WebAssembly workers")
 	f.String(&c.EgressAllow, "egress-allow", "", "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")

@@ -132,3 +132,28 @@ func TestTLSInternalListensLikeHTTP(t *testing.T) {
 		t.Errorf("explicit --https: %q, %v", c.TLS.HTTPS, err)
 	}
 }
+
+// TestServeLogBuffer: --log-buffer sizes each live-log reader's queue; a
+// queue that holds nothing is refused.
+func TestServeLogBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int // 0: refused
+	}{
+		{"default", nil, 1024},
+		{"set", []string{"--log-buffer", "10"}, 10},
+		{"zero", []string{"--log-buffer", "0"}, 0},
+		{"negative", []string{"--log-buffer", "-1"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseServeFlags(tc.args, io.Discard)
+			switch {
+			case tc.want == 0 && (err == nil || !strings.Contains(err.Error(), "--log-buffer")):
+				t.Errorf("err = %v, want a --log-buffer error", err)
+			case tc.want != 0 && (err != nil || c.LogBuffer != tc.want):
+				t.Errorf("LogBuffer %d, err %v; want %d", c.LogBuffer, err, tc.want)
+			}
+		})
+	}
+}

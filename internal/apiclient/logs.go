@@ -33,8 +33,11 @@ const maxEventLine = 1 << 20
 // is), or the stream ends: an error wrapping ErrStreamEnded. A request
 // that fails returns a transport error (Retryable says whether to try
 // again), an *Error for an error answer, or an error wrapping
-// ErrNotEventStream for a 200 answer that is no event stream. Comments (keepalives) and
-// event fields other than data are ignored.
+// ErrNotEventStream for a 200 answer that is no event stream. Comments
+// (keepalives) and the id and retry fields are ignored. An event named
+// "dropped" (the reader was too slow and the server lost events) is
+// handed to fn as an Event of kind logstream.KindDropped with the count
+// in Dropped; other event names are ignored.
 //
 // The client's http.Client must not have a Timeout: the stream has no end.
 func (c *Client) StreamLogs(ctx context.Context, site string, fn func(logstream.Event) error) error {
@@ -75,17 +78,22 @@ func readEvents(r io.Reader, fn func(logstream.Event) error) error {
 	sc.Buffer(make([]byte, 0, 4096), maxEventLine)
 	sc.Split(scanSSELines)
 	var data []byte
+	name := ""
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) == 0 {
 			if data == nil {
+				name = ""
 				continue
 			}
 			var e logstream.Event
 			if err := json.Unmarshal(data, &e); err != nil {
 				return fmt.Errorf("apiclient: decoding log event %.100q: %w", data, err)
 			}
-			data = nil
+			if name == logstream.KindDropped {
+				e.Kind = logstream.KindDropped
+			}
+			data, name = nil, ""
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -96,8 +104,13 @@ func readEvents(r io.Reader, fn func(logstream.Event) error) error {
 		}
 		field, value, _ := bytes.Cut(line, []byte(":"))
 		value = bytes.TrimPrefix(value, []byte(" "))
-		if string(field) != "data" {
-			continue // event, id, retry: not used by Pier
+		switch string(field) {
+		case "event":
+			name = string(value)
+			continue
+		case "data":
+		default:
+			continue // id, retry: not used by Pier
 		}
 		if data == nil {
 			data = []byte{}

@@ -47,6 +47,9 @@ func TestStreamLogs(t *testing.T) {
 		{"CRLF and CR line ends", "data: " + invJSON + "\r\n\r\ndata: " + logJSON + "\r\r", []logstream.Event{inv, logLine}},
 		{"data split over lines", "data: {\"site\":\"blog\",\ndata: \"kind\":\"log\",\"message\":\"hello\"}\n\n", []logstream.Event{{Site: "blog", Kind: "log", Message: "hello"}}},
 		{"other fields ignored", "event: log\nid: 7\nretry: 100\ndata:" + logJSON + "\n\n", []logstream.Event{logLine}},
+		{"dropped events", "event: dropped\ndata: {\"time\":\"2026-11-22T18:00:00Z\",\"site\":\"blog\",\"kind\":\"dropped\",\"dropped\":3}\n\ndata: " + logJSON + "\n\n",
+			[]logstream.Event{{Time: at, Site: "blog", Kind: "dropped", Dropped: 3}, logLine}},
+		{"the event name says dropped", "event: dropped\ndata: {\"dropped\":2}\n\n", []logstream.Event{{Kind: "dropped", Dropped: 2}}},
 		{"an unfinished event is dropped", "data: " + logJSON + "\n\ndata: " + invJSON + "\n", []logstream.Event{logLine}},
 		{"empty stream", "", nil},
 	}

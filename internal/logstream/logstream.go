@@ -1,14 +1,17 @@
 // Package logstream is the per-site live log stream: the edge publishes one
-// event per worker invocation and each line a worker logs; the admin API
-// streams them to `pier logs` as Server-Sent Events. Buffers are bounded
-// and publishing never blocks, so a slow reader never slows the edge: its
-// oldest undelivered events are dropped and counted.
+// event per request it answers (a worker invocation, or a request answered
+// without the worker) and each line a worker logs; the admin API streams
+// them to `pier logs` and the console as Server-Sent Events. Buffers are
+// bounded and publishing never blocks, so a slow reader never slows the
+// edge: its oldest undelivered events are dropped, and the subscriber is
+// told how many it lost just before the next event it reads.
 //
 // It imports no other Pier package; hosting (publisher) and admin
 // (subscriber) are handed the same *Hub by cmd/pier.
 package logstream
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +21,26 @@ import (
 const (
 	KindInvocation = "invocation" // one per worker invocation
 	KindLog        = "log"        // a line the worker logged
+	// KindRequest is one per request the edge answered without invoking
+	// the worker: Outcome says how (OutcomeStatic, OutcomeRedirect, …).
+	KindRequest = "request"
+	// KindDropped is never published: a stream says with it that its
+	// reader was too slow and Dropped events were lost just before the
+	// next one.
+	KindDropped = "dropped"
+)
+
+// Outcomes of a request event (KindRequest). Invocation events carry the
+// worker runtime's outcomes instead (ok, exception, exceededCpu, …).
+const (
+	OutcomeStatic           = "static"             // an asset (200, 206, 304, HEAD)
+	OutcomeRewrite          = "rewrite"            // an asset through a _redirects 200 rule
+	OutcomeFallback         = "fallback"           // not_found_handling: the single-page app's index
+	OutcomeRedirect         = "redirect"           // a _redirects rule, html_handling or a canonical spelling
+	OutcomeNotFound         = "not_found"          // 404, with or without the site's 404 page
+	OutcomeMethodNotAllowed = "method_not_allowed" // 405: not GET or HEAD, and no worker
+	OutcomeError            = "error"              // the edge failed (storage, workers off, a bad path); Message says which
+	OutcomeCanceled         = "canceled"           // the client left before the answer
 )
 
 // Event is one entry of a site's stream.
@@ -31,12 +54,19 @@ type Event struct {
 	DurationMs  float64   `json:"duration_ms,omitempty"`
 	CPUMs       float64   `json:"cpu_ms,omitempty"`
 	SubRequests int       `json:"subrequests,omitempty"`
+	// BytesOut is the response body bytes written (request and
+	// invocation events).
+	BytesOut int64 `json:"bytes_out,omitempty"`
 	// Outcome of an invocation: ok, exception, exceededCpu,
-	// exceededSubrequests, exceededMemory, responseTooLarge.
+	// exceededSubrequests, exceededMemory, responseTooLarge; of a
+	// request: one of the Outcome constants.
 	Outcome string `json:"outcome,omitempty"`
-	// Message is the log line, or for a failed invocation what went
-	// wrong, once and in words ("worker exceeded its CPU limit of 50 ms").
+	// Message is the log line, or for a failed invocation or request
+	// what went wrong, once and in words ("worker exceeded its CPU limit
+	// of 50 ms").
 	Message string `json:"message,omitempty"`
+	// Dropped is, on a KindDropped event, how many events were lost.
+	Dropped int64 `json:"dropped,omitempty"`
 }
 
 // DefaultBuffer is the events a subscriber may fall behind by before the
@@ -46,14 +76,14 @@ const DefaultBuffer = 1024
 // Hub fans events out to the subscribers of each site. The zero value is
 // not usable; call New. Safe for concurrent use.
 type Hub struct {
-	buffer  int
+	buffer int
+	// count is the number of subscribers of every site: HasSubscribers
+	// and Publish read it first, so that an edge nobody follows takes no
+	// lock and looks nothing up.
+	count   atomic.Int64
 	mu      sync.RWMutex
-	subs    map[string]map[*subscriber]struct{}
+	subs    map[string]map[*Subscription]struct{}
 	dropped atomic.Int64
-}
-
-type subscriber struct {
-	ch chan Event
 }
 
 // New returns a hub whose subscribers each buffer up to buffer events
@@ -62,63 +92,164 @@ func New(buffer int) *Hub {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
 	}
-	return &Hub{buffer: buffer, subs: make(map[string]map[*subscriber]struct{})}
+	return &Hub{buffer: buffer, subs: make(map[string]map[*Subscription]struct{})}
 }
+
+// Buffer returns how many events each subscriber may fall behind by.
+func (h *Hub) Buffer() int { return h.buffer }
 
 // Publish delivers e to every current subscriber of site without blocking.
 // A subscriber whose buffer is full loses its oldest event.
 func (h *Hub) Publish(site string, e Event) {
+	if h.count.Load() == 0 {
+		return
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.subs[site] {
-		for {
-			select {
-			case s.ch <- e:
-			default:
-				// Full: drop the oldest and try again.
-				select {
-				case <-s.ch:
-					h.dropped.Add(1)
-				default:
-				}
-				continue
-			}
-			break
+		if s.push(e) {
+			h.dropped.Add(1)
 		}
 	}
 }
 
 // HasSubscribers reports whether anyone listens to site, so publishers can
-// skip building events nobody reads.
+// skip building events nobody reads. While nobody listens to any site it
+// is one atomic load.
 func (h *Hub) HasSubscribers(site string) bool {
+	if h.count.Load() == 0 {
+		return false
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.subs[site]) > 0
 }
 
-// Subscribe returns the events of site from now on. cancel unsubscribes
-// and closes the channel; call it exactly once.
-func (h *Hub) Subscribe(site string) (events <-chan Event, cancel func()) {
-	s := &subscriber{ch: make(chan Event, h.buffer)}
+// Subscribe returns a subscription to the events of site from now on.
+// Close it exactly when done (more calls are no-ops).
+func (h *Hub) Subscribe(site string) *Subscription {
+	s := &Subscription{
+		hub:   h,
+		site:  site,
+		ready: make(chan struct{}, 1),
+		ring:  make([]Event, h.buffer),
+	}
 	h.mu.Lock()
 	if h.subs[site] == nil {
-		h.subs[site] = make(map[*subscriber]struct{})
+		h.subs[site] = make(map[*Subscription]struct{})
 	}
 	h.subs[site][s] = struct{}{}
+	h.count.Add(1)
 	h.mu.Unlock()
-	var once sync.Once
-	return s.ch, func() {
-		once.Do(func() {
-			h.mu.Lock()
-			delete(h.subs[site], s)
-			if len(h.subs[site]) == 0 {
-				delete(h.subs, site)
-			}
-			h.mu.Unlock()
-			close(s.ch)
-		})
+	return s
+}
+
+// Dropped returns how many events slow subscribers have lost, in total.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+
+// Subscription is one reader of a site's events: a bounded queue the hub
+// fills and the reader drains with Next when Ready fires.
+type Subscription struct {
+	hub   *Hub
+	site  string
+	ready chan struct{} // capacity 1: "something was queued"
+	once  sync.Once
+
+	mu      sync.Mutex
+	ring    []Event
+	head, n int
+	lost    int64 // dropped since the last Next that returned an event
+	total   int64 // dropped over the subscription's life
+	closed  bool
+}
+
+// push queues e, dropping the oldest queued event when full; it reports
+// whether one was dropped.
+func (s *Subscription) push(e Event) (dropped bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	if s.n == len(s.ring) {
+		s.ring[s.head] = Event{}
+		s.head = (s.head + 1) % len(s.ring)
+		s.n--
+		s.lost++
+		s.total++
+		dropped = true
+	}
+	s.ring[(s.head+s.n)%len(s.ring)] = e
+	s.n++
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return dropped
+}
+
+// Ready receives a value when events were queued since it last did: the
+// reader then calls Next until it reports nothing left. It is never
+// closed.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Next returns the oldest queued event without waiting; ok is false when
+// none is queued. dropped is how many events were lost, because the
+// reader fell more than the buffer behind, between the event Next
+// returned last and this one: a reader that tells its client must do so
+// before e.
+func (s *Subscription) Next() (e Event, dropped int64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return Event{}, 0, false
+	}
+	e = s.ring[s.head]
+	s.ring[s.head] = Event{}
+	s.head = (s.head + 1) % len(s.ring)
+	s.n--
+	dropped, s.lost = s.lost, 0
+	return e, dropped, true
+}
+
+// Wait returns the next event like Next, waiting for one until ctx is
+// done (then it returns ctx.Err()).
+func (s *Subscription) Wait(ctx context.Context) (e Event, dropped int64, err error) {
+	for {
+		if e, dropped, ok := s.Next(); ok {
+			return e, dropped, nil
+		}
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return Event{}, 0, ctx.Err()
+		}
 	}
 }
 
-// Dropped returns how many events slow subscribers have lost.
-func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+// Dropped returns how many events this subscription has lost in all.
+func (s *Subscription) Dropped() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// Close unsubscribes: nothing is queued any more. Safe to call more than
+// once and concurrently with Publish.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		h := s.hub
+		h.mu.Lock()
+		delete(h.subs[s.site], s)
+		if len(h.subs[s.site]) == 0 {
+			delete(h.subs, s.site)
+		}
+		h.count.Add(-1)
+		h.mu.Unlock()
+		s.mu.Lock()
+		s.closed = true
+		s.ring, s.head, s.n = nil, 0, 0
+		s.mu.Unlock()
+	})
+}

@@ -14,6 +14,7 @@ import { SiteSettings } from './pages/SiteSettings';
 import { Tenants } from './pages/Tenants';
 import { TenantOverview } from './pages/TenantOverview';
 import { Deploy } from './pages/Deploy';
+import { Logs } from './pages/Logs';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -88,6 +89,8 @@ export function App() {
     page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'deploy') {
     page = <Deploy key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'site' && r.tab === 'logs') {
+    page = <Logs key={r.site} site={r.site} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }
