@@ -12,6 +12,8 @@ import { SiteSettings } from './pages/SiteSettings';
 import { Tenants } from './pages/Tenants';
 import { TenantOverview } from './pages/TenantOverview';
 import { Deploy } from './pages/Deploy';
+import { DeploymentDetail } from './pages/DeploymentDetail';
+import { Attention } from './pages/Attention';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -82,6 +84,10 @@ export function App() {
     page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'deploy') {
     page = <Deploy key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'deployment') {
+    page = <DeploymentDetail key={r.site + '/' + r.id} site={r.site} id={r.id} onUnauthorized={expired} />;
+  } else if (r?.page === 'attention') {
+    page = <Attention session={session} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }
