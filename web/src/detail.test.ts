@@ -185,6 +185,7 @@ describe('attentionItem', () => {
       label: 'Blocked',
       reason: 'Blocked by the platform operator. It is not checked or served.',
       when: '2026-12-02T00:00:00Z',
+      whenLabel: 'checked',
     });
   });
   it('explains a failed certificate with its next retry', () => {
@@ -196,6 +197,7 @@ describe('attentionItem', () => {
     expect(it.reason).toBe('Acme: rate limited.');
     expect(it.next).toBe('2026-12-03T00:00:00Z');
     expect(it.when).toBe('2026-12-01T00:00:00Z');
+    expect(it.whenLabel).toBe('added');
   });
   it('explains a failing verification', () => {
     const it = attentionItem(domain({ error: 'no TXT record at _pier-challenge.www.example.com', next_check: '2026-12-04T00:00:00Z' }));

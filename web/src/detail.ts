@@ -161,8 +161,10 @@ export interface AttentionItem {
   label: string;
   /** The reason in words. */
   reason: string;
-  /** When it happened (ISO), for a relative time. */
+  /** When it was last checked, or else created (ISO), for a relative time. */
   when?: string;
+  /** What `when` is: "checked" or "added". */
+  whenLabel: 'checked' | 'added';
   /** The next retry or check (ISO), when one is planned. */
   next?: string;
 }
@@ -174,7 +176,7 @@ export function attentionItem(d: Domain): AttentionItem {
       kind: 'blocked',
       label: 'Blocked',
       reason: sentence(d.error || 'Blocked by the platform operator') + ' It is not checked or served.',
-      when: d.checked_at || d.created_at,
+      ...when(d),
     };
   }
   if (d.cert_status === 'failed') {
@@ -182,7 +184,7 @@ export function attentionItem(d: Domain): AttentionItem {
       kind: 'cert_failed',
       label: 'Certificate failed',
       reason: sentence(d.cert_error || 'The certificate could not be obtained'),
-      when: d.checked_at || d.verified_at || d.created_at,
+      ...when(d),
       next: d.cert_next_retry,
     };
   }
@@ -190,9 +192,13 @@ export function attentionItem(d: Domain): AttentionItem {
     kind: 'verification_failing',
     label: 'Verification failing',
     reason: sentence(d.error || 'Ownership is not proven yet'),
-    when: d.checked_at || d.created_at,
+    ...when(d),
     next: d.next_check,
   };
+}
+
+function when(d: Domain): { when: string; whenLabel: 'checked' | 'added' } {
+  return d.checked_at ? { when: d.checked_at, whenLabel: 'checked' } : { when: d.created_at, whenLabel: 'added' };
 }
 
 /** The text with a capital first letter and a final full stop. */

@@ -150,9 +150,12 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
                   </div>
                   <div class="attention-when">
                     {item.when && (
-                      <time dateTime={item.when} title={absoluteTime(item.when)}>
-                        {relativeTime(item.when)}
-                      </time>
+                      <span>
+                        {item.whenLabel}{' '}
+                        <time dateTime={item.when} title={absoluteTime(item.when)}>
+                          {relativeTime(item.when)}
+                        </time>
+                      </span>
                     )}
                     {item.next && (
                       <span class="note">

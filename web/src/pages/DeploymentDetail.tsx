@@ -189,7 +189,7 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
                     'Live: visitors see this deployment'
                   ) : live ? (
                     <>
-                      Not live; <Link href={deploymentPath(props.site, live.id)}>{live.id}</Link> is
+                      Not live; the live one is <Link href={deploymentPath(props.site, live.id)}>{live.id}</Link>
                     </>
                   ) : (
                     'Not live'
@@ -371,7 +371,7 @@ function RulesText(props: { name: string; text?: string; what: string }) {
         <h3 id={id}>
           <code>{props.name}</code>
         </h3>
-        {props.text && <span class="muted">{plural(props.text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).length, 'line')}</span>}
+        {props.text && <span class="muted">{plural(props.text.split('\n').filter((l) => l.trim()).length, 'line')}</span>}
       </div>
       {props.text ? (
         <pre class="rules-text" tabIndex={0} aria-label={`${props.name} text`}>
