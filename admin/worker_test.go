@@ -105,6 +105,12 @@ func TestWorkerPublish(t *testing.T) {
 	if got.str("worker") != hash {
 		t.Errorf("GET deployment worker = %q", got.str("worker"))
 	}
+	if size, _ := got.body["worker_size"].(float64); int(size) != len(wasm) {
+		t.Errorf("GET deployment worker_size = %v, want %d", got.body["worker_size"], len(wasm))
+	}
+	if _, ok := d.body["worker_size"]; ok {
+		t.Errorf("the deploy answer has worker_size %v: only GET of one deployment does", d.body["worker_size"])
+	}
 	if _, ok := got.body["manifest"].(map[string]any)["/index.html"]; !ok || len(got.body["manifest"].(map[string]any)) != 1 {
 		t.Errorf("manifest %v: the worker must not become a file", got.body["manifest"])
 	}
@@ -143,6 +149,10 @@ func TestWorkerPublish(t *testing.T) {
 		d3 := must(t, e.publish(t, tok, "www", salt, files{"/index.html": "static"}, nil), 201)
 		if _, ok := d3.body["worker"]; ok {
 			t.Errorf("worker %v in a static deployment", d3.body["worker"])
+		}
+		got := must(t, e.do(t, "GET", "/api/v1/sites/www/deployments/"+d3.str("id"), tok, nil), 200)
+		if _, ok := got.body["worker_size"]; ok {
+			t.Errorf("worker_size %v in a static deployment", got.body["worker_size"])
 		}
 	})
 	t.Run("worker with the hash of a file", func(t *testing.T) {

@@ -15,6 +15,8 @@ import { Tenants } from './pages/Tenants';
 import { TenantOverview } from './pages/TenantOverview';
 import { Deploy } from './pages/Deploy';
 import { Logs } from './pages/Logs';
+import { DeploymentDetail } from './pages/DeploymentDetail';
+import { Attention } from './pages/Attention';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -68,7 +70,7 @@ export function App() {
   const { session } = state;
   let page;
   const r = route(path);
-  // One line per view; a view not built yet is "Page not found".
+  // One line per view; any other path is "Page not found".
   if (r?.page === 'sites') {
     page = <Sites session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'overview') {
@@ -91,6 +93,10 @@ export function App() {
     page = <Deploy key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'logs') {
     page = <Logs key={r.site} site={r.site} onUnauthorized={expired} />;
+  } else if (r?.page === 'deployment') {
+    page = <DeploymentDetail key={r.site + '/' + r.id} site={r.site} id={r.id} onUnauthorized={expired} />;
+  } else if (r?.page === 'attention') {
+    page = <Attention session={session} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }

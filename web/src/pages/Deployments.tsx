@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Deployment } from '../api';
-import { absoluteTime, bytes, count, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
+import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
-import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ActivateDialog, activateAction, type ActivateAction } from '../components/ActivateDialog';
 
 /** Deployments per request. */
 export const DEPLOYMENTS_PAGE = 20;
@@ -17,9 +17,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
-  const [target, setTarget] = useState<{ dep: Deployment; action: 'Roll back' | 'Publish' } | undefined>();
-  const [busy, setBusy] = useState(false);
-  const [dialogError, setDialogError] = useState('');
+  const [target, setTarget] = useState<{ dep: Deployment; action: ActivateAction } | undefined>();
 
   function failed(err: unknown): string | undefined {
     if (err instanceof ApiError && err.unauthorized) {
@@ -68,25 +66,13 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
     load();
   }, [props.site]);
 
-  async function confirm() {
-    if (!target) return;
-    setBusy(true);
-    setDialogError('');
-    try {
-      await api.activateDeployment(props.site, target.dep.id);
-      const verb = target.action === 'Roll back' ? 'Rolled back to' : 'Published';
-      setTarget(undefined);
-      setNotice(`${verb} ${target.dep.id}. It is live now.`);
-      await refresh().catch((err) => {
-        const m = failed(err);
-        if (m) setError(m);
-      });
-    } catch (err) {
+  async function activated(message: string) {
+    setTarget(undefined);
+    setNotice(message);
+    await refresh().catch((err) => {
       const m = failed(err);
-      if (m) setDialogError(m);
-    } finally {
-      setBusy(false);
-    }
+      if (m) setError(m);
+    });
   }
 
   async function copy(d: Deployment) {
@@ -101,7 +87,6 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
   if (missing) return <SiteNotFound site={props.site} />;
 
   const live = items.find((d) => d.active);
-  const liveTime = live ? Date.parse(live.created_at) : undefined;
   return (
     <SiteFrame
       site={props.site}
@@ -130,14 +115,14 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
         {items.length > 0 && (
           <ul class="deployments" aria-label="Deployments">
             {items.map((d) => {
-              // Activating an older deployment than the live one is a roll back.
-              const action =
-                liveTime !== undefined && Date.parse(d.created_at) < liveTime ? 'Roll back' : ('Publish' as const);
+              const action = activateAction(d, live);
               return (
                 <li key={d.id} class={'deployment' + (d.active ? ' deployment-live' : '')} aria-label={`Deployment ${d.id}${d.active ? ', live' : ''}`}>
                   <div class="deployment-main">
                     <div class="deployment-title">
-                      <code class="deployment-id">{d.id}</code>
+                      <Link href={deploymentPath(props.site, d.id)} class="deployment-link">
+                        <code class="deployment-id">{d.id}</code>
+                      </Link>
                       {d.active && (
                         <span class="pill pill-live live-marker">
                           <span class="dot" aria-hidden="true" />
@@ -202,10 +187,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
                       <button
                         type="button"
                         class="button"
-                        onClick={() => {
-                          setDialogError('');
-                          setTarget({ dep: d, action });
-                        }}
+                        onClick={() => setTarget({ dep: d, action })}
                       >
                         {action}
                       </button>
@@ -232,23 +214,14 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
           </div>
         )}
       </div>
-      <ConfirmDialog
-        open={!!target}
-        title={!target ? '' : target.action === 'Roll back' ? `Roll back to ${target.dep.id}?` : `Publish ${target.dep.id}?`}
-        confirmLabel={target?.action ?? ''}
-        busy={busy}
-        error={dialogError}
-        onConfirm={confirm}
+      <ActivateDialog
+        site={props.site}
+        target={target}
+        liveId={live?.id}
+        onDone={activated}
         onClose={() => setTarget(undefined)}
-      >
-        {target && (
-          <p>
-            <code>{target.dep.id}</code> ({plural(target.dep.files, 'file')}, created {relativeTime(target.dep.created_at)}) will
-            replace {live ? <code>{live.id}</code> : 'nothing'} as the live deployment of <strong>{props.site}</strong>. Visitors
-            see it at once.
-          </p>
-        )}
-      </ConfirmDialog>
+        onUnauthorized={props.onUnauthorized}
+      />
     </SiteFrame>
   );
 }

@@ -2,6 +2,8 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Session, type Site } from '../api';
 import { absoluteTime, displayURL, matches, plural, relativeTime, sitePath } from '../format';
 import { Link } from '../components/SiteFrame';
+import { NewSiteForm } from '../components/NewSiteForm';
+import { navigate } from '../router';
 
 /** Sites per request: the API's default page size. */
 export const PAGE_SIZE = 100;
@@ -14,6 +16,7 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState('');
   const [search, setSearch] = useState('');
+  const [creating, setCreating] = useState(false);
   const [tenantNames, setTenantNames] = useState<Record<string, string>>(() =>
     props.session.tenant ? { [props.session.tenant.id]: props.session.tenant.name } : {},
   );
@@ -61,6 +64,11 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
             {operator ? 'Every site on this platform.' : `Sites of ${props.session.tenant?.name ?? 'your tenant'}.`}
           </p>
         </div>
+        <div class="page-actions">
+          <button type="button" class="button button-primary" aria-expanded={creating} onClick={() => setCreating(!creating)}>
+            New site
+          </button>
+        </div>
         <div class="search">
           <label for="site-search">Search sites</label>
           <input
@@ -72,6 +80,15 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
           />
         </div>
       </div>
+
+      {creating && (
+        <NewSiteForm
+          operator={operator}
+          onCreated={(s) => navigate(sitePath(s.name))}
+          onCancel={() => setCreating(false)}
+          onUnauthorized={props.onUnauthorized}
+        />
+      )}
 
       {error && (
         <div class="alert alert-error" role="alert">
