@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { navigate } from '../router';
 import { sitePath, type SiteTab } from '../format';
 
@@ -34,6 +35,15 @@ const tabs: [SiteTab, string][] = [
 
 /** The head of a site's pages: breadcrumb, name, and the site's tabs. */
 export function SiteFrame(props: { site: string; tab: SiteTab; children: ComponentChildren; actions?: ComponentChildren }) {
+  // On a narrow screen the tabs scroll sideways: bring the current one into view.
+  const tabsRef = useRef<HTMLElement>(null);
+  useLayoutEffect(() => {
+    const nav = tabsRef.current;
+    const cur = nav?.querySelector<HTMLElement>('[aria-current="page"]');
+    if (nav && cur && (cur.offsetLeft < nav.scrollLeft || cur.offsetLeft + cur.offsetWidth > nav.scrollLeft + nav.clientWidth)) {
+      nav.scrollLeft = cur.offsetLeft - 16; // .tabs is positioned: offsets are within it
+    }
+  }, [props.tab]);
   return (
     <section class="page" aria-labelledby="site-title">
       <nav class="breadcrumb" aria-label="Breadcrumb">
@@ -47,7 +57,7 @@ export function SiteFrame(props: { site: string; tab: SiteTab; children: Compone
         </h1>
         {props.actions}
       </div>
-      <nav class="tabs" aria-label="Site">
+      <nav class="tabs" aria-label="Site" ref={tabsRef}>
         {tabs.map(([tab, label]) => (
           <Link key={tab} href={sitePath(props.site, tab)} current={props.tab === tab}>
             {label}
