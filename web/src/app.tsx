@@ -17,6 +17,7 @@ import { Deploy } from './pages/Deploy';
 import { Logs } from './pages/Logs';
 import { DeploymentDetail } from './pages/DeploymentDetail';
 import { Attention } from './pages/Attention';
+import { AdminTokens } from './pages/AdminTokens';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -82,7 +83,7 @@ export function App() {
   } else if (r?.page === 'tenant' && r.tab === 'analytics') {
     page = <TenantAnalytics key={r.tenant} tenant={r.tenant} session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'domains') {
-    page = <Domains key={r.site} site={r.site} onUnauthorized={expired} />;
+    page = <Domains key={r.site} site={r.site} session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'settings') {
     page = <SiteSettings key={r.site} site={r.site} session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'tenants') {
@@ -97,6 +98,8 @@ export function App() {
     page = <DeploymentDetail key={r.site + '/' + r.id} site={r.site} id={r.id} onUnauthorized={expired} />;
   } else if (r?.page === 'attention') {
     page = <Attention session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'tokens') {
+    page = <AdminTokens session={session} onUnauthorized={expired} />;
   } else {
     page = <NotFound />;
   }

@@ -128,6 +128,9 @@ describe('route', () => {
     ['/tenants/acme/analytics', { page: 'tenant', tenant: 'acme', tab: 'analytics' }],
     ['/tenants/acme/sites', undefined],
     ['/attention', { page: 'attention' }],
+    ['/tokens', { page: 'tokens' }],
+    ['/tokens/', { page: 'tokens' }],
+    ['/tokens/tok_abc', undefined],
     ['/nope', undefined],
   ])('%s', (path, want) => expect(route(path)).toEqual(want));
   it('builds paths the router reads back', () => {

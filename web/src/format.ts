@@ -134,7 +134,8 @@ export type Route =
   | { page: 'deployment'; site: string; id: string }
   | { page: 'tenants' }
   | { page: 'tenant'; tenant: string; tab: TenantTab }
-  | { page: 'attention' };
+  | { page: 'attention' }
+  | { page: 'tokens' };
 
 function decode(s: string): string | undefined {
   try {
@@ -149,6 +150,7 @@ export function route(path: string): Route | undefined {
   if (path === '/' || path === '/sites' || path === '/sign-in') return { page: 'sites' };
   if (path === '/tenants' || path === '/tenants/') return { page: 'tenants' };
   if (path === '/attention' || path === '/attention/') return { page: 'attention' };
+  if (path === '/tokens' || path === '/tokens/') return { page: 'tokens' };
   let m = /^\/sites\/([^/]+)\/deployments\/([^/]+)\/?$/.exec(path);
   if (m) {
     const site = decode(m[1]);

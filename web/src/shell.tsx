@@ -45,6 +45,7 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
           {link('/sites', 'Sites')}
           {session.kind === 'admin' && link('/tenants', 'Tenants')}
           {session.kind === 'admin' && link('/attention', 'Attention')}
+          {session.kind === 'admin' && link('/tokens', 'Tokens')}
         </nav>
         <div class="account">
           <span class="who" title={title}>

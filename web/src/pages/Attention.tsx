@@ -4,6 +4,8 @@ import { attention, type Attention as AttentionList } from '../api-detail';
 import { absoluteTime, certStatusLabel, domainStatusLabel, plural, relativeTime, sitePath, tenantPath } from '../format';
 import { attentionItem, budget } from '../detail';
 import { Link } from '../components/SiteFrame';
+import { DomainBlockDialog } from '../components/DomainBlockDialog';
+import type { BlockTarget } from '../domainblock';
 
 /** What a tenant that opens the attention list sees (the API answers it 403). */
 function OperatorsOnly() {
@@ -28,6 +30,8 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
   const [loading, setLoading] = useState(operator);
   const [forbidden, setForbidden] = useState(!operator);
   const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [blockTarget, setBlockTarget] = useState<BlockTarget | undefined>();
 
   async function load() {
     setLoading(true);
@@ -73,6 +77,9 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
         </button>
       </div>
 
+      <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
+        {notice}
+      </p>
       {error && (
         <div class="alert alert-error" role="alert">
           <span>Loading the attention list failed: {error}</span>{' '}
@@ -165,6 +172,16 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
                         </time>
                       </span>
                     )}
+                    {item.kind === 'blocked' && (
+                      <button
+                        type="button"
+                        class="button button-small attention-action"
+                        aria-label={`Unblock ${d.hostname}`}
+                        onClick={() => setBlockTarget({ domain: d, action: 'unblock' })}
+                      >
+                        Unblock
+                      </button>
+                    )}
                   </div>
                 </li>
               );
@@ -172,6 +189,16 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
           </ul>
         )}
       </section>
+      <DomainBlockDialog
+        target={blockTarget}
+        onClose={() => setBlockTarget(undefined)}
+        onUnauthorized={props.onUnauthorized}
+        onDone={(_, text) => {
+          setBlockTarget(undefined);
+          setNotice(text);
+          load();
+        }}
+      />
     </section>
   );
 }

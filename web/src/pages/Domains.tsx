@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type Domain } from '../api';
+import { api, ApiError, type Domain, type Session } from '../api';
 import { absoluteTime, domainStatusLabel, plural, relativeTime } from '../format';
 import {
   addErrorText,
@@ -16,6 +16,8 @@ import {
 } from '../domains';
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { DomainBlockDialog } from '../components/DomainBlockDialog';
+import { blockActionFor, type BlockTarget } from '../domainblock';
 
 /** Domains per request: the API's default page size. */
 export const DOMAINS_PAGE = 100;
@@ -34,6 +36,9 @@ interface Actions {
   verify(host: string): void;
   copy(key: string, what: string, value: string): void;
   remove(d: Domain): void;
+  /** An operator session: each domain offers Block, or Unblock when blocked. */
+  operator: boolean;
+  block(d: Domain): void;
 }
 
 /**
@@ -44,7 +49,7 @@ interface Actions {
  * polled (one GET per open page, every 3 s growing to 30 s, paused while
  * the page is hidden). Remove asks for confirmation.
  */
-export function Domains(props: { site: string; onUnauthorized: () => void }) {
+export function Domains(props: { site: string; session?: Session; onUnauthorized: () => void }) {
   const [items, setItems] = useState<Domain[]>([]);
   const [next, setNext] = useState<string | undefined>();
   const [loading, setLoading] = useState(true);
@@ -66,6 +71,7 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
   const [target, setTarget] = useState<Domain | undefined>();
   const [removing, setRemoving] = useState(false);
   const [removeError, setRemoveError] = useState('');
+  const [blockTarget, setBlockTarget] = useState<BlockTarget | undefined>();
 
   const [visible, setVisible] = useState(document.visibilityState !== 'hidden');
   const [tick, setTick] = useState(0);
@@ -282,6 +288,8 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
       setRemoveError('');
       setTarget(d);
     },
+    operator: props.session?.kind === 'admin',
+    block: (d) => setBlockTarget({ domain: d, action: blockActionFor(d) }),
   };
   // The wizard shows the newest state of the domain it added.
   const wizardDomain = added && (items.find((d) => d.hostname === added.hostname) ?? added);
@@ -438,6 +446,18 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
           </p>
         )}
       </ConfirmDialog>
+      <DomainBlockDialog
+        target={blockTarget}
+        onClose={() => setBlockTarget(undefined)}
+        onUnauthorized={props.onUnauthorized}
+        onDone={(d, text) => {
+          setItems((prev) => prev.map((x) => (x.hostname === d.hostname ? d : x)));
+          setAdded((a) => (a?.hostname === d.hostname ? d : a));
+          setNotice(text);
+          setBlockTarget(undefined);
+          delay.current = undefined;
+        }}
+      />
     </SiteFrame>
   );
 }
@@ -476,6 +496,11 @@ function DomainItem(props: { domain: Domain; actions: Actions; inWizard: boolean
         </div>
         <div class="domain-actions">
           {d.status !== 'blocked' && <VerifyButton host={d.hostname} actions={actions} label={`Verify ${d.hostname}`} />}
+          {actions.operator && (
+            <button type="button" class="button button-quiet" aria-label={`${d.status === 'blocked' ? 'Unblock' : 'Block'} ${d.hostname}`} onClick={() => actions.block(d)}>
+              {d.status === 'blocked' ? 'Unblock' : 'Block'}
+            </button>
+          )}
           <button type="button" class="button button-quiet button-danger" aria-label={`Remove ${d.hostname}`} onClick={() => actions.remove(d)}>
             Remove
           </button>
