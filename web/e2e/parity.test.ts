@@ -1,6 +1,7 @@
 // What the CLI did and the console now does too, in a real browser against
-// the real `pier serve` (with TLS on, so blocking speaks of certificates):
-// an operator blocks a domain claim on the Domains page (`pier domains
+// the real `pier serve` (with TLS on, so blocking speaks of certificates,
+// and a DNS server of the test's own, so a domain can be active): an
+// operator blocks an active domain claim, which stops being served, on the Domains page (`pier domains
 // block`), sees it on the attention page and unblocks it there (`pier
 // domains unblock`); a tenant gets neither button. An operator creates an
 // admin token (`pier tokens create --admin`), shown once and working as a
@@ -9,21 +10,30 @@
 // more; a tenant on /tokens sees "Operators only".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { request as httpRequest } from 'node:http';
 import { startPier, type Pier } from './pier';
+import { startDNS, type FakeDNS } from './dns';
 import { checkPage, inBrowser as inBrowserAt, signIn as signInAt, widths, type Session } from './browser';
 
 let pier: Pier;
+let dns: FakeDNS;
 let tenantToken: string;
 
 /** A test's time limit: a loaded machine runs axe-core slowly. */
 const SLOW = 180_000;
 
 beforeAll(async () => {
-  pier = await startPier(['--tls-internal', '--https', '127.0.0.1:0']);
+  dns = await startDNS();
+  pier = await startPier(['--dns-resolver', dns.addr, '--tls-internal', '--https', '127.0.0.1:0']);
   await pier.api('POST', '/tenants', { name: 'acme' });
   for (const width of widths) {
     await pier.api('POST', '/sites', { name: `blog-${width}`, tenant: 'acme' });
-    await pier.api('POST', `/sites/blog-${width}/domains`, { hostname: `www-${width}.example.com` });
+    await pier.deploy(`blog-${width}`, { 'index.html': `<!doctype html><title>Blog</title><h1>blog ${width}</h1>` });
+    const www = `www-${width}.example.com`;
+    const d = await pier.api<{ token: string }>('POST', `/sites/blog-${width}/domains`, { hostname: www });
+    dns.setTXT(`_pier-challenge.${www}`, d.token);
+    const verified = await pier.api<{ status: string }>('POST', `/sites/blog-${width}/domains/${www}/verify`);
+    if (verified.status !== 'active') throw new Error(`${www} is ${verified.status}, not active`);
     await pier.api('POST', `/sites/blog-${width}/domains`, { hostname: `held-${width}.example.com` });
     await pier.api('POST', `/sites/blog-${width}/domains/held-${width}.example.com/block`);
   }
@@ -32,6 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pier?.stop();
+  await dns?.close();
 });
 
 function inBrowser(name: string, width: number, fn: (s: Session) => Promise<void>) {
@@ -46,6 +57,19 @@ async function domainStatus(site: string, host: string): Promise<string> {
   return (await pier.api<{ status: string }>('GET', `/sites/${site}/domains/${host}`)).status;
 }
 
+/** The status of GET / of host over the edge's plain HTTP listener. */
+function edgeStatus(host: string): Promise<number> {
+  const i = pier.edge.lastIndexOf(':');
+  return new Promise((ok, fail) => {
+    const req = httpRequest({ host: pier.edge.slice(0, i), port: pier.edge.slice(i + 1), path: '/', headers: { Host: host } }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode ?? 0));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
 /** The status of GET /api/v1/tenants with a bearer token. */
 async function tenantsStatus(token: string): Promise<number> {
   const res = await fetch(pier.url + '/api/v1/tenants', { headers: { Authorization: 'Bearer ' + token } });
@@ -57,7 +81,9 @@ describe.each(widths)('CLI parity at %d px', (width) => {
   const site = `blog-${width}`;
   const host = `www-${width}.example.com`;
 
-  it('an operator blocks a domain, sees it on the attention page, and unblocks it there', async () => {
+  it('an operator blocks an active domain, sees it on the attention page, and unblocks it there', async () => {
+    // Served: the edge's plain HTTP answers the active domain with its redirect to HTTPS.
+    expect(await edgeStatus(host)).not.toBe(404);
     await inBrowser('parity-block', width, async ({ page }) => {
       await signIn(page, pier.adminToken);
       await page.goto(pier.url + `/sites/${site}/domains`);
@@ -66,11 +92,13 @@ describe.each(widths)('CLI parity at %d px', (width) => {
 
       const dialog = page.getByRole('dialog', { name: `Block ${host} of the site ${site}?` });
       await dialog.waitFor();
+      expect(await dialog.textContent()).toContain('stops being served at once');
       expect(await dialog.textContent()).toContain('no certificate is ordered');
       await checkPage(page, 'parity-block-dialog', width);
       await dialog.getByRole('button', { name: 'Block domain' }).click();
       await expect.poll(() => page.getByRole('status').filter({ hasText: `Blocked ${host}` }).count()).toBe(1);
       expect(await domainStatus(site, host)).toBe('blocked');
+      await expect.poll(() => edgeStatus(host)).toBe(404);
       await item.getByRole('button', { name: `Unblock ${host}` }).waitFor();
       expect(await item.textContent()).toContain('blocked by the platform operator');
       await checkPage(page, 'parity-domains-operator', width);
