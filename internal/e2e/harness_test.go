@@ -440,3 +440,16 @@ func TestHarnessRebinds(t *testing.T) {
 	}
 	s.pier("tenants", "create", "acme")
 }
+
+// waitOutput waits until the server's output holds want. Output reaches
+// s.out through a pipe that another goroutine copies, so a line the server
+// wrote before it answered may not be there yet when the answer arrives.
+func (s *server) waitOutput(want string) {
+	s.t.Helper()
+	testenv.WaitFor(s.t, testenv.Patience, func() error {
+		if !strings.Contains(s.out.String(), want) {
+			return fmt.Errorf("the output of pier serve does not say %q:\n%s", want, tail(s.out.String(), 8000))
+		}
+		return nil
+	})
+}

@@ -45,9 +45,7 @@ func TestWildcardDNS01(t *testing.T) {
 	n := startTLSNode(t, a, a.HTTPPort, a.HTTPSPort, []string{
 		"--dns01-webhook", hookSrv.URL + "/hook", "--dns01-webhook-user", "pier", "--dns01-resolver", resolver,
 	}, "PIER_DNS01_WEBHOOK_PASSWORD=hook-secret")
-	if out := n.out.String(); !strings.Contains(out, "pier: platform hosts: wildcard certificate for *."+platformDomain+" through ACME DNS-01") {
-		t.Errorf("start-up output does not say a wildcard covers platform hosts:\n%s", out)
-	}
+	n.waitOutput("pier: platform hosts: wildcard certificate for *." + platformDomain + " through ACME DNS-01")
 
 	n.pier("tenants", "create", "acme")
 	n.pier("sites", "create", "blog", "--tenant", "acme")
@@ -108,9 +106,7 @@ func TestWildcardPerSiteOnDemand(t *testing.T) {
 	}
 	a := startACME(t)
 	n := startTLSNode(t, a, a.HTTPPort, a.HTTPSPort, []string{"--cert-orders-per-hour-per-tenant", "1"})
-	if out := n.out.String(); !strings.Contains(out, "pier: platform hosts: per-site certificates on demand") {
-		t.Errorf("start-up output does not say platform hosts are per-site:\n%s", out)
-	}
+	n.waitOutput("pier: platform hosts: per-site certificates on demand")
 	n.pier("tenants", "create", "acme")
 	n.pier("tenants", "create", "other")
 	n.pier("sites", "create", "blog", "--tenant", "acme")
