@@ -1,5 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Deployment } from '../api';
+import { useState } from 'preact/hooks';
+import { api, type Deployment } from '../api';
+import { failed } from '../errors';
+import { usePagedList } from '../paged';
 import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ActivateDialog, activateAction, type ActivateAction } from '../components/ActivateDialog';
@@ -11,67 +13,22 @@ const sourceNames: Record<string, string> = { cli: 'CLI', api: 'API', ui: 'Conso
 
 /** A site's deployments, newest first: the live one marked, preview links, publish or roll back. */
 export function Deployments(props: { site: string; onUnauthorized: () => void }) {
-  const [items, setItems] = useState<Deployment[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(true);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState('');
+  const list = usePagedList((cursor) => api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor }), [props.site], {
+    onUnauthorized: props.onUnauthorized,
+    missingOn404: true,
+    pageSize: DEPLOYMENTS_PAGE,
+  });
+  const { items, next, loading, error, missing } = list;
   const [notice, setNotice] = useState('');
   const [target, setTarget] = useState<{ dep: Deployment; action: ActivateAction } | undefined>();
-
-  function failed(err: unknown): string | undefined {
-    if (err instanceof ApiError && err.unauthorized) {
-      props.onUnauthorized();
-      return undefined;
-    }
-    return err instanceof Error ? err.message : String(err);
-  }
-
-  async function load(cursor?: string) {
-    setLoading(true);
-    setError('');
-    try {
-      const page = await api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor });
-      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setNext(page.next_cursor);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setMissing(true);
-      else {
-        const m = failed(err);
-        if (m) setError(m);
-      }
-    } finally {
-      setLoading(false);
-    }
-  }
-
-  /** Reloads every page loaded so far, so the marker shows the server's truth. */
-  async function refresh() {
-    let all: Deployment[] = [];
-    let cursor: string | undefined;
-    const pages = Math.max(1, Math.ceil(items.length / DEPLOYMENTS_PAGE));
-    for (let i = 0; i < pages; i++) {
-      const page = await api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor });
-      all = all.concat(page.items);
-      cursor = page.next_cursor;
-      if (!cursor) break;
-    }
-    setItems(all);
-    setNext(cursor);
-  }
-
-  useEffect(() => {
-    setItems([]);
-    setMissing(false);
-    load();
-  }, [props.site]);
 
   async function activated(message: string) {
     setTarget(undefined);
     setNotice(message);
-    await refresh().catch((err) => {
-      const m = failed(err);
-      if (m) setError(m);
+    // Reload every page loaded so far, so the marker shows the server's truth.
+    await list.refresh().catch((err) => {
+      const m = failed(err, props.onUnauthorized);
+      if (m) list.setError(m);
     });
   }
 
@@ -103,7 +60,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
       {error && (
         <div class="alert alert-error" role="alert">
           <span>Loading deployments failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
+          <button type="button" class="button button-quiet" onClick={list.reload}>
             Retry
           </button>
         </div>
@@ -208,7 +165,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
         )}
         {next && (
           <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
+            <button type="button" class="button" disabled={loading} onClick={list.loadMore}>
               {loading ? 'Loading…' : 'Load more'}
             </button>
           </div>
