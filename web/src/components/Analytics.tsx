@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, query } from '../api';
+import { failed } from '../errors';
 import {
   buckets,
   bytesChart,
@@ -91,9 +92,9 @@ export function Analytics(props: { scope: Scope; onUnauthorized: () => void; onM
       setError('');
     } catch (err) {
       if (mine !== seq.current) return;
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
       if (err instanceof ApiError && err.status === 404) return props.onMissing();
-      setError(err instanceof Error ? err.message : String(err));
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setError(m);
     } finally {
       if (mine === seq.current) setBusy(false);
     }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Session } from '../api';
+import { failed } from '../errors';
 import { attention, type Attention as AttentionList } from '../api-detail';
 import { absoluteTime, certStatusLabel, domainStatusLabel, plural, relativeTime, sitePath, tenantPath } from '../format';
 import { attentionItem, budget } from '../detail';
@@ -35,9 +36,9 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
     try {
       setData(await attention());
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      if (err instanceof ApiError && err.status === 403) setForbidden(true);
-      else setError(err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError && err.status === 403) return setForbidden(true);
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setError(m);
     } finally {
       setLoading(false);
     }

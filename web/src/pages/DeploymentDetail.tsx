@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Deployment, type Limits } from '../api';
+import { failed } from '../errors';
 import { deploymentDetail, tenantLimits, type DeploymentDetail as Detail } from '../api-detail';
 import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
 import { configItems, fileRows, fileSize, filterFiles, FILES_PAGE, visibleFiles } from '../detail';
@@ -39,9 +40,9 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
   const [filter, setFilter] = useState('');
   const [shown, setShown] = useState(FILES_PAGE);
 
-  function failed(err: unknown) {
-    if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-    setError(err instanceof Error ? err.message : String(err));
+  function fail(err: unknown) {
+    const m = failed(err, props.onUnauthorized);
+    if (m !== undefined) setError(m);
   }
 
   async function load() {
@@ -66,7 +67,7 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
           () => false,
         );
         setMissing(siteExists ? 'deployment' : 'site');
-      } else failed(err);
+      } else fail(err);
     } finally {
       setLoading(false);
     }
@@ -102,7 +103,7 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
       setDep(d);
       setLive(d.active ? d : await findLive(props.site));
     } catch (err) {
-      failed(err);
+      fail(err);
     }
   }
 

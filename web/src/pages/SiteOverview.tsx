@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Deployment, type Domain, type Site } from '../api';
+import { errorMessage, failed } from '../errors';
 import {
   absoluteTime,
   bytes,
@@ -47,13 +48,13 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
     } catch (err) {
       if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
       if (err instanceof ApiError && err.status === 404) return setMissing(true);
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorMessage(err));
     }
     try {
       setUsage(buckets(await fetchUsage({ site: props.site }, DAY)));
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      setUsageError(err instanceof Error ? err.message : String(err));
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setUsageError(m);
     }
   }
 
