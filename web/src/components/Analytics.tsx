@@ -22,6 +22,7 @@ import {
   type UsageSeries,
 } from '../usage';
 import { ChartFigure } from './ChartFigure';
+import { LoadError } from './LoadError';
 
 /** Whose usage: one site's, or all of a tenant's sites'. */
 export type Scope = { site: string } | { tenant: string };
@@ -147,14 +148,7 @@ export function Analytics(props: { scope: Scope; onUnauthorized: () => void; onM
         </div>
       </div>
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading analytics failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load(range)}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="analytics" error={error} onRetry={() => load(range)} />
       {!data && !error && (
         <p class="muted" role="status">
           Loading analytics…

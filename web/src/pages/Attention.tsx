@@ -5,6 +5,7 @@ import { attention, type Attention as AttentionList } from '../api-detail';
 import { absoluteTime, certStatusLabel, domainStatusLabel, plural, relativeTime, sitePath, tenantPath } from '../format';
 import { attentionItem, budget } from '../detail';
 import { Link } from '../components/SiteFrame';
+import { LoadError } from '../components/LoadError';
 
 /** What a tenant that opens the attention list sees (the API answers it 403). */
 function OperatorsOnly() {
@@ -74,14 +75,7 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
         </button>
       </div>
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading the attention list failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the attention list" error={error} onRetry={load} />
 
       <section class="card panel budget-card" aria-labelledby="budget-title">
         <h2 id="budget-title">Certificate orders this hour</h2>

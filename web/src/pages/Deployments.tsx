@@ -2,14 +2,14 @@ import { useState } from 'preact/hooks';
 import { api, type Deployment } from '../api';
 import { failed } from '../errors';
 import { usePagedList } from '../paged';
-import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
+import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, sitePath } from '../format';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ActivateDialog, activateAction, type ActivateAction } from '../components/ActivateDialog';
+import { LoadError } from '../components/LoadError';
+import { DeploymentSource, LiveMarker } from '../components/DeploymentSource';
 
 /** Deployments per request. */
 export const DEPLOYMENTS_PAGE = 20;
-
-const sourceNames: Record<string, string> = { cli: 'CLI', api: 'API', ui: 'Console', git: 'git' };
 
 /** A site's deployments, newest first: the live one marked, preview links, publish or roll back. */
 export function Deployments(props: { site: string; onUnauthorized: () => void }) {
@@ -57,14 +57,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading deployments failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={list.reload}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="deployments" error={error} onRetry={list.reload} />
       <div class="card">
         <p class="card-meta">
           {loading && items.length === 0 ? 'Loading deployments…' : `${plural(items.length, 'deployment')}${next ? ' loaded' : ''}`}
@@ -80,30 +73,13 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
                       <Link href={deploymentPath(props.site, d.id)} class="deployment-link">
                         <code class="deployment-id">{d.id}</code>
                       </Link>
-                      {d.active && (
-                        <span class="pill pill-live live-marker">
-                          <span class="dot" aria-hidden="true" />
-                          Live
-                        </span>
-                      )}
+                      {d.active && <LiveMarker />}
                     </div>
                     <dl class="deployment-facts">
                       <div>
                         <dt>Source</dt>
                         <dd>
-                          {sourceNames[d.source?.type ?? 'api'] ?? d.source?.type}
-                          {d.source?.branch && (
-                            <>
-                              {' · branch '}
-                              <code>{d.source.branch}</code>
-                            </>
-                          )}
-                          {d.source?.commit && (
-                            <>
-                              {' · commit '}
-                              <code title={d.source.commit}>{shortCommit(d.source.commit)}</code>
-                            </>
-                          )}
+                          <DeploymentSource source={d.source} />
                         </dd>
                       </div>
                       <div>

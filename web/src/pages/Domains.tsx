@@ -18,6 +18,7 @@ import {
 } from '../domains';
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { LoadError } from '../components/LoadError';
 
 /** Domains per request: the API's default page size. */
 export const DOMAINS_PAGE = 100;
@@ -252,14 +253,7 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading domains failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={list.reload}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="domains" error={error} onRetry={list.reload} />
       <div class="domains-page">
         <section class="card wizard" aria-labelledby="add-domain-title">
           <div class="card-head">

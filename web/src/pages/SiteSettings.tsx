@@ -10,6 +10,7 @@ import { navigate } from '../router';
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
+import { LoadError } from '../components/LoadError';
 
 /** Tokens per request. */
 export const TOKENS_PAGE = 50;
@@ -173,14 +174,7 @@ function Tokens(props: {
 
       {created && <NewSecret token={created} site={props.site} onDone={() => setCreated(undefined)} onNotice={props.onNotice} />}
 
-      {error && (
-        <div class="alert alert-error settings-alert" role="alert">
-          <span>Loading the tokens failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={list.reload}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the tokens" error={error} onRetry={list.reload} class="settings-alert" />
       {loading && items.length === 0 && <p class="settings-text muted">Loading tokens…</p>}
       {!loading && !error && items.length === 0 && (
         <div class="empty empty-small">

@@ -5,6 +5,7 @@ import { absoluteTime, displayURL, matches, plural, relativeTime, sitePath } fro
 import { Link } from '../components/SiteFrame';
 import { NewSiteForm } from '../components/NewSiteForm';
 import { navigate } from '../router';
+import { LoadError } from '../components/LoadError';
 
 /** Sites per request: the API's default page size. */
 export const PAGE_SIZE = 100;
@@ -70,14 +71,7 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
         />
       )}
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading sites failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={list.reload}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="sites" error={error} onRetry={list.reload} />
 
       <div class="card">
         <p class="card-meta" role="status" aria-live="polite">

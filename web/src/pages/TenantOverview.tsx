@@ -30,6 +30,7 @@ import {
   setFlash,
   typedMatches,
 } from '../tenants';
+import { LoadError } from '../components/LoadError';
 
 /** Sites and tokens per request. */
 export const TENANT_LIST_PAGE = 20;
@@ -134,14 +135,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading the tenant failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => loadTenant()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the tenant" error={error} onRetry={loadTenant} />
       {!tenant && !error && (
         <p class="muted" role="status">
           Loading tenant…

@@ -18,6 +18,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { OperatorsOnly, TenantStatus } from '../components/TenantFrame';
 import { SecretOnce } from '../components/SecretOnce';
 import { normalizeTag, parseTags, PLAN_NAMES, planLabel, tagFromSearch, takeFlash, tenantNameError, tenantsURL } from '../tenants';
+import { LoadError } from '../components/LoadError';
 
 /** Tenants per request. */
 export const TENANTS_PAGE = 50;
@@ -192,14 +193,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
         </div>
       </form>
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading tenants failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={list.reload}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="tenants" error={error} onRetry={list.reload} />
 
       {tag && items.length > 0 && (
         <section class="card bulk" aria-labelledby="bulk-title">
