@@ -7,6 +7,7 @@ import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ActivateDialog, activateAction, type ActivateAction } from '../components/ActivateDialog';
 import { LoadError } from '../components/LoadError';
 import { DeploymentSource, LiveMarker } from '../components/DeploymentSource';
+import { LoadMore } from '../components/LoadMore';
 
 /** Deployments per request. */
 export const DEPLOYMENTS_PAGE = 20;
@@ -139,13 +140,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
             </p>
           </div>
         )}
-        {next && (
-          <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={list.loadMore}>
-              {loading ? 'Loading…' : 'Load more'}
-            </button>
-          </div>
-        )}
+        <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more" />
       </div>
       <ActivateDialog
         site={props.site}

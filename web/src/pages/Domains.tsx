@@ -19,6 +19,7 @@ import {
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Domains per request: the API's default page size. */
 export const DOMAINS_PAGE = 100;
@@ -367,13 +368,7 @@ export function Domains(props: { site: string; onUnauthorized: () => void }) {
               </p>
             </div>
           )}
-          {next && (
-            <div class="card-foot">
-              <button type="button" class="button" disabled={loading} onClick={list.loadMore}>
-                {loading ? 'Loading…' : 'Load more domains'}
-              </button>
-            </div>
-          )}
+          <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more domains" />
         </section>
       </div>
       <ConfirmDialog

@@ -11,6 +11,7 @@ import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Tokens per request. */
 export const TOKENS_PAGE = 50;
@@ -226,13 +227,7 @@ function Tokens(props: {
           </tbody>
         </table>
       )}
-      {next && (
-        <div class="card-foot">
-          <button type="button" class="button" disabled={loading} onClick={list.loadMore}>
-            {loading ? 'Loading…' : 'Load more tokens'}
-          </button>
-        </div>
-      )}
+      <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more tokens" />
 
       <ConfirmDialog
         open={!!target}

@@ -6,6 +6,7 @@ import { Link } from '../components/SiteFrame';
 import { NewSiteForm } from '../components/NewSiteForm';
 import { navigate } from '../router';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Sites per request: the API's default page size. */
 export const PAGE_SIZE = 100;
@@ -146,13 +147,7 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
             <p class="muted">No loaded site matches “{search.trim()}”.</p>
           </div>
         )}
-        {next && (
-          <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={list.loadMore}>
-              {loading ? 'Loading…' : 'Load more sites'}
-            </button>
-          </div>
-        )}
+        <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more sites" />
       </div>
     </section>
   );

@@ -31,6 +31,7 @@ import {
   typedMatches,
 } from '../tenants';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Sites and tokens per request. */
 export const TENANT_LIST_PAGE = 20;
@@ -219,13 +220,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
             ) : (
               !sitesLoading && !sitesError && <p class="panel muted">No sites yet.</p>
             )}
-            {sitesNext && (
-              <div class="card-foot">
-                <button type="button" class="button" disabled={sitesLoading} onClick={sitesList.loadMore}>
-                  Load more sites
-                </button>
-              </div>
-            )}
+            <LoadMore next={sitesNext} loading={sitesLoading} onMore={sitesList.loadMore} label="Load more sites" sayLoading={false} />
           </section>
 
           <Tokens
@@ -609,13 +604,7 @@ function Tokens(props: {
         </ul>
       )}
       {!props.loading && !props.error && props.tokens.length === 0 && <p class="panel muted">No tokens: the tenant cannot sign in yet.</p>}
-      {props.next && (
-        <div class="card-foot">
-          <button type="button" class="button" disabled={props.loading} onClick={props.onMore}>
-            Load more tokens
-          </button>
-        </div>
-      )}
+      <LoadMore next={props.next} loading={props.loading} onMore={props.onMore} label="Load more tokens" sayLoading={false} />
       <div class="panel panel-top">
         {created ? (
           <SecretOnce label={`Token “${created.name}”`} secret={created.token} onDone={() => setCreated(undefined)} />

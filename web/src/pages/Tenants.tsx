@@ -19,6 +19,7 @@ import { OperatorsOnly, TenantStatus } from '../components/TenantFrame';
 import { SecretOnce } from '../components/SecretOnce';
 import { normalizeTag, parseTags, PLAN_NAMES, planLabel, tagFromSearch, takeFlash, tenantNameError, tenantsURL } from '../tenants';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Tenants per request. */
 export const TENANTS_PAGE = 50;
@@ -320,13 +321,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
             )}
           </div>
         )}
-        {next && (
-          <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={list.loadMore}>
-              {loading ? 'Loading…' : 'Load more tenants'}
-            </button>
-          </div>
-        )}
+        <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more tenants" />
       </div>
 
       <ConfirmDialog
