@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Deployment } from '../api';
+import { api, type Deployment } from '../api';
 import { failed } from '../errors';
 import { plural, relativeTime } from '../format';
 import { ConfirmDialog } from './ConfirmDialog';
