@@ -2,6 +2,7 @@
 // tested: the certificate timeline of a domain, when to poll, the DNS
 // records as rows with their copy buttons' names, and API errors in words.
 import { ApiError, api, type Domain } from './api';
+import { errorMessage } from './errors';
 import { absoluteTime, relativeTime } from './format';
 
 /** A step of the certificate timeline. */
@@ -166,7 +167,7 @@ export function rateLimitText(secs: number): string {
 
 /** An error of adding a domain in words, naming the field it is about: "Hostname: …". */
 export function addErrorText(err: unknown): string {
-  if (!(err instanceof ApiError)) return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof ApiError)) return errorMessage(err);
   const field = typeof err.details.field === 'string' ? err.details.field : '';
   const msg = err.message.replace(/^hostname /, '');
   if (field === 'hostname' || err.code === 'conflict') {

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Session } from './api';
+import { errorMessage } from './errors';
 import { navigate } from './router';
 import { takeFlash } from './flash';
 
@@ -64,7 +65,7 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
               try {
                 await props.onSignOut();
               } catch (err) {
-                setError(err instanceof Error ? err.message : String(err));
+                setError(errorMessage(err));
                 setBusy(false);
               }
             }}

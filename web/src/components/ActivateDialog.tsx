@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Deployment } from '../api';
+import { api, type Deployment } from '../api';
+import { failed } from '../errors';
 import { plural, relativeTime } from '../format';
 import { ConfirmDialog } from './ConfirmDialog';
 
@@ -42,8 +43,8 @@ export function ActivateDialog(props: {
       const verb = target.action === 'Roll back' ? 'Rolled back to' : 'Published';
       props.onDone(`${verb} ${target.dep.id}. It is live now.`);
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) props.onUnauthorized();
-      else setError(err instanceof Error ? err.message : String(err));
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setError(m);
     } finally {
       setBusy(false);
     }

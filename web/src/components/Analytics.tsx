@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, query } from '../api';
+import { failed } from '../errors';
 import {
   buckets,
   bytesChart,
@@ -21,6 +22,7 @@ import {
   type UsageSeries,
 } from '../usage';
 import { ChartFigure } from './ChartFigure';
+import { LoadError } from './LoadError';
 
 /** Whose usage: one site's, or all of a tenant's sites'. */
 export type Scope = { site: string } | { tenant: string };
@@ -91,9 +93,9 @@ export function Analytics(props: { scope: Scope; onUnauthorized: () => void; onM
       setError('');
     } catch (err) {
       if (mine !== seq.current) return;
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
       if (err instanceof ApiError && err.status === 404) return props.onMissing();
-      setError(err instanceof Error ? err.message : String(err));
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setError(m);
     } finally {
       if (mine === seq.current) setBusy(false);
     }
@@ -146,14 +148,7 @@ export function Analytics(props: { scope: Scope; onUnauthorized: () => void; onM
         </div>
       </div>
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading analytics failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load(range)}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="analytics" error={error} onRetry={() => load(range)} />
       {!data && !error && (
         <p class="muted" role="status">
           Loading analytics…

@@ -1,5 +1,6 @@
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { bucketLabel, formatValue, rowsWithData, summary, type Chart, type Range } from '../usage';
+import { errorMessage } from '../errors';
 import type { ChartHandle } from './chart';
 
 type ChartModule = typeof import('./chart');
@@ -41,7 +42,7 @@ function Plot(props: { chart: Chart; size: 'large' | 'small'; label: string; onH
         if (!live || !el.current) return;
         handle.current = m.mountChart(el.current, latest.current.chart, height, (idx) => latest.current.onHover(idx));
       },
-      (err) => live && setFailed(err instanceof Error ? err.message : String(err)),
+      (err) => live && setFailed(errorMessage(err)),
     );
     return () => {
       live = false;

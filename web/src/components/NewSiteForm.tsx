@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type Site, type Tenant } from '../api';
+import { ApiError, type Site } from '../api';
+import { failed } from '../errors';
+import { usePagedList } from '../paged';
 import { createSite, tenantsPage } from '../api-detail';
 import { MAX_SITE_NAME, siteNameError } from '../detail';
 
@@ -19,30 +21,19 @@ export function NewSiteForm(props: {
 }) {
   const [name, setName] = useState('');
   const [tenant, setTenant] = useState('');
-  const [tenants, setTenants] = useState<Tenant[]>([]);
-  const [tenantsNext, setTenantsNext] = useState<string | undefined>();
-  const [tenantsLoading, setTenantsLoading] = useState(props.operator);
   const [errors, setErrors] = useState<{ name?: string; tenant?: string; form?: string }>({});
+  // Only an operator chooses the tenant; a failed load is shown on the tenant field.
+  const tenantList = usePagedList((cursor) => tenantsPage({ limit: TENANTS_PAGE, cursor }), [], {
+    onUnauthorized: props.onUnauthorized,
+    onError: (m) => setErrors((e) => ({ ...e, tenant: 'Loading the tenants failed: ' + m })),
+    enabled: props.operator,
+  });
+  const { items: tenants, next: tenantsNext, loading: tenantsLoading } = tenantList;
   const [busy, setBusy] = useState(false);
   const nameRef = useRef<HTMLInputElement>(null);
 
-  async function loadTenants(cursor?: string) {
-    setTenantsLoading(true);
-    try {
-      const page = await tenantsPage({ limit: TENANTS_PAGE, cursor });
-      setTenants((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setTenantsNext(page.next_cursor);
-    } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      setErrors((e) => ({ ...e, tenant: 'Loading the tenants failed: ' + (err instanceof Error ? err.message : String(err)) }));
-    } finally {
-      setTenantsLoading(false);
-    }
-  }
-
   useEffect(() => {
     nameRef.current?.focus();
-    if (props.operator) loadTenants();
   }, []);
 
   async function submit(e: Event) {
@@ -59,8 +50,8 @@ export function NewSiteForm(props: {
     try {
       props.onCreated(await createSite(name, props.operator ? tenant : undefined));
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = failed(err, props.onUnauthorized);
+      if (msg === undefined) return;
       const field = err instanceof ApiError ? err.details.field : undefined;
       if (field === 'name' || (err instanceof ApiError && err.code === 'conflict')) setErrors({ name: msg });
       else if (field === 'tenant') setErrors({ tenant: msg });
@@ -133,7 +124,7 @@ export function NewSiteForm(props: {
               </p>
             )}
             {tenantsNext && (
-              <button type="button" class="button button-quiet more-tenants" disabled={tenantsLoading} onClick={() => loadTenants(tenantsNext)}>
+              <button type="button" class="button button-quiet more-tenants" disabled={tenantsLoading} onClick={tenantList.loadMore}>
                 {tenantsLoading ? 'Loading…' : 'Load more tenants'}
               </button>
             )}

@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Session } from '../api';
+import { failed } from '../errors';
 import { attention, type Attention as AttentionList } from '../api-detail';
 import { absoluteTime, certStatusLabel, domainStatusLabel, plural, relativeTime, sitePath, tenantPath } from '../format';
 import { attentionItem, budget } from '../detail';
 import { Link } from '../components/SiteFrame';
 import { DomainBlockDialog } from '../components/DomainBlockDialog';
 import type { BlockTarget } from '../domainblock';
+import { LoadError } from '../components/LoadError';
 
 /** What a tenant that opens the attention list sees (the API answers it 403). */
 function OperatorsOnly() {
@@ -39,9 +41,9 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
     try {
       setData(await attention());
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      if (err instanceof ApiError && err.status === 403) setForbidden(true);
-      else setError(err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError && err.status === 403) return setForbidden(true);
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setError(m);
     } finally {
       setLoading(false);
     }
@@ -80,14 +82,7 @@ export function Attention(props: { session: Session; onUnauthorized: () => void 
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading the attention list failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the attention list" error={error} onRetry={load} />
 
       <section class="card panel budget-card" aria-labelledby="budget-title">
         <h2 id="budget-title">Certificate orders this hour</h2>

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Site } from '../api';
+import { errorMessage } from '../errors';
 import { bytes, count, displayURL, plural, sitePath } from '../format';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { fromDataTransfer, fromFileList, type Folder } from '../deploy/files';
@@ -111,7 +112,7 @@ export function Deploy(props: { site: string; onUnauthorized: () => void }) {
         props.onUnauthorized();
         return;
       }
-      setState({ step: 'failed', folder, message: err instanceof Error ? err.message : String(err), details: errorDetails(err) });
+      setState({ step: 'failed', folder, message: errorMessage(err), details: errorDetails(err) });
     }
   }
 

@@ -1,12 +1,13 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Deployment, type Limits } from '../api';
+import { failed } from '../errors';
 import { deploymentDetail, tenantLimits, type DeploymentDetail as Detail } from '../api-detail';
-import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
+import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, sitePath } from '../format';
 import { configItems, fileRows, fileSize, filterFiles, FILES_PAGE, visibleFiles } from '../detail';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ActivateDialog, activateAction, type ActivateAction } from '../components/ActivateDialog';
-
-const sourceNames: Record<string, string> = { cli: 'CLI', api: 'API', ui: 'Console', git: 'git' };
+import { LoadError } from '../components/LoadError';
+import { DeploymentSource, LiveMarker } from '../components/DeploymentSource';
 
 /** Pages of the deployments list searched for the live deployment's creation time. */
 const LIVE_SEARCH_PAGES = 10;
@@ -39,9 +40,9 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
   const [filter, setFilter] = useState('');
   const [shown, setShown] = useState(FILES_PAGE);
 
-  function failed(err: unknown) {
-    if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-    setError(err instanceof Error ? err.message : String(err));
+  function fail(err: unknown) {
+    const m = failed(err, props.onUnauthorized);
+    if (m !== undefined) setError(m);
   }
 
   async function load() {
@@ -66,7 +67,7 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
           () => false,
         );
         setMissing(siteExists ? 'deployment' : 'site');
-      } else failed(err);
+      } else fail(err);
     } finally {
       setLoading(false);
     }
@@ -102,7 +103,7 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
       setDep(d);
       setLive(d.active ? d : await findLive(props.site));
     } catch (err) {
-      failed(err);
+      fail(err);
     }
   }
 
@@ -134,26 +135,14 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading the deployment failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the deployment" error={error} onRetry={load} />
       <div class="detail-head">
         <div class="detail-title">
           {back}
           <h2>
             Deployment <code class="deployment-id">{props.id}</code>
           </h2>
-          {dep?.active && (
-            <span class="pill pill-live live-marker">
-              <span class="dot" aria-hidden="true" />
-              Live
-            </span>
-          )}
+          {dep?.active && <LiveMarker />}
         </div>
         {dep && (
           <div class="deployment-actions">
@@ -199,19 +188,7 @@ export function DeploymentDetail(props: { site: string; id: string; onUnauthoriz
               <div>
                 <dt>Source</dt>
                 <dd>
-                  {sourceNames[dep.source?.type ?? 'api'] ?? dep.source?.type}
-                  {dep.source?.branch && (
-                    <>
-                      {' · branch '}
-                      <code>{dep.source.branch}</code>
-                    </>
-                  )}
-                  {dep.source?.commit && (
-                    <>
-                      {' · commit '}
-                      <code title={dep.source.commit}>{shortCommit(dep.source.commit)}</code>
-                    </>
-                  )}
+                  <DeploymentSource source={dep.source} />
                 </dd>
               </div>
               <div>

@@ -1,77 +1,35 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Deployment } from '../api';
-import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, shortCommit, sitePath } from '../format';
+import { useState } from 'preact/hooks';
+import { api, type Deployment } from '../api';
+import { failed } from '../errors';
+import { usePagedList } from '../paged';
+import { absoluteTime, bytes, count, deploymentPath, displayURL, plural, relativeTime, sitePath } from '../format';
 import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ActivateDialog, activateAction, type ActivateAction } from '../components/ActivateDialog';
+import { LoadError } from '../components/LoadError';
+import { DeploymentSource, LiveMarker } from '../components/DeploymentSource';
+import { LoadMore } from '../components/LoadMore';
 
 /** Deployments per request. */
 export const DEPLOYMENTS_PAGE = 20;
 
-const sourceNames: Record<string, string> = { cli: 'CLI', api: 'API', ui: 'Console', git: 'git' };
-
 /** A site's deployments, newest first: the live one marked, preview links, publish or roll back. */
 export function Deployments(props: { site: string; onUnauthorized: () => void }) {
-  const [items, setItems] = useState<Deployment[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(true);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState('');
+  const list = usePagedList((cursor) => api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor }), [props.site], {
+    onUnauthorized: props.onUnauthorized,
+    missingOn404: true,
+    pageSize: DEPLOYMENTS_PAGE,
+  });
+  const { items, next, loading, error, missing } = list;
   const [notice, setNotice] = useState('');
   const [target, setTarget] = useState<{ dep: Deployment; action: ActivateAction } | undefined>();
-
-  function failed(err: unknown): string | undefined {
-    if (err instanceof ApiError && err.unauthorized) {
-      props.onUnauthorized();
-      return undefined;
-    }
-    return err instanceof Error ? err.message : String(err);
-  }
-
-  async function load(cursor?: string) {
-    setLoading(true);
-    setError('');
-    try {
-      const page = await api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor });
-      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setNext(page.next_cursor);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setMissing(true);
-      else {
-        const m = failed(err);
-        if (m) setError(m);
-      }
-    } finally {
-      setLoading(false);
-    }
-  }
-
-  /** Reloads every page loaded so far, so the marker shows the server's truth. */
-  async function refresh() {
-    let all: Deployment[] = [];
-    let cursor: string | undefined;
-    const pages = Math.max(1, Math.ceil(items.length / DEPLOYMENTS_PAGE));
-    for (let i = 0; i < pages; i++) {
-      const page = await api.deployments(props.site, { limit: DEPLOYMENTS_PAGE, cursor });
-      all = all.concat(page.items);
-      cursor = page.next_cursor;
-      if (!cursor) break;
-    }
-    setItems(all);
-    setNext(cursor);
-  }
-
-  useEffect(() => {
-    setItems([]);
-    setMissing(false);
-    load();
-  }, [props.site]);
 
   async function activated(message: string) {
     setTarget(undefined);
     setNotice(message);
-    await refresh().catch((err) => {
-      const m = failed(err);
-      if (m) setError(m);
+    // Reload every page loaded so far, so the marker shows the server's truth.
+    await list.refresh().catch((err) => {
+      const m = failed(err, props.onUnauthorized);
+      if (m) list.setError(m);
     });
   }
 
@@ -100,14 +58,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading deployments failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="deployments" error={error} onRetry={list.reload} />
       <div class="card">
         <p class="card-meta">
           {loading && items.length === 0 ? 'Loading deployments…' : `${plural(items.length, 'deployment')}${next ? ' loaded' : ''}`}
@@ -123,30 +74,13 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
                       <Link href={deploymentPath(props.site, d.id)} class="deployment-link">
                         <code class="deployment-id">{d.id}</code>
                       </Link>
-                      {d.active && (
-                        <span class="pill pill-live live-marker">
-                          <span class="dot" aria-hidden="true" />
-                          Live
-                        </span>
-                      )}
+                      {d.active && <LiveMarker />}
                     </div>
                     <dl class="deployment-facts">
                       <div>
                         <dt>Source</dt>
                         <dd>
-                          {sourceNames[d.source?.type ?? 'api'] ?? d.source?.type}
-                          {d.source?.branch && (
-                            <>
-                              {' · branch '}
-                              <code>{d.source.branch}</code>
-                            </>
-                          )}
-                          {d.source?.commit && (
-                            <>
-                              {' · commit '}
-                              <code title={d.source.commit}>{shortCommit(d.source.commit)}</code>
-                            </>
-                          )}
+                          <DeploymentSource source={d.source} />
                         </dd>
                       </div>
                       <div>
@@ -206,13 +140,7 @@ export function Deployments(props: { site: string; onUnauthorized: () => void })
             </p>
           </div>
         )}
-        {next && (
-          <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
-              {loading ? 'Loading…' : 'Load more'}
-            </button>
-          </div>
-        )}
+        <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more" />
       </div>
       <ActivateDialog
         site={props.site}

@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Domain, type Session } from '../api';
+import { failed } from '../errors';
+import { usePagedList } from '../paged';
 import { absoluteTime, domainStatusLabel, plural, relativeTime } from '../format';
 import {
   addErrorText,
@@ -18,6 +20,8 @@ import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DomainBlockDialog } from '../components/DomainBlockDialog';
 import { blockActionFor, type BlockTarget } from '../domainblock';
+import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Domains per request: the API's default page size. */
 export const DOMAINS_PAGE = 100;
@@ -50,11 +54,12 @@ interface Actions {
  * the page is hidden). Remove asks for confirmation.
  */
 export function Domains(props: { site: string; session?: Session; onUnauthorized: () => void }) {
-  const [items, setItems] = useState<Domain[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(true);
-  const [missing, setMissing] = useState(false);
-  const [error, setError] = useState('');
+  const list = usePagedList((cursor) => api.domains(props.site, { limit: DOMAINS_PAGE, cursor }), [props.site], {
+    onUnauthorized: props.onUnauthorized,
+    missingOn404: true,
+    pageSize: DOMAINS_PAGE,
+  });
+  const { items, setItems, next, loading, missing, setMissing, error, setError } = list;
   const [notice, setNotice] = useState('');
 
   const [hostname, setHostname] = useState('');
@@ -79,44 +84,10 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
   const itemsRef = useRef<Domain[]>([]);
   itemsRef.current = items;
 
-  function failed(err: unknown): string | undefined {
-    if (err instanceof ApiError && err.unauthorized) {
-      props.onUnauthorized();
-      return undefined;
-    }
-    return err instanceof Error ? err.message : String(err);
-  }
-
-  async function load(cursor?: string) {
-    setLoading(true);
-    setError('');
-    try {
-      const page = await api.domains(props.site, { limit: DOMAINS_PAGE, cursor });
-      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setNext(page.next_cursor);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setMissing(true);
-      else {
-        const m = failed(err);
-        if (m) setError(m);
-      }
-    } finally {
-      setLoading(false);
-    }
-  }
-
   /** Reloads every page loaded so far; announces the domains whose status changed. */
   async function refresh(): Promise<boolean> {
     const before = itemsRef.current;
-    let all: Domain[] = [];
-    let cursor: string | undefined;
-    const pages = Math.max(1, Math.ceil(before.length / DOMAINS_PAGE));
-    for (let i = 0; i < pages; i++) {
-      const page = await api.domains(props.site, { limit: DOMAINS_PAGE, cursor });
-      all = all.concat(page.items);
-      cursor = page.next_cursor;
-      if (!cursor) break;
-    }
+    const all = await list.refresh();
     const changed = domainsChanged(before, all);
     if (changed) {
       const was = new Map(before.map((d) => [d.hostname, d]));
@@ -125,17 +96,9 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
         .map((d) => `${d.hostname}: ${domainStatusLabel(d.status)}${d.status === 'active' && d.cert_status !== 'none' ? `, certificate ${certWords(d.cert_status)}` : ''}.`);
       if (news.length) setNotice(news.join(' '));
     }
-    setItems(all);
-    setNext(cursor);
     setNow(Date.now());
     return changed;
   }
-
-  useEffect(() => {
-    setItems([]);
-    setMissing(false);
-    load();
-  }, [props.site]);
 
   // Pause polling while the page is hidden; look again at once when it shows.
   useEffect(() => {
@@ -191,7 +154,7 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
       setHostname('');
       setNotice(`Added ${d.hostname}. Create its DNS records, then verify it.`);
       delay.current = undefined;
-      await refresh().catch(() => load());
+      await refresh().catch(() => list.reload());
     } catch (err) {
       if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
       if (err instanceof ApiError && err.status === 404) return setMissing(true);
@@ -233,7 +196,7 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
         await refresh().catch(() => undefined);
         setResults((r) => ({ ...r, [host]: { kind: 'error', text: `${host} is no longer a domain of ${props.site}.` } }));
       } else {
-        const m = failed(err);
+        const m = failed(err, props.onUnauthorized);
         if (m) setResults((r) => ({ ...r, [host]: { kind: 'error', text: `Verifying failed: ${m}` } }));
       }
     } finally {
@@ -262,11 +225,11 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
       if (added?.hostname === target.hostname) setAdded(undefined);
       setTarget(undefined);
       await refresh().catch((err) => {
-        const m = failed(err);
+        const m = failed(err, props.onUnauthorized);
         if (m) setError(m);
       });
     } catch (err) {
-      const m = failed(err);
+      const m = failed(err, props.onUnauthorized);
       if (m) setRemoveError(m);
     } finally {
       setRemoving(false);
@@ -299,14 +262,7 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading domains failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="domains" error={error} onRetry={list.reload} />
       <div class="domains-page">
         <section class="card wizard" aria-labelledby="add-domain-title">
           <div class="card-head">
@@ -420,13 +376,7 @@ export function Domains(props: { site: string; session?: Session; onUnauthorized
               </p>
             </div>
           )}
-          {next && (
-            <div class="card-foot">
-              <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
-                {loading ? 'Loading…' : 'Load more domains'}
-              </button>
-            </div>
-          )}
+          <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more domains" />
         </section>
       </div>
       <ConfirmDialog

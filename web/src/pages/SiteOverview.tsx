@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, type Deployment, type Domain, type Site } from '../api';
+import { errorMessage, failed } from '../errors';
 import {
   absoluteTime,
   bytes,
@@ -17,6 +18,7 @@ import { Link, SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { fetchUsage } from '../components/Analytics';
 import { ChartFigure } from '../components/ChartFigure';
 import { buckets, rangeById, requestsChart, type Buckets } from '../usage';
+import { LoadError } from '../components/LoadError';
 
 /** The range of the overview's traffic chart: 24 hours by 5 minutes. */
 const DAY = rangeById('24h')!;
@@ -47,13 +49,13 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
     } catch (err) {
       if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
       if (err instanceof ApiError && err.status === 404) return setMissing(true);
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorMessage(err));
     }
     try {
       setUsage(buckets(await fetchUsage({ site: props.site }, DAY)));
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      setUsageError(err instanceof Error ? err.message : String(err));
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setUsageError(m);
     }
   }
 
@@ -69,14 +71,7 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
   const activeId = data?.site.active_deployment;
   return (
     <SiteFrame site={props.site} tab="overview">
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading the site failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the site" error={error} onRetry={load} />
       {!data && !error && (
         <p class="muted" role="status">
           Loading site…

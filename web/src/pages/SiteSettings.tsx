@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Session } from '../api';
+import { failed } from '../errors';
+import { usePagedList } from '../paged';
 import { createSiteToken, deleteSite, revokeToken, siteTokens, type NewSiteToken, type SiteToken } from '../api-settings';
 import { absoluteTime, relativeTime } from '../format';
 import { deployCommand, MAX_TOKEN_NAME, tokenNameError } from '../settings';
@@ -8,6 +10,8 @@ import { navigate } from '../router';
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
+import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Tokens per request. */
 export const TOKENS_PAGE = 50;
@@ -19,14 +23,6 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
   const [missing, setMissing] = useState(false);
   const [notice, setNotice] = useState('');
 
-  function failed(err: unknown): string | undefined {
-    if (err instanceof ApiError && err.unauthorized) {
-      props.onUnauthorized();
-      return undefined;
-    }
-    return err instanceof Error ? err.message : String(err);
-  }
-
   // A site session lists no tokens, so it asks for the site itself:
   // any other site is not found.
   useEffect(() => {
@@ -34,7 +30,7 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
     if (!siteSession) return;
     api.site(props.site).catch((err) => {
       if (err instanceof ApiError && err.status === 404) setMissing(true);
-      else failed(err);
+      else failed(err, props.onUnauthorized);
     });
   }, [props.site, siteSession]);
 
@@ -56,9 +52,9 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
             </p>
           </section>
         ) : (
-          <Tokens site={props.site} failed={failed} onMissing={() => setMissing(true)} onNotice={setNotice} />
+          <Tokens site={props.site} onUnauthorized={props.onUnauthorized} onMissing={() => setMissing(true)} onNotice={setNotice} />
         )}
-        <DangerZone site={props.site} allowed={!siteSession} failed={failed} />
+        <DangerZone site={props.site} allowed={!siteSession} onUnauthorized={props.onUnauthorized} />
       </div>
     </SiteFrame>
   );
@@ -67,14 +63,16 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
 /** The site's deploy tokens: the list, the create form, the secret shown once, revoking. */
 function Tokens(props: {
   site: string;
-  failed: (err: unknown) => string | undefined;
+  onUnauthorized: () => void;
   onMissing: () => void;
   onNotice: (m: string) => void;
 }) {
-  const [items, setItems] = useState<SiteToken[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState('');
+  const list = usePagedList((cursor) => siteTokens(props.site, { limit: TOKENS_PAGE, cursor }), [props.site], {
+    onUnauthorized: props.onUnauthorized,
+    missingOn404: true,
+    onMissing: props.onMissing,
+  });
+  const { items, setItems, next, loading, error } = list;
   const [name, setName] = useState('');
   const [nameError, setNameError] = useState('');
   const [creating, setCreating] = useState(false);
@@ -84,28 +82,8 @@ function Tokens(props: {
   const [dialogError, setDialogError] = useState('');
   const nameRef = useRef<HTMLInputElement>(null);
 
-  async function load(cursor?: string) {
-    setLoading(true);
-    setError('');
-    try {
-      const page = await siteTokens(props.site, { limit: TOKENS_PAGE, cursor });
-      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setNext(page.next_cursor);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) props.onMissing();
-      else {
-        const m = props.failed(err);
-        if (m) setError(m);
-      }
-    } finally {
-      setLoading(false);
-    }
-  }
-
   useEffect(() => {
-    setItems([]);
     setCreated(undefined);
-    load();
   }, [props.site]);
 
   async function create(e: Event) {
@@ -125,7 +103,7 @@ function Tokens(props: {
       if (!next) setItems((prev) => [...prev, stripSecret(t)]);
       props.onNotice(`Created the deploy token “${t.name}”. Copy its secret now: it is shown only once.`);
     } catch (err) {
-      const m = props.failed(err);
+      const m = failed(err, props.onUnauthorized);
       if (m) setNameError(m);
     } finally {
       setCreating(false);
@@ -148,7 +126,7 @@ function Tokens(props: {
         setItems((prev) => prev.filter((t) => t.id !== target.id));
         setTarget(undefined);
       } else {
-        const m = props.failed(err);
+        const m = failed(err, props.onUnauthorized);
         if (m) setDialogError(m);
       }
     } finally {
@@ -197,14 +175,7 @@ function Tokens(props: {
 
       {created && <NewSecret token={created} site={props.site} onDone={() => setCreated(undefined)} onNotice={props.onNotice} />}
 
-      {error && (
-        <div class="alert alert-error settings-alert" role="alert">
-          <span>Loading the tokens failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the tokens" error={error} onRetry={list.reload} class="settings-alert" />
       {loading && items.length === 0 && <p class="settings-text muted">Loading tokens…</p>}
       {!loading && !error && items.length === 0 && (
         <div class="empty empty-small">
@@ -256,13 +227,7 @@ function Tokens(props: {
           </tbody>
         </table>
       )}
-      {next && (
-        <div class="card-foot">
-          <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
-            {loading ? 'Loading…' : 'Load more tokens'}
-          </button>
-        </div>
-      )}
+      <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more tokens" />
 
       <ConfirmDialog
         open={!!target}
@@ -338,7 +303,7 @@ function NewSecret(props: { token: NewSiteToken; site: string; onDone: () => voi
 }
 
 /** Deleting the site, behind a typed confirmation. */
-function DangerZone(props: { site: string; allowed: boolean; failed: (err: unknown) => string | undefined }) {
+function DangerZone(props: { site: string; allowed: boolean; onUnauthorized: () => void }) {
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
@@ -358,7 +323,7 @@ function DangerZone(props: { site: string; allowed: boolean; failed: (err: unkno
         navigate('/sites');
         return;
       }
-      const m = props.failed(err);
+      const m = failed(err, props.onUnauthorized);
       if (m) setError(m);
     } finally {
       setBusy(false);

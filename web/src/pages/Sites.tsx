@@ -1,9 +1,12 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, type Session, type Site } from '../api';
+import { api, type Session } from '../api';
+import { usePagedList } from '../paged';
 import { absoluteTime, displayURL, matches, plural, relativeTime, sitePath } from '../format';
 import { Link } from '../components/SiteFrame';
 import { NewSiteForm } from '../components/NewSiteForm';
 import { navigate } from '../router';
+import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Sites per request: the API's default page size. */
 export const PAGE_SIZE = 100;
@@ -11,34 +14,13 @@ export const PAGE_SIZE = 100;
 /** The sites list: every site for an operator, its own for a tenant. */
 export function Sites(props: { session: Session; onUnauthorized: () => void }) {
   const operator = props.session.kind === 'admin';
-  const [sites, setSites] = useState<Site[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState('');
+  const list = usePagedList((cursor) => api.sites({ limit: PAGE_SIZE, cursor }), [], { onUnauthorized: props.onUnauthorized });
+  const { items: sites, next, loading, error } = list;
   const [search, setSearch] = useState('');
   const [creating, setCreating] = useState(false);
   const [tenantNames, setTenantNames] = useState<Record<string, string>>(() =>
     props.session.tenant ? { [props.session.tenant.id]: props.session.tenant.name } : {},
   );
-
-  async function load(cursor?: string) {
-    setLoading(true);
-    setError('');
-    try {
-      const page = await api.sites({ limit: PAGE_SIZE, cursor });
-      setSites((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setNext(page.next_cursor);
-    } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-      setError(err instanceof Error ? err.message : String(err));
-    } finally {
-      setLoading(false);
-    }
-  }
-
-  useEffect(() => {
-    load();
-  }, []);
 
   // An operator sees tenant ids in the sites; show their names.
   useEffect(() => {
@@ -90,14 +72,7 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
         />
       )}
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading sites failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="sites" error={error} onRetry={list.reload} />
 
       <div class="card">
         <p class="card-meta" role="status" aria-live="polite">
@@ -172,13 +147,7 @@ export function Sites(props: { session: Session; onUnauthorized: () => void }) {
             <p class="muted">No loaded site matches “{search.trim()}”.</p>
           </div>
         )}
-        {next && (
-          <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
-              {loading ? 'Loading…' : 'Load more sites'}
-            </button>
-          </div>
-        )}
+        <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more sites" />
       </div>
     </section>
   );

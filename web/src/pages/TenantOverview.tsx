@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Limits, type Session, type Site } from '../api';
+import { api, ApiError, type Limits, type Session } from '../api';
+import { failed } from '../errors';
+import { usePagedList } from '../paged';
 import {
   createTenantToken,
   deleteTenant,
@@ -28,6 +30,8 @@ import {
   setFlash,
   typedMatches,
 } from '../tenants';
+import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Sites and tokens per request. */
 export const TENANT_LIST_PAGE = 20;
@@ -45,27 +49,25 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
-  const [sites, setSites] = useState<Site[]>([]);
-  const [sitesNext, setSitesNext] = useState<string | undefined>();
-  const [sitesError, setSitesError] = useState('');
-  const [sitesLoading, setSitesLoading] = useState(true);
-  const [tokens, setTokens] = useState<Token[]>([]);
-  const [tokensNext, setTokensNext] = useState<string | undefined>();
-  const [tokensError, setTokensError] = useState('');
-  const [tokensLoading, setTokensLoading] = useState(true);
+  // The tenant first, then its sites and its tokens.
+  useEffect(() => {
+    loadTenant();
+  }, [props.tenant]);
+  const sitesList = usePagedList((cursor) => api.sites({ tenant: props.tenant, limit: TENANT_LIST_PAGE, cursor }), [props.tenant], {
+    onUnauthorized: props.onUnauthorized,
+    keepItems: true,
+  });
+  const { items: sites, next: sitesNext, error: sitesError, loading: sitesLoading } = sitesList;
+  const tokensList = usePagedList((cursor) => tenantTokens(props.tenant, { limit: TENANT_LIST_PAGE, cursor }), [props.tenant], {
+    onUnauthorized: props.onUnauthorized,
+    keepItems: true,
+  });
+  const { items: tokens, setItems: setTokens, next: tokensNext, error: tokensError, loading: tokensLoading } = tokensList;
 
   const [pending, setPending] = useState<Pending | undefined>();
   const [busy, setBusy] = useState(false);
   const [dialogError, setDialogError] = useState('');
   const [typed, setTyped] = useState('');
-
-  function failed(err: unknown): string | undefined {
-    if (err instanceof ApiError && err.unauthorized) {
-      props.onUnauthorized();
-      return undefined;
-    }
-    return err instanceof Error ? err.message : String(err);
-  }
 
   async function loadTenant() {
     setError('');
@@ -73,46 +75,10 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
       setTenant(await getTenant(props.tenant));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return setMissing(true);
-      const m = failed(err);
+      const m = failed(err, props.onUnauthorized);
       if (m) setError(m);
     }
   }
-
-  async function loadSites(cursor?: string) {
-    setSitesLoading(true);
-    setSitesError('');
-    try {
-      const page = await api.sites({ tenant: props.tenant, limit: TENANT_LIST_PAGE, cursor });
-      setSites((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setSitesNext(page.next_cursor);
-    } catch (err) {
-      const m = failed(err);
-      if (m) setSitesError(m);
-    } finally {
-      setSitesLoading(false);
-    }
-  }
-
-  async function loadTokens(cursor?: string) {
-    setTokensLoading(true);
-    setTokensError('');
-    try {
-      const page = await tenantTokens(props.tenant, { limit: TENANT_LIST_PAGE, cursor });
-      setTokens((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setTokensNext(page.next_cursor);
-    } catch (err) {
-      const m = failed(err);
-      if (m) setTokensError(m);
-    } finally {
-      setTokensLoading(false);
-    }
-  }
-
-  useEffect(() => {
-    loadTenant();
-    loadSites();
-    loadTokens();
-  }, [props.tenant]);
 
   function open(p: Pending) {
     setDialogError('');
@@ -143,7 +109,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
       }
       setPending(undefined);
     } catch (err) {
-      const m = failed(err);
+      const m = failed(err, props.onUnauthorized);
       if (m) setDialogError(m);
     } finally {
       setBusy(false);
@@ -170,14 +136,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
       <p class={notice ? 'alert alert-info' : 'sr-only'} role="status" aria-live="polite">
         {notice}
       </p>
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading the tenant failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => loadTenant()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the tenant" error={error} onRetry={loadTenant} />
       {!tenant && !error && (
         <p class="muted" role="status">
           Loading tenant…
@@ -261,13 +220,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
             ) : (
               !sitesLoading && !sitesError && <p class="panel muted">No sites yet.</p>
             )}
-            {sitesNext && (
-              <div class="card-foot">
-                <button type="button" class="button" disabled={sitesLoading} onClick={() => loadSites(sitesNext)}>
-                  Load more sites
-                </button>
-              </div>
-            )}
+            <LoadMore next={sitesNext} loading={sitesLoading} onMore={sitesList.loadMore} label="Load more sites" sayLoading={false} />
           </section>
 
           <Tokens
@@ -276,7 +229,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
             loading={tokensLoading}
             error={tokensError}
             next={tokensNext}
-            onMore={() => loadTokens(tokensNext)}
+            onMore={tokensList.loadMore}
             onCreated={(t) => setTokens((prev) => [...prev, t])}
             onRevoke={(t) => open({ kind: 'revoke', token: t })}
             onUnauthorized={props.onUnauthorized}
@@ -397,9 +350,10 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
     try {
       props.onSaved(await updateTenant(tenant.id, { plan, limits: limitsBody(overrides) }));
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
+      const m = failed(err, props.onUnauthorized);
+      if (m === undefined) return;
       const field = err instanceof ApiError && typeof err.details.field === 'string' ? `${err.details.field}: ` : '';
-      setError(field + (err instanceof Error ? err.message : String(err)));
+      setError(field + m);
     } finally {
       setBusy(false);
     }
@@ -526,11 +480,8 @@ function Tags(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => void; onU
       props.onSaved(await updateTenant(tenant.id, { tags: next }));
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.unauthorized) {
-        props.onUnauthorized();
-        return false;
-      }
-      setError(err instanceof Error ? err.message : String(err));
+      const m = failed(err, props.onUnauthorized);
+      if (m !== undefined) setError(m);
       return false;
     } finally {
       setBusy(false);
@@ -653,13 +604,7 @@ function Tokens(props: {
         </ul>
       )}
       {!props.loading && !props.error && props.tokens.length === 0 && <p class="panel muted">No tokens: the tenant cannot sign in yet.</p>}
-      {props.next && (
-        <div class="card-foot">
-          <button type="button" class="button" disabled={props.loading} onClick={props.onMore}>
-            Load more tokens
-          </button>
-        </div>
-      )}
+      <LoadMore next={props.next} loading={props.loading} onMore={props.onMore} label="Load more tokens" sayLoading={false} />
       <div class="panel panel-top">
         {created ? (
           <SecretOnce label={`Token “${created.name}”`} secret={created.token} onDone={() => setCreated(undefined)} />
@@ -677,8 +622,8 @@ function Tokens(props: {
                 props.onCreated({ id: t.id, tenant_id: t.tenant_id, name: t.name, created_at: t.created_at });
                 setName('');
               } catch (err) {
-                if (err instanceof ApiError && err.unauthorized) return props.onUnauthorized();
-                setError(err instanceof Error ? err.message : String(err));
+                const m = failed(err, props.onUnauthorized);
+                if (m !== undefined) setError(m);
               } finally {
                 setBusy(false);
               }

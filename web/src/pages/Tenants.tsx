@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Session } from '../api';
+import { errorMessage, failed } from '../errors';
+import { usePagedList } from '../paged';
 import {
   allTenantsTagged,
   bulkTenants,
@@ -16,18 +18,21 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { OperatorsOnly, TenantStatus } from '../components/TenantFrame';
 import { SecretOnce } from '../components/SecretOnce';
 import { normalizeTag, parseTags, PLAN_NAMES, planLabel, tagFromSearch, takeFlash, tenantNameError, tenantsURL } from '../tenants';
+import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 
 /** Tenants per request. */
 export const TENANTS_PAGE = 50;
 
+/** An error in words: a 403 says who may do this. */
+function words(err: unknown): string {
+  if (err instanceof ApiError && err.code === 'forbidden') return 'Only an operator (admin token) may do this.';
+  return errorMessage(err);
+}
+
 /** An error's message, or undefined after handing a 401 to onUnauthorized. */
 function message(err: unknown, onUnauthorized: () => void): string | undefined {
-  if (err instanceof ApiError && err.unauthorized) {
-    onUnauthorized();
-    return undefined;
-  }
-  if (err instanceof ApiError && err.code === 'forbidden') return 'Only an operator (admin token) may do this.';
-  return err instanceof Error ? err.message : String(err);
+  return failed(err, onUnauthorized, words);
 }
 
 /** The operator's tenants: filter by tag (in the URL), bulk changes by tag, create. */
@@ -42,10 +47,12 @@ function TenantsList(props: { onUnauthorized: () => void }) {
   const [tag, setTag] = useState(() => tagFromSearch(location.search));
   const [filterText, setFilterText] = useState(tag);
   const [filterError, setFilterError] = useState('');
-  const [items, setItems] = useState<TenantInfo[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState('');
+  const list = usePagedList((cursor) => listTenants({ tag, limit: TENANTS_PAGE, cursor }), [tag], {
+    onUnauthorized: props.onUnauthorized,
+    message: words,
+    keepItems: true,
+  });
+  const { items, setItems, next, loading, error } = list;
   const [notice, setNotice] = useState(() => takeFlash());
   const [creating, setCreating] = useState(false);
 
@@ -57,25 +64,6 @@ function TenantsList(props: { onUnauthorized: () => void }) {
   const [bulkBusy, setBulkBusy] = useState(false);
   const [bulkError, setBulkError] = useState('');
   const [bulkDone, setBulkDone] = useState<BulkResult | undefined>();
-
-  async function load(cursor?: string, forTag = tag) {
-    setLoading(true);
-    setError('');
-    try {
-      const page = await listTenants({ tag: forTag, limit: TENANTS_PAGE, cursor });
-      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
-      setNext(page.next_cursor);
-    } catch (err) {
-      const m = message(err, props.onUnauthorized);
-      if (m) setError(m);
-    } finally {
-      setLoading(false);
-    }
-  }
-
-  useEffect(() => {
-    load(undefined, tag);
-  }, [tag]);
 
   // Back and forward between filters (the filter lives in the URL's query).
   useEffect(() => {
@@ -94,7 +82,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
     setBulkDone(undefined);
     history.replaceState(null, '', tenantsURL(t));
     setTag(t);
-    if (t === tag) load(undefined, t);
+    if (t === tag) list.reload();
   }
 
   async function openBulk(action: BulkAction) {
@@ -120,7 +108,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
       setBulk(undefined);
       setSelectAll(false);
       setBulkDone(res);
-      await load(undefined, tag);
+      await list.reload();
     } catch (err) {
       const m = message(err, props.onUnauthorized);
       if (m) setBulkError(m + ' Nothing changed.');
@@ -206,14 +194,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
         </div>
       </form>
 
-      {error && (
-        <div class="alert alert-error" role="alert">
-          <span>Loading tenants failed: {error}</span>{' '}
-          <button type="button" class="button button-quiet" onClick={() => load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="tenants" error={error} onRetry={list.reload} />
 
       {tag && items.length > 0 && (
         <section class="card bulk" aria-labelledby="bulk-title">
@@ -340,13 +321,7 @@ function TenantsList(props: { onUnauthorized: () => void }) {
             )}
           </div>
         )}
-        {next && (
-          <div class="card-foot">
-            <button type="button" class="button" disabled={loading} onClick={() => load(next)}>
-              {loading ? 'Loading…' : 'Load more tenants'}
-            </button>
-          </div>
-        )}
+        <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more tenants" />
       </div>
 
       <ConfirmDialog
