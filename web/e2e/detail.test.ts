@@ -91,7 +91,8 @@ describe.each(widths)('at %d px', (width) => {
       const summary = page.getByRole('region', { name: 'Summary' });
       await expect.poll(() => summary.textContent()).toContain('CLI');
       expect(await summary.textContent()).toContain((EXTRA_FILES + 2).toLocaleString('en'));
-      expect(await summary.getByRole('link', { name: live.id }).count()).toBe(1);
+      // The live deployment is looked up after the page shows this one.
+      await expect.poll(() => summary.getByRole('link', { name: live.id }).count()).toBe(1);
       const config = page.getByRole('region', { name: 'Configuration' });
       expect(await config.textContent()).toContain('Automatic trailing slash');
       expect(await config.textContent()).toContain('None: static files only');
