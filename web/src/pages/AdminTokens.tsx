@@ -10,10 +10,12 @@ import {
   type AdminToken,
   type NewAdminToken,
 } from '../admintokens';
-import { absoluteTime, plural, relativeTime } from '../format';
+import { plural, relativeTime } from '../format';
 import { MAX_TOKEN_NAME, tokenNameError } from '../settings';
 import { Link } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { TokensTable } from '../components/TokensTable';
+import { LoadError } from '../components/LoadError';
 import { SecretOnce } from '../components/SecretOnce';
 
 /** Tokens per request: the API's default page size. */
@@ -228,14 +230,7 @@ export function AdminTokens(props: { session: Session; onUnauthorized: () => voi
               {loading && items.length === 0 ? 'Loading tokens…' : `${plural(items.length, 'token')}${next ? ' loaded' : ''}`}
             </span>
           </div>
-          {error && (
-            <div class="alert alert-error settings-alert" role="alert">
-              <span>Loading the admin tokens failed: {error}</span>{' '}
-              <button type="button" class="button button-quiet" onClick={() => load()}>
-                Retry
-              </button>
-            </div>
-          )}
+          <LoadError what="the admin tokens" error={error} onRetry={load} class="settings-alert" />
           {!loading && !error && items.length === 0 && (
             <div class="empty empty-small">
               <h3>No admin tokens</h3>
@@ -243,54 +238,10 @@ export function AdminTokens(props: { session: Session; onUnauthorized: () => voi
             </div>
           )}
           {items.length > 0 && (
-            <table class="table tokens-table" aria-label="Admin tokens">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">ID</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((t) => (
-                  <tr key={t.id}>
-                    <th scope="row" data-label="Name">
-                      <span class="token-name">{t.name}</span>
-                      {t.id === props.session.token_id && (
-                        <>
-                          {' '}
-                          <span class="badge badge-admin">this session</span>
-                        </>
-                      )}
-                    </th>
-                    <td data-label="ID">
-                      <code>{t.id}</code>
-                    </td>
-                    <td data-label="Created">
-                      <time dateTime={t.created_at} title={absoluteTime(t.created_at)}>
-                        {relativeTime(t.created_at)}
-                      </time>
-                    </td>
-                    <td class="token-actions" data-label="">
-                      <button
-                        type="button"
-                        class="button button-quiet button-danger-quiet"
-                        aria-label={`Revoke token ${t.name}`}
-                        onClick={() => {
-                          setRevokeError('');
-                          setTarget(t);
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <TokensTable tokens={items} label="Admin tokens" sessionTokenId={props.session.token_id} onRevoke={(t) => {
+              setRevokeError('');
+              setTarget(t);
+            }} />
           )}
           {next && (
             <div class="card-foot">

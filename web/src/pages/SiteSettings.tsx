@@ -3,12 +3,12 @@ import { api, ApiError, type Session } from '../api';
 import { failed } from '../errors';
 import { usePagedList } from '../paged';
 import { createSiteToken, deleteSite, revokeToken, siteTokens, type NewSiteToken, type SiteToken } from '../api-settings';
-import { absoluteTime, relativeTime } from '../format';
 import { deployCommand, MAX_TOKEN_NAME, tokenNameError } from '../settings';
 import { flash } from '../flash';
 import { navigate } from '../router';
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { TokensTable } from '../components/TokensTable';
 import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
 import { LoadError } from '../components/LoadError';
 import { LoadMore } from '../components/LoadMore';
@@ -184,48 +184,10 @@ function Tokens(props: {
         </div>
       )}
       {items.length > 0 && (
-        <table class="table tokens-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">ID</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((t) => (
-              <tr key={t.id}>
-                <th scope="row" data-label="Name">
-                  <span class="token-name">{t.name}</span>
-                </th>
-                <td data-label="ID">
-                  <code>{t.id}</code>
-                </td>
-                <td data-label="Created">
-                  <time dateTime={t.created_at} title={absoluteTime(t.created_at)}>
-                    {relativeTime(t.created_at)}
-                  </time>
-                </td>
-                <td class="token-actions" data-label="">
-                  <button
-                    type="button"
-                    class="button button-quiet button-danger-quiet"
-                    aria-label={`Revoke token ${t.name}`}
-                    onClick={() => {
-                      setDialogError('');
-                      setTarget(t);
-                    }}
-                  >
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <TokensTable tokens={items} onRevoke={(t) => {
+          setDialogError('');
+          setTarget(t);
+        }} />
       )}
       <LoadMore next={next} loading={loading} onMore={list.loadMore} label="Load more tokens" />
 
