@@ -40,3 +40,40 @@ func TestDeploymentFileCount(t *testing.T) {
 	}
 	check("list", deps[0].(map[string]any))
 }
+
+// TestDefaultNotFoundHandling: with not_found_handling unset, a published
+// root with /404.html gets 404-page (Cloudflare Pages and Netlify do the
+// same), one without gets none; a value the client sets wins.
+func TestDefaultNotFoundHandling(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, tok := e.tenant(t, "acme")
+	salt := e.site(t, tok, "www")
+	with404 := files{"/index.html": "home", "/404.html": "gone"}
+	nested404 := files{"/index.html": "home", "/docs/404.html": "gone"}
+	for _, tc := range []struct {
+		name  string
+		fs    files
+		given string
+		want  string
+	}{
+		{"root 404.html, unset", with404, "", "404-page"},
+		{"root 404.html, none set", with404, "none", "none"},
+		{"root 404.html, spa set", with404, "single-page-application", "single-page-application"},
+		{"no 404.html, unset", files{"/index.html": "home"}, "", "none"},
+		{"only a nested 404.html, unset", nested404, "", "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var extra map[string]any
+			if tc.given != "" {
+				extra = map[string]any{"config": map[string]any{"not_found_handling": tc.given}}
+			}
+			d := must(t, e.publish(t, tok, "www", salt, tc.fs, extra), 201)
+			got := must(t, e.do(t, "GET", "/api/v1/sites/www/deployments/"+d.str("id"), tok, nil), 200)
+			cfg, _ := got.body["config"].(map[string]any)
+			if cfg["not_found_handling"] != tc.want {
+				t.Errorf("not_found_handling = %v, want %q", cfg["not_found_handling"], tc.want)
+			}
+		})
+	}
+}

@@ -339,7 +339,7 @@ type DeployRequest struct {
 }
 
 // Deploy creates a deployment of site from an upload session whose blobs
-// are all stored: it normalizes the config, validates /_headers and
+// are all stored: it normalizes the config (see defaultNotFound), validates /_headers and
 // /_redirects (which become config, not files), fills the compressed
 // variant sizes from the blob index, validates the session's worker (if
 // any) with Config.ValidateWorker, saves the deployment, and if
@@ -361,6 +361,7 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 	}
 	cfg := req.Config
 	cfg.Headers, cfg.Redirects = "", ""
+	defaultNotFound(&cfg, sess.Manifest)
 	if err := normalizeConfig(&cfg); err != nil {
 		return tenants.Deployment{}, err
 	}
@@ -732,5 +733,22 @@ func (c *sessionCache) dropWhere(match func(*sessionIndex) bool) {
 		if match(s) {
 			delete(c.m, id)
 		}
+	}
+}
+
+// rootNotFoundPage is the file whose presence makes 404-page the default
+// not_found_handling.
+const rootNotFoundPage = "/404.html"
+
+// defaultNotFound applies the default of not_found_handling when the
+// client left it unset: 404-page when the published root has a /404.html
+// (as Cloudflare Pages and Netlify do), else none (Normalize). A value the
+// client set, none included, wins.
+func defaultNotFound(cfg *tenants.DeploymentConfig, m assets.Manifest) {
+	if cfg.NotFoundHandling != "" {
+		return
+	}
+	if _, ok := m[rootNotFoundPage]; ok {
+		cfg.NotFoundHandling = tenants.NotFound404
 	}
 }

@@ -172,7 +172,7 @@ func (c *DeploymentConfig) Normalize() error {
 
 // Source says where a deployment came from.
 type Source struct {
-	Type   string `json:"type"` // cli, api, ui, git: a label the client sets (Pier ships only the CLI and the API)
+	Type   string `json:"type"` // cli, api, ui, git: a label the client sets (the CLI sends cli, the console ui)
 	Commit string `json:"commit,omitempty"`
 	Branch string `json:"branch,omitempty"`
 }
