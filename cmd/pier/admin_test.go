@@ -139,6 +139,12 @@ func TestAgainstAdminAPI(t *testing.T) {
 	if out := api.must(t, secret, "tokens", "list", "--tenant", "acme"); !strings.Contains(out, "spare") || strings.Contains(out, spareTok.Token) {
 		t.Errorf("tokens list:\n%s", out)
 	}
+	if out := api.must(t, adm, "tokens", "list", "--admin"); !strings.Contains(out, "admin") || strings.Contains(out, spareTok.ID) {
+		t.Errorf("tokens list --admin:\n%s", out)
+	}
+	if res := api.pier(t, adm, "tokens", "list", "--admin", "--tenant", "acme"); res.code != 2 || !strings.Contains(res.stderr, "exclude each other") {
+		t.Errorf("tokens list --admin --tenant: exit %d, stderr %q", res.code, res.stderr)
+	}
 	api.must(t, secret, "tokens", "delete", spareTok.ID)
 	if res := api.pier(t, spareTok.Token, "sites", "list"); res.code != 1 || !strings.Contains(res.stderr, "(unauthorized)") {
 		t.Errorf("revoked token still works: exit %d, stderr %q", res.code, res.stderr)

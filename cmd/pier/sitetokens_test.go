@@ -39,8 +39,8 @@ func TestSiteTokensCLI(t *testing.T) {
 		if out := api.must(t, tenantTok, "tokens", "list", "--site", "docs"); strings.Contains(out, created.ID) {
 			t.Errorf("tokens list --site docs shows blog's token:\n%s", out)
 		}
-		if out := api.must(t, tenantTok, "tokens", "list", "--tenant", "acme"); !strings.Contains(out, created.ID) {
-			t.Errorf("tokens list --tenant omits the site token:\n%s", out)
+		if out := api.must(t, tenantTok, "tokens", "list", "--tenant", "acme"); !strings.Contains(out, created.ID) || !strings.Contains(out, "site "+created.SiteID) {
+			t.Errorf("tokens list --tenant omits the site token or its scope:\n%s", out)
 		}
 	})
 	t.Run("deploy and roll back its site", func(t *testing.T) {

@@ -59,11 +59,12 @@ func runTokensCreate(ctx context.Context, e *env, args []string) error {
 }
 
 func runTokensList(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("tokens list", "pier tokens list (--tenant T | --site S) [--json]",
-		"List a tenant's tokens (its site tokens included) or a site's. Secrets are never shown again.")
+	fs := newFlagSet("tokens list", "pier tokens list (--tenant T | --site S | --admin) [--json]",
+		"List a tenant's tokens (its site tokens included), a site's, or the admin tokens. Secrets are never shown again.")
 	o := addClientFlags(fs, true)
 	tenant := fs.String("tenant", "", "the `tenant` (name or id)")
 	site := fs.String("site", "", "the `site` (name or id)")
+	admin := fs.Bool("admin", false, "list the platform-wide admin tokens (needs an admin token)")
 	if _, err := parseArgs(fs, e, args, 0, 0); err != nil {
 		return err
 	}
@@ -72,14 +73,16 @@ func runTokensList(ctx context.Context, e *env, args []string) error {
 		err  error
 	)
 	switch {
-	case *tenant != "" && *site != "":
-		return usagef(fs.cmd, "--tenant and --site exclude each other")
+	case countSet(*tenant != "", *site != "", *admin) > 1:
+		return usagef(fs.cmd, "--tenant, --site and --admin exclude each other")
 	case *site != "":
 		list, err = o.client(e).ListSiteTokens(ctx, *site)
 	case *tenant != "":
 		list, err = o.client(e).ListTenantTokens(ctx, *tenant)
+	case *admin:
+		list, err = o.client(e).ListAdminTokens(ctx)
 	default:
-		return usagef(fs.cmd, "--tenant is required (or --site S for one site's tokens)")
+		return usagef(fs.cmd, "--tenant is required (or --site S for one site's tokens, --admin for the admin tokens)")
 	}
 	if err != nil {
 		return err
@@ -87,11 +90,25 @@ func runTokensList(ctx context.Context, e *env, args []string) error {
 	if o.json {
 		return printJSON(e.stdout, map[string]any{"tokens": nonNil(list)})
 	}
-	t := newTable(e.stdout, "ID", "NAME", "CREATED")
+	t := newTable(e.stdout, "ID", "NAME", "SCOPE", "CREATED")
 	for _, k := range list {
-		t.row(k.ID, k.Name, formatTime(k.CreatedAt))
+		t.row(k.ID, k.Name, tokenScope(k), formatTime(k.CreatedAt))
 	}
 	return t.flush()
+}
+
+// tokenScope says what a token may act on: admin, its tenant, or one site.
+func tokenScope(k apiclient.Token) string {
+	switch {
+	case k.SiteID != "" && k.Site != "":
+		return "site " + k.Site
+	case k.SiteID != "":
+		return "site " + k.SiteID
+	case k.TenantID == "":
+		return "admin"
+	default:
+		return "tenant"
+	}
 }
 
 // countSet counts the true values.

@@ -105,6 +105,12 @@ func (c *Client) CreateAdminToken(ctx context.Context, name string) (*Token, err
 	return ret(&t, err)
 }
 
+// ListAdminTokens lists the platform-wide tokens (admin only; never their
+// secrets), reading every page.
+func (c *Client) ListAdminTokens(ctx context.Context) ([]Token, error) {
+	return listAll[Token](ctx, c, "/tokens", nil, "tokens")
+}
+
 // DeleteToken revokes a token by id.
 func (c *Client) DeleteToken(ctx context.Context, id string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/tokens/" + esc(id)})
