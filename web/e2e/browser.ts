@@ -121,7 +121,7 @@ export async function checkPage(page: Page, name: string, width: number): Promis
 /** Signs in at origin with token through the sign-in form and waits for the sites list. */
 export async function signIn(page: Page, origin: string, token: string): Promise<void> {
   await page.goto(origin + '/');
-  await page.getByLabel('Token').fill(token);
+  await page.getByLabel('Token', { exact: true }).fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Sites' }).waitFor();
 }

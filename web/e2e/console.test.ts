@@ -50,7 +50,7 @@ describe.each(widths)('at %d px', (width) => {
       await page.getByRole('button', { name: 'Sign in' }).waitFor();
       await checkPage(page, 'sign-in', width);
 
-      await page.getByLabel('Token').fill('not-a-token');
+      await page.getByLabel('Token', { exact: true }).fill('not-a-token');
       await page.getByRole('button', { name: 'Sign in' }).click();
       await expect.poll(() => page.getByRole('alert').textContent()).toContain('not valid');
       await checkPage(page, 'sign-in-error', width);
@@ -270,7 +270,7 @@ it('a list longer than a page shows the first page and loads the next with next_
     const s = await openBrowser(1440);
     try {
       await s.page.goto(many.url + '/');
-      await s.page.getByLabel('Token').fill(many.adminToken);
+      await s.page.getByLabel('Token', { exact: true }).fill(many.adminToken);
       await s.page.getByRole('button', { name: 'Sign in' }).click();
       await s.page.getByRole('button', { name: 'Load more sites' }).waitFor();
       expect(await siteNames(s.page)).toEqual(names.slice(0, 100));
@@ -302,7 +302,7 @@ it('a site with more deployments than a page lists the first page and loads the 
     const s = await openBrowser(1440);
     try {
       await s.page.goto(many.url + '/');
-      await s.page.getByLabel('Token').fill(many.adminToken);
+      await s.page.getByLabel('Token', { exact: true }).fill(many.adminToken);
       await s.page.getByRole('button', { name: 'Sign in' }).click();
       await s.page.getByRole('heading', { name: 'Sites' }).waitFor();
       await s.page.goto(many.url + '/sites/busy/deployments');

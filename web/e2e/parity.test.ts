@@ -199,7 +199,7 @@ describe.each(widths)('CLI parity at %d px', (width) => {
       await row.getByRole('button', { name: `Revoke token ${name}` }).click();
       const dialog = page.getByRole('dialog', { name: `Revoke the admin token “${name}”?` });
       await dialog.getByRole('button', { name: 'Revoke and sign out' }).click();
-      await page.getByLabel('Token').waitFor();
+      await page.getByLabel('Token', { exact: true }).waitFor();
       expect(await page.textContent('body')).toContain('Your session has ended');
       expect(new URL(page.url()).pathname).toBe('/sign-in');
     });
