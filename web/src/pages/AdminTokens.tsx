@@ -11,9 +11,10 @@ import {
   type NewAdminToken,
 } from '../admintokens';
 import { plural, relativeTime } from '../format';
-import { MAX_TOKEN_NAME, tokenNameError } from '../settings';
+import { tokenNameError } from '../settings';
 import { Link } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { TokenNameForm } from '../components/TokenNameForm';
 import { TokensTable } from '../components/TokensTable';
 import { LoadError } from '../components/LoadError';
 import { SecretOnce } from '../components/SecretOnce';
@@ -192,34 +193,21 @@ export function AdminTokens(props: { session: Session; onUnauthorized: () => voi
               />
             </div>
           ) : (
-            <form class="token-form" onSubmit={create} noValidate aria-label="Create admin token">
-              <div class="token-form-field">
-                <label for="admin-token-name">Token name</label>
-                <input
-                  id="admin-token-name"
-                  ref={nameRef}
-                  type="text"
-                  placeholder="e.g. Alice's laptop"
-                  maxLength={MAX_TOKEN_NAME}
-                  value={name}
-                  autocomplete="off"
-                  aria-invalid={nameError ? true : undefined}
-                  aria-describedby={nameError ? 'admin-token-name-error' : undefined}
-                  onInput={(e) => {
-                    setName((e.target as HTMLInputElement).value);
-                    if (nameError) setNameError('');
-                  }}
-                />
-              </div>
-              <button type="submit" class="button button-primary" disabled={creating}>
-                {creating ? 'Creating…' : 'Create admin token'}
-              </button>
-              {nameError && (
-                <p id="admin-token-name-error" class="alert alert-error token-form-error" role="alert">
-                  {nameError}
-                </p>
-              )}
-            </form>
+            <TokenNameForm
+              id="admin-token-name"
+              label="Create admin token"
+              placeholder="e.g. Alice's laptop"
+              submitLabel="Create admin token"
+              name={name}
+              error={nameError}
+              creating={creating}
+              inputRef={nameRef}
+              onName={(v) => {
+                setName(v);
+                if (nameError) setNameError('');
+              }}
+              onSubmit={create}
+            />
           )}
         </section>
 

@@ -3,11 +3,12 @@ import { api, ApiError, type Session } from '../api';
 import { failed } from '../errors';
 import { usePagedList } from '../paged';
 import { createSiteToken, deleteSite, revokeToken, siteTokens, type NewSiteToken, type SiteToken } from '../api-settings';
-import { deployCommand, MAX_TOKEN_NAME, tokenNameError } from '../settings';
+import { deployCommand, tokenNameError } from '../settings';
 import { flash } from '../flash';
 import { navigate } from '../router';
 import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { TokenNameForm } from '../components/TokenNameForm';
 import { TokensTable } from '../components/TokensTable';
 import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
 import { LoadError } from '../components/LoadError';
@@ -144,34 +145,20 @@ function Tokens(props: {
         </p>
       </div>
 
-      <form class="token-form" onSubmit={create} noValidate>
-        <div class="token-form-field">
-          <label for="token-name">Token name</label>
-          <input
-            id="token-name"
-            ref={nameRef}
-            type="text"
-            placeholder="e.g. GitHub Actions"
-            maxLength={MAX_TOKEN_NAME}
-            value={name}
-            autocomplete="off"
-            aria-invalid={nameError ? true : undefined}
-            aria-describedby={nameError ? 'token-name-error' : undefined}
-            onInput={(e) => {
-              setName((e.target as HTMLInputElement).value);
-              if (nameError) setNameError('');
-            }}
-          />
-        </div>
-        <button type="submit" class="button button-primary" disabled={creating}>
-          {creating ? 'Creating…' : 'Create token'}
-        </button>
-        {nameError && (
-          <p id="token-name-error" class="alert alert-error token-form-error" role="alert">
-            {nameError}
-          </p>
-        )}
-      </form>
+      <TokenNameForm
+        id="token-name"
+        placeholder="e.g. GitHub Actions"
+        submitLabel="Create token"
+        name={name}
+        error={nameError}
+        creating={creating}
+        inputRef={nameRef}
+        onName={(v) => {
+          setName(v);
+          if (nameError) setNameError('');
+        }}
+        onSubmit={create}
+      />
 
       {created && <NewSecret token={created} site={props.site} onDone={() => setCreated(undefined)} onNotice={props.onNotice} />}
 
