@@ -24,7 +24,7 @@ func tenantView(t tenants.Tenant) tenantJSON {
 }
 
 func validateLimits(l tenants.Limits) error {
-	if l.CPUMs < 0 || l.SubRequests < 0 || l.MemoryMB < 0 {
+	if l.CPUMs < 0 || l.SubRequests < 0 || l.MemoryMB < 0 || l.GitRepoMB < 0 || l.GitPushMB < 0 {
 		return &FieldError{Field: "limits", Msg: "limits must not be negative"}
 	}
 	return nil

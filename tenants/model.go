@@ -27,12 +27,17 @@ const (
 	PlanEnterprise = "enterprise"
 )
 
-// Limits are the per-request limits a tenant's workers run under. A zero
+// Limits are a tenant's limits: the per-request limits its workers run
+// under, and the sizes its sites' git repositories may reach. A zero
 // field in an override means "use the plan's value".
 type Limits struct {
 	CPUMs       int `json:"cpuMs,omitempty"`
 	SubRequests int `json:"subRequests,omitempty"`
 	MemoryMB    int `json:"memoryMB,omitempty"`
+	// GitRepoMB bounds a site's git repository (the sum of its stored
+	// packs), GitPushMB the pack of one push (git's receive.maxInputSize).
+	GitRepoMB int `json:"gitRepoMB,omitempty"`
+	GitPushMB int `json:"gitPushMB,omitempty"`
 }
 
 // plans are the plans and their limits, smallest first. It is read only
@@ -41,9 +46,9 @@ var plans = [...]struct {
 	name   string
 	limits Limits
 }{
-	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64}},
-	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128}},
-	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256}},
+	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
+	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024}},
+	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048}},
 }
 
 // PlanLimits returns the limits of the plan called name; false for an
@@ -101,6 +106,12 @@ func (t Tenant) EffectiveLimits() Limits {
 	if t.Limits.MemoryMB > 0 {
 		l.MemoryMB = t.Limits.MemoryMB
 	}
+	if t.Limits.GitRepoMB > 0 {
+		l.GitRepoMB = t.Limits.GitRepoMB
+	}
+	if t.Limits.GitPushMB > 0 {
+		l.GitPushMB = t.Limits.GitPushMB
+	}
 	return l
 }
 
@@ -116,12 +127,19 @@ func (t Tenant) HasTag(tag string) bool {
 
 // Site is one website of a tenant, served at <name>.<platform domain>.
 type Site struct {
-	ID               string    `json:"id"`
-	TenantID         string    `json:"tenant_id"`
-	Name             string    `json:"name"` // a DNS label, unique platform-wide, never containing "--"
-	ActiveDeployment string    `json:"active_deployment,omitempty"`
+	ID               string `json:"id"`
+	TenantID         string `json:"tenant_id"`
+	Name             string `json:"name"` // a DNS label, unique platform-wide, never containing "--"
+	ActiveDeployment string `json:"active_deployment,omitempty"`
+	// ProductionBranch is the git branch whose pushes go live; pushes to
+	// other branches deploy as previews behind a branch alias. Stores
+	// return DefaultProductionBranch for a site created without one.
+	ProductionBranch string    `json:"production_branch"`
 	Created          time.Time `json:"created_at"`
 }
+
+// DefaultProductionBranch is a new site's production branch.
+const DefaultProductionBranch = "main"
 
 // HTML handling modes (Cloudflare static assets semantics).
 const (
@@ -172,9 +190,13 @@ func (c *DeploymentConfig) Normalize() error {
 
 // Source says where a deployment came from.
 type Source struct {
-	Type   string `json:"type"` // cli, api, ui, git: a label the client sets (the CLI sends cli, the console ui)
+	Type   string `json:"type"` // cli, api, ui, git: a label the client sets (the CLI sends cli, the console ui); git only from a push
 	Commit string `json:"commit,omitempty"`
 	Branch string `json:"branch,omitempty"`
+	// Tree is the git tree a push deployed (Pier sets it, clients
+	// cannot): a later push of a commit with the same tree reuses the
+	// deployment (Store.DeploymentByTree).
+	Tree string `json:"tree,omitempty"`
 }
 
 // Deployment is an immutable snapshot of a site: its files, optional worker

@@ -151,13 +151,13 @@ func TestEffectiveLimits(t *testing.T) {
 		overrides Limits
 		want      Limits
 	}{
-		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64}},
-		{"pro", PlanPro, Limits{}, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128}},
-		{"enterprise", PlanEnterprise, Limits{}, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256}},
-		{"one override", PlanFree, Limits{CPUMs: 30}, Limits{CPUMs: 30, SubRequests: 5, MemoryMB: 64}},
-		{"all overrides", PlanPro, Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3}, Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3}},
-		{"override below plan", PlanEnterprise, Limits{SubRequests: 1}, Limits{CPUMs: 50, SubRequests: 1, MemoryMB: 256}},
-		{"negative is ignored", PlanFree, Limits{MemoryMB: -5}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64}},
+		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
+		{"pro", PlanPro, Limits{}, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024}},
+		{"enterprise", PlanEnterprise, Limits{}, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048}},
+		{"one override", PlanFree, Limits{CPUMs: 30}, Limits{CPUMs: 30, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
+		{"all overrides", PlanPro, Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5}, Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5}},
+		{"override below plan", PlanEnterprise, Limits{SubRequests: 1}, Limits{CPUMs: 50, SubRequests: 1, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048}},
+		{"negative is ignored", PlanFree, Limits{MemoryMB: -5}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

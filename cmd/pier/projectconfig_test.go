@@ -1,55 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// TestParseProjectConfig parses every testdata/config/*.toml and compares
-// the result (or the error) with the .golden file beside it. Run with
-// -update to rewrite the golden files after a deliberate change.
-func TestParseProjectConfig(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/config/*.toml")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".toml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []byte
-			c, err := parseProjectConfig("pier.toml", data)
-			if err != nil {
-				got = []byte("error: " + err.Error() + "\n")
-			} else {
-				got, _ = json.MarshalIndent(c, "", "  ")
-				got = append(got, '\n')
-			}
-			golden := strings.TrimSuffix(in, ".toml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("parse %s:\ngot:\n%s\nwant:\n%s", in, got, want)
-			}
-		})
-	}
-}
 
 func TestFindProjectConfig(t *testing.T) {
 	cwd := t.TempDir()

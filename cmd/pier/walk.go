@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pierhq/pier/internal/project"
 )
 
 // maxManifestPath is the longest manifest path the server accepts.
@@ -80,11 +82,11 @@ func walkAssets(dir string) (*assetTree, error) {
 		return nil, fmt.Errorf("opening asset directory: %w", err)
 	}
 	t := &assetTree{dir: dir, root: root}
-	var rules ignoreRules
+	var rules project.IgnoreRules
 	data, err := root.ReadFile(ignoreFile)
 	switch {
 	case err == nil:
-		if rules, err = parseIgnore(data); err != nil {
+		if rules, err = project.ParseIgnore(data); err != nil {
 			root.Close()
 			return nil, err
 		}
@@ -108,7 +110,7 @@ func walkAssets(dir string) (*assetTree, error) {
 
 type walker struct {
 	tree    *assetTree
-	rules   ignoreRules
+	rules   project.IgnoreRules
 	realDir string // tree.dir, absolute, its symlinks resolved
 }
 
@@ -141,7 +143,7 @@ func (w *walker) walk(rel string, ancestors []os.FileInfo) error {
 // entry adds the directory entry ent, at child, or the files below it;
 // ancestors are the directories holding it.
 func (w *walker) entry(child string, ent fs.DirEntry, ancestors []os.FileInfo) error {
-	if alwaysIgnored[ent.Name()] || w.secretName(child, ent) {
+	if project.AlwaysIgnored(ent.Name()) || w.secretName(child, ent) {
 		return nil
 	}
 	mode := ent.Type()
@@ -154,7 +156,7 @@ func (w *walker) entry(child string, ent fs.DirEntry, ancestors []os.FileInfo) e
 		fi, mode = target, target.Mode().Type()
 	}
 	isDir := mode.IsDir()
-	if w.rules.ignored(child, isDir) {
+	if w.rules.Ignored(child, isDir) {
 		return nil
 	}
 	if fi == nil && (isDir || mode.IsRegular()) {
@@ -193,12 +195,12 @@ func (w *walker) followSymlink(child string) (fi os.FileInfo, skip bool, err err
 		if err != nil || why == "" {
 			return fi, false, err
 		}
-		if !w.rules.ignored(child, fi.IsDir()) {
+		if !w.rules.Ignored(child, fi.IsDir()) {
 			w.skip(child, fi.IsDir(), why)
 		}
 		return nil, true, nil
 	}
-	if w.rules.ignored(child, false) || w.rules.ignored(child, true) {
+	if w.rules.Ignored(child, false) || w.rules.Ignored(child, true) {
 		return nil, true, nil
 	}
 	if _, serr := os.Stat(filepath.Join(w.tree.dir, filepath.FromSlash(child))); serr == nil {
@@ -231,7 +233,7 @@ func (w *walker) secretTarget(child string, isDir bool) (string, error) {
 	for i, seg := range segs {
 		last := i == len(segs)-1
 		p := path.Join(segs[:i+1]...)
-		why := secretReason(seg)
+		why := project.SecretReason(seg)
 		if why == "" && (!last || isDir) && w.isDataDir(p) {
 			why = dataDirReason
 		}
@@ -253,11 +255,11 @@ func (w *walker) secretTarget(child string, isDir bool) (string, error) {
 // (secretReason), and records it unless the ignore rules leave it out
 // anyway.
 func (w *walker) secretName(child string, ent fs.DirEntry) bool {
-	why := secretReason(ent.Name())
+	why := project.SecretReason(ent.Name())
 	if why == "" {
 		return false
 	}
-	if !w.rules.ignored(child, false) && !w.rules.ignored(child, true) {
+	if !w.rules.Ignored(child, false) && !w.rules.Ignored(child, true) {
 		w.skip(child, ent.IsDir(), why)
 	}
 	return true

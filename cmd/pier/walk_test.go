@@ -9,56 +9,6 @@ import (
 	"testing"
 )
 
-func TestIgnoreRules(t *testing.T) {
-	tests := []struct {
-		name     string
-		patterns string
-		path     string
-		isDir    bool
-		want     bool
-	}{
-		{name: "basename anywhere", patterns: "*.map", path: "js/app.js.map", want: true},
-		{name: "basename at root", patterns: "*.map", path: "app.js.map", want: true},
-		{name: "no match", patterns: "*.map", path: "app.js", want: false},
-		{name: "anchored", patterns: "/secret.txt", path: "secret.txt", want: true},
-		{name: "anchored not deeper", patterns: "/secret.txt", path: "a/secret.txt", want: false},
-		{name: "middle slash anchors", patterns: "docs/*.md", path: "docs/a.md", want: true},
-		{name: "middle slash anchors not deeper", patterns: "docs/*.md", path: "x/docs/a.md", want: false},
-		{name: "dir only matches dir", patterns: "build/", path: "build", isDir: true, want: true},
-		{name: "dir only skips file", patterns: "build/", path: "build", want: false},
-		{name: "double star prefix", patterns: "**/cache", path: "a/b/cache", isDir: true, want: true},
-		{name: "double star suffix", patterns: "drafts/**", path: "drafts/x/y.html", want: true},
-		{name: "double star suffix not the dir", patterns: "drafts/**", path: "drafts", isDir: true, want: false},
-		{name: "double star middle", patterns: "a/**/z.txt", path: "a/b/c/z.txt", want: true},
-		{name: "double star middle zero", patterns: "a/**/z.txt", path: "a/z.txt", want: true},
-		{name: "negation re-includes", patterns: "*.txt\n!keep.txt", path: "keep.txt", want: false},
-		{name: "last match wins", patterns: "!keep.txt\n*.txt", path: "keep.txt", want: true},
-		{name: "comments and blanks", patterns: "# *.html\n\n", path: "index.html", want: false},
-		{name: "escaped hash", patterns: `\#notes`, path: "#notes", want: true},
-		{name: "question mark", patterns: "v?.js", path: "v1.js", want: true},
-		{name: "class", patterns: "[ab].txt", path: "b.txt", want: true},
-		{name: "trailing spaces trimmed", patterns: "*.log   ", path: "x.log", want: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rules, err := parseIgnore([]byte(tt.patterns))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := rules.ignored(tt.path, tt.isDir); got != tt.want {
-				t.Errorf("ignored(%q, dir=%v) with %q = %v, want %v", tt.path, tt.isDir, tt.patterns, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseIgnoreBadPattern(t *testing.T) {
-	_, err := parseIgnore([]byte("ok\n[z-\n"))
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("err = %v, want a bad pattern on line 2", err)
-	}
-}
-
 func walkPaths(t *testing.T, dir string) ([]string, error) {
 	t.Helper()
 	tree, err := walkAssets(dir)

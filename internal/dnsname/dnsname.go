@@ -350,3 +350,81 @@ func SiteOf(host, domain string) (site string, ok bool) {
 	}
 	return site, true
 }
+
+// BranchAliasHashLen is the length of the hex suffix BranchAlias appends
+// to a slug it had to shorten or that looks like a deployment id.
+const BranchAliasHashLen = 6
+
+// BranchAlias returns the alias label of git branch branch of the site
+// named site: the host <alias>--<site>.<domain> serves the branch's latest
+// push. The branch is lowercased and every run of characters other than
+// letters and digits becomes one '-' (trimmed at both ends), so the alias
+// never contains PreviewSep and the first "--" of the label still splits.
+//
+// By construction an alias is never a deployment id: a slug of exactly
+// DeploymentIDLen letters and digits (the shape of every id tenants.NewID
+// makes), like a slug too long for the label or an empty one, gets '-' and
+// BranchAliasHashLen hex digits of the branch name's FNV-1a hash, so it
+// contains a '-', which ids never do. Two branches may still slug alike
+// ("Feature/X", "feature-x"); the caller, who knows the site's other
+// aliases, resolves that with BranchAliasSuffixed.
+func BranchAlias(branch, site string) string {
+	return branchAlias(branch, site, 0)
+}
+
+// BranchAliasSuffixed is BranchAlias with the hash suffix always present
+// and salted with n, for the n-th (n ≥ 1) attempt at an alias no other
+// branch of the site holds.
+func BranchAliasSuffixed(branch, site string, n int) string {
+	return branchAlias(branch, site, n)
+}
+
+func branchAlias(branch, site string, n int) string {
+	max := MaxLabelLen - len(PreviewSep) - len(site)
+	b := make([]byte, 0, len(branch))
+	dash := false
+	for i := 0; i < len(branch); i++ {
+		c := branch[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			dash = len(b) > 0
+			continue
+		}
+		if dash {
+			b = append(b, '-')
+			dash = false
+		}
+		b = append(b, c)
+	}
+	slug := string(b)
+	if n == 0 && slug != "" && len(slug) <= max && !(len(slug) == DeploymentIDLen && ValidDeploymentID(slug)) {
+		return slug
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(branch); i++ {
+		h = (h ^ uint32(branch[i])) * 16777619
+	}
+	for i := 0; i < n; i++ {
+		h = (h ^ '#') * 16777619
+	}
+	suffix := fmt.Sprintf("%08x", h)[:BranchAliasHashLen]
+	if slug == "" {
+		slug = "b"
+	}
+	// Site names are at most MaxSiteNameLen, so max ≥ DeploymentIDLen
+	// and at least one character of the slug stays.
+	if keep := max - 1 - BranchAliasHashLen; keep < len(slug) {
+		slug = strings.TrimRight(slug[:keep], "-")
+	}
+	return slug + "-" + suffix
+}
+
+// IsDeploymentIDShape reports whether label has the shape of the ids
+// tenants.NewID makes for deployments (DeploymentIDLen letters and
+// digits), which no branch alias has.
+func IsDeploymentIDShape(label string) bool {
+	return len(label) == DeploymentIDLen && ValidDeploymentID(label)
+}

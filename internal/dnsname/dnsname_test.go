@@ -366,3 +366,38 @@ func BenchmarkParseHost(b *testing.B) {
 		ParseHost("abc123--blog.pier.test", "pier.test")
 	}
 }
+
+func TestBranchAlias(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	site53 := strings.Repeat("s", MaxSiteNameLen)
+	cases := []struct{ branch, site, want string }{
+		{"main", "blog", "main"},
+		{"feature/New-Thing", "blog", "feature-new-thing"},
+		{"--a__b--", "blog", "a-b"},
+		{"release-1.2", "blog", "release-1-2"},
+	}
+	for _, c := range cases {
+		if got := BranchAlias(c.branch, c.site); got != c.want {
+			t.Errorf("BranchAlias(%q) = %q, want %q", c.branch, got, c.want)
+		}
+	}
+	for _, branch := range []string{"main", "abcdefgh", "abc12345", "...", long, "feature/" + long, "a-b", "x"} {
+		for _, site := range []string{"blog", site53} {
+			for n := 0; n < 3; n++ {
+				a := BranchAliasSuffixed(branch, site, n)
+				if !ValidLabel(a) || strings.Contains(a, PreviewSep) || IsDeploymentIDShape(a) {
+					t.Errorf("alias(%q, %q, %d) = %q: not a label, contains --, or id-shaped", branch, site, n, a)
+				}
+				if label := a + PreviewSep + site; !ValidLabel(label) {
+					t.Errorf("alias(%q, %q, %d): %q is not a label", branch, site, n, label)
+				}
+				if s, prefix, ok := ParseHost(a+PreviewSep+site+".example.net", "example.net"); n == 0 && (!ok || s != site || prefix != a) && !strings.Contains(a, "-") {
+					t.Errorf("ParseHost of alias %q = %q, %q, %v", a, s, prefix, ok)
+				}
+			}
+		}
+	}
+	if a, b := BranchAlias("abcdefgh", "blog"), BranchAliasSuffixed("abcdefgh", "blog", 1); a == b || !strings.HasPrefix(a, "abcdefgh-") {
+		t.Errorf("id-shaped slug: %q, suffixed %q", a, b)
+	}
+}

@@ -32,6 +32,8 @@ var allowed = map[string][]string{
 	"internal/dnsname":      {},
 	"internal/httperr":      {},
 	"internal/logstream":    {},
+	"internal/project":      {},
+	"internal/gitserve":     {"admin", "tenants", "assets", "internal/dnsname", "internal/project", "internal/httperr"},
 	"internal/siterules":    {},
 	"internal/domainverify": {},
 	"internal/ratelimit":    {},

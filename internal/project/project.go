@@ -1,0 +1,320 @@
+// Package project owns the rules of a publishable project that every
+// publisher shares: the pier.toml file (Parse), the .assetsignore file
+// (ParseIgnore) and the names never published (AlwaysIgnored,
+// SecretReason). The CLI's pier deploy and the git push publisher
+// (gitserve) both use it, so a directory deploys the same either way.
+// It imports nothing of Pier's.
+package project
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// File is the name of a project's configuration file.
+const File = "pier.toml"
+
+// Config is a parsed pier.toml:
+//
+//	site = "blog"
+//	[assets]
+//	directory = "public"                 # relative to pier.toml; default: its directory, but
+//	                                     # pier deploy without DIR needs it
+//	html_handling = "auto-trailing-slash"
+//	not_found_handling = "404-page"
+//	run_worker_first = ["/api/*"]        # or true (= ["*"], every request)
+//	[vars]
+//	GREETING = "hello"
+//	[worker]
+//	main = "worker.wasm"
+type Config struct {
+	Site             string            `json:"site,omitempty"`
+	Directory        string            `json:"directory,omitempty"` // as written, relative to the file
+	HTMLHandling     string            `json:"html_handling,omitempty"`
+	NotFoundHandling string            `json:"not_found_handling,omitempty"`
+	RunWorkerFirst   []string          `json:"run_worker_first,omitempty"`
+	Vars             map[string]string `json:"vars,omitempty"`
+	WorkerMain       string            `json:"worker_main,omitempty"`
+}
+
+// tomlProject mirrors the file's layout.
+type tomlProject struct {
+	Site   string `toml:"site"`
+	Assets struct {
+		Directory        string `toml:"directory"`
+		HTMLHandling     string `toml:"html_handling"`
+		NotFoundHandling string `toml:"not_found_handling"`
+		RunWorkerFirst   any    `toml:"run_worker_first"`
+	} `toml:"assets"`
+	Vars   map[string]any `toml:"vars"`
+	Worker struct {
+		Main string `toml:"main"`
+	} `toml:"worker"`
+}
+
+// Parse parses the contents of a pier.toml; name is used in
+// error messages. Unknown keys are errors, so a typo is never ignored.
+func Parse(name string, data []byte) (*Config, error) {
+	var t tomlProject
+	md, err := toml.Decode(string(data), &t)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: line %d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "toml: "))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("%s: unknown key %s", name, strings.Join(keys, ", "))
+	}
+	c := &Config{
+		Site:             t.Site,
+		Directory:        t.Assets.Directory,
+		HTMLHandling:     t.Assets.HTMLHandling,
+		NotFoundHandling: t.Assets.NotFoundHandling,
+		WorkerMain:       t.Worker.Main,
+	}
+	if c.RunWorkerFirst, err = parseRunWorkerFirst(name, t.Assets.RunWorkerFirst); err != nil {
+		return nil, err
+	}
+	if c.Vars, err = parseVars(name, t.Vars); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseRunWorkerFirst reads assets.run_worker_first: true (every path,
+// "*"), false or absent (none), or a list of path patterns.
+func parseRunWorkerFirst(name string, v any) ([]string, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case bool:
+		if v {
+			return []string{"*"}, nil
+		}
+		return nil, nil
+	case []any:
+		var out []string
+		for _, p := range v {
+			s, ok := p.(string)
+			if !ok || s != "*" && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "!/") {
+				return nil, fmt.Errorf("%s: assets.run_worker_first: %v is not a path pattern (want strings like \"/api/*\", or \"*\")", name, p)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: assets.run_worker_first must be true, false or a list of path patterns", name)
+}
+
+// parseVars turns the [vars] table into strings (numbers and booleans
+// as TOML writes them); nil when there is none. Errors name the first
+// bad key in sorted order.
+func parseVars(name string, vars map[string]any) (map[string]string, error) {
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(vars))
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := vars[k].(type) {
+		case string:
+			out[k] = v
+		case int64:
+			out[k] = strconv.FormatInt(v, 10)
+		case float64:
+			out[k] = strconv.FormatFloat(v, 'g', -1, 64)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		default:
+			return nil, fmt.Errorf("%s: vars.%s must be a string, number or boolean", name, k)
+		}
+	}
+	return out, nil
+}
+
+// IgnoreFile is the name of the file listing what a deploy leaves out.
+const IgnoreFile = ".assetsignore"
+
+// alwaysIgnored are names a deploy never uploads, at any depth.
+var alwaysIgnored = map[string]bool{
+	".git":         true,
+	".hg":          true,
+	".svn":         true,
+	"node_modules": true,
+	".DS_Store":    true,
+	File:           true, // may hold vars that are not meant to be public
+	IgnoreFile:     true,
+}
+
+// secretNames are names (path.Match patterns, lower case, at any depth) a
+// deploy never publishes, whatever .assetsignore says, with the reason it
+// reports for skipping them. The list aims at files that are secret
+// whatever project they are in; a file that is not secret but matches can
+// be renamed.
+var secretNames = []struct{ pattern, why string }{
+	{".env", "an environment file, secret by convention"},
+	{".env.*", "an environment file, secret by convention"},
+	{"*.token", "a token file"},
+	{".netrc", "a credentials file"},
+	{".npmrc", "may hold a registry token"},
+	{".pgpass", "a credentials file"},
+	{".htpasswd", "a password file"},
+	{"id_rsa", "a private key"},
+	{"id_dsa", "a private key"},
+	{"id_ecdsa", "a private key"},
+	{"id_ed25519", "a private key"},
+	{"*.pem", "a key or certificate file"},
+	{"*.key", "a private key"},
+	{"*.p12", "a key store"},
+	{"*.pfx", "a key store"},
+	{".ssh", "a directory of keys"},
+	{".aws", "a directory of credentials"},
+	{".gnupg", "a directory of keys"},
+}
+
+// SecretReason says why a file or directory with this name must never be
+// published, or "" when nothing in its name says so. Names are compared
+// ignoring case, as macOS and Windows file systems do: ADMIN.TOKEN is the
+// same file as admin.token there.
+func SecretReason(name string) string {
+	name = strings.ToLower(name)
+	for _, s := range secretNames {
+		if ok, _ := path.Match(s.pattern, name); ok {
+			return s.why
+		}
+	}
+	return ""
+}
+
+// IgnoreRules is a parsed .assetsignore, with gitignore's syntax:
+//
+//   - blank lines and lines starting with # are skipped;
+//   - a leading ! re-includes what an earlier pattern excluded;
+//   - a trailing / matches only directories;
+//   - a pattern with a / at its start or middle is anchored at the asset
+//     directory, one without matches a name at any depth;
+//   - * and ? match within one path segment, [a-z] a character class,
+//     and ** any number of whole segments ("**/x", "x/**", "a/**/b").
+//
+// As in git, the last matching pattern wins, and a file inside an excluded
+// directory cannot be re-included (the directory is not walked).
+type IgnoreRules []ignoreRule
+
+type ignoreRule struct {
+	negate  bool
+	dirOnly bool
+	segs    []string // pattern split on "/", "**" kept as a segment
+	line    int
+}
+
+// ParseIgnore parses the contents of an .assetsignore file.
+func ParseIgnore(data []byte) (IgnoreRules, error) {
+	var rules IgnoreRules
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), " \t\r")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		r := ignoreRule{line: n}
+		if strings.HasPrefix(line, "!") {
+			r.negate = true
+			line = line[1:]
+		} else if strings.HasPrefix(line, `\`) {
+			line = line[1:] // "\#file" or "\!file"
+		}
+		if strings.HasSuffix(line, "/") {
+			r.dirOnly = true
+			line = strings.TrimRight(line, "/")
+		}
+		anchored := strings.Contains(line, "/")
+		line = strings.TrimPrefix(line, "/")
+		if line == "" {
+			continue
+		}
+		r.segs = strings.Split(line, "/")
+		if !anchored && r.segs[0] != "**" {
+			r.segs = append([]string{"**"}, r.segs...)
+		}
+		for _, s := range r.segs {
+			if s == "**" {
+				continue
+			}
+			if _, err := path.Match(s, ""); err != nil {
+				return nil, fmt.Errorf("%s: line %d: bad pattern %q", IgnoreFile, n, sc.Text())
+			}
+		}
+		rules = append(rules, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", IgnoreFile, err)
+	}
+	return rules, nil
+}
+
+// Ignored reports whether rel (slash-separated, relative to the asset
+// directory, no leading slash) is excluded.
+func (rs IgnoreRules) Ignored(rel string, isDir bool) bool {
+	segs := strings.Split(rel, "/")
+	out := false
+	for _, r := range rs {
+		if r.dirOnly && !isDir {
+			continue
+		}
+		if matchSegs(r.segs, segs) {
+			out = !r.negate
+		}
+	}
+	return out
+}
+
+// matchSegs matches path segments against pattern segments where "**"
+// stands for zero or more segments (one or more when it ends the pattern,
+// so "dir/**" matches what is inside dir but not dir itself).
+func matchSegs(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			rest := pat[1:]
+			if len(rest) == 0 {
+				return len(name) > 0
+			}
+			for i := 0; i <= len(name); i++ {
+				if matchSegs(rest, name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
+// AlwaysIgnored reports whether a file or directory with this name is
+// never published, at any depth: version control and dependency
+// directories, and the project's own configuration files.
+func AlwaysIgnored(name string) bool { return alwaysIgnored[name] }
