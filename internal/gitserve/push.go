@@ -100,7 +100,11 @@ func (p *push) preReceive(ctx context.Context, req hookRequest, say func(string,
 			return false
 		}
 	}
-	packs, newBytes, err := quarantinePacks(req.Quarantine)
+	var packs []string
+	var newBytes int64
+	if env != nil {
+		packs, newBytes, err = quarantinePacks(req.Quarantine)
+	}
 	if err != nil {
 		return p.internal(ctx, say, "listing the pushed pack", err)
 	}
@@ -221,6 +225,9 @@ func firstNonEmpty(a, b string) string {
 // repository's (the quarantine inside it) and returns the environment
 // that lets git read the quarantined objects.
 func (p *push) objectEnv(req hookRequest) ([]string, error) {
+	if req.Quarantine == "" && req.ObjectDir == "" && req.Alternates == "" {
+		return nil, nil // the push brought no objects (a delete, or known commits)
+	}
 	objects := filepath.Join(p.dir, "objects") + string(filepath.Separator)
 	q := filepath.Clean(req.Quarantine)
 	if !strings.HasPrefix(q+string(filepath.Separator), objects) || q+string(filepath.Separator) == objects ||
