@@ -132,7 +132,11 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 		}
 		uploaded += e.size
 	}
-	say("%s: %s files, %d uploaded, %d reused (%s)", branch, comma(len(m)), len(up.Missing), len(m)-countIn(up.Missing, m), humanBytes(uploaded))
+	noun := "files"
+	if len(m) == 1 {
+		noun = "file"
+	}
+	say("%s: %s %s, %d uploaded, %d reused (%s)", branch, comma(len(m)), noun, len(up.Missing), len(m)-countIn(up.Missing, m), humanBytes(uploaded))
 	d, err := p.s.cfg.Publisher.Deploy(ctx, p.site, admin.DeployRequest{
 		Upload: up.Session.ID,
 		Config: tenants.DeploymentConfig{
