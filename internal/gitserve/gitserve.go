@@ -139,6 +139,9 @@ type Server struct {
 
 	wg     sync.WaitGroup
 	closed chan struct{}
+	// bg is the context of background work (repacks), cancelled by Close.
+	bg     context.Context
+	stopBg context.CancelFunc
 }
 
 type siteLock struct {
@@ -192,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 		pushes:    map[string]*push{},
 		closed:    make(chan struct{}),
 	}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "repos"), 0o700); err != nil {
 		return nil, fmt.Errorf("gitserve: %w", err)
 	}
@@ -213,9 +217,11 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close stops listening for hooks and waits for hook connections to end.
+// Close stops listening for hooks, cancels a repack in progress and waits
+// for hook connections to end.
 func (s *Server) Close() error {
 	close(s.closed)
+	s.stopBg()
 	err := s.ln.Close()
 	s.wg.Wait()
 	os.RemoveAll(s.sockDir)

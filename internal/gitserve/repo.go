@@ -361,7 +361,7 @@ func (s *Server) deletePack(ctx context.Context, siteID, name string) {
 // repack rolls a repository with too many packs into one: it runs under
 // the site's lock, after the push that crossed Config.RepackAt.
 func (s *Server) repack(site tenants.Site) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PushTimeout)
+	ctx, cancel := context.WithTimeout(s.bg, s.cfg.PushTimeout)
 	defer cancel()
 	unlock, err := s.lockSite(ctx, site.ID)
 	if err != nil {
