@@ -33,9 +33,9 @@ const maxUpdates = 32
 type hookRequest struct {
 	Push       string      `json:"push"`
 	Updates    []refUpdate `json:"updates"`
-	Quarantine string      `json:"quarantine"`  // GIT_QUARANTINE_PATH
-	ObjectDir  string      `json:"object_dir"`  // GIT_OBJECT_DIRECTORY
-	Alternates string      `json:"alternates"`  // GIT_ALTERNATE_OBJECT_DIRECTORIES
+	Quarantine string      `json:"quarantine"`   // GIT_QUARANTINE_PATH
+	ObjectDir  string      `json:"object_dir"`   // GIT_OBJECT_DIRECTORY
+	Alternates string      `json:"alternates"`   // GIT_ALTERNATE_OBJECT_DIRECTORIES
 	Shallow    string      `json:"shallow_file"` // GIT_SHALLOW_FILE, for a push from a shallow clone
 }
 
@@ -184,4 +184,3 @@ func (s *Server) registerPush(p *push) (id string, done func()) {
 		s.mu.Unlock()
 	}
 }
-
