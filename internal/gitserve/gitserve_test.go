@@ -3,6 +3,7 @@ package gitserve
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets/fsblob"
+	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/sqlitestore"
 )
@@ -37,9 +39,10 @@ type fixture struct {
 	http    *httptest.Server
 	token   string
 	changed chan string
+	cfg     Config
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
@@ -55,10 +58,15 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, store: store, changed: make(chan string, 16)}
+	f := &fixture{t: t, store: store, changed: make(chan string, 64)}
 	api := admin.New(admin.Config{
 		Domain:     "example.test",
-		OnActivate: func(s tenants.Site) { f.changed <- s.Name },
+		OnActivate: func(s tenants.Site) {
+			select {
+			case f.changed <- s.Name:
+			default:
+			}
+		},
 		SpoolDir:   t.TempDir(),
 	}, store, blobs)
 	for _, name := range []string{"acme", "evil"} {
@@ -77,21 +85,34 @@ func newFixture(t *testing.T) *fixture {
 	if err := store.CreateToken(ctx, tenants.Token{ID: "tok_1", TenantID: "t_acme", Name: "ci", Hash: admin.HashToken(f.token), Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	f.srv, err = New(Config{
+	f.cfg = Config{
 		Dir:         filepath.Join(dir, "git"),
 		HookCommand: []string{os.Args[0], "-test.run=^$", "git-hook"},
 		Store:       store,
 		Backend:     blobs,
 		Publisher:   api,
 		Domain:      "example.test",
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.srv.Close() })
-	f.http = httptest.NewServer(f.srv)
-	t.Cleanup(f.http.Close)
+	for _, o := range opts {
+		o(&f.cfg)
+	}
+	f.srv, f.http = f.node(f.cfg.Dir)
 	return f
+}
+
+// node starts another git server on the fixture's store and blobs, with
+// its own cache directory: another node of the platform.
+func (f *fixture) node(dir string) (*Server, *httptest.Server) {
+	cfg := f.cfg
+	cfg.Dir = dir
+	srv, err := New(cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { srv.Close() })
+	hs := httptest.NewServer(srv)
+	f.t.Cleanup(hs.Close)
+	return srv, hs
 }
 
 // remote is the URL of a site's repository with the token in it.
@@ -400,4 +421,74 @@ func TestBytesAndCounts(t *testing.T) {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// TestSecondNodeAndRepack: a node that never saw the repository serves
+// and takes pushes from the stores alone, and a repository whose packs
+// reach RepackAt is repacked into one.
+func TestSecondNodeAndRepack(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.RepackAt = 3 })
+	ctx := context.Background()
+	files := map[string]string{}
+	for i := range 20 {
+		files[fmt.Sprintf("p/%02d.html", i)] = fmt.Sprintf("page %d", i)
+	}
+	repo := newRepo(t, files)
+	mustGit(t, repo, "push", f.remote("blog", f.token), "main")
+	for i := range 2 { // the third push leaves RepackAt packs
+		writeFiles(t, repo, map[string]string{"p/00.html": fmt.Sprintf("version %d", i)})
+		mustGit(t, repo, "commit", "-qam", fmt.Sprintf("v%d", i))
+		mustGit(t, repo, "push", f.remote("blog", f.token), "main")
+	}
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		packs, err := f.store.GitPacks(ctx, "s_blog")
+		if err != nil || len(packs) != 1 {
+			return fmt.Errorf("packs = %d (%v), want 1 after the repack", len(packs), err)
+		}
+		return nil
+	})
+
+	_, other := f.node(filepath.Join(t.TempDir(), "git"))
+	remoteB := strings.Replace(other.URL, "http://", "http://x:"+f.token+"@", 1) + Prefix + "blog.git"
+	clone := filepath.Join(t.TempDir(), "c")
+	mustGit(t, t.TempDir(), "clone", "-q", remoteB, clone)
+	want := strings.TrimSpace(mustGit(t, repo, "rev-parse", "HEAD"))
+	if got := strings.TrimSpace(mustGit(t, clone, "rev-parse", "HEAD")); got != want {
+		t.Fatalf("second node's clone at %s, want %s", got, want)
+	}
+	writeFiles(t, repo, map[string]string{"p/05.html": "changed on B"})
+	mustGit(t, repo, "commit", "-qam", "to B")
+	out := mustGit(t, repo, "push", remoteB, "main")
+	if !strings.Contains(out, "main: 20 files, 1 uploaded, 19 reused") {
+		t.Errorf("push to the second node:\n%s", out)
+	}
+	// The first node follows: a fetch from it sees B's commit.
+	out = mustGit(t, clone, "pull", "-q", "--ff-only", f.remote("blog", f.token), "main")
+	if got := strings.TrimSpace(mustGit(t, clone, "rev-parse", "HEAD")); got != strings.TrimSpace(mustGit(t, repo, "rev-parse", "HEAD")) {
+		t.Errorf("first node serves %s after B's push:\n%s", got, out)
+	}
+}
+
+// TestShallowPush: a commit on top of a shallow clone of history Pier
+// never saw is accepted, and the repository can be cloned afterwards.
+func TestShallowPush(t *testing.T) {
+	f := newFixture(t)
+	origin := newRepo(t, map[string]string{"index.html": "one"})
+	for i := range 3 {
+		writeFiles(t, origin, map[string]string{"index.html": fmt.Sprint("v", i)})
+		mustGit(t, origin, "commit", "-qam", fmt.Sprint("v", i))
+	}
+	shallow := filepath.Join(t.TempDir(), "s")
+	mustGit(t, t.TempDir(), "clone", "-q", "--depth", "1", "file://"+origin, shallow)
+	writeFiles(t, shallow, map[string]string{"index.html": "from CI"})
+	mustGit(t, shallow, "commit", "-qam", "ci")
+	out := mustGit(t, shallow, "push", f.remote("blog", f.token), "HEAD:main")
+	if !strings.Contains(out, "is live") {
+		t.Errorf("shallow push:\n%s", out)
+	}
+	sh, err := f.store.GitShallow(context.Background(), "s_blog")
+	if err != nil || len(sh) != 1 {
+		t.Errorf("shallow = %v, %v; want the clone's boundary", sh, err)
+	}
+	mustGit(t, t.TempDir(), "clone", "-q", f.remote("blog", f.token), filepath.Join(t.TempDir(), "c"))
 }
