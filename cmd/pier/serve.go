@@ -397,6 +397,20 @@ func (s *server) openGit(_ context.Context, _ io.Writer) error {
 	return nil
 }
 
+// gitURL is the URL of a site's repository people are told to push to:
+// on the console host when there is one, else on the admin listener.
+func (s *server) gitURL(site string) string {
+	base := "http://" + dialAddr(s.adminLn.Addr())
+	if h := s.cfg.ConsoleHost; h != "" {
+		if s.certs != nil {
+			base = "https://" + h + s.httpsPort()
+		} else {
+			base = "http://" + h + portSuffix(s.edgeLn.Addr(), "80")
+		}
+	}
+	return base + gitserve.Prefix + site + ".git"
+}
+
 // httpsPort is ":port" for https URLs, empty for 443 or without TLS.
 func (s *server) httpsPort() string {
 	if s.tlsLn == nil {
@@ -610,6 +624,9 @@ func (s *server) printBanner() {
 	api := "http://" + dialAddr(s.adminLn.Addr())
 	fmt.Fprintf(out, "pier: web console at %s/ (sign in with the admin token)\n", api)
 	fmt.Fprintf(out, "pier: admin API for the CLI's --api: %s (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
+	if s.git != nil {
+		fmt.Fprintf(out, "pier: git push to %s (password: a token)\n", s.gitURL("<site>"))
+	}
 	fmt.Fprintf(out, "pier: admin token in %s\n", s.tokenPath)
 	fmt.Fprintf(out, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), s.blobsAt)
 	fmt.Fprintf(out, "pier: custom domains verified through %s\n", resolverName(cfg.DNSResolver))
