@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/internal/httperr"
 	"github.com/pierhq/pier/tenants"
 )
@@ -66,3 +67,8 @@ func PublicError(err error) *httperr.Error {
 // policy) that site's serving state changed outside the API's own calls:
 // a git push moved a branch alias or activated a deployment.
 func (a *API) SiteChanged(site tenants.Site) { a.cfg.OnActivate(site) }
+
+// Limits are the deployment limits StartUpload enforces (files, bytes per
+// file), so another publisher can refuse a manifest before it reads and
+// hashes its files.
+func (a *API) Limits() assets.Limits { return a.cfg.Limits }

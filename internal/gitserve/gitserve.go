@@ -73,6 +73,7 @@ type Store interface {
 // satisfies it.
 type Publisher interface {
 	AuthorizeGit(ctx context.Context, secret, siteRef string, write bool) (tenants.Site, tenants.Tenant, error)
+	Limits() assets.Limits
 	StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest, worker *tenants.WorkerBlob) (admin.Upload, error)
 	PutBlob(ctx context.Context, tenantID, uploadID, hash string, body io.Reader, size int64) error
 	Deploy(ctx context.Context, site tenants.Site, req admin.DeployRequest) (tenants.Deployment, error)

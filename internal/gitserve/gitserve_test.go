@@ -264,6 +264,8 @@ func TestRefusedPushChangesNothing(t *testing.T) {
 		{"missing directory", map[string]string{"pier.toml": "[assets]\ndirectory = \"dist\"\n"}, `assets.directory "dist" is not a directory`},
 		{"bad pier.toml", map[string]string{"pier.toml": "[assets]\nnope = 1\n"}, "unknown key"},
 		{"missing worker", map[string]string{"pier.toml": "[worker]\nmain = \"w.wasm\"\n"}, `worker.main "w.wasm" is not a file`},
+		{"file too large", map[string]string{"big.bin": strings.Repeat("\x00", 26<<20)}, "larger than the limit of 26214400 bytes"},
+		{"directory outside", map[string]string{"pier.toml": "[assets]\ndirectory = \"../x\"\n"}, "must be a directory inside the repository"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,9 @@ import (
 // maxProjectFile bounds pier.toml and .assetsignore read from a commit.
 const maxProjectFile = 1 << 20
 
+// placeholderHash stands for content hashes not computed yet.
+const placeholderHash = "0000000000000000"
+
 // maxSkipLines bounds the "skipped" lines a push prints.
 const maxSkipLines = 10
 
@@ -96,6 +99,15 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 		workerEntry = &e
 	}
 
+	// The publish pipeline's own limits, checked before any file is read:
+	// a huge blob that compressed to a small pack is refused by its size.
+	check := make(assets.Manifest, len(files))
+	for rel, e := range files {
+		check["/"+rel] = assets.Entry{Hash: placeholderHash, Size: e.size}
+	}
+	if err := check.Validate(p.s.cfg.Publisher.Limits()); err != nil {
+		return "", false, err
+	}
 	hashes, err := p.hashes(ctx, cat, files, workerEntry)
 	if err != nil {
 		return "", false, err
