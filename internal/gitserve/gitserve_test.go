@@ -3,7 +3,10 @@ package gitserve
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,14 +63,14 @@ func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	}
 	f := &fixture{t: t, store: store, changed: make(chan string, 64)}
 	api := admin.New(admin.Config{
-		Domain:     "example.test",
+		Domain: "example.test",
 		OnActivate: func(s tenants.Site) {
 			select {
 			case f.changed <- s.Name:
 			default:
 			}
 		},
-		SpoolDir:   t.TempDir(),
+		SpoolDir: t.TempDir(),
 	}, store, blobs)
 	for _, name := range []string{"acme", "evil"} {
 		tn := tenants.Tenant{ID: "t_" + name, Name: name, Plan: tenants.PlanFree, Salt: tenants.NewSalt(), Created: time.Now()}
@@ -493,4 +496,39 @@ func TestShallowPush(t *testing.T) {
 		t.Errorf("shallow = %v, %v; want the clone's boundary", sh, err)
 	}
 	mustGit(t, t.TempDir(), "clone", "-q", f.remote("blog", f.token), filepath.Join(t.TempDir(), "c"))
+}
+
+// TestStalledPushIsDropped: a client that stops sending mid-push is cut
+// off after IdleTimeout (its git process killed), and the site takes the
+// next push.
+func TestStalledPushIsDropped(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.IdleTimeout = 500 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "POST /git/blog.git/git-receive-pack HTTP/1.1\r\nHost: x\r\n" +
+		"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("x:"+f.token)) + "\r\n" +
+		"Content-Type: application/x-git-receive-pack-request\r\nContent-Length: 100000\r\n\r\n0098"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, conn) // returns when the server closes
+		done <- err
+	}()
+	select {
+	case <-done:
+	case <-time.After(testenv.Patience):
+		t.Fatal("the server kept a stalled push open")
+	}
+	repo := newRepo(t, map[string]string{"index.html": "after the stall"})
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if out, err := git(t, repo, "push", f.remote("blog", f.token), "main"); err != nil {
+			return fmt.Errorf("push after a stalled one: %v\n%s", err, out)
+		}
+		return nil
+	})
 }

@@ -185,7 +185,15 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, siteName, svc 
 	// drop the client instead when it goes quiet for IdleTimeout.
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex()
-	body := io.Reader(&idleReader{r: r.Body, rc: rc, idle: s.cfg.IdleTimeout})
+	in := &idleReader{r: r.Body, rc: rc, idle: s.cfg.IdleTimeout}
+	// A client that stalled or left mid-request gets its connection
+	// closed (the unread rest of its body must not be read as a request).
+	defer func() {
+		if in.err != nil {
+			panic(http.ErrAbortHandler)
+		}
+	}()
+	body := io.Reader(in)
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
@@ -240,11 +248,16 @@ type idleReader struct {
 	r    io.Reader
 	rc   *http.ResponseController
 	idle time.Duration
+	err  error // the read error other than EOF, if any: the client stalled or left
 }
 
 func (i *idleReader) Read(p []byte) (int, error) {
 	_ = i.rc.SetReadDeadline(time.Now().Add(i.idle))
-	return i.r.Read(p)
+	n, err := i.r.Read(p)
+	if err != nil && err != io.EOF {
+		i.err = err
+	}
+	return n, err
 }
 
 // idleWriter extends the write deadline before each write and flushes
