@@ -155,6 +155,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Dir == "" || len(cfg.HookCommand) == 0 || cfg.Store == nil || cfg.Backend == nil || cfg.Publisher == nil {
 		return nil, errors.New("gitserve: Dir, HookCommand, Store, Backend and Publisher are required")
 	}
+	// git runs in Dir and is given paths under it: they must not depend
+	// on the working directory (pier serve --data ./data).
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("gitserve: %w", err)
+	}
+	cfg.Dir = dir
 	if cfg.Git == "" {
 		cfg.Git = "git"
 	}

@@ -532,3 +532,15 @@ func TestStalledPushIsDropped(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRelativeDir: pier serve --data ./data gives a relative Dir.
+func TestRelativeDir(t *testing.T) {
+	f := newFixture(t)
+	t.Chdir(t.TempDir())
+	_, hs := f.node("git")
+	remote := strings.Replace(hs.URL, "http://", "http://x:"+f.token+"@", 1) + Prefix + "blog.git"
+	repo := newRepo(t, map[string]string{"index.html": "relative"})
+	if out, err := git(t, repo, "push", remote, "main"); err != nil || !strings.Contains(out, "is live") {
+		t.Errorf("push to a server with a relative Dir: %v\n%s", err, out)
+	}
+}
