@@ -179,6 +179,9 @@ type Store interface {
 	// UsageMinuteRetention and hourly rows older than UsageHourRetention.
 	CompactUsage(ctx context.Context, now time.Time) error
 
+	// GitStore persists sites' git repositories (git.go).
+	GitStore
+
 	Close() error
 }
 

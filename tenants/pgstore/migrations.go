@@ -201,6 +201,54 @@ CREATE INDEX usage_hours_hour ON usage_hours(hour);
 ALTER TABLE tokens ADD COLUMN site_id text REFERENCES sites(id) ON DELETE CASCADE;
 CREATE INDEX tokens_site_created ON tokens(site_id, created_at, seq) WHERE site_id IS NOT NULL;
 `},
+	{8, `
+-- Git repositories of sites (tenants.GitStore). A site's production
+-- branch; the git tree a push deployed (source_tree, '' = not from git),
+-- looked up by DeploymentByTree.
+ALTER TABLE sites ADD COLUMN production_branch text NOT NULL DEFAULT 'main';
+ALTER TABLE deployments ADD COLUMN source_tree text NOT NULL DEFAULT '';
+CREATE INDEX deployments_site_tree ON deployments(site_id, source_tree, created_at DESC, seq DESC) WHERE source_tree <> '';
+
+-- Branches: moved by ApplyGitPush with a compare-and-swap on commit_id.
+-- deployment is checked by the caller, not a foreign key (like
+-- sites.active_deployment); alias '' = none, unique within the site.
+CREATE TABLE git_refs (
+	site_id    text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	name       text NOT NULL, -- refs/heads/<branch>
+	commit_id  text NOT NULL, -- 40 hex digits
+	deployment text NOT NULL DEFAULT '',
+	alias      text NOT NULL DEFAULT '',
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (site_id, name)
+);
+CREATE UNIQUE INDEX git_refs_alias ON git_refs(site_id, alias) WHERE alias <> '';
+
+-- Packs of a site's repository, objects of the blob backend.
+CREATE TABLE git_packs (
+	seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- breaks created_at ties
+	site_id    text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	name       text NOT NULL, -- pack-<checksum>
+	size       bigint NOT NULL,
+	created_at timestamptz NOT NULL,
+	UNIQUE (site_id, name)
+);
+CREATE INDEX git_packs_site ON git_packs(site_id, created_at, seq);
+
+CREATE TABLE git_shallow (
+	site_id   text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	commit_id text NOT NULL,
+	PRIMARY KEY (site_id, commit_id)
+);
+
+-- Git blob id -> the tenant's content hash of the same bytes.
+CREATE TABLE git_blobs (
+	tenant_id text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	oid       text NOT NULL,
+	hash      text NOT NULL,
+	size      bigint NOT NULL,
+	PRIMARY KEY (tenant_id, oid)
+);
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -128,7 +128,7 @@ func (s *Store) DeploymentsPage(ctx context.Context, siteID string, p tenants.Pa
 		where += ` AND (created_at, seq) < ($3, $4)`
 		args = append(args, time.UnixMicro(c.Time).UTC(), c.Seq)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, created_at, seq
+	rows, err := s.pool.Query(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, source_tree, created_at, seq
 FROM deployments WHERE `+where+` ORDER BY created_at DESC, seq DESC LIMIT $2`, args...)
 	if err != nil {
 		return nil, "", mapErr(op, err)
@@ -136,7 +136,7 @@ FROM deployments WHERE `+where+` ORDER BY created_at DESC, seq DESC LIMIT $2`, a
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (seqDeployment, error) {
 		var sd seqDeployment
 		d := &sd.d
-		err := r.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Created, &sd.seq)
+		err := r.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Source.Tree, &d.Created, &sd.seq)
 		d.Created = d.Created.UTC()
 		return sd, err
 	})

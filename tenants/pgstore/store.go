@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/internal/gitcheck"
 	"github.com/pierhq/pier/tenants/internal/manifestjson"
 )
 
@@ -282,24 +283,31 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 
 // Sites.
 
-const siteCols = `id, tenant_id, name, coalesce(active_deployment, ''), created_at`
+const siteCols = `id, tenant_id, name, coalesce(active_deployment, ''), production_branch, created_at`
 
 func scanSite(row pgx.Row) (tenants.Site, error) {
 	var st tenants.Site
-	err := row.Scan(&st.ID, &st.TenantID, &st.Name, &st.ActiveDeployment, &st.Created)
+	err := row.Scan(&st.ID, &st.TenantID, &st.Name, &st.ActiveDeployment, &st.ProductionBranch, &st.Created)
 	st.Created = st.Created.UTC()
 	return st, err
 }
 
-// CreateSite stores a new site and notifies its change; ErrNotFound when
-// its tenant does not exist.
+// CreateSite stores a new site (its production branch is
+// tenants.DefaultProductionBranch when not set) and notifies its change;
+// ErrNotFound when its tenant does not exist.
 func (s *Store) CreateSite(ctx context.Context, st tenants.Site) error {
 	if err := st.Validate(); err != nil {
 		return invalid("creating site", err)
 	}
-	_, err := s.pool.Exec(ctx, `WITH i AS (INSERT INTO sites (id, tenant_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING name)
-SELECT pg_notify($5, $6 || name) FROM i`,
-		st.ID, st.TenantID, st.Name, s.stamp(st.Created), ChangesChannel, tenants.ChangeSite+":")
+	if st.ProductionBranch == "" {
+		st.ProductionBranch = tenants.DefaultProductionBranch
+	}
+	if err := gitcheck.Branch(st.ProductionBranch); err != nil {
+		return invalid("creating site", err)
+	}
+	_, err := s.pool.Exec(ctx, `WITH i AS (INSERT INTO sites (id, tenant_id, name, production_branch, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING name)
+SELECT pg_notify($6, $7 || name) FROM i`,
+		st.ID, st.TenantID, st.Name, st.ProductionBranch, s.stamp(st.Created), ChangesChannel, tenants.ChangeSite+":")
 	return mapErr("creating site "+st.Name, err)
 }
 
@@ -374,6 +382,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 	if err := d.Validate(); err != nil {
 		return invalid(op, err)
 	}
+	if err := gitcheck.Tree(d.Source.Tree); err != nil {
+		return invalid(op, err)
+	}
 	manifest, err := json.Marshal(d.Manifest)
 	if err != nil {
 		return invalid(op, fmt.Errorf("%w: encoding manifest: %v", tenants.ErrInvalid, err))
@@ -387,10 +398,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 	}
 	sum := d.Summary()
 	_, err = s.pool.Exec(ctx, `INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
-		d.Source.Type, d.Source.Commit, d.Source.Branch, s.stamp(d.Created))
+		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.stamp(d.Created))
 	return mapErr(op, err)
 }
 
@@ -403,11 +414,11 @@ func (s *Store) Deployment(ctx context.Context, siteID, id string) (tenants.Depl
 	)
 	// ::text: the JSON as text, decoded here rather than by the driver.
 	err := s.pool.QueryRow(ctx, `SELECT d.id, d.site_id, s.tenant_id, d.manifest::text, d.worker, d.config::text,
-	d.source_type, d.source_commit, d.source_branch, d.created_at
+	d.source_type, d.source_commit, d.source_branch, d.source_tree, d.created_at
 FROM deployments d JOIN sites s ON s.id = d.site_id
 WHERE d.id = $1 AND d.site_id = $2`, id, siteID).Scan(
 		&d.ID, &d.SiteID, &d.TenantID, &manifest, &d.Worker, &config,
-		&d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Created)
+		&d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Source.Tree, &d.Created)
 	if err != nil {
 		return d, mapErr(op, err)
 	}
@@ -423,14 +434,14 @@ WHERE d.id = $1 AND d.site_id = $2`, id, siteID).Scan(
 
 // Deployments lists a site's deployments without manifests, newest first.
 func (s *Store) Deployments(ctx context.Context, siteID string) ([]tenants.DeploymentSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, created_at
+	rows, err := s.pool.Query(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, source_tree, created_at
 FROM deployments WHERE site_id = $1 ORDER BY created_at DESC, seq DESC`, siteID)
 	if err != nil {
 		return nil, mapErr("listing deployments", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenants.DeploymentSummary, error) {
 		var d tenants.DeploymentSummary
-		err := r.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Created)
+		err := r.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Source.Tree, &d.Created)
 		d.Created = d.Created.UTC()
 		return d, err
 	})

@@ -191,6 +191,54 @@ CREATE INDEX usage_hours_hour ON usage_hours(hour);
 ALTER TABLE tokens ADD COLUMN site_id TEXT REFERENCES sites(id) ON DELETE CASCADE;
 CREATE INDEX tokens_site_created ON tokens(site_id, created_at, seq) WHERE site_id IS NOT NULL;
 `},
+	{8, `
+-- Git repositories of sites (tenants.GitStore). A site's production
+-- branch; the git tree a push deployed (source_tree, '' = not from git),
+-- looked up by DeploymentByTree.
+ALTER TABLE sites ADD COLUMN production_branch TEXT NOT NULL DEFAULT 'main';
+ALTER TABLE deployments ADD COLUMN source_tree TEXT NOT NULL DEFAULT '';
+CREATE INDEX deployments_site_tree ON deployments(site_id, source_tree, created_at DESC, seq DESC) WHERE source_tree <> '';
+
+-- Branches: moved by ApplyGitPush with a compare-and-swap on commit_id.
+-- deployment is checked by the caller, not a foreign key (like
+-- sites.active_deployment); alias '' = none, unique within the site.
+CREATE TABLE git_refs (
+	site_id    TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL, -- refs/heads/<branch>
+	commit_id  TEXT NOT NULL, -- 40 hex digits
+	deployment TEXT NOT NULL DEFAULT '',
+	alias      TEXT NOT NULL DEFAULT '',
+	updated_at INTEGER NOT NULL, -- Unix milliseconds
+	PRIMARY KEY (site_id, name)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX git_refs_alias ON git_refs(site_id, alias) WHERE alias <> '';
+
+-- Packs of a site's repository, objects of the blob backend.
+CREATE TABLE git_packs (
+	seq        INTEGER PRIMARY KEY, -- insertion order, breaks created_at ties
+	site_id    TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL, -- pack-<checksum>
+	size       INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	UNIQUE (site_id, name)
+) STRICT;
+CREATE INDEX git_packs_site ON git_packs(site_id, created_at, seq);
+
+CREATE TABLE git_shallow (
+	site_id   TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	commit_id TEXT NOT NULL,
+	PRIMARY KEY (site_id, commit_id)
+) STRICT, WITHOUT ROWID;
+
+-- Git blob id -> the tenant's content hash of the same bytes.
+CREATE TABLE git_blobs (
+	tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	oid       TEXT NOT NULL,
+	hash      TEXT NOT NULL,
+	size      INTEGER NOT NULL,
+	PRIMARY KEY (tenant_id, oid)
+) STRICT, WITHOUT ROWID;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

@@ -124,7 +124,7 @@ func (s *Store) DeploymentsPage(ctx context.Context, siteID string, p tenants.Pa
 	if after {
 		where += ` AND (created_at, seq) < (?3, ?4)`
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, created_at, seq
+	rows, err := s.read.QueryContext(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, source_tree, created_at, seq
 FROM deployments WHERE `+where+` ORDER BY created_at DESC, seq DESC LIMIT ?2`, siteID, n+1, c.Time, c.Seq)
 	if err != nil {
 		return nil, "", mapErr(op, err)
@@ -134,7 +134,7 @@ FROM deployments WHERE `+where+` ORDER BY created_at DESC, seq DESC LIMIT ?2`, s
 	for rows.Next() {
 		var r seqDeployment
 		d := &r.d
-		if err := rows.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &r.created, &r.seq); err != nil {
+		if err := rows.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Source.Tree, &r.created, &r.seq); err != nil {
 			return nil, "", mapErr(op, err)
 		}
 		d.Created = msTime(r.created)

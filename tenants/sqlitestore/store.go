@@ -32,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/pierhq/pier/tenants"
+	"github.com/pierhq/pier/tenants/internal/gitcheck"
 	"github.com/pierhq/pier/tenants/internal/manifestjson"
 )
 
@@ -56,7 +57,7 @@ const (
 	siteQuery       = `SELECT ` + siteCols + ` FROM sites WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`
 	tokenQuery      = `SELECT ` + tokenCols + ` FROM tokens WHERE hash = ?`
 	deploymentQuery = `SELECT d.id, d.site_id, s.tenant_id, d.manifest, d.worker, d.config,
-	d.source_type, d.source_commit, d.source_branch, d.created_at
+	d.source_type, d.source_commit, d.source_branch, d.source_tree, d.created_at
 FROM deployments d JOIN sites s ON s.id = d.site_id
 WHERE d.id = ? AND d.site_id = ?`
 	// The hash list travels as one JSON array, so there is no limit on the
@@ -318,25 +319,33 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 
 // Sites.
 
-const siteCols = `id, tenant_id, name, coalesce(active_deployment, ''), created_at`
+const siteCols = `id, tenant_id, name, coalesce(active_deployment, ''), production_branch, created_at`
 
 func scanSite(sc interface{ Scan(...any) error }) (tenants.Site, error) {
 	var (
 		st      tenants.Site
 		created int64
 	)
-	err := sc.Scan(&st.ID, &st.TenantID, &st.Name, &st.ActiveDeployment, &created)
+	err := sc.Scan(&st.ID, &st.TenantID, &st.Name, &st.ActiveDeployment, &st.ProductionBranch, &created)
 	st.Created = msTime(created)
 	return st, err
 }
 
-// CreateSite stores a new site; ErrNotFound when its tenant does not exist.
+// CreateSite stores a new site (its production branch is
+// tenants.DefaultProductionBranch when not set); ErrNotFound when its
+// tenant does not exist.
 func (s *Store) CreateSite(ctx context.Context, st tenants.Site) error {
 	if err := st.Validate(); err != nil {
 		return invalid("creating site", err)
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO sites (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)`,
-		st.ID, st.TenantID, st.Name, s.createdMs(st.Created))
+	if st.ProductionBranch == "" {
+		st.ProductionBranch = tenants.DefaultProductionBranch
+	}
+	if err := gitcheck.Branch(st.ProductionBranch); err != nil {
+		return invalid("creating site", err)
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO sites (id, tenant_id, name, production_branch, created_at) VALUES (?, ?, ?, ?, ?)`,
+		st.ID, st.TenantID, st.Name, st.ProductionBranch, s.createdMs(st.Created))
 	return mapErr("creating site "+st.Name, err)
 }
 
@@ -393,6 +402,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 	if err := d.Validate(); err != nil {
 		return invalid(op, err)
 	}
+	if err := gitcheck.Tree(d.Source.Tree); err != nil {
+		return invalid(op, err)
+	}
 	manifest, err := json.Marshal(d.Manifest)
 	if err != nil {
 		return invalid(op, fmt.Errorf("%w: encoding manifest: %v", tenants.ErrInvalid, err))
@@ -411,10 +423,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
-		d.Source.Type, d.Source.Commit, d.Source.Branch, s.createdMs(d.Created)); err != nil {
+		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created)); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())
@@ -430,7 +442,7 @@ func (s *Store) Deployment(ctx context.Context, siteID, id string) (tenants.Depl
 	)
 	err := s.deploymentStmt.QueryRowContext(ctx, id, siteID).Scan(
 		&d.ID, &d.SiteID, &d.TenantID, &manifest, &d.Worker, &config,
-		&d.Source.Type, &d.Source.Commit, &d.Source.Branch, &created)
+		&d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Source.Tree, &created)
 	if err != nil {
 		return d, mapErr(op, err)
 	}
@@ -446,7 +458,7 @@ func (s *Store) Deployment(ctx context.Context, siteID, id string) (tenants.Depl
 
 // Deployments lists a site's deployments without manifests, newest first.
 func (s *Store) Deployments(ctx context.Context, siteID string) ([]tenants.DeploymentSummary, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, created_at
+	rows, err := s.read.QueryContext(ctx, `SELECT id, site_id, files, bytes, worker, source_type, source_commit, source_branch, source_tree, created_at
 FROM deployments WHERE site_id = ? ORDER BY created_at DESC, seq DESC`, siteID)
 	if err != nil {
 		return nil, mapErr("listing deployments", err)
@@ -458,7 +470,7 @@ FROM deployments WHERE site_id = ? ORDER BY created_at DESC, seq DESC`, siteID)
 			d       tenants.DeploymentSummary
 			created int64
 		)
-		if err := rows.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &created); err != nil {
+		if err := rows.Scan(&d.ID, &d.SiteID, &d.Files, &d.Bytes, &d.Worker, &d.Source.Type, &d.Source.Commit, &d.Source.Branch, &d.Source.Tree, &created); err != nil {
 			return nil, mapErr("listing deployments", err)
 		}
 		d.Created = msTime(created)

@@ -143,6 +143,7 @@ func (h *harness) site(t *testing.T, id, tenantID, name string) tenants.Site {
 	if err := h.s.CreateSite(h.ctx, s); err != nil {
 		t.Fatalf("CreateSite(%s): %v", name, err)
 	}
+	s.ProductionBranch = tenants.DefaultProductionBranch // what stores return for a site created without one
 	return s
 }
 
