@@ -116,8 +116,11 @@ func (s *Store) ApplyGitPush(ctx context.Context, p tenants.GitPush) error {
 		if err := lockGit(ctx, tx, p.SiteID); err != nil {
 			return err
 		}
+		// Locked now rather than by the writes below (foreign-key checks,
+		// the activation), so a concurrent DeleteSite waits for the push
+		// or the push for it, instead of the two deadlocking.
 		var name string
-		if err := tx.QueryRow(ctx, `SELECT name FROM sites WHERE id = $1`, p.SiteID).Scan(&name); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT name FROM sites WHERE id = $1 FOR NO KEY UPDATE`, p.SiteID).Scan(&name); err != nil {
 			return err
 		}
 		cur, err := gitRefs(ctx, tx, p.SiteID)

@@ -74,6 +74,8 @@ func RunChanges(t *testing.T, open OpenNodes) {
 	wantErr(t, "Activate on missing site", a.Activate(ctx, "nope", "d1"), tenants.ErrNotFound)
 	c.step(t, "failed activations")
 
+	gitChangeSteps(t, c)
+
 	h.token(t, "k1", "t1", "secret")
 	mustNil(t, "DeleteToken", a.DeleteToken(ctx, "k1"))
 	h.session(t, "u1", "s1", baseTime.Add(time.Hour))

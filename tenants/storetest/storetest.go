@@ -80,6 +80,16 @@ func Run(t *testing.T, open Open) {
 		{"Reopen", testReopen},
 		{"UsageAdd", testUsageAdd},
 		{"UsageRollUpAndRetention", testUsageRollUpAndRetention},
+		{"GitRefs", testGitRefs},
+		{"GitPushConflict", testGitPushConflict},
+		{"GitPushErrors", testGitPushErrors},
+		{"GitPushConcurrent", testGitPushConcurrent},
+		{"GitPacks", testGitPacks},
+		{"GitShallow", testGitShallow},
+		{"GitBlobs", testGitBlobs},
+		{"DeploymentByTree", testDeploymentByTree},
+		{"ProductionBranch", testProductionBranch},
+		{"GitDeleteCascades", testGitDeleteCascades},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,10 +31,15 @@ func ValidOID(s string) bool {
 }
 
 // ValidRefName reports whether s is a full ref name Pier stores:
-// "refs/" followed by what tenants.ValidBranchName accepts.
+// "refs/<kind>/<name>" ("refs/heads/<branch>") whose kind is a single
+// component and whose name tenants.ValidBranchName accepts.
 func ValidRefName(s string) bool {
 	rest, ok := strings.CutPrefix(s, "refs/")
-	return ok && tenants.ValidBranchName(rest)
+	if !ok {
+		return false
+	}
+	kind, name, ok := strings.Cut(rest, "/")
+	return ok && kind != "" && tenants.ValidBranchName(kind) && tenants.ValidBranchName(name) && len(s) <= 2*tenants.MaxBranchName
 }
 
 // ValidAlias reports whether s may be a branch alias (what
