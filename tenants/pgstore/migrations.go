@@ -249,12 +249,6 @@ CREATE TABLE git_blobs (
 	PRIMARY KEY (tenant_id, oid)
 );
 `},
-	{9, `
--- Tenants' git limits (tenants.Limits.GitRepoMB, GitPushMB): overrides,
--- 0 = the plan's value.
-ALTER TABLE tenants ADD COLUMN git_repo_mb integer NOT NULL DEFAULT 0;
-ALTER TABLE tenants ADD COLUMN git_push_mb integer NOT NULL DEFAULT 0;
-`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

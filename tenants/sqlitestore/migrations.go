@@ -239,12 +239,6 @@ CREATE TABLE git_blobs (
 	PRIMARY KEY (tenant_id, oid)
 ) STRICT, WITHOUT ROWID;
 `},
-	{9, `
--- Tenants' git limits (tenants.Limits.GitRepoMB, GitPushMB): overrides,
--- 0 = the plan's value.
-ALTER TABLE tenants ADD COLUMN git_repo_mb INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE tenants ADD COLUMN git_push_mb INTEGER NOT NULL DEFAULT 0;
-`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several
