@@ -98,7 +98,15 @@ test-unit: test-modules
 test-modules:
 	@set -e; for m in $(NESTED_MODULES); do echo "cd $$m && $(GO) test -race -count=1 ./..."; (cd $$m && $(GO) test -race -count=1 ./...); done
 
-tools: $(MINIO) $(PEBBLE) $(CHALLTESTSRV) postgres
+tools: $(MINIO) $(PEBBLE) $(CHALLTESTSRV) postgres git
+
+# The git program: git push publishing runs it, and its tests drive it as a client.
+.PHONY: git
+git:
+	@if ! command -v git >/dev/null 2>&1; then \
+		echo "installing git (Debian package)"; \
+		$(APT) update -qq && $(APT) install -y -qq git >/dev/null; \
+	fi
 
 # Pebble (the ACME test CA) and its DNS/challenge test server, for the TLS tests.
 $(PEBBLE):

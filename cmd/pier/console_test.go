@@ -10,7 +10,7 @@ func TestConsoleAndAPI(t *testing.T) {
 	named := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(name)) })
 	}
-	h := consoleAndAPI(named("api"), named("console"))
+	h := consoleAndAPI(named("api"), named("console"), nil)
 	tests := []struct{ name, path, want string }{
 		{"api", "/api/v1/sites", "api"},
 		{"bare api", "/api", "api"},

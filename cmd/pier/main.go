@@ -29,12 +29,18 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/internal/gitserve"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version string
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "git-hook" {
+		// git's pre-receive hook under pier serve (see gitserve.RunHook);
+		// not a command for people, so not in the help.
+		os.Exit(gitserve.RunHook(os.Stdin, os.Stderr, os.Getenv))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// The first Ctrl-C cancels gracefully; restore the default so a

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
 	"github.com/pierhq/pier/internal/domainverify"
+	"github.com/pierhq/pier/internal/gitserve"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/internal/tlspolicy"
 	"github.com/pierhq/pier/tenants"
@@ -91,6 +93,8 @@ type server struct {
 	rootFile string // the internal CA's root, with --tls-internal
 
 	api      *admin.API
+	edgeURL  func(host string) string
+	git      *gitserve.Server // nil with --git=false or without git
 	edgeSrv  *http.Server
 	adminSrv *http.Server
 	console  http.Handler // the API and the web console (consoleAndAPI)
@@ -101,7 +105,7 @@ func openServer(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) 
 	s := &server{cfg: cfg, stdout: stdout}
 	steps := []func(context.Context, io.Writer) error{
 		s.openLogger, s.openStore, s.openBlobs, s.openListeners, s.openWorkers,
-		s.openEdge, s.openTLS, s.openAPI, s.openHTTP,
+		s.openEdge, s.openTLS, s.openAPI, s.openGit, s.openHTTP,
 	}
 	for _, step := range steps {
 		if err := step(ctx, stderr); err != nil {
@@ -338,9 +342,10 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 	if s.certs != nil {
 		certOrders = s.certs.OrderBudget
 	}
+	s.edgeURL = s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort())
 	s.api = admin.New(admin.Config{
 		Domain:     s.cfg.Domain,
-		EdgeURL:    s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort()),
+		EdgeURL:    s.edgeURL,
 		Limits:     assets.Limits{MaxFiles: s.cfg.MaxFiles, MaxFileSize: s.cfg.MaxFileSize},
 		UploadTTL:  s.cfg.UploadTTL,
 		OnActivate: func(site tenants.Site) { s.changes.SiteChanged(site.Name) },
@@ -358,6 +363,54 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 	return nil
 }
 
+// openGit starts the git push server, unless --git=false; without the
+// git program it warns and serves without it.
+func (s *server) openGit(_ context.Context, _ io.Writer) error {
+	if !s.cfg.Git {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("serve: git push: finding pier's own executable for the hook: %w", err)
+	}
+	g, err := gitserve.New(gitserve.Config{
+		Dir:         filepath.Join(s.cfg.Data, "git"),
+		HookCommand: []string{exe, "git-hook"},
+		Path:        os.Getenv("PATH"),
+		Store:       s.store,
+		Backend:     s.blobs,
+		Publisher:   s.api,
+		Domain:      s.cfg.Domain,
+		EdgeURL:     s.edgeURL,
+		PushTimeout: s.cfg.GitTimeout,
+		Log:         s.log.With("component", "git"),
+	})
+	if errors.Is(err, exec.ErrNotFound) {
+		s.log.Warn("git push is off: the git program is not installed", "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.git = g
+	s.onClose(func(context.Context) error { return g.Close() })
+	return nil
+}
+
+// gitURL is the URL of a site's repository people are told to push to:
+// on the console host when there is one, else on the admin listener.
+func (s *server) gitURL(site string) string {
+	base := "http://" + dialAddr(s.adminLn.Addr())
+	if h := s.cfg.ConsoleHost; h != "" {
+		if s.certs != nil {
+			base = "https://" + h + s.httpsPort()
+		} else {
+			base = "http://" + h + portSuffix(s.edgeLn.Addr(), "80")
+		}
+	}
+	return base + gitserve.Prefix + site + ".git"
+}
+
 // httpsPort is ":port" for https URLs, empty for 443 or without TLS.
 func (s *server) httpsPort() string {
 	if s.tlsLn == nil {
@@ -370,7 +423,11 @@ func (s *server) httpsPort() string {
 // custom domains' redirect to HTTPS when TLS is on), HTTPS, and the admin
 // listener (API, metrics, optional pprof).
 func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
-	s.console = consoleAndAPI(s.api.Handler(), web.Handler())
+	var git http.Handler
+	if s.git != nil {
+		git = s.git
+	}
+	s.console = consoleAndAPI(s.api.Handler(), web.Handler(), git)
 	s.adminSrv = &http.Server{
 		Handler:           s.adminHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -425,10 +482,13 @@ func (s *server) shutdownServers(ctx context.Context) error {
 // the API under /api/ and /healthz, the web console everywhere else. The
 // private listener's own paths (/metrics, /debug/) go to the API, whose
 // 404 they get on the console host, never the console's page.
-func consoleAndAPI(api, console http.Handler) http.Handler {
+func consoleAndAPI(api, console, git http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range []string{"/api/", "/api", "/healthz", "/metrics", "/debug/"} {
 		mux.Handle(p, api)
+	}
+	if git != nil {
+		mux.Handle(gitserve.Prefix, git)
 	}
 	mux.Handle("/", console)
 	return mux
@@ -564,6 +624,9 @@ func (s *server) printBanner() {
 	api := "http://" + dialAddr(s.adminLn.Addr())
 	fmt.Fprintf(out, "pier: web console at %s/ (sign in with the admin token)\n", api)
 	fmt.Fprintf(out, "pier: admin API for the CLI's --api: %s (reference %s/api/v1/openapi.json, health %s/healthz)\n", api, api, api)
+	if s.git != nil {
+		fmt.Fprintf(out, "pier: git push to %s (password: a token)\n", s.gitURL("<site>"))
+	}
 	fmt.Fprintf(out, "pier: admin token in %s\n", s.tokenPath)
 	fmt.Fprintf(out, "pier: database %s, blobs in %s\n", redactDSN(cfg.DB), s.blobsAt)
 	fmt.Fprintf(out, "pier: custom domains verified through %s\n", resolverName(cfg.DNSResolver))

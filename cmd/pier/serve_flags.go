@@ -46,6 +46,8 @@ type serveConfig struct {
 	EgressAllow string
 	EgressDeny  string
 	Pprof       bool
+	Git         bool
+	GitTimeout  time.Duration
 	// PrewarmTimeout bounds compiling live workers at start-up.
 	PrewarmTimeout time.Duration
 	PublicIPs      stringList
@@ -152,6 +154,8 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
 	f.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that verifies custom domains' records (default: the system's)")
 	f.Bool(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the admin listener")
+	f.Bool(&c.Git, "git", true, "publish with git push: serve sites' repositories at /git/<site>.git on the admin listener and the console host (needs the git program)")
+	f.Duration(&c.GitTimeout, "git-timeout", 15*time.Minute, "longest a git push or fetch may take")
 	f.String(&c.ConsoleHost, "console-host", "", "public hostname of the console and the API (e.g. console.example.net), served by the edge's listeners with its own certificate; must be outside --domain")
 }
 

@@ -205,6 +205,9 @@ CREATE INDEX tokens_site_created ON tokens(site_id, created_at, seq) WHERE site_
 -- Git repositories of sites (tenants.GitStore). A site's production
 -- branch; the git tree a push deployed (source_tree, '' = not from git),
 -- looked up by DeploymentByTree.
+-- Git limits overrides (0 = the plan's), like cpu_ms.
+ALTER TABLE tenants ADD COLUMN git_repo_mb integer NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN git_push_mb integer NOT NULL DEFAULT 0;
 ALTER TABLE sites ADD COLUMN production_branch text NOT NULL DEFAULT 'main';
 ALTER TABLE deployments ADD COLUMN source_tree text NOT NULL DEFAULT '';
 CREATE INDEX deployments_site_tree ON deployments(site_id, source_tree, created_at DESC, seq DESC) WHERE source_tree <> '';
