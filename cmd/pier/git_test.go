@@ -112,3 +112,10 @@ func TestTenantLimitsLine(t *testing.T) {
 		t.Errorf("tenants create does not show the git limits:\n%s", out)
 	}
 }
+
+// The API shows a remote only while the git push server runs.
+func TestSiteGitURL(t *testing.T) {
+	if got := (&server{}).siteGitURL("blog"); got != "" {
+		t.Errorf("without the git server: %q, want no remote", got)
+	}
+}
