@@ -359,6 +359,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		TLS:            s.certs != nil,
 		OnDomainChange: s.changes.DomainChanged,
 		CertOrders:     certOrders,
+		GitURL:         s.siteGitURL,
 	}, s.store, s.blobs)
 	return nil
 }
@@ -409,6 +410,15 @@ func (s *server) gitURL(site string) string {
 		}
 	}
 	return base + gitserve.Prefix + site + ".git"
+}
+
+// siteGitURL is the remote GET /api/v1/sites/{site}/git shows: gitURL
+// while the git push server runs, "" (no remote) when it does not.
+func (s *server) siteGitURL(site string) string {
+	if s.git == nil {
+		return ""
+	}
+	return s.gitURL(site)
 }
 
 // httpsPort is ":port" for https URLs, empty for 443 or without TLS.
