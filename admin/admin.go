@@ -49,6 +49,11 @@ type Config struct {
 	// func(h string) string { return "http://" + h + ":8080/" }.
 	// Default "http://" + host + "/".
 	EdgeURL func(host string) string
+	// GitURL returns the clone URL of the git repository of the site
+	// named site, as GET /api/v1/sites/{site}/git shows it (e.g.
+	// "https://console.example.net/git/blog.git"). nil, or "" for a site:
+	// git push is disabled and the answer has no remote.
+	GitURL func(site string) string
 	// Limits bounds deployments: files per deployment and bytes per file.
 	// Zero fields take assets.DefaultMaxFiles and assets.DefaultMaxFileSize.
 	Limits assets.Limits
@@ -295,6 +300,8 @@ func (a *API) Handler() http.Handler {
 			r.With(a.tenantLevel).Post("/sites", a.handle(a.createSite))
 			r.Get("/sites", a.handle(a.listSites))
 			r.Get("/sites/{site}", a.handle(a.getSite))
+			r.Patch("/sites/{site}", a.handle(a.updateSite))
+			r.Get("/sites/{site}/git", a.handle(a.siteGit))
 			r.With(a.tenantLevel).Delete("/sites/{site}", a.handle(a.deleteSite))
 			r.With(a.tenantLevel).Post("/sites/{site}/tokens", a.handle(a.createSiteToken))
 			r.With(a.tenantLevel).Get("/sites/{site}/tokens", a.handle(a.listSiteTokens))

@@ -262,6 +262,10 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) error {
 	if req.Upload == "" {
 		return &FieldError{Field: "upload", Msg: "required"}
 	}
+	// The git tree is what a push deployed, which only the git publisher
+	// says (through Deploy; Store.DeploymentByTree trusts it): a client's
+	// is dropped. source.type "git" is still accepted, as a label.
+	req.Source.Tree = ""
 	dr := DeployRequest{
 		Upload: req.Upload,
 		Config: tenants.DeploymentConfig{

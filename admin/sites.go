@@ -23,6 +23,7 @@ type siteJSON struct {
 }
 
 func (a *API) siteView(s tenants.Site, salt []byte) siteJSON {
+	s.ProductionBranch = productionBranch(s)
 	return siteJSON{Site: s, URL: a.SiteURL(s.Name), HashSalt: hex.EncodeToString(salt)}
 }
 
@@ -80,6 +81,8 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) error {
 		TenantID: t.ID,
 		Name:     req.Name,
 		Created:  a.now(),
+		// Set explicitly so that every store writes the same default.
+		ProductionBranch: tenants.DefaultProductionBranch,
 	}
 	if err := a.store.CreateSite(ctx, s); err != nil {
 		return lookupErr("site", s.Name, err)

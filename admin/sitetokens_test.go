@@ -196,6 +196,8 @@ func TestSiteTokenScope(t *testing.T) {
 		// Its own site.
 		{"/api/v1/sites", "GET", "/api/v1/sites", nil, 200, ""},
 		{site, "GET", "/api/v1/sites/own", nil, 200, ""},
+		{site, "PATCH", "/api/v1/sites/own", map[string]any{"production_branch": "release"}, 200, ""},
+		{site + "/git", "GET", "/api/v1/sites/own/git", nil, 200, ""},
 		{site + "/logs", "GET", "/api/v1/sites/own/logs", nil, 503, "logs_unavailable"},
 		{site + "/usage", "GET", "/api/v1/sites/own/usage", nil, 200, ""},
 		{site + "/domains", "POST", "/api/v1/sites/own/domains", map[string]any{"hostname": "www.own.example"}, 201, ""},
@@ -215,6 +217,9 @@ func TestSiteTokenScope(t *testing.T) {
 		// Its tenant's other site, as another tenant's.
 		notFound(site, "GET", "/api/v1/sites/sibling", nil),
 		notFound(site, "GET", "/api/v1/sites/foreign", nil),
+		notFound(site, "PATCH", "/api/v1/sites/sibling", map[string]any{"production_branch": "release"}),
+		notFound(site+"/git", "GET", "/api/v1/sites/sibling/git", nil),
+		notFound(site+"/git", "GET", "/api/v1/sites/foreign/git", nil),
 		notFound(site+"/logs", "GET", "/api/v1/sites/sibling/logs", nil),
 		notFound(site+"/usage", "GET", "/api/v1/sites/sibling/usage", nil),
 		notFound(site+"/domains", "POST", "/api/v1/sites/sibling/domains", map[string]any{"hostname": "x.sibling.example"}),
@@ -270,6 +275,9 @@ func TestSiteTokenScope(t *testing.T) {
 		sites, err := e.store.Sites(ctx, w.acmeID)
 		if err != nil || len(sites) != 2 {
 			t.Fatalf("acme's sites %v, %v", sites, err)
+		}
+		if sib, err := e.store.Site(ctx, "sibling"); err != nil || sib.ProductionBranch != "main" {
+			t.Errorf("sibling's production branch %q, %v; want main", sib.ProductionBranch, err)
 		}
 		if got := e.activeDeployment(t, w.acmeTok, "sibling"); got != sibDep {
 			t.Errorf("sibling's live deployment %s, want %s", got, sibDep)

@@ -1,6 +1,7 @@
 // Package hosting owns the edge: the one http.Handler that answers every
 // Host (*/*) on the public port. It normalises the Host header, routes
-// <site>.<domain> and <deployment>--<site>.<domain> (previews) to a
+// <site>.<domain>, <deployment>--<site>.<domain> (previews) and
+// <alias>--<site>.<domain> (git branch aliases, also previews) to a
 // deployment, applies the deployment's _redirects, resolves the request
 // path with Cloudflare's html_handling and not_found_handling semantics and
 // serves the asset from the blob cache with ETag, If-None-Match, Range,
@@ -81,6 +82,14 @@
 // /.well-known/pier-challenge/<token> answers the HTTP ownership proof of
 // a pending claim. The decisions TLS makes from memory (which names get a
 // certificate) live in internal/tlspolicy, not here.
+//
+// Branch aliases: when the Registry also implements BranchRegistry, a
+// preview prefix that is not shaped like a generated deployment id
+// (dnsname.IsDeploymentIDShape) and names no deployment of the site is
+// looked up as a git branch alias, which serves the deployment of the
+// branch's latest push; an unknown alias is the same 404 as an unknown
+// preview. A push that moves an alias is a ChangeSite of the site, and
+// Invalidate drops the site's alias routes with its other routes.
 //
 // The edge is a tenants.ChangeFollower: SiteChanged and DomainChanged
 // drop cached routes when the admin API or the store's change feed says

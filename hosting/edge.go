@@ -15,6 +15,7 @@ import (
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
@@ -42,6 +43,15 @@ type DomainRegistry interface {
 	// DomainClaims lists every site's claim on host (pending ones carry
 	// the token the HTTP ownership proof answers).
 	DomainClaims(ctx context.Context, host string) ([]tenants.Domain, error)
+}
+
+// BranchRegistry is what the edge needs to serve git branch aliases
+// (<alias>--<site>.<Domain>, the latest push of a branch); tenants.Store
+// satisfies it. When the Registry given to New does not implement it, no
+// alias is served. Lookups follow the Registry's error contract.
+type BranchRegistry interface {
+	// GitAlias returns the site's branch whose alias is alias.
+	GitAlias(ctx context.Context, siteID, alias string) (tenants.GitRef, error)
 }
 
 // ChallengePath is the URL path prefix of the HTTP ownership proof of a
@@ -129,6 +139,7 @@ type Edge struct {
 	workerTO    time.Duration
 	reg         Registry
 	doms        DomainRegistry // nil: no custom hostnames
+	branches    BranchRegistry // nil: no branch aliases
 	blobs       Blobs
 	routes      *routeTable
 	deps        *depCache
@@ -172,6 +183,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		workers:     newWorkerTable(),
 	}
 	e.doms, _ = reg.(DomainRegistry)
+	e.branches, _ = reg.(BranchRegistry)
 	if e.egress == nil {
 		e.egress = &egress.Policy{}
 	}
@@ -209,8 +221,8 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 	return e
 }
 
-// Invalidate forgets the cached routes of site (its production host and
-// its previews), so the next request sees the registry's current state,
+// Invalidate forgets the cached routes of site (its production host, its
+// previews and its branch aliases), so the next request sees the registry's current state,
 // and retires the site's workers: each is closed once the requests using
 // it finish, and the next worker request starts a fresh one. main calls
 // it when a deployment is activated or a site is deleted.
@@ -421,7 +433,12 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 	}
 	hr.site = site.Name
 	depID := hr.deployment
-	if depID == "" {
+	var found *tenants.Deployment // the deployment, when resolving a prefix read it
+	if depID != "" && !dnsname.IsDeploymentIDShape(depID) {
+		if depID, found, err = e.resolvePrefix(ctx, site, hr.deployment); err != nil {
+			return nil, err
+		}
+	} else if depID == "" {
 		depID = site.ActiveDeployment
 	}
 	if depID == "" {
@@ -450,11 +467,12 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		v.slot = prev.slot
 		return v, nil
 	}
-	d, err := e.reg.Deployment(ctx, site.ID, depID)
-	if errors.Is(err, tenants.ErrNotFound) {
+	var d tenants.Deployment
+	if found != nil {
+		d = *found
+	} else if d, err = e.reg.Deployment(ctx, site.ID, depID); errors.Is(err, tenants.ErrNotFound) {
 		return negative, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, fmt.Errorf("hosting: loading deployment %s of site %q: %w", depID, hr.site, err)
 	}
 	if d.SiteID != site.ID || d.TenantID != "" && d.TenantID != tenant.ID {
@@ -471,6 +489,38 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 	}
 	v.slot = slot
 	return v, nil
+}
+
+// resolvePrefix finds what the prefix of a preview host that does not
+// have the shape of a generated deployment id names: a deployment with
+// that id (short ids exist: tests and imported data make them), else the
+// site's git branch whose alias it is, which serves the deployment of the
+// branch's latest push. depID is "" when it names neither; found is the
+// deployment when it was read by id.
+func (e *Edge) resolvePrefix(ctx context.Context, site tenants.Site, prefix string) (depID string, found *tenants.Deployment, err error) {
+	if dnsname.ValidDeploymentID(prefix) {
+		d, err := e.reg.Deployment(ctx, site.ID, prefix)
+		if err == nil {
+			return prefix, &d, nil
+		}
+		if !errors.Is(err, tenants.ErrNotFound) {
+			return "", nil, fmt.Errorf("hosting: loading deployment %s of site %q: %w", prefix, site.Name, err)
+		}
+	}
+	if e.branches == nil {
+		return "", nil, nil
+	}
+	ref, err := e.branches.GitAlias(ctx, site.ID, prefix)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("hosting: looking up branch alias %q of site %q: %w", prefix, site.Name, err)
+	}
+	if ref.SiteID != "" && ref.SiteID != site.ID {
+		return "", nil, nil
+	}
+	return ref.Deployment, nil, nil
 }
 
 // serveChallenge answers the HTTP ownership proof of a custom hostname:

@@ -17,8 +17,10 @@ func canonicalASCII(h string) bool { return dnsname.IsCanonical(h) }
 // hostRoute is what a canonical host names: a site (or a preview of it)
 // under the platform domain, or a custom hostname to look up.
 type hostRoute struct {
-	site       string // site name; "" for a custom hostname
-	deployment string // deployment id for a preview host, else ""
+	site string // site name; "" for a custom hostname
+	// deployment is the prefix of a preview host (<prefix>--<site>): a
+	// deployment id or a git branch alias; "" for a site's own host.
+	deployment string
 	custom     string // the custom hostname, else ""
 }
 
@@ -30,8 +32,9 @@ func customHost(host, suffix string) bool {
 }
 
 // parseHost splits a canonical host under suffix ("." + domain) into a
-// site and an optional preview deployment (dnsname.ParseHost).
+// site and an optional preview prefix, a deployment id or a branch alias
+// (dnsname.ParsePrefixHost).
 func parseHost(host, suffix string) (hostRoute, bool) {
-	site, dep, ok := dnsname.ParseHost(host, suffix[1:])
+	site, dep, ok := dnsname.ParsePrefixHost(host, suffix[1:])
 	return hostRoute{site: site, deployment: dep}, ok
 }

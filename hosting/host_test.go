@@ -61,6 +61,7 @@ func TestParseHost(t *testing.T) {
 		{"preview", "abc123--blog.pier.test", hostRoute{site: "blog", deployment: "abc123"}, true},
 		{"hyphenated site", "my-blog.pier.test", hostRoute{site: "my-blog"}, true},
 		{"preview of hyphenated site", "d1--my-blog.pier.test", hostRoute{site: "my-blog"}, true},
+		{"branch alias", "feature-x--blog.pier.test", hostRoute{site: "blog", deployment: "feature-x"}, true},
 		{"bare domain", "pier.test", hostRoute{}, false},
 		{"other domain", "blog.example.com", hostRoute{}, false},
 		{"suffix without dot", "blogpier.test", hostRoute{}, false},

@@ -130,7 +130,17 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// formatSource shows where a deployment came from: "git main@abc1234" for
+// a push (the short commit), "cli feature @abc123456789" for a client's
+// label.
 func formatSource(s apiclient.Source) string {
+	if s.Type == "git" {
+		ref := s.Branch
+		if s.Commit != "" {
+			ref += "@" + shortCommit(s.Commit)
+		}
+		return strings.TrimSpace("git " + strings.TrimPrefix(ref, "@"))
+	}
 	out := s.Type
 	if s.Branch != "" {
 		out += " " + s.Branch
@@ -143,6 +153,14 @@ func formatSource(s apiclient.Source) string {
 		out += " @" + c
 	}
 	return out
+}
+
+// shortCommit abbreviates a git commit id as git does by default.
+func shortCommit(c string) string {
+	if len(c) > 7 {
+		return c[:7]
+	}
+	return c
 }
 
 func yesNo(b bool) string {

@@ -11,7 +11,8 @@ func siteCommands() []*command {
 	return []*command{
 		{name: "create", summary: "create a site and print its URL", run: runSitesCreate},
 		{name: "list", summary: "list sites", run: runSitesList},
-		{name: "get", summary: "show a site", run: runSitesGet},
+		{name: "get", summary: "show a site, its git remote and branches", run: runSitesGet},
+		{name: "set-branch", summary: "set the git branch whose pushes go live", run: runSitesSetBranch},
 		{name: "delete", summary: "delete a site and its deployments", run: runSitesDelete},
 	}
 }
@@ -64,18 +65,26 @@ func runSitesList(ctx context.Context, e *env, args []string) error {
 }
 
 func runSitesGet(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("sites get", "pier sites get SITE [--json]", "Show a site by name or id.")
+	fs := newFlagSet("sites get", "pier sites get SITE [--json]",
+		"Show a site by name or id, with its git remote, production branch and branches\n(each with the address of its branch alias).")
 	o := addClientFlags(fs, true)
 	pos, err := parseArgs(fs, e, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	s, err := o.client(e).GetSite(ctx, pos[0])
+	c := o.client(e)
+	s, err := c.GetSite(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	g, err := c.SiteGit(ctx, s.ID)
 	if err != nil {
 		return err
 	}
 	if o.json {
-		return printJSON(e.stdout, siteJSON(s))
+		out := siteJSON(s)
+		out["git"] = g
+		return printJSON(e.stdout, out)
 	}
 	t := newTable(e.stdout)
 	t.row("Name:", s.Name)
@@ -83,8 +92,49 @@ func runSitesGet(ctx context.Context, e *env, args []string) error {
 	t.row("Tenant:", s.TenantID)
 	t.row("URL:", s.URL)
 	t.row("Active deployment:", s.ActiveDeployment)
+	t.row("Production branch:", s.ProductionBranch)
+	t.row("Git remote:", firstNonEmpty(g.Remote, "(git push is not enabled on this server)"))
 	t.row("Created:", formatTime(s.CreatedAt))
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return printBranches(e, g)
+}
+
+// printBranches lists a site's git branches after its details.
+func printBranches(e *env, g *apiclient.SiteGit) error {
+	if len(g.Branches) == 0 {
+		return nil
+	}
+	fmt.Fprintln(e.stdout)
+	t := newTable(e.stdout, "", "BRANCH", "COMMIT", "DEPLOYMENT", "URL")
+	for _, b := range g.Branches {
+		mark, url := " ", b.URL
+		if b.Production {
+			mark, url = "*", "(production)"
+		}
+		t.row(mark, b.Name, shortCommit(b.Commit), b.Deployment, url)
+	}
 	return t.flush()
+}
+
+func runSitesSetBranch(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("sites set-branch", "pier sites set-branch SITE BRANCH [--json]",
+		"Set the site's production branch: pushes to it go live, pushes to any other branch\ndeploy as previews behind a branch alias. New sites start with main.")
+	o := addClientFlags(fs, true)
+	pos, err := parseArgs(fs, e, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	s, err := o.client(e).SetProductionBranch(ctx, pos[0], pos[1])
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(e.stdout, siteJSON(s))
+	}
+	fmt.Fprintf(e.stdout, "production branch of %s: %s\n", s.Name, s.ProductionBranch)
+	return nil
 }
 
 func runSitesDelete(ctx context.Context, e *env, args []string) error {
@@ -109,6 +159,7 @@ func siteJSON(s *apiclient.Site) map[string]any {
 		"tenant_id":         s.TenantID,
 		"name":              s.Name,
 		"active_deployment": s.ActiveDeployment,
+		"production_branch": s.ProductionBranch,
 		"url":               s.URL,
 		"created_at":        s.CreatedAt,
 	}

@@ -164,7 +164,8 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	tw.row("ID:", t.ID)
 	tw.row("Plan:", t.Plan)
 	l := t.EffectiveLimits
-	tw.row("Limits:", fmt.Sprintf("cpuMs %d, subRequests %d, memoryMB %d", l.CPUMs, l.SubRequests, l.MemoryMB))
+	tw.row("Limits:", fmt.Sprintf("cpuMs %d, subRequests %d, memoryMB %d, gitRepoMB %d, gitPushMB %d",
+		l.CPUMs, l.SubRequests, l.MemoryMB, l.GitRepoMB, l.GitPushMB))
 	tw.row("Tags:", strings.Join(t.Tags, ", "))
 	tw.row("Status:", tenantStatus(*t))
 	tw.row("Created:", formatTime(t.CreatedAt))

@@ -220,6 +220,27 @@ func TestRequests(t *testing.T) {
 			want: []Deployment{{ID: "d2", Active: true}, {ID: "d1"}},
 		},
 		{
+			name:       "set production branch",
+			call:       func(c *Client) (any, error) { return c.SetProductionBranch(ctx, "blog", "release/1") },
+			status:     200,
+			answer:     `{"id":"s_1","name":"blog","production_branch":"release/1"}`,
+			wantMethod: "PATCH", wantPath: "/api/v1/sites/blog", wantBody: `{"production_branch":"release/1"}`,
+			want: &Site{ID: "s_1", Name: "blog", ProductionBranch: "release/1"},
+		},
+		{
+			name:   "site git",
+			call:   func(c *Client) (any, error) { return c.SiteGit(ctx, "blog") },
+			status: 200,
+			answer: `{"remote":"http://pier.test/git/blog.git","production_branch":"main","branches":[` +
+				`{"name":"main","commit":"c1","deployment":"d1","url":null,"production":true},` +
+				`{"name":"feature/x","commit":"c2","deployment":"d2","alias":"feature-x","url":"http://feature-x--blog.pier.test/","production":false}]}`,
+			wantMethod: "GET", wantPath: "/api/v1/sites/blog/git",
+			want: &SiteGit{Remote: "http://pier.test/git/blog.git", ProductionBranch: "main", Branches: []GitBranch{
+				{Name: "main", Commit: "c1", Deployment: "d1", Production: true},
+				{Name: "feature/x", Commit: "c2", Deployment: "d2", Alias: "feature-x", URL: "http://feature-x--blog.pier.test/"},
+			}},
+		},
+		{
 			name:       "activate",
 			call:       func(c *Client) (any, error) { return c.ActivateDeployment(ctx, "blog", "d1") },
 			status:     200,

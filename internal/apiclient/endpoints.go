@@ -156,6 +156,24 @@ func (c *Client) GetSite(ctx context.Context, site string) (*Site, error) {
 	return ret(&s, err)
 }
 
+// SetProductionBranch sets the git branch whose pushes go live on site
+// (PATCH /sites/{site}); the answer is the site.
+func (c *Client) SetProductionBranch(ctx context.Context, site, branch string) (*Site, error) {
+	body := struct {
+		ProductionBranch string `json:"production_branch"`
+	}{branch}
+	var s Site
+	err := c.do(ctx, request{method: http.MethodPatch, path: "/sites/" + esc(site), body: body, out: &s})
+	return ret(&s, err)
+}
+
+// SiteGit returns a site's git remote, production branch and branches.
+func (c *Client) SiteGit(ctx context.Context, site string) (*SiteGit, error) {
+	var g SiteGit
+	err := c.do(ctx, request{method: http.MethodGet, path: "/sites/" + esc(site) + "/git", out: &g})
+	return ret(&g, err)
+}
+
 // DeleteSite deletes a site.
 func (c *Client) DeleteSite(ctx context.Context, site string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: "/sites/" + esc(site)})

@@ -44,6 +44,7 @@ type Site struct {
 	TenantID         string    `json:"tenant_id"`
 	Name             string    `json:"name"`
 	ActiveDeployment string    `json:"active_deployment"`
+	ProductionBranch string    `json:"production_branch"` // the git branch whose pushes go live
 	URL              string    `json:"url"`
 	HashSalt         string    `json:"hash_salt"` // the owning tenant's salt, hex
 	CreatedAt        time.Time `json:"created_at"`
@@ -75,6 +76,29 @@ type Source struct {
 	Type   string `json:"type"` // cli, api, ui, git
 	Commit string `json:"commit,omitempty"`
 	Branch string `json:"branch,omitempty"`
+	Tree   string `json:"tree,omitempty"` // the git tree a push deployed (set by the server)
+}
+
+// SiteGit is GET /sites/{site}/git: how to push to a site and its
+// branches.
+type SiteGit struct {
+	// Remote is the clone URL of the site's repository; "" when the
+	// server does not accept git pushes.
+	Remote           string      `json:"remote,omitempty"`
+	ProductionBranch string      `json:"production_branch"`
+	Branches         []GitBranch `json:"branches"`
+}
+
+// GitBranch is one branch of a site's repository.
+type GitBranch struct {
+	Name       string `json:"name"` // without refs/heads/
+	Commit     string `json:"commit"`
+	Deployment string `json:"deployment"` // what its latest push deployed
+	Alias      string `json:"alias,omitempty"`
+	// URL is the branch alias's address (<alias>--<site>.<domain>); ""
+	// for a branch without an alias (the production branch).
+	URL        string `json:"url"`
+	Production bool   `json:"production"`
 }
 
 // Deployment is the API's view of a deployment. Manifest is only filled by

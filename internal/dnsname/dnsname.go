@@ -5,9 +5,15 @@
 //
 //	<site>.<domain>               a site (SiteHost, SiteOf)
 //	<deployment>--<site>.<domain> a preview of one deployment (PreviewHost)
+//	<alias>--<site>.<domain>      a git branch's latest push (BranchHost,
+//	                              BranchAlias)
 //
-// ParseHost reads both. Every name outside the platform domain that is a
-// DNS name (IsDomainName) may be a tenant's custom hostname.
+// ParseHost reads the first two, ParsePrefixHost all three (an alias and
+// a deployment id share the place before PreviewSep: the caller looks the
+// prefix up as a deployment and then as an alias; BranchAlias never makes
+// an alias of a deployment id's shape). Every name outside the platform
+// domain that is a DNS name (IsDomainName) may be a tenant's custom
+// hostname.
 //
 // It has three normalisers, one per kind of input: NormalizeHost for an
 // HTTP Host header (port, IP literals, IDNs; no allocation when the host
@@ -339,6 +345,44 @@ func ParseHost(host, domain string) (site, deployment string, ok bool) {
 		return "", "", false
 	}
 	return site, dep, true
+}
+
+// BranchHost returns the host of the branch alias alias of the site named
+// site: <alias>--<site>.<domain>.
+func BranchHost(alias, site, domain string) string {
+	return alias + PreviewSep + site + "." + domain
+}
+
+// ValidAlias reports whether s may be the prefix of a branch alias host:
+// a canonical DNS label without PreviewSep (what BranchAlias makes).
+func ValidAlias(s string) bool {
+	return ValidLabel(s) && !strings.Contains(s, PreviewSep)
+}
+
+// ParsePrefixHost is ParseHost with the wider grammar of the edge: the
+// prefix before PreviewSep may be a deployment id or a branch alias
+// (ValidAlias), so "feature-x--blog.<domain>" is site "blog", prefix
+// "feature-x". Since neither contains PreviewSep and a site name does not
+// start with '-', the first PreviewSep splits. It does not allocate.
+func ParsePrefixHost(host, domain string) (site, prefix string, ok bool) {
+	n := len(host) - len(domain) - 1
+	if n <= 0 || host[n] != '.' || host[n+1:] != domain {
+		return "", "", false
+	}
+	label := host[:n]
+	if strings.IndexByte(label, '.') >= 0 {
+		return "", "", false
+	}
+	prefix, site, cut := strings.Cut(label, PreviewSep)
+	if !cut {
+		site, prefix = prefix, ""
+	} else if !ValidLabel(prefix) { // ValidAlias: prefix has no PreviewSep (the first one split)
+		return "", "", false
+	}
+	if !ValidLabel(site) || strings.Contains(site, PreviewSep) {
+		return "", "", false
+	}
+	return site, prefix, true
 }
 
 // SiteOf returns the site of host when host is exactly <site>.<domain>

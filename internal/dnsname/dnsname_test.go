@@ -217,6 +217,62 @@ func TestPlatformHosts(t *testing.T) {
 	}
 }
 
+func TestParsePrefixHost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, host, site, prefix string
+		ok                       bool
+	}{
+		{"site", "blog.pier.test", "blog", "", true},
+		{"preview", "abc123--blog.pier.test", "blog", "abc123", true},
+		{"preview of hyphenated site", "d1--my-blog.pier.test", "my-blog", "d1", true},
+		{"alias", "feature-x--blog.pier.test", "blog", "feature-x", true},
+		{"alias of hyphenated site", "fix-1--my-blog.pier.test", "my-blog", "fix-1", true},
+		{"alias with hash suffix", "abcd1234-0a1b2c--blog.pier.test", "blog", "abcd1234-0a1b2c", true},
+		{"bare domain", "pier.test", "", "", false},
+		{"other domain", "feature-x--blog.example.com", "", "", false},
+		{"deeper subdomain", "a.feature-x--blog.pier.test", "", "", false},
+		{"empty prefix", "--blog.pier.test", "", "", false},
+		{"prefix starting with hyphen", "-x--blog.pier.test", "", "", false},
+		{"triple hyphen", "feature---blog.pier.test", "", "", false},
+		{"two separators", "a--b--blog.pier.test", "", "", false},
+		{"upper-case alias", "Feature--blog.pier.test", "", "", false},
+		{"underscore", "a_b--blog.pier.test", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			site, prefix, ok := ParsePrefixHost(tc.host, "pier.test")
+			if site != tc.site || prefix != tc.prefix || ok != tc.ok {
+				t.Errorf("ParsePrefixHost(%q) = %q, %q, %v; want %q, %q, %v", tc.host, site, prefix, ok, tc.site, tc.prefix, tc.ok)
+			}
+			// Every host ParseHost reads, ParsePrefixHost reads alike.
+			if s, d, ok := ParseHost(tc.host, "pier.test"); ok && (s != site || d != prefix) {
+				t.Errorf("ParseHost(%q) = %q, %q but ParsePrefixHost = %q, %q", tc.host, s, d, site, prefix)
+			}
+		})
+	}
+}
+
+func TestBranchHostRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, branch := range []string{"main", "feature/X", "release-2.0", "abcd1234", "--", strings.Repeat("long/", 40)} {
+		t.Run(branch, func(t *testing.T) {
+			t.Parallel()
+			for _, site := range []string{"blog", strings.Repeat("s", MaxSiteNameLen)} {
+				alias := BranchAlias(branch, site)
+				if !ValidAlias(alias) || IsDeploymentIDShape(alias) {
+					t.Fatalf("BranchAlias(%q, %q) = %q: not a valid alias", branch, site, alias)
+				}
+				h := BranchHost(alias, site, "pier.test")
+				if s, p, ok := ParsePrefixHost(h, "pier.test"); !ok || s != site || p != alias {
+					t.Errorf("ParsePrefixHost(%q) = %q, %q, %v", h, s, p, ok)
+				}
+			}
+		})
+	}
+}
+
 func TestInDomain(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -261,6 +317,9 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		if _, _, ok := ParseHost(h, "pier.test"); !ok {
 			t.Fatal("ParseHost refused")
 		}
+		if _, _, ok := ParsePrefixHost("feature-x--blog.pier.test", "pier.test"); !ok {
+			t.Fatal("ParsePrefixHost refused")
+		}
 		if _, ok := NormalizeASCII("www.example.com"); !ok {
 			t.Fatal("NormalizeASCII refused")
 		}
@@ -303,9 +362,26 @@ func FuzzHostGrammar(f *testing.F) {
 				}
 			}
 		}
+		if ValidSiteName(site) && ValidDomain(domain) && ValidAlias(id) {
+			p := BranchHost(id, site, domain)
+			if IsCanonical(p) {
+				if s, a, ok := ParsePrefixHost(p, domain); !ok || s != site || a != id {
+					t.Fatalf("ParsePrefixHost(BranchHost(%q, %q, %q)) = %q, %q, %v", id, site, domain, s, a, ok)
+				}
+			}
+		}
 		// Read the other way: the parts of any host ParseHost accepts build
 		// that host again.
 		host := site
+		if s, a, ok := ParsePrefixHost(host, domain); ok {
+			again := SiteHost(s, domain)
+			if a != "" {
+				again = BranchHost(a, s, domain)
+			}
+			if again != host || !ValidSiteName(s) || a != "" && !ValidAlias(a) {
+				t.Fatalf("ParsePrefixHost(%q, %q) = %q, %q: builds %q", host, domain, s, a, again)
+			}
+		}
 		if s, d, ok := ParseHost(host, domain); ok {
 			again := SiteHost(s, domain)
 			if d != "" {

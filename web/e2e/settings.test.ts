@@ -107,6 +107,51 @@ describe.each(widths)('at %d px', (width) => {
     });
   });
 
+  it('the production branch is checked, saved and shown on the overview’s Git panel', async () => {
+    await inBrowser('settings-branch', width, async ({ page }) => {
+      await signIn(page, tenantToken);
+      await openSettings(page, shop);
+      const field = page.getByRole('textbox', { name: 'Production branch' });
+      await expect.poll(() => field.inputValue()).toBe('main');
+      const save = page.getByRole('button', { name: 'Save branch' });
+
+      // A name git refuses is refused before asking, on the field.
+      await field.fill('release..1');
+      await save.click();
+      await expect.poll(() => page.getByRole('alert').textContent()).toContain('“..”');
+      expect(await field.getAttribute('aria-invalid')).toBe('true');
+      expect((await pier.api<{ production_branch: string }>('GET', `/sites/${shop}`)).production_branch).toBe('main');
+      await checkPage(page, 'settings-branch-error', width);
+
+      await field.fill('release/2.x');
+      await save.click();
+      await expect.poll(() => page.getByRole('status').first().textContent()).toContain('pushes to release/2.x go live');
+      expect((await pier.api<{ production_branch: string }>('GET', `/sites/${shop}`)).production_branch).toBe('release/2.x');
+      expect(await save.isDisabled()).toBe(true); // nothing left to save
+      await page.reload();
+      await expect.poll(() => page.getByRole('textbox', { name: 'Production branch' }).inputValue()).toBe('release/2.x');
+      await checkPage(page, 'settings-branch', width);
+
+      // The overview's Git panel: the production branch, and no branches pushed yet.
+      await page.goto(`${pier.url}/sites/${shop}`);
+      const panel = page.getByRole('region', { name: 'Git' });
+      await panel.getByRole('heading', { name: 'No branches pushed yet' }).waitFor();
+      expect(await panel.getByRole('link', { name: /Production branch/ }).textContent()).toContain('release/2.x');
+      const remote = await pier.api<{ remote?: string }>('GET', `/sites/${shop}/git`);
+      if (remote.remote) {
+        expect(await panel.locator('#git-remote').textContent()).toBe(remote.remote);
+        expect(await panel.locator('#git-commands').textContent()).toBe(
+          `git remote add pier ${remote.remote}\ngit push pier release/2.x`,
+        );
+        await panel.getByRole('button', { name: 'Copy remote URL' }).waitFor();
+      } else {
+        expect(await panel.textContent()).toContain('does not accept git push');
+      }
+      await panel.scrollIntoViewIfNeeded();
+      await checkPage(page, 'overview-git', width);
+    });
+  });
+
   it('deleting a site needs its name typed exactly, and the edge stops serving it', async () => {
     expect((await pier.fetchSite(gone)).status).toBe(200);
     await inBrowser('settings-delete', width, async ({ page }) => {

@@ -205,6 +205,14 @@ describe.each(widths)('tenants at %d px', (width) => {
       await page.getByRole('button', { name: 'Save plan and limits' }).click();
       await expect.poll(async () => (await tenant(name)).limits.cpuMs).toBe(42);
       expect((await tenant(name)).effective_limits.cpuMs).toBe(42);
+      // The git limits: inherited from the plan like the others, overridden and saved.
+      const gitRepo = page.getByRole('row', { name: /Git repository size/ });
+      expect(await gitRepo.textContent()).toContain(`${before.effective_limits.gitRepoMB} MB`);
+      await page.getByLabel(/^Git push size override/).fill('300');
+      await expect.poll(() => page.getByRole('row', { name: /Git push size/ }).textContent()).toContain('Overridden');
+      await page.getByRole('button', { name: 'Save plan and limits' }).click();
+      await expect.poll(async () => (await tenant(name)).limits.gitPushMB).toBe(300);
+      expect((await tenant(name)).limits.cpuMs).toBe(42);
 
       await page.getByLabel('Add tags').fill('extra:1');
       await page.getByRole('button', { name: 'Add tag' }).click();

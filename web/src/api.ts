@@ -51,6 +51,10 @@ export interface Limits {
   cpuMs?: number;
   subRequests?: number;
   memoryMB?: number;
+  /** Bound of a site's git repository, MB. */
+  gitRepoMB?: number;
+  /** Bound of one git push, MB. */
+  gitPushMB?: number;
 }
 
 export interface Tenant {
@@ -68,6 +72,8 @@ export interface Site {
   tenant_id: string;
   name: string;
   active_deployment?: string;
+  /** The git branch whose pushes go live (default main). */
+  production_branch?: string;
   created_at: string;
   url: string;
   hash_salt: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   limitRows,
+  GIT_LIMIT_FIELDS,
   limitsBody,
   limitsDiffer,
   normalizeTag,
@@ -160,6 +161,30 @@ describe('limitsBody and limitsDiffer', () => {
     expect(limitsDiffer({ cpuMs: 0 }, {})).toBe(false);
     expect(limitsDiffer({ cpuMs: 5 }, {})).toBe(true);
     expect(limitsDiffer({ memoryMB: 64 }, { memoryMB: 65 })).toBe(true);
+  });
+});
+
+describe('git limits', () => {
+  it('inherit the plan’s repository and push sizes (tenants/model.go)', () => {
+    expect(limitRows('free', {}, undefined, GIT_LIMIT_FIELDS).map((r) => [r.key, r.planValue, r.unit])).toEqual([
+      ['gitRepoMB', 1024, 'MB'],
+      ['gitPushMB', 256, 'MB'],
+    ]);
+    expect(limitRows('pro', {}, undefined, GIT_LIMIT_FIELDS).map((r) => r.effective)).toEqual([4096, 1024]);
+    expect(limitRows('enterprise', {}, undefined, GIT_LIMIT_FIELDS).map((r) => r.effective)).toEqual([16384, 2048]);
+  });
+  it('an override replaces only its own limit, and the saved plan’s values come from the server', () => {
+    const saved = { plan: 'free', limits: { gitPushMB: 50 }, effective_limits: { gitRepoMB: 2000, gitPushMB: 50 } };
+    const rows = limitRows('free', { gitPushMB: 50 }, saved, GIT_LIMIT_FIELDS);
+    expect(rows.map((r) => [r.key, r.planValue, r.effective, r.overridden])).toEqual([
+      ['gitRepoMB', 2000, 2000, false],
+      ['gitPushMB', 256, 50, true],
+    ]);
+  });
+  it('are sent and compared like the workers’ limits', () => {
+    expect(limitsBody({ cpuMs: 30, gitRepoMB: 300, gitPushMB: 0 })).toEqual({ cpuMs: 30, gitRepoMB: 300 });
+    expect(limitsDiffer({ gitPushMB: 10 }, {})).toBe(true);
+    expect(limitsDiffer({ gitRepoMB: 0 }, {})).toBe(false);
   });
 });
 

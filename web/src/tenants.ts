@@ -11,9 +11,9 @@ export const PLAN_NAMES = ['free', 'pro', 'enterprise'] as const;
  * effective_limits (the browser test checks the two agree).
  */
 export const PLAN_LIMITS: Record<string, Required<Limits>> = {
-  free: { cpuMs: 10, subRequests: 5, memoryMB: 64 },
-  pro: { cpuMs: 20, subRequests: 20, memoryMB: 128 },
-  enterprise: { cpuMs: 50, subRequests: 50, memoryMB: 256 },
+  free: { cpuMs: 10, subRequests: 5, memoryMB: 64, gitRepoMB: 1024, gitPushMB: 256 },
+  pro: { cpuMs: 20, subRequests: 20, memoryMB: 128, gitRepoMB: 4096, gitPushMB: 1024 },
+  enterprise: { cpuMs: 50, subRequests: 50, memoryMB: 256, gitRepoMB: 16384, gitPushMB: 2048 },
 };
 
 /** "free" → "Free". */
@@ -74,11 +74,26 @@ export function typedMatches(typed: string, name: string): boolean {
 }
 
 /** The limits a tenant's workers run under, in the order the console shows them. */
-export const LIMIT_FIELDS: { key: keyof Limits; label: string; unit: string }[] = [
+export const LIMIT_FIELDS: LimitField[] = [
   { key: 'cpuMs', label: 'CPU time per request', unit: 'ms' },
   { key: 'subRequests', label: 'Subrequests per request', unit: '' },
   { key: 'memoryMB', label: 'Memory', unit: 'MB' },
 ];
+
+/** The sizes a tenant's git repositories and pushes may reach, in the order the console shows them. */
+export const GIT_LIMIT_FIELDS: LimitField[] = [
+  { key: 'gitRepoMB', label: 'Git repository size', unit: 'MB' },
+  { key: 'gitPushMB', label: 'Git push size', unit: 'MB' },
+];
+
+/** Every limit a tenant's overrides may set. */
+export const ALL_LIMIT_FIELDS: LimitField[] = [...LIMIT_FIELDS, ...GIT_LIMIT_FIELDS];
+
+export interface LimitField {
+  key: keyof Limits;
+  label: string;
+  unit: string;
+}
 
 export interface LimitRow {
   key: keyof Limits;
@@ -94,17 +109,18 @@ export interface LimitRow {
 }
 
 /**
- * The limits of a tenant on plan with overrides: each the plan's value
- * (inherited) or the override. saved, the tenant as the API answered it,
- * supplies the plan's values when plan is its saved plan (the server's
- * truth), else PLAN_LIMITS does.
+ * The limits (fields, the workers' by default) of a tenant on plan with
+ * overrides: each the plan's value (inherited) or the override. saved, the
+ * tenant as the API answered it, supplies the plan's values when plan is
+ * its saved plan (the server's truth), else PLAN_LIMITS does.
  */
 export function limitRows(
   plan: string,
   overrides: Limits,
   saved?: { plan: string; limits: Limits; effective_limits?: Limits },
+  fields: LimitField[] = LIMIT_FIELDS,
 ): LimitRow[] {
-  return LIMIT_FIELDS.map(({ key, label, unit }) => {
+  return fields.map(({ key, label, unit }) => {
     let planValue = PLAN_LIMITS[plan]?.[key] ?? 0;
     const savedOverride = saved?.limits?.[key] ?? 0;
     const fromServer = saved?.effective_limits?.[key];
@@ -128,7 +144,7 @@ export function parseLimit(text: string): { value: number; error: string } {
 /** The override fields as JSON sends them: only the overridden ones. */
 export function limitsBody(overrides: Limits): Limits {
   const out: Limits = {};
-  for (const { key } of LIMIT_FIELDS) {
+  for (const { key } of ALL_LIMIT_FIELDS) {
     const v = overrides[key] ?? 0;
     if (v > 0) out[key] = v;
   }
@@ -137,7 +153,7 @@ export function limitsBody(overrides: Limits): Limits {
 
 /** Do two sets of overrides differ (missing = 0)? */
 export function limitsDiffer(a: Limits, b: Limits): boolean {
-  return LIMIT_FIELDS.some(({ key }) => (a[key] ?? 0) !== (b[key] ?? 0));
+  return ALL_LIMIT_FIELDS.some(({ key }) => (a[key] ?? 0) !== (b[key] ?? 0));
 }
 
 /** The tag filter a /tenants URL's query names ('' for none). */

@@ -19,6 +19,7 @@ import { fetchUsage } from '../components/Analytics';
 import { ChartFigure } from '../components/ChartFigure';
 import { buckets, rangeById, requestsChart, type Buckets } from '../usage';
 import { LoadError } from '../components/LoadError';
+import { GitPanel } from '../components/GitPanel';
 
 /** The range of the overview's traffic chart: 24 hours by 5 minutes. */
 const DAY = rangeById('24h')!;
@@ -28,7 +29,7 @@ export const LATEST = 5;
 
 type Loaded = { site: Site; deployments: Deployment[]; domains: Domain[]; moreDomains: boolean };
 
-/** A site at a glance: live URL, live deployment, the latest deployments, domains, 24 h traffic. */
+/** A site at a glance: live URL, live deployment, the latest deployments, git, domains, 24 h traffic. */
 export function SiteOverview(props: { site: string; onUnauthorized: () => void }) {
   const [data, setData] = useState<Loaded | undefined>();
   const [missing, setMissing] = useState(false);
@@ -156,6 +157,8 @@ export function SiteOverview(props: { site: string; onUnauthorized: () => void }
               </ul>
             )}
           </section>
+
+          <GitPanel site={props.site} siteURL={data.site.url} onUnauthorized={props.onUnauthorized} />
 
           <section class="card wide" aria-labelledby="domains-title">
             <div class="card-head">

@@ -3,6 +3,8 @@ import { api, ApiError, type Session } from '../api';
 import { failed } from '../errors';
 import { usePagedList } from '../paged';
 import { createSiteToken, deleteSite, revokeToken, siteTokens, type NewSiteToken, type SiteToken } from '../api-settings';
+import { setProductionBranch } from '../api-git';
+import { branchNameError, MAX_BRANCH_NAME } from '../git';
 import { deployCommand, tokenNameError } from '../settings';
 import { flash } from '../flash';
 import { navigate } from '../router';
@@ -17,7 +19,7 @@ import { LoadMore } from '../components/LoadMore';
 /** Tokens per request. */
 export const TOKENS_PAGE = 50;
 
-/** A site's settings: its deploy tokens (create, shown once; revoke) and deleting the site. */
+/** A site's settings: its production branch, its deploy tokens (create, shown once; revoke) and deleting the site. */
 export function SiteSettings(props: { site: string; session: Session; onUnauthorized: () => void }) {
   // A site token may not manage tokens or delete its site (403).
   const siteSession = props.session.site !== undefined;
@@ -42,6 +44,12 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
         {notice}
       </p>
       <div class="settings">
+        <ProductionBranch
+          site={props.site}
+          onUnauthorized={props.onUnauthorized}
+          onMissing={() => setMissing(true)}
+          onNotice={setNotice}
+        />
         {siteSession ? (
           <section class="card settings-section" aria-labelledby="tokens-title">
             <div class="settings-head">
@@ -58,6 +66,113 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
         <DangerZone site={props.site} allowed={!siteSession} onUnauthorized={props.onUnauthorized} />
       </div>
     </SiteFrame>
+  );
+}
+
+/** The git branch whose pushes go live: shown, edited, checked, saved with PATCH /sites/{site}. */
+function ProductionBranch(props: {
+  site: string;
+  onUnauthorized: () => void;
+  onMissing: () => void;
+  onNotice: (m: string) => void;
+}) {
+  const [saved, setSaved] = useState<string | undefined>();
+  const [branch, setBranch] = useState('');
+  const [error, setError] = useState('');
+  const [loadError, setLoadError] = useState('');
+  const [saving, setSaving] = useState(false);
+  const inputRef = useRef<HTMLInputElement>(null);
+
+  async function load() {
+    setLoadError('');
+    try {
+      const s = await api.site(props.site);
+      const b = s.production_branch || 'main';
+      setSaved(b);
+      setBranch(b);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return props.onMissing();
+      const m = failed(err, props.onUnauthorized);
+      if (m) setLoadError(m);
+    }
+  }
+
+  useEffect(() => {
+    setSaved(undefined);
+    setError('');
+    load();
+  }, [props.site]);
+
+  async function save(e: Event) {
+    e.preventDefault();
+    const name = branch.trim();
+    const problem = branchNameError(name);
+    setError(problem);
+    if (problem) {
+      inputRef.current?.focus();
+      return;
+    }
+    if (name === saved) return;
+    setSaving(true);
+    try {
+      const s = await setProductionBranch(props.site, name);
+      const b = s.production_branch || name;
+      setSaved(b);
+      setBranch(b);
+      props.onNotice(`Saved: pushes to ${b} go live from now on. Other branches deploy as previews.`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return props.onMissing();
+      const m = failed(err, props.onUnauthorized);
+      if (m) setError(m);
+      inputRef.current?.focus();
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  const errorId = 'production-branch-error';
+  return (
+    <section class="card settings-section" aria-labelledby="branch-title">
+      <div class="settings-head">
+        <h2 id="branch-title">Production branch</h2>
+        <p class="muted">
+          A <code>git push</code> to this branch publishes <strong>{props.site}</strong> and makes it live. Pushes to any
+          other branch deploy without going live, each at its own branch address.
+        </p>
+      </div>
+      <LoadError what="the site" error={loadError} onRetry={load} class="settings-alert" />
+      <form class="token-form branch-form" onSubmit={save} noValidate>
+        <div class="token-form-field">
+          <label for="production-branch">Production branch</label>
+          <input
+            id="production-branch"
+            ref={inputRef}
+            type="text"
+            class="mono"
+            placeholder="main"
+            maxLength={MAX_BRANCH_NAME}
+            value={branch}
+            disabled={saved === undefined}
+            autocomplete="off"
+            spellcheck={false}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? errorId : undefined}
+            onInput={(e) => {
+              setBranch((e.target as HTMLInputElement).value);
+              if (error) setError('');
+            }}
+          />
+        </div>
+        <button type="submit" class="button button-primary" disabled={saving || saved === undefined || branch.trim() === saved}>
+          {saving ? 'Saving…' : 'Save branch'}
+        </button>
+        {error && (
+          <p id={errorId} class="alert alert-error token-form-error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </section>
   );
 }
 

@@ -20,8 +20,10 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { OperatorsOnly, TenantFrame, TenantNotFound, TenantStatus } from '../components/TenantFrame';
 import { SecretOnce } from '../components/SecretOnce';
 import {
+  GIT_LIMIT_FIELDS,
   limitRows,
   limitsBody,
+  type LimitRow,
   limitsDiffer,
   parseLimit,
   parseTags,
@@ -340,6 +342,8 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
   const overrides: Limits = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v.value]));
   const invalid = Object.values(parsed).some((p) => p.error);
   const rows = limitRows(plan, overrides, tenant);
+  const gitRows = limitRows(plan, overrides, tenant, GIT_LIMIT_FIELDS);
+  const onText = (key: string, text: string) => setTexts((prev) => ({ ...prev, [key]: text }));
   const changed = plan !== tenant.plan || limitsDiffer(overrides, tenant.limits ?? {});
 
   async function save(e: Event) {
@@ -363,7 +367,9 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
     <section class="card wide" aria-labelledby="plan-title">
       <div class="card-head">
         <h2 id="plan-title">Plan and limits</h2>
-        <span class="muted">Per request, for the tenant’s workers. An empty override uses the plan’s value.</span>
+        <span class="muted">
+          Per request for the tenant’s workers; per site repository and per push for git. An empty override uses the plan’s value.
+        </span>
       </div>
       <form class="panel" onSubmit={save}>
         <div class="field plan-field">
@@ -376,63 +382,8 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
             ))}
           </select>
         </div>
-        <table class="table limits-table">
-          <thead>
-            <tr>
-              <th scope="col">Limit</th>
-              <th scope="col">{planLabel(plan)} plan</th>
-              <th scope="col">Override</th>
-              <th scope="col">In effect</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => {
-              const err = parsed[r.key]?.error;
-              const unit = r.unit ? ' ' + r.unit : '';
-              return (
-                <tr key={r.key}>
-                  <th scope="row" data-label="Limit">
-                    {r.label}
-                  </th>
-                  <td data-label={`${planLabel(plan)} plan`}>
-                    {r.planValue}
-                    {unit}
-                  </td>
-                  <td data-label="Override">
-                    <div class="override">
-                      <label for={`limit-${r.key}`} class="sr-only">
-                        {r.label} override{r.unit ? ` (${r.unit})` : ''}
-                      </label>
-                      <input
-                        id={`limit-${r.key}`}
-                        inputMode="numeric"
-                        placeholder={`${r.planValue} (plan)`}
-                        value={texts[r.key]}
-                        aria-invalid={err ? 'true' : undefined}
-                        aria-describedby={err ? `limit-${r.key}-error` : undefined}
-                        onInput={(e) => setTexts((prev) => ({ ...prev, [r.key]: (e.target as HTMLInputElement).value }))}
-                      />
-                      {err && (
-                        <p id={`limit-${r.key}-error`} class="field-error">
-                          {err}
-                        </p>
-                      )}
-                    </div>
-                  </td>
-                  <td data-label="In effect">
-                    <span class="effective">
-                      <strong>
-                        {r.effective}
-                        {unit}
-                      </strong>{' '}
-                      <span class={'pill ' + (r.overridden ? 'pill-override' : '')}>{r.overridden ? 'Overridden' : 'Inherited'}</span>
-                    </span>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <LimitsTable caption="Workers" plan={plan} rows={rows} parsed={parsed} texts={texts} onText={onText} />
+        <LimitsTable caption="Git" plan={plan} rows={gitRows} parsed={parsed} texts={texts} onText={onText} />
         {error && (
           <p class="alert alert-error" role="alert">
             Saving failed: {error}
@@ -460,9 +411,87 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
   );
 }
 
+/** One group of limits: each row's plan value, its override field and what is in effect. */
+function LimitsTable(props: {
+  caption: string;
+  plan: string;
+  rows: LimitRow[];
+  parsed: Record<string, { error: string }>;
+  texts: Record<string, string>;
+  onText: (key: string, text: string) => void;
+}) {
+  const { plan } = props;
+  return (
+    <table class="table limits-table">
+      <caption class="limits-caption">{props.caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Limit</th>
+          <th scope="col">{planLabel(plan)} plan</th>
+          <th scope="col">Override</th>
+          <th scope="col">In effect</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((r) => {
+          const err = props.parsed[r.key]?.error;
+          const unit = r.unit ? ' ' + r.unit : '';
+          return (
+            <tr key={r.key}>
+              <th scope="row" data-label="Limit">
+                {r.label}
+              </th>
+              <td data-label={`${planLabel(plan)} plan`}>
+                {r.planValue}
+                {unit}
+              </td>
+              <td data-label="Override">
+                <div class="override">
+                  <label for={`limit-${r.key}`} class="sr-only">
+                    {r.label} override{r.unit ? ` (${r.unit})` : ''}
+                  </label>
+                  <input
+                    id={`limit-${r.key}`}
+                    inputMode="numeric"
+                    placeholder={`${r.planValue} (plan)`}
+                    value={props.texts[r.key]}
+                    aria-invalid={err ? 'true' : undefined}
+                    aria-describedby={err ? `limit-${r.key}-error` : undefined}
+                    onInput={(e) => props.onText(r.key, (e.target as HTMLInputElement).value)}
+                  />
+                  {err && (
+                    <p id={`limit-${r.key}-error`} class="field-error">
+                      {err}
+                    </p>
+                  )}
+                </div>
+              </td>
+              <td data-label="In effect">
+                <span class="effective">
+                  <strong>
+                    {r.effective}
+                    {unit}
+                  </strong>{' '}
+                  <span class={'pill ' + (r.overridden ? 'pill-override' : '')}>{r.overridden ? 'Overridden' : 'Inherited'}</span>
+                </span>
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
 function overrideTexts(l: Limits | undefined): Record<string, string> {
   const t = (n: number | undefined) => (n && n > 0 ? String(n) : '');
-  return { cpuMs: t(l?.cpuMs), subRequests: t(l?.subRequests), memoryMB: t(l?.memoryMB) };
+  return {
+    cpuMs: t(l?.cpuMs),
+    subRequests: t(l?.subRequests),
+    memoryMB: t(l?.memoryMB),
+    gitRepoMB: t(l?.gitRepoMB),
+    gitPushMB: t(l?.gitPushMB),
+  };
 }
 
 /** The tags editor: remove one, or add some; each change is saved at once. */
