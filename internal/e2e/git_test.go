@@ -284,6 +284,13 @@ func TestGitPush(t *testing.T) {
 		if !regexp.MustCompile(`\*\s+` + d2 + `\s.*git main @` + c2[:12]).MatchString(list) {
 			t.Errorf("deployments list does not show %s live from git main @%s:\n%s", d2, c2[:12], list)
 		}
+		var dep struct {
+			Source struct{ Type, Branch, Commit string } `json:"source"`
+		}
+		if code := s.api("GET", "/api/v1/sites/big/deployments/"+d2, gs.token, nil, &dep); code != 200 ||
+			dep.Source.Type != "git" || dep.Source.Branch != "main" || dep.Source.Commit != c2 {
+			t.Errorf("GET deployment %s: %d source %+v, want git main %s", d2, code, dep.Source, c2)
+		}
 	})
 
 	t.Run("branch push, alias, delete", func(t *testing.T) {
@@ -586,6 +593,9 @@ main = "./build/worker.wasm"
 					t.Fatalf("the push succeeded:\n%s", out)
 				}
 				wantOutput(t, out, tc.want...)
+				if tc.ref == "" {
+					wantOutput(t, out, "remote: pier: nothing was published; the live site is unchanged")
+				}
 				wantOutput(t, out, "pre-receive hook declined")
 				wantServed(t, s, gs.host(), "/", 200, "live version")
 				wantRefs(t, g, url, map[string]string{"refs/heads/main": good})
@@ -634,8 +644,9 @@ main = "./build/worker.wasm"
 			if code == 0 {
 				t.Fatalf("a push over gitPushMB succeeded:\n%s", out)
 			}
-			// receive-pack's index-pack stops at receive.maxInputSize.
-			wantOutput(t, out, "pack exceeds maximum allowed size")
+			// receive-pack's index-pack stops at receive.maxInputSize and
+			// says so with the limit (git's words, not Pier's).
+			wantOutput(t, out, "remote: fatal: pack exceeds maximum allowed size (1024.00 KiB)")
 			wantServed(t, s, gs.host(), "/", 200, "small")
 			wantRefs(t, g, gs.url(gs.token), map[string]string{"refs/heads/main": good})
 		})
