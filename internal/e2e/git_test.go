@@ -514,6 +514,39 @@ main = "./build/worker.wasm"
 		})
 	})
 
+	t.Run("files a push leaves out", func(t *testing.T) {
+		g := newGitClient(t)
+		gs := newGitSite(s, "skips", "skips")
+		dir := t.TempDir()
+		g.must(t, dir, "init", "-q")
+		if err := os.Symlink("index.html", filepath.Join(dir, "link.html")); err != nil {
+			t.Fatal(err)
+		}
+		c := g.commit(t, dir, map[string]string{
+			"index.html":      "home",
+			".env":            "SECRET=1",
+			"keys/server.key": "private",
+			"drafts/post.md":  "draft",
+			".assetsignore":   "drafts/\n",
+			".gitignore":      "*.log\n",
+			"node_modules/x":  "dependency",
+		}, "skips")
+		out := g.must(t, dir, "push", gs.url(gs.token), "main")
+		wantOutput(t, out,
+			"remote: pier: skipped .env: an environment file, secret by convention",
+			"remote: pier: skipped keys/server.key: a private key",
+			"remote: pier: skipped link.html: a symbolic link (commit the file itself)",
+			"remote: pier: main: 2 files, 2 uploaded, 0 reused (")
+		wantServed(t, s, gs.host(), "/", 200, "home")
+		wantServed(t, s, gs.host(), "/.gitignore", 200, "*.log\n")
+		for _, p := range []string{"/.env", "/keys/server.key", "/link.html", "/drafts/post.md", "/.assetsignore", "/node_modules/x"} {
+			if r := s.get(gs.host(), p); r.Status != 404 {
+				t.Errorf("GET %s = %d %q, want 404", p, r.Status, r.Body)
+			}
+		}
+		wantRefs(t, g, gs.url(gs.token), map[string]string{"refs/heads/main": c})
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		g := newGitClient(t)
 		gs := newGitSite(s, "guard", "guard")
@@ -605,6 +638,41 @@ main = "./build/worker.wasm"
 		if n := strings.Count(list, "git main @"); n != 1 {
 			t.Errorf("refused pushes left deployments behind (%d git deployments):\n%s", n, list)
 		}
+
+		// One push of two branches, one of them bad: neither moves. (The
+		// good branch's deployment, built before the bad one was refused,
+		// stays in the list, never live; a later push of its tree reuses
+		// it.)
+		t.Run("two branches, one refused", func(t *testing.T) {
+			g.must(t, dir, "reset", "-q", "--hard", good)
+			g.must(t, dir, "checkout", "-q", "-B", "ok-branch")
+			okc := g.commit(t, dir, map[string]string{"index.html": "fine"}, "fine")
+			g.must(t, dir, "checkout", "-q", "-B", "bad-branch")
+			badc := g.commit(t, dir, map[string]string{"_redirects": "/a\n"}, "bad")
+			g.must(t, dir, "checkout", "-q", "main")
+			out, code := g.run(t, dir, "push", url, okc+":refs/heads/main", badc+":refs/heads/bad-branch")
+			if code == 0 {
+				t.Fatalf("the push succeeded:\n%s", out)
+			}
+			wantOutput(t, out, "remote: pier: refused bad-branch: _redirects line 1", "remote: pier: nothing was published; the live site is unchanged")
+			if strings.Contains(out, " is live") {
+				t.Errorf("a refused push says a deployment is live:\n%s", out)
+			}
+			wantServed(t, s, gs.host(), "/", 200, "live version")
+			wantRefs(t, g, url, map[string]string{"refs/heads/main": good})
+			list := s.pier("deployments", "list", "--site", "guard")
+			if !regexp.MustCompile(`\*\s+\w+\s.*git main @` + good[:12]).MatchString(list) {
+				t.Errorf("the live deployment is no longer the one of %s:\n%s", good[:12], list)
+			}
+		})
+		g.must(t, dir, "checkout", "-q", "main")
+		g.must(t, dir, "reset", "-q", "--hard", good)
+
+		// Pushing the same commit again moves nothing and publishes
+		// nothing new.
+		out := g.must(t, dir, "push", url, "main")
+		wantOutput(t, out, "Everything up-to-date")
+
 	})
 
 	t.Run("tenant limits", func(t *testing.T) {
@@ -712,6 +780,25 @@ main = "./build/worker.wasm"
 		if code == 0 {
 			t.Errorf("another tenant's token read the refs")
 		}
+
+		// A site never pushed to has an empty repository the tenant can
+		// clone.
+		out = g.must(t, "", "clone", sibling.url(sibling.token), filepath.Join(t.TempDir(), "empty"))
+		wantOutput(t, out, "You appear to have cloned an empty repository")
+		wantRefs(t, g, sibling.url(sibling.token), map[string]string{})
+
+		// A disabled tenant may read its repository but not push.
+		frozen := newGitSite(s, "frozen", "frozen")
+		fdir := g.init(t, map[string]string{"index.html": "frozen"})
+		if code := s.api("PATCH", "/api/v1/tenants/frozen", s.Token, map[string]any{"disabled": true}, nil); code != 200 {
+			t.Fatalf("disabling the tenant: %d", code)
+		}
+		out, code = g.run(t, fdir, "push", frozen.url(frozen.token), "main")
+		if code == 0 {
+			t.Errorf("a disabled tenant pushed:\n%s", out)
+		}
+		wantOutput(t, out, "403")
+		wantRefs(t, g, frozen.url(frozen.token), map[string]string{})
 
 		// A site token pushes to its site only.
 		siteTok := strings.TrimSpace(s.pier("tokens", "create", "--site", "authz", "--name", "ci"))
