@@ -27,6 +27,10 @@ import (
 // file over it is cheap to push.
 const gitMaxFileSize = 500_000
 
+// gitConsoleHost is the shared server's --console-host: the git URLs
+// answer there too, through the edge's listener.
+const gitConsoleHost = "console.pier.test"
+
 // gitClient is an isolated git: its own HOME, no system or global
 // configuration, no prompts, a fixed identity.
 type gitClient struct {
@@ -243,7 +247,7 @@ func TestGitPush(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	s := startPier(t, "", []string{"--max-file-size", fmt.Sprint(gitMaxFileSize)})
+	s := startPier(t, "", []string{"--max-file-size", fmt.Sprint(gitMaxFileSize), "--console-host", gitConsoleHost})
 
 	t.Run("first push of 1000 files, then one changed file", func(t *testing.T) {
 		g := newGitClient(t)
@@ -417,6 +421,21 @@ func TestGitPush(t *testing.T) {
 		g.must(t, ci, "fetch", "-q", gs.url(gs.token), "main")
 		if got := strings.TrimSpace(g.must(t, ci, "rev-parse", "FETCH_HEAD")); got != c2 {
 			t.Errorf("fetched %s, want %s", got, c2)
+		}
+
+		// Through the console host on the edge's listener, as
+		// https://console.example.net/git/<site>.git.
+		viaConsole := "http://x:" + gs.token + "@" + s.EdgeAddr + "/git/shallow.git"
+		hostHeader := "http.extraHeader=Host: " + gitConsoleHost
+		c3 := g.commit(t, clone, map[string]string{"index.html": "through the console host"}, "console")
+		g.must(t, clone, "-c", hostHeader, "push", "-q", viaConsole, "main")
+		wantServed(t, s, gs.host(), "/", 200, "through the console host")
+		if out := g.must(t, "", "-c", hostHeader, "ls-remote", viaConsole, "main"); !strings.HasPrefix(out, c3+"\trefs/heads/main") {
+			t.Errorf("ls-remote through the console host = %q, want %s", out, c3)
+		}
+		// A site host is no git server.
+		if out, code := g.run(t, "", "-c", "http.extraHeader=Host: "+gs.host(), "ls-remote", viaConsole); code == 0 {
+			t.Errorf("a site host answered git:\n%s", out)
 		}
 
 		bad := filepath.Join(t.TempDir(), "bad")
@@ -956,9 +975,10 @@ func testGitInjection(t *testing.T, s *server, g *gitClient) {
 			if strings.Contains(string(b), "refs/heads/main") || strings.Contains(string(b), "[core]") {
 				t.Errorf("GET %s reveals the repository: %d %q", p, resp.StatusCode, b)
 			}
-			checkUnharmed(t)
 		})
 	}
+	// GETs move no ref: one check after them all.
+	checkUnharmed(t)
 
 	t.Run("services other than the two", func(t *testing.T) {
 		for _, svc := range []string{"", "git-upload-archive", "git-foo", "--upload-pack=x", "upload-pack", "git-receive-pack%00"} {
