@@ -214,6 +214,16 @@ func sortedRefs(m map[string]string) []string {
 	return out
 }
 
+// branchAliasOf returns the alias of the branch a push's output names.
+func branchAliasOf(t *testing.T, out, site string) string {
+	t.Helper()
+	m := regexp.MustCompile(`remote: pier:   branch http://([a-z0-9-]+)--` + site + `\.localhost:`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the push names no branch alias:\n%s", out)
+	}
+	return m[1]
+}
+
 var liveRE = regexp.MustCompile(`remote: pier: deployment ([a-z0-9]+) is live`)
 var branchDeployRE = regexp.MustCompile(`remote: pier: deployment ([a-z0-9]+) of branch `)
 
@@ -334,6 +344,27 @@ func TestGitPush(t *testing.T) {
 		if !strings.Contains(list, "git feature/New_Look @"+f2[:12]) {
 			t.Errorf("deployments list does not show the branch's source:\n%s", list)
 		}
+
+		// Two branches that slug alike get different aliases; a slug that
+		// looks like a deployment id gets a hash suffix.
+		g.must(t, dir, "checkout", "-q", "-b", "feature-new-look")
+		g.commit(t, dir, map[string]string{"index.html": "look-alike"}, "look-alike")
+		out = g.must(t, dir, "push", url, "feature-new-look")
+		if a := branchAliasOf(t, out, "branchy"); !regexp.MustCompile(`^feature-new-look-[0-9a-f]{6}$`).MatchString(a) {
+			t.Errorf("the look-alike branch's alias is %q, want feature-new-look-<hash>", a)
+		} else {
+			wantServed(t, s, gs.alias(a), "/", 200, "look-alike")
+		}
+		wantServed(t, s, gs.alias("feature-new-look"), "/", 200, "feature two")
+		g.must(t, dir, "checkout", "-q", "-b", "release1")
+		g.commit(t, dir, map[string]string{"index.html": "release"}, "release")
+		out = g.must(t, dir, "push", url, "release1")
+		if a := branchAliasOf(t, out, "branchy"); !regexp.MustCompile(`^release1-[0-9a-f]{6}$`).MatchString(a) {
+			t.Errorf("the alias of branch release1 is %q, want release1-<hash> (never a deployment id's shape)", a)
+		} else {
+			wantServed(t, s, gs.alias(a), "/", 200, "release")
+		}
+		g.must(t, dir, "push", url, ":feature-new-look", ":release1")
 
 		// The production branch cannot be deleted.
 		out, code := g.run(t, dir, "push", url, ":main")
