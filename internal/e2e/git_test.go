@@ -925,6 +925,37 @@ func testGitInjection(t *testing.T, s *server, g *gitClient) {
 		})
 	}
 
+	// Objects git's fsck refuses (receive.fsckObjects): a tree holding
+	// ".git" (the classic way to plant a repository's config in a
+	// checkout) and a commit with a malformed author.
+	t.Run("objects fsck refuses", func(t *testing.T) {
+		blob := strings.TrimSpace(g.must(t, dir, "hash-object", "-w", "--", "index.html"))
+		oid := make([]byte, 20)
+		if _, err := fmt.Sscanf(blob, "%x", &oid); err != nil {
+			t.Fatal(err)
+		}
+		treeFile := filepath.Join(t.TempDir(), "tree")
+		if err := os.WriteFile(treeFile, append([]byte("100644 .git\x00"), oid...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tree := strings.TrimSpace(g.must(t, dir, "hash-object", "-t", "tree", "--literally", "-w", "--", treeFile))
+		dotgit := strings.TrimSpace(g.must(t, dir, "commit-tree", tree, "-m", "dot git"))
+		commitFile := filepath.Join(t.TempDir(), "commit")
+		goodTree := strings.TrimSpace(g.must(t, dir, "rev-parse", "HEAD^{tree}"))
+		if err := os.WriteFile(commitFile, []byte("tree "+goodTree+"\nauthor no email 1 +0000\ncommitter x <x@y> 1 +0000\n\nbad\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		badAuthor := strings.TrimSpace(g.must(t, dir, "hash-object", "-t", "commit", "--literally", "-w", "--", commitFile))
+		for c, why := range map[string]string{dotgit: "hasDotgit", badAuthor: "missingEmail"} {
+			out, code := g.run(t, dir, "push", "-f", url, c+":refs/heads/main")
+			if code == 0 {
+				t.Errorf("the push of %s succeeded:\n%s", c, out)
+			}
+			wantOutput(t, out, "remote: error: object ", ": "+why+": ", "remote: fatal: fsck error in packed object")
+			checkUnharmed(t)
+		}
+	})
+
 	// Ref names git's client will not send, through the raw protocol:
 	// receive-pack itself refuses what is no ref name ("funny refname"),
 	// Pier's hook the rest; either way the answer is an "ng" line.
