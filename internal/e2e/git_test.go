@@ -684,6 +684,20 @@ main = "./build/worker.wasm"
 				wantRefs(t, g, url, map[string]string{"refs/heads/main": good})
 			})
 		}
+		t.Run("more refs than a push may update", func(t *testing.T) {
+			g.must(t, dir, "reset", "-q", "--hard", good)
+			args := []string{"push", url}
+			for i := range 33 {
+				args = append(args, fmt.Sprintf("HEAD:refs/heads/b%d", i))
+			}
+			out, code := g.run(t, dir, args...)
+			if code == 0 {
+				t.Fatalf("a push of 33 branches succeeded:\n%s", out)
+			}
+			wantOutput(t, out, "remote: pier: a push may update at most 32 refs")
+			wantRefs(t, g, url, map[string]string{"refs/heads/main": good})
+		})
+
 		list := s.pier("deployments", "list", "--site", "guard")
 		if n := strings.Count(list, "git main @"); n != 1 {
 			t.Errorf("refused pushes left deployments behind (%d git deployments):\n%s", n, list)
@@ -849,6 +863,19 @@ main = "./build/worker.wasm"
 		}
 		wantOutput(t, out, "403")
 		wantRefs(t, g, frozen.url(frozen.token), map[string]string{})
+
+		// A deleted site's repository goes with it: another tenant that
+		// takes the name finds an empty one.
+		gone := newGitSite(s, "authz", "reused-name")
+		g.must(t, dir, "push", gone.url(gone.token), "main")
+		s.pier("sites", "delete", "reused-name")
+		if _, code := g.run(t, "", "ls-remote", gone.url(gone.token)); code == 0 {
+			t.Errorf("the deleted site's repository still answers")
+		}
+		s.pier("sites", "create", "reused-name", "--tenant", "intruder")
+		wantRefs(t, g, gitURL(s, other.token, "reused-name"), map[string]string{})
+		out = g.must(t, "", "clone", gitURL(s, other.token, "reused-name"), filepath.Join(t.TempDir(), "reused"))
+		wantOutput(t, out, "You appear to have cloned an empty repository")
 
 		// A site token pushes to its site only.
 		siteTok := strings.TrimSpace(s.pier("tokens", "create", "--site", "authz", "--name", "ci"))
