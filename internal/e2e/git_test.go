@@ -900,6 +900,37 @@ main = "./build/worker.wasm"
 	t.Run("injection attempts", func(t *testing.T) {
 		testGitInjection(t, s, newGitClient(t))
 	})
+
+	// Last, as it restarts the shared server: the node's local copy of
+	// the repositories is a cache, rebuilt from the store and the blob
+	// backend.
+	t.Run("restart without the local repositories", func(t *testing.T) {
+		g := newGitClient(t)
+		gs := newGitSite(s, "cache", "cache")
+		url := gs.url(gs.token)
+		dir := g.init(t, map[string]string{"index.html": "before", "keep.txt": "kept"})
+		g.must(t, dir, "push", url, "main")
+		c1 := g.head(t, dir)
+		s.stop()
+		repos := filepath.Join(s.Data, "git", "repos")
+		if ents, err := os.ReadDir(repos); err != nil || len(ents) == 0 {
+			t.Fatalf("no local repositories in %s: %v", repos, err)
+		}
+		if err := os.RemoveAll(repos); err != nil {
+			t.Fatal(err)
+		}
+		s.start()
+		wantRefs(t, g, url, map[string]string{"refs/heads/main": c1})
+		c2 := g.commit(t, dir, map[string]string{"index.html": "after"}, "after")
+		out := g.must(t, dir, "push", url, "main")
+		wantOutput(t, out, "remote: pier: main: 2 files, 1 uploaded, 1 reused (")
+		wantServed(t, s, gs.host(), "/", 200, "after")
+		clone := filepath.Join(t.TempDir(), "clone")
+		g.must(t, "", "clone", "-q", url, clone)
+		if got := strings.TrimSpace(g.must(t, clone, "rev-list", "--count", "HEAD")); got != "2" || g.head(t, clone) != c2 {
+			t.Errorf("the clone after the rebuild has %s commits, HEAD %s; want 2, %s", got, g.head(t, clone), c2)
+		}
+	})
 }
 
 // testGitInjection pushes and asks for crafted ref names and paths: each
