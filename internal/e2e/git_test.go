@@ -279,8 +279,8 @@ func TestGitPush(t *testing.T) {
 		wantServed(t, s, gs.host(), "/d07/f0777.txt", 200, "file 777")
 		wantRefs(t, g, gs.url(gs.token), map[string]string{"refs/heads/main": c1})
 		list := s.pier("deployments", "list", "--site", "big")
-		if !regexp.MustCompile(`\*\s+` + d1 + `\s.*git main @` + c1[:12]).MatchString(list) {
-			t.Errorf("deployments list does not show %s live from git main @%s:\n%s", d1, c1[:12], list)
+		if !regexp.MustCompile(`\*\s+` + d1 + `\s.*git main@` + c1[:7]).MatchString(list) {
+			t.Errorf("deployments list does not show %s live from git main@%s:\n%s", d1, c1[:7], list)
 		}
 
 		c2 := g.commit(t, dir, map[string]string{"d05/f0500.txt": "file 500, changed"}, "one change")
@@ -295,8 +295,8 @@ func TestGitPush(t *testing.T) {
 		wantServed(t, s, d1+"--big.localhost", "/d05/f0500.txt", 200, "file 500")
 		wantRefs(t, g, gs.url(gs.token), map[string]string{"refs/heads/main": c2})
 		list = s.pier("deployments", "list", "--site", "big")
-		if !regexp.MustCompile(`\*\s+` + d2 + `\s.*git main @` + c2[:12]).MatchString(list) {
-			t.Errorf("deployments list does not show %s live from git main @%s:\n%s", d2, c2[:12], list)
+		if !regexp.MustCompile(`\*\s+` + d2 + `\s.*git main@` + c2[:7]).MatchString(list) {
+			t.Errorf("deployments list does not show %s live from git main@%s:\n%s", d2, c2[:7], list)
 		}
 		var dep struct {
 			Source struct{ Type, Branch, Commit string } `json:"source"`
@@ -319,7 +319,7 @@ func TestGitPush(t *testing.T) {
 		f1 := g.commit(t, dir, map[string]string{"index.html": "feature one"}, "feature")
 		out := g.must(t, dir, "push", url, "feature/New_Look")
 		wantOutput(t, out,
-			"remote: pier: feature/New_Look: 1 files, 1 uploaded, 0 reused (11 B)",
+			"remote: pier: feature/New_Look: 1 file, 1 uploaded, 0 reused (11 B)",
 			"(a preview; production is unchanged)",
 			"remote: pier:   branch "+gs.edgeURL(gs.alias("feature-new-look")))
 		if strings.Contains(out, " is live") {
@@ -341,7 +341,7 @@ func TestGitPush(t *testing.T) {
 		wantServed(t, s, gs.alias("feature-new-look"), "/", 200, "feature two")
 		wantServed(t, s, gs.host(), "/", 200, "production")
 		list := s.pier("deployments", "list", "--site", "branchy")
-		if !strings.Contains(list, "git feature/New_Look @"+f2[:12]) {
+		if !strings.Contains(list, "git feature/New_Look@"+f2[:7]) {
 			t.Errorf("deployments list does not show the branch's source:\n%s", list)
 		}
 
@@ -699,7 +699,7 @@ main = "./build/worker.wasm"
 		})
 
 		list := s.pier("deployments", "list", "--site", "guard")
-		if n := strings.Count(list, "git main @"); n != 1 {
+		if n := strings.Count(list, "git main@"); n != 1 {
 			t.Errorf("refused pushes left deployments behind (%d git deployments):\n%s", n, list)
 		}
 
@@ -725,7 +725,7 @@ main = "./build/worker.wasm"
 			wantServed(t, s, gs.host(), "/", 200, "live version")
 			wantRefs(t, g, url, map[string]string{"refs/heads/main": good})
 			list := s.pier("deployments", "list", "--site", "guard")
-			if !regexp.MustCompile(`\*\s+\w+\s.*git main @` + good[:12]).MatchString(list) {
+			if !regexp.MustCompile(`\*\s+\w+\s.*git main@` + good[:7]).MatchString(list) {
 				t.Errorf("the live deployment is no longer the one of %s:\n%s", good[:12], list)
 			}
 		})
