@@ -224,6 +224,38 @@ func branchAliasOf(t *testing.T, out, site string) string {
 	return m[1]
 }
 
+// wantBranches fails the test unless GET /api/v1/sites/{site}/git says
+// production is the production branch and lists exactly want: branch →
+// "<commit> production" or "<commit> <alias URL>".
+func wantBranches(t *testing.T, s *server, gs gitSite, production string, want map[string]string) {
+	t.Helper()
+	var got struct {
+		ProductionBranch string `json:"production_branch"`
+		Branches         []struct {
+			Name, Commit string
+			URL          *string `json:"url"`
+			Production   bool
+		} `json:"branches"`
+	}
+	if code := s.api("GET", "/api/v1/sites/"+gs.name+"/git", gs.token, nil, &got); code != 200 {
+		t.Fatalf("GET /api/v1/sites/%s/git: %d", gs.name, code)
+	}
+	have := map[string]string{}
+	for _, b := range got.Branches {
+		v := b.Commit + " production"
+		switch {
+		case b.URL != nil:
+			v = b.Commit + " " + *b.URL
+		case !b.Production:
+			v = b.Commit + " (no alias)"
+		}
+		have[b.Name] = v
+	}
+	if got.ProductionBranch != production || fmt.Sprint(sortedRefs(have)) != fmt.Sprint(sortedRefs(want)) {
+		t.Errorf("the site's git branches = %s %v, want %s %v", got.ProductionBranch, sortedRefs(have), production, sortedRefs(want))
+	}
+}
+
 var liveRE = regexp.MustCompile(`remote: pier: deployment ([a-z0-9]+) is live`)
 var branchDeployRE = regexp.MustCompile(`remote: pier: deployment ([a-z0-9]+) of branch `)
 
@@ -333,6 +365,10 @@ func TestGitPush(t *testing.T) {
 		wantServed(t, s, gs.alias("feature-new-look"), "/", 200, "feature one")
 		wantServed(t, s, m[1]+"--branchy.localhost", "/", 200, "feature one")
 		wantRefs(t, g, url, map[string]string{"refs/heads/main": main, "refs/heads/feature/New_Look": f1})
+		wantBranches(t, s, gs, "main", map[string]string{
+			"main":             main + " production",
+			"feature/New_Look": f1 + " " + gs.edgeURL(gs.alias("feature-new-look")),
+		})
 
 		// The alias follows the branch's latest push.
 		f2 := g.commit(t, dir, map[string]string{"index.html": "feature two"}, "feature again")
@@ -379,10 +415,49 @@ func TestGitPush(t *testing.T) {
 			"remote: pier: branch feature/New_Look deleted; "+gs.edgeURL(gs.alias("feature-new-look"))+" no longer serves it",
 			"[deleted]")
 		wantRefs(t, g, url, map[string]string{"refs/heads/main": main})
+		wantBranches(t, s, gs, "main", map[string]string{"main": main + " production"})
 		if r := s.get(gs.alias("feature-new-look"), "/"); r.Status != 404 {
 			t.Errorf("the deleted branch's alias answers %d %q", r.Status, r.Body)
 		}
 		wantServed(t, s, gs.host(), "/", 200, "production")
+	})
+
+	t.Run("production branch other than main", func(t *testing.T) {
+		g := newGitClient(t)
+		gs := newGitSite(s, "trunky", "trunky")
+		url := gs.url(gs.token)
+		dir := g.init(t, map[string]string{"index.html": "m1"})
+		g.must(t, dir, "push", url, "main")
+		s.pier("sites", "set-branch", "trunky", "trunk")
+
+		m2 := g.commit(t, dir, map[string]string{"index.html": "m2"}, "m2")
+		out := g.must(t, dir, "push", url, "main")
+		wantOutput(t, out, "of branch main (a preview; production is unchanged)", "remote: pier:   branch "+gs.edgeURL(gs.alias("main")))
+		wantServed(t, s, gs.host(), "/", 200, "m1")
+		wantServed(t, s, gs.alias("main"), "/", 200, "m2")
+
+		g.must(t, dir, "checkout", "-q", "-b", "trunk")
+		t1 := g.commit(t, dir, map[string]string{"index.html": "t1"}, "t1")
+		out = g.must(t, dir, "push", url, "trunk")
+		liveDeployment(t, out)
+		wantServed(t, s, gs.host(), "/", 200, "t1")
+		// HEAD names the production branch: a clone checks it out.
+		if out := g.must(t, "", "ls-remote", "--symref", url, "HEAD"); !strings.HasPrefix(out, "ref: refs/heads/trunk\tHEAD") {
+			t.Errorf("ls-remote --symref HEAD = %q, want refs/heads/trunk", out)
+		}
+		wantBranches(t, s, gs, "trunk", map[string]string{
+			"trunk": t1 + " production",
+			"main":  m2 + " " + gs.edgeURL(gs.alias("main")),
+		})
+
+		out, code := g.run(t, dir, "push", url, ":trunk")
+		if code == 0 {
+			t.Errorf("deleting the production branch trunk succeeded:\n%s", out)
+		}
+		wantOutput(t, out, "remote: pier: refusing to delete trunk: it is the site's production branch")
+		g.must(t, dir, "push", url, ":main")
+		wantRefs(t, g, url, map[string]string{"refs/heads/trunk": t1})
+		wantServed(t, s, gs.host(), "/", 200, "t1")
 	})
 
 	t.Run("force-push an old commit rolls back", func(t *testing.T) {
