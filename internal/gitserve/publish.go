@@ -148,7 +148,7 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 	if len(m) == 1 {
 		noun = "file"
 	}
-	say("%s: %s %s, %d uploaded, %d reused (%s)", branch, comma(len(m)), noun, len(up.Missing), len(m)-countIn(up.Missing, m), humanBytes(uploaded))
+	say("%s: %s %s, %s uploaded, %s reused (%s)", branch, comma(len(m)), noun, comma(len(up.Missing)), comma(len(m)-countIn(up.Missing, m)), humanBytes(uploaded))
 	d, err := p.s.cfg.Publisher.Deploy(ctx, p.site, admin.DeployRequest{
 		Upload: up.Session.ID,
 		Config: tenants.DeploymentConfig{
