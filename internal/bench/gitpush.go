@@ -1,0 +1,468 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The git push benchmark's repository: 10,000 files, 200 MB, made like
+// the deploy benchmark's site (80% random binary, 20% HTML).
+const (
+	gitBenchFiles = 10_000
+	gitBenchSite  = "big"
+	// gitBenchRSSTarget is the issue's bound on how much `pier serve`
+	// may grow while receiving the first push.
+	gitBenchRSSTarget = 256 << 20
+	// gitBenchChangeTarget bounds a one-file push, from `git push` start
+	// to the edge serving the new content.
+	gitBenchChangeTarget = 2 * time.Second
+	// gitBenchChangedPath is the file each round changes, and the URL
+	// the edge serves it at (auto-trailing-slash drops .html).
+	gitBenchChangedPath = "d00/f00000.html"
+	gitBenchChangedURL  = "/d00/f00000"
+)
+
+// benchGitPush measures publishing with git push on a real `pier serve`
+// (SQLite + local disk, an enterprise tenant): the first push of a
+// 10,000-file / 200 MB repository (wall time, and how much the server's
+// resident memory grows), then one-file changes pushed to it (from `git
+// push` start until the edge serves the new file), with the same changes
+// made by `pier deploy` in the same run as the baseline.
+//
+//	go run ./internal/bench git [-rounds 5] [-heapprofile FILE]
+func benchGitPush(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("git", flag.ContinueOnError)
+	rounds := fs.Int("rounds", 5, "one-file changes pushed (and deployed by the CLI, the baseline)")
+	heapProfile := fs.String("heapprofile", "", "write pier serve's heap profile (pprof, allocations since start) after the first push to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		return fmt.Errorf("git not found: %w", err)
+	}
+	work, err := os.MkdirTemp("", "pier-bench-git")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	g := &gitRunner{env: gitBenchEnv(work)}
+	repo := filepath.Join(work, "repo")
+	started := time.Now()
+	size, err := g.makeRepo(ctx, repo)
+	if err != nil {
+		return err
+	}
+	built := time.Since(started)
+
+	var extra []string
+	if *heapProfile != "" {
+		extra = append(extra, "--pprof")
+	}
+	p, err := startPierServe(ctx, filepath.Join(work, "data"), extra, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Stop()
+	if _, err := p.cli(ctx, "tenants", "create", "bench", "--plan", "enterprise"); err != nil {
+		return err
+	}
+	if _, err := p.cli(ctx, "sites", "create", gitBenchSite, "--tenant", "bench"); err != nil {
+		return err
+	}
+	remote := strings.Replace(p.API, "://", "://bench:"+p.Token+"@", 1) + "/git/" + gitBenchSite + ".git"
+	if _, err := g.run(ctx, repo, "remote", "add", "pier", remote); err != nil {
+		return err
+	}
+	edge := &edgePoller{client: &http.Client{Timeout: 10 * time.Second}, addr: p.Edge, host: gitBenchSite + ".localhost"}
+
+	// The first push, with the server's memory watched.
+	pid := p.cmd.Process.Pid
+	resetPeakRSS(pid)
+	rssBefore, err := procStatus(pid, "VmRSS")
+	if err != nil {
+		return err
+	}
+	sampler := startTreeSampler(pid, 50*time.Millisecond)
+	start := time.Now()
+	out, err := g.run(ctx, repo, "push", "pier", "main")
+	firstPush := time.Since(start)
+	treePeak := sampler.stop()
+	if err != nil {
+		return err
+	}
+	peak, err := procStatus(pid, "VmHWM")
+	if err != nil {
+		return err
+	}
+	rssAfter, _ := procStatus(pid, "VmRSS")
+	if *heapProfile != "" {
+		if err := saveHeapProfile(ctx, p, *heapProfile); err != nil {
+			return err
+		}
+	}
+	// The push returns once the deployment is live: the last file must
+	// be served as committed.
+	lastPath, lastData := gitBenchFile(gitBenchFiles - 1)
+	if body, err := edge.get(ctx, "/"+lastPath); err != nil || !bytes.Equal(body, lastData) {
+		return fmt.Errorf("after the first push, /%s is not served as committed (%v)", lastPath, err)
+	}
+
+	// One-file changes: pushed, then the same change by `pier deploy`.
+	var pushed, deployed []time.Duration
+	for i := range *rounds {
+		marker := fmt.Sprintf("<h1>git round %d, %d</h1>\n", i, time.Now().UnixNano())
+		if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
+			return err
+		}
+		if _, err := g.run(ctx, repo, "commit", "-q", "-a", "-m", fmt.Sprintf("round %d", i)); err != nil {
+			return err
+		}
+		start := time.Now()
+		if _, err := g.run(ctx, repo, "push", "pier", "main"); err != nil {
+			return err
+		}
+		if err := edge.waitFor(ctx, gitBenchChangedURL, marker); err != nil {
+			return fmt.Errorf("round %d, git push: %w", i, err)
+		}
+		pushed = append(pushed, time.Since(start))
+
+		marker = fmt.Sprintf("<h1>deploy round %d, %d</h1>\n", i, time.Now().UnixNano())
+		if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
+			return err
+		}
+		start = time.Now()
+		if _, err := p.cli(ctx, "deploy", repo, "--site", gitBenchSite, "--json"); err != nil {
+			return err
+		}
+		if err := edge.waitFor(ctx, gitBenchChangedURL, marker); err != nil {
+			return fmt.Errorf("round %d, pier deploy: %w", i, err)
+		}
+		deployed = append(deployed, time.Since(start))
+	}
+
+	grew := peak - rssBefore
+	fmt.Printf("git push benchmark: %s files, %.0f MB, git push → pier serve (SQLite + local disk, enterprise tenant) on this machine\n",
+		thousands(gitBenchFiles), float64(size)/1e6)
+	fmt.Printf("  repository made (git fast-import + checkout)   %v\n", built.Round(time.Millisecond))
+	fmt.Printf("  first push                          %v   %.1f MB/s end to end\n",
+		firstPush.Round(time.Millisecond), float64(size)/1e6/firstPush.Seconds())
+	for _, l := range pierLines(out) {
+		fmt.Printf("    %s\n", l)
+	}
+	fmt.Printf("  pier serve RSS during it            before %d MB, peak %d MB, after %d MB: grew %d MB   (target < %d MB: %s)\n",
+		rssBefore>>20, peak>>20, rssAfter>>20, grew>>20, gitBenchRSSTarget>>20, holds(grew < gitBenchRSSTarget))
+	fmt.Printf("  pier serve + its git processes      peak %d MB together (sampled every 50 ms)\n", treePeak>>20)
+	if *rounds > 0 {
+		fmt.Printf("  one-file change, git push → served  median %v, max %v over %d   (target < %v: %s)\n",
+			median(pushed).Round(time.Millisecond), slices.Max(pushed).Round(time.Millisecond), len(pushed),
+			gitBenchChangeTarget, holds(slices.Max(pushed) < gitBenchChangeTarget))
+		fmt.Printf("  same change by pier deploy → served median %v, max %v over %d   (baseline, same run)\n",
+			median(deployed).Round(time.Millisecond), slices.Max(deployed).Round(time.Millisecond), len(deployed))
+	}
+	return nil
+}
+
+// gitBenchFile is file i of the repository: its path and contents,
+// deterministic (the same on every run and for any i alone).
+func gitBenchFile(i int) (string, []byte) {
+	r := rand.New(rand.NewPCG(uint64(i), 0x9e3779b97f4a7c15))
+	size := 4<<10 + r.IntN(32<<10)
+	b := make([]byte, size)
+	ext := "jpg"
+	if i%5 == 0 {
+		ext = "html"
+		const alphabet = "<div class=\"card\">lorem ipsum dolor sit amet</div>\n"
+		for j := range b {
+			b[j] = alphabet[(j+r.IntN(3))%len(alphabet)]
+		}
+	} else {
+		var seed [32]byte
+		for k := 0; k < len(seed); k += 8 {
+			v := r.Uint64()
+			for n := range 8 {
+				seed[k+n] = byte(v >> (8 * n))
+			}
+		}
+		rand.NewChaCha8(seed).Read(b)
+	}
+	return fmt.Sprintf("d%02d/f%05d.%s", i%100, i, ext), b
+}
+
+// gitRunner runs git with an environment of its own (no user or system
+// configuration, never a prompt).
+type gitRunner struct{ env []string }
+
+func gitBenchEnv(work string) []string {
+	home := filepath.Join(work, "home")
+	os.MkdirAll(home, 0o755)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "HOME="+home, "XDG_CONFIG_HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=Bench", "GIT_AUTHOR_EMAIL=bench@example.net",
+		"GIT_COMMITTER_NAME=Bench", "GIT_COMMITTER_EMAIL=bench@example.net")
+}
+
+// run runs git in dir and returns its stderr (where push reports); a
+// failure carries it.
+func (g *gitRunner) run(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	cmd.Env = g.env
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Run(); err != nil {
+		return stderr.String(), fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stderr.String(), nil
+}
+
+// makeRepo writes the repository in one commit with git fast-import
+// (one pack, as a repository that has been gc'd holds its objects), then
+// checks it out. It returns the files' total size.
+func (g *gitRunner) makeRepo(ctx context.Context, dir string) (int64, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"config", "gc.auto", "0"}} {
+		if _, err := g.run(ctx, dir, args...); err != nil {
+			return 0, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, "git", "-C", dir, "fast-import", "--quiet", "--done")
+	cmd.Env = g.env
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(in, 1<<20)
+	var total int64
+	paths := make([]string, gitBenchFiles)
+	for i := range gitBenchFiles {
+		path, data := gitBenchFile(i)
+		paths[i] = path
+		total += int64(len(data))
+		fmt.Fprintf(w, "blob\nmark :%d\ndata %d\n", i+1, len(data))
+		w.Write(data)
+		w.WriteString("\n")
+	}
+	const msg = "10,000 files\n"
+	fmt.Fprintf(w, "commit refs/heads/main\nauthor Bench <bench@example.net> 1767225600 +0000\ncommitter Bench <bench@example.net> 1767225600 +0000\ndata %d\n%s", len(msg), msg)
+	for i, path := range paths {
+		fmt.Fprintf(w, "M 100644 :%d %s\n", i+1, path)
+	}
+	w.WriteString("\ndone\n")
+	werr := w.Flush()
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("git fast-import: %v: %s", err, stderr.String())
+	}
+	if werr != nil {
+		return 0, fmt.Errorf("git fast-import: writing: %w", werr)
+	}
+	if _, err := g.run(ctx, dir, "reset", "-q", "--hard"); err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// edgePoller gets one site's files from the edge.
+type edgePoller struct {
+	client     *http.Client
+	addr, host string
+}
+
+func (e *edgePoller) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+e.addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Host = e.host
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s%s: %s", e.host, path, resp.Status)
+	}
+	return body, err
+}
+
+// waitFor polls path until the edge serves want, for at most 30 s.
+func (e *edgePoller) waitFor(ctx context.Context, path, want string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, err := e.get(ctx, path)
+		if err == nil && string(body) == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the edge did not serve the new %s within 30 s (last: %q, %v)", path, body, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pierLines are the "remote: pier: …" lines of a push's output.
+func pierLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "remote: pier:") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// resetPeakRSS resets pid's VmHWM to its current RSS (Linux ≥ 4.0); where
+// it cannot, the peak stays the process's lifetime peak, an upper bound.
+func resetPeakRSS(pid int) {
+	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+}
+
+// procStatus reads one kB field (VmRSS, VmHWM) of /proc/pid/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("%s not found for pid %d", field, pid)
+}
+
+// treeSampler records the highest total RSS of a process and its
+// descendants (pier serve's git, index-pack and hook processes), sampled.
+type treeSampler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	peak int64
+}
+
+func startTreeSampler(pid int, every time.Duration) *treeSampler {
+	s := &treeSampler{done: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			s.peak = max(s.peak, treeRSS(pid))
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *treeSampler) stop() int64 {
+	close(s.done)
+	s.wg.Wait()
+	return s.peak
+}
+
+// treeRSS is the summed VmRSS of pid and its descendants.
+func treeRSS(pid int) int64 {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		rest := string(b[bytes.LastIndexByte(b, ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], child)
+		}
+	}
+	var total int64
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = append(queue[1:], children[p]...)
+		if r, err := procStatus(p, "VmRSS"); err == nil {
+			total += r
+		}
+	}
+	return total
+}
+
+func saveHeapProfile(ctx context.Context, p *pierProc, file string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", p.API+"/debug/pprof/heap", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func holds(ok bool) string {
+	if ok {
+		return "holds"
+	}
+	return "MISSED"
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
