@@ -43,11 +43,12 @@ const (
 // push` start until the edge serves the new file), with the same changes
 // made by `pier deploy` in the same run as the baseline.
 //
-//	go run ./internal/bench git [-rounds 5] [-heapprofile FILE]
+//	go run ./internal/bench git [-rounds 5] [-heapprofile FILE] [-cpuprofile FILE]
 func benchGitPush(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("git", flag.ContinueOnError)
 	rounds := fs.Int("rounds", 5, "one-file changes pushed (and deployed by the CLI, the baseline)")
 	heapProfile := fs.String("heapprofile", "", "write pier serve's heap profile (pprof, allocations since start) after the first push to this file")
+	cpuProfile := fs.String("cpuprofile", "", "after the measurements, profile pier serve's CPU for 10 s of one-file pushes back to back into this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func benchGitPush(ctx context.Context, args []string) error {
 	built := time.Since(started)
 
 	var extra []string
-	if *heapProfile != "" {
+	if *heapProfile != "" || *cpuProfile != "" {
 		extra = append(extra, "--pprof")
 	}
 	p, err := startPierServe(ctx, filepath.Join(work, "data"), extra, nil)
@@ -97,11 +98,20 @@ func benchGitPush(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cpuBefore, err := processCPU(pid)
+	if err != nil {
+		return err
+	}
 	sampler := startTreeSampler(pid, 50*time.Millisecond)
 	start := time.Now()
 	out, err := g.run(ctx, repo, "push", "pier", "main")
 	firstPush := time.Since(start)
 	treePeak := sampler.stop()
+	if err != nil {
+		return err
+	}
+	clientCPU := g.lastCPU
+	cpuAfter, err := processCPU(pid)
 	if err != nil {
 		return err
 	}
@@ -111,7 +121,7 @@ func benchGitPush(ctx context.Context, args []string) error {
 	}
 	rssAfter, _ := procStatus(pid, "VmRSS")
 	if *heapProfile != "" {
-		if err := saveHeapProfile(ctx, p, *heapProfile); err != nil {
+		if err := savePprof(ctx, p, "heap", *heapProfile); err != nil {
 			return err
 		}
 	}
@@ -123,29 +133,19 @@ func benchGitPush(ctx context.Context, args []string) error {
 	}
 
 	// One-file changes: pushed, then the same change by `pier deploy`.
-	var pushed, deployed []time.Duration
+	var pushed, pushReturned, deployed []time.Duration
 	for i := range *rounds {
-		marker := fmt.Sprintf("<h1>git round %d, %d</h1>\n", i, time.Now().UnixNano())
-		if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
+		returned, served, err := g.pushOneFile(ctx, repo, edge, fmt.Sprintf("git round %d", i))
+		if err != nil {
 			return err
 		}
-		if _, err := g.run(ctx, repo, "commit", "-q", "-a", "-m", fmt.Sprintf("round %d", i)); err != nil {
+		pushed, pushReturned = append(pushed, served), append(pushReturned, returned)
+
+		marker := fmt.Sprintf("<h1>deploy round %d, %d</h1>\n", i, time.Now().UnixNano())
+		if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
 			return err
 		}
 		start := time.Now()
-		if _, err := g.run(ctx, repo, "push", "pier", "main"); err != nil {
-			return err
-		}
-		if err := edge.waitFor(ctx, gitBenchChangedURL, marker); err != nil {
-			return fmt.Errorf("round %d, git push: %w", i, err)
-		}
-		pushed = append(pushed, time.Since(start))
-
-		marker = fmt.Sprintf("<h1>deploy round %d, %d</h1>\n", i, time.Now().UnixNano())
-		if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
-			return err
-		}
-		start = time.Now()
 		if _, err := p.cli(ctx, "deploy", repo, "--site", gitBenchSite, "--json"); err != nil {
 			return err
 		}
@@ -167,13 +167,61 @@ func benchGitPush(ctx context.Context, args []string) error {
 	fmt.Printf("  pier serve RSS during it            before %d MB, peak %d MB, after %d MB: grew %d MB   (target < %d MB: %s)\n",
 		rssBefore>>20, peak>>20, rssAfter>>20, grew>>20, gitBenchRSSTarget>>20, holds(grew < gitBenchRSSTarget))
 	fmt.Printf("  pier serve + its git processes      peak %d MB together (sampled every 50 ms)\n", treePeak>>20)
+	fmt.Printf("  CPU during it                       pier serve %v, its git processes %v, the pushing git %v   (%v wall on %d cores)\n",
+		(cpuAfter.self - cpuBefore.self).Round(10*time.Millisecond), (cpuAfter.children - cpuBefore.children).Round(10*time.Millisecond),
+		clientCPU.Round(10*time.Millisecond), firstPush.Round(time.Second), cores())
 	if *rounds > 0 {
 		fmt.Printf("  one-file change, git push → served  median %v, max %v over %d   (target < %v: %s)\n",
 			median(pushed).Round(time.Millisecond), slices.Max(pushed).Round(time.Millisecond), len(pushed),
 			gitBenchChangeTarget, holds(slices.Max(pushed) < gitBenchChangeTarget))
+		fmt.Printf("    of which git push itself          median %v, max %v\n",
+			median(pushReturned).Round(time.Millisecond), slices.Max(pushReturned).Round(time.Millisecond))
 		fmt.Printf("  same change by pier deploy → served median %v, max %v over %d   (baseline, same run)\n",
 			median(deployed).Round(time.Millisecond), slices.Max(deployed).Round(time.Millisecond), len(deployed))
 	}
+	if *cpuProfile != "" {
+		return profileOneFilePushes(ctx, p, g, repo, edge, *cpuProfile)
+	}
+	return nil
+}
+
+// pushOneFile commits a change of one file and pushes it: how long the
+// push took, and how long until the edge served the new content.
+func (g *gitRunner) pushOneFile(ctx context.Context, repo string, edge *edgePoller, what string) (returned, served time.Duration, err error) {
+	marker := fmt.Sprintf("<h1>%s, %d</h1>\n", what, time.Now().UnixNano())
+	if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
+		return 0, 0, err
+	}
+	if _, err := g.run(ctx, repo, "commit", "-q", "-a", "-m", what); err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if _, err := g.run(ctx, repo, "push", "pier", "main"); err != nil {
+		return 0, 0, err
+	}
+	returned = time.Since(start)
+	if err := edge.waitFor(ctx, gitBenchChangedURL, marker); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return returned, time.Since(start), nil
+}
+
+// profileOneFilePushes writes a 10 s CPU profile of pier serve taken while
+// one-file changes are pushed back to back.
+func profileOneFilePushes(ctx context.Context, p *pierProc, g *gitRunner, repo string, edge *edgePoller, file string) error {
+	const seconds = 10
+	done := make(chan error, 1)
+	go func() { done <- savePprof(ctx, p, "profile?seconds="+strconv.Itoa(seconds), file) }()
+	n := 0
+	for deadline := time.Now().Add(seconds * time.Second); time.Now().Before(deadline); n++ {
+		if _, _, err := g.pushOneFile(ctx, repo, edge, fmt.Sprintf("profiled push %d", n)); err != nil {
+			return err
+		}
+	}
+	if err := <-done; err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "  CPU profile of pier serve over %d one-file pushes written to %s\n", n, file)
 	return nil
 }
 
@@ -205,7 +253,10 @@ func gitBenchFile(i int) (string, []byte) {
 
 // gitRunner runs git with an environment of its own (no user or system
 // configuration, never a prompt).
-type gitRunner struct{ env []string }
+type gitRunner struct {
+	env     []string
+	lastCPU time.Duration // user + system time of the last run, with the processes it waited for
+}
 
 func gitBenchEnv(work string) []string {
 	home := filepath.Join(work, "home")
@@ -228,7 +279,11 @@ func (g *gitRunner) run(ctx context.Context, dir string, args ...string) (string
 	cmd.Env = g.env
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		g.lastCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	if err != nil {
 		return stderr.String(), fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stderr.String(), nil
@@ -359,6 +414,33 @@ func procStatus(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("%s not found for pid %d", field, pid)
 }
 
+// cpuTimes is a process's CPU time (user + system): its own, and that of
+// the children it has waited for (pier serve's git processes).
+type cpuTimes struct{ self, children time.Duration }
+
+// processCPU reads pid's CPU times from /proc/pid/stat (in clock ticks of
+// 1/100 s, USER_HZ on Linux).
+func processCPU(pid int) (cpuTimes, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	// pid (comm) state ppid … utime stime cutime cstime: fields 14–17;
+	// after the comm, state is the first.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 15 {
+		return cpuTimes{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	var ticks [4]int64
+	for i := range ticks {
+		if ticks[i], err = strconv.ParseInt(f[11+i], 10, 64); err != nil {
+			return cpuTimes{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+	}
+	const tick = 10 * time.Millisecond
+	return cpuTimes{self: time.Duration(ticks[0]+ticks[1]) * tick, children: time.Duration(ticks[2]+ticks[3]) * tick}, nil
+}
+
 // treeSampler records the highest total RSS of a process and its
 // descendants (pier serve's git, index-pack and hook processes), sampled.
 type treeSampler struct {
@@ -427,8 +509,9 @@ func treeRSS(pid int) int64 {
 	return total
 }
 
-func saveHeapProfile(ctx context.Context, p *pierProc, file string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", p.API+"/debug/pprof/heap", nil)
+// savePprof saves pier serve's /debug/pprof/<name> to file.
+func savePprof(ctx context.Context, p *pierProc, name, file string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", p.API+"/debug/pprof/"+name, nil)
 	if err != nil {
 		return err
 	}
@@ -439,7 +522,7 @@ func saveHeapProfile(ctx context.Context, p *pierProc, file string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("heap profile: %s", resp.Status)
+		return fmt.Errorf("pprof %s: %s", name, resp.Status)
 	}
 	f, err := os.Create(file)
 	if err != nil {
