@@ -106,7 +106,7 @@ func benchGitPush(ctx context.Context, args []string) error {
 	start := time.Now()
 	out, err := g.run(ctx, repo, "push", "pier", "main")
 	firstPush := time.Since(start)
-	treePeak := sampler.stop()
+	treePeak, atPeak := sampler.stop()
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func benchGitPush(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("  pier serve RSS during it            before %d MB, peak %d MB, after %d MB: grew %d MB   (target < %d MB: %s)\n",
 		rssBefore>>20, peak>>20, rssAfter>>20, grew>>20, gitBenchRSSTarget>>20, holds(grew < gitBenchRSSTarget))
-	fmt.Printf("  pier serve + its git processes      peak %d MB together (sampled every 50 ms)\n", treePeak>>20)
+	fmt.Printf("  pier serve + its git processes      peak %d MB together (sampled every 50 ms): %s\n", treePeak>>20, describeRSS(atPeak))
 	fmt.Printf("  CPU during it                       pier serve %v, its git processes %v, the pushing git %v   (%v wall on %d cores)\n",
 		(cpuAfter.self - cpuBefore.self).Round(10*time.Millisecond), (cpuAfter.children - cpuBefore.children).Round(10*time.Millisecond),
 		clientCPU.Round(10*time.Millisecond), firstPush.Round(time.Second), cores())
@@ -399,7 +399,7 @@ func resetPeakRSS(pid int) {
 	os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
 }
 
-// procStatus reads one kB field (VmRSS, VmHWM) of /proc/pid/status, in bytes.
+// procStatus reads one kB field (VmRSS, VmHWM, RssAnon) of /proc/pid/status, in bytes.
 func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -444,9 +444,10 @@ func processCPU(pid int) (cpuTimes, error) {
 // treeSampler records the highest total RSS of a process and its
 // descendants (pier serve's git, index-pack and hook processes), sampled.
 type treeSampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	peak int64
+	done   chan struct{}
+	wg     sync.WaitGroup
+	peak   int64
+	atPeak []procRSS // the processes of the highest sample
 }
 
 func startTreeSampler(pid int, every time.Duration) *treeSampler {
@@ -457,7 +458,9 @@ func startTreeSampler(pid int, every time.Duration) *treeSampler {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			s.peak = max(s.peak, treeRSS(pid))
+			if total, procs := treeRSS(pid); total > s.peak {
+				s.peak, s.atPeak = total, procs
+			}
 			select {
 			case <-s.done:
 				return
@@ -468,14 +471,56 @@ func startTreeSampler(pid int, every time.Duration) *treeSampler {
 	return s
 }
 
-func (s *treeSampler) stop() int64 {
+func (s *treeSampler) stop() (int64, []procRSS) {
 	close(s.done)
 	s.wg.Wait()
-	return s.peak
+	return s.peak, s.atPeak
 }
 
-// treeRSS is the summed VmRSS of pid and its descendants.
-func treeRSS(pid int) int64 {
+// procRSS is one process of a sample: what it runs, and its RSS.
+type procRSS struct {
+	name      string
+	rss, anon int64 // anon: RssAnon, the part that is not mapped files (git maps its packs)
+}
+
+// describeRSS lists the processes that hold at least 1 MB, largest first.
+func describeRSS(procs []procRSS) string {
+	procs = slices.Clone(procs)
+	slices.SortStableFunc(procs, func(a, b procRSS) int { return int(b.rss>>20 - a.rss>>20) })
+	var parts []string
+	for _, p := range procs {
+		if p.rss >= 1<<20 {
+			parts = append(parts, fmt.Sprintf("%s %d MB (%d anonymous)", p.name, p.rss>>20, p.anon>>20))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// procName names what pid runs: its program, and for git the subcommand
+// ("git index-pack").
+func procName(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return strconv.Itoa(pid)
+	}
+	argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	name := filepath.Base(argv[0])
+	if name != "git" && name != "pier" {
+		return name
+	}
+	for i := 1; i < len(argv); i++ {
+		switch a := argv[i]; {
+		case a == "-c" || a == "-C":
+			i++
+		case !strings.HasPrefix(a, "-"):
+			return name + " " + a
+		}
+	}
+	return name
+}
+
+// treeRSS is the summed VmRSS of pid and its descendants, and each one's.
+func treeRSS(pid int) (int64, []procRSS) {
 	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -498,15 +543,18 @@ func treeRSS(pid int) int64 {
 		}
 	}
 	var total int64
+	var procs []procRSS
 	queue := []int{pid}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = append(queue[1:], children[p]...)
 		if r, err := procStatus(p, "VmRSS"); err == nil {
+			anon, _ := procStatus(p, "RssAnon")
 			total += r
+			procs = append(procs, procRSS{procName(p), r, anon})
 		}
 	}
-	return total
+	return total, procs
 }
 
 // savePprof saves pier serve's /debug/pprof/<name> to file.
