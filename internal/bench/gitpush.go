@@ -133,26 +133,17 @@ func benchGitPush(ctx context.Context, args []string) error {
 	}
 
 	// One-file changes: pushed, then the same change by `pier deploy`.
-	var pushed, pushReturned, deployed []time.Duration
+	var pushed, deployed []oneChange
 	for i := range *rounds {
-		returned, served, err := g.pushOneFile(ctx, repo, edge, fmt.Sprintf("git round %d", i))
+		c, err := g.pushOneFile(ctx, p, repo, edge, fmt.Sprintf("git round %d", i))
 		if err != nil {
-			return err
+			return fmt.Errorf("round %d, git push: %w", i, err)
 		}
-		pushed, pushReturned = append(pushed, served), append(pushReturned, returned)
-
-		marker := fmt.Sprintf("<h1>deploy round %d, %d</h1>\n", i, time.Now().UnixNano())
-		if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
-			return err
-		}
-		start := time.Now()
-		if _, err := p.cli(ctx, "deploy", repo, "--site", gitBenchSite, "--json"); err != nil {
-			return err
-		}
-		if err := edge.waitFor(ctx, gitBenchChangedURL, marker); err != nil {
+		pushed = append(pushed, c)
+		if c, err = deployOneFile(ctx, p, repo, edge, fmt.Sprintf("deploy round %d", i)); err != nil {
 			return fmt.Errorf("round %d, pier deploy: %w", i, err)
 		}
-		deployed = append(deployed, time.Since(start))
+		deployed = append(deployed, c)
 	}
 
 	grew := peak - rssBefore
@@ -171,13 +162,21 @@ func benchGitPush(ctx context.Context, args []string) error {
 		(cpuAfter.self - cpuBefore.self).Round(10*time.Millisecond), (cpuAfter.children - cpuBefore.children).Round(10*time.Millisecond),
 		clientCPU.Round(10*time.Millisecond), firstPush.Round(time.Second), cores())
 	if *rounds > 0 {
+		served := func(c oneChange) time.Duration { return c.served }
+		returned := func(c oneChange) time.Duration { return c.returned }
+		ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+		cpu := func(cs []oneChange) string {
+			return fmt.Sprintf("pier serve %v, its processes %v, the client %v", ms(medianOf(cs, func(c oneChange) time.Duration { return c.server })),
+				ms(medianOf(cs, func(c oneChange) time.Duration { return c.children })), ms(medianOf(cs, func(c oneChange) time.Duration { return c.client })))
+		}
 		fmt.Printf("  one-file change, git push → served  median %v, max %v over %d   (target < %v: %s)\n",
-			median(pushed).Round(time.Millisecond), slices.Max(pushed).Round(time.Millisecond), len(pushed),
-			gitBenchChangeTarget, holds(slices.Max(pushed) < gitBenchChangeTarget))
-		fmt.Printf("    of which git push itself          median %v, max %v\n",
-			median(pushReturned).Round(time.Millisecond), slices.Max(pushReturned).Round(time.Millisecond))
+			ms(medianOf(pushed, served)), ms(maxOf(pushed, served)), len(pushed), gitBenchChangeTarget, holds(maxOf(pushed, served) < gitBenchChangeTarget))
+		fmt.Printf("    of which git push itself          median %v, max %v\n", ms(medianOf(pushed, returned)), ms(maxOf(pushed, returned)))
+		fmt.Printf("    CPU (medians)                     %s\n", cpu(pushed))
 		fmt.Printf("  same change by pier deploy → served median %v, max %v over %d   (baseline, same run)\n",
-			median(deployed).Round(time.Millisecond), slices.Max(deployed).Round(time.Millisecond), len(deployed))
+			ms(medianOf(deployed, served)), ms(maxOf(deployed, served)), len(deployed))
+		fmt.Printf("    of which pier deploy itself       median %v, max %v\n", ms(medianOf(deployed, returned)), ms(maxOf(deployed, returned)))
+		fmt.Printf("    CPU (medians)                     %s\n", cpu(deployed))
 	}
 	if *cpuProfile != "" {
 		return profileOneFilePushes(ctx, p, g, repo, edge, *cpuProfile)
@@ -185,25 +184,90 @@ func benchGitPush(ctx context.Context, args []string) error {
 	return nil
 }
 
-// pushOneFile commits a change of one file and pushes it: how long the
-// push took, and how long until the edge served the new content.
-func (g *gitRunner) pushOneFile(ctx context.Context, repo string, edge *edgePoller, what string) (returned, served time.Duration, err error) {
+// oneChange is what one one-file change cost: wall time from the start of
+// `git push` or `pier deploy` until it returned and until the edge served
+// the new content, and the CPU time of pier serve, of the processes it
+// ran (git) and of the client (git push or the pier CLI).
+type oneChange struct {
+	returned, served         time.Duration
+	server, children, client time.Duration
+}
+
+// pushOneFile commits a change of one file and pushes it.
+func (g *gitRunner) pushOneFile(ctx context.Context, p *pierProc, repo string, edge *edgePoller, what string) (oneChange, error) {
 	marker := fmt.Sprintf("<h1>%s, %d</h1>\n", what, time.Now().UnixNano())
 	if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
-		return 0, 0, err
+		return oneChange{}, err
 	}
 	if _, err := g.run(ctx, repo, "commit", "-q", "-a", "-m", what); err != nil {
-		return 0, 0, err
+		return oneChange{}, err
+	}
+	return measureChange(ctx, p, edge, marker, func() (time.Duration, error) {
+		_, err := g.run(ctx, repo, "push", "pier", "main")
+		return g.lastCPU, err
+	})
+}
+
+// deployOneFile changes one file and publishes it with `pier deploy`.
+func deployOneFile(ctx context.Context, p *pierProc, repo string, edge *edgePoller, what string) (oneChange, error) {
+	marker := fmt.Sprintf("<h1>%s, %d</h1>\n", what, time.Now().UnixNano())
+	if err := os.WriteFile(filepath.Join(repo, gitBenchChangedPath), []byte(marker), 0o644); err != nil {
+		return oneChange{}, err
+	}
+	return measureChange(ctx, p, edge, marker, func() (time.Duration, error) {
+		cmd := exec.CommandContext(ctx, pierBin(), "deploy", repo, "--site", gitBenchSite, "--json")
+		cmd.Env = append(os.Environ(), "PIER_API="+p.API, "PIER_TOKEN="+p.Token)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("pier deploy: %v: %s", err, stderr.String())
+		}
+		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+	})
+}
+
+// measureChange times publish (which returns its client's CPU time) and
+// the edge serving marker at gitBenchChangedURL after it.
+func measureChange(ctx context.Context, p *pierProc, edge *edgePoller, marker string, publish func() (time.Duration, error)) (oneChange, error) {
+	pid := p.cmd.Process.Pid
+	before, err := processCPU(pid)
+	if err != nil {
+		return oneChange{}, err
 	}
 	start := time.Now()
-	if _, err := g.run(ctx, repo, "push", "pier", "main"); err != nil {
-		return 0, 0, err
+	client, err := publish()
+	if err != nil {
+		return oneChange{}, err
 	}
-	returned = time.Since(start)
+	c := oneChange{returned: time.Since(start), client: client}
 	if err := edge.waitFor(ctx, gitBenchChangedURL, marker); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", what, err)
+		return oneChange{}, err
 	}
-	return returned, time.Since(start), nil
+	c.served = time.Since(start)
+	after, err := processCPU(pid)
+	if err != nil {
+		return oneChange{}, err
+	}
+	c.server, c.children = after.self-before.self, after.children-before.children
+	return c, nil
+}
+
+// medianOf is the median of one figure of changes.
+func medianOf(changes []oneChange, figure func(oneChange) time.Duration) time.Duration {
+	ds := make([]time.Duration, len(changes))
+	for i, c := range changes {
+		ds[i] = figure(c)
+	}
+	return median(ds)
+}
+
+// maxOf is the largest of one figure of changes.
+func maxOf(changes []oneChange, figure func(oneChange) time.Duration) time.Duration {
+	var m time.Duration
+	for _, c := range changes {
+		m = max(m, figure(c))
+	}
+	return m
 }
 
 // profileOneFilePushes writes a 10 s CPU profile of pier serve taken while
@@ -214,7 +278,7 @@ func profileOneFilePushes(ctx context.Context, p *pierProc, g *gitRunner, repo s
 	go func() { done <- savePprof(ctx, p, "profile?seconds="+strconv.Itoa(seconds), file) }()
 	n := 0
 	for deadline := time.Now().Add(seconds * time.Second); time.Now().Before(deadline); n++ {
-		if _, _, err := g.pushOneFile(ctx, repo, edge, fmt.Sprintf("profiled push %d", n)); err != nil {
+		if _, err := g.pushOneFile(ctx, p, repo, edge, fmt.Sprintf("profiled push %d", n)); err != nil {
 			return err
 		}
 	}
