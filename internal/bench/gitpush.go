@@ -569,6 +569,9 @@ func procName(pid int) string {
 	}
 	argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 	name := filepath.Base(argv[0])
+	if name == filepath.Base(pierBin()) {
+		name = "pier"
+	}
 	if name != "git" && name != "pier" {
 		return name
 	}
