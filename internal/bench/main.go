@@ -5,10 +5,11 @@
 //	go run ./internal/bench memory   # RSS of `pier serve` with 10,000 sites routed and 100 warm
 //	go run ./internal/bench worker   # the Go example worker through pier vs the same handler natively
 //	go run ./internal/bench tls      # TLS handshakes/s, pier vs nginx (same certificate); verify → certificate time against Pebble
+//	go run ./internal/bench git      # git push of a 10,000-file / 200 MB repository (time, RSS), then one-file pushes vs pier deploy
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
-// bench-tools), MinIO and Pebble (.cache/bin, make tools).
+// bench-tools), MinIO and Pebble (.cache/bin, make tools), and git.
 package main
 
 import (
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -43,6 +44,8 @@ func main() {
 		err = benchMemory(ctx)
 	case "tls":
 		err = benchTLS(ctx, os.Args[2:])
+	case "git":
+		err = benchGitPush(ctx, os.Args[2:])
 	case "tls-load":
 		err = runTLSLoad(ctx, os.Args[2:])
 	case "tls-bare-server":
