@@ -200,8 +200,9 @@ describe.each(widths)('CLI parity at %d px', (width) => {
       const dialog = page.getByRole('dialog', { name: `Revoke the admin token “${name}”?` });
       await dialog.getByRole('button', { name: 'Revoke and sign out' }).click();
       await page.getByLabel('Token', { exact: true }).waitFor();
-      expect(await page.textContent('body')).toContain('Your session has ended');
-      expect(new URL(page.url()).pathname).toBe('/sign-in');
+      // The sign-in form may show before the address bar says /sign-in.
+      await expect.poll(() => new URL(page.url()).pathname).toBe('/sign-in');
+      await expect.poll(() => page.textContent('body')).toContain('Your session has ended');
     });
     expect(await tenantsStatus(token)).toBe(401);
     expect(await tenantsStatus(pier.adminToken)).toBe(200);
