@@ -180,8 +180,21 @@ func countIn(hashes []string, m assets.Manifest) int {
 	return n
 }
 
-// lsTree lists every entry of tree, recursively, with blob sizes.
+// A tree's listing is bounded before it is held: trees share subtrees,
+// so a pack of a few hundred bytes can list millions of paths (a "git
+// bomb"), and the paths of a tree n directories deep add up to n² bytes.
+// A site publishes at most assets.DefaultMaxFiles files by default.
+const (
+	maxTreeEntries   = 250_000
+	maxTreePathBytes = 64 << 20
+)
+
+// lsTree lists every entry of tree, recursively, with blob sizes; it
+// refuses a tree listing more than maxTreeEntries entries or
+// maxTreePathBytes of paths.
 func (p *push) lsTree(ctx context.Context, env []string, tree string) ([]treeEntry, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cmd := p.s.command(ctx, env, nil, "--git-dir="+p.dir, "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", tree)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -193,6 +206,7 @@ func (p *push) lsTree(ctx context.Context, env []string, tree string) ([]treeEnt
 		return nil, err
 	}
 	var entries []treeEntry
+	var pathBytes int
 	br := bufio.NewReaderSize(stdout, 64<<10)
 	for {
 		line, err := br.ReadString(0)
@@ -212,6 +226,14 @@ func (p *push) lsTree(ctx context.Context, env []string, tree string) ([]treeEnt
 		e := treeEntry{mode: f[0], typ: f[1], oid: f[2], path: name}
 		if f[3] != "-" {
 			e.size, _ = strconv.ParseInt(f[3], 10, 64)
+		}
+		if pathBytes += len(name); len(entries) == maxTreeEntries || pathBytes > maxTreePathBytes {
+			cancel()
+			_ = cmd.Wait()
+			if len(entries) == maxTreeEntries {
+				return nil, refusef("the pushed tree lists more than %s files and directories, more than a site can publish", comma(maxTreeEntries))
+			}
+			return nil, refusef("the pushed tree's paths add up to more than %d MB (directories nested too deep), more than a site can publish", maxTreePathBytes>>20)
 		}
 		entries = append(entries, e)
 	}
