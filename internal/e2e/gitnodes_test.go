@@ -544,6 +544,34 @@ func TestGitNodesPackBomb(t *testing.T) {
 		}
 	}
 
+	// (d) Git bombs, a few kilobytes each: trees sharing subtrees, 16
+	// wide and 5 deep (1,118,481 paths), and a chain of 12,000 nested
+	// directories (288 MB of paths).
+	for _, c := range []struct {
+		name         string
+		width, depth int
+		refuse       string
+	}{
+		{"git bomb, 16 wide and 5 deep", 16, 5, "more than 250,000 files and directories"},
+		{"git bomb, 12,000 deep", 1, 12_000, "nested too deep"},
+	} {
+		what := "(d) " + c.name
+		gitBomb := gnTreeBombPack(t, base, c.width, c.depth)
+		watch = gnWatchRSS(pid)
+		began = time.Now()
+		status, report, progress := gnReceivePack(t, s, tok, "bomb", base, gitBomb.commit, gitBomb.pack)
+		peak = watch()
+		t.Logf("%s: a pack of %d bytes: the push took %v: %s", what, len(gitBomb.pack), time.Since(began).Round(time.Millisecond), gnRemoteLines(strings.ReplaceAll(progress, "pier:", "remote: pier:")))
+		if status != 200 || strings.Contains(report, "ok refs/heads/main") || !strings.Contains(report, "ng refs/heads/main") {
+			t.Errorf("%s: not refused: HTTP %d\nreport: %q\nprogress:\n%s", what, status, report, tail(progress, 3000))
+		}
+		if !strings.Contains(progress, "pier: refused main") || !strings.Contains(progress, c.refuse) {
+			t.Errorf("%s: the refusal does not say %q:\n%s", what, c.refuse, tail(progress, 3000))
+		}
+		unchanged(what)
+		checkMemory(what, peak)
+	}
+
 	resp, err := http.Get(s.API + "/healthz")
 	if err != nil {
 		t.Fatalf("healthz after the bombs: %v", err)
@@ -770,6 +798,61 @@ func gnZerosPack(t *testing.T, parent string, size int64) gnBomb {
 	sum := sha1.Sum(pack.Bytes())
 	pack.Write(sum[:])
 	return gnBomb{commit: hex.EncodeToString(commitID), pack: pack.Bytes()}
+}
+
+// gnTreeBombPack builds a pack whose commit (on top of parent) has a
+// tree of depth levels of width directories each, all sharing one subtree
+// per level, over width files sharing one blob: width^depth paths from
+// depth+4 objects.
+func gnTreeBombPack(t *testing.T, parent string, width, depth int) gnBomb {
+	t.Helper()
+	var pack bytes.Buffer
+	count := 0
+	var objs bytes.Buffer
+	add := func(typ int, name string, body []byte) []byte {
+		count++
+		h := sha1.New()
+		fmt.Fprintf(h, "%s %d\x00", name, len(body))
+		h.Write(body)
+		size := int64(len(body))
+		b := []byte{byte(typ<<4) | byte(size&0x0f)}
+		for size >>= 4; size > 0; size >>= 7 {
+			b[len(b)-1] |= 0x80
+			b = append(b, byte(size&0x7f))
+		}
+		objs.Write(b)
+		zw := zlib.NewWriter(&objs)
+		zw.Write(body)
+		zw.Close()
+		return h.Sum(nil)
+	}
+	const objCommit, objTree, objBlob = 1, 2, 3
+	id := add(objBlob, "blob", []byte("x"))
+	mode := "100644"
+	for level := 0; level < depth; level++ {
+		var tree bytes.Buffer
+		for i := range width {
+			fmt.Fprintf(&tree, "%s %c%02d\x00", mode, "fd"[min(level, 1)], i)
+			tree.Write(id)
+		}
+		id = add(objTree, "tree", tree.Bytes())
+		mode = "40000"
+	}
+	index := add(objBlob, "blob", []byte("git bomb"))
+	var root bytes.Buffer
+	root.WriteString("40000 bomb\x00")
+	root.Write(id)
+	root.WriteString("100644 index.html\x00")
+	root.Write(index)
+	rootID := add(objTree, "tree", root.Bytes())
+	commit := add(objCommit, "commit", []byte(fmt.Sprintf("tree %x\nparent %s\nauthor Pier Test <test@pier.example> 1700000000 +0000\ncommitter Pier Test <test@pier.example> 1700000000 +0000\n\ngit bomb\n", rootID, parent)))
+	pack.WriteString("PACK")
+	binary.Write(&pack, binary.BigEndian, uint32(2))
+	binary.Write(&pack, binary.BigEndian, uint32(count))
+	pack.Write(objs.Bytes())
+	sum := sha1.Sum(pack.Bytes())
+	pack.Write(sum[:])
+	return gnBomb{commit: hex.EncodeToString(commit), pack: pack.Bytes()}
 }
 
 // gnReceivePack pushes pack to site's main (old → new) the way git's smart
