@@ -363,8 +363,10 @@ func TestGitNodesConcurrentPushes(t *testing.T) {
 // A huge incompressible blob is refused at the tenant's push limit; a huge
 // blob that compresses to almost nothing passes that limit but is refused
 // by the publish step (over the file size limit) without being held in
-// memory; a deep tree and many objects are refused or accepted cleanly.
-// The site is unchanged by every refusal, and the server stays healthy.
+// memory; a deep tree and many objects are refused or accepted cleanly;
+// git bombs (a tiny pack whose trees list millions of paths, or paths of
+// hundreds of megabytes) are refused before their listing is held. The
+// site is unchanged by every refusal, and the server stays healthy.
 func TestGitNodesPackBomb(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
