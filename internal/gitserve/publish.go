@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets"
@@ -108,7 +111,7 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 	if err := check.Validate(p.s.cfg.Publisher.Limits()); err != nil {
 		return "", false, err
 	}
-	hashes, err := p.hashes(ctx, cat, files, workerEntry)
+	hashes, err := p.hashes(ctx, cat, files, workerEntry, branch, say)
 	if err != nil {
 		return "", false, err
 	}
@@ -133,16 +136,9 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 	if workerEntry != nil {
 		oidOf[hashes[workerEntry.oid]] = *workerEntry
 	}
-	var uploaded int64
-	for _, h := range up.Missing {
-		e := oidOf[h]
-		err := cat.blob(e.oid, func(r io.Reader, size int64) error {
-			return p.s.cfg.Publisher.PutBlob(ctx, p.tenant.ID, up.Session.ID, h, r, size)
-		})
-		if err != nil {
-			return "", false, err
-		}
-		uploaded += e.size
+	uploaded, err := p.upload(ctx, cat, up, oidOf, branch, say)
+	if err != nil {
+		return "", false, err
 	}
 	noun := "files"
 	if len(m) == 1 {
@@ -163,6 +159,98 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 		return "", false, err
 	}
 	return d.ID, false, nil
+}
+
+// Uploading a push's missing blobs: small ones are read whole and stored
+// by uploadWorkers goroutines at once (as the CLI uploads in parallel),
+// large ones streamed one at a time. At most uploadWorkers+cap(jobs)
+// small blobs are held at once.
+const (
+	uploadWorkers = 4
+	smallBlob     = 1 << 20
+)
+
+type blobJob struct {
+	hash string
+	data []byte
+}
+
+// upload stores the blobs of up.Missing and returns their bytes.
+func (p *push) upload(ctx context.Context, cat *catFile, up admin.Upload, oidOf map[string]treeEntry, branch string, say func(string, ...any)) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once     sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+		done     atomic.Int64
+	)
+	fail := func(err error) {
+		once.Do(func() { firstErr = err; cancel() })
+	}
+	put := func(hash string, r io.Reader, size int64) {
+		if err := p.s.cfg.Publisher.PutBlob(ctx, p.tenant.ID, up.Session.ID, hash, r, size); err != nil {
+			fail(err)
+		}
+		done.Add(1)
+	}
+	jobs := make(chan blobJob, uploadWorkers)
+	for range uploadWorkers {
+		wg.Go(func() {
+			for j := range jobs {
+				if ctx.Err() == nil {
+					put(j.hash, bytes.NewReader(j.data), int64(len(j.data)))
+				}
+			}
+		})
+	}
+	tick := newTicker()
+	var uploaded int64
+	for _, h := range up.Missing {
+		if ctx.Err() != nil {
+			break
+		}
+		e := oidOf[h]
+		var err error
+		if e.size <= smallBlob {
+			var data []byte
+			if data, err = cat.small(e.oid, smallBlob, e.path); err == nil {
+				jobs <- blobJob{h, data}
+			}
+		} else {
+			err = cat.blob(e.oid, func(r io.Reader, size int64) error {
+				put(h, r, size)
+				return nil
+			})
+		}
+		if err != nil {
+			fail(err)
+			break
+		}
+		uploaded += e.size
+		if tick.due() {
+			say("%s: uploaded %s of %s new files…", branch, comma(int(done.Load())), comma(len(up.Missing)))
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return uploaded, firstErr
+}
+
+// ticker says when a long step should report progress: every
+// progressEvery, so a push shows it is alive (and proxies see bytes).
+type ticker struct{ next time.Time }
+
+const progressEvery = 5 * time.Second
+
+func newTicker() *ticker { return &ticker{next: time.Now().Add(progressEvery)} }
+
+func (t *ticker) due() bool {
+	if now := time.Now(); now.After(t.next) {
+		t.next = now.Add(progressEvery)
+		return true
+	}
+	return false
 }
 
 // countIn counts the manifest entries whose hash is among hashes.
@@ -207,6 +295,9 @@ func (p *push) lsTree(ctx context.Context, env []string, tree string) ([]treeEnt
 	}
 	var entries []treeEntry
 	var pathBytes int
+	// Files and their directories: room for the most files a deployment
+	// may have (--max-files), and never less than maxTreeEntries.
+	maxEntries := max(maxTreeEntries, 2*p.s.cfg.Publisher.Limits().MaxFiles)
 	br := bufio.NewReaderSize(stdout, 64<<10)
 	for {
 		line, err := br.ReadString(0)
@@ -227,11 +318,11 @@ func (p *push) lsTree(ctx context.Context, env []string, tree string) ([]treeEnt
 		if f[3] != "-" {
 			e.size, _ = strconv.ParseInt(f[3], 10, 64)
 		}
-		if pathBytes += len(name); len(entries) == maxTreeEntries || pathBytes > maxTreePathBytes {
+		if pathBytes += len(name); len(entries) == maxEntries || pathBytes > maxTreePathBytes {
 			cancel()
 			_ = cmd.Wait()
-			if len(entries) == maxTreeEntries {
-				return nil, refusef("the pushed tree lists more than %s files and directories, more than a site can publish", comma(maxTreeEntries))
+			if len(entries) == maxEntries {
+				return nil, refusef("the pushed tree lists more than %s files and directories, more than a site can publish", comma(maxEntries))
 			}
 			return nil, refusef("the pushed tree's paths add up to more than %d MB (directories nested too deep), more than a site can publish", maxTreePathBytes>>20)
 		}
@@ -335,7 +426,7 @@ func (p *push) selectFiles(cat *catFile, entries []treeEntry, byPath map[string]
 // hashes returns the tenant's content hash of every blob of files and of
 // the worker: known ones from the store's git blob index, the others
 // hashed from the objects (and recorded).
-func (p *push) hashes(ctx context.Context, cat *catFile, files map[string]treeEntry, worker *treeEntry) (map[string]string, error) {
+func (p *push) hashes(ctx context.Context, cat *catFile, files map[string]treeEntry, worker *treeEntry, branch string, say func(string, ...any)) (map[string]string, error) {
 	var oids []string
 	seen := map[string]bool{}
 	add := func(e treeEntry) {
@@ -357,10 +448,14 @@ func (p *push) hashes(ctx context.Context, cat *catFile, files map[string]treeEn
 	}
 	out := make(map[string]string, len(oids))
 	var fresh []tenants.GitBlob
+	tick := newTicker()
 	for _, oid := range oids {
 		if b, ok := known[oid]; ok {
 			out[oid] = b.Hash
 			continue
+		}
+		if tick.due() {
+			say("%s: hashed %s of %s new files…", branch, comma(len(fresh)), comma(len(oids)-len(known)))
 		}
 		h := assets.NewHasher(p.tenant.Salt)
 		var size int64
