@@ -327,24 +327,11 @@ func PreviewHost(id, site, domain string) string {
 // serve: another domain, the bare domain, deeper subdomains, or a label
 // that is not a site name or a preview of one. It does not allocate.
 func ParseHost(host, domain string) (site, deployment string, ok bool) {
-	n := len(host) - len(domain) - 1
-	if n <= 0 || host[n] != '.' || host[n+1:] != domain {
+	site, deployment, ok = ParsePrefixHost(host, domain)
+	if !ok || deployment != "" && !ValidDeploymentID(deployment) {
 		return "", "", false
 	}
-	label := host[:n]
-	if strings.IndexByte(label, '.') >= 0 {
-		return "", "", false
-	}
-	dep, site, preview := strings.Cut(label, PreviewSep)
-	if !preview {
-		site, dep = dep, ""
-	} else if !ValidDeploymentID(dep) {
-		return "", "", false
-	}
-	if !ValidLabel(site) || strings.Contains(site, PreviewSep) { // ValidSiteName, inlined
-		return "", "", false
-	}
-	return site, dep, true
+	return site, deployment, true
 }
 
 // BranchHost returns the host of the branch alias alias of the site named

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
-	"context"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
@@ -14,7 +13,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -32,52 +30,29 @@ import (
 // lives in the stores, not on a node's disk), and one node fed pack bombs.
 // Their helpers are prefixed gn.
 
-// gnClient is a git client isolated from the machine's and the user's
-// configuration.
+// gnClient is gitClient (git_test.go) bound to one test, with errors
+// instead of exit codes, for goroutines.
 type gnClient struct {
-	t   *testing.T
-	env []string
+	t *testing.T
+	c *gitClient
 }
 
 func newGNClient(t *testing.T) *gnClient {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	return &gnClient{t: t, env: []string{
-		"HOME=" + t.TempDir(),
-		"PATH=" + os.Getenv("PATH"),
-		"TMPDIR=" + os.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_TERMINAL_PROMPT=0",
-		"LC_ALL=C",
-		// glibc returns memory to the system after every object git
-		// deflates; on some kernels (gVisor) that makes fast-import of
-		// 50,000 blobs take half a minute instead of half a second.
-		"MALLOC_TOP_PAD_=67108864",
-	}}
+	return &gnClient{t: t, c: newGitClient(t)}
 }
 
 // run runs git in dir ("" for anywhere) with stdin (may be nil) and
 // returns its combined output.
 func (g *gnClient) run(dir string, stdin io.Reader, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
-	defer cancel()
-	argv := append([]string{
-		"-c", "user.name=Pier Test", "-c", "user.email=test@pier.example",
-		"-c", "init.defaultBranch=main", "-c", "advice.detachedHead=false",
-	}, args...)
-	cmd := exec.CommandContext(ctx, "git", argv...)
-	cmd.Env = g.env
 	if dir == "" {
 		dir = g.t.TempDir()
 	}
-	cmd.Dir = dir
-	cmd.Stdin = stdin
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	out, code, err := g.c.exec(dir, stdin, args...)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit status %d", code)
+	}
+	return out, err
 }
 
 // must runs git and fails the test if it fails; it returns the output.
@@ -127,20 +102,6 @@ func gnTenantToken(t *testing.T, s *server, tenant string) string {
 		t.Fatalf("creating a token of %s: %d %+v", tenant, code, tok)
 	}
 	return tok.Token
-}
-
-// gnWrite writes files (path → content) under dir.
-func gnWrite(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // gnWaitBody waits until s's edge serves want in host's path.
@@ -193,7 +154,7 @@ func TestGitNodesPushToAnyNode(t *testing.T) {
 	for i := range 49 {
 		files[fmt.Sprintf("pages/p%02d.txt", i)] = fmt.Sprintf("<p>page %d</p>", i)
 	}
-	gnWrite(t, work, files)
+	writeFiles(t, work, files)
 	c1 := g.commit(work, "v1")
 	out := g.must(work, "push", gnRemote(a, tok, "docs"), "main")
 	if !strings.Contains(out, "main: 50 files, 50 uploaded") || !strings.Contains(out, "is live") {
@@ -203,7 +164,7 @@ func TestGitNodesPushToAnyNode(t *testing.T) {
 
 	// A follow-up commit changing one file, pushed to B, which has never
 	// seen the repository.
-	gnWrite(t, work, map[string]string{"index.html": "<h1>v2</h1>"})
+	writeFiles(t, work, map[string]string{"index.html": "<h1>v2</h1>"})
 	c2 := g.commit(work, "v2")
 	out = g.must(work, "push", gnRemote(b, tok, "docs"), "main")
 	if !regexp.MustCompile(`remote: pier: main: 50 files, 1 uploaded, 49 reused`).MatchString(out) {
@@ -257,7 +218,7 @@ func TestGitNodesPushToAnyNode(t *testing.T) {
 		t.Errorf("clone from the restarted A has %s commits, want 2", n)
 	}
 	// And it takes a push again, uploading only the change; B serves it.
-	gnWrite(t, work, map[string]string{"pages/p07.txt": "<p>page 7, v3</p>"})
+	writeFiles(t, work, map[string]string{"pages/p07.txt": "<p>page 7, v3</p>"})
 	c3 := g.commit(work, "v3")
 	out = g.must(work, "push", gnRemote(a, tok, "docs"), "main")
 	if !strings.Contains(out, "main: 50 files, 1 uploaded, 49 reused") {
@@ -292,7 +253,7 @@ func TestGitNodesConcurrentPushes(t *testing.T) {
 		host := tc.site + ".localhost"
 		seed := t.TempDir()
 		g.must(seed, "init", "-q")
-		gnWrite(t, seed, map[string]string{"index.html": "base", "about.html": "about"})
+		writeFiles(t, seed, map[string]string{"index.html": "base", "about.html": "about"})
 		g.commit(seed, "base")
 		g.must(seed, "push", "-q", gnRemote(a, tok, tc.site), "main")
 
@@ -306,7 +267,7 @@ func TestGitNodesConcurrentPushes(t *testing.T) {
 			for i, dir := range clones {
 				g.must(dir, "fetch", "-q", "origin")
 				g.must(dir, "reset", "-q", "--hard", "origin/main")
-				gnWrite(t, dir, map[string]string{"index.html": fmt.Sprintf("round %d, clone %d", round, i+1)})
+				writeFiles(t, dir, map[string]string{"index.html": fmt.Sprintf("round %d, clone %d", round, i+1)})
 				commits[i] = g.commit(dir, fmt.Sprintf("round %d clone %d", round, i+1))
 			}
 			if p0, p1 := strings.TrimSpace(g.must(clones[0], "rev-parse", "HEAD~1")), strings.TrimSpace(g.must(clones[1], "rev-parse", "HEAD~1")); p0 != p1 {
@@ -384,7 +345,7 @@ func TestGitNodesPackBomb(t *testing.T) {
 
 	work := t.TempDir()
 	g.must(work, "init", "-q")
-	gnWrite(t, work, map[string]string{"index.html": "safe"})
+	writeFiles(t, work, map[string]string{"index.html": "safe"})
 	base := g.commit(work, "base")
 	g.must(work, "push", "-q", url, "main")
 	gnWaitBody(t, s, host, "/", "safe")
