@@ -53,29 +53,42 @@ func (rf *runFirst) match(p string) bool {
 }
 
 // globMatch matches s against pattern, where "*" matches any run of bytes
-// and every other byte itself. It runs in O(len(pattern)·len(s)) at worst
-// and never allocates.
+// and every other byte itself. It never allocates and runs in time linear
+// in len(s) for a given pattern, whatever the pattern: patterns come from
+// tenants and paths from anonymous visitors, so matching must never
+// backtrack. With "*" as the only wildcard, matching the literal chunks
+// between stars leftmost-first is exact: the first chunk is a prefix, the
+// last a suffix, and each middle chunk at its leftmost occurrence after
+// the previous one leaves the most room for the rest. Each strings.Index
+// starts where the previous match ended, so s is scanned once per chunk
+// length at most.
 func globMatch(pattern, s string) bool {
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(pattern) && pattern[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case pi < len(pattern) && pattern[pi] == s[si]:
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
+	star := strings.IndexByte(pattern, '*')
+	if star < 0 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, pattern[:star]) {
+		return false
+	}
+	s = s[star:]
+	last := strings.LastIndexByte(pattern, '*')
+	suffix := pattern[last+1:]
+	if len(s) < len(suffix) || !strings.HasSuffix(s, suffix) {
+		return false
+	}
+	s = s[:len(s)-len(suffix)]
+	for mid := pattern[star+1 : last+1]; mid != ""; {
+		i := strings.IndexByte(mid, '*')
+		chunk := mid[:i]
+		mid = mid[i+1:]
+		if chunk == "" {
+			continue
+		}
+		j := strings.Index(s, chunk)
+		if j < 0 {
 			return false
 		}
+		s = s[j+len(chunk):]
 	}
-	for pi < len(pattern) && pattern[pi] == '*' {
-		pi++
-	}
-	return pi == len(pattern)
+	return true
 }
