@@ -544,3 +544,22 @@ func TestRelativeDir(t *testing.T) {
 		t.Errorf("push to a server with a relative Dir: %v\n%s", err, out)
 	}
 }
+
+// TestCostlyAssetsIgnore: a pushed .assetsignore whose rules would take
+// unbounded work over the tree is refused at its bound, not run.
+func TestCostlyAssetsIgnore(t *testing.T) {
+	f := newFixture(t)
+	deep := strings.Repeat("a/", 50)
+	files := map[string]string{".assetsignore": strings.Repeat(strings.Repeat("**/a/", 5)+"z\n", 200)}
+	for i := range 500 {
+		files[fmt.Sprintf("%sf%03d.html", deep, i)] = "x"
+	}
+	repo := newRepo(t, files)
+	out, err := git(t, repo, "push", f.remote("blog", f.token), "main")
+	if err == nil || !strings.Contains(out, ".assetsignore: applying its rules to this tree takes more than") {
+		t.Errorf("push: %v\n%s", err, out)
+	}
+	if s := f.site("blog"); s.ActiveDeployment != "" {
+		t.Errorf("refused push went live: %s", s.ActiveDeployment)
+	}
+}

@@ -27,6 +27,11 @@ const maxProjectFile = 1 << 20
 // placeholderHash stands for content hashes not computed yet.
 const placeholderHash = "0000000000000000"
 
+// maxIgnoreWork bounds the pattern steps a pushed .assetsignore may take
+// over the whole tree (about a second of CPU): the rules are the tenant's,
+// so they must not buy unbounded server time.
+const maxIgnoreWork = 50_000_000
+
 // maxSkipLines bounds the "skipped" lines a push prints.
 const maxSkipLines = 10
 
@@ -375,6 +380,7 @@ func (p *push) selectFiles(cat *catFile, entries []treeEntry, byPath map[string]
 	}
 	files := map[string]treeEntry{}
 	excluded := map[string]bool{} // directories left out, relative to dir
+	work := 0                     // pattern steps of the .assetsignore rules, bounded
 	var skipped []string
 	for _, e := range entries {
 		rel, ok := strings.CutPrefix(e.path, prefix)
@@ -389,7 +395,11 @@ func (p *push) selectFiles(cat *catFile, entries []treeEntry, byPath map[string]
 		}
 		name := path.Base(rel)
 		isDir := e.typ == "tree"
-		if project.AlwaysIgnored(name) || rules.Ignored(rel, isDir) {
+		ignored, cost := rules.IgnoredCost(rel, isDir)
+		if work += cost; work > maxIgnoreWork {
+			return nil, refusef("%s: applying its rules to this tree takes more than %s pattern steps; use fewer or simpler patterns", project.IgnoreFile, comma(maxIgnoreWork))
+		}
+		if project.AlwaysIgnored(name) || ignored {
 			if isDir {
 				excluded[rel] = true
 			}

@@ -273,45 +273,83 @@ func ParseIgnore(data []byte) (IgnoreRules, error) {
 // Ignored reports whether rel (slash-separated, relative to the asset
 // directory, no leading slash) is excluded.
 func (rs IgnoreRules) Ignored(rel string, isDir bool) bool {
+	out, _ := rs.IgnoredCost(rel, isDir)
+	return out
+}
+
+// IgnoredCost is Ignored, and how much matching it took (pattern steps),
+// for a caller that bounds the work of rules it does not trust (the git
+// server applies a pushed .assetsignore to every path of a tree).
+func (rs IgnoreRules) IgnoredCost(rel string, isDir bool) (ignored bool, cost int) {
 	segs := strings.Split(rel, "/")
-	out := false
 	for _, r := range rs {
 		if r.dirOnly && !isDir {
 			continue
 		}
-		if matchSegs(r.segs, segs) {
-			out = !r.negate
+		if matchSegs(r.segs, segs, &cost) {
+			ignored = !r.negate
 		}
 	}
-	return out
+	return ignored, cost
 }
 
 // matchSegs matches path segments against pattern segments where "**"
 // stands for zero or more segments (one or more when it ends the pattern,
-// so "dir/**" matches what is inside dir but not dir itself).
-func matchSegs(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			rest := pat[1:]
-			if len(rest) == 0 {
-				return len(name) > 0
+// so "dir/**" matches what is inside dir but not dir itself), adding the
+// steps it took to *cost.
+//
+// It runs the pattern as a set of positions, one path segment at a time,
+// so it takes at most len(name)·len(pat) steps whatever the pattern: a
+// backtracking matcher takes time exponential in the number of "**".
+func matchSegs(pat, name []string, cost *int) bool {
+	n := len(pat)
+	var buf [2 * 16]bool
+	var cur, next []bool
+	if 2*(n+1) <= len(buf) {
+		cur, next = buf[:n+1], buf[n+1:2*(n+1)]
+	} else {
+		cur, next = make([]bool, n+1), make([]bool, n+1)
+	}
+	// closure adds, for every reachable "**" that does not end the
+	// pattern, the position after it: it may match no segment.
+	closure := func(set []bool) {
+		for j := 0; j < n-1; j++ {
+			if set[j] && pat[j] == "**" {
+				set[j+1] = true
 			}
-			for i := 0; i <= len(name); i++ {
-				if matchSegs(rest, name[i:]) {
-					return true
+		}
+	}
+	cur[0] = true
+	closure(cur)
+	for _, seg := range name {
+		clear(next)
+		live := false
+		for j := 0; j < n; j++ {
+			if !cur[j] {
+				continue
+			}
+			*cost++
+			switch {
+			case pat[j] == "**":
+				next[j] = true // it takes this segment and may take more
+				if j == n-1 {
+					next[n] = true // a final "**" has taken at least one
+				}
+				live = true
+			default:
+				if ok, _ := path.Match(pat[j], seg); ok {
+					next[j+1] = true
+					live = true
 				}
 			}
+		}
+		if !live {
 			return false
 		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
+		closure(next)
+		cur, next = next, cur
 	}
-	return len(name) == 0
+	return cur[n]
 }
 
 // AlwaysIgnored reports whether a file or directory with this name is

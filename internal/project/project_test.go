@@ -3,7 +3,9 @@ package project
 import (
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,5 +100,69 @@ func TestParseIgnoreBadPattern(t *testing.T) {
 	_, err := ParseIgnore([]byte("ok\n[z-\n"))
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("err = %v, want a bad pattern on line 2", err)
+	}
+}
+
+// backtrackSegs is the recursive matcher matchSegs replaced: the
+// reference it must agree with (exponential in the number of "**").
+func backtrackSegs(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			rest := pat[1:]
+			if len(rest) == 0 {
+				return len(name) > 0
+			}
+			for i := 0; i <= len(name); i++ {
+				if backtrackSegs(rest, name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
+func TestMatchSegsAgreesWithBacktracking(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	segs := func(choices []string, n int) []string {
+		out := make([]string, r.IntN(n+1))
+		for i := range out {
+			out[i] = choices[r.IntN(len(choices))]
+		}
+		return out
+	}
+	for range 100_000 {
+		pat := segs([]string{"**", "a", "b", "*", "a*"}, 5)
+		name := segs([]string{"a", "b", "ab", "c"}, 6)
+		var cost int
+		if got, want := matchSegs(pat, name, &cost), backtrackSegs(pat, name); got != want {
+			t.Fatalf("matchSegs(%q, %q) = %v, want %v", pat, name, got, want)
+		}
+	}
+}
+
+// TestMatchSegsBounded: many "**" against a deep path, which a
+// backtracking matcher takes exponential time on, costs at most
+// len(name)·len(pat) steps.
+func TestMatchSegsBounded(t *testing.T) {
+	rules, err := ParseIgnore([]byte(strings.Repeat("**/a/", 12) + "b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := strings.TrimSuffix(strings.Repeat("a/", 300), "/")
+	ignored, cost := rules.IgnoredCost(rel, false)
+	if ignored {
+		t.Error("matched a path without b")
+	}
+	if limit := 300 * len(rules[0].segs); cost > limit || cost == 0 {
+		t.Errorf("cost %d, want 1..%d", cost, limit)
 	}
 }
