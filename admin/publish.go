@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,6 +32,33 @@ const (
 	headersPath   = assets.HeadersFile
 	redirectsPath = assets.RedirectsFile
 )
+
+// spoolPattern names the spool files of blobs being verified.
+const spoolPattern = "pier-blob-*"
+
+// RemoveSpoolDebris deletes the spool files (Config.SpoolDir) of uploads
+// that never finished, a crashed process's, last modified before cutoff
+// (an upload in progress keeps its file's time recent), and returns how
+// many it removed.
+func (a *API) RemoveSpoolDebris(cutoff time.Time) (int, error) {
+	ents, err := os.ReadDir(a.cfg.SpoolDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("admin: listing the spool directory: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if ok, _ := filepath.Match(spoolPattern, e.Name()); !ok || e.IsDir() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) && os.Remove(filepath.Join(a.cfg.SpoolDir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
 
 // memBlobLimit is the largest blob PutBlob holds in memory; larger ones are
 // spooled to a temporary file in Config.SpoolDir while they are verified.
@@ -254,9 +282,10 @@ func (a *API) receive(idx *sessionIndex, hash string, body io.Reader, size int64
 		c.data = buf[:min(n, size)]
 		h.Write(c.data)
 	} else {
-		f, err := os.CreateTemp(a.cfg.SpoolDir, "pier-blob-*")
+		f, err := os.CreateTemp(a.cfg.SpoolDir, spoolPattern)
 		if err != nil {
-			return nil, fmt.Errorf("admin: spooling blob: %w", err)
+			// Like an unwritable blob store: the client may retry later.
+			return nil, fmt.Errorf("admin: spooling blob: %w: %w", assets.ErrUnavailable, err)
 		}
 		c.file = f
 		if n, err = io.Copy(io.MultiWriter(f, h), limited); err != nil {

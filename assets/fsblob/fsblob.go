@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pierhq/pier/assets"
 )
@@ -292,3 +293,38 @@ func copyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error 
 }
 
 var _ assets.Backend = (*Store)(nil)
+
+// RemoveDebris deletes the temporary files (".tmp-…") of writes that
+// never finished, a crashed process's, last modified before cutoff; a
+// write in progress keeps its file's time recent, so processes sharing
+// the directory are safe. It returns how many it removed. It walks the
+// whole directory: run it in the background.
+func (s *Store) RemoveDebris(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil
+		}
+		if os.Remove(p) == nil {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("fsblob: removing debris: %w", err)
+	}
+	return n, nil
+}

@@ -2,6 +2,7 @@ package fsblob_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/assets/blobtest"
@@ -187,4 +189,41 @@ func sizeName(n int) string {
 		return strconv.Itoa(n>>20) + "MiB"
 	}
 	return strconv.Itoa(n>>10) + "KiB"
+}
+
+// TestRemoveDebris: old temporary files of unfinished writes go, recent
+// ones (a write in progress) and blobs stay.
+func TestRemoveDebris(t *testing.T) {
+	s, err := fsblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, "t/x/aaaa", strings.NewReader("blob"), 4); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s.Dir(), "t", "x", "aa")
+	old, recent := filepath.Join(dir, ".tmp-old"), filepath.Join(dir, ".tmp-recent")
+	for _, p := range []string{old, recent} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.RemoveDebris(ctx, time.Now().Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveDebris = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the old temporary file is still there: %v", err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("the recent temporary file is gone: %v", err)
+	}
+	if _, err := s.Size(ctx, "t/x/aaaa"); err != nil {
+		t.Errorf("the blob is gone: %v", err)
+	}
 }

@@ -584,6 +584,7 @@ func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	wg.Go(func() { expireUploads(ctx, s.api, s.log) })
+	wg.Go(func() { removeDebris(ctx, s.api, s.blobs, s.log) })
 	wg.Go(func() { s.api.RunVerifier(ctx) })
 	wg.Go(func() { s.policy.Run(ctx) })
 	wg.Go(func() { s.usage.Run(ctx) })
@@ -815,6 +816,41 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 			} else if n > 0 {
 				log.Info("expired console sessions", "count", n)
 			}
+		}
+	}
+}
+
+// debrisAge is how old a temporary file of an upload must be before it
+// counts as a crashed process's debris: uploads in progress keep theirs
+// fresh.
+const debrisAge = time.Hour
+
+// removeDebris deletes what crashed processes left behind, at start-up
+// and every hour: spool files of unfinished uploads and, with local
+// blobs, temporary files of unfinished writes.
+func removeDebris(ctx context.Context, api *admin.API, blobs assets.Backend, log *slog.Logger) {
+	t := time.NewTicker(debrisAge)
+	defer t.Stop()
+	for {
+		cutoff := time.Now().Add(-debrisAge)
+		if n, err := api.RemoveSpoolDebris(cutoff); err != nil {
+			log.Warn("removing spool debris", "err", err)
+		} else if n > 0 {
+			log.Info("removed spool files of unfinished uploads", "count", n)
+		}
+		if fs, ok := blobs.(interface {
+			RemoveDebris(context.Context, time.Time) (int, error)
+		}); ok {
+			if n, err := fs.RemoveDebris(ctx, cutoff); err != nil && ctx.Err() == nil {
+				log.Warn("removing blob debris", "err", err)
+			} else if n > 0 {
+				log.Info("removed temporary files of unfinished blob writes", "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
