@@ -149,30 +149,16 @@ func benchDeploy(ctx context.Context) error {
 	// The site: 10,000 files averaging 20 KiB (200 MB): 80% binary
 	// (images, fonts: stored as is), 20% HTML/CSS/JS (also compressed).
 	site := filepath.Join(work, "site")
-	r := rand.New(rand.NewPCG(7, 11))
 	var total int64
 	contents := make([][]byte, 0, 10_000)
 	for i := 0; i < 10_000; i++ {
-		size := 4<<10 + r.IntN(32<<10)
-		b := make([]byte, size)
-		ext := "jpg"
-		if i%5 == 0 {
-			ext = "html"
-			const alphabet = "<div class=\"card\">lorem ipsum dolor sit amet</div>\n"
-			for j := range b {
-				b[j] = alphabet[(j+r.IntN(3))%len(alphabet)]
-			}
-		} else {
-			for j := range b {
-				b[j] = byte(r.Uint32())
-			}
-		}
-		p := filepath.Join(site, fmt.Sprintf("d%02d", i%100), fmt.Sprintf("f%05d.%s", i, ext))
+		rel, b := siteFile(i)
+		p := filepath.Join(site, filepath.FromSlash(rel))
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return err
 		}
-		total += int64(size)
+		total += int64(len(b))
 		contents = append(contents, b)
 	}
 
@@ -237,4 +223,33 @@ func benchDeploy(ctx context.Context) error {
 		return fmt.Errorf("redeploy uploaded %d blobs, want exactly 1", second.Uploaded)
 	}
 	return nil
+}
+
+// siteFile is file i of the benchmarks' 10,000-file site (the deploy
+// and git push benchmarks): its path and contents, deterministic (the
+// same on every run and for any i alone). 80% are binary (images, fonts:
+// stored as is), 20% HTML (also compressed); 4–36 KiB each, ≈ 200 MB in
+// all.
+func siteFile(i int) (string, []byte) {
+	r := rand.New(rand.NewPCG(uint64(i), 0x9e3779b97f4a7c15))
+	size := 4<<10 + r.IntN(32<<10)
+	b := make([]byte, size)
+	ext := "jpg"
+	if i%5 == 0 {
+		ext = "html"
+		const alphabet = "<div class=\"card\">lorem ipsum dolor sit amet</div>\n"
+		for j := range b {
+			b[j] = alphabet[(j+r.IntN(3))%len(alphabet)]
+		}
+	} else {
+		var seed [32]byte
+		for k := 0; k < len(seed); k += 8 {
+			v := r.Uint64()
+			for n := range 8 {
+				seed[k+n] = byte(v >> (8 * n))
+			}
+		}
+		rand.NewChaCha8(seed).Read(b)
+	}
+	return fmt.Sprintf("d%02d/f%05d.%s", i%100, i, ext), b
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -127,7 +126,7 @@ func benchGitPush(ctx context.Context, args []string) error {
 	}
 	// The push returns once the deployment is live: the last file must
 	// be served as committed.
-	lastPath, lastData := gitBenchFile(gitBenchFiles - 1)
+	lastPath, lastData := siteFile(gitBenchFiles - 1)
 	if body, err := edge.get(ctx, "/"+lastPath); err != nil || !bytes.Equal(body, lastData) {
 		return fmt.Errorf("after the first push, /%s is not served as committed (%v)", lastPath, err)
 	}
@@ -289,32 +288,6 @@ func profileOneFilePushes(ctx context.Context, p *pierProc, g *gitRunner, repo s
 	return nil
 }
 
-// gitBenchFile is file i of the repository: its path and contents,
-// deterministic (the same on every run and for any i alone).
-func gitBenchFile(i int) (string, []byte) {
-	r := rand.New(rand.NewPCG(uint64(i), 0x9e3779b97f4a7c15))
-	size := 4<<10 + r.IntN(32<<10)
-	b := make([]byte, size)
-	ext := "jpg"
-	if i%5 == 0 {
-		ext = "html"
-		const alphabet = "<div class=\"card\">lorem ipsum dolor sit amet</div>\n"
-		for j := range b {
-			b[j] = alphabet[(j+r.IntN(3))%len(alphabet)]
-		}
-	} else {
-		var seed [32]byte
-		for k := 0; k < len(seed); k += 8 {
-			v := r.Uint64()
-			for n := range 8 {
-				seed[k+n] = byte(v >> (8 * n))
-			}
-		}
-		rand.NewChaCha8(seed).Read(b)
-	}
-	return fmt.Sprintf("d%02d/f%05d.%s", i%100, i, ext), b
-}
-
 // gitRunner runs git with an environment of its own (no user or system
 // configuration, never a prompt).
 type gitRunner struct {
@@ -380,7 +353,7 @@ func (g *gitRunner) makeRepo(ctx context.Context, dir string) (int64, error) {
 	var total int64
 	paths := make([]string, gitBenchFiles)
 	for i := range gitBenchFiles {
-		path, data := gitBenchFile(i)
+		path, data := siteFile(i)
 		paths[i] = path
 		total += int64(len(data))
 		fmt.Fprintf(w, "blob\nmark :%d\ndata %d\n", i+1, len(data))
