@@ -24,8 +24,10 @@ func tenantView(t tenants.Tenant) tenantJSON {
 }
 
 func validateLimits(l tenants.Limits) error {
-	if l.CPUMs < 0 || l.SubRequests < 0 || l.MemoryMB < 0 || l.GitRepoMB < 0 || l.GitPushMB < 0 {
-		return &FieldError{Field: "limits", Msg: "limits must not be negative"}
+	for _, f := range l.Fields() {
+		if f.Value < 0 {
+			return &FieldError{Field: "limits." + f.Name, Msg: "must not be negative (0 means the plan's)"}
+		}
 	}
 	return nil
 }

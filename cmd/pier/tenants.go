@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/tenants"
 )
 
 func tenantCommands() []*command {
@@ -163,13 +164,28 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	tw.row("Name:", t.Name)
 	tw.row("ID:", t.ID)
 	tw.row("Plan:", t.Plan)
-	l := t.EffectiveLimits
-	tw.row("Limits:", fmt.Sprintf("cpuMs %d, subRequests %d, memoryMB %d, gitRepoMB %d, gitPushMB %d",
-		l.CPUMs, l.SubRequests, l.MemoryMB, l.GitRepoMB, l.GitPushMB))
+	for i, line := range formatLimits(t.EffectiveLimits) {
+		tw.row(map[bool]string{true: "Limits:"}[i == 0], line)
+	}
 	tw.row("Tags:", strings.Join(t.Tags, ", "))
 	tw.row("Status:", tenantStatus(*t))
 	tw.row("Created:", formatTime(t.CreatedAt))
 	return tw.flush()
+}
+
+// formatLimits lists limits by their API names, four to a line.
+func formatLimits(l tenants.Limits) []string {
+	var lines, cur []string
+	for _, f := range l.Fields() {
+		cur = append(cur, fmt.Sprintf("%s %d", f.Name, f.Value))
+		if len(cur) == 4 {
+			lines, cur = append(lines, strings.Join(cur, ", ")), nil
+		}
+	}
+	if len(cur) > 0 {
+		lines = append(lines, strings.Join(cur, ", "))
+	}
+	return lines
 }
 
 func tenantStatus(t apiclient.Tenant) string {

@@ -252,6 +252,11 @@ CREATE TABLE git_blobs (
 	PRIMARY KEY (tenant_id, oid)
 );
 `},
+	{9, `
+-- Quotas overrides of tenants.Limits (tenants.Quotas as a JSON object;
+-- absent or 0 fields = the plan's).
+ALTER TABLE tenants ADD COLUMN quotas jsonb NOT NULL DEFAULT '{}';
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

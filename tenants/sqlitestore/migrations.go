@@ -242,6 +242,11 @@ CREATE TABLE git_blobs (
 	PRIMARY KEY (tenant_id, oid)
 ) STRICT, WITHOUT ROWID;
 `},
+	{9, `
+-- Quotas overrides of tenants.Limits (tenants.Quotas as a JSON object;
+-- absent or 0 fields = the plan's).
+ALTER TABLE tenants ADD COLUMN quotas TEXT NOT NULL DEFAULT '{}';
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several
