@@ -439,7 +439,7 @@ func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
 	}
 	s.console = consoleAndAPI(s.api.Handler(), web.Handler(), git)
 	s.adminSrv = &http.Server{
-		Handler:           s.adminHandler(),
+		Handler:           hosting.CloseAfterChunked(s.adminHandler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // large blob uploads
 		WriteTimeout:      10 * time.Minute,
