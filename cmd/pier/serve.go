@@ -30,6 +30,7 @@ import (
 	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/datadir"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/gitserve"
 	"github.com/pierhq/pier/internal/logstream"
@@ -72,6 +73,7 @@ type server struct {
 	closers []func(context.Context) error // Close runs them last first
 
 	store     tenants.Store
+	locked    time.Time // when this process took the data directory's lock
 	blobs     assets.Backend
 	blobsAt   string // where blobs live, for the banner
 	cache     *assets.Cache
@@ -155,6 +157,12 @@ func (s *server) openStore(ctx context.Context, _ io.Writer) error {
 			return fmt.Errorf("serve: creating data directory: %w", err)
 		}
 	}
+	release, err := datadir.Lock(s.cfg.Data)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.locked = time.Now()
+	s.onClose(func(context.Context) error { return release() })
 	store, err := openStore(ctx, s.cfg.DB)
 	if err != nil {
 		return err
@@ -584,7 +592,7 @@ func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	wg.Go(func() { expireUploads(ctx, s.api, s.log) })
-	wg.Go(func() { removeDebris(ctx, s.api, s.blobs, s.log) })
+	wg.Go(func() { removeDebris(ctx, s.locked, s.api, s.blobs, s.log) })
 	wg.Go(func() { s.api.RunVerifier(ctx) })
 	wg.Go(func() { s.policy.Run(ctx) })
 	wg.Go(func() { s.usage.Run(ctx) })
@@ -820,19 +828,22 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 	}
 }
 
-// debrisAge is how old a temporary file of an upload must be before it
-// counts as a crashed process's debris: uploads in progress keep theirs
-// fresh.
+// debrisAge is how old a temporary file of an upload must be before the
+// hourly sweep counts it as a crashed process's debris: uploads in
+// progress keep theirs fresh. At start-up, everything from before the
+// data directory's lock was taken is debris.
 const debrisAge = time.Hour
 
 // removeDebris deletes what crashed processes left behind, at start-up
 // and every hour: spool files of unfinished uploads and, with local
 // blobs, temporary files of unfinished writes.
-func removeDebris(ctx context.Context, api *admin.API, blobs assets.Backend, log *slog.Logger) {
+func removeDebris(ctx context.Context, locked time.Time, api *admin.API, blobs assets.Backend, log *slog.Logger) {
 	t := time.NewTicker(debrisAge)
 	defer t.Stop()
+	// At start-up, what is older than the data directory's lock belongs to
+	// no live process; later, an upload in progress keeps its file fresh.
+	cutoff := locked
 	for {
-		cutoff := time.Now().Add(-debrisAge)
 		if n, err := api.RemoveSpoolDebris(cutoff); err != nil {
 			log.Warn("removing spool debris", "err", err)
 		} else if n > 0 {
@@ -852,6 +863,7 @@ func removeDebris(ctx context.Context, api *admin.API, blobs assets.Backend, log
 			return
 		case <-t.C:
 		}
+		cutoff = time.Now().Add(-debrisAge)
 	}
 }
 

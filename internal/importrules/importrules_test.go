@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"internal/siterules":    {},
 	"internal/domainverify": {},
 	"internal/ratelimit":    {},
+	"internal/datadir":      {},
 	"internal/tlspolicy":    {"internal/tlspolicy", "certs", "tenants", "internal/dnsname", "internal/ratelimit"},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
 	"internal/testenv":      {"internal/pebbleconf"},
