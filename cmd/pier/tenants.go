@@ -164,8 +164,8 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	tw.row("Name:", t.Name)
 	tw.row("ID:", t.ID)
 	tw.row("Plan:", t.Plan)
-	for i, line := range formatLimits(t.EffectiveLimits) {
-		tw.row(map[bool]string{true: "Limits:"}[i == 0], line)
+	for _, g := range formatLimits(t.EffectiveLimits) {
+		tw.row(g.label, g.text)
 	}
 	tw.row("Tags:", strings.Join(t.Tags, ", "))
 	tw.row("Status:", tenantStatus(*t))
@@ -173,17 +173,27 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	return tw.flush()
 }
 
-// formatLimits lists limits by their API names, four to a line.
-func formatLimits(l tenants.Limits) []string {
-	var lines, cur []string
-	for _, f := range l.Fields() {
-		cur = append(cur, fmt.Sprintf("%s %d", f.Name, f.Value))
-		if len(cur) == 4 {
-			lines, cur = append(lines, strings.Join(cur, ", ")), nil
+// limitGroups label the limits, in tenants.Limits.Fields order, by how
+// many of them each line shows.
+var limitGroups = []struct {
+	label string
+	n     int
+}{{"Limits:", 3}, {"Git:", 2}, {"Rate:", 2}, {"Quotas:", 6}, {"Retention:", 3}}
+
+type limitLine struct{ label, text string }
+
+// formatLimits lists limits by their API names, a line per group.
+func formatLimits(l tenants.Limits) []limitLine {
+	fields := l.Fields()
+	var lines []limitLine
+	for _, g := range limitGroups {
+		n := min(g.n, len(fields))
+		parts := make([]string, n)
+		for i, f := range fields[:n] {
+			parts[i] = fmt.Sprintf("%s %d", f.Name, f.Value)
 		}
-	}
-	if len(cur) > 0 {
-		lines = append(lines, strings.Join(cur, ", "))
+		fields = fields[n:]
+		lines = append(lines, limitLine{g.label, strings.Join(parts, ", ")})
 	}
 	return lines
 }
