@@ -54,7 +54,7 @@ type Quotas struct {
 	// UploadEntries their manifests' entries together.
 	UploadSessions int `json:"uploadSessions,omitempty"`
 	UploadEntries  int `json:"uploadEntries,omitempty"`
-	StorageMB      int `json:"storageMB,omitempty"` // the tenant's unique blobs, variants included
+	StorageMB      int `json:"storageMB,omitempty"` // the raw size of the tenant's unique blobs (br/gz variants not counted)
 	WorkerMB       int `json:"workerMB,omitempty"`  // one worker's wasm
 	// Deployments bounds the deployments a site holds at once. Retention
 	// keeps the newest KeepDeployments and those younger than KeepDays
