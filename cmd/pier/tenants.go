@@ -180,10 +180,18 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	return tw.flush()
 }
 
-// formatLimits lists limits by their API names, four to a line.
+// formatLimits lists limits by their API names, a line to each group
+// (workers, git, request rate, quotas, deployments) and at most four to
+// a line.
 func formatLimits(l tenants.Limits) []string {
 	var lines, cur []string
 	for _, f := range l.Fields() {
+		switch f.Name {
+		case "gitRepoMB", "requestsPerSecond", "sites", "deployments":
+			if len(cur) > 0 {
+				lines, cur = append(lines, strings.Join(cur, ", ")), nil
+			}
+		}
 		cur = append(cur, fmt.Sprintf("%s %d", f.Name, f.Value))
 		if len(cur) == 4 {
 			lines, cur = append(lines, strings.Join(cur, ", ")), nil

@@ -11,7 +11,7 @@ import (
 // sites_tenant_name, their claims by domains_site and their sessions by
 // upload_sessions_site (O(sites + claims + sessions)), and its blobs by
 // the primary key (tenant_id, hash): a range scan of the tenant's blob
-// rows, O(blobs), about 1 ms per 20,000 blobs.
+// rows, O(blobs).
 const quotaUsageQuery = `SELECT
 	(SELECT count(*) FROM sites WHERE tenant_id = ?1),
 	(SELECT count(*) FROM sites s JOIN domains d ON d.site_id = s.id WHERE s.tenant_id = ?1),
