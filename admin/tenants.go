@@ -167,7 +167,6 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 		a.invalidateSites(ctx, t.ID)
 	}
 	return a.writeTenantWithUsage(w, r, t)
-	return nil
 }
 
 func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
