@@ -161,6 +161,8 @@ type API struct {
 	verifyLimit *ratelimit.Limiter
 	// loginLimit rate-limits POST /api/v1/session per client IP.
 	loginLimit *ratelimit.Limiter
+	// quotas serialises quota checks with creations per tenant (quota.go).
+	quotas quotaState
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in

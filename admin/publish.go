@@ -83,7 +83,9 @@ type Upload struct {
 //
 // Errors: *assets.ManifestError for a bad manifest; ErrWorkersDisabled,
 // *WorkerTooLargeError or *FieldError for a worker that cannot be
-// deployed; errors wrapping tenants.ErrNotFound if the site's tenant is
+// deployed; *QuotaError when the session would take the tenant past its
+// uploadSessions, uploadEntries, storageMB or workerMB quota (nothing is
+// saved); errors wrapping tenants.ErrNotFound if the site's tenant is
 // gone.
 func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest, worker *tenants.WorkerBlob) (Upload, error) {
 	if err := m.Validate(a.cfg.Limits); err != nil {
@@ -110,14 +112,13 @@ func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manif
 		Expires:  now.Add(a.cfg.UploadTTL),
 		Created:  now,
 	}
-	if err := a.store.CreateUploadSession(ctx, sess); err != nil {
-		return Upload{}, fmt.Errorf("admin: saving upload session: %w", err)
-	}
-	a.sessions.put(newSessionIndex(sess, t.Salt))
-	_, missing, err := a.recordedBlobs(ctx, site.TenantID, clean, worker)
+	missing, err := a.createUploadSession(ctx, t, sess)
 	if err != nil {
 		return Upload{}, err
 	}
+	idx := newSessionIndex(sess, t.Salt)
+	idx.storageLimit = storageLimit(t)
+	a.sessions.put(idx)
 	return Upload{Session: sess, Missing: missing}, nil
 }
 
@@ -205,6 +206,9 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 	if _, ok := have[hash]; ok {
 		return nil // already verified and stored
 	}
+	if err := a.checkStorage(ctx, idx.tenantID, size, idx.storageLimit); err != nil {
+		return err
+	}
 
 	content, err := a.receive(idx, hash, body, size)
 	if err != nil {
@@ -229,6 +233,7 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 	if err := a.store.PutBlobs(ctx, idx.tenantID, []tenants.Blob{rec}); err != nil {
 		return fmt.Errorf("admin: recording blob: %w", err)
 	}
+	a.quotas.addStored(idx.tenantID, size)
 	return nil
 }
 
@@ -661,6 +666,7 @@ type sessionIndex struct {
 	salt                 []byte
 	expires              time.Time
 	blobs                map[string]blobInfo
+	storageLimit         int64 // the tenant's storageMB in bytes (0: none), for PutBlob
 }
 
 type blobInfo struct {
@@ -706,6 +712,7 @@ func (a *API) session(ctx context.Context, tenantID, id string) (*sessionIndex, 
 			return nil, lookupErr("upload", id, err)
 		}
 		idx = newSessionIndex(s, t.Salt)
+		idx.storageLimit = storageLimit(t)
 		a.sessions.put(idx)
 	}
 	if tenantID != "" && idx.tenantID != tenantID || !a.now().Before(idx.expires) {

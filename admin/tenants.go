@@ -14,6 +14,9 @@ import (
 type tenantJSON struct {
 	tenants.Tenant
 	EffectiveLimits tenants.Limits `json:"effective_limits"`
+	// Usage is what the tenant uses of its quotas: only in the answers
+	// about one tenant (GET and PATCH), not in listings.
+	Usage *tenants.QuotaUsage `json:"usage,omitempty"`
 }
 
 func tenantView(t tenants.Tenant) tenantJSON {
@@ -117,8 +120,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tenantView(t))
-	return nil
+	return a.writeTenantWithUsage(w, r, t)
 }
 
 func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
@@ -164,8 +166,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if t.Disabled != wasDisabled {
 		a.invalidateSites(ctx, t.ID)
 	}
-	writeJSON(w, http.StatusOK, tenantView(t))
-	return nil
+	return a.writeTenantWithUsage(w, r, t)
 }
 
 func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {

@@ -54,7 +54,7 @@ type Quotas struct {
 	// UploadEntries their manifests' entries together.
 	UploadSessions int `json:"uploadSessions,omitempty"`
 	UploadEntries  int `json:"uploadEntries,omitempty"`
-	StorageMB      int `json:"storageMB,omitempty"` // the tenant's unique blobs, variants included
+	StorageMB      int `json:"storageMB,omitempty"` // the raw size of the tenant's unique blobs (br/gz variants not counted)
 	WorkerMB       int `json:"workerMB,omitempty"`  // one worker's wasm
 	// Deployments bounds the deployments a site holds at once. Retention
 	// keeps the newest KeepDeployments and those younger than KeepDays
@@ -72,17 +72,17 @@ var plans = [...]struct {
 }{
 	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
 		RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10,
-		UploadSessions: 4, UploadEntries: 200_000, StorageMB: 2048, WorkerMB: 16,
+		UploadSessions: 10, UploadEntries: 200_000, StorageMB: 2048, WorkerMB: 16,
 		Deployments: 100, KeepDeployments: 20, KeepDays: 30,
 	}}},
 	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024, Quotas: Quotas{
 		RequestsPerSecond: 1000, RequestBurst: 2000, Sites: 100, Domains: 100,
-		UploadSessions: 10, UploadEntries: 1_000_000, StorageMB: 20480, WorkerMB: 24,
+		UploadSessions: 25, UploadEntries: 1_000_000, StorageMB: 20480, WorkerMB: 24,
 		Deployments: 500, KeepDeployments: 50, KeepDays: 90,
 	}}},
 	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048, Quotas: Quotas{
 		RequestsPerSecond: 10000, RequestBurst: 20000, Sites: 1000, Domains: 1000,
-		UploadSessions: 50, UploadEntries: 5_000_000, StorageMB: 204800, WorkerMB: 32,
+		UploadSessions: 100, UploadEntries: 5_000_000, StorageMB: 204800, WorkerMB: 32,
 		Deployments: 2000, KeepDeployments: 100, KeepDays: 365,
 	}}},
 }

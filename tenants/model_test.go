@@ -172,7 +172,7 @@ func TestEffectiveLimits(t *testing.T) {
 		want      Limits
 	}{
 		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
-			RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10, UploadSessions: 4, UploadEntries: 200_000,
+			RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10, UploadSessions: 10, UploadEntries: 200_000,
 			StorageMB: 2048, WorkerMB: 16, Deployments: 100, KeepDeployments: 20, KeepDays: 30,
 		}}},
 		{"one override", PlanFree, Limits{CPUMs: 30}, plan(PlanFree, func(l *Limits) { l.CPUMs = 30 })},

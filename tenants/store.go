@@ -99,6 +99,13 @@ type Store interface {
 	DeleteUploadSession(ctx context.Context, id string) error
 	DeleteExpiredUploadSessions(ctx context.Context, now time.Time) (int, error)
 
+	// TenantUsage returns what tenant tenantID uses of its quotas now,
+	// read in one snapshot (quota.go): its sites, its sites' domain
+	// claims, its unexpired upload sessions and their entries, and the
+	// raw size of its blobs in the blob index. An unknown tenant uses
+	// nothing.
+	TenantUsage(ctx context.Context, tenantID string) (QuotaUsage, error)
+
 	// CreateConsoleSession stores a console session. ErrNotFound when its
 	// token does not exist, ErrConflict when its hash does.
 	CreateConsoleSession(ctx context.Context, s ConsoleSession) error

@@ -14,8 +14,9 @@ func tenantCommands() []*command {
 	return []*command{
 		{name: "create", summary: "create a tenant", run: runTenantsCreate},
 		{name: "list", summary: "list tenants", run: runTenantsList},
-		{name: "get", summary: "show a tenant", run: runTenantsGet},
+		{name: "show", summary: "show a tenant, its limits and what it uses of its quotas", run: runTenantsGet, aliases: []string{"get"}},
 		{name: "set-plan", summary: "change a tenant's plan", run: runTenantsSetPlan},
+		{name: "set-limits", summary: "override a tenant's limits and quotas (0 = the plan's)", run: runTenantsSetLimits},
 		{name: "bulk", summary: "change the plan of, disable or enable every tenant with a tag", run: runTenantsBulk},
 		{name: "delete", summary: "delete a tenant and everything it owns", run: runTenantsDelete},
 	}
@@ -69,7 +70,8 @@ func runTenantsList(ctx context.Context, e *env, args []string) error {
 }
 
 func runTenantsGet(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("tenants get", "pier tenants get TENANT [--json]", "Show a tenant by name or id.")
+	fs := newFlagSet("tenants show", "pier tenants show TENANT [--json]",
+		"Show a tenant by name or id: its plan, its limits, and each quota as used / limit. (tenants get is the same.)")
 	o := addClientFlags(fs, true)
 	pos, err := parseArgs(fs, e, args, 1, 1)
 	if err != nil {
@@ -166,6 +168,11 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	tw.row("Plan:", t.Plan)
 	for _, g := range formatLimits(t.EffectiveLimits) {
 		tw.row(g.label, g.text)
+	}
+	if t.Usage != nil {
+		for i, line := range formatQuotas(t.EffectiveLimits, *t.Usage) {
+			tw.row(map[bool]string{true: "Usage:"}[i == 0], line)
+		}
 	}
 	tw.row("Tags:", strings.Join(t.Tags, ", "))
 	tw.row("Status:", tenantStatus(*t))

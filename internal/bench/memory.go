@@ -17,6 +17,7 @@ import (
 
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/tenants"
 )
 
 // benchMemory measures the resident memory of a real `pier serve` (SQLite +
@@ -35,7 +36,9 @@ func benchMemory(ctx context.Context) error {
 	}
 	defer p.Stop()
 	c := apiclient.New(p.API, p.Token, &http.Client{Timeout: time.Minute})
-	if _, err := c.CreateTenant(ctx, apiclient.CreateTenant{Name: "bench"}); err != nil {
+	// Quotas sized for the benchmark: every site, 16 uploads at once.
+	quotas := &tenants.Limits{Quotas: tenants.Quotas{Sites: benchSites, UploadSessions: 64}}
+	if _, err := c.CreateTenant(ctx, apiclient.CreateTenant{Name: "bench", Limits: quotas}); err != nil {
 		return err
 	}
 	rssStart, _ := rss(p.cmd.Process.Pid)

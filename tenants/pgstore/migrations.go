@@ -257,6 +257,12 @@ CREATE TABLE git_blobs (
 -- absent or 0 fields = the plan's).
 ALTER TABLE tenants ADD COLUMN quotas jsonb NOT NULL DEFAULT '{}';
 `},
+	{10, `
+-- The number of entries of an upload session's manifest, so that the
+-- uploadEntries quota sums them without reading manifests.
+ALTER TABLE upload_sessions ADD COLUMN entries integer NOT NULL DEFAULT 0;
+UPDATE upload_sessions SET entries = (SELECT count(*) FROM jsonb_object_keys(manifest)) WHERE jsonb_typeof(manifest) = 'object';
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

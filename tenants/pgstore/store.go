@@ -544,8 +544,8 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created))
+	_, err = s.pool.Exec(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, entries) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created), len(u.Manifest))
 	return mapErr(op, err)
 }
 

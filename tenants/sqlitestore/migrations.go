@@ -247,6 +247,12 @@ CREATE TABLE git_blobs (
 -- absent or 0 fields = the plan's).
 ALTER TABLE tenants ADD COLUMN quotas TEXT NOT NULL DEFAULT '{}';
 `},
+	{10, `
+-- The number of entries of an upload session's manifest, so that the
+-- uploadEntries quota sums them without reading manifests.
+ALTER TABLE upload_sessions ADD COLUMN entries INTEGER NOT NULL DEFAULT 0;
+UPDATE upload_sessions SET entries = (SELECT count(*) FROM json_each(manifest)) WHERE json_type(manifest) = 'object';
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

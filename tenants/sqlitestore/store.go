@@ -600,8 +600,8 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, entries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created), len(u.Manifest)); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())

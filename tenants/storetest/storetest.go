@@ -90,6 +90,7 @@ func Run(t *testing.T, open Open) {
 		{"DeploymentByTree", testDeploymentByTree},
 		{"ProductionBranch", testProductionBranch},
 		{"GitDeleteCascades", testGitDeleteCascades},
+		{"TenantUsage", testTenantUsage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
