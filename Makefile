@@ -28,7 +28,7 @@ NESTED_MODULES := sdk/go/pier examples/worker-go
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: examples all build run test test-unit test-modules lint-wasip1 bench bench-go bench-edge bench-deploy bench-memory bench-tls bench-git lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit test-modules lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-tls bench-git lint fuzz soak tools clean
 
 all: build
 
@@ -138,7 +138,7 @@ bench-tools:
 	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
 
 ## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
-bench: tools bench-tools build examples bench-go bench-edge bench-deploy bench-memory bench-worker bench-tls bench-git bench-web
+bench: tools bench-tools build examples bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-worker bench-tls bench-git bench-web
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
@@ -146,6 +146,10 @@ bench-go:
 
 bench-edge:
 	$(GO) run ./internal/bench edge
+
+## bench-ratelimit: edge static req/s with per-site rate limits on vs off, interleaved in one run (target ≥ 0.97×)
+bench-ratelimit:
+	$(GO) run ./internal/bench ratelimit
 
 bench-deploy:
 	$(GO) run ./internal/bench deploy

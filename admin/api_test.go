@@ -470,3 +470,29 @@ func TestInternalErrorsAreHiddenAndLogged(t *testing.T) {
 		t.Errorf("log lacks the request id:\n%s", log)
 	}
 }
+
+// TestLimitChangeInvalidatesSites: a changed plan or override reaches the
+// edge at once (its routes carry the worker limits and the request rate);
+// a PATCH that changes no effective limit does not invalidate.
+func TestLimitChangeInvalidatesSites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "www")
+	for _, tc := range []struct {
+		name string
+		body map[string]any
+		want int
+	}{
+		{"override", map[string]any{"limits": map[string]int{"requestsPerSecond": 5}}, 1},
+		{"same override", map[string]any{"limits": map[string]int{"requestsPerSecond": 5}}, 0},
+		{"plan", map[string]any{"plan": "pro"}, 1},
+		{"tags only", map[string]any{"tags": []string{"env:dev"}}, 0},
+	} {
+		before := len(e.acts.list())
+		must(t, e.do(t, "PATCH", "/api/v1/tenants/acme", e.admin, tc.body), 200)
+		if got := len(e.acts.list()) - before; got != tc.want {
+			t.Errorf("%s: %d sites invalidated, want %d", tc.name, got, tc.want)
+		}
+	}
+}

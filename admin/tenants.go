@@ -138,7 +138,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
 		return err
 	}
-	wasDisabled := t.Disabled
+	wasDisabled, wasLimits := t.Disabled, t.EffectiveLimits()
 	if req.Plan != nil {
 		if err := tenants.ValidatePlan(*req.Plan); err != nil {
 			return invalidField("plan", err)
@@ -163,7 +163,9 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.UpdateTenant(ctx, t); err != nil {
 		return lookupErr("tenant", t.ID, err)
 	}
-	if t.Disabled != wasDisabled {
+	// What is served and the limits the edge applies (worker limits,
+	// request rate) change at once, not at the routes' next revalidation.
+	if t.Disabled != wasDisabled || t.EffectiveLimits() != wasLimits {
 		a.invalidateSites(ctx, t.ID)
 	}
 	return a.writeTenantWithUsage(w, r, t)
@@ -206,7 +208,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // invalidateSites tells the edge about every site of a tenant whose
-// serving state changed (e.g. it was disabled), and about their active
+// serving state or limits changed (e.g. it was disabled), and about their active
 // custom domains. A listing failure is only
 // logged: the change itself is stored.
 func (a *API) invalidateSites(ctx context.Context, tenantID string) {

@@ -232,6 +232,8 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		Workers: rt,
 		Logs:    s.logs,
 		Egress:  policy,
+		// Per site on this node: N nodes give a site up to N times its rate.
+		RateLimits: s.cfg.RateLimits,
 	}, s.store, s.cache)
 	s.onClose(s.edge.Close)
 	// Closed after the servers stop (nothing is counted any more) and

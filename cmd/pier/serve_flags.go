@@ -43,6 +43,7 @@ type serveConfig struct {
 	LogBuffer   int
 	LogLevel    string
 	Workers     bool
+	RateLimits  bool // tenants' per-site request rates at the edge
 	EgressAllow string
 	EgressDeny  string
 	Pprof       bool
@@ -148,6 +149,7 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.Int(&c.LogBuffer, "log-buffer", 1024, "live-log events each reader (pier logs, the console) may fall behind by before the oldest are dropped and the reader told")
 	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&c.Workers, "workers", true, "run tenants' WebAssembly workers")
+	f.Bool(&c.RateLimits, "rate-limits", true, "answer 429 to requests over their site's rate (the tenant's requestsPerSecond and requestBurst, per site on each node)")
 	f.String(&c.EgressAllow, "egress-allow", "", "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
 	f.String(&c.EgressDeny, "egress-deny", "", "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	f.Duration(&c.PrewarmTimeout, "prewarm-timeout", 10*time.Second, "how long start-up may spend compiling live workers before serving")
