@@ -257,6 +257,32 @@ CREATE TABLE git_blobs (
 -- absent or 0 fields = the plan's).
 ALTER TABLE tenants ADD COLUMN quotas jsonb NOT NULL DEFAULT '{}';
 `},
+	{10, `
+-- Retention and blob garbage collection (tenants.LifecycleStore).
+-- publish_gen: bumped by every new upload session and deployment of the
+-- tenant; a collection deletes nothing when it moved since its mark.
+ALTER TABLE tenants ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+
+-- Leases: one holder at a time (the garbage collector's).
+CREATE TABLE leases (
+	name       text PRIMARY KEY,
+	holder     text NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+
+-- Objects of the blob backend queued for deletion after the grace period.
+-- No foreign key: entries outlive their tenant and site.
+CREATE TABLE blob_garbage (
+	key       text PRIMARY KEY, -- a blob's original (variants: key.br, key.gz) or a git pack's object
+	tenant_id text NOT NULL DEFAULT '',
+	hash      text NOT NULL DEFAULT '', -- '' for a git pack
+	size      bigint NOT NULL DEFAULT 0,
+	queued_at timestamptz NOT NULL,
+	state     text NOT NULL DEFAULT 'pending' -- or 'deleting' once claimed
+);
+CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
+CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -90,6 +90,11 @@ func Run(t *testing.T, open Open) {
 		{"DeploymentByTree", testDeploymentByTree},
 		{"ProductionBranch", testProductionBranch},
 		{"GitDeleteCascades", testGitDeleteCascades},
+		{"Leases", testLeases},
+		{"RetentionDeletes", testRetentionDeletes},
+		{"PublishGeneration", testPublishGeneration},
+		{"CollectBlobs", testCollectBlobs},
+		{"DeleteQueuesGarbage", testDeleteQueuesGarbage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
