@@ -211,6 +211,11 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 		return err
 	}
 	defer content.Close()
+	// A blob collected earlier may still be queued for deletion: cancel
+	// that before writing its objects again.
+	if err := a.cancelGarbage(ctx, idx.tenantID, hash); err != nil {
+		return err
+	}
 
 	// Store the original while the variants are computed and stored: each
 	// Put is durable (and slow) on its own.
@@ -463,6 +468,9 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		Config:   cfg,
 		Source:   src,
 		Created:  a.now(),
+	}
+	if err := a.makeRoom(ctx, site); err != nil {
+		return tenants.Deployment{}, err
 	}
 	err = a.store.CreateDeployment(ctx, d)
 	if errors.Is(err, tenants.ErrConflict) {

@@ -1,0 +1,68 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/tenants"
+)
+
+// sweepGarbage deletes the queued objects whose grace period is over: it
+// claims each entry (an upload that cancelled it first wins, and one
+// that comes later waits for the entry to go), deletes the objects, then
+// removes the entry. An entry whose objects could not be deleted stays
+// claimed and is taken again by the next sweep.
+func (s *Sweeper) sweepGarbage(ctx context.Context, rep *report) error {
+	by := s.now().Add(-s.grace())
+	for after := ""; ; {
+		page, err := s.Store.GarbagePage(ctx, by, after, s.pageSize())
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		after = page[len(page)-1].Key
+		for _, g := range page {
+			done, err := s.deleteGarbage(ctx, g, rep.DryRun)
+			if err != nil {
+				return err
+			}
+			if !done {
+				continue
+			}
+			tr := rep.tenant(g.TenantID, "")
+			tr.Objects++
+			tr.Bytes += g.Size
+			rep.Objects++
+			rep.Bytes += g.Size
+		}
+	}
+}
+
+// deleteGarbage deletes one entry's objects; false when an upload
+// cancelled it or the backend failed (logged; retried next sweep).
+func (s *Sweeper) deleteGarbage(ctx context.Context, g tenants.Garbage, dryRun bool) (bool, error) {
+	if dryRun {
+		return true, nil
+	}
+	ok, err := s.Store.ClaimGarbage(ctx, g.Key)
+	if err != nil || !ok {
+		return false, err
+	}
+	keys := []string{g.Key}
+	if g.Hash != "" {
+		keys = append(keys, g.Key+"."+assets.VariantBrotli, g.Key+"."+assets.VariantGzip)
+	}
+	for _, k := range keys {
+		if err := s.Blobs.Delete(ctx, k); err != nil && !errors.Is(err, assets.ErrNotFound) {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			s.log().Warn("gc: deleting an object", "key", k, "err", err)
+			return false, nil
+		}
+	}
+	if err := s.Store.FinishGarbage(ctx, g); err != nil {
+		return false, err
+	}
+	return true, nil
+}
