@@ -50,17 +50,20 @@ type LifecycleStore interface {
 	// BlobsPage returns up to limit of the tenant's blob index records
 	// with a hash greater than after, ordered by hash.
 	BlobsPage(ctx context.Context, tenantID, after string, limit int) ([]Blob, error)
-	// CollectBlobs, in one transaction and only if the tenant's publish
-	// generation is still gen, deletes the index records of hashes (and
-	// the git blob mappings to them) and queues their objects as
-	// Garbage. It returns the records it deleted, or ok false (and
-	// nothing done) when the generation moved.
-	CollectBlobs(ctx context.Context, tenantID string, gen int64, hashes []string) (collected []Blob, ok bool, err error)
+	// CollectBlobs, in one transaction, deletes the index records of
+	// hashes (and the git blob mappings to them) and queues their objects
+	// as Garbage, except the hashes an upload session or a deployment of
+	// the tenant created after generation gen references (those a mark
+	// that read the generation gen first may have missed). It returns the
+	// records it deleted. The transaction excludes new upload sessions
+	// and deployments of the tenant while it runs.
+	CollectBlobs(ctx context.Context, tenantID string, gen int64, hashes []string) (collected []Blob, err error)
 
-	// GarbagePage returns up to limit entries queued at or before
-	// queuedBy with a key greater than after, ordered by key: pending and
+	// GarbagePage returns up to limit entries queued at least grace ago
+	// (by the store's clock, which also stamps them: PostgreSQL's for
+	// pgstore) with a key greater than after, ordered by key: pending and
 	// claimed ones (a claim left by a crashed sweeper is taken again).
-	GarbagePage(ctx context.Context, queuedBy time.Time, after string, limit int) ([]Garbage, error)
+	GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]Garbage, error)
 	// ClaimGarbage marks a queued entry as being deleted; false when it is
 	// gone (an upload cancelled it).
 	ClaimGarbage(ctx context.Context, key string) (bool, error)

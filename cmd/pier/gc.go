@@ -37,23 +37,16 @@ func printGCReport(e *env, r *apiclient.GCReport) {
 	}
 	fmt.Fprintf(e.stdout, "%s %d deployments; collect %d blobs (%s, deleted after the grace period); delete %d queued objects (%s).\n",
 		verb, r.Deployments, r.Blobs, formatBytes(r.BlobBytes), r.Objects, formatBytes(r.Bytes))
-	if r.Skipped > 0 {
-		fmt.Fprintf(e.stdout, "%d tenants published during the sweep: collected next time.\n", r.Skipped)
-	}
 	if len(r.Tenants) == 0 {
 		return
 	}
-	t := newTable(e.stdout, "TENANT", "DEPLOYMENTS", "BLOBS", "BLOB BYTES", "OBJECTS", "BYTES", "SKIPPED")
+	t := newTable(e.stdout, "TENANT", "DEPLOYMENTS", "BLOBS", "BLOB BYTES", "OBJECTS", "BYTES")
 	for _, x := range r.Tenants {
 		name := x.Tenant
 		if name == "" {
 			name = x.TenantID + " (deleted)"
 		}
-		skipped := ""
-		if x.Skipped {
-			skipped = "yes"
-		}
-		t.row(name, x.Deployments, x.Blobs, formatBytes(x.BlobBytes), x.Objects, formatBytes(x.Bytes), skipped)
+		t.row(name, x.Deployments, x.Blobs, formatBytes(x.BlobBytes), x.Objects, formatBytes(x.Bytes))
 	}
 	t.flush()
 }

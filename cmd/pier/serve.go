@@ -906,9 +906,9 @@ func runGCLoop(ctx context.Context, gc *lifecycle.Sweeper, git *gitserve.Server,
 		case errors.Is(err, lifecycle.ErrLeaseHeld):
 		case err != nil && ctx.Err() == nil:
 			log.Warn("garbage collection", "err", err)
-		case err == nil && rep.Deployments+rep.Blobs+rep.Objects+rep.Skipped > 0:
+		case err == nil && rep.Deployments+rep.Blobs+rep.Objects > 0:
 			log.Info("garbage collection", "deployments", rep.Deployments, "blobs", rep.Blobs, "blob_bytes", rep.BlobBytes,
-				"objects", rep.Objects, "bytes", rep.Bytes, "skipped_tenants", rep.Skipped, "took", rep.Duration)
+				"objects", rep.Objects, "bytes", rep.Bytes, "took", rep.Duration)
 		}
 		if git == nil {
 			continue

@@ -15,7 +15,6 @@ type GCReport struct {
 	BlobBytes   int64            `json:"blob_bytes"`
 	Objects     int              `json:"objects"`
 	Bytes       int64            `json:"bytes"`
-	Skipped     int              `json:"skipped_tenants"`
 	Tenants     []GCTenantReport `json:"tenants"`
 	Started     time.Time        `json:"started_at"`
 	Duration    time.Duration    `json:"duration_ns"`
@@ -30,7 +29,6 @@ type GCTenantReport struct {
 	BlobBytes   int64  `json:"blob_bytes"`
 	Objects     int    `json:"objects"`
 	Bytes       int64  `json:"bytes"`
-	Skipped     bool   `json:"skipped,omitempty"`
 }
 
 // CollectGarbage runs deployment retention and blob garbage collection

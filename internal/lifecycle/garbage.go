@@ -14,9 +14,8 @@ import (
 // removes the entry. An entry whose objects could not be deleted stays
 // claimed and is taken again by the next sweep.
 func (s *Sweeper) sweepGarbage(ctx context.Context, rep *report) error {
-	by := s.now().Add(-s.grace())
 	for after := ""; ; {
-		page, err := s.Store.GarbagePage(ctx, by, after, s.pageSize())
+		page, err := s.Store.GarbagePage(ctx, s.grace(), after, s.pageSize())
 		if err != nil || len(page) == 0 {
 			return err
 		}

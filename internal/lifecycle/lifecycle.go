@@ -52,17 +52,17 @@ type Sweeper struct {
 	Blobs assets.Backend
 	// Grace is how long a collected blob's objects (and a deleted site's
 	// or tenant's) stay in the backend before they are deleted, for edges
-	// and readers still serving a deployment they loaded. Default
-	// DefaultGrace; 0 needs ZeroGrace.
+	// and readers still serving a deployment they loaded, judged by the
+	// store's clock. Default DefaultGrace; 0 needs ZeroGrace.
 	Grace     time.Duration
 	ZeroGrace bool // tests: delete queued objects at once
 	// Holder names this sweeper in the lease (e.g. the node's host name
 	// and process id). Default "pier".
 	Holder   string
-	LeaseTTL time.Duration // default DefaultLeaseTTL; renewed every third of it while sweeping
-	PageSize int           // rows per store page; default DefaultPageSize
-	Logger   *slog.Logger  // default: discard
-	Now      func() time.Time
+	LeaseTTL time.Duration    // default DefaultLeaseTTL; renewed every third of it while sweeping
+	PageSize int              // rows per store page; default DefaultPageSize
+	Logger   *slog.Logger     // default: discard
+	Now      func() time.Time // retention's clock (KeepDays); default time.Now
 	// OnSiteChanged is called after deployments of a site were deleted,
 	// so caches drop its preview routes (cmd/pier: the followers'
 	// SiteChanged; pgstore also notifies other nodes). Default: nothing.
@@ -72,14 +72,12 @@ type Sweeper struct {
 // Report says what a Run deleted, or with DryRun what it would delete.
 type Report struct {
 	DryRun      bool           `json:"dry_run"`
-	Deployments int            `json:"deployments"`     // deployments deleted by retention
-	Blobs       int            `json:"blobs"`           // blobs collected (index records deleted, objects queued)
-	BlobBytes   int64          `json:"blob_bytes"`      // their bytes, variants included
-	Objects     int            `json:"objects"`         // queued objects deleted from the backend (a blob counts once with its variants)
-	Bytes       int64          `json:"bytes"`           // their bytes
-	Pending     int            `json:"pending"`         // queued objects still in their grace period
-	Skipped     int            `json:"skipped_tenants"` // tenants left for the next round: they published during the mark
-	Tenants     []TenantReport `json:"tenants"`         // the tenants with anything deleted or skipped
+	Deployments int            `json:"deployments"` // deployments deleted by retention
+	Blobs       int            `json:"blobs"`       // blobs collected (index records deleted, objects queued)
+	BlobBytes   int64          `json:"blob_bytes"`  // their bytes, variants included
+	Objects     int            `json:"objects"`     // queued objects deleted from the backend (a blob counts once with its variants)
+	Bytes       int64          `json:"bytes"`       // their bytes
+	Tenants     []TenantReport `json:"tenants"`     // the tenants with anything deleted
 	Started     time.Time      `json:"started_at"`
 	Duration    time.Duration  `json:"duration_ns"`
 }
@@ -93,7 +91,6 @@ type TenantReport struct {
 	BlobBytes   int64  `json:"blob_bytes"`
 	Objects     int    `json:"objects"`
 	Bytes       int64  `json:"bytes"`
-	Skipped     bool   `json:"skipped,omitempty"`
 }
 
 func (s *Sweeper) now() time.Time {

@@ -67,8 +67,9 @@ func (r *refSet) has(h string) bool {
 
 // sweepTenant marks what the tenant references — its upload sessions
 // first, then its sites' kept deployments (deleting the others) — and
-// collects the blobs of its index nothing references, unless it
-// published meanwhile (its publish generation moved).
+// collects the blobs of its index nothing references (the store keeps
+// those that upload sessions and deployments created since the mark
+// read the publish generation reference).
 func (s *Sweeper) sweepTenant(ctx context.Context, t tenants.Tenant, rep *report) error {
 	gen, err := s.Store.PublishGeneration(ctx, t.ID)
 	if err != nil {
@@ -186,8 +187,7 @@ func (s *Sweeper) sweepSite(ctx context.Context, t tenants.Tenant, site tenants.
 }
 
 // collect walks the tenant's blob index a page at a time and collects
-// the blobs refs lacks, as long as the tenant's publish generation is
-// still gen.
+// the blobs refs lacks.
 func (s *Sweeper) collect(ctx context.Context, t tenants.Tenant, gen int64, refs *refSet, rep *report) error {
 	for after := ""; ; {
 		page, err := s.Store.BlobsPage(ctx, t.ID, after, s.pageSize())
@@ -209,15 +209,9 @@ func (s *Sweeper) collect(ctx context.Context, t tenants.Tenant, gen int64, refs
 			for i, b := range cand {
 				hashes[i] = b.Hash
 			}
-			got, ok, err := s.Store.CollectBlobs(ctx, t.ID, gen, hashes)
+			got, err := s.Store.CollectBlobs(ctx, t.ID, gen, hashes)
 			if err != nil {
 				return err
-			}
-			if !ok {
-				rep.tenant(t.ID, t.Name).Skipped = true
-				rep.Skipped++
-				s.log().Info("gc: tenant published while it was marked; collected next round", "tenant", t.Name)
-				return nil
 			}
 			cand = got
 		}

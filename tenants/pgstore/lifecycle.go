@@ -29,14 +29,14 @@ var _ tenants.LifecycleStore = (*Store)(nil)
 // (storetest checks that they agree).
 const (
 	// queueBlobsSQL queues the blobs of the index selected by where ($1
-	// is the tenant, $2 the time).
+	// is the tenant), stamped by the database's clock.
 	queueBlobsSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, queued_at)
-SELECT 't/' || tenant_id || '/' || hash, tenant_id, hash, size + br_size + gz_size, $2 FROM blobs WHERE %s
+SELECT 't/' || tenant_id || '/' || hash, tenant_id, hash, size + br_size + gz_size, clock_timestamp() FROM blobs WHERE %s
 ON CONFLICT (key) DO UPDATE SET size = excluded.size, queued_at = excluded.queued_at WHERE blob_garbage.state = 'pending'`
 	// queuePacksSQL queues the pack and index objects of the git packs of
-	// the sites selected by where ($1 is the site or tenant, $2 the time).
+	// the sites selected by where ($1 is the site or tenant).
 	queuePacksSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, queued_at)
-SELECT 'git/' || p.site_id || '/' || p.name || x.ext, s.tenant_id, '', CASE x.ext WHEN '.pack' THEN p.size ELSE 0 END, $2
+SELECT 'git/' || p.site_id || '/' || p.name || x.ext, s.tenant_id, '', CASE x.ext WHEN '.pack' THEN p.size ELSE 0 END, clock_timestamp()
 FROM git_packs p JOIN sites s ON s.id = p.site_id CROSS JOIN (VALUES ('.pack'), ('.idx')) AS x(ext)
 WHERE %s
 ON CONFLICT (key) DO NOTHING`
@@ -44,24 +44,26 @@ ON CONFLICT (key) DO NOTHING`
 	notKept = `id <> coalesce((SELECT active_deployment FROM sites WHERE id = $1), '')
 AND id NOT IN (SELECT deployment FROM git_refs WHERE site_id = $1)`
 	// bumpGen, as a WITH clause, increases the publish generation of the
-	// tenant of site $siteParam in the statement it prefixes.
-	bumpGen = `WITH gen AS (UPDATE tenants SET publish_gen = publish_gen + 1 WHERE id = (SELECT tenant_id FROM sites WHERE id = %s)) `
+	// tenant of the site (the parameter %s) in the statement it prefixes,
+	// whose insert stores it as genValue. Without the site, genValue is 0
+	// and the insert fails its foreign key.
+	bumpGen  = `WITH gen AS (UPDATE tenants SET publish_gen = publish_gen + 1 WHERE id = (SELECT tenant_id FROM sites WHERE id = %s) RETURNING publish_gen) `
+	genValue = `coalesce((SELECT publish_gen FROM gen), 0)`
 )
 
 // queueSiteGarbage queues the git packs of site id, in tx.
 func (s *Store) queueSiteGarbage(ctx context.Context, tx pgx.Tx, id string) error {
-	_, err := tx.Exec(ctx, fmt.Sprintf(queuePacksSQL, `p.site_id = $1`), id, s.stamp(time.Time{}))
+	_, err := tx.Exec(ctx, fmt.Sprintf(queuePacksSQL, `p.site_id = $1`), id)
 	return err
 }
 
 // queueTenantGarbage queues every blob of tenant id's index and the git
 // packs of its sites, in tx.
 func (s *Store) queueTenantGarbage(ctx context.Context, tx pgx.Tx, id string) error {
-	now := s.stamp(time.Time{})
-	if _, err := tx.Exec(ctx, fmt.Sprintf(queueBlobsSQL, `tenant_id = $1`), id, now); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf(queueBlobsSQL, `tenant_id = $1`), id); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, fmt.Sprintf(queuePacksSQL, `s.tenant_id = $1`), id, now)
+	_, err := tx.Exec(ctx, fmt.Sprintf(queuePacksSQL, `s.tenant_id = $1`), id)
 	return err
 }
 
@@ -205,48 +207,93 @@ func scanBlob(row pgx.CollectableRow) (tenants.Blob, error) {
 	return b, err
 }
 
-// CollectBlobs deletes index records and queues their objects if the
-// tenant's publish generation is still gen.
-func (s *Store) CollectBlobs(ctx context.Context, tenantID string, gen int64, hashes []string) ([]tenants.Blob, bool, error) {
+// CollectBlobs deletes index records and queues their objects, keeping
+// what upload sessions and deployments created after generation gen
+// reference.
+func (s *Store) CollectBlobs(ctx context.Context, tenantID string, gen int64, hashes []string) ([]tenants.Blob, error) {
 	if len(hashes) == 0 {
-		return nil, true, nil
+		return nil, nil
 	}
-	var (
-		out []tenants.Blob
-		ok  bool
-	)
+	var out []tenants.Blob
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Locked, the tenant gets no new upload session or deployment
+		// (their generation bump waits) until the collection commits.
 		var cur int64
 		if err := tx.QueryRow(ctx, `SELECT publish_gen FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, tenantID).Scan(&cur); err != nil {
 			return err
 		}
-		if ok = cur == gen; !ok {
-			return nil
+		hs := hashes
+		if cur != gen {
+			var err error
+			if hs, err = withoutNewRefs(ctx, tx, tenantID, gen, hashes); err != nil {
+				return err
+			}
 		}
-		const in = `tenant_id = $1 AND hash = ANY($3)`
-		if _, err := tx.Exec(ctx, fmt.Sprintf(queueBlobsSQL, in), tenantID, s.stamp(time.Time{}), hashes); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(queueBlobsSQL, `tenant_id = $1 AND hash = ANY($2)`), tenantID, hs); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM blobs WHERE tenant_id = $1 AND hash = ANY($2) RETURNING hash, size, br_size, gz_size`, tenantID, hashes)
+		rows, err := tx.Query(ctx, `DELETE FROM blobs WHERE tenant_id = $1 AND hash = ANY($2) RETURNING hash, size, br_size, gz_size`, tenantID, hs)
 		if err != nil {
 			return err
 		}
 		if out, err = pgx.CollectRows(rows, scanBlob); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM git_blobs WHERE tenant_id = $1 AND hash = ANY($2)`, tenantID, hashes)
+		_, err = tx.Exec(ctx, `DELETE FROM git_blobs WHERE tenant_id = $1 AND hash = ANY($2)`, tenantID, hs)
 		return err
 	})
 	if err != nil {
-		return nil, false, mapErr("collecting blobs of tenant "+tenantID, err)
+		return nil, mapErr("collecting blobs of tenant "+tenantID, err)
 	}
-	return out, ok, nil
+	return out, nil
+}
+
+// withoutNewRefs drops from hashes those an upload session or deployment
+// of the tenant created after generation gen references, in tx.
+func withoutNewRefs(ctx context.Context, tx pgx.Tx, tenantID string, gen int64, hashes []string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT u.manifest::text, u.worker_hash FROM upload_sessions u JOIN sites s ON s.id = u.site_id
+WHERE s.tenant_id = $1 AND u.publish_gen > $2
+UNION ALL
+SELECT d.manifest::text, d.worker FROM deployments d JOIN sites s ON s.id = d.site_id
+WHERE s.tenant_id = $1 AND d.publish_gen > $2`, tenantID, gen)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	used := map[string]bool{}
+	for rows.Next() {
+		var (
+			manifest []byte
+			worker   string
+		)
+		if err := rows.Scan(&manifest, &worker); err != nil {
+			return nil, err
+		}
+		m, err := manifestjson.Decode(manifest)
+		if err != nil {
+			return nil, fmt.Errorf("decoding a manifest: %w", err)
+		}
+		for _, e := range m {
+			used[e.Hash] = true
+		}
+		used[worker] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, h := range hashes {
+		if !used[h] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // GarbagePage lists queued objects by key.
-func (s *Store) GarbagePage(ctx context.Context, queuedBy time.Time, after string, limit int) ([]tenants.Garbage, error) {
+func (s *Store) GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]tenants.Garbage, error) {
 	rows, err := s.pool.Query(ctx, `SELECT key, tenant_id, hash, size, queued_at, state = 'deleting' FROM blob_garbage
-WHERE queued_at <= $1 AND key > $2 ORDER BY key LIMIT $3`, queuedBy.UTC(), after, limit)
+WHERE queued_at <= clock_timestamp() - $1 * interval '1 microsecond' AND key > $2 ORDER BY key LIMIT $3`, grace.Microseconds(), after, limit)
 	if err != nil {
 		return nil, mapErr("listing queued garbage", err)
 	}

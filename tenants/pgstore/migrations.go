@@ -260,8 +260,12 @@ ALTER TABLE tenants ADD COLUMN quotas jsonb NOT NULL DEFAULT '{}';
 	{10, `
 -- Retention and blob garbage collection (tenants.LifecycleStore).
 -- publish_gen: bumped by every new upload session and deployment of the
--- tenant; a collection deletes nothing when it moved since its mark.
+-- tenant; a collection keeps what those created since its mark reference.
 ALTER TABLE tenants ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+-- The generation each upload session and deployment was created at.
+ALTER TABLE upload_sessions ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+CREATE INDEX deployments_site_gen ON deployments(site_id, publish_gen);
 
 -- Leases: one holder at a time (the garbage collector's).
 CREATE TABLE leases (

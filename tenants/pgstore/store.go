@@ -404,8 +404,8 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 	}
 	sum := d.Summary()
 	_, err = s.pool.Exec(ctx, fmt.Sprintf(bumpGen, "$2")+`INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at, publish_gen)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, `+genValue+`)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
 		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.stamp(d.Created))
 	return mapErr(op, err)
@@ -560,7 +560,7 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	_, err = s.pool.Exec(ctx, fmt.Sprintf(bumpGen, "$2")+`INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err = s.pool.Exec(ctx, fmt.Sprintf(bumpGen, "$2")+`INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, publish_gen) VALUES ($1, $2, $3, $4, $5, $6, $7, `+genValue+`)`,
 		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created))
 	return mapErr(op, err)
 }

@@ -143,10 +143,12 @@ func (s *Store) PublishGeneration(ctx context.Context, tenantID string) (int64, 
 	return g, mapErr("publish generation of tenant "+tenantID, err)
 }
 
-// bumpGeneration increases the publish generation of a tenant, in tx.
-func bumpGeneration(ctx context.Context, tx *sql.Tx, tenantID string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE tenants SET publish_gen = publish_gen + 1 WHERE id = ?`, tenantID)
-	return err
+// bumpGeneration increases the publish generation of a tenant, in tx,
+// and returns it.
+func bumpGeneration(ctx context.Context, tx *sql.Tx, tenantID string) (int64, error) {
+	var gen int64
+	err := tx.QueryRowContext(ctx, `UPDATE tenants SET publish_gen = publish_gen + 1 WHERE id = ? RETURNING publish_gen`, tenantID).Scan(&gen)
+	return gen, err
 }
 
 // UploadSessionIDs lists the IDs of a tenant's upload sessions.
@@ -211,61 +213,106 @@ func (s *Store) BlobsPage(ctx context.Context, tenantID, after string, limit int
 	return out, mapErr(op, rows.Err())
 }
 
-// CollectBlobs deletes index records and queues their objects if the
-// tenant's publish generation is still gen.
-func (s *Store) CollectBlobs(ctx context.Context, tenantID string, gen int64, hashes []string) ([]tenants.Blob, bool, error) {
+// CollectBlobs deletes index records and queues their objects, keeping
+// what upload sessions and deployments created after generation gen
+// reference.
+func (s *Store) CollectBlobs(ctx context.Context, tenantID string, gen int64, hashes []string) ([]tenants.Blob, error) {
 	op := "collecting blobs of tenant " + tenantID
 	if len(hashes) == 0 {
-		return nil, true, nil
-	}
-	list, err := json.Marshal(hashes)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlitestore: %s: %w", op, err)
+		return nil, nil
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, mapErr(op, err)
+		return nil, mapErr(op, err)
 	}
 	defer tx.Rollback()
 	var cur int64
 	if err := tx.QueryRowContext(ctx, `SELECT publish_gen FROM tenants WHERE id = ?`, tenantID).Scan(&cur); err != nil {
-		return nil, false, mapErr(op, err)
+		return nil, mapErr(op, err)
 	}
 	if cur != gen {
-		return nil, false, nil
+		if hashes, err = withoutNewRefs(ctx, tx, tenantID, gen, hashes); err != nil {
+			return nil, mapErr(op, err)
+		}
+	}
+	list, err := json.Marshal(hashes)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
 	const in = `tenant_id = ?1 AND hash IN (SELECT value FROM json_each(?3))`
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(queueBlobsSQL, in), tenantID, s.now().UnixMilli(), string(list)); err != nil {
-		return nil, false, mapErr(op, err)
+		return nil, mapErr(op, err)
 	}
 	rows, err := tx.QueryContext(ctx, `DELETE FROM blobs WHERE `+in+` RETURNING hash, size, br_size, gz_size`, tenantID, nil, string(list))
 	if err != nil {
-		return nil, false, mapErr(op, err)
+		return nil, mapErr(op, err)
 	}
 	var out []tenants.Blob
 	for rows.Next() {
 		var b tenants.Blob
 		if err := rows.Scan(&b.Hash, &b.Size, &b.BrSize, &b.GzSize); err != nil {
 			rows.Close()
-			return nil, false, mapErr(op, err)
+			return nil, mapErr(op, err)
 		}
 		out = append(out, b)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, false, mapErr(op, err)
+		return nil, mapErr(op, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM git_blobs WHERE `+in, tenantID, nil, string(list)); err != nil {
-		return nil, false, mapErr(op, err)
+		return nil, mapErr(op, err)
 	}
-	return out, true, mapErr(op, tx.Commit())
+	return out, mapErr(op, tx.Commit())
+}
+
+// withoutNewRefs drops from hashes those an upload session or deployment
+// of the tenant created after generation gen references, in tx.
+func withoutNewRefs(ctx context.Context, tx *sql.Tx, tenantID string, gen int64, hashes []string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT u.manifest, u.worker_hash FROM upload_sessions u JOIN sites s ON s.id = u.site_id
+WHERE s.tenant_id = ?1 AND u.publish_gen > ?2
+UNION ALL
+SELECT d.manifest, d.worker FROM deployments d JOIN sites s ON s.id = d.site_id
+WHERE s.tenant_id = ?1 AND d.publish_gen > ?2`, tenantID, gen)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	used := map[string]bool{}
+	for rows.Next() {
+		var (
+			manifest []byte
+			worker   string
+		)
+		if err := rows.Scan(&manifest, &worker); err != nil {
+			return nil, err
+		}
+		m, err := manifestjson.Decode(manifest)
+		if err != nil {
+			return nil, fmt.Errorf("decoding a manifest: %w", err)
+		}
+		for _, e := range m {
+			used[e.Hash] = true
+		}
+		used[worker] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := hashes[:0:0]
+	for _, h := range hashes {
+		if !used[h] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // GarbagePage lists queued objects by key.
-func (s *Store) GarbagePage(ctx context.Context, queuedBy time.Time, after string, limit int) ([]tenants.Garbage, error) {
+func (s *Store) GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]tenants.Garbage, error) {
 	op := "listing queued garbage"
 	rows, err := s.read.QueryContext(ctx, `SELECT key, tenant_id, hash, size, queued_at, state FROM blob_garbage
-WHERE queued_at <= ? AND key > ? ORDER BY key LIMIT ?`, queuedBy.UnixMilli(), after, limit)
+WHERE queued_at <= ? AND key > ? ORDER BY key LIMIT ?`, s.now().Add(-grace).UnixMilli(), after, limit)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

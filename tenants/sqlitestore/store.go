@@ -460,14 +460,15 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 	if err != nil {
 		return err
 	}
-	if err := bumpGeneration(ctx, tx, tenantID); err != nil {
+	gen, err := bumpGeneration(ctx, tx, tenantID)
+	if err != nil {
 		return mapErr(op, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at, publish_gen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
-		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created)); err != nil {
+		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created), gen); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())
@@ -628,7 +629,8 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if err != nil {
 		return err
 	}
-	if err := bumpGeneration(ctx, tx, tenantID); err != nil {
+	gen, err := bumpGeneration(ctx, tx, tenantID)
+	if err != nil {
 		return mapErr(op, err)
 	}
 	var workerHash string
@@ -636,8 +638,8 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, publish_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created), gen); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())

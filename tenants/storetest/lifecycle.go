@@ -187,17 +187,24 @@ func testCollectBlobs(t *testing.T, h *harness) {
 		t.Errorf("BlobsPage pages = %+v, want %+v", all, blobs)
 	}
 
+	// An upload session created after the mark read the generation
+	// references blob 0: a collection of that mark keeps it.
+	h.site(t, "s1", "t1", "blog")
 	gen, err := ls.PublishGeneration(h.ctx, "t1")
 	mustNil(t, "PublishGeneration", err)
-	got, ok, err := ls.CollectBlobs(h.ctx, "t1", gen-1, []string{blobs[0].Hash})
-	mustNil(t, "CollectBlobs (stale)", err)
-	if ok || len(got) != 0 {
-		t.Errorf("CollectBlobs with a stale generation = %v, %v; want nothing done", got, ok)
+	mustNil(t, "CreateUploadSession", h.s.CreateUploadSession(h.ctx, tenants.UploadSession{ID: "u1", SiteID: "s1",
+		Manifest: assets.Manifest{"/a.html": {Hash: blobs[0].Hash, Size: blobs[0].Size}}, Expires: time.Now().Add(time.Hour)}))
+	got, err := ls.CollectBlobs(h.ctx, "t1", gen, []string{blobs[0].Hash, blobs[2].Hash, hashOf(99)})
+	mustNil(t, "CollectBlobs (stale generation)", err)
+	if len(got) != 1 || got[0] != blobs[2] {
+		t.Fatalf("CollectBlobs with a generation older than a session = %+v, want blob 2 only", got)
 	}
-	got, ok, err = ls.CollectBlobs(h.ctx, "t1", gen, []string{blobs[0].Hash, blobs[2].Hash, hashOf(99)})
+	gen, err = ls.PublishGeneration(h.ctx, "t1")
+	mustNil(t, "PublishGeneration", err)
+	got, err = ls.CollectBlobs(h.ctx, "t1", gen, []string{blobs[0].Hash})
 	mustNil(t, "CollectBlobs", err)
-	if !ok || len(got) != 2 {
-		t.Fatalf("CollectBlobs = %v, %v; want blobs 0 and 2", got, ok)
+	if len(got) != 1 || got[0] != blobs[0] {
+		t.Fatalf("CollectBlobs of the current generation = %+v, want blob 0", got)
 	}
 	have, err := h.s.Blobs(h.ctx, "t1", []string{blobs[0].Hash, blobs[1].Hash, blobs[2].Hash})
 	mustNil(t, "Blobs", err)
@@ -213,15 +220,15 @@ func testCollectBlobs(t *testing.T, h *harness) {
 		t.Errorf("GitBlobs after a collection = %v, want only the mapping to blob 1", gb)
 	}
 
-	queued := h.garbage(t, ls, time.Now().Add(time.Hour))
+	queued := h.garbage(t, ls, 0)
 	want := []tenants.Garbage{
 		{Key: assets.Key("t1", blobs[0].Hash, ""), TenantID: "t1", Hash: blobs[0].Hash, Size: blobs[0].Size + blobs[0].BrSize + blobs[0].GzSize},
 		{Key: assets.Key("t1", blobs[2].Hash, ""), TenantID: "t1", Hash: blobs[2].Hash, Size: blobs[2].Size + blobs[2].BrSize + blobs[2].GzSize},
 	}
 	slices.SortFunc(want, func(a, b tenants.Garbage) int { return strings.Compare(a.Key, b.Key) })
 	sameGarbage(t, "queued after CollectBlobs", queued, want)
-	if early := h.garbage(t, ls, time.Now().Add(-time.Hour)); len(early) != 0 {
-		t.Errorf("GarbagePage before the entries were queued = %+v", early)
+	if early := h.garbage(t, ls, time.Hour); len(early) != 0 {
+		t.Errorf("GarbagePage of entries queued an hour ago = %+v", early)
 	}
 
 	// An upload writing blob 0 again cancels its entry; blob 2's is
@@ -248,7 +255,7 @@ func testCollectBlobs(t *testing.T, h *harness) {
 	}
 	g := tenants.Garbage{Key: assets.Key("t1", blobs[2].Hash, ""), TenantID: "t1", Hash: blobs[2].Hash}
 	mustNil(t, "FinishGarbage", ls.FinishGarbage(h.ctx, g))
-	if left := h.garbage(t, ls, time.Now().Add(time.Hour)); len(left) != 0 {
+	if left := h.garbage(t, ls, -time.Hour); len(left) != 0 {
 		t.Errorf("queued after FinishGarbage: %+v", left)
 	}
 	if page, _ := ls.BlobsPage(h.ctx, "t1", "", 10); len(page) != 3 {
@@ -278,22 +285,22 @@ func testDeleteQueuesGarbage(t *testing.T, h *harness) {
 			tenants.Garbage{Key: tenants.GitIndexKey("s1", p.name), TenantID: "t1"})
 	}
 	slices.SortFunc(want, func(a, b tenants.Garbage) int { return strings.Compare(a.Key, b.Key) })
-	sameGarbage(t, "queued after DeleteSite", h.garbage(t, ls, time.Now().Add(time.Hour)), want)
+	sameGarbage(t, "queued after DeleteSite", h.garbage(t, ls, -time.Hour), want)
 
 	mustNil(t, "DeleteTenant", h.s.DeleteTenant(h.ctx, "t1"))
 	want = append(want,
 		tenants.Garbage{Key: assets.Key("t1", b[0].Hash, ""), TenantID: "t1", Hash: b[0].Hash, Size: 13},
 		tenants.Garbage{Key: assets.Key("t1", b[1].Hash, ""), TenantID: "t1", Hash: b[1].Hash, Size: 20})
 	slices.SortFunc(want, func(a, b tenants.Garbage) int { return strings.Compare(a.Key, b.Key) })
-	sameGarbage(t, "queued after DeleteTenant", h.garbage(t, ls, time.Now().Add(time.Hour)), want)
+	sameGarbage(t, "queued after DeleteTenant", h.garbage(t, ls, -time.Hour), want)
 }
 
-// garbage lists every entry queued by queuedBy, two at a time.
-func (h *harness) garbage(t *testing.T, ls tenants.LifecycleStore, queuedBy time.Time) []tenants.Garbage {
+// garbage lists every entry queued at least grace ago, two at a time.
+func (h *harness) garbage(t *testing.T, ls tenants.LifecycleStore, grace time.Duration) []tenants.Garbage {
 	t.Helper()
 	var out []tenants.Garbage
 	for after := ""; ; {
-		page, err := ls.GarbagePage(h.ctx, queuedBy, after, 2)
+		page, err := ls.GarbagePage(h.ctx, grace, after, 2)
 		mustNil(t, "GarbagePage", err)
 		if len(page) == 0 {
 			return out
