@@ -64,8 +64,9 @@ type LifecycleStore interface {
 	// pgstore) with a key greater than after, ordered by key: pending and
 	// claimed ones (a claim left by a crashed sweeper is taken again).
 	GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]Garbage, error)
-	// ClaimGarbage marks a queued entry as being deleted; false when it is
-	// gone (an upload cancelled it).
+	// ClaimGarbage marks a pending entry as being deleted; false when it
+	// is gone (an upload cancelled it) or claimed already, unless that
+	// claim is older than StaleGarbageClaim (its sweeper died).
 	ClaimGarbage(ctx context.Context, key string) (bool, error)
 	// FinishGarbage removes a claimed entry once its objects are deleted,
 	// with any blob index record (and git blob mapping) of its hash that
@@ -78,6 +79,11 @@ type LifecycleStore interface {
 	// waits for the entry to go (CancelGarbage again) before writing.
 	CancelGarbage(ctx context.Context, tenantID, hash string) (claimed bool, err error)
 }
+
+// StaleGarbageClaim is how old a claim on queued garbage must be before
+// another sweeper takes it over: far longer than deleting one entry's
+// objects takes, so that two sweepers never delete the same entry.
+const StaleGarbageClaim = 10 * time.Minute
 
 // Garbage is an object (or, for a blob, the object and its variants)
 // queued for deletion. TenantID and Hash are empty for a git pack.

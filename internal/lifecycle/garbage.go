@@ -52,6 +52,9 @@ func (s *Sweeper) deleteGarbage(ctx context.Context, g tenants.Garbage, dryRun b
 		keys = append(keys, g.Key+"."+assets.VariantBrotli, g.Key+"."+assets.VariantGzip)
 	}
 	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return false, err // the lease is lost: the entry stays claimed
+		}
 		if err := s.Blobs.Delete(ctx, k); err != nil && !errors.Is(err, assets.ErrNotFound) {
 			if ctx.Err() != nil {
 				return false, ctx.Err()

@@ -308,7 +308,8 @@ WHERE queued_at <= clock_timestamp() - $1 * interval '1 microsecond' AND key > $
 
 // ClaimGarbage marks an entry as being deleted.
 func (s *Store) ClaimGarbage(ctx context.Context, key string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE blob_garbage SET state = 'deleting' WHERE key = $1`, key)
+	tag, err := s.pool.Exec(ctx, `UPDATE blob_garbage SET state = 'deleting', claimed_at = clock_timestamp()
+WHERE key = $1 AND (state = 'pending' OR claimed_at <= clock_timestamp() - $2 * interval '1 millisecond')`, key, tenants.StaleGarbageClaim.Milliseconds())
 	return changed("claiming garbage "+key, tag, err)
 }
 

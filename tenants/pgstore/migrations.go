@@ -282,7 +282,8 @@ CREATE TABLE blob_garbage (
 	hash      text NOT NULL DEFAULT '', -- '' for a git pack
 	size      bigint NOT NULL DEFAULT 0,
 	queued_at timestamptz NOT NULL,
-	state     text NOT NULL DEFAULT 'pending' -- or 'deleting' once claimed
+	state     text NOT NULL DEFAULT 'pending', -- or 'deleting' once claimed
+	claimed_at timestamptz
 );
 CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);

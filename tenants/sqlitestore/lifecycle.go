@@ -335,7 +335,9 @@ WHERE queued_at <= ? AND key > ? ORDER BY key LIMIT ?`, s.now().Add(-grace).Unix
 
 // ClaimGarbage marks an entry as being deleted.
 func (s *Store) ClaimGarbage(ctx context.Context, key string) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE blob_garbage SET state = 'deleting' WHERE key = ?`, key)
+	now := s.now().UnixMilli()
+	res, err := s.write.ExecContext(ctx, `UPDATE blob_garbage SET state = 'deleting', claimed_at = ?1
+WHERE key = ?2 AND (state = 'pending' OR claimed_at <= ?3)`, now, key, now-tenants.StaleGarbageClaim.Milliseconds())
 	return changed("claiming garbage "+key, res, err)
 }
 

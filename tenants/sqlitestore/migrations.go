@@ -272,7 +272,8 @@ CREATE TABLE blob_garbage (
 	hash      TEXT NOT NULL DEFAULT '', -- '' for a git pack
 	size      INTEGER NOT NULL DEFAULT 0,
 	queued_at INTEGER NOT NULL, -- Unix milliseconds
-	state     TEXT NOT NULL DEFAULT 'pending' -- or 'deleting' once claimed
+	state     TEXT NOT NULL DEFAULT 'pending', -- or 'deleting' once claimed
+	claimed_at INTEGER NOT NULL DEFAULT 0 -- Unix milliseconds
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);

@@ -238,11 +238,14 @@ func testCollectBlobs(t *testing.T, h *harness) {
 	if claimed {
 		t.Errorf("CancelGarbage of a pending entry says claimed")
 	}
-	if ok, err := ls.ClaimGarbage(h.ctx, want[0].Key); err != nil || ok != (want[0].Hash == blobs[2].Hash) {
-		t.Errorf("ClaimGarbage(%s) = %v, %v", want[0].Key, ok, err)
+	if ok, err := ls.ClaimGarbage(h.ctx, assets.Key("t1", blobs[0].Hash, "")); err != nil || ok {
+		t.Errorf("ClaimGarbage of a cancelled entry = %v, %v; want false", ok, err)
 	}
 	if ok, err := ls.ClaimGarbage(h.ctx, assets.Key("t1", blobs[2].Hash, "")); err != nil || !ok {
 		t.Fatalf("ClaimGarbage of a pending entry = %v, %v; want true", ok, err)
+	}
+	if ok, err := ls.ClaimGarbage(h.ctx, assets.Key("t1", blobs[2].Hash, "")); err != nil || ok {
+		t.Errorf("ClaimGarbage of an entry claimed just now = %v, %v; want false (another sweeper has it)", ok, err)
 	}
 	if claimed, err := ls.CancelGarbage(h.ctx, "t1", blobs[2].Hash); err != nil || !claimed {
 		t.Errorf("CancelGarbage of a claimed entry = %v, %v; want claimed", claimed, err)
