@@ -3,6 +3,8 @@ package tenants
 import (
 	"context"
 	"time"
+
+	"github.com/pierhq/pier/assets"
 )
 
 // LifecycleStore is what deployment retention, the deployments quota and
@@ -80,6 +82,18 @@ type LifecycleStore interface {
 	CancelGarbage(ctx context.Context, tenantID, hash string) (claimed bool, err error)
 }
 
+// GarbageVariants decodes the stores' variants bitmask (1: br, 2: gz).
+func GarbageVariants(mask int) []string {
+	var v []string
+	if mask&1 != 0 {
+		v = append(v, assets.VariantBrotli)
+	}
+	if mask&2 != 0 {
+		v = append(v, assets.VariantGzip)
+	}
+	return v
+}
+
 // StaleGarbageClaim is how old a claim on queued garbage must be before
 // another sweeper takes it over: far longer than deleting one entry's
 // objects takes, so that two sweepers never delete the same entry.
@@ -92,6 +106,7 @@ type Garbage struct {
 	TenantID string    // the tenant the object was stored for
 	Hash     string    // the blob's content hash, "" for a git pack
 	Size     int64     // bytes, variants included
+	Variants []string  // the pre-compressed copies the index recorded (assets.VariantBrotli, assets.VariantGzip)
 	Queued   time.Time // when it was queued; deleted after the grace period
 	Claimed  bool      // a sweeper is deleting it
 }

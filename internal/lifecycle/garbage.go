@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/tenants"
@@ -20,21 +21,46 @@ func (s *Sweeper) sweepGarbage(ctx context.Context, rep *report) error {
 			return err
 		}
 		after = page[len(page)-1].Key
-		for _, g := range page {
+		if err := s.deletePage(ctx, page, rep); err != nil {
+			return err
+		}
+	}
+}
+
+// parallelDeletes bounds the entries whose objects are deleted at once.
+const parallelDeletes = 8
+
+// deletePage deletes a page of entries, parallelDeletes at a time (a
+// backend delete is a round trip on S3).
+func (s *Sweeper) deletePage(ctx context.Context, page []tenants.Garbage, rep *report) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, parallelDeletes)
+	)
+	for _, g := range page {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
 			done, err := s.deleteGarbage(ctx, g, rep.DryRun)
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				return err
+				errs = append(errs, err)
 			}
 			if !done {
-				continue
+				return
 			}
 			tr := rep.tenant(g.TenantID, "")
 			tr.Objects++
 			tr.Bytes += g.Size
 			rep.Objects++
 			rep.Bytes += g.Size
-		}
+		})
 	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // deleteGarbage deletes one entry's objects; false when an upload
@@ -48,8 +74,8 @@ func (s *Sweeper) deleteGarbage(ctx context.Context, g tenants.Garbage, dryRun b
 		return false, err
 	}
 	keys := []string{g.Key}
-	if g.Hash != "" {
-		keys = append(keys, g.Key+"."+assets.VariantBrotli, g.Key+"."+assets.VariantGzip)
+	for _, v := range g.Variants {
+		keys = append(keys, g.Key+"."+v)
 	}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {

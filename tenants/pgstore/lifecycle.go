@@ -30,9 +30,10 @@ var _ tenants.LifecycleStore = (*Store)(nil)
 const (
 	// queueBlobsSQL queues the blobs of the index selected by where ($1
 	// is the tenant), stamped by the database's clock.
-	queueBlobsSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, queued_at)
-SELECT 't/' || tenant_id || '/' || hash, tenant_id, hash, size + br_size + gz_size, clock_timestamp() FROM blobs WHERE %s
-ON CONFLICT (key) DO UPDATE SET size = excluded.size, queued_at = excluded.queued_at WHERE blob_garbage.state = 'pending'`
+	queueBlobsSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, variants, queued_at)
+SELECT 't/' || tenant_id || '/' || hash, tenant_id, hash, size + br_size + gz_size,
+	(CASE WHEN br_size > 0 THEN 1 ELSE 0 END) | (CASE WHEN gz_size > 0 THEN 2 ELSE 0 END), clock_timestamp() FROM blobs WHERE %s
+ON CONFLICT (key) DO UPDATE SET size = excluded.size, variants = excluded.variants, queued_at = excluded.queued_at WHERE blob_garbage.state = 'pending'`
 	// queuePacksSQL queues the pack and index objects of the git packs of
 	// the sites selected by where ($1 is the site or tenant).
 	queuePacksSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, queued_at)
@@ -292,15 +293,18 @@ WHERE s.tenant_id = $1 AND d.publish_gen > $2`, tenantID, gen)
 
 // GarbagePage lists queued objects by key.
 func (s *Store) GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]tenants.Garbage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT key, tenant_id, hash, size, queued_at, state = 'deleting' FROM blob_garbage
+	rows, err := s.pool.Query(ctx, `SELECT key, tenant_id, hash, size, variants, queued_at, state = 'deleting' FROM blob_garbage
 WHERE queued_at <= clock_timestamp() - $1 * interval '1 microsecond' AND key > $2 ORDER BY key LIMIT $3`, grace.Microseconds(), after, limit)
 	if err != nil {
 		return nil, mapErr("listing queued garbage", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tenants.Garbage, error) {
-		var g tenants.Garbage
-		err := row.Scan(&g.Key, &g.TenantID, &g.Hash, &g.Size, &g.Queued, &g.Claimed)
-		g.Queued = g.Queued.UTC()
+		var (
+			g        tenants.Garbage
+			variants int
+		)
+		err := row.Scan(&g.Key, &g.TenantID, &g.Hash, &g.Size, &variants, &g.Queued, &g.Claimed)
+		g.Queued, g.Variants = g.Queued.UTC(), tenants.GarbageVariants(variants)
 		return g, err
 	})
 	return out, mapErr("listing queued garbage", err)

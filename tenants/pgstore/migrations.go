@@ -281,6 +281,7 @@ CREATE TABLE blob_garbage (
 	tenant_id text NOT NULL DEFAULT '',
 	hash      text NOT NULL DEFAULT '', -- '' for a git pack
 	size      bigint NOT NULL DEFAULT 0,
+	variants  integer NOT NULL DEFAULT 0, -- 1: a .br copy, 2: a .gz copy
 	queued_at timestamptz NOT NULL,
 	state     text NOT NULL DEFAULT 'pending', -- or 'deleting' once claimed
 	claimed_at timestamptz

@@ -24,9 +24,9 @@ var _ tenants.LifecycleStore = (*Store)(nil)
 const (
 	// queueBlobsSQL queues the blobs of the index selected by where (?1 is
 	// the tenant, ?2 the time).
-	queueBlobsSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, queued_at)
-SELECT 't/' || tenant_id || '/' || hash, tenant_id, hash, size + br_size + gz_size, ?2 FROM blobs WHERE %s
-ON CONFLICT (key) DO UPDATE SET size = excluded.size, queued_at = excluded.queued_at WHERE blob_garbage.state = 'pending'`
+	queueBlobsSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, variants, queued_at)
+SELECT 't/' || tenant_id || '/' || hash, tenant_id, hash, size + br_size + gz_size, (br_size > 0) | ((gz_size > 0) << 1), ?2 FROM blobs WHERE %s
+ON CONFLICT (key) DO UPDATE SET size = excluded.size, variants = excluded.variants, queued_at = excluded.queued_at WHERE blob_garbage.state = 'pending'`
 	// queuePacksSQL queues the pack and index objects of the git packs of
 	// the sites selected by where (?1 is the site or tenant, ?2 the time).
 	queuePacksSQL = `INSERT INTO blob_garbage (key, tenant_id, hash, size, queued_at)
@@ -311,7 +311,7 @@ WHERE s.tenant_id = ?1 AND d.publish_gen > ?2`, tenantID, gen)
 // GarbagePage lists queued objects by key.
 func (s *Store) GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]tenants.Garbage, error) {
 	op := "listing queued garbage"
-	rows, err := s.read.QueryContext(ctx, `SELECT key, tenant_id, hash, size, queued_at, state FROM blob_garbage
+	rows, err := s.read.QueryContext(ctx, `SELECT key, tenant_id, hash, size, variants, queued_at, state FROM blob_garbage
 WHERE queued_at <= ? AND key > ? ORDER BY key LIMIT ?`, s.now().Add(-grace).UnixMilli(), after, limit)
 	if err != nil {
 		return nil, mapErr(op, err)
@@ -320,13 +320,15 @@ WHERE queued_at <= ? AND key > ? ORDER BY key LIMIT ?`, s.now().Add(-grace).Unix
 	var out []tenants.Garbage
 	for rows.Next() {
 		var (
-			g      tenants.Garbage
-			queued int64
-			state  string
+			g        tenants.Garbage
+			queued   int64
+			state    string
+			variants int
 		)
-		if err := rows.Scan(&g.Key, &g.TenantID, &g.Hash, &g.Size, &queued, &state); err != nil {
+		if err := rows.Scan(&g.Key, &g.TenantID, &g.Hash, &g.Size, &variants, &queued, &state); err != nil {
 			return nil, mapErr(op, err)
 		}
+		g.Variants = tenants.GarbageVariants(variants)
 		g.Queued, g.Claimed = msTime(queued), state == "deleting"
 		out = append(out, g)
 	}

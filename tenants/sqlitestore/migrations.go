@@ -271,6 +271,7 @@ CREATE TABLE blob_garbage (
 	tenant_id TEXT NOT NULL DEFAULT '',
 	hash      TEXT NOT NULL DEFAULT '', -- '' for a git pack
 	size      INTEGER NOT NULL DEFAULT 0,
+	variants  INTEGER NOT NULL DEFAULT 0, -- 1: a .br copy, 2: a .gz copy
 	queued_at INTEGER NOT NULL, -- Unix milliseconds
 	state     TEXT NOT NULL DEFAULT 'pending', -- or 'deleting' once claimed
 	claimed_at INTEGER NOT NULL DEFAULT 0 -- Unix milliseconds
