@@ -115,8 +115,8 @@ func TestUploadOfQueuedBlob(t *testing.T) {
 	t.Run("claimed: the upload waits for the sweeper", func(t *testing.T) {
 		ls := e.collect(t, tid, h)
 		key := assets.Key(tid, h, "")
-		if ok, err := ls.ClaimGarbage(ctx, key); err != nil || !ok {
-			t.Fatalf("ClaimGarbage = %v, %v", ok, err)
+		if got, err := ls.ClaimGarbage(ctx, []string{key}); err != nil || len(got) != 1 {
+			t.Fatalf("ClaimGarbage = %v, %v", got, err)
 		}
 		up, _ := e.startUpload(t, tok, "www", salt, files{"/a.html": content})
 		done := make(chan resp, 1)
@@ -126,7 +126,7 @@ func TestUploadOfQueuedBlob(t *testing.T) {
 		if err := e.blobs.Delete(ctx, key); err != nil {
 			t.Fatal(err)
 		}
-		if err := ls.FinishGarbage(ctx, tenants.Garbage{Key: key, TenantID: tid, Hash: h}); err != nil {
+		if err := ls.FinishGarbage(ctx, []tenants.Garbage{{Key: key, TenantID: tid, Hash: h}}); err != nil {
 			t.Fatal(err)
 		}
 		must(t, <-done, 204)
@@ -145,8 +145,8 @@ func TestUploadOfQueuedBlob(t *testing.T) {
 		h := assets.Hash(salt, []byte(content))
 		must(t, e.publish(t, tok, "www", salt, files{"/a.html": content}, nil), 201)
 		ls := e.collect(t, tid, h)
-		if ok, err := ls.ClaimGarbage(ctx, assets.Key(tid, h, "")); err != nil || !ok {
-			t.Fatalf("ClaimGarbage = %v, %v", ok, err)
+		if got, err := ls.ClaimGarbage(ctx, []string{assets.Key(tid, h, "")}); err != nil || len(got) != 1 {
+			t.Fatalf("ClaimGarbage = %v, %v", got, err)
 		}
 		up, _ := e.startUpload(t, tok, "www", salt, files{"/a.html": content})
 		wantErr(t, e.putBlob(t, tok, up, h, []byte(content)), 503, "storage_unavailable")

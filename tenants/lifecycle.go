@@ -66,15 +66,16 @@ type LifecycleStore interface {
 	// pgstore) with a key greater than after, ordered by key: pending and
 	// claimed ones (a claim left by a crashed sweeper is taken again).
 	GarbagePage(ctx context.Context, grace time.Duration, after string, limit int) ([]Garbage, error)
-	// ClaimGarbage marks a pending entry as being deleted; false when it
-	// is gone (an upload cancelled it) or claimed already, unless that
-	// claim is older than StaleGarbageClaim (its sweeper died).
-	ClaimGarbage(ctx context.Context, key string) (bool, error)
-	// FinishGarbage removes a claimed entry once its objects are deleted,
-	// with any blob index record (and git blob mapping) of its hash that
-	// an upload racing the collection wrote back meanwhile, in one
-	// transaction.
-	FinishGarbage(ctx context.Context, g Garbage) error
+	// ClaimGarbage marks the pending entries among keys as being deleted
+	// and returns their keys: not those gone (an upload cancelled them) or
+	// claimed already, unless that claim is older than StaleGarbageClaim
+	// (its sweeper died).
+	ClaimGarbage(ctx context.Context, keys []string) (claimed []string, err error)
+	// FinishGarbage removes claimed entries once their objects are
+	// deleted, with any blob index record (and git blob mapping) of their
+	// hashes that an upload racing the collection wrote back meanwhile,
+	// in one transaction.
+	FinishGarbage(ctx context.Context, gs []Garbage) error
 	// CancelGarbage removes the pending entries of a tenant's hash, before
 	// an upload writes its objects again. claimed is true when a claimed
 	// entry remains: a sweeper is deleting the objects, and the upload

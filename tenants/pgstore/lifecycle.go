@@ -310,28 +310,58 @@ WHERE queued_at <= clock_timestamp() - $1 * interval '1 microsecond' AND key > $
 	return out, mapErr("listing queued garbage", err)
 }
 
-// ClaimGarbage marks an entry as being deleted.
-func (s *Store) ClaimGarbage(ctx context.Context, key string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE blob_garbage SET state = 'deleting', claimed_at = clock_timestamp()
-WHERE key = $1 AND (state = 'pending' OR claimed_at <= clock_timestamp() - $2 * interval '1 millisecond')`, key, tenants.StaleGarbageClaim.Milliseconds())
-	return changed("claiming garbage "+key, tag, err)
+// ClaimGarbage marks pending (or stale) entries as being deleted.
+func (s *Store) ClaimGarbage(ctx context.Context, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE blob_garbage SET state = 'deleting', claimed_at = clock_timestamp()
+WHERE key = ANY($1) AND (state = 'pending' OR claimed_at <= clock_timestamp() - $2 * interval '1 millisecond') RETURNING key`,
+		keys, tenants.StaleGarbageClaim.Milliseconds())
+	if err != nil {
+		return nil, mapErr("claiming queued garbage", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, mapErr("claiming queued garbage", err)
 }
 
-// FinishGarbage removes a claimed entry and any index record of its hash.
-func (s *Store) FinishGarbage(ctx context.Context, g tenants.Garbage) error {
+// FinishGarbage removes claimed entries and any index record of their
+// hashes.
+func (s *Store) FinishGarbage(ctx context.Context, gs []tenants.Garbage) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(gs))
+	for i, g := range gs {
+		keys[i] = g.Key
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM blob_garbage WHERE key = $1 AND state = 'deleting'`, g.Key)
-		if err != nil || tag.RowsAffected() == 0 || g.Hash == "" {
+		rows, err := tx.Query(ctx, `DELETE FROM blob_garbage WHERE key = ANY($1) AND state = 'deleting' RETURNING tenant_id, hash`, keys)
+		if err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM blobs WHERE tenant_id = $1 AND hash = $2`, `DELETE FROM git_blobs WHERE tenant_id = $1 AND hash = $2`} {
-			if _, err := tx.Exec(ctx, q, g.TenantID, g.Hash); err != nil {
+		var (
+			ts, hs []string
+			t, h   string
+		)
+		_, err = pgx.ForEachRow(rows, []any{&t, &h}, func() error {
+			if h != "" {
+				ts, hs = append(ts, t), append(hs, h)
+			}
+			return nil
+		})
+		if err != nil || len(hs) == 0 {
+			return err
+		}
+		for _, table := range []string{"blobs", "git_blobs"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` b USING unnest($1::text[], $2::text[]) AS x(t, h)
+WHERE b.tenant_id = x.t AND b.hash = x.h`, ts, hs); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	return mapErr("finishing garbage "+g.Key, err)
+	return mapErr("finishing queued garbage", err)
 }
 
 // CancelGarbage removes a hash's pending entries and reports whether a

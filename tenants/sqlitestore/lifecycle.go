@@ -335,27 +335,54 @@ WHERE queued_at <= ? AND key > ? ORDER BY key LIMIT ?`, s.now().Add(-grace).Unix
 	return out, mapErr(op, rows.Err())
 }
 
-// ClaimGarbage marks an entry as being deleted.
-func (s *Store) ClaimGarbage(ctx context.Context, key string) (bool, error) {
+// ClaimGarbage marks pending (or stale) entries as being deleted.
+func (s *Store) ClaimGarbage(ctx context.Context, keys []string) ([]string, error) {
+	op := "claiming queued garbage"
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
+	}
 	now := s.now().UnixMilli()
-	res, err := s.write.ExecContext(ctx, `UPDATE blob_garbage SET state = 'deleting', claimed_at = ?1
-WHERE key = ?2 AND (state = 'pending' OR claimed_at <= ?3)`, now, key, now-tenants.StaleGarbageClaim.Milliseconds())
-	return changed("claiming garbage "+key, res, err)
+	rows, err := s.write.QueryContext(ctx, `UPDATE blob_garbage SET state = 'deleting', claimed_at = ?1
+WHERE key IN (SELECT value FROM json_each(?2)) AND (state = 'pending' OR claimed_at <= ?3) RETURNING key`,
+		now, string(list), now-tenants.StaleGarbageClaim.Milliseconds())
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, k)
+	}
+	return out, mapErr(op, rows.Err())
 }
 
-// FinishGarbage removes a claimed entry and any index record of its hash.
-func (s *Store) FinishGarbage(ctx context.Context, g tenants.Garbage) error {
-	op := "finishing garbage " + g.Key
+// FinishGarbage removes claimed entries and any index record of their
+// hashes.
+func (s *Store) FinishGarbage(ctx context.Context, gs []tenants.Garbage) error {
+	op := "finishing queued garbage"
+	if len(gs) == 0 {
+		return nil
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(op, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM blob_garbage WHERE key = ? AND state = 'deleting'`, g.Key)
-	if gone, err := changed(op, res, err); err != nil || !gone {
-		return err
-	}
-	if g.Hash != "" {
+	for _, g := range gs {
+		res, err := tx.ExecContext(ctx, `DELETE FROM blob_garbage WHERE key = ? AND state = 'deleting'`, g.Key)
+		if gone, err := changed(op, res, err); err != nil {
+			return err
+		} else if !gone || g.Hash == "" {
+			continue
+		}
 		for _, q := range []string{`DELETE FROM blobs WHERE tenant_id = ? AND hash = ?`, `DELETE FROM git_blobs WHERE tenant_id = ? AND hash = ?`} {
 			if _, err := tx.ExecContext(ctx, q, g.TenantID, g.Hash); err != nil {
 				return mapErr(op, err)

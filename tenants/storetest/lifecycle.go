@@ -246,14 +246,12 @@ func testCollectBlobs(t *testing.T, h *harness) {
 	if claimed {
 		t.Errorf("CancelGarbage of a pending entry says claimed")
 	}
-	if ok, err := ls.ClaimGarbage(h.ctx, assets.Key("t1", blobs[0].Hash, "")); err != nil || ok {
-		t.Errorf("ClaimGarbage of a cancelled entry = %v, %v; want false", ok, err)
+	k0, k2 := assets.Key("t1", blobs[0].Hash, ""), assets.Key("t1", blobs[2].Hash, "")
+	if got, err := ls.ClaimGarbage(h.ctx, []string{k0, k2, "t/t1/nope"}); err != nil || !slices.Equal(got, []string{k2}) {
+		t.Fatalf("ClaimGarbage of a cancelled, a pending and a missing entry = %v, %v; want the pending one", got, err)
 	}
-	if ok, err := ls.ClaimGarbage(h.ctx, assets.Key("t1", blobs[2].Hash, "")); err != nil || !ok {
-		t.Fatalf("ClaimGarbage of a pending entry = %v, %v; want true", ok, err)
-	}
-	if ok, err := ls.ClaimGarbage(h.ctx, assets.Key("t1", blobs[2].Hash, "")); err != nil || ok {
-		t.Errorf("ClaimGarbage of an entry claimed just now = %v, %v; want false (another sweeper has it)", ok, err)
+	if got, err := ls.ClaimGarbage(h.ctx, []string{k2}); err != nil || len(got) != 0 {
+		t.Errorf("ClaimGarbage of an entry claimed just now = %v, %v; want none (another sweeper has it)", got, err)
 	}
 	if claimed, err := ls.CancelGarbage(h.ctx, "t1", blobs[2].Hash); err != nil || !claimed {
 		t.Errorf("CancelGarbage of a claimed entry = %v, %v; want claimed", claimed, err)
@@ -265,7 +263,7 @@ func testCollectBlobs(t *testing.T, h *harness) {
 		t.Errorf("Blobs shows a blob queued for deletion: %v", have)
 	}
 	g := tenants.Garbage{Key: assets.Key("t1", blobs[2].Hash, ""), TenantID: "t1", Hash: blobs[2].Hash}
-	mustNil(t, "FinishGarbage", ls.FinishGarbage(h.ctx, g))
+	mustNil(t, "FinishGarbage", ls.FinishGarbage(h.ctx, []tenants.Garbage{g}))
 	if left := h.garbage(t, ls, -time.Hour); len(left) != 0 {
 		t.Errorf("queued after FinishGarbage: %+v", left)
 	}
@@ -275,8 +273,8 @@ func testCollectBlobs(t *testing.T, h *harness) {
 	if claimed, err := ls.CancelGarbage(h.ctx, "t1", blobs[2].Hash); err != nil || claimed {
 		t.Errorf("CancelGarbage after FinishGarbage = %v, %v", claimed, err)
 	}
-	if ok, err := ls.ClaimGarbage(h.ctx, g.Key); err != nil || ok {
-		t.Errorf("ClaimGarbage of a finished entry = %v, %v; want false", ok, err)
+	if got, err := ls.ClaimGarbage(h.ctx, []string{g.Key}); err != nil || len(got) != 0 {
+		t.Errorf("ClaimGarbage of a finished entry = %v, %v; want none", got, err)
 	}
 }
 
