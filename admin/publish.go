@@ -185,7 +185,10 @@ func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manif
 // Errors: tenants.ErrNotFound (wrapped) if the session does not exist, has
 // expired, belongs to another tenant or does not contain hash;
 // *SizeMismatchError; *HashMismatchError; assets.ErrUnavailable (wrapped)
-// if the backend fails — then nothing is recorded.
+// if the backend fails, or while the garbage collector deletes an earlier
+// copy of the blob for longer than Config.GarbageWait — then nothing is
+// recorded. A blob queued for deletion is written again (its deletion
+// cancelled) rather than skipped.
 func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body io.Reader, size int64) error {
 	idx, err := a.session(ctx, tenantID, uploadID)
 	if err != nil {
@@ -384,7 +387,9 @@ type DeployRequest struct {
 // session; *MissingBlobsError; *FieldError for a bad config or source;
 // *siterules.ParseError for bad rules; ErrWorkersDisabled,
 // *WorkerTooLargeError or *WorkerInvalidError for a worker that cannot be
-// deployed; assets.ErrUnavailable (wrapped).
+// deployed; assets.ErrUnavailable (wrapped); an *httperr.Error 403
+// quota_exceeded when the site holds its tenant's deployments quota and
+// none of its deployments can be deleted to make room (makeRoom).
 func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (tenants.Deployment, error) {
 	sess, err := a.store.UploadSession(ctx, req.Upload)
 	if err != nil {
