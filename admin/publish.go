@@ -186,7 +186,10 @@ func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manif
 // Errors: tenants.ErrNotFound (wrapped) if the session does not exist, has
 // expired, belongs to another tenant or does not contain hash;
 // *SizeMismatchError; *HashMismatchError; assets.ErrUnavailable (wrapped)
-// if the backend fails — then nothing is recorded.
+// if the backend fails, or while the garbage collector deletes an earlier
+// copy of the blob for longer than Config.GarbageWait — then nothing is
+// recorded. A blob queued for deletion is written again (its deletion
+// cancelled) rather than skipped.
 func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body io.Reader, size int64) error {
 	idx, err := a.session(ctx, tenantID, uploadID)
 	if err != nil {
@@ -215,6 +218,11 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 		return err
 	}
 	defer content.Close()
+	// A blob collected earlier may still be queued for deletion: cancel
+	// that before writing its objects again.
+	if err := a.cancelGarbage(ctx, idx.tenantID, hash); err != nil {
+		return err
+	}
 
 	// Store the original while the variants are computed and stored: each
 	// Put is durable (and slow) on its own.
@@ -384,7 +392,9 @@ type DeployRequest struct {
 // session; *MissingBlobsError; *FieldError for a bad config or source;
 // *siterules.ParseError for bad rules; ErrWorkersDisabled,
 // *WorkerTooLargeError or *WorkerInvalidError for a worker that cannot be
-// deployed; assets.ErrUnavailable (wrapped).
+// deployed; assets.ErrUnavailable (wrapped); an *httperr.Error 403
+// quota_exceeded when the site holds its tenant's deployments quota and
+// none of its deployments can be deleted to make room (makeRoom).
 func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (tenants.Deployment, error) {
 	sess, err := a.store.UploadSession(ctx, req.Upload)
 	if err != nil {
@@ -468,6 +478,9 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		Config:   cfg,
 		Source:   src,
 		Created:  a.now(),
+	}
+	if err := a.makeRoom(ctx, site); err != nil {
+		return tenants.Deployment{}, err
 	}
 	err = a.store.CreateDeployment(ctx, d)
 	if errors.Is(err, tenants.ErrConflict) {

@@ -114,6 +114,7 @@ func commands() []*command {
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},
 		{name: "logs", summary: "follow a site's live worker log", run: runLogs},
 		{name: "usage", summary: "show a site's or a tenant's traffic over time", run: runUsage},
+		{name: "gc", summary: "delete old deployments and unused blobs now, or say what would go (--dry-run)", run: runGC},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/pierhq/pier/internal/datadir"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/gitserve"
+	"github.com/pierhq/pier/internal/lifecycle"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/internal/tlspolicy"
 	"github.com/pierhq/pier/tenants"
@@ -96,7 +97,8 @@ type server struct {
 
 	api      *admin.API
 	edgeURL  func(host string) string
-	git      *gitserve.Server // nil with --git=false or without git
+	git      *gitserve.Server   // nil with --git=false or without git
+	gc       *lifecycle.Sweeper // nil when the store has no lifecycle support
 	edgeSrv  *http.Server
 	adminSrv *http.Server
 	console  http.Handler // the API and the web console (consoleAndAPI)
@@ -353,6 +355,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		certOrders = s.certs.OrderBudget
 	}
 	s.edgeURL = s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort())
+	gc := s.openGC()
 	s.api = admin.New(admin.Config{
 		Domain:     s.cfg.Domain,
 		EdgeURL:    s.edgeURL,
@@ -370,8 +373,36 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		OnDomainChange: s.changes.DomainChanged,
 		CertOrders:     certOrders,
 		GitURL:         s.siteGitURL,
+		GC:             gc,
 	}, s.store, s.blobs)
 	return nil
+}
+
+// openGC builds the garbage collector (internal/lifecycle) and returns
+// admin's POST /api/v1/gc callback, or nil when the store lacks
+// lifecycle support.
+func (s *server) openGC() func(context.Context, bool) (any, error) {
+	ls, ok := s.store.(lifecycle.Store)
+	if !ok {
+		return nil
+	}
+	host, _ := os.Hostname()
+	s.gc = &lifecycle.Sweeper{
+		Store:         ls,
+		Blobs:         s.blobs,
+		Grace:         s.cfg.GCGrace,
+		ZeroGrace:     s.cfg.GCGrace == 0,
+		Holder:        fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Logger:        s.log.With("component", "gc"),
+		OnSiteChanged: func(site tenants.Site) { s.changes.SiteChanged(site.Name) },
+	}
+	return func(ctx context.Context, dryRun bool) (any, error) {
+		rep, err := s.gc.Run(ctx, dryRun)
+		if errors.Is(err, lifecycle.ErrLeaseHeld) {
+			return nil, admin.ErrGCBusy
+		}
+		return rep, err
+	}
 }
 
 // openGit starts the git push server, unless --git=false; without the
@@ -595,6 +626,9 @@ func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	wg.Go(func() { expireUploads(ctx, s.api, s.log) })
 	wg.Go(func() { removeDebris(ctx, s.locked, s.api, s.blobs, s.log) })
+	if s.gc != nil && s.cfg.GCInterval > 0 {
+		wg.Go(func() { runGCLoop(ctx, s.gc, s.git, s.cfg.GCInterval, s.log) })
+	}
 	wg.Go(func() { s.api.RunVerifier(ctx) })
 	wg.Go(func() { s.policy.Run(ctx) })
 	wg.Go(func() { s.usage.Run(ctx) })
@@ -866,6 +900,38 @@ func removeDebris(ctx context.Context, locked time.Time, api *admin.API, blobs a
 		case <-t.C:
 		}
 		cutoff = time.Now().Add(-debrisAge)
+	}
+}
+
+// runGCLoop runs the garbage collector every interval (the node holding
+// the lease sweeps; the others skip that round) and logs what it freed;
+// every node removes its cache repositories of deleted sites.
+func runGCLoop(ctx context.Context, gc *lifecycle.Sweeper, git *gitserve.Server, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := gc.Run(ctx, false)
+		switch {
+		case errors.Is(err, lifecycle.ErrLeaseHeld):
+		case err != nil && ctx.Err() == nil:
+			log.Warn("garbage collection", "err", err)
+		case err == nil && rep.Deployments+rep.Blobs+rep.Objects > 0:
+			log.Info("garbage collection", "deployments", rep.Deployments, "blobs", rep.Blobs, "blob_bytes", rep.BlobBytes,
+				"objects", rep.Objects, "bytes", rep.Bytes, "took", rep.Duration)
+		}
+		if git == nil {
+			continue
+		}
+		if n, err := git.RemoveDeletedRepos(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("removing git cache repositories of deleted sites", "err", err)
+		} else if n > 0 {
+			log.Info("removed git cache repositories of deleted sites", "count", n)
+		}
 	}
 }
 

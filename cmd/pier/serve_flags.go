@@ -38,7 +38,11 @@ type serveConfig struct {
 	MaxFiles    int
 	MaxFileSize int64
 	UploadTTL   time.Duration
-	CacheSize   int64
+	// GCInterval is how often the garbage collector sweeps (0: never);
+	// GCGrace how long collected objects wait before they are deleted.
+	GCInterval time.Duration
+	GCGrace    time.Duration
+	CacheSize  int64
 	// LogBuffer is the live-log events each reader may fall behind by.
 	LogBuffer   int
 	LogLevel    string
@@ -145,6 +149,8 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.Int(&c.MaxFiles, "max-files", 100_000, "files per deployment")
 	f.Int64(&c.MaxFileSize, "max-file-size", 25<<20, "bytes per file")
 	f.Duration(&c.UploadTTL, "upload-ttl", time.Hour, "lifetime of an unused upload session")
+	f.Duration(&c.GCInterval, "gc-interval", 10*time.Minute, "how often deployment retention and blob garbage collection run (one node at a time; 0: never, pier gc still runs it)")
+	f.Duration(&c.GCGrace, "gc-grace", time.Hour, "how long the objects of collected blobs and deleted sites stay in the blob store before they are deleted")
 	f.Int64(&c.CacheSize, "cache-size", 256<<20, "bytes of blobs kept in memory")
 	f.Int(&c.LogBuffer, "log-buffer", 1024, "live-log events each reader (pier logs, the console) may fall behind by before the oldest are dropped and the reader told")
 	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")

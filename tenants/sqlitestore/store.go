@@ -66,9 +66,11 @@ WHERE d.id = ? AND d.site_id = ?`
 	// hash; a plain JOIN may let the planner scan the list once per blob.
 	// The answer is one row, "hash,size,br,gz;…" (hashes are validated hex),
 	// which avoids the per-row cost of database/sql; duplicates in the list
-	// yield duplicate records, which the caller's map absorbs.
+	// yield duplicate records, which the caller's map absorbs. A blob
+	// queued for deletion (blob_garbage) counts as absent.
 	blobsQuery = `SELECT coalesce(group_concat(b.hash || ',' || b.size || ',' || b.br_size || ',' || b.gz_size, ';'), '')
-FROM json_each(?2) AS j CROSS JOIN blobs AS b ON b.tenant_id = ?1 AND b.hash = j.value`
+FROM json_each(?2) AS j CROSS JOIN blobs AS b ON b.tenant_id = ?1 AND b.hash = j.value
+WHERE NOT EXISTS (SELECT 1 FROM blob_garbage AS g WHERE g.tenant_id = ?1 AND g.hash = b.hash)`
 )
 
 // Open opens (creating if needed) the SQLite database at path and applies
@@ -320,10 +322,23 @@ func (s *Store) UpdateTenants(ctx context.Context, ts []tenants.Tenant) error {
 }
 
 // DeleteTenant deletes the tenant and, by cascade, its sites, deployments,
-// tokens, upload sessions and blob index.
+// tokens, upload sessions and blob index, and queues its blobs and git
+// packs for deletion (blob_garbage) in the same transaction.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
-	return affected("deleting tenant "+id, res, err)
+	op := "deleting tenant " + id
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer tx.Rollback()
+	if err := s.queueTenantGarbage(ctx, tx, id); err != nil {
+		return mapErr(op, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
+	if err := affected(op, res, err); err != nil {
+		return err
+	}
+	return mapErr(op, tx.Commit())
 }
 
 // Sites.
@@ -383,10 +398,23 @@ func (s *Store) Sites(ctx context.Context, tenantID string) ([]tenants.Site, err
 }
 
 // DeleteSite deletes the site and, by cascade, its deployments, upload
-// sessions, domain claims and site tokens (with their console sessions).
+// sessions, domain claims and site tokens (with their console sessions),
+// and queues its git packs for deletion in the same transaction.
 func (s *Store) DeleteSite(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM sites WHERE id = ?`, id)
-	return affected("deleting site "+id, res, err)
+	op := "deleting site " + id
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer tx.Rollback()
+	if err := s.queueSiteGarbage(ctx, tx, id); err != nil {
+		return mapErr(op, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM sites WHERE id = ?`, id)
+	if err := affected(op, res, err); err != nil {
+		return err
+	}
+	return mapErr(op, tx.Commit())
 }
 
 // Deployments.
@@ -428,14 +456,19 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 		return mapErr(op, err)
 	}
 	defer tx.Rollback()
-	if _, err := siteTenant(ctx, tx, op, d.SiteID, d.TenantID); err != nil {
+	tenantID, err := siteTenant(ctx, tx, op, d.SiteID, d.TenantID)
+	if err != nil {
 		return err
 	}
+	gen, err := bumpGeneration(ctx, tx, tenantID)
+	if err != nil {
+		return mapErr(op, err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at, publish_gen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
-		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created)); err != nil {
+		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created), gen); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())
@@ -592,16 +625,21 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 		return mapErr(op, err)
 	}
 	defer tx.Rollback()
-	if _, err := siteTenant(ctx, tx, op, u.SiteID, u.TenantID); err != nil {
+	tenantID, err := siteTenant(ctx, tx, op, u.SiteID, u.TenantID)
+	if err != nil {
 		return err
+	}
+	gen, err := bumpGeneration(ctx, tx, tenantID)
+	if err != nil {
+		return mapErr(op, err)
 	}
 	var workerHash string
 	var workerSize int64
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, entries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created), len(u.Manifest)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, entries, publish_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created), len(u.Manifest), gen); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())

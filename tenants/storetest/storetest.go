@@ -91,6 +91,11 @@ func Run(t *testing.T, open Open) {
 		{"ProductionBranch", testProductionBranch},
 		{"GitDeleteCascades", testGitDeleteCascades},
 		{"TenantUsage", testTenantUsage},
+		{"Leases", testLeases},
+		{"RetentionDeletes", testRetentionDeletes},
+		{"PublishGeneration", testPublishGeneration},
+		{"CollectBlobs", testCollectBlobs},
+		{"DeleteQueuesGarbage", testDeleteQueuesGarbage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
