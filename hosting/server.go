@@ -48,11 +48,42 @@ func NewServer(addr string, h http.Handler) *http.Server {
 // chunked request body covers that case; browsers send Content-Length, so
 // keep-alive is lost only for streamed uploads, which cost one new
 // connection each.
+//
+// The header is set again when the answer's header is written
+// (closingWriter), so a handler that replaces or clears its headers (a
+// worker's own Connection header, an error answer after a failed worker)
+// cannot keep the connection open.
 func CloseAfterChunked(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.TransferEncoding) > 0 && r.ProtoMajor == 1 {
 			w.Header().Set("Connection", "close")
+			w = &closingWriter{ResponseWriter: w}
 		}
 		h.ServeHTTP(w, r)
 	})
 }
+
+// closingWriter sets Connection: close on the final answer's header,
+// whatever the handler did to it before.
+type closingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (c *closingWriter) WriteHeader(status int) {
+	if !c.wrote && status >= 200 {
+		c.wrote = true
+		c.ResponseWriter.Header().Set("Connection", "close")
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *closingWriter) Write(p []byte) (int, error) {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (c *closingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

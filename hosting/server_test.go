@@ -112,6 +112,13 @@ func TestCloseAfterChunked(t *testing.T) {
 		mu.Lock()
 		served = append(served, r.Method+" "+r.URL.Path)
 		mu.Unlock()
+		switch r.URL.Path {
+		case "/keep-alive": // a worker's own Connection header
+			w.Header().Set("Connection", "keep-alive")
+		case "/cleared": // an error answer after a failed worker
+			clear(w.Header())
+			w.WriteHeader(http.StatusInternalServerError)
+		}
 		io.WriteString(w, "ok")
 	}))
 	srv.Start()
@@ -157,6 +164,20 @@ func TestCloseAfterChunked(t *testing.T) {
 			t.Errorf("the smuggled request was served: %v", served)
 		}
 	})
+	for _, path := range []string{"/keep-alive", "/cleared"} {
+		t.Run("handler changes its headers "+path, func(t *testing.T) {
+			n, closed := exchange(t, "POST "+path+" HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"+
+				"0\r\n\r\nGET /smuggled-after"+path+" HTTP/1.1\r\nHost: a.example\r\n\r\n")
+			if n != 1 || !closed {
+				t.Errorf("got %d responses, connection closed %v; want 1 and closed", n, closed)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if slices.Contains(served, "GET /smuggled-after"+path) {
+				t.Errorf("the smuggled request was served: %v", served)
+			}
+		})
+	}
 	t.Run("content-length keeps the connection", func(t *testing.T) {
 		n, closed := exchange(t, "POST /one HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\n\r\nhi"+
 			"GET /two HTTP/1.1\r\nHost: a.example\r\n\r\n")
