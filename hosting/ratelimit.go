@@ -123,7 +123,10 @@ const acmeChallengePath = "/.well-known/acme-challenge/"
 // admit checks the request against its site's rate, at now. It returns
 // true when the request may be served; otherwise it has answered 429
 // rate_limited with Retry-After and counted it. The proofs of domain
-// control (ACME's HTTP-01 and Pier's own) are never refused.
+// control (ACME's HTTP-01 and Pier's own) are never refused: a GET or
+// HEAD of their paths over the rate is served from the static assets
+// only, so that those paths do not let every visitor run the site's
+// worker past its rate.
 func (x *exchange) admit(now time.Time) bool {
 	u := x.v.usage
 	wait := u.take(x.v.rate, int64(now.Sub(x.e.epoch)))
@@ -131,7 +134,9 @@ func (x *exchange) admit(now time.Time) bool {
 		return true
 	}
 	if p := x.r.URL.Path; strings.HasPrefix(p, "/.well-known/") &&
-		(strings.HasPrefix(p, acmeChallengePath) || strings.HasPrefix(p, ChallengePath)) {
+		(strings.HasPrefix(p, acmeChallengePath) || strings.HasPrefix(p, ChallengePath)) &&
+		(x.r.Method == http.MethodGet || x.r.Method == http.MethodHead) {
+		x.staticOnly = true
 		return true
 	}
 	u.rateLimited.Add(1)

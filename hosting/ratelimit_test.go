@@ -282,6 +282,41 @@ func TestEdgeRateLimit(t *testing.T) {
 	})
 }
 
+// TestEdgeRateLimitChallengePaths: over the rate, the challenge paths
+// are still served, but from the static assets only: they must not let a
+// visitor run the site's worker (or send it a POST) past the rate.
+func TestEdgeRateLimitChallengePaths(t *testing.T) {
+	t.Parallel()
+	e := newWorkerEnv(t, Config{RateLimits: true})
+	setRate(e.reg, testTenant, 1, 1)
+	e.workerSite("wk", "d1", "hello", map[string]testFile{
+		"/.well-known/acme-challenge/published": {body: "proof"},
+	}, tenants.DeploymentConfig{})
+	const host = "wk.pier.test"
+	if w := e.get("/", host); w.Code != http.StatusOK || w.Body.String() != "hello world\n" {
+		t.Fatalf("within the burst: %d %q, want the worker's 200", w.Code, w.Body.String())
+	}
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/.well-known/acme-challenge/published", http.StatusOK},
+		{http.MethodGet, "/.well-known/acme-challenge/unknown", http.StatusNotFound},
+		{http.MethodHead, ChallengePath + "tok", http.StatusNotFound},
+		{http.MethodPost, "/.well-known/acme-challenge/unknown", http.StatusTooManyRequests},
+		{http.MethodGet, "/", http.StatusTooManyRequests},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			if w := e.do(tc.method, tc.path, host); w.Code != tc.want {
+				t.Errorf("%d %q, want %d", w.Code, w.Body.String(), tc.want)
+			}
+		})
+	}
+	if n := e.edge.Usage("wk").Invocations; n != 1 {
+		t.Errorf("the worker ran %d times, want once (within the burst)", n)
+	}
+}
+
 func TestEdgeRateLimitsOff(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
