@@ -209,9 +209,11 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 	if _, ok := have[hash]; ok {
 		return nil // already verified and stored
 	}
-	if err := a.checkStorage(ctx, idx.tenantID, size, idx.storageLimit); err != nil {
+	release, err := a.checkStorage(ctx, idx.tenantID, size, idx.storageLimit)
+	if err != nil {
 		return err
 	}
+	defer release()
 
 	content, err := a.receive(idx, hash, body, size)
 	if err != nil {

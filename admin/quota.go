@@ -29,10 +29,11 @@ import (
 // and upload sessions run under a per-tenant lock (quotaState.lock), so
 // concurrent creates of one tenant never pass a count quota together.
 // Nodes sharing PostgreSQL do not share that lock: a tenant creating on
-// n nodes at once may overshoot a count quota by at most n-1. Concurrent
-// PutBlobs of one tenant may overshoot storageMB by the blobs in flight
-// (at most the blobs being received at once, each at most
-// --max-file-size).
+// n nodes at once may overshoot a count quota by at most n-1. PutBlob
+// reserves a blob's size while it is received and stored
+// (quotaState.inflight), so concurrent PutBlobs of one tenant on one node
+// never pass storageMB together; on n nodes they may overshoot it by the
+// blobs the other nodes are receiving.
 
 // QuotaError is returned when a request would take a tenant past one of
 // its quotas. Nothing was created or stored.
@@ -106,6 +107,9 @@ type quotaState struct {
 
 	mu     sync.Mutex
 	stored map[string]storedBytes // tenant ID → stored bytes, for PutBlob
+	// inflight is the bytes of the blobs PutBlob is receiving and storing
+	// now, by tenant ID, reserved by checkStorage.
+	inflight map[string]int64
 }
 
 type storedBytes struct {
@@ -220,26 +224,48 @@ func missingBytes(m assets.Manifest, worker *tenants.WorkerBlob, missing []strin
 	return n
 }
 
-// checkStorage is PutBlob's check: would storing size more bytes take
-// the tenant past limit bytes (≤ 0: none)?
-func (a *API) checkStorage(ctx context.Context, tenantID string, size, limit int64) error {
+// checkStorage is PutBlob's check: would storing size more bytes, beside
+// the blobs of the tenant being stored now, take it past limit bytes
+// (≤ 0: none)? If not, it reserves size until the caller calls release.
+func (a *API) checkStorage(ctx context.Context, tenantID string, size, limit int64) (release func(), err error) {
 	if limit <= 0 {
-		return nil
+		return func() {}, nil
 	}
 	used, ok := a.quotas.cachedStored(tenantID)
 	if !ok {
 		u, err := a.usage(ctx, tenantID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		used = u.StorageBytes
 		a.quotas.setStored(tenantID, used)
 	}
-	if over(used, size, limit) {
-		return &QuotaError{Quota: "storageMB", Used: ceilMiB(used), Requested: ceilMiB(size),
+	if used, ok = a.quotas.reserve(tenantID, used, size, limit); !ok {
+		return nil, &QuotaError{Quota: "storageMB", Used: ceilMiB(used), Requested: ceilMiB(size),
 			UsedBytes: used, RequestedBytes: size, Limit: limit / tenants.MiB}
 	}
-	return nil
+	return func() { a.quotas.reserve(tenantID, 0, -size, 0) }, nil
+}
+
+// reserve adds size to the tenant's bytes in flight if stored, the bytes
+// in flight and size are within limit (≤ 0: none); it returns stored plus
+// the bytes in flight before.
+func (q *quotaState) reserve(tenantID string, stored, size, limit int64) (int64, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	used := stored + q.inflight[tenantID]
+	if over(used, size, limit) {
+		return used, false
+	}
+	if q.inflight == nil {
+		q.inflight = map[string]int64{}
+	}
+	if n := q.inflight[tenantID] + size; n > 0 {
+		q.inflight[tenantID] = n
+	} else {
+		delete(q.inflight, tenantID)
+	}
+	return used, true
 }
 
 func (q *quotaState) cachedStored(tenantID string) (int64, bool) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -253,6 +254,56 @@ func TestQuotaStorage(t *testing.T) {
 			t.Errorf("the refused blob is recorded: %v %v", have, err)
 		}
 	})
+}
+
+// TestQuotaStorageInFlight: blobs of sessions admitted together, sent at
+// once, cannot all pass PutBlob's check before any of them is stored: the
+// blobs being received count against storageMB until they are stored or
+// fail.
+func TestQuotaStorageInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id, tok := e.tenant(t, "acme")
+	salt := e.site(t, tok, "blog")
+	e.setLimits(t, id, map[string]int{"storageMB": 2})
+	// Nothing stored: each session alone fits, the three together do not.
+	blob := func(c byte) string { return strings.Repeat(string(c), 800<<10) }
+	c, d, f := blob('c'), blob('d'), blob('f')
+	upC, missingC := e.startUpload(t, tok, "blog", salt, files{"/c.html": c})
+	upD, missingD := e.startUpload(t, tok, "blog", salt, files{"/d.html": d})
+	upF, missingF := e.startUpload(t, tok, "blog", salt, files{"/f.html": f})
+
+	// send starts PutBlob of content through a pipe and returns once the
+	// blob is past the check, in flight.
+	send := func(up, hash, content string) (*io.PipeWriter, chan error) {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- e.api.PutBlob(context.Background(), id, up, hash, pr, int64(len(content))) }()
+		if _, err := pw.Write([]byte(content[:1])); err != nil {
+			t.Fatal(err)
+		}
+		return pw, done
+	}
+	pwC, doneC := send(upC, missingC[0], c)
+	pwD, doneD := send(upD, missingD[0], d)
+	wantQuota(t, e.putBlob(t, tok, upF, missingF[0], []byte(f)), 413, "storageMB", 2, 2)
+
+	// A failed upload gives its reservation back.
+	pwC.CloseWithError(io.ErrUnexpectedEOF)
+	if err := <-doneC; err == nil {
+		t.Fatal("PutBlob of a broken body succeeded")
+	}
+	must(t, e.putBlob(t, tok, upF, missingF[0], []byte(f)), 204)
+	if _, err := io.WriteString(pwD, d[1:]); err != nil {
+		t.Fatal(err)
+	}
+	pwD.Close()
+	if err := <-doneD; err != nil {
+		t.Fatalf("PutBlob of d: %v", err)
+	}
+	if u := e.usage(t, id); u.StorageBytes != 2*800<<10 {
+		t.Errorf("stored %d bytes, want %d", u.StorageBytes, 2*800<<10)
+	}
 }
 
 func TestQuotaWorker(t *testing.T) {
