@@ -21,6 +21,11 @@ func TestTenantQuotasCLI(t *testing.T) {
 			t.Errorf("tenants show lacks %q:\n%s", want, out)
 		}
 	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "-") {
+			t.Errorf("tenants show: a quota line starts with a dash: %q", line)
+		}
+	}
 	if get := api.must(t, adm, "tenants", "get", "acme"); get != out {
 		t.Errorf("tenants get (the alias) printed\n%s\nnot\n%s", get, out)
 	}

@@ -170,8 +170,10 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 		tw.row(g.label, g.text)
 	}
 	if t.Usage != nil {
-		for i, line := range formatQuotas(t.EffectiveLimits, *t.Usage) {
-			tw.row(map[bool]string{true: "Usage:"}[i == 0], line)
+		label := "Usage:"
+		for _, line := range formatQuotas(t.EffectiveLimits, *t.Usage) {
+			tw.row(label, line)
+			label = " " // not "": the table prints an empty cell as "-"
 		}
 	}
 	tw.row("Tags:", strings.Join(t.Tags, ", "))
