@@ -15,6 +15,7 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +31,8 @@ type Store interface {
 	tenants.LifecycleStore
 }
 
-// ErrLeaseHeld is returned by Run when another sweeper holds the lease.
+// ErrLeaseHeld is returned by Run when another sweeper holds the lease:
+// another node's, or another Run of this one.
 var ErrLeaseHeld = errors.New("lifecycle: another node is sweeping")
 
 // LeaseName is the store lease the sweeper holds while it sweeps.
@@ -57,7 +59,9 @@ type Sweeper struct {
 	Grace     time.Duration
 	ZeroGrace bool // tests: delete queued objects at once
 	// Holder names this sweeper in the lease (e.g. the node's host name
-	// and process id). Default "pier".
+	// and process id). Default "pier". Each Run holds the lease under
+	// Holder and a random suffix of its own, so two Runs of one process
+	// (the background loop and an on-demand one) never sweep together.
 	Holder   string
 	LeaseTTL time.Duration    // default DefaultLeaseTTL; renewed every third of it while sweeping
 	PageSize int              // rows per store page; default DefaultPageSize
@@ -167,7 +171,8 @@ func (s *Sweeper) Run(ctx context.Context, dryRun bool) (Report, error) {
 // ends when the lease is lost. release stops renewing and frees it.
 func (s *Sweeper) lease(ctx context.Context) (release func(), lctx context.Context, err error) {
 	ttl := s.leaseTTL()
-	ok, err := s.Store.AcquireLease(ctx, LeaseName, s.holder(), ttl)
+	holder := s.holder() + "#" + rand.Text()[:8]
+	ok, err := s.Store.AcquireLease(ctx, LeaseName, holder, ttl)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lifecycle: taking the lease: %w", err)
 	}
@@ -184,7 +189,7 @@ func (s *Sweeper) lease(ctx context.Context) (release func(), lctx context.Conte
 			case <-done:
 				return
 			case <-t.C:
-				if ok, err := s.Store.RenewLease(lctx, LeaseName, s.holder(), ttl); err == nil && !ok {
+				if ok, err := s.Store.RenewLease(lctx, LeaseName, holder, ttl); err == nil && !ok {
 					cancel(errors.New("lifecycle: lost the lease to another node"))
 					return
 				}
@@ -197,7 +202,7 @@ func (s *Sweeper) lease(ctx context.Context) (release func(), lctx context.Conte
 		// Freed with a context of its own: the sweep's may have ended.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer rcancel()
-		if err := s.Store.ReleaseLease(rctx, LeaseName, s.holder()); err != nil {
+		if err := s.Store.ReleaseLease(rctx, LeaseName, holder); err != nil {
 			s.log().Warn("gc: releasing the lease", "err", err)
 		}
 	}

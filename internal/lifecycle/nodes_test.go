@@ -97,3 +97,46 @@ func TestTwoNodesSharingPostgres(t *testing.T) {
 		race(t, []*node{a, b}, 4, 10)
 	})
 }
+
+// TestOneSweepPerNode: a node's on-demand sweep (pier gc) while its
+// background sweep holds the lease is refused like another node's, not
+// run beside it under the same holder (whose release would end the other
+// one's lease).
+func TestOneSweepPerNode(t *testing.T) {
+	t.Parallel()
+	blobs := fsBackend(t)
+	a := newNode(t, sqliteStore(t), blobs, "node-a")
+	ctx := context.Background()
+	tn := tenant(t, a.store, "gone", 2)
+	st := site(t, a.store, tn, "gone")
+	if _, err := a.deploy(ctx, tn, st, files{"/index.html": page("gone")}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.DeleteTenant(ctx, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	block := &blockingDeletes{Backend: blobs, release: make(chan struct{})}
+	background := *a.gc
+	background.Blobs, background.ZeroGrace = block, true
+	done := make(chan error, 1)
+	go func() {
+		_, err := background.Run(ctx, false)
+		done <- err
+	}()
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if !block.waiting.Load() {
+			return errors.New("the background sweep has not reached the queued objects")
+		}
+		return nil
+	})
+	if _, err := a.gc.Run(ctx, false); !errors.Is(err, lifecycle.ErrLeaseHeld) {
+		t.Errorf("a second sweep of the node ran beside the first: %v", err)
+	}
+	close(block.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the background sweep: %v", err)
+	}
+	if _, err := a.gc.Run(ctx, false); err != nil {
+		t.Errorf("a sweep after the background one released the lease: %v", err)
+	}
+}
