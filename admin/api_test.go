@@ -104,6 +104,8 @@ func TestTenants(t *testing.T) {
 		{"too many tags", map[string]any{"name": "x3", "tags": []string{"a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7", "a:8", "a:9"}}, 400, "invalid", "tags"},
 		{"negative limit", map[string]any{"name": "x4", "limits": map[string]int{"memoryMB": -1}}, 400, "invalid", "limits.memoryMB"},
 		{"negative quota", map[string]any{"name": "x4", "limits": map[string]int{"sites": -1}}, 400, "invalid", "limits.sites"},
+		{"huge limit", map[string]any{"name": "x4", "limits": map[string]int{"keepDays": 1 << 62}}, 400, "invalid", "limits.keepDays"},
+		{"huge quota", map[string]any{"name": "x4", "limits": map[string]int{"storageMB": 1<<44 + 1}}, 400, "invalid", "limits.storageMB"},
 		{"unknown field", map[string]any{"name": "x5", "colour": "red"}, 400, "invalid", "colour"},
 		{"wrong type", map[string]any{"name": 5}, 400, "invalid", "name"},
 		{"malformed JSON", "{", 400, "invalid", "body"},

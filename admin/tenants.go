@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -26,10 +27,19 @@ func tenantView(t tenants.Tenant) tenantJSON {
 	return tenantJSON{Tenant: t, EffectiveLimits: t.EffectiveLimits()}
 }
 
+// maxLimit bounds every limit, far above any plan's, so that no limit
+// overflows once converted (storageMB to bytes, cpuMs to a Duration,
+// keepDays to a date): a huge keepDays would otherwise wrap to a date in
+// the future and let retention delete recent deployments.
+const maxLimit = math.MaxInt32
+
 func validateLimits(l tenants.Limits) error {
 	for _, f := range l.Fields() {
-		if f.Value < 0 {
+		switch {
+		case f.Value < 0:
 			return &FieldError{Field: "limits." + f.Name, Msg: "must not be negative (0 means the plan's)"}
+		case f.Value > maxLimit:
+			return &FieldError{Field: "limits." + f.Name, Msg: fmt.Sprintf("must be at most %d", maxLimit)}
 		}
 	}
 	return nil
