@@ -107,6 +107,7 @@ func TestTenants(t *testing.T) {
 		{"huge limit", map[string]any{"name": "x4", "limits": map[string]int{"keepDays": 1 << 62}}, 400, "invalid", "limits.keepDays"},
 		{"huge quota", map[string]any{"name": "x4", "limits": map[string]int{"storageMB": 1<<44 + 1}}, 400, "invalid", "limits.storageMB"},
 		{"unknown field", map[string]any{"name": "x5", "colour": "red"}, 400, "invalid", "colour"},
+		{"wrong type of quota", map[string]any{"name": "x5", "limits": map[string]any{"sites": "ten"}}, 400, "invalid", "limits.sites"},
 		{"wrong type", map[string]any{"name": 5}, 400, "invalid", "name"},
 		{"malformed JSON", "{", 400, "invalid", "body"},
 		{"duplicate name", map[string]any{"name": "acme"}, 409, "conflict", ""},

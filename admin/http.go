@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -91,7 +92,7 @@ func jsonError(err error) error {
 	case errors.As(err, &mbe):
 		return err
 	case errors.As(err, &ute):
-		field := ute.Field
+		field := jsonPath(ute.Field)
 		if field == "" {
 			field = "body"
 		}
@@ -109,6 +110,20 @@ func jsonError(err error) error {
 }
 
 var unknownFieldRE = regexp.MustCompile(`^json: unknown field "([^"]*)"$`)
+
+// jsonPath drops from a decoding error's field path the Go names of
+// embedded structs ("limits.Quotas.sites" → "limits.sites"): the API's
+// JSON names never start with an upper-case letter.
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p == "" || p[0] < 'A' || p[0] > 'Z' {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
+}
 
 func jsonKind(k string) string {
 	switch k {
