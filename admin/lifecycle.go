@@ -21,7 +21,8 @@ import (
 // deleting a blob's objects before it answers 503.
 const defaultGarbageWait = 30 * time.Second
 
-// ErrGCBusy is what Config.GC returns when another node is sweeping.
+// ErrGCBusy is what Config.GC returns when another sweep (another node's,
+// or this node's background one) holds the lease.
 var ErrGCBusy = errors.New("admin: another garbage collection is running")
 
 // cancelGarbage runs before PutBlob writes a blob's objects: it cancels
@@ -115,7 +116,7 @@ func (a *API) runGC(w http.ResponseWriter, r *http.Request) error {
 	rep, err := a.cfg.GC(r.Context(), req.DryRun)
 	if errors.Is(err, ErrGCBusy) {
 		return &httperr.Error{Status: http.StatusConflict, Code: "gc_running",
-			Message: "another node is collecting garbage now; retry later or ask for a dry run", Err: err}
+			Message: "a garbage collection is running now (this node's background sweep or another node's); retry later or ask for a dry run", Err: err}
 	}
 	if err != nil {
 		return err
