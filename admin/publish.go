@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/httperr"
 	"github.com/pierhq/pier/internal/siterules"
 	"github.com/pierhq/pier/tenants"
 )
@@ -397,7 +398,7 @@ type DeployRequest struct {
 // deployed; assets.ErrUnavailable (wrapped); an *httperr.Error 403
 // quota_exceeded when the site holds its tenant's deployments quota and
 // none of its deployments can be deleted to make room (makeRoom).
-func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (tenants.Deployment, error) {
+func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (_ tenants.Deployment, err error) {
 	sess, err := a.store.UploadSession(ctx, req.Upload)
 	if err != nil {
 		return tenants.Deployment{}, lookupErr("upload", req.Upload, err)
@@ -405,6 +406,11 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 	if sess.TenantID != site.TenantID || sess.SiteID != site.ID || !a.now().Before(sess.Expires) {
 		return tenants.Deployment{}, notFound("upload", req.Upload)
 	}
+	defer func() {
+		if err != nil && sessionCannotPass(err) {
+			a.discardSession(ctx, sess.ID)
+		}
+	}()
 	cfg := req.Config
 	cfg.Headers, cfg.Redirects = "", ""
 	defaultNotFound(&cfg, sess.Manifest)
@@ -504,6 +510,38 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		a.log.WarnContext(ctx, "deleting used upload session", "upload", sess.ID, "err", err)
 	}
 	return d, nil
+}
+
+// sessionCannotPass reports whether a deploy was refused for what its
+// upload session holds (its rules files, its worker) or for the
+// deployments quota: retrying the same session fails the same way, so
+// Deploy deletes it rather than let it count against the tenant's open
+// sessions until it expires. A refusal for the request's own fields, for
+// missing blobs or for a storage failure keeps the session for a retry.
+func sessionCannotPass(err error) bool {
+	var (
+		parse    *siterules.ParseError
+		manifest *assets.ManifestError
+		invalid  *WorkerInvalidError
+		large    *WorkerTooLargeError
+		he       *httperr.Error
+	)
+	switch {
+	case errors.As(err, &parse), errors.As(err, &manifest), errors.As(err, &invalid),
+		errors.As(err, &large), errors.Is(err, ErrWorkersDisabled):
+		return true
+	case errors.As(err, &he):
+		return he.Code == "quota_exceeded"
+	}
+	return false
+}
+
+// discardSession deletes a session that can never be deployed.
+func (a *API) discardSession(ctx context.Context, id string) {
+	a.sessions.drop(id)
+	if err := a.store.DeleteUploadSession(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, tenants.ErrNotFound) {
+		a.log.WarnContext(ctx, "deleting a refused upload session", "upload", id, "err", err)
+	}
 }
 
 // Activate makes deployment id of site live (rollback = activating an

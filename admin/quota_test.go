@@ -362,3 +362,31 @@ func TestTenantShowsUsage(t *testing.T) {
 		t.Errorf("the listing shows usage: %s", list.raw)
 	}
 }
+
+// TestRefusedDeployFreesItsSession: a deploy refused for what its session
+// holds (here a bad _redirects) deletes the session, so that fixing a
+// typo a few times cannot use up the uploadSessions quota; one refused
+// for missing blobs keeps it, for the client to upload them and retry.
+func TestRefusedDeployFreesItsSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id, tok := e.tenant(t, "acme")
+	salt := e.site(t, tok, "blog")
+	e.setLimits(t, id, map[string]int{"uploadSessions": 2})
+	for i := range 4 {
+		r := e.publish(t, tok, "blog", salt, files{"/index.html": "hi", "/_redirects": fmt.Sprintf("/a%d /b 999\n", i)}, nil)
+		wantErr(t, r, 400, "rules_invalid")
+		if u := e.usage(t, id); u.UploadSessions != 0 {
+			t.Fatalf("refused deploy %d left %d open sessions", i, u.UploadSessions)
+		}
+	}
+	must(t, e.publish(t, tok, "blog", salt, files{"/index.html": "hi"}, nil), 201)
+
+	up, missing := e.startUpload(t, tok, "blog", salt, files{"/index.html": "new"})
+	if len(missing) != 1 {
+		t.Fatalf("missing %v", missing)
+	}
+	wantErr(t, e.do(t, "POST", "/api/v1/sites/blog/deployments", tok, map[string]any{"upload": up}), 400, "missing_blobs")
+	must(t, e.putBlob(t, tok, up, missing[0], []byte("new")), 204)
+	must(t, e.do(t, "POST", "/api/v1/sites/blog/deployments", tok, map[string]any{"upload": up}), 201)
+}
