@@ -192,7 +192,10 @@ func (a *API) checkUpload(ctx context.Context, t tenants.Tenant, m assets.Manife
 		return &QuotaError{Quota: "uploadSessions", Used: int64(u.UploadSessions), Limit: int64(l.UploadSessions)}
 	case over(int64(u.UploadEntries), int64(len(m)), int64(l.UploadEntries)):
 		return &QuotaError{Quota: "uploadEntries", Used: int64(u.UploadEntries), Requested: int64(len(m)), Limit: int64(l.UploadEntries)}
-	case over(u.StorageBytes, newBytes, int64(l.StorageMB)*tenants.MiB):
+	// A deploy that stores nothing new passes even over the limit (which
+	// may have been lowered): redeploying or rolling forward what is stored
+	// costs no storage, and retention may then free some.
+	case newBytes > 0 && over(u.StorageBytes, newBytes, int64(l.StorageMB)*tenants.MiB):
 		return &QuotaError{Quota: "storageMB", Used: ceilMiB(u.StorageBytes), Requested: ceilMiB(newBytes),
 			UsedBytes: u.StorageBytes, RequestedBytes: newBytes, Limit: int64(l.StorageMB)}
 	}

@@ -254,6 +254,12 @@ func TestQuotaStorage(t *testing.T) {
 			t.Errorf("the refused blob is recorded: %v %v", have, err)
 		}
 	})
+	t.Run("over a lowered limit, a deploy of stored blobs passes and a new byte does not", func(t *testing.T) {
+		e.setLimits(t, id, map[string]int{"storageMB": 1}) // 1.4 MiB stored
+		must(t, e.publish(t, tok, "blog", salt, files{"/a.html": big('a')}, nil), 201)
+		r := e.do(t, "POST", "/api/v1/sites/blog/uploads", tok, manifestOf(salt, files{"/a.html": big('a'), "/new.html": "n"}))
+		wantErr(t, r, 413, "quota_exceeded")
+	})
 }
 
 // TestQuotaStorageInFlight: blobs of sessions admitted together, sent at
