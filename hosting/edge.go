@@ -270,6 +270,17 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hr = hostRoute{custom: host}
 	}
 	now := e.now()
+	limited := e.rateLimits
+	if limited && hr.deployment != "" {
+		// A preview or branch host: charge its site's bucket before the
+		// prefix is looked up, so that made-up prefixes cost the store no
+		// more lookups than the site's rate allows.
+		served, checked := e.admitPrefixed(w, r, hr, now)
+		if served {
+			return
+		}
+		limited = !checked
+	}
 	ent, v, err := e.route(r.Context(), host, hr, now)
 	var dep *deployment
 	if err == nil && v.slot != nil {
@@ -304,13 +315,38 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if follow {
 		start = e.now()
 	}
-	if !e.rateLimits || x.admit(now) {
+	if !limited || x.admit(now) {
 		x.serve()
 	}
 	v.usage.record(x.status, x.bytes)
 	if follow && !x.invoked {
 		x.publishRequest(start)
 	}
+}
+
+// admitPrefixed charges the rate bucket of the site a preview or branch
+// host (<prefix>--<site>) belongs to, found through the site's own cached
+// route. served: the request was over the rate and is answered (429).
+// checked: the bucket was charged; false when the site's own route has
+// no counters (no such site, or no live deployment), and the request is
+// then charged, if at all, once its own route is known.
+func (e *Edge) admitPrefixed(w http.ResponseWriter, r *http.Request, hr hostRoute, now time.Time) (served, checked bool) {
+	_, bv, err := e.route(r.Context(), hr.site+e.suffix, hostRoute{site: hr.site}, now)
+	if err != nil || bv.usage == nil {
+		return false, false
+	}
+	x := exchange{e: e, w: w, r: r, v: bv, preview: true}
+	follow := e.logs != nil && e.logs.HasSubscribers(bv.usage.site)
+	if x.admit(now) {
+		// An ACME or proof path over the rate is admitted static-only:
+		// the request's own route decides that again.
+		return false, !x.staticOnly
+	}
+	bv.usage.record(x.status, x.bytes)
+	if follow {
+		x.publishRequest(now)
+	}
+	return true, true
 }
 
 // route returns the cached route of host, loading it on a miss (concurrent

@@ -389,3 +389,28 @@ func BenchmarkEdgeParallelRateLimited(b *testing.B) {
 		})
 	}
 }
+
+// TestEdgeRateLimitMadeUpPrefixes: preview hosts with made-up prefixes
+// (<random>--site) are charged to the site's bucket before their prefix
+// is looked up: past the burst they answer 429 without a lookup each.
+func TestEdgeRateLimitMadeUpPrefixes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{RateLimits: true, RouteTTL: 10 * time.Second})
+	setRate(e.reg, testTenant, 1, 2)
+	e.site("busy", "b1", helloSite, tenants.DeploymentConfig{})
+	codes := map[int]int{}
+	before := e.reg.siteCalls.Load()
+	for i := range 200 {
+		codes[e.get("/", fmt.Sprintf("zz%06d--busy.pier.test", i)).Code]++
+	}
+	if codes[http.StatusTooManyRequests] < 190 {
+		t.Errorf("answers to 200 made-up prefixes: %v; want nearly all 429", codes)
+	}
+	// The site's own route is looked up once; each admitted prefix once.
+	if lookups := e.reg.siteCalls.Load() - before; lookups > 10 {
+		t.Errorf("%d site lookups for 200 made-up prefixes over the rate", lookups)
+	}
+	if n := e.edge.Usage("busy").RateLimited; n < 190 {
+		t.Errorf("RateLimited = %d, want the refusals counted", n)
+	}
+}
