@@ -397,7 +397,7 @@ func (s *server) openGC() func(context.Context, bool) (any, error) {
 		OnSiteChanged: func(site tenants.Site) { s.changes.SiteChanged(site.Name) },
 	}
 	return func(ctx context.Context, dryRun bool) (any, error) {
-		rep, err := s.gc.Run(ctx, dryRun)
+		rep, err := collectGarbage(ctx, s.gc, s.git, dryRun, s.log)
 		if errors.Is(err, lifecycle.ErrLeaseHeld) {
 			return nil, admin.ErrGCBusy
 		}
@@ -904,8 +904,7 @@ func removeDebris(ctx context.Context, locked time.Time, api *admin.API, blobs a
 }
 
 // runGCLoop runs the garbage collector every interval (the node holding
-// the lease sweeps; the others skip that round) and logs what it freed;
-// every node removes its cache repositories of deleted sites.
+// the lease sweeps; the others find it held and wait for the next turn).
 func runGCLoop(ctx context.Context, gc *lifecycle.Sweeper, git *gitserve.Server, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -915,24 +914,32 @@ func runGCLoop(ctx context.Context, gc *lifecycle.Sweeper, git *gitserve.Server,
 			return
 		case <-t.C:
 		}
-		rep, err := gc.Run(ctx, false)
-		switch {
-		case errors.Is(err, lifecycle.ErrLeaseHeld):
-		case err != nil && ctx.Err() == nil:
-			log.Warn("garbage collection", "err", err)
-		case err == nil && rep.Deployments+rep.Blobs+rep.Objects > 0:
-			log.Info("garbage collection", "deployments", rep.Deployments, "blobs", rep.Blobs, "blob_bytes", rep.BlobBytes,
-				"objects", rep.Objects, "bytes", rep.Bytes, "took", rep.Duration)
-		}
-		if git == nil {
-			continue
-		}
-		if n, err := git.RemoveDeletedRepos(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("removing git cache repositories of deleted sites", "err", err)
+		collectGarbage(ctx, gc, git, false, log)
+	}
+}
+
+// collectGarbage runs one collection, from the loop or on demand
+// (pier gc), and logs what it freed; a real run also removes the git
+// cache repositories of deleted sites.
+func collectGarbage(ctx context.Context, gc *lifecycle.Sweeper, git *gitserve.Server, dryRun bool, log *slog.Logger) (lifecycle.Report, error) {
+	rep, err := gc.Run(ctx, dryRun)
+	switch {
+	case dryRun || errors.Is(err, lifecycle.ErrLeaseHeld):
+		return rep, err
+	case err != nil && ctx.Err() == nil:
+		log.Warn("garbage collection", "err", err)
+	case err == nil && rep.Deployments+rep.Blobs+rep.Objects > 0:
+		log.Info("garbage collection", "deployments", rep.Deployments, "blobs", rep.Blobs, "blob_bytes", rep.BlobBytes,
+			"objects", rep.Objects, "bytes", rep.Bytes, "took", rep.Duration)
+	}
+	if git != nil {
+		if n, gerr := git.RemoveDeletedRepos(ctx); gerr != nil && ctx.Err() == nil {
+			log.Warn("removing git cache repositories of deleted sites", "err", gerr)
 		} else if n > 0 {
 			log.Info("removed git cache repositories of deleted sites", "count", n)
 		}
 	}
+	return rep, err
 }
 
 // portSuffix is ":port" for URLs, empty for the scheme's default port.
