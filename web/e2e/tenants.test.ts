@@ -226,6 +226,13 @@ describe.each(widths)('tenants at %d px', (width) => {
       expect((await tenant(name)).limits).toMatchObject({ cpuMs: 42, gitPushMB: 300 });
       await expect.poll(() => sitesMeter.getAttribute('aria-valuetext')).toBe('1 of 1');
       await expect(pier.api('POST', '/sites', { name: `more-${width}`, tenant: name })).rejects.toThrow(/403 .*quota_exceeded/);
+      // The request rate and retention: inherited, overridden and saved like the others.
+      expect(await page.getByRole('row', { name: /^Requests per second per site/ }).textContent()).toContain('1000');
+      await page.getByLabel(/^Requests per second per site override/).fill('7');
+      await page.getByLabel(/^Newest deployments kept override/).fill('3');
+      await expect.poll(() => page.getByRole('row', { name: /^Newest deployments kept/ }).textContent()).toContain('Overridden');
+      await page.getByRole('button', { name: 'Save plan and limits' }).click();
+      await expect.poll(async () => (await tenant(name)).limits).toMatchObject({ requestsPerSecond: 7, keepDeployments: 3, sites: 1 });
 
       await page.getByLabel('Add tags').fill('extra:1');
       await page.getByRole('button', { name: 'Add tag' }).click();

@@ -112,17 +112,27 @@ export const QUOTA_FIELDS: LimitField[] = [
   { key: 'workerMB', label: 'Worker size', unit: 'MB' },
 ];
 
-/** Limits the console does not edit yet; their overrides are kept as they are when others are saved. */
-const KEPT_LIMIT_FIELDS: LimitField[] = [
+/** Each site's visitor request rate at the edge, per node. */
+export const RATE_LIMIT_FIELDS: LimitField[] = [
   { key: 'requestsPerSecond', label: 'Requests per second per site', unit: '' },
   { key: 'requestBurst', label: 'Request burst per site', unit: '' },
+];
+
+/** How many deployments a site holds and which retention keeps. */
+export const RETENTION_LIMIT_FIELDS: LimitField[] = [
   { key: 'deployments', label: 'Deployments per site', unit: '' },
-  { key: 'keepDeployments', label: 'Deployments kept', unit: '' },
-  { key: 'keepDays', label: 'Days deployments are kept', unit: 'days' },
+  { key: 'keepDeployments', label: 'Newest deployments kept', unit: '' },
+  { key: 'keepDays', label: 'Deployments younger than this kept', unit: 'days' },
 ];
 
 /** Every limit a tenant's overrides may set. */
-export const ALL_LIMIT_FIELDS: LimitField[] = [...LIMIT_FIELDS, ...GIT_LIMIT_FIELDS, ...QUOTA_FIELDS, ...KEPT_LIMIT_FIELDS];
+export const ALL_LIMIT_FIELDS: LimitField[] = [
+  ...LIMIT_FIELDS,
+  ...GIT_LIMIT_FIELDS,
+  ...QUOTA_FIELDS,
+  ...RATE_LIMIT_FIELDS,
+  ...RETENTION_LIMIT_FIELDS,
+];
 
 export interface QuotaRow {
   key: keyof Limits;

@@ -22,6 +22,8 @@ import { SecretOnce } from '../components/SecretOnce';
 import {
   ALL_LIMIT_FIELDS,
   GIT_LIMIT_FIELDS,
+  RATE_LIMIT_FIELDS,
+  RETENTION_LIMIT_FIELDS,
   QUOTA_FIELDS,
   quotaRows,
   limitRows,
@@ -348,6 +350,8 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
   const rows = limitRows(plan, overrides, tenant);
   const gitRows = limitRows(plan, overrides, tenant, GIT_LIMIT_FIELDS);
   const quotaLimitRows = limitRows(plan, overrides, tenant, QUOTA_FIELDS);
+  const rateRows = limitRows(plan, overrides, tenant, RATE_LIMIT_FIELDS);
+  const retentionRows = limitRows(plan, overrides, tenant, RETENTION_LIMIT_FIELDS);
   const onText = (key: string, text: string) => setTexts((prev) => ({ ...prev, [key]: text }));
   const changed = plan !== tenant.plan || limitsDiffer(overrides, tenant.limits ?? {});
 
@@ -373,8 +377,8 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
       <div class="card-head">
         <h2 id="plan-title">Plan and limits</h2>
         <span class="muted">
-          Per request for the tenant’s workers; per site repository and per push for git; for the tenant as a whole for quotas. An empty
-          override uses the plan’s value.
+          Per request for the tenant’s workers; per site repository and per push for git; for the tenant as a whole for quotas; per site
+          (on each node) for the request rate; per site for deployments. An empty override uses the plan’s value.
         </span>
       </div>
       <form class="panel" onSubmit={save}>
@@ -391,6 +395,8 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
         <LimitsTable caption="Workers" plan={plan} rows={rows} parsed={parsed} texts={texts} onText={onText} />
         <LimitsTable caption="Git" plan={plan} rows={gitRows} parsed={parsed} texts={texts} onText={onText} />
         <LimitsTable caption="Quotas" plan={plan} rows={quotaLimitRows} parsed={parsed} texts={texts} onText={onText} />
+        <LimitsTable caption="Request rate" plan={plan} rows={rateRows} parsed={parsed} texts={texts} onText={onText} />
+        <LimitsTable caption="Deployments" plan={plan} rows={retentionRows} parsed={parsed} texts={texts} onText={onText} />
         {error && (
           <p class="alert alert-error" role="alert">
             Saving failed: {error}
