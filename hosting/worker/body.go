@@ -79,7 +79,7 @@ func (w *Worker) readBody(r *http.Request) (*bufferedBody, Result, bool) {
 		}
 		b.reserved += size
 		chunk := make([]byte, size)
-		n, err := io.ReadFull(r.Body, chunk)
+		n, err := fill(r.Body, chunk)
 		if n > 0 {
 			b.chunks = append(b.chunks, chunk[:n])
 			b.n += int64(n)
@@ -89,7 +89,7 @@ func (w *Worker) readBody(r *http.Request) (*bufferedBody, Result, bool) {
 			return nil, Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge}, false
 		}
 		switch {
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		case errors.Is(err, io.EOF):
 			return b, Result{}, true
 		case err != nil:
 			w.releaseBody(b)
@@ -98,6 +98,22 @@ func (w *Worker) readBody(r *http.Request) (*bufferedBody, Result, bool) {
 		size = min(size*2, maxBodyChunk, limit+1-b.n)
 		size = max(size, 1)
 	}
+}
+
+// fill reads into p until it is full or the reader fails; unlike
+// io.ReadFull it returns io.EOF itself (the body's end) and any other
+// error as it is (io.ErrUnexpectedEOF from the server is a truncated
+// body).
+func fill(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := r.Read(p[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // releaseBody gives a buffered body's bytes back to the budget.

@@ -51,11 +51,12 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	c.reset(r, host)
 	c.reqBody, c.reqEOF = nil, true
 	stderr.c = c
-	if err := in.startRun(r.Context(), w.lim.CPU); err != nil {
-		return w.fail(w.unavailable(r, err))
+	fired, used, busy := in.run(r.Context(), w.lim.CPU, func() {
+		err = mod.ExportedFunction(exportStart).CallWithStack(in.ctx, in.stack[:])
+	})
+	if busy != nil {
+		return w.fail(w.unavailable(r, busy))
 	}
-	err = mod.ExportedFunction(exportStart).CallWithStack(in.ctx, in.stack[:])
-	fired, used := in.endRun()
 	stderr.flush()
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
 	if err != nil {

@@ -39,24 +39,33 @@ type meter struct {
 	hardAt   time.Time     // when the backstop fires (with kt)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
-	singleP  bool // GOMAXPROCS was 1 when the instance started
 }
 
-// hardStop is the wall-clock backstop for rem of CPU budget. With a single
-// P (GOMAXPROCS=1) the Go check cannot run at all while a guest computes —
-// compiled guest code holds the P — so the backstop is the limit itself,
-// plus a little slack. With more Ps it only stands in for a check that
-// could not run, and is generous, so that a thread preempted on a busy
-// machine is judged by the CPU time it used.
+// hardStop is the wall-clock backstop for rem of CPU budget: rem plus
+// half of it, at least 10 and at most 50 ms more. It stands in for a Go
+// check that cannot run: with a single P (GOMAXPROCS=1) compiled guest
+// code holds the P, and with any number of Ps a stop-the-world pause of
+// the garbage collector that begins while a guest spins waits for the
+// guest and holds up every goroutine, the checks and the edge's static
+// requests included, until the backstop fires. So it is tight. A check
+// that runs pushes it out (expire), so a thread preempted on a busy
+// machine is still judged by the CPU time it used, unless no check could
+// run for that slack past its time (then the guest is stopped having
+// used less than its budget).
 func (m *meter) hardStop(rem time.Duration) time.Duration {
-	if m.singleP {
-		return rem + 10*time.Millisecond
-	}
-	return 2*rem + 50*time.Millisecond
+	return rem + min(max(rem/2, minBackstopSlack), maxBackstopSlack)
 }
+
+// Bounds of how much wall-clock time past the remaining budget the kernel
+// backstop waits for a Go check (the kernel timer may fire up to
+// kernelTimerSlack later still).
+const (
+	minBackstopSlack = 10 * time.Millisecond
+	maxBackstopSlack = 50 * time.Millisecond
+)
 
 func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
-	m := &meter{interrupt: interrupt, kt: kt, singleP: runtime.GOMAXPROCS(0) == 1}
+	m := &meter{interrupt: interrupt, kt: kt}
 	m.timer = time.AfterFunc(time.Hour, m.expire)
 	m.timer.Stop()
 	return m

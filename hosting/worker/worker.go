@@ -86,15 +86,19 @@ func (in *instance) waitHost() func() {
 	}
 }
 
-// startRun takes a run slot (waiting at most Config.QueueTimeout) and
-// starts a CPU budget.
-func (in *instance) startRun(ctx context.Context, budget time.Duration) error {
+// run takes a run slot (waiting at most Config.QueueTimeout: errBusy,
+// or until ctx is done), then runs call under a CPU budget, and gives the
+// slot back. It reports whether the
+// guest was (or may have been) interrupted and the CPU time charged.
+func (in *instance) run(ctx context.Context, budget time.Duration, call func()) (fired bool, used time.Duration, err error) {
 	if err := in.sched.enter(ctx, in.owner); err != nil {
-		return err
+		return false, 0, err
 	}
 	in.running = true
 	in.meter.begin(budget)
-	return nil
+	call()
+	fired, used = in.endRun()
+	return fired, used, nil
 }
 
 // pauseRun pauses the CPU budget and gives the run slot back.
@@ -261,12 +265,12 @@ func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
 	}
 	in.memory = mem
 	if init := mod.ExportedFunction(exportInitialize); init != nil {
-		if err := in.startRun(ctx, w.lim.StartupCPU); err != nil {
+		var err error
+		fired, _, busy := in.run(ctx, w.lim.StartupCPU, func() { err = init.CallWithStack(in.ctx, in.stack[:]) })
+		if busy != nil {
 			in.close(ctx)
-			return nil, err
+			return nil, busy
 		}
-		err := init.CallWithStack(in.ctx, in.stack[:])
-		fired, _ := in.endRun()
 		if err == nil && fired { // finished as its budget ran out: the interrupt is spent
 			err = errors.New("worker: _initialize finished at the CPU limit")
 		}
@@ -454,19 +458,21 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	c := &in.call
 	c.reset(r, host)
 	in.memory.begin()
-	if err := in.startRun(r.Context(), w.lim.CPU); err != nil {
-		w.release(in, true)
-		return w.fail(w.unavailable(r, err))
-	}
-	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
-	ctxNext := in.stack[0]
-	if err == nil && uint32(ctxNext)&1 == 1 {
-		if next == nil {
-			next = http.NotFoundHandler()
+	var ctxNext uint64
+	fired, used, busy := in.run(r.Context(), w.lim.CPU, func() {
+		err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
+		ctxNext = in.stack[0]
+		if err == nil && uint32(ctxNext)&1 == 1 {
+			if next == nil {
+				next = http.NotFoundHandler()
+			}
+			err = w.runNext(in, rw, next, uint32(ctxNext>>32))
 		}
-		err = w.runNext(in, rw, next, uint32(ctxNext>>32))
+	})
+	if busy != nil {
+		w.release(in, true)
+		return w.fail(w.unavailable(r, busy))
 	}
-	fired, used := in.endRun()
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
 	if err != nil {
 		res = w.classify(in, res, fired, err)
