@@ -327,13 +327,14 @@ func (x *exchange) runWorker() {
 // invocation.
 func (x *exchange) notInvoked(res *worker.Result, start time.Time) {
 	e, site := x.e, x.v.usage.site
-	if x.r.Context().Err() == nil {
-		clear(x.w.Header())
-		if res.Outcome == worker.OutcomeBusy {
-			x.w.Header()["Retry-After"] = retryAfterBusy
-		}
-		x.fail(workerFailure(res))
+	// Answered even when the request's context is done: a failed body
+	// read cancels it, yet a client that was too slow may still read
+	// its 408.
+	clear(x.w.Header())
+	if res.Outcome == worker.OutcomeBusy {
+		x.w.Header()["Retry-After"] = retryAfterBusy
 	}
+	x.fail(workerFailure(res))
 	if res.Outcome == worker.OutcomeBusy {
 		e.log.Debug("hosting: worker not run", "site", site, "detail", res.Detail)
 	}
@@ -354,12 +355,9 @@ func (x *exchange) notInvoked(res *worker.Result, start time.Time) {
 		Outcome:    logstream.OutcomeClientError,
 		Message:    res.Detail,
 	}
-	switch {
-	case res.Outcome == worker.OutcomeBusy:
+	if res.Outcome == worker.OutcomeBusy {
 		ev.Outcome = logstream.OutcomeError
 		ev.Message = res.Detail + " (" + res.Code + ")"
-	case x.status == 0:
-		ev.Outcome = logstream.OutcomeCanceled
 	}
 	e.logs.Publish(site, ev)
 	x.invoked = true // published here, not by ServeHTTP
