@@ -6,6 +6,7 @@
 //	go run ./internal/bench worker   # the Go example worker through pier vs the same handler natively
 //	go run ./internal/bench tls      # TLS handshakes/s, pier vs nginx (same certificate); verify → certificate time against Pebble
 //	go run ./internal/bench git      # git push of a 10,000-file / 200 MB repository (time, RSS), then one-file pushes vs pier deploy
+//	go run ./internal/bench neighbour # a tenant's static p99 while another tenant's runaway workers and slow bodies attack, vs quiet
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|neighbour")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -38,6 +39,8 @@ func main() {
 		err = runEdgeServer(ctx, os.Args[2:])
 	case "worker":
 		err = benchWorker(ctx)
+	case "neighbour":
+		err = benchNeighbour(ctx)
 	case "deploy":
 		err = benchDeploy(ctx)
 	case "memory":
