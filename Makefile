@@ -155,7 +155,7 @@ bench-memory:
 
 bench-worker:
 	$(GO) run ./internal/bench worker
-	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart' -benchtime 2s ./hosting/worker
+	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart|ConcurrentRunaways' -benchtime 2s ./hosting/worker
 
 ## bench-neighbour: a quiet tenant's static p99 while another tenant's 8 runaway workers and 4 slow-body
 ## connections attack, vs the same without the attack, in one run (target ≤ 2×, no errors)
