@@ -137,7 +137,7 @@ func BenchmarkConcurrentRunaways(b *testing.B) {
 // as the worker's failure.
 func TestRunSlotsShared(t *testing.T) {
 	s := newScheduler(1, time.Hour)
-	a, b := Owner{Tenant: "a", Site: "a1"}, Owner{Tenant: "b", Site: "b1"}
+	a, b := s.register(Owner{Tenant: "a", Site: "a1"}), s.register(Owner{Tenant: "b", Site: "b1"})
 	ctx := context.Background()
 	if err := s.enter(ctx, a); err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestRunSlotsShared(t *testing.T) {
 	order := make(chan string, 8)
 	var wg sync.WaitGroup
 	queued := 0
-	queue := func(o Owner, name string) {
+	queue := func(o runShare, name string) {
 		wg.Go(func() {
 			if err := s.enter(ctx, o); err != nil {
 				t.Error(err)

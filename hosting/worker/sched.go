@@ -59,22 +59,26 @@ type scheduler struct {
 	mu      sync.Mutex
 	running int
 	seq     uint64            // counts grants
-	tenants map[string]*share // tenants holding or waiting for a slot
-	sites   map[string]*share // sites holding or waiting for a slot
+	tenants map[string]*share // tenants with a live Worker
+	sites   map[string]*share // sites with a live Worker
 	queue   []*runWaiter      // in arrival order
 }
 
-// share is what one tenant or site holds and waits for.
+// share is what one tenant or site holds and waits for; guarded by
+// scheduler.mu.
 type share struct {
 	held, waiting int
 	last          uint64 // scheduler.seq of its latest grant
+	refs          int    // Workers charged to it
 }
+
+// runShare is a Worker's place in the scheduler: the shares of its
+// tenant and its site, looked up once when the Worker is created.
+type runShare struct{ tenant, site *share }
 
 // runWaiter is a guest waiting for a run slot.
 type runWaiter struct {
-	owner   Owner
-	tenant  *share
-	site    *share
+	rs      runShare
 	resume  bool          // resuming after a wait on the host: goes first
 	ready   chan struct{} // closed when granted
 	granted bool          // guarded by scheduler.mu
@@ -84,10 +88,41 @@ func newScheduler(slots int, timeout time.Duration) *scheduler {
 	return &scheduler{slots: slots, timeout: timeout, tenants: map[string]*share{}, sites: map[string]*share{}}
 }
 
-// enter takes a run slot for owner, waiting for one at most the
-// scheduler's timeout (errBusy) or until ctx is done.
-func (s *scheduler) enter(ctx context.Context, o Owner) error {
-	wt := s.wait(o, false)
+// register returns the shares of o for a new Worker; unregister them
+// when it closes.
+func (s *scheduler) register(o Owner) runShare {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	get := func(m map[string]*share, key string) *share {
+		sh := m[key]
+		if sh == nil {
+			sh = &share{}
+			m[key] = sh
+		}
+		sh.refs++
+		return sh
+	}
+	return runShare{tenant: get(s.tenants, o.Tenant), site: get(s.sites, o.Site)}
+}
+
+// unregister drops a closed Worker's shares: a share no Worker uses any
+// more is forgotten (requests still running keep their pointer).
+func (s *scheduler) unregister(o Owner, rs runShare) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop := func(m map[string]*share, key string, sh *share) {
+		if sh.refs--; sh.refs == 0 && m[key] == sh {
+			delete(m, key)
+		}
+	}
+	drop(s.tenants, o.Tenant, rs.tenant)
+	drop(s.sites, o.Site, rs.site)
+}
+
+// enter takes a run slot, waiting for one at most the scheduler's timeout
+// (errBusy) or until ctx is done.
+func (s *scheduler) enter(ctx context.Context, rs runShare) error {
+	wt := s.wait(rs, false)
 	if wt == nil {
 		return nil
 	}
@@ -111,24 +146,23 @@ func (s *scheduler) enter(ctx context.Context, o Owner) error {
 // reenter takes a run slot back for a guest resuming after a wait on the
 // host. It goes ahead of new requests and does not time out: every guest
 // holding a slot gives it back within its CPU budget.
-func (s *scheduler) reenter(o Owner) {
-	if wt := s.wait(o, true); wt != nil {
+func (s *scheduler) reenter(rs runShare) {
+	if wt := s.wait(rs, true); wt != nil {
 		<-wt.ready
 	}
 }
 
 // wait grants a slot at once (nil) or queues a waiter.
-func (s *scheduler) wait(o Owner, resume bool) *runWaiter {
+func (s *scheduler) wait(rs runShare, resume bool) *runWaiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, st := s.shareLocked(s.tenants, o.Tenant), s.shareLocked(s.sites, o.Site)
 	if s.running < s.slots && len(s.queue) == 0 {
-		s.grantLocked(t, st)
+		s.grantLocked(rs)
 		return nil
 	}
-	t.waiting++
-	st.waiting++
-	wt := &runWaiter{owner: o, tenant: t, site: st, resume: resume, ready: make(chan struct{})}
+	rs.tenant.waiting++
+	rs.site.waiting++
+	wt := &runWaiter{rs: rs, resume: resume, ready: make(chan struct{})}
 	s.queue = append(s.queue, wt)
 	return wt
 }
@@ -147,27 +181,25 @@ func (s *scheduler) cancel(wt *runWaiter) bool {
 			break
 		}
 	}
-	wt.tenant.waiting--
-	wt.site.waiting--
-	s.forgetLocked(wt.owner)
+	wt.rs.tenant.waiting--
+	wt.rs.site.waiting--
 	return true
 }
 
-// leave gives owner's slot back and hands free slots to waiters.
-func (s *scheduler) leave(o Owner) {
+// leave gives a slot back and hands free slots to waiters.
+func (s *scheduler) leave(rs runShare) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running--
-	s.tenants[o.Tenant].held--
-	s.sites[o.Site].held--
-	s.forgetLocked(o)
+	rs.tenant.held--
+	rs.site.held--
 	for s.running < s.slots && len(s.queue) > 0 {
 		i := s.pickLocked()
 		wt := s.queue[i]
 		s.queue = append(s.queue[:i], s.queue[i+1:]...)
-		wt.tenant.waiting--
-		wt.site.waiting--
-		s.grantLocked(wt.tenant, wt.site)
+		wt.rs.tenant.waiting--
+		wt.rs.site.waiting--
+		s.grantLocked(wt.rs)
 		wt.granted = true
 		close(wt.ready)
 	}
@@ -185,7 +217,7 @@ func (s *scheduler) pickLocked() int {
 		if a.resume != b.resume {
 			return a.resume
 		}
-		for _, p := range [2][2]*share{{a.tenant, b.tenant}, {a.site, b.site}} {
+		for _, p := range [2][2]*share{{a.rs.tenant, b.rs.tenant}, {a.rs.site, b.rs.site}} {
 			x, y := p[0], p[1]
 			if x == y {
 				continue
@@ -208,33 +240,13 @@ func (s *scheduler) pickLocked() int {
 	return best
 }
 
-// shareLocked returns the share of key in m, creating it.
-func (s *scheduler) shareLocked(m map[string]*share, key string) *share {
-	sh := m[key]
-	if sh == nil {
-		sh = &share{}
-		m[key] = sh
-	}
-	return sh
-}
-
-// forgetLocked drops the shares of o that hold and wait for nothing.
-func (s *scheduler) forgetLocked(o Owner) {
-	if t := s.tenants[o.Tenant]; t != nil && t.held == 0 && t.waiting == 0 {
-		delete(s.tenants, o.Tenant)
-	}
-	if st := s.sites[o.Site]; st != nil && st.held == 0 && st.waiting == 0 {
-		delete(s.sites, o.Site)
-	}
-}
-
-func (s *scheduler) grantLocked(t, st *share) {
+func (s *scheduler) grantLocked(rs runShare) {
 	s.running++
 	s.seq++
-	t.held++
-	t.last = s.seq
-	st.held++
-	st.last = s.seq
+	rs.tenant.held++
+	rs.tenant.last = s.seq
+	rs.site.held++
+	rs.site.last = s.seq
 }
 
 // bodyBudget bounds the request bodies buffered ahead of running a guest:

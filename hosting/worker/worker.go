@@ -27,7 +27,8 @@ import (
 // concurrent use.
 type Worker struct {
 	rt     *Runtime
-	owner  Owner // for the run slots and the body budget
+	owner  Owner    // for the run slots and the body budget
+	shares runShare // owner's shares of the run slots
 	shared *sharedModule
 	kind   moduleKind
 	lim    Limits
@@ -64,7 +65,7 @@ type instance struct {
 	idleSince      time.Time // when it was last returned to the pool
 	temporary      bool      // created while the pool was busy; closed after its request
 	hostWaits      *atomic.Int32
-	owner          Owner
+	shares         runShare
 	sched          *scheduler
 	running        bool            // holds a run slot; used by the goroutine running the guest only
 	memory         *capturedMemory // the linear memory's allocator side, for refused grows
@@ -87,18 +88,28 @@ func (in *instance) waitHost() func() {
 }
 
 // run takes a run slot (waiting at most Config.QueueTimeout: errBusy,
-// or until ctx is done), then runs call under a CPU budget, and gives the
-// slot back. It reports whether the
-// guest was (or may have been) interrupted and the CPU time charged.
+// or until ctx is done), runs call under a CPU budget and gives the slot
+// back, even if call panics. It reports whether the guest was (or may
+// have been) interrupted and the CPU time charged.
 func (in *instance) run(ctx context.Context, budget time.Duration, call func()) (fired bool, used time.Duration, err error) {
-	if err := in.sched.enter(ctx, in.owner); err != nil {
+	if err := in.sched.enter(ctx, in.shares); err != nil {
 		return false, 0, err
 	}
 	in.running = true
+	defer in.abandon()
 	in.meter.begin(budget)
 	call()
 	fired, used = in.endRun()
 	return fired, used, nil
+}
+
+// abandon gives the run slot back if a panic left it taken: a slot held
+// for good would stall every worker of the node. Deferred where the
+// instance still belongs to the caller.
+func (in *instance) abandon() {
+	if in.running {
+		in.endRun()
+	}
 }
 
 // pauseRun pauses the CPU budget and gives the run slot back.
@@ -106,7 +117,7 @@ func (in *instance) pauseRun() {
 	in.meter.pause()
 	if in.running {
 		in.running = false
-		in.sched.leave(in.owner)
+		in.sched.leave(in.shares)
 	}
 }
 
@@ -114,7 +125,7 @@ func (in *instance) pauseRun() {
 // the CPU budget.
 func (in *instance) resumeRun() {
 	if !in.running {
-		in.sched.reenter(in.owner)
+		in.sched.reenter(in.shares)
 		in.running = true
 	}
 	in.meter.resume()
@@ -127,7 +138,7 @@ func (in *instance) endRun() (fired bool, used time.Duration) {
 	fired, used = in.meter.stop()
 	if in.running {
 		in.running = false
-		in.sched.leave(in.owner)
+		in.sched.leave(in.shares)
 	}
 	return fired, used
 }
@@ -180,11 +191,13 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 		extra: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
 	}
+	w.shares = r.sched.register(w.owner)
 	if kind == kindReactor {
 		w.slots <- struct{}{}
 		in, err := w.newInstance(ctx)
 		if err != nil {
 			<-w.slots
+			r.sched.unregister(w.owner, w.shares)
 			r.release(ctx, sm)
 			return nil, err
 		}
@@ -242,6 +255,7 @@ func (w *Worker) Close(ctx context.Context) error {
 				in.close(ctx)
 				<-w.slots
 			default:
+				w.rt.sched.unregister(w.owner, w.shares)
 				w.rt.release(ctx, w.shared)
 				return
 			}
@@ -305,7 +319,7 @@ func (w *Worker) bind(mod api.Module) (*instance, error) {
 		handleResponse: mod.ExportedFunction(exportHandleResponse),
 		meter:          newMeter(g, kt),
 		hostWaits:      &w.hostWaits,
-		owner:          w.owner,
+		shares:         w.shares,
 		sched:          w.rt.sched,
 	}
 	in.call.w = w
@@ -458,21 +472,12 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	c := &in.call
 	c.reset(r, host)
 	in.memory.begin()
-	var ctxNext uint64
-	fired, used, busy := in.run(r.Context(), w.lim.CPU, func() {
-		err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
-		ctxNext = in.stack[0]
-		if err == nil && uint32(ctxNext)&1 == 1 {
-			if next == nil {
-				next = http.NotFoundHandler()
-			}
-			err = w.runNext(in, rw, next, uint32(ctxNext>>32))
-		}
-	})
-	if busy != nil {
+	if err := in.sched.enter(r.Context(), in.shares); err != nil {
 		w.release(in, true)
-		return w.fail(w.unavailable(r, busy))
+		return w.fail(w.unavailable(r, err))
 	}
+	in.running = true
+	ctxNext, fired, used, err := w.invoke(in, rw, next)
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
 	if err != nil {
 		res = w.classify(in, res, fired, err)
@@ -500,6 +505,24 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	// its flag is (or is about to be) set and its interrupt is spent.
 	w.release(in, !fired && !w.memoryHigh(in))
 	return res
+}
+
+// invoke runs handle_request (and next, and handle_response) on an
+// instance holding a run slot, under the CPU budget, and gives the slot
+// back, even if something panics.
+func (w *Worker) invoke(in *instance, rw http.ResponseWriter, next http.Handler) (ctxNext uint64, fired bool, used time.Duration, err error) {
+	defer in.abandon()
+	in.meter.begin(w.lim.CPU)
+	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
+	ctxNext = in.stack[0]
+	if err == nil && uint32(ctxNext)&1 == 1 {
+		if next == nil {
+			next = http.NotFoundHandler()
+		}
+		err = w.runNext(in, rw, next, uint32(ctxNext>>32))
+	}
+	fired, used = in.endRun()
+	return ctxNext, fired, used, err
 }
 
 // unavailable is the Result of a request that got no instance or no run
