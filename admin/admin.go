@@ -141,6 +141,14 @@ type Config struct {
 	// SessionMaxAge is how long a console session lives at most, however
 	// much it is used. Default 7 days.
 	SessionMaxAge time.Duration
+	// GC runs one garbage collection (internal/lifecycle's Sweeper.Run)
+	// for POST /api/v1/gc and returns its report, encoded as the answer;
+	// ErrGCBusy when another node is sweeping. nil: the endpoint answers
+	// 503 gc_unavailable.
+	GC func(ctx context.Context, dryRun bool) (any, error)
+	// GarbageWait bounds how long PutBlob waits for a garbage collector
+	// deleting the objects of the blob it uploads (then 503). Default 30s.
+	GarbageWait time.Duration
 }
 
 // API serves the admin REST API and runs the publish pipeline. It is safe
@@ -161,6 +169,8 @@ type API struct {
 	verifyLimit *ratelimit.Limiter
 	// loginLimit rate-limits POST /api/v1/session per client IP.
 	loginLimit *ratelimit.Limiter
+	// quotas serialises quota checks with creations per tenant (quota.go).
+	quotas quotaState
 }
 
 // sessionCacheSize bounds the upload sessions whose index is kept in
@@ -181,6 +191,9 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	}
 	if cfg.Limits.MaxFileSize <= 0 {
 		cfg.Limits.MaxFileSize = assets.DefaultMaxFileSize
+	}
+	if cfg.GarbageWait <= 0 {
+		cfg.GarbageWait = defaultGarbageWait
 	}
 	if cfg.UploadTTL <= 0 {
 		cfg.UploadTTL = DefaultUploadTTL
@@ -287,6 +300,7 @@ func (a *API) Handler() http.Handler {
 			r.With(a.tenantLevel).Get("/tenants/{tenant}", a.handle(a.getTenant))
 			r.With(a.adminOnly).Post("/tenants/bulk", a.handle(a.bulkTenants))
 			r.With(a.adminOnly).Get("/attention", a.handle(a.attention))
+			r.With(a.adminOnly).Post("/gc", a.handle(a.runGC))
 			r.With(a.adminOnly).Patch("/tenants/{tenant}", a.handle(a.updateTenant))
 			r.With(a.adminOnly).Delete("/tenants/{tenant}", a.handle(a.deleteTenant))
 			r.With(a.tenantLevel).Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))

@@ -102,7 +102,8 @@ func TestTenants(t *testing.T) {
 		{"unknown plan", map[string]any{"name": "x1", "plan": "gold"}, 400, "invalid", "plan"},
 		{"bad tag", map[string]any{"name": "x2", "tags": []string{"nocolon"}}, 400, "invalid", "tags"},
 		{"too many tags", map[string]any{"name": "x3", "tags": []string{"a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7", "a:8", "a:9"}}, 400, "invalid", "tags"},
-		{"negative limit", map[string]any{"name": "x4", "limits": map[string]int{"memoryMB": -1}}, 400, "invalid", "limits"},
+		{"negative limit", map[string]any{"name": "x4", "limits": map[string]int{"memoryMB": -1}}, 400, "invalid", "limits.memoryMB"},
+		{"negative quota", map[string]any{"name": "x4", "limits": map[string]int{"sites": -1}}, 400, "invalid", "limits.sites"},
 		{"unknown field", map[string]any{"name": "x5", "colour": "red"}, 400, "invalid", "colour"},
 		{"wrong type", map[string]any{"name": 5}, 400, "invalid", "name"},
 		{"malformed JSON", "{", 400, "invalid", "body"},
@@ -467,5 +468,31 @@ func TestInternalErrorsAreHiddenAndLogged(t *testing.T) {
 	}
 	if !strings.Contains(log, `"request_id":"req-500"`) {
 		t.Errorf("log lacks the request id:\n%s", log)
+	}
+}
+
+// TestLimitChangeInvalidatesSites: a changed plan or override reaches the
+// edge at once (its routes carry the worker limits and the request rate);
+// a PATCH that changes no effective limit does not invalidate.
+func TestLimitChangeInvalidatesSites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, tok := e.tenant(t, "acme")
+	e.site(t, tok, "www")
+	for _, tc := range []struct {
+		name string
+		body map[string]any
+		want int
+	}{
+		{"override", map[string]any{"limits": map[string]int{"requestsPerSecond": 5}}, 1},
+		{"same override", map[string]any{"limits": map[string]int{"requestsPerSecond": 5}}, 0},
+		{"plan", map[string]any{"plan": "pro"}, 1},
+		{"tags only", map[string]any{"tags": []string{"env:dev"}}, 0},
+	} {
+		before := len(e.acts.list())
+		must(t, e.do(t, "PATCH", "/api/v1/tenants/acme", e.admin, tc.body), 200)
+		if got := len(e.acts.list()) - before; got != tc.want {
+			t.Errorf("%s: %d sites invalidated, want %d", tc.name, got, tc.want)
+		}
 	}
 }

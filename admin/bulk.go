@@ -40,7 +40,7 @@ func (a *API) bulkTenants(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var changed []tenants.Tenant
-	var toggled []string // tenants whose disabled flag changed
+	var toggled []string // tenants whose serving state or limits changed
 	for _, t := range matched {
 		u := t
 		if req.Plan != nil {
@@ -53,7 +53,9 @@ func (a *API) bulkTenants(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		changed = append(changed, u)
-		if u.Disabled != t.Disabled {
+		// A change of what is served or of the limits the edge applies
+		// (worker limits, request rate) reaches the edge at once.
+		if u.Disabled != t.Disabled || u.EffectiveLimits() != t.EffectiveLimits() {
 			toggled = append(toggled, u.ID)
 		}
 	}

@@ -175,7 +175,11 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
 			d.Error = "other sites claim the hostname too: only the TXT record proves ownership, not the HTTP proof"
 		}
 	}
-	if err := a.store.CreateDomain(ctx, d); err != nil {
+	t, err := a.tenantOf(ctx, principalFrom(ctx), s.TenantID)
+	if err != nil {
+		return err
+	}
+	if err := a.withCountQuota(ctx, t, "domains", func() error { return a.store.CreateDomain(ctx, d) }); err != nil {
 		if errors.Is(err, tenants.ErrConflict) {
 			// Claims are per (hostname, site): this site has it already.
 			return &httperr.Error{Status: http.StatusConflict, Code: "conflict",

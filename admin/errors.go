@@ -156,6 +156,7 @@ func toHTTP(err error) error {
 		le  *lookupError
 		wi  *WorkerInvalidError
 		wtl *WorkerTooLargeError
+		qe  *QuotaError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -198,6 +199,8 @@ func toHTTP(err error) error {
 	case errors.As(err, &wi):
 		return &httperr.Error{Status: http.StatusBadRequest, Code: "worker_invalid",
 			Message: wi.Err.Error(), Details: map[string]any{"hash": wi.Hash}, Err: err}
+	case errors.As(err, &qe):
+		return qe.httpError()
 	case errors.As(err, &wtl):
 		return &httperr.Error{Status: http.StatusRequestEntityTooLarge, Code: "worker_too_large",
 			Message: fmt.Sprintf("the worker is %d bytes, larger than the limit of %d bytes", wtl.Size, wtl.Limit),

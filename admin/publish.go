@@ -83,7 +83,9 @@ type Upload struct {
 //
 // Errors: *assets.ManifestError for a bad manifest; ErrWorkersDisabled,
 // *WorkerTooLargeError or *FieldError for a worker that cannot be
-// deployed; errors wrapping tenants.ErrNotFound if the site's tenant is
+// deployed; *QuotaError when the session would take the tenant past its
+// uploadSessions, uploadEntries, storageMB or workerMB quota (nothing is
+// saved); errors wrapping tenants.ErrNotFound if the site's tenant is
 // gone.
 func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest, worker *tenants.WorkerBlob) (Upload, error) {
 	if err := m.Validate(a.cfg.Limits); err != nil {
@@ -110,14 +112,13 @@ func (a *API) StartUpload(ctx context.Context, site tenants.Site, m assets.Manif
 		Expires:  now.Add(a.cfg.UploadTTL),
 		Created:  now,
 	}
-	if err := a.store.CreateUploadSession(ctx, sess); err != nil {
-		return Upload{}, fmt.Errorf("admin: saving upload session: %w", err)
-	}
-	a.sessions.put(newSessionIndex(sess, t.Salt))
-	_, missing, err := a.recordedBlobs(ctx, site.TenantID, clean, worker)
+	missing, err := a.createUploadSession(ctx, t, sess)
 	if err != nil {
 		return Upload{}, err
 	}
+	idx := newSessionIndex(sess, t.Salt)
+	idx.storageLimit = storageLimit(t)
+	a.sessions.put(idx)
 	return Upload{Session: sess, Missing: missing}, nil
 }
 
@@ -185,7 +186,10 @@ func (a *API) recordedBlobs(ctx context.Context, tenantID string, m assets.Manif
 // Errors: tenants.ErrNotFound (wrapped) if the session does not exist, has
 // expired, belongs to another tenant or does not contain hash;
 // *SizeMismatchError; *HashMismatchError; assets.ErrUnavailable (wrapped)
-// if the backend fails — then nothing is recorded.
+// if the backend fails, or while the garbage collector deletes an earlier
+// copy of the blob for longer than Config.GarbageWait — then nothing is
+// recorded. A blob queued for deletion is written again (its deletion
+// cancelled) rather than skipped.
 func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body io.Reader, size int64) error {
 	idx, err := a.session(ctx, tenantID, uploadID)
 	if err != nil {
@@ -205,12 +209,20 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 	if _, ok := have[hash]; ok {
 		return nil // already verified and stored
 	}
+	if err := a.checkStorage(ctx, idx.tenantID, size, idx.storageLimit); err != nil {
+		return err
+	}
 
 	content, err := a.receive(idx, hash, body, size)
 	if err != nil {
 		return err
 	}
 	defer content.Close()
+	// A blob collected earlier may still be queued for deletion: cancel
+	// that before writing its objects again.
+	if err := a.cancelGarbage(ctx, idx.tenantID, hash); err != nil {
+		return err
+	}
 
 	// Store the original while the variants are computed and stored: each
 	// Put is durable (and slow) on its own.
@@ -229,6 +241,7 @@ func (a *API) PutBlob(ctx context.Context, tenantID, uploadID, hash string, body
 	if err := a.store.PutBlobs(ctx, idx.tenantID, []tenants.Blob{rec}); err != nil {
 		return fmt.Errorf("admin: recording blob: %w", err)
 	}
+	a.quotas.addStored(idx.tenantID, size)
 	return nil
 }
 
@@ -379,7 +392,9 @@ type DeployRequest struct {
 // session; *MissingBlobsError; *FieldError for a bad config or source;
 // *siterules.ParseError for bad rules; ErrWorkersDisabled,
 // *WorkerTooLargeError or *WorkerInvalidError for a worker that cannot be
-// deployed; assets.ErrUnavailable (wrapped).
+// deployed; assets.ErrUnavailable (wrapped); an *httperr.Error 403
+// quota_exceeded when the site holds its tenant's deployments quota and
+// none of its deployments can be deleted to make room (makeRoom).
 func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) (tenants.Deployment, error) {
 	sess, err := a.store.UploadSession(ctx, req.Upload)
 	if err != nil {
@@ -463,6 +478,9 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 		Config:   cfg,
 		Source:   src,
 		Created:  a.now(),
+	}
+	if err := a.makeRoom(ctx, site); err != nil {
+		return tenants.Deployment{}, err
 	}
 	err = a.store.CreateDeployment(ctx, d)
 	if errors.Is(err, tenants.ErrConflict) {
@@ -661,6 +679,7 @@ type sessionIndex struct {
 	salt                 []byte
 	expires              time.Time
 	blobs                map[string]blobInfo
+	storageLimit         int64 // the tenant's storageMB in bytes (0: none), for PutBlob
 }
 
 type blobInfo struct {
@@ -706,6 +725,7 @@ func (a *API) session(ctx context.Context, tenantID, id string) (*sessionIndex, 
 			return nil, lookupErr("upload", id, err)
 		}
 		idx = newSessionIndex(s, t.Salt)
+		idx.storageLimit = storageLimit(t)
 		a.sessions.put(idx)
 	}
 	if tenantID != "" && idx.tenantID != tenantID || !a.now().Before(idx.expires) {

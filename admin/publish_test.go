@@ -341,7 +341,8 @@ func TestExpireUploads(t *testing.T) {
 func TestDeployErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, tok := e.tenant(t, "acme")
+	id, tok := e.tenant(t, "acme")
+	e.setLimits(t, id, map[string]int{"uploadSessions": 100}) // every refused deploy keeps its session open
 	salt := e.site(t, tok, "www")
 	e.site(t, tok, "blog")
 	live := must(t, e.publish(t, tok, "www", salt, files{"/index.html": "v1"}, nil), 201).str("id")

@@ -84,7 +84,7 @@ func (a *API) createSite(w http.ResponseWriter, r *http.Request) error {
 		// Set explicitly so that every store writes the same default.
 		ProductionBranch: tenants.DefaultProductionBranch,
 	}
-	if err := a.store.CreateSite(ctx, s); err != nil {
+	if err := a.withCountQuota(ctx, t, "sites", func() error { return a.store.CreateSite(ctx, s) }); err != nil {
 		return lookupErr("site", s.Name, err)
 	}
 	a.cfg.OnActivate(s)

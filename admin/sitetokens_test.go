@@ -177,6 +177,7 @@ func TestSiteTokenScope(t *testing.T) {
 		forbidden("/api/v1/tenants/{tenant}", "GET", "/api/v1/tenants/other", nil),
 		adminOnly("/api/v1/tenants/bulk", "POST", "/api/v1/tenants/bulk", map[string]any{"tag": "a:b", "disabled": true}),
 		adminOnly("/api/v1/attention", "GET", "/api/v1/attention", nil),
+		adminOnly("/api/v1/gc", "POST", "/api/v1/gc", map[string]any{"dry_run": true}),
 		adminOnly("/api/v1/tenants/{tenant}", "PATCH", "/api/v1/tenants/acme", map[string]any{"plan": "pro"}),
 		adminOnly("/api/v1/tenants/{tenant}", "DELETE", "/api/v1/tenants/acme", nil),
 		forbidden("/api/v1/tenants/{tenant}/tokens", "POST", "/api/v1/tenants/acme/tokens", map[string]any{"name": "x"}),

@@ -14,6 +14,9 @@ import (
 type tenantJSON struct {
 	tenants.Tenant
 	EffectiveLimits tenants.Limits `json:"effective_limits"`
+	// Usage is what the tenant uses of its quotas: only in the answers
+	// about one tenant (GET and PATCH), not in listings.
+	Usage *tenants.QuotaUsage `json:"usage,omitempty"`
 }
 
 func tenantView(t tenants.Tenant) tenantJSON {
@@ -24,8 +27,10 @@ func tenantView(t tenants.Tenant) tenantJSON {
 }
 
 func validateLimits(l tenants.Limits) error {
-	if l.CPUMs < 0 || l.SubRequests < 0 || l.MemoryMB < 0 || l.GitRepoMB < 0 || l.GitPushMB < 0 {
-		return &FieldError{Field: "limits", Msg: "limits must not be negative"}
+	for _, f := range l.Fields() {
+		if f.Value < 0 {
+			return &FieldError{Field: "limits." + f.Name, Msg: "must not be negative (0 means the plan's)"}
+		}
 	}
 	return nil
 }
@@ -115,8 +120,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tenantView(t))
-	return nil
+	return a.writeTenantWithUsage(w, r, t)
 }
 
 func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
@@ -134,7 +138,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, maxMetadataBody, &req); err != nil {
 		return err
 	}
-	wasDisabled := t.Disabled
+	wasDisabled, wasLimits := t.Disabled, t.EffectiveLimits()
 	if req.Plan != nil {
 		if err := tenants.ValidatePlan(*req.Plan); err != nil {
 			return invalidField("plan", err)
@@ -159,11 +163,12 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.UpdateTenant(ctx, t); err != nil {
 		return lookupErr("tenant", t.ID, err)
 	}
-	if t.Disabled != wasDisabled {
+	// What is served and the limits the edge applies (worker limits,
+	// request rate) change at once, not at the routes' next revalidation.
+	if t.Disabled != wasDisabled || t.EffectiveLimits() != wasLimits {
 		a.invalidateSites(ctx, t.ID)
 	}
-	writeJSON(w, http.StatusOK, tenantView(t))
-	return nil
+	return a.writeTenantWithUsage(w, r, t)
 }
 
 func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
@@ -203,7 +208,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // invalidateSites tells the edge about every site of a tenant whose
-// serving state changed (e.g. it was disabled), and about their active
+// serving state or limits changed (e.g. it was disabled), and about their active
 // custom domains. A listing failure is only
 // logged: the change itself is stored.
 func (a *API) invalidateSites(ctx context.Context, tenantID string) {

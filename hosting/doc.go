@@ -26,6 +26,14 @@
 // html_handling would redirect is served internally instead of leaking a
 // 307 to the destination.
 //
+// # Rate limits
+//
+// With Config.RateLimits, every request of a routed site is first checked
+// against the site's request rate: a token bucket per site on this node
+// (all its hosts share it) from the tenant's effective RequestsPerSecond
+// and RequestBurst. A request over it is answered 429 rate_limited with
+// Retry-After before any asset or worker; see ratelimit.go.
+//
 // # Workers
 //
 // A deployment with a worker (Deployment.Worker, the hash of its wasm

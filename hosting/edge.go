@@ -111,6 +111,11 @@ type Config struct {
 	// link-local and other internal ranges denied; no platform endpoints
 	// or host lists).
 	Egress *egress.Policy
+	// RateLimits applies each tenant's per-site request rate
+	// (RequestsPerSecond, RequestBurst of its effective limits) on this
+	// node: a request over it is answered 429 rate_limited with
+	// Retry-After (ratelimit.go). False (the zero value): no rate limit.
+	RateLimits bool
 }
 
 // Defaults of Config.
@@ -145,6 +150,8 @@ type Edge struct {
 	deps        *depCache
 	vals        sharedValues
 	usage       *usageTable
+	rateLimits  bool
+	epoch       time.Time // the rate limiters' time origin
 
 	runtime    *worker.Runtime
 	logs       *logstream.Hub
@@ -181,6 +188,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		logs:        cfg.Logs,
 		egress:      cfg.Egress,
 		workers:     newWorkerTable(),
+		rateLimits:  cfg.RateLimits,
 	}
 	e.doms, _ = reg.(DomainRegistry)
 	e.branches, _ = reg.(BranchRegistry)
@@ -193,6 +201,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.epoch = e.now()
 	if e.routeTTL <= 0 {
 		e.routeTTL = DefaultRouteTTL
 	}
@@ -260,7 +269,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		hr = hostRoute{custom: host}
 	}
-	ent, v, err := e.route(r.Context(), host, hr, e.now())
+	now := e.now()
+	ent, v, err := e.route(r.Context(), host, hr, now)
 	var dep *deployment
 	if err == nil && v.slot != nil {
 		if dep = v.slot.p.Load(); dep == nil {
@@ -294,7 +304,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if follow {
 		start = e.now()
 	}
-	x.serve()
+	if !e.rateLimits || x.admit(now) {
+		x.serve()
+	}
 	v.usage.record(x.status, x.bytes)
 	if follow && !x.invoked {
 		x.publishRequest(start)
@@ -454,6 +466,7 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 	if tenant.Disabled {
 		return negative, nil
 	}
+	lim := tenant.EffectiveLimits()
 	v := &routeValue{
 		preview: hr.deployment != "",
 		siteID:  site.ID,
@@ -461,7 +474,8 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		expires: e.now().Add(e.routeTTL),
 		usage:   e.usage.get(hr.site, site.ID, tenant.ID),
 		plan:    tenant.Plan,
-		limits:  workerLimits(tenant.EffectiveLimits()),
+		limits:  workerLimits(lim),
+		rate:    siteRate(lim),
 	}
 	if prev != nil && prev.slot != nil && prev.siteID == site.ID && prev.depID == depID && prev.slot.p.Load() != nil {
 		v.slot = prev.slot

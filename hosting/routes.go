@@ -30,6 +30,8 @@ type routeValue struct {
 	// plan and limits are the tenant's, for the site's worker.
 	plan   string
 	limits worker.Limits
+	// rate is the tenant's request rate for the site (ratelimit.go).
+	rate rateLimit
 }
 
 func (v *routeValue) negative() bool { return v.slot == nil && !v.broken }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // backtrackGlob is the straightforward backtracking matcher globMatch
@@ -66,11 +67,41 @@ func TestGlobMatchAgreesWithBacktracking(t *testing.T) {
 // adversarialRunFirst is the attack of issue 11: 64 patterns of many
 // stars that almost match, against a 16,000-byte path.
 func adversarialRunFirst() (*runFirst, string) {
+	return adversarialRunFirstN(16_000)
+}
+
+func adversarialRunFirstN(n int) (*runFirst, string) {
 	var patterns []string
 	for i := range 64 {
 		patterns = append(patterns, "/"+strings.Repeat("*a", 60)+"*"+strings.Repeat("a", 30)+string(rune('b'+i%20))+"*")
 	}
-	return newRunFirst(patterns), "/" + strings.Repeat("a", 16_000)
+	return newRunFirst(patterns), "/" + strings.Repeat("a", n)
+}
+
+// TestRunFirstAdversarialScalesLinearly: ten times the path costs about
+// ten times the time against the adversarial patterns (the backtracking
+// matcher cost about a hundred times). Best of several runs, compared as a
+// ratio with a wide margin, never as an absolute time.
+func TestRunFirstAdversarialScalesLinearly(t *testing.T) {
+	run := func(n int) time.Duration {
+		rf, path := adversarialRunFirstN(n)
+		best := time.Duration(1 << 62)
+		for range 7 {
+			start := time.Now()
+			for range 5 {
+				if rf.match(path) {
+					t.Fatal("matched")
+				}
+			}
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	short, long := run(2_000), run(20_000)
+	t.Logf("2,000-byte path: %v, 20,000-byte path: %v (×%.1f) for 5 requests", short, long, float64(long)/float64(short))
+	if long > 40*short {
+		t.Errorf("a 10× longer path took %.0f× the time: matching is not linear in the path", float64(long)/float64(short))
+	}
 }
 
 // BenchmarkRunFirstAdversarial: one request's run_worker_first check

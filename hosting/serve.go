@@ -370,6 +370,8 @@ func (x *exchange) publishRequest(start time.Time) {
 		ev.Outcome = logstream.OutcomeNotFound
 	case x.failed == errMethodNotAllowed:
 		ev.Outcome = logstream.OutcomeMethodNotAllowed
+	case x.failed == errRateLimited:
+		ev.Outcome = logstream.OutcomeRateLimited
 	case x.failed != nil:
 		ev.Outcome = logstream.OutcomeError
 		ev.Message = x.failed.message + " (" + x.failed.code + ")"

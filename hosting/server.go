@@ -28,11 +28,31 @@ const (
 func NewServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           h,
+		Handler:           CloseAfterChunked(h),
 		ReadHeaderTimeout: ServerReadHeaderTimeout,
 		ReadTimeout:       ServerReadTimeout,
 		WriteTimeout:      ServerWriteTimeout,
 		IdleTimeout:       ServerIdleTimeout,
 		MaxHeaderBytes:    ServerMaxHeaderBytes,
 	}
+}
+
+// CloseAfterChunked closes the connection after answering any HTTP/1.x
+// request whose body is chunked (Transfer-Encoding). net/http honours
+// Transfer-Encoding over Content-Length and drops the latter before a
+// handler sees the request, so a request carrying both cannot be told
+// apart from one carrying only Transfer-Encoding; RFC 9112 §6.1 requires
+// closing the connection after such a request, because a proxy in front
+// that framed it by Content-Length would otherwise have smuggled what
+// follows the chunked body into a second request. Closing after every
+// chunked request body covers that case; browsers send Content-Length, so
+// keep-alive is lost only for streamed uploads, which cost one new
+// connection each.
+func CloseAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 && r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }

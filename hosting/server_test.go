@@ -1,11 +1,18 @@
 package hosting
 
 import (
+	"bufio"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/pierhq/pier/internal/testenv"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -89,4 +96,72 @@ func TestOverRealServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseAfterChunked sends what a proxy framing by Content-Length
+// sees as one request and Pier, framing by Transfer-Encoding, as two: Pier
+// must answer the first and close the connection, so that the smuggled
+// GET is never served (RFC 9112 §6.1).
+func TestCloseAfterChunked(t *testing.T) {
+	t.Parallel()
+	var served []string
+	var mu sync.Mutex
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		served = append(served, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	srv.Start()
+	t.Cleanup(srv.Close)
+	exchange := func(t *testing.T, raw string) (responses int, closed bool) {
+		t.Helper()
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, raw); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		for {
+			c.SetReadDeadline(time.Now().Add(testenv.Patience))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return responses, errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			responses++
+			if resp.Close {
+				_, err := br.ReadByte() // the server closes after a Connection: close answer
+				return responses, errors.Is(err, io.EOF)
+			}
+			if responses == 2 {
+				return responses, false
+			}
+		}
+	}
+	t.Run("content-length and chunked", func(t *testing.T) {
+		n, closed := exchange(t, "POST /first HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a.example\r\n\r\n")
+		if n != 1 || !closed {
+			t.Errorf("got %d responses, connection closed %v; want 1 and closed", n, closed)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if slices.Contains(served, "GET /smuggled") {
+			t.Errorf("the smuggled request was served: %v", served)
+		}
+	})
+	t.Run("content-length keeps the connection", func(t *testing.T) {
+		n, closed := exchange(t, "POST /one HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\n\r\nhi"+
+			"GET /two HTTP/1.1\r\nHost: a.example\r\n\r\n")
+		if n != 2 || closed {
+			t.Errorf("got %d responses, connection closed %v; want 2 on one open connection", n, closed)
+		}
+	})
 }

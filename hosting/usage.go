@@ -30,6 +30,9 @@ type Usage struct {
 	CPU time.Duration
 	// SubRequests counts the workers' fetch calls, refused ones included.
 	SubRequests int64
+	// RateLimited counts requests answered 429 rate_limited (they are in
+	// Requests["4xx"] too).
+	RateLimited int64
 }
 
 // outcomes are the invocation outcomes counted, in exposition order.
@@ -59,14 +62,20 @@ var classNames = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 // siteUsage holds one site's counters. Every field is updated with atomic
 // adds only, so the static hot path takes no lock and allocates nothing.
 //
-// The request counters come first and fill one cache line (48 of 64
-// bytes): a static request touches one line of counters. They are not
+// The request counters and the rate limiter's state come first and fill
+// one cache line: a static request touches one line of counters (and its
+// rate check the same line; ratelimit.go). They are not
 // striped per core: with many sites, stripes cost more in memory and
 // cache misses than they save in contention on one hot site (measured
 // with BenchmarkEdgeManySites and BenchmarkEdgeParallel).
 type siteUsage struct {
-	requests    [len(classNames)]atomic.Int64
-	bytesOut    atomic.Int64
+	requests [len(classNames)]atomic.Int64
+	bytesOut atomic.Int64
+	// rateTAT is the site's rate limiter (ratelimit.go): the theoretical
+	// arrival time of its next request, in ns since Edge.epoch.
+	rateTAT atomic.Int64
+	// rateLimited counts requests answered 429 rate_limited.
+	rateLimited atomic.Int64
 	site        string
 	outcomes    [len(outcomes)]atomic.Int64
 	cpuNanos    atomic.Int64
@@ -76,7 +85,7 @@ type siteUsage struct {
 	ident atomic.Pointer[usageIdent]
 	// Pad to 192 bytes, a size class whose objects start on 64-byte
 	// boundaries, so the request counters never straddle two lines.
-	_ [192 - 160]byte
+	_ [192 - 176]byte
 }
 
 // usageIdent is the store identity of the site a siteUsage counts.
@@ -111,6 +120,7 @@ func (u *siteUsage) snapshot() Usage {
 		BytesOut:    u.bytesOut.Load(),
 		CPU:         time.Duration(u.cpuNanos.Load()),
 		SubRequests: u.subrequests.Load(),
+		RateLimited: u.rateLimited.Load(),
 	}
 	for i, c := range classNames {
 		s.Requests[c] = u.requests[i].Load()
@@ -250,6 +260,13 @@ func (e *Edge) WriteMetrics(w io.Writer) error {
 	header("pier_site_response_bytes_total", "counter", "Response body bytes written.")
 	for _, u := range sites {
 		sample("pier_site_response_bytes_total", u.site, "", "", 0, true, u.bytesOut.Load())
+	}
+	header("pier_site_rate_limited_total", "counter", "Requests answered 429 rate_limited: over the site's request rate on this node (counted in the 4xx class too).")
+	for _, u := range sites {
+		sample("pier_site_rate_limited_total", u.site, "", "", 0, true, u.rateLimited.Load())
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	invoked := make([]*siteUsage, 0, len(sites))
 	for _, u := range sites {

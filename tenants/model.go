@@ -28,8 +28,8 @@ const (
 )
 
 // Limits are a tenant's limits: the per-request limits its workers run
-// under, and the sizes its sites' git repositories may reach. A zero
-// field in an override means "use the plan's value".
+// under, the sizes its sites' git repositories may reach, and its Quotas.
+// A zero field in an override means "use the plan's value".
 type Limits struct {
 	CPUMs       int `json:"cpuMs,omitempty"`
 	SubRequests int `json:"subRequests,omitempty"`
@@ -38,6 +38,30 @@ type Limits struct {
 	// packs), GitPushMB the pack of one push (git's receive.maxInputSize).
 	GitRepoMB int `json:"gitRepoMB,omitempty"`
 	GitPushMB int `json:"gitPushMB,omitempty"`
+	Quotas
+}
+
+// Quotas are how fast a tenant's sites may be asked and how much the
+// tenant may hold. Their JSON fields sit beside the other limits'.
+type Quotas struct {
+	// RequestsPerSecond refills, and RequestBurst sizes, a token bucket
+	// per site on each node: visitor requests beyond it are answered 429.
+	RequestsPerSecond int `json:"requestsPerSecond,omitempty"`
+	RequestBurst      int `json:"requestBurst,omitempty"`
+	Sites             int `json:"sites,omitempty"`   // sites of the tenant
+	Domains           int `json:"domains,omitempty"` // custom domains claimed by its sites together
+	// UploadSessions bounds the tenant's open upload sessions, and
+	// UploadEntries their manifests' entries together.
+	UploadSessions int `json:"uploadSessions,omitempty"`
+	UploadEntries  int `json:"uploadEntries,omitempty"`
+	StorageMB      int `json:"storageMB,omitempty"` // the raw size of the tenant's unique blobs (br/gz variants not counted)
+	WorkerMB       int `json:"workerMB,omitempty"`  // one worker's wasm
+	// Deployments bounds the deployments a site holds at once. Retention
+	// keeps the newest KeepDeployments and those younger than KeepDays
+	// (and the active one and every branch alias's); it deletes the rest.
+	Deployments     int `json:"deployments,omitempty"`
+	KeepDeployments int `json:"keepDeployments,omitempty"`
+	KeepDays        int `json:"keepDays,omitempty"`
 }
 
 // plans are the plans and their limits, smallest first. It is read only
@@ -46,9 +70,21 @@ var plans = [...]struct {
 	name   string
 	limits Limits
 }{
-	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
-	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024}},
-	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048}},
+	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
+		RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10,
+		UploadSessions: 10, UploadEntries: 200_000, StorageMB: 2048, WorkerMB: 16,
+		Deployments: 100, KeepDeployments: 20, KeepDays: 30,
+	}}},
+	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024, Quotas: Quotas{
+		RequestsPerSecond: 1000, RequestBurst: 2000, Sites: 100, Domains: 100,
+		UploadSessions: 25, UploadEntries: 1_000_000, StorageMB: 20480, WorkerMB: 24,
+		Deployments: 500, KeepDeployments: 50, KeepDays: 90,
+	}}},
+	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048, Quotas: Quotas{
+		RequestsPerSecond: 10000, RequestBurst: 20000, Sites: 1000, Domains: 1000,
+		UploadSessions: 100, UploadEntries: 5_000_000, StorageMB: 204800, WorkerMB: 32,
+		Deployments: 2000, KeepDeployments: 100, KeepDays: 365,
+	}}},
 }
 
 // PlanLimits returns the limits of the plan called name; false for an
@@ -97,22 +133,50 @@ type Tenant struct {
 // EffectiveLimits returns the plan's limits with the tenant's overrides applied.
 func (t Tenant) EffectiveLimits() Limits {
 	l, _ := PlanLimits(t.Plan)
-	if t.Limits.CPUMs > 0 {
-		l.CPUMs = t.Limits.CPUMs
-	}
-	if t.Limits.SubRequests > 0 {
-		l.SubRequests = t.Limits.SubRequests
-	}
-	if t.Limits.MemoryMB > 0 {
-		l.MemoryMB = t.Limits.MemoryMB
-	}
-	if t.Limits.GitRepoMB > 0 {
-		l.GitRepoMB = t.Limits.GitRepoMB
-	}
-	if t.Limits.GitPushMB > 0 {
-		l.GitPushMB = t.Limits.GitPushMB
+	o := t.Limits
+	dst, src := l.fields(), o.fields()
+	for i := range dst {
+		if *src[i].v > 0 {
+			*dst[i].v = *src[i].v
+		}
 	}
 	return l
+}
+
+// LimitField is one limit by its JSON name.
+type LimitField struct {
+	Name  string
+	Value int
+}
+
+// Fields returns the limits by their JSON names, in declaration order,
+// for validation and display.
+func (l Limits) Fields() []LimitField {
+	fs := l.fields()
+	out := make([]LimitField, len(fs))
+	for i, f := range fs {
+		out[i] = LimitField{Name: f.name, Value: *f.v}
+	}
+	return out
+}
+
+type limitPtr struct {
+	name string
+	v    *int
+}
+
+// fields is the one list of the limits' names; every walk over the
+// limits uses it, so that a new limit is added here once.
+func (l *Limits) fields() []limitPtr {
+	return []limitPtr{
+		{"cpuMs", &l.CPUMs}, {"subRequests", &l.SubRequests}, {"memoryMB", &l.MemoryMB},
+		{"gitRepoMB", &l.GitRepoMB}, {"gitPushMB", &l.GitPushMB},
+		{"requestsPerSecond", &l.RequestsPerSecond}, {"requestBurst", &l.RequestBurst},
+		{"sites", &l.Sites}, {"domains", &l.Domains},
+		{"uploadSessions", &l.UploadSessions}, {"uploadEntries", &l.UploadEntries},
+		{"storageMB", &l.StorageMB}, {"workerMB", &l.WorkerMB},
+		{"deployments", &l.Deployments}, {"keepDeployments", &l.KeepDeployments}, {"keepDays", &l.KeepDays},
+	}
 }
 
 // HasTag reports whether the tenant carries tag ("key:value").

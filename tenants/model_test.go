@@ -123,8 +123,17 @@ func TestPlanLimits(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			l, ok := PlanLimits(name)
-			if !ok || l.CPUMs <= 0 || l.SubRequests <= 0 || l.MemoryMB <= 0 {
-				t.Errorf("PlanLimits(%q) = %+v, %v; want positive limits", name, l, ok)
+			if !ok {
+				t.Fatalf("PlanLimits(%q) not found", name)
+			}
+			for _, f := range l.Fields() {
+				if f.Value <= 0 {
+					t.Errorf("plan %s: %s = %d, want positive", name, f.Name, f.Value)
+				}
+			}
+			if l.Deployments < l.KeepDeployments || l.RequestBurst < l.RequestsPerSecond {
+				t.Errorf("plan %s: deployments %d < keepDeployments %d or burst %d < rate %d",
+					name, l.Deployments, l.KeepDeployments, l.RequestBurst, l.RequestsPerSecond)
 			}
 		})
 	}
@@ -145,19 +154,32 @@ func TestPlanLimits(t *testing.T) {
 
 func TestEffectiveLimits(t *testing.T) {
 	t.Parallel()
+	plan := func(name string, change func(*Limits)) Limits {
+		l, _ := PlanLimits(name)
+		if change != nil {
+			change(&l)
+		}
+		return l
+	}
+	all := Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5, Quotas: Quotas{
+		RequestsPerSecond: 6, RequestBurst: 7, Sites: 8, Domains: 9, UploadSessions: 10, UploadEntries: 11,
+		StorageMB: 12, WorkerMB: 13, Deployments: 14, KeepDeployments: 15, KeepDays: 16,
+	}}
 	tests := []struct {
 		name      string
 		plan      string
 		overrides Limits
 		want      Limits
 	}{
-		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
-		{"pro", PlanPro, Limits{}, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024}},
-		{"enterprise", PlanEnterprise, Limits{}, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048}},
-		{"one override", PlanFree, Limits{CPUMs: 30}, Limits{CPUMs: 30, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
-		{"all overrides", PlanPro, Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5}, Limits{CPUMs: 1, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5}},
-		{"override below plan", PlanEnterprise, Limits{SubRequests: 1}, Limits{CPUMs: 50, SubRequests: 1, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048}},
-		{"negative is ignored", PlanFree, Limits{MemoryMB: -5}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256}},
+		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
+			RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10, UploadSessions: 10, UploadEntries: 200_000,
+			StorageMB: 2048, WorkerMB: 16, Deployments: 100, KeepDeployments: 20, KeepDays: 30,
+		}}},
+		{"one override", PlanFree, Limits{CPUMs: 30}, plan(PlanFree, func(l *Limits) { l.CPUMs = 30 })},
+		{"one quota override", PlanPro, Limits{Quotas: Quotas{Sites: 3}}, plan(PlanPro, func(l *Limits) { l.Sites = 3 })},
+		{"all overrides", PlanPro, all, all},
+		{"override below plan", PlanEnterprise, Limits{SubRequests: 1}, plan(PlanEnterprise, func(l *Limits) { l.SubRequests = 1 })},
+		{"negative is ignored", PlanFree, Limits{MemoryMB: -5, Quotas: Quotas{KeepDays: -1}}, plan(PlanFree, nil)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,6 +190,17 @@ func TestEffectiveLimits(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every field is overridable", func(t *testing.T) {
+		t.Parallel()
+		for _, f := range all.Fields() {
+			if f.Value == 0 {
+				t.Errorf("the test's all-overrides value leaves %s zero", f.Name)
+			}
+		}
+		if len(all.Fields()) != 16 {
+			t.Errorf("Limits has %d fields; update this test's all-overrides value", len(all.Fields()))
+		}
+	})
 }
 
 func TestDeploymentConfigNormalize(t *testing.T) {

@@ -56,7 +56,7 @@ type Store interface {
 	Tenant(ctx context.Context, ref string) (Tenant, error)
 	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error) // ordered by name
 	UpdateTenant(ctx context.Context, t Tenant) error              // plan, limits, tags, disabled
-	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions (upload and console)
+	DeleteTenant(ctx context.Context, id string) error             // and its sites, deployments, tokens, sessions (upload and console); its blobs and git packs are queued for deletion (LifecycleStore)
 	// UpdateTenants updates every tenant of ts as UpdateTenant does, in
 	// one transaction: all or none (the error names the first that failed).
 	UpdateTenants(ctx context.Context, ts []Tenant) error
@@ -66,7 +66,7 @@ type Store interface {
 	CreateSite(ctx context.Context, s Site) error // ErrConflict when the name is taken platform-wide
 	Site(ctx context.Context, ref string) (Site, error)
 	Sites(ctx context.Context, tenantID string) ([]Site, error) // "" lists all; ordered by name
-	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions, domains and site tokens
+	DeleteSite(ctx context.Context, id string) error            // and its deployments, sessions, domains and site tokens; its git packs are queued for deletion (LifecycleStore)
 	// SitesPage is Sites one page at a time (see Paginated listings),
 	// filtered by f; a cursor stays valid with the same filter.
 	SitesPage(ctx context.Context, f SiteFilter, p PageRequest) (list []Site, next string, err error)
@@ -99,6 +99,13 @@ type Store interface {
 	DeleteUploadSession(ctx context.Context, id string) error
 	DeleteExpiredUploadSessions(ctx context.Context, now time.Time) (int, error)
 
+	// TenantUsage returns what tenant tenantID uses of its quotas now,
+	// read in one snapshot (quota.go): its sites, its sites' domain
+	// claims, its unexpired upload sessions and their entries, and the
+	// raw size of its blobs in the blob index. An unknown tenant uses
+	// nothing.
+	TenantUsage(ctx context.Context, tenantID string) (QuotaUsage, error)
+
 	// CreateConsoleSession stores a console session. ErrNotFound when its
 	// token does not exist, ErrConflict when its hash does.
 	CreateConsoleSession(ctx context.Context, s ConsoleSession) error
@@ -119,7 +126,8 @@ type Store interface {
 	// PutBlobs records blobs verified and stored for a tenant (upsert), so
 	// publishing can answer "which hashes are missing" with one query.
 	PutBlobs(ctx context.Context, tenantID string, blobs []Blob) error
-	// Blobs returns the recorded blobs among hashes; absent ones are omitted.
+	// Blobs returns the recorded blobs among hashes; absent ones, and
+	// those queued for deletion (LifecycleStore), are omitted.
 	Blobs(ctx context.Context, tenantID string, hashes []string) (map[string]Blob, error)
 
 	// CreateDomain stores a site's claim on a hostname (TenantID may be

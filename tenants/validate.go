@@ -38,8 +38,10 @@ func (t Tenant) validateMutable() error {
 	if err := ValidateTags(t.Tags); err != nil {
 		return err
 	}
-	if t.Limits.CPUMs < 0 || t.Limits.SubRequests < 0 || t.Limits.MemoryMB < 0 {
-		return fmt.Errorf("%w: limits must not be negative", ErrInvalid)
+	for _, f := range t.Limits.Fields() {
+		if f.Value < 0 {
+			return fmt.Errorf("%w: limit %s must not be negative", ErrInvalid, f.Name)
+		}
 	}
 	if len(t.Salt) != 0 && len(t.Salt) != 16 {
 		return fmt.Errorf("%w: hash salt is %d bytes (want 16)", ErrInvalid, len(t.Salt))

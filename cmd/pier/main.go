@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,7 +90,12 @@ type command struct {
 	run     func(ctx context.Context, e *env, args []string) error
 	// sub lists the subcommands of a command group (tenants, sites…).
 	sub []*command
+	// aliases are other names of the command, accepted but not listed.
+	aliases []string
 }
+
+// is reports whether name names c.
+func (c *command) is(name string) bool { return c.name == name || slices.Contains(c.aliases, name) }
 
 func commands() []*command {
 	return []*command{
@@ -108,6 +114,7 @@ func commands() []*command {
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},
 		{name: "logs", summary: "follow a site's live worker log", run: runLogs},
 		{name: "usage", summary: "show a site's or a tenant's traffic over time", run: runUsage},
+		{name: "gc", summary: "delete old deployments and unused blobs now, or say what would go (--dry-run)", run: runGC},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
@@ -195,7 +202,7 @@ func dispatch(ctx context.Context, e *env, cmds []*command, path []string, args 
 		return nil
 	}
 	for _, c := range cmds {
-		if c.name != name {
+		if !c.is(name) {
 			continue
 		}
 		if c.sub != nil {
@@ -216,7 +223,7 @@ func runHelp(e *env, cmds []*command, args []string) error {
 	for _, name := range args {
 		var found *command
 		for _, c := range cmds {
-			if c.name == name {
+			if c.is(name) {
 				found = c
 			}
 		}
@@ -291,7 +298,7 @@ func buildVersion() string {
 }
 
 // detailKeys are the extra fields of an API error worth showing, in order.
-var detailKeys = []string{"file", "line", "path", "field", "limit", "hash", "computed", "size"}
+var detailKeys = []string{"file", "line", "path", "field", "quota", "used", "requested", "limit", "hash", "computed", "size"}
 
 // errorDetails lists the extra fields of an API error that its message
 // does not already mention: "file _redirects, line 2".

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/tenants"
 )
 
 // TestListsShowEveryPage checks that list commands read past the API's
@@ -15,7 +16,7 @@ func TestListsShowEveryPage(t *testing.T) {
 	api := newRealAPI(t)
 	ctx := context.Background()
 	c := apiclient.New(api.url, api.admin, nil)
-	if _, err := c.CreateTenant(ctx, apiclient.CreateTenant{Name: "acme"}); err != nil {
+	if _, err := c.CreateTenant(ctx, apiclient.CreateTenant{Name: "acme", Limits: &tenants.Limits{Quotas: tenants.Quotas{Sites: 1000}}}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 230 // three pages of the default 100

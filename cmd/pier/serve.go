@@ -30,8 +30,10 @@ import (
 	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/hosting/egress"
 	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/datadir"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/gitserve"
+	"github.com/pierhq/pier/internal/lifecycle"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/internal/tlspolicy"
 	"github.com/pierhq/pier/tenants"
@@ -72,6 +74,7 @@ type server struct {
 	closers []func(context.Context) error // Close runs them last first
 
 	store     tenants.Store
+	locked    time.Time // when this process took the data directory's lock
 	blobs     assets.Backend
 	blobsAt   string // where blobs live, for the banner
 	cache     *assets.Cache
@@ -94,7 +97,8 @@ type server struct {
 
 	api      *admin.API
 	edgeURL  func(host string) string
-	git      *gitserve.Server // nil with --git=false or without git
+	git      *gitserve.Server   // nil with --git=false or without git
+	gc       *lifecycle.Sweeper // nil when the store has no lifecycle support
 	edgeSrv  *http.Server
 	adminSrv *http.Server
 	console  http.Handler // the API and the web console (consoleAndAPI)
@@ -155,6 +159,12 @@ func (s *server) openStore(ctx context.Context, _ io.Writer) error {
 			return fmt.Errorf("serve: creating data directory: %w", err)
 		}
 	}
+	release, err := datadir.Lock(s.cfg.Data)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.locked = time.Now()
+	s.onClose(func(context.Context) error { return release() })
 	store, err := openStore(ctx, s.cfg.DB)
 	if err != nil {
 		return err
@@ -224,6 +234,8 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		Workers: rt,
 		Logs:    s.logs,
 		Egress:  policy,
+		// Per site on this node: N nodes give a site up to N times its rate.
+		RateLimits: s.cfg.RateLimits,
 	}, s.store, s.cache)
 	s.onClose(s.edge.Close)
 	// Closed after the servers stop (nothing is counted any more) and
@@ -343,6 +355,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		certOrders = s.certs.OrderBudget
 	}
 	s.edgeURL = s.policy.EdgeURL(portSuffix(s.edgeLn.Addr(), "80"), s.httpsPort())
+	gc := s.openGC()
 	s.api = admin.New(admin.Config{
 		Domain:     s.cfg.Domain,
 		EdgeURL:    s.edgeURL,
@@ -360,8 +373,36 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		OnDomainChange: s.changes.DomainChanged,
 		CertOrders:     certOrders,
 		GitURL:         s.siteGitURL,
+		GC:             gc,
 	}, s.store, s.blobs)
 	return nil
+}
+
+// openGC builds the garbage collector (internal/lifecycle) and returns
+// admin's POST /api/v1/gc callback, or nil when the store lacks
+// lifecycle support.
+func (s *server) openGC() func(context.Context, bool) (any, error) {
+	ls, ok := s.store.(lifecycle.Store)
+	if !ok {
+		return nil
+	}
+	host, _ := os.Hostname()
+	s.gc = &lifecycle.Sweeper{
+		Store:         ls,
+		Blobs:         s.blobs,
+		Grace:         s.cfg.GCGrace,
+		ZeroGrace:     s.cfg.GCGrace == 0,
+		Holder:        fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Logger:        s.log.With("component", "gc"),
+		OnSiteChanged: func(site tenants.Site) { s.changes.SiteChanged(site.Name) },
+	}
+	return func(ctx context.Context, dryRun bool) (any, error) {
+		rep, err := s.gc.Run(ctx, dryRun)
+		if errors.Is(err, lifecycle.ErrLeaseHeld) {
+			return nil, admin.ErrGCBusy
+		}
+		return rep, err
+	}
 }
 
 // openGit starts the git push server, unless --git=false; without the
@@ -439,7 +480,7 @@ func (s *server) openHTTP(_ context.Context, _ io.Writer) error {
 	}
 	s.console = consoleAndAPI(s.api.Handler(), web.Handler(), git)
 	s.adminSrv = &http.Server{
-		Handler:           s.adminHandler(),
+		Handler:           hosting.CloseAfterChunked(s.adminHandler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // large blob uploads
 		WriteTimeout:      10 * time.Minute,
@@ -584,7 +625,10 @@ func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	wg.Go(func() { expireUploads(ctx, s.api, s.log) })
-	wg.Go(func() { removeDebris(ctx, s.api, s.blobs, s.log) })
+	wg.Go(func() { removeDebris(ctx, s.locked, s.api, s.blobs, s.log) })
+	if s.gc != nil && s.cfg.GCInterval > 0 {
+		wg.Go(func() { runGCLoop(ctx, s.gc, s.git, s.cfg.GCInterval, s.log) })
+	}
 	wg.Go(func() { s.api.RunVerifier(ctx) })
 	wg.Go(func() { s.policy.Run(ctx) })
 	wg.Go(func() { s.usage.Run(ctx) })
@@ -820,19 +864,22 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 	}
 }
 
-// debrisAge is how old a temporary file of an upload must be before it
-// counts as a crashed process's debris: uploads in progress keep theirs
-// fresh.
+// debrisAge is how old a temporary file of an upload must be before the
+// hourly sweep counts it as a crashed process's debris: uploads in
+// progress keep theirs fresh. At start-up, everything from before the
+// data directory's lock was taken is debris.
 const debrisAge = time.Hour
 
 // removeDebris deletes what crashed processes left behind, at start-up
 // and every hour: spool files of unfinished uploads and, with local
 // blobs, temporary files of unfinished writes.
-func removeDebris(ctx context.Context, api *admin.API, blobs assets.Backend, log *slog.Logger) {
+func removeDebris(ctx context.Context, locked time.Time, api *admin.API, blobs assets.Backend, log *slog.Logger) {
 	t := time.NewTicker(debrisAge)
 	defer t.Stop()
+	// At start-up, what is older than the data directory's lock belongs to
+	// no live process; later, an upload in progress keeps its file fresh.
+	cutoff := locked
 	for {
-		cutoff := time.Now().Add(-debrisAge)
 		if n, err := api.RemoveSpoolDebris(cutoff); err != nil {
 			log.Warn("removing spool debris", "err", err)
 		} else if n > 0 {
@@ -851,6 +898,39 @@ func removeDebris(ctx context.Context, api *admin.API, blobs assets.Backend, log
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		cutoff = time.Now().Add(-debrisAge)
+	}
+}
+
+// runGCLoop runs the garbage collector every interval (the node holding
+// the lease sweeps; the others skip that round) and logs what it freed;
+// every node removes its cache repositories of deleted sites.
+func runGCLoop(ctx context.Context, gc *lifecycle.Sweeper, git *gitserve.Server, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := gc.Run(ctx, false)
+		switch {
+		case errors.Is(err, lifecycle.ErrLeaseHeld):
+		case err != nil && ctx.Err() == nil:
+			log.Warn("garbage collection", "err", err)
+		case err == nil && rep.Deployments+rep.Blobs+rep.Objects > 0:
+			log.Info("garbage collection", "deployments", rep.Deployments, "blobs", rep.Blobs, "blob_bytes", rep.BlobBytes,
+				"objects", rep.Objects, "bytes", rep.Bytes, "took", rep.Duration)
+		}
+		if git == nil {
+			continue
+		}
+		if n, err := git.RemoveDeletedRepos(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("removing git cache repositories of deleted sites", "err", err)
+		} else if n > 0 {
+			log.Info("removed git cache repositories of deleted sites", "count", n)
 		}
 	}
 }

@@ -38,11 +38,16 @@ type serveConfig struct {
 	MaxFiles    int
 	MaxFileSize int64
 	UploadTTL   time.Duration
-	CacheSize   int64
+	// GCInterval is how often the garbage collector sweeps (0: never);
+	// GCGrace how long collected objects wait before they are deleted.
+	GCInterval time.Duration
+	GCGrace    time.Duration
+	CacheSize  int64
 	// LogBuffer is the live-log events each reader may fall behind by.
 	LogBuffer   int
 	LogLevel    string
 	Workers     bool
+	RateLimits  bool // tenants' per-site request rates at the edge
 	EgressAllow string
 	EgressDeny  string
 	Pprof       bool
@@ -144,10 +149,13 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.Int(&c.MaxFiles, "max-files", 100_000, "files per deployment")
 	f.Int64(&c.MaxFileSize, "max-file-size", 25<<20, "bytes per file")
 	f.Duration(&c.UploadTTL, "upload-ttl", time.Hour, "lifetime of an unused upload session")
+	f.Duration(&c.GCInterval, "gc-interval", 10*time.Minute, "how often deployment retention and blob garbage collection run (one node at a time; 0: never, pier gc still runs it)")
+	f.Duration(&c.GCGrace, "gc-grace", time.Hour, "how long the objects of collected blobs and deleted sites stay in the blob store before they are deleted")
 	f.Int64(&c.CacheSize, "cache-size", 256<<20, "bytes of blobs kept in memory")
 	f.Int(&c.LogBuffer, "log-buffer", 1024, "live-log events each reader (pier logs, the console) may fall behind by before the oldest are dropped and the reader told")
 	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&c.Workers, "workers", true, "run tenants' WebAssembly workers")
+	f.Bool(&c.RateLimits, "rate-limits", true, "answer 429 to requests over their site's rate (the tenant's requestsPerSecond and requestBurst, per site on each node)")
 	f.String(&c.EgressAllow, "egress-allow", "", "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
 	f.String(&c.EgressDeny, "egress-deny", "", "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	f.Duration(&c.PrewarmTimeout, "prewarm-timeout", 10*time.Second, "how long start-up may spend compiling live workers before serving")

@@ -15,6 +15,7 @@ func TestServeEnvStrict(t *testing.T) {
 	}{
 		{"PIER_TLS_INTERNAL", "yes", []string{`PIER_TLS_INTERNAL="yes"`, "boolean", "true, false, 1, 0"}},
 		{"PIER_WORKERS", "on", []string{`PIER_WORKERS="on"`, "boolean"}},
+		{"PIER_RATE_LIMITS", "off", []string{`PIER_RATE_LIMITS="off"`, "boolean"}},
 		{"PIER_CERT_ORDERS_PER_HOUR", "ten", []string{`PIER_CERT_ORDERS_PER_HOUR="ten"`, "integer"}},
 		{"PIER_MAX_FILE_SIZE", "25MB", []string{`PIER_MAX_FILE_SIZE="25MB"`, "integer"}},
 		{"PIER_UPLOAD_TTL", "3600", []string{`PIER_UPLOAD_TTL="3600"`, "duration", "90s"}},
@@ -153,6 +154,35 @@ func TestServeLogBuffer(t *testing.T) {
 				t.Errorf("err = %v, want a --log-buffer error", err)
 			case tc.want != 0 && (err != nil || c.LogBuffer != tc.want):
 				t.Errorf("LogBuffer %d, err %v; want %d", c.LogBuffer, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeRateLimitsFlag: rate limits are on unless --rate-limits=false
+// or PIER_RATE_LIMITS=false turns them off.
+func TestServeRateLimitsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want bool
+	}{
+		{"default", nil, "", true},
+		{"flag off", []string{"--rate-limits=false"}, "", false},
+		{"env off", nil, "false", false},
+		{"flag beats env", []string{"--rate-limits=true"}, "false", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("PIER_RATE_LIMITS", tc.env)
+			}
+			c, err := parseServeFlags(tc.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.RateLimits != tc.want {
+				t.Errorf("RateLimits = %v, want %v", c.RateLimits, tc.want)
 			}
 		})
 	}

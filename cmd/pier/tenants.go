@@ -7,14 +7,16 @@ import (
 	"strings"
 
 	"github.com/pierhq/pier/internal/apiclient"
+	"github.com/pierhq/pier/tenants"
 )
 
 func tenantCommands() []*command {
 	return []*command{
 		{name: "create", summary: "create a tenant", run: runTenantsCreate},
 		{name: "list", summary: "list tenants", run: runTenantsList},
-		{name: "get", summary: "show a tenant", run: runTenantsGet},
+		{name: "show", summary: "show a tenant, its limits and what it uses of its quotas", run: runTenantsGet, aliases: []string{"get"}},
 		{name: "set-plan", summary: "change a tenant's plan", run: runTenantsSetPlan},
+		{name: "set-limits", summary: "override a tenant's limits and quotas (0 = the plan's)", run: runTenantsSetLimits},
 		{name: "bulk", summary: "change the plan of, disable or enable every tenant with a tag", run: runTenantsBulk},
 		{name: "delete", summary: "delete a tenant and everything it owns", run: runTenantsDelete},
 	}
@@ -68,7 +70,8 @@ func runTenantsList(ctx context.Context, e *env, args []string) error {
 }
 
 func runTenantsGet(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet("tenants get", "pier tenants get TENANT [--json]", "Show a tenant by name or id.")
+	fs := newFlagSet("tenants show", "pier tenants show TENANT [--json]",
+		"Show a tenant by name or id: its plan, its limits, and each quota as used / limit. (tenants get is the same.)")
 	o := addClientFlags(fs, true)
 	pos, err := parseArgs(fs, e, args, 1, 1)
 	if err != nil {
@@ -163,13 +166,43 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 	tw.row("Name:", t.Name)
 	tw.row("ID:", t.ID)
 	tw.row("Plan:", t.Plan)
-	l := t.EffectiveLimits
-	tw.row("Limits:", fmt.Sprintf("cpuMs %d, subRequests %d, memoryMB %d, gitRepoMB %d, gitPushMB %d",
-		l.CPUMs, l.SubRequests, l.MemoryMB, l.GitRepoMB, l.GitPushMB))
+	for _, g := range formatLimits(t.EffectiveLimits) {
+		tw.row(g.label, g.text)
+	}
+	if t.Usage != nil {
+		for i, line := range formatQuotas(t.EffectiveLimits, *t.Usage) {
+			tw.row(map[bool]string{true: "Usage:"}[i == 0], line)
+		}
+	}
 	tw.row("Tags:", strings.Join(t.Tags, ", "))
 	tw.row("Status:", tenantStatus(*t))
 	tw.row("Created:", formatTime(t.CreatedAt))
 	return tw.flush()
+}
+
+// limitGroups label the limits, in tenants.Limits.Fields order, by how
+// many of them each line shows.
+var limitGroups = []struct {
+	label string
+	n     int
+}{{"Limits:", 3}, {"Git:", 2}, {"Rate:", 2}, {"Quotas:", 6}, {"Retention:", 3}}
+
+type limitLine struct{ label, text string }
+
+// formatLimits lists limits by their API names, a line per group.
+func formatLimits(l tenants.Limits) []limitLine {
+	fields := l.Fields()
+	var lines []limitLine
+	for _, g := range limitGroups {
+		n := min(g.n, len(fields))
+		parts := make([]string, n)
+		for i, f := range fields[:n] {
+			parts[i] = fmt.Sprintf("%s %d", f.Name, f.Value)
+		}
+		fields = fields[n:]
+		lines = append(lines, limitLine{g.label, strings.Join(parts, ", ")})
+	}
+	return lines
 }
 
 func tenantStatus(t apiclient.Tenant) string {

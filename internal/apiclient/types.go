@@ -16,9 +16,12 @@ type Tenant struct {
 	Plan            string         `json:"plan"`
 	Limits          tenants.Limits `json:"limits"`
 	EffectiveLimits tenants.Limits `json:"effective_limits"`
-	Tags            []string       `json:"tags"`
-	Disabled        bool           `json:"disabled"`
-	CreatedAt       time.Time      `json:"created_at"`
+	// Usage is what the tenant uses of its quotas: set by GetTenant and
+	// UpdateTenant, not in listings.
+	Usage     *tenants.QuotaUsage `json:"usage,omitempty"`
+	Tags      []string            `json:"tags"`
+	Disabled  bool                `json:"disabled"`
+	CreatedAt time.Time           `json:"created_at"`
 }
 
 // CreateTenant is the body of POST /tenants.

@@ -66,6 +66,7 @@ func runEdgeServer(ctx context.Context, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	dir := fs.String("dir", "", "blob directory")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the serving to this file")
+	rateLimits := fs.Bool("rate-limits", true, "check each request against its site's rate, as pier serve does (the tenant's rate is far above what wrk sends)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func runEdgeServer(ctx context.Context, args []string) error {
 		manifest[f.Path] = assets.Entry{Hash: h, Size: int64(len(f.Data)), ContentType: assets.ContentType(f.Path)}
 	}
 	reg := &memRegistry{
-		tenant: tenants.Tenant{ID: "t_bench", Name: "bench", Plan: tenants.PlanPro, Salt: salt},
+		tenant: tenants.Tenant{ID: "t_bench", Name: "bench", Plan: tenants.PlanPro, Salt: salt, Limits: benchRateOverride},
 		sites:  make(map[string]tenants.Site, benchSites),
 	}
 	for i := 0; i < benchSites; i++ {
@@ -105,7 +106,7 @@ func runEdgeServer(ctx context.Context, args []string) error {
 			Config: tenants.DeploymentConfig{HTMLHandling: tenants.HTMLAutoTrailingSlash, NotFoundHandling: tenants.NotFound404}}
 	}
 	cache := assets.NewCache(blobs, 256<<20)
-	edge := hosting.New(hosting.Config{Domain: "localhost"}, reg, cache)
+	edge := hosting.New(hosting.Config{Domain: "localhost", RateLimits: *rateLimits}, reg, cache)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@
 //	go run ./internal/bench worker   # the Go example worker through pier vs the same handler natively
 //	go run ./internal/bench tls      # TLS handshakes/s, pier vs nginx (same certificate); verify → certificate time against Pebble
 //	go run ./internal/bench git      # git push of a 10,000-file / 200 MB repository (time, RSS), then one-file pushes vs pier deploy
+//	go run ./internal/bench ratelimit # edge static req/s with per-site rate limits on vs off, same run
+//	go run ./internal/bench gc       # garbage collection of 1,000 tenants × 10 deployments × 1,000 files (time, peak heap)
 //	go run ./internal/bench neighbour # a tenant's static p99 while another tenant's runaway workers and slow bodies attack, vs quiet
 //
 // Every figure it prints is measured in that run on this machine; nothing
@@ -24,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|neighbour")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc|neighbour")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -37,6 +39,8 @@ func main() {
 		err = runBareServer(ctx, os.Args[2:])
 	case "edge-server":
 		err = runEdgeServer(ctx, os.Args[2:])
+	case "ratelimit":
+		err = benchRateLimit(ctx)
 	case "worker":
 		err = benchWorker(ctx)
 	case "neighbour":
@@ -49,6 +53,8 @@ func main() {
 		err = benchTLS(ctx, os.Args[2:])
 	case "git":
 		err = benchGitPush(ctx, os.Args[2:])
+	case "gc":
+		err = benchGC(ctx, os.Args[2:])
 	case "tls-load":
 		err = runTLSLoad(ctx, os.Args[2:])
 	case "tls-bare-server":

@@ -35,7 +35,11 @@ func benchMemory(ctx context.Context) error {
 	}
 	defer p.Stop()
 	c := apiclient.New(p.API, p.Token, &http.Client{Timeout: time.Minute})
-	if _, err := c.CreateTenant(ctx, apiclient.CreateTenant{Name: "bench"}); err != nil {
+	// Quotas sized for the benchmark: every site, 16 uploads at once; and a
+	// request rate above the 1,000 concurrent asks its warm-up makes of each site.
+	limits := benchRateOverride
+	limits.Quotas.Sites, limits.Quotas.UploadSessions = benchSites, 64
+	if _, err := c.CreateTenant(ctx, apiclient.CreateTenant{Name: "bench", Limits: &limits}); err != nil {
 		return err
 	}
 	rssStart, _ := rss(p.cmd.Process.Pid)

@@ -76,6 +76,10 @@ func benchWorker(ctx context.Context) error {
 		p.Stop()
 		return err
 	}
+	if err := raiseRequestRate(ctx, p, "bench"); err != nil { // wrk asks faster than the pro plan's rate
+		p.Stop()
+		return err
+	}
 	if _, err := p.cli(ctx, "sites", "create", "worker-go", "--tenant", "bench"); err != nil {
 		p.Stop()
 		return err

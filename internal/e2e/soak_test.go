@@ -37,6 +37,11 @@ func TestSoak(t *testing.T) {
 	}
 	s := startPier(t, "", []string{"--pprof"})
 	s.pier("tenants", "create", "acme", "--plan", "pro")
+	// The readers ask as fast as they can: the tenant's request rate is
+	// raised above what they send, so that no answer is a 429.
+	if code := s.api("PATCH", "/api/v1/tenants/acme", s.Token, map[string]any{"limits": map[string]int{"requestsPerSecond": 1_000_000, "requestBurst": 1_000_000}}, nil); code != 200 {
+		t.Fatalf("raising the request rate: %d", code)
+	}
 	s.pier("sites", "create", "soak", "--tenant", "acme")
 	withWorker := false
 	if dir := exampleWorkerDir(t, "worker-go"); dir != "" {

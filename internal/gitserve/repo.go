@@ -412,3 +412,40 @@ func (s *Server) repack(site tenants.Site) {
 	}
 	s.cfg.Log.InfoContext(ctx, "git: repacked", "site", site.Name, "packs", len(old), "bytes", p.Size)
 }
+
+// RemoveDeletedRepos removes the node's cache repositories of sites that
+// no longer exist (the store is the truth; their packs were queued for
+// deletion with the site) and returns how many it removed. Each is
+// removed under its site's lock, so no git process of this node is using
+// it. The garbage collector's loop runs it on every node.
+func (s *Server) RemoveDeletedRepos(ctx context.Context) (int, error) {
+	dir := filepath.Join(s.cfg.Dir, "repos")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("gitserve: listing cache repositories: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".git")
+		if !ok || !e.IsDir() || id == "" {
+			continue
+		}
+		if _, err := s.cfg.Store.Site(ctx, id); !errors.Is(err, tenants.ErrNotFound) {
+			if err != nil {
+				return n, fmt.Errorf("gitserve: looking up site %s: %w", id, err)
+			}
+			continue
+		}
+		unlock, err := s.lockSite(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		err = os.RemoveAll(filepath.Join(dir, e.Name()))
+		unlock()
+		if err != nil {
+			return n, fmt.Errorf("gitserve: removing the cache repository of site %s: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -37,8 +37,10 @@ var allowed = map[string][]string{
 	"internal/siterules":    {},
 	"internal/domainverify": {},
 	"internal/ratelimit":    {},
+	"internal/datadir":      {},
 	"internal/tlspolicy":    {"internal/tlspolicy", "certs", "tenants", "internal/dnsname", "internal/ratelimit"},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
+	"internal/lifecycle":    {"tenants", "assets"}, // retention and blob garbage collection; only cmd/ imports it
 	"internal/testenv":      {"internal/pebbleconf"},
 	"internal/pebbleconf":   {},
 	"sdk":                   {}, // guest SDKs (sdk/go/pier is a module of its own): the standard library only

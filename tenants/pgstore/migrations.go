@@ -252,6 +252,49 @@ CREATE TABLE git_blobs (
 	PRIMARY KEY (tenant_id, oid)
 );
 `},
+	{9, `
+-- Quotas overrides of tenants.Limits (tenants.Quotas as a JSON object;
+-- absent or 0 fields = the plan's).
+ALTER TABLE tenants ADD COLUMN quotas jsonb NOT NULL DEFAULT '{}';
+`},
+	{10, `
+-- The number of entries of an upload session's manifest, so that the
+-- uploadEntries quota sums them without reading manifests.
+ALTER TABLE upload_sessions ADD COLUMN entries integer NOT NULL DEFAULT 0;
+UPDATE upload_sessions SET entries = (SELECT count(*) FROM jsonb_object_keys(manifest)) WHERE jsonb_typeof(manifest) = 'object';
+`},
+	{11, `
+-- Retention and blob garbage collection (tenants.LifecycleStore).
+-- publish_gen: bumped by every new upload session and deployment of the
+-- tenant; a collection keeps what those created since its mark reference.
+ALTER TABLE tenants ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+-- The generation each upload session and deployment was created at.
+ALTER TABLE upload_sessions ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN publish_gen bigint NOT NULL DEFAULT 0;
+CREATE INDEX deployments_site_gen ON deployments(site_id, publish_gen);
+
+-- Leases: one holder at a time (the garbage collector's).
+CREATE TABLE leases (
+	name       text PRIMARY KEY,
+	holder     text NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+
+-- Objects of the blob backend queued for deletion after the grace period.
+-- No foreign key: entries outlive their tenant and site.
+CREATE TABLE blob_garbage (
+	key       text PRIMARY KEY, -- a blob's original (variants: key.br, key.gz) or a git pack's object
+	tenant_id text NOT NULL DEFAULT '',
+	hash      text NOT NULL DEFAULT '', -- '' for a git pack
+	size      bigint NOT NULL DEFAULT 0,
+	variants  integer NOT NULL DEFAULT 0, -- 1: a .br copy, 2: a .gz copy
+	queued_at timestamptz NOT NULL,
+	state     text NOT NULL DEFAULT 'pending', -- or 'deleting' once claimed
+	claimed_at timestamptz
+);
+CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
+CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -126,11 +126,11 @@ func (s *Store) stamp(t time.Time) time.Time {
 
 // Tenants.
 
-const tenantCols = `id, name, plan, cpu_ms, sub_requests, memory_mb, git_repo_mb, git_push_mb, tags, salt, disabled, created_at`
+const tenantCols = `id, name, plan, cpu_ms, sub_requests, memory_mb, git_repo_mb, git_push_mb, quotas, tags, salt, disabled, created_at`
 
 func scanTenant(row pgx.Row) (tenants.Tenant, error) {
 	var t tenants.Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &t.Tags, &t.Salt, &t.Disabled, &t.Created)
+	err := row.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &t.Limits.Quotas, &t.Tags, &t.Salt, &t.Disabled, &t.Created)
 	if t.Tags == nil {
 		t.Tags = []string{}
 	}
@@ -154,8 +154,8 @@ func (s *Store) CreateTenant(ctx context.Context, t tenants.Tenant) error {
 	if len(t.Salt) == 0 {
 		t.Salt = tenants.NewSalt()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, tags(t.Tags), t.Salt, t.Disabled, s.stamp(t.Created))
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.Quotas, tags(t.Tags), t.Salt, t.Disabled, s.stamp(t.Created))
 	return mapErr("creating tenant "+t.Name, err)
 }
 
@@ -214,8 +214,8 @@ func (s *Store) updateTenant(ctx context.Context, tx pgx.Tx, t tenants.Tenant) e
 	if err := tx.QueryRow(ctx, `SELECT disabled FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&was); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, git_repo_mb = $5, git_push_mb = $6, tags = $7, disabled = $8 WHERE id = $9`,
-		t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, tags(t.Tags), t.Disabled, t.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, git_repo_mb = $5, git_push_mb = $6, quotas = $7, tags = $8, disabled = $9 WHERE id = $10`,
+		t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.Quotas, tags(t.Tags), t.Disabled, t.ID); err != nil {
 		return err
 	}
 	if err := notify(ctx, tx, tenants.ChangeTenant, t.ID); err != nil {
@@ -267,6 +267,9 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 			return err
 		}
 		if err := s.notifyTenantSites(ctx, tx, id, ""); err != nil {
+			return err
+		}
+		if err := s.queueTenantGarbage(ctx, tx, id); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
@@ -347,6 +350,9 @@ func (s *Store) DeleteSite(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		if err := s.queueSiteGarbage(ctx, tx, id); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sites WHERE id = $1`, id); err != nil {
 			return err
 		}
@@ -397,9 +403,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 		return err
 	}
 	sum := d.Summary()
-	_, err = s.pool.Exec(ctx, `INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err = s.pool.Exec(ctx, fmt.Sprintf(bumpGen, "$2")+`INSERT INTO deployments
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at, publish_gen)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, `+genValue+`)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
 		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.stamp(d.Created))
 	return mapErr(op, err)
@@ -452,9 +458,19 @@ FROM deployments WHERE site_id = $1 ORDER BY created_at DESC, seq DESC`, siteID)
 // change, in one statement whose WHERE clause checks that the deployment
 // belongs to the site.
 func (s *Store) Activate(ctx context.Context, siteID, id string) error {
-	tag, err := s.pool.Exec(ctx, `WITH u AS (UPDATE sites SET active_deployment = $1
+	// Under the site's repository lock, as DeleteDeployments: a deployment
+	// being deleted is either kept (activated first) or gone.
+	var tag pgconn.CommandTag
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockGit(ctx, tx, siteID); err != nil {
+			return err
+		}
+		var err error
+		tag, err = tx.Exec(ctx, `WITH u AS (UPDATE sites SET active_deployment = $1
 WHERE id = $2 AND EXISTS (SELECT 1 FROM deployments WHERE id = $1 AND site_id = $2) RETURNING name)
 SELECT pg_notify($3, $4 || name) FROM u`, id, siteID, ChangesChannel, tenants.ChangeSite+":")
+		return err
+	})
 	return affected("activating deployment "+id+" of site "+siteID, tag, err)
 }
 
@@ -544,8 +560,8 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created))
+	_, err = s.pool.Exec(ctx, fmt.Sprintf(bumpGen, "$2")+`INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, entries, publish_gen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, `+genValue+`)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.Truncate(time.Millisecond).UTC(), s.stamp(u.Created), len(u.Manifest))
 	return mapErr(op, err)
 }
 
@@ -628,14 +644,16 @@ ON CONFLICT (tenant_id, hash) DO UPDATE SET size = excluded.size, br_size = excl
 }
 
 // Blobs returns the recorded blobs of a tenant among hashes, in one query
-// whatever the number of hashes.
+// whatever the number of hashes. A blob queued for deletion (blob_garbage)
+// counts as absent.
 func (s *Store) Blobs(ctx context.Context, tenantID string, hashes []string) (map[string]tenants.Blob, error) {
 	op := "looking up blobs of tenant " + tenantID
 	out := make(map[string]tenants.Blob)
 	if len(hashes) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT hash, size, br_size, gz_size FROM blobs WHERE tenant_id = $1 AND hash = ANY($2)`, tenantID, hashes)
+	rows, err := s.pool.Query(ctx, `SELECT hash, size, br_size, gz_size FROM blobs b WHERE tenant_id = $1 AND hash = ANY($2)
+AND NOT EXISTS (SELECT 1 FROM blob_garbage g WHERE g.tenant_id = $1 AND g.hash = b.hash)`, tenantID, hashes)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

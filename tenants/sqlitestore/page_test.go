@@ -22,7 +22,7 @@ func seedPages(tb testing.TB, s *Store, d storetest.PagesData) {
 		rows int
 		args func(i int) []any
 	}{
-		{`INSERT INTO tenants (` + tenantCols + `) VALUES (?, ?, ?, 0, 0, 0, ?, ?, 0, ?)`, len(d.Tenants), func(i int) []any {
+		{`INSERT INTO tenants (` + tenantCols + `) VALUES (?, ?, ?, 0, 0, 0, 0, 0, '{}', ?, ?, 0, ?)`, len(d.Tenants), func(i int) []any {
 			t := d.Tenants[i]
 			return []any{t.ID, t.Name, t.Plan, string(tagsJSON(t.Tags)), t.Salt, t.Created.UnixMilli()}
 		}},

@@ -66,9 +66,11 @@ WHERE d.id = ? AND d.site_id = ?`
 	// hash; a plain JOIN may let the planner scan the list once per blob.
 	// The answer is one row, "hash,size,br,gz;…" (hashes are validated hex),
 	// which avoids the per-row cost of database/sql; duplicates in the list
-	// yield duplicate records, which the caller's map absorbs.
+	// yield duplicate records, which the caller's map absorbs. A blob
+	// queued for deletion (blob_garbage) counts as absent.
 	blobsQuery = `SELECT coalesce(group_concat(b.hash || ',' || b.size || ',' || b.br_size || ',' || b.gz_size, ';'), '')
-FROM json_each(?2) AS j CROSS JOIN blobs AS b ON b.tenant_id = ?1 AND b.hash = j.value`
+FROM json_each(?2) AS j CROSS JOIN blobs AS b ON b.tenant_id = ?1 AND b.hash = j.value
+WHERE NOT EXISTS (SELECT 1 FROM blob_garbage AS g WHERE g.tenant_id = ?1 AND g.hash = b.hash)`
 )
 
 // Open opens (creating if needed) the SQLite database at path and applies
@@ -212,17 +214,21 @@ func affected(op string, res sql.Result, err error) error {
 
 // Tenants.
 
-const tenantCols = `id, name, plan, cpu_ms, sub_requests, memory_mb, git_repo_mb, git_push_mb, tags, salt, disabled, created_at`
+const tenantCols = `id, name, plan, cpu_ms, sub_requests, memory_mb, git_repo_mb, git_push_mb, quotas, tags, salt, disabled, created_at`
 
 func scanTenant(sc interface{ Scan(...any) error }) (tenants.Tenant, error) {
 	var (
 		t        tenants.Tenant
 		tags     []byte
+		quotas   []byte
 		disabled int
 		created  int64
 	)
-	if err := sc.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &tags, &t.Salt, &disabled, &created); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &quotas, &tags, &t.Salt, &disabled, &created); err != nil {
 		return t, err
+	}
+	if err := json.Unmarshal(quotas, &t.Limits.Quotas); err != nil {
+		return t, fmt.Errorf("decoding quotas of tenant %s: %w", t.ID, err)
 	}
 	if err := json.Unmarshal(tags, &t.Tags); err != nil {
 		return t, fmt.Errorf("decoding tags of tenant %s: %w", t.ID, err)
@@ -233,6 +239,11 @@ func scanTenant(sc interface{ Scan(...any) error }) (tenants.Tenant, error) {
 	t.Disabled = disabled != 0
 	t.Created = msTime(created)
 	return t, nil
+}
+
+func quotasJSON(q tenants.Quotas) string {
+	b, _ := json.Marshal(q) // a struct of ints always encodes
+	return string(b)
 }
 
 func tagsJSON(tags []string) []byte {
@@ -252,8 +263,8 @@ func (s *Store) CreateTenant(ctx context.Context, t tenants.Tenant) error {
 	if len(t.Salt) == 0 {
 		t.Salt = tenants.NewSalt()
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, string(tagsJSON(t.Tags)), t.Salt, boolInt(t.Disabled), s.createdMs(t.Created))
+	_, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, quotasJSON(t.Limits.Quotas), string(tagsJSON(t.Tags)), t.Salt, boolInt(t.Disabled), s.createdMs(t.Created))
 	return mapErr("creating tenant "+t.Name, err)
 }
 
@@ -301,8 +312,8 @@ func (s *Store) UpdateTenants(ctx context.Context, ts []tenants.Tenant) error {
 	}
 	defer tx.Rollback()
 	for _, t := range ts {
-		res, err := tx.ExecContext(ctx, `UPDATE tenants SET plan = ?, cpu_ms = ?, sub_requests = ?, memory_mb = ?, git_repo_mb = ?, git_push_mb = ?, tags = ?, disabled = ? WHERE id = ?`,
-			t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, string(tagsJSON(t.Tags)), boolInt(t.Disabled), t.ID)
+		res, err := tx.ExecContext(ctx, `UPDATE tenants SET plan = ?, cpu_ms = ?, sub_requests = ?, memory_mb = ?, git_repo_mb = ?, git_push_mb = ?, quotas = ?, tags = ?, disabled = ? WHERE id = ?`,
+			t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, quotasJSON(t.Limits.Quotas), string(tagsJSON(t.Tags)), boolInt(t.Disabled), t.ID)
 		if err := affected("updating tenant "+t.ID, res, err); err != nil {
 			return err
 		}
@@ -311,10 +322,23 @@ func (s *Store) UpdateTenants(ctx context.Context, ts []tenants.Tenant) error {
 }
 
 // DeleteTenant deletes the tenant and, by cascade, its sites, deployments,
-// tokens, upload sessions and blob index.
+// tokens, upload sessions and blob index, and queues its blobs and git
+// packs for deletion (blob_garbage) in the same transaction.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
-	return affected("deleting tenant "+id, res, err)
+	op := "deleting tenant " + id
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer tx.Rollback()
+	if err := s.queueTenantGarbage(ctx, tx, id); err != nil {
+		return mapErr(op, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
+	if err := affected(op, res, err); err != nil {
+		return err
+	}
+	return mapErr(op, tx.Commit())
 }
 
 // Sites.
@@ -374,10 +398,23 @@ func (s *Store) Sites(ctx context.Context, tenantID string) ([]tenants.Site, err
 }
 
 // DeleteSite deletes the site and, by cascade, its deployments, upload
-// sessions, domain claims and site tokens (with their console sessions).
+// sessions, domain claims and site tokens (with their console sessions),
+// and queues its git packs for deletion in the same transaction.
 func (s *Store) DeleteSite(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM sites WHERE id = ?`, id)
-	return affected("deleting site "+id, res, err)
+	op := "deleting site " + id
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer tx.Rollback()
+	if err := s.queueSiteGarbage(ctx, tx, id); err != nil {
+		return mapErr(op, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM sites WHERE id = ?`, id)
+	if err := affected(op, res, err); err != nil {
+		return err
+	}
+	return mapErr(op, tx.Commit())
 }
 
 // Deployments.
@@ -419,14 +456,19 @@ func (s *Store) CreateDeployment(ctx context.Context, d tenants.Deployment) erro
 		return mapErr(op, err)
 	}
 	defer tx.Rollback()
-	if _, err := siteTenant(ctx, tx, op, d.SiteID, d.TenantID); err != nil {
+	tenantID, err := siteTenant(ctx, tx, op, d.SiteID, d.TenantID)
+	if err != nil {
 		return err
 	}
+	gen, err := bumpGeneration(ctx, tx, tenantID)
+	if err != nil {
+		return mapErr(op, err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments
-(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+(id, site_id, manifest, files, bytes, worker, config, source_type, source_commit, source_branch, source_tree, created_at, publish_gen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.SiteID, string(manifest), sum.Files, sum.Bytes, d.Worker, string(config),
-		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created)); err != nil {
+		d.Source.Type, d.Source.Commit, d.Source.Branch, d.Source.Tree, s.createdMs(d.Created), gen); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())
@@ -583,16 +625,21 @@ func (s *Store) CreateUploadSession(ctx context.Context, u tenants.UploadSession
 		return mapErr(op, err)
 	}
 	defer tx.Rollback()
-	if _, err := siteTenant(ctx, tx, op, u.SiteID, u.TenantID); err != nil {
+	tenantID, err := siteTenant(ctx, tx, op, u.SiteID, u.TenantID)
+	if err != nil {
 		return err
+	}
+	gen, err := bumpGeneration(ctx, tx, tenantID)
+	if err != nil {
+		return mapErr(op, err)
 	}
 	var workerHash string
 	var workerSize int64
 	if u.Worker != nil {
 		workerHash, workerSize = u.Worker.Hash, u.Worker.Size
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (id, site_id, manifest, worker_hash, worker_size, expires_at, created_at, entries, publish_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.SiteID, string(manifest), workerHash, workerSize, u.Expires.UnixMilli(), s.createdMs(u.Created), len(u.Manifest), gen); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())

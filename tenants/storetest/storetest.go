@@ -90,6 +90,12 @@ func Run(t *testing.T, open Open) {
 		{"DeploymentByTree", testDeploymentByTree},
 		{"ProductionBranch", testProductionBranch},
 		{"GitDeleteCascades", testGitDeleteCascades},
+		{"TenantUsage", testTenantUsage},
+		{"Leases", testLeases},
+		{"RetentionDeletes", testRetentionDeletes},
+		{"PublishGeneration", testPublishGeneration},
+		{"CollectBlobs", testCollectBlobs},
+		{"DeleteQueuesGarbage", testDeleteQueuesGarbage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,7 +272,7 @@ func testTenantCreateAndGet(t *testing.T, h *harness) {
 		ID:       "t1",
 		Name:     "acme",
 		Plan:     tenants.PlanPro,
-		Limits:   tenants.Limits{CPUMs: 30, SubRequests: 0, MemoryMB: 512, GitRepoMB: 2048, GitPushMB: 64},
+		Limits:   tenants.Limits{CPUMs: 30, SubRequests: 0, MemoryMB: 512, GitRepoMB: 2048, GitPushMB: 64, Quotas: tenants.Quotas{RequestsPerSecond: 7, Sites: 3, KeepDays: 2}},
 		Tags:     []string{"env:prod", "region:eu"},
 		Salt:     salt(1),
 		Disabled: true,
@@ -445,7 +451,7 @@ func testTenantUpdate(t *testing.T, h *harness) {
 	h.tenant(t, "t2", "other", "env:dev")
 	upd := orig
 	upd.Plan = tenants.PlanEnterprise
-	upd.Limits = tenants.Limits{CPUMs: 99, SubRequests: 7, GitRepoMB: 5, GitPushMB: 6}
+	upd.Limits = tenants.Limits{CPUMs: 99, SubRequests: 7, GitRepoMB: 5, GitPushMB: 6, Quotas: tenants.Quotas{StorageMB: 9, Deployments: 4, UploadEntries: 1_000_000}}
 	upd.Tags = []string{"env:prod", "tier:gold"}
 	upd.Disabled = true
 	// Name, salt and creation time are not updatable: these are ignored.

@@ -1,9 +1,9 @@
 // The operator's tenant pages in a real browser against the real `pier
 // serve`: create a tenant (and its first token, shown once), filter by tag
 // (shared through the URL), bulk-change the plan of every tenant with a
-// tag, change limits and tags, disable and enable, delete with a typed
-// confirmation; a tenant sees "Operators only". Every page and dialog
-// passes checkPage at 375 and 1440 px.
+// tag, change limits (quotas too, their use shown) and tags, disable and
+// enable, delete with a typed confirmation; a tenant sees "Operators
+// only". Every page and dialog passes checkPage at 375 and 1440 px.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startPier, type Pier } from './pier';
@@ -213,6 +213,19 @@ describe.each(widths)('tenants at %d px', (width) => {
       await page.getByRole('button', { name: 'Save plan and limits' }).click();
       await expect.poll(async () => (await tenant(name)).limits.gitPushMB).toBe(300);
       expect((await tenant(name)).limits.cpuMs).toBe(42);
+      // Quotas: what the tenant uses against the limit in effect; an override the API then enforces.
+      const usage = page.getByRole('list', { name: `Quota usage of ${name}` });
+      const sitesMeter = usage.getByRole('meter', { name: 'Sites', exact: true });
+      await expect.poll(() => sitesMeter.getAttribute('aria-valuetext')).toBe('1 of 100');
+      expect(await usage.textContent()).toContain('0.0 of 20,480 MB');
+      expect(await page.getByRole('row', { name: /^Storage/ }).textContent()).toContain('20480 MB');
+      await page.getByLabel(/^Sites override/).fill('1');
+      await expect.poll(() => page.getByRole('row', { name: /^Sites/ }).textContent()).toContain('Overridden');
+      await page.getByRole('button', { name: 'Save plan and limits' }).click();
+      await expect.poll(async () => (await tenant(name)).limits.sites).toBe(1);
+      expect((await tenant(name)).limits).toMatchObject({ cpuMs: 42, gitPushMB: 300 });
+      await expect.poll(() => sitesMeter.getAttribute('aria-valuetext')).toBe('1 of 1');
+      await expect(pier.api('POST', '/sites', { name: `more-${width}`, tenant: name })).rejects.toThrow(/403 .*quota_exceeded/);
 
       await page.getByLabel('Add tags').fill('extra:1');
       await page.getByRole('button', { name: 'Add tag' }).click();

@@ -6,6 +6,20 @@ import { api, query, type Limits, type Page, type PageOptions, type Tenant } fro
 export interface TenantInfo extends Tenant {
   /** The plan's limits with the tenant's overrides applied. */
   effective_limits: Limits;
+  /** What the tenant uses of its quotas now: only in GET and PATCH of one tenant, not in listings. */
+  usage?: QuotaUsage;
+}
+
+/** A tenant's use of its quotas (docs/api.md#quotas). */
+export interface QuotaUsage {
+  sites: number;
+  /** Custom-domain claims of all its sites, whatever their status. */
+  domains: number;
+  /** Open (not deployed, not expired) upload sessions, and their manifests' entries together. */
+  uploadSessions: number;
+  uploadEntries: number;
+  /** The raw size of its unique blobs, bytes (compare with storageMB × 1,048,576). */
+  storageBytes: number;
 }
 
 /** An API token (the secret only in CreatedToken). */

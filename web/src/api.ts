@@ -55,6 +55,20 @@ export interface Limits {
   gitRepoMB?: number;
   /** Bound of one git push, MB. */
   gitPushMB?: number;
+  /** A site's visitor request bucket: refill per second and size. */
+  requestsPerSecond?: number;
+  requestBurst?: number;
+  /** Quotas (docs/api.md#quotas): the tenant's sites, custom domains, open upload sessions and their entries, stored MB, one worker's MB. */
+  sites?: number;
+  domains?: number;
+  uploadSessions?: number;
+  uploadEntries?: number;
+  storageMB?: number;
+  workerMB?: number;
+  /** Deployments a site holds; retention keeps the newest keepDeployments and those younger than keepDays. */
+  deployments?: number;
+  keepDeployments?: number;
+  keepDays?: number;
 }
 
 export interface Tenant {

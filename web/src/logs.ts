@@ -138,6 +138,7 @@ export const outcomeOptions: [string, string][] = [
   ['method_not_allowed', 'Method not allowed'],
   ['error', 'Edge error'],
   ['canceled', 'Canceled'],
+  ['rate_limited', 'Rate limited'],
   ['ok', 'Worker: ok'],
   ['exception', 'Worker: exception'],
   ['exceededCpu', 'Worker: CPU limit'],

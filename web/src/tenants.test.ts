@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   limitRows,
   GIT_LIMIT_FIELDS,
+  QUOTA_FIELDS,
+  quotaRows,
   limitsBody,
   limitsDiffer,
   normalizeTag,
@@ -185,6 +187,48 @@ describe('git limits', () => {
     expect(limitsBody({ cpuMs: 30, gitRepoMB: 300, gitPushMB: 0 })).toEqual({ cpuMs: 30, gitRepoMB: 300 });
     expect(limitsDiffer({ gitPushMB: 10 }, {})).toBe(true);
     expect(limitsDiffer({ gitRepoMB: 0 }, {})).toBe(false);
+  });
+});
+
+describe('quotas', () => {
+  it('inherit the plan’s quotas (tenants/model.go)', () => {
+    expect(limitRows('free', {}, undefined, QUOTA_FIELDS).map((r) => [r.key, r.planValue])).toEqual([
+      ['sites', 10],
+      ['domains', 10],
+      ['uploadSessions', 10],
+      ['uploadEntries', 200_000],
+      ['storageMB', 2048],
+      ['workerMB', 16],
+    ]);
+    expect(limitRows('pro', { sites: 3 }, undefined, QUOTA_FIELDS)[0]).toMatchObject({ planValue: 100, effective: 3, overridden: true });
+  });
+  it('are sent with the other overrides, and overrides the console does not show are kept', () => {
+    expect(limitsBody({ cpuMs: 30, sites: 20, storageMB: 0, requestsPerSecond: 5, keepDays: 7 })).toEqual({
+      cpuMs: 30,
+      sites: 20,
+      requestsPerSecond: 5,
+      keepDays: 7,
+    });
+    expect(limitsDiffer({ uploadEntries: 10 }, {})).toBe(true);
+  });
+  it('show the use against the limit in effect, storage in MB', () => {
+    const rows = quotaRows(
+      { sites: 10, domains: 10, uploadSessions: 4, uploadEntries: 200_000, storageMB: 2048, workerMB: 16 },
+      { sites: 10, domains: 8, uploadSessions: 0, uploadEntries: 150_000, storageBytes: 700 << 10 },
+    );
+    expect(rows.map((r) => [r.key, r.text, r.level])).toEqual([
+      ['sites', '10 of 10', 'full'],
+      ['domains', '8 of 10', 'warn'],
+      ['uploadSessions', '0 of 4', 'ok'],
+      ['uploadEntries', '150,000 of 200,000', 'ok'],
+      ['storageMB', '0.7 of 2,048 MB', 'ok'],
+    ]);
+    expect(rows[0].ratio).toBe(1);
+    expect(rows[3].ratio).toBe(0.75);
+  });
+  it('a use past the limit (the limit was lowered) is full, its bar no longer than the track', () => {
+    const [r] = quotaRows({ sites: 2 }, { sites: 5, domains: 0, uploadSessions: 0, uploadEntries: 0, storageBytes: 0 });
+    expect([r.text, r.level, r.ratio]).toEqual(['5 of 2', 'full', 1]);
   });
 });
 

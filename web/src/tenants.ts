@@ -1,6 +1,7 @@
 // The operator's tenant pages' own logic: tags, plans and limits, typed
 // confirmations. Pure functions, unit-tested in tenants.test.ts.
 import type { Limits } from './api';
+import type { QuotaUsage } from './api-tenants';
 
 /** The plans, smallest first (tenants/model.go: plans). */
 export const PLAN_NAMES = ['free', 'pro', 'enterprise'] as const;
@@ -11,9 +12,24 @@ export const PLAN_NAMES = ['free', 'pro', 'enterprise'] as const;
  * effective_limits (the browser test checks the two agree).
  */
 export const PLAN_LIMITS: Record<string, Required<Limits>> = {
-  free: { cpuMs: 10, subRequests: 5, memoryMB: 64, gitRepoMB: 1024, gitPushMB: 256 },
-  pro: { cpuMs: 20, subRequests: 20, memoryMB: 128, gitRepoMB: 4096, gitPushMB: 1024 },
-  enterprise: { cpuMs: 50, subRequests: 50, memoryMB: 256, gitRepoMB: 16384, gitPushMB: 2048 },
+  free: {
+    cpuMs: 10, subRequests: 5, memoryMB: 64, gitRepoMB: 1024, gitPushMB: 256,
+    requestsPerSecond: 100, requestBurst: 200, sites: 10, domains: 10,
+    uploadSessions: 10, uploadEntries: 200_000, storageMB: 2048, workerMB: 16,
+    deployments: 100, keepDeployments: 20, keepDays: 30,
+  },
+  pro: {
+    cpuMs: 20, subRequests: 20, memoryMB: 128, gitRepoMB: 4096, gitPushMB: 1024,
+    requestsPerSecond: 1000, requestBurst: 2000, sites: 100, domains: 100,
+    uploadSessions: 25, uploadEntries: 1_000_000, storageMB: 20480, workerMB: 24,
+    deployments: 500, keepDeployments: 50, keepDays: 90,
+  },
+  enterprise: {
+    cpuMs: 50, subRequests: 50, memoryMB: 256, gitRepoMB: 16384, gitPushMB: 2048,
+    requestsPerSecond: 10000, requestBurst: 20000, sites: 1000, domains: 1000,
+    uploadSessions: 100, uploadEntries: 5_000_000, storageMB: 204800, workerMB: 32,
+    deployments: 2000, keepDeployments: 100, keepDays: 365,
+  },
 };
 
 /** "free" → "Free". */
@@ -86,8 +102,75 @@ export const GIT_LIMIT_FIELDS: LimitField[] = [
   { key: 'gitPushMB', label: 'Git push size', unit: 'MB' },
 ];
 
+/** What a tenant may hold (docs/api.md#quotas), in the order the console shows them. */
+export const QUOTA_FIELDS: LimitField[] = [
+  { key: 'sites', label: 'Sites', unit: '' },
+  { key: 'domains', label: 'Custom domains', unit: '' },
+  { key: 'uploadSessions', label: 'Open upload sessions', unit: '' },
+  { key: 'uploadEntries', label: 'Entries in open uploads', unit: '' },
+  { key: 'storageMB', label: 'Storage', unit: 'MB' },
+  { key: 'workerMB', label: 'Worker size', unit: 'MB' },
+];
+
+/** Limits the console does not edit yet; their overrides are kept as they are when others are saved. */
+const KEPT_LIMIT_FIELDS: LimitField[] = [
+  { key: 'requestsPerSecond', label: 'Requests per second per site', unit: '' },
+  { key: 'requestBurst', label: 'Request burst per site', unit: '' },
+  { key: 'deployments', label: 'Deployments per site', unit: '' },
+  { key: 'keepDeployments', label: 'Deployments kept', unit: '' },
+  { key: 'keepDays', label: 'Days deployments are kept', unit: 'days' },
+];
+
 /** Every limit a tenant's overrides may set. */
-export const ALL_LIMIT_FIELDS: LimitField[] = [...LIMIT_FIELDS, ...GIT_LIMIT_FIELDS];
+export const ALL_LIMIT_FIELDS: LimitField[] = [...LIMIT_FIELDS, ...GIT_LIMIT_FIELDS, ...QUOTA_FIELDS, ...KEPT_LIMIT_FIELDS];
+
+export interface QuotaRow {
+  key: keyof Limits;
+  label: string;
+  /** What is used, in the limit's unit (MB for storage), and the limit in effect. */
+  used: number;
+  limit: number;
+  /** "3 of 10", "12.5 of 2,048 MB". */
+  text: string;
+  /** used / limit, at most 1 (0 when there is no limit). */
+  ratio: number;
+  /** ok below 80 %, warn from 80 %, full at the limit. */
+  level: 'ok' | 'warn' | 'full';
+}
+
+/**
+ * The quotas a tenant's usage can be shown against (all but workerMB,
+ * which bounds each worker, not a total): what it uses of each.
+ */
+export function quotaRows(limits: Limits, usage: QuotaUsage): QuotaRow[] {
+  const used: Partial<Record<keyof Limits, number>> = {
+    sites: usage.sites,
+    domains: usage.domains,
+    uploadSessions: usage.uploadSessions,
+    uploadEntries: usage.uploadEntries,
+    storageMB: usage.storageBytes / (1 << 20),
+  };
+  return QUOTA_FIELDS.filter((f) => used[f.key] !== undefined).map(({ key, label, unit }) => {
+    const u = used[key] ?? 0;
+    const limit = limits[key] ?? 0;
+    const ratio = limit > 0 ? Math.min(u / limit, 1) : 0;
+    const shown = unit === 'MB' ? formatMB(u) : u.toLocaleString('en');
+    return {
+      key,
+      label,
+      used: u,
+      limit,
+      text: `${shown} of ${limit.toLocaleString('en')}${unit ? ' ' + unit : ''}`,
+      ratio,
+      level: limit > 0 && u >= limit ? 'full' : ratio >= 0.8 ? 'warn' : 'ok',
+    };
+  });
+}
+
+/** MB with one decimal below 100 ("0.7", "12.5"), whole above ("2,041"). */
+function formatMB(mb: number): string {
+  return mb < 100 ? mb.toFixed(1) : Math.round(mb).toLocaleString('en');
+}
 
 export interface LimitField {
   key: keyof Limits;

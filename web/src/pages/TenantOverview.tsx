@@ -20,7 +20,10 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { OperatorsOnly, TenantFrame, TenantNotFound, TenantStatus } from '../components/TenantFrame';
 import { SecretOnce } from '../components/SecretOnce';
 import {
+  ALL_LIMIT_FIELDS,
   GIT_LIMIT_FIELDS,
+  QUOTA_FIELDS,
+  quotaRows,
   limitRows,
   limitsBody,
   type LimitRow,
@@ -154,6 +157,7 @@ function TenantDetail(props: { tenant: string; onUnauthorized: () => void }) {
             }}
             onUnauthorized={props.onUnauthorized}
           />
+          <QuotaUsageCard tenant={tenant} />
           <Tags
             tenant={tenant}
             onSaved={(t) => {
@@ -343,6 +347,7 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
   const invalid = Object.values(parsed).some((p) => p.error);
   const rows = limitRows(plan, overrides, tenant);
   const gitRows = limitRows(plan, overrides, tenant, GIT_LIMIT_FIELDS);
+  const quotaLimitRows = limitRows(plan, overrides, tenant, QUOTA_FIELDS);
   const onText = (key: string, text: string) => setTexts((prev) => ({ ...prev, [key]: text }));
   const changed = plan !== tenant.plan || limitsDiffer(overrides, tenant.limits ?? {});
 
@@ -368,7 +373,8 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
       <div class="card-head">
         <h2 id="plan-title">Plan and limits</h2>
         <span class="muted">
-          Per request for the tenant’s workers; per site repository and per push for git. An empty override uses the plan’s value.
+          Per request for the tenant’s workers; per site repository and per push for git; for the tenant as a whole for quotas. An empty
+          override uses the plan’s value.
         </span>
       </div>
       <form class="panel" onSubmit={save}>
@@ -384,6 +390,7 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
         </div>
         <LimitsTable caption="Workers" plan={plan} rows={rows} parsed={parsed} texts={texts} onText={onText} />
         <LimitsTable caption="Git" plan={plan} rows={gitRows} parsed={parsed} texts={texts} onText={onText} />
+        <LimitsTable caption="Quotas" plan={plan} rows={quotaLimitRows} parsed={parsed} texts={texts} onText={onText} />
         {error && (
           <p class="alert alert-error" role="alert">
             Saving failed: {error}
@@ -485,13 +492,45 @@ function LimitsTable(props: {
 
 function overrideTexts(l: Limits | undefined): Record<string, string> {
   const t = (n: number | undefined) => (n && n > 0 ? String(n) : '');
-  return {
-    cpuMs: t(l?.cpuMs),
-    subRequests: t(l?.subRequests),
-    memoryMB: t(l?.memoryMB),
-    gitRepoMB: t(l?.gitRepoMB),
-    gitPushMB: t(l?.gitPushMB),
-  };
+  return Object.fromEntries(ALL_LIMIT_FIELDS.map(({ key }) => [key, t(l?.[key])]));
+}
+
+/** What the tenant uses of its quotas against the limits in effect, as meters. */
+function QuotaUsageCard(props: { tenant: TenantInfo }) {
+  const { usage, effective_limits: limits } = props.tenant;
+  return (
+    <section class="card" aria-labelledby="tenant-usage">
+      <div class="card-head">
+        <h2 id="tenant-usage">Quota usage</h2>
+        {limits.workerMB ? <span class="muted">Each worker up to {limits.workerMB} MB</span> : null}
+      </div>
+      {!usage ? (
+        <p class="panel muted">Usage is not available.</p>
+      ) : (
+        <ul class="panel quota-list" aria-label={`Quota usage of ${props.tenant.name}`}>
+          {quotaRows(limits, usage).map((q) => (
+            <li key={q.key} class="quota-item">
+              <div class="quota-head">
+                <span id={`quota-${q.key}`}>{q.label}</span>
+                <span class={q.level === 'full' ? 'quota-value quota-full' : 'quota-value'}>{q.text}</span>
+              </div>
+              <div
+                class={'budget-meter budget-meter-' + q.level}
+                role="meter"
+                aria-labelledby={`quota-${q.key}`}
+                aria-valuemin={0}
+                aria-valuemax={q.limit}
+                aria-valuenow={Math.min(q.used, q.limit)}
+                aria-valuetext={q.text}
+              >
+                <span class="budget-meter-bar" style={{ width: `${(q.ratio * 100).toFixed(1)}%` }} />
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
 }
 
 /** The tags editor: remove one, or add some; each change is saved at once. */
