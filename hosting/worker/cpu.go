@@ -3,6 +3,7 @@ package worker
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -39,21 +40,24 @@ type meter struct {
 	hardAt   time.Time     // when the backstop fires (with kt)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
+	checkAt  time.Time // when the Go check is due
 }
 
 // hardStop is the wall-clock backstop for rem of CPU budget: rem plus
-// half of it, at least 10 and at most 50 ms more. It stands in for a Go
-// check that cannot run: with a single P (GOMAXPROCS=1) compiled guest
-// code holds the P, and with any number of Ps a stop-the-world pause of
-// the garbage collector that begins while a guest spins waits for the
-// guest and holds up every goroutine, the checks and the edge's static
-// requests included, until the backstop fires. So it is tight. A check
-// that runs pushes it out (expire), so a thread preempted on a busy
-// machine is still judged by the CPU time it used, unless no check could
-// run for that slack past its time (then the guest is stopped having
-// used less than its budget).
-func (m *meter) hardStop(rem time.Duration) time.Duration {
-	return rem + min(max(rem/2, minBackstopSlack), maxBackstopSlack)
+// half of it, at least 10 ms (or twice how late the Go checks ran
+// lately) and at most 50 ms more. It stands in for a Go check that cannot
+// run: with a single P (GOMAXPROCS=1) compiled guest code holds the P,
+// and with any number of Ps a stop-the-world pause of the garbage
+// collector that begins while a guest spins waits for the guest and
+// holds up every goroutine, the checks and the edge's static requests
+// included, until the backstop fires. So it is tight. A check that runs
+// pushes it out (expire), so a thread preempted on a busy machine is
+// still judged by the CPU time it used, unless no check could run for
+// that slack past its time (then the guest is stopped having used less
+// than its budget): on a machine so busy that the checks run late, the
+// slack grows with their lateness.
+func (m *meter) hardStop(now time.Time, rem time.Duration) time.Duration {
+	return rem + min(max(rem/2, minBackstopSlack, 2*recentLateness(now)), maxBackstopSlack)
 }
 
 // Bounds of how much wall-clock time past the remaining budget the kernel
@@ -63,6 +67,39 @@ const (
 	minBackstopSlack = 10 * time.Millisecond
 	maxBackstopSlack = 50 * time.Millisecond
 )
+
+// lateness is the largest delay of a Go check past its due time noted in
+// the current latenessPeriod (lateNs, in ns), shared by the meters of the
+// process; lateAt is when that period began (Unix ns). Races between
+// meters are benign: a lateness may be lost or kept a period longer.
+var lateNs, lateAt atomic.Int64
+
+// latenessPeriod is how long a noted lateness widens the backstop.
+const latenessPeriod = 10 * time.Second
+
+// noteLateness records that a check ran late past its due time.
+func noteLateness(now time.Time, late time.Duration) {
+	if late <= 0 {
+		return
+	}
+	n := now.UnixNano()
+	if n-lateAt.Load() > int64(latenessPeriod) {
+		lateAt.Store(n)
+		lateNs.Store(int64(late))
+		return
+	}
+	if int64(late) > lateNs.Load() {
+		lateNs.Store(int64(late))
+	}
+}
+
+// recentLateness is the lateness noted in the last latenessPeriod.
+func recentLateness(now time.Time) time.Duration {
+	if now.UnixNano()-lateAt.Load() > int64(latenessPeriod) {
+		return 0
+	}
+	return time.Duration(lateNs.Load())
+}
 
 func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
 	m := &meter{interrupt: interrupt, kt: kt}
@@ -102,8 +139,9 @@ func (m *meter) resume() {
 		return
 	}
 	m.timer.Reset(rem)
+	m.checkAt = m.resumed.Add(rem)
 	if m.kt != nil {
-		hard := m.hardStop(rem)
+		hard := m.hardStop(m.resumed, rem)
 		m.hardAt = m.resumed.Add(hard)
 		m.kt.arm(hard)
 	}
@@ -161,6 +199,8 @@ func (m *meter) expire() {
 	if !m.running || m.fired {
 		return
 	}
+	now := time.Now()
+	noteLateness(now, now.Sub(m.checkAt))
 	used := m.used + m.clock.now() - m.cpuStart
 	if used >= m.budget {
 		m.trip()
@@ -168,11 +208,12 @@ func (m *meter) expire() {
 	}
 	rem := max(m.budget-used, 100*time.Microsecond)
 	m.timer.Reset(rem)
+	m.checkAt = now.Add(rem)
 	if m.kt != nil {
 		// The check ran: push the backstop out, so that it fires only if
 		// the next check cannot run.
-		hard := m.hardStop(rem)
-		m.hardAt = time.Now().Add(hard)
+		hard := m.hardStop(now, rem)
+		m.hardAt = now.Add(hard)
 		m.kt.extend(hard)
 	}
 }

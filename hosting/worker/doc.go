@@ -55,7 +55,8 @@
 // flag. On Linux the kernel is the backstop: each instance has a timerfd
 // and a thread blocked in read(2) on it with the global's storage as the
 // buffer (see kernelTimer); it fires when no Go check has run for the
-// remaining budget plus half of it, 10 to 50 ms more, and up to 5 ms later
+// remaining budget plus half of it, 10 to 50 ms more (twice how late the
+// checks ran lately, when that is more), and up to 5 ms later
 // (the timer is set lazily, about once per 5 ms on a busy instance rather
 // than twice per request). It is that tight because a pause waiting for a
 // guest holds up the whole process; a guest whose thread was starved by
