@@ -3,11 +3,13 @@ package hosting
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -123,37 +125,61 @@ func TestSlowBodies(t *testing.T) {
 // of the site but not as an invocation, and logged as the platform's
 // error.
 func TestWorkerBusy(t *testing.T) {
-	rt, err := worker.New(context.Background(), worker.Config{MaxRunning: 1, QueueTimeout: 20 * time.Millisecond})
+	// A garbage collection that starts while the runaway spins waits for
+	// it, and holds up the waiting requests' timeouts with everything
+	// else: none during this test.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	rt, err := worker.New(context.Background(), worker.Config{MaxRunning: 1, QueueTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(context.Background()) })
-	hub := logstream.New(64)
+	hub := logstream.New(1 << 16)
 	e := newWorkerEnv(t, Config{Workers: rt, Logs: hub})
+	e.reg.mu.Lock()
+	tn := e.reg.tenants[testTenant]
+	tn.Limits.CPUMs = 500 // spin holds the slot far longer than the queue timeout
+	// No 429 from the sites' rate limits (the test's clock stands still).
+	tn.Limits.RequestsPerSecond, tn.Limits.RequestBurst = 1<<30, 1<<30
+	e.reg.tenants[testTenant] = tn
+	e.reg.mu.Unlock()
 	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
 	e.workerSite("app", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
 	e.get("/missing", "app.pier.test") // load app's worker
-	e.reg.mu.Lock()
-	tn := e.reg.tenants[testTenant]
-	tn.Plan = tenants.PlanEnterprise // 50 ms of CPU for spin, loaded next: longer than the queue timeout
-	e.reg.tenants[testTenant] = tn
-	e.reg.mu.Unlock()
 	events := hub.Subscribe("app")
 	defer events.Close()
-	spun := make(chan int)
-	go func() { spun <- e.get("/missing", "spin.pier.test").Code }()
+	spun := make(chan int, 1)
+	spunBody := make(chan string, 1)
+	go func() {
+		w := e.get("/missing", "spin.pier.test", "Accept", "application/json")
+		spunBody <- w.Body.String()
+		spun <- w.Code
+	}()
+	testenv.WaitFor(t, testenv.Patience, func() error { // spin's request in its worker
+		sw := siteWorkerOf(e, "spin")
+		if sw == nil {
+			return errors.New("spin's worker is not loaded")
+		}
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		if sw.inflight == 0 || sw.w == nil {
+			return errors.New("spin's request is not in its worker")
+		}
+		return nil
+	})
 	// The runaway holds the only slot for its budget; app's requests
-	// queue behind it, and give up after 20 ms.
-	var busy int
-	for done := false; !done; {
+	// queue behind it, and give up after 100 ms.
+	var busy, served int
+	for busy == 0 {
 		select {
-		case <-spun:
-			done = true
+		case code := <-spun:
+			t.Fatalf("the runaway ended (%d %s) before any of %d requests waited for its slot", code, <-spunBody, served)
 		default:
 		}
 		w := e.get("/missing", "app.pier.test", "Accept", "application/json")
 		switch w.Code {
 		case 201:
+			served++
 			continue
 		case 503:
 		default:
@@ -164,22 +190,25 @@ func TestWorkerBusy(t *testing.T) {
 		}
 		busy++
 	}
-	if busy == 0 {
-		t.Fatal("no request waited for the runaway's slot")
-	}
+	<-spun
 	u := e.edge.Usage("app")
 	if u.Requests["5xx"] != int64(busy) || len(u.Violations) != 0 {
 		t.Errorf("requests %v violations %v, want %d 5xx and no violation", u.Requests, u.Violations, busy)
 	}
-	for {
+	found := false
+	for range served + busy {
 		ev := nextEvent(t, events)
 		if ev.Kind == logstream.KindInvocation {
 			continue
 		}
 		if ev.Kind != logstream.KindRequest || ev.Outcome != logstream.OutcomeError || ev.Status != 503 ||
-			ev.Message != "worker not run: the request waited 20 ms for a turn to run (worker_busy)" {
+			ev.Message != "worker not run: the request waited 100 ms for a turn to run (worker_busy)" {
 			t.Errorf("event %+v", ev)
 		}
+		found = true
 		break
+	}
+	if !found {
+		t.Error("no request event for the busy answer")
 	}
 }
