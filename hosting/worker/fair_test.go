@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -179,6 +180,9 @@ func TestRunSlotsShared(t *testing.T) {
 		t.Errorf("granted in order %v, want %v", got, want)
 	}
 
+	// A garbage collection that starts while the runaway spins waits for
+	// it, holding the waiting request's timeout up: none meanwhile.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	rt := newRuntime(t, Config{MaxRunning: 1, QueueTimeout: 50 * time.Millisecond})
 	spin := newWorker(t, rt, "loop", nil, Limits{CPU: 500 * time.Millisecond})
 	hello := newWorker(t, rt, "hello", nil, Limits{})
