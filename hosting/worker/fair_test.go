@@ -100,11 +100,12 @@ func TestRunawaysStoppedOnTime(t *testing.T) {
 		percentile(a.overruns, 0.5), p99, slices.Max(a.overruns),
 		percentile(a.workerLat, 0.99), len(a.workerLat), percentile(a.timerLat, 0.99))
 	// The target (issue 11) is 20 ms at p99, measured by
-	// BenchmarkConcurrentRunaways (about 13 ms on a loaded 2-core
-	// machine); this bound leaves room for a machine running other tests,
-	// where the threads that stop a guest wait for a core too.
-	if p99 > 50*time.Millisecond {
-		t.Errorf("overrun p99 %v, want ≤ 50ms", p99)
+	// BenchmarkConcurrentRunaways (13–19 ms on a loaded 2-core machine).
+	// This bound is the backstop's longest slack (50 ms, when the checks
+	// ran late) plus room for a machine running other tests; the
+	// neighbours' bounds below are what failed without the run slots.
+	if p99 > 75*time.Millisecond {
+		t.Errorf("overrun p99 %v, want ≤ 75ms", p99)
 	}
 	// The neighbours wait for one running guest at most (measured: about
 	// 40 ms at p99 on a loaded 2-core machine).
