@@ -44,20 +44,21 @@ type meter struct {
 }
 
 // hardStop is the wall-clock backstop for rem of CPU budget: rem plus
-// half of it, at least 10 ms (or twice how late the Go checks ran
-// lately) and at most 50 ms more. It stands in for a Go check that cannot
-// run: with a single P (GOMAXPROCS=1) compiled guest code holds the P,
-// and with any number of Ps a stop-the-world pause of the garbage
-// collector that begins while a guest spins waits for the guest and
-// holds up every goroutine, the checks and the edge's static requests
-// included, until the backstop fires. So it is tight. A check that runs
-// pushes it out (expire), so a thread preempted on a busy machine is
-// still judged by the CPU time it used, unless no check could run for
-// that slack past its time (then the guest is stopped having used less
-// than its budget): on a machine so busy that the checks run late, the
-// slack grows with their lateness.
+// half of it, at least 10 ms (or twice how late the Go checks ran lately,
+// up to 15 ms) and at most 50 ms more. It stands in for a Go check that
+// cannot run: with a single P (GOMAXPROCS=1) compiled guest code holds
+// the P, and with any number of Ps a stop-the-world pause of the garbage
+// collector that begins while a guest spins waits for the guest and holds
+// up every goroutine, the checks and the edge's static requests included,
+// until the backstop fires. So it is tight. A check that runs pushes it
+// out (expire), so a thread preempted on a busy machine is still judged
+// by the CPU time it used, unless no check could run for that slack past
+// its time (then the guest is stopped having used less than its budget):
+// on a machine so busy that the checks run late, the slack grows with
+// their lateness.
 func (m *meter) hardStop(now time.Time, rem time.Duration) time.Duration {
-	return rem + min(max(rem/2, minBackstopSlack, 2*recentLateness(now)), maxBackstopSlack)
+	late := min(2*recentLateness(now), maxLateSlack)
+	return rem + min(max(rem/2, minBackstopSlack, late), maxBackstopSlack)
 }
 
 // Bounds of how much wall-clock time past the remaining budget the kernel
@@ -66,6 +67,10 @@ func (m *meter) hardStop(now time.Time, rem time.Duration) time.Duration {
 const (
 	minBackstopSlack = 10 * time.Millisecond
 	maxBackstopSlack = 50 * time.Millisecond
+	// maxLateSlack bounds what late checks add: a check held up by a
+	// collection's pause is late too, and a wider backstop makes the
+	// next such pause longer.
+	maxLateSlack = 15 * time.Millisecond
 )
 
 // lateness is the largest delay of a Go check past its due time noted in
