@@ -28,7 +28,7 @@ NESTED_MODULES := sdk/go/pier examples/worker-go
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: examples all build run test test-unit test-modules lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-tls bench-git bench-gc lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit test-modules lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
 
 all: build
 
@@ -138,7 +138,7 @@ bench-tools:
 	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
 
 ## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
-bench: tools bench-tools build examples bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-worker bench-tls bench-git bench-gc bench-web
+bench: tools bench-tools build examples bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-worker bench-neighbour bench-tls bench-git bench-gc bench-web
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
@@ -159,7 +159,12 @@ bench-memory:
 
 bench-worker:
 	$(GO) run ./internal/bench worker
-	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart' -benchtime 2s ./hosting/worker
+	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart|ConcurrentRunaways' -benchtime 2s ./hosting/worker
+
+## bench-neighbour: a quiet tenant's static p99 while another tenant's 8 runaway workers and 4 slow-body
+## connections attack, vs the same without the attack, in one run (target ≤ 2×, no errors)
+bench-neighbour:
+	$(GO) run ./internal/bench neighbour
 
 ## bench-git: git push publishing: first push of a 10,000-file / 200 MB repository (time, RSS growth of pier serve),
 ## then one-file changes pushed (push → served) with pier deploy of the same change as the baseline

@@ -55,8 +55,8 @@ type exchange struct {
 	bytes  int64
 	// For the live log: outcome is how an answer other than a plain asset
 	// came about (a logstream.Outcome constant, "" for an asset); failed
-	// is the visitor error answered, if any; invoked says the worker
-	// answered (it publishes its own event).
+	// is the visitor error answered, if any; invoked says runWorker
+	// publishes the event (the worker answered, or did not run).
 	outcome string
 	failed  *visitorError
 	invoked bool

@@ -150,7 +150,10 @@ func (e *Edge) newWorker(ctx context.Context, site string, d *deployment, lim wo
 	if err != nil {
 		return nil, fmt.Errorf("%w %s of site %q: reading module: %w", errWorkerLoad, d.worker, site, err)
 	}
-	w, err := e.runtime.NewWorker(ctx, wasm, d.vars, lim)
+	// The site's and tenant's share of the node's run slots and body
+	// buffers (docs/architecture.md §7).
+	owner := worker.Owner{Tenant: d.tenantID, Site: site}
+	w, err := e.runtime.NewOwnedWorker(ctx, owner, wasm, d.vars, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s of site %q: %w", errWorkerLoad, d.worker, site, err)
 	}
@@ -275,6 +278,10 @@ func (x *exchange) runWorker() {
 	ww := &c.ww
 	start := e.now()
 	res := w.Serve(ww, x.r, &c.host, &c.next)
+	if !res.Invoked() {
+		x.notInvoked(&res, start)
+		return
+	}
 	x.invoked = true
 	x.status, x.bytes = ww.status, ww.bytes
 	if res.Code != "" && x.status == 0 {
@@ -310,6 +317,55 @@ func (x *exchange) runWorker() {
 		e.logs.Publish(v.usage.site, ev)
 	}
 }
+
+// notInvoked answers a request whose guest did not run: the node had no
+// turn or no body buffer for it in time (503 worker_busy, the platform's
+// failure) or the client did not send its body (408 or 400, the
+// client's). Neither is the worker's: the site's counters see a request
+// but no invocation, and the live log a request event
+// (logstream.OutcomeError or OutcomeClientError) rather than an
+// invocation.
+func (x *exchange) notInvoked(res *worker.Result, start time.Time) {
+	e, site := x.e, x.v.usage.site
+	// Answered even when the request's context is done: a failed body
+	// read cancels it, yet a client that was too slow may still read
+	// its 408.
+	clear(x.w.Header())
+	if res.Outcome == worker.OutcomeBusy {
+		x.w.Header()["Retry-After"] = retryAfterBusy
+	}
+	x.fail(workerFailure(res))
+	if res.Outcome == worker.OutcomeBusy {
+		e.log.Debug("hosting: worker not run", "site", site, "detail", res.Detail)
+	}
+	if e.logs == nil || !e.logs.HasSubscribers(site) {
+		x.invoked = true // nothing to publish: ServeHTTP need not look
+		return
+	}
+	end := e.now()
+	ev := logstream.Event{
+		Time:       end,
+		Site:       site,
+		Kind:       logstream.KindRequest,
+		Method:     x.r.Method,
+		Path:       x.r.URL.Path,
+		Status:     x.status,
+		DurationMs: float64(end.Sub(start)) / float64(time.Millisecond),
+		BytesOut:   x.bytes,
+		Outcome:    logstream.OutcomeClientError,
+		Message:    res.Detail,
+	}
+	if res.Outcome == worker.OutcomeBusy {
+		ev.Outcome = logstream.OutcomeError
+		ev.Message = res.Detail + " (" + res.Code + ")"
+	}
+	e.logs.Publish(site, ev)
+	x.invoked = true // published here, not by ServeHTTP
+}
+
+// retryAfterBusy is the Retry-After of a 503 worker_busy (shared: never
+// edited in place).
+var retryAfterBusy = []string{"1"}
 
 // workerCall holds what one invocation hands the runtime.
 type workerCall struct {

@@ -45,7 +45,24 @@ const (
 	// OutcomeCanceled: the request was canceled while waiting for a free
 	// instance; the client got 503 worker_unavailable.
 	OutcomeCanceled = "canceled"
+	// OutcomeBusy: the guest did not run: the request waited
+	// Config.QueueTimeout for a run slot, or its body found no room in
+	// Config.MaxBufferedBodies. The platform's failure, not the worker's
+	// (not an invocation); the client got 503 worker_busy.
+	OutcomeBusy = "busy"
+	// OutcomeClientError: the guest did not run: the client did not send
+	// its request body in time (408 request_timeout) or completely (400
+	// request_body_incomplete). The client's failure, not the worker's
+	// (not an invocation).
+	OutcomeClientError = "clientError"
 )
+
+// Invoked reports whether the guest ran (or was about to) for this
+// Result: false for OutcomeBusy and OutcomeClientError, which the caller
+// counts as requests but not as invocations.
+func (r *Result) Invoked() bool {
+	return r.Outcome != OutcomeBusy && r.Outcome != OutcomeClientError
+}
 
 // Host is what one request's guest may reach outside itself. The edge
 // implements it per request: egress policy, the deployment's own assets, the

@@ -154,9 +154,15 @@ func (c *call) readRequestBody(p []byte) (int, bool) {
 	if room := c.w.lim.MaxRequestBody + 1 - c.reqRead; int64(len(p)) > room {
 		p = p[:room]
 	}
-	done := c.inst.waitHost()
-	n, err := c.reqBody.Read(p)
-	done()
+	var n int
+	var err error
+	if _, inMemory := c.reqBody.(*bufferedBody); inMemory {
+		n, err = c.reqBody.Read(p) // read ahead: no wait
+	} else {
+		done := c.inst.waitHost()
+		n, err = c.reqBody.Read(p)
+		done()
+	}
 	c.reqRead += int64(n)
 	if c.reqRead > c.w.lim.MaxRequestBody {
 		c.reqTooLarge = true

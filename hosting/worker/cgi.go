@@ -20,26 +20,23 @@ import (
 // serveCGI runs a WAGI command: a fresh instance per request, CGI
 // meta-variables and vars in the environment, the body on stdin, a CGI
 // response on stdout and stderr to the log stream (RFC 3875).
+//
+// Serve has read the body ahead (a *bufferedBody) if there is one.
 func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Result {
-	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(r.Body, w.lim.MaxRequestBody+1))
-		if err != nil {
-			return w.fail(Result{Outcome: OutcomeCanceled, Err: fmt.Errorf("worker: reading request body: %w", err)})
-		}
-		if int64(len(b)) > w.lim.MaxRequestBody {
-			return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
-		}
-		body = b
+	var stdin io.Reader = bytes.NewReader(nil)
+	bodyLen := 0
+	if b, ok := r.Body.(*bufferedBody); ok {
+		stdin, bodyLen = b, int(b.n)
 	}
 	stdout := &cappedBuffer{max: w.lim.MaxResponseBody + 64<<10}
 	stderr := &lineWriter{}
-	cfg := w.modCfg.WithArgs("worker").WithStdin(bytes.NewReader(body)).WithStdout(stdout).WithStderr(stderr)
-	for _, kv := range w.cgiEnv(r, len(body)) {
+	cfg := w.modCfg.WithArgs("worker").WithStdin(stdin).WithStdout(stdout).WithStderr(stderr)
+	for _, kv := range w.cgiEnv(r, bodyLen) {
 		cfg = cfg.WithEnv(kv[0], kv[1])
 	}
 	ctx := context.WithoutCancel(r.Context())
-	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, w.alloc), w.shared.mod, cfg)
+	mem := &capturedMemory{alloc: w.alloc}
+	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, mem), w.shared.mod, cfg)
 	if err != nil {
 		return w.fail(Result{Outcome: OutcomeException, Err: fmt.Errorf("worker: instantiating: %w", err)})
 	}
@@ -49,13 +46,17 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 		return w.fail(Result{Outcome: OutcomeException, Err: err})
 	}
 	defer in.close(ctx)
+	in.memory = mem
 	c := &in.call
 	c.reset(r, host)
 	c.reqBody, c.reqEOF = nil, true
 	stderr.c = c
-	in.meter.begin(w.lim.CPU)
-	err = mod.ExportedFunction(exportStart).CallWithStack(in.ctx, in.stack[:])
-	fired, used := in.meter.stop()
+	fired, used, busy := in.run(r.Context(), w.lim.CPU, func() {
+		err = mod.ExportedFunction(exportStart).CallWithStack(in.ctx, in.stack[:])
+	})
+	if busy != nil {
+		return w.fail(w.unavailable(r, busy))
+	}
 	stderr.flush()
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
 	if err != nil {
@@ -74,7 +75,10 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	if int64(c.body.Len()) > w.lim.MaxResponseBody {
 		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
 	}
-	if c.subrefused {
+	switch {
+	case mem.refusedSince():
+		res.Outcome, res.Detail = OutcomeExceededMemory, w.detail(Result{Outcome: OutcomeExceededMemory})
+	case c.subrefused:
 		res.Outcome = OutcomeExceededSubrequests
 	}
 	res.Status = c.status

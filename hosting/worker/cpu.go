@@ -3,6 +3,7 @@ package worker
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -39,24 +40,74 @@ type meter struct {
 	hardAt   time.Time     // when the backstop fires (with kt)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
-	singleP  bool // GOMAXPROCS was 1 when the instance started
+	checkAt  time.Time // when the Go check is due
 }
 
-// hardStop is the wall-clock backstop for rem of CPU budget. With a single
-// P (GOMAXPROCS=1) the Go check cannot run at all while a guest computes —
-// compiled guest code holds the P — so the backstop is the limit itself,
-// plus a little slack. With more Ps it only stands in for a check that
-// could not run, and is generous, so that a thread preempted on a busy
-// machine is judged by the CPU time it used.
-func (m *meter) hardStop(rem time.Duration) time.Duration {
-	if m.singleP {
-		return rem + 10*time.Millisecond
+// hardStop is the wall-clock backstop for rem of CPU budget: rem plus
+// half of it, at least 10 ms (or twice how late the Go checks ran lately,
+// up to 15 ms) and at most 50 ms more. It stands in for a Go check that
+// cannot run: with a single P (GOMAXPROCS=1) compiled guest code holds
+// the P, and with any number of Ps a stop-the-world pause of the garbage
+// collector that begins while a guest spins waits for the guest and holds
+// up every goroutine, the checks and the edge's static requests included,
+// until the backstop fires. So it is tight. A check that runs pushes it
+// out (expire), so a thread preempted on a busy machine is still judged
+// by the CPU time it used, unless no check could run for that slack past
+// its time (then the guest is stopped having used less than its budget):
+// on a machine so busy that the checks run late, the slack grows with
+// their lateness.
+func (m *meter) hardStop(now time.Time, rem time.Duration) time.Duration {
+	late := min(2*recentLateness(now), maxLateSlack)
+	return rem + min(max(rem/2, minBackstopSlack, late), maxBackstopSlack)
+}
+
+// Bounds of how much wall-clock time past the remaining budget the kernel
+// backstop waits for a Go check (the kernel timer may fire up to
+// kernelTimerSlack later still).
+const (
+	minBackstopSlack = 10 * time.Millisecond
+	maxBackstopSlack = 50 * time.Millisecond
+	// maxLateSlack bounds what late checks add: a check held up by a
+	// collection's pause is late too, and a wider backstop makes the
+	// next such pause longer.
+	maxLateSlack = 15 * time.Millisecond
+)
+
+// lateness is the largest delay of a Go check past its due time noted in
+// the current latenessPeriod (lateNs, in ns), shared by the meters of the
+// process; lateAt is when that period began (Unix ns). Races between
+// meters are benign: a lateness may be lost or kept a period longer.
+var lateNs, lateAt atomic.Int64
+
+// latenessPeriod is how long a noted lateness widens the backstop.
+const latenessPeriod = 10 * time.Second
+
+// noteLateness records that a check ran late past its due time.
+func noteLateness(now time.Time, late time.Duration) {
+	if late <= 0 {
+		return
 	}
-	return 2*rem + 50*time.Millisecond
+	n := now.UnixNano()
+	if n-lateAt.Load() > int64(latenessPeriod) {
+		lateAt.Store(n)
+		lateNs.Store(int64(late))
+		return
+	}
+	if int64(late) > lateNs.Load() {
+		lateNs.Store(int64(late))
+	}
+}
+
+// recentLateness is the lateness noted in the last latenessPeriod.
+func recentLateness(now time.Time) time.Duration {
+	if now.UnixNano()-lateAt.Load() > int64(latenessPeriod) {
+		return 0
+	}
+	return time.Duration(lateNs.Load())
 }
 
 func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
-	m := &meter{interrupt: interrupt, kt: kt, singleP: runtime.GOMAXPROCS(0) == 1}
+	m := &meter{interrupt: interrupt, kt: kt}
 	m.timer = time.AfterFunc(time.Hour, m.expire)
 	m.timer.Stop()
 	return m
@@ -93,8 +144,9 @@ func (m *meter) resume() {
 		return
 	}
 	m.timer.Reset(rem)
+	m.checkAt = m.resumed.Add(rem)
 	if m.kt != nil {
-		hard := m.hardStop(rem)
+		hard := m.hardStop(m.resumed, rem)
 		m.hardAt = m.resumed.Add(hard)
 		m.kt.arm(hard)
 	}
@@ -152,6 +204,8 @@ func (m *meter) expire() {
 	if !m.running || m.fired {
 		return
 	}
+	now := time.Now()
+	noteLateness(now, now.Sub(m.checkAt))
 	used := m.used + m.clock.now() - m.cpuStart
 	if used >= m.budget {
 		m.trip()
@@ -159,11 +213,12 @@ func (m *meter) expire() {
 	}
 	rem := max(m.budget-used, 100*time.Microsecond)
 	m.timer.Reset(rem)
+	m.checkAt = now.Add(rem)
 	if m.kt != nil {
 		// The check ran: push the backstop out, so that it fires only if
 		// the next check cannot run.
-		hard := m.hardStop(rem)
-		m.hardAt = time.Now().Add(hard)
+		hard := m.hardStop(now, rem)
+		m.hardAt = now.Add(hard)
 		m.kt.extend(hard)
 	}
 }

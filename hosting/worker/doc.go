@@ -29,6 +29,9 @@
 //
 // The plan's memory cap is enforced by the allocator of each Worker's
 // linear memories (memAllocator): growing past it fails inside the guest.
+// Each instance's allocator counts those refusals (capturedMemory), so an
+// invocation during which one happened is OutcomeExceededMemory even when
+// the guest handled it and answered.
 // On Linux memories are reservations of address space, grown in place and
 // recycled through a pool.
 //
@@ -47,17 +50,42 @@
 //
 // Compiled guest code has no Go safe point: a stop-the-world pause of the
 // garbage collector that begins while a guest spins waits for the guest,
-// and GOMAXPROCS spinning guests leave no P for anything else, so a timer
-// goroutine could never set the flag and the process would hang. On Linux
-// the kernel is the backstop: each instance has a timerfd and a thread
-// blocked in read(2) on it with the global's storage as the buffer (see
-// kernelTimer); it fires when no Go check has run for twice the remaining
-// budget plus 50 to 55ms (the timer is set lazily, about once per 5ms on a
-// busy instance rather than twice per request).
+// and GOMAXPROCS spinning guests would leave no P for anything else (the
+// run slots below prevent that), so a timer goroutine could not set the
+// flag. On Linux the kernel is the backstop: each instance has a timerfd
+// and a thread blocked in read(2) on it with the global's storage as the
+// buffer (see kernelTimer); it fires when no Go check has run for the
+// remaining budget plus half of it, 10 to 50 ms more (twice how late the
+// checks ran lately, when that is more), and up to 5 ms later
+// (the timer is set lazily, about once per 5 ms on a busy instance rather
+// than twice per request). It is that tight because a pause waiting for a
+// guest holds up the whole process; a guest whose thread was starved by
+// the machine while no check could run may then be stopped before it has
+// used its budget.
 // wazero exposes no address for a global, so that storage is found through
 // wazero's internals and confirmed with sentinels; if that fails (another
 // wazero version, the interpreter, another OS) only the Go check runs and
 // a warning is logged once; off Linux the budget counts elapsed time. Each live pooled instance holds one OS thread.
+//
+// # Sharing the node
+//
+// At most Config.MaxRunning guests compute at once (default GOMAXPROCS−1,
+// at least 1), so static requests and the CPU checks always find a P; a
+// guest holds a run slot while it computes and gives it back while it
+// waits on the host (instance.waitHost). Slots are shared by Owner (the
+// edge passes the site and its tenant, NewOwnedWorker): a free slot goes
+// to a guest resuming after a wait, then to the waiting request whose
+// tenant, then site, holds the fewest slots and was served longest ago
+// (scheduler). A request that waits Config.QueueTimeout is refused with
+// OutcomeBusy (503 worker_busy).
+//
+// A request body is read whole, up to Limits.MaxRequestBody, before the
+// request takes an instance or a slot (readBody), so a client sending it
+// slowly holds neither; the bytes being received count against
+// Config.MaxBufferedBodies, a quarter of it per site (bodyBudget). A
+// client that times out or goes away is OutcomeClientError (408 or 400).
+// Neither OutcomeBusy nor OutcomeClientError is an invocation
+// (Result.Invoked): the guest never ran.
 //
 // # Supported parts of the http-wasm ABI
 //

@@ -151,3 +151,45 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 
 // Free implements experimental.LinearMemory.
 func (m *sliceMemory) Free() { m.buf = nil }
+
+// capturedMemory allocates one instance's linear memory through a
+// Worker's memAllocator and counts the grows refused at the plan's cap,
+// so that a guest that handles a failed memory.grow is still reported as
+// OutcomeExceededMemory. wazero calls it on the goroutine running the
+// guest, as does the Worker reading it.
+type capturedMemory struct {
+	alloc   memAllocator
+	refused int // grows refused at the cap, ever
+	mark    int // refused when the current request began
+}
+
+var _ experimental.MemoryAllocator = (*capturedMemory)(nil)
+
+// Allocate implements experimental.MemoryAllocator.
+func (c *capturedMemory) Allocate(capacity, max uint64) experimental.LinearMemory {
+	return &countedMemory{LinearMemory: c.alloc.Allocate(capacity, max), owner: c}
+}
+
+// begin starts counting refusals for a new request.
+func (c *capturedMemory) begin() { c.mark = c.refused }
+
+// refusedSince reports whether a grow was refused at the cap since begin.
+func (c *capturedMemory) refusedSince() bool { return c != nil && c.refused > c.mark }
+
+// countedMemory is a linear memory whose refused grows past the cap are
+// counted.
+type countedMemory struct {
+	experimental.LinearMemory
+	owner *capturedMemory
+}
+
+// Reallocate implements experimental.LinearMemory. wazero refuses grows
+// past the module's own declared maximum before asking, so a refusal here
+// past the Worker's limit is the plan's cap.
+func (m *countedMemory) Reallocate(size uint64) []byte {
+	b := m.LinearMemory.Reallocate(size)
+	if b == nil && size > m.owner.alloc.limit {
+		m.owner.refused++
+	}
+	return b
+}

@@ -42,6 +42,22 @@ type Config struct {
 	// memory: after Validate, Prewarm or the close of its last Worker.
 	// Default 5 minutes.
 	KeepCompiled time.Duration
+	// MaxRunning is how many guests may compute at once on the node,
+	// whatever their tenants (see Owner): compiled guest code holds its
+	// GOMAXPROCS slot, so fewer running guests than Ps leaves a thread for
+	// static requests and for the check of the guests' CPU budgets. A
+	// guest waiting on the host (a fetch, an asset, next) does not count.
+	// Default GOMAXPROCS−1, at least 1.
+	MaxRunning int
+	// QueueTimeout bounds how long a request waits for one of the
+	// MaxRunning run slots before it is refused with 503 worker_busy
+	// (OutcomeBusy). Default 5 seconds.
+	QueueTimeout time.Duration
+	// MaxBufferedBodies bounds the request bodies read ahead of running a
+	// guest, in bytes: on the node, and a quarter of it per site (Owner's
+	// Site). A request whose body does not fit is refused with 503
+	// worker_busy. Default 256 MiB.
+	MaxBufferedBodies int64
 	// Logger receives the runtime's own events (instances discarded, guest
 	// output during start-up). Default: discard.
 	Logger *slog.Logger
@@ -60,6 +76,9 @@ type Runtime struct {
 	hostFuncs map[string]map[string]api.FunctionDefinition
 
 	mem *memPool // linear memory reservations, recycled
+
+	sched  *scheduler  // run slots (Config.MaxRunning)
+	bodies *bodyBudget // request bodies read ahead (Config.MaxBufferedBodies)
 
 	icache instrumentCache // instrumented modules on disk
 
@@ -100,6 +119,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.KeepCompiled <= 0 {
 		cfg.KeepCompiled = 5 * time.Minute
 	}
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = 5 * time.Second
+	}
+	if cfg.MaxBufferedBodies <= 0 {
+		cfg.MaxBufferedBodies = 256 << 20
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -125,6 +153,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		byInput:   map[[sha256.Size]byte]*sharedModule{},
 		pending:   map[[sha256.Size]byte]*pendingCompile{},
 		mem:       newMemPool(),
+		sched:     newScheduler(cfg.MaxRunning, cfg.QueueTimeout),
+		bodies:    newBodyBudget(cfg.MaxBufferedBodies),
 	}
 	if cfg.CacheDir != "" {
 		ic, err := openInstrumentCache(cfg.CacheDir)

@@ -27,6 +27,8 @@ import (
 // concurrent use.
 type Worker struct {
 	rt     *Runtime
+	owner  Owner    // for the run slots and the body budget
+	shares runShare // owner's shares of the run slots
 	shared *sharedModule
 	kind   moduleKind
 	lim    Limits
@@ -63,21 +65,82 @@ type instance struct {
 	idleSince      time.Time // when it was last returned to the pool
 	temporary      bool      // created while the pool was busy; closed after its request
 	hostWaits      *atomic.Int32
+	shares         runShare
+	sched          *scheduler
+	running        bool            // holds a run slot; used by the goroutine running the guest only
+	memory         *capturedMemory // the linear memory's allocator side, for refused grows
 
 	// Response header names and values interned by send_response.
 	names, values map[string]string
 }
 
 // waitHost marks the instance as waiting on the host: its CPU meter
-// pauses, and the Worker may start a temporary instance for a queued
-// request. The returned func ends the wait.
+// pauses, it gives its run slot back, and the Worker may start a
+// temporary instance for a queued request. The returned func ends the
+// wait.
 func (in *instance) waitHost() func() {
-	in.meter.pause()
+	in.pauseRun()
 	in.hostWaits.Add(1)
 	return func() {
 		in.hostWaits.Add(-1)
-		in.meter.resume()
+		in.resumeRun()
 	}
+}
+
+// run takes a run slot (waiting at most Config.QueueTimeout: errBusy,
+// or until ctx is done), runs call under a CPU budget and gives the slot
+// back, even if call panics. It reports whether the guest was (or may
+// have been) interrupted and the CPU time charged.
+func (in *instance) run(ctx context.Context, budget time.Duration, call func()) (fired bool, used time.Duration, err error) {
+	if err := in.sched.enter(ctx, in.shares); err != nil {
+		return false, 0, err
+	}
+	in.running = true
+	defer in.abandon()
+	in.meter.begin(budget)
+	call()
+	fired, used = in.endRun()
+	return fired, used, nil
+}
+
+// abandon gives the run slot back if a panic left it taken: a slot held
+// for good would stall every worker of the node. Deferred where the
+// instance still belongs to the caller.
+func (in *instance) abandon() {
+	if in.running {
+		in.endRun()
+	}
+}
+
+// pauseRun pauses the CPU budget and gives the run slot back.
+func (in *instance) pauseRun() {
+	in.meter.pause()
+	if in.running {
+		in.running = false
+		in.sched.leave(in.shares)
+	}
+}
+
+// resumeRun takes a run slot back (ahead of new requests) and resumes
+// the CPU budget.
+func (in *instance) resumeRun() {
+	if !in.running {
+		in.sched.reenter(in.shares)
+		in.running = true
+	}
+	in.meter.resume()
+}
+
+// endRun stops the CPU budget, gives the run slot back and reports
+// whether the guest was (or may have been) interrupted and the CPU time
+// charged.
+func (in *instance) endRun() (fired bool, used time.Duration) {
+	fired, used = in.meter.stop()
+	if in.running {
+		in.running = false
+		in.sched.leave(in.shares)
+	}
+	return fired, used
 }
 
 // NewWorker compiles wasm (unless Validate or Prewarm just did, or another
@@ -87,6 +150,13 @@ func (in *instance) waitHost() func() {
 // environment). A bad module, or one whose memory starts larger than
 // lim.MemoryBytes, yields a *ModuleError.
 func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
+	return r.NewOwnedWorker(ctx, Owner{}, wasm, vars, lim)
+}
+
+// NewOwnedWorker is NewWorker for a Worker whose guest executions and
+// buffered request bodies are charged to owner in the node's fair sharing
+// (Config.MaxRunning, Config.MaxBufferedBodies).
+func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
 	lim = lim.withDefaults()
 	sm, err := r.prepareFor(ctx, wasm, lim)
 	if err != nil {
@@ -103,6 +173,7 @@ func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]st
 	}
 	w := &Worker{
 		rt:     r,
+		owner:  owner.withDefaults(),
 		shared: sm,
 		kind:   kind,
 		lim:    lim,
@@ -120,11 +191,13 @@ func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]st
 		extra: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
 	}
+	w.shares = r.sched.register(w.owner)
 	if kind == kindReactor {
 		w.slots <- struct{}{}
 		in, err := w.newInstance(ctx)
 		if err != nil {
 			<-w.slots
+			r.sched.unregister(w.owner, w.shares)
 			r.release(ctx, sm)
 			return nil, err
 		}
@@ -182,6 +255,7 @@ func (w *Worker) Close(ctx context.Context) error {
 				in.close(ctx)
 				<-w.slots
 			default:
+				w.rt.sched.unregister(w.owner, w.shares)
 				w.rt.release(ctx, w.shared)
 				return
 			}
@@ -193,7 +267,8 @@ func (w *Worker) Close(ctx context.Context) error {
 // newInstance instantiates the module and runs _initialize under the
 // start-up CPU budget.
 func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
-	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, w.alloc), w.shared.mod, w.modCfg)
+	mem := &capturedMemory{alloc: w.alloc}
+	mod, err := w.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, mem), w.shared.mod, w.modCfg)
 	if err != nil {
 		return nil, fmt.Errorf("worker: instantiating: %w", err)
 	}
@@ -202,10 +277,14 @@ func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
 		_ = mod.Close(ctx)
 		return nil, err
 	}
+	in.memory = mem
 	if init := mod.ExportedFunction(exportInitialize); init != nil {
-		in.meter.begin(w.lim.StartupCPU)
-		err := init.CallWithStack(in.ctx, in.stack[:])
-		fired, _ := in.meter.stop()
+		var err error
+		fired, _, busy := in.run(ctx, w.lim.StartupCPU, func() { err = init.CallWithStack(in.ctx, in.stack[:]) })
+		if busy != nil {
+			in.close(ctx)
+			return nil, busy
+		}
 		if err == nil && fired { // finished as its budget ran out: the interrupt is spent
 			err = errors.New("worker: _initialize finished at the CPU limit")
 		}
@@ -240,6 +319,8 @@ func (w *Worker) bind(mod api.Module) (*instance, error) {
 		handleResponse: mod.ExportedFunction(exportHandleResponse),
 		meter:          newMeter(g, kt),
 		hostWaits:      &w.hostWaits,
+		shares:         w.shares,
+		sched:          w.rt.sched,
 	}
 	in.call.w = w
 	in.call.inst = in
@@ -368,28 +449,35 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	if r.ContentLength > w.lim.MaxRequestBody {
 		return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
 	}
+	if hasBody(r) {
+		// Read it all before taking an instance: a slow client must not
+		// hold one.
+		body, res, ok := w.readBody(r)
+		if !ok {
+			return w.fail(res)
+		}
+		defer w.releaseBody(body)
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.Body = body
+		r = r2
+	}
 	if w.kind == kindCommand {
 		return w.serveCGI(rw, r, host)
 	}
 	in, err := w.acquire(r.Context())
 	if err != nil {
-		if errors.Is(err, errWorkerClosed) || r.Context().Err() != nil {
-			return w.fail(Result{Outcome: OutcomeCanceled, Err: err})
-		}
-		return w.fail(Result{Outcome: OutcomeException, Err: err}) // a new instance failed to start
+		return w.fail(w.unavailable(r, err))
 	}
 	c := &in.call
 	c.reset(r, host)
-	in.meter.begin(w.lim.CPU)
-	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
-	ctxNext := in.stack[0]
-	if err == nil && uint32(ctxNext)&1 == 1 {
-		if next == nil {
-			next = http.NotFoundHandler()
-		}
-		err = w.runNext(in, rw, next, uint32(ctxNext>>32))
+	in.memory.begin()
+	if err := in.sched.enter(r.Context(), in.shares); err != nil {
+		w.release(in, true)
+		return w.fail(w.unavailable(r, err))
 	}
-	fired, used := in.meter.stop()
+	in.running = true
+	ctxNext, fired, used, err := w.invoke(in, rw, next)
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
 	if err != nil {
 		res = w.classify(in, res, fired, err)
@@ -406,13 +494,47 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	if uint32(ctxNext)&1 == 0 || c.bufferedNext {
 		writeBuffered(rw, c)
 	}
-	if c.subrefused {
+	switch {
+	case in.memory.refusedSince():
+		// The guest handled a memory.grow refused at the plan's cap.
+		res.Outcome, res.Detail = OutcomeExceededMemory, w.detail(Result{Outcome: OutcomeExceededMemory})
+	case c.subrefused:
 		res.Outcome = OutcomeExceededSubrequests
 	}
 	// An instance whose interrupt fired as it returned cannot be reused:
 	// its flag is (or is about to be) set and its interrupt is spent.
 	w.release(in, !fired && !w.memoryHigh(in))
 	return res
+}
+
+// invoke runs handle_request (and next, and handle_response) on an
+// instance holding a run slot, under the CPU budget, and gives the slot
+// back, even if something panics.
+func (w *Worker) invoke(in *instance, rw http.ResponseWriter, next http.Handler) (ctxNext uint64, fired bool, used time.Duration, err error) {
+	defer in.abandon()
+	in.meter.begin(w.lim.CPU)
+	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
+	ctxNext = in.stack[0]
+	if err == nil && uint32(ctxNext)&1 == 1 {
+		if next == nil {
+			next = http.NotFoundHandler()
+		}
+		err = w.runNext(in, rw, next, uint32(ctxNext>>32))
+	}
+	fired, used = in.endRun()
+	return ctxNext, fired, used, err
+}
+
+// unavailable is the Result of a request that got no instance or no run
+// slot.
+func (w *Worker) unavailable(r *http.Request, err error) Result {
+	switch {
+	case errors.Is(err, errBusy):
+		return Result{Outcome: OutcomeBusy, Err: err}
+	case errors.Is(err, errWorkerClosed) || r.Context().Err() != nil:
+		return Result{Outcome: OutcomeCanceled, Err: err}
+	}
+	return Result{Outcome: OutcomeException, Err: err} // a new instance failed to start
 }
 
 // runNext dispatches to next and then to handle_response if exported. With
@@ -432,7 +554,7 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 			req.Header.Del("Content-Length")
 		}
 	}
-	in.meter.pause()
+	in.pauseRun()
 	if in.handleResponse != nil && in.features&featureBufferResponse != 0 {
 		// next writes into the guest's response (headers it set in
 		// handle_request included); writeBuffered sends it afterwards.
@@ -454,7 +576,7 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 		c.bodyFromNext = true
 		c.bodyRead = 0
 		if c.respTooLarge {
-			in.meter.resume()
+			in.resumeRun()
 			return errResponseBodyTooLarge
 		}
 		if !bw.wrote {
@@ -471,7 +593,7 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 		c.body.Reset()
 		c.responseFinal = true
 	}
-	in.meter.resume()
+	in.resumeRun()
 	if in.handleResponse == nil {
 		return nil
 	}
@@ -562,7 +684,7 @@ func (w *Worker) classify(in *instance, res Result, fired bool, err error) Resul
 	case errors.As(err, &exit) && exit.ExitCode() == 0 && w.kind == kindCommand:
 		res.Outcome = OutcomeOK
 		res.Err = nil
-	case w.memoryHigh(in):
+	case in.memory.refusedSince() || w.memoryHigh(in):
 		res.Outcome = OutcomeExceededMemory
 	default:
 		res.Outcome = OutcomeException
@@ -585,6 +707,15 @@ func (w *Worker) fail(res Result) Result {
 		res.Status, res.Code, res.Message = http.StatusRequestEntityTooLarge, "request_too_large", "the request body exceeds the size limit"
 	case OutcomeCanceled:
 		res.Status, res.Code, res.Message = http.StatusServiceUnavailable, "worker_unavailable", "the worker is busy"
+	case OutcomeBusy:
+		res.Status, res.Code, res.Message = http.StatusServiceUnavailable, "worker_busy", "the server is too busy to run the worker; retry shortly"
+	case OutcomeClientError:
+		var ce *clientError
+		if errors.As(res.Err, &ce) && ce.timedOut() {
+			res.Status, res.Code, res.Message = http.StatusRequestTimeout, "request_timeout", "the request body was not received in time"
+		} else {
+			res.Status, res.Code, res.Message = http.StatusBadRequest, "request_body_incomplete", "the request body was not received completely"
+		}
 	default:
 		res.Status, res.Code, res.Message = http.StatusInternalServerError, "worker_exception", "the worker failed"
 	}
@@ -609,6 +740,16 @@ func (w *Worker) detail(res Result) string {
 			return "worker was replaced while the request waited for it"
 		}
 		return "request canceled before the worker answered"
+	case OutcomeBusy:
+		if errors.Is(res.Err, errBodiesFull) {
+			return "worker not run: too many request bodies were being received"
+		}
+		return "worker not run: the request waited " + millis(w.rt.cfg.QueueTimeout) + " for a turn to run"
+	case OutcomeClientError:
+		if res.Status == http.StatusRequestTimeout {
+			return "worker not run: the client did not send its request body in time"
+		}
+		return "worker not run: the client did not send its whole request body"
 	}
 	return "worker failed: " + cause(res.Err)
 }

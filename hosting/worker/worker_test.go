@@ -404,11 +404,13 @@ func TestServe(t *testing.T) {
 			},
 		},
 		{
+			// The guest answers, but the refusal is a violation, counted
+			// and logged as exceededMemory.
 			name:        "memory.grow past the cap fails in the guest",
 			guest:       "grow",
 			lim:         Limits{MemoryBytes: 1 << 20},
 			wantStatus:  200,
-			wantOutcome: OutcomeOK,
+			wantOutcome: OutcomeExceededMemory,
 			check:       bodyIs("refused"),
 		},
 		{

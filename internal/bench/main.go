@@ -8,6 +8,7 @@
 //	go run ./internal/bench git      # git push of a 10,000-file / 200 MB repository (time, RSS), then one-file pushes vs pier deploy
 //	go run ./internal/bench ratelimit # edge static req/s with per-site rate limits on vs off, same run
 //	go run ./internal/bench gc       # garbage collection of 1,000 tenants × 10 deployments × 1,000 files (time, peak heap)
+//	go run ./internal/bench neighbour # a tenant's static p99 while another tenant's runaway workers and slow bodies attack, vs quiet
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
@@ -25,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc|neighbour")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -42,6 +43,8 @@ func main() {
 		err = benchRateLimit(ctx)
 	case "worker":
 		err = benchWorker(ctx)
+	case "neighbour":
+		err = benchNeighbour(ctx)
 	case "deploy":
 		err = benchDeploy(ctx)
 	case "memory":

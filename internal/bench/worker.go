@@ -199,7 +199,7 @@ func benchWorker(ctx context.Context) error {
 			o.lang, o.site, o.path, r.ReqPerSec, r.P99, r.ReqPerSec/n.ReqPerSec, r.Errors)
 	}
 	fmt.Println("  (target for the hello-world /api/ping: ≥ 0.7× native)")
-	fmt.Println("  CPU-bound guest with limits vs without, and runaway stop latency: go test -run '^$' -bench 'ServeCPUBound|RunawayStop|ColdStart' ./hosting/worker")
+	fmt.Println("  CPU-bound guest with limits vs without, and runaway stop latency: go test -run '^$' -bench 'ServeCPUBound|RunawayStop|ColdStart|ConcurrentRunaways' ./hosting/worker")
 	return nil
 }
 

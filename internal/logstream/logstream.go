@@ -42,6 +42,7 @@ const (
 	OutcomeError            = "error"              // the edge failed (storage, workers off, a bad path); Message says which
 	OutcomeCanceled         = "canceled"           // the client left before the answer
 	OutcomeRateLimited      = "rate_limited"       // 429: over the site's request rate on this node
+	OutcomeClientError      = "client_error"       // the client did not send its request body in time (408) or completely (400); the worker did not run
 )
 
 // Event is one entry of a site's stream.

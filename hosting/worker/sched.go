@@ -1,0 +1,293 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fair sharing of the node between tenants.
+//
+// Compiled guest code holds its P (GOMAXPROCS slot) while it computes and
+// has no Go safe point. With as many spinning guests as Ps, nothing else
+// runs: not the Go check of their CPU budgets (only the kernel backstop
+// stops them), not the static requests of other tenants. So at most
+// Config.MaxRunning guests compute at once (default GOMAXPROCS−1, at least
+// one): a request's guest runs only while it holds a run slot, and gives
+// the slot back while it waits on the host (a fetch, an asset, next). A
+// free slot goes to a guest resuming after such a wait first, then to the
+// waiting request whose tenant, then whose site, holds the fewest slots,
+// then to the longest waiting: a site or tenant with many requests queued
+// cannot keep others out, and another tenant's request waits at most for
+// one running guest's budget. A request that waits longer than
+// Config.QueueTimeout for a slot is refused (OutcomeBusy, 503 worker_busy).
+
+// errBusy: no run slot (or no room for the request body) in time.
+var errBusy = errors.New("worker: the node is busy running other workers")
+
+// Owner is whom a Worker's guest executions are charged to for fair
+// sharing of the node: at most Config.MaxRunning guests run at once, and
+// free run slots go first to the tenants, then the sites, holding the
+// fewest. The edge passes the site's tenant and name. A zero Owner makes
+// the Worker its own tenant and site.
+type Owner struct {
+	Tenant string
+	Site   string
+}
+
+// anonymousOwners numbers the Workers created with a zero Owner.
+var anonymousOwners atomic.Uint64
+
+// withDefaults gives a zero Owner a name of its own.
+func (o Owner) withDefaults() Owner {
+	if o.Tenant == "" && o.Site == "" {
+		id := "\x00worker-" + strconv.FormatUint(anonymousOwners.Add(1), 10)
+		return Owner{Tenant: id, Site: id}
+	}
+	return o
+}
+
+// scheduler hands out the run slots. Its methods are safe for concurrent
+// use.
+type scheduler struct {
+	slots   int
+	timeout time.Duration
+
+	mu      sync.Mutex
+	running int
+	seq     uint64            // counts grants
+	tenants map[string]*share // tenants with a live Worker
+	sites   map[string]*share // sites with a live Worker
+	queue   []*runWaiter      // in arrival order
+}
+
+// share is what one tenant or site holds and waits for; guarded by
+// scheduler.mu.
+type share struct {
+	held, waiting int
+	last          uint64 // scheduler.seq of its latest grant
+	refs          int    // Workers charged to it
+}
+
+// runShare is a Worker's place in the scheduler: the shares of its
+// tenant and its site, looked up once when the Worker is created.
+type runShare struct{ tenant, site *share }
+
+// runWaiter is a guest waiting for a run slot.
+type runWaiter struct {
+	rs      runShare
+	resume  bool          // resuming after a wait on the host: goes first
+	ready   chan struct{} // closed when granted
+	granted bool          // guarded by scheduler.mu
+}
+
+func newScheduler(slots int, timeout time.Duration) *scheduler {
+	return &scheduler{slots: slots, timeout: timeout, tenants: map[string]*share{}, sites: map[string]*share{}}
+}
+
+// register returns the shares of o for a new Worker; unregister them
+// when it closes.
+func (s *scheduler) register(o Owner) runShare {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	get := func(m map[string]*share, key string) *share {
+		sh := m[key]
+		if sh == nil {
+			sh = &share{}
+			m[key] = sh
+		}
+		sh.refs++
+		return sh
+	}
+	return runShare{tenant: get(s.tenants, o.Tenant), site: get(s.sites, o.Site)}
+}
+
+// unregister drops a closed Worker's shares: a share no Worker uses any
+// more is forgotten (requests still running keep their pointer).
+func (s *scheduler) unregister(o Owner, rs runShare) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop := func(m map[string]*share, key string, sh *share) {
+		if sh.refs--; sh.refs == 0 && m[key] == sh {
+			delete(m, key)
+		}
+	}
+	drop(s.tenants, o.Tenant, rs.tenant)
+	drop(s.sites, o.Site, rs.site)
+}
+
+// enter takes a run slot, waiting for one at most the scheduler's timeout
+// (errBusy) or until ctx is done.
+func (s *scheduler) enter(ctx context.Context, rs runShare) error {
+	wt := s.wait(rs, false)
+	if wt == nil {
+		return nil
+	}
+	timer := time.NewTimer(s.timeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-wt.ready:
+		return nil
+	case <-timer.C:
+		err = errBusy
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if s.cancel(wt) {
+		return err
+	}
+	return nil // granted meanwhile: keep it
+}
+
+// reenter takes a run slot back for a guest resuming after a wait on the
+// host. It goes ahead of new requests and does not time out: every guest
+// holding a slot gives it back within its CPU budget.
+func (s *scheduler) reenter(rs runShare) {
+	if wt := s.wait(rs, true); wt != nil {
+		<-wt.ready
+	}
+}
+
+// wait grants a slot at once (nil) or queues a waiter.
+func (s *scheduler) wait(rs runShare, resume bool) *runWaiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running < s.slots && len(s.queue) == 0 {
+		s.grantLocked(rs)
+		return nil
+	}
+	rs.tenant.waiting++
+	rs.site.waiting++
+	wt := &runWaiter{rs: rs, resume: resume, ready: make(chan struct{})}
+	s.queue = append(s.queue, wt)
+	return wt
+}
+
+// cancel removes a waiter that gave up; it reports false if the waiter
+// was granted a slot meanwhile (the caller then holds it).
+func (s *scheduler) cancel(wt *runWaiter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if wt.granted {
+		return false
+	}
+	for i, q := range s.queue {
+		if q == wt {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			break
+		}
+	}
+	wt.rs.tenant.waiting--
+	wt.rs.site.waiting--
+	return true
+}
+
+// leave gives a slot back and hands free slots to waiters.
+func (s *scheduler) leave(rs runShare) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running--
+	rs.tenant.held--
+	rs.site.held--
+	for s.running < s.slots && len(s.queue) > 0 {
+		i := s.pickLocked()
+		wt := s.queue[i]
+		s.queue = append(s.queue[:i], s.queue[i+1:]...)
+		wt.rs.tenant.waiting--
+		wt.rs.site.waiting--
+		s.grantLocked(wt.rs)
+		wt.granted = true
+		close(wt.ready)
+	}
+	if len(s.queue) == 0 && cap(s.queue) > 1024 {
+		s.queue = nil // a burst is over: let its backing array go
+	}
+}
+
+// pickLocked chooses the next waiter: a resuming guest first, then the
+// one whose tenant, then whose site, holds the fewest slots and was
+// served longest ago, then the longest waiting. Tenants with requests
+// waiting thus take turns, however many each has queued.
+func (s *scheduler) pickLocked() int {
+	better := func(a, b *runWaiter) bool {
+		if a.resume != b.resume {
+			return a.resume
+		}
+		for _, p := range [2][2]*share{{a.rs.tenant, b.rs.tenant}, {a.rs.site, b.rs.site}} {
+			x, y := p[0], p[1]
+			if x == y {
+				continue
+			}
+			if x.held != y.held {
+				return x.held < y.held
+			}
+			if x.last != y.last {
+				return x.last < y.last
+			}
+		}
+		return false
+	}
+	best := 0
+	for i := 1; i < len(s.queue); i++ {
+		if better(s.queue[i], s.queue[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+func (s *scheduler) grantLocked(rs runShare) {
+	s.running++
+	s.seq++
+	rs.tenant.held++
+	rs.tenant.last = s.seq
+	rs.site.held++
+	rs.site.last = s.seq
+}
+
+// bodyBudget bounds the request bodies buffered ahead of running a guest:
+// Config.MaxBufferedBodies bytes on the node, a quarter of that per site,
+// so that clients sending bodies slowly hold no instance and cannot make
+// the node hold MaxRequestBody per connection. Its methods are safe for
+// concurrent use.
+type bodyBudget struct {
+	max, perSite int64
+
+	mu     sync.Mutex
+	used   int64
+	bySite map[string]int64
+}
+
+func newBodyBudget(max int64) *bodyBudget {
+	return &bodyBudget{max: max, perSite: max / 4, bySite: map[string]int64{}}
+}
+
+// take reserves n bytes for site; false if the node or the site is at its
+// bound.
+func (b *bodyBudget) take(site string, n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max || b.bySite[site]+n > b.perSite {
+		return false
+	}
+	b.used += n
+	b.bySite[site] += n
+	return true
+}
+
+// give releases n bytes of site.
+func (b *bodyBudget) give(site string, n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.bySite[site] -= n; b.bySite[site] <= 0 {
+		delete(b.bySite, site)
+	}
+}
