@@ -139,6 +139,7 @@ export const outcomeOptions: [string, string][] = [
   ['error', 'Edge error'],
   ['canceled', 'Canceled'],
   ['rate_limited', 'Rate limited'],
+  ['client_error', 'Client error (body)'],
   ['ok', 'Worker: ok'],
   ['exception', 'Worker: exception'],
   ['exceededCpu', 'Worker: CPU limit'],
