@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -452,4 +454,42 @@ func (s *server) waitOutput(want string) {
 		}
 		return nil
 	})
+}
+
+// logFollower is `pier logs --site S --json` running beside a test: the
+// lines it printed so far.
+type logFollower struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// Lines returns a copy of the lines printed so far.
+func (f *logFollower) Lines() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.lines)
+}
+
+// followLogs starts `pier logs --site site --json` until the test ends.
+func (s *server) followLogs(site string) *logFollower {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, pierBin(t), "logs", "--site", site, "--json")
+	cmd.Env = append(os.Environ(), "PIER_API="+s.API, "PIER_TOKEN="+s.Token)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f := &logFollower{}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f.mu.Lock()
+			f.lines = append(f.lines, sc.Text())
+			f.mu.Unlock()
+		}
+	}()
+	return f
 }

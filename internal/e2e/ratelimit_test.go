@@ -1,17 +1,12 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pierhq/pier/internal/testenv"
@@ -73,34 +68,13 @@ func TestRateLimit(t *testing.T) {
 	}
 
 	// The live log: follow busy, and request until a refusal comes through.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := exec.CommandContext(ctx, pierBin(t), "logs", "--site", "busy", "--json")
-	logs.Env = append(os.Environ(), "PIER_API="+s.API, "PIER_TOKEN="+s.Token)
-	out, _ := logs.StdoutPipe()
-	if err := logs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		lines []string
-	)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-		}
-	}()
+	logs := s.followLogs("busy")
 	refused := 1
 	testenv.WaitFor(t, testenv.Patience, func() error {
 		if s.get("busy.localhost", "/").Status == 429 {
 			refused++
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, l := range lines {
+		for _, l := range logs.Lines() {
 			if strings.Contains(l, `"outcome":"rate_limited"`) && strings.Contains(l, `"status":429`) {
 				return nil
 			}

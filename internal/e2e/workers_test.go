@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -106,40 +104,17 @@ func TestHostileWorker(t *testing.T) {
 	s.pier("deploy", writeSite(t, map[string]string{"index.html": "neighbour"}), "--site", "good")
 
 	// Follow evil's log stream.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := exec.CommandContext(ctx, pierBin(t), "logs", "--site", "evil", "--json")
-	logs.Env = append(os.Environ(), "PIER_API="+s.API, "PIER_TOKEN="+s.Token)
-	out, _ := logs.StdoutPipe()
-	if err := logs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		lines []string
-	)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-		}
-	}()
+	logs := s.followLogs("evil")
 	// The stream is subscribed once a request's invocation comes through;
 	// what follows is judged by the lines after these.
 	testenv.WaitFor(t, testenv.Patience, func() error {
 		s.get("evil.localhost", "/ok")
-		mu.Lock()
-		defer mu.Unlock()
-		if !strings.Contains(strings.Join(lines, "\n"), `"outcome":"ok"`) {
+		if !strings.Contains(strings.Join(logs.Lines(), "\n"), `"outcome":"ok"`) {
 			return errors.New("pier logs shows no invocation of /ok")
 		}
 		return nil
 	})
-	mu.Lock()
-	subscribed := len(lines)
-	mu.Unlock()
+	subscribed := len(logs.Lines())
 
 	// The neighbour is hammered throughout.
 	stop := make(chan struct{})
@@ -191,9 +166,7 @@ func TestHostileWorker(t *testing.T) {
 	}
 
 	testenv.WaitFor(t, testenv.Patience, func() error {
-		mu.Lock()
-		joined := strings.Join(lines[subscribed:], "\n")
-		mu.Unlock()
+		joined := strings.Join(logs.Lines()[subscribed:], "\n")
 		// /grow answers, but its refused memory.grow is a violation too.
 		if !strings.Contains(joined, "exceededCpu") || !strings.Contains(joined, `"outcome":"ok"`) ||
 			!strings.Contains(joined, `"outcome":"exceededMemory"`) {
@@ -202,9 +175,7 @@ func TestHostileWorker(t *testing.T) {
 		return nil
 	})
 	// A CPU kill is said once, in words: no trap, no stack trace.
-	mu.Lock()
-	joined := strings.Join(lines, "\n")
-	mu.Unlock()
+	joined := strings.Join(logs.Lines(), "\n")
 	if !cpuKill.MatchString(joined) || strings.Contains(joined, "stack trace") || strings.Contains(joined, "exceededCpu: wasm error") {
 		t.Errorf("log stream does not say the CPU limit was exceeded in words; got:\n%s", joined)
 	}
