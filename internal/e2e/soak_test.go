@@ -24,17 +24,7 @@ import (
 // a reader seeing a version older than one already seen after activation,
 // or memory/goroutines that keep growing.
 func TestSoak(t *testing.T) {
-	if os.Getenv("PIER_SOAK") != "1" {
-		t.Skip("soak: set PIER_SOAK=1 (make soak)")
-	}
-	duration := 10 * time.Minute
-	if v := os.Getenv("PIER_SOAK_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("PIER_SOAK_DURATION: %v", err)
-		}
-		duration = d
-	}
+	duration := soakDuration(t)
 	s := startPier(t, "", []string{"--pprof"})
 	s.pier("tenants", "create", "acme", "--plan", "pro")
 	// The readers ask as fast as they can: the tenant's request rate is
@@ -266,4 +256,21 @@ func goroutines(t *testing.T, api string) int {
 		t.Fatalf("goroutine profile header %q", line)
 	}
 	return n
+}
+
+// soakDuration skips the test unless PIER_SOAK=1 (make soak) and returns
+// PIER_SOAK_DURATION (default 10m).
+func soakDuration(t *testing.T) time.Duration {
+	if os.Getenv("PIER_SOAK") != "1" {
+		t.Skip("soak: set PIER_SOAK=1 (make soak)")
+	}
+	duration := 10 * time.Minute
+	if v := os.Getenv("PIER_SOAK_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("PIER_SOAK_DURATION: %v", err)
+		}
+		duration = d
+	}
+	return duration
 }

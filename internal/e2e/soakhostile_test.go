@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -28,17 +27,7 @@ import (
 // against 64 adversarial run_worker_first patterns, requests carrying both
 // Content-Length and Transfer-Encoding, and creating sites past its quota.
 func TestSoakHostile(t *testing.T) {
-	if os.Getenv("PIER_SOAK") != "1" {
-		t.Skip("soak: set PIER_SOAK=1 (make soak)")
-	}
-	duration := 10 * time.Minute
-	if v := os.Getenv("PIER_SOAK_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("PIER_SOAK_DURATION: %v", err)
-		}
-		duration = d
-	}
+	duration := soakDuration(t)
 	wat2wasm, err := exec.LookPath("wat2wasm")
 	if err != nil {
 		t.Fatal("wat2wasm not found: run make examples (installs wabt)")
