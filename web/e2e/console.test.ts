@@ -264,7 +264,7 @@ it('budgets: first-load JavaScript, time to an interactive sites list, own origi
 it('a list longer than a page shows the first page and loads the next with next_cursor', async () => {
   const many = await startPier();
   try {
-    await many.api('POST', '/tenants', { name: 'many' });
+    await many.api('POST', '/tenants', { name: 'many', limits: { sites: 200 } }); // more than the free plan's 10
     const names = Array.from({ length: 105 }, (_, i) => `site-${String(i).padStart(3, '0')}`);
     for (const name of names) await many.api('POST', '/sites', { name, tenant: 'many' });
     const s = await openBrowser(1440);
