@@ -322,3 +322,39 @@ func race(t *testing.T, nodes []*node, writers, deploys int) {
 		t.Errorf("the sweepers deleted %d deployments and %d objects during the race: it proves nothing", total.Deployments, total.Objects)
 	}
 }
+
+// TestRulesFilesAreKept: a kept deployment's _headers and _redirects live
+// on as text in its config, not in its manifest; their blobs are kept
+// too, so the next deploy of the same rules uploads nothing.
+func TestRulesFilesAreKept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	blobs := fsBackend(t)
+	n := newNode(t, sqliteStore(t), blobs, "a")
+	n.gc.ZeroGrace = true
+	n.gc.Grace = 0
+	tn := tenant(t, n.store, "acme", 2)
+	st := site(t, n.store, tn, "blog")
+	fs := files{"/index.html": page("a"), "/_redirects": "/old /new 301\n", "/_headers": "/*\n  X-Test: 1\n"}
+	if _, err := n.deploy(ctx, tn, st, fs, true); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := n.gc.Run(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Blobs != 0 {
+		t.Errorf("collected %d blobs of a live deployment (its rules files?)", rep.Blobs)
+	}
+	m := assets.Manifest{}
+	for p, c := range fs {
+		m[p] = assets.Entry{Hash: assets.Hash(tn.Salt, []byte(c)), Size: int64(len(c))}
+	}
+	up, err := n.api.StartUpload(ctx, st, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(up.Missing) != 0 {
+		t.Errorf("a redeploy of the same files after a sweep must upload %v", up.Missing)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pierhq/pier/assets"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -181,6 +182,14 @@ func (s *Sweeper) sweepSite(ctx context.Context, t tenants.Tenant, site tenants.
 		}
 		if d.Worker != "" {
 			refs.add(d.Worker)
+		}
+		// The rules files live on as text in the deployment's config, not
+		// in its manifest: their blobs (the same bytes) are kept too, so
+		// that the next deploy does not upload them again.
+		for _, text := range []string{d.Config.Headers, d.Config.Redirects} {
+			if text != "" {
+				refs.add(assets.Hash(t.Salt, []byte(text)))
+			}
 		}
 	}
 	return nil
