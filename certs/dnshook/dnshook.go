@@ -52,7 +52,9 @@ type Config struct {
 	// DefaultTimeout.
 	Timeout time.Duration
 	// Client sends the requests. Default: a client with no other timeout
-	// than Timeout.
+	// than Timeout, on a transport of its own (so that what closes
+	// http.DefaultTransport's connections, such as an httptest server
+	// shutting down, cannot break a call in flight).
 	Client *http.Client
 }
 
@@ -79,7 +81,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{}
+		cfg.Client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	return &Provider{cfg: cfg, base: strings.TrimSuffix(cfg.URL, "/")}, nil
 }
