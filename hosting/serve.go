@@ -347,22 +347,28 @@ func (x *exchange) blobError(f *file, vr *variant, err error) {
 	x.fail(errBadGateway)
 }
 
-// publishRequest publishes the request event of an exchange the worker
-// did not answer; start is when ServeHTTP began.
-func (x *exchange) publishRequest(start time.Time) {
+// requestEvent is the live log's request event of this exchange, as far
+// as it went; start is when ServeHTTP began. The caller sets its outcome.
+func (x *exchange) requestEvent(start time.Time) logstream.Event {
 	end := x.e.now()
-	site := x.v.usage.site
-	ev := logstream.Event{
+	return logstream.Event{
 		Time:       end,
-		Site:       site,
+		Site:       x.v.usage.site,
 		Kind:       logstream.KindRequest,
 		Method:     x.r.Method,
 		Path:       x.r.URL.Path,
 		Status:     x.status,
 		DurationMs: float64(end.Sub(start)) / float64(time.Millisecond),
 		BytesOut:   x.bytes,
-		Outcome:    x.outcome,
 	}
+}
+
+// publishRequest publishes the request event of an exchange the worker
+// did not answer; start is when ServeHTTP began.
+func (x *exchange) publishRequest(start time.Time) {
+	site := x.v.usage.site
+	ev := x.requestEvent(start)
+	ev.Outcome = x.outcome
 	switch {
 	case x.status == 0:
 		ev.Outcome = logstream.OutcomeCanceled // the client left first

@@ -342,19 +342,8 @@ func (x *exchange) notInvoked(res *worker.Result, start time.Time) {
 		x.invoked = true // nothing to publish: ServeHTTP need not look
 		return
 	}
-	end := e.now()
-	ev := logstream.Event{
-		Time:       end,
-		Site:       site,
-		Kind:       logstream.KindRequest,
-		Method:     x.r.Method,
-		Path:       x.r.URL.Path,
-		Status:     x.status,
-		DurationMs: float64(end.Sub(start)) / float64(time.Millisecond),
-		BytesOut:   x.bytes,
-		Outcome:    logstream.OutcomeClientError,
-		Message:    res.Detail,
-	}
+	ev := x.requestEvent(start)
+	ev.Outcome, ev.Message = logstream.OutcomeClientError, res.Detail
 	if res.Outcome == worker.OutcomeBusy {
 		ev.Outcome = logstream.OutcomeError
 		ev.Message = res.Detail + " (" + res.Code + ")"
