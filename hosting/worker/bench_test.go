@@ -137,7 +137,7 @@ func BenchmarkServeCPUBound(b *testing.B) {
 		work := in.mod.ExportedFunction("work")
 		b.ResetTimer()
 		for b.Loop() {
-			in.meter.begin(time.Minute)
+			in.meter.begin(time.Minute, true)
 			_, err := work.Call(in.ctx, rounds)
 			in.meter.stop()
 			if err != nil {

@@ -51,7 +51,7 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	c.reset(r, host)
 	c.reqBody, c.reqEOF = nil, true
 	stderr.c = c
-	fired, used, busy := in.run(r.Context(), w.lim.CPU, func() {
+	fired, used, busy := in.run(r.Context(), w.lim.CPU, true, func() {
 		err = mod.ExportedFunction(exportStart).CallWithStack(in.ctx, in.stack[:])
 	})
 	if busy != nil {

@@ -1,12 +1,16 @@
 package worker
 
 import (
+	"context"
+	"errors"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/pierhq/pier/hosting/worker/internal/wasmrewrite"
 )
 
 // meter enforces a CPU budget on one instance. The budget counts the CPU
@@ -14,110 +18,75 @@ import (
 // a guest whose thread is preempted on a busy machine is not charged for
 // the wait; it is paused while the guest waits on I/O. The goroutine stays
 // on its thread while the meter runs (runtime.LockOSThread), which compiled
-// guest code does anyway. When the budget is used up the instance's
-// interrupt global is set and the instrumented guest traps at its next
-// function entry or loop header.
+// guest code does anyway.
 //
-// A Go timer checks the CPU clock when the budget would be spent if the
-// guest had run all along, and again after what remains. On Linux a kernel
-// timer (kernelTimer) is the backstop: it sets the flag itself when no
-// check has run for hardStop of wall-clock time, so a guest is stopped even
-// when the Go scheduler cannot run the check (a stop-the-world pause
-// waiting on a spinning guest, or every P running one). One meter serves an instance
-// for its whole life; calls other than expire come from the goroutine
-// running the guest.
+// The instrumented guest calls the interrupt function (interrupted) at its
+// next function entry or loop header once the instance's interrupt global
+// is set. On Linux a kernel timer (kernelTimer) sets it at least every
+// checkEvery while the guest runs, whatever the Go scheduler does: the
+// interrupt function then reads the thread's CPU clock and stops the guest
+// if the budget is spent, else lets it go on. So a guest is stopped within
+// about checkEvery of its budget however many guests run at once, and a
+// stop-the-world pause of the garbage collector waits at most about
+// checkEvery for a running guest, where it would otherwise wait for the
+// guest to return (up to its whole budget, holding up every goroutine of
+// the process). Without the kernel timer (not Linux, or wazero's
+// internals differ) a Go timer checks the CPU clock and sets the flag
+// when the budget is spent; a stop-the-world pause can hold it up. One
+// meter serves an instance for its whole life; calls other than expire
+// come from the goroutine running the guest.
 type meter struct {
 	interrupt api.MutableGlobal
-	kt        *kernelTimer // nil: no backstop (not Linux, or wazero's internals differ)
-	timer     *time.Timer  // the CPU check
+	kt        *kernelTimer // nil: the Go timer checks the budget
+	timer     *time.Timer  // the Go check, without kt
 
 	mu       sync.Mutex
 	running  bool
-	fired    bool // the flag was (or may have been) set
+	fired    bool // the flag was set to stop the guest
 	clock    threadClock
 	cpuStart time.Duration // clock at resume
 	resumed  time.Time     // wall clock at resume
-	hardAt   time.Time     // when the backstop fires (with kt)
+	yielded  time.Time     // wall clock at resume or the last yield
+	yield    bool          // the guest yields every yieldEvery (begin)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
-	checkAt  time.Time // when the Go check is due
 }
 
-// hardStop is the wall-clock backstop for rem of CPU budget: rem plus
-// half of it, at least 10 ms (or twice how late the Go checks ran lately,
-// up to 15 ms) and at most 50 ms more. It stands in for a Go check that
-// cannot run: with a single P (GOMAXPROCS=1) compiled guest code holds
-// the P, and with any number of Ps a stop-the-world pause of the garbage
-// collector that begins while a guest spins waits for the guest and holds
-// up every goroutine, the checks and the edge's static requests included,
-// until the backstop fires. So it is tight. A check that runs pushes it
-// out (expire), so a thread preempted on a busy machine is still judged
-// by the CPU time it used, unless no check could run for that slack past
-// its time (then the guest is stopped having used less than its budget):
-// on a machine so busy that the checks run late, the slack grows with
-// their lateness.
-func (m *meter) hardStop(now time.Time, rem time.Duration) time.Duration {
-	late := min(2*recentLateness(now), maxLateSlack)
-	return rem + min(max(rem/2, minBackstopSlack, late), maxBackstopSlack)
-}
+// yieldEvery is how long a guest computes before its interrupt function
+// lets the goroutines queued on its P run (runtime.Gosched). Yielding
+// lowers a neighbour's p99 latency while runaways run (about halves it:
+// go run ./internal/bench neighbour) and costs the guest the time they
+// run (little of its CPU time: the budget counts its thread's).
+const yieldEvery = 2 * time.Millisecond
 
-// Bounds of how much wall-clock time past the remaining budget the kernel
-// backstop waits for a Go check (the kernel timer may fire up to
-// kernelTimerSlack later still).
-const (
-	minBackstopSlack = 10 * time.Millisecond
-	maxBackstopSlack = 50 * time.Millisecond
-	// maxLateSlack bounds what late checks add: a check held up by a
-	// collection's pause is late too, and a wider backstop makes the
-	// next such pause longer.
-	maxLateSlack = 15 * time.Millisecond
-)
-
-// lateness is the largest delay of a Go check past its due time noted in
-// the current latenessPeriod (lateNs, in ns), shared by the meters of the
-// process; lateAt is when that period began (Unix ns). Races between
-// meters are benign: a lateness may be lost or kept a period longer.
-var lateNs, lateAt atomic.Int64
-
-// latenessPeriod is how long a noted lateness widens the backstop.
-const latenessPeriod = 10 * time.Second
-
-// noteLateness records that a check ran late past its due time.
-func noteLateness(now time.Time, late time.Duration) {
-	if late <= 0 {
-		return
-	}
-	n := now.UnixNano()
-	if n-lateAt.Load() > int64(latenessPeriod) {
-		lateAt.Store(n)
-		lateNs.Store(int64(late))
-		return
-	}
-	if int64(late) > lateNs.Load() {
-		lateNs.Store(int64(late))
-	}
-}
-
-// recentLateness is the lateness noted in the last latenessPeriod.
-func recentLateness(now time.Time) time.Duration {
-	if now.UnixNano()-lateAt.Load() > int64(latenessPeriod) {
-		return 0
-	}
-	return time.Duration(lateNs.Load())
-}
+// checkEvery is how often, in wall-clock time, the kernel timer sends a
+// running guest to the interrupt function. It bounds how long a
+// stop-the-world pause waits for the guest and how far past its budget
+// the guest runs; each check costs the guest a few µs (two system calls
+// and a yield to the scheduler).
+const checkEvery = time.Millisecond
 
 func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
 	m := &meter{interrupt: interrupt, kt: kt}
-	m.timer = time.AfterFunc(time.Hour, m.expire)
-	m.timer.Stop()
+	if kt == nil {
+		m.timer = time.AfterFunc(time.Hour, m.expire)
+		m.timer.Stop()
+	}
 	return m
 }
 
-// begin starts a new budget (running) and clears the interrupt. It must
-// not be called after the meter fired: such an instance is discarded.
-func (m *meter) begin(budget time.Duration) {
+// begin starts a new budget (running). It must not be called after the
+// meter fired: such an instance is discarded. A guest that yields lets
+// the goroutines queued on its P run every yieldEvery; requests do, the
+// instance's start-up (_initialize) does not: that is part of the first
+// request's latency, and yielding there slowed a standard-Go guest's cold
+// start by half (BenchmarkColdStart).
+func (m *meter) begin(budget time.Duration, yield bool) {
 	m.mu.Lock()
-	m.interrupt.Set(0)
+	m.yield = yield
+	if m.kt == nil {
+		m.interrupt.Set(0)
+	} // with kt a set flag is a firing the guest takes at its first check
 	m.fired = false
 	m.used = 0
 	m.budget = budget
@@ -138,17 +107,17 @@ func (m *meter) resume() {
 	m.clock = currentThreadClock()
 	m.cpuStart = m.clock.now()
 	m.resumed = time.Now()
+	m.yielded = m.resumed
 	rem := m.budget - m.used
+	if m.kt != nil {
+		m.kt.start(min(rem, checkEvery))
+	}
 	if rem <= 0 || m.fired {
 		m.trip()
 		return
 	}
-	m.timer.Reset(rem)
-	m.checkAt = m.resumed.Add(rem)
-	if m.kt != nil {
-		hard := m.hardStop(m.resumed, rem)
-		m.hardAt = m.resumed.Add(hard)
-		m.kt.arm(hard)
+	if m.kt == nil {
+		m.timer.Reset(rem)
 	}
 }
 
@@ -165,18 +134,12 @@ func (m *meter) pause() {
 	if !m.running {
 		return
 	}
-	now := time.Now()
 	if m.kt != nil {
-		m.kt.disarm()
-		if !now.Before(m.hardAt) {
-			// The backstop may have expired just before it was disarmed,
-			// with the kernel's write still to come: the flag is as good
-			// as set.
-			m.fired = true
-		}
+		m.kt.stop()
+	} else {
+		m.timer.Stop()
 	}
-	m.timer.Stop()
-	if wall := now.Sub(m.resumed); wall < shortSegment {
+	if wall := time.Since(m.resumed); wall < shortSegment {
 		m.used += wall
 	} else {
 		m.used += m.clock.now() - m.cpuStart
@@ -186,44 +149,81 @@ func (m *meter) pause() {
 }
 
 // stop ends the budget: it pauses and reports whether the guest was (or
-// may have been) interrupted, and the CPU time charged.
+// may have been) stopped by the meter, and the CPU time charged.
 func (m *meter) stop() (fired bool, used time.Duration) {
 	m.pause()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.fired || m.interrupt.Get() != 0, m.used
+	return m.fired || m.kt == nil && m.interrupt.Get() != 0, m.used
 }
 
-// expire is the CPU check, on the timer's goroutine: it trips the
-// interrupt if the guest's thread has used the budget, else it checks
-// again after what remains (a late callback from an earlier segment finds
-// the same answer).
+// interrupted is the guest's call to the interrupt function, on its
+// thread, when it found the flag set. It reports whether to stop the
+// guest: the budget is spent (or the Go check found it spent). Otherwise
+// the flag was the kernel timer's periodic firing: the firing is taken
+// and the timer armed again.
+func (m *meter) interrupted() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fired || m.kt == nil || !m.running {
+		m.fired = true
+		return true
+	}
+	used := m.used + m.clock.now() - m.cpuStart
+	if used >= m.budget {
+		m.trip()
+		return true
+	}
+	m.kt.take(min(m.budget-used, checkEvery))
+	if !m.yield || time.Since(m.yielded) < yieldEvery {
+		return false
+	}
+	m.mu.Unlock()
+	// Let goroutines queued on this P run (a static request, the
+	// collector's work): the scheduler would preempt the guest only after
+	// 10 ms.
+	runtime.Gosched()
+	m.mu.Lock()
+	m.yielded = time.Now()
+	return false
+}
+
+// errCPULimit is the interrupt function's trap: the guest used its CPU
+// budget. A Go panic, so no catch in the guest can handle it.
+var errCPULimit = errors.New("worker: CPU time limit exceeded")
+
+// interruptModule provides the function that instrumented guests call
+// when they find their interrupt global set (see wasmrewrite).
+func interruptModule(rt wazero.Runtime) wazero.HostModuleBuilder {
+	return rt.NewHostModuleBuilder(wasmrewrite.InterruptModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(onInterrupt), nil, nil).Export(wasmrewrite.InterruptFunc)
+}
+
+func onInterrupt(ctx context.Context, _ api.Module, _ []uint64) {
+	if callFrom(ctx).inst.meter.interrupted() {
+		panic(errCPULimit)
+	}
+}
+
+// expire is the Go check without the kernel timer, on the timer's
+// goroutine: it trips the interrupt if the guest's thread has used the
+// budget, else it checks again after what remains (a late callback from
+// an earlier segment finds the same answer).
 func (m *meter) expire() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.running || m.fired {
 		return
 	}
-	now := time.Now()
-	noteLateness(now, now.Sub(m.checkAt))
 	used := m.used + m.clock.now() - m.cpuStart
 	if used >= m.budget {
 		m.trip()
 		return
 	}
-	rem := max(m.budget-used, 100*time.Microsecond)
-	m.timer.Reset(rem)
-	m.checkAt = now.Add(rem)
-	if m.kt != nil {
-		// The check ran: push the backstop out, so that it fires only if
-		// the next check cannot run.
-		hard := m.hardStop(now, rem)
-		m.hardAt = now.Add(hard)
-		m.kt.extend(hard)
-	}
+	m.timer.Reset(max(m.budget-used, 100*time.Microsecond))
 }
 
-// trip sets the interrupt; m.mu is held.
+// trip sets the interrupt to stop the guest; m.mu is held.
 func (m *meter) trip() {
 	m.interrupt.Set(1)
 	m.fired = true
@@ -233,7 +233,9 @@ func (m *meter) trip() {
 func (m *meter) close() {
 	m.mu.Lock()
 	m.running = false // instances are closed between requests; never mid-call
-	m.timer.Stop()
+	if m.timer != nil {
+		m.timer.Stop()
+	}
 	if m.kt != nil {
 		m.kt.close()
 	}

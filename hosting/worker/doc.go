@@ -40,37 +40,40 @@
 // wazero's WithCloseOnContextDone slows CPU-bound guests down several times,
 // so it is not used. Instead every module is rewritten at deploy time
 // (internal/wasmrewrite) so that each function entry and loop header checks
-// an exported mutable global; when the request's budget is used up the
-// global is set and the guest traps at its next check. The budget is CPU
-// time of the guest's thread (the kernel's per-thread clock), so a guest
-// preempted on a busy machine is not charged for the wait, and it is
-// paused while the guest waits on the network (pier.fetch, reading the
-// request body) or on pier.asset. A Go timer checks the clock when the
-// budget could be spent.
+// an exported mutable global and, when it is set, calls the interrupt
+// function (meter.interrupted), which stops the guest (a trap) or lets it
+// go on. The budget is CPU time of the guest's thread (the kernel's
+// per-thread clock), so a guest preempted on a busy machine is not charged
+// for the wait, and it is paused while the guest waits on the network
+// (pier.fetch, reading the request body) or on pier.asset.
 //
 // Compiled guest code has no Go safe point: a stop-the-world pause of the
 // garbage collector that begins while a guest spins waits for the guest,
 // and GOMAXPROCS spinning guests would leave no P for anything else (the
 // run slots below prevent that), so a timer goroutine could not set the
-// flag. On Linux the kernel is the backstop: each instance has a timerfd
-// and a thread blocked in read(2) on it with the global's storage as the
-// buffer (see kernelTimer); it fires when no Go check has run for the
-// remaining budget plus half of it, 10 to 50 ms more (twice how late the
-// checks ran lately, when that is more), and up to 5 ms later
-// (the timer is set lazily, about once per 5 ms on a busy instance rather
-// than twice per request). It is that tight because a pause waiting for a
-// guest holds up the whole process; a guest whose thread was starved by
-// the machine while no check could run may then be stopped before it has
-// used its budget.
+// flag. On Linux the kernel sets it: each instance has a timerfd and two
+// threads blocked in read(2) on it with the global's storage as the buffer
+// (see kernelTimer). It fires every millisecond (checkEvery) while a guest
+// runs; the guest then calls the interrupt function, which reads the
+// thread's CPU clock: past the budget it traps, else it arms the timer
+// again and returns. So a runaway is stopped within about a millisecond
+// of CPU past its budget however many guests run at once, a pause waits
+// at most about a millisecond for a running guest, and every 2 ms of a
+// request (yieldEvery) the function also yields the guest's P to the
+// goroutines queued on it (a neighbour's static request). The timer is set
+// lazily (a pending timer due soon enough is kept), so a short request
+// costs no timer system call.
 // wazero exposes no address for a global, so that storage is found through
 // wazero's internals and confirmed with sentinels; if that fails (another
-// wazero version, the interpreter, another OS) only the Go check runs and
-// a warning is logged once; off Linux the budget counts elapsed time. Each live pooled instance holds one OS thread.
+// wazero version, the interpreter, another OS) a Go timer checks the CPU
+// clock instead and sets the flag at the budget, and a warning is logged
+// once; off Linux the budget counts elapsed time. Each live pooled
+// instance holds two OS threads.
 //
 // # Sharing the node
 //
 // At most Config.MaxRunning guests compute at once (default GOMAXPROCS−1,
-// at least 1), so static requests and the CPU checks always find a P; a
+// at least 1), so static requests always find a P; a
 // guest holds a run slot while it computes and gives it back while it
 // waits on the host (instance.waitHost). Slots are shared by Owner (the
 // edge passes the site and its tenant, NewOwnedWorker): a free slot goes

@@ -30,7 +30,7 @@ type instrumentCache struct {
 
 // instrumentCacheFormat names the rewrite options and entry format; the
 // executable's identity is added to it.
-const instrumentCacheFormat = "pier-instrumented-v2"
+const instrumentCacheFormat = "pier-instrumented-v3"
 
 func openInstrumentCache(cacheDir string) (instrumentCache, error) {
 	root := filepath.Join(cacheDir, "pier-instrumented")

@@ -3,13 +3,13 @@
 package worker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"runtime"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -22,43 +22,44 @@ import (
 // scheduler. Compiled guest code has no Go safe point, so a stop-the-world
 // pause that begins while a guest spins waits for it, and with GOMAXPROCS
 // spinning guests no P is left for a timer goroutine: either way a
-// goroutine could never set the flag. Instead a goroutine locked to its own
-// thread stays blocked in read(2) on a timerfd, with the global's storage
-// as the buffer: when the timer expires the kernel writes the expiration
-// count (non-zero) there and the guest traps at its next check, while that
-// thread is still in the system call and needs no P.
+// goroutine could never set the flag. Instead goroutines locked to their
+// own threads stay blocked in read(2) on a timerfd, with the global's
+// storage as the buffer: when the timer expires the kernel writes the
+// expiration count (non-zero) there and the guest calls the interrupt
+// function at its next check, while the reader's thread is still in the
+// system call and needs no P. The interrupt function (meter.interrupted)
+// is Go code: there a pending stop-the-world pause or a preemption takes
+// the guest's thread, and the function reads the thread's CPU clock to
+// decide whether to stop the guest or to take the firing (take) and arm
+// the timer again.
 //
-// The reader enters read(2) when the instance is created and stays there
-// across requests. Setting a timerfd is a system call, so the timer is
-// armed lazily: an armed timer that fires within [d, d+kernelTimerSlack]
-// is kept rather than set again, and disarm leaves it running. When it
-// fires while no guest runs (an idle or paused instance), the next arm
-// waits for the reader's write, clears the flag and waits until the reader
-// is back in read(2) before the guest runs again. One thread per live
+// There are two readers. A firing wakes one of them (the other finds no
+// expiration and goes on waiting in the kernel), so while the woken one
+// finds its way back into read(2), which needs a P, the other is there:
+// the guest goes on at once, after checking that one reader is in read(2)
+// (waitInRead, one pread of a /proc file). With a single reader the guest
+// would wait each time for that reader to be scheduled.
+//
+// The timer fires at least every checkEvery while a guest runs. Setting a
+// timerfd is a system call, so the timer is armed lazily: a pending timer
+// that fires soon enough is kept, and stop leaves it running. A firing
+// while no guest runs is taken by the reader itself. Two threads per live
 // instance.
 type kernelTimer struct {
-	fd   int
-	tid  int
-	g    api.MutableGlobal
-	done chan struct{} // closed when the reader has returned for good
-
-	fires   atomic.Uint64 // expirations the reader has written
+	fd      int
+	procFDs [2]int // /proc/self/task/<tid>/syscall of each reader; -1 if not open
+	inRead  []byte // what that file shows while the reader is blocked in read(2) on fd
+	g       api.MutableGlobal
+	exited  chan struct{} // a reader has returned for good (one send each)
 	closing atomic.Bool
 
-	// Guarded by the meter's mutex.
-	armedUntil time.Time // when the timer fires; zero once a firing is consumed or before the first arm
-	consumed   uint64    // expirations handled by consume
+	mu         sync.Mutex
+	armedUntil time.Time // when the pending firing is due; zero when none is
+	guest      bool      // a guest runs (between start and stop)
+	unchecked  bool      // a reader left read(2) since one was last seen in it
+	fires      uint64    // firings the readers saw
+	taken      uint64    // firings the guest took
 }
-
-// kernelTimerSlack is how much later than asked an armed timer may fire
-// and be kept: with it a busy instance sets its timer about once per
-// kernelTimerSlack instead of twice per request, and the backstop stops a
-// guest at most this much later.
-const kernelTimerSlack = 5 * time.Millisecond
-
-// fireGuard is how close to its expiry a timer is treated as (about to
-// be) fired.
-const fireGuard = time.Millisecond
 
 func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
 	slot, err := globalSlot(g)
@@ -69,80 +70,133 @@ func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: timerfd_create: %w", err)
 	}
-	kt := &kernelTimer{fd: fd, g: g, done: make(chan struct{})}
-	tid := make(chan int, 1)
-	go func() {
-		// Locked so that the thread waitInRead watches is the one in read.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		tid <- unix.Gettid()
-		// A plain system call, not unix.Read: the race detector would
-		// report the kernel's write into the slot against the serving
-		// goroutine's reads, which it cannot see ordered by the kernel.
-		for {
-			_, _, errno := unix.Syscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&slot[0])), uintptr(len(slot)))
-			if errno == unix.EINTR {
-				continue
-			}
-			if errno != 0 || kt.closing.Load() {
-				break
-			}
-			kt.fires.Add(1)
+	kt := &kernelTimer{fd: fd, procFDs: [2]int{-1, -1}, g: g, exited: make(chan struct{}, 2),
+		inRead: fmt.Appendf(nil, "%d 0x%x ", unix.SYS_READ, fd)}
+	tids := make(chan int, 2)
+	for range 2 {
+		go kt.read(slot, tids)
+	}
+	for i := range 2 {
+		tid := <-tids
+		kt.procFDs[i], err = unix.Open(fmt.Sprintf("/proc/self/task/%d/syscall", tid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			kt.procFDs[i] = -1
+			kt.close()
+			return nil, fmt.Errorf("worker: watching the interrupt thread: %w", err)
 		}
-		runtime.KeepAlive(slot)
-		close(kt.done)
-	}()
-	kt.tid = <-tid
-	if err := waitInRead(kt.tid, fd); err != nil {
+	}
+	if err := kt.waitInRead(); err != nil {
 		kt.close()
 		return nil, err
 	}
 	return kt, nil
 }
 
-// arm makes the timer fire between d and d+kernelTimerSlack from now. No
-// guest runs: a firing of an earlier arm is consumed (its flag cleared).
-func (kt *kernelTimer) arm(d time.Duration) { kt.set(d, true) }
-
-// extend is arm while the guest runs: if the timer has (or is about to
-// have) fired, it is left alone and the guest traps.
-func (kt *kernelTimer) extend(d time.Duration) { kt.set(d, false) }
-
-func (kt *kernelTimer) set(d time.Duration, idle bool) {
-	d = max(d, 1)
-	now := time.Now()
-	if !kt.armedUntil.IsZero() {
-		if now.Before(kt.armedUntil.Add(-fireGuard)) {
-			// Not fired: keep it if it fires in [now+d, now+d+slack].
-			if !kt.armedUntil.Before(now.Add(d)) && !kt.armedUntil.After(now.Add(d+kernelTimerSlack)) {
-				return
-			}
-		} else {
-			if !idle {
-				return
-			}
-			kt.consume()
+// read is a reader: it sends its thread's id, then waits in read(2) on the
+// timerfd until the timer is closed.
+func (kt *kernelTimer) read(slot []byte, tid chan<- int) {
+	defer func() { kt.exited <- struct{}{} }()
+	// Locked so that the thread waitInRead watches is the one in read.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid <- unix.Gettid()
+	// The receiver of tid was made runnable on this P: let it run before
+	// the blocking read holds the P until the scheduler's monitor takes it
+	// back (up to 10 ms on an idle process).
+	runtime.Gosched()
+	// A plain system call, not unix.Read: the race detector would report
+	// the kernel's write into the slot against the serving goroutine's
+	// reads, which it cannot see ordered by the kernel.
+	for {
+		_, _, errno := unix.Syscall(unix.SYS_READ, uintptr(kt.fd), uintptr(unsafe.Pointer(&slot[0])), uintptr(len(slot)))
+		if errno == unix.EINTR {
+			continue
 		}
+		if errno != 0 || kt.closing.Load() {
+			break
+		}
+		kt.fired()
 	}
-	kt.settime(d + kernelTimerSlack)
-	kt.armedUntil = now.Add(d + kernelTimerSlack)
+	runtime.KeepAlive(slot)
 }
 
-// consume waits for the firing of the armed timer to be written, clears
-// the flag and waits until the reader is back in read(2).
-func (kt *kernelTimer) consume() {
-	for kt.fires.Load() <= kt.consumed {
-		select {
-		case <-kt.done:
-			return
-		default:
-		}
-		time.Sleep(20 * time.Microsecond)
+// fired notes an expiration, on a reader's goroutine. With no guest
+// running it takes the firing itself: nothing reads the flag until the
+// next start.
+func (kt *kernelTimer) fired() {
+	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	kt.fires++
+	kt.unchecked = true
+	if !kt.guest {
+		kt.clear()
 	}
-	kt.consumed = kt.fires.Load()
+}
+
+// clear clears the flag: no firing is pending. kt.mu is held.
+func (kt *kernelTimer) clear() {
 	kt.g.Set(0)
-	_ = waitInRead(kt.tid, kt.fd) // fails only if the thread is gone
 	kt.armedUntil = time.Time{}
+}
+
+// start is called before a guest runs, on its thread: a reader is in
+// read(2) and the timer fires within d (a pending timer due sooner is
+// kept; one that fired already has set the flag, and the guest takes it
+// at its first check).
+func (kt *kernelTimer) start(d time.Duration) {
+	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	kt.guest = true
+	if kt.unchecked {
+		kt.unchecked = false
+		// Unlocked: a reader takes kt.mu on its way back to read(2).
+		kt.mu.Unlock()
+		_ = kt.waitInRead() // fails only if the threads are gone
+		kt.mu.Lock()
+	}
+	kt.armLocked(d)
+}
+
+// stop is called when the guest stops running (it returned, or waits on
+// the host). The timer keeps running; a firing the guest did not take is
+// taken here.
+func (kt *kernelTimer) stop() {
+	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	kt.guest = false
+	if kt.g.Get() != 0 {
+		kt.clear()
+	}
+}
+
+// take is called by the guest's interrupt function, on its thread, when
+// the kernel set the flag: it clears the flag, checks that a reader is in
+// read(2), so that the next firing reaches the guest whatever the Go
+// scheduler does, and arms the timer to fire within d.
+func (kt *kernelTimer) take(d time.Duration) {
+	kt.mu.Lock()
+	kt.clear()
+	kt.taken++
+	kt.unchecked = false
+	kt.mu.Unlock()
+	// Unlocked: a reader takes kt.mu on its way back to read(2).
+	_ = kt.waitInRead() // fails only if the threads are gone
+	kt.mu.Lock()
+	kt.armLocked(d)
+	kt.mu.Unlock()
+}
+
+func (kt *kernelTimer) armLocked(d time.Duration) {
+	d = max(d, 1)
+	now := time.Now()
+	// armedUntil is read before the timer is set, so the kernel's expiry
+	// is never earlier: a pending timer due after now has not fired, and
+	// setting it again loses no firing.
+	if !kt.armedUntil.IsZero() && !kt.armedUntil.After(now.Add(d)) {
+		return
+	}
+	kt.settime(d)
+	kt.armedUntil = now.Add(d)
 }
 
 func (kt *kernelTimer) settime(d time.Duration) {
@@ -150,40 +204,45 @@ func (kt *kernelTimer) settime(d time.Duration) {
 	_ = unix.TimerfdSettime(kt.fd, 0, &spec, nil) // cannot fail for a valid fd and spec
 }
 
-// disarm leaves the timer running (see arm): the meter treats a timer
-// past its time as fired.
-func (kt *kernelTimer) disarm() {}
-
-// close wakes the reader (closing the fd would not) and releases the fd.
+// close wakes the readers (closing the fd would not), one firing each,
+// and releases the file descriptors.
 func (kt *kernelTimer) close() {
 	kt.closing.Store(true)
-	select {
-	case <-kt.done:
-	default:
+	for range 2 {
 		kt.settime(1)
-		<-kt.done
+		<-kt.exited
 	}
 	_ = unix.Close(kt.fd)
+	for _, fd := range kt.procFDs {
+		if fd >= 0 {
+			_ = unix.Close(fd)
+		}
+	}
 }
 
-// waitInRead waits until thread tid is blocked in read(2) on fd, as
-// /proc/self/task/<tid>/syscall shows: the system call number, then its
-// arguments in hexadecimal. A reader still in Go code would be stopped with
-// the world.
-func waitInRead(tid, fd int) error {
-	want := fmt.Sprintf("%d 0x%x ", unix.SYS_READ, fd)
-	path := fmt.Sprintf("/proc/self/task/%d/syscall", tid)
+// waitInRead waits until a reader's thread is blocked in read(2) on the
+// timerfd, as /proc/self/task/<tid>/syscall shows: the system call
+// number, then its arguments in hexadecimal. A reader still in Go code
+// would be stopped with the world. The files are kept open and read again
+// from offset 0, which shows the thread's state anew (one system call).
+func (kt *kernelTimer) waitInRead() error {
+	var buf [64]byte
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("worker: watching the interrupt thread: %w", err)
-		}
-		if strings.HasPrefix(string(b), want) {
-			return nil
+		for _, fd := range kt.procFDs {
+			if fd < 0 {
+				continue
+			}
+			n, err := unix.Pread(fd, buf[:], 0)
+			if err != nil {
+				return fmt.Errorf("worker: watching the interrupt thread: %w", err)
+			}
+			if bytes.HasPrefix(buf[:n], kt.inRead) {
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
-			return errors.New("worker: the interrupt thread did not block in read")
+			return errors.New("worker: the interrupt threads did not block in read")
 		}
 		runtime.Gosched()
 	}

@@ -5,9 +5,14 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pierhq/pier/internal/testenv"
 )
@@ -37,12 +42,11 @@ func TestKernelInterrupt(t *testing.T) {
 }
 
 // TestKernelTimerFiresWhileIdle checks the lazily disarmed timer: it fires
-// while the instance is idle in the pool, and the next request still runs
-// on the same instance, with the flag cleared and the reader back in read.
+// while the instance is idle in the pool, the reader takes the firing
+// itself, and the next requests run on the same instance with the reader
+// back in read(2) and every firing taken.
 func TestKernelTimerFiresWhileIdle(t *testing.T) {
 	rt := newRuntime(t, Config{PoolSize: 1})
-	// 50 ms: the backstop (rem + 10 ms) must not fire during a request
-	// on a busy machine, under the race detector.
 	w := newWorker(t, rt, "hello", nil, Limits{CPU: 50 * time.Millisecond})
 	serve := func() {
 		t.Helper()
@@ -61,8 +65,13 @@ func TestKernelTimerFiresWhileIdle(t *testing.T) {
 	if kt == nil {
 		t.Skip("no kernel timer")
 	}
-	testenv.WaitFor(t, testenv.Patience, func() error { // hardStop(50ms) + slack: about 65 ms
-		if kt.fires.Load() == 0 {
+	fires := func() uint64 {
+		kt.mu.Lock()
+		defer kt.mu.Unlock()
+		return kt.fires
+	}
+	testenv.WaitFor(t, testenv.Patience, func() error { // checkEvery
+		if fires() == 0 {
 			return errors.New("the timer did not fire while idle")
 		}
 		return nil
@@ -78,7 +87,115 @@ func TestKernelTimerFiresWhileIdle(t *testing.T) {
 	if in.meter.kt != kt {
 		t.Fatal("the instance was replaced")
 	}
-	if kt.consumed != kt.fires.Load() || in.meter.interrupt.Get() != 0 {
-		t.Errorf("consumed %d of %d firings, flag %d", kt.consumed, kt.fires.Load(), in.meter.interrupt.Get())
+	testenv.WaitFor(t, testenv.Patience, func() error { // a firing after the last request is taken by a reader
+		kt.mu.Lock()
+		defer kt.mu.Unlock()
+		if !kt.armedUntil.IsZero() || in.meter.interrupt.Get() != 0 {
+			return fmt.Errorf("pending firing due %v, flag %d", kt.armedUntil, in.meter.interrupt.Get())
+		}
+		return nil
+	})
+	if err := kt.waitInRead(); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// TestGuestTakesFirings runs a guest for many times checkEvery under a
+// large budget: it is sent to the interrupt function about every
+// checkEvery, goes on each time, and finishes with its answer.
+func TestGuestTakesFirings(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 1})
+	w := newWorker(t, rt, "cpu", nil, Limits{})
+	in, err := w.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.release(in, true)
+	kt := in.meter.kt
+	if kt == nil {
+		t.Skip("no kernel timer")
+	}
+	kt.mu.Lock()
+	before := kt.taken
+	kt.mu.Unlock()
+	work := in.mod.ExportedFunction("work")
+	var res []uint64
+	fired, used, err := in.run(context.Background(), time.Minute, true, func() {
+		res, err = work.Call(in.ctx, 200_000_000)
+	})
+	if err != nil || fired || len(res) != 1 {
+		t.Fatalf("work: %v, %v (fired %v)", res, err, fired)
+	}
+	kt.mu.Lock()
+	taken := kt.taken - before
+	kt.mu.Unlock()
+	t.Logf("%v of CPU, %d firings taken", used, taken)
+	if used > 20*checkEvery && taken < 5 {
+		t.Errorf("%v of CPU with only %d firings taken", used, taken)
+	}
+}
+
+// TestProcSyscallRereads checks what waitInRead relies on: reading an open
+// /proc/self/task/<tid>/syscall again from offset 0 shows the thread's
+// state now, not the state when the file was opened or first read.
+func TestProcSyscallRereads(t *testing.T) {
+	var p1, p2 [2]int
+	if err := unix.Pipe2(p1[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Pipe2(p2[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, fd := range []int{p1[0], p1[1], p2[0], p2[1]} {
+			unix.Close(fd)
+		}
+	}()
+	tid := make(chan int, 1)
+	var spin atomic.Bool
+	spin.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		var b [1]byte
+		unix.Read(p1[0], b[:]) // blocked in read on p1
+		for spin.Load() {      // running
+		}
+		unix.Read(p2[0], b[:]) // blocked in read on p2
+	}()
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/task/%d/syscall", <-tid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	kt := &kernelTimer{procFDs: [2]int{fd, -1}}
+	state := func() string {
+		var buf [64]byte
+		n, err := unix.Pread(fd, buf[:], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	kt.inRead = fmt.Appendf(nil, "%d 0x%x ", unix.SYS_READ, p1[0])
+	if err := kt.waitInRead(); err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(p1[1], []byte{1})
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if s := state(); s != "running\n" {
+			return fmt.Errorf("state %q while the thread spins", s)
+		}
+		return nil
+	})
+	spin.Store(false)
+	kt.inRead = fmt.Appendf(nil, "%d 0x%x ", unix.SYS_READ, p2[0])
+	if err := kt.waitInRead(); err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(p2[1], []byte{1})
+	<-done
 }

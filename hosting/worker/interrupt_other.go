@@ -17,7 +17,7 @@ func newKernelTimer(api.MutableGlobal) (*kernelTimer, error) {
 	return nil, errors.New("worker: kernel-delivered interrupts need Linux")
 }
 
-func (*kernelTimer) arm(time.Duration)    {}
-func (*kernelTimer) extend(time.Duration) {}
-func (*kernelTimer) disarm()              {}
-func (*kernelTimer) close()               {}
+func (*kernelTimer) start(time.Duration) {}
+func (*kernelTimer) stop()               {}
+func (*kernelTimer) take(time.Duration)  {}
+func (*kernelTimer) close()              {}

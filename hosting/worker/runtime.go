@@ -179,7 +179,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if _, err := pierModule(rt).Instantiate(ctx); err != nil {
 		return fail("instantiating pier", err)
 	}
-	for _, name := range []string{wasi_snapshot_preview1.ModuleName, httpHandlerModuleName, pierModuleName} {
+	if _, err := interruptModule(rt).Instantiate(ctx); err != nil {
+		return fail("instantiating the interrupt function", err)
+	}
+	for _, name := range []string{wasi_snapshot_preview1.ModuleName, httpHandlerModuleName, pierModuleName, wasmrewrite.InterruptModule} {
 		m := rt.Module(name)
 		if m == nil {
 			return fail("host module "+name, errors.New("missing after instantiation"))

@@ -89,15 +89,15 @@ func (in *instance) waitHost() func() {
 
 // run takes a run slot (waiting at most Config.QueueTimeout: errBusy,
 // or until ctx is done), runs call under a CPU budget and gives the slot
-// back, even if call panics. It reports whether the guest was (or may
-// have been) interrupted and the CPU time charged.
-func (in *instance) run(ctx context.Context, budget time.Duration, call func()) (fired bool, used time.Duration, err error) {
+// back, even if call panics (yield: see meter.begin). It reports whether
+// the guest was (or may have been) interrupted and the CPU time charged.
+func (in *instance) run(ctx context.Context, budget time.Duration, yield bool, call func()) (fired bool, used time.Duration, err error) {
 	if err := in.sched.enter(ctx, in.shares); err != nil {
 		return false, 0, err
 	}
 	in.running = true
 	defer in.abandon()
-	in.meter.begin(budget)
+	in.meter.begin(budget, yield)
 	call()
 	fired, used = in.endRun()
 	return fired, used, nil
@@ -280,7 +280,7 @@ func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
 	in.memory = mem
 	if init := mod.ExportedFunction(exportInitialize); init != nil {
 		var err error
-		fired, _, busy := in.run(ctx, w.lim.StartupCPU, func() { err = init.CallWithStack(in.ctx, in.stack[:]) })
+		fired, _, busy := in.run(ctx, w.lim.StartupCPU, false, func() { err = init.CallWithStack(in.ctx, in.stack[:]) })
 		if busy != nil {
 			in.close(ctx)
 			return nil, busy
@@ -512,7 +512,7 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 // back, even if something panics.
 func (w *Worker) invoke(in *instance, rw http.ResponseWriter, next http.Handler) (ctxNext uint64, fired bool, used time.Duration, err error) {
 	defer in.abandon()
-	in.meter.begin(w.lim.CPU)
+	in.meter.begin(w.lim.CPU, true)
 	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
 	ctxNext = in.stack[0]
 	if err == nil && uint32(ctxNext)&1 == 1 {

@@ -15,8 +15,7 @@ const hashIterations = 10_000_000
 // the worst case for a check per iteration).
 func benchmarkHash(b *testing.B, cfg wazero.RuntimeConfig, instrumented bool) {
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg.WithCoreFeatures(features))
-	defer rt.Close(ctx)
+	rt := newRuntimeWithConfig(b, cfg)
 	wasm := readTestdata(b, "hash.wasm")
 	if instrumented {
 		wasm = instrument(b, wasm, Options{})

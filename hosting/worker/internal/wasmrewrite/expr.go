@@ -26,6 +26,13 @@ const (
 	immPrefixFE            // 0xFE (threads) sub-opcode
 )
 
+// Opcodes whose immediate is a function index.
+const (
+	opCall       = 0x10
+	opReturnCall = 0x12
+	opRefFunc    = 0xd2
+)
+
 // opImm maps every single-byte opcode to its immediates.
 var opImm = func() (t [256]imm) {
 	set := func(lo, hi int, k imm) {
@@ -93,10 +100,12 @@ func isValType(c byte) bool {
 }
 
 // expr decodes one expression from r.pos up to and including the `end` that
-// closes it, skipping every immediate exactly. When loops is not nil it
-// appends the offset just after each loop's block type: where the body of
-// the loop starts. numTypes bounds type indices in block types.
-func expr(r *reader, numTypes uint32, loops *[]int) error {
+// closes it, skipping every immediate exactly. When loops is true it
+// appends to m.loops the offset just after each loop's block type: where
+// the body of the loop starts. Function indices (call, return_call,
+// ref.func) are checked and recorded by funcRef.
+func (m *module) expr(r *reader, loops bool) error {
+	numTypes := m.numTypes
 	depth := 1
 	for {
 		if r.pos >= r.end {
@@ -117,8 +126,8 @@ func expr(r *reader, numTypes uint32, loops *[]int) error {
 			err = blockType(r, numTypes)
 			depth++
 		case immLoop:
-			if err = blockType(r, numTypes); err == nil && loops != nil {
-				*loops = append(*loops, r.pos)
+			if err = blockType(r, numTypes); err == nil && loops {
+				m.loops = append(m.loops, r.pos)
 			}
 			depth++
 		case immDelegate:
@@ -128,7 +137,11 @@ func expr(r *reader, numTypes uint32, loops *[]int) error {
 			_, err = r.u32()
 			depth--
 		case immU32:
-			_, err = r.u32()
+			if op == opCall || op == opReturnCall || op == opRefFunc {
+				err = m.funcRef(r)
+			} else {
+				_, err = r.u32()
+			}
 		case immU32x2:
 			if _, err = r.u32(); err == nil {
 				_, err = r.u32()

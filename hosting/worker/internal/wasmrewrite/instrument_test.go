@@ -37,13 +37,21 @@ func body(code ...byte) []byte {
 }
 
 var (
-	typeVoid    = sec(secType, vec([]byte{0x60, 0x00, 0x00}))
-	oneFunc     = sec(secFunction, vec([]byte{0x00}))
-	emptyBody   = sec(secCode, vec(body(0x0b)))
-	checkGlobal = func(idx byte) []byte { return []byte{0x23, idx, 0x04, 0x40, 0x00, 0x0b} }
+	typeVoid  = sec(secType, vec([]byte{0x60, 0x00, 0x00}))
+	oneFunc   = sec(secFunction, vec([]byte{0x00}))
+	emptyBody = sec(secCode, vec(body(0x0b)))
+	// the check with global g calling function f
+	check = func(g, f byte) []byte { return []byte{0x23, g, 0x04, 0x40, 0x10, f, 0x0b} }
 	// our global and its export, for a module with n globals and exports before
 	ourGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}
 	ourExport = func(idx byte) []byte { return cat(str(InterruptExport), []byte{0x03, idx}) }
+	// our type, `(func)`, and our import of it, at type index t
+	ourType   = []byte{0x60, 0x00, 0x00}
+	ourImport = func(t byte) []byte { return cat(str(InterruptModule), str(InterruptFunc), []byte{0x00, t}) }
+	// ours is the type and import sections of a module that had none
+	ours = cat(sec(secType, vec(ourType)), sec(secImport, vec(ourImport(0))))
+	// voidOurs is typeVoid's module with ours added
+	voidOurs = cat(sec(secType, vec([]byte{0x60, 0x00, 0x00}, ourType)), sec(secImport, vec(ourImport(1))))
 )
 
 func TestInstrumentOutput(t *testing.T) {
@@ -57,24 +65,24 @@ func TestInstrumentOutput(t *testing.T) {
 		{
 			name: "empty module gets the global and its export",
 			in:   wasmModule(),
-			want: wasmModule(sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
+			want: wasmModule(ours, sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{},
 		},
 		{
 			name: "function entry and loop",
 			// (func (loop (br 0)))
 			in: wasmModule(typeVoid, oneFunc, sec(secCode, vec(body(0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b)))),
-			want: wasmModule(typeVoid, oneFunc,
+			want: wasmModule(voidOurs, oneFunc,
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
-				sec(secCode, vec(body(cat(checkGlobal(0), []byte{0x03, 0x40}, checkGlobal(0), []byte{0x0c, 0x00, 0x0b, 0x0b})...)))),
+				sec(secCode, vec(body(cat(check(0, 0), []byte{0x03, 0x40}, check(0, 0), []byte{0x0c, 0x00, 0x0b, 0x0b})...)))),
 			info: Info{},
 		},
 		{
 			name: "locals stay before the entry check",
 			in:   wasmModule(typeVoid, oneFunc, sec(secCode, vec(cat(leb(6), []byte{0x01, 0x02, 0x7f, 0x01, 0x01, 0x0b})))),
-			want: wasmModule(typeVoid, oneFunc,
+			want: wasmModule(voidOurs, oneFunc,
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
-				sec(secCode, vec(cat(leb(12), []byte{0x01, 0x02, 0x7f}, checkGlobal(0), []byte{0x01, 0x01, 0x0b})))),
+				sec(secCode, vec(cat(leb(13), []byte{0x01, 0x02, 0x7f}, check(0, 0), []byte{0x01, 0x01, 0x0b})))),
 		},
 		{
 			name: "new global after imported and defined ones; exports kept in order",
@@ -84,12 +92,13 @@ func TestInstrumentOutput(t *testing.T) {
 				sec(secGlobal, vec([]byte{0x7e, 0x01, 0x42, 0x05, 0x0b})),
 				sec(secExport, vec(cat(str("run"), []byte{0x00, 0x01}))),
 				sec(secCode, vec(body(0x0b)))),
-			want: wasmModule(typeVoid,
-				sec(secImport, vec(cat(str("env"), str("g"), []byte{0x03, 0x7f, 0x00}), cat(str("env"), str("f"), []byte{0x00, 0x00}))),
+			want: wasmModule(sec(secType, vec([]byte{0x60, 0x00, 0x00}, ourType)),
+				sec(secImport, vec(cat(str("env"), str("g"), []byte{0x03, 0x7f, 0x00}), cat(str("env"), str("f"), []byte{0x00, 0x00}), ourImport(1))),
 				oneFunc,
 				sec(secGlobal, vec([]byte{0x7e, 0x01, 0x42, 0x05, 0x0b}, ourGlobal)),
-				sec(secExport, vec(cat(str("run"), []byte{0x00, 0x01}), ourExport(2))),
-				sec(secCode, vec(body(cat(checkGlobal(2), []byte{0x0b})...)))),
+				// the defined function moves from 1 to 2: our import is 1
+				sec(secExport, vec(cat(str("run"), []byte{0x00, 0x02}), ourExport(2))),
+				sec(secCode, vec(body(cat(check(2, 1), []byte{0x0b})...)))),
 			info: Info{
 				Imports: []Import{{"env", "g", KindGlobal}, {"env", "f", KindFunc}},
 				Exports: []string{"run"},
@@ -99,16 +108,16 @@ func TestInstrumentOutput(t *testing.T) {
 			name: "custom sections stripped wherever they are",
 			in: wasmModule(sec(secCustom, str("name"), []byte{1, 2, 3}), typeVoid, sec(secCustom, str("producers")),
 				oneFunc, emptyBody, sec(secCustom, str(".debug_info"), make([]byte, 200))),
-			want: wasmModule(typeVoid, oneFunc,
+			want: wasmModule(voidOurs, oneFunc,
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
-				sec(secCode, vec(body(cat(checkGlobal(0), []byte{0x0b})...)))),
+				sec(secCode, vec(body(cat(check(0, 0), []byte{0x0b})...)))),
 			info: Info{StrippedBytes: 10 + 12 + 215},
 		},
 		{
 			name: "a spoofed interrupt export is dropped",
 			in: wasmModule(sec(secGlobal, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b})),
 				sec(secExport, vec(cat(str("a"), []byte{0x03, 0x00}), cat(str(InterruptExport), []byte{0x03, 0x00}), cat(str("b"), []byte{0x03, 0x00})))),
-			want: wasmModule(sec(secGlobal, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b}, ourGlobal)),
+			want: wasmModule(ours, sec(secGlobal, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b}, ourGlobal)),
 				sec(secExport, vec(cat(str("a"), []byte{0x03, 0x00}), cat(str("b"), []byte{0x03, 0x00}), ourExport(1)))),
 			info: Info{Exports: []string{"a", "b"}},
 		},
@@ -116,7 +125,7 @@ func TestInstrumentOutput(t *testing.T) {
 			name: "memory without a maximum gets the cap",
 			in:   wasmModule(sec(secMemory, vec([]byte{0x00, 0x02}))),
 			opts: Options{MaxMemoryPages: 300},
-			want: wasmModule(sec(secMemory, vec(cat([]byte{0x01, 0x02}, leb(300)))),
+			want: wasmModule(ours, sec(secMemory, vec(cat([]byte{0x01, 0x02}, leb(300)))),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{HasMemory: true},
 		},
@@ -124,7 +133,7 @@ func TestInstrumentOutput(t *testing.T) {
 			name: "a lower declared maximum stays",
 			in:   wasmModule(sec(secMemory, vec([]byte{0x01, 0x02, 0x05}))),
 			opts: Options{MaxMemoryPages: 300},
-			want: wasmModule(sec(secMemory, vec([]byte{0x01, 0x02, 0x05})),
+			want: wasmModule(ours, sec(secMemory, vec([]byte{0x01, 0x02, 0x05})),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{HasMemory: true},
 		},
@@ -132,7 +141,7 @@ func TestInstrumentOutput(t *testing.T) {
 			name: "a higher declared maximum is lowered; shared stays shared",
 			in:   wasmModule(sec(secMemory, vec(cat([]byte{0x03, 0x01}, leb(1000))))),
 			opts: Options{MaxMemoryPages: 300},
-			want: wasmModule(sec(secMemory, vec(cat([]byte{0x03, 0x01}, leb(300)))),
+			want: wasmModule(ours, sec(secMemory, vec(cat([]byte{0x03, 0x01}, leb(300)))),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{HasMemory: true},
 		},
@@ -140,26 +149,26 @@ func TestInstrumentOutput(t *testing.T) {
 			name: "a cap above 4 GiB is 4 GiB",
 			in:   wasmModule(sec(secMemory, vec([]byte{0x00, 0x01}))),
 			opts: Options{MaxMemoryPages: 1 << 20},
-			want: wasmModule(sec(secMemory, vec(cat([]byte{0x01, 0x01}, leb(65536)))),
+			want: wasmModule(ours, sec(secMemory, vec(cat([]byte{0x01, 0x01}, leb(65536)))),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{HasMemory: true},
 		},
 		{
 			name: "no cap leaves memory as declared, even a padded LEB",
 			in:   wasmModule(sec(secMemory, vec([]byte{0x00, 0x82, 0x80, 0x00}))),
-			want: wasmModule(sec(secMemory, vec([]byte{0x00, 0x82, 0x80, 0x00})),
+			want: wasmModule(ours, sec(secMemory, vec([]byte{0x00, 0x82, 0x80, 0x00})),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{HasMemory: true},
 		},
 		{
 			name: "imported memory without a cap is accepted",
 			in:   wasmModule(sec(secImport, vec(cat(str("env"), str("memory"), []byte{0x02, 0x00, 0x01})))),
-			want: wasmModule(sec(secImport, vec(cat(str("env"), str("memory"), []byte{0x02, 0x00, 0x01}))),
+			want: wasmModule(sec(secType, vec(ourType)), sec(secImport, vec(cat(str("env"), str("memory"), []byte{0x02, 0x00, 0x01}), ourImport(0))),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0)))),
 			info: Info{Imports: []Import{{"env", "memory", KindMemory}}, HasMemory: true},
 		},
 		{
-			name: "sections after export keep their bytes and order",
+			name: "sections after export keep their order; function indices shift",
 			// start, element, data count, code, data
 			in: wasmModule(typeVoid, oneFunc, sec(secTable, vec([]byte{0x70, 0x00, 0x01})),
 				sec(secMemory, vec([]byte{0x00, 0x01})),
@@ -168,23 +177,23 @@ func TestInstrumentOutput(t *testing.T) {
 				sec(secDataCount, leb(1)),
 				emptyBody,
 				sec(secData, vec(cat([]byte{0x01}, str("hi"))))),
-			want: wasmModule(typeVoid, oneFunc, sec(secTable, vec([]byte{0x70, 0x00, 0x01})),
+			want: wasmModule(voidOurs, oneFunc, sec(secTable, vec([]byte{0x70, 0x00, 0x01})),
 				sec(secMemory, vec([]byte{0x00, 0x01})),
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
-				sec(secStart, leb(0)),
-				sec(secElement, vec([]byte{0x00, 0x41, 0x00, 0x0b, 0x01, 0x00})),
+				sec(secStart, leb(1)), // function 0 is now 1
+				sec(secElement, vec([]byte{0x00, 0x41, 0x00, 0x0b, 0x01, 0x01})),
 				sec(secDataCount, leb(1)),
-				sec(secCode, vec(body(cat(checkGlobal(0), []byte{0x0b})...))),
+				sec(secCode, vec(body(cat(check(0, 0), []byte{0x0b})...))),
 				sec(secData, vec(cat([]byte{0x01}, str("hi"))))),
 			info: Info{HasMemory: true},
 		},
 		{
 			name: "a body growing past 127 bytes gets a longer size",
-			// 60 nested loops: 60*6 more bytes
+			// 60 nested loops: 60*7 more bytes
 			in: wasmModule(typeVoid, oneFunc, sec(secCode, vec(body(cat(bytes.Repeat([]byte{0x03, 0x40}, 60), bytes.Repeat([]byte{0x0b}, 61))...)))),
-			want: wasmModule(typeVoid, oneFunc,
+			want: wasmModule(voidOurs, oneFunc,
 				sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
-				sec(secCode, vec(body(cat(checkGlobal(0), bytes.Repeat(cat([]byte{0x03, 0x40}, checkGlobal(0)), 60), bytes.Repeat([]byte{0x0b}, 61))...)))),
+				sec(secCode, vec(body(cat(check(0, 0), bytes.Repeat(cat([]byte{0x03, 0x40}, check(0, 0)), 60), bytes.Repeat([]byte{0x0b}, 61))...)))),
 		},
 	}
 	for _, tt := range tests {
@@ -219,42 +228,45 @@ func TestInstrumentInstructions(t *testing.T) {
 	tests := []struct {
 		name string
 		code []byte // instructions; must leave the stack as it found it
+		out  []byte // code as instrumented, if not the same
 	}{
-		{"nop", []byte{0x01}},
-		{"block with value type", []byte{0x02, 0x7f, 0x41, 0x00, 0x0b, 0x1a}},
-		{"block with type index", []byte{0x02, 0x00, 0x0b}},
-		{"if else", []byte{0x41, 0x01, 0x04, 0x40, 0x01, 0x05, 0x01, 0x0b}},
-		{"br_table", []byte{0x02, 0x40, 0x41, 0x00, 0x0e, 0x03, 0x00, 0x00, 0x00, 0x00, 0x0b}},
-		{"br_table with padded labels", []byte{0x02, 0x40, 0x41, 0x00, 0x0e, 0x01, 0x80, 0x00, 0x80, 0x80, 0x00, 0x0b}},
-		{"i32.const 5-byte", []byte{0x41, 0xff, 0xff, 0xff, 0xff, 0x07, 0x1a}},
-		{"i32.const negative", []byte{0x41, 0x80, 0x80, 0x80, 0x80, 0x78, 0x1a}},
-		{"i64.const 10-byte", []byte{0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f, 0x1a}},
-		{"f32.const", []byte{0x43, 0x0b, 0x0b, 0x0b, 0x0b, 0x1a}},
-		{"f64.const", []byte{0x44, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x1a}},
-		{"load with offset", []byte{0x41, 0x00, 0x28, 0x02, 0x80, 0x01, 0x1a}},
-		{"load with memory index", []byte{0x41, 0x00, 0x28, 0x42, 0x00, 0x04, 0x1a}},
-		{"memory.size and grow", []byte{0x3f, 0x00, 0x40, 0x00, 0x1a}},
-		{"typed select", []byte{0x41, 0x01, 0x41, 0x02, 0x41, 0x00, 0x1c, 0x01, 0x7f, 0x1a}},
-		{"ref.null ref.is_null", []byte{0xd0, 0x70, 0xd1, 0x1a}},
-		{"ref.func", []byte{0xd2, 0x00, 0x1a}},
-		{"sign extension", []byte{0x41, 0x00, 0xc0, 0x1a}},
-		{"trunc_sat", []byte{0x43, 0, 0, 0, 0, 0xfc, 0x00, 0x1a}},
-		{"memory.copy", []byte{0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0a, 0x00, 0x00}},
-		{"memory.fill", []byte{0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0b, 0x00}},
-		{"table.size", []byte{0xfc, 0x10, 0x00, 0x1a}},
-		{"v128.const", cat([]byte{0xfd, 0x0c}, bytes.Repeat([]byte{0x0b}, 16), []byte{0x1a})},
-		{"i8x16.shuffle", cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x0d}, bytes.Repeat([]byte{0x03}, 16), []byte{0x1a})},
-		{"v128.load", []byte{0x41, 0x00, 0xfd, 0x00, 0x04, 0x00, 0x1a}},
-		{"extract_lane", cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x15, 0x0f, 0x1a})},
-		{"load_lane", cat([]byte{0x41, 0x00, 0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x54, 0x00, 0x00, 0x03, 0x1a})},
-		{"SIMD opcode above 127", cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0xe0, 0x01, 0x1a})},
-		{"atomic fence", []byte{0xfe, 0x03, 0x00}},
-		{"atomic load", []byte{0x41, 0x00, 0xfe, 0x10, 0x02, 0x00, 0x1a}},
-		{"return_call", []byte{0x12, 0x00}},
-		{"call_indirect", []byte{0x41, 0x00, 0x11, 0x00, 0x00}},
-		{"try catch_all", []byte{0x06, 0x40, 0x01, 0x19, 0x01, 0x0b}},
-		{"try delegate", []byte{0x06, 0x40, 0x01, 0x18, 0x00}},
-		{"try_table", []byte{0x1f, 0x40, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x0b}},
+		{"nop", []byte{0x01}, nil},
+		{"block with value type", []byte{0x02, 0x7f, 0x41, 0x00, 0x0b, 0x1a}, nil},
+		{"block with type index", []byte{0x02, 0x00, 0x0b}, nil},
+		{"if else", []byte{0x41, 0x01, 0x04, 0x40, 0x01, 0x05, 0x01, 0x0b}, nil},
+		{"br_table", []byte{0x02, 0x40, 0x41, 0x00, 0x0e, 0x03, 0x00, 0x00, 0x00, 0x00, 0x0b}, nil},
+		{"br_table with padded labels", []byte{0x02, 0x40, 0x41, 0x00, 0x0e, 0x01, 0x80, 0x00, 0x80, 0x80, 0x00, 0x0b}, nil},
+		{"i32.const 5-byte", []byte{0x41, 0xff, 0xff, 0xff, 0xff, 0x07, 0x1a}, nil},
+		{"i32.const negative", []byte{0x41, 0x80, 0x80, 0x80, 0x80, 0x78, 0x1a}, nil},
+		{"i64.const 10-byte", []byte{0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f, 0x1a}, nil},
+		{"f32.const", []byte{0x43, 0x0b, 0x0b, 0x0b, 0x0b, 0x1a}, nil},
+		{"f64.const", []byte{0x44, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x1a}, nil},
+		{"load with offset", []byte{0x41, 0x00, 0x28, 0x02, 0x80, 0x01, 0x1a}, nil},
+		{"load with memory index", []byte{0x41, 0x00, 0x28, 0x42, 0x00, 0x04, 0x1a}, nil},
+		{"memory.size and grow", []byte{0x3f, 0x00, 0x40, 0x00, 0x1a}, nil},
+		{"typed select", []byte{0x41, 0x01, 0x41, 0x02, 0x41, 0x00, 0x1c, 0x01, 0x7f, 0x1a}, nil},
+		{"ref.null ref.is_null", []byte{0xd0, 0x70, 0xd1, 0x1a}, nil},
+		{"ref.func", []byte{0xd2, 0x00, 0x1a}, []byte{0xd2, 0x01, 0x1a}},
+		{"sign extension", []byte{0x41, 0x00, 0xc0, 0x1a}, nil},
+		{"trunc_sat", []byte{0x43, 0, 0, 0, 0, 0xfc, 0x00, 0x1a}, nil},
+		{"memory.copy", []byte{0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0a, 0x00, 0x00}, nil},
+		{"memory.fill", []byte{0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0b, 0x00}, nil},
+		{"table.size", []byte{0xfc, 0x10, 0x00, 0x1a}, nil},
+		{"v128.const", cat([]byte{0xfd, 0x0c}, bytes.Repeat([]byte{0x0b}, 16), []byte{0x1a}), nil},
+		{"i8x16.shuffle", cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x0d}, bytes.Repeat([]byte{0x03}, 16), []byte{0x1a}), nil},
+		{"v128.load", []byte{0x41, 0x00, 0xfd, 0x00, 0x04, 0x00, 0x1a}, nil},
+		{"extract_lane", cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x15, 0x0f, 0x1a}), nil},
+		{"load_lane", cat([]byte{0x41, 0x00, 0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0x54, 0x00, 0x00, 0x03, 0x1a}), nil},
+		{"SIMD opcode above 127", cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{0xfd, 0xe0, 0x01, 0x1a}), nil},
+		{"atomic fence", []byte{0xfe, 0x03, 0x00}, nil},
+		{"atomic load", []byte{0x41, 0x00, 0xfe, 0x10, 0x02, 0x00, 0x1a}, nil},
+		{"return_call", []byte{0x12, 0x00}, []byte{0x12, 0x01}},
+		{"call", []byte{0x10, 0x00}, []byte{0x10, 0x01}},
+		{"call with a padded index", []byte{0x10, 0x80, 0x00}, []byte{0x10, 0x01}},
+		{"call_indirect", []byte{0x41, 0x00, 0x11, 0x00, 0x00}, nil},
+		{"try catch_all", []byte{0x06, 0x40, 0x01, 0x19, 0x01, 0x0b}, nil},
+		{"try delegate", []byte{0x06, 0x40, 0x01, 0x18, 0x00}, nil},
+		{"try_table", []byte{0x1f, 0x40, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x0b}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,8 +277,12 @@ func TestInstrumentInstructions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Instrument: %v", err)
 			}
-			wantCode := cat(checkGlobal(0), tt.code, []byte{0x03, 0x40}, checkGlobal(0), []byte{0x0b, 0x0b})
-			want := wasmModule(typeVoid, oneFunc, sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
+			out := tt.code
+			if tt.out != nil {
+				out = tt.out
+			}
+			wantCode := cat(check(0, 0), out, []byte{0x03, 0x40}, check(0, 0), []byte{0x0b, 0x0b})
+			want := wasmModule(voidOurs, oneFunc, sec(secGlobal, vec(ourGlobal)), sec(secExport, vec(ourExport(0))),
 				sec(secCode, vec(body(wantCode...))))
 			if !bytes.Equal(got, want) {
 				t.Errorf("output\n got % x\nwant % x", got, want)
@@ -284,6 +300,12 @@ func TestInstrumentRejects(t *testing.T) {
 		want string // in the error message
 	}{
 		{"empty input", nil, Options{}, "not a WebAssembly binary"},
+		{"import from the reserved module", wasmModule(typeVoid, sec(secImport, vec(cat(str(InterruptModule), str(InterruptFunc), []byte{0x00, 0x00})))), Options{}, `imports from the reserved module "__pier"`},
+		{"call out of range", code(0x10, 0x01, 0x0b), Options{}, "function index 1 out of range"},
+		{"ref.func out of range", code(0xd2, 0x07, 0x1a, 0x0b), Options{}, "function index 7 out of range"},
+		{"export of a function out of range", wasmModule(typeVoid, oneFunc, sec(secExport, vec(cat(str("f"), []byte{0x00, 0x02}))), emptyBody), Options{}, "function index 2 out of range"},
+		{"start function out of range", wasmModule(typeVoid, oneFunc, sec(secStart, leb(1)), emptyBody), Options{}, "function index 1 out of range"},
+		{"element out of range", wasmModule(typeVoid, oneFunc, sec(secTable, vec([]byte{0x70, 0x00, 0x01})), sec(secElement, vec([]byte{0x00, 0x41, 0x00, 0x0b, 0x01, 0x03})), emptyBody), Options{}, "function index 3 out of range"},
 		{"bad magic", []byte("\x00asn\x01\x00\x00\x00"), Options{}, "not a WebAssembly binary"},
 		{"version 2", []byte("\x00asm\x02\x00\x00\x00"), Options{}, "unsupported binary version"},
 		{"component", []byte("\x00asm\x0d\x00\x01\x00"), Options{}, "components are not supported"},
@@ -432,13 +454,13 @@ func testdataModules(t testing.TB) map[string][]byte {
 	return mods
 }
 
-// TestInstrumentTwice checks that an instrumented module is itself a valid
-// input, that the second pass replaces the first pass's export, and that
-// the output is deterministic.
+// TestInstrumentTwice checks that the output is deterministic and that an
+// instrumented module is not a valid input: it imports from the reserved
+// module, which a tenant's module may not do.
 func TestInstrumentTwice(t *testing.T) {
 	for name, in := range testdataModules(t) {
 		t.Run(name, func(t *testing.T) {
-			once, info1, err := Instrument(in, Options{MaxMemoryPages: 16})
+			once, _, err := Instrument(in, Options{MaxMemoryPages: 16})
 			if err != nil {
 				t.Fatalf("Instrument: %v", err)
 			}
@@ -446,18 +468,12 @@ func TestInstrumentTwice(t *testing.T) {
 			if err != nil || !bytes.Equal(once, again) {
 				t.Fatalf("second run differs (err %v)", err)
 			}
-			twice, info2, err := Instrument(once, Options{MaxMemoryPages: 16})
-			if err != nil {
-				t.Fatalf("Instrument(instrumented): %v", err)
-			}
-			if !reflect.DeepEqual(info1.Exports, info2.Exports) || !reflect.DeepEqual(info1.Imports, info2.Imports) {
-				t.Errorf("info changed: %+v then %+v", info1, info2)
-			}
-			if n := bytes.Count(twice, []byte(InterruptExport)); n != 1 {
+			if n := bytes.Count(once, []byte(InterruptExport)); n != 1 {
 				t.Errorf("%d exports named %s, want 1", n, InterruptExport)
 			}
-			if info2.StrippedBytes != 0 {
-				t.Errorf("custom sections left in the output: %d bytes", info2.StrippedBytes)
+			_, _, err = Instrument(once, Options{MaxMemoryPages: 16})
+			if !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "reserved module") {
+				t.Errorf("Instrument(instrumented) = %v, want the reserved module refused", err)
 			}
 		})
 	}

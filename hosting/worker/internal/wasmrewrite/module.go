@@ -3,6 +3,7 @@ package wasmrewrite
 import (
 	"bytes"
 	"math"
+	"sort"
 )
 
 // Section ids.
@@ -42,6 +43,8 @@ var (
 	componentVers = []byte{0x0d, 0x00, 0x01, 0x00} // the component model's layer 1
 	// newGlobal is `(global (mut i32) (i32.const 0))`.
 	newGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}
+	// newType is `(func)`, the type of the interrupt import.
+	newType = []byte{0x60, 0x00, 0x00}
 )
 
 // section locates one section of the input.
@@ -70,7 +73,8 @@ type module struct {
 	sec [14]section
 
 	numTypes      uint32
-	numFuncs      int // declared in the function section
+	numFuncs      int    // declared in the function section
+	funcImports   uint32 // imported functions: the interrupt import's index
 	globalImports uint32
 	memoryImports int
 	numGlobals    uint32 // defined
@@ -81,6 +85,12 @@ type module struct {
 	interrupt uint32 // index of the new global
 	code      []byte // the instrumented code section's contents
 	loops     []int  // scratch: loop body offsets of the current function
+	body      []byte // scratch: the current function's instrumented body
+	// funcRefs are the offsets of the function indices in the input that
+	// are at or above funcImports, so shift by one in the output (the new
+	// import comes before every defined function). Those of a function
+	// body are dropped once the body is written.
+	funcRefs []int
 }
 
 func (m *module) decode() error {
@@ -138,7 +148,55 @@ func (m *module) decode() error {
 		return errAt(m.sec[secImport].start, "imported memories cannot be capped; define the memory in the module")
 	}
 	m.info.HasMemory = m.memoryImports+len(m.memories) > 0
+	if uint64(m.funcImports)+uint64(m.numFuncs)+1 > math.MaxUint32 {
+		return errAt(m.sec[secFunction].start, "too many functions")
+	}
+	if uint64(m.numTypes)+1 > math.MaxUint32 {
+		return errAt(m.sec[secType].start, "too many types")
+	}
+	if uint64(len(m.info.Imports))+1 > math.MaxUint32 {
+		return errAt(m.sec[secImport].start, "too many imports")
+	}
 	return m.interruptIndex()
+}
+
+// funcRef reads a function index, checks it against the functions
+// declared so far (imports and the function section, which precede every
+// use) and records it if it shifts.
+func (m *module) funcRef(r *reader) error {
+	start := r.pos
+	v, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if uint64(v) >= uint64(m.funcImports)+uint64(m.numFuncs) {
+		return errAt(start, "function index %d out of range", v)
+	}
+	if v >= m.funcImports {
+		m.funcRefs = append(m.funcRefs, start)
+	}
+	return nil
+}
+
+// patch appends w[lo:hi] to dst with every recorded function index in it
+// shifted by one.
+func (m *module) patch(dst []byte, lo, hi int) []byte {
+	w := m.wasm
+	for i := sort.SearchInts(m.funcRefs, lo); i < len(m.funcRefs) && m.funcRefs[i] < hi; i++ {
+		p := m.funcRefs[i]
+		dst = append(dst, w[lo:p]...)
+		r := reader{b: w, pos: p, end: hi}
+		v, _ := r.u32() // checked by funcRef
+		dst = appendU32(dst, v+1)
+		lo = r.pos
+	}
+	return append(dst, w[lo:hi]...)
+}
+
+// hasRefs reports whether w[lo:hi] holds a recorded function index.
+func (m *module) hasRefs(lo, hi int) bool {
+	i := sort.SearchInts(m.funcRefs, lo)
+	return i < len(m.funcRefs) && m.funcRefs[i] < hi
 }
 
 // interruptIndex sets the index of the new global: after every imported
@@ -155,9 +213,9 @@ func (m *module) interruptIndex() error {
 func (m *module) decodeSection(id byte, r *reader, s *section) error {
 	switch id {
 	case secType:
-		return m.decodeTypes(r)
+		return m.decodeTypes(r, s)
 	case secImport:
-		return m.decodeImports(r)
+		return m.decodeImports(r, s)
 	case secFunction:
 		n, err := r.count(1)
 		if err != nil {
@@ -216,15 +274,14 @@ func (m *module) decodeSection(id byte, r *reader, s *section) error {
 			if err := globalType(r); err != nil {
 				return err
 			}
-			if err := expr(r, m.numTypes, nil); err != nil {
+			if err := m.expr(r, false); err != nil {
 				return err
 			}
 		}
 	case secExport:
 		return m.decodeExports(r, s)
 	case secStart:
-		_, err := r.u32()
-		return err
+		return m.funcRef(r)
 	case secElement:
 		return m.decodeElements(r)
 	case secDataCount:
@@ -250,11 +307,12 @@ func (m *module) typeIndex(r *reader) error {
 	return nil
 }
 
-func (m *module) decodeTypes(r *reader) error {
+func (m *module) decodeTypes(r *reader, s *section) error {
 	n, err := r.count(3)
 	if err != nil {
 		return err
 	}
+	s.itemsStart = r.pos
 	m.numTypes = uint32(n)
 	for i := 0; i < n; i++ {
 		form, err := r.byte()
@@ -279,17 +337,22 @@ func (m *module) decodeTypes(r *reader) error {
 	return nil
 }
 
-func (m *module) decodeImports(r *reader) error {
+func (m *module) decodeImports(r *reader, s *section) error {
 	n, err := r.count(4)
 	if err != nil {
 		return err
 	}
+	s.itemsStart = r.pos
 	m.info.Imports = make([]Import, 0, n)
 	var globals uint64
 	for i := 0; i < n; i++ {
+		start := r.pos
 		mod, err := r.name()
 		if err != nil {
 			return err
+		}
+		if mod == InterruptModule && !m.opts.reservedOK {
+			return errAt(start, "imports from the reserved module %q", mod)
 		}
 		name, err := r.name()
 		if err != nil {
@@ -302,6 +365,7 @@ func (m *module) decodeImports(r *reader) error {
 		switch kind {
 		case KindFunc:
 			err = m.typeIndex(r)
+			m.funcImports++
 		case KindTable:
 			err = tableType(r)
 		case KindMemory:
@@ -442,7 +506,12 @@ func (m *module) decodeExports(r *reader, s *section) error {
 		if kind > KindTag {
 			return errAt(r.pos-1, "unknown export kind %d", kind)
 		}
-		if _, err := r.u32(); err != nil {
+		if kind == KindFunc {
+			err = m.funcRef(r)
+		} else {
+			_, err = r.u32()
+		}
+		if err != nil {
 			return err
 		}
 		if name == InterruptExport {
@@ -475,7 +544,7 @@ func (m *module) decodeElements(r *reader) error {
 			}
 		}
 		if flags&1 == 0 { // active: offset expression
-			if err := expr(r, m.numTypes, nil); err != nil {
+			if err := m.expr(r, false); err != nil {
 				return err
 			}
 		}
@@ -498,9 +567,9 @@ func (m *module) decodeElements(r *reader) error {
 		}
 		for j := 0; j < k; j++ {
 			if flags&4 == 0 {
-				_, err = r.u32() // function index
+				err = m.funcRef(r)
 			} else {
-				err = expr(r, m.numTypes, nil)
+				err = m.expr(r, false)
 			}
 			if err != nil {
 				return err
@@ -523,11 +592,11 @@ func (m *module) decodeData(r *reader) error {
 		}
 		switch flags {
 		case 0: // active, memory 0
-			err = expr(r, m.numTypes, nil)
+			err = m.expr(r, false)
 		case 1: // passive
 		case 2: // active, explicit memory
 			if _, err = r.u32(); err == nil {
-				err = expr(r, m.numTypes, nil)
+				err = m.expr(r, false)
 			}
 		default:
 			return errAt(start, "invalid data segment flags %d", flags)
@@ -544,10 +613,12 @@ func (m *module) decodeData(r *reader) error {
 	return nil
 }
 
-// interruptCheck returns `global.get idx; if; unreachable; end`.
-func interruptCheck(idx uint32) []byte {
-	b := appendU32([]byte{0x23}, idx)
-	return append(b, 0x04, 0x40, 0x00, 0x0b)
+// interruptCheck returns `global.get g; if; call f; end`.
+func interruptCheck(g, f uint32) []byte {
+	b := appendU32([]byte{0x23}, g)
+	b = append(b, 0x04, 0x40, opCall)
+	b = appendU32(b, f)
+	return append(b, 0x0b)
 }
 
 func (m *module) decodeCode(r *reader) error {
@@ -562,7 +633,7 @@ func (m *module) decodeCode(r *reader) error {
 	if err := m.interruptIndex(); err != nil {
 		return err
 	}
-	check := interruptCheck(m.interrupt)
+	check := interruptCheck(m.interrupt, m.funcImports)
 	m.code = make([]byte, 0, r.remaining()+(n+1)*len(check)+16)
 	m.code = appendU32(m.code, uint32(n))
 	for i := 0; i < n; i++ {
@@ -580,26 +651,29 @@ func (m *module) decodeCode(r *reader) error {
 		}
 		localsEnd := body.pos
 		m.loops = m.loops[:0]
-		if err := expr(body, m.numTypes, &m.loops); err != nil {
+		refs := len(m.funcRefs)
+		if err := m.expr(body, true); err != nil {
 			return err
 		}
 		if body.pos != body.end {
 			return errAt(body.pos, "function body %d continues after its end", i)
 		}
-		newSize := int(size) + (1+len(m.loops))*len(check)
-		if err := checkSize(newSize, "function body"); err != nil {
-			return err
-		}
-		m.code = appendU32(m.code, uint32(newSize))
-		m.code = append(m.code, r.b[r.pos:localsEnd]...)
-		m.code = append(m.code, check...)
+		b := append(m.body[:0], r.b[r.pos:localsEnd]...)
+		b = append(b, check...)
 		last := localsEnd
 		for _, p := range m.loops {
-			m.code = append(m.code, r.b[last:p]...)
-			m.code = append(m.code, check...)
+			b = m.patch(b, last, p)
+			b = append(b, check...)
 			last = p
 		}
-		m.code = append(m.code, r.b[last:body.end]...)
+		b = m.patch(b, last, body.end)
+		m.body = b
+		m.funcRefs = m.funcRefs[:refs] // written
+		if err := checkSize(len(b), "function body"); err != nil {
+			return err
+		}
+		m.code = appendU32(m.code, uint32(len(b)))
+		m.code = append(m.code, b...)
 		r.pos = body.end
 	}
 	return nil
@@ -638,6 +712,10 @@ func (m *module) encode() ([]byte, error) {
 	for _, id := range sectionOrder {
 		s := m.sec[id]
 		switch {
+		case id == secType:
+			out, err = m.appendTypes(out)
+		case id == secImport:
+			out, err = m.appendImports(out)
 		case id == secMemory && s.present && m.opts.MaxMemoryPages != 0:
 			out, err = m.appendMemories(out)
 		case id == secGlobal:
@@ -646,6 +724,8 @@ func (m *module) encode() ([]byte, error) {
 			out, err = m.appendExports(out)
 		case id == secCode && s.present:
 			out, err = appendSection(out, secCode, m.code)
+		case s.present && m.hasRefs(s.content, s.end):
+			out, err = appendSection(out, id, m.patch(nil, s.content, s.end))
 		case s.present:
 			out = append(out, w[s.start:s.end]...)
 		}
@@ -665,6 +745,35 @@ func appendSection(out []byte, id byte, content []byte) ([]byte, error) {
 	return append(out, content...), nil
 }
 
+// appendTypes appends the type section with the interrupt import's type,
+// `(func)`, last: no type index changes.
+func (m *module) appendTypes(out []byte) ([]byte, error) {
+	s := m.sec[secType]
+	c := appendU32(nil, m.numTypes+1) // < 2^32: checked by decode
+	if s.present {
+		c = append(c, m.wasm[s.itemsStart:s.end]...)
+	}
+	c = append(c, newType...)
+	return appendSection(out, secType, c)
+}
+
+// appendImports appends the import section with the interrupt import
+// last: its function index is funcImports.
+func (m *module) appendImports(out []byte) ([]byte, error) {
+	s := m.sec[secImport]
+	c := appendU32(nil, uint32(len(m.info.Imports)+1)) // < 2^32: checked by decode
+	if s.present {
+		c = append(c, m.wasm[s.itemsStart:s.end]...)
+	}
+	c = appendU32(c, uint32(len(InterruptModule)))
+	c = append(c, InterruptModule...)
+	c = appendU32(c, uint32(len(InterruptFunc)))
+	c = append(c, InterruptFunc...)
+	c = append(c, KindFunc)
+	c = appendU32(c, m.numTypes)
+	return appendSection(out, secImport, c)
+}
+
 func (m *module) appendMemories(out []byte) ([]byte, error) {
 	capPages := min(m.opts.MaxMemoryPages, maxPages)
 	c := appendU32(nil, uint32(len(m.memories)))
@@ -680,7 +789,7 @@ func (m *module) appendGlobals(out []byte) ([]byte, error) {
 	s := m.sec[secGlobal]
 	c := appendU32(nil, m.numGlobals+1) // < 2^32: checked by interruptIndex
 	if s.present {
-		c = append(c, m.wasm[s.itemsStart:s.end]...)
+		c = m.patch(c, s.itemsStart, s.end)
 	}
 	c = append(c, newGlobal...)
 	return appendSection(out, secGlobal, c)
@@ -695,10 +804,10 @@ func (m *module) appendExports(out []byte) ([]byte, error) {
 	if s.present {
 		last := s.itemsStart
 		for _, d := range m.dropExports {
-			c = append(c, m.wasm[last:d.start]...)
+			c = m.patch(c, last, d.start)
 			last = d.end
 		}
-		c = append(c, m.wasm[last:s.end]...)
+		c = m.patch(c, last, s.end)
 	}
 	c = appendU32(c, uint32(len(InterruptExport)))
 	c = append(c, InterruptExport...)

@@ -6,11 +6,25 @@ import (
 )
 
 // InterruptExport names the exported mutable i32 global that Instrument
-// adds. The runtime sets it to a non-zero value to stop the guest, which
-// then traps with `unreachable` at its next function entry or loop
-// iteration. The name is reserved: a module's own export of that name is
-// removed, so a tenant cannot substitute a global of its own.
+// adds. The runtime sets it to a non-zero value to interrupt the guest,
+// which then calls the imported function InterruptModule.InterruptFunc at
+// its next function entry or loop iteration. The name is reserved: a
+// module's own export of that name is removed, so a tenant cannot
+// substitute a global of its own.
 const InterruptExport = "__pier_interrupt"
+
+// InterruptModule and InterruptFunc name the function, of type `(func)`,
+// that Instrument imports and that the guest calls when it finds the
+// interrupt global set. The runtime provides it: it traps (a Go panic,
+// which no catch in the guest can handle) to stop the guest, or clears
+// the global and returns to let it go on. Either way the guest has left
+// compiled code for Go, where the Go scheduler and a stop-the-world pause
+// can take its thread. The module name is reserved: Instrument rejects a
+// module that imports from it.
+const (
+	InterruptModule = "__pier"
+	InterruptFunc   = "interrupt"
+)
 
 // ErrInvalidModule is wrapped by every error Instrument returns: the binary
 // is malformed or uses a feature this package does not support. The
@@ -31,6 +45,10 @@ type Options struct {
 	// memory cannot be capped here, so with a non-zero MaxMemoryPages a
 	// module that imports a memory is rejected; with 0 it is accepted as is.
 	MaxMemoryPages uint32
+
+	// reservedOK accepts imports from InterruptModule, so that the tests
+	// can check that an output is itself a well-formed input.
+	reservedOK bool
 }
 
 // Info describes an instrumented module.
@@ -61,19 +79,27 @@ const (
 )
 
 // Instrument validates the binary's structure, strips custom sections (names, DWARF, producers…),
-// appends a mutable i32 global initialised to 0 and exports it as InterruptExport, and inserts
-// at the entry of every function body and at the start of every `loop` body the sequence
+// appends a mutable i32 global initialised to 0 and exports it as InterruptExport, appends the
+// type `(func)` and an import of InterruptModule.InterruptFunc of that type after the
+// module's own imports, and inserts at the entry of every function body and at the start of
+// every `loop` body the sequence
 //
-//	global.get $interrupt ; if (empty block type 0x40) ; unreachable ; end
+//	global.get $interrupt ; if (empty block type 0x40) ; call $interrupt_import ; end
 //
 // It applies Options and returns the new binary. Output is deterministic. An error wraps ErrInvalidModule.
 //
-// Every other section is kept byte for byte and no function, global, table
-// or memory index changes: the new global comes after all existing ones.
+// The new import comes after every imported function and before every
+// defined one, so the index of each defined function grows by one: every
+// function index in the module (calls, ref.func, exports, element
+// segments, the start function) is rewritten to match. Type, global,
+// table and memory indices do not change: the new type and global come
+// after all existing ones. Sections without a function index are kept
+// byte for byte.
 // Instrument is safe on hostile input: it allocates in proportion to the
 // input, never by a count the input declares, and never panics. The output
-// is at most about six times the size of the input (a two-byte `loop`
-// gains an eight- to twelve-byte check); callers cap the input size.
+// is at most about seven times the size of the input (a two-byte `loop`
+// gains a ten- to sixteen-byte check; a call's index may grow by a byte);
+// callers cap the input size.
 func Instrument(wasm []byte, opts Options) ([]byte, Info, error) {
 	m := module{wasm: wasm, opts: opts}
 	if err := m.decode(); err != nil {

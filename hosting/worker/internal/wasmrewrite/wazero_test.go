@@ -35,14 +35,52 @@ const features = api.CoreFeaturesV2 | experimental.CoreFeaturesTailCall |
 	experimental.CoreFeaturesExceptionHandling | experimental.CoreFeaturesExtendedConst
 
 // newRuntime returns a wazero runtime with the compiler and without
-// WithCloseOnContextDone: the instrumentation alone stops guests.
+// WithCloseOnContextDone: the instrumentation alone stops guests. Its
+// interrupt function (see hostInterrupt) traps.
 func newRuntime(tb testing.TB) wazero.Runtime {
 	tb.Helper()
+	return newRuntimeWithConfig(tb, wazero.NewRuntimeConfigCompiler())
+}
+
+func newRuntimeWithConfig(tb testing.TB, cfg wazero.RuntimeConfig) wazero.Runtime {
+	tb.Helper()
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features))
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg.WithCoreFeatures(features))
 	tb.Cleanup(func() { rt.Close(ctx) })
+	_, err := rt.NewHostModuleBuilder(InterruptModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(hostInterrupt), nil, nil).Export(InterruptFunc).
+		Instantiate(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return rt
 }
+
+// errInterrupted is the trap of the tests' interrupt function.
+var errInterrupted = errors.New("interrupted")
+
+// yieldKey is the context key of a *yields: with one, the interrupt
+// function lets the guest go on (it clears the flag and counts the call)
+// until the count reaches its limit, then traps.
+type yieldKey struct{}
+
+type yields struct {
+	n, limit int
+}
+
+// hostInterrupt is the tests' InterruptModule.InterruptFunc, called by the
+// guest when it finds the flag set.
+func hostInterrupt(ctx context.Context, mod api.Module, _ []uint64) {
+	if y, ok := ctx.Value(yieldKey{}).(*yields); ok && y.n < y.limit {
+		y.n++
+		mod.ExportedGlobal(InterruptExport).(api.MutableGlobal).Set(0)
+		return
+	}
+	panic(errInterrupted)
+}
+
+// isInterrupted reports whether err is the interrupt function's trap.
+func isInterrupted(err error) bool { return errors.Is(err, errInterrupted) }
 
 func readTestdata(tb testing.TB, name string) []byte {
 	tb.Helper()
@@ -91,7 +129,7 @@ func interruptGlobal(tb testing.TB, mod api.Module) api.MutableGlobal {
 
 // callInterrupted calls fn and sets the interrupt flag from a timer after
 // 20 ms, as the runtime does when a CPU budget runs out; the call must end
-// with the `unreachable` trap. The minute-long wait only turns a guest that
+// with the interrupt function's trap. The minute-long wait only turns a guest that
 // is never stopped into a failure instead of a hung test binary.
 //
 // The garbage collector is off during the call: native guest code cannot be
@@ -117,8 +155,8 @@ func callInterrupted(t *testing.T, mod api.Module, fn string, args ...uint64) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "wasm error: unreachable") {
-			t.Fatalf("%s returned %v, want the unreachable trap", fn, err)
+		if !isInterrupted(err) {
+			t.Fatalf("%s returned %v, want the interrupt trap", fn, err)
 		}
 	case <-time.After(time.Minute):
 		t.Fatalf("%s was not stopped", fn)
@@ -151,8 +189,33 @@ func TestInterruptSetBeforeCall(t *testing.T) {
 		t.Fatalf("fib(10) = %v, %v; want 55", res, err)
 	}
 	interruptGlobal(t, mod).Set(1)
-	if _, err := fib.Call(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "unreachable") {
-		t.Fatalf("fib with the flag set returned %v, want the unreachable trap", err)
+	if _, err := fib.Call(context.Background(), 1); !isInterrupted(err) {
+		t.Fatalf("fib with the flag set returned %v, want the interrupt trap", err)
+	}
+}
+
+// TestInterruptFunctionCanResume checks that the guest goes on when the
+// interrupt function returns: it is called at the first check after the
+// flag is set, once per setting, and the result is the uninterrupted one.
+func TestInterruptFunctionCanResume(t *testing.T) {
+	rt := newRuntime(t)
+	mod := instantiate(t, rt, instrument(t, readTestdata(t, "recurse.wasm"), Options{}), nil)
+	fib := mod.ExportedFunction("fib")
+	g := interruptGlobal(t, mod)
+	y := &yields{limit: 3}
+	ctx := context.WithValue(context.Background(), yieldKey{}, y)
+	for i := 1; i <= 3; i++ {
+		g.Set(1)
+		if res, err := fib.Call(ctx, 20); err != nil || res[0] != 6765 {
+			t.Fatalf("fib(20) with the flag set = %v, %v; want 6765", res, err)
+		}
+		if y.n != i {
+			t.Fatalf("the interrupt function ran %d times after %d settings", y.n, i)
+		}
+	}
+	g.Set(1)
+	if _, err := fib.Call(ctx, 20); !isInterrupted(err) {
+		t.Fatalf("fib past the limit returned %v, want the interrupt trap", err)
 	}
 }
 
@@ -200,8 +263,8 @@ func TestInterruptNotCaught(t *testing.T) {
 	rt := newRuntime(t)
 	mod := instantiate(t, rt, instrument(t, tryTableModule(), Options{}), nil)
 	interruptGlobal(t, mod).Set(1)
-	if _, err := mod.ExportedFunction("run").Call(context.Background(), 10); err == nil || !strings.Contains(err.Error(), "unreachable") {
-		t.Fatalf("run returned %v, want the unreachable trap", err)
+	if _, err := mod.ExportedFunction("run").Call(context.Background(), 10); !isInterrupted(err) {
+		t.Fatalf("run returned %v, want the interrupt trap", err)
 	}
 }
 
@@ -238,7 +301,7 @@ func TestMemoryCap(t *testing.T) {
 }
 
 // TestOutputsCompile checks that wazero accepts the output for every
-// testdata module, instrumented once and twice.
+// testdata module, with the interrupt import and the global's export.
 func TestOutputsCompile(t *testing.T) {
 	rt := newRuntime(t)
 	mods := testdataModules(t)
@@ -246,16 +309,24 @@ func TestOutputsCompile(t *testing.T) {
 	mods["try_table"] = tryTableModule()
 	for name, wasm := range mods {
 		t.Run(name, func(t *testing.T) {
-			once := instrument(t, wasm, Options{MaxMemoryPages: 16})
-			twice := instrument(t, once, Options{MaxMemoryPages: 16})
-			for _, bin := range [][]byte{once, twice} {
-				c, err := rt.CompileModule(context.Background(), bin)
-				if err != nil {
-					t.Fatalf("compile: %v", err)
+			c, err := rt.CompileModule(context.Background(), instrument(t, wasm, Options{MaxMemoryPages: 16}))
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			if _, ok := c.ExportedFunctions()[InterruptExport]; ok {
+				t.Error("the interrupt export is a function")
+			}
+			var found int
+			for _, f := range c.ImportedFunctions() {
+				if mod, name, _ := f.Import(); mod == InterruptModule {
+					found++
+					if name != InterruptFunc || len(f.ParamTypes())+len(f.ResultTypes()) != 0 {
+						t.Errorf("imports %s.%s%v%v", mod, name, f.ParamTypes(), f.ResultTypes())
+					}
 				}
-				if _, ok := c.ExportedFunctions()[InterruptExport]; ok {
-					t.Error("the interrupt export is a function")
-				}
+			}
+			if found != 1 {
+				t.Errorf("%d imports from %s, want 1", found, InterruptModule)
 			}
 		})
 	}
