@@ -151,24 +151,24 @@ bench-edge:
 bench-ratelimit:
 	$(GO) run ./internal/bench ratelimit
 
-bench-deploy:
+bench-deploy: build
 	$(GO) run ./internal/bench deploy
 
 bench-memory:
 	$(GO) run ./internal/bench memory
 
-bench-worker:
+bench-worker: build
 	$(GO) run ./internal/bench worker
 	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart|ConcurrentRunaways' -benchtime 2s ./hosting/worker
 
 ## bench-neighbour: a quiet tenant's static p99 while another tenant's 8 runaway workers and 4 slow-body
 ## connections attack, vs the same without the attack, in one run (target ≤ 2×, no errors)
-bench-neighbour:
+bench-neighbour: build
 	$(GO) run ./internal/bench neighbour
 
 ## bench-git: git push publishing: first push of a 10,000-file / 200 MB repository (time, RSS growth of pier serve),
 ## then one-file changes pushed (push → served) with pier deploy of the same change as the baseline
-bench-git:
+bench-git: build
 	$(GO) run ./internal/bench git
 
 ## bench-gc: deployment retention and blob garbage collection of 1,000 tenants × 10 deployments × 1,000 files
@@ -177,7 +177,7 @@ bench-gc:
 	$(GO) run ./internal/bench gc -backend fs
 	$(GO) run ./internal/bench gc -backend minio -tenants 100 -objects 100
 
-bench-tls:
+bench-tls: build
 	$(GO) run ./internal/bench tls
 	$(GO) test -run '^$$' -bench 'HandshakeCached|GetCertificateCached' -benchmem ./certs
 
