@@ -37,8 +37,9 @@ import (
 // come from the goroutine running the guest.
 type meter struct {
 	interrupt api.MutableGlobal
-	kt        *kernelTimer // nil: the Go timer checks the budget
+	kt        *kernelTimer // nil: the Go timer checks the budget (or parked)
 	timer     *time.Timer  // the Go check, without kt
+	parked    bool         // kt's threads were released while idle (park)
 
 	mu       sync.Mutex
 	running  bool
@@ -102,6 +103,9 @@ func (m *meter) resume() {
 	if m.running {
 		return
 	}
+	if m.parked {
+		m.unpark()
+	}
 	runtime.LockOSThread()
 	m.running = true
 	m.clock = currentThreadClock()
@@ -109,10 +113,13 @@ func (m *meter) resume() {
 	m.resumed = time.Now()
 	m.yielded = m.resumed
 	rem := m.budget - m.used
+	var broken error
 	if m.kt != nil {
-		m.kt.start(min(rem, checkEvery))
+		broken = m.kt.start(min(rem, checkEvery))
 	}
-	if rem <= 0 || m.fired {
+	if rem <= 0 || m.fired || broken != nil {
+		// Stopped at its first check. With no reader in read(2) (broken)
+		// a guest could run past every pause and limit.
 		m.trip()
 		return
 	}
@@ -174,7 +181,10 @@ func (m *meter) interrupted() bool {
 		m.trip()
 		return true
 	}
-	m.kt.take(min(m.budget-used, checkEvery))
+	if err := m.kt.take(min(m.budget-used, checkEvery)); err != nil {
+		m.trip() // no reader in read(2): the guest cannot go on safely
+		return true
+	}
 	if !m.yield || time.Since(m.yielded) < yieldEvery {
 		return false
 	}
@@ -227,6 +237,34 @@ func (m *meter) expire() {
 func (m *meter) trip() {
 	m.interrupt.Set(1)
 	m.fired = true
+}
+
+// park releases the kernel timer's threads of an idle instance (two OS
+// threads each: kept by every idle instance, they would bound the number
+// of live sites by the process's thread limit); the next resume starts
+// them again.
+func (m *meter) park() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.kt == nil || m.running {
+		return
+	}
+	m.kt.close()
+	m.kt = nil
+	m.parked = true
+	m.interrupt.Set(0) // close's firing wrote it
+}
+
+// unpark starts the kernel timer of a parked meter again, or, if that
+// fails, the Go timer (as an instance that never had one); m.mu is held.
+func (m *meter) unpark() {
+	m.parked = false
+	if kt, err := newKernelTimer(m.interrupt); err == nil {
+		m.kt = kt
+		return
+	}
+	m.timer = time.AfterFunc(time.Hour, m.expire)
+	m.timer.Stop()
 }
 
 // close releases the timer (and the kernel timer's thread).

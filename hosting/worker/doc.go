@@ -68,7 +68,9 @@
 // wazero version, the interpreter, another OS) a Go timer checks the CPU
 // clock instead and sets the flag at the budget, and a warning is logged
 // once; off Linux the budget counts elapsed time. Each live pooled
-// instance holds two OS threads.
+// instance holds two OS threads, except the one a Worker keeps warm after
+// Config.IdleTimeout, which releases them until its next request (meter.park;
+// starting them again costs that request a fraction of a millisecond).
 //
 // # Sharing the node
 //

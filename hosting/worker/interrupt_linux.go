@@ -142,19 +142,24 @@ func (kt *kernelTimer) clear() {
 // start is called before a guest runs, on its thread: a reader is in
 // read(2) and the timer fires within d (a pending timer due sooner is
 // kept; one that fired already has set the flag, and the guest takes it
-// at its first check).
-func (kt *kernelTimer) start(d time.Duration) {
+// at its first check). An error means no reader is in read(2): the guest
+// must not run.
+func (kt *kernelTimer) start(d time.Duration) error {
 	kt.mu.Lock()
 	defer kt.mu.Unlock()
 	kt.guest = true
 	if kt.unchecked {
-		kt.unchecked = false
 		// Unlocked: a reader takes kt.mu on its way back to read(2).
 		kt.mu.Unlock()
-		_ = kt.waitInRead() // fails only if the threads are gone
+		err := kt.waitInRead()
 		kt.mu.Lock()
+		if err != nil {
+			return err
+		}
+		kt.unchecked = false
 	}
 	kt.armLocked(d)
+	return nil
 }
 
 // stop is called when the guest stops running (it returned, or waits on
@@ -165,25 +170,32 @@ func (kt *kernelTimer) stop() {
 	defer kt.mu.Unlock()
 	kt.guest = false
 	if kt.g.Get() != 0 {
+		// A reader left read(2) with this firing and may not have noted
+		// it yet (fired): the next start checks.
 		kt.clear()
+		kt.unchecked = true
 	}
 }
 
 // take is called by the guest's interrupt function, on its thread, when
 // the kernel set the flag: it clears the flag, checks that a reader is in
 // read(2), so that the next firing reaches the guest whatever the Go
-// scheduler does, and arms the timer to fire within d.
-func (kt *kernelTimer) take(d time.Duration) {
+// scheduler does, and arms the timer to fire within d. An error means no
+// reader is in read(2): the guest must be stopped.
+func (kt *kernelTimer) take(d time.Duration) error {
 	kt.mu.Lock()
 	kt.clear()
 	kt.taken++
-	kt.unchecked = false
 	kt.mu.Unlock()
 	// Unlocked: a reader takes kt.mu on its way back to read(2).
-	_ = kt.waitInRead() // fails only if the threads are gone
+	if err := kt.waitInRead(); err != nil {
+		return err
+	}
 	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	kt.unchecked = false
 	kt.armLocked(d)
-	kt.mu.Unlock()
+	return nil
 }
 
 func (kt *kernelTimer) armLocked(d time.Duration) {

@@ -36,7 +36,8 @@ type Config struct {
 	MaxModuleSize int64
 	// IdleTimeout closes a reactor Worker's idle instances, all but one,
 	// once unused for this long (each live instance holds memory and, on
-	// Linux, an OS thread for its CPU interrupt). Default 1 minute.
+	// Linux, two OS threads for its CPU interrupt), and the one kept
+	// releases its threads until its next request. Default 1 minute.
 	IdleTimeout time.Duration
 	// KeepCompiled is how long a compiled module no Worker uses stays in
 	// memory: after Validate, Prewarm or the close of its last Worker.

@@ -209,7 +209,8 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 }
 
 // trimIdle closes the instances idle for longer than Config.IdleTimeout,
-// keeping at least one, and reschedules itself.
+// keeping at least one (whose CPU meter releases its threads: park), and
+// reschedules itself.
 func (w *Worker) trimIdle() {
 	idle := w.rt.cfg.IdleTimeout
 	var keep, drop []*instance
@@ -229,6 +230,9 @@ func (w *Worker) trimIdle() {
 		}
 	}
 	for _, in := range keep {
+		if time.Since(in.idleSince) > idle {
+			in.meter.park() // the instance kept warm holds no threads
+		}
 		w.free <- in
 	}
 	w.trim.Reset(idle / 2)

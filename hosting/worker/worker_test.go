@@ -830,11 +830,56 @@ func TestTrimIdle(t *testing.T) {
 			if len(w.free) != tt.wantKept || len(w.slots) != tt.wantKept {
 				t.Fatalf("%d idle instances and %d slots taken, want %d", len(w.free), len(w.slots), tt.wantKept)
 			}
+			parked := 0
+			for _, in := range ins {
+				if in.meter.parked {
+					parked++
+				}
+			}
+			if wantParked := min(tt.stale, 1) * (1 - min(tt.recent, 1)); parked != wantParked {
+				t.Errorf("%d kept instances parked their CPU meter's threads, want %d", parked, wantParked)
+			}
 			rec := httptest.NewRecorder()
 			if res := w.Serve(rec, httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t)); res.Outcome != OutcomeOK {
 				t.Fatalf("after trimming: %q (%v)", res.Outcome, res.Err)
 			}
+			for _, in := range ins {
+				if in.meter.parked {
+					t.Error("an instance still parked after serving") // only one is left: it served
+				}
+			}
 		})
+	}
+}
+
+// TestParkedMeterStopsRunaways parks an idle runaway instance's meter (as
+// trimIdle does) and checks that its next request is still stopped on
+// time: resume starts the kernel timer again.
+func TestParkedMeterStopsRunaways(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 1})
+	w := newWorker(t, rt, "cpu", nil, Limits{CPU: 10 * time.Millisecond})
+	in, err := w.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.meter.park()
+	if !in.meter.parked {
+		t.Skip("no kernel timer to park")
+	}
+	work := in.mod.ExportedFunction("work")
+	var callErr error
+	fired, used, err := in.run(context.Background(), 10*time.Millisecond, true, func() {
+		_, callErr = work.Call(in.ctx, 2_000_000_000)
+	})
+	w.release(in, false)
+	if err != nil || !fired || !errors.Is(callErr, errCPULimit) {
+		t.Fatalf("a long computation after parking: fired %v, err %v, %v", fired, err, callErr)
+	}
+	if in.meter.kt == nil && in.meter.timer == nil {
+		t.Fatal("resumed with neither timer")
+	}
+	if used > 20*time.Millisecond {
+		t.Errorf("stopped after %v of CPU, budget 10ms", used)
 	}
 }
 

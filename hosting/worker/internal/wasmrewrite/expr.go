@@ -33,6 +33,12 @@ const (
 	opRefFunc    = 0xd2
 )
 
+// Opcodes whose immediate is a global index.
+const (
+	opGlobalGet = 0x23
+	opGlobalSet = 0x24
+)
+
 // opImm maps every single-byte opcode to its immediates.
 var opImm = func() (t [256]imm) {
 	set := func(lo, hi int, k imm) {
@@ -137,9 +143,12 @@ func (m *module) expr(r *reader, loops bool) error {
 			_, err = r.u32()
 			depth--
 		case immU32:
-			if op == opCall || op == opReturnCall || op == opRefFunc {
+			switch op {
+			case opCall, opReturnCall, opRefFunc:
 				err = m.funcRef(r)
-			} else {
+			case opGlobalGet, opGlobalSet:
+				err = m.globalRef(r)
+			default:
 				_, err = r.u32()
 			}
 		case immU32x2:

@@ -302,6 +302,12 @@ func TestInstrumentRejects(t *testing.T) {
 		{"empty input", nil, Options{}, "not a WebAssembly binary"},
 		{"import from the reserved module", wasmModule(typeVoid, sec(secImport, vec(cat(str(InterruptModule), str(InterruptFunc), []byte{0x00, 0x00})))), Options{}, `imports from the reserved module "__pier"`},
 		{"call out of range", code(0x10, 0x01, 0x0b), Options{}, "function index 1 out of range"},
+		// Index 0 would be the interrupt global in the output: a guest
+		// writing it could clear the timer's firings and never stop.
+		{"global.set of the interrupt global's index", code(0x41, 0x00, 0x24, 0x00, 0x0b), Options{}, "global index 0 out of range"},
+		{"global.get out of range", code(0x23, 0x00, 0x1a, 0x0b), Options{}, "global index 0 out of range"},
+		{"global.set past the module's globals", wasmModule(typeVoid, oneFunc, sec(secGlobal, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b})), sec(secCode, vec(body(0x41, 0x00, 0x24, 0x01, 0x0b)))), Options{}, "global index 1 out of range"},
+		{"export of a global out of range", wasmModule(sec(secExport, vec(cat(str("g"), []byte{0x03, 0x00})))), Options{}, "global index 0 out of range"},
 		{"ref.func out of range", code(0xd2, 0x07, 0x1a, 0x0b), Options{}, "function index 7 out of range"},
 		{"export of a function out of range", wasmModule(typeVoid, oneFunc, sec(secExport, vec(cat(str("f"), []byte{0x00, 0x02}))), emptyBody), Options{}, "function index 2 out of range"},
 		{"start function out of range", wasmModule(typeVoid, oneFunc, sec(secStart, leb(1)), emptyBody), Options{}, "function index 1 out of range"},

@@ -178,6 +178,22 @@ func (m *module) funcRef(r *reader) error {
 	return nil
 }
 
+// globalRef reads a global index and checks it against the globals the
+// module declares: an index past them would name the interrupt global in
+// the output, and a guest that could write its interrupt flag could clear
+// the timer's firings and never be stopped.
+func (m *module) globalRef(r *reader) error {
+	start := r.pos
+	v, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if uint64(v) >= uint64(m.globalImports)+uint64(m.numGlobals) {
+		return errAt(start, "global index %d out of range", v)
+	}
+	return nil
+}
+
 // patch appends w[lo:hi] to dst with every recorded function index in it
 // shifted by one.
 func (m *module) patch(dst []byte, lo, hi int) []byte {
@@ -506,9 +522,12 @@ func (m *module) decodeExports(r *reader, s *section) error {
 		if kind > KindTag {
 			return errAt(r.pos-1, "unknown export kind %d", kind)
 		}
-		if kind == KindFunc {
+		switch kind {
+		case KindFunc:
 			err = m.funcRef(r)
-		} else {
+		case KindGlobal:
+			err = m.globalRef(r)
+		default:
 			_, err = r.u32()
 		}
 		if err != nil {
