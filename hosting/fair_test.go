@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,9 +126,8 @@ func TestSlowBodies(t *testing.T) {
 // of the site but not as an invocation, and logged as the platform's
 // error.
 func TestWorkerBusy(t *testing.T) {
-	// A garbage collection that starts while the runaway spins waits for
-	// it, and holds up the waiting requests' timeouts with everything
-	// else: none during this test.
+	// No garbage collection during this test: its pauses would stretch
+	// the waiting requests' 100 ms on a busy machine.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	rt, err := worker.New(context.Background(), worker.Config{MaxRunning: 1, QueueTimeout: 100 * time.Millisecond})
 	if err != nil {
@@ -139,8 +139,10 @@ func TestWorkerBusy(t *testing.T) {
 	e.reg.mu.Lock()
 	tn := e.reg.tenants[testTenant]
 	tn.Limits.CPUMs = 500 // spin holds the slot far longer than the queue timeout
-	// No 429 from the sites' rate limits (the test's clock stands still).
+	// No 429 from the sites' rate limits (the test's clock stands still)
+	// nor from the tenant's CPU rate: this is about run slots.
 	tn.Limits.RequestsPerSecond, tn.Limits.RequestBurst = 1<<30, 1<<30
+	tn.Limits.CPUMsPerSecond = 1 << 30
 	e.reg.tenants[testTenant] = tn
 	e.reg.mu.Unlock()
 	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
@@ -210,5 +212,56 @@ func TestWorkerBusy(t *testing.T) {
 	}
 	if !found {
 		t.Error("no request event for the busy answer")
+	}
+}
+
+// TestWorkerCPURate: once a tenant's workers have used their CPU rate, a
+// request to any of its workers is answered 429 worker_cpu_rate_exceeded
+// with Retry-After, counted as a 4xx request but not as an invocation, and
+// logged as rate_limited; its static files are still served.
+func TestWorkerCPURate(t *testing.T) {
+	hub := logstream.New(1 << 16)
+	e := newWorkerEnv(t, Config{Logs: hub})
+	e.reg.mu.Lock()
+	tn := e.reg.tenants[testTenant]
+	tn.Limits.CPUMs, tn.Limits.CPUMsPerSecond = 10, 20 // a burst of two runaways
+	tn.Limits.RequestsPerSecond, tn.Limits.RequestBurst = 1<<30, 1<<30
+	e.reg.tenants[testTenant] = tn
+	e.reg.mu.Unlock()
+	e.workerSite("spin", "s1", "spin", workerFiles, tenants.DeploymentConfig{})
+	events := hub.Subscribe("spin")
+	defer events.Close()
+	var codes []int
+	var refused *httptest.ResponseRecorder
+	for range 10 {
+		w := e.get("/missing", "spin.pier.test", "Accept", "application/json")
+		codes = append(codes, w.Code)
+		if w.Code == 429 {
+			refused = w
+			break
+		}
+	}
+	if refused == nil || len(codes) < 3 || len(codes) > 5 {
+		t.Fatalf("answers %v: want two or three 503 worker_cpu_exceeded, then 429", codes)
+	}
+	if ra, err := strconv.Atoi(refused.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 2 ||
+		!strings.Contains(refused.Body.String(), `"code":"worker_cpu_rate_exceeded"`) {
+		t.Errorf("refusal: %v %s", refused.Header(), refused.Body)
+	}
+	if w := e.get("/style.css", "spin.pier.test"); w.Code != 200 {
+		t.Errorf("a static file of the site: %d", w.Code)
+	}
+	u := e.edge.Usage("spin")
+	if u.Requests["4xx"] != 1 || u.Invocations != int64(len(codes)-1) || u.ByOutcome[worker.OutcomeCPURateLimited] != 0 {
+		t.Errorf("requests %v, %d invocations %v", u.Requests, u.Invocations, u.ByOutcome)
+	}
+	for {
+		ev := nextEvent(t, events)
+		if ev.Kind == logstream.KindRequest && ev.Status == 429 {
+			if ev.Outcome != logstream.OutcomeRateLimited || !strings.Contains(ev.Message, "CPU rate of 20 ms per second") {
+				t.Errorf("event %+v", ev)
+			}
+			break
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -248,6 +249,7 @@ func (e *Edge) Close(ctx context.Context) error {
 func workerLimits(l tenants.Limits) worker.Limits {
 	return worker.Limits{
 		CPU:         time.Duration(l.CPUMs) * time.Millisecond,
+		CPURate:     time.Duration(l.CPUMsPerSecond) * time.Millisecond,
 		SubRequests: l.SubRequests,
 		MemoryBytes: int64(l.MemoryMB) << 20,
 	}
@@ -320,19 +322,23 @@ func (x *exchange) runWorker() {
 
 // notInvoked answers a request whose guest did not run: the node had no
 // turn or no body buffer for it in time (503 worker_busy, the platform's
-// failure) or the client did not send its body (408 or 400, the
-// client's). Neither is the worker's: the site's counters see a request
-// but no invocation, and the live log a request event
-// (logstream.OutcomeError or OutcomeClientError) rather than an
-// invocation.
+// failure), the tenant's workers had used their CPU rate (429
+// worker_cpu_rate_exceeded, the tenant's limit) or the client did not
+// send its body (408 or 400, the client's). None is the worker's: the
+// site's counters see a request but no invocation, and the live log a
+// request event (logstream.OutcomeError, OutcomeRateLimited or
+// OutcomeClientError) rather than an invocation.
 func (x *exchange) notInvoked(res *worker.Result, start time.Time) {
 	e, site := x.e, x.v.usage.site
 	// Answered even when the request's context is done: a failed body
 	// read cancels it, yet a client that was too slow may still read
 	// its 408.
 	clear(x.w.Header())
-	if res.Outcome == worker.OutcomeBusy {
+	switch res.Outcome {
+	case worker.OutcomeBusy:
 		x.w.Header()["Retry-After"] = retryAfterBusy
+	case worker.OutcomeCPURateLimited:
+		x.w.Header().Set("Retry-After", strconv.Itoa(int((res.RetryAfter+time.Second-1)/time.Second)))
 	}
 	x.fail(workerFailure(res))
 	if res.Outcome == worker.OutcomeBusy {
@@ -344,9 +350,12 @@ func (x *exchange) notInvoked(res *worker.Result, start time.Time) {
 	}
 	ev := x.requestEvent(start)
 	ev.Outcome, ev.Message = logstream.OutcomeClientError, res.Detail
-	if res.Outcome == worker.OutcomeBusy {
+	switch res.Outcome {
+	case worker.OutcomeBusy:
 		ev.Outcome = logstream.OutcomeError
 		ev.Message = res.Detail + " (" + res.Code + ")"
+	case worker.OutcomeCPURateLimited:
+		ev.Outcome = logstream.OutcomeRateLimited
 	}
 	e.logs.Publish(site, ev)
 	x.invoked = true // published here, not by ServeHTTP

@@ -31,9 +31,13 @@ const (
 // under, the sizes its sites' git repositories may reach, and its Quotas.
 // A zero field in an override means "use the plan's value".
 type Limits struct {
-	CPUMs       int `json:"cpuMs,omitempty"`
-	SubRequests int `json:"subRequests,omitempty"`
-	MemoryMB    int `json:"memoryMB,omitempty"`
+	CPUMs int `json:"cpuMs,omitempty"`
+	// CPUMsPerSecond is how much CPU time the tenant's workers together
+	// may use per second on each node (a token bucket allowing a second's
+	// worth at once): beyond it requests to its workers are answered 429.
+	CPUMsPerSecond int `json:"cpuMsPerSecond,omitempty"`
+	SubRequests    int `json:"subRequests,omitempty"`
+	MemoryMB       int `json:"memoryMB,omitempty"`
 	// GitRepoMB bounds a site's git repository (the sum of its stored
 	// packs), GitPushMB the pack of one push (git's receive.maxInputSize).
 	GitRepoMB int `json:"gitRepoMB,omitempty"`
@@ -70,17 +74,17 @@ var plans = [...]struct {
 	name   string
 	limits Limits
 }{
-	{PlanFree, Limits{CPUMs: 10, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
+	{PlanFree, Limits{CPUMs: 10, CPUMsPerSecond: 250, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
 		RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10,
 		UploadSessions: 10, UploadEntries: 200_000, StorageMB: 2048, WorkerMB: 16,
 		Deployments: 100, KeepDeployments: 20, KeepDays: 30,
 	}}},
-	{PlanPro, Limits{CPUMs: 20, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024, Quotas: Quotas{
+	{PlanPro, Limits{CPUMs: 20, CPUMsPerSecond: 1000, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024, Quotas: Quotas{
 		RequestsPerSecond: 1000, RequestBurst: 2000, Sites: 100, Domains: 100,
 		UploadSessions: 25, UploadEntries: 1_000_000, StorageMB: 20480, WorkerMB: 24,
 		Deployments: 500, KeepDeployments: 50, KeepDays: 90,
 	}}},
-	{PlanEnterprise, Limits{CPUMs: 50, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048, Quotas: Quotas{
+	{PlanEnterprise, Limits{CPUMs: 50, CPUMsPerSecond: 4000, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048, Quotas: Quotas{
 		RequestsPerSecond: 10000, RequestBurst: 20000, Sites: 1000, Domains: 1000,
 		UploadSessions: 100, UploadEntries: 5_000_000, StorageMB: 204800, WorkerMB: 32,
 		Deployments: 2000, KeepDeployments: 100, KeepDays: 365,
@@ -169,7 +173,7 @@ type limitPtr struct {
 // limits uses it, so that a new limit is added here once.
 func (l *Limits) fields() []limitPtr {
 	return []limitPtr{
-		{"cpuMs", &l.CPUMs}, {"subRequests", &l.SubRequests}, {"memoryMB", &l.MemoryMB},
+		{"cpuMs", &l.CPUMs}, {"cpuMsPerSecond", &l.CPUMsPerSecond}, {"subRequests", &l.SubRequests}, {"memoryMB", &l.MemoryMB},
 		{"gitRepoMB", &l.GitRepoMB}, {"gitPushMB", &l.GitPushMB},
 		{"requestsPerSecond", &l.RequestsPerSecond}, {"requestBurst", &l.RequestBurst},
 		{"sites", &l.Sites}, {"domains", &l.Domains},

@@ -50,6 +50,11 @@ const (
 	// Config.MaxBufferedBodies. The platform's failure, not the worker's
 	// (not an invocation); the client got 503 worker_busy.
 	OutcomeBusy = "busy"
+	// OutcomeCPURateLimited: the guest did not run: its tenant's workers
+	// had used Limits.CPURate. The tenant's limit, not a failure of the
+	// worker (not an invocation); the client got 429
+	// worker_cpu_rate_exceeded with Result.RetryAfter.
+	OutcomeCPURateLimited = "cpuRateLimited"
 	// OutcomeClientError: the guest did not run: the client did not send
 	// its request body in time (408 request_timeout) or completely (400
 	// request_body_incomplete). The client's failure, not the worker's
@@ -58,10 +63,11 @@ const (
 )
 
 // Invoked reports whether the guest ran (or was about to) for this
-// Result: false for OutcomeBusy and OutcomeClientError, which the caller
-// counts as requests but not as invocations.
+// Result: false for OutcomeBusy, OutcomeCPURateLimited and
+// OutcomeClientError, which the caller counts as requests but not as
+// invocations.
 func (r *Result) Invoked() bool {
-	return r.Outcome != OutcomeBusy && r.Outcome != OutcomeClientError
+	return r.Outcome != OutcomeBusy && r.Outcome != OutcomeClientError && r.Outcome != OutcomeCPURateLimited
 }
 
 // Host is what one request's guest may reach outside itself. The edge
@@ -91,6 +97,13 @@ type Limits struct {
 	// CPU is the guest execution time allowed per request, time spent
 	// waiting on fetch, asset or the request body excluded. Default 50ms.
 	CPU time.Duration
+	// CPURate is how much guest execution time per second the Worker's
+	// Owner's tenant may use on the node, all its Workers together: a
+	// token bucket holding a second's worth, from which each request
+	// reserves CPU when it starts and gets back what it did not use. A
+	// request that finds it empty is refused (OutcomeCPURateLimited). The
+	// latest Worker created for a tenant sets its rate. 0: no limit.
+	CPURate time.Duration
 	// StartupCPU is the guest execution time allowed to a reactor's
 	// _initialize (a Go guest starts its runtime there). Default 1s.
 	StartupCPU time.Duration
@@ -168,6 +181,9 @@ type Result struct {
 	// SubRequests is the number of fetch calls the guest made, refused ones
 	// included.
 	SubRequests int
+	// RetryAfter is, with OutcomeCPURateLimited, when the tenant's
+	// workers may run again.
+	RetryAfter time.Duration
 	// Err is the internal cause of a failure (a trap with its stack
 	// trace, …), for debugging; never shown to the client.
 	Err error

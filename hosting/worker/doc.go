@@ -58,7 +58,7 @@
 // thread's CPU clock: past the budget it traps, else it arms the timer
 // again and returns. So a runaway is stopped within about a millisecond
 // of CPU past its budget however many guests run at once, a pause waits
-// at most about a millisecond for a running guest, and every 2 ms of a
+// at most about a millisecond for a running guest, and every millisecond of a
 // request (yieldEvery) the function also yields the guest's P to the
 // goroutines queued on it (a neighbour's static request). The timer is set
 // lazily (a pending timer due soon enough is kept), so a short request

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"runtime/debug"
 	"slices"
@@ -138,7 +139,7 @@ func BenchmarkConcurrentRunaways(b *testing.B) {
 // as the worker's failure.
 func TestRunSlotsShared(t *testing.T) {
 	s := newScheduler(1, time.Hour)
-	a, b := s.register(Owner{Tenant: "a", Site: "a1"}), s.register(Owner{Tenant: "b", Site: "b1"})
+	a, b := s.register(Owner{Tenant: "a", Site: "a1"}, 0), s.register(Owner{Tenant: "b", Site: "b1"}, 0)
 	ctx := context.Background()
 	if err := s.enter(ctx, a); err != nil {
 		t.Fatal(err)
@@ -359,5 +360,72 @@ func TestHandledGrowFailure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCPURate checks a tenant's CPU rate: its runaways use their second's
+// worth of CPU, then its requests are refused with 429 and a Retry-After
+// (not run, not an invocation) while another tenant's worker runs; the
+// bucket refills at the rate, and a request that uses less than its
+// budget gives the rest back.
+func TestCPURate(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 2})
+	const rate = 50 * time.Millisecond // per second: a burst of 50 ms
+	lim := Limits{CPU: 10 * time.Millisecond, CPURate: rate}
+	owned := func(o Owner, name string, lim Limits) *Worker {
+		w, err := rt.NewOwnedWorker(context.Background(), o, guest(t, name), nil, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.Close(context.Background()) })
+		return w
+	}
+	spin := owned(Owner{Tenant: "greedy", Site: "spin"}, "loop", lim)
+	hello := owned(Owner{Tenant: "greedy", Site: "hello"}, "hello", lim)
+	other := owned(Owner{Tenant: "other", Site: "other"}, "loop", lim)
+	serve := func(w *Worker) (Result, *httptest.ResponseRecorder) {
+		rec := httptest.NewRecorder()
+		return w.Serve(rec, httptest.NewRequest("GET", "/", nil), &fakeHost{}, nil), rec
+	}
+	var ran int
+	var refused Result
+	for range 20 { // 20 × 10 ms of a 50 ms/s rate with a second's burst
+		res, _ := serve(spin)
+		if res.Outcome == OutcomeCPURateLimited {
+			refused = res
+			break
+		}
+		if res.Outcome != OutcomeExceededCPU {
+			t.Fatalf("runaway: outcome %q (%v)", res.Outcome, res.Err)
+		}
+		ran++
+	}
+	if ran < 4 || ran > 7 || refused.Outcome == "" {
+		t.Fatalf("%d runaways of 10 ms ran before a refusal (%q), want about 5", ran, refused.Outcome)
+	}
+	if refused.Status != http.StatusTooManyRequests || refused.Code != "worker_cpu_rate_exceeded" || refused.Invoked() ||
+		refused.RetryAfter <= 0 || refused.RetryAfter > time.Second || !strings.Contains(refused.Detail, "CPU rate of 50 ms per second") {
+		t.Errorf("refusal: %+v", refused)
+	}
+	// The tenant's other site shares the bucket; another tenant does not.
+	if res, _ := serve(hello); res.Outcome != OutcomeCPURateLimited {
+		t.Errorf("the same tenant's other worker: outcome %q", res.Outcome)
+	}
+	if res, _ := serve(other); res.Outcome != OutcomeExceededCPU {
+		t.Errorf("another tenant's worker: outcome %q (%v)", res.Outcome, res.Err)
+	}
+	// After Retry-After, one more runaway runs; a hello-world gives back
+	// almost all of its reservation, so many run in a row.
+	time.Sleep(refused.RetryAfter)
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if res, _ := serve(hello); res.Outcome != OutcomeOK {
+			return fmt.Errorf("after the retry: outcome %q", res.Outcome)
+		}
+		return nil
+	})
+	for i := range 50 {
+		if res, _ := serve(hello); res.Outcome != OutcomeOK {
+			t.Fatalf("hello %d: outcome %q: short requests must not pay their whole budget", i, res.Outcome)
+		}
 	}
 }

@@ -70,7 +70,18 @@ type share struct {
 	held, waiting int
 	last          uint64 // scheduler.seq of its latest grant
 	refs          int    // Workers charged to it
+
+	// A tenant's CPU rate (Limits.CPURate; 0: none) and its bucket, as
+	// the theoretical arrival time of GCRA in Unix ns: the tenant is
+	// in debt up to cpuTAT, and may start a request while that is at
+	// most cpuBurst ahead of now.
+	cpuRate time.Duration
+	cpuTAT  int64
 }
+
+// cpuBurst is how far ahead of now a tenant's CPU debt may run: a
+// tenant may use a second's worth of its CPU rate at once.
+const cpuBurst = time.Second
 
 // runShare is a Worker's place in the scheduler: the shares of its
 // tenant and its site, looked up once when the Worker is created.
@@ -88,9 +99,9 @@ func newScheduler(slots int, timeout time.Duration) *scheduler {
 	return &scheduler{slots: slots, timeout: timeout, tenants: map[string]*share{}, sites: map[string]*share{}}
 }
 
-// register returns the shares of o for a new Worker; unregister them
-// when it closes.
-func (s *scheduler) register(o Owner) runShare {
+// register returns the shares of o for a new Worker, whose tenant's CPU
+// rate becomes cpuRate; unregister them when it closes.
+func (s *scheduler) register(o Owner, cpuRate time.Duration) runShare {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	get := func(m map[string]*share, key string) *share {
@@ -102,7 +113,44 @@ func (s *scheduler) register(o Owner) runShare {
 		sh.refs++
 		return sh
 	}
-	return runShare{tenant: get(s.tenants, o.Tenant), site: get(s.sites, o.Site)}
+	rs := runShare{tenant: get(s.tenants, o.Tenant), site: get(s.sites, o.Site)}
+	rs.tenant.cpuRate = cpuRate
+	return rs
+}
+
+// admitCPU reserves budget of the tenant's CPU rate for a request about
+// to start, or returns how long until the tenant may start one.
+func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (retry time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := rs.tenant
+	if sh.cpuRate <= 0 {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	if ahead := time.Duration(sh.cpuTAT - now); ahead > cpuBurst {
+		return ahead - cpuBurst
+	}
+	sh.cpuTAT = max(sh.cpuTAT, now) + debt(budget, sh.cpuRate)
+	return 0
+}
+
+// settleCPU gives a request's unused reservation back (or charges what it
+// used past it).
+func (s *scheduler) settleCPU(rs runShare, budget, used time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := rs.tenant
+	if sh.cpuRate <= 0 {
+		return
+	}
+	sh.cpuTAT += debt(used, sh.cpuRate) - debt(budget, sh.cpuRate)
+}
+
+// debt is the wall-clock time that cpu of guest execution takes out of
+// a rate of cpuRate per second, in ns.
+func debt(cpu, cpuRate time.Duration) int64 {
+	return int64(float64(cpu) * float64(time.Second) / float64(cpuRate))
 }
 
 // unregister drops a closed Worker's shares: a share no Worker uses any

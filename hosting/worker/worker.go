@@ -191,7 +191,7 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 		extra: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
 	}
-	w.shares = r.sched.register(w.owner)
+	w.shares = r.sched.register(w.owner, lim.CPURate)
 	if kind == kindReactor {
 		w.slots <- struct{}{}
 		in, err := w.newInstance(ctx)
@@ -450,6 +450,16 @@ func (w *Worker) memoryHigh(in *instance) bool {
 // client. host serves the guest's fetch, asset and log calls for this
 // request only.
 func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
+	if retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU); retry > 0 {
+		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
+	}
+	res := w.serve(rw, r, host, next)
+	w.rt.sched.settleCPU(w.shares, w.lim.CPU, res.CPU)
+	return res
+}
+
+// serve is Serve once the tenant's CPU rate let the request in.
+func (w *Worker) serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
 	if r.ContentLength > w.lim.MaxRequestBody {
 		return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
 	}
@@ -713,6 +723,8 @@ func (w *Worker) fail(res Result) Result {
 		res.Status, res.Code, res.Message = http.StatusServiceUnavailable, "worker_unavailable", "the worker is busy"
 	case OutcomeBusy:
 		res.Status, res.Code, res.Message = http.StatusServiceUnavailable, "worker_busy", "the server is too busy to run the worker; retry shortly"
+	case OutcomeCPURateLimited:
+		res.Status, res.Code, res.Message = http.StatusTooManyRequests, "worker_cpu_rate_exceeded", "the site's workers used their CPU time per second; retry shortly"
 	case OutcomeClientError:
 		var ce *clientError
 		if errors.As(res.Err, &ce) && ce.timedOut() {
@@ -749,6 +761,8 @@ func (w *Worker) detail(res Result) string {
 			return "worker not run: too many request bodies were being received"
 		}
 		return "worker not run: the request waited " + millis(w.rt.cfg.QueueTimeout) + " for a turn to run"
+	case OutcomeCPURateLimited:
+		return "worker not run: the tenant's workers used their CPU rate of " + millis(w.lim.CPURate) + " per second on this node"
 	case OutcomeClientError:
 		if res.Status == http.StatusRequestTimeout {
 			return "worker not run: the client did not send its request body in time"

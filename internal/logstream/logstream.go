@@ -41,7 +41,7 @@ const (
 	OutcomeMethodNotAllowed = "method_not_allowed" // 405: not GET or HEAD, and no worker
 	OutcomeError            = "error"              // the edge failed (storage, workers off, a bad path); Message says which
 	OutcomeCanceled         = "canceled"           // the client left before the answer
-	OutcomeRateLimited      = "rate_limited"       // 429: over the site's request rate on this node
+	OutcomeRateLimited      = "rate_limited"       // 429: over the site's request rate, or its tenant's workers over their CPU rate, on this node
 	OutcomeClientError      = "client_error"       // the client did not send its request body in time (408) or completely (400); the worker did not run
 )
 

@@ -49,6 +49,8 @@ export interface Session {
 
 export interface Limits {
   cpuMs?: number;
+  /** CPU time per second the tenant's workers may use together on each node, ms. */
+  cpuMsPerSecond?: number;
   subRequests?: number;
   memoryMB?: number;
   /** Bound of a site's git repository, MB. */

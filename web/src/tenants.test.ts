@@ -105,6 +105,7 @@ describe('limitRows', () => {
     const rows = limitRows('free', {});
     expect(rows.map((r) => [r.key, r.planValue, r.effective, r.overridden])).toEqual([
       ['cpuMs', 10, 10, false],
+      ['cpuMsPerSecond', 250, 250, false],
       ['subRequests', 5, 5, false],
       ['memoryMB', 64, 64, false],
     ]);
@@ -113,6 +114,7 @@ describe('limitRows', () => {
     const rows = limitRows('pro', { cpuMs: 33 });
     expect(rows.map((r) => [r.key, r.planValue, r.override, r.effective, r.overridden])).toEqual([
       ['cpuMs', 20, 33, 33, true],
+      ['cpuMsPerSecond', 1000, 0, 1000, false],
       ['subRequests', 20, 0, 20, false],
       ['memoryMB', 128, 0, 128, false],
     ]);
@@ -122,17 +124,18 @@ describe('limitRows', () => {
     expect(rows.every((r) => !r.overridden && r.effective === r.planValue)).toBe(true);
   });
   it('takes the saved plan’s values from the server’s effective limits', () => {
-    const saved = { plan: 'free', limits: { memoryMB: 100 }, effective_limits: { cpuMs: 11, subRequests: 6, memoryMB: 100 } };
+    const saved = { plan: 'free', limits: { memoryMB: 100 }, effective_limits: { cpuMs: 11, cpuMsPerSecond: 300, subRequests: 6, memoryMB: 100 } };
     const rows = limitRows('free', { memoryMB: 100 }, saved);
     expect(rows.map((r) => [r.key, r.planValue, r.effective])).toEqual([
       ['cpuMs', 11, 11],
+      ['cpuMsPerSecond', 300, 300],
       ['subRequests', 6, 6],
       ['memoryMB', 64, 100], // overridden on the server: the plan's own value is the table's
     ]);
   });
   it('previews another plan from the table', () => {
-    const saved = { plan: 'free', limits: {}, effective_limits: { cpuMs: 10, subRequests: 5, memoryMB: 64 } };
-    expect(limitRows('enterprise', {}, saved).map((r) => r.effective)).toEqual([50, 50, 256]);
+    const saved = { plan: 'free', limits: {}, effective_limits: { cpuMs: 10, cpuMsPerSecond: 250, subRequests: 5, memoryMB: 64 } };
+    expect(limitRows('enterprise', {}, saved).map((r) => r.effective)).toEqual([50, 4000, 50, 256]);
   });
 });
 

@@ -13,19 +13,19 @@ export const PLAN_NAMES = ['free', 'pro', 'enterprise'] as const;
  */
 export const PLAN_LIMITS: Record<string, Required<Limits>> = {
   free: {
-    cpuMs: 10, subRequests: 5, memoryMB: 64, gitRepoMB: 1024, gitPushMB: 256,
+    cpuMs: 10, cpuMsPerSecond: 250, subRequests: 5, memoryMB: 64, gitRepoMB: 1024, gitPushMB: 256,
     requestsPerSecond: 100, requestBurst: 200, sites: 10, domains: 10,
     uploadSessions: 10, uploadEntries: 200_000, storageMB: 2048, workerMB: 16,
     deployments: 100, keepDeployments: 20, keepDays: 30,
   },
   pro: {
-    cpuMs: 20, subRequests: 20, memoryMB: 128, gitRepoMB: 4096, gitPushMB: 1024,
+    cpuMs: 20, cpuMsPerSecond: 1000, subRequests: 20, memoryMB: 128, gitRepoMB: 4096, gitPushMB: 1024,
     requestsPerSecond: 1000, requestBurst: 2000, sites: 100, domains: 100,
     uploadSessions: 25, uploadEntries: 1_000_000, storageMB: 20480, workerMB: 24,
     deployments: 500, keepDeployments: 50, keepDays: 90,
   },
   enterprise: {
-    cpuMs: 50, subRequests: 50, memoryMB: 256, gitRepoMB: 16384, gitPushMB: 2048,
+    cpuMs: 50, cpuMsPerSecond: 4000, subRequests: 50, memoryMB: 256, gitRepoMB: 16384, gitPushMB: 2048,
     requestsPerSecond: 10000, requestBurst: 20000, sites: 1000, domains: 1000,
     uploadSessions: 100, uploadEntries: 5_000_000, storageMB: 204800, workerMB: 32,
     deployments: 2000, keepDeployments: 100, keepDays: 365,
@@ -92,6 +92,7 @@ export function typedMatches(typed: string, name: string): boolean {
 /** The limits a tenant's workers run under, in the order the console shows them. */
 export const LIMIT_FIELDS: LimitField[] = [
   { key: 'cpuMs', label: 'CPU time per request', unit: 'ms' },
+  { key: 'cpuMsPerSecond', label: 'CPU time per second, all workers (per node)', unit: 'ms' },
   { key: 'subRequests', label: 'Subrequests per request', unit: '' },
   { key: 'memoryMB', label: 'Memory', unit: 'MB' },
 ];

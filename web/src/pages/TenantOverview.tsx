@@ -377,7 +377,7 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
       <div class="card-head">
         <h2 id="plan-title">Plan and limits</h2>
         <span class="muted">
-          Per request for the tenant’s workers; per site repository and per push for git; for the tenant as a whole for quotas; per site
+          Per request for the tenant’s workers (CPU per second: all of them together, on each node); per site repository and per push for git; for the tenant as a whole for quotas; per site
           (on each node) for the request rate; per site for deployments. An empty override uses the plan’s value.
         </span>
       </div>
