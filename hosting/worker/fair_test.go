@@ -250,7 +250,9 @@ func (timeoutError) Temporary() bool { return true }
 // client's failure (408 or 400), not the worker's exception.
 func TestSlowBodiesHoldNoInstance(t *testing.T) {
 	rt := newRuntime(t, Config{PoolSize: 1})
-	w := newWorker(t, rt, "echo", nil, Limits{})
+	// A CPU rate with room for two requests' budgets at once: the slow
+	// bodies must not reserve it either.
+	w := newWorker(t, rt, "echo", nil, Limits{CPU: 10 * time.Millisecond, CPURate: 10 * time.Millisecond})
 	const slow = 4
 	bodies := make([]*slowBody, slow)
 	results := make(chan Result, slow)
@@ -259,7 +261,11 @@ func TestSlowBodiesHoldNoInstance(t *testing.T) {
 		r := httptest.NewRequest("POST", "/upload", nil)
 		r.Body, r.ContentLength = bodies[i], 100
 		go func() { results <- w.Serve(httptest.NewRecorder(), r, &fakeHost{}, nil) }()
-		<-bodies[i].reads
+		select {
+		case <-bodies[i].reads:
+		case res := <-results:
+			t.Fatalf("slow request %d answered before its body was read: %q (%v)", i, res.Outcome, res.Err)
+		}
 	}
 	genuine := make(chan string, 1)
 	go func() {

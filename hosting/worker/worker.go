@@ -450,22 +450,12 @@ func (w *Worker) memoryHigh(in *instance) bool {
 // client. host serves the guest's fetch, asset and log calls for this
 // request only.
 func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
-	if retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU); retry > 0 {
-		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
-	}
-	res := w.serve(rw, r, host, next)
-	w.rt.sched.settleCPU(w.shares, w.lim.CPU, res.CPU)
-	return res
-}
-
-// serve is Serve once the tenant's CPU rate let the request in.
-func (w *Worker) serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
 	if r.ContentLength > w.lim.MaxRequestBody {
 		return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
 	}
 	if hasBody(r) {
 		// Read it all before taking an instance: a slow client must not
-		// hold one.
+		// hold one (nor the tenant's CPU rate, reserved below).
 		body, res, ok := w.readBody(r)
 		if !ok {
 			return w.fail(res)
@@ -476,9 +466,22 @@ func (w *Worker) serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 		r2.Body = body
 		r = r2
 	}
-	if w.kind == kindCommand {
-		return w.serveCGI(rw, r, host)
+	if retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU); retry > 0 {
+		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
+	var res Result
+	if w.kind == kindCommand {
+		res = w.serveCGI(rw, r, host)
+	} else {
+		res = w.serveReactor(rw, r, host, next)
+	}
+	w.rt.sched.settleCPU(w.shares, w.lim.CPU, res.CPU)
+	return res
+}
+
+// serveReactor runs the request through a pooled instance, once its body
+// is read and the tenant's CPU rate let it in.
+func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
 	in, err := w.acquire(r.Context())
 	if err != nil {
 		return w.fail(w.unavailable(r, err))
