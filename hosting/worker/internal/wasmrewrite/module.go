@@ -165,17 +165,11 @@ func (m *module) decode() error {
 // use) and records it if it shifts.
 func (m *module) funcRef(r *reader) error {
 	start := r.pos
-	v, err := r.u32()
-	if err != nil {
-		return err
-	}
-	if uint64(v) >= uint64(m.funcImports)+uint64(m.numFuncs) {
-		return errAt(start, "function index %d out of range", v)
-	}
-	if v >= m.funcImports {
+	v, err := index(r, uint64(m.funcImports)+uint64(m.numFuncs), "function")
+	if err == nil && v >= m.funcImports {
 		m.funcRefs = append(m.funcRefs, start)
 	}
-	return nil
+	return err
 }
 
 // globalRef reads a global index and checks it against the globals the
@@ -183,15 +177,21 @@ func (m *module) funcRef(r *reader) error {
 // the output, and a guest that could write its interrupt flag could clear
 // the timer's firings and never be stopped.
 func (m *module) globalRef(r *reader) error {
+	_, err := index(r, uint64(m.globalImports)+uint64(m.numGlobals), "global")
+	return err
+}
+
+// index reads an index of the kind what and checks that it is below n.
+func index(r *reader, n uint64, what string) (uint32, error) {
 	start := r.pos
 	v, err := r.u32()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if uint64(v) >= uint64(m.globalImports)+uint64(m.numGlobals) {
-		return errAt(start, "global index %d out of range", v)
+	if uint64(v) >= n {
+		return 0, errAt(start, "%s index %d out of range", what, v)
 	}
-	return nil
+	return v, nil
 }
 
 // patch appends w[lo:hi] to dst with every recorded function index in it
