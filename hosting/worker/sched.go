@@ -11,10 +11,10 @@ import (
 
 // Fair sharing of the node between tenants.
 //
-// Compiled guest code holds its P (GOMAXPROCS slot) while it computes and
-// has no Go safe point. With as many spinning guests as Ps, nothing else
-// runs: not the Go check of their CPU budgets (only the kernel backstop
-// stops them), not the static requests of other tenants. So at most
+// Compiled guest code holds its P (GOMAXPROCS slot) while it computes,
+// leaving it only at its interrupt checks (every millisecond). With as
+// many spinning guests as Ps, static requests of other tenants would wait
+// for those checks. So at most
 // Config.MaxRunning guests compute at once (default GOMAXPROCS−1, at least
 // one): a request's guest runs only while it holds a run slot, and gives
 // the slot back while it waits on the host (a fetch, an asset, next). A

@@ -760,10 +760,9 @@ func TestWAGI(t *testing.T) {
 // its own body back (run with -race).
 func TestConcurrent(t *testing.T) {
 	rt := newRuntime(t, Config{PoolSize: 3})
-	// A CPU budget no echo comes near: with 12 goroutines on a busy
-	// machine the meter's Go check can be late by more than its wall-clock
-	// backstop allows for the default 50 ms (the CPU limit is not what
-	// this test is about; TestRunaway and its neighbours are).
+	// A CPU budget no echo comes near, even with 12 goroutines under
+	// -race on a busy machine (the CPU limit is not what this test is
+	// about; TestRunaway and its neighbours are).
 	w := newWorker(t, rt, "echo", nil, Limits{CPU: 10 * time.Second})
 	var wg sync.WaitGroup
 	for g := range 12 {
