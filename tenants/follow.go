@@ -49,6 +49,17 @@ func (fs Followers) Apply(c Change) {
 		fs.DomainChanged(c.Key)
 	case ChangeResync:
 		fs.Resync()
+	case ChangeKV:
+		fs.KVChanged(SplitKVChangeKey(c.Key))
+	}
+}
+
+// KVChanged tells every follower that is a KVFollower.
+func (fs Followers) KVChanged(namespaceID, key string) {
+	for _, f := range fs {
+		if kf, ok := f.(KVFollower); ok {
+			kf.KVChanged(namespaceID, key)
+		}
 	}
 }
 

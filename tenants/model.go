@@ -235,6 +235,9 @@ type DeploymentConfig struct {
 	// once when it loads the deployment.
 	Headers   string `json:"headers,omitempty"`
 	Redirects string `json:"redirects,omitempty"`
+	// KV binds the tenant's namespaces to names the worker uses; the
+	// publish path sets each NamespaceID at deploy time.
+	KV []KVBinding `json:"kv,omitempty"`
 }
 
 // Normalize fills defaults and validates the enumerations.

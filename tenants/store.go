@@ -208,6 +208,7 @@ const (
 	ChangeDomain = "domain" // Key: the hostname
 	ChangeTenant = "tenant" // Key: the tenant's ID
 	ChangeResync = "resync" // Key: ""; reload everything
+	ChangeKV     = "kv"     // Key: KVChangeKey(namespace ID, key)
 )
 
 // Change says that state a node may cache changed, made by any node
