@@ -80,7 +80,7 @@ type KVStore interface {
 	// check the tenant themselves (an admin token).
 	KVNamespaceByID(ctx context.Context, id string) (KVNamespace, error)
 	KVNamespaces(ctx context.Context, tenantID string) ([]KVNamespace, error) // ordered by name
-	DeleteKVNamespace(ctx context.Context, id string) error                  // and its keys
+	DeleteKVNamespace(ctx context.Context, id string) error                   // and its keys
 
 	// KVGet: ErrNotFound when the key is absent or expired.
 	KVGet(ctx context.Context, namespaceID, key string) (KVEntry, error)
