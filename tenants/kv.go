@@ -87,6 +87,11 @@ type KVStore interface {
 	KVPut(ctx context.Context, namespaceID string, e KVEntry) error
 	// KVPutMany writes every entry in one transaction: all or none.
 	KVPutMany(ctx context.Context, namespaceID string, es []KVEntry) error
+	// KVCompareAndSwap writes e only if the key's current value is old
+	// (with oldExists false: only if the key is absent or expired), in
+	// one transaction, and reports whether it wrote. Counters and other
+	// read-modify-write updates from concurrent requests use it.
+	KVCompareAndSwap(ctx context.Context, namespaceID string, old []byte, oldExists bool, e KVEntry) (bool, error)
 	KVDelete(ctx context.Context, namespaceID, key string) error // nil when absent
 	// KVList lists the namespace's unexpired keys starting with prefix,
 	// ordered by key, p.Size() at a time (see Paginated listings).
