@@ -130,7 +130,7 @@ func (m *meter) resume() {
 	rem := m.budget - m.used
 	var broken error
 	if m.kt != nil {
-		broken = m.kt.start(min(rem, checkEvery))
+		broken = m.kt.start(min(rem, checkEvery), m.resumed)
 	}
 	if rem <= 0 || m.fired || broken != nil {
 		// Stopped at its first check. With no reader in read(2) (broken)
