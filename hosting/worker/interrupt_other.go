@@ -18,6 +18,6 @@ func newKernelTimer(api.MutableGlobal) (*kernelTimer, error) {
 }
 
 func (*kernelTimer) start(time.Duration, time.Time) error { return nil }
-func (*kernelTimer) stop()                     {}
-func (*kernelTimer) take(time.Duration) error  { return nil }
-func (*kernelTimer) close()                    {}
+func (*kernelTimer) stop()                                {}
+func (*kernelTimer) take(time.Duration) error             { return nil }
+func (*kernelTimer) close()                               {}
