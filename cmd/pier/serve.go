@@ -572,7 +572,7 @@ func (s *server) Run(ctx context.Context) error {
 		// first request after a restart does not wait for it.
 		pctx, cancel := context.WithTimeout(ctx, s.cfg.PrewarmTimeout)
 		start := time.Now()
-		n, err := s.edge.PrewarmWorkers(pctx, s.store)
+		n, err := s.edge.PrewarmWorkers(pctx, s.store, s.cfg.PrewarmStart)
 		cancel()
 		if err != nil {
 			s.log.Warn("prewarming workers", "err", err)

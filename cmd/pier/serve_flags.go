@@ -55,8 +55,11 @@ type serveConfig struct {
 	GitTimeout  time.Duration
 	// PrewarmTimeout bounds compiling live workers at start-up.
 	PrewarmTimeout time.Duration
-	PublicIPs      stringList
-	DNSResolver    string
+	// PrewarmStart is how many of the live workers start-up also starts
+	// (hosting.Edge.PrewarmWorkers).
+	PrewarmStart int
+	PublicIPs    stringList
+	DNSResolver  string
 	// ConsoleHost is the public name of the console and the API on the
 	// edge's listeners ("" keeps them on --admin only).
 	ConsoleHost string
@@ -159,6 +162,7 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.String(&c.EgressAllow, "egress-allow", "", "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
 	f.String(&c.EgressDeny, "egress-deny", "", "per-plan hosts workers may never fetch, same syntax as --egress-allow")
 	f.Duration(&c.PrewarmTimeout, "prewarm-timeout", 10*time.Second, "how long start-up may spend compiling live workers before serving")
+	f.Int(&c.PrewarmStart, "prewarm-start", 32, "how many of the live workers start-up also starts (one instance each, its start-up run), so their first request finds them ready")
 	f.fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
 	f.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that verifies custom domains' records (default: the system's)")
 	f.Bool(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the admin listener")
