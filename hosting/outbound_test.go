@@ -131,6 +131,11 @@ func TestOutboundWorker(t *testing.T) {
 			outcome: logstream.OutcomeFailed, message: "outbound worker exceeded its CPU limit of 20 ms",
 		},
 		{
+			name: "a trap after continuing fails the fetch, which is not sent", mode: "p", path: "/public",
+			want:    []string{"error 3"},
+			outcome: logstream.OutcomeFailed, message: "outbound worker failed: ",
+		},
+		{
 			name: "a trap fails the fetch", mode: "t", path: "/public",
 			want:    []string{"error 3"},
 			outcome: logstream.OutcomeFailed, message: "outbound worker failed: ",

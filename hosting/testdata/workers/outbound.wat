@@ -8,6 +8,7 @@
 ;;   f  tries a fetch of its own, answers "own fetch N" (N = -result)
 ;;   l  loops forever
 ;;   t  traps
+;;   p  continues, then traps in handle_response (nothing may be sent)
 (module
   (import "http_handler" "get_uri" (func $get_uri (param i32 i32) (result i32)))
   (import "http_handler" "set_uri" (func $set_uri (param i32 i32)))
@@ -86,4 +87,8 @@
       (then (loop $forever (br $forever))))
     (if (i32.eq (local.get $mode) (i32.const 116)) ;; t
       (then unreachable))
-    (i64.const 1)))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    (drop (call $get_var (i32.const 0) (i32.const 4) (i32.const 4096) (i32.const 16)))
+    (if (i32.eq (i32.load8_u (i32.const 4096)) (i32.const 112)) ;; p
+      (then unreachable))))
