@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"io"
 	"maps"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -71,5 +74,53 @@ func TestEgressAllowAddrFlag(t *testing.T) {
 	c.EgressAllowAddr = "localhost:9000"
 	if _, err := egressPolicy(c, "127.0.0.1:8081"); err == nil || !strings.Contains(err.Error(), "is not IP:port") {
 		t.Errorf("a host name: %v, want is not IP:port", err)
+	}
+}
+
+// TestOpenOutboundRefuses: pier serve does not start without the
+// outbound worker it was asked for: a missing or invalid module, or
+// workers turned off, fail start-up with the flag named.
+func TestOpenOutboundRefuses(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.wasm")
+	if err := os.WriteFile(bad, []byte("not wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good, err := filepath.Abs(filepath.Join("..", "..", "hosting", "testdata", "workers", "outbound.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", []string{"--workers=true", "--outbound-worker", filepath.Join(t.TempDir(), "nope.wasm")}, "--outbound-worker: open"},
+		{"invalid", []string{"--workers=true", "--outbound-worker", bad}, "--outbound-worker " + bad + ": worker: invalid module"},
+		{"workers off", []string{"--outbound-worker", good}, "--outbound-worker needs workers"},
+		{"bad var", []string{"--workers=true", "--outbound-worker", good, "--outbound-worker-var", "X"}, `"X" is not NAME=VALUE`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testServeConfig(t, tc.args...)
+			s, err := openServer(context.Background(), cfg, io.Discard, io.Discard)
+			if err == nil {
+				s.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %q, want %q", err, tc.want)
+			}
+		})
+	}
+	// A valid one starts and is closed with the server.
+	cfg := testServeConfig(t, "--workers=true", "--outbound-worker", good, "--outbound-worker-var", "MODE=a")
+	s, err := openServer(context.Background(), cfg, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.outbound == nil {
+		t.Error("no outbound worker")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
