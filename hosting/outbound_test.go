@@ -3,6 +3,7 @@ package hosting
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -240,5 +241,35 @@ func TestOutboundWorkerBody(t *testing.T) {
 	if r.Method != "POST" || r.URL.RequestURI() != "/submit?q=1" || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
 		r.Header.Get("Pier-Outbound") != "checked" || r.ContentLength != int64(len("form=data")) {
 		t.Fatalf("upstream saw %s %s %v (%d bytes)", r.Method, r.URL.RequestURI(), r.Header, r.ContentLength)
+	}
+}
+
+// BenchmarkOutboundAnswer measures one fetch answered by the outbound
+// worker (the WAT test worker's refusal): what the outbound worker adds
+// to a fetch, the network left out.
+func BenchmarkOutboundAnswer(b *testing.B) {
+	rt, err := worker.New(context.Background(), worker.Config{PoolSize: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	ob, err := rt.NewWorker(context.Background(), wasmFixture(b, "outbound"), map[string]string{"MODE": "a"}, OutboundLimits(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ob.Close(context.Background())
+	e := &Edge{outbound: ob, log: slog.New(slog.DiscardHandler), now: time.Now, egress: &egress.Policy{}}
+	h := &requestHost{e: e, d: &deployment{tenantID: "tn1"}, site: "app", tenant: "acme", plan: "free"}
+	req, err := http.NewRequest("GET", "http://api.example.test/hi", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := h.Fetch(context.Background(), req)
+		if err != nil || resp.StatusCode != 403 {
+			b.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
 	}
 }
