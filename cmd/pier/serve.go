@@ -83,6 +83,7 @@ type server struct {
 	adminLn   net.Listener
 	logs      *logstream.Hub
 	workers   *worker.Runtime // nil with --workers=false
+	outbound  *worker.Worker  // the operator's outbound worker; nil without --outbound-worker
 	edge      *hosting.Edge
 	usage     *hosting.UsageFlusher // per-site per-minute counters into the store
 	policy    *tlspolicy.Policy
@@ -109,7 +110,7 @@ func openServer(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) 
 	s := &server{cfg: cfg, stdout: stdout}
 	steps := []func(context.Context, io.Writer) error{
 		s.openLogger, s.openStore, s.openBlobs, s.openListeners, s.openWorkers,
-		s.openEdge, s.openTLS, s.openAPI, s.openGit, s.openHTTP,
+		s.openOutbound, s.openEdge, s.openTLS, s.openAPI, s.openGit, s.openHTTP,
 	}
 	for _, step := range steps {
 		if err := step(ctx, stderr); err != nil {
@@ -229,11 +230,12 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		rt = s.workers // a nil *Runtime in the interface would not be nil
 	}
 	s.edge = hosting.New(hosting.Config{
-		Domain:  s.cfg.Domain,
-		Logger:  s.log.With("component", "edge"),
-		Workers: rt,
-		Logs:    s.logs,
-		Egress:  policy,
+		Domain:   s.cfg.Domain,
+		Logger:   s.log.With("component", "edge"),
+		Workers:  rt,
+		Logs:     s.logs,
+		Egress:   policy,
+		Outbound: s.outboundWorker(),
 		// Per site on this node: N nodes give a site up to N times its rate.
 		RateLimits: s.cfg.RateLimits,
 	}, s.store, s.cache)
@@ -731,6 +733,11 @@ func egressPolicy(cfg serveConfig, adminAddr string) (*egress.Policy, error) {
 	if u, err := url.Parse(cfg.DB); err == nil && isPostgresURL(cfg.DB) && u.Host != "" {
 		p.Platform = append(p.Platform, u.Host)
 	}
+	allow, err := parseAllowAddrs(cfg.EgressAllowAddr)
+	if err != nil {
+		return nil, err
+	}
+	p.AllowAddrs = allow
 	p.Plans = map[string]egress.HostRules{}
 	for _, spec := range []struct {
 		flag, value string
