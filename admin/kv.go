@@ -497,3 +497,32 @@ func (a *API) resolveKVBindings(ctx context.Context, tenantID string, bs []tenan
 	}
 	return out, nil
 }
+
+// Expired KV keys are invisible at once and deleted by ExpireKV, run
+// periodically by cmd/pier, at most kvSweepBatches × kvSweepBatch keys
+// a run, so that a burst of expiries never holds the store's writer long.
+const (
+	kvSweepBatch   = 1000
+	kvSweepBatches = 10
+)
+
+// ExpireKV deletes KV keys whose TTL has passed and returns how many it
+// deleted. The caller (cmd/pier) runs it periodically.
+func (a *API) ExpireKV(ctx context.Context) (int, error) {
+	kv, ok := a.store.(tenants.KVStore)
+	if !ok {
+		return 0, nil
+	}
+	total := 0
+	for range kvSweepBatches {
+		n, err := kv.SweepExpiredKV(ctx, time.Now(), kvSweepBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("admin: sweeping expired kv keys: %w", err)
+		}
+		if n < kvSweepBatch {
+			break
+		}
+	}
+	return total, nil
+}

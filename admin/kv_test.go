@@ -417,3 +417,32 @@ func TestKVBindingsAtDeploy(t *testing.T) {
 		})
 	}
 }
+
+// TestExpireKV: ExpireKV deletes the keys whose TTL passed, and only
+// those.
+func TestExpireKV(t *testing.T) {
+	t.Parallel()
+	w := newKVWorld(t)
+	e := w.e
+	must(t, e.do(t, "PUT", "/api/v1/kv/data/keys/brief?ttl=1", w.acmeTok, "b"), 204)
+	must(t, e.do(t, "PUT", "/api/v1/kv/data/keys/long?ttl=3600", w.acmeTok, "l"), 204)
+	must(t, e.do(t, "PUT", "/api/v1/kv/data/keys/forever", w.acmeTok, "f"), 204)
+	deadline := time.Now().Add(30 * time.Second)
+	for e.do(t, "GET", "/api/v1/kv/data/keys/brief", w.acmeTok, nil).status != 404 {
+		if time.Now().After(deadline) {
+			t.Fatal("a key with ttl=1 is still there 30 s later")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n, err := e.api.ExpireKV(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("ExpireKV = %d, %v; want the one expired key", n, err)
+	}
+	if n, err := e.api.ExpireKV(t.Context()); err != nil || n != 0 {
+		t.Errorf("ExpireKV again = %d, %v; want 0", n, err)
+	}
+	r := must(t, e.do(t, "GET", "/api/v1/tenants/acme/kv/data", w.acmeTok, nil), 200)
+	if r.body["keys"] != 2.0 {
+		t.Errorf("after the sweep: %s, want 2 keys", r.raw)
+	}
+}
