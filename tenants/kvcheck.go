@@ -2,7 +2,6 @@ package tenants
 
 import (
 	"fmt"
-	"time"
 	"unicode/utf8"
 )
 
@@ -31,14 +30,11 @@ func (n KVNamespace) Validate() error {
 	return ValidateName("kv namespace", n.Name)
 }
 
-// Validate checks an entry a Store writes: a valid key and an expiry
-// that is zero or set.
+// Validate checks an entry a Store writes: its key must be valid
+// (ValidKVKey).
 func (e KVEntry) Validate() error {
 	return ValidKVKey(e.Key)
 }
-
-// Live reports whether e has not expired at now.
-func (e KVEntry) Live(now time.Time) bool { return e.Expires.IsZero() || e.Expires.After(now) }
 
 // KVPrefixEnd returns the least string greater than every string that
 // starts with prefix, for a key range [prefix, end) on a bytewise

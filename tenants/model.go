@@ -1,6 +1,6 @@
 // Package tenants owns Pier's domain model — tenants, their plans and limits,
-// sites, immutable deployments, custom domains, API tokens and upload
-// sessions — and the Store interface that persists it. Implementations live in subpackages named for
+// sites, immutable deployments, custom domains, API tokens, upload
+// sessions and KV namespaces — and the Store interface that persists it. Implementations live in subpackages named for
 // what they wrap (sqlitestore, pgstore) and pass one conformance suite
 // (storetest).
 //
