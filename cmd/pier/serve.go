@@ -373,6 +373,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		Verifier:       verifier,
 		TLS:            s.certs != nil,
 		OnDomainChange: s.changes.DomainChanged,
+		OnKVChange:     s.changes.KVChanged,
 		CertOrders:     certOrders,
 		GitURL:         s.siteGitURL,
 		GC:             gc,
@@ -617,7 +618,7 @@ func (s *server) Run(ctx context.Context) error {
 }
 
 // runBackground starts the periodic and event-driven work: certificates
-// for active domains and their status, upload expiry, domain
+// for active domains and their status, upload and KV key expiry, domain
 // verification, the TLS policy's reloads and the change feed.
 func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 	if s.certs != nil {
@@ -866,6 +867,11 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 				log.Warn("expiring console sessions", "err", err)
 			} else if n > 0 {
 				log.Info("expired console sessions", "count", n)
+			}
+			if n, err := api.ExpireKV(ctx); err != nil {
+				log.Warn("deleting expired KV keys", "err", err)
+			} else if n > 0 {
+				log.Info("deleted expired KV keys", "count", n)
 			}
 		}
 	}
