@@ -299,6 +299,8 @@ CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 -- KV namespaces of tenants and their keys (tenants.KVStore); expires_at
 -- NULL: the key never expires. Keys compare bytewise (COLLATE "C"), as
 -- in SQLite, so listings and cursors agree between the stores.
+-- cpuMsPerSecond overrides (0 = the plan's), like cpu_ms.
+ALTER TABLE tenants ADD COLUMN cpu_ms_per_second integer NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN kv_ops integer NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN kv_value_kb integer NOT NULL DEFAULT 0;
 CREATE TABLE kv_namespaces (

@@ -288,6 +288,8 @@ CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 	{12, `
 -- KV namespaces of tenants and their keys (tenants.KVStore). Times are
 -- Unix milliseconds; expires_at NULL: the key never expires.
+-- cpuMsPerSecond overrides (0 = the plan's), like cpu_ms.
+ALTER TABLE tenants ADD COLUMN cpu_ms_per_second INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN kv_ops INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN kv_value_kb INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE kv_namespaces (
