@@ -295,6 +295,18 @@ CREATE TABLE blob_garbage (
 CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 `},
+	{12, `
+-- Workers' KV use per site (tenants.UsageCounters.KVReads, KVWrites,
+-- KVBytes) and invocations refused a KV operation past kvOps.
+ALTER TABLE usage_minutes ADD COLUMN inv_exceeded_kv_ops bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_reads bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_writes bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN inv_exceeded_kv_ops bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_reads bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_writes bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_bytes bigint NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own
