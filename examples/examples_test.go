@@ -21,12 +21,74 @@ import (
 	"github.com/pierhq/pier/hosting/worker"
 )
 
-// testHost is the edge's side of one worker: canned fetches and assets, and
-// the guest's log lines.
+// testHost is the edge's side of one worker: canned fetches and assets,
+// the guest's log lines, and one KV binding, STORE, in memory.
 type testHost struct {
 	mu      sync.Mutex
 	logs    []string
 	fetched []string
+	kv      map[string][]byte
+}
+
+func (h *testHost) kvCheck(binding string) error {
+	if binding != "STORE" {
+		return worker.ErrKVUnbound
+	}
+	if h.kv == nil {
+		h.kv = map[string][]byte{}
+	}
+	return nil
+}
+
+func (h *testHost) KVGet(ctx context.Context, binding, key string) ([]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return nil, err
+	}
+	v, ok := h.kv[key]
+	if !ok {
+		return nil, worker.ErrKVNotFound
+	}
+	return v, nil
+}
+
+func (h *testHost) KVPut(ctx context.Context, binding, key string, value []byte, ttl time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return err
+	}
+	h.kv[key] = value
+	return nil
+}
+
+func (h *testHost) KVDelete(ctx context.Context, binding, key string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return err
+	}
+	delete(h.kv, key)
+	return nil
+}
+
+func (h *testHost) KVList(ctx context.Context, binding, prefix, cursor string, limit int) ([]string, string, error) {
+	return nil, "", errors.New("not used by the examples")
+}
+
+func (h *testHost) KVCompareAndSwap(ctx context.Context, binding, key string, old []byte, oldExists bool, value []byte, ttl time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return err
+	}
+	cur, ok := h.kv[key]
+	if ok != oldExists || string(cur) != string(old) {
+		return worker.ErrKVConflict
+	}
+	h.kv[key] = value
+	return nil
 }
 
 func (h *testHost) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
@@ -93,7 +155,7 @@ type exchange struct {
 
 func TestExamples(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds four wasm modules; skipped with -short")
+		t.Skip("builds five wasm modules; skipped with -short")
 	}
 	examples := []struct {
 		name      string
@@ -124,6 +186,17 @@ func TestExamples(t *testing.T) {
 			},
 			wantLog:   "msg=hello name=x",
 			wantFetch: "GET https://api.example.com/x",
+		},
+		{
+			name:  "worker-kv",
+			tools: []string{"go"},
+			exchanges: []exchange{
+				{name: "count before", method: "GET", target: "/count", status: 200, want: `{"count":0}`, wantType: "application/json"},
+				{name: "increment", method: "POST", target: "/count", status: 200, want: `{"count":1}`},
+				{name: "increment again", method: "POST", target: "/count", status: 200, want: `{"count":2}`},
+				{name: "count after", method: "GET", target: "/count", status: 200, want: `{"count":2}`},
+				{name: "falls through", method: "GET", target: "/index.html", status: 200, want: "static /index.html"},
+			},
 		},
 		{
 			name:  "worker-c",
@@ -309,5 +382,53 @@ func BenchmarkWorkerHello(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestKVCounterConcurrent: the worker-kv example's increments are exact
+// when 8 clients send them at once through one worker (two instances):
+// the SDK's Update retries its compare-and-swap on a conflict.
+func TestKVCounterConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a wasm module; skipped with -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not installed")
+	}
+	ctx := context.Background()
+	var cacheDir string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "pier-test", "wasm-cache")
+	}
+	rt, err := worker.New(ctx, worker.Config{PoolSize: 2, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	w, err := rt.NewWorker(ctx, build(t, "worker-kv"), nil, worker.Limits{CPU: 5 * time.Second, StartupCPU: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	host := &testHost{}
+	const clients, each = 8, 50
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				rec := httptest.NewRecorder()
+				res := w.Serve(rec, httptest.NewRequest("POST", "http://site.example/count", nil), host, static)
+				if res.Outcome != worker.OutcomeOK || rec.Code != 200 {
+					t.Errorf("outcome %s, status %d: %s %v", res.Outcome, rec.Code, rec.Body, res.Err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := string(host.kv["count"]), fmt.Sprint(clients*each); got != want {
+		t.Fatalf("count %s, want %s", got, want)
 	}
 }
