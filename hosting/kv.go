@@ -91,7 +91,7 @@ func (h *requestHost) KVPeek(binding, key string) ([]byte, bool, bool) {
 	if owner, ok := e.kvOwners.Load(ns); !ok || owner != h.d.tenantID {
 		return nil, false, false
 	}
-	return e.kvCache.peek(h.d.tenantID, ns, key, e.now())
+	return e.kvCache.peek(h.d.tenantID, ns, key, e.now)
 }
 
 // KVGet reads key through the node's cache.
@@ -102,7 +102,7 @@ func (h *requestHost) KVGet(ctx context.Context, binding, key string) ([]byte, e
 	}
 	c := h.e.kvCache
 	if c != nil {
-		if v, found, ok := c.peek(h.d.tenantID, ns, key, h.e.now()); ok {
+		if v, found, ok := c.peek(h.d.tenantID, ns, key, h.e.now); ok {
 			if !found {
 				return nil, worker.ErrKVNotFound
 			}

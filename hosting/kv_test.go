@@ -233,6 +233,34 @@ func (s *kvScript) get(binding, key string) *kvScript {
 	return s
 }
 
+// BenchmarkWorkerKVGet measures kv_get of a hot key inside the guest
+// through the edge's real Host and cache: each request runs 1,000 gets
+// (the default op limit), and the time per get includes the request's
+// own cost spread over them.
+func BenchmarkWorkerKVGet(b *testing.B) {
+	e := newKVEnv(b, Config{})
+	e.store.set("ns1", "hot", "a value of some thirty-two bytes")
+	s := new(kvScript)
+	for range 1000 {
+		s.get("STORE", "hot")
+	}
+	if got := e.run(s); got[999] != "32:a value of some thirty-two bytes" {
+		b.Fatalf("answers %q", got[999])
+	}
+	reads := e.store.reads()
+	b.ResetTimer()
+	for range b.N {
+		rec := e.doBody("POST", "/", "app.pier.test", string(s.b))
+		if rec.Code != 200 {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/get")
+	if n := e.store.reads(); n != reads {
+		b.Errorf("%d reads reached the store", n-reads)
+	}
+}
+
 func (s *kvScript) put(binding, key, value string, ttl int64) *kvScript {
 	s.b = append(s.b, 'p')
 	s.field(binding)
@@ -279,7 +307,7 @@ func (s *kvScript) cas(binding, key string, old *string, value string) *kvScript
 
 // answers formats the guest's answer: "5:hello" for a value, "-6" for
 // an error, "0" for a write.
-func (s *kvScript) answers(t *testing.T, body []byte) []string {
+func (s *kvScript) answers(t testing.TB, body []byte) []string {
 	t.Helper()
 	var out []string
 	for i, buf := range s.bufs {
@@ -306,7 +334,7 @@ type kvEnv struct {
 	store *fakeKVStore
 }
 
-func newKVEnv(t *testing.T, cfg Config) *kvEnv {
+func newKVEnv(t testing.TB, cfg Config) *kvEnv {
 	t.Helper()
 	clock := newFakeClock()
 	cfg.Now = clock.Now
@@ -332,7 +360,7 @@ func (e *kvEnv) run(s *kvScript) []string {
 	if rec.Code != 200 {
 		e.t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	return s.answers(e.t.(*testing.T), rec.Body.Bytes())
+	return s.answers(e.t, rec.Body.Bytes())
 }
 
 func str(s string) *string { return &s }

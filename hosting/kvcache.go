@@ -104,8 +104,9 @@ func (c *kvCache) tenant(tenantID string, create bool) *kvTenantCache {
 }
 
 // peek returns the cached answer for (ns, key) of tenantID: ok false when
-// there is none (or it expired at now).
-func (c *kvCache) peek(tenantID, ns, key string, now time.Time) (value []byte, found, ok bool) {
+// there is none (or it expired by now(), asked only of an entry with an
+// expiry).
+func (c *kvCache) peek(tenantID, ns, key string, now func() time.Time) (value []byte, found, ok bool) {
 	tc := c.tenant(tenantID, false)
 	if tc == nil {
 		return nil, false, false
@@ -113,7 +114,7 @@ func (c *kvCache) peek(tenantID, ns, key string, now time.Time) (value []byte, f
 	tc.mu.RLock()
 	e := tc.m[kvCacheKey{ns, key}]
 	tc.mu.RUnlock()
-	if e == nil || (!e.expires.IsZero() && !now.Before(e.expires)) {
+	if e == nil || (!e.expires.IsZero() && !now().Before(e.expires)) {
 		return nil, false, false
 	}
 	if !e.ref.Load() {

@@ -11,9 +11,11 @@ import (
 
 var kvT0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
+func kvNow() time.Time { return kvT0 }
+
 func mustPeek(t *testing.T, c *kvCache, tenant, ns, key, want string) {
 	t.Helper()
-	v, found, ok := c.peek(tenant, ns, key, kvT0)
+	v, found, ok := c.peek(tenant, ns, key, kvNow)
 	switch {
 	case want == "<miss>":
 		if ok {
@@ -88,7 +90,7 @@ func TestKVCache(t *testing.T) {
 		c := newKVCache(1<<20, 1<<20, 1024)
 		c.fill("t1", "ns", "k", []byte("v"), true, kvT0.Add(time.Second), c.gen("ns", "k"))
 		mustPeek(t, c, "t1", "ns", "k", "v")
-		if _, _, ok := c.peek("t1", "ns", "k", kvT0.Add(time.Second)); ok {
+		if _, _, ok := c.peek("t1", "ns", "k", func() time.Time { return kvT0.Add(time.Second) }); ok {
 			t.Error("served at its expiry")
 		}
 	})
@@ -119,7 +121,7 @@ func TestKVCacheShares(t *testing.T) {
 		c.fill("noisy", "ns", k, val, true, time.Time{}, c.gen("ns", k))
 	}
 	for i := range 5 {
-		if _, _, ok := c.peek("quiet", "ns", fmt.Sprintf("b%03d", i), kvT0); !ok {
+		if _, _, ok := c.peek("quiet", "ns", fmt.Sprintf("b%03d", i), kvNow); !ok {
 			t.Errorf("the quiet tenant's key %d was evicted", i)
 		}
 	}
@@ -180,7 +182,7 @@ func TestKVCacheStaleFillRace(t *testing.T) {
 				default:
 				}
 				k := keys[rng.IntN(len(keys))]
-				if _, _, ok := c.peek("t", "ns", k, kvT0); ok {
+				if _, _, ok := c.peek("t", "ns", k, kvNow); ok {
 					continue
 				}
 				g := c.gen("ns", k)
@@ -218,7 +220,7 @@ func TestKVCacheStaleFillRace(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	for _, k := range keys {
-		v, found, ok := c.peek("t", "ns", k, kvT0)
+		v, found, ok := c.peek("t", "ns", k, kvNow)
 		want, wantFound := read(k)
 		if ok && (found != wantFound || string(v) != want) {
 			t.Errorf("key %s: cache has %q (found %v), store %q (found %v)", k, v, found, want, wantFound)
@@ -233,7 +235,7 @@ func BenchmarkKVCacheHit(b *testing.B) {
 	c.fill("tenant", "ns-0123456789", "hot", []byte("a value of some thirty-two bytes"), true, time.Time{}, c.gen("ns-0123456789", "hot"))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, found, ok := c.peek("tenant", "ns-0123456789", "hot", kvT0); !ok || !found {
+			if _, found, ok := c.peek("tenant", "ns-0123456789", "hot", kvNow); !ok || !found {
 				b.Fatal("miss")
 			}
 		}
@@ -245,7 +247,7 @@ func BenchmarkKVCacheHitSerial(b *testing.B) {
 	c := newKVCache(DefaultKVCacheBytes, DefaultKVCacheBytes/8, KVCacheMaxValue)
 	c.fill("tenant", "ns-0123456789", "hot", []byte("a value of some thirty-two bytes"), true, time.Time{}, c.gen("ns-0123456789", "hot"))
 	for range b.N {
-		if _, found, ok := c.peek("tenant", "ns-0123456789", "hot", kvT0); !ok || !found {
+		if _, found, ok := c.peek("tenant", "ns-0123456789", "hot", kvNow); !ok || !found {
 			b.Fatal("miss")
 		}
 	}
