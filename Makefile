@@ -166,7 +166,7 @@ bench-worker: build
 bench-kv: build examples
 	$(GO) run ./internal/bench kv
 	$(GO) test -run '^$$' -bench 'KVGet' -benchtime 2s ./hosting/worker
-	$(GO) test -run '^$$' -bench 'KVCacheHit' -benchtime 2s ./hosting
+	$(GO) test -run '^$$' -bench 'KVCacheHit|WorkerKVGet' -benchtime 2s ./hosting
 
 ## bench-neighbour: a quiet tenant's static p99 while another tenant's 8 runaway workers and 4 slow-body
 ## connections attack, vs the same without the attack, in one run (target ≤ 2×, no errors)
