@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/hosting/worker"
+	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/tenants"
 )
 
@@ -526,5 +527,19 @@ func TestKVBindingsInDigest(t *testing.T) {
 	two := digestDeployment(testTenant, d)
 	if plain == one || one == two {
 		t.Error("KV bindings do not change the deployment's digest")
+	}
+}
+
+// TestWorkerKVInvocationEvent: the invocation event counts the request's
+// KV operations and bytes; an op-limit refusal is its outcome.
+func TestWorkerKVInvocationEvent(t *testing.T) {
+	hub := logstream.New(64)
+	e := newKVEnv(t, Config{Logs: hub})
+	sub := hub.Subscribe("app")
+	defer sub.Close()
+	e.run(new(kvScript).put("STORE", "k", "value", 0).get("STORE", "k").get("STORE", "none"))
+	ev, _, ok := sub.Next()
+	if !ok || ev.Kind != logstream.KindInvocation || ev.KVReads != 2 || ev.KVWrites != 1 || ev.KVBytes != 10 || ev.Outcome != worker.OutcomeOK {
+		t.Fatalf("event %+v", ev)
 	}
 }
