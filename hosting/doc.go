@@ -106,6 +106,14 @@
 // a site or a hostname changed. PrewarmWorkers compiles live workers at
 // start-up.
 //
+// KV (kv.go, kvcache.go): a worker reaches the namespaces its deployment
+// binds through the request's Host (worker.KV), which checks once per
+// namespace and node that the namespace belongs to the deployment's tenant,
+// and reads through a node-local cache bounded by bytes with a share per
+// tenant. Writes go to Config.KV (the store) and then through the cache;
+// the edge is a tenants.KVFollower, so KVChanged invalidates keys other
+// nodes (or the admin API) wrote, and Resync drops the whole cache.
+//
 // TLS and ACME challenges wrap ServeHTTP in cmd/pier (package certs);
 // RedirectToHTTPS sends custom domains to https.
 //

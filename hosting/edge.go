@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -123,6 +124,23 @@ type Config struct {
 	// node: a request over it is answered 429 rate_limited with
 	// Retry-After (ratelimit.go). False (the zero value): no rate limit.
 	RateLimits bool
+	// KV is the store of tenants' KV namespaces, which workers reach
+	// through their deployment's bindings (kv.go; docs/workers.md §2,
+	// "KV"). Nil: every binding answers kv_unbound.
+	KV tenants.KVStore
+	// KVCacheBytes bounds the node's read cache of KV values
+	// (kvcache.go). Default DefaultKVCacheBytes; negative: no cache, every
+	// read goes to the store.
+	KVCacheBytes int64
+	// KVCacheTenantBytes bounds one tenant's share of that cache, so one
+	// tenant cannot evict every other's keys. Default KVCacheBytes/8.
+	KVCacheTenantBytes int64
+	// KVWriteAllowed, when set, is asked before each put and
+	// compare-and-swap a worker makes (the storage quota's seam): an error
+	// refuses the write, which the guest sees as -9 kv_value_too_large if
+	// the error wraps worker.ErrKVValueTooLarge, else -11 kv_unavailable.
+	// Nil: every write is allowed.
+	KVWriteAllowed func(ctx context.Context, w KVWrite) error
 }
 
 // Defaults of Config.
@@ -167,6 +185,11 @@ type Edge struct {
 	transports sync.Map       // plan → http.RoundTripper
 	workers    *workerTable
 	closing    sync.WaitGroup // workers being closed
+
+	kv             tenants.KVStore
+	kvCache        *kvCache // nil: no cache
+	kvOwners       sync.Map // namespace ID → its tenant's ID, or kvOwnerGone
+	kvWriteAllowed func(ctx context.Context, w KVWrite) error
 }
 
 // New returns an Edge serving the sites of reg from blobs.
@@ -198,6 +221,13 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		outbound:    cfg.Outbound,
 		workers:     newWorkerTable(),
 		rateLimits:  cfg.RateLimits,
+
+		kv:             cfg.KV,
+		kvWriteAllowed: cfg.KVWriteAllowed,
+	}
+	if cfg.KVCacheBytes >= 0 {
+		limit := cmp.Or(cfg.KVCacheBytes, DefaultKVCacheBytes)
+		e.kvCache = newKVCache(limit, cmp.Or(cfg.KVCacheTenantBytes, limit/8), KVCacheMaxValue)
 	}
 	e.doms, _ = reg.(DomainRegistry)
 	e.branches, _ = reg.(BranchRegistry)

@@ -98,8 +98,15 @@ func (e *Edge) SiteChanged(name string) { e.Invalidate(name) }
 // (InvalidateHost).
 func (e *Edge) DomainChanged(host string) { e.InvalidateHost(host) }
 
-// Resync does nothing: after missed changes, cached routes revalidate
-// within Config.RouteTTL on their own.
-func (e *Edge) Resync() {}
+// Resync drops the KV cache and what the edge knows of KV namespaces'
+// owners: KV changes may have been missed. Cached routes need nothing:
+// after missed changes they revalidate within Config.RouteTTL on their
+// own.
+func (e *Edge) Resync() {
+	if e.kvCache != nil {
+		e.kvCache.reset()
+	}
+	e.kvOwners.Clear()
+}
 
 var _ tenants.ChangeFollower = (*Edge)(nil)

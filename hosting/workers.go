@@ -312,6 +312,9 @@ func (x *exchange) runWorker() {
 			DurationMs:  float64(end.Sub(start)) / float64(time.Millisecond),
 			CPUMs:       float64(res.CPU) / float64(time.Millisecond),
 			SubRequests: res.SubRequests,
+			KVReads:     res.KVReads,
+			KVWrites:    res.KVWrites,
+			KVBytes:     res.KVBytes,
 			BytesOut:    x.bytes,
 			Outcome:     res.Outcome,
 		}

@@ -78,11 +78,18 @@ type Event struct {
 	DurationMs  float64   `json:"duration_ms,omitempty"`
 	CPUMs       float64   `json:"cpu_ms,omitempty"`
 	SubRequests int       `json:"subrequests,omitempty"`
+	// KVReads, KVWrites and KVBytes are an invocation's KV operations
+	// (gets and listings; puts, deletes and compare-and-swaps) and the
+	// bytes they read and wrote.
+	KVReads  int   `json:"kv_reads,omitempty"`
+	KVWrites int   `json:"kv_writes,omitempty"`
+	KVBytes  int64 `json:"kv_bytes,omitempty"`
 	// BytesOut is the response body bytes written (request and
 	// invocation events).
 	BytesOut int64 `json:"bytes_out,omitempty"`
 	// Outcome of an invocation: ok, exception, exceededCpu,
-	// exceededSubrequests, exceededMemory, responseTooLarge; of a
+	// exceededSubrequests, exceededKvOps, exceededMemory,
+	// responseTooLarge; of a
 	// request: one of the Outcome constants.
 	Outcome string `json:"outcome,omitempty"`
 	// Message is the log line, or for a failed invocation or request

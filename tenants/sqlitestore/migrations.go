@@ -310,6 +310,18 @@ CREATE TABLE kv_entries (
 -- The expiry sweep walks the keys that expire, oldest first.
 CREATE INDEX kv_entries_expiry ON kv_entries(expires_at) WHERE expires_at IS NOT NULL;
 `},
+	{13, `
+-- Workers' KV use per site (tenants.UsageCounters.KVReads, KVWrites,
+-- KVBytes) and invocations refused a KV operation past kvOps.
+ALTER TABLE usage_minutes ADD COLUMN inv_exceeded_kv_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_reads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_writes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN inv_exceeded_kv_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_reads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_writes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several
