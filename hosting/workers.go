@@ -252,6 +252,9 @@ func workerLimits(l tenants.Limits) worker.Limits {
 		CPURate:     time.Duration(l.CPUMsPerSecond) * time.Millisecond,
 		SubRequests: l.SubRequests,
 		MemoryBytes: int64(l.MemoryMB) << 20,
+		KVOps:       l.KVOps,
+		// 0 (no limit set) is the worker's default, 1 MiB.
+		KVValueBytes: int64(l.KVValueKB) << 10,
 	}
 }
 

@@ -236,6 +236,11 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		Logs:     s.logs,
 		Egress:   policy,
 		Outbound: s.outboundWorker(),
+		KV:       s.kvStore(),
+		// The API is opened after the edge; no request comes before.
+		KVWriteAllowed: func(ctx context.Context, w hosting.KVWrite) error {
+			return kvWriteAllowed(ctx, s.api, w)
+		},
 		// Per site on this node: N nodes give a site up to N times its rate.
 		RateLimits: s.cfg.RateLimits,
 	}, s.store, s.cache)
@@ -245,6 +250,22 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 	s.usage = hosting.NewUsageFlusher(s.edge, s.store, hosting.UsageFlusherConfig{Logger: s.log.With("component", "usage")})
 	s.onClose(s.usage.Flush)
 	return nil
+}
+
+// kvStore is the store's KV side (both stores have one).
+func (s *server) kvStore() tenants.KVStore {
+	kv, _ := s.store.(tenants.KVStore)
+	return kv
+}
+
+// kvWriteAllowed checks a worker's KV write against its tenant's storage
+// quota; the guest sees a refusal as -9 kv_value_too_large.
+func kvWriteAllowed(ctx context.Context, api *admin.API, w hosting.KVWrite) error {
+	err := api.AllowKVWrite(ctx, w.TenantID, w.Bytes)
+	if qe := (*admin.QuotaError)(nil); errors.As(err, &qe) {
+		return fmt.Errorf("%w: %w", worker.ErrKVValueTooLarge, err)
+	}
+	return err
 }
 
 // openTLS loads the TLS policy and, with TLS on, listens on --https and
