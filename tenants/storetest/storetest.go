@@ -96,6 +96,9 @@ func Run(t *testing.T, open Open) {
 		{"PublishGeneration", testPublishGeneration},
 		{"CollectBlobs", testCollectBlobs},
 		{"DeleteQueuesGarbage", testDeleteQueuesGarbage},
+		{"Secrets", testSecrets},
+		{"SecretsLimit", testSecretsLimit},
+		{"SecretsRekey", testSecretsRekey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
