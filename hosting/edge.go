@@ -116,6 +116,9 @@ type Config struct {
 	// node: a request over it is answered 429 rate_limited with
 	// Retry-After (ratelimit.go). False (the zero value): no rate limit.
 	RateLimits bool
+	// Secrets loads sites' secrets for their workers (secrets.go). Nil:
+	// workers get no secrets.
+	Secrets Secrets
 }
 
 // Defaults of Config.
@@ -159,6 +162,7 @@ type Edge struct {
 	transports sync.Map // plan → http.RoundTripper
 	workers    *workerTable
 	closing    sync.WaitGroup // workers being closed
+	secrets    Secrets        // nil: none
 }
 
 // New returns an Edge serving the sites of reg from blobs.
@@ -189,6 +193,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		egress:      cfg.Egress,
 		workers:     newWorkerTable(),
 		rateLimits:  cfg.RateLimits,
+		secrets:     cfg.Secrets,
 	}
 	e.doms, _ = reg.(DomainRegistry)
 	e.branches, _ = reg.(BranchRegistry)
