@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -222,4 +223,64 @@ func (s *server) apiRaw(path string) string {
 		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// TestSecretsTwoNodes: nodes sharing PostgreSQL, the blob store and the
+// key file: a secret put through one node reaches the other's worker
+// (the change feed retires its workers). A node with a key of its own
+// warns at start and cannot start the worker (503), never serving without
+// the secret.
+func TestSecretsTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	minio := testenv.StartMinIO(t)
+	pg := testenv.StartPostgres(t)
+	dsn := pg.NewDatabase(t)
+	s3env := []string{"AWS_ACCESS_KEY_ID=" + minio.AccessKey, "AWS_SECRET_ACCESS_KEY=" + minio.SecretKey}
+	flags := []string{"--db", dsn, "--s3-endpoint", minio.Endpoint, "--s3-bucket", "pier-secrets", "--s3-region", minio.Region}
+	var k [32]byte
+	rand.Read(k[:])
+	keyFile := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(k[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startPier(t, "", append(flags, "--secrets-key-file", keyFile), s3env...)
+	b := startPier(t, "", append(flags, "--secrets-key-file", keyFile), s3env...)
+	a.pier("tenants", "create", "acme")
+	a.pier("sites", "create", "app", "--tenant", "acme")
+	wasm := filepath.Join(repoRoot(t), "hosting", "worker", "testdata", "vars.wasm")
+	a.deploy(writeSite(t, map[string]string{"index.html": "home"}), "app", "--worker", wasm)
+
+	readOn := func(s *server, want string) {
+		t.Helper()
+		testenv.WaitFor(t, testenv.Patience, func() error {
+			r := s.get("app.localhost", "/vars")
+			if r.Status != 200 || r.Body != want {
+				return fmt.Errorf("GET /vars on %s = %d %q, want %q", s.EdgeAddr, r.Status, r.Body, want)
+			}
+			return nil
+		})
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	first, second := "first-"+hex.EncodeToString(rnd[:4]), "second-"+hex.EncodeToString(rnd[4:])
+	readOn(b, `{}|unset|unset`) // b's worker is running before the put
+	a.pierStdin(first, "secrets", "put", "greeting", "--site", "app")
+	readOn(a, `{}|`+first+`|unset`)
+	readOn(b, `{}|`+first+`|unset`)
+	b.pierStdin(second, "secrets", "put", "greeting", "--site", "app")
+	readOn(a, `{}|`+second+`|unset`)
+	readOn(b, `{}|`+second+`|unset`)
+
+	t.Run("a node with a key of its own", func(t *testing.T) {
+		c := startPier(t, "", flags, s3env...)
+		c.waitOutput("a secrets key was generated for this node only")
+		if r := c.get("app.localhost", "/vars"); r.Status != 503 || !strings.Contains(r.Body, "worker_unavailable") {
+			t.Fatalf("GET /vars on the node without the key = %d %q, want 503 worker_unavailable", r.Status, r.Body)
+		}
+		if strings.Contains(c.out.String(), second) {
+			t.Errorf("its output shows the value:\n%s", c.out.String())
+		}
+	})
 }
