@@ -117,7 +117,7 @@ $(CHALLTESTSRV):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION)
 
-## examples: build the example workers (Go SDK, C, WAT, WAGI) into examples/*/build
+## examples: build the example workers (Go SDK, C, WAT, WAGI, the outbound worker) into examples/*/build
 examples:
 	$(MAKE) -C examples
 

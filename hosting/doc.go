@@ -62,7 +62,9 @@
 //
 // Per request the runtime gets a worker.Host: Fetch goes through the
 // egress policy of the tenant's plan (package egress, one transport per
-// plan), Asset serves the deployment's own assets in-process (as a GET of
+// plan) — first through the operator's outbound worker when
+// Config.Outbound is set (outbound.go: it answers the fetch itself or lets
+// it continue, and its failures fail that fetch only) —, Asset serves the deployment's own assets in-process (as a GET of
 // that path would be answered, _headers included; a 404 is
 // worker.ErrAssetNotFound), Log publishes to the site's log stream.
 //

@@ -111,6 +111,13 @@ type Config struct {
 	// link-local and other internal ranges denied; no platform endpoints
 	// or host lists).
 	Egress *egress.Policy
+	// Outbound is the operator's outbound worker (pier serve
+	// --outbound-worker, outbound.go): an http-wasm guest run for every
+	// fetch of every site's worker, before the egress policy. It answers
+	// the fetch itself or lets it continue through the plan's egress
+	// transport. Create it with OutboundLimits. Nil: fetches go straight
+	// to the egress policy. The edge does not close it.
+	Outbound OutboundWorker
 	// RateLimits applies each tenant's per-site request rate
 	// (RequestsPerSecond, RequestBurst of its effective limits) on this
 	// node: a request over it is answered 429 rate_limited with
@@ -159,7 +166,8 @@ type Edge struct {
 	runtime    *worker.Runtime
 	logs       *logstream.Hub
 	egress     *egress.Policy
-	transports sync.Map // plan → http.RoundTripper
+	outbound   OutboundWorker // nil: none
+	transports sync.Map       // plan → http.RoundTripper
 	workers    *workerTable
 	closing    sync.WaitGroup // workers being closed
 	secrets    Secrets        // nil: none
@@ -191,6 +199,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		runtime:     cfg.Workers,
 		logs:        cfg.Logs,
 		egress:      cfg.Egress,
+		outbound:    cfg.Outbound,
 		workers:     newWorkerTable(),
 		rateLimits:  cfg.RateLimits,
 		secrets:     cfg.Secrets,
@@ -514,6 +523,7 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		depID:   depID,
 		expires: e.now().Add(e.routeTTL),
 		usage:   e.usage.get(hr.site, site.ID, tenant.ID),
+		tenant:  tenant.Name,
 		plan:    tenant.Plan,
 		limits:  workerLimits(lim),
 		rate:    siteRate(lim),

@@ -50,13 +50,13 @@ func main() {
 		stop()
 	}()
 	e := &env{
+		stdin:    os.Stdin,
 		stdout:   os.Stdout,
 		stderr:   os.Stderr,
 		getenv:   os.Getenv,
 		readFile: os.ReadFile,
 		terminal: term.IsTerminal(int(os.Stderr.Fd())),
 		http:     newHTTPClient(),
-		stdin:    os.Stdin,
 		// pier secrets put: a no-echo prompt on a terminal.
 		stdinTerminal: term.IsTerminal(int(os.Stdin.Fd())),
 		readPassword:  func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) },
@@ -80,14 +80,14 @@ func newHTTPClient() *http.Client {
 // env is everything a command may use from the outside world, so tests can
 // run commands in-process.
 type env struct {
+	stdin          io.Reader // nil: no standard input (pier kv put asks for a value)
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	readFile       func(string) ([]byte, error)
 	terminal       bool // stderr is a terminal: progress bars may be drawn
 	http           *http.Client
-	// stdin is standard input (nil: none); when stdinTerminal,
-	// readPassword reads a line from it without echo.
-	stdin         io.Reader
+	// When stdinTerminal, readPassword reads a line from stdin without
+	// echo (pier secrets put).
 	stdinTerminal bool
 	readPassword  func() ([]byte, error)
 }
@@ -118,6 +118,7 @@ func commands() []*command {
 		{name: "sites", summary: "create, list, inspect and delete sites", sub: siteCommands()},
 		{name: "domains", summary: "add, verify, list and remove sites' custom domains", sub: domainCommands()},
 		{name: "tokens", summary: "create, list and revoke API tokens", sub: tokenCommands()},
+		{name: "kv", summary: "create and delete KV namespaces; read, write and list their keys", sub: kvCommands()},
 		{name: "secrets", summary: "set, list and delete sites' secrets; rekey them after a key rotation", sub: secretCommands()},
 		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},

@@ -205,7 +205,7 @@ func pierLog(ctx context.Context, mod api.Module, stack []uint64) {
 func pierGetVar(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	name := mem(mod, uint32(stack[0]), uint32(stack[1]))
-	v, ok := c.w.lookupVar(string(name))
+	v, ok := c.getVar(string(name))
 	if !ok {
 		result(stack, -1)
 		return

@@ -24,6 +24,12 @@ const (
 	// KindRequest is one per request the edge answered without invoking
 	// the worker: Outcome says how (OutcomeStatic, OutcomeRedirect, …).
 	KindRequest = "request"
+	// KindSubrequest is one per fetch a site's worker makes while the
+	// platform runs an outbound worker (pier serve --outbound-worker):
+	// Method, Path (the fetch's absolute URL), Status, DurationMs, CPUMs
+	// (the outbound worker's), Outcome (OutcomeAnswered, OutcomeContinued
+	// or OutcomeFailed) and Message.
+	KindSubrequest = "subrequest"
 	// KindDropped is never published: a stream says with it that its
 	// reader was too slow and Dropped events were lost just before the
 	// next one.
@@ -43,6 +49,22 @@ const (
 	OutcomeCanceled         = "canceled"           // the client left before the answer
 	OutcomeRateLimited      = "rate_limited"       // 429: over the site's request rate, or its tenant's workers over their CPU rate, on this node
 	OutcomeClientError      = "client_error"       // the client did not send its request body in time (408) or completely (400); the worker did not run
+)
+
+// Outcomes of a subrequest event (KindSubrequest): what the operator's
+// outbound worker decided.
+const (
+	// OutcomeAnswered: it answered the fetch itself (a refusal, a mock, a
+	// cached copy); Status is its answer's.
+	OutcomeAnswered = "answered"
+	// OutcomeContinued: it let the fetch continue through the egress
+	// policy to the network, maybe changed; Status is the upstream's, or 0
+	// when the policy or the network refused it (Message says why).
+	OutcomeContinued = "continued"
+	// OutcomeFailed: it failed (a trap, its CPU limit, an invalid
+	// answer); the site's worker saw a network error. Message says what
+	// happened.
+	OutcomeFailed = "failed"
 )
 
 // Event is one entry of a site's stream.

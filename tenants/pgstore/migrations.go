@@ -296,6 +296,30 @@ CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 `},
 	{12, `
+-- KV namespaces of tenants and their keys (tenants.KVStore); expires_at
+-- NULL: the key never expires. Keys compare bytewise (COLLATE "C"), as
+-- in SQLite, so listings and cursors agree between the stores.
+ALTER TABLE tenants ADD COLUMN kv_ops integer NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN kv_value_kb integer NOT NULL DEFAULT 0;
+CREATE TABLE kv_namespaces (
+	id         text PRIMARY KEY,
+	tenant_id  text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	name       text NOT NULL,
+	created_at timestamptz NOT NULL,
+	UNIQUE (tenant_id, name)
+);
+CREATE TABLE kv_entries (
+	namespace_id text NOT NULL REFERENCES kv_namespaces(id) ON DELETE CASCADE,
+	key          text COLLATE "C" NOT NULL,
+	value        bytea NOT NULL,
+	expires_at   timestamptz,
+	updated_at   timestamptz NOT NULL,
+	PRIMARY KEY (namespace_id, key)
+);
+-- The expiry sweep walks the keys that expire, oldest first.
+CREATE INDEX kv_entries_expiry ON kv_entries(expires_at) WHERE expires_at IS NOT NULL;
+`},
+	{13, `
 -- Sites' secrets (tenants.SecretStore): only the value sealed under the
 -- operator's key (internal/secretbox) and that key's id.
 CREATE TABLE site_secrets (

@@ -286,6 +286,29 @@ CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 `},
 	{12, `
+-- KV namespaces of tenants and their keys (tenants.KVStore). Times are
+-- Unix milliseconds; expires_at NULL: the key never expires.
+ALTER TABLE tenants ADD COLUMN kv_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN kv_value_kb INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE kv_namespaces (
+	id         TEXT PRIMARY KEY,
+	tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	UNIQUE (tenant_id, name)
+) STRICT;
+CREATE TABLE kv_entries (
+	namespace_id TEXT NOT NULL REFERENCES kv_namespaces(id) ON DELETE CASCADE,
+	key          TEXT NOT NULL,
+	value        BLOB NOT NULL,
+	expires_at   INTEGER,
+	updated_at   INTEGER NOT NULL,
+	PRIMARY KEY (namespace_id, key)
+) STRICT, WITHOUT ROWID;
+-- The expiry sweep walks the keys that expire, oldest first.
+CREATE INDEX kv_entries_expiry ON kv_entries(expires_at) WHERE expires_at IS NOT NULL;
+`},
+	{13, `
 -- Sites' secrets (tenants.SecretStore): only the value sealed under the
 -- operator's key (internal/secretbox) and that key's id.
 CREATE TABLE site_secrets (
