@@ -89,8 +89,9 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	return res
 }
 
-// cgiEnv returns the environment: the deployment's vars, then the RFC 3875
-// meta-variables (which win over vars of the same name).
+// cgiEnv returns the environment: the deployment's vars, the site's
+// secrets (which win over vars of the same name), then the RFC 3875
+// meta-variables (which win over both).
 func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 	meta := map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1",
@@ -131,8 +132,17 @@ func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 		}
 		meta["HTTP_"+strings.ReplaceAll(strings.ToUpper(k), "-", "_")] = strings.Join(v, ", ")
 	}
-	env := make([][2]string, 0, len(w.vars)+len(meta))
+	env := make([][2]string, 0, len(w.vars)+len(w.secrets)+len(meta))
 	for k, v := range w.vars {
+		if _, taken := meta[k]; taken || !validEnv(k, v) {
+			continue
+		}
+		if _, secret := w.secrets[k]; secret {
+			continue
+		}
+		env = append(env, [2]string{k, v})
+	}
+	for k, v := range w.secrets {
 		if _, taken := meta[k]; taken || !validEnv(k, v) {
 			continue
 		}

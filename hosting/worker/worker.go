@@ -37,6 +37,10 @@ type Worker struct {
 	modCfg wazero.ModuleConfig
 	alloc  memAllocator // instances' linear memory, capped at lim.MemoryBytes
 
+	// secrets are the site's (WithSecrets): get_var and the WAGI
+	// environment see them over vars; get_config never does.
+	secrets map[string]string
+
 	free  chan *instance // idle instances
 	slots chan struct{}  // one token per live pooled instance
 	extra chan struct{}  // one token per live temporary instance
@@ -148,15 +152,16 @@ func (in *instance) endRun() (fired bool, used time.Duration) {
 // reactor, starts one instance so that a guest failing in _initialize fails
 // here. vars are the deployment's variables (get_config, pier.get_var, WAGI
 // environment). A bad module, or one whose memory starts larger than
-// lim.MemoryBytes, yields a *ModuleError.
-func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
-	return r.NewOwnedWorker(ctx, Owner{}, wasm, vars, lim)
+// lim.MemoryBytes, yields a *ModuleError. opts add what a deployment does
+// not carry (WithSecrets).
+func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits, opts ...Option) (*Worker, error) {
+	return r.NewOwnedWorker(ctx, Owner{}, wasm, vars, lim, opts...)
 }
 
 // NewOwnedWorker is NewWorker for a Worker whose guest executions and
 // buffered request bodies are charged to owner in the node's fair sharing
 // (Config.MaxRunning, Config.MaxBufferedBodies).
-func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
+func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, vars map[string]string, lim Limits, opts ...Option) (*Worker, error) {
 	lim = lim.withDefaults()
 	sm, err := r.prepareFor(ctx, wasm, lim)
 	if err != nil {
@@ -190,6 +195,9 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 		slots: make(chan struct{}, r.cfg.PoolSize),
 		extra: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(w)
 	}
 	w.shares = r.sched.register(w.owner, lim.CPURate)
 	if kind == kindReactor {
