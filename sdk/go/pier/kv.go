@@ -238,7 +238,6 @@ func (ns Namespace) Update(key string, fn func(old []byte, exists bool) ([]byte,
 	}
 }
 
-
 // memoryKV is every binding outside the Pier host.
 var memoryKV kvABI = &memKV{m: map[string]map[string]memEntry{}}
 
