@@ -22,7 +22,7 @@ import (
 // response on stdout and stderr to the log stream (RFC 3875).
 //
 // Serve has read the body ahead (a *bufferedBody) if there is one.
-func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Result {
+func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host, hold *cpuHold) Result {
 	var stdin io.Reader = bytes.NewReader(nil)
 	bodyLen := 0
 	if b, ok := r.Body.(*bufferedBody); ok {
@@ -49,6 +49,7 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	in.memory = mem
 	c := &in.call
 	c.reset(r, host)
+	c.hold = hold
 	c.reqBody, c.reqEOF = nil, true
 	stderr.c = c
 	fired, used, busy := in.run(r.Context(), w.lim.CPU, true, func() {

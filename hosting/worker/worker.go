@@ -84,9 +84,12 @@ type instance struct {
 // wait.
 func (in *instance) waitHost() func() {
 	in.pauseRun()
+	hold := in.call.hold
+	hold.wait(in.meter.charged())
 	in.hostWaits.Add(1)
 	return func() {
 		in.hostWaits.Add(-1)
+		hold.resume()
 		in.resumeRun()
 	}
 }
@@ -474,28 +477,30 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 		r2.Body = body
 		r = r2
 	}
-	if retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU); retry > 0 {
+	hold, retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU)
+	if retry > 0 {
 		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
 	var res Result
 	if w.kind == kindCommand {
-		res = w.serveCGI(rw, r, host)
+		res = w.serveCGI(rw, r, host, hold)
 	} else {
-		res = w.serveReactor(rw, r, host, next)
+		res = w.serveReactor(rw, r, host, next, hold)
 	}
-	w.rt.sched.settleCPU(w.shares, w.lim.CPU, res.CPU)
+	hold.settle(res.CPU)
 	return res
 }
 
 // serveReactor runs the request through a pooled instance, once its body
 // is read and the tenant's CPU rate let it in.
-func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
+func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler, hold *cpuHold) Result {
 	in, err := w.acquire(r.Context())
 	if err != nil {
 		return w.fail(w.unavailable(r, err))
 	}
 	c := &in.call
 	c.reset(r, host)
+	c.hold = hold
 	in.memory.begin()
 	if err := in.sched.enter(r.Context(), in.shares); err != nil {
 		w.release(in, true)
