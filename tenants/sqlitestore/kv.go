@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/pierhq/pier/tenants"
@@ -12,7 +13,8 @@ import (
 // KV namespaces and their keys (tenants.KVStore).
 //
 // A KV write returns once it is on disk: it runs on the writer connection
-// with synchronous=FULL for its transaction (the store's other writes use
+// with synchronous=FULL for its transaction, which it shares with the KV
+// writes queued meanwhile (kvTx) (the store's other writes use
 // NORMAL, which WAL mode keeps consistent but may lose the last commits
 // of a power cut). Times are Unix milliseconds; expires_at is NULL for a
 // key that never expires, and a key whose expires_at is at or before now
@@ -78,7 +80,7 @@ func (s *Store) KVNamespaces(ctx context.Context, tenantID string) ([]tenants.KV
 // DeleteKVNamespace deletes the namespace and, by cascade, its keys.
 func (s *Store) DeleteKVNamespace(ctx context.Context, id string) error {
 	op := "deleting kv namespace " + id
-	return s.kvTx(ctx, op, func(tx *sql.Tx) error {
+	return s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM kv_namespaces WHERE id = ?`, id)
 		return affected(op, res, err)
 	})
@@ -93,28 +95,138 @@ FROM kv_entries WHERE namespace_id = ? AND (expires_at IS NULL OR expires_at > ?
 }
 
 // kvTx runs fn in a write transaction that is synced to disk when it
-// commits.
-func (s *Store) kvTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+// commits, and returns fn's error or the commit's. Concurrent KV writes
+// share one transaction and one sync (group commit, kvWriter): each runs
+// in a savepoint of its own, so one that fails changes nothing and the
+// others commit. fn must use the ctx it is given (the group's: cancelling
+// a statement inside an explicit transaction would roll all of it back);
+// a caller's ctx that ends before its turn skips its write. Once queued, a
+// write's result is waited for whatever its ctx does, so a reported
+// failure always means nothing was written.
+func (s *Store) kvTx(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return mapErr(op, err)
+	}
+	s.kvOnce.Do(func() {
+		s.kvJobs = make(chan *kvJob)
+		s.kvStop = make(chan struct{})
+		s.kvDone = make(chan struct{})
+		go s.kvWriter()
+	})
+	if s.kvStop == nil { // closed before any KV write
+		return mapErr(op, errClosed)
+	}
+	j := &kvJob{ctx: ctx, op: op, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.kvJobs <- j:
+	case <-s.kvStop:
+		return mapErr(op, errClosed)
+	case <-ctx.Done():
+		return mapErr(op, ctx.Err())
+	}
+	return <-j.done
+}
+
+var errClosed = errors.New("store closed")
+
+// maxKVGroup bounds the writes that share one transaction.
+const maxKVGroup = 256
+
+type kvJob struct {
+	ctx  context.Context
+	op   string
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// kvWriter commits the queued KV writes, a group at a time: every write
+// queued while the previous group synced goes into the next.
+func (s *Store) kvWriter() {
+	defer close(s.kvDone)
+	for {
+		var group []*kvJob
+		select {
+		case j := <-s.kvJobs:
+			group = append(group, j)
+		case <-s.kvStop:
+			return
+		}
+	more:
+		for len(group) < maxKVGroup {
+			select {
+			case j := <-s.kvJobs:
+				group = append(group, j)
+			default:
+				break more
+			}
+		}
+		errs := s.commitKV(group)
+		for i, j := range group {
+			j.done <- errs[i]
+		}
+	}
+}
+
+// commitKV runs a group of writes in one transaction, each in its own
+// savepoint, and commits it synced to disk.
+func (s *Store) commitKV(group []*kvJob) []error {
+	errs := make([]error, len(group))
+	fail := func(err error) []error {
+		for i, j := range group {
+			if errs[i] == nil {
+				errs[i] = mapErr(j.op, err)
+			}
+		}
+		return errs
+	}
+	ctx := context.Background()
 	conn, err := s.write.Conn(ctx)
 	if err != nil {
-		return mapErr(op, err)
+		return fail(err)
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
-		return mapErr(op, err)
+		return fail(err)
 	}
-	// Back to the store's default whatever happens (with a context that
-	// is not cancelled, or the connection would keep FULL).
-	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	defer conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`) // the store's default for its other writes
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return mapErr(op, err)
+		return fail(err)
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
+	for i, j := range group {
+		if err := j.ctx.Err(); err != nil {
+			errs[i] = mapErr(j.op, err)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT kv`); err != nil {
+			return fail(err)
+		}
+		if err := j.fn(ctx, tx); err != nil {
+			errs[i] = err
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO kv`); err != nil {
+				return fail(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE kv`); err != nil {
+			return fail(err)
+		}
 	}
-	return mapErr(op, tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return errs
+}
+
+// closeKV stops the KV writer, if it started, once its group is done.
+func (s *Store) closeKV() {
+	s.kvOnce.Do(func() {}) // none starts after this
+	s.kvCloseOnce.Do(func() {
+		if s.kvStop != nil {
+			close(s.kvStop)
+			<-s.kvDone
+		}
+	})
 }
 
 // expiresMs is e's expiry for expires_at: nil for none.
@@ -179,7 +291,7 @@ func (s *Store) KVPutMany(ctx context.Context, namespaceID string, es []tenants.
 		}
 	}
 	now := s.now().UnixMilli()
-	return s.kvTx(ctx, op, func(tx *sql.Tx) error {
+	return s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		for _, e := range es {
 			if err := s.kvPut(ctx, tx, namespaceID, e, now); err != nil {
 				return mapErr(op, err)
@@ -199,7 +311,7 @@ func (s *Store) KVCompareAndSwap(ctx context.Context, namespaceID string, old []
 	nowT := s.now()
 	now := nowT.UnixMilli()
 	written := false
-	err := s.kvTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		var cur []byte
 		err := tx.QueryRowContext(ctx, `SELECT value FROM kv_entries
 WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, namespaceID, e.Key, now).Scan(&cur)
@@ -225,7 +337,7 @@ WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, 
 // KVDelete deletes the key; nil when it is absent.
 func (s *Store) KVDelete(ctx context.Context, namespaceID, key string) error {
 	const op = "kv delete"
-	return s.kvTx(ctx, op, func(tx *sql.Tx) error {
+	return s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM kv_entries WHERE namespace_id = ? AND key = ?`, namespaceID, key)
 		return mapErr(op, err)
 	})

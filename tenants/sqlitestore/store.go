@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -50,6 +51,13 @@ type Store struct {
 	// Statements of the hot read paths, prepared once per connection
 	// instead of parsed on every call.
 	tenantStmt, siteStmt, tokenStmt, deploymentStmt, blobsStmt *sql.Stmt
+
+	// The KV writer's group commit (kv.go), started by the first write.
+	kvOnce      sync.Once
+	kvCloseOnce sync.Once
+	kvJobs      chan *kvJob
+	kvStop      chan struct{}
+	kvDone      chan struct{}
 }
 
 const (
@@ -146,6 +154,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.closeKV()
 	var errs []error
 	for _, st := range []*sql.Stmt{s.tenantStmt, s.siteStmt, s.tokenStmt, s.deploymentStmt, s.blobsStmt} {
 		if st != nil {

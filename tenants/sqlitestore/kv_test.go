@@ -1,0 +1,74 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/tenants"
+)
+
+// TestKVGroupCommit: writes that share a group commit are independent:
+// one that fails (a namespace that does not exist) or whose caller gave up
+// before its turn writes nothing, and the others in its transaction commit.
+func TestKVGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, tenants.Tenant{ID: "t1", Name: "acme", Plan: tenants.PlanFree, Salt: make([]byte, 16)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "ns1", TenantID: "t1", Name: "data", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(jctx context.Context, ns, key string) *kvJob {
+		return &kvJob{ctx: jctx, op: "kv put " + key, fn: func(ctx context.Context, tx *sql.Tx) error {
+			return mapErr("kv put "+key, s.kvPut(ctx, tx, ns, tenants.KVEntry{Key: key, Value: []byte("v")}, time.Now().UnixMilli()))
+		}}
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	group := []*kvJob{put(ctx, "ns1", "a"), put(ctx, "missing", "b"), put(gone, "ns1", "c"), put(ctx, "ns1", "d")}
+	errs := s.commitKV(group)
+	if errs[0] != nil || errs[3] != nil {
+		t.Fatalf("the good writes failed: %v", errs)
+	}
+	if !errors.Is(errs[1], tenants.ErrNotFound) {
+		t.Errorf("a write to a missing namespace: %v, want ErrNotFound", errs[1])
+	}
+	if !errors.Is(errs[2], context.Canceled) {
+		t.Errorf("a write whose caller gave up: %v, want context.Canceled", errs[2])
+	}
+	for key, want := range map[string]bool{"a": true, "c": false, "d": true} {
+		_, err := s.KVGet(ctx, "ns1", key)
+		if got := err == nil; got != want {
+			t.Errorf("key %s present = %v (%v), want %v", key, got, err, want)
+		}
+	}
+	// Through kvTx, concurrently: every write lands, in shared groups.
+	errc := make(chan error, 100)
+	for i := range 100 {
+		go func() {
+			errc <- s.KVPut(ctx, "ns1", tenants.KVEntry{Key: string(rune('A' + i%50)), Value: []byte{byte(i)}})
+		}()
+	}
+	for range 100 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, _, err := s.KVList(ctx, "ns1", "", tenants.PageRequest{Limit: 1000})
+	if err != nil || len(keys) != 50 {
+		t.Fatalf("%d keys (%v), want 50 (A to r)", len(keys), err)
+	}
+	s.Close()
+	if err := s.KVPut(ctx, "ns1", tenants.KVEntry{Key: "late", Value: []byte("v")}); err == nil {
+		t.Error("a write after Close succeeded")
+	}
+}
