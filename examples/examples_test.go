@@ -93,7 +93,7 @@ type exchange struct {
 
 func TestExamples(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds four wasm modules; skipped with -short")
+		t.Skip("builds five wasm modules; skipped with -short")
 	}
 	examples := []struct {
 		name      string
@@ -135,6 +135,27 @@ func TestExamples(t *testing.T) {
 				{name: "POST falls through", method: "POST", target: "/c/hello", status: 200, want: "static /c/hello"},
 			},
 			wantLog: "worker-c: hello x",
+		},
+		{
+			name:  "worker-rust",
+			tools: []string{"/usr/bin/cargo"},
+			vars:  map[string]string{"GREETING_NAME": "from-var"},
+			exchanges: []exchange{
+				{name: "hello", method: "GET", target: "/rust/hello", status: 200, want: "hello from Rust\n", wantType: "text/plain; charset=utf-8"},
+				{name: "hello with query", method: "GET", target: "/rust/hello?name=x", status: 200, want: "hello from Rust\n"},
+				{name: "var", method: "GET", target: "/rust/var?name=GREETING_NAME", status: 200, want: "from-var"},
+				{name: "var unset", method: "GET", target: "/rust/var?name=NOPE", status: 404, want: `"not_found"`},
+				{name: "fetch", method: "GET", target: "/rust/fetch?url=https://api.example.com/x", status: 200, want: `{"status":200,"bytes":16}`, wantType: "application/json"},
+				{name: "fetch denied", method: "GET", target: "/rust/fetch?url=http://169.254.169.254/latest", status: 403, want: `"egress_denied"`},
+				{name: "fetch invalid", method: "GET", target: "/rust/fetch?url=nope", status: 400, want: `"invalid_request"`},
+				{name: "asset", method: "GET", target: "/rust/asset?path=/index.html", status: 200, want: `"bytes":34`},
+				{name: "asset missing", method: "GET", target: "/rust/asset?path=/nope", status: 404, want: `"not_found"`},
+				{name: "unknown path falls through", method: "GET", target: "/rust/nope", status: 200, want: "static /rust/nope"},
+				{name: "POST falls through", method: "POST", target: "/rust/hello", status: 200, want: "static /rust/hello"},
+				{name: "outside /rust falls through", method: "GET", target: "/about", status: 200, want: "static /about"},
+			},
+			wantLog:   "worker-rust: fetch https://api.example.com/x",
+			wantFetch: "GET https://api.example.com/x",
 		},
 		{
 			name:  "worker-wat",
@@ -262,7 +283,8 @@ func missing(t *testing.T, why string) {
 
 // BenchmarkWorkerHello measures one pooled request through an example
 // worker with the real runtime: the Go SDK example (GET /api/hello) against
-// the hand-written WAT one, which costs next to nothing in the guest.
+// the hand-written WAT one, which costs next to nothing in the guest, and
+// the Rust SDK's hello-world.
 func BenchmarkWorkerHello(b *testing.B) {
 	if _, err := exec.LookPath("make"); err != nil {
 		b.Skip("make not installed")
@@ -280,9 +302,10 @@ func BenchmarkWorkerHello(b *testing.B) {
 	for _, bc := range []struct{ name, target string }{
 		{"worker-go", "/api/hello?name=bench"},
 		{"worker-wat", "/wat"},
+		{"worker-rust", "/rust/hello"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if _, err := exec.LookPath(map[string]string{"worker-go": "go", "worker-wat": "wat2wasm"}[bc.name]); err != nil {
+			if _, err := exec.LookPath(map[string]string{"worker-go": "go", "worker-wat": "wat2wasm", "worker-rust": "/usr/bin/cargo"}[bc.name]); err != nil {
 				b.Skip(err)
 			}
 			if out, err := exec.Command("make", "-s", bc.name).CombinedOutput(); err != nil {
