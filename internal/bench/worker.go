@@ -57,6 +57,7 @@ func benchWorker(ctx context.Context) error {
 	// The other example workers, when built (make examples): the same
 	// hello-world answer from a guest without a Go runtime.
 	others := []otherWorker{
+		{site: "worker-rust", lang: "Rust", path: "/rust/hello"},
 		{site: "worker-wat", lang: "WAT", path: "/wat"},
 		{site: "worker-c", lang: "C", path: "/c/hello?name=bench"},
 	}
