@@ -36,6 +36,7 @@ type kvHost struct {
 	status       uint32
 	ctype, body  string
 	secrets      map[string]string
+	logs         []string
 }
 
 const (
@@ -96,7 +97,7 @@ func (h *kvHost) instantiate(ctx context.Context, t *testing.T, rt wazero.Runtim
 	}
 	b := rt.NewHostModuleBuilder("pier")
 	def := func(name string, fn any) { b.NewFunctionBuilder().WithFunc(fn).Export(name) }
-	def("log", func(_ context.Context, m api.Module, p, n uint32) { t.Logf("guest log: %s", read(m, p, n)) })
+	def("log", func(_ context.Context, m api.Module, p, n uint32) { h.logs = append(h.logs, read(m, p, n)) })
 	def("request_head", func(_ context.Context, m api.Module, buf, limit uint32) uint32 {
 		head := "GET\x00" + h.uri + "\x00HTTP/1.1\x00192.0.2.1:1234\x000\x00Host\x00site.example\x00"
 		if h.binding != "" {
@@ -216,7 +217,8 @@ func (h *kvHost) instantiate(ctx context.Context, t *testing.T, rt wazero.Runtim
 // TestRustSDKKV runs the Rust SDK's KV calls (examples/testdata/rust-sdk-guest)
 // against kvHost: values larger than the SDK's first buffer, the free
 // repeat, TTLs, pages of keys, compare-and-swap and update's retry after
-// a conflict, and every error with the limit it names.
+// a conflict, every error with the limit it names, and a panic's message
+// in the log.
 func TestRustSDKKV(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a wasm module; skipped with -short")
@@ -324,4 +326,15 @@ func TestRustSDKKV(t *testing.T) {
 			}
 		})
 	}
+	// Last: a panic traps the instance. The SDK's _initialize installed a
+	// hook that logs the message first.
+	t.Run("panic", func(t *testing.T) {
+		h.uri = "/panic?key=boom"
+		if _, err := mod.ExportedFunction("handle_request").Call(ctx); err == nil {
+			t.Fatal("handle_request returned, want a trap")
+		}
+		if log := strings.Join(h.logs, "\n"); !strings.Contains(log, "worker panicked: panicked at 'on purpose: boom'") {
+			t.Errorf("logs %q, want the panic's message", log)
+		}
+	})
 }

@@ -5,6 +5,7 @@
 //!   /inc?key=K   kv.update: increments a decimal counter
 //!   /cas-new?key=K&v=V  compare_and_swap(K, None, V)
 //!   /var?key=N   pier::secret(N)
+//!   /panic?key=M panics with M (the SDK's panic hook logs it)
 //!
 //! A host error answers 500 with the error's code and text.
 
@@ -38,6 +39,7 @@ fn handle(req: Request) -> Response {
             .map(|v| String::from_utf8_lossy(&v).into_owned()),
         "/cas-new" => store.compare_and_swap(&key, None, param("v")).map(|ok| format!("written={}", ok)),
         "/var" => Ok(pier::secret(&key).unwrap_or_else(|| "unset".into())),
+        "/panic" => panic!("on purpose: {}", key),
         _ => return Response::next(),
     };
     match r {
