@@ -114,4 +114,14 @@ mod tests {
         assert_eq!(handle(Request::new("GET", "/rust/fetch?url=https://a.example/")).status_code(), 502);
         assert_eq!(quote("a\"b\n"), "\"a\\\"b\\u000a\"");
     }
+
+    #[cfg(feature = "kv")]
+    #[test]
+    fn kv_route() {
+        // Natively nothing is bound: the SDK's error becomes a 502.
+        let r = handle(Request::new("GET", "/rust/kv?key=greeting"));
+        assert_eq!(r.status_code(), 502);
+        assert!(String::from_utf8_lossy(r.body_bytes()).contains("\"kv_unbound\""));
+        assert_eq!(handle(Request::new("GET", "/rust/kv")).status_code(), 400);
+    }
 }
