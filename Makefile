@@ -22,8 +22,8 @@ APT     := DEBIAN_FRONTEND=noninteractive apt-get
 
 # Modules of their own nested in the repository, which ./... at the root
 # stops short of (it ends at a directory with a go.mod): the Go guest SDK and
-# the Go example worker, which uses the SDK through a replace directive.
-NESTED_MODULES := sdk/go/pier examples/worker-go
+# the Go example workers, which use the SDK through a replace directive.
+NESTED_MODULES := sdk/go/pier examples/worker-go examples/worker-kv
 # The Rust crates (the Rust guest SDK and its example), tested natively with
 # Debian's toolchain, called by its full path (a rustup toolchain may come
 # first on PATH); examples/Makefile's deps-rust installs it.
@@ -33,7 +33,7 @@ RUST_ENV    := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: examples all build run test test-unit test-modules test-rust lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit test-modules test-rust lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-kv bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
 
 all: build
 
@@ -127,7 +127,7 @@ $(CHALLTESTSRV):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION)
 
-## examples: build the example workers (Go SDK, C, WAT, WAGI, Rust) into examples/*/build
+## examples: build the example workers (Go SDK, C, WAT, WAGI, Rust, the outbound worker) into examples/*/build
 examples:
 	$(MAKE) -C examples
 
@@ -148,7 +148,7 @@ bench-tools:
 	if [ -n "$$missing" ]; then echo "installing$$missing"; $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; fi
 
 ## bench: Go micro-benchmarks of every hot path, then the end-to-end figures
-bench: tools bench-tools build examples bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-worker bench-neighbour bench-tls bench-git bench-gc bench-web
+bench: tools bench-tools build examples bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-worker bench-kv bench-neighbour bench-tls bench-git bench-gc bench-web
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./assets/... ./tenants/... ./internal/... ./hosting/... ./admin/... ./cmd/...
@@ -170,6 +170,13 @@ bench-memory:
 bench-worker: build
 	$(GO) run ./internal/bench worker
 	$(GO) test -run '^$$' -bench 'ServeCPUBound|RunawayStop|ColdStart|ConcurrentRunaways' -benchtime 2s ./hosting/worker
+
+## bench-kv: a worker doing one get of a hot key and one put per request through pier serve (req/s,
+## latencies), then kv_get inside the guest (hot key, node cache vs store wait) and the cache's hit path
+bench-kv: build examples
+	$(GO) run ./internal/bench kv
+	$(GO) test -run '^$$' -bench 'KVGet' -benchtime 2s ./hosting/worker
+	$(GO) test -run '^$$' -bench 'KVCacheHit|WorkerKVGet' -benchtime 2s ./hosting
 
 ## bench-neighbour: a quiet tenant's static p99 while another tenant's 8 runaway workers and 4 slow-body
 ## connections attack, vs the same without the attack, in one run (target ≤ 2×, no errors)

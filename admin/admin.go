@@ -146,6 +146,11 @@ type Config struct {
 	// ErrGCBusy when another node is sweeping. nil: the endpoint answers
 	// 503 gc_unavailable.
 	GC func(ctx context.Context, dryRun bool) (any, error)
+	// OnKVChange is called after a KV key is written or deleted through
+	// the API (key "": the whole namespace, deleted or bulk-written), so
+	// the edge drops what it cached (cmd/pier: Followers.KVChanged). It
+	// must not block for long. Default: nothing.
+	OnKVChange func(namespaceID, key string)
 	// GarbageWait bounds how long PutBlob waits for a garbage collector
 	// deleting the objects of the blob it uploads (then 503). Default 30s.
 	GarbageWait time.Duration
@@ -218,6 +223,9 @@ func New(cfg Config, store tenants.Store, blobs assets.Backend) *API {
 	}
 	if cfg.OnDomainChange == nil {
 		cfg.OnDomainChange = func(string) {}
+	}
+	if cfg.OnKVChange == nil {
+		cfg.OnKVChange = func(string, string) {}
 	}
 	if cfg.VerifyInterval <= 0 {
 		cfg.VerifyInterval = DefaultVerifyInterval
@@ -306,6 +314,15 @@ func (a *API) Handler() http.Handler {
 			r.With(a.tenantLevel).Post("/tenants/{tenant}/tokens", a.handle(a.createTenantToken))
 			r.With(a.tenantLevel).Get("/tenants/{tenant}/tokens", a.handle(a.listTenantTokens))
 			r.With(a.tenantLevel).Get("/tenants/{tenant}/usage", a.handle(a.tenantUsage))
+			r.With(a.tenantLevel).Post("/tenants/{tenant}/kv", a.handle(a.createKVNamespace))
+			r.With(a.tenantLevel).Get("/tenants/{tenant}/kv", a.handle(a.listKVNamespaces))
+			r.With(a.tenantLevel).Get("/tenants/{tenant}/kv/{ns}", a.handle(a.getKVNamespace))
+			r.With(a.tenantLevel).Delete("/tenants/{tenant}/kv/{ns}", a.handle(a.deleteKVNamespace))
+			r.With(a.tenantLevel).Get("/kv/{ns}/keys", a.handle(a.listKVKeys))
+			r.With(a.tenantLevel).Get("/kv/{ns}/keys/{key}", a.handle(a.getKVKey))
+			r.With(a.tenantLevel).Put("/kv/{ns}/keys/{key}", a.handle(a.putKVKey))
+			r.With(a.tenantLevel).Delete("/kv/{ns}/keys/{key}", a.handle(a.deleteKVKey))
+			r.With(a.tenantLevel).Post("/kv/{ns}/bulk", a.handle(a.bulkKV))
 
 			r.With(a.adminOnly).Post("/tokens", a.handle(a.createAdminToken))
 			r.With(a.adminOnly).Get("/tokens", a.handle(a.listAdminTokens))

@@ -248,10 +248,11 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Upload string `json:"upload"`
 		Config struct {
-			HTMLHandling     string            `json:"html_handling"`
-			NotFoundHandling string            `json:"not_found_handling"`
-			RunWorkerFirst   []string          `json:"run_worker_first"`
-			Vars             map[string]string `json:"vars"`
+			HTMLHandling     string              `json:"html_handling"`
+			NotFoundHandling string              `json:"not_found_handling"`
+			RunWorkerFirst   []string            `json:"run_worker_first"`
+			Vars             map[string]string   `json:"vars"`
+			KV               []tenants.KVBinding `json:"kv"`
 		} `json:"config"`
 		Source   tenants.Source `json:"source"`
 		Activate *bool          `json:"activate"`
@@ -273,6 +274,7 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) error {
 			NotFoundHandling: req.Config.NotFoundHandling,
 			RunWorkerFirst:   req.Config.RunWorkerFirst,
 			Vars:             req.Config.Vars,
+			KV:               req.Config.KV,
 		},
 		Source:   req.Source,
 		Activate: req.Activate == nil || *req.Activate,

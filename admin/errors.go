@@ -157,6 +157,7 @@ func toHTTP(err error) error {
 		wi  *WorkerInvalidError
 		wtl *WorkerTooLargeError
 		qe  *QuotaError
+		kve *KVValueTooLargeError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -201,6 +202,8 @@ func toHTTP(err error) error {
 			Message: wi.Err.Error(), Details: map[string]any{"hash": wi.Hash}, Err: err}
 	case errors.As(err, &qe):
 		return qe.httpError()
+	case errors.As(err, &kve):
+		return kve.httpError()
 	case errors.As(err, &wtl):
 		return &httperr.Error{Status: http.StatusRequestEntityTooLarge, Code: "worker_too_large",
 			Message: fmt.Sprintf("the worker is %d bytes, larger than the limit of %d bytes", wtl.Size, wtl.Limit),

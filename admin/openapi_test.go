@@ -201,7 +201,7 @@ func TestOpenAPIListsArePaginated(t *testing.T) {
 	doc := loadOpenAPI(t)
 	lists := map[string]string{
 		"listTenants": "tenants", "listSites": "sites", "listDeployments": "deployments",
-		"listDomains": "domains", "listTenantTokens": "tokens", "listAdminTokens": "tokens",
+		"listDomains": "domains", "listTenantTokens": "tokens", "listAdminTokens": "tokens", "listKVKeys": "keys",
 	}
 	seen := map[string]bool{}
 	for _, item := range doc["paths"].(map[string]any) {

@@ -417,6 +417,9 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 	if err := normalizeConfig(&cfg); err != nil {
 		return tenants.Deployment{}, err
 	}
+	if cfg.KV, err = a.resolveKVBindings(ctx, site.TenantID, cfg.KV); err != nil {
+		return tenants.Deployment{}, err
+	}
 	src := req.Source
 	if err := normalizeSource(&src); err != nil {
 		return tenants.Deployment{}, err
@@ -628,11 +631,15 @@ func normalizeConfig(c *tenants.DeploymentConfig) error {
 	if err := validateRunWorkerFirst(c.RunWorkerFirst); err != nil {
 		return err
 	}
+	if err := validateKVBindings(c.KV); err != nil {
+		return err
+	}
 	return validateVars(c.Vars)
 }
 
-// Bounds of a deployment's run_worker_first and vars.
+// Bounds of a deployment's run_worker_first, vars and kv bindings.
 const (
+	maxKVBindings     = 64
 	maxRunWorkerFirst = 64
 	maxPatternLen     = 256
 	maxVars           = 64

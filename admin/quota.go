@@ -16,14 +16,17 @@ import (
 // Quotas (tenants.Quotas) are checked where the resource is created:
 //
 //   - sites: createSite; domains: createDomain (every claim of the
-//     tenant's sites counts, whatever its status);
+//     tenant's sites counts, whatever its status); kvNamespaces:
+//     createKVNamespace;
 //   - uploadSessions, uploadEntries, storageMB and workerMB: StartUpload,
 //     before the session is saved and before anything is uploaded
 //     (storageMB counts the raw size of the tenant's unique blobs and of
 //     the session's blobs not stored yet; br/gz variants are not counted);
 //   - storageMB again in PutBlob, against the stored bytes read at most
 //     once a second per tenant (storedBytesTTL), for the uploads of
-//     sessions admitted together.
+//     sessions admitted together; and in the API's KV writes (kv.go),
+//     since the stored bytes (tenants.QuotaUsage.StorageBytes) include
+//     the keys and values of the tenant's unexpired KV entries.
 //
 // Concurrency: on one node the check and the creation of sites, domains
 // and upload sessions run under a per-tenant lock (quotaState.lock), so
@@ -152,7 +155,8 @@ func (a *API) usage(ctx context.Context, tenantID string) (tenants.QuotaUsage, e
 }
 
 // withCountQuota runs create under the tenant's quota lock if the tenant
-// uses fewer than its limit of the count quota (sites or domains).
+// uses fewer than its limit of the count quota (sites, domains or
+// kvNamespaces).
 func (a *API) withCountQuota(ctx context.Context, t tenants.Tenant, quota string, create func() error) error {
 	defer a.quotas.lock(t.ID).Unlock()
 	u, err := a.usage(ctx, t.ID)
@@ -166,6 +170,8 @@ func (a *API) withCountQuota(ctx context.Context, t tenants.Tenant, quota string
 		used, limit = u.Sites, l.Sites
 	case "domains":
 		used, limit = u.Domains, l.Domains
+	case "kvNamespaces":
+		used, limit = u.KVNamespaces, l.KVNamespaces
 	default:
 		panic("admin: unknown count quota " + quota)
 	}

@@ -28,6 +28,9 @@ type usageCountersJSON struct {
 	Violations  map[string]int64 `json:"violations"`  // invocations by outcome, but ok
 	CPUMillis   float64          `json:"cpu_ms"`
 	SubRequests int64            `json:"subrequests"`
+	KVReads     int64            `json:"kv_reads"`
+	KVWrites    int64            `json:"kv_writes"`
+	KVBytes     int64            `json:"kv_bytes"`
 }
 
 type usagePointJSON struct {
@@ -53,6 +56,9 @@ func usageView(c *tenants.UsageCounters) usageCountersJSON {
 		Violations:  make(map[string]int64, len(c.Invocations)-1),
 		CPUMillis:   float64(c.CPU.Microseconds()) / 1000,
 		SubRequests: c.SubRequests,
+		KVReads:     c.KVReads,
+		KVWrites:    c.KVWrites,
+		KVBytes:     c.KVBytes,
 	}
 	for i, n := range c.Requests {
 		v.Requests[tenants.UsageClasses[i]] = n

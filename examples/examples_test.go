@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,12 +22,90 @@ import (
 	"github.com/pierhq/pier/hosting/worker"
 )
 
-// testHost is the edge's side of one worker: canned fetches and assets, and
-// the guest's log lines.
+// testHost is the edge's side of one worker: canned fetches and assets,
+// the guest's log lines, and one KV binding, STORE, in memory.
 type testHost struct {
 	mu      sync.Mutex
 	logs    []string
 	fetched []string
+	kv      map[string][]byte
+}
+
+func (h *testHost) kvCheck(binding string) error {
+	if binding != "STORE" {
+		return worker.ErrKVUnbound
+	}
+	if h.kv == nil {
+		h.kv = map[string][]byte{}
+	}
+	return nil
+}
+
+func (h *testHost) KVGet(ctx context.Context, binding, key string) ([]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return nil, err
+	}
+	v, ok := h.kv[key]
+	if !ok {
+		return nil, worker.ErrKVNotFound
+	}
+	return v, nil
+}
+
+func (h *testHost) KVPut(ctx context.Context, binding, key string, value []byte, ttl time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return err
+	}
+	h.kv[key] = value
+	return nil
+}
+
+func (h *testHost) KVDelete(ctx context.Context, binding, key string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return err
+	}
+	delete(h.kv, key)
+	return nil
+}
+
+func (h *testHost) KVList(ctx context.Context, binding, prefix, cursor string, limit int) ([]string, string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return nil, "", err
+	}
+	var keys []string
+	for k := range h.kv {
+		if strings.HasPrefix(k, prefix) && k > cursor {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if len(keys) > limit {
+		keys = keys[:limit]
+		return keys, keys[limit-1], nil
+	}
+	return keys, "", nil
+}
+
+func (h *testHost) KVCompareAndSwap(ctx context.Context, binding, key string, old []byte, oldExists bool, value []byte, ttl time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.kvCheck(binding); err != nil {
+		return err
+	}
+	cur, ok := h.kv[key]
+	if ok != oldExists || string(cur) != string(old) {
+		return worker.ErrKVConflict
+	}
+	h.kv[key] = value
+	return nil
 }
 
 func (h *testHost) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
@@ -93,7 +172,7 @@ type exchange struct {
 
 func TestExamples(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds five wasm modules; skipped with -short")
+		t.Skip("builds six wasm modules; skipped with -short")
 	}
 	examples := []struct {
 		name      string
@@ -124,6 +203,17 @@ func TestExamples(t *testing.T) {
 			},
 			wantLog:   "msg=hello name=x",
 			wantFetch: "GET https://api.example.com/x",
+		},
+		{
+			name:  "worker-kv",
+			tools: []string{"go"},
+			exchanges: []exchange{
+				{name: "count before", method: "GET", target: "/count", status: 200, want: `{"count":0}`, wantType: "application/json"},
+				{name: "increment", method: "POST", target: "/count", status: 200, want: `{"count":1}`},
+				{name: "increment again", method: "POST", target: "/count", status: 200, want: `{"count":2}`},
+				{name: "count after", method: "GET", target: "/count", status: 200, want: `{"count":2}`},
+				{name: "falls through", method: "GET", target: "/index.html", status: 200, want: "static /index.html"},
+			},
 		},
 		{
 			name:  "worker-c",
@@ -332,5 +422,156 @@ func BenchmarkWorkerHello(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestKVCounterConcurrent: the worker-kv example's increments are exact
+// when 8 clients send them at once through one worker (two instances):
+// the SDK's Update retries its compare-and-swap on a conflict.
+func TestKVCounterConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a wasm module; skipped with -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not installed")
+	}
+	ctx := context.Background()
+	var cacheDir string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "pier-test", "wasm-cache")
+	}
+	rt, err := worker.New(ctx, worker.Config{PoolSize: 2, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	w, err := rt.NewWorker(ctx, build(t, "worker-kv"), nil, worker.Limits{CPU: 5 * time.Second, StartupCPU: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	host := &testHost{}
+	const clients, each = 8, 50
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				rec := httptest.NewRecorder()
+				res := w.Serve(rec, httptest.NewRequest("POST", "http://site.example/count", nil), host, static)
+				if res.Outcome != worker.OutcomeOK || rec.Code != 200 {
+					t.Errorf("outcome %s, status %d: %s %v", res.Outcome, rec.Code, rec.Body, res.Err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := string(host.kv["count"]), fmt.Sprint(clients*each); got != want {
+		t.Fatalf("count %s, want %s", got, want)
+	}
+}
+
+// kvGuest is a Go SDK worker that calls every KV method and answers what
+// each returned, one line each.
+const kvGuest = `//go:build wasip1
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/sdk/go/pier"
+)
+
+func init() {
+	pier.Handle(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kv := pier.KV("STORE")
+		big := strings.Repeat("x", 5000)
+		fmt.Fprintln(w, "put", kv.Put("a/1", []byte(big), pier.WithTTL(time.Minute)))
+		v, err := kv.Get("a/1")
+		fmt.Fprintln(w, "get", len(v), err)
+		fmt.Fprintln(w, "put", kv.Put("a/2", []byte("two")))
+		keys, next, err := kv.List("a/", "")
+		fmt.Fprintln(w, "list", keys, next == "", err)
+		ok, err := kv.CompareAndSwap("a/2", []byte("two"), true, []byte("2"))
+		fmt.Fprintln(w, "cas", ok, err)
+		ok, err = kv.CompareAndSwap("a/2", nil, false, []byte("x"))
+		fmt.Fprintln(w, "cas", ok, err)
+		fmt.Fprintln(w, "delete", kv.Delete("a/1"))
+		_, err = kv.Get("a/1")
+		fmt.Fprintln(w, "gone", errors.Is(err, pier.ErrKeyNotFound))
+		_, err = pier.KV("NOPE").Get("a/2")
+		fmt.Fprintln(w, "unbound", errors.Is(err, pier.ErrKVUnbound))
+	}))
+}
+
+func main() {}
+`
+
+// TestSDKKVImports: the Go SDK's KV methods reach the host's kv_* imports
+// with the signatures hosting/worker defines (a mismatch fails at
+// instantiation), and their answers come back as the SDK documents.
+func TestSDKKVImports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a wasm module; skipped with -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not installed")
+	}
+	sdk, err := filepath.Abs(filepath.Join("..", "sdk", "go", "pier"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":  "module kvguest\n\ngo 1.26.8\n\nrequire github.com/pierhq/pier/sdk/go/pier v0.0.0\n\nreplace github.com/pierhq/pier/sdk/go/pier => " + sdk + "\n",
+		"main.go": kvGuest,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", "guest.wasm", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the guest: %v\n%s", err, out)
+	}
+	wasm, err := os.ReadFile(filepath.Join(dir, "guest.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt, err := worker.New(ctx, worker.Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	w, err := rt.NewWorker(ctx, wasm, nil, worker.Limits{CPU: 5 * time.Second, StartupCPU: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	defer w.Close(ctx)
+	host := &testHost{}
+	rec := httptest.NewRecorder()
+	res := w.Serve(rec, httptest.NewRequest("GET", "http://site.example/", nil), host, static)
+	if res.Outcome != worker.OutcomeOK {
+		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
+	}
+	want := "put <nil>\nget 5000 <nil>\nput <nil>\nlist [a/1 a/2] true <nil>\ncas true <nil>\ncas false <nil>\ndelete <nil>\ngone true\nunbound true\n"
+	if rec.Body.String() != want {
+		t.Errorf("answer\n%s\nwant\n%s", rec.Body, want)
+	}
+	// Get of the 5,000-byte value was one operation, its repeat with a
+	// larger buffer free: 9 calls, 9 operations.
+	if got := res.KVReads + res.KVWrites; got != 9 {
+		t.Errorf("%d KV reads and writes, want 9", got)
 	}
 }

@@ -106,7 +106,10 @@ type deployment struct {
 	tenantID string
 	runFirst *runFirst
 	vars     map[string]string
-	ref      atomic.Bool // CLOCK reference bit
+	// kv maps the worker's KV binding names to their namespace IDs ("":
+	// the binding was never resolved).
+	kv  map[string]string
+	ref atomic.Bool // CLOCK reference bit
 }
 
 // digestDeployment identifies the loaded form of a deployment: two
@@ -160,6 +163,14 @@ func digestDeployment(tenantID string, d *tenants.Deployment) [sha256.Size]byte 
 		str(k)
 		str(c.Vars[k])
 	}
+	if len(c.KV) > 0 { // absent before KV, so earlier digests stay the same
+		str("kv")
+		num(int64(len(c.KV)))
+		for _, b := range c.KV {
+			str(b.Binding)
+			str(b.NamespaceID)
+		}
+	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum
@@ -208,6 +219,12 @@ func compileWith(tenantID string, d *tenants.Deployment, digest [sha256.Size]byt
 	if d.Worker != "" {
 		dep.runFirst = newRunFirst(cfg.RunWorkerFirst)
 		dep.vars = maps.Clone(cfg.Vars)
+		for _, b := range cfg.KV {
+			if dep.kv == nil {
+				dep.kv = make(map[string]string, len(cfg.KV))
+			}
+			dep.kv[b.Binding] = b.NamespaceID
+		}
 	}
 	rs := &resolver{
 		files:    make(map[string]*file, len(d.Manifest)),

@@ -62,7 +62,9 @@
 //
 // Per request the runtime gets a worker.Host: Fetch goes through the
 // egress policy of the tenant's plan (package egress, one transport per
-// plan), Asset serves the deployment's own assets in-process (as a GET of
+// plan) — first through the operator's outbound worker when
+// Config.Outbound is set (outbound.go: it answers the fetch itself or lets
+// it continue, and its failures fail that fetch only) —, Asset serves the deployment's own assets in-process (as a GET of
 // that path would be answered, _headers included; a 404 is
 // worker.ErrAssetNotFound), Log publishes to the site's log stream.
 //
@@ -103,6 +105,14 @@
 // drop cached routes when the admin API or the store's change feed says
 // a site or a hostname changed. PrewarmWorkers compiles live workers at
 // start-up.
+//
+// KV (kv.go, kvcache.go): a worker reaches the namespaces its deployment
+// binds through the request's Host (worker.KV), which checks once per
+// namespace and node that the namespace belongs to the deployment's tenant,
+// and reads through a node-local cache bounded by bytes with a share per
+// tenant. Writes go to Config.KV (the store) and then through the cache;
+// the edge is a tenants.KVFollower, so KVChanged invalidates keys other
+// nodes (or the admin API) wrote, and Resync drops the whole cache.
 //
 // TLS and ACME challenges wrap ServeHTTP in cmd/pier (package certs);
 // RedirectToHTTPS sends custom domains to https.

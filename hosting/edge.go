@@ -1,6 +1,7 @@
 package hosting
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -111,11 +112,35 @@ type Config struct {
 	// link-local and other internal ranges denied; no platform endpoints
 	// or host lists).
 	Egress *egress.Policy
+	// Outbound is the operator's outbound worker (pier serve
+	// --outbound-worker, outbound.go): an http-wasm guest run for every
+	// fetch of every site's worker, before the egress policy. It answers
+	// the fetch itself or lets it continue through the plan's egress
+	// transport. Create it with OutboundLimits. Nil: fetches go straight
+	// to the egress policy. The edge does not close it.
+	Outbound OutboundWorker
 	// RateLimits applies each tenant's per-site request rate
 	// (RequestsPerSecond, RequestBurst of its effective limits) on this
 	// node: a request over it is answered 429 rate_limited with
 	// Retry-After (ratelimit.go). False (the zero value): no rate limit.
 	RateLimits bool
+	// KV is the store of tenants' KV namespaces, which workers reach
+	// through their deployment's bindings (kv.go; docs/workers.md §2,
+	// "KV"). Nil: every binding answers kv_unbound.
+	KV tenants.KVStore
+	// KVCacheBytes bounds the node's read cache of KV values
+	// (kvcache.go). Default DefaultKVCacheBytes; negative: no cache, every
+	// read goes to the store.
+	KVCacheBytes int64
+	// KVCacheTenantBytes bounds one tenant's share of that cache, so one
+	// tenant cannot evict every other's keys. Default KVCacheBytes/8.
+	KVCacheTenantBytes int64
+	// KVWriteAllowed, when set, is asked before each put and
+	// compare-and-swap a worker makes (the storage quota's seam): an error
+	// refuses the write, which the guest sees as -9 kv_value_too_large if
+	// the error wraps worker.ErrKVValueTooLarge, else -11 kv_unavailable.
+	// Nil: every write is allowed.
+	KVWriteAllowed func(ctx context.Context, w KVWrite) error
 }
 
 // Defaults of Config.
@@ -156,9 +181,15 @@ type Edge struct {
 	runtime    *worker.Runtime
 	logs       *logstream.Hub
 	egress     *egress.Policy
-	transports sync.Map // plan → http.RoundTripper
+	outbound   OutboundWorker // nil: none
+	transports sync.Map       // plan → http.RoundTripper
 	workers    *workerTable
 	closing    sync.WaitGroup // workers being closed
+
+	kv             tenants.KVStore
+	kvCache        *kvCache // nil: no cache
+	kvOwners       sync.Map // namespace ID → its tenant's ID, or kvOwnerGone
+	kvWriteAllowed func(ctx context.Context, w KVWrite) error
 }
 
 // New returns an Edge serving the sites of reg from blobs.
@@ -187,8 +218,16 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		runtime:     cfg.Workers,
 		logs:        cfg.Logs,
 		egress:      cfg.Egress,
+		outbound:    cfg.Outbound,
 		workers:     newWorkerTable(),
 		rateLimits:  cfg.RateLimits,
+
+		kv:             cfg.KV,
+		kvWriteAllowed: cfg.KVWriteAllowed,
+	}
+	if cfg.KVCacheBytes >= 0 {
+		limit := cmp.Or(cfg.KVCacheBytes, DefaultKVCacheBytes)
+		e.kvCache = newKVCache(limit, cmp.Or(cfg.KVCacheTenantBytes, limit/8), KVCacheMaxValue)
 	}
 	e.doms, _ = reg.(DomainRegistry)
 	e.branches, _ = reg.(BranchRegistry)
@@ -509,6 +548,7 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		depID:   depID,
 		expires: e.now().Add(e.routeTTL),
 		usage:   e.usage.get(hr.site, site.ID, tenant.ID),
+		tenant:  tenant.Name,
 		plan:    tenant.Plan,
 		limits:  workerLimits(lim),
 		rate:    siteRate(lim),

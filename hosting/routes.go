@@ -27,7 +27,9 @@ type routeValue struct {
 	// usage is the site's counters (nil for a negative value); its site
 	// field is the site's name.
 	usage *siteUsage
-	// plan and limits are the tenant's, for the site's worker.
+	// tenant is the tenant's name; plan and limits are its, for the
+	// site's worker.
+	tenant string
 	plan   string
 	limits worker.Limits
 	// rate is the tenant's request rate for the site (ratelimit.go).

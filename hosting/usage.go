@@ -30,6 +30,10 @@ type Usage struct {
 	CPU time.Duration
 	// SubRequests counts the workers' fetch calls, refused ones included.
 	SubRequests int64
+	// KVReads and KVWrites count the workers' KV operations (gets and
+	// listings; puts, deletes and compare-and-swaps), KVBytes the bytes
+	// they read and wrote (worker.Result).
+	KVReads, KVWrites, KVBytes int64
 	// RateLimited counts requests answered 429 rate_limited (they are in
 	// Requests["4xx"] too).
 	RateLimited int64
@@ -45,6 +49,7 @@ var outcomes = [...]string{
 	worker.OutcomeResponseTooLarge,
 	worker.OutcomeRequestTooLarge,
 	worker.OutcomeCanceled,
+	worker.OutcomeExceededKVOps,
 	"other", // an outcome this edge does not know (a newer runtime)
 }
 
@@ -83,9 +88,26 @@ type siteUsage struct {
 	// ident is the site's ID and tenant, set when a route to the site is
 	// loaded (off the hot path); the UsageFlusher reads it.
 	ident atomic.Pointer[usageIdent]
-	// Pad to 192 bytes, a size class whose objects start on 64-byte
-	// boundaries, so the request counters never straddle two lines.
-	_ [192 - 176]byte
+	// kv counts the site's KV use, allocated by its first invocation that
+	// used KV (a site without KV pays one pointer).
+	kv atomic.Pointer[kvUsage]
+	// 192 bytes, a size class whose objects start on 64-byte boundaries,
+	// so the request counters never straddle two lines (the size tests
+	// check it: pad again when a field goes).
+}
+
+// kvUsage is a site's KV counters.
+type kvUsage struct {
+	reads, writes, bytes atomic.Int64
+}
+
+// kvCounts returns the site's KV counters, creating them.
+func (u *siteUsage) kvCounts() *kvUsage {
+	if k := u.kv.Load(); k != nil {
+		return k
+	}
+	u.kv.CompareAndSwap(nil, new(kvUsage))
+	return u.kv.Load()
 }
 
 // usageIdent is the store identity of the site a siteUsage counts.
@@ -110,6 +132,12 @@ func (u *siteUsage) invocation(res *worker.Result) {
 	if res.SubRequests > 0 {
 		u.subrequests.Add(int64(res.SubRequests))
 	}
+	if res.KVReads > 0 || res.KVWrites > 0 || res.KVBytes > 0 {
+		k := u.kvCounts()
+		k.reads.Add(int64(res.KVReads))
+		k.writes.Add(int64(res.KVWrites))
+		k.bytes.Add(res.KVBytes)
+	}
 }
 
 func (u *siteUsage) snapshot() Usage {
@@ -121,6 +149,9 @@ func (u *siteUsage) snapshot() Usage {
 		CPU:         time.Duration(u.cpuNanos.Load()),
 		SubRequests: u.subrequests.Load(),
 		RateLimited: u.rateLimited.Load(),
+	}
+	if k := u.kv.Load(); k != nil {
+		s.KVReads, s.KVWrites, s.KVBytes = k.reads.Load(), k.writes.Load(), k.bytes.Load()
 	}
 	for i, c := range classNames {
 		s.Requests[c] = u.requests[i].Load()
@@ -293,6 +324,27 @@ func (e *Edge) WriteMetrics(w io.Writer) error {
 	header("pier_worker_subrequests_total", "counter", "Workers' fetch calls, refused ones included.")
 	for _, u := range invoked {
 		sample("pier_worker_subrequests_total", u.site, "", "", 0, true, u.subrequests.Load())
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	var kvSites []*siteUsage
+	for _, u := range invoked {
+		if u.kv.Load() != nil {
+			kvSites = append(kvSites, u)
+		}
+	}
+	if len(kvSites) > 0 {
+		header("pier_worker_kv_operations_total", "counter", "Workers' KV operations, by kind: read (get, list) or write (put, delete, compare-and-swap).")
+		for _, u := range kvSites {
+			k := u.kv.Load()
+			sample("pier_worker_kv_operations_total", u.site, "kind", "read", 0, true, k.reads.Load())
+			sample("pier_worker_kv_operations_total", u.site, "kind", "write", 0, true, k.writes.Load())
+		}
+		header("pier_worker_kv_bytes_total", "counter", "Bytes the workers' KV operations read and wrote.")
+		for _, u := range kvSites {
+			sample("pier_worker_kv_bytes_total", u.site, "", "", 0, true, u.kv.Load().bytes.Load())
+		}
 	}
 	if err := flush(); err != nil {
 		return err

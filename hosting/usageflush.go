@@ -208,6 +208,9 @@ func sub(c tenants.UsageCounters, o *tenants.UsageCounters) tenants.UsageCounter
 	}
 	c.CPU -= o.CPU
 	c.SubRequests -= o.SubRequests
+	c.KVReads -= o.KVReads
+	c.KVWrites -= o.KVWrites
+	c.KVBytes -= o.KVBytes
 	return c
 }
 
@@ -224,5 +227,8 @@ func (u *siteUsage) counters() tenants.UsageCounters {
 	}
 	c.CPU = time.Duration(u.cpuNanos.Load())
 	c.SubRequests = u.subrequests.Load()
+	if k := u.kv.Load(); k != nil {
+		c.KVReads, c.KVWrites, c.KVBytes = k.reads.Load(), k.writes.Load(), k.bytes.Load()
+	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -161,7 +162,8 @@ func TestUsageFlushWorkerCounters(t *testing.T) {
 	store := newFakeUsageStore()
 	f := NewUsageFlusher(e.edge, store, UsageFlusherConfig{Now: e.clock.Now})
 	u := e.edge.usage.get("app", "s-app", testTenant)
-	u.invocation(&worker.Result{Outcome: worker.OutcomeOK, CPU: 3 * time.Millisecond, SubRequests: 2})
+	u.invocation(&worker.Result{Outcome: worker.OutcomeOK, CPU: 3 * time.Millisecond, SubRequests: 2, KVReads: 3, KVWrites: 1, KVBytes: 40})
+	u.invocation(&worker.Result{Outcome: worker.OutcomeExceededKVOps, KVReads: 2})
 	u.invocation(&worker.Result{Outcome: worker.OutcomeExceededCPU, CPU: 50 * time.Millisecond})
 	u.invocation(&worker.Result{Outcome: "brand-new"})
 	if err := f.Flush(context.Background()); err != nil {
@@ -171,9 +173,11 @@ func TestUsageFlushWorkerCounters(t *testing.T) {
 	var want tenants.UsageCounters
 	want.Requests[1] = 1
 	want.BytesOut = 5
-	want.Invocations[0], want.Invocations[2], want.Invocations[8] = 1, 1, 1
+	want.Invocations[0], want.Invocations[2], want.Invocations[len(want.Invocations)-1] = 1, 1, 1 // the last is "other"
+	want.Invocations[slices.Index(tenants.UsageOutcomes[:], "exceededKvOps")] = 1
 	want.CPU = 53 * time.Millisecond
 	want.SubRequests = 2
+	want.KVReads, want.KVWrites, want.KVBytes = 5, 1, 40
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}

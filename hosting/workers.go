@@ -274,7 +274,7 @@ func (x *exchange) runWorker() {
 	// One allocation for the per-invocation parts.
 	c := &workerCall{
 		ww:   workerWriter{w: x.w, vals: &e.vals, preview: x.preview},
-		host: requestHost{e: e, d: x.d, site: v.usage.site, plan: v.plan},
+		host: requestHost{e: e, d: x.d, site: v.usage.site, tenant: v.tenant, plan: v.plan},
 		next: staticNext{e: e, d: x.d, v: v, preview: x.preview},
 	}
 	ww := &c.ww
@@ -312,6 +312,9 @@ func (x *exchange) runWorker() {
 			DurationMs:  float64(end.Sub(start)) / float64(time.Millisecond),
 			CPUMs:       float64(res.CPU) / float64(time.Millisecond),
 			SubRequests: res.SubRequests,
+			KVReads:     res.KVReads,
+			KVWrites:    res.KVWrites,
+			KVBytes:     res.KVBytes,
 			BytesOut:    x.bytes,
 			Outcome:     res.Outcome,
 		}
@@ -443,16 +446,21 @@ func (n *staticNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // requestHost is worker.Host for one request: egress through the plan's
 // transport, the deployment's own assets, the site's log stream.
 type requestHost struct {
-	e    *Edge
-	d    *deployment
-	site string
-	plan string
+	e      *Edge
+	d      *deployment
+	site   string
+	tenant string // the tenant's name
+	plan   string
 }
 
-// Fetch sends req through the egress policy of the tenant's plan.
+// Fetch sends req through the operator's outbound worker, if any
+// (outbound.go), and the egress policy of the tenant's plan.
 func (h *requestHost) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
+	}
+	if h.e.outbound != nil {
+		return h.fetchOutbound(req)
 	}
 	resp, err := h.e.transport(h.plan).RoundTrip(req)
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package tenants owns Pier's domain model — tenants, their plans and limits,
-// sites, immutable deployments, custom domains, API tokens and upload
-// sessions — and the Store interface that persists it. Implementations live in subpackages named for
+// sites, immutable deployments, custom domains, API tokens, upload
+// sessions and KV namespaces — and the Store interface that persists it. Implementations live in subpackages named for
 // what they wrap (sqlitestore, pgstore) and pass one conformance suite
 // (storetest).
 //
@@ -42,6 +42,11 @@ type Limits struct {
 	// packs), GitPushMB the pack of one push (git's receive.maxInputSize).
 	GitRepoMB int `json:"gitRepoMB,omitempty"`
 	GitPushMB int `json:"gitPushMB,omitempty"`
+	// KVOps bounds the KV operations (get, put, delete, list, compare
+	// and swap) of one worker invocation; KVValueKB the largest KV value
+	// a worker or the API may write.
+	KVOps     int `json:"kvOps,omitempty"`
+	KVValueKB int `json:"kvValueKB,omitempty"`
 	Quotas
 }
 
@@ -58,8 +63,9 @@ type Quotas struct {
 	// UploadEntries their manifests' entries together.
 	UploadSessions int `json:"uploadSessions,omitempty"`
 	UploadEntries  int `json:"uploadEntries,omitempty"`
-	StorageMB      int `json:"storageMB,omitempty"` // the raw size of the tenant's unique blobs (br/gz variants not counted)
-	WorkerMB       int `json:"workerMB,omitempty"`  // one worker's wasm
+	StorageMB      int `json:"storageMB,omitempty"`    // the raw size of the tenant's unique blobs (br/gz variants not counted) and of its unexpired KV keys and values
+	WorkerMB       int `json:"workerMB,omitempty"`     // one worker's wasm
+	KVNamespaces   int `json:"kvNamespaces,omitempty"` // KV namespaces of the tenant
 	// Deployments bounds the deployments a site holds at once. Retention
 	// keeps the newest KeepDeployments and those younger than KeepDays
 	// (and the active one and every branch alias's); it deletes the rest.
@@ -74,19 +80,19 @@ var plans = [...]struct {
 	name   string
 	limits Limits
 }{
-	{PlanFree, Limits{CPUMs: 10, CPUMsPerSecond: 250, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
+	{PlanFree, Limits{CPUMs: 10, CPUMsPerSecond: 250, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, KVOps: 50, KVValueKB: 1024, Quotas: Quotas{
 		RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10,
-		UploadSessions: 10, UploadEntries: 200_000, StorageMB: 2048, WorkerMB: 16,
+		UploadSessions: 10, UploadEntries: 200_000, StorageMB: 2048, WorkerMB: 16, KVNamespaces: 10,
 		Deployments: 100, KeepDeployments: 20, KeepDays: 30,
 	}}},
-	{PlanPro, Limits{CPUMs: 20, CPUMsPerSecond: 1000, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024, Quotas: Quotas{
+	{PlanPro, Limits{CPUMs: 20, CPUMsPerSecond: 1000, SubRequests: 20, MemoryMB: 128, GitRepoMB: 4096, GitPushMB: 1024, KVOps: 1000, KVValueKB: 1024, Quotas: Quotas{
 		RequestsPerSecond: 1000, RequestBurst: 2000, Sites: 100, Domains: 100,
-		UploadSessions: 25, UploadEntries: 1_000_000, StorageMB: 20480, WorkerMB: 24,
+		UploadSessions: 25, UploadEntries: 1_000_000, StorageMB: 20480, WorkerMB: 24, KVNamespaces: 100,
 		Deployments: 500, KeepDeployments: 50, KeepDays: 90,
 	}}},
-	{PlanEnterprise, Limits{CPUMs: 50, CPUMsPerSecond: 4000, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048, Quotas: Quotas{
+	{PlanEnterprise, Limits{CPUMs: 50, CPUMsPerSecond: 4000, SubRequests: 50, MemoryMB: 256, GitRepoMB: 16384, GitPushMB: 2048, KVOps: 1000, KVValueKB: 4096, Quotas: Quotas{
 		RequestsPerSecond: 10000, RequestBurst: 20000, Sites: 1000, Domains: 1000,
-		UploadSessions: 100, UploadEntries: 5_000_000, StorageMB: 204800, WorkerMB: 32,
+		UploadSessions: 100, UploadEntries: 5_000_000, StorageMB: 204800, WorkerMB: 32, KVNamespaces: 1000,
 		Deployments: 2000, KeepDeployments: 100, KeepDays: 365,
 	}}},
 }
@@ -175,10 +181,11 @@ func (l *Limits) fields() []limitPtr {
 	return []limitPtr{
 		{"cpuMs", &l.CPUMs}, {"cpuMsPerSecond", &l.CPUMsPerSecond}, {"subRequests", &l.SubRequests}, {"memoryMB", &l.MemoryMB},
 		{"gitRepoMB", &l.GitRepoMB}, {"gitPushMB", &l.GitPushMB},
+		{"kvOps", &l.KVOps}, {"kvValueKB", &l.KVValueKB},
 		{"requestsPerSecond", &l.RequestsPerSecond}, {"requestBurst", &l.RequestBurst},
 		{"sites", &l.Sites}, {"domains", &l.Domains},
 		{"uploadSessions", &l.UploadSessions}, {"uploadEntries", &l.UploadEntries},
-		{"storageMB", &l.StorageMB}, {"workerMB", &l.WorkerMB},
+		{"storageMB", &l.StorageMB}, {"workerMB", &l.WorkerMB}, {"kvNamespaces", &l.KVNamespaces},
 		{"deployments", &l.Deployments}, {"keepDeployments", &l.KeepDeployments}, {"keepDays", &l.KeepDays},
 	}
 }

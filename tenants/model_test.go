@@ -161,9 +161,9 @@ func TestEffectiveLimits(t *testing.T) {
 		}
 		return l
 	}
-	all := Limits{CPUMs: 1, CPUMsPerSecond: 17, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5, Quotas: Quotas{
+	all := Limits{CPUMs: 1, CPUMsPerSecond: 17, SubRequests: 2, MemoryMB: 3, GitRepoMB: 4, GitPushMB: 5, KVOps: 18, KVValueKB: 19, Quotas: Quotas{
 		RequestsPerSecond: 6, RequestBurst: 7, Sites: 8, Domains: 9, UploadSessions: 10, UploadEntries: 11,
-		StorageMB: 12, WorkerMB: 13, Deployments: 14, KeepDeployments: 15, KeepDays: 16,
+		StorageMB: 12, WorkerMB: 13, KVNamespaces: 20, Deployments: 14, KeepDeployments: 15, KeepDays: 16,
 	}}
 	tests := []struct {
 		name      string
@@ -171,9 +171,9 @@ func TestEffectiveLimits(t *testing.T) {
 		overrides Limits
 		want      Limits
 	}{
-		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, CPUMsPerSecond: 250, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, Quotas: Quotas{
+		{"free", PlanFree, Limits{}, Limits{CPUMs: 10, CPUMsPerSecond: 250, SubRequests: 5, MemoryMB: 64, GitRepoMB: 1024, GitPushMB: 256, KVOps: 50, KVValueKB: 1024, Quotas: Quotas{
 			RequestsPerSecond: 100, RequestBurst: 200, Sites: 10, Domains: 10, UploadSessions: 10, UploadEntries: 200_000,
-			StorageMB: 2048, WorkerMB: 16, Deployments: 100, KeepDeployments: 20, KeepDays: 30,
+			StorageMB: 2048, WorkerMB: 16, KVNamespaces: 10, Deployments: 100, KeepDeployments: 20, KeepDays: 30,
 		}}},
 		{"one override", PlanFree, Limits{CPUMs: 30}, plan(PlanFree, func(l *Limits) { l.CPUMs = 30 })},
 		{"one quota override", PlanPro, Limits{Quotas: Quotas{Sites: 3}}, plan(PlanPro, func(l *Limits) { l.Sites = 3 })},
@@ -197,7 +197,7 @@ func TestEffectiveLimits(t *testing.T) {
 				t.Errorf("the test's all-overrides value leaves %s zero", f.Name)
 			}
 		}
-		if len(all.Fields()) != 17 {
+		if len(all.Fields()) != 20 {
 			t.Errorf("Limits has %d fields; update this test's all-overrides value", len(all.Fields()))
 		}
 	})

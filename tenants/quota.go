@@ -9,10 +9,15 @@ type QuotaUsage struct {
 	// UploadEntries their manifests' entries together.
 	UploadSessions int `json:"uploadSessions"`
 	UploadEntries  int `json:"uploadEntries"`
-	// StorageBytes is the sum of the sizes of its unique blobs in the
-	// blob index: the raw content only, not the br/gz variants stored
-	// beside text blobs.
+	// StorageBytes is what the storageMB quota counts: the sum of the
+	// sizes of its unique blobs in the blob index (the raw content only,
+	// not the br/gz variants stored beside text blobs) plus KVBytes.
 	StorageBytes int64 `json:"storageBytes"`
+	// KVNamespaces counts its KV namespaces, and KVBytes the keys and
+	// values (len(key)+len(value)) of their unexpired entries, which
+	// StorageBytes includes.
+	KVNamespaces int   `json:"kvNamespaces"`
+	KVBytes      int64 `json:"kvBytes"`
 }
 
 // MiB is the unit of the size quotas (StorageMB, WorkerMB).

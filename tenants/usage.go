@@ -21,7 +21,7 @@ var UsageClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 // not know. Every outcome but "ok" is a limit violation or failure.
 var UsageOutcomes = [...]string{
 	"ok", "exception", "exceededCpu", "exceededSubrequests", "exceededMemory",
-	"responseTooLarge", "requestTooLarge", "canceled", "other",
+	"responseTooLarge", "requestTooLarge", "canceled", "exceededKvOps", "other",
 }
 
 // UsageCounters are one site's usage over some period.
@@ -31,6 +31,9 @@ type UsageCounters struct {
 	Invocations [len(UsageOutcomes)]int64 // worker invocations by outcome
 	CPU         time.Duration             // guest CPU time (stored in microseconds)
 	SubRequests int64                     // workers' fetch calls
+	KVReads     int64                     // workers' KV gets and listings
+	KVWrites    int64                     // workers' KV puts, deletes and compare-and-swaps
+	KVBytes     int64                     // bytes those KV operations read and wrote
 }
 
 // Add adds o to c.
@@ -44,6 +47,9 @@ func (c *UsageCounters) Add(o *UsageCounters) {
 	}
 	c.CPU += o.CPU
 	c.SubRequests += o.SubRequests
+	c.KVReads += o.KVReads
+	c.KVWrites += o.KVWrites
+	c.KVBytes += o.KVBytes
 }
 
 // IsZero reports whether every counter is zero.

@@ -130,6 +130,7 @@ func planDeploy(dir string, f deployFlags) (*deployPlan, error) {
 			NotFoundHandling: firstNonEmpty(f.notFound, pc.NotFoundHandling),
 			RunWorkerFirst:   pc.RunWorkerFirst,
 			Vars:             pc.Vars,
+			KV:               kvBindings(pc.KV),
 		},
 	}
 	if p.site == "" {

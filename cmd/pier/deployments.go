@@ -87,6 +87,9 @@ func runDeploymentsGet(ctx context.Context, e *env, args []string) error {
 		// Names only: values may be secrets.
 		t.row("Vars:", strings.Join(slices.Sorted(maps.Keys(d.Config.Vars)), " "))
 	}
+	for _, b := range d.Config.KV {
+		t.row("KV:", b.Binding+" = "+b.Namespace)
+	}
 	if err := t.flush(); err != nil {
 		return err
 	}

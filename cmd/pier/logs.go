@@ -168,6 +168,8 @@ func formatEvent(ev logstream.Event) string {
 			b.WriteString(": " + oneLine(ev.Message))
 		}
 		return b.String()
+	case logstream.KindSubrequest:
+		return formatSubrequest(ts, ev)
 	case logstream.KindRequest:
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s %s %d %sms %dB %s", ts, ev.Method, ev.Path, ev.Status, ms(ev.DurationMs), ev.BytesOut, ev.Outcome)
@@ -182,6 +184,18 @@ func formatEvent(ev logstream.Event) string {
 		return fmt.Sprintf("%s … %d lines dropped (reader too slow)", ts, ev.Dropped)
 	}
 	return ts + " " + ev.Kind + ": " + oneLine(ev.Message)
+}
+
+// formatSubrequest writes a fetch and what the operator's outbound
+// worker decided:
+//
+//	2026-11-22T18:00:00Z fetch GET https://api.example.com/x 403 1.2ms cpu=0.1ms answered
+func formatSubrequest(ts string, ev logstream.Event) string {
+	s := fmt.Sprintf("%s fetch %s %s %d %sms cpu=%sms %s", ts, ev.Method, ev.Path, ev.Status, ms(ev.DurationMs), ms(ev.CPUMs), ev.Outcome)
+	if ev.Message != "" {
+		s += ": " + oneLine(ev.Message)
+	}
+	return s
 }
 
 // ms formats milliseconds with one decimal.

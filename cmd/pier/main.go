@@ -50,6 +50,7 @@ func main() {
 		stop()
 	}()
 	e := &env{
+		stdin:    os.Stdin,
 		stdout:   os.Stdout,
 		stderr:   os.Stderr,
 		getenv:   os.Getenv,
@@ -76,6 +77,7 @@ func newHTTPClient() *http.Client {
 // env is everything a command may use from the outside world, so tests can
 // run commands in-process.
 type env struct {
+	stdin          io.Reader // nil: no standard input (pier kv put asks for a value)
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	readFile       func(string) ([]byte, error)
@@ -109,6 +111,7 @@ func commands() []*command {
 		{name: "sites", summary: "create, list, inspect and delete sites", sub: siteCommands()},
 		{name: "domains", summary: "add, verify, list and remove sites' custom domains", sub: domainCommands()},
 		{name: "tokens", summary: "create, list and revoke API tokens", sub: tokenCommands()},
+		{name: "kv", summary: "create and delete KV namespaces; read, write and list their keys", sub: kvCommands()},
 		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},

@@ -21,6 +21,7 @@ func formatQuotas(l tenants.Limits, u tenants.QuotaUsage) []string {
 		{"uploadSessions", strconv.Itoa(u.UploadSessions), strconv.Itoa(l.UploadSessions)},
 		{"uploadEntries", strconv.Itoa(u.UploadEntries), strconv.Itoa(l.UploadEntries)},
 		{"storageMB", fmt.Sprintf("%.1f", float64(u.StorageBytes)/tenants.MiB), strconv.Itoa(l.StorageMB)},
+		{"kvNamespaces", strconv.Itoa(u.KVNamespaces), strconv.Itoa(l.KVNamespaces)},
 	}
 	width := 0
 	for _, r := range rows {

@@ -16,7 +16,8 @@ func TestTenantQuotasCLI(t *testing.T) {
 
 	out := api.must(t, adm, "tenants", "show", "acme")
 	for _, want := range []string{"Quotas:", "sites           1 / 10", "domains         0 / 10", "uploadSessions  0 / 10",
-		"uploadEntries   0 / 200000", "storageMB       0.0 / 2048", "workerMB        16 per worker"} {
+		"uploadEntries   0 / 200000", "storageMB       0.0 / 2048", "kvNamespaces    0 / 10", "workerMB        16 per worker",
+		"KV:", "kvOps 50, kvValueKB 1024"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tenants show lacks %q:\n%s", want, out)
 		}

@@ -83,6 +83,7 @@ type server struct {
 	adminLn   net.Listener
 	logs      *logstream.Hub
 	workers   *worker.Runtime // nil with --workers=false
+	outbound  *worker.Worker  // the operator's outbound worker; nil without --outbound-worker
 	edge      *hosting.Edge
 	usage     *hosting.UsageFlusher // per-site per-minute counters into the store
 	policy    *tlspolicy.Policy
@@ -109,7 +110,7 @@ func openServer(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) 
 	s := &server{cfg: cfg, stdout: stdout}
 	steps := []func(context.Context, io.Writer) error{
 		s.openLogger, s.openStore, s.openBlobs, s.openListeners, s.openWorkers,
-		s.openEdge, s.openTLS, s.openAPI, s.openGit, s.openHTTP,
+		s.openOutbound, s.openEdge, s.openTLS, s.openAPI, s.openGit, s.openHTTP,
 	}
 	for _, step := range steps {
 		if err := step(ctx, stderr); err != nil {
@@ -229,11 +230,12 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		rt = s.workers // a nil *Runtime in the interface would not be nil
 	}
 	s.edge = hosting.New(hosting.Config{
-		Domain:  s.cfg.Domain,
-		Logger:  s.log.With("component", "edge"),
-		Workers: rt,
-		Logs:    s.logs,
-		Egress:  policy,
+		Domain:   s.cfg.Domain,
+		Logger:   s.log.With("component", "edge"),
+		Workers:  rt,
+		Logs:     s.logs,
+		Egress:   policy,
+		Outbound: s.outboundWorker(),
 		// Per site on this node: N nodes give a site up to N times its rate.
 		RateLimits: s.cfg.RateLimits,
 	}, s.store, s.cache)
@@ -371,6 +373,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		Verifier:       verifier,
 		TLS:            s.certs != nil,
 		OnDomainChange: s.changes.DomainChanged,
+		OnKVChange:     s.changes.KVChanged,
 		CertOrders:     certOrders,
 		GitURL:         s.siteGitURL,
 		GC:             gc,
@@ -572,7 +575,7 @@ func (s *server) Run(ctx context.Context) error {
 		// first request after a restart does not wait for it.
 		pctx, cancel := context.WithTimeout(ctx, s.cfg.PrewarmTimeout)
 		start := time.Now()
-		n, err := s.edge.PrewarmWorkers(pctx, s.store)
+		n, err := s.edge.PrewarmWorkers(pctx, s.store, s.cfg.PrewarmStart)
 		cancel()
 		if err != nil {
 			s.log.Warn("prewarming workers", "err", err)
@@ -615,7 +618,7 @@ func (s *server) Run(ctx context.Context) error {
 }
 
 // runBackground starts the periodic and event-driven work: certificates
-// for active domains and their status, upload expiry, domain
+// for active domains and their status, upload and KV key expiry, domain
 // verification, the TLS policy's reloads and the change feed.
 func (s *server) runBackground(ctx context.Context, wg *sync.WaitGroup) {
 	if s.certs != nil {
@@ -731,6 +734,11 @@ func egressPolicy(cfg serveConfig, adminAddr string) (*egress.Policy, error) {
 	if u, err := url.Parse(cfg.DB); err == nil && isPostgresURL(cfg.DB) && u.Host != "" {
 		p.Platform = append(p.Platform, u.Host)
 	}
+	allow, err := parseAllowAddrs(cfg.EgressAllowAddr)
+	if err != nil {
+		return nil, err
+	}
+	p.AllowAddrs = allow
 	p.Plans = map[string]egress.HostRules{}
 	for _, spec := range []struct {
 		flag, value string
@@ -859,6 +867,11 @@ func expireUploads(ctx context.Context, api *admin.API, log *slog.Logger) {
 				log.Warn("expiring console sessions", "err", err)
 			} else if n > 0 {
 				log.Info("expired console sessions", "count", n)
+			}
+			if n, err := api.ExpireKV(ctx); err != nil {
+				log.Warn("deleting expired KV keys", "err", err)
+			} else if n > 0 {
+				log.Info("deleted expired KV keys", "count", n)
 			}
 		}
 	}

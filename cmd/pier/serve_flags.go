@@ -50,13 +50,24 @@ type serveConfig struct {
 	RateLimits  bool // tenants' per-site request rates at the edge
 	EgressAllow string
 	EgressDeny  string
-	Pprof       bool
-	Git         bool
-	GitTimeout  time.Duration
+	// EgressAllowAddr lists IP:port destinations exempt from the denied
+	// address ranges.
+	EgressAllowAddr string
+	// OutboundWorker is the operator's outbound worker module ("": none),
+	// OutboundCPU its CPU time per fetch, OutboundVars its variables.
+	OutboundWorker string
+	OutboundCPU    time.Duration
+	OutboundVars   stringList
+	Pprof          bool
+	Git            bool
+	GitTimeout     time.Duration
 	// PrewarmTimeout bounds compiling live workers at start-up.
 	PrewarmTimeout time.Duration
-	PublicIPs      stringList
-	DNSResolver    string
+	// PrewarmStart is how many of the live workers start-up also starts
+	// (hosting.Edge.PrewarmWorkers).
+	PrewarmStart int
+	PublicIPs    stringList
+	DNSResolver  string
 	// ConsoleHost is the public name of the console and the API on the
 	// edge's listeners ("" keeps them on --admin only).
 	ConsoleHost string
@@ -92,6 +103,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if v, ok := ev.get(envName("public-ip")); ok && len(c.PublicIPs) == 0 {
 		c.PublicIPs = strings.Split(v, ",")
+	}
+	if v, ok := ev.get(envName("outbound-worker-var")); ok && len(c.OutboundVars) == 0 && v != "" {
+		c.OutboundVars = strings.Split(v, ";")
 	}
 	for _, ip := range c.PublicIPs {
 		if _, err := netip.ParseAddr(strings.TrimSpace(ip)); err != nil {
@@ -158,7 +172,12 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.Bool(&c.RateLimits, "rate-limits", true, "answer 429 to requests over their site's rate (the tenant's requestsPerSecond and requestBurst, per site on each node)")
 	f.String(&c.EgressAllow, "egress-allow", "", "per-plan hosts workers may fetch, e.g. 'free=api.example.com,*.example.org;pro=*' (unset: any public host)")
 	f.String(&c.EgressDeny, "egress-deny", "", "per-plan hosts workers may never fetch, same syntax as --egress-allow")
+	f.String(&c.EgressAllowAddr, "egress-allow-addr", "", "IP:port destinations workers may fetch although their range is denied (an internal service; comma-separated); platform endpoints stay denied")
+	f.String(&c.OutboundWorker, "outbound-worker", "", "the operator's outbound worker: an http-wasm module run for every fetch of every tenant's worker, before the egress policy (docs/workers.md)")
+	f.Duration(&c.OutboundCPU, "outbound-worker-cpu", 50*time.Millisecond, "the outbound worker's CPU time per fetch")
+	f.fs.Var(&c.OutboundVars, "outbound-worker-var", "NAME=VALUE: a variable of the outbound worker (repeatable; PIER_OUTBOUND_WORKER_VAR: pairs separated by ';')")
 	f.Duration(&c.PrewarmTimeout, "prewarm-timeout", 10*time.Second, "how long start-up may spend compiling live workers before serving")
+	f.Int(&c.PrewarmStart, "prewarm-start", 32, "how many of the live workers start-up also starts (one instance each, its start-up run), so their first request finds them ready")
 	f.fs.Var(&c.PublicIPs, "public-ip", "a public address of the platform (repeatable): the A/AAAA records apex custom domains point at (PIER_PUBLIC_IP, comma-separated)")
 	f.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that verifies custom domains' records (default: the system's)")
 	f.Bool(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the admin listener")

@@ -187,7 +187,7 @@ func printTenant(w io.Writer, t *apiclient.Tenant) error {
 var limitGroups = []struct {
 	label string
 	n     int
-}{{"Limits:", 4}, {"Git:", 2}, {"Rate:", 2}, {"Quotas:", 6}, {"Retention:", 3}}
+}{{"Limits:", 4}, {"Git:", 2}, {"KV:", 2}, {"Rate:", 2}, {"Quotas:", 7}, {"Retention:", 3}}
 
 type limitLine struct{ label, text string }
 

@@ -74,6 +74,10 @@ type Policy struct {
 	// entry denies that name and, at dial time, the addresses it
 	// resolves to.
 	Platform []string
+	// AllowAddrs are IP:port destinations exempt from Deny (never from
+	// Platform): an internal service the operator means workers to reach,
+	// or a test's local server. Host rules still apply to them.
+	AllowAddrs []netip.AddrPort
 	// Plans holds each plan's allow/deny host globs. A plan not listed
 	// has no host rules beyond Deny and Platform.
 	Plans map[string]HostRules
@@ -180,9 +184,10 @@ func (p *Policy) Transport(plan string) http.RoundTripper {
 // compiled is a Policy resolved for one plan.
 type compiled struct {
 	deny      []netip.Prefix
-	platIPs   []platformIP // IP and CIDR entries of Platform
-	platNames []hostPort   // name entries of Platform
-	allow     []string     // lowercased globs
+	allowAPs  []netip.AddrPort // exempt from deny, unmapped
+	platIPs   []platformIP     // IP and CIDR entries of Platform
+	platNames []hostPort       // name entries of Platform
+	allow     []string         // lowercased globs
 	denyHosts []string
 	timeout   time.Duration
 	maxBody   int64
@@ -226,6 +231,9 @@ func (p *Policy) compile(plan string) *compiled {
 	}
 	for _, e := range p.Platform {
 		c.addPlatform(e)
+	}
+	for _, ap := range p.AllowAddrs {
+		c.allowAPs = append(c.allowAPs, netip.AddrPortFrom(ap.Addr().WithZone("").Unmap(), ap.Port()))
 	}
 	if r, ok := p.Plans[plan]; ok {
 		for _, g := range r.Allow {
@@ -309,8 +317,12 @@ func (c *compiled) checkHost(host, port string) error {
 func (c *compiled) checkAddr(a netip.Addr, port string) error {
 	a = a.WithZone("")
 	forms := [2]netip.Addr{a, a.Unmap()}
+	exempt := c.exempt(a.Unmap(), port)
 	for _, f := range forms {
 		for _, pf := range c.deny {
+			if exempt {
+				break
+			}
 			if pf.Contains(f) {
 				return fmt.Errorf("%w: address %s is in denied range %s", ErrDenied, a, pf)
 			}
@@ -322,6 +334,16 @@ func (c *compiled) checkAddr(a netip.Addr, port string) error {
 		}
 	}
 	return nil
+}
+
+// exempt reports whether a (unmapped) and port are one of AllowAddrs.
+func (c *compiled) exempt(a netip.Addr, port string) bool {
+	for _, ap := range c.allowAPs {
+		if ap.Addr() == a && strconv.Itoa(int(ap.Port())) == port {
+			return true
+		}
+	}
+	return false
 }
 
 // dial resolves addr's host, checks every address and the platform's own

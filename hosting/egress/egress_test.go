@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -391,5 +392,41 @@ func TestMatchGlob(t *testing.T) {
 				t.Fatalf("matchGlob(%q, %q) = %v", tc.glob, tc.host, got)
 			}
 		})
+	}
+}
+
+// TestAllowAddrs: an exempt IP:port is reached through the default
+// dialer; the same address on another port, other loopback addresses and
+// a platform endpoint stay denied.
+func TestAllowAddrs(t *testing.T) {
+	srv := okServer(t)
+	ap := netip.MustParseAddrPort(srv.Listener.Addr().String())
+	otherPort := strconv.Itoa(int(ap.Port()%65535) + 1)
+	p := &Policy{
+		Resolver:   testResolver,
+		AllowAddrs: []netip.AddrPort{ap, netip.MustParseAddrPort("198.51.100.9:5432")},
+		Platform:   []string{"198.51.100.9"},
+	}
+	rt := p.Transport("free")
+	t.Cleanup(func() { rt.(*transport).next.CloseIdleConnections() })
+	resp, err := get(rt, "http://"+ap.String()+"/")
+	if err != nil {
+		t.Fatalf("exempt address: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("exempt address: %d", resp.StatusCode)
+	}
+	c := p.compile("free")
+	for _, addr := range []string{
+		net.JoinHostPort(ap.Addr().String(), otherPort),
+		net.JoinHostPort("::ffff:"+ap.Addr().String(), otherPort),
+		"127.0.0.2:" + strconv.Itoa(int(ap.Port())),
+		"198.51.100.9:5432",
+		"[::1]:80",
+	} {
+		if err := c.control("tcp", addr, nil); !errors.Is(err, ErrDenied) {
+			t.Errorf("control(%s) = %v, want ErrDenied", addr, err)
+		}
 	}
 }

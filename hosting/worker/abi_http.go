@@ -78,7 +78,7 @@ func enableFeatures(ctx context.Context, _ api.Module, stack []uint64) {
 
 func getConfig(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	stack[0] = uint64(writeIfFits(mod, uint32(stack[0]), uint32(stack[1]), c.w.config))
+	stack[0] = uint64(writeIfFits(mod, uint32(stack[0]), uint32(stack[1]), c.configJSON()))
 }
 
 func logHTTP(ctx context.Context, mod api.Module, stack []uint64) {

@@ -19,7 +19,8 @@ import (
 // Pier's own imports (docs/workers.md §2).
 const pierModuleName = "pier"
 
-// Negative results of pier.fetch and pier.asset.
+// Negative results of pier.fetch and pier.asset (and of the kv_*
+// functions: abi_kv.go).
 const (
 	errnoSubrequestLimit  = -1
 	errnoEgressDenied     = -2
@@ -42,6 +43,7 @@ func pierModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 	def("response_close", pierResponseClose, []api.ValueType{i32}, nil)
 	def("request_head", pierRequestHead, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	def("send_response", pierSendResponse, []api.ValueType{i32, i32, i32, i32, i32}, nil)
+	kvModule(def)
 	return b
 }
 
@@ -205,7 +207,7 @@ func pierLog(ctx context.Context, mod api.Module, stack []uint64) {
 func pierGetVar(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
 	name := mem(mod, uint32(stack[0]), uint32(stack[1]))
-	v, ok := c.w.vars[string(name)]
+	v, ok := c.getVar(string(name))
 	if !ok {
 		result(stack, -1)
 		return

@@ -32,6 +32,9 @@ const (
 	// OutcomeExceededSubrequests: the guest was refused a fetch past
 	// Limits.SubRequests but answered anyway.
 	OutcomeExceededSubrequests = "exceededSubrequests"
+	// OutcomeExceededKVOps: the guest was refused a KV operation past
+	// Limits.KVOps (kv_op_limit) but answered anyway.
+	OutcomeExceededKVOps = "exceededKvOps"
 	// OutcomeExceededMemory: the guest trapped with its memory near
 	// Limits.MemoryBytes (growing past the cap fails inside the guest); the
 	// client got 500 worker_memory_exceeded.
@@ -110,6 +113,13 @@ type Limits struct {
 	// SubRequests is the number of fetch calls allowed per request;
 	// the next one returns -1 in the guest. Default 50; negative means none.
 	SubRequests int
+	// KVOps is the number of KV operations (kv_get, kv_put, kv_delete,
+	// kv_list, kv_cas) allowed per request; the next one returns -7
+	// kv_op_limit in the guest. Default 1000; negative means none.
+	KVOps int
+	// KVValueBytes caps a value the guest writes to KV (-9
+	// kv_value_too_large). Default 1 MiB.
+	KVValueBytes int64
 	// MemoryBytes caps each instance's linear memory (rounded down to
 	// 64 KiB pages). Default 128 MiB.
 	MemoryBytes int64
@@ -133,6 +143,15 @@ func (l Limits) withDefaults() Limits {
 		l.SubRequests = 50
 	case l.SubRequests < 0:
 		l.SubRequests = 0
+	}
+	switch {
+	case l.KVOps == 0:
+		l.KVOps = 1000
+	case l.KVOps < 0:
+		l.KVOps = 0
+	}
+	if l.KVValueBytes <= 0 {
+		l.KVValueBytes = 1 << 20
 	}
 	if l.MemoryBytes <= 0 {
 		l.MemoryBytes = 128 << 20
@@ -181,6 +200,12 @@ type Result struct {
 	// SubRequests is the number of fetch calls the guest made, refused ones
 	// included.
 	SubRequests int
+	// KVReads and KVWrites count the guest's KV operations that reached
+	// the store or its cache (kv_get and kv_list; kv_put, kv_delete and
+	// kv_cas); refused and invalid ones are not counted. KVBytes is the
+	// bytes they moved: values read and written, and listings.
+	KVReads, KVWrites int
+	KVBytes           int64
 	// RetryAfter is, with OutcomeCPURateLimited, when the tenant's
 	// workers may run again.
 	RetryAfter time.Duration

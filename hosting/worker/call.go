@@ -55,6 +55,7 @@ type call struct {
 	nextHandle   int32
 	handleBytes  int64
 	guestLogSize int
+	kv           kvState
 
 	spareHeader http.Header // a response header map to reuse
 	seen        []string    // send_response's names so far
@@ -84,6 +85,7 @@ func (c *call) reset(r *http.Request, host Host) {
 	c.subrequests, c.subrefused = 0, false
 	c.nextHandle, c.handleBytes = 0, 0
 	c.guestLogSize = 0
+	c.kv.reset(host)
 	clear(c.handles)
 }
 
@@ -92,6 +94,7 @@ func (c *call) reset(r *http.Request, host Host) {
 func (c *call) finish() {
 	c.ctx = nil
 	c.host = nil
+	c.kv.kv, c.kv.held = nil, nil
 	c.orig, c.req, c.reqBody = nil, nil, nil
 	c.header = nil
 	clear(c.handles)

@@ -59,6 +59,7 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	}
 	stderr.flush()
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
+	c.kv.count(&res)
 	if err != nil {
 		res = w.classify(in, res, fired, err)
 		if res.Outcome != OutcomeOK {
@@ -66,20 +67,22 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 		}
 	}
 	if stdout.overflow {
-		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
+		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, KVReads: res.KVReads, KVWrites: res.KVWrites, KVBytes: res.KVBytes, Err: errResponseBodyTooLarge})
 	}
 	if err := parseCGIResponse(stdout.Bytes(), c); err != nil {
 		res.Outcome, res.Err = OutcomeException, err
 		return w.fail(res)
 	}
 	if int64(c.body.Len()) > w.lim.MaxResponseBody {
-		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, Err: errResponseBodyTooLarge})
+		return w.fail(Result{Outcome: OutcomeResponseTooLarge, CPU: used, SubRequests: c.subrequests, KVReads: res.KVReads, KVWrites: res.KVWrites, KVBytes: res.KVBytes, Err: errResponseBodyTooLarge})
 	}
 	switch {
 	case mem.refusedSince():
 		res.Outcome, res.Detail = OutcomeExceededMemory, w.detail(Result{Outcome: OutcomeExceededMemory})
 	case c.subrefused:
 		res.Outcome = OutcomeExceededSubrequests
+	case c.kv.refused:
+		res.Outcome = OutcomeExceededKVOps
 	}
 	res.Status = c.status
 	writeBuffered(rw, c)

@@ -45,7 +45,9 @@ type meter struct {
 	running  bool
 	fired    bool // the flag was set to stop the guest
 	clock    threadClock
-	cpuStart time.Duration // clock at resume
+	cpuKnown bool          // cpuStart was read (see charge)
+	cpuStart time.Duration // clock at segStart, if cpuKnown
+	segStart time.Time     // wall clock at resume, or at the first check since
 	resumed  time.Time     // wall clock at resume
 	yielded  time.Time     // wall clock at resume or the last yield
 	yield    bool          // the guest yields every yieldEvery (begin)
@@ -110,14 +112,25 @@ func (m *meter) resume() {
 	}
 	runtime.LockOSThread()
 	m.running = true
-	m.clock = currentThreadClock()
-	m.cpuStart = m.clock.now()
 	m.resumed = time.Now()
+	m.segStart = m.resumed
 	m.yielded = m.resumed
+	if m.kt != nil {
+		// Only the guest's own thread reads it (pause, interrupted), so
+		// it needs no thread id; and it is first read at the guest's
+		// first check, if one comes (see charge): a hello-world makes
+		// no system call for its CPU time.
+		m.clock = ownThreadClock()
+		m.cpuKnown = false
+	} else {
+		m.clock = currentThreadClock() // expire reads it from another thread
+		m.cpuStart = m.clock.now()
+		m.cpuKnown = true
+	}
 	rem := m.budget - m.used
 	var broken error
 	if m.kt != nil {
-		broken = m.kt.start(min(rem, checkEvery))
+		broken = m.kt.start(min(rem, checkEvery), m.resumed)
 	}
 	if rem <= 0 || m.fired || broken != nil {
 		// Stopped at its first check. With no reader in read(2) (broken)
@@ -136,6 +149,31 @@ func (m *meter) resume() {
 // is charged at most shortSegment more than it used.
 const shortSegment = time.Millisecond
 
+// charge is the CPU time to charge for the segment since segStart, at
+// wall-clock time now; m.mu is held, on the guest's thread.
+//
+// With the CPU clock read at segStart (cpuKnown): the elapsed time for a
+// segment under shortSegment (a thread's CPU time never exceeds it),
+// else the clock's advance. Without it (the kernel timer's case, until
+// the guest's first check): the elapsed time, at most checkEvery. The
+// timer was armed at resume to set the flag within checkEvery, and the
+// guest's first check after that reads the clock, so a segment with no
+// check computed for at most checkEvery plus the time the timer's reader
+// took to be scheduled (the overrun BenchmarkConcurrentRunaways measures:
+// 0.2 ms at p99 with 8 runaways on 2 cores); a segment preempted for long
+// before its first check is charged checkEvery, not the wait.
+func (m *meter) charge(now time.Time) time.Duration {
+	wall := now.Sub(m.segStart)
+	switch {
+	case !m.cpuKnown:
+		return min(wall, checkEvery)
+	case wall < shortSegment:
+		return wall
+	default:
+		return m.clock.now() - m.cpuStart
+	}
+}
+
 // pause stops the clock, charging the CPU time since resume.
 func (m *meter) pause() {
 	m.mu.Lock()
@@ -148,11 +186,7 @@ func (m *meter) pause() {
 	} else {
 		m.timer.Stop()
 	}
-	if wall := time.Since(m.resumed); wall < shortSegment {
-		m.used += wall
-	} else {
-		m.used += m.clock.now() - m.cpuStart
-	}
+	m.used += m.charge(time.Now())
 	m.running = false
 	runtime.UnlockOSThread()
 }
@@ -177,6 +211,15 @@ func (m *meter) interrupted() bool {
 	if m.fired || m.kt == nil || !m.running {
 		m.fired = true
 		return true
+	}
+	if !m.cpuKnown {
+		// The first check of the segment: charge what ran before it and
+		// read the clock from here on.
+		now := time.Now()
+		m.used += m.charge(now)
+		m.cpuStart = m.clock.now()
+		m.segStart = now
+		m.cpuKnown = true
 	}
 	used := m.used + m.clock.now() - m.cpuStart
 	if used >= m.budget {

@@ -52,3 +52,45 @@ func (m *meter) tripped() bool {
 	defer m.mu.Unlock()
 	return m.fired
 }
+
+// TestMeterFirstCheckReadsClock: with the kernel timer the CPU clock is
+// first read at the guest's first check, so a segment off the CPU before
+// it is charged at most checkEvery, and after it only CPU time counts.
+func TestMeterFirstCheckReadsClock(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 1})
+	w := newWorker(t, rt, "hello", nil, Limits{})
+	in, err := w.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.release(in, false)
+	m := in.meter
+	if m.kt == nil {
+		t.Skip("no kernel timer here")
+	}
+	m.begin(20*time.Millisecond, false)
+	time.Sleep(30 * time.Millisecond) // preempted before its first check
+	if m.interrupt.Get() == 0 {
+		t.Fatal("the kernel timer did not set the flag within 30ms")
+	}
+	if m.interrupted() {
+		t.Fatal("a guest off the CPU for 30ms before its first check was stopped")
+	}
+	m.mu.Lock()
+	first := m.used
+	m.mu.Unlock()
+	if first > checkEvery {
+		t.Errorf("the segment before the first check was charged %v, more than %v", first, checkEvery)
+	}
+	time.Sleep(30 * time.Millisecond) // off the CPU after it
+	if m.interrupt.Get() != 0 && m.interrupted() {
+		t.Fatal("a guest off the CPU after its first check was stopped")
+	}
+	fired, used := m.stop()
+	if fired {
+		t.Error("fired")
+	}
+	if used > 5*time.Millisecond {
+		t.Errorf("60ms off the CPU charged %v", used)
+	}
+}

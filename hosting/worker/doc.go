@@ -3,8 +3,9 @@
 // It owns the wazero runtime (one per process), the compilation cache, the
 // per-deployment pools of instances, the host side of the guest ABI
 // (docs/workers.md: the http-wasm handler ABI in module "http_handler" and
-// Pier's own imports in module "pier") and the per-request limits: guest CPU
-// time, subrequests, linear memory and body sizes.
+// Pier's own imports in module "pier", KV included: abi_kv.go, through a
+// Host that implements KV) and the per-request limits: guest CPU time,
+// subrequests, KV operations, linear memory and body sizes.
 //
 // Two kinds of module are accepted. An http-wasm reactor exports
 // handle_request; its instances are created lazily up to Config.PoolSize per
@@ -45,7 +46,8 @@
 // go on. The budget is CPU time of the guest's thread (the kernel's
 // per-thread clock), so a guest preempted on a busy machine is not charged
 // for the wait, and it is paused while the guest waits on the network
-// (pier.fetch, reading the request body) or on pier.asset.
+// (pier.fetch, reading the request body), on pier.asset or on the KV store
+// (a get the host answers from memory, KVPeeker, does not wait).
 //
 // Compiled guest code has no Go safe point: a stop-the-world pause of the
 // garbage collector that begins while a guest spins waits for the guest,

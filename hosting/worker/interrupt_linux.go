@@ -139,12 +139,12 @@ func (kt *kernelTimer) clear() {
 	kt.armedUntil = time.Time{}
 }
 
-// start is called before a guest runs, on its thread: a reader is in
+// start is called before a guest runs, on its thread, at now: a reader is in
 // read(2) and the timer fires within d (a pending timer due sooner is
 // kept; one that fired already has set the flag, and the guest takes it
 // at its first check). An error means no reader is in read(2): the guest
 // must not run.
-func (kt *kernelTimer) start(d time.Duration) error {
+func (kt *kernelTimer) start(d time.Duration, now time.Time) error {
 	kt.mu.Lock()
 	defer kt.mu.Unlock()
 	kt.guest = true
@@ -157,8 +157,9 @@ func (kt *kernelTimer) start(d time.Duration) error {
 			return err
 		}
 		kt.unchecked = false
+		now = time.Now()
 	}
-	kt.armLocked(d)
+	kt.armLocked(d, now)
 	return nil
 }
 
@@ -194,13 +195,13 @@ func (kt *kernelTimer) take(d time.Duration) error {
 	kt.mu.Lock()
 	defer kt.mu.Unlock()
 	kt.unchecked = false
-	kt.armLocked(d)
+	kt.armLocked(d, time.Now())
 	return nil
 }
 
-func (kt *kernelTimer) armLocked(d time.Duration) {
+// armLocked arms the timer to fire within d of now (the current time).
+func (kt *kernelTimer) armLocked(d time.Duration, now time.Time) {
 	d = max(d, 1)
-	now := time.Now()
 	// armedUntil is read before the timer is set, so the kernel's expiry
 	// is never earlier: a pending timer due after now has not fired, and
 	// setting it again loses no firing.

@@ -17,7 +17,7 @@ func newKernelTimer(api.MutableGlobal) (*kernelTimer, error) {
 	return nil, errors.New("worker: kernel-delivered interrupts need Linux")
 }
 
-func (*kernelTimer) start(time.Duration) error { return nil }
-func (*kernelTimer) stop()                     {}
-func (*kernelTimer) take(time.Duration) error  { return nil }
-func (*kernelTimer) close()                    {}
+func (*kernelTimer) start(time.Duration, time.Time) error { return nil }
+func (*kernelTimer) stop()                                {}
+func (*kernelTimer) take(time.Duration) error             { return nil }
+func (*kernelTimer) close()                               {}

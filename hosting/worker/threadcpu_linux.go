@@ -22,6 +22,11 @@ func currentThreadClock() threadClock {
 	return threadClock{id: int32(^uint32(unix.Gettid()))<<3 | cpuclockSched | cpuclockPerThread}
 }
 
+// ownThreadClock is the CPU clock of whichever thread reads it: no system
+// call to learn the thread's id, but only the thread itself may read it.
+// The caller keeps the goroutine on its thread while it measures.
+func ownThreadClock() threadClock { return threadClock{id: unix.CLOCK_THREAD_CPUTIME_ID} }
+
 // now is the thread's CPU time so far; 0 if the thread is gone.
 func (c threadClock) now() time.Duration {
 	var ts unix.Timespec

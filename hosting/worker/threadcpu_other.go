@@ -12,4 +12,6 @@ var clockEpoch = time.Now()
 
 func currentThreadClock() threadClock { return threadClock{} }
 
+func ownThreadClock() threadClock { return threadClock{} }
+
 func (threadClock) now() time.Duration { return time.Since(clockEpoch) }

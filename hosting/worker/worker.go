@@ -496,6 +496,7 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 	in.running = true
 	ctxNext, fired, used, err := w.invoke(in, rw, next)
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
+	c.kv.count(&res)
 	if err != nil {
 		res = w.classify(in, res, fired, err)
 		sent := c.responseFinal
@@ -517,6 +518,8 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 		res.Outcome, res.Detail = OutcomeExceededMemory, w.detail(Result{Outcome: OutcomeExceededMemory})
 	case c.subrefused:
 		res.Outcome = OutcomeExceededSubrequests
+	case c.kv.refused:
+		res.Outcome = OutcomeExceededKVOps
 	}
 	// An instance whose interrupt fired as it returned cannot be reused:
 	// its flag is (or is about to be) set and its interrupt is spent.

@@ -143,6 +143,8 @@ type request struct {
 	raw    io.Reader // sent as is when non-nil (with size as Content-Length)
 	size   int64
 	out    any // JSON-decoded from a 2xx answer when non-nil
+	// read, when non-nil, reads a 2xx answer instead of out.
+	read func(*http.Response) error
 }
 
 func (c *Client) do(ctx context.Context, r request) error {
@@ -192,6 +194,9 @@ func (c *Client) do(ctx context.Context, r request) error {
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return parseError(resp)
+	}
+	if r.read != nil {
+		return r.read(resp)
 	}
 	if r.out == nil || resp.StatusCode == http.StatusNoContent {
 		io.Copy(io.Discard, resp.Body)

@@ -72,6 +72,9 @@ type DeploymentConfig struct {
 	NotFoundHandling string            `json:"not_found_handling,omitempty"`
 	RunWorkerFirst   []string          `json:"run_worker_first,omitempty"`
 	Vars             map[string]string `json:"vars,omitempty"`
+	// KV binds the tenant's namespaces by name; the server resolves each
+	// to its NamespaceID (a client's is ignored).
+	KV []tenants.KVBinding `json:"kv,omitempty"`
 }
 
 // Source says where a deployment came from.

@@ -10,7 +10,8 @@ import (
 // UsageCounters is one bucket's (or a window's) usage: requests by status
 // class ("1xx"…"5xx"), response body bytes, worker invocations by outcome
 // ("ok", "exception", "exceededCpu"…), the same without "ok" as
-// violations, the workers' CPU time in milliseconds and their subrequests.
+// violations, the workers' CPU time in milliseconds, their subrequests and
+// their KV reads, writes and bytes.
 type UsageCounters struct {
 	Requests    map[string]int64 `json:"requests"`
 	BytesOut    int64            `json:"bytes_out"`
@@ -18,6 +19,9 @@ type UsageCounters struct {
 	Violations  map[string]int64 `json:"violations"`
 	CPUMillis   float64          `json:"cpu_ms"`
 	SubRequests int64            `json:"subrequests"`
+	KVReads     int64            `json:"kv_reads"`
+	KVWrites    int64            `json:"kv_writes"`
+	KVBytes     int64            `json:"kv_bytes"`
 }
 
 // UsagePoint is one bucket of a usage series; Time is its start.

@@ -9,6 +9,7 @@
 //	go run ./internal/bench ratelimit # edge static req/s with per-site rate limits on vs off, same run
 //	go run ./internal/bench gc       # garbage collection of 1,000 tenants × 10 deployments × 1,000 files (time, peak heap)
 //	go run ./internal/bench neighbour # a tenant's static p99 while another tenant's runaway workers and slow bodies attack, vs quiet
+//	go run ./internal/bench kv       # a worker doing one KV get of a hot key and one put per request: req/s, p99
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
@@ -26,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc|neighbour")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc|neighbour|kv")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -45,6 +46,8 @@ func main() {
 		err = benchWorker(ctx)
 	case "neighbour":
 		err = benchNeighbour(ctx)
+	case "kv":
+		err = benchKV(ctx)
 	case "deploy":
 		err = benchDeploy(ctx)
 	case "memory":

@@ -563,3 +563,44 @@ func TestCostlyAssetsIgnore(t *testing.T) {
 		t.Errorf("refused push went live: %s", s.ActiveDeployment)
 	}
 }
+
+// TestPushBindsKV: a push's pier.toml [[kv]] tables bind namespaces of
+// the site's tenant, by name, as pier deploy's do; another tenant's
+// namespace of that name is never bound, and an unknown one refuses the
+// push.
+func TestPushBindsKV(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, n := range []tenants.KVNamespace{
+		{ID: "kv_evil", TenantID: "t_evil", Name: "shared", Created: time.Now()}, // created first: a lookup by name alone would find it
+		{ID: "kv_acme", TenantID: "t_acme", Name: "shared", Created: time.Now()},
+	} {
+		if err := f.store.CreateKVNamespace(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := newRepo(t, map[string]string{
+		"pier.toml":  "[[kv]]\nbinding = \"STORE\"\nnamespace = \"shared\"\n",
+		"index.html": "hi",
+	})
+	mustGit(t, repo, "push", f.remote("blog", f.token), "main")
+	s := f.site("blog")
+	d, err := f.store.Deployment(ctx, s.ID, s.ActiveDeployment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tenants.KVBinding{Binding: "STORE", Namespace: "shared", NamespaceID: "kv_acme"}
+	if len(d.Config.KV) != 1 || d.Config.KV[0] != want {
+		t.Errorf("config.kv = %+v, want %+v", d.Config.KV, want)
+	}
+
+	writeFiles(t, repo, map[string]string{"pier.toml": "[[kv]]\nbinding = \"STORE\"\nnamespace = \"nowhere\"\n"})
+	mustGit(t, repo, "commit", "-qam", "unknown namespace")
+	out, err := git(t, repo, "push", f.remote("blog", f.token), "main")
+	if err == nil || !strings.Contains(out, "nowhere") || !strings.Contains(out, "nothing was published") {
+		t.Errorf("push binding an unknown namespace: %v\n%s", err, out)
+	}
+	if got := f.site("blog").ActiveDeployment; got != d.ID {
+		t.Errorf("live deployment %s, want %s", got, d.ID)
+	}
+}

@@ -157,6 +157,7 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 			NotFoundHandling: pc.NotFoundHandling,
 			RunWorkerFirst:   pc.RunWorkerFirst,
 			Vars:             pc.Vars,
+			KV:               kvBindings(pc.KV),
 		},
 		Source: tenants.Source{Type: "git", Branch: branch, Commit: commit, Tree: tree},
 	})
@@ -537,4 +538,14 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
 	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// kvBindings are pier.toml's [[kv]] tables as the deployment's bindings;
+// Deploy resolves their namespaces in the site's tenant.
+func kvBindings(kv []project.KVBinding) []tenants.KVBinding {
+	var out []tenants.KVBinding
+	for _, b := range kv {
+		out = append(out, tenants.KVBinding{Binding: b.Binding, Namespace: b.Namespace})
+	}
+	return out
 }

@@ -24,6 +24,12 @@ const (
 	// KindRequest is one per request the edge answered without invoking
 	// the worker: Outcome says how (OutcomeStatic, OutcomeRedirect, …).
 	KindRequest = "request"
+	// KindSubrequest is one per fetch a site's worker makes while the
+	// platform runs an outbound worker (pier serve --outbound-worker):
+	// Method, Path (the fetch's absolute URL), Status, DurationMs, CPUMs
+	// (the outbound worker's), Outcome (OutcomeAnswered, OutcomeContinued
+	// or OutcomeFailed) and Message.
+	KindSubrequest = "subrequest"
 	// KindDropped is never published: a stream says with it that its
 	// reader was too slow and Dropped events were lost just before the
 	// next one.
@@ -45,6 +51,22 @@ const (
 	OutcomeClientError      = "client_error"       // the client did not send its request body in time (408) or completely (400); the worker did not run
 )
 
+// Outcomes of a subrequest event (KindSubrequest): what the operator's
+// outbound worker decided.
+const (
+	// OutcomeAnswered: it answered the fetch itself (a refusal, a mock, a
+	// cached copy); Status is its answer's.
+	OutcomeAnswered = "answered"
+	// OutcomeContinued: it let the fetch continue through the egress
+	// policy to the network, maybe changed; Status is the upstream's, or 0
+	// when the policy or the network refused it (Message says why).
+	OutcomeContinued = "continued"
+	// OutcomeFailed: it failed (a trap, its CPU limit, an invalid
+	// answer); the site's worker saw a network error. Message says what
+	// happened.
+	OutcomeFailed = "failed"
+)
+
 // Event is one entry of a site's stream.
 type Event struct {
 	Time        time.Time `json:"time"`
@@ -56,11 +78,18 @@ type Event struct {
 	DurationMs  float64   `json:"duration_ms,omitempty"`
 	CPUMs       float64   `json:"cpu_ms,omitempty"`
 	SubRequests int       `json:"subrequests,omitempty"`
+	// KVReads, KVWrites and KVBytes are an invocation's KV operations
+	// (gets and listings; puts, deletes and compare-and-swaps) and the
+	// bytes they read and wrote.
+	KVReads  int   `json:"kv_reads,omitempty"`
+	KVWrites int   `json:"kv_writes,omitempty"`
+	KVBytes  int64 `json:"kv_bytes,omitempty"`
 	// BytesOut is the response body bytes written (request and
 	// invocation events).
 	BytesOut int64 `json:"bytes_out,omitempty"`
 	// Outcome of an invocation: ok, exception, exceededCpu,
-	// exceededSubrequests, exceededMemory, responseTooLarge; of a
+	// exceededSubrequests, exceededKvOps, exceededMemory,
+	// responseTooLarge; of a
 	// request: one of the Outcome constants.
 	Outcome string `json:"outcome,omitempty"`
 	// Message is the log line, or for a failed invocation or request

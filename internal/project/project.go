@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ const File = "pier.toml"
 //	GREETING = "hello"
 //	[worker]
 //	main = "worker.wasm"
+//	[[kv]]                               # one table per binding
+//	binding = "STORE"                    # the name the worker uses
+//	namespace = "blog-data"              # a KV namespace of the site's tenant
 type Config struct {
 	Site             string            `json:"site,omitempty"`
 	Directory        string            `json:"directory,omitempty"` // as written, relative to the file
@@ -43,6 +47,14 @@ type Config struct {
 	RunWorkerFirst   []string          `json:"run_worker_first,omitempty"`
 	Vars             map[string]string `json:"vars,omitempty"`
 	WorkerMain       string            `json:"worker_main,omitempty"`
+	KV               []KVBinding       `json:"kv,omitempty"`
+}
+
+// KVBinding is one [[kv]] table: the tenant's namespace Namespace, bound
+// to the name Binding the worker uses. Bindings are unique in a file.
+type KVBinding struct {
+	Binding   string `json:"binding"`
+	Namespace string `json:"namespace"`
 }
 
 // tomlProject mirrors the file's layout.
@@ -58,6 +70,10 @@ type tomlProject struct {
 	Worker struct {
 		Main string `toml:"main"`
 	} `toml:"worker"`
+	KV []struct {
+		Binding   string `toml:"binding"`
+		Namespace string `toml:"namespace"`
+	} `toml:"kv"`
 }
 
 // Parse parses the contents of a pier.toml; name is used in
@@ -92,7 +108,40 @@ func Parse(name string, data []byte) (*Config, error) {
 	if c.Vars, err = parseVars(name, t.Vars); err != nil {
 		return nil, err
 	}
+	for i, b := range t.KV {
+		c.KV = append(c.KV, KVBinding{Binding: b.Binding, Namespace: b.Namespace})
+		if err := checkKVBinding(c.KV, i); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return c, nil
+}
+
+var (
+	kvBindingRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	kvNamespaceRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// checkKVBinding checks the i-th [[kv]] table of bs against the ones
+// before it.
+func checkKVBinding(bs []KVBinding, i int) error {
+	b := bs[i]
+	switch {
+	case b.Binding == "":
+		return fmt.Errorf("kv[%d].binding: missing (each [[kv]] needs binding = \"NAME\" and namespace = \"name\")", i)
+	case !kvBindingRE.MatchString(b.Binding):
+		return fmt.Errorf("kv[%d].binding: %q must match [A-Za-z_][A-Za-z0-9_]* and be at most 64 characters", i, b.Binding)
+	case b.Namespace == "":
+		return fmt.Errorf("kv[%d].namespace: missing (the name of a KV namespace of the site's tenant)", i)
+	case !kvNamespaceRE.MatchString(b.Namespace) || strings.Contains(b.Namespace, "--"):
+		return fmt.Errorf("kv[%d].namespace: %q must be a lowercase DNS label (a-z, 0-9, '-', 1-63 characters, no leading/trailing '-' and no '--')", i, b.Namespace)
+	}
+	for j := range i {
+		if bs[j].Binding == b.Binding {
+			return fmt.Errorf("kv[%d].binding: %q is already bound by kv[%d]", i, b.Binding, j)
+		}
+	}
+	return nil
 }
 
 // parseRunWorkerFirst reads assets.run_worker_first: true (every path,

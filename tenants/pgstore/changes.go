@@ -76,7 +76,7 @@ func payload(kind, key string) string {
 func parsePayload(p string) tenants.Change {
 	kind, key, ok := strings.Cut(p, ":")
 	switch kind {
-	case tenants.ChangeSite, tenants.ChangeDomain, tenants.ChangeTenant:
+	case tenants.ChangeSite, tenants.ChangeDomain, tenants.ChangeTenant, tenants.ChangeKV:
 		if ok && key != "" {
 			return tenants.Change{Kind: kind, Key: key}
 		}

@@ -52,6 +52,8 @@ func TestPayload(t *testing.T) {
 		{"site:blog", tenants.Change{Kind: tenants.ChangeSite, Key: "blog"}},
 		{"domain:www.example.com", tenants.Change{Kind: tenants.ChangeDomain, Key: "www.example.com"}},
 		{"tenant:t_1:x", tenants.Change{Kind: tenants.ChangeTenant, Key: "t_1:x"}},
+		{"kv:ns1/user:1", tenants.Change{Kind: tenants.ChangeKV, Key: "ns1/user:1"}},
+		{"kv:ns1/", tenants.Change{Kind: tenants.ChangeKV, Key: "ns1/"}},
 		{"resync", resync},
 		{"resync:", resync},
 		{"site:", resync},
@@ -65,6 +67,7 @@ func TestPayload(t *testing.T) {
 	}
 	for _, c := range []tenants.Change{
 		{Kind: tenants.ChangeSite, Key: "blog"},
+		{Kind: tenants.ChangeKV, Key: tenants.KVChangeKey("ns1", strings.Repeat("ü", 256))},
 		{Kind: tenants.ChangeDomain, Key: strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + ".example"},
 	} {
 		if got := parsePayload(payload(c.Kind, c.Key)); got != c {

@@ -295,6 +295,44 @@ CREATE TABLE blob_garbage (
 CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 `},
+	{12, `
+-- KV namespaces of tenants and their keys (tenants.KVStore); expires_at
+-- NULL: the key never expires. Keys compare bytewise (COLLATE "C"), as
+-- in SQLite, so listings and cursors agree between the stores.
+-- cpuMsPerSecond overrides (0 = the plan's), like cpu_ms.
+ALTER TABLE tenants ADD COLUMN cpu_ms_per_second integer NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN kv_ops integer NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN kv_value_kb integer NOT NULL DEFAULT 0;
+CREATE TABLE kv_namespaces (
+	id         text PRIMARY KEY,
+	tenant_id  text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	name       text NOT NULL,
+	created_at timestamptz NOT NULL,
+	UNIQUE (tenant_id, name)
+);
+CREATE TABLE kv_entries (
+	namespace_id text NOT NULL REFERENCES kv_namespaces(id) ON DELETE CASCADE,
+	key          text COLLATE "C" NOT NULL,
+	value        bytea NOT NULL,
+	expires_at   timestamptz,
+	updated_at   timestamptz NOT NULL,
+	PRIMARY KEY (namespace_id, key)
+);
+-- The expiry sweep walks the keys that expire, oldest first.
+CREATE INDEX kv_entries_expiry ON kv_entries(expires_at) WHERE expires_at IS NOT NULL;
+`},
+	{13, `
+-- Workers' KV use per site (tenants.UsageCounters.KVReads, KVWrites,
+-- KVBytes) and invocations refused a KV operation past kvOps.
+ALTER TABLE usage_minutes ADD COLUMN inv_exceeded_kv_ops bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_reads bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_writes bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN inv_exceeded_kv_ops bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_reads bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_writes bigint NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_bytes bigint NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -126,11 +126,11 @@ func (s *Store) stamp(t time.Time) time.Time {
 
 // Tenants.
 
-const tenantCols = `id, name, plan, cpu_ms, sub_requests, memory_mb, git_repo_mb, git_push_mb, quotas, tags, salt, disabled, created_at`
+const tenantCols = `id, name, plan, cpu_ms, cpu_ms_per_second, sub_requests, memory_mb, git_repo_mb, git_push_mb, kv_ops, kv_value_kb, quotas, tags, salt, disabled, created_at`
 
 func scanTenant(row pgx.Row) (tenants.Tenant, error) {
 	var t tenants.Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &t.Limits.Quotas, &t.Tags, &t.Salt, &t.Disabled, &t.Created)
+	err := row.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.CPUMsPerSecond, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &t.Limits.KVOps, &t.Limits.KVValueKB, &t.Limits.Quotas, &t.Tags, &t.Salt, &t.Disabled, &t.Created)
 	if t.Tags == nil {
 		t.Tags = []string{}
 	}
@@ -154,8 +154,8 @@ func (s *Store) CreateTenant(ctx context.Context, t tenants.Tenant) error {
 	if len(t.Salt) == 0 {
 		t.Salt = tenants.NewSalt()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.Quotas, tags(t.Tags), t.Salt, t.Disabled, s.stamp(t.Created))
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.CPUMsPerSecond, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.KVOps, t.Limits.KVValueKB, t.Limits.Quotas, tags(t.Tags), t.Salt, t.Disabled, s.stamp(t.Created))
 	return mapErr("creating tenant "+t.Name, err)
 }
 
@@ -214,8 +214,8 @@ func (s *Store) updateTenant(ctx context.Context, tx pgx.Tx, t tenants.Tenant) e
 	if err := tx.QueryRow(ctx, `SELECT disabled FROM tenants WHERE id = $1 FOR UPDATE`, t.ID).Scan(&was); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, sub_requests = $3, memory_mb = $4, git_repo_mb = $5, git_push_mb = $6, quotas = $7, tags = $8, disabled = $9 WHERE id = $10`,
-		t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.Quotas, tags(t.Tags), t.Disabled, t.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE tenants SET plan = $1, cpu_ms = $2, cpu_ms_per_second = $3, sub_requests = $4, memory_mb = $5, git_repo_mb = $6, git_push_mb = $7, kv_ops = $8, kv_value_kb = $9, quotas = $10, tags = $11, disabled = $12 WHERE id = $13`,
+		t.Plan, t.Limits.CPUMs, t.Limits.CPUMsPerSecond, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.KVOps, t.Limits.KVValueKB, t.Limits.Quotas, tags(t.Tags), t.Disabled, t.ID); err != nil {
 		return err
 	}
 	if err := notify(ctx, tx, tenants.ChangeTenant, t.ID); err != nil {

@@ -285,6 +285,43 @@ CREATE TABLE blob_garbage (
 CREATE INDEX blob_garbage_blob ON blob_garbage(tenant_id, hash);
 CREATE INDEX git_blobs_hash ON git_blobs(tenant_id, hash);
 `},
+	{12, `
+-- KV namespaces of tenants and their keys (tenants.KVStore). Times are
+-- Unix milliseconds; expires_at NULL: the key never expires.
+-- cpuMsPerSecond overrides (0 = the plan's), like cpu_ms.
+ALTER TABLE tenants ADD COLUMN cpu_ms_per_second INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN kv_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN kv_value_kb INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE kv_namespaces (
+	id         TEXT PRIMARY KEY,
+	tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	UNIQUE (tenant_id, name)
+) STRICT;
+CREATE TABLE kv_entries (
+	namespace_id TEXT NOT NULL REFERENCES kv_namespaces(id) ON DELETE CASCADE,
+	key          TEXT NOT NULL,
+	value        BLOB NOT NULL,
+	expires_at   INTEGER,
+	updated_at   INTEGER NOT NULL,
+	PRIMARY KEY (namespace_id, key)
+) STRICT, WITHOUT ROWID;
+-- The expiry sweep walks the keys that expire, oldest first.
+CREATE INDEX kv_entries_expiry ON kv_entries(expires_at) WHERE expires_at IS NOT NULL;
+`},
+	{13, `
+-- Workers' KV use per site (tenants.UsageCounters.KVReads, KVWrites,
+-- KVBytes) and invocations refused a KV operation past kvOps.
+ALTER TABLE usage_minutes ADD COLUMN inv_exceeded_kv_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_reads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_writes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_minutes ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN inv_exceeded_kv_ops INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_reads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_writes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_hours ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

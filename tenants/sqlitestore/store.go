@@ -214,7 +214,7 @@ func affected(op string, res sql.Result, err error) error {
 
 // Tenants.
 
-const tenantCols = `id, name, plan, cpu_ms, sub_requests, memory_mb, git_repo_mb, git_push_mb, quotas, tags, salt, disabled, created_at`
+const tenantCols = `id, name, plan, cpu_ms, cpu_ms_per_second, sub_requests, memory_mb, git_repo_mb, git_push_mb, kv_ops, kv_value_kb, quotas, tags, salt, disabled, created_at`
 
 func scanTenant(sc interface{ Scan(...any) error }) (tenants.Tenant, error) {
 	var (
@@ -224,7 +224,7 @@ func scanTenant(sc interface{ Scan(...any) error }) (tenants.Tenant, error) {
 		disabled int
 		created  int64
 	)
-	if err := sc.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &quotas, &tags, &t.Salt, &disabled, &created); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Plan, &t.Limits.CPUMs, &t.Limits.CPUMsPerSecond, &t.Limits.SubRequests, &t.Limits.MemoryMB, &t.Limits.GitRepoMB, &t.Limits.GitPushMB, &t.Limits.KVOps, &t.Limits.KVValueKB, &quotas, &tags, &t.Salt, &disabled, &created); err != nil {
 		return t, err
 	}
 	if err := json.Unmarshal(quotas, &t.Limits.Quotas); err != nil {
@@ -263,8 +263,8 @@ func (s *Store) CreateTenant(ctx context.Context, t tenants.Tenant) error {
 	if len(t.Salt) == 0 {
 		t.Salt = tenants.NewSalt()
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, quotasJSON(t.Limits.Quotas), string(tagsJSON(t.Tags)), t.Salt, boolInt(t.Disabled), s.createdMs(t.Created))
+	_, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Plan, t.Limits.CPUMs, t.Limits.CPUMsPerSecond, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.KVOps, t.Limits.KVValueKB, quotasJSON(t.Limits.Quotas), string(tagsJSON(t.Tags)), t.Salt, boolInt(t.Disabled), s.createdMs(t.Created))
 	return mapErr("creating tenant "+t.Name, err)
 }
 
@@ -312,8 +312,8 @@ func (s *Store) UpdateTenants(ctx context.Context, ts []tenants.Tenant) error {
 	}
 	defer tx.Rollback()
 	for _, t := range ts {
-		res, err := tx.ExecContext(ctx, `UPDATE tenants SET plan = ?, cpu_ms = ?, sub_requests = ?, memory_mb = ?, git_repo_mb = ?, git_push_mb = ?, quotas = ?, tags = ?, disabled = ? WHERE id = ?`,
-			t.Plan, t.Limits.CPUMs, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, quotasJSON(t.Limits.Quotas), string(tagsJSON(t.Tags)), boolInt(t.Disabled), t.ID)
+		res, err := tx.ExecContext(ctx, `UPDATE tenants SET plan = ?, cpu_ms = ?, cpu_ms_per_second = ?, sub_requests = ?, memory_mb = ?, git_repo_mb = ?, git_push_mb = ?, kv_ops = ?, kv_value_kb = ?, quotas = ?, tags = ?, disabled = ? WHERE id = ?`,
+			t.Plan, t.Limits.CPUMs, t.Limits.CPUMsPerSecond, t.Limits.SubRequests, t.Limits.MemoryMB, t.Limits.GitRepoMB, t.Limits.GitPushMB, t.Limits.KVOps, t.Limits.KVValueKB, quotasJSON(t.Limits.Quotas), string(tagsJSON(t.Tags)), boolInt(t.Disabled), t.ID)
 		if err := affected("updating tenant "+t.ID, res, err); err != nil {
 			return err
 		}

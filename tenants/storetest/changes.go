@@ -139,6 +139,8 @@ func RunChanges(t *testing.T, open OpenNodes) {
 	wantErr(t, "UpdateTenant missing", a.UpdateTenant(ctx, tenants.Tenant{ID: "nope", Name: "nope", Plan: tenants.PlanFree}), tenants.ErrNotFound)
 	c.step(t, "failed tenant update")
 
+	kvChangeSteps(t, c)
+
 	mustNil(t, "DeleteSite", a.DeleteSite(ctx, "s2"))
 	c.step(t, "site deleted", site("shop"), dom(host))
 	wantErr(t, "DeleteSite missing", a.DeleteSite(ctx, "s2"), tenants.ErrNotFound)
@@ -157,6 +159,50 @@ func RunChanges(t *testing.T, open OpenNodes) {
 	if err := f.Stop(t); !errors.Is(err, context.Canceled) {
 		t.Errorf("WatchChanges returned %v after its context was canceled, want context.Canceled", err)
 	}
+}
+
+// kvChangeSteps: every KV write that changes a key notifies it; a
+// namespace's deletion and a large bulk write notify the whole namespace;
+// what changes nothing (a failed swap, deleting an absent key, creating a
+// namespace, sweeping keys whose expiry already hid them) notifies
+// nothing.
+func kvChangeSteps(t *testing.T, c *changeSteps) {
+	kv := c.h.kv(t)
+	ctx := c.h.ctx
+	key := func(ns, k string) tenants.Change {
+		return tenants.Change{Kind: tenants.ChangeKV, Key: tenants.KVChangeKey(ns, k)}
+	}
+	c.h.namespace(t, "ns1", "t1", "data")
+	c.step(t, "kv namespace created")
+	c.h.put(t, "ns1", "a:b/c", "1", time.Time{})
+	c.step(t, "kv put", key("ns1", "a:b/c"))
+	mustNil(t, "KVPutMany", kv.KVPutMany(ctx, "ns1", []tenants.KVEntry{{Key: "x"}, {Key: "y", Expires: time.Now().Add(-time.Second)}}))
+	c.step(t, "kv put many", key("ns1", "x"), key("ns1", "y"))
+	big := make([]tenants.KVEntry, 200)
+	for i := range big {
+		big[i] = tenants.KVEntry{Key: fmt.Sprintf("k%d", i)}
+	}
+	mustNil(t, "KVPutMany (200)", kv.KVPutMany(ctx, "ns1", big))
+	c.step(t, "kv put many keys", key("ns1", ""))
+	if ok, err := kv.KVCompareAndSwap(ctx, "ns1", []byte("0"), true, tenants.KVEntry{Key: "a:b/c", Value: []byte("2")}); err != nil || ok {
+		t.Fatalf("KVCompareAndSwap (stale) = %v, %v; want no write", ok, err)
+	}
+	if ok, err := kv.KVCompareAndSwap(ctx, "ns1", nil, false, tenants.KVEntry{Key: "x", Value: []byte("2")}); err != nil || ok {
+		t.Fatalf("KVCompareAndSwap (absent expected) = %v, %v; want no write", ok, err)
+	}
+	mustNil(t, "KVDelete absent", kv.KVDelete(ctx, "ns1", "absent"))
+	if _, err := kv.SweepExpiredKV(ctx, time.Now(), 100); err != nil {
+		t.Fatalf("SweepExpiredKV: %v", err)
+	}
+	c.step(t, "kv writes that change nothing")
+	if ok, err := kv.KVCompareAndSwap(ctx, "ns1", []byte("1"), true, tenants.KVEntry{Key: "a:b/c", Value: []byte("2")}); err != nil || !ok {
+		t.Fatalf("KVCompareAndSwap = %v, %v; want a write", ok, err)
+	}
+	c.step(t, "kv compare and swap", key("ns1", "a:b/c"))
+	mustNil(t, "KVDelete", kv.KVDelete(ctx, "ns1", "x"))
+	c.step(t, "kv delete", key("ns1", "x"))
+	mustNil(t, "DeleteKVNamespace", kv.DeleteKVNamespace(ctx, "ns1"))
+	c.step(t, "kv namespace deleted", key("ns1", ""))
 }
 
 // changeSteps checks RunChanges' steps.

@@ -97,6 +97,7 @@ func Run(t *testing.T, open Open) {
 		{"CollectBlobs", testCollectBlobs},
 		{"DeleteQueuesGarbage", testDeleteQueuesGarbage},
 	}
+	tests = append(tests, kvTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, reopen := open(t)
@@ -451,7 +452,7 @@ func testTenantUpdate(t *testing.T, h *harness) {
 	h.tenant(t, "t2", "other", "env:dev")
 	upd := orig
 	upd.Plan = tenants.PlanEnterprise
-	upd.Limits = tenants.Limits{CPUMs: 99, SubRequests: 7, GitRepoMB: 5, GitPushMB: 6, Quotas: tenants.Quotas{StorageMB: 9, Deployments: 4, UploadEntries: 1_000_000}}
+	upd.Limits = tenants.Limits{CPUMs: 99, CPUMsPerSecond: 321, SubRequests: 7, GitRepoMB: 5, GitPushMB: 6, KVOps: 11, KVValueKB: 12, Quotas: tenants.Quotas{StorageMB: 9, Deployments: 4, UploadEntries: 1_000_000, KVNamespaces: 13}}
 	upd.Tags = []string{"env:prod", "tier:gold"}
 	upd.Disabled = true
 	// Name, salt and creation time are not updatable: these are ignored.

@@ -23,6 +23,7 @@ func counters(seed int64) tenants.UsageCounters {
 	}
 	c.CPU = time.Duration(seed) * 1500 * time.Microsecond
 	c.SubRequests = seed * 3
+	c.KVReads, c.KVWrites, c.KVBytes = seed*5, seed*7, seed*11
 	return c
 }
 

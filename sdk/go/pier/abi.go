@@ -40,6 +40,8 @@ type abi interface {
 	asset(path string) int32
 	responseRead(handle int32, buf []byte) int32
 	responseClose(handle int32)
+
+	kvABI
 }
 
 // scratch is the buffer the buffer-filling functions write into before the

@@ -41,6 +41,11 @@
 //   - [log/slog]'s default logger and the [log] package write one line per
 //     record to the site's live log stream (pier logs --site S).
 //
+// Beside them: [Var] and [Secret] read the site's variables and secrets,
+// [Asset] its static assets, and [KV] the KV namespaces its deployment
+// binds (pier.toml's [[kv]]): get, put with a TTL, delete, list by prefix,
+// compare-and-swap and [Namespace.Update].
+//
 // # Notes
 //
 //   - In a -buildmode=c-shared build main.main is never executed: register
@@ -52,8 +57,9 @@
 //     for anything but caches.
 //   - Outside the Pier host (any GOOS other than wasip1) the package still
 //     builds so handlers can be unit-tested natively: [Log] writes to
-//     standard error, [Var] finds no variable, and [Asset] and
-//     [Transport] return [ErrNoHost].
+//     standard error, [Var] and [Secret] find nothing, [Asset] and
+//     [Transport] return [ErrNoHost], and every [KV] binding is an
+//     in-memory namespace of the process.
 //
 // # Module and versions
 //

@@ -36,6 +36,8 @@ type fakeHost struct {
 	nextID    int32
 
 	calls map[string]int
+
+	kv fakeKV
 }
 
 type fakeResponse struct {
@@ -46,7 +48,8 @@ type fakeResponse struct {
 
 func newFakeHost() *fakeHost {
 	return &fakeHost{method: "GET", uri: "/", proto: "HTTP/1.1", addr: "192.0.2.1:4321",
-		responses: map[int32]*fakeResponse{}, calls: map[string]int{}}
+		responses: map[int32]*fakeResponse{}, calls: map[string]int{},
+		kv: fakeKV{memKV: &memKV{m: map[string]map[string]memEntry{}}, bindings: []string{"STORE"}}}
 }
 
 func fill(buf []byte, s string) uint32 {
@@ -224,6 +227,75 @@ func (f *fakeHost) responseClose(h int32) {
 func serveWith(f *fakeHost, hd http.Handler) uint64 {
 	s := server{h: f}
 	return s.serve(hd)
+}
+
+// fakeKV is the host's KV side: memKV (the SDK's own, outside the host)
+// plus what only the host does: bindings, the op limit and its repeat
+// rule, and a hook run before each compare-and-swap.
+type fakeKV struct {
+	*memKV
+	bindings  []string
+	limit     int // ops per request; 0: no limit
+	ops       int
+	held      string // binding and key of a get whose value did not fit
+	beforeCAS func()
+}
+
+func (f *fakeKV) admit(binding string) int32 {
+	f.held = ""
+	if f.limit > 0 && f.ops >= f.limit {
+		return -7
+	}
+	f.ops++
+	if !slices.Contains(f.bindings, binding) {
+		return -10
+	}
+	return 0
+}
+
+func (f *fakeHost) kvGet(binding, key string, buf []byte) int32 {
+	if f.kv.held != binding+"\x00"+key {
+		if n := f.kv.admit(binding); n < 0 {
+			return n
+		}
+	}
+	n := f.kv.memKV.kvGet(binding, key, buf)
+	f.kv.held = ""
+	if int(n) > len(buf) {
+		f.kv.held = binding + "\x00" + key
+	}
+	return n
+}
+
+func (f *fakeHost) kvPut(binding, key string, value []byte, ttl int64) int32 {
+	if n := f.kv.admit(binding); n < 0 {
+		return n
+	}
+	return f.kv.memKV.kvPut(binding, key, value, ttl)
+}
+
+func (f *fakeHost) kvDelete(binding, key string) int32 {
+	if n := f.kv.admit(binding); n < 0 {
+		return n
+	}
+	return f.kv.memKV.kvDelete(binding, key)
+}
+
+func (f *fakeHost) kvList(binding, prefix, cursor string, limit int32, buf []byte) int32 {
+	if n := f.kv.admit(binding); n < 0 {
+		return n
+	}
+	return f.kv.memKV.kvList(binding, prefix, cursor, limit, buf)
+}
+
+func (f *fakeHost) kvCAS(binding, key string, old []byte, oldExists bool, value []byte, ttl int64) int32 {
+	if n := f.kv.admit(binding); n < 0 {
+		return n
+	}
+	if f.kv.beforeCAS != nil {
+		f.kv.beforeCAS()
+	}
+	return f.kv.memKV.kvCAS(binding, key, old, oldExists, value, ttl)
 }
 
 var _ abi = (*fakeHost)(nil)

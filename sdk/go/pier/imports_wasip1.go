@@ -66,6 +66,26 @@ func (wasmHost) responseRead(h int32, buf []byte) int32 {
 	return pResponseRead(h, ptr(buf), size(buf))
 }
 
+func (wasmHost) kvGet(binding, key string, buf []byte) int32 {
+	return pKVGet(sptr(binding), size(binding), sptr(key), size(key), ptr(buf), size(buf))
+}
+func (wasmHost) kvPut(binding, key string, value []byte, ttl int64) int32 {
+	return pKVPut(sptr(binding), size(binding), sptr(key), size(key), ptr(value), size(value), ttl)
+}
+func (wasmHost) kvDelete(binding, key string) int32 {
+	return pKVDelete(sptr(binding), size(binding), sptr(key), size(key))
+}
+func (wasmHost) kvList(binding, prefix, cursor string, limit int32, buf []byte) int32 {
+	return pKVList(sptr(binding), size(binding), sptr(prefix), size(prefix), sptr(cursor), size(cursor), limit, ptr(buf), size(buf))
+}
+func (wasmHost) kvCAS(binding, key string, old []byte, oldExists bool, value []byte, ttl int64) int32 {
+	oldLen := size(old)
+	if !oldExists {
+		oldLen = -1
+	}
+	return pKVCAS(sptr(binding), size(binding), sptr(key), size(key), ptr(old), oldLen, ptr(value), size(value), ttl)
+}
+
 // The http-wasm handler ABI (https://http-wasm.io/http-handler-abi/).
 
 //go:wasmimport http_handler set_method
@@ -111,3 +131,18 @@ func pResponseRead(handle int32, buf unsafe.Pointer, limit int32) int32
 
 //go:wasmimport pier response_close
 func pResponseClose(handle int32)
+
+//go:wasmimport pier kv_get
+func pKVGet(binding unsafe.Pointer, bindingLen int32, key unsafe.Pointer, keyLen int32, buf unsafe.Pointer, limit int32) int32
+
+//go:wasmimport pier kv_put
+func pKVPut(binding unsafe.Pointer, bindingLen int32, key unsafe.Pointer, keyLen int32, value unsafe.Pointer, valueLen int32, ttlSeconds int64) int32
+
+//go:wasmimport pier kv_delete
+func pKVDelete(binding unsafe.Pointer, bindingLen int32, key unsafe.Pointer, keyLen int32) int32
+
+//go:wasmimport pier kv_list
+func pKVList(binding unsafe.Pointer, bindingLen int32, prefix unsafe.Pointer, prefixLen int32, cursor unsafe.Pointer, cursorLen int32, limit int32, buf unsafe.Pointer, bufLimit int32) int32
+
+//go:wasmimport pier kv_cas
+func pKVCAS(binding unsafe.Pointer, bindingLen int32, key unsafe.Pointer, keyLen int32, old unsafe.Pointer, oldLen int32, value unsafe.Pointer, valueLen int32, ttlSeconds int64) int32

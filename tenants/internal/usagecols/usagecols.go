@@ -14,8 +14,8 @@ import (
 var Cols = []string{
 	"r1xx", "r2xx", "r3xx", "r4xx", "r5xx", "bytes_out",
 	"inv_ok", "inv_exception", "inv_exceeded_cpu", "inv_exceeded_subrequests", "inv_exceeded_memory",
-	"inv_response_too_large", "inv_request_too_large", "inv_canceled", "inv_other",
-	"cpu_us", "subrequests",
+	"inv_response_too_large", "inv_request_too_large", "inv_canceled", "inv_exceeded_kv_ops", "inv_other",
+	"cpu_us", "subrequests", "kv_reads", "kv_writes", "kv_bytes",
 }
 
 // Values appends c's counters in Cols order.
@@ -27,7 +27,7 @@ func Values(args []any, c *tenants.UsageCounters) []any {
 	for _, n := range c.Invocations {
 		args = append(args, n)
 	}
-	return append(args, c.CPU.Microseconds(), c.SubRequests)
+	return append(args, c.CPU.Microseconds(), c.SubRequests, c.KVReads, c.KVWrites, c.KVBytes)
 }
 
 // Dest appends pointers to c's counters in Cols order; the CPU
@@ -40,7 +40,7 @@ func Dest(dest []any, c *tenants.UsageCounters, cpu *int64) []any {
 	for i := range c.Invocations {
 		dest = append(dest, &c.Invocations[i])
 	}
-	return append(dest, cpu, &c.SubRequests)
+	return append(dest, cpu, &c.SubRequests, &c.KVReads, &c.KVWrites, &c.KVBytes)
 }
 
 // List joins format for every column, "%c" standing for its name.
