@@ -178,6 +178,7 @@ func TestExamples(t *testing.T) {
 		name      string
 		tools     []string
 		vars      map[string]string
+		kv        map[string]string // the STORE binding's keys before the exchanges
 		exchanges []exchange
 		wantLog   string
 		wantFetch string
@@ -230,8 +231,13 @@ func TestExamples(t *testing.T) {
 			name:  "worker-rust",
 			tools: []string{"/usr/bin/cargo"},
 			vars:  map[string]string{"GREETING_NAME": "from-var"},
+			kv:    map[string]string{"greeting": "hello from KV", "a/b": "slash"},
 			exchanges: []exchange{
 				{name: "hello", method: "GET", target: "/rust/hello", status: 200, want: "hello from Rust\n", wantType: "text/plain; charset=utf-8"},
+				{name: "kv", method: "GET", target: "/rust/kv?key=greeting", status: 200, want: "hello from KV", wantType: "application/octet-stream"},
+				{name: "kv escaped key", method: "GET", target: "/rust/kv?key=a%2Fb", status: 200, want: "slash"},
+				{name: "kv absent", method: "GET", target: "/rust/kv?key=nope", status: 404, want: `"not_found"`, wantType: "application/json"},
+				{name: "kv without a key", method: "GET", target: "/rust/kv", status: 400, want: `"missing_key"`},
 				{name: "hello with query", method: "GET", target: "/rust/hello?name=x", status: 200, want: "hello from Rust\n"},
 				{name: "var", method: "GET", target: "/rust/var?name=GREETING_NAME", status: 200, want: "from-var"},
 				{name: "var unset", method: "GET", target: "/rust/var?name=NOPE", status: 404, want: `"not_found"`},
@@ -305,7 +311,10 @@ func TestExamples(t *testing.T) {
 				t.Fatalf("NewWorker: %v", err)
 			}
 			defer w.Close(ctx)
-			host := &testHost{}
+			host := &testHost{kv: map[string][]byte{}}
+			for k, v := range ex.kv {
+				host.kv[k] = []byte(v)
+			}
 			for _, x := range ex.exchanges {
 				t.Run(x.name, func(t *testing.T) {
 					req := httptest.NewRequest(x.method, "http://site.example"+x.target, strings.NewReader(x.body))

@@ -38,6 +38,9 @@ func TestExampleWorkers(t *testing.T) {
 	}
 	s := startPier(t, "", nil)
 	s.pier("tenants", "create", "acme")
+	// worker-rust's pier.toml binds the tenant's KV namespace rust-demo.
+	s.pier("kv", "create", "rust-demo", "--tenant", "acme")
+	s.pier("kv", "put", "rust-demo", "greeting", "hello from KV", "--tenant", "acme")
 	cases := []struct {
 		example, path, want string
 	}{
@@ -72,6 +75,8 @@ func TestExampleWorkers(t *testing.T) {
 			notInBody   string
 		}{
 			{name: "hello", path: "/rust/hello", status: 200, body: "hello from Rust\n", ctype: "text/plain; charset=utf-8"},
+			{name: "kv", path: "/rust/kv?key=greeting", status: 200, body: "hello from KV", ctype: "application/octet-stream"},
+			{name: "kv absent", path: "/rust/kv?key=nope", status: 404, body: `"error":"not_found"`, ctype: "application/json"},
 			{name: "var unset", path: "/rust/var?name=NOPE", status: 404, body: `"error":"not_found"`, ctype: "application/json"},
 			{name: "egress refused", path: "/rust/fetch?url=http://127.0.0.1:1/", status: 403, body: `"error":"egress_denied"`},
 			{name: "asset", path: "/rust/asset?path=/", status: 200, body: `"status":200`},

@@ -17,7 +17,6 @@ fn handle(req: Request) -> Response {
     }
     match req.path() {
         "/rust/hello" => Response::text("hello from Rust\n"),
-        #[cfg(feature = "kv")]
         "/rust/kv" => kv(&req),
         "/rust/var" => var(&req),
         "/rust/fetch" => fetch(&req),
@@ -28,7 +27,6 @@ fn handle(req: Request) -> Response {
 
 pier::handler!(handle);
 
-#[cfg(feature = "kv")]
 fn kv(req: &Request) -> Response {
     let key = match req.query_param("key") {
         Some(k) if !k.is_empty() => k,
@@ -115,7 +113,6 @@ mod tests {
         assert_eq!(quote("a\"b\n"), "\"a\\\"b\\u000a\"");
     }
 
-    #[cfg(feature = "kv")]
     #[test]
     fn kv_route() {
         // Natively nothing is bound: the SDK's error becomes a 502.
