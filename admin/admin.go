@@ -154,6 +154,10 @@ type Config struct {
 	// GarbageWait bounds how long PutBlob waits for a garbage collector
 	// deleting the objects of the blob it uploads (then 503). Default 30s.
 	GarbageWait time.Duration
+	// SecretKeys seals sites' secrets (secrets.go). nil, or a store that
+	// is not a tenants.SecretStore: the secrets routes answer 503
+	// secrets_unavailable.
+	SecretKeys SecretKeys
 }
 
 // API serves the admin REST API and runs the publish pipeline. It is safe
@@ -338,6 +342,10 @@ func (a *API) Handler() http.Handler {
 			r.With(a.tenantLevel).Get("/sites/{site}/tokens", a.handle(a.listSiteTokens))
 			r.Get("/sites/{site}/logs", a.handle(a.streamLogs))
 			r.Get("/sites/{site}/usage", a.handle(a.siteUsage))
+			r.Get("/sites/{site}/secrets", a.handle(a.listSecrets))
+			r.Put("/sites/{site}/secrets/{name}", a.handle(a.putSecret))
+			r.Delete("/sites/{site}/secrets/{name}", a.handle(a.deleteSecret))
+			r.With(a.adminOnly).Post("/secrets/rekey", a.handle(a.rekeySecrets))
 
 			r.Post("/sites/{site}/domains", a.handle(a.createDomain))
 			r.Get("/sites/{site}/domains", a.handle(a.listDomains))

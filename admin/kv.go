@@ -526,3 +526,21 @@ func (a *API) ExpireKV(ctx context.Context) (int, error) {
 	}
 	return total, nil
 }
+
+// AllowKVWrite reports whether tenant tenantID may store size more bytes
+// of KV (a key and its value) within its storageMB, as a write through the
+// API is checked: the edge asks it before a worker's put or
+// compare-and-swap. A refusal is a *QuotaError naming storageMB.
+func (a *API) AllowKVWrite(ctx context.Context, tenantID string, size int64) error {
+	t, err := a.store.Tenant(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("admin: checking a KV write: %w", err)
+	}
+	release, err := a.checkStorage(ctx, t.ID, size, storageLimit(t))
+	if err != nil {
+		return err
+	}
+	release()
+	a.quotas.addStored(t.ID, size)
+	return nil
+}

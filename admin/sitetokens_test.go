@@ -11,6 +11,7 @@ import (
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/assets"
+	"github.com/pierhq/pier/internal/secretbox"
 )
 
 // siteTokenWorld is tenant acme with sites own and sibling, tenant other
@@ -25,7 +26,7 @@ type siteTokenWorld struct {
 
 func newSiteTokenWorld(t *testing.T) *siteTokenWorld {
 	t.Helper()
-	e := newEnv(t, withConfig(func(c *admin.Config) { c.Verifier = newFakeChecker() }))
+	e := newEnv(t, withConfig(func(c *admin.Config) { c.Verifier = newFakeChecker() }), withSecretKeys(newSwapKeys(t, secretbox.NewKey())))
 	w := &siteTokenWorld{e: e}
 	w.acmeID, w.acmeTok = e.tenant(t, "acme")
 	_, w.otherTok = e.tenant(t, "other")
@@ -137,6 +138,7 @@ func TestSiteTokenScope(t *testing.T) {
 	dep := must(t, e.publish(t, tok, "own", w.salt, files{"/index.html": "own"}, nil), 201).str("id")
 	sibDep := must(t, e.publish(t, w.acmeTok, "sibling", w.salt, files{"/index.html": "sib"}, nil), 201).str("id")
 	must(t, e.do(t, "POST", "/api/v1/sites/sibling/domains", w.acmeTok, map[string]any{"hostname": "www.sibling.example"}), 201)
+	must(t, e.do(t, "PUT", "/api/v1/sites/sibling/secrets/API_KEY", w.acmeTok, map[string]any{"value": "sibling's"}), 201)
 	fs := files{"/a.txt": "pending"}
 	hash := assets.Hash(w.salt, []byte("pending"))
 	sibUp, _ := e.startUpload(t, w.acmeTok, "sibling", w.salt, fs)
@@ -178,6 +180,7 @@ func TestSiteTokenScope(t *testing.T) {
 		adminOnly("/api/v1/tenants/bulk", "POST", "/api/v1/tenants/bulk", map[string]any{"tag": "a:b", "disabled": true}),
 		adminOnly("/api/v1/attention", "GET", "/api/v1/attention", nil),
 		adminOnly("/api/v1/gc", "POST", "/api/v1/gc", map[string]any{"dry_run": true}),
+		adminOnly("/api/v1/secrets/rekey", "POST", "/api/v1/secrets/rekey", nil),
 		adminOnly("/api/v1/tenants/{tenant}", "PATCH", "/api/v1/tenants/acme", map[string]any{"plan": "pro"}),
 		adminOnly("/api/v1/tenants/{tenant}", "DELETE", "/api/v1/tenants/acme", nil),
 		forbidden("/api/v1/tenants/{tenant}/tokens", "POST", "/api/v1/tenants/acme/tokens", map[string]any{"name": "x"}),
@@ -210,6 +213,9 @@ func TestSiteTokenScope(t *testing.T) {
 		{site + "/git", "GET", "/api/v1/sites/own/git", nil, 200, ""},
 		{site + "/logs", "GET", "/api/v1/sites/own/logs", nil, 503, "logs_unavailable"},
 		{site + "/usage", "GET", "/api/v1/sites/own/usage", nil, 200, ""},
+		{site + "/secrets/{name}", "PUT", "/api/v1/sites/own/secrets/API_KEY", map[string]any{"value": "v"}, 201, ""},
+		{site + "/secrets", "GET", "/api/v1/sites/own/secrets", nil, 200, ""},
+		{site + "/secrets/{name}", "DELETE", "/api/v1/sites/own/secrets/API_KEY", nil, 204, ""},
 		{site + "/domains", "POST", "/api/v1/sites/own/domains", map[string]any{"hostname": "www.own.example"}, 201, ""},
 		{site + "/domains", "GET", "/api/v1/sites/own/domains", nil, 200, ""},
 		{dom, "GET", "/api/v1/sites/own/domains/www.own.example", nil, 200, ""},
@@ -232,6 +238,10 @@ func TestSiteTokenScope(t *testing.T) {
 		notFound(site+"/git", "GET", "/api/v1/sites/foreign/git", nil),
 		notFound(site+"/logs", "GET", "/api/v1/sites/sibling/logs", nil),
 		notFound(site+"/usage", "GET", "/api/v1/sites/sibling/usage", nil),
+		notFound(site+"/secrets/{name}", "PUT", "/api/v1/sites/sibling/secrets/API_KEY", map[string]any{"value": "v"}),
+		notFound(site+"/secrets", "GET", "/api/v1/sites/sibling/secrets", nil),
+		notFound(site+"/secrets", "GET", "/api/v1/sites/foreign/secrets", nil),
+		notFound(site+"/secrets/{name}", "DELETE", "/api/v1/sites/sibling/secrets/API_KEY", nil),
 		notFound(site+"/domains", "POST", "/api/v1/sites/sibling/domains", map[string]any{"hostname": "x.sibling.example"}),
 		notFound(site+"/domains", "GET", "/api/v1/sites/sibling/domains", nil),
 		notFound(dom, "GET", "/api/v1/sites/sibling/domains/www.sibling.example", nil),
@@ -293,6 +303,9 @@ func TestSiteTokenScope(t *testing.T) {
 			t.Errorf("sibling's live deployment %s, want %s", got, sibDep)
 		}
 		must(t, e.do(t, "GET", "/api/v1/sites/sibling/domains/www.sibling.example", w.acmeTok, nil), 200)
+		if r := must(t, e.do(t, "GET", "/api/v1/sites/sibling/secrets", w.acmeTok, nil), 200); len(r.body["secrets"].([]any)) != 1 {
+			t.Errorf("sibling's secrets: %s", r.raw)
+		}
 		if _, err := e.store.TokenByHash(ctx, admin.HashToken(tok)); err != nil {
 			t.Errorf("site token gone: %v", err)
 		}

@@ -141,6 +141,9 @@ type Config struct {
 	// the error wraps worker.ErrKVValueTooLarge, else -11 kv_unavailable.
 	// Nil: every write is allowed.
 	KVWriteAllowed func(ctx context.Context, w KVWrite) error
+	// Secrets loads sites' secrets for their workers (secrets.go). Nil:
+	// workers get no secrets.
+	Secrets Secrets
 }
 
 // Defaults of Config.
@@ -190,6 +193,7 @@ type Edge struct {
 	kvCache        *kvCache // nil: no cache
 	kvOwners       sync.Map // namespace ID → its tenant's ID, or kvOwnerGone
 	kvWriteAllowed func(ctx context.Context, w KVWrite) error
+	secrets        Secrets // nil: none
 }
 
 // New returns an Edge serving the sites of reg from blobs.
@@ -221,6 +225,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		outbound:    cfg.Outbound,
 		workers:     newWorkerTable(),
 		rateLimits:  cfg.RateLimits,
+		secrets:     cfg.Secrets,
 
 		kv:             cfg.KV,
 		kvWriteAllowed: cfg.KVWriteAllowed,

@@ -40,6 +40,7 @@ type workerKey struct {
 // and closed once retired and no request uses it any more.
 type siteWorker struct {
 	key    workerKey
+	siteID string // for its secrets
 	limits worker.Limits
 	asOf   time.Time // expiry of the route value whose limits it has
 
@@ -77,7 +78,7 @@ func (e *Edge) acquireWorker(ctx context.Context, site string, d *deployment, v 
 			sw = nil
 		}
 		if sw == nil {
-			sw = &siteWorker{key: key, limits: v.limits, asOf: v.expires}
+			sw = &siteWorker{key: key, siteID: v.siteID, limits: v.limits, asOf: v.expires}
 			e.workers.m[key] = sw
 		}
 		e.workers.mu.Unlock()
@@ -123,7 +124,7 @@ func (e *Edge) useWorker(ctx context.Context, sw *siteWorker, d *deployment) (w 
 		sw.loading = ch
 		sw.mu.Unlock()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.workerTO)
-		nw, lerr := e.newWorker(lctx, sw.key.site, d, sw.limits)
+		nw, lerr := e.newWorker(lctx, sw.key.site, sw.siteID, d, sw.limits)
 		cancel()
 		sw.mu.Lock()
 		sw.loading = nil
@@ -145,16 +146,21 @@ func (e *Edge) useWorker(ctx context.Context, sw *siteWorker, d *deployment) (w 
 	}
 }
 
-// newWorker reads the deployment's module and instantiates its worker.
-func (e *Edge) newWorker(ctx context.Context, site string, d *deployment, lim worker.Limits) (*worker.Worker, error) {
+// newWorker reads the deployment's module and the site's secrets and
+// instantiates its worker.
+func (e *Edge) newWorker(ctx context.Context, site, siteID string, d *deployment, lim worker.Limits) (*worker.Worker, error) {
 	wasm, err := e.blobs.Bytes(ctx, assets.Key(d.tenantID, d.worker, ""))
 	if err != nil {
 		return nil, fmt.Errorf("%w %s of site %q: reading module: %w", errWorkerLoad, d.worker, site, err)
 	}
+	opts, err := e.secretsOption(ctx, site, siteID)
+	if err != nil {
+		return nil, err
+	}
 	// The site's and tenant's share of the node's run slots and body
 	// buffers (docs/architecture.md §7).
 	owner := worker.Owner{Tenant: d.tenantID, Site: site}
-	w, err := e.runtime.NewOwnedWorker(ctx, owner, wasm, d.vars, lim)
+	w, err := e.runtime.NewOwnedWorker(ctx, owner, wasm, d.vars, lim, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s of site %q: %w", errWorkerLoad, d.worker, site, err)
 	}
@@ -252,6 +258,9 @@ func workerLimits(l tenants.Limits) worker.Limits {
 		CPURate:     time.Duration(l.CPUMsPerSecond) * time.Millisecond,
 		SubRequests: l.SubRequests,
 		MemoryBytes: int64(l.MemoryMB) << 20,
+		KVOps:       l.KVOps,
+		// 0 (no limit set) is the worker's default, 1 MiB.
+		KVValueBytes: int64(l.KVValueKB) << 10,
 	}
 }
 

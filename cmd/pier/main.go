@@ -57,6 +57,9 @@ func main() {
 		readFile: os.ReadFile,
 		terminal: term.IsTerminal(int(os.Stderr.Fd())),
 		http:     newHTTPClient(),
+		// pier secrets put: a no-echo prompt on a terminal.
+		stdinTerminal: term.IsTerminal(int(os.Stdin.Fd())),
+		readPassword:  func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) },
 	}
 	code := run(ctx, e, os.Args[1:])
 	stop()
@@ -83,6 +86,10 @@ type env struct {
 	readFile       func(string) ([]byte, error)
 	terminal       bool // stderr is a terminal: progress bars may be drawn
 	http           *http.Client
+	// When stdinTerminal, readPassword reads a line from stdin without
+	// echo (pier secrets put).
+	stdinTerminal bool
+	readPassword  func() ([]byte, error)
 }
 
 // command is one subcommand. run gets the arguments after its name.
@@ -112,6 +119,7 @@ func commands() []*command {
 		{name: "domains", summary: "add, verify, list and remove sites' custom domains", sub: domainCommands()},
 		{name: "tokens", summary: "create, list and revoke API tokens", sub: tokenCommands()},
 		{name: "kv", summary: "create and delete KV namespaces; read, write and list their keys", sub: kvCommands()},
+		{name: "secrets", summary: "set, list and delete sites' secrets; rekey them after a key rotation", sub: secretCommands()},
 		{name: "deploy", summary: "publish a directory to a site", run: runDeploy},
 		{name: "deployments", summary: "list and inspect a site's deployments", sub: deploymentCommands()},
 		{name: "rollback", summary: "make an earlier deployment live again", run: runRollback},

@@ -35,6 +35,7 @@ import (
 	"github.com/pierhq/pier/internal/gitserve"
 	"github.com/pierhq/pier/internal/lifecycle"
 	"github.com/pierhq/pier/internal/logstream"
+	"github.com/pierhq/pier/internal/secretbox"
 	"github.com/pierhq/pier/internal/tlspolicy"
 	"github.com/pierhq/pier/tenants"
 	"github.com/pierhq/pier/tenants/pgstore"
@@ -89,6 +90,9 @@ type server struct {
 	policy    *tlspolicy.Policy
 	changes   tenants.Followers // the edge's and the TLS policy's caches
 
+	secretKeys  *secretbox.Keyring // seals sites' secrets (secrets_serve.go)
+	siteSecrets *siteSecrets       // nil when the store keeps no secrets
+
 	// TLS; certs and tlsLn are nil when it is off.
 	certs    *certs.Manager
 	status   *tlspolicy.StatusWriter
@@ -109,7 +113,7 @@ type server struct {
 func openServer(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) (*server, error) {
 	s := &server{cfg: cfg, stdout: stdout}
 	steps := []func(context.Context, io.Writer) error{
-		s.openLogger, s.openStore, s.openBlobs, s.openListeners, s.openWorkers,
+		s.openLogger, s.openStore, s.openSecrets, s.openBlobs, s.openListeners, s.openWorkers,
 		s.openOutbound, s.openEdge, s.openTLS, s.openAPI, s.openGit, s.openHTTP,
 	}
 	for _, step := range steps {
@@ -236,8 +240,14 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		Logs:     s.logs,
 		Egress:   policy,
 		Outbound: s.outboundWorker(),
+		KV:       s.kvStore(),
+		// The API is opened after the edge; no request comes before.
+		KVWriteAllowed: func(ctx context.Context, w hosting.KVWrite) error {
+			return kvWriteAllowed(ctx, s.api, w)
+		},
 		// Per site on this node: N nodes give a site up to N times its rate.
 		RateLimits: s.cfg.RateLimits,
+		Secrets:    s.edgeSecrets(),
 	}, s.store, s.cache)
 	s.onClose(s.edge.Close)
 	// Closed after the servers stop (nothing is counted any more) and
@@ -245,6 +255,22 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 	s.usage = hosting.NewUsageFlusher(s.edge, s.store, hosting.UsageFlusherConfig{Logger: s.log.With("component", "usage")})
 	s.onClose(s.usage.Flush)
 	return nil
+}
+
+// kvStore is the store's KV side (both stores have one).
+func (s *server) kvStore() tenants.KVStore {
+	kv, _ := s.store.(tenants.KVStore)
+	return kv
+}
+
+// kvWriteAllowed checks a worker's KV write against its tenant's storage
+// quota; the guest sees a refusal as -9 kv_value_too_large.
+func kvWriteAllowed(ctx context.Context, api *admin.API, w hosting.KVWrite) error {
+	err := api.AllowKVWrite(ctx, w.TenantID, w.Bytes)
+	if qe := (*admin.QuotaError)(nil); errors.As(err, &qe) {
+		return fmt.Errorf("%w: %w", worker.ErrKVValueTooLarge, err)
+	}
+	return err
 }
 
 // openTLS loads the TLS policy and, with TLS on, listens on --https and
@@ -377,6 +403,7 @@ func (s *server) openAPI(_ context.Context, _ io.Writer) error {
 		CertOrders:     certOrders,
 		GitURL:         s.siteGitURL,
 		GC:             gc,
+		SecretKeys:     s.secretKeys,
 	}, s.store, s.blobs)
 	return nil
 }

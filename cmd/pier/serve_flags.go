@@ -72,6 +72,9 @@ type serveConfig struct {
 	// edge's listeners ("" keeps them on --admin only).
 	ConsoleHost string
 	TLS         *tlsFlags
+	// SecretsKeyFile is the key file sealing sites' secrets ("": the
+	// data directory's secrets.key, generated on first start).
+	SecretsKeyFile string
 }
 
 // stringList is a repeatable flag.
@@ -183,6 +186,7 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.Bool(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the admin listener")
 	f.Bool(&c.Git, "git", true, "publish with git push: serve sites' repositories at /git/<site>.git on the admin listener and the console host (needs the git program)")
 	f.Duration(&c.GitTimeout, "git-timeout", 15*time.Minute, "longest a git push or fetch may take")
+	f.String(&c.SecretsKeyFile, "secrets-key-file", "", "file of the keys sealing sites' secrets, one per line (64 hex digits or base64 of 32 bytes), the first one sealing (default <data>/secrets.key, generated on first start; nodes sharing a database need the same file)")
 	f.String(&c.ConsoleHost, "console-host", "", "public hostname of the console and the API (e.g. console.example.net), served by the edge's listeners with its own certificate; must be outside --domain")
 }
 

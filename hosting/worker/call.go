@@ -25,6 +25,7 @@ type call struct {
 	ctx  context.Context // the request's context, for Host calls
 
 	host Host
+	hold *cpuHold      // the request's hold on its tenant's CPU rate; nil: none
 	orig *http.Request // the request as received
 	req  *http.Request // the request as the guest sees and changes it; == orig until changed
 
@@ -70,6 +71,7 @@ type handle struct {
 func (c *call) reset(r *http.Request, host Host) {
 	c.ctx = r.Context()
 	c.host = host
+	c.hold = nil
 	c.orig, c.req = r, r
 	c.reqBody = r.Body
 	c.reqRead, c.reqEOF = 0, r.Body == nil || r.Body == http.NoBody

@@ -22,7 +22,7 @@ import (
 // response on stdout and stderr to the log stream (RFC 3875).
 //
 // Serve has read the body ahead (a *bufferedBody) if there is one.
-func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Result {
+func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host, hold *cpuHold) Result {
 	var stdin io.Reader = bytes.NewReader(nil)
 	bodyLen := 0
 	if b, ok := r.Body.(*bufferedBody); ok {
@@ -49,6 +49,7 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	in.memory = mem
 	c := &in.call
 	c.reset(r, host)
+	c.hold = hold
 	c.reqBody, c.reqEOF = nil, true
 	stderr.c = c
 	fired, used, busy := in.run(r.Context(), w.lim.CPU, true, func() {
@@ -89,8 +90,9 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host) Re
 	return res
 }
 
-// cgiEnv returns the environment: the deployment's vars, then the RFC 3875
-// meta-variables (which win over vars of the same name).
+// cgiEnv returns the environment: the deployment's vars, the site's
+// secrets (which win over vars of the same name), then the RFC 3875
+// meta-variables (which win over both).
 func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 	meta := map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1",
@@ -131,8 +133,17 @@ func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 		}
 		meta["HTTP_"+strings.ReplaceAll(strings.ToUpper(k), "-", "_")] = strings.Join(v, ", ")
 	}
-	env := make([][2]string, 0, len(w.vars)+len(meta))
+	env := make([][2]string, 0, len(w.vars)+len(w.secrets)+len(meta))
 	for k, v := range w.vars {
+		if _, taken := meta[k]; taken || !validEnv(k, v) {
+			continue
+		}
+		if _, secret := w.secrets[k]; secret {
+			continue
+		}
+		env = append(env, [2]string{k, v})
+	}
+	for k, v := range w.secrets {
 		if _, taken := meta[k]; taken || !validEnv(k, v) {
 			continue
 		}

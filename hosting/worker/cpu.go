@@ -191,6 +191,13 @@ func (m *meter) pause() {
 	runtime.UnlockOSThread()
 }
 
+// charged is the CPU time charged so far (all of it while paused).
+func (m *meter) charged() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.used
+}
+
 // stop ends the budget: it pauses and reports whether the guest was (or
 // may have been) stopped by the meter, and the CPU time charged.
 func (m *meter) stop() (fired bool, used time.Duration) {

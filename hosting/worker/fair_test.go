@@ -440,3 +440,46 @@ func TestCPURate(t *testing.T) {
 		}
 	}
 }
+
+// TestCPURateNotHeldWhileWaiting: a request waiting on the host (here a
+// fetch) holds only the CPU it used of its tenant's rate, not its whole
+// budget, so many requests waiting on I/O at once are not refused. With a
+// rate of 20 ms per second and 10 ms budgets, the bucket holds two
+// budgets: the third concurrent request was refused when the waiting ones
+// kept theirs.
+func TestCPURateNotHeldWhileWaiting(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 8})
+	lim := Limits{CPU: 10 * time.Millisecond, CPURate: 20 * time.Millisecond}
+	w, err := rt.NewOwnedWorker(context.Background(), Owner{Tenant: "io", Site: "io"}, guest(t, "fetch"), nil, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	release := make(chan struct{})
+	waiting := make(chan struct{}, 8)
+	host := &fakeHost{fetch: func(ctx context.Context, req *http.Request) (*http.Response, error) {
+		waiting <- struct{}{}
+		<-release
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok"))}, nil
+	}}
+	const n = 6
+	results := make(chan Result, n)
+	for i := range n {
+		go func() {
+			rec := httptest.NewRecorder()
+			results <- w.Serve(rec, httptest.NewRequest("GET", "/", nil), host, nil)
+		}()
+		select { // the next request starts once this one waits on its fetch
+		case <-waiting:
+		case res := <-results:
+			close(release)
+			t.Fatalf("request %d of %d did not reach its fetch: outcome %q (%v)", i+1, n, res.Outcome, res.Err)
+		}
+	}
+	close(release)
+	for range n {
+		if res := <-results; res.Outcome != OutcomeOK {
+			t.Errorf("outcome %q (%v), want ok", res.Outcome, res.Err)
+		}
+	}
+}

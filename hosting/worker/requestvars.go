@@ -23,13 +23,13 @@ func (c *call) requestVars() map[string]string {
 	return nil
 }
 
-// getVar looks name up in the request's variables, then the Worker's.
+// getVar looks name up in the request's variables, then the Worker's
+// secrets and variables (lookupVar).
 func (c *call) getVar(name string) (string, bool) {
 	if v, ok := c.requestVars()[name]; ok {
 		return v, true
 	}
-	v, ok := c.w.vars[name]
-	return v, ok
+	return c.w.lookupVar(name)
 }
 
 // configJSON is get_config's answer: the Worker's variables as a JSON

@@ -119,33 +119,61 @@ func (s *scheduler) register(o Owner, cpuRate time.Duration) runShare {
 }
 
 // admitCPU reserves budget of the tenant's CPU rate for a request about
-// to start, or returns how long until the tenant may start one.
-func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (retry time.Duration) {
+// to start and returns its hold, or returns how long until the tenant may
+// start one. The hold is nil when the tenant has no rate.
+func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h *cpuHold, retry time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sh := rs.tenant
 	if sh.cpuRate <= 0 {
-		return 0
+		return nil, 0
 	}
 	now := time.Now().UnixNano()
 	if ahead := time.Duration(sh.cpuTAT - now); ahead > cpuBurst {
-		return ahead - cpuBurst
+		return nil, ahead - cpuBurst
 	}
 	sh.cpuTAT = max(sh.cpuTAT, now) + debt(budget, sh.cpuRate)
-	return 0
+	return &cpuHold{s: s, sh: sh, budget: budget, held: budget}, 0
 }
 
-// settleCPU gives a request's unused reservation back (or charges what it
-// used past it).
-func (s *scheduler) settleCPU(rs runShare, budget, used time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh := rs.tenant
-	if sh.cpuRate <= 0 {
+// cpuHold is a request's hold on its tenant's CPU rate: its whole budget
+// while its guest may compute, only the CPU it used while it waits on the
+// host (fetch, KV, an asset) and once it ended. So requests waiting on
+// I/O hold none of the rate, however many there are, and only the guests
+// that compute (at most Config.MaxRunning) hold a budget they may not use.
+// Its methods are nil-safe (no rate: nothing to hold) and called from the
+// request's goroutine.
+type cpuHold struct {
+	s      *scheduler
+	sh     *share
+	budget time.Duration
+	held   time.Duration
+}
+
+// set moves the hold to d, charging or giving back the difference
+// (never refused: the request is under way).
+func (h *cpuHold) set(d time.Duration) {
+	if h == nil || d == h.held {
 		return
 	}
-	sh.cpuTAT += debt(used, sh.cpuRate) - debt(budget, sh.cpuRate)
+	h.s.mu.Lock()
+	h.sh.cpuTAT += debt(d, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
+	h.s.mu.Unlock()
+	h.held = d
 }
+
+// wait holds only used (the CPU so far) while the guest waits on the host.
+func (h *cpuHold) wait(used time.Duration) { h.set(used) }
+
+// resume holds the whole budget again when the guest computes again.
+func (h *cpuHold) resume() {
+	if h != nil {
+		h.set(h.budget)
+	}
+}
+
+// settle holds what the request used, once it ended.
+func (h *cpuHold) settle(used time.Duration) { h.set(used) }
 
 // debt is the wall-clock time that cpu of guest execution takes out of
 // a rate of cpuRate per second, in ns.

@@ -37,6 +37,10 @@ type Worker struct {
 	modCfg wazero.ModuleConfig
 	alloc  memAllocator // instances' linear memory, capped at lim.MemoryBytes
 
+	// secrets are the site's (WithSecrets): get_var and the WAGI
+	// environment see them over vars; get_config never does.
+	secrets map[string]string
+
 	free  chan *instance // idle instances
 	slots chan struct{}  // one token per live pooled instance
 	extra chan struct{}  // one token per live temporary instance
@@ -80,9 +84,12 @@ type instance struct {
 // wait.
 func (in *instance) waitHost() func() {
 	in.pauseRun()
+	hold := in.call.hold
+	hold.wait(in.meter.charged())
 	in.hostWaits.Add(1)
 	return func() {
 		in.hostWaits.Add(-1)
+		hold.resume()
 		in.resumeRun()
 	}
 }
@@ -148,15 +155,16 @@ func (in *instance) endRun() (fired bool, used time.Duration) {
 // reactor, starts one instance so that a guest failing in _initialize fails
 // here. vars are the deployment's variables (get_config, pier.get_var, WAGI
 // environment). A bad module, or one whose memory starts larger than
-// lim.MemoryBytes, yields a *ModuleError.
-func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
-	return r.NewOwnedWorker(ctx, Owner{}, wasm, vars, lim)
+// lim.MemoryBytes, yields a *ModuleError. opts add what a deployment does
+// not carry (WithSecrets).
+func (r *Runtime) NewWorker(ctx context.Context, wasm []byte, vars map[string]string, lim Limits, opts ...Option) (*Worker, error) {
+	return r.NewOwnedWorker(ctx, Owner{}, wasm, vars, lim, opts...)
 }
 
 // NewOwnedWorker is NewWorker for a Worker whose guest executions and
 // buffered request bodies are charged to owner in the node's fair sharing
 // (Config.MaxRunning, Config.MaxBufferedBodies).
-func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, vars map[string]string, lim Limits) (*Worker, error) {
+func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, vars map[string]string, lim Limits, opts ...Option) (*Worker, error) {
 	lim = lim.withDefaults()
 	sm, err := r.prepareFor(ctx, wasm, lim)
 	if err != nil {
@@ -190,6 +198,9 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 		slots: make(chan struct{}, r.cfg.PoolSize),
 		extra: make(chan struct{}, r.cfg.PoolSize),
 		done:  make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(w)
 	}
 	w.shares = r.sched.register(w.owner, lim.CPURate)
 	if kind == kindReactor {
@@ -466,28 +477,30 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 		r2.Body = body
 		r = r2
 	}
-	if retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU); retry > 0 {
+	hold, retry := w.rt.sched.admitCPU(w.shares, w.lim.CPU)
+	if retry > 0 {
 		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
 	var res Result
 	if w.kind == kindCommand {
-		res = w.serveCGI(rw, r, host)
+		res = w.serveCGI(rw, r, host, hold)
 	} else {
-		res = w.serveReactor(rw, r, host, next)
+		res = w.serveReactor(rw, r, host, next, hold)
 	}
-	w.rt.sched.settleCPU(w.shares, w.lim.CPU, res.CPU)
+	hold.settle(res.CPU)
 	return res
 }
 
 // serveReactor runs the request through a pooled instance, once its body
 // is read and the tenant's CPU rate let it in.
-func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
+func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler, hold *cpuHold) Result {
 	in, err := w.acquire(r.Context())
 	if err != nil {
 		return w.fail(w.unavailable(r, err))
 	}
 	c := &in.call
 	c.reset(r, host)
+	c.hold = hold
 	in.memory.begin()
 	if err := in.sched.enter(r.Context(), in.shares); err != nil {
 		w.release(in, true)

@@ -333,6 +333,20 @@ ALTER TABLE usage_hours ADD COLUMN kv_reads bigint NOT NULL DEFAULT 0;
 ALTER TABLE usage_hours ADD COLUMN kv_writes bigint NOT NULL DEFAULT 0;
 ALTER TABLE usage_hours ADD COLUMN kv_bytes bigint NOT NULL DEFAULT 0;
 `},
+	{14, `
+-- Sites' secrets (tenants.SecretStore): only the value sealed under the
+-- operator's key (internal/secretbox) and that key's id.
+CREATE TABLE site_secrets (
+	site_id    text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	name       text NOT NULL,
+	ciphertext bytea NOT NULL,
+	key_id     text NOT NULL,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (site_id, name)
+);
+CREATE INDEX site_secrets_key ON site_secrets(key_id);
+`},
 }
 
 // migrate brings the schema up to date. Each step runs in its own

@@ -322,6 +322,20 @@ ALTER TABLE usage_hours ADD COLUMN kv_reads INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage_hours ADD COLUMN kv_writes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage_hours ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
 `},
+	{14, `
+-- Sites' secrets (tenants.SecretStore): only the value sealed under the
+-- operator's key (internal/secretbox) and that key's id.
+CREATE TABLE site_secrets (
+	site_id    TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	ciphertext BLOB NOT NULL,
+	key_id     TEXT NOT NULL,
+	created_at INTEGER NOT NULL, -- Unix milliseconds
+	updated_at INTEGER NOT NULL, -- Unix milliseconds
+	PRIMARY KEY (site_id, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX site_secrets_key ON site_secrets(key_id);
+`},
 }
 
 // migrate brings the schema up to date. It is safe to run from several

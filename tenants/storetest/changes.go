@@ -75,6 +75,7 @@ func RunChanges(t *testing.T, open OpenNodes) {
 	c.step(t, "failed activations")
 
 	gitChangeSteps(t, c)
+	secretChangeSteps(t, c)
 
 	h.token(t, "k1", "t1", "secret")
 	mustNil(t, "DeleteToken", a.DeleteToken(ctx, "k1"))

@@ -96,6 +96,9 @@ func Run(t *testing.T, open Open) {
 		{"PublishGeneration", testPublishGeneration},
 		{"CollectBlobs", testCollectBlobs},
 		{"DeleteQueuesGarbage", testDeleteQueuesGarbage},
+		{"Secrets", testSecrets},
+		{"SecretsLimit", testSecretsLimit},
+		{"SecretsRekey", testSecretsRekey},
 	}
 	tests = append(tests, kvTests...)
 	for _, tc := range tests {

@@ -238,12 +238,6 @@ func (ns Namespace) Update(key string, fn func(old []byte, exists bool) ([]byte,
 	}
 }
 
-// Secret returns the site's secret name (pier secrets put NAME --site S)
-// and whether it is set. Secrets and variables share one lookup (the
-// host's get_var): where a secret and a variable have the same name, the
-// secret wins. Outside the Pier host no secret is set.
-func Secret(name string) (string, bool) { return Var(name) }
-
 // memoryKV is every binding outside the Pier host.
 var memoryKV kvABI = &memKV{m: map[string]map[string]memEntry{}}
 

@@ -13,7 +13,8 @@ import (
 func hostABI() abi { return theHost }
 
 // Var returns the deployment variable name (the [vars] table of pier.toml)
-// and whether it is set. Outside the Pier host no variable is set.
+// and whether it is set; a site's secret of that name (see Secret) wins
+// over the variable. Outside the Pier host no variable is set.
 func Var(name string) (string, bool) {
 	h := hostABI()
 	if h == nil {
