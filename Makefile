@@ -24,11 +24,16 @@ APT     := DEBIAN_FRONTEND=noninteractive apt-get
 # stops short of (it ends at a directory with a go.mod): the Go guest SDK and
 # the Go example workers, which use the SDK through a replace directive.
 NESTED_MODULES := sdk/go/pier examples/worker-go examples/worker-kv
+# The Rust crates (the Rust guest SDK and its example), tested natively with
+# Debian's toolchain, called by its full path (a rustup toolchain may come
+# first on PATH); examples/Makefile's deps-rust installs it.
+RUST_CRATES := sdk/rust examples/worker-rust
+RUST_ENV    := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: examples all build run test test-unit test-modules lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-kv bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit test-modules test-rust lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-kv bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
 
 all: build
 
@@ -94,9 +99,14 @@ test: lint tools build examples test-modules test-web
 test-unit: test-modules
 	$(GO) test -short -count=1 ./...
 
-## test-modules: the nested modules' tests (NESTED_MODULES), each in its own directory
-test-modules:
+## test-modules: the nested modules' tests (NESTED_MODULES), each in its own directory, and the Rust crates' (test-rust)
+test-modules: test-rust
 	@set -e; for m in $(NESTED_MODULES); do echo "cd $$m && $(GO) test -race -count=1 ./..."; (cd $$m && $(GO) test -race -count=1 ./...); done
+
+## test-rust: the Rust crates' unit tests (RUST_CRATES), natively, offline
+test-rust:
+	@$(MAKE) -s -C examples deps-rust
+	@set -e; for c in $(RUST_CRATES); do echo "cd $$c && cargo test --offline"; (cd $$c && $(RUST_ENV) /usr/bin/cargo test --offline --quiet); done
 
 tools: $(MINIO) $(PEBBLE) $(CHALLTESTSRV) postgres git
 
@@ -117,7 +127,7 @@ $(CHALLTESTSRV):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS= $(GO) install github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$(PEBBLE_VERSION)
 
-## examples: build the example workers (Go SDK, C, WAT, WAGI, the outbound worker) into examples/*/build
+## examples: build the example workers (Go SDK, C, WAT, WAGI, Rust, the outbound worker) into examples/*/build
 examples:
 	$(MAKE) -C examples
 

@@ -172,12 +172,13 @@ type exchange struct {
 
 func TestExamples(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds five wasm modules; skipped with -short")
+		t.Skip("builds six wasm modules; skipped with -short")
 	}
 	examples := []struct {
 		name      string
 		tools     []string
 		vars      map[string]string
+		kv        map[string]string // the STORE binding's keys before the exchanges
 		exchanges []exchange
 		wantLog   string
 		wantFetch string
@@ -225,6 +226,32 @@ func TestExamples(t *testing.T) {
 				{name: "POST falls through", method: "POST", target: "/c/hello", status: 200, want: "static /c/hello"},
 			},
 			wantLog: "worker-c: hello x",
+		},
+		{
+			name:  "worker-rust",
+			tools: []string{"/usr/bin/cargo"},
+			vars:  map[string]string{"GREETING_NAME": "from-var"},
+			kv:    map[string]string{"greeting": "hello from KV", "a/b": "slash"},
+			exchanges: []exchange{
+				{name: "hello", method: "GET", target: "/rust/hello", status: 200, want: "hello from Rust\n", wantType: "text/plain; charset=utf-8"},
+				{name: "kv", method: "GET", target: "/rust/kv?key=greeting", status: 200, want: "hello from KV", wantType: "application/octet-stream"},
+				{name: "kv escaped key", method: "GET", target: "/rust/kv?key=a%2Fb", status: 200, want: "slash"},
+				{name: "kv absent", method: "GET", target: "/rust/kv?key=nope", status: 404, want: `"not_found"`, wantType: "application/json"},
+				{name: "kv without a key", method: "GET", target: "/rust/kv", status: 400, want: `"missing_key"`},
+				{name: "hello with query", method: "GET", target: "/rust/hello?name=x", status: 200, want: "hello from Rust\n"},
+				{name: "var", method: "GET", target: "/rust/var?name=GREETING_NAME", status: 200, want: "from-var"},
+				{name: "var unset", method: "GET", target: "/rust/var?name=NOPE", status: 404, want: `"not_found"`},
+				{name: "fetch", method: "GET", target: "/rust/fetch?url=https://api.example.com/x", status: 200, want: `{"status":200,"bytes":16}`, wantType: "application/json"},
+				{name: "fetch denied", method: "GET", target: "/rust/fetch?url=http://169.254.169.254/latest", status: 403, want: `"egress_denied"`},
+				{name: "fetch invalid", method: "GET", target: "/rust/fetch?url=nope", status: 400, want: `"invalid_request"`},
+				{name: "asset", method: "GET", target: "/rust/asset?path=/index.html", status: 200, want: `"bytes":34`},
+				{name: "asset missing", method: "GET", target: "/rust/asset?path=/nope", status: 404, want: `"not_found"`},
+				{name: "unknown path falls through", method: "GET", target: "/rust/nope", status: 200, want: "static /rust/nope"},
+				{name: "POST falls through", method: "POST", target: "/rust/hello", status: 200, want: "static /rust/hello"},
+				{name: "outside /rust falls through", method: "GET", target: "/about", status: 200, want: "static /about"},
+			},
+			wantLog:   "worker-rust: fetch https://api.example.com/x",
+			wantFetch: "GET https://api.example.com/x",
 		},
 		{
 			name:  "worker-wat",
@@ -284,7 +311,10 @@ func TestExamples(t *testing.T) {
 				t.Fatalf("NewWorker: %v", err)
 			}
 			defer w.Close(ctx)
-			host := &testHost{}
+			host := &testHost{kv: map[string][]byte{}}
+			for k, v := range ex.kv {
+				host.kv[k] = []byte(v)
+			}
 			for _, x := range ex.exchanges {
 				t.Run(x.name, func(t *testing.T) {
 					req := httptest.NewRequest(x.method, "http://site.example"+x.target, strings.NewReader(x.body))
@@ -352,7 +382,8 @@ func missing(t *testing.T, why string) {
 
 // BenchmarkWorkerHello measures one pooled request through an example
 // worker with the real runtime: the Go SDK example (GET /api/hello) against
-// the hand-written WAT one, which costs next to nothing in the guest.
+// the hand-written WAT one, which costs next to nothing in the guest, and
+// the Rust SDK's hello-world.
 func BenchmarkWorkerHello(b *testing.B) {
 	if _, err := exec.LookPath("make"); err != nil {
 		b.Skip("make not installed")
@@ -370,9 +401,10 @@ func BenchmarkWorkerHello(b *testing.B) {
 	for _, bc := range []struct{ name, target string }{
 		{"worker-go", "/api/hello?name=bench"},
 		{"worker-wat", "/wat"},
+		{"worker-rust", "/rust/hello"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if _, err := exec.LookPath(map[string]string{"worker-go": "go", "worker-wat": "wat2wasm"}[bc.name]); err != nil {
+			if _, err := exec.LookPath(map[string]string{"worker-go": "go", "worker-wat": "wat2wasm", "worker-rust": "/usr/bin/cargo"}[bc.name]); err != nil {
 				b.Skip(err)
 			}
 			if out, err := exec.Command("make", "-s", bc.name).CombinedOutput(); err != nil {

@@ -57,6 +57,7 @@ func benchWorker(ctx context.Context) error {
 	// The other example workers, when built (make examples): the same
 	// hello-world answer from a guest without a Go runtime.
 	others := []otherWorker{
+		{site: "worker-rust", lang: "Rust", path: "/rust/hello", kvNamespace: "rust-demo"},
 		{site: "worker-wat", lang: "WAT", path: "/wat"},
 		{site: "worker-c", lang: "C", path: "/c/hello?name=bench"},
 	}
@@ -95,6 +96,12 @@ func benchWorker(ctx context.Context) error {
 		if _, err := p.cli(ctx, "sites", "create", o.site, "--tenant", "bench"); err != nil {
 			p.Stop()
 			return err
+		}
+		if o.kvNamespace != "" { // bound by the example's pier.toml
+			if _, err := p.cli(ctx, "kv", "create", o.kvNamespace, "--tenant", "bench"); err != nil {
+				p.Stop()
+				return err
+			}
 		}
 		if _, err := p.cli(ctx, "deploy", filepath.Join(root, "examples", o.site), "--site", o.site); err != nil {
 			p.Stop()
@@ -213,6 +220,7 @@ const (
 // otherWorker is a non-Go example worker measured beside the Go one.
 type otherWorker struct {
 	site, lang, path string
+	kvNamespace      string // created in the tenant before the deploy
 	built            bool
 }
 

@@ -30,7 +30,7 @@ func exampleWorker(t *testing.T, name string) string {
 	return dir
 }
 
-// TestExampleWorkers deploys the four example workers through the CLI and
+// TestExampleWorkers deploys the five example workers through the CLI and
 // asks each a question over the edge.
 func TestExampleWorkers(t *testing.T) {
 	if testing.Short() {
@@ -38,6 +38,9 @@ func TestExampleWorkers(t *testing.T) {
 	}
 	s := startPier(t, "", nil)
 	s.pier("tenants", "create", "acme")
+	// worker-rust's pier.toml binds the tenant's KV namespace rust-demo.
+	s.pier("kv", "create", "rust-demo", "--tenant", "acme")
+	s.pier("kv", "put", "rust-demo", "greeting", "hello from KV", "--tenant", "acme")
 	cases := []struct {
 		example, path, want string
 	}{
@@ -45,6 +48,7 @@ func TestExampleWorkers(t *testing.T) {
 		{"worker-c", "/c/hello?name=pier", "hello, pier"},
 		{"worker-wat", "/wat", ""},
 		{"worker-wagi", "/wagi/hello", "hello"},
+		{"worker-rust", "/rust/hello", "hello from Rust\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.example, func(t *testing.T) {
@@ -61,6 +65,39 @@ func TestExampleWorkers(t *testing.T) {
 			}
 		})
 	}
+	t.Run("worker-rust answers", func(t *testing.T) {
+		exampleWorker(t, "worker-rust")
+		host := "worker-rust.localhost"
+		cases := []struct {
+			name, path  string
+			status      int
+			body, ctype string // body: a substring; ctype: the exact Content-Type, when set
+			notInBody   string
+		}{
+			{name: "hello", path: "/rust/hello", status: 200, body: "hello from Rust\n", ctype: "text/plain; charset=utf-8"},
+			{name: "kv", path: "/rust/kv?key=greeting", status: 200, body: "hello from KV", ctype: "application/octet-stream"},
+			{name: "kv absent", path: "/rust/kv?key=nope", status: 404, body: `"error":"not_found"`, ctype: "application/json"},
+			{name: "var unset", path: "/rust/var?name=NOPE", status: 404, body: `"error":"not_found"`, ctype: "application/json"},
+			{name: "egress refused", path: "/rust/fetch?url=http://127.0.0.1:1/", status: 403, body: `"error":"egress_denied"`},
+			{name: "asset", path: "/rust/asset?path=/", status: 200, body: `"status":200`},
+			{name: "unknown path falls through to the assets", path: "/rust/nope", status: 404, notInBody: "hello from Rust"},
+			{name: "index", path: "/", status: 200, body: "A Pier worker in Rust"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.get(host, tc.path)
+				if r.Status != tc.status || !strings.Contains(r.Body, tc.body) {
+					t.Errorf("GET %s = %d %q, want %d containing %q", tc.path, r.Status, r.Body, tc.status, tc.body)
+				}
+				if tc.notInBody != "" && strings.Contains(r.Body, tc.notInBody) {
+					t.Errorf("GET %s = %q, want no %q", tc.path, r.Body, tc.notInBody)
+				}
+				if ct := r.Header.Get("Content-Type"); tc.ctype != "" && ct != tc.ctype {
+					t.Errorf("GET %s: Content-Type %q, want %q", tc.path, ct, tc.ctype)
+				}
+			})
+		}
+	})
 	t.Run("egress", func(t *testing.T) {
 		exampleWorker(t, "worker-go")
 		for _, target := range []string{"http://127.0.0.1:1/", "http://169.254.169.254/latest/meta-data/", "http://localhost:1/", s.API + "/healthz"} {
