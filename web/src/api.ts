@@ -53,6 +53,10 @@ export interface Limits {
   cpuMsPerSecond?: number;
   subRequests?: number;
   memoryMB?: number;
+  /** KV operations (get, put, delete, list) per worker request. */
+  kvOps?: number;
+  /** The largest KV value, KB. */
+  kvValueKB?: number;
   /** Bound of a site's git repository, MB. */
   gitRepoMB?: number;
   /** Bound of one git push, MB. */
@@ -60,13 +64,15 @@ export interface Limits {
   /** A site's visitor request bucket: refill per second and size. */
   requestsPerSecond?: number;
   requestBurst?: number;
-  /** Quotas (docs/api.md#quotas): the tenant's sites, custom domains, open upload sessions and their entries, stored MB, one worker's MB. */
+  /** Quotas (docs/api.md#quotas): the tenant's sites, custom domains, open upload sessions and their entries, stored MB, one worker's MB, KV namespaces. */
   sites?: number;
   domains?: number;
   uploadSessions?: number;
   uploadEntries?: number;
   storageMB?: number;
   workerMB?: number;
+  /** KV namespaces the tenant may hold. */
+  kvNamespaces?: number;
   /** Deployments a site holds; retention keeps the newest keepDeployments and those younger than keepDays. */
   deployments?: number;
   keepDeployments?: number;
