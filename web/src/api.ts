@@ -231,6 +231,35 @@ export class Api {
     return data as T;
   }
 
+  /**
+   * Sends one request whose body or answer is not JSON (a KV value): body
+   * as it is, as application/octet-stream (a string as UTF-8), the answer
+   * returned as the Response once it is a success; a failure throws the
+   * same ApiError as request.
+   */
+  async requestRaw(method: string, path: string, body?: string | Blob): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/octet-stream, application/json' };
+    if (method !== 'GET' && method !== 'HEAD') headers[CSRF_HEADER] = '1';
+    if (body !== undefined) headers['Content-Type'] = 'application/octet-stream';
+    let res: Response;
+    try {
+      res = await this.fetch(this.base + path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+    } catch (err) {
+      throw new ApiError(0, 'network', 'The server could not be reached. Check your connection and try again.', {
+        cause: err instanceof Error ? err.message : String(err),
+      });
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+    throw errorFrom(res.status, res.statusText, data);
+  }
+
   /** Signs in with an admin or tenant token; the server sets the session cookie. */
   signIn(token: string): Promise<Session> {
     return this.request<Session>('POST', '/session', { token });
