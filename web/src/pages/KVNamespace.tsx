@@ -330,7 +330,7 @@ function KeysTable(props: {
             <td class="kv-actions" data-label="">
               <button
                 type="button"
-                class="button button-quiet button-danger-quiet"
+                class="button button-quiet button-small button-danger-quiet"
                 aria-label={`Delete key ${k.name}`}
                 onClick={() => props.onDelete(k.name)}
               >
