@@ -18,6 +18,8 @@ type Field = 'name' | 'value';
 export function SiteSecrets(props: { site: string; onUnauthorized: () => void; onNotice: (m: string) => void }) {
   const [items, setItems] = useState<Secret[] | undefined>();
   const [loadError, setLoadError] = useState('');
+  // A deploy token may be refused secrets (the tenant's to manage).
+  const [forbidden, setForbidden] = useState(false);
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
@@ -33,6 +35,7 @@ export function SiteSecrets(props: { site: string; onUnauthorized: () => void; o
       setItems(await listSecrets(props.site));
     } catch (err) {
       // A missing site is the page's to say (it asks for the site itself).
+      if (err instanceof ApiError && err.code === 'site_token_forbidden') return setForbidden(true);
       const m = failed(err, props.onUnauthorized);
       if (m) setLoadError(m);
     }
@@ -40,6 +43,7 @@ export function SiteSecrets(props: { site: string; onUnauthorized: () => void; o
 
   useEffect(() => {
     setItems(undefined);
+    setForbidden(false);
     setName('');
     setValue('');
     setErrors({});
@@ -120,62 +124,66 @@ export function SiteSecrets(props: { site: string; onUnauthorized: () => void; o
         <p class="muted">A change applies from the site’s next request, without a deploy.</p>
       </div>
 
-      <form class="panel secret-form" onSubmit={save} noValidate aria-label="Add or replace a secret">
-        <div class="form-grid secret-grid">
-          <div class="field">
-            <label for="site-secret-name">Secret name</label>
-            <input
-              id="site-secret-name"
-              ref={refs.name}
-              type="text"
-              class="mono"
-              placeholder="e.g. API_KEY"
-              maxLength={MAX_SECRET_NAME + 1}
-              value={name}
-              autocomplete="off"
-              autocapitalize="off"
-              spellcheck={false}
-              aria-invalid={errors.name ? true : undefined}
-              aria-describedby={errors.name ? 'site-secret-name-error' : undefined}
-              onInput={(e) => {
-                setName((e.target as HTMLInputElement).value);
-                if (errors.name) setErrors((x) => ({ ...x, name: undefined }));
-              }}
-            />
-            {fieldError('name')}
+      {forbidden ? (
+        <p class="settings-text muted">Managing secrets needs a tenant token: you are signed in with a deploy token.</p>
+      ) : (
+        <form class="panel secret-form" onSubmit={save} noValidate aria-label="Add or replace a secret">
+          <div class="form-grid secret-grid">
+            <div class="field">
+              <label for="site-secret-name">Secret name</label>
+              <input
+                id="site-secret-name"
+                ref={refs.name}
+                type="text"
+                class="mono"
+                placeholder="e.g. API_KEY"
+                maxLength={MAX_SECRET_NAME + 1}
+                value={name}
+                autocomplete="off"
+                autocapitalize="off"
+                spellcheck={false}
+                aria-invalid={errors.name ? true : undefined}
+                aria-describedby={errors.name ? 'site-secret-name-error' : undefined}
+                onInput={(e) => {
+                  setName((e.target as HTMLInputElement).value);
+                  if (errors.name) setErrors((x) => ({ ...x, name: undefined }));
+                }}
+              />
+              {fieldError('name')}
+            </div>
+            <div class="field">
+              <label for="site-secret-value">Secret value</label>
+              <input
+                id="site-secret-value"
+                ref={refs.value}
+                type="password"
+                class="mono"
+                value={value}
+                autocomplete="off"
+                spellcheck={false}
+                aria-invalid={errors.value ? true : undefined}
+                aria-describedby={errors.value ? 'site-secret-value-error site-secret-value-hint' : 'site-secret-value-hint'}
+                onInput={(e) => {
+                  setValue((e.target as HTMLInputElement).value);
+                  if (errors.value) setErrors((x) => ({ ...x, value: undefined }));
+                }}
+              />
+              <p id="site-secret-value-hint" class="hint">
+                Up to 5 KiB. Saving a name that exists replaces its value.
+              </p>
+              {fieldError('value')}
+            </div>
+            <div class="form-actions field-wide">
+              <button type="submit" class="button button-primary" disabled={saving || items === undefined}>
+                {saving ? 'Saving…' : 'Save secret'}
+              </button>
+            </div>
           </div>
-          <div class="field">
-            <label for="site-secret-value">Secret value</label>
-            <input
-              id="site-secret-value"
-              ref={refs.value}
-              type="password"
-              class="mono"
-              value={value}
-              autocomplete="off"
-              spellcheck={false}
-              aria-invalid={errors.value ? true : undefined}
-              aria-describedby={errors.value ? 'site-secret-value-error site-secret-value-hint' : 'site-secret-value-hint'}
-              onInput={(e) => {
-                setValue((e.target as HTMLInputElement).value);
-                if (errors.value) setErrors((x) => ({ ...x, value: undefined }));
-              }}
-            />
-            <p id="site-secret-value-hint" class="hint">
-              Up to 5 KiB. Saving a name that exists replaces its value.
-            </p>
-            {fieldError('value')}
-          </div>
-          <div class="form-actions field-wide">
-            <button type="submit" class="button button-primary" disabled={saving || items === undefined}>
-              {saving ? 'Saving…' : 'Save secret'}
-            </button>
-          </div>
-        </div>
-      </form>
+        </form>
+      )}
 
       <LoadError what="the secrets" error={loadError} onRetry={load} class="settings-alert" />
-      {items === undefined && !loadError && (
+      {items === undefined && !loadError && !forbidden && (
         <p class="settings-text muted" role="status">
           Loading secrets…
         </p>
