@@ -116,7 +116,7 @@ export function SiteSecrets(props: { site: string; onUnauthorized: () => void; o
   return (
     <section class="card settings-section" aria-labelledby="secrets-title">
       <div class="settings-head">
-        <h2 id="secrets-title">Secrets</h2>
+        <h2 id="secrets-title" tabIndex={-1}>Secrets</h2>
         <p class="muted">
           Values the worker of <strong>{props.site}</strong> reads like vars (<code>pier.Secret("NAME")</code> in Go), kept
           encrypted. Pier never shows a value again once it is saved.
@@ -254,6 +254,7 @@ export function SiteSecrets(props: { site: string; onUnauthorized: () => void; o
       )}
 
       <ConfirmDialog
+        fallbackFocus="secrets-title"
         open={!!target}
         title={target ? `Delete the secret ${target.name}?` : ''}
         confirmLabel="Delete secret"

@@ -142,7 +142,7 @@ function Namespaces(props: { tenant: string; tenantView: boolean; onUnauthorized
       </p>
       <section class="card settings-section" aria-labelledby="kv-title">
         <div class="settings-head">
-          <h2 id="kv-title">KV namespaces</h2>
+          <h2 id="kv-title" tabIndex={-1}>KV namespaces</h2>
           <p class="muted">
             Key-value stores of {props.tenantView ? 'your' : 'the tenant’s'} workers. A site’s worker reads and writes a namespace
             once the site’s <code>pier.toml</code> binds it, here as <code>STORE</code>:
@@ -245,6 +245,7 @@ function Namespaces(props: { tenant: string; tenantView: boolean; onUnauthorized
       </section>
 
       <TypedConfirmDialog
+        fallbackFocus="kv-title"
         open={!!target}
         title={target ? `Delete the namespace ${target.name}?` : ''}
         name={target?.name ?? ''}

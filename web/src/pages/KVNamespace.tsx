@@ -167,7 +167,7 @@ function Namespace(props: { tenant: string; namespace: string; tenantView: boole
         <div class="kv-layout">
           <section class="card settings-section kv-main" aria-labelledby="kv-keys-title">
             <div class="settings-head">
-              <h2 id="kv-keys-title">Keys</h2>
+              <h2 id="kv-keys-title" tabIndex={-1}>Keys</h2>
               <p class="muted">In key order. Values are read one at a time: choose a key to see its value.</p>
             </div>
             <form
@@ -256,6 +256,7 @@ function Namespace(props: { tenant: string; namespace: string; tenantView: boole
       )}
 
       <ConfirmDialog
+        fallbackFocus="kv-keys-title"
         open={target !== undefined}
         title={target !== undefined ? `Delete the key ${target}?` : ''}
         confirmLabel="Delete key"
