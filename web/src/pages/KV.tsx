@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type Session } from '../api';
 import { failed } from '../errors';
-import { createNamespace, deleteNamespace, listNamespaces, type KVNamespace } from '../api-kv';
-import { absoluteTime, bytes, count, kvPath, relativeTime } from '../format';
+import { createNamespace, deleteNamespace, getNamespace, listNamespaces, type KVNamespace } from '../api-kv';
+import { absoluteTime, bytes, count, kvPath, plural, relativeTime } from '../format';
 import { namespaceNameError } from '../kv';
 import { Link } from '../components/SiteFrame';
 import { TenantFrame } from '../components/TenantFrame';
@@ -232,6 +232,11 @@ function Namespaces(props: { tenant: string; tenantView: boolean; onUnauthorized
                       onClick={() => {
                         setDialogError('');
                         setTarget(ns);
+                        // The dialog says how many keys go with it, when the API counts them.
+                        getNamespace(props.tenant, ns.id).then(
+                          (n) => setTarget((t) => (t?.id === n.id ? { ...t, ...n } : t)),
+                          () => {},
+                        );
                       }}
                     >
                       Delete
@@ -259,7 +264,7 @@ function Namespaces(props: { tenant: string; tenantView: boolean; onUnauthorized
         {target && (
           <p>
             <strong>{target.name}</strong> and every key in it
-            {typeof target.keys === 'number' ? ` (${count(target.keys)})` : ''} will be deleted. Workers bound to it get
+            {typeof target.keys === 'number' ? ` (${plural(target.keys, 'key')})` : ''} will be deleted. Workers bound to it get
             “unbound” errors from their next request. This cannot be undone.
           </p>
         )}
