@@ -20,6 +20,8 @@ export interface QuotaUsage {
   uploadEntries: number;
   /** The raw size of its unique blobs, bytes (compare with storageMB × 1,048,576). */
   storageBytes: number;
+  /** KV namespaces, when the server counts them. */
+  kvNamespaces?: number;
 }
 
 /** An API token (the secret only in CreatedToken). */

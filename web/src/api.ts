@@ -53,6 +53,10 @@ export interface Limits {
   cpuMsPerSecond?: number;
   subRequests?: number;
   memoryMB?: number;
+  /** KV operations (get, put, delete, list) per worker request. */
+  kvOps?: number;
+  /** The largest KV value, KB. */
+  kvValueKB?: number;
   /** Bound of a site's git repository, MB. */
   gitRepoMB?: number;
   /** Bound of one git push, MB. */
@@ -60,13 +64,15 @@ export interface Limits {
   /** A site's visitor request bucket: refill per second and size. */
   requestsPerSecond?: number;
   requestBurst?: number;
-  /** Quotas (docs/api.md#quotas): the tenant's sites, custom domains, open upload sessions and their entries, stored MB, one worker's MB. */
+  /** Quotas (docs/api.md#quotas): the tenant's sites, custom domains, open upload sessions and their entries, stored MB, one worker's MB, KV namespaces. */
   sites?: number;
   domains?: number;
   uploadSessions?: number;
   uploadEntries?: number;
   storageMB?: number;
   workerMB?: number;
+  /** KV namespaces the tenant may hold. */
+  kvNamespaces?: number;
   /** Deployments a site holds; retention keeps the newest keepDeployments and those younger than keepDays. */
   deployments?: number;
   keepDeployments?: number;
@@ -223,6 +229,35 @@ export class Api {
       throw new ApiError(res.status, 'bad_response', `The server answered ${res.status} without the expected JSON.`);
     }
     return data as T;
+  }
+
+  /**
+   * Sends one request whose body or answer is not JSON (a KV value): body
+   * as it is, as application/octet-stream (a string as UTF-8), the answer
+   * returned as the Response once it is a success; a failure throws the
+   * same ApiError as request.
+   */
+  async requestRaw(method: string, path: string, body?: string | Blob): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/octet-stream, application/json' };
+    if (method !== 'GET' && method !== 'HEAD') headers[CSRF_HEADER] = '1';
+    if (body !== undefined) headers['Content-Type'] = 'application/octet-stream';
+    let res: Response;
+    try {
+      res = await this.fetch(this.base + path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+    } catch (err) {
+      throw new ApiError(0, 'network', 'The server could not be reached. Check your connection and try again.', {
+        cause: err instanceof Error ? err.message : String(err),
+      });
+    }
+    if (res.ok) return res;
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+    throw errorFrom(res.status, res.statusText, data);
   }
 
   /** Signs in with an admin or tenant token; the server sets the session cookie. */

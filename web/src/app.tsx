@@ -18,6 +18,8 @@ import { Logs } from './pages/Logs';
 import { DeploymentDetail } from './pages/DeploymentDetail';
 import { Attention } from './pages/Attention';
 import { AdminTokens } from './pages/AdminTokens';
+import { KVNamespaces } from './pages/KV';
+import { KVNamespacePage } from './pages/KVNamespace';
 import { route } from './format';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; session: Session };
@@ -90,6 +92,10 @@ export function App() {
     page = <Tenants session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'tenant' && r.tab === 'overview') {
     page = <TenantOverview key={r.tenant} session={session} tenant={r.tenant} onUnauthorized={expired} />;
+  } else if (r?.page === 'tenant' && r.tab === 'kv') {
+    page = <KVNamespaces key={r.tenant} tenant={r.tenant} session={session} onUnauthorized={expired} />;
+  } else if (r?.page === 'kv-namespace') {
+    page = <KVNamespacePage key={r.tenant + '/' + r.namespace} tenant={r.tenant} namespace={r.namespace} session={session} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'deploy') {
     page = <Deploy key={r.site} site={r.site} onUnauthorized={expired} />;
   } else if (r?.page === 'site' && r.tab === 'logs') {

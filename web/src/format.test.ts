@@ -13,6 +13,7 @@ import {
   sitePath,
   deploymentPath,
   tenantPath,
+  kvPath,
   sourceLabel,
 } from './format';
 
@@ -127,6 +128,13 @@ describe('route', () => {
     ['/tenants/acme', { page: 'tenant', tenant: 'acme', tab: 'overview' }],
     ['/tenants/acme/analytics', { page: 'tenant', tenant: 'acme', tab: 'analytics' }],
     ['/tenants/acme/sites', undefined],
+    ['/tenants/acme/kv', { page: 'tenant', tenant: 'acme', tab: 'kv' }],
+    ['/tenants/acme/kv/', { page: 'tenant', tenant: 'acme', tab: 'kv' }],
+    ['/tenants/acme/kv/blog-data', { page: 'kv-namespace', tenant: 'acme', namespace: 'blog-data' }],
+    ['/tenants/acme/kv/blog-data/', { page: 'kv-namespace', tenant: 'acme', namespace: 'blog-data' }],
+    ['/tenants/acme/kv/%E0%A4%A', undefined],
+    ['/tenants/acme/kv/a/b', undefined],
+    ['/tenants/acme/analytics/x', undefined],
     ['/attention', { page: 'attention' }],
     ['/tokens', { page: 'tokens' }],
     ['/tokens/', { page: 'tokens' }],
@@ -139,5 +147,9 @@ describe('route', () => {
     expect(route(sitePath('a b'))).toEqual({ page: 'site', site: 'a b', tab: 'overview' });
     expect(route(deploymentPath('a b', 'x/y'))).toEqual({ page: 'deployment', site: 'a b', id: 'x/y' });
     expect(route(tenantPath('a b', 'analytics'))).toEqual({ page: 'tenant', tenant: 'a b', tab: 'analytics' });
+    expect(kvPath('acme')).toBe('/tenants/acme/kv');
+    expect(kvPath('acme', 'blog-data')).toBe('/tenants/acme/kv/blog-data');
+    expect(route(kvPath('a b'))).toEqual({ page: 'tenant', tenant: 'a b', tab: 'kv' });
+    expect(route(kvPath('a b', 'x/y'))).toEqual({ page: 'kv-namespace', tenant: 'a b', namespace: 'x/y' });
   });
 });

@@ -123,8 +123,8 @@ export function certStatusLabel(status: string): string {
 export const siteTabs = ['overview', 'deployments', 'deploy', 'domains', 'logs', 'analytics', 'settings'] as const;
 export type SiteTab = (typeof siteTabs)[number];
 
-/** The tabs of a tenant's pages (operator only). */
-export const tenantTabs = ['overview', 'analytics'] as const;
+/** The tabs of a tenant's pages (operator only, but for KV, which a tenant has too). */
+export const tenantTabs = ['overview', 'kv', 'analytics'] as const;
 export type TenantTab = (typeof tenantTabs)[number];
 
 /** The view a console path names. */
@@ -134,6 +134,7 @@ export type Route =
   | { page: 'deployment'; site: string; id: string }
   | { page: 'tenants' }
   | { page: 'tenant'; tenant: string; tab: TenantTab }
+  | { page: 'kv-namespace'; tenant: string; namespace: string }
   | { page: 'attention' }
   | { page: 'tokens' };
 
@@ -164,6 +165,12 @@ export function route(path: string): Route | undefined {
     if (site === undefined || !siteTabs.includes(tab) || m[2] === 'overview') return undefined;
     return { page: 'site', site, tab };
   }
+  m = /^\/tenants\/([^/]+)\/kv\/([^/]+)\/?$/.exec(path);
+  if (m) {
+    const tenant = decode(m[1]);
+    const namespace = decode(m[2]);
+    return tenant !== undefined && namespace !== undefined ? { page: 'kv-namespace', tenant, namespace } : undefined;
+  }
   m = /^\/tenants\/([^/]+)(?:\/([a-z]+))?\/?$/.exec(path);
   if (m) {
     const tenant = decode(m[1]);
@@ -187,4 +194,9 @@ export function deploymentPath(site: string, id: string): string {
 /** The path of a tenant's page (operator only). */
 export function tenantPath(tenant: string, tab?: TenantTab): string {
   return '/tenants/' + encodeURIComponent(tenant) + (tab && tab !== 'overview' ? '/' + tab : '');
+}
+
+/** The path of a tenant's KV namespaces, or of one namespace's keys. */
+export function kvPath(tenant: string, namespace?: string): string {
+  return tenantPath(tenant, 'kv') + (namespace ? '/' + encodeURIComponent(namespace) : '');
 }

@@ -4,6 +4,7 @@ import type { Session } from './api';
 import { errorMessage } from './errors';
 import { navigate } from './router';
 import { takeFlash } from './flash';
+import { kvPath } from './format';
 
 /** The frame of every signed-in page: brand, navigation, who is signed in, Sign out. */
 export function Shell(props: { session: Session; path: string; onSignOut: () => Promise<void>; children: ComponentChildren }) {
@@ -44,6 +45,7 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
         </a>
         <nav aria-label="Main">
           {link('/sites', 'Sites')}
+          {session.kind === 'tenant' && session.tenant && !session.site && link(kvPath(session.tenant.name), 'KV')}
           {session.kind === 'admin' && link('/tenants', 'Tenants')}
           {session.kind === 'admin' && link('/attention', 'Attention')}
           {session.kind === 'admin' && link('/tokens', 'Tokens')}

@@ -108,6 +108,8 @@ describe('limitRows', () => {
       ['cpuMsPerSecond', 250, 250, false],
       ['subRequests', 5, 5, false],
       ['memoryMB', 64, 64, false],
+      ['kvOps', 50, 50, false],
+      ['kvValueKB', 1024, 1024, false],
     ]);
   });
   it('an override replaces only its own limit', () => {
@@ -117,6 +119,8 @@ describe('limitRows', () => {
       ['cpuMsPerSecond', 1000, 0, 1000, false],
       ['subRequests', 20, 0, 20, false],
       ['memoryMB', 128, 0, 128, false],
+      ['kvOps', 1000, 0, 1000, false],
+      ['kvValueKB', 1024, 0, 1024, false],
     ]);
   });
   it('zero and negative overrides are no override', () => {
@@ -124,18 +128,24 @@ describe('limitRows', () => {
     expect(rows.every((r) => !r.overridden && r.effective === r.planValue)).toBe(true);
   });
   it('takes the saved plan’s values from the server’s effective limits', () => {
-    const saved = { plan: 'free', limits: { memoryMB: 100 }, effective_limits: { cpuMs: 11, cpuMsPerSecond: 300, subRequests: 6, memoryMB: 100 } };
+    const saved = {
+      plan: 'free',
+      limits: { memoryMB: 100 },
+      effective_limits: { cpuMs: 11, cpuMsPerSecond: 300, subRequests: 6, memoryMB: 100, kvOps: 60, kvValueKB: 2048 },
+    };
     const rows = limitRows('free', { memoryMB: 100 }, saved);
     expect(rows.map((r) => [r.key, r.planValue, r.effective])).toEqual([
       ['cpuMs', 11, 11],
       ['cpuMsPerSecond', 300, 300],
       ['subRequests', 6, 6],
       ['memoryMB', 64, 100], // overridden on the server: the plan's own value is the table's
+      ['kvOps', 60, 60],
+      ['kvValueKB', 2048, 2048],
     ]);
   });
   it('previews another plan from the table', () => {
     const saved = { plan: 'free', limits: {}, effective_limits: { cpuMs: 10, cpuMsPerSecond: 250, subRequests: 5, memoryMB: 64 } };
-    expect(limitRows('enterprise', {}, saved).map((r) => r.effective)).toEqual([50, 4000, 50, 256]);
+    expect(limitRows('enterprise', {}, saved).map((r) => r.effective)).toEqual([50, 4000, 50, 256, 1000, 4096]);
   });
 });
 
@@ -193,6 +203,38 @@ describe('git limits', () => {
   });
 });
 
+describe('KV limits', () => {
+  it('each plan’s KV operations per request and largest value (workers) and namespaces (quotas), as tenants/model.go defines them', () => {
+    const kv = (plan: string) => [
+      ...limitRows(plan, {})
+        .filter((r) => r.key.startsWith('kv'))
+        .map((r) => [r.key, r.planValue, r.unit]),
+      ...limitRows(plan, {}, undefined, QUOTA_FIELDS)
+        .filter((r) => r.key.startsWith('kv'))
+        .map((r) => [r.key, r.planValue, r.unit]),
+    ];
+    expect(kv('free')).toEqual([
+      ['kvOps', 50, ''],
+      ['kvValueKB', 1024, 'KB'],
+      ['kvNamespaces', 10, ''],
+    ]);
+    expect(kv('pro').map((r) => r[1])).toEqual([1000, 1024, 100]);
+    expect(kv('enterprise').map((r) => r[1])).toEqual([1000, 4096, 1000]);
+  });
+  it('are overridden, sent and compared like the others', () => {
+    expect(limitRows('free', { kvValueKB: 2048 }).find((r) => r.key === 'kvValueKB')).toMatchObject({ planValue: 1024, effective: 2048, overridden: true });
+    expect(limitsBody({ kvOps: 200, kvValueKB: 0, kvNamespaces: 3 })).toEqual({ kvOps: 200, kvNamespaces: 3 });
+    expect(limitsDiffer({ kvNamespaces: 5 }, {})).toBe(true);
+    expect(limitsDiffer({ kvOps: 0 }, {})).toBe(false);
+  });
+  it('namespaces in use are shown against their quota when the server counts them', () => {
+    const usage = { sites: 0, domains: 0, uploadSessions: 0, uploadEntries: 0, storageBytes: 0 };
+    expect(quotaRows({ kvNamespaces: 10 }, usage).map((r) => r.key)).not.toContain('kvNamespaces');
+    const row = quotaRows({ kvNamespaces: 10 }, { ...usage, kvNamespaces: 9 }).find((r) => r.key === 'kvNamespaces');
+    expect(row).toMatchObject({ text: '9 of 10', level: 'warn' });
+  });
+});
+
 describe('quotas', () => {
   it('inherit the plan’s quotas (tenants/model.go)', () => {
     expect(limitRows('free', {}, undefined, QUOTA_FIELDS).map((r) => [r.key, r.planValue])).toEqual([
@@ -202,6 +244,7 @@ describe('quotas', () => {
       ['uploadEntries', 200_000],
       ['storageMB', 2048],
       ['workerMB', 16],
+      ['kvNamespaces', 10],
     ]);
     expect(limitRows('pro', { sites: 3 }, undefined, QUOTA_FIELDS)[0]).toMatchObject({ planValue: 100, effective: 3, overridden: true });
   });

@@ -13,21 +13,21 @@ export const PLAN_NAMES = ['free', 'pro', 'enterprise'] as const;
  */
 export const PLAN_LIMITS: Record<string, Required<Limits>> = {
   free: {
-    cpuMs: 10, cpuMsPerSecond: 250, subRequests: 5, memoryMB: 64, gitRepoMB: 1024, gitPushMB: 256,
+    cpuMs: 10, cpuMsPerSecond: 250, subRequests: 5, memoryMB: 64, kvOps: 50, kvValueKB: 1024, gitRepoMB: 1024, gitPushMB: 256,
     requestsPerSecond: 100, requestBurst: 200, sites: 10, domains: 10,
-    uploadSessions: 10, uploadEntries: 200_000, storageMB: 2048, workerMB: 16,
+    uploadSessions: 10, uploadEntries: 200_000, storageMB: 2048, workerMB: 16, kvNamespaces: 10,
     deployments: 100, keepDeployments: 20, keepDays: 30,
   },
   pro: {
-    cpuMs: 20, cpuMsPerSecond: 1000, subRequests: 20, memoryMB: 128, gitRepoMB: 4096, gitPushMB: 1024,
+    cpuMs: 20, cpuMsPerSecond: 1000, subRequests: 20, memoryMB: 128, kvOps: 1000, kvValueKB: 1024, gitRepoMB: 4096, gitPushMB: 1024,
     requestsPerSecond: 1000, requestBurst: 2000, sites: 100, domains: 100,
-    uploadSessions: 25, uploadEntries: 1_000_000, storageMB: 20480, workerMB: 24,
+    uploadSessions: 25, uploadEntries: 1_000_000, storageMB: 20480, workerMB: 24, kvNamespaces: 100,
     deployments: 500, keepDeployments: 50, keepDays: 90,
   },
   enterprise: {
-    cpuMs: 50, cpuMsPerSecond: 4000, subRequests: 50, memoryMB: 256, gitRepoMB: 16384, gitPushMB: 2048,
+    cpuMs: 50, cpuMsPerSecond: 4000, subRequests: 50, memoryMB: 256, kvOps: 1000, kvValueKB: 4096, gitRepoMB: 16384, gitPushMB: 2048,
     requestsPerSecond: 10000, requestBurst: 20000, sites: 1000, domains: 1000,
-    uploadSessions: 100, uploadEntries: 5_000_000, storageMB: 204800, workerMB: 32,
+    uploadSessions: 100, uploadEntries: 5_000_000, storageMB: 204800, workerMB: 32, kvNamespaces: 1000,
     deployments: 2000, keepDeployments: 100, keepDays: 365,
   },
 };
@@ -95,6 +95,8 @@ export const LIMIT_FIELDS: LimitField[] = [
   { key: 'cpuMsPerSecond', label: 'CPU time per second, all workers (per node)', unit: 'ms' },
   { key: 'subRequests', label: 'Subrequests per request', unit: '' },
   { key: 'memoryMB', label: 'Memory', unit: 'MB' },
+  { key: 'kvOps', label: 'KV operations per request', unit: '' },
+  { key: 'kvValueKB', label: 'Largest KV value', unit: 'KB' },
 ];
 
 /** The sizes a tenant's git repositories and pushes may reach, in the order the console shows them. */
@@ -111,6 +113,7 @@ export const QUOTA_FIELDS: LimitField[] = [
   { key: 'uploadEntries', label: 'Entries in open uploads', unit: '' },
   { key: 'storageMB', label: 'Storage', unit: 'MB' },
   { key: 'workerMB', label: 'Worker size', unit: 'MB' },
+  { key: 'kvNamespaces', label: 'KV namespaces', unit: '' },
 ];
 
 /** Each site's visitor request rate at the edge, per node. */
@@ -160,6 +163,7 @@ export function quotaRows(limits: Limits, usage: QuotaUsage): QuotaRow[] {
     uploadSessions: usage.uploadSessions,
     uploadEntries: usage.uploadEntries,
     storageMB: usage.storageBytes / (1 << 20),
+    kvNamespaces: usage.kvNamespaces,
   };
   return QUOTA_FIELDS.filter((f) => used[f.key] !== undefined).map(({ key, label, unit }) => {
     const u = used[key] ?? 0;

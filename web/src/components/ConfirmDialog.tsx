@@ -16,6 +16,8 @@ export function ConfirmDialog(props: {
   /** Styles the confirm button as destructive. */
   danger?: boolean;
   error?: string;
+  /** The id of what gets focus when the control that opened the dialog is gone (it went with what was deleted). */
+  fallbackFocus?: string;
   onConfirm: () => void;
   onClose: () => void;
   children: ComponentChildren;
@@ -65,6 +67,7 @@ export function ConfirmDialog(props: {
       onClose={() => {
         const o = opener.current as HTMLElement | null;
         if (o && o.isConnected) o.focus();
+        else if (props.fallbackFocus) document.getElementById(props.fallbackFocus)?.focus();
       }}
     >
       {props.open && (
@@ -102,3 +105,4 @@ export function ConfirmDialog(props: {
     </dialog>
   );
 }
+

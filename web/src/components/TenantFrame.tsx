@@ -5,13 +5,19 @@ import { Link } from './SiteFrame';
 /** The tenant's tabs and their labels, in order. */
 const tabs: [TenantTab, string][] = [
   ['overview', 'Overview'],
+  ['kv', 'KV'],
   ['analytics', 'Analytics'],
 ];
 
-/** The head of a tenant's pages (operator only): breadcrumb, name, status, and the tenant's tabs. */
+/**
+ * The head of a tenant's pages: breadcrumb, name, status, and the tenant's
+ * tabs. A tenant sees only its KV page (tenantView): no link to the
+ * operator's tenant list and no tabs.
+ */
 export function TenantFrame(props: {
   tenant: string;
   tab: TenantTab;
+  tenantView?: boolean;
   status?: ComponentChildren;
   actions?: ComponentChildren;
   children: ComponentChildren;
@@ -19,8 +25,12 @@ export function TenantFrame(props: {
   return (
     <section class="page" aria-labelledby="tenant-title">
       <nav class="breadcrumb" aria-label="Breadcrumb">
-        <Link href="/tenants">Tenants</Link>
-        <span aria-hidden="true"> / </span>
+        {!props.tenantView && (
+          <>
+            <Link href="/tenants">Tenants</Link>
+            <span aria-hidden="true"> / </span>
+          </>
+        )}
         <span>{props.tenant}</span>
       </nav>
       <div class="page-head">
@@ -32,13 +42,15 @@ export function TenantFrame(props: {
         </div>
         {props.actions}
       </div>
-      <nav class="tabs" aria-label="Tenant">
-        {tabs.map(([tab, label]) => (
-          <Link key={tab} href={tenantPath(props.tenant, tab)} current={props.tab === tab}>
-            {label}
-          </Link>
-        ))}
-      </nav>
+      {!props.tenantView && (
+        <nav class="tabs" aria-label="Tenant">
+          {tabs.map(([tab, label]) => (
+            <Link key={tab} href={tenantPath(props.tenant, tab)} current={props.tab === tab}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+      )}
       {props.children}
     </section>
   );

@@ -18,6 +18,8 @@ export function TypedConfirmDialog(props: {
   confirmLabel: string;
   busy?: boolean;
   error?: string;
+  /** See ConfirmDialog. */
+  fallbackFocus?: string;
   onConfirm: () => void;
   onClose: () => void;
   children: ComponentChildren;
@@ -36,6 +38,7 @@ export function TypedConfirmDialog(props: {
       danger
       confirmDisabled={!ok}
       error={props.error}
+      fallbackFocus={props.fallbackFocus}
       onConfirm={() => ok && props.onConfirm()}
       onClose={props.onClose}
     >

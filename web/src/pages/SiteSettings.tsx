@@ -12,6 +12,7 @@ import { SiteFrame, SiteNotFound } from '../components/SiteFrame';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { TokenNameForm } from '../components/TokenNameForm';
 import { TokensTable } from '../components/TokensTable';
+import { SiteSecrets } from '../components/SiteSecrets';
 import { TypedConfirmDialog } from '../components/TypedConfirmDialog';
 import { LoadError } from '../components/LoadError';
 import { LoadMore } from '../components/LoadMore';
@@ -19,7 +20,7 @@ import { LoadMore } from '../components/LoadMore';
 /** Tokens per request. */
 export const TOKENS_PAGE = 50;
 
-/** A site's settings: its production branch, its deploy tokens (create, shown once; revoke) and deleting the site. */
+/** A site's settings: its production branch, its secrets, its deploy tokens (create, shown once; revoke) and deleting the site. */
 export function SiteSettings(props: { site: string; session: Session; onUnauthorized: () => void }) {
   // A site token may not manage tokens or delete its site (403).
   const siteSession = props.session.site !== undefined;
@@ -50,6 +51,7 @@ export function SiteSettings(props: { site: string; session: Session; onUnauthor
           onMissing={() => setMissing(true)}
           onNotice={setNotice}
         />
+        <SiteSecrets site={props.site} onUnauthorized={props.onUnauthorized} onNotice={setNotice} />
         {siteSession ? (
           <section class="card settings-section" aria-labelledby="tokens-title">
             <div class="settings-head">
