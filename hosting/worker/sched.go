@@ -118,9 +118,10 @@ func (s *scheduler) register(o Owner, cpuRate time.Duration) runShare {
 	return rs
 }
 
-// admitCPU reserves budget of the tenant's CPU rate for a request about
-// to start and returns its hold, or returns how long until the tenant may
-// start one. The hold is nil when the tenant has no rate.
+// admitCPU checks the tenant's CPU rate for a request about to start: it
+// returns the request's hold (nil when the tenant has no rate), which holds
+// nothing until the guest starts, or how long until the tenant may start
+// one.
 func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h *cpuHold, retry time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -128,21 +129,20 @@ func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h *cpuHold, ret
 	if sh.cpuRate <= 0 {
 		return nil, 0
 	}
-	now := time.Now().UnixNano()
-	if ahead := time.Duration(sh.cpuTAT - now); ahead > cpuBurst {
+	if ahead := time.Duration(sh.cpuTAT - time.Now().UnixNano()); ahead > cpuBurst {
 		return nil, ahead - cpuBurst
 	}
-	sh.cpuTAT = max(sh.cpuTAT, now) + debt(budget, sh.cpuRate)
-	return &cpuHold{s: s, sh: sh, budget: budget, held: budget}, 0
+	return &cpuHold{s: s, sh: sh, budget: budget}, 0
 }
 
 // cpuHold is a request's hold on its tenant's CPU rate: its whole budget
-// while its guest may compute, only the CPU it used while it waits on the
-// host (fetch, KV, an asset) and once it ended. So requests waiting on
-// I/O hold none of the rate, however many there are, and only the guests
-// that compute (at most Config.MaxRunning) hold a budget they may not use.
-// Its methods are nil-safe (no rate: nothing to hold) and called from the
-// request's goroutine.
+// while its guest may compute (from start), only the CPU it used while it
+// waits for an instance or a turn, or on the host (fetch, KV, an asset),
+// and once it ended. So requests queued or waiting on I/O hold none of the
+// rate, however many there are; at most the guests computing at once
+// (Config.MaxRunning) hold a budget they may not use. Its methods are
+// nil-safe (no rate: nothing to hold) and called from the request's
+// goroutine.
 type cpuHold struct {
 	s      *scheduler
 	sh     *share
@@ -150,13 +150,37 @@ type cpuHold struct {
 	held   time.Duration
 }
 
-// set moves the hold to d, charging or giving back the difference
-// (never refused: the request is under way).
+// start takes the whole budget as the guest is about to compute for the
+// first time, unless the tenant's bucket went past its burst since
+// admitCPU (its other requests computed meanwhile): then it returns how
+// long until the tenant may start one, and the guest must not run.
+func (h *cpuHold) start() (retry time.Duration) {
+	if h == nil {
+		return 0
+	}
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	now := time.Now().UnixNano()
+	if ahead := time.Duration(h.sh.cpuTAT - now); ahead > cpuBurst {
+		return ahead - cpuBurst
+	}
+	h.sh.cpuTAT = max(h.sh.cpuTAT, now) + debt(h.budget, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
+	h.held = h.budget
+	return 0
+}
+
+// set moves the hold to d, charging or giving back the difference (never
+// refused: the request is under way). A charge counts from now at the
+// earliest, as GCRA's admission does: an idle tenant's past is not a
+// credit that absorbs it.
 func (h *cpuHold) set(d time.Duration) {
 	if h == nil || d == h.held {
 		return
 	}
 	h.s.mu.Lock()
+	if d > h.held {
+		h.sh.cpuTAT = max(h.sh.cpuTAT, time.Now().UnixNano())
+	}
 	h.sh.cpuTAT += debt(d, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
 	h.s.mu.Unlock()
 	h.held = d

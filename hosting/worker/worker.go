@@ -506,6 +506,11 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 		w.release(in, true)
 		return w.fail(w.unavailable(r, err))
 	}
+	if retry := hold.start(); retry > 0 {
+		in.sched.leave(in.shares)
+		w.release(in, true)
+		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
+	}
 	in.running = true
 	ctxNext, fired, used, err := w.invoke(in, rw, next)
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
