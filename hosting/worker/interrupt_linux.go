@@ -40,11 +40,14 @@ import (
 // (waitInRead, one pread of a /proc file). With a single reader the guest
 // would wait each time for that reader to be scheduled.
 //
-// The timer fires at least every checkEvery while a guest runs. Setting a
-// timerfd is a system call, so the timer is armed lazily: a pending timer
-// that fires soon enough is kept, and stop leaves it running. A firing
-// while no guest runs is taken by the reader itself. Two threads per live
-// instance.
+// The timer fires at least every checkEvery while a guest runs (a pending
+// timer due soon enough is kept), and stop disarms it: a firing while no
+// guest runs wakes a reader, which then needs a P to note it and holds
+// that P in read(2) until the scheduler's monitor takes it back (up to
+// 10 ms on a quiet process, during which no goroutine runs on it with
+// GOMAXPROCS=1): far more than the two timerfd_settime calls a request
+// costs. A firing that comes while no guest runs all the same is taken by
+// the reader itself. Two threads per live instance.
 type kernelTimer struct {
 	fd      int
 	procFDs [2]int // /proc/self/task/<tid>/syscall of each reader; -1 if not open
@@ -176,6 +179,10 @@ func (kt *kernelTimer) stop() {
 		kt.clear()
 		kt.unchecked = true
 	}
+	if !kt.armedUntil.IsZero() {
+		kt.settime(0)
+		kt.armedUntil = time.Time{}
+	}
 }
 
 // take is called by the guest's interrupt function, on its thread, when
@@ -212,8 +219,9 @@ func (kt *kernelTimer) armLocked(d time.Duration, now time.Time) {
 	kt.armedUntil = now.Add(d)
 }
 
+// settime arms the timer to fire once after d; 0 disarms it.
 func (kt *kernelTimer) settime(d time.Duration) {
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(max(d, 1).Nanoseconds())}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
 	_ = unix.TimerfdSettime(kt.fd, 0, &spec, nil) // cannot fail for a valid fd and spec
 }
 
