@@ -164,6 +164,9 @@ func formatEvent(ev logstream.Event) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s %s %d %sms cpu=%sms sub=%d %s", ts, ev.Method, ev.Path, ev.Status,
 			ms(ev.DurationMs), ms(ev.CPUMs), ev.SubRequests, firstNonEmpty(ev.Outcome, "ok"))
+		if ev.KVReads+ev.KVWrites > 0 {
+			fmt.Fprintf(&b, " kv=%dr/%dw/%dB", ev.KVReads, ev.KVWrites, ev.KVBytes)
+		}
 		if ev.Message != "" {
 			b.WriteString(": " + oneLine(ev.Message))
 		}

@@ -34,6 +34,9 @@ func TestFormatEvent(t *testing.T) {
 	}{
 		{"invocation", testInvocation, "2026-11-22T18:00:00Z GET /api/x 200 3.1ms cpu=0.4ms sub=1 ok"},
 		{"log line", testLogLine, "2026-11-22T18:00:01Z log: cache miss"},
+		{"invocation with KV", logstream.Event{Time: testInvocation.Time, Kind: logstream.KindInvocation, Method: "POST", Path: "/count",
+			Status: 200, DurationMs: 1.5, CPUMs: 0.2, KVReads: 2, KVWrites: 1, KVBytes: 12},
+			"2026-11-22T18:00:00Z POST /count 200 1.5ms cpu=0.2ms sub=0 ok kv=2r/1w/12B"},
 		{"multi-line log", logstream.Event{Time: testLogLine.Time, Kind: logstream.KindLog, Message: "a\nb\r\nc"}, `2026-11-22T18:00:01Z log: a\nb\nc`},
 		{"failed invocation", logstream.Event{Time: testInvocation.Time, Kind: logstream.KindInvocation, Method: "POST", Path: "/loop",
 			Status: 503, DurationMs: 10.04, CPUMs: 10, Outcome: "exceededCpu", Message: "cpu limit of 10ms exceeded"},

@@ -81,6 +81,9 @@ func printUsageReport(w io.Writer, u *apiclient.Usage) error {
 	tot.row("Invocations", countsLine(u.Totals.Invocations))
 	tot.row("CPU", formatCPU(u.Totals.CPUMillis))
 	tot.row("Subrequests", u.Totals.SubRequests)
+	if u.Totals.KVReads+u.Totals.KVWrites > 0 {
+		tot.row("KV", fmt.Sprintf("%d reads, %d writes, %s", u.Totals.KVReads, u.Totals.KVWrites, formatBytes(u.Totals.KVBytes)))
+	}
 	if err := tot.flush(); err != nil {
 		return err
 	}
@@ -137,5 +140,6 @@ func formatCPU(ms float64) string {
 
 // isIdle reports whether a bucket saw nothing at all.
 func isIdle(c *apiclient.UsageCounters) bool {
-	return sum(c.Requests) == 0 && c.BytesOut == 0 && sum(c.Invocations) == 0 && c.CPUMillis == 0 && c.SubRequests == 0
+	return sum(c.Requests) == 0 && c.BytesOut == 0 && sum(c.Invocations) == 0 && c.CPUMillis == 0 && c.SubRequests == 0 &&
+		c.KVReads == 0 && c.KVWrites == 0
 }

@@ -159,3 +159,27 @@ func TestUsageCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageReportShowsKV: the totals name a site's KV reads, writes and
+// bytes when its workers used KV, and leave the row out otherwise.
+func TestUsageReportShowsKV(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		totals apiclient.UsageCounters
+		want   string
+	}{
+		{"with KV", apiclient.UsageCounters{KVReads: 7, KVWrites: 3, KVBytes: 2048}, "7 reads, 3 writes, 2.0 KiB"},
+		{"without", apiclient.UsageCounters{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := printUsageReport(&b, &apiclient.Usage{Site: "blog", Step: "1h", Totals: tc.totals}); err != nil {
+				t.Fatal(err)
+			}
+			has := strings.Contains(b.String(), "KV ")
+			if tc.want == "" && has || tc.want != "" && !strings.Contains(b.String(), tc.want) {
+				t.Errorf("report:\n%s\nwant KV row %q", b.String(), tc.want)
+			}
+		})
+	}
+}
