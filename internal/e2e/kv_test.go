@@ -36,13 +36,16 @@ func kvCount(s *server, method string) (int64, error) {
 	return v.Count, nil
 }
 
-// deployKVCounter creates tenant acme's namespace "counter" and site
-// worker-kv, and deploys examples/worker-kv (its pier.toml binds the
+// deployKVCounter creates tenant acme (with request and CPU rates out of
+// the way), its namespace "counter" and site worker-kv, and deploys examples/worker-kv (its pier.toml binds the
 // namespace as STORE).
 func deployKVCounter(t *testing.T, s *server) {
 	t.Helper()
 	dir := exampleWorker(t, "worker-kv")
 	s.pier("tenants", "create", "acme")
+	// The counters' bursts of POSTs are the test, not the free plan's
+	// request and CPU rates (100 requests per second per site).
+	s.pier("tenants", "set-limits", "acme", "requestsPerSecond=100000", "requestBurst=100000", "cpuMsPerSecond=100000")
 	if st := s.api("POST", "/api/v1/tenants/acme/kv", s.Token, map[string]string{"name": "counter"}, nil); st != http.StatusCreated {
 		t.Fatalf("creating namespace counter: %d", st)
 	}
