@@ -254,6 +254,17 @@ func pierKVGet(ctx context.Context, mod api.Module, stack []uint64) {
 // pierKVPut: kv_put(binding, binding_len, key, key_len, val, val_len,
 // ttl_seconds i64).
 func pierKVPut(ctx context.Context, mod api.Module, stack []uint64) {
+	kvWrite(ctx, mod, stack, 4, 6, nil, func(c *call, binding, key string, value []byte, ttl time.Duration) error {
+		return c.kv.kv.KVPut(c.ctx, binding, key, value, ttl)
+	})
+}
+
+// kvWrite is kv_put and kv_cas around their store call: the op limit, the
+// binding, key and TTL (at stack[ttlAt]), the value (at stack[valAt],
+// stack[valAt+1]) and its limit, then read (if set: the rest of the
+// guest's arguments), the counts, and the wait on the host.
+func kvWrite(ctx context.Context, mod api.Module, stack []uint64, valAt, ttlAt int, read func(),
+	write func(c *call, binding, key string, value []byte, ttl time.Duration) error) {
 	c := callFrom(ctx)
 	if !c.kvAdmit() {
 		result(stack, errnoKVOpLimit)
@@ -261,19 +272,19 @@ func pierKVPut(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	binding, ok := c.kvBinding(mod, uint32(stack[0]), uint32(stack[1]))
 	kb := mem(mod, uint32(stack[2]), uint32(stack[3]))
-	ttl, ttlOK := kvTTL(stack[6])
+	ttl, ttlOK := kvTTL(stack[ttlAt])
 	if !ok || !ttlOK || !kvKey(kb, false) {
 		result(stack, errnoKVInvalid)
 		return
 	}
-	if int64(uint32(stack[5])) > c.w.lim.KVValueBytes {
+	if int64(uint32(stack[valAt+1])) > c.w.lim.KVValueBytes {
 		result(stack, errnoKVValueTooLarge)
 		return
 	}
-	value := bytes.Clone(mem(mod, uint32(stack[4]), uint32(stack[5])))
-	if value == nil {
-		value = []byte{}
+	if read != nil {
+		read()
 	}
+	value := guestBytes(mod, uint32(stack[valAt]), uint32(stack[valAt+1]))
 	if c.kv.kv == nil {
 		result(stack, errnoKVUnbound)
 		return
@@ -281,13 +292,21 @@ func pierKVPut(ctx context.Context, mod api.Module, stack []uint64) {
 	c.kv.writes++
 	c.kv.bytes += int64(len(value))
 	done := c.inst.waitHost()
-	err := c.kv.kv.KVPut(c.ctx, binding, string(kb), value, ttl)
+	err := write(c, binding, string(kb), value, ttl)
 	done()
 	if err != nil {
 		result(stack, kvErrno(err))
 		return
 	}
 	result(stack, 0)
+}
+
+// guestBytes copies len bytes of guest memory at ptr (never nil).
+func guestBytes(mod api.Module, ptr, n uint32) []byte {
+	if b := bytes.Clone(mem(mod, ptr, n)); b != nil {
+		return b
+	}
+	return []byte{}
 }
 
 // pierKVDelete: kv_delete(binding, binding_len, key, key_len).
@@ -383,48 +402,16 @@ func pierKVList(ctx context.Context, mod api.Module, stack []uint64) {
 // pierKVCompareAndSwap: kv_cas(binding, binding_len, key, key_len, old,
 // old_len (-1: the key must be absent), new, new_len, ttl_seconds i64).
 func pierKVCompareAndSwap(ctx context.Context, mod api.Module, stack []uint64) {
-	c := callFrom(ctx)
-	if !c.kvAdmit() {
-		result(stack, errnoKVOpLimit)
-		return
-	}
-	binding, ok := c.kvBinding(mod, uint32(stack[0]), uint32(stack[1]))
-	kb := mem(mod, uint32(stack[2]), uint32(stack[3]))
-	ttl, ttlOK := kvTTL(stack[8])
-	if !ok || !ttlOK || !kvKey(kb, false) {
-		result(stack, errnoKVInvalid)
-		return
-	}
-	if int64(uint32(stack[7])) > c.w.lim.KVValueBytes {
-		result(stack, errnoKVValueTooLarge)
-		return
-	}
 	var old []byte
 	oldExists := int32(stack[5]) != -1
-	if oldExists {
-		old = bytes.Clone(mem(mod, uint32(stack[4]), uint32(stack[5])))
-		if old == nil {
-			old = []byte{}
+	read := func() {
+		if oldExists {
+			old = guestBytes(mod, uint32(stack[4]), uint32(stack[5]))
 		}
 	}
-	value := bytes.Clone(mem(mod, uint32(stack[6]), uint32(stack[7])))
-	if value == nil {
-		value = []byte{}
-	}
-	if c.kv.kv == nil {
-		result(stack, errnoKVUnbound)
-		return
-	}
-	c.kv.writes++
-	c.kv.bytes += int64(len(value))
-	done := c.inst.waitHost()
-	err := c.kv.kv.KVCompareAndSwap(c.ctx, binding, string(kb), old, oldExists, value, ttl)
-	done()
-	if err != nil {
-		result(stack, kvErrno(err))
-		return
-	}
-	result(stack, 0)
+	kvWrite(ctx, mod, stack, 6, 8, read, func(c *call, binding, key string, value []byte, ttl time.Duration) error {
+		return c.kv.kv.KVCompareAndSwap(c.ctx, binding, key, old, oldExists, value, ttl)
+	})
 }
 
 // count copies the request's KV counts into res.
