@@ -192,6 +192,16 @@ func (a *API) deleteKVNamespace(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// kvKeyFor is kvNamespaceFor plus the key named in the path.
+func (a *API) kvKeyFor(r *http.Request) (kvStore, tenants.KVNamespace, tenants.Tenant, string, error) {
+	kv, n, t, err := a.kvNamespaceFor(r)
+	if err != nil {
+		return nil, n, t, "", err
+	}
+	key, err := kvKey(r)
+	return kv, n, t, key, err
+}
+
 // kvNamespaceFor resolves /kv/{ns} for p: an ID (an admin's, or one of
 // p's tenant) or, for a tenant token, a name within its tenant. It
 // returns the namespace's tenant too, for its limits.
@@ -251,11 +261,7 @@ func (a *API) listKVKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getKVKey(w http.ResponseWriter, r *http.Request) error {
-	kv, n, _, err := a.kvNamespaceFor(r)
-	if err != nil {
-		return err
-	}
-	key, err := kvKey(r)
+	kv, n, _, key, err := a.kvKeyFor(r)
 	if err != nil {
 		return err
 	}
@@ -290,11 +296,7 @@ func (a *API) kvExpiry(field string, ttl int64) (time.Time, error) {
 
 func (a *API) putKVKey(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	kv, n, t, err := a.kvNamespaceFor(r)
-	if err != nil {
-		return err
-	}
-	key, err := kvKey(r)
+	kv, n, t, key, err := a.kvKeyFor(r)
 	if err != nil {
 		return err
 	}
@@ -353,11 +355,7 @@ func (a *API) kvWrite(ctx context.Context, t tenants.Tenant, n tenants.KVNamespa
 }
 
 func (a *API) deleteKVKey(w http.ResponseWriter, r *http.Request) error {
-	kv, n, _, err := a.kvNamespaceFor(r)
-	if err != nil {
-		return err
-	}
-	key, err := kvKey(r)
+	kv, n, _, key, err := a.kvKeyFor(r)
 	if err != nil {
 		return err
 	}
