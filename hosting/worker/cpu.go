@@ -37,9 +37,10 @@ import (
 // come from the goroutine running the guest.
 type meter struct {
 	interrupt api.MutableGlobal
-	kt        *kernelTimer // nil: the Go timer checks the budget (or parked)
-	timer     *time.Timer  // the Go check, without kt
-	parked    bool         // kt's threads were released while idle (park)
+	kt        interruptSource                                  // nil: the Go timer checks the budget (or parked)
+	newKT     func(api.MutableGlobal) (interruptSource, error) // makes kt again after park
+	timer     *time.Timer                                      // the Go check, without kt
+	parked    bool                                             // kt was released while idle (park)
 
 	mu       sync.Mutex
 	running  bool
@@ -71,13 +72,32 @@ const yieldEvery = time.Millisecond
 // and a yield to the scheduler).
 const checkEvery = time.Millisecond
 
-func newMeter(interrupt api.MutableGlobal, kt *kernelTimer) *meter {
-	m := &meter{interrupt: interrupt, kt: kt}
-	if kt == nil {
+// interruptSource sets a guest's interrupt global at least every
+// checkEvery while it runs, whatever the Go scheduler does: the node's
+// ticker (tickSource) or a timerfd of the instance's own (kernelTimer).
+// start and take return an error when that can no longer be promised:
+// the guest must then be stopped.
+type interruptSource interface {
+	start(d time.Duration, now time.Time) error // a guest starts or resumes; fire within d
+	stop()                                      // the guest stopped (returned, or waits on the host)
+	take(d time.Duration) error                 // the guest took a firing; the next within d
+	close()                                     // release what it holds
+}
+
+// newMeter makes the meter of an instance whose interrupt global is
+// interrupt. newKT makes its interrupt source (now, and again after
+// park); nil, or an error from it, leaves the Go timer to check.
+func newMeter(interrupt api.MutableGlobal, newKT func(api.MutableGlobal) (interruptSource, error)) (*meter, error) {
+	m := &meter{interrupt: interrupt, newKT: newKT}
+	var err error
+	if newKT != nil {
+		m.kt, err = newKT(interrupt)
+	}
+	if m.kt == nil {
 		m.timer = time.AfterFunc(time.Hour, m.expire)
 		m.timer.Stop()
 	}
-	return m
+	return m, err
 }
 
 // begin starts a new budget (running). It must not be called after the
@@ -291,10 +311,10 @@ func (m *meter) trip() {
 	m.fired = true
 }
 
-// park releases the kernel timer's threads of an idle instance (two OS
-// threads each: kept by every idle instance, they would bound the number
-// of live sites by the process's thread limit); the next resume starts
-// them again.
+// park releases the interrupt source of an idle instance (a kernelTimer's
+// two OS threads: kept by every idle instance, they would bound the number
+// of live sites by the process's thread limit; or its ticker entry); the
+// next resume makes it again.
 func (m *meter) park() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -311,7 +331,7 @@ func (m *meter) park() {
 // fails, the Go timer (as an instance that never had one); m.mu is held.
 func (m *meter) unpark() {
 	m.parked = false
-	if kt, err := newKernelTimer(m.interrupt); err == nil {
+	if kt, err := m.newKT(m.interrupt); err == nil {
 		m.kt = kt
 		return
 	}

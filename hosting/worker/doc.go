@@ -53,29 +53,38 @@
 // garbage collector that begins while a guest spins waits for the guest,
 // and GOMAXPROCS spinning guests would leave no P for anything else (the
 // run slots below prevent that), so a timer goroutine could not set the
-// flag. On Linux the kernel sets it: each instance has a timerfd and two
-// threads blocked in read(2) on it with the global's storage as the buffer
-// (see kernelTimer). It fires every millisecond (checkEvery) while a guest
-// runs; the guest then calls the interrupt function, which reads the
-// thread's CPU clock: past the budget it traps, else it arms the timer
-// again and returns. So a runaway is stopped within about a millisecond
-// of CPU past its budget however many guests run at once, a pause waits
-// at most about a millisecond for a running guest, and every millisecond of a
-// request (yieldEvery) the function also yields the guest's P to the
-// goroutines queued on it (a neighbour's static request). The timer is
-// armed when a guest starts or resumes and disarmed when it stops: two
-// system calls per request, far cheaper than a firing while no guest runs
-// (each wakes a reader thread that then holds a P in read(2) until the
-// scheduler's monitor takes it back; with the timer left armed between
-// requests, go run ./internal/bench worker served a third fewer requests).
-// wazero exposes no address for a global, so that storage is found through
-// wazero's internals and confirmed with sentinels; if that fails (another
-// wazero version, the interpreter, another OS) a Go timer checks the CPU
-// clock instead and sets the flag at the budget, and a warning is logged
-// once; off Linux the budget counts elapsed time. Each live pooled
-// instance holds two OS threads, except the one a Worker keeps warm after
-// Config.IdleTimeout, which releases them until its next request (meter.park;
-// starting them again costs that request a fraction of a millisecond).
+// flag. On Linux a thread outside the Go runtime sets it: the node's
+// ticker (see ticker), started with clone(2) from assembly, which every
+// millisecond (checkEvery) sets the flag of every guest running at that
+// moment. A guest registers its global's storage in the ticker's table
+// when it starts or resumes and removes it when it stops: two memory
+// stores per request, no system call. The guest then calls the interrupt
+// function, which reads the thread's CPU clock: past the budget it traps,
+// else it clears the flag and returns. So a runaway is stopped within
+// about a millisecond of CPU past its budget however many guests run at
+// once, a pause waits at most about a millisecond for a running guest,
+// and every millisecond of a request (yieldEvery) the function also
+// yields the guest's P to the goroutines queued on it (a neighbour's
+// static request). The ticker parks on a futex after idleTicks ticks with
+// no guest running; the next registration wakes it. Where the ticker's
+// thread does not exist (it is amd64 assembly), each instance has a
+// timerfd instead, and two threads blocked in read(2) on it with the
+// global's storage as the buffer (see kernelTimer), armed when a guest
+// starts or resumes and disarmed when it stops: two system calls per
+// request, which cost a hello-world a quarter of its throughput through
+// the edge on a virtual machine (go run ./internal/bench worker), but far
+// less than leaving it armed (each firing while no guest runs wakes a
+// reader thread that then holds a P in read(2) until the scheduler's
+// monitor takes it back). wazero exposes no address for a global, so that
+// storage is found through wazero's internals and confirmed with
+// sentinels; if that fails (another wazero version, the interpreter,
+// another OS) a Go timer checks the CPU clock instead and sets the flag
+// at the budget, and a warning is logged once; off Linux the budget
+// counts elapsed time. With kernelTimer each live pooled instance holds
+// two OS threads, except the one a Worker keeps warm after
+// Config.IdleTimeout, which releases them until its next request
+// (meter.park; starting them again costs that request a fraction of a
+// millisecond); with the ticker the process has one thread for all.
 //
 // # Sharing the node
 //

@@ -30,6 +30,9 @@ func TestKernelInterrupt(t *testing.T) {
 	if in.meter.kt == nil {
 		t.Fatal("the instance uses the Go timer fallback")
 	}
+	if _, ok := in.meter.kt.(*tickSource); tickThreadSupported && !ok {
+		t.Fatalf("the instance uses %T, not the node's ticker", in.meter.kt)
+	}
 	slot, err := globalSlot(in.meter.interrupt)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +51,7 @@ func TestKernelInterrupt(t *testing.T) {
 // the guest stopped) is taken by a reader itself: the next requests run
 // on the same instance with the reader back in read(2).
 func TestKernelTimerFiresWhileIdle(t *testing.T) {
-	rt := newRuntime(t, Config{PoolSize: 1})
+	rt := newRuntime(t, Config{PoolSize: 1, ownTimers: true})
 	w := newWorker(t, rt, "hello", nil, Limits{CPU: 50 * time.Millisecond})
 	serve := func() {
 		t.Helper()
@@ -62,7 +65,7 @@ func TestKernelTimerFiresWhileIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kt := in.meter.kt
+	kt, _ := in.meter.kt.(*kernelTimer)
 	w.release(in, true)
 	if kt == nil {
 		t.Skip("no kernel timer")
@@ -94,7 +97,7 @@ func TestKernelTimerFiresWhileIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.release(in, true)
-	if in.meter.kt != kt {
+	if in.meter.kt != interruptSource(kt) {
 		t.Fatal("the instance was replaced")
 	}
 	if err := kt.waitInRead(); err != nil {
@@ -103,38 +106,51 @@ func TestKernelTimerFiresWhileIdle(t *testing.T) {
 }
 
 // TestGuestTakesFirings runs a guest for many times checkEvery under a
-// large budget: it is sent to the interrupt function about every
-// checkEvery, goes on each time, and finishes with its answer.
+// large budget, with the node's ticker and with a kernel timer of its
+// own: it is sent to the interrupt function about every checkEvery, goes
+// on each time, and finishes with its answer.
 func TestGuestTakesFirings(t *testing.T) {
-	rt := newRuntime(t, Config{PoolSize: 1})
-	w := newWorker(t, rt, "cpu", nil, Limits{})
-	in, err := w.acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ownTimers=%v", own), func(t *testing.T) {
+			rt := newRuntime(t, Config{PoolSize: 1, ownTimers: own})
+			w := newWorker(t, rt, "cpu", nil, Limits{})
+			in, err := w.acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.release(in, true)
+			if in.meter.kt == nil {
+				t.Skip("no kernel timer")
+			}
+			before := firingsTaken(in.meter.kt)
+			work := in.mod.ExportedFunction("work")
+			var res []uint64
+			fired, used, err := in.run(context.Background(), time.Minute, true, func() {
+				res, err = work.Call(in.ctx, 200_000_000)
+			})
+			if err != nil || fired || len(res) != 1 {
+				t.Fatalf("work: %v, %v (fired %v)", res, err, fired)
+			}
+			taken := firingsTaken(in.meter.kt) - before
+			t.Logf("%T: %v of CPU, %d firings taken", in.meter.kt, used, taken)
+			if used > 20*checkEvery && taken < 5 {
+				t.Errorf("%v of CPU with only %d firings taken", used, taken)
+			}
+		})
 	}
-	defer w.release(in, true)
-	kt := in.meter.kt
-	if kt == nil {
-		t.Skip("no kernel timer")
+}
+
+// firingsTaken is how many firings a guest took from src.
+func firingsTaken(src interruptSource) uint64 {
+	switch s := src.(type) {
+	case *kernelTimer:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.taken
+	case *tickSource:
+		return s.taken.Load()
 	}
-	kt.mu.Lock()
-	before := kt.taken
-	kt.mu.Unlock()
-	work := in.mod.ExportedFunction("work")
-	var res []uint64
-	fired, used, err := in.run(context.Background(), time.Minute, true, func() {
-		res, err = work.Call(in.ctx, 200_000_000)
-	})
-	if err != nil || fired || len(res) != 1 {
-		t.Fatalf("work: %v, %v (fired %v)", res, err, fired)
-	}
-	kt.mu.Lock()
-	taken := kt.taken - before
-	kt.mu.Unlock()
-	t.Logf("%v of CPU, %d firings taken", used, taken)
-	if used > 20*checkEvery && taken < 5 {
-		t.Errorf("%v of CPU with only %d firings taken", used, taken)
-	}
+	panic(fmt.Sprintf("unknown interrupt source %T", src))
 }
 
 // TestProcSyscallRereads checks what waitInRead relies on: reading an open

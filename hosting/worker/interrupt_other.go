@@ -17,6 +17,10 @@ func newKernelTimer(api.MutableGlobal) (*kernelTimer, error) {
 	return nil, errors.New("worker: kernel-delivered interrupts need Linux")
 }
 
+func tickerSource(api.MutableGlobal) (interruptSource, error) {
+	return nil, errors.New("worker: the interrupt ticker needs Linux")
+}
+
 func (*kernelTimer) start(time.Duration, time.Time) error { return nil }
 func (*kernelTimer) stop()                                {}
 func (*kernelTimer) take(time.Duration) error             { return nil }

@@ -62,6 +62,10 @@ type Config struct {
 	// Logger receives the runtime's own events (instances discarded, guest
 	// output during start-up). Default: discard.
 	Logger *slog.Logger
+
+	// ownTimers gives each instance a kernel timer of its own instead of
+	// the node's ticker (tests of kernelTimer, the fallback).
+	ownTimers bool
 }
 
 // Runtime is the process's one wazero runtime with WASI preview 1 and the
@@ -92,6 +96,24 @@ type Runtime struct {
 	compiles atomic.Int64 // modules compiled (not found compiled in memory)
 
 	interruptFallback sync.Once // warns once when CPU limits fall back to a Go timer
+}
+
+// newInterruptSource makes the interrupt source of an instance whose
+// interrupt global is g: the node's ticker where it runs (Linux on amd64),
+// else a kernel timer of the instance's own (Linux); an error elsewhere,
+// or when wazero's internals are not as expected (the meter then uses a
+// Go timer).
+func (r *Runtime) newInterruptSource(g api.MutableGlobal) (interruptSource, error) {
+	if !r.cfg.ownTimers {
+		if src, err := tickerSource(g); err == nil {
+			return src, nil
+		}
+	}
+	kt, err := newKernelTimer(g)
+	if err != nil {
+		return nil, err
+	}
+	return kt, nil
 }
 
 // sharedModule is a compiled module shared by the Workers running the same

@@ -320,19 +320,18 @@ func (w *Worker) bind(mod api.Module) (*instance, error) {
 	if !ok {
 		return nil, errors.New("worker: instrumented module lacks its interrupt global")
 	}
-	kt, err := newKernelTimer(g)
+	m, err := newMeter(g, w.rt.newInterruptSource)
 	if err != nil {
 		w.rt.interruptFallback.Do(func() {
 			w.rt.log.Warn("worker: CPU limits use a Go timer, which a garbage collection during a runaway guest can hold up", "cause", err)
 		})
-		kt = nil
 	}
 	in := &instance{
 		mod:            mod,
 		mem:            mod.Memory(),
 		handleRequest:  mod.ExportedFunction(exportHandleRequest),
 		handleResponse: mod.ExportedFunction(exportHandleResponse),
-		meter:          newMeter(g, kt),
+		meter:          m,
 		hostWaits:      &w.hostWaits,
 		shares:         w.shares,
 		sched:          w.rt.sched,

@@ -1,0 +1,9 @@
+//go:build linux && !amd64
+
+package worker
+
+// tickThreadSupported: the ticker's thread exists only in amd64 assembly;
+// elsewhere each instance has a kernel timer of its own (kernelTimer).
+const tickThreadSupported = false
+
+func rawClone(_, _, _ uintptr) int64 { panic("worker: no ticker thread on this architecture") }
