@@ -375,9 +375,16 @@ func waitHTTP(addr, host, path string) error {
 }
 
 func startProcess(ctx context.Context, name string, args []string, env []string) (func(), error) {
+	return startProcessTo(ctx, name, args, env, os.Stderr)
+}
+
+// startProcessTo is startProcess with the process's standard error going
+// to stderr (an *os.File is handed to the process as is: no copying
+// goroutine in this process, which is not pinned to a core).
+func startProcessTo(ctx context.Context, name string, args []string, env []string, stderr io.Writer) (func(), error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,14 @@ func benchWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stopNative, err := startProcess(ctx, "taskset", []string{"-c", serverCore, native, "-addr", nativeAddr, "-public", filepath.Join(example, "public")}, []string{"GOMAXPROCS=1"})
+	// Its log line per /api/hello goes to /dev/null (the worker's goes to
+	// pier's log stream): still written, not printed among the figures.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+	stopNative, err := startProcessTo(ctx, "taskset", []string{"-c", serverCore, native, "-addr", nativeAddr, "-public", filepath.Join(example, "public")}, []string{"GOMAXPROCS=1"}, devNull)
 	if err != nil {
 		return err
 	}
