@@ -193,7 +193,8 @@ type Edge struct {
 	kvCache        *kvCache // nil: no cache
 	kvOwners       sync.Map // namespace ID → its tenant's ID, or kvOwnerGone
 	kvWriteAllowed func(ctx context.Context, w KVWrite) error
-	secrets        Secrets // nil: none
+	kvWriteLatency latencyHistogram // workers' KV writes, call to acknowledgement
+	secrets        Secrets          // nil: none
 }
 
 // New returns an Edge serving the sites of reg from blobs.

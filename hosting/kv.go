@@ -148,6 +148,7 @@ func (h *requestHost) expires(ttl time.Duration) time.Time {
 
 // KVPut writes key to the store, then to the node's cache.
 func (h *requestHost) KVPut(ctx context.Context, binding, key string, value []byte, ttl time.Duration) error {
+	defer h.e.kvWriteLatency.since(time.Now())
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -188,6 +189,7 @@ func (h *requestHost) kvWrite(ctx context.Context, op, ns, key string, value []b
 
 // KVDelete deletes key from the store and the node's cache.
 func (h *requestHost) KVDelete(ctx context.Context, binding, key string) error {
+	defer h.e.kvWriteLatency.since(time.Now())
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -199,6 +201,7 @@ func (h *requestHost) KVDelete(ctx context.Context, binding, key string) error {
 
 // KVCompareAndSwap always asks the store, then updates the node's cache.
 func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string, old []byte, oldExists bool, value []byte, ttl time.Duration) error {
+	defer h.e.kvWriteLatency.since(time.Now())
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err

@@ -395,6 +395,14 @@ func TestWorkerKV(t *testing.T) {
 	if u.KVReads != 8 || u.KVWrites != 5 || u.KVBytes != 21 {
 		t.Errorf("usage: KV reads %d, writes %d, bytes %d", u.KVReads, u.KVWrites, u.KVBytes)
 	}
+	// Every write attempt's latency is in /metrics, the refused swap's too.
+	var metrics strings.Builder
+	if err := e.edge.WriteMetrics(&metrics); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(metrics.String(), "\npier_kv_write_seconds_count 5\n") {
+		t.Errorf("/metrics has no pier_kv_write_seconds_count 5:\n%s", metrics.String())
+	}
 }
 
 // TestWorkerKVIsolation: a binding to another tenant's namespace, to a
@@ -541,5 +549,31 @@ func TestWorkerKVInvocationEvent(t *testing.T) {
 	ev, _, ok := sub.Next()
 	if !ok || ev.Kind != logstream.KindInvocation || ev.KVReads != 2 || ev.KVWrites != 1 || ev.KVBytes != 10 || ev.Outcome != worker.OutcomeOK {
 		t.Fatalf("event %+v", ev)
+	}
+}
+
+// TestLatencyHistogram: observations land in the first bucket whose bound
+// is not below them, buckets are written cumulative, and the sum and
+// count follow.
+func TestLatencyHistogram(t *testing.T) {
+	var h latencyHistogram
+	for _, d := range []time.Duration{50 * time.Microsecond, time.Millisecond, 3 * time.Millisecond, 2 * time.Second} {
+		h.observe(d)
+	}
+	got := string(h.appendTo(nil, "x"))
+	for _, want := range []string{
+		`x_bucket{le="0.0001"} 1` + "\n",
+		`x_bucket{le="0.0005"} 1` + "\n",
+		`x_bucket{le="0.001"} 2` + "\n",
+		`x_bucket{le="0.0025"} 2` + "\n",
+		`x_bucket{le="0.005"} 3` + "\n",
+		`x_bucket{le="1"} 3` + "\n",
+		`x_bucket{le="+Inf"} 4` + "\n",
+		"x_sum 2.00405\n",
+		"x_count 4\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
 	}
 }

@@ -346,6 +346,10 @@ func (e *Edge) WriteMetrics(w io.Writer) error {
 			sample("pier_worker_kv_bytes_total", u.site, "", "", 0, true, u.kv.Load().bytes.Load())
 		}
 	}
+	if e.kvWriteLatency.count() > 0 {
+		header("pier_kv_write_seconds", "histogram", "Workers' KV writes (put, delete, compare-and-swap) on this node, from the guest's call to the store's acknowledgement (durable).")
+		b = e.kvWriteLatency.appendTo(b, "pier_kv_write_seconds")
+	}
 	if err := flush(); err != nil {
 		return err
 	}

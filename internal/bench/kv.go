@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -118,24 +120,40 @@ main = "kv.wasm"
 	if err := writeKVScript(script, "kv-bench.localhost", body); err != nil {
 		return err
 	}
+	// Each round's writes are the difference of the write-latency
+	// histogram around it; the best round's are reported.
 	var best wrkResult
+	var bestP50, bestP99 float64
+	var bestWrites int64
 	for round := range wrkRounds {
 		runWrk(ctx, wrkCore, p.Edge, script, time.Second)
+		before, err := scrapeHistogram(ctx, p, "pier_kv_write_seconds")
+		if err != nil {
+			return err
+		}
 		r, err := runWrk(ctx, wrkCore, p.Edge, script, wrkTime)
 		if err != nil {
 			return err
 		}
+		after, err := scrapeHistogram(ctx, p, "pier_kv_write_seconds")
+		if err != nil {
+			return err
+		}
+		p50, _ := after.quantile(before, 0.5)
+		p99, writes := after.quantile(before, 0.99)
 		if r.ReqPerSec > best.ReqPerSec {
-			best = r
+			best, bestP50, bestP99, bestWrites = r, p50, p99, writes
 		}
 		if os.Getenv("PIER_BENCH_VERBOSE") != "" {
-			fmt.Printf("  round %d %.0f req/s (p99 %v)\n", round+1, r.ReqPerSec, r.P99)
+			fmt.Printf("  round %d %.0f req/s (p99 %v), %d puts: p50 %s, p99 %s\n", round+1, r.ReqPerSec, r.P99, writes, fmtBound(p50), fmtBound(p99))
 		}
 	}
 	fmt.Println("KV benchmark: a worker doing one get of a hot key and one put per request, pier serve on SQLite (GOMAXPROCS=1), pro plan")
 	fmt.Printf("  wrk (1 thread, 64 connections), best of %d interleaved %v rounds: %.0f req/s, p99 %v%s\n",
 		wrkRounds, wrkTime, best.ReqPerSec, best.P99, best.Errors)
-	fmt.Println("  (every put is synced to disk, in a group commit with the puts queued meanwhile: the request's p99 bounds the write's; target ≤ 1 ms p99 under load)")
+	fmt.Printf("  the put inside the guest (call to durable acknowledgement, pier_kv_write_seconds), same round: %d puts, p50 %s, p99 %s (target ≤ 1 ms p99 under load)\n",
+		bestWrites, fmtBound(bestP50), fmtBound(bestP99))
+	fmt.Println("  (every put is synced to disk, in a group commit with the puts queued meanwhile; the request's p99 adds the wait for a worker instance)")
 	fmt.Println("  get of a hot key inside the guest: go test -run '^$' -bench KVGet ./hosting/worker (target ≤ 5 µs); the node cache's hit: -bench KVCacheHit ./hosting")
 	return nil
 }
@@ -202,4 +220,82 @@ func (p *pierProc) api(ctx context.Context, method, path, body string, out any) 
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// histogram is a Prometheus histogram's cumulative buckets, by upper
+// bound (seconds; +Inf last), as /metrics shows them.
+type histogram struct {
+	bounds []float64
+	counts []int64
+}
+
+// scrapeHistogram reads name's buckets from pier's /metrics.
+func scrapeHistogram(ctx context.Context, p *pierProc, name string) (histogram, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", p.API+"/metrics", nil)
+	if err != nil {
+		return histogram{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return histogram{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return histogram{}, err
+	}
+	var h histogram
+	prefix := name + `_bucket{le="`
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(strings.TrimSpace(rest), `"} `)
+		if !ok {
+			continue
+		}
+		bound := math.Inf(1)
+		if le != "+Inf" {
+			if bound, err = strconv.ParseFloat(le, 64); err != nil {
+				return histogram{}, fmt.Errorf("%s: bucket %q: %w", name, le, err)
+			}
+		}
+		n, err := strconv.ParseInt(count, 10, 64)
+		if err != nil {
+			return histogram{}, fmt.Errorf("%s: bucket %q: %w", name, le, err)
+		}
+		h.bounds, h.counts = append(h.bounds, bound), append(h.counts, n)
+	}
+	return h, nil
+}
+
+// quantile is the upper bound of the bucket holding quantile q of the
+// observations made between before and h, and how many there were.
+func (h histogram) quantile(before histogram, q float64) (float64, int64) {
+	delta := func(i int) int64 {
+		if i < len(before.counts) {
+			return h.counts[i] - before.counts[i]
+		}
+		return h.counts[i]
+	}
+	if len(h.counts) == 0 {
+		return math.NaN(), 0
+	}
+	total := delta(len(h.counts) - 1)
+	for i := range h.counts {
+		if float64(delta(i)) >= q*float64(total) {
+			return h.bounds[i], total
+		}
+	}
+	return math.Inf(1), total
+}
+
+// fmtBound formats a bucket bound in seconds for the report.
+func fmtBound(s float64) string {
+	if math.IsInf(s, 1) {
+		return "> 1 s"
+	}
+	return "≤ " + time.Duration(s*float64(time.Second)).String()
 }
