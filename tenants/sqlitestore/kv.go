@@ -167,17 +167,34 @@ func (s *Store) kvWriter() {
 	}
 }
 
-// commitKV runs a group of writes in one transaction, each in its own
-// savepoint, and commits it synced to disk.
+// commitKV runs a group of writes in one transaction and commits it
+// synced to disk. It first runs them one after the other with no
+// savepoint (three statements fewer per write: the common case, where
+// every write succeeds); if one fails, that transaction is rolled back
+// and the group runs again with each write in a savepoint of its own, so
+// the one that fails changes nothing and the others commit. A write's
+// function may thus run twice; it must start from scratch each time.
 func (s *Store) commitKV(group []*kvJob) []error {
-	errs := make([]error, len(group))
-	fail := func(err error) []error {
+	if errs, ok := s.commitKVGroup(group, len(group) == 1); ok {
+		return errs
+	}
+	errs, _ := s.commitKVGroup(group, true)
+	return errs
+}
+
+// commitKVGroup runs group in one transaction. With savepoints (or a
+// group of one) each write's error is its own, and ok is true. Without,
+// ok is false when a write failed: nothing was committed, and the caller
+// runs the group again with savepoints.
+func (s *Store) commitKVGroup(group []*kvJob, savepoints bool) (errs []error, ok bool) {
+	errs = make([]error, len(group))
+	fail := func(err error) ([]error, bool) {
 		for i, j := range group {
 			if errs[i] == nil {
 				errs[i] = mapErr(j.op, err)
 			}
 		}
-		return errs
+		return errs, true
 	}
 	ctx := context.Background()
 	conn, err := s.write.Conn(ctx)
@@ -199,6 +216,16 @@ func (s *Store) commitKV(group []*kvJob) []error {
 			errs[i] = mapErr(j.op, err)
 			continue
 		}
+		if !savepoints {
+			if err := j.fn(ctx, tx); err != nil {
+				if len(group) == 1 {
+					errs[i] = err
+					return errs, true // rolled back: nothing was written
+				}
+				return nil, false
+			}
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT kv`); err != nil {
 			return fail(err)
 		}
@@ -215,7 +242,7 @@ func (s *Store) commitKV(group []*kvJob) []error {
 	if err := tx.Commit(); err != nil {
 		return fail(err)
 	}
-	return errs
+	return errs, true
 }
 
 // closeKV stops the KV writer, if it started, once its group is done.
@@ -312,6 +339,7 @@ func (s *Store) KVCompareAndSwap(ctx context.Context, namespaceID string, old []
 	now := nowT.UnixMilli()
 	written := false
 	err := s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
+		written = false // a group that runs again runs this again
 		var cur []byte
 		err := tx.QueryRowContext(ctx, `SELECT value FROM kv_entries
 WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, namespaceID, e.Key, now).Scan(&cur)
