@@ -529,16 +529,26 @@ func (a *API) ExpireKV(ctx context.Context) (int, error) {
 // of KV (a key and its value) within its storageMB, as a write through the
 // API is checked: the edge asks it before a worker's put or
 // compare-and-swap. A refusal is a *QuotaError naming storageMB.
+//
+// The tenant's limit is read at most once a second (storedBytesTTL), as
+// its stored bytes are: a change of plan or limits applies to workers'
+// writes within a second, and a busy worker's writes do not each read the
+// tenant's row.
 func (a *API) AllowKVWrite(ctx context.Context, tenantID string, size int64) error {
-	t, err := a.store.Tenant(ctx, tenantID)
-	if err != nil {
-		return fmt.Errorf("admin: checking a KV write: %w", err)
+	limit, ok := a.quotas.cachedLimit(tenantID)
+	if !ok {
+		t, err := a.store.Tenant(ctx, tenantID)
+		if err != nil {
+			return fmt.Errorf("admin: checking a KV write: %w", err)
+		}
+		limit = storageLimit(t)
+		a.quotas.setLimit(tenantID, limit)
 	}
-	release, err := a.checkStorage(ctx, t.ID, size, storageLimit(t))
+	release, err := a.checkStorage(ctx, tenantID, size, limit)
 	if err != nil {
 		return err
 	}
 	release()
-	a.quotas.addStored(t.ID, size)
+	a.quotas.addStored(tenantID, size)
 	return nil
 }

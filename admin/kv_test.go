@@ -1,7 +1,9 @@
 package admin_test
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -444,5 +446,30 @@ func TestExpireKV(t *testing.T) {
 	r := must(t, e.do(t, "GET", "/api/v1/tenants/acme/kv/data", w.acmeTok, nil), 200)
 	if r.body["keys"] != 2.0 {
 		t.Errorf("after the sweep: %s, want 2 keys", r.raw)
+	}
+}
+
+// TestAllowKVWrite: a worker's KV write counts against the tenant's
+// storageMB; the limit read is reused for a second, but raising it
+// through the API applies to the next write at once.
+func TestAllowKVWrite(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.tenant(t, "acme")
+	must(t, e.do(t, "PATCH", "/api/v1/tenants/"+id, e.admin, map[string]any{"limits": map[string]int{"storageMB": 1}}), 200)
+	ctx := context.Background()
+	if err := e.api.AllowKVWrite(ctx, id, 600<<10); err != nil {
+		t.Fatalf("a 600 KiB write within 1 MiB: %v", err)
+	}
+	err := e.api.AllowKVWrite(ctx, id, 600<<10)
+	var qe *admin.QuotaError
+	if !errors.As(err, &qe) || qe.Quota != "storageMB" {
+		t.Fatalf("a second 600 KiB write: %v, want a storageMB quota error", err)
+	}
+	must(t, e.do(t, "PATCH", "/api/v1/tenants/"+id, e.admin, map[string]any{"limits": map[string]int{"storageMB": 2}}), 200)
+	if err := e.api.AllowKVWrite(ctx, id, 600<<10); err != nil {
+		t.Fatalf("after raising storageMB to 2: %v", err)
+	}
+	if err := e.api.AllowKVWrite(ctx, "t_nobody", 1); err == nil {
+		t.Error("a write of an unknown tenant was allowed")
 	}
 }

@@ -113,6 +113,9 @@ type quotaState struct {
 	// inflight is the bytes of the blobs PutBlob is receiving and storing
 	// now, by tenant ID, reserved by checkStorage.
 	inflight map[string]int64
+	// limits is the storage limits (bytes) AllowKVWrite read, by tenant
+	// ID, trusted for storedBytesTTL like stored.
+	limits map[string]storedBytes
 }
 
 type storedBytes struct {
@@ -290,18 +293,50 @@ func (q *quotaState) cachedStored(tenantID string) (int64, bool) {
 func (q *quotaState) setStored(tenantID string, n int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.stored == nil {
-		q.stored = map[string]storedBytes{}
+	q.stored = setFresh(q.stored, tenantID, n)
+}
+
+// cachedLimit is the tenant's storage limit AllowKVWrite read less than
+// storedBytesTTL ago, if any.
+func (q *quotaState) cachedLimit(tenantID string) (int64, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s, ok := q.limits[tenantID]
+	if !ok || time.Since(s.at) > storedBytesTTL {
+		return 0, false
+	}
+	return s.n, true
+}
+
+func (q *quotaState) setLimit(tenantID string, limit int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.limits = setFresh(q.limits, tenantID, limit)
+}
+
+// forgetLimit drops the tenant's cached limit (its limits changed).
+func (q *quotaState) forgetLimit(tenantID string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.limits, tenantID)
+}
+
+// setFresh sets m[tenantID] to n as of now (m made if nil); past 1024
+// entries it first drops the stale ones (tenants no longer writing).
+func setFresh(m map[string]storedBytes, tenantID string, n int64) map[string]storedBytes {
+	if m == nil {
+		m = map[string]storedBytes{}
 	}
 	now := time.Now()
-	if len(q.stored) >= 1024 { // drop the stale entries of tenants no longer uploading
-		for id, s := range q.stored {
+	if len(m) >= 1024 {
+		for id, s := range m {
 			if now.Sub(s.at) > storedBytesTTL {
-				delete(q.stored, id)
+				delete(m, id)
 			}
 		}
 	}
-	q.stored[tenantID] = storedBytes{n: n, at: now}
+	m[tenantID] = storedBytes{n: n, at: now}
+	return m
 }
 
 // addStored counts a blob PutBlob just stored in the cached figure.

@@ -177,6 +177,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	// request rate) change at once, not at the routes' next revalidation.
 	if t.Disabled != wasDisabled || t.EffectiveLimits() != wasLimits {
 		a.invalidateSites(ctx, t.ID)
+		a.quotas.forgetLimit(t.ID) // workers' KV writes on this node
 	}
 	return a.writeTenantWithUsage(w, r, t)
 }
