@@ -119,6 +119,10 @@ type Config struct {
 	// transport. Create it with OutboundLimits. Nil: fetches go straight
 	// to the egress policy. The edge does not close it.
 	Outbound OutboundWorker
+	// OutboundByPlan replaces Outbound for the tenants of a plan (pier
+	// serve --outbound-worker-plan PLAN=PATH): a plan listed with a nil
+	// worker has none; a plan not listed has Outbound.
+	OutboundByPlan map[string]OutboundWorker
 	// RateLimits applies each tenant's per-site request rate
 	// (RequestsPerSecond, RequestBurst of its effective limits) on this
 	// node: a request over it is answered 429 rate_limited with
@@ -184,7 +188,8 @@ type Edge struct {
 	runtime    *worker.Runtime
 	logs       *logstream.Hub
 	egress     *egress.Policy
-	outbound   OutboundWorker // nil: none
+	outbound   OutboundWorker            // nil: none
+	outbounds  map[string]OutboundWorker // by plan, over outbound
 	transports sync.Map       // plan → http.RoundTripper
 	workers    *workerTable
 	closing    sync.WaitGroup // workers being closed
@@ -224,6 +229,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 		logs:        cfg.Logs,
 		egress:      cfg.Egress,
 		outbound:    cfg.Outbound,
+		outbounds:   cfg.OutboundByPlan,
 		workers:     newWorkerTable(),
 		rateLimits:  cfg.RateLimits,
 		secrets:     cfg.Secrets,

@@ -73,14 +73,24 @@ func OutboundLimits(cpu time.Duration) worker.Limits {
 // a network error.
 var errOutboundFailed = errors.New("hosting: the outbound worker failed")
 
-// fetchOutbound runs req through the outbound worker and, if it lets the
-// request continue, through the plan's egress transport.
-func (h *requestHost) fetchOutbound(req *http.Request) (*http.Response, error) {
+// outboundFor is the outbound worker of plan's tenants: the plan's own
+// (Config.OutboundByPlan, nil if it has none), else the node's; nil: none.
+func (e *Edge) outboundFor(plan string) OutboundWorker {
+	if ow, ok := e.outbounds[plan]; ok {
+		return ow
+	}
+	return e.outbound
+}
+
+// fetchOutbound runs req through ow, the outbound worker of the tenant's
+// plan, and, if it lets the request continue, through the plan's egress
+// transport.
+func (h *requestHost) fetchOutbound(ow OutboundWorker, req *http.Request) (*http.Response, error) {
 	e := h.e
 	start := e.now()
 	oc := &outboundCall{h: h, url: req.URL.String()}
 	rec := newRecorder()
-	res := e.outbound.Serve(rec, req, oc, oc)
+	res := ow.Serve(rec, req, oc, oc)
 
 	var (
 		resp    *http.Response

@@ -41,6 +41,15 @@ func (u *upstreamLog) all() []*http.Request {
 // api.example.test served by a test upstream.
 func outboundEnv(t *testing.T, mode string, cpu time.Duration) (*env, *upstreamLog, *logstream.Subscription) {
 	t.Helper()
+	return outboundEnvWith(t, func(cfg *Config, outbound func(mode string, cpu time.Duration) OutboundWorker) {
+		cfg.Outbound = outbound(mode, cpu)
+	})
+}
+
+// outboundEnvWith is outboundEnv with the outbound workers set by setup,
+// which makes them with outbound.
+func outboundEnvWith(t *testing.T, setup func(cfg *Config, outbound func(mode string, cpu time.Duration) OutboundWorker)) (*env, *upstreamLog, *logstream.Subscription) {
+	t.Helper()
 	seen := &upstreamLog{}
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.add(r)
@@ -48,16 +57,18 @@ func outboundEnv(t *testing.T, mode string, cpu time.Duration) (*env, *upstreamL
 	}))
 	t.Cleanup(upstream.Close)
 	rt := newRuntime(t)
-	ob, err := rt.NewWorker(context.Background(), wasmFixture(t, "outbound"), map[string]string{"MODE": mode}, OutboundLimits(cpu))
-	if err != nil {
-		t.Fatal(err)
+	outbound := func(mode string, cpu time.Duration) OutboundWorker {
+		ob, err := rt.NewWorker(context.Background(), wasmFixture(t, "outbound"), map[string]string{"MODE": mode}, OutboundLimits(cpu))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ob.Close(context.Background()) })
+		return ob
 	}
-	t.Cleanup(func() { ob.Close(context.Background()) })
 	hub := logstream.New(64)
-	e := newWorkerEnv(t, Config{
-		Workers:  rt,
-		Logs:     hub,
-		Outbound: ob,
+	cfg := Config{
+		Workers: rt,
+		Logs:    hub,
 		Egress: &egress.Policy{
 			Resolver: publicResolver{"api.example.test": "93.184.216.34"},
 			Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -68,7 +79,9 @@ func outboundEnv(t *testing.T, mode string, cpu time.Duration) (*env, *upstreamL
 				return d.DialContext(ctx, "tcp", upstream.Listener.Addr().String())
 			},
 		},
-	})
+	}
+	setup(&cfg, outbound)
+	e := newWorkerEnv(t, cfg)
 	e.workerSite("app", "d1", "bindings", workerFiles, tenants.DeploymentConfig{})
 	events := hub.Subscribe("app")
 	t.Cleanup(events.Close)
@@ -212,6 +225,42 @@ func TestOutboundWorker(t *testing.T) {
 			// The edge keeps serving.
 			if w := e.get("/style.css", "app.pier.test"); w.Code != 200 {
 				t.Errorf("static asset beside it: %d", w.Code)
+			}
+		})
+	}
+}
+
+// TestOutboundWorkerByPlan: a plan's own outbound worker replaces the
+// node's for its tenants, and a plan listed without one has none (the
+// site of these tests is on the free plan).
+func TestOutboundWorkerByPlan(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(cfg *Config, outbound func(string, time.Duration) OutboundWorker)
+		want  string // in the site's answer
+		seen  int    // upstream requests
+	}{
+		{"the plan's own, over the node's", func(cfg *Config, ob func(string, time.Duration) OutboundWorker) {
+			cfg.Outbound = ob("x", 0)
+			cfg.OutboundByPlan = map[string]OutboundWorker{tenants.PlanFree: ob("a", 0)}
+		}, "denied tenant-tn1/app/free", 0},
+		{"none for the plan, though the node has one", func(cfg *Config, ob func(string, time.Duration) OutboundWorker) {
+			cfg.Outbound = ob("a", 0)
+			cfg.OutboundByPlan = map[string]OutboundWorker{tenants.PlanFree: nil}
+		}, "hi from upstream api.example.test/hi", 1},
+		{"another plan's does not apply", func(cfg *Config, ob func(string, time.Duration) OutboundWorker) {
+			cfg.OutboundByPlan = map[string]OutboundWorker{tenants.PlanPro: ob("a", 0)}
+		}, "hi from upstream api.example.test/hi", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, seen, _ := outboundEnvWith(t, tc.setup)
+			w := e.get("/public", "app.pier.test")
+			if body := w.Body.String(); !strings.Contains(body, tc.want) {
+				t.Errorf("answer %d %q, want %q in it", w.Code, body, tc.want)
+			}
+			if n := len(seen.all()); n != tc.seen {
+				t.Errorf("the upstream was reached %d times, want %d", n, tc.seen)
 			}
 		})
 	}

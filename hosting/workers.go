@@ -468,8 +468,8 @@ func (h *requestHost) Fetch(ctx context.Context, req *http.Request) (*http.Respo
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
 	}
-	if h.e.outbound != nil {
-		return h.fetchOutbound(req)
+	if ow := h.e.outboundFor(h.plan); ow != nil {
+		return h.fetchOutbound(ow, req)
 	}
 	resp, err := h.e.transport(h.plan).RoundTrip(req)
 	if err != nil {

@@ -124,3 +124,41 @@ func TestOpenOutboundRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOutboundPlanFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     string
+		want    map[string]string
+		wantErr string
+	}{
+		{name: "none"},
+		{name: "flags", args: []string{"--outbound-worker-plan", "free=f.wasm", "--outbound-worker-plan", "enterprise="},
+			want: map[string]string{"free": "f.wasm", "enterprise": ""}},
+		{name: "env twin", env: "free=f.wasm;pro=p.wasm", want: map[string]string{"free": "f.wasm", "pro": "p.wasm"}},
+		{name: "unknown plan", args: []string{"--outbound-worker-plan", "gold=g.wasm"}, wantErr: `unknown plan "gold"`},
+		{name: "twice", args: []string{"--outbound-worker-plan", "free=a.wasm", "--outbound-worker-plan", "free=b.wasm"}, wantErr: `plan "free" twice`},
+		{name: "not PLAN=PATH", args: []string{"--outbound-worker-plan", "free"}, wantErr: "is not PLAN=PATH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("PIER_OUTBOUND_WORKER_PLAN", tc.env)
+			}
+			c, err := parseServeFlags(tc.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plans, err := parseOutboundPlans(c.OutboundPlans)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(plans, tc.want) {
+				t.Errorf("plans %v (%v), want %v", plans, err, tc.want)
+			}
+		})
+	}
+}

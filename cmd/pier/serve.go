@@ -83,8 +83,9 @@ type server struct {
 	edgeLn    net.Listener
 	adminLn   net.Listener
 	logs      *logstream.Hub
-	workers   *worker.Runtime // nil with --workers=false
-	outbound  *worker.Worker  // the operator's outbound worker; nil without --outbound-worker
+	workers   *worker.Runtime                   // nil with --workers=false
+	outbound  *worker.Worker                    // the operator's outbound worker; nil without --outbound-worker
+	outbounds map[string]hosting.OutboundWorker // by plan (--outbound-worker-plan)
 	edge      *hosting.Edge
 	usage     *hosting.UsageFlusher // per-site per-minute counters into the store
 	policy    *tlspolicy.Policy
@@ -234,13 +235,14 @@ func (s *server) openEdge(_ context.Context, _ io.Writer) error {
 		rt = s.workers // a nil *Runtime in the interface would not be nil
 	}
 	s.edge = hosting.New(hosting.Config{
-		Domain:   s.cfg.Domain,
-		Logger:   s.log.With("component", "edge"),
-		Workers:  rt,
-		Logs:     s.logs,
-		Egress:   policy,
-		Outbound: s.outboundWorker(),
-		KV:       s.kvStore(),
+		Domain:         s.cfg.Domain,
+		Logger:         s.log.With("component", "edge"),
+		Workers:        rt,
+		Logs:           s.logs,
+		Egress:         policy,
+		Outbound:       s.outboundWorker(),
+		OutboundByPlan: s.outbounds,
+		KV:             s.kvStore(),
 		// The API is opened after the edge; no request comes before.
 		KVWriteAllowed: func(ctx context.Context, w hosting.KVWrite) error {
 			return kvWriteAllowed(ctx, s.api, w)

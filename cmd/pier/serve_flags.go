@@ -58,6 +58,9 @@ type serveConfig struct {
 	OutboundWorker string
 	OutboundCPU    time.Duration
 	OutboundVars   stringList
+	// OutboundPlans lists PLAN=PATH: a plan's outbound worker instead of
+	// OutboundWorker (PLAN=: none for that plan).
+	OutboundPlans stringList
 	Pprof          bool
 	Git            bool
 	GitTimeout     time.Duration
@@ -109,6 +112,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if v, ok := ev.get(envName("outbound-worker-var")); ok && len(c.OutboundVars) == 0 && v != "" {
 		c.OutboundVars = strings.Split(v, ";")
+	}
+	if v, ok := ev.get(envName("outbound-worker-plan")); ok && len(c.OutboundPlans) == 0 && v != "" {
+		c.OutboundPlans = strings.Split(v, ";")
 	}
 	for _, ip := range c.PublicIPs {
 		if _, err := netip.ParseAddr(strings.TrimSpace(ip)); err != nil {
@@ -178,6 +184,7 @@ func registerServeFlags(f envFlags, c *serveConfig) {
 	f.String(&c.EgressAllowAddr, "egress-allow-addr", "", "IP:port destinations workers may fetch although their range is denied (an internal service; comma-separated); platform endpoints stay denied")
 	f.String(&c.OutboundWorker, "outbound-worker", "", "the operator's outbound worker: an http-wasm module run for every fetch of every tenant's worker, before the egress policy (docs/workers.md)")
 	f.Duration(&c.OutboundCPU, "outbound-worker-cpu", 50*time.Millisecond, "the outbound worker's CPU time per fetch")
+	f.fs.Var(&c.OutboundPlans, "outbound-worker-plan", "PLAN=PATH: the outbound worker of a plan's tenants, instead of --outbound-worker (repeatable; PLAN= for none; PIER_OUTBOUND_WORKER_PLAN: pairs separated by ';')")
 	f.fs.Var(&c.OutboundVars, "outbound-worker-var", "NAME=VALUE: a variable of the outbound worker (repeatable; PIER_OUTBOUND_WORKER_VAR: pairs separated by ';')")
 	f.Duration(&c.PrewarmTimeout, "prewarm-timeout", 10*time.Second, "how long start-up may spend compiling live workers before serving")
 	f.Int(&c.PrewarmStart, "prewarm-start", 32, "how many of the live workers start-up also starts (one instance each, its start-up run), so their first request finds them ready")

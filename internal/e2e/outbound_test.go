@@ -131,6 +131,43 @@ func TestOutboundWorker(t *testing.T) {
 	})
 }
 
+// TestOutboundWorkerByPlan: with --outbound-worker-plan the free plan's
+// tenants' fetches go through the outbound worker (it adds its header
+// upstream) and the pro plan's do not (no node-wide one is set).
+func TestOutboundWorkerByPlan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	site := exampleWorker(t, "worker-go")
+	outbound := filepath.Join(exampleWorker(t, "worker-outbound"), "build", "worker.wasm")
+	up := newRecordingUpstream(t)
+	upAddr := up.Listener.Addr().String()
+	s := startPier(t, "", []string{
+		"--outbound-worker-plan", "free=" + outbound,
+		"--egress-allow-addr", upAddr,
+	})
+	s.pier("tenants", "create", "small", "--plan", "free")
+	s.pier("tenants", "create", "big", "--plan", "pro")
+	s.pier("sites", "create", "free-site", "--tenant", "small")
+	s.pier("sites", "create", "pro-site", "--tenant", "big")
+	s.deploy(site, "free-site")
+	s.deploy(site, "pro-site")
+	for _, tc := range []struct{ site, header string }{{"free-site", "checked"}, {"pro-site", ""}} {
+		before := len(up.requests())
+		r := s.get(tc.site+".localhost", "/api/fetch?url="+url.QueryEscape("http://"+upAddr+"/from/"+tc.site))
+		if r.Status != 200 || !strings.Contains(r.Body, `"status":200`) {
+			t.Fatalf("%s: fetch = %d %q, want the upstream's 200", tc.site, r.Status, r.Body)
+		}
+		seen := up.requests()
+		if len(seen) != before+1 {
+			t.Fatalf("%s: the upstream got %d requests, want 1", tc.site, len(seen)-before)
+		}
+		if got := seen[before].Header.Get("Pier-Outbound"); got != tc.header {
+			t.Errorf("%s: the upstream saw Pier-Outbound=%q, want %q", tc.site, got, tc.header)
+		}
+	}
+}
+
 // TestOutboundWorkerRunaway: an outbound worker that never returns is
 // stopped at --outbound-worker-cpu; the fetch fails in the tenant's worker
 // (a network error), the site keeps answering, and the failure is the
