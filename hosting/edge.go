@@ -190,7 +190,7 @@ type Edge struct {
 	egress     *egress.Policy
 	outbound   OutboundWorker            // nil: none
 	outbounds  map[string]OutboundWorker // by plan, over outbound
-	transports sync.Map       // plan → http.RoundTripper
+	transports sync.Map                  // plan → http.RoundTripper
 	workers    *workerTable
 	closing    sync.WaitGroup // workers being closed
 

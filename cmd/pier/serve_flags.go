@@ -61,9 +61,9 @@ type serveConfig struct {
 	// OutboundPlans lists PLAN=PATH: a plan's outbound worker instead of
 	// OutboundWorker (PLAN=: none for that plan).
 	OutboundPlans stringList
-	Pprof          bool
-	Git            bool
-	GitTimeout     time.Duration
+	Pprof         bool
+	Git           bool
+	GitTimeout    time.Duration
 	// PrewarmTimeout bounds compiling live workers at start-up.
 	PrewarmTimeout time.Duration
 	// PrewarmStart is how many of the live workers start-up also starts
