@@ -33,7 +33,7 @@ RUST_ENV    := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export PIER_TEST_MINIO_BIN := $(MINIO)
 export PIER_BIN := $(PIER)
 
-.PHONY: examples all build run test test-unit test-modules test-rust lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-kv bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
+.PHONY: examples all build run test test-unit test-modules test-rust test-arm64 lint-wasip1 bench bench-go bench-edge bench-ratelimit bench-deploy bench-memory bench-kv bench-tls bench-git bench-gc bench-neighbour lint fuzz soak tools clean
 
 all: build
 
@@ -92,8 +92,20 @@ try-domains: build $(PEBBLE) $(CHALLTESTSRV)
 	$(BIN)/try-domains -pier $(PIER) -pebble $(PEBBLE) -challtestsrv $(CHALLTESTSRV)
 
 ## test: lint, install and start what the tests need, then run every test with -race (nested modules too) and the web console's tests (test-web)
-test: lint tools build examples test-modules test-web
+test: lint tools build examples test-modules test-web test-arm64
 	PIER_TEST_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-arm64: hosting/worker's tests built for linux/arm64 and run under
+## qemu-user (Debian's qemu-user, installed if missing): the interrupt
+## ticker's arm64 assembly. TestProcSyscallRereads is left out: qemu shows
+## the host's system call numbers in /proc/<pid>/task/<tid>/syscall.
+test-arm64:
+	@if ! command -v qemu-aarch64 >/dev/null 2>&1; then \
+		echo "installing qemu-user (Debian package)"; \
+		$(APT) update -qq && $(APT) install -y -qq qemu-user >/dev/null; \
+	fi
+	GOARCH=arm64 $(GO) test -c -o $(TOOLS)/worker-arm64.test ./hosting/worker
+	cd hosting/worker && qemu-aarch64 $(TOOLS)/worker-arm64.test -test.short -test.count=1 -test.skip TestProcSyscallRereads
 
 ## test-unit: the fast tests only (no MinIO/PostgreSQL/binary)
 test-unit: test-modules

@@ -22,15 +22,16 @@ import (
 //
 // The instrumented guest calls the interrupt function (interrupted) at its
 // next function entry or loop header once the instance's interrupt global
-// is set. On Linux a kernel timer (kernelTimer) sets it at least every
-// checkEvery while the guest runs, whatever the Go scheduler does: the
+// is set. On Linux an interrupt source (the node's ticker, or a kernel
+// timer of the instance's own) sets it at least every checkEvery while the
+// guest runs, whatever the Go scheduler does: the
 // interrupt function then reads the thread's CPU clock and stops the guest
 // if the budget is spent, else lets it go on. So a guest is stopped within
 // about checkEvery of its budget however many guests run at once, and a
 // stop-the-world pause of the garbage collector waits at most about
 // checkEvery for a running guest, where it would otherwise wait for the
 // guest to return (up to its whole budget, holding up every goroutine of
-// the process). Without the kernel timer (not Linux, or wazero's
+// the process). Without an interrupt source (not Linux, or wazero's
 // internals differ) a Go timer checks the CPU clock and sets the flag
 // when the budget is spent; a stop-the-world pause can hold it up. One
 // meter serves an instance for its whole life; calls other than expire
@@ -65,11 +66,11 @@ type meter struct {
 // no checks at all (BenchmarkServeCPUBound, instrumented vs plain).
 const yieldEvery = time.Millisecond
 
-// checkEvery is how often, in wall-clock time, the kernel timer sends a
-// running guest to the interrupt function. It bounds how long a
+// checkEvery is how often, in wall-clock time, the interrupt source sends
+// a running guest to the interrupt function. It bounds how long a
 // stop-the-world pause waits for the guest and how far past its budget
-// the guest runs; each check costs the guest a few µs (two system calls
-// and a yield to the scheduler).
+// the guest runs; each check costs the guest a few µs (a read of its
+// thread's CPU clock, and every yieldEvery a yield to the scheduler).
 const checkEvery = time.Millisecond
 
 // interruptSource sets a guest's interrupt global at least every
@@ -174,12 +175,12 @@ const shortSegment = time.Millisecond
 //
 // With the CPU clock read at segStart (cpuKnown): the elapsed time for a
 // segment under shortSegment (a thread's CPU time never exceeds it),
-// else the clock's advance. Without it (the kernel timer's case, until
+// else the clock's advance. Without it (with an interrupt source, until
 // the guest's first check): the elapsed time, at most checkEvery. The
-// timer was armed at resume to set the flag within checkEvery, and the
-// guest's first check after that reads the clock, so a segment with no
-// check computed for at most checkEvery plus the time the timer's reader
-// took to be scheduled (the overrun BenchmarkConcurrentRunaways measures:
+// source sets the flag within checkEvery of resume, and the guest's first
+// check after that reads the clock, so a segment with no check computed
+// for at most checkEvery plus the time the source's thread took to be
+// scheduled (the overrun BenchmarkConcurrentRunaways measures:
 // 0.2 ms at p99 with 8 runaways on 2 cores); a segment preempted for long
 // before its first check is charged checkEvery, not the wait.
 func (m *meter) charge(now time.Time) time.Duration {
@@ -230,8 +231,8 @@ func (m *meter) stop() (fired bool, used time.Duration) {
 // interrupted is the guest's call to the interrupt function, on its
 // thread, when it found the flag set. It reports whether to stop the
 // guest: the budget is spent (or the Go check found it spent). Otherwise
-// the flag was the kernel timer's periodic firing: the firing is taken
-// and the timer armed again.
+// the flag was the interrupt source's periodic firing: the firing is
+// taken (and a kernel timer armed again).
 func (m *meter) interrupted() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -327,7 +328,7 @@ func (m *meter) park() {
 	m.interrupt.Set(0) // close's firing wrote it
 }
 
-// unpark starts the kernel timer of a parked meter again, or, if that
+// unpark makes the interrupt source of a parked meter again, or, if that
 // fails, the Go timer (as an instance that never had one); m.mu is held.
 func (m *meter) unpark() {
 	m.parked = false
@@ -339,7 +340,7 @@ func (m *meter) unpark() {
 	m.timer.Stop()
 }
 
-// close releases the timer (and the kernel timer's thread).
+// close releases the timer and the interrupt source.
 func (m *meter) close() {
 	m.mu.Lock()
 	m.running = false // instances are closed between requests; never mid-call

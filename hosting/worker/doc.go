@@ -67,7 +67,8 @@
 // yields the guest's P to the goroutines queued on it (a neighbour's
 // static request). The ticker parks on a futex after idleTicks ticks with
 // no guest running; the next registration wakes it. Where the ticker's
-// thread does not exist (it is amd64 assembly), each instance has a
+// thread does not exist (it is amd64 and arm64 assembly; the arm64 one
+// is tested under qemu-user, make test-arm64), each instance has a
 // timerfd instead, and two threads blocked in read(2) on it with the
 // global's storage as the buffer (see kernelTimer), armed when a guest
 // starts or resumes and disarmed when it stops: two system calls per

@@ -99,7 +99,7 @@ type Runtime struct {
 }
 
 // newInterruptSource makes the interrupt source of an instance whose
-// interrupt global is g: the node's ticker where it runs (Linux on amd64),
+// interrupt global is g: the node's ticker where it runs (Linux on amd64 and arm64),
 // else a kernel timer of the instance's own (Linux); an error elsewhere,
 // or when wazero's internals are not as expected (the meter then uses a
 // Go timer).

@@ -1,8 +1,8 @@
-//go:build linux && !amd64
+//go:build linux && !amd64 && !arm64
 
 package worker
 
-// tickThreadSupported: the ticker's thread exists only in amd64 assembly;
+// tickThreadSupported: the ticker's thread exists in amd64 and arm64 assembly only;
 // elsewhere each instance has a kernel timer of its own (kernelTimer).
 const tickThreadSupported = false
 
