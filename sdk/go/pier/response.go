@@ -38,7 +38,9 @@ func (w *responseWriter) reset() {
 	if w.header == nil {
 		w.header = make(http.Header)
 	}
-	clear(w.header)
+	if len(w.header) > 0 {
+		clear(w.header)
+	}
 	w.status = 0
 	w.wroteHeader = false
 	w.next = false
@@ -52,8 +54,10 @@ func (w *responseWriter) reset() {
 	w.head = w.head[:0]
 	w.clStart, w.clEnd, w.contentLength = 0, 0, ""
 	w.hasContentType = false
-	clear(w.keys)
-	w.keys = w.keys[:0]
+	if len(w.keys) > 0 {
+		clear(w.keys)
+		w.keys = w.keys[:0]
+	}
 }
 
 // Header returns the response headers, which may be changed until the
@@ -74,12 +78,17 @@ func (w *responseWriter) WriteHeader(code int) {
 	// Like net/http, later changes to the header map are not sent: the
 	// headers are encoded now.
 	w.keys = w.keys[:0]
+	if len(w.header) == 0 {
+		return
+	}
 	for k, vals := range w.header {
 		if len(vals) > 0 {
 			w.keys = append(w.keys, k)
 		}
 	}
-	slices.Sort(w.keys)
+	if len(w.keys) > 1 {
+		slices.Sort(w.keys)
+	}
 	for _, k := range w.keys {
 		vals := w.header[k]
 		switch k {

@@ -375,3 +375,35 @@ func TestParseRequestURI(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestHostAmongHeaders: Host anywhere in the head (or twice, or
+// not at all) is r.Host, never in r.Header, and the values of a repeated
+// header around it keep their order.
+func TestRequestHostAmongHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		head     [][2]string
+		host     string
+		multi    string
+		nHeaders int
+	}{
+		{"host only", [][2]string{{"Host", "a.example"}}, "a.example", "", 0},
+		{"no host", [][2]string{{"X-Multi", "1"}}, "", "1", 1},
+		{"host between repeats", [][2]string{{"X-Multi", "1"}, {"Host", "a.example"}, {"X-Multi", "2"}}, "a.example", "1,2", 1},
+		{"host twice: the first", [][2]string{{"host", "a.example"}, {"Accept", "*/*"}, {"Host", "b.example"}, {"X-Multi", "1"}, {"X-Multi", "2"}}, "a.example", "1,2", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeHost()
+			f.uri = "/"
+			f.reqHeader = tc.head
+			var got *http.Request
+			serveWith(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r }))
+			if got.Host != tc.host || strings.Join(got.Header.Values("X-Multi"), ",") != tc.multi || len(got.Header) != tc.nHeaders {
+				t.Errorf("Host %q, X-Multi %q, %d headers (%v); want %q, %q, %d", got.Host, got.Header.Values("X-Multi"), len(got.Header), got.Header, tc.host, tc.multi, tc.nHeaders)
+			}
+			if _, ok := got.Header["Host"]; ok {
+				t.Error("Host in the header map")
+			}
+		})
+	}
+}
