@@ -349,6 +349,7 @@ func (m *meter) close() {
 	}
 	if m.kt != nil {
 		m.kt.close()
+		m.kt = nil // a second close, or a park after it, releases nothing twice
 	}
 	m.mu.Unlock()
 }

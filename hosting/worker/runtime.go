@@ -96,6 +96,7 @@ type Runtime struct {
 	compiles atomic.Int64 // modules compiled (not found compiled in memory)
 
 	interruptFallback sync.Once // warns once when CPU limits fall back to a Go timer
+	tickerFallback    sync.Once // warns once when instances fall back to timers of their own
 }
 
 // newInterruptSource makes the interrupt source of an instance whose
@@ -105,9 +106,13 @@ type Runtime struct {
 // Go timer).
 func (r *Runtime) newInterruptSource(g api.MutableGlobal) (interruptSource, error) {
 	if !r.cfg.ownTimers {
-		if src, err := tickerSource(g); err == nil {
+		src, err := tickerSource(g)
+		if err == nil {
 			return src, nil
 		}
+		r.tickerFallback.Do(func() {
+			r.log.Warn("worker: the node's interrupt ticker is unavailable: each instance uses a kernel timer of its own where there is one", "cause", err)
+		})
 	}
 	kt, err := newKernelTimer(g)
 	if err != nil {

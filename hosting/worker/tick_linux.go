@@ -29,8 +29,10 @@ import (
 // waits for a spinning guest nor GOMAXPROCS spinning guests can hold it
 // up, which is why a goroutine cannot do this job. All signals are
 // blocked on it (it inherits the mask of the thread that starts it), so
-// the Go runtime's handlers never run there. It sleeps until the next
-// tick with clock_nanosleep on an absolute deadline; after idleTicks
+// the Go runtime's handlers never run there. It sleeps a period at a
+// time with clock_nanosleep (relative: after a stall, a paused virtual
+// machine say, it sweeps once rather than once per missed tick; ticks
+// drift by a sweep's microsecond, which nothing needs); after idleTicks
 // ticks with no guest registered it waits on a futex instead, and the
 // next registration wakes it (one system call after an idle spell).
 //
@@ -52,14 +54,14 @@ type ticker struct {
 
 // Header words; the thread's assembly uses the same offsets (×8).
 const (
-	tkSeq      = 0 // sweeps begun + sweeps ended: odd while sweeping
-	tkParked   = 1 // low 32 bits: 1 while the thread waits on the futex
-	tkHigh     = 2 // entries in use at most: the sweep's length
-	tkPeriod   = 3 // ns between ticks
-	tkIdleMax  = 4 // idle ticks before the thread parks
-	tkTicks    = 5 // sweeps done (a health and test counter)
-	tkDeadline = 6 // two words: the next tick's timespec (the thread's own)
-	tkEntries  = 8
+	tkSeq     = 0 // sweeps begun + sweeps ended: odd while sweeping
+	tkParked  = 1 // low 32 bits: 1 while the thread waits on the futex
+	tkHigh    = 2 // entries in use at most: the sweep's length
+	tkPeriod  = 3 // ns between ticks
+	tkIdleMax = 4 // idle ticks before the thread parks
+	tkTicks   = 5 // sweeps done (a health and test counter)
+	tkSleep   = 6 // two words: the period as a timespec, for clock_nanosleep
+	tkEntries = 8
 )
 
 // tickCapacity is the table's size: at most this many instances hold an
@@ -103,6 +105,7 @@ func startTicker(period time.Duration) (*ticker, error) {
 	}
 	t := &ticker{mem: mem, words: unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), len(mem)/8)}
 	t.words[tkPeriod] = uint64(period.Nanoseconds())
+	t.words[tkSleep], t.words[tkSleep+1] = uint64(period/time.Second), uint64(period%time.Second)
 	t.words[tkIdleMax] = idleTicks
 	top := uintptr(unsafe.Pointer(&stack[0])) + tickStack - 64
 

@@ -870,11 +870,12 @@ func TestParkedMeterStopsRunaways(t *testing.T) {
 	fired, used, err := in.run(context.Background(), 10*time.Millisecond, true, func() {
 		_, callErr = work.Call(in.ctx, 2_000_000_000)
 	})
-	w.release(in, false)
+	resumedWithNone := in.meter.kt == nil && in.meter.timer == nil
+	w.release(in, false) // closed: its interrupt source is released
 	if err != nil || !fired || !errors.Is(callErr, errCPULimit) {
 		t.Fatalf("a long computation after parking: fired %v, err %v, %v", fired, err, callErr)
 	}
-	if in.meter.kt == nil && in.meter.timer == nil {
+	if resumedWithNone {
 		t.Fatal("resumed with neither timer")
 	}
 	if used > 20*time.Millisecond {
