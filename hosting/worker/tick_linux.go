@@ -21,7 +21,7 @@ import (
 // ticker's table when it starts or resumes and removes it when it stops:
 // two memory stores, no system call, where a timerfd per instance
 // (kernelTimer) costs two timerfd_settime calls per request (about 5 µs on
-// a virtual machine, where arming a timer exits to the hypervisor: a third
+// a virtual machine, where arming a timer exits to the hypervisor: a sixth
 // of a hello-world's cost through the edge).
 //
 // The thread is started with clone(2) from assembly and runs only
