@@ -43,6 +43,25 @@ func (u *recordingUpstream) requests() []*http.Request {
 	return append([]*http.Request(nil), u.seen...)
 }
 
+// deployWorkerGoFollowed deploys the worker-go example (site, its
+// directory) as site worker-go of a new tenant acme and follows its log
+// stream, once that stream has shown an invocation.
+func deployWorkerGoFollowed(t *testing.T, s *server, site string) *logFollower {
+	t.Helper()
+	s.pier("tenants", "create", "acme")
+	s.pier("sites", "create", "worker-go", "--tenant", "acme")
+	s.deploy(site, "worker-go")
+	logs := s.followLogs("worker-go")
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		s.get("worker-go.localhost", "/api/ping")
+		if !strings.Contains(strings.Join(logs.Lines(), "\n"), `"kind":"invocation"`) {
+			return errors.New("pier logs shows no invocation yet")
+		}
+		return nil
+	})
+	return logs
+}
+
 // fetchThrough asks the worker-go example to fetch target.
 func fetchThrough(s *server, target string) response {
 	s.t.Helper()
@@ -69,17 +88,7 @@ func TestOutboundWorker(t *testing.T) {
 		"--outbound-worker-var", "DENY_HOSTS=blocked.example,*.ads.example",
 		"--egress-allow-addr", upAddr,
 	})
-	s.pier("tenants", "create", "acme")
-	s.pier("sites", "create", "worker-go", "--tenant", "acme")
-	s.deploy(site, "worker-go")
-	logs := s.followLogs("worker-go")
-	testenv.WaitFor(t, testenv.Patience, func() error {
-		s.get("worker-go.localhost", "/api/ping")
-		if !strings.Contains(strings.Join(logs.Lines(), "\n"), `"kind":"invocation"`) {
-			return errors.New("pier logs shows no invocation yet")
-		}
-		return nil
-	})
+	logs := deployWorkerGoFollowed(t, s, site)
 
 	t.Run("deny", func(t *testing.T) {
 		for _, target := range []string{"http://blocked.example/x", "https://cdn.ads.example/y"} {
@@ -190,17 +199,7 @@ func TestOutboundWorkerRunaway(t *testing.T) {
 	}
 	up := newRecordingUpstream(t)
 	s := startPier(t, "", []string{"--outbound-worker", wasm, "--outbound-worker-cpu", "20ms", "--egress-allow-addr", up.Listener.Addr().String()})
-	s.pier("tenants", "create", "acme")
-	s.pier("sites", "create", "worker-go", "--tenant", "acme")
-	s.deploy(site, "worker-go")
-	logs := s.followLogs("worker-go")
-	testenv.WaitFor(t, testenv.Patience, func() error {
-		s.get("worker-go.localhost", "/api/ping")
-		if !strings.Contains(strings.Join(logs.Lines(), "\n"), `"kind":"invocation"`) {
-			return errors.New("pier logs shows no invocation yet")
-		}
-		return nil
-	})
+	logs := deployWorkerGoFollowed(t, s, site)
 	for i := range 3 {
 		r := fetchThrough(s, up.URL+"/")
 		if r.Status != 502 || !strings.Contains(r.Body, "fetch_failed") {
