@@ -33,6 +33,7 @@ import (
 	"github.com/pierhq/pier/internal/datadir"
 	"github.com/pierhq/pier/internal/domainverify"
 	"github.com/pierhq/pier/internal/gitserve"
+	"github.com/pierhq/pier/internal/lazydeadline"
 	"github.com/pierhq/pier/internal/lifecycle"
 	"github.com/pierhq/pier/internal/logstream"
 	"github.com/pierhq/pier/internal/secretbox"
@@ -620,6 +621,9 @@ func (s *server) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	serve := func(srv *http.Server, ln net.Listener, tls bool) {
 		var err error
+		// The servers' timeouts hold, without a timer re-armed for
+		// each far-off deadline (docs/architecture.md §2, Timeouts).
+		ln = lazydeadline.Listen(ln, 0)
 		if tls {
 			err = srv.ServeTLS(ln, "", "")
 		} else {

@@ -20,6 +20,7 @@ import (
 // pierProc is a `pier serve` started by the benchmark.
 type pierProc struct {
 	cmd   *exec.Cmd
+	bin   string // the binary serving, whose CLI cli runs
 	API   string
 	Edge  string
 	Token string
@@ -27,6 +28,11 @@ type pierProc struct {
 }
 
 func startPierServe(ctx context.Context, data string, extra []string, env []string) (*pierProc, error) {
+	return startPierServeBin(ctx, pierBin(), data, extra, env)
+}
+
+// startPierServeBin starts bin serve on data and waits for its API.
+func startPierServeBin(ctx context.Context, bin, data string, extra []string, env []string) (*pierProc, error) {
 	edge, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -36,13 +42,13 @@ func startPierServe(ctx context.Context, data string, extra []string, env []stri
 		return nil, err
 	}
 	args := append([]string{"serve", "--data", data, "--http", edge, "--admin", adm, "--log-level", "warn"}, extra...)
-	cmd := exec.CommandContext(ctx, pierBin(), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w (run make build)", pierBin(), err)
+		return nil, fmt.Errorf("starting %s: %w (run make build)", bin, err)
 	}
-	p := &pierProc{cmd: cmd, API: "http://" + adm, Edge: edge, Data: data}
+	p := &pierProc{cmd: cmd, bin: bin, API: "http://" + adm, Edge: edge, Data: data}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.API + "/healthz")
@@ -81,7 +87,11 @@ func (p *pierProc) Stop() {
 
 // cli runs a pier client command against p and returns its stdout.
 func (p *pierProc) cli(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, pierBin(), args...)
+	bin := p.bin
+	if bin == "" {
+		bin = pierBin()
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "PIER_API="+p.API, "PIER_TOKEN="+p.Token)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -10,6 +10,7 @@
 //	go run ./internal/bench gc       # garbage collection of 1,000 tenants × 10 deployments × 1,000 files (time, peak heap)
 //	go run ./internal/bench neighbour # a tenant's static p99 while another tenant's runaway workers and slow bodies attack, vs quiet
 //	go run ./internal/bench kv       # a worker doing one KV get of a hot key and one put per request: req/s, p99
+//	go run ./internal/bench ab -a OLD -b NEW # two pier binaries in turns: a static file and the hello-world workers
 //
 // Every figure it prints is measured in that run on this machine; nothing
 // is hard-coded. It needs bin/pier (make build), wrk, nginx and caddy (make
@@ -27,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc|neighbour|kv")
+		fmt.Fprintln(os.Stderr, "usage: bench edge|deploy|memory|worker|tls|git|ratelimit|gc|neighbour|kv|ab")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -42,6 +43,8 @@ func main() {
 		err = runEdgeServer(ctx, os.Args[2:])
 	case "ratelimit":
 		err = benchRateLimit(ctx)
+	case "ab":
+		err = benchAB(ctx, os.Args[2:])
 	case "worker":
 		err = benchWorker(ctx)
 	case "neighbour":

@@ -80,40 +80,9 @@ func benchWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.cli(ctx, "tenants", "create", "bench", "--plan", "pro"); err != nil {
+	if err := deployExamples(ctx, p, root, others); err != nil {
 		p.Stop()
 		return err
-	}
-	if err := raiseRequestRate(ctx, p, "bench"); err != nil { // wrk asks faster than the pro plan's rate
-		p.Stop()
-		return err
-	}
-	if _, err := p.cli(ctx, "sites", "create", "worker-go", "--tenant", "bench"); err != nil {
-		p.Stop()
-		return err
-	}
-	if _, err := p.cli(ctx, "deploy", example, "--site", "worker-go"); err != nil {
-		p.Stop()
-		return err
-	}
-	for _, o := range others {
-		if !o.built {
-			continue
-		}
-		if _, err := p.cli(ctx, "sites", "create", o.site, "--tenant", "bench"); err != nil {
-			p.Stop()
-			return err
-		}
-		if o.kvNamespace != "" { // bound by the example's pier.toml
-			if _, err := p.cli(ctx, "kv", "create", o.kvNamespace, "--tenant", "bench"); err != nil {
-				p.Stop()
-				return err
-			}
-		}
-		if _, err := p.cli(ctx, "deploy", filepath.Join(root, "examples", o.site), "--site", o.site); err != nil {
-			p.Stop()
-			return err
-		}
 	}
 	firstAfterDeploy, err := timeGet(p.Edge, "worker-go.localhost", "/api/hello?name=first")
 	if err != nil {
@@ -231,8 +200,44 @@ type otherWorker struct {
 	built            bool
 }
 
-// startPierServePinned starts pier serve on data pinned to one core.
+// deployExamples creates the tenant bench (pro plan, request rate raised
+// past wrk's) and deploys examples/worker-go and the built others, each
+// to the site of its name.
+func deployExamples(ctx context.Context, p *pierProc, root string, others []otherWorker) error {
+	if _, err := p.cli(ctx, "tenants", "create", "bench", "--plan", "pro"); err != nil {
+		return err
+	}
+	if err := raiseRequestRate(ctx, p, "bench"); err != nil { // wrk asks faster than the pro plan's rate
+		return err
+	}
+	sites := append([]otherWorker{{site: "worker-go", built: true}}, others...)
+	for _, o := range sites {
+		if !o.built {
+			continue
+		}
+		if _, err := p.cli(ctx, "sites", "create", o.site, "--tenant", "bench"); err != nil {
+			return err
+		}
+		if o.kvNamespace != "" { // bound by the example's pier.toml
+			if _, err := p.cli(ctx, "kv", "create", o.kvNamespace, "--tenant", "bench"); err != nil {
+				return err
+			}
+		}
+		if _, err := p.cli(ctx, "deploy", filepath.Join(root, "examples", o.site), "--site", o.site); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startPierServePinned starts bin/pier serve on data pinned to one core.
 func startPierServePinned(ctx context.Context, core, data string) (*pierProc, error) {
+	return startBinPinned(ctx, pierBin(), core, data)
+}
+
+// startBinPinned starts bin serve on data pinned to one core, with
+// GOMAXPROCS=1, and waits for the Go example to answer.
+func startBinPinned(ctx context.Context, bin, core, data string) (*pierProc, error) {
 	edge, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -241,13 +246,13 @@ func startPierServePinned(ctx context.Context, core, data string) (*pierProc, er
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, "taskset", "-c", core, pierBin(), "serve", "--data", data, "--http", edge, "--admin", adm, "--log-level", "warn")
+	cmd := exec.CommandContext(ctx, "taskset", "-c", core, bin, "serve", "--data", data, "--http", edge, "--admin", adm, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &pierProc{cmd: cmd, API: "http://" + adm, Edge: edge, Data: data}
+	p := &pierProc{cmd: cmd, bin: bin, API: "http://" + adm, Edge: edge, Data: data}
 	if err := waitHTTP(edge, "worker-go.localhost", "/api/hello?name=warm"); err != nil {
 		p.Stop()
 		return nil, err

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/hosting"
 	"github.com/pierhq/pier/internal/testenv"
 )
 
@@ -156,6 +158,15 @@ func TestCustomDomainOnboarding(t *testing.T) {
 	}
 	if r, err := httpsGet(n.HTTPSAddr, host, "/about", a.CertPool); err != nil || r.Status != 200 || !strings.Contains(r.Body, "About") {
 		t.Errorf("GET https://%s/about = %v %v", host, r.Status, err)
+	}
+
+	// A client that sends half a request over HTTPS is cut off after the
+	// header timeout, as on plain HTTP (TestEdgeTimeouts).
+	if c, err := handshake(n.HTTPSAddr, host, a.CertPool); err != nil {
+		t.Errorf("handshake for the slow client: %v", err)
+	} else {
+		halfHeader(t, c, bufio.NewReader(c), hosting.ServerReadHeaderTimeout)
+		c.Close()
 	}
 
 	// http:// answers 308 to https:// (with the --https port).

@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"internal/domainverify": {},
 	"internal/ratelimit":    {},
 	"internal/datadir":      {},
+	"internal/lazydeadline": {}, // the listeners' far deadlines without a timer each; only cmd/ uses it
 	"internal/secretbox":    {}, // sites' secrets at rest (AES-256-GCM keyring); admin and cmd/ use it
 	"internal/tlspolicy":    {"internal/tlspolicy", "certs", "tenants", "internal/dnsname", "internal/ratelimit"},
 	"internal/apiclient":    {"assets", "tenants", "internal/logstream"},
