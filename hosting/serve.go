@@ -358,9 +358,18 @@ func (x *exchange) requestEvent(start time.Time) logstream.Event {
 		Method:     x.r.Method,
 		Path:       x.r.URL.Path,
 		Status:     x.status,
-		DurationMs: float64(end.Sub(start)) / float64(time.Millisecond),
+		DurationMs: millisSince(start, end),
 		BytesOut:   x.bytes,
 	}
+}
+
+// millisSince is end-start in milliseconds for an event, or 0 when start
+// was not read (nobody followed the site when the request began).
+func millisSince(start, end time.Time) float64 {
+	if start.IsZero() {
+		return 0
+	}
+	return float64(end.Sub(start)) / float64(time.Millisecond)
 }
 
 // publishRequest publishes the request event of an exchange the worker

@@ -287,7 +287,12 @@ func (x *exchange) runWorker() {
 		next: staticNext{e: e, d: x.d, v: v, preview: x.preview},
 	}
 	ww := &c.ww
-	start := e.now()
+	// The invocation's start, read only while someone follows the site
+	// (for the events' durations).
+	var start time.Time
+	if e.logs != nil && e.logs.HasSubscribers(v.usage.site) {
+		start = e.now()
+	}
 	res := w.Serve(ww, x.r, &c.host, &c.next)
 	if !res.Invoked() {
 		x.notInvoked(&res, start)
@@ -318,7 +323,7 @@ func (x *exchange) runWorker() {
 			Method:      x.r.Method,
 			Path:        x.r.URL.Path,
 			Status:      x.status,
-			DurationMs:  float64(end.Sub(start)) / float64(time.Millisecond),
+			DurationMs:  millisSince(start, end),
 			CPUMs:       float64(res.CPU) / float64(time.Millisecond),
 			SubRequests: res.SubRequests,
 			KVReads:     res.KVReads,
