@@ -624,6 +624,7 @@ func (s *server) Run(ctx context.Context) error {
 		// The servers' timeouts hold, without a timer re-armed for
 		// each far-off deadline (docs/architecture.md §2, Timeouts).
 		ln = lazydeadline.Listen(ln, 0)
+		defer ln.Close() // Serve closes it, but ServeTLS may fail first
 		if tls {
 			err = srv.ServeTLS(ln, "", "")
 		} else {

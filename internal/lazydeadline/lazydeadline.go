@@ -18,7 +18,14 @@
 //
 //   - A recorded deadline returns no error from SetReadDeadline, even on a
 //     closed connection; the error comes from the next Read, as usual.
-//   - Deadlines are compared on the monotonic clock, like the runtime's.
+//   - Deadlines are compared on the monotonic clock, like the runtime's,
+//     when they carry a monotonic reading (time.Now().Add does); one that
+//     does not (time.Unix, a deadline that went through Round(0)) is
+//     compared on the wall clock, so a far one fires late by as much as
+//     the wall clock is stepped forward meanwhile.
+//   - A slow client gains at most a tick (plus the watcher's scheduling
+//     delay) on each timeout: net/http's 5 s header timeout becomes at
+//     most 5.25 s with the default tick.
 package lazydeadline
 
 import (
@@ -42,7 +49,6 @@ func Listen(ln net.Listener, tick time.Duration) net.Listener {
 		tick = DefaultTick
 	}
 	l := &listener{Listener: ln, tick: tick, epoch: time.Now(), wake: make(chan struct{}, 1), stopped: make(chan struct{})}
-	l.now.Store(int64(time.Since(l.epoch)))
 	go l.watch()
 	return l
 }
@@ -50,8 +56,7 @@ func Listen(ln net.Listener, tick time.Duration) net.Listener {
 type listener struct {
 	net.Listener
 	tick  time.Duration
-	epoch time.Time    // the monotonic origin of now and every due time
-	now   atomic.Int64 // time since epoch at the last tick (ns)
+	epoch time.Time // the monotonic origin of every due time
 	wake  chan struct{}
 	// stopped is closed when watch returns.
 	stopped chan struct{}
@@ -69,6 +74,13 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	w := &conn{Conn: c, l: l}
 	l.mu.Lock()
+	if l.closed {
+		// Accepted as Close ran: the watcher may be gone already, and
+		// would never apply this connection's deadlines.
+		l.mu.Unlock()
+		c.Close()
+		return nil, net.ErrClosed
+	}
 	w.idx = len(l.conns)
 	l.conns = append(l.conns, w)
 	l.mu.Unlock()
@@ -112,7 +124,6 @@ func (l *listener) watch() {
 		case <-l.wake:
 		}
 		now := int64(time.Since(l.epoch))
-		l.now.Store(now)
 		l.mu.Lock()
 		if l.closed && len(l.conns) == 0 {
 			l.mu.Unlock()
@@ -192,14 +203,18 @@ func (c *conn) SetDeadline(t time.Time) error {
 }
 
 // ask records t as s's deadline and reports whether Conn's deadline must
-// be set now, and to what: to t when t is near (within a tick of the last
-// tick, so possibly past); to none when t is far (then only recorded) or
-// zero and Conn still has an earlier deadline. c.mu is held.
+// be set now, and to what: to t when t is near (within a tick of now, so
+// possibly past); to none when t is far (then only recorded) or zero and
+// Conn still has an earlier deadline. c.mu is held.
+//
+// The clock is read here, not taken from the watcher's last tick, so that
+// a deadline of now or earlier acts at once however late the watcher runs
+// (a starved process; crypto/tls sets one on Close).
 func (c *conn) ask(s *side, t time.Time) (apply bool, v time.Time) {
 	s.want = t
 	if !t.IsZero() {
 		d := int64(t.Sub(c.l.epoch))
-		if d <= c.l.now.Load()+int64(c.l.tick) {
+		if d <= int64(time.Since(c.l.epoch)+c.l.tick) {
 			s.due.Store(0)
 			s.set = true
 			return true, t

@@ -421,3 +421,53 @@ func BenchmarkDeadlines(b *testing.B) {
 		})
 	}
 }
+
+// TestNowWithLateWatcher: a deadline of now acts at once even when the
+// watcher's last tick is far behind (a starved process): crypto/tls sets
+// one on Close.
+func TestNowWithLateWatcher(t *testing.T) {
+	t.Parallel()
+	tick := 10 * time.Millisecond
+	ln, c, _ := pair(t, tick)
+	ln.mu.Lock() // the watcher stops at its next tick, its clock behind
+	defer ln.mu.Unlock()
+	waitPast(time.Now().Add(10 * tick))
+	done := readErr(c)
+	c.SetReadDeadline(time.Now())
+	select {
+	case err := <-done:
+		if !isTimeout(err) {
+			t.Fatalf("Read: %v, want a timeout", err)
+		}
+	case <-time.After(testenv.Patience):
+		t.Fatal("a deadline of now waited for the watcher")
+	}
+}
+
+// acceptAfterClose is a listener whose Accept returns a connection only
+// once Close was called (the race of http.Server's Serve and Shutdown).
+type acceptAfterClose struct {
+	closed chan struct{}
+	conn   net.Conn
+}
+
+func (a *acceptAfterClose) Accept() (net.Conn, error) { <-a.closed; return a.conn, nil }
+func (a *acceptAfterClose) Close() error              { close(a.closed); return nil }
+func (a *acceptAfterClose) Addr() net.Addr            { return &net.TCPAddr{} }
+
+// TestAcceptAfterClose: a connection accepted as the listener closes is
+// refused (closed), not served without a watcher for its deadlines.
+func TestAcceptAfterClose(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe()
+	defer client.Close()
+	ln := Listen(&acceptAfterClose{closed: make(chan struct{}), conn: server}, time.Millisecond).(*listener)
+	ln.Close()
+	<-ln.stopped
+	if c, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v, %v; want net.ErrClosed", c, err)
+	}
+	if _, err := server.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("the refused connection is still open: Write = %v", err)
+	}
+}
