@@ -279,13 +279,47 @@ func BenchmarkServeGoSDK(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Close(context.Background())
-	req := httptest.NewRequest("GET", "http://worker-go.localhost/api/ping", nil)
+	for _, bc := range []struct{ name, path, want string }{
+		{"ping", "/api/ping", "pong\n"},
+		{"hello", "/api/hello?name=bench", "{\"hello\":\"bench\"}\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://worker-go.localhost"+bc.path, nil)
+			req.Header.Set("User-Agent", "wrk")
+			host := &fakeHost{}
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				if res := w.Serve(rec, req, host, nil); res.Outcome != OutcomeOK || rec.Body.String() != bc.want {
+					b.Fatal(res.Outcome, res.Err, rec.Body.String())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServeRust serves GET /rust/hello of examples/worker-rust (the
+// Rust SDK's hello-world, built by make examples; skipped if it is not)
+// one request at a time with a wrk-like request, with the pro plan's
+// limits: the in-process part of the dispatch benchmark's Rust figure.
+func BenchmarkServeRust(b *testing.B) {
+	wasm, err := os.ReadFile("../../examples/worker-rust/build/worker.wasm")
+	if err != nil {
+		b.Skipf("examples/worker-rust is not built (make examples): %v", err)
+	}
+	rt := newRuntime(b, Config{PoolSize: 1})
+	w, err := rt.NewWorker(context.Background(), wasm, nil, Limits{CPU: 50 * time.Millisecond, MemoryBytes: 128 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	req := httptest.NewRequest("GET", "http://worker-rust.localhost/rust/hello", nil)
 	req.Header.Set("User-Agent", "wrk")
 	host := &fakeHost{}
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		if res := w.Serve(rec, req, host, nil); res.Outcome != OutcomeOK || rec.Body.String() != "pong\n" {
+		if res := w.Serve(rec, req, host, nil); res.Outcome != OutcomeOK || rec.Body.String() != "hello from Rust\n" {
 			b.Fatal(res.Outcome, res.Err, rec.Body.String())
 		}
 	}
