@@ -112,8 +112,8 @@ func (l *listener) remove(c *conn) {
 	c.idx = -1
 }
 
-// watch advances the clock every tick and applies the deadlines that have
-// passed, until the listener is closed and its last connection is.
+// watch applies, every tick, the recorded deadlines that have passed,
+// until the listener is closed and its last connection is.
 func (l *listener) watch() {
 	defer close(l.stopped)
 	t := time.NewTicker(l.tick)
