@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  keepEdits,
   limitRows,
   GIT_LIMIT_FIELDS,
   QUOTA_FIELDS,
@@ -307,4 +308,17 @@ describe('flash', () => {
 it('planLabel capitalises', () => {
   expect(planLabel('enterprise')).toBe('Enterprise');
   expect(planLabel('')).toBe('');
+});
+
+describe('keepEdits', () => {
+  it('shows the new saved value where the user changed nothing, and keeps what they typed elsewhere', () => {
+    const was = { cpuMs: '', gitPushMB: '', sites: '5' };
+    const now = { cpuMs: '42', gitPushMB: '', sites: '5' };
+    // cpuMs was saved as typed; gitPushMB typed while the save was in flight; sites untouched.
+    expect(keepEdits({ cpuMs: '42', gitPushMB: '300', sites: '5' }, was, now)).toEqual({ cpuMs: '42', gitPushMB: '300', sites: '5' });
+    // Another card saved: a value changed on the server where the user typed nothing.
+    expect(keepEdits({ cpuMs: '', gitPushMB: '', sites: '5' }, was, { cpuMs: '', gitPushMB: '', sites: '9' })).toEqual({ cpuMs: '', gitPushMB: '', sites: '9' });
+    // A cleared override the server still has is the user's edit, kept.
+    expect(keepEdits({ cpuMs: '', gitPushMB: '', sites: '' }, was, now)).toEqual({ cpuMs: '42', gitPushMB: '', sites: '' });
+  });
 });

@@ -249,6 +249,19 @@ export function limitsBody(overrides: Limits): Limits {
   return out;
 }
 
+/**
+ * The form's texts once the saved values move from was to now: a field the
+ * user left as it was shows the new value, one they changed keeps their
+ * text (typed while a save was in flight, or before another card saved).
+ */
+export function keepEdits(cur: Record<string, string>, was: Record<string, string>, now: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of new Set([...Object.keys(now), ...Object.keys(cur)])) {
+    out[key] = (cur[key] ?? '') === (was[key] ?? '') ? (now[key] ?? '') : cur[key];
+  }
+  return out;
+}
+
 /** Do two sets of overrides differ (missing = 0)? */
 export function limitsDiffer(a: Limits, b: Limits): boolean {
   return ALL_LIMIT_FIELDS.some(({ key }) => (a[key] ?? 0) !== (b[key] ?? 0));

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Limits, type Session } from '../api';
 import { failed } from '../errors';
 import { usePagedList } from '../paged';
@@ -36,6 +36,7 @@ import {
   planLabel,
   setFlash,
   typedMatches,
+  keepEdits,
 } from '../tenants';
 import { LoadError } from '../components/LoadError';
 import { LoadMore } from '../components/LoadMore';
@@ -339,9 +340,16 @@ function PlanAndLimits(props: { tenant: TenantInfo; onSaved: (t: TenantInfo) => 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
 
+  // A newer tenant (this form's save answered, or another card's) resets
+  // only the fields the user left as they were: what they are editing,
+  // even while a save is in flight, is kept.
+  const shown = useRef(tenant);
   useEffect(() => {
-    setPlan(tenant.plan);
-    setTexts(overrideTexts(tenant.limits));
+    const prev = shown.current;
+    shown.current = tenant;
+    if (prev === tenant) return;
+    setPlan((p) => (p === prev.plan ? tenant.plan : p));
+    setTexts((cur) => keepEdits(cur, overrideTexts(prev.limits), overrideTexts(tenant.limits)));
   }, [tenant]);
 
   const parsed = Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, parseLimit(v)]));
