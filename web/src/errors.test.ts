@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from './api';
-import { errorMessage, failed } from './errors';
+import { errorMessage, failed, signInError } from './errors';
 
 describe('errorMessage', () => {
   it('gives an Error its message', () => {
@@ -37,5 +37,14 @@ describe('failed', () => {
     expect(failed(new Error('x'), onUnauthorized, words)).toBe('other');
     expect(failed(new ApiError(401, 'unauthorized', 'x'), onUnauthorized, words)).toBeUndefined();
     expect(onUnauthorized).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('signInError', () => {
+  it('names a bad token, and when a rate-limited address may try again', () => {
+    expect(signInError(new ApiError(401, 'unauthorized', 'no'))).toContain('not valid');
+    expect(signInError(new ApiError(429, 'rate_limited', 'slow down', { retry_after: 6 }))).toBe('Too many attempts from this address. Try again in 6 s.');
+    expect(signInError(new ApiError(429, 'rate_limited', 'slow down'))).toBe('Too many attempts. Wait a minute and try again.');
+    expect(signInError(new ApiError(500, 'internal', 'boom'))).toBe('boom');
   });
 });

@@ -24,3 +24,17 @@ export function failed(
   }
   return words(err);
 }
+
+/** What the sign-in form says when signing in failed. */
+export function signInError(err: unknown): string {
+  if (err instanceof ApiError) {
+    if (err.status === 401) return 'That token is not valid. Check it and try again.';
+    if (err.status === 429) {
+      // The API says when the address may try again (retry_after, seconds).
+      const secs = Number(err.details.retry_after);
+      return secs > 0 ? `Too many attempts from this address. Try again in ${secs} s.` : 'Too many attempts. Wait a minute and try again.';
+    }
+    return err.message;
+  }
+  return String(err);
+}

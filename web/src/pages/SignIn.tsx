@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, ApiError, type Session } from '../api';
+import { api, type Session } from '../api';
+import { signInError } from '../errors';
 
 /** Sign in with an admin or tenant token: POST /api/v1/session, then GET it. */
 export function SignIn(props: { onSignedIn: (s: Session) => void; notice?: string }) {
@@ -67,13 +68,4 @@ export function SignIn(props: { onSignedIn: (s: Session) => void; notice?: strin
       </div>
     </main>
   );
-}
-
-function signInError(err: unknown): string {
-  if (err instanceof ApiError) {
-    if (err.status === 401) return 'That token is not valid. Check it and try again.';
-    if (err.status === 429) return 'Too many attempts. Wait a minute and try again.';
-    return err.message;
-  }
-  return String(err);
 }
