@@ -65,7 +65,7 @@ func isTimeout(err error) bool {
 func TestFarDeadlineFires(t *testing.T) {
 	t.Parallel()
 	tick := 20 * time.Millisecond
-	ln, c, _ := pair(t, tick)
+	_, c, _ := pair(t, tick)
 	deadline := time.Now().Add(10 * tick)
 	if err := c.SetReadDeadline(deadline); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,6 @@ func TestFarDeadlineFires(t *testing.T) {
 	case <-time.After(testenv.Patience):
 		t.Fatal("a passed deadline never stopped the Read")
 	}
-	_ = ln
 }
 
 // TestExtendedDeadline: extending a recorded deadline before it passes
