@@ -324,3 +324,22 @@ func BenchmarkServeRust(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClock compares mono, the clock of the per-request readings,
+// with time.Now, which also reads the wall clock.
+func BenchmarkClock(b *testing.B) {
+	var sink time.Duration
+	b.Run("mono", func(b *testing.B) {
+		for b.Loop() {
+			sink += mono()
+		}
+	})
+	b.Run("time.Now", func(b *testing.B) {
+		for b.Loop() {
+			sink += time.Duration(time.Now().UnixNano())
+		}
+	})
+	if sink == 0 {
+		b.Log(sink)
+	}
+}

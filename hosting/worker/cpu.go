@@ -49,9 +49,8 @@ type meter struct {
 	clock    threadClock
 	cpuKnown bool          // cpuStart was read (see charge)
 	cpuStart time.Duration // clock at segStart, if cpuKnown
-	segStart time.Time     // wall clock at resume, or at the first check since
-	resumed  time.Time     // wall clock at resume
-	yielded  time.Time     // wall clock at resume or the last yield
+	segStart time.Duration // mono at resume, or at the first check since
+	yielded  time.Duration // mono at resume or the last yield
 	yield    bool          // the guest yields every yieldEvery (begin)
 	used     time.Duration // CPU charged before the last resume
 	budget   time.Duration
@@ -79,10 +78,10 @@ const checkEvery = time.Millisecond
 // start and take return an error when that can no longer be promised:
 // the guest must then be stopped.
 type interruptSource interface {
-	start(d time.Duration, now time.Time) error // a guest starts or resumes; fire within d
-	stop()                                      // the guest stopped (returned, or waits on the host)
-	take(d time.Duration) error                 // the guest took a firing; the next within d
-	close()                                     // release what it holds
+	start(d, now time.Duration) error // a guest starts or resumes at now (mono); fire within d
+	stop()                            // the guest stopped (returned, or waits on the host)
+	take(d time.Duration) error       // the guest took a firing; the next within d
+	close()                           // release what it holds
 }
 
 // newMeter makes the meter of an instance whose interrupt global is
@@ -116,15 +115,20 @@ func (m *meter) begin(budget time.Duration, yield bool) {
 	m.fired = false
 	m.used = 0
 	m.budget = budget
+	m.resumeLocked()
 	m.mu.Unlock()
-	m.resume()
 }
 
 // resume restarts the clock after pause, on the calling goroutine's
 // thread.
 func (m *meter) resume() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.resumeLocked()
+	m.mu.Unlock()
+}
+
+// resumeLocked is resume with m.mu held.
+func (m *meter) resumeLocked() {
 	if m.running {
 		return
 	}
@@ -133,9 +137,9 @@ func (m *meter) resume() {
 	}
 	runtime.LockOSThread()
 	m.running = true
-	m.resumed = time.Now()
-	m.segStart = m.resumed
-	m.yielded = m.resumed
+	now := mono()
+	m.segStart = now
+	m.yielded = now
 	if m.kt != nil {
 		// Only the guest's own thread reads it (pause, interrupted), so
 		// it needs no thread id; and it is first read at the guest's
@@ -151,7 +155,7 @@ func (m *meter) resume() {
 	rem := m.budget - m.used
 	var broken error
 	if m.kt != nil {
-		broken = m.kt.start(min(rem, checkEvery), m.resumed)
+		broken = m.kt.start(min(rem, checkEvery), now)
 	}
 	if rem <= 0 || m.fired || broken != nil {
 		// Stopped at its first check. With no reader in read(2) (broken)
@@ -171,7 +175,7 @@ func (m *meter) resume() {
 const shortSegment = time.Millisecond
 
 // charge is the CPU time to charge for the segment since segStart, at
-// wall-clock time now; m.mu is held, on the guest's thread.
+// now (mono); m.mu is held, on the guest's thread.
 //
 // With the CPU clock read at segStart (cpuKnown): the elapsed time for a
 // segment under shortSegment (a thread's CPU time never exceeds it),
@@ -183,8 +187,8 @@ const shortSegment = time.Millisecond
 // scheduled (the overrun BenchmarkConcurrentRunaways measures:
 // 0.2 ms at p99 with 8 runaways on 2 cores); a segment preempted for long
 // before its first check is charged checkEvery, not the wait.
-func (m *meter) charge(now time.Time) time.Duration {
-	wall := now.Sub(m.segStart)
+func (m *meter) charge(now time.Duration) time.Duration {
+	wall := now - m.segStart
 	switch {
 	case !m.cpuKnown:
 		return min(wall, checkEvery)
@@ -198,7 +202,12 @@ func (m *meter) charge(now time.Time) time.Duration {
 // pause stops the clock, charging the CPU time since resume.
 func (m *meter) pause() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.pauseLocked()
+	m.mu.Unlock()
+}
+
+// pauseLocked is pause with m.mu held.
+func (m *meter) pauseLocked() {
 	if !m.running {
 		return
 	}
@@ -207,7 +216,7 @@ func (m *meter) pause() {
 	} else {
 		m.timer.Stop()
 	}
-	m.used += m.charge(time.Now())
+	m.used += m.charge(mono())
 	m.running = false
 	runtime.UnlockOSThread()
 }
@@ -222,9 +231,9 @@ func (m *meter) charged() time.Duration {
 // stop ends the budget: it pauses and reports whether the guest was (or
 // may have been) stopped by the meter, and the CPU time charged.
 func (m *meter) stop() (fired bool, used time.Duration) {
-	m.pause()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.pauseLocked()
 	return m.fired || m.kt == nil && m.interrupt.Get() != 0, m.used
 }
 
@@ -243,7 +252,7 @@ func (m *meter) interrupted() bool {
 	if !m.cpuKnown {
 		// The first check of the segment: charge what ran before it and
 		// read the clock from here on.
-		now := time.Now()
+		now := mono()
 		m.used += m.charge(now)
 		m.cpuStart = m.clock.now()
 		m.segStart = now
@@ -258,7 +267,7 @@ func (m *meter) interrupted() bool {
 		m.trip() // no reader in read(2): the guest cannot go on safely
 		return true
 	}
-	if !m.yield || time.Since(m.yielded) < yieldEvery {
+	if !m.yield || mono()-m.yielded < yieldEvery {
 		return false
 	}
 	m.mu.Unlock()
@@ -267,7 +276,7 @@ func (m *meter) interrupted() bool {
 	// 10 ms.
 	runtime.Gosched()
 	m.mu.Lock()
-	m.yielded = time.Now()
+	m.yielded = mono()
 	return false
 }
 

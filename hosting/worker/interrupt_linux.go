@@ -57,11 +57,11 @@ type kernelTimer struct {
 	closing atomic.Bool
 
 	mu         sync.Mutex
-	armedUntil time.Time // when the pending firing is due; zero when none is
-	guest      bool      // a guest runs (between start and stop)
-	unchecked  bool      // a reader left read(2) since one was last seen in it
-	fires      uint64    // firings the readers saw
-	taken      uint64    // firings the guest took
+	armedUntil time.Duration // when the pending firing is due (mono); 0 when none is
+	guest      bool          // a guest runs (between start and stop)
+	unchecked  bool          // a reader left read(2) since one was last seen in it
+	fires      uint64        // firings the readers saw
+	taken      uint64        // firings the guest took
 }
 
 func newKernelTimer(g api.MutableGlobal) (*kernelTimer, error) {
@@ -139,7 +139,7 @@ func (kt *kernelTimer) fired() {
 // clear clears the flag: no firing is pending. kt.mu is held.
 func (kt *kernelTimer) clear() {
 	kt.g.Set(0)
-	kt.armedUntil = time.Time{}
+	kt.armedUntil = 0
 }
 
 // start is called before a guest runs, on its thread, at now: a reader is in
@@ -147,7 +147,7 @@ func (kt *kernelTimer) clear() {
 // kept; one that fired already has set the flag, and the guest takes it
 // at its first check). An error means no reader is in read(2): the guest
 // must not run.
-func (kt *kernelTimer) start(d time.Duration, now time.Time) error {
+func (kt *kernelTimer) start(d, now time.Duration) error {
 	kt.mu.Lock()
 	defer kt.mu.Unlock()
 	kt.guest = true
@@ -160,7 +160,7 @@ func (kt *kernelTimer) start(d time.Duration, now time.Time) error {
 			return err
 		}
 		kt.unchecked = false
-		now = time.Now()
+		now = mono()
 	}
 	kt.armLocked(d, now)
 	return nil
@@ -179,9 +179,9 @@ func (kt *kernelTimer) stop() {
 		kt.clear()
 		kt.unchecked = true
 	}
-	if !kt.armedUntil.IsZero() {
+	if kt.armedUntil != 0 {
 		kt.settime(0)
-		kt.armedUntil = time.Time{}
+		kt.armedUntil = 0
 	}
 }
 
@@ -202,21 +202,21 @@ func (kt *kernelTimer) take(d time.Duration) error {
 	kt.mu.Lock()
 	defer kt.mu.Unlock()
 	kt.unchecked = false
-	kt.armLocked(d, time.Now())
+	kt.armLocked(d, mono())
 	return nil
 }
 
-// armLocked arms the timer to fire within d of now (the current time).
-func (kt *kernelTimer) armLocked(d time.Duration, now time.Time) {
+// armLocked arms the timer to fire within d of now (mono, the current time).
+func (kt *kernelTimer) armLocked(d, now time.Duration) {
 	d = max(d, 1)
 	// armedUntil is read before the timer is set, so the kernel's expiry
 	// is never earlier: a pending timer due after now has not fired, and
 	// setting it again loses no firing.
-	if !kt.armedUntil.IsZero() && !kt.armedUntil.After(now.Add(d)) {
+	if kt.armedUntil != 0 && kt.armedUntil <= now+d {
 		return
 	}
 	kt.settime(d)
-	kt.armedUntil = now.Add(d)
+	kt.armedUntil = now + d
 }
 
 // settime arms the timer to fire once after d; 0 disarms it.

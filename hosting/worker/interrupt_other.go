@@ -21,7 +21,7 @@ func tickerSource(api.MutableGlobal) (interruptSource, error) {
 	return nil, errors.New("worker: the interrupt ticker needs Linux")
 }
 
-func (*kernelTimer) start(time.Duration, time.Time) error { return nil }
-func (*kernelTimer) stop()                                {}
-func (*kernelTimer) take(time.Duration) error             { return nil }
-func (*kernelTimer) close()                               {}
+func (*kernelTimer) start(_, _ time.Duration) error { return nil }
+func (*kernelTimer) stop()                          {}
+func (*kernelTimer) take(time.Duration) error       { return nil }
+func (*kernelTimer) close()                         {}

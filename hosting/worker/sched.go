@@ -72,7 +72,7 @@ type share struct {
 	refs          int    // Workers charged to it
 
 	// A tenant's CPU rate (Limits.CPURate; 0: none) and its bucket, as
-	// the theoretical arrival time of GCRA in Unix ns: the tenant is
+	// the theoretical arrival time of GCRA in mono ns: the tenant is
 	// in debt up to cpuTAT, and may start a request while that is at
 	// most cpuBurst ahead of now.
 	cpuRate time.Duration
@@ -129,7 +129,7 @@ func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h *cpuHold, ret
 	if sh.cpuRate <= 0 {
 		return nil, 0
 	}
-	if ahead := time.Duration(sh.cpuTAT - time.Now().UnixNano()); ahead > cpuBurst {
+	if ahead := time.Duration(sh.cpuTAT - int64(mono())); ahead > cpuBurst {
 		return nil, ahead - cpuBurst
 	}
 	return &cpuHold{s: s, sh: sh, budget: budget}, 0
@@ -160,7 +160,7 @@ func (h *cpuHold) start() (retry time.Duration) {
 	}
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	now := time.Now().UnixNano()
+	now := int64(mono())
 	if ahead := time.Duration(h.sh.cpuTAT - now); ahead > cpuBurst {
 		return ahead - cpuBurst
 	}
@@ -179,7 +179,7 @@ func (h *cpuHold) set(d time.Duration) {
 	}
 	h.s.mu.Lock()
 	if d > h.held {
-		h.sh.cpuTAT = max(h.sh.cpuTAT, time.Now().UnixNano())
+		h.sh.cpuTAT = max(h.sh.cpuTAT, int64(mono()))
 	}
 	h.sh.cpuTAT += debt(d, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
 	h.s.mu.Unlock()

@@ -229,7 +229,7 @@ func (t *ticker) source(g api.MutableGlobal) (*tickSource, error) {
 // start registers the guest: the next tick (within checkEvery) sets its
 // flag. d is not used: ticks come every checkEvery, and a budget that
 // ends between two is overrun by less than one.
-func (s *tickSource) start(_ time.Duration, _ time.Time) error {
+func (s *tickSource) start(_, _ time.Duration) error {
 	s.t.set(s.entry, uintptr(unsafe.Pointer(&s.slot[0])))
 	return nil
 }

@@ -66,8 +66,8 @@ type instance struct {
 	ctx            context.Context // carries &call for host functions
 	stack          [2]uint64
 	features       uint32
-	idleSince      time.Time // when it was last returned to the pool
-	temporary      bool      // created while the pool was busy; closed after its request
+	idleSince      time.Duration // when it was last returned to the pool (mono)
+	temporary      bool          // created while the pool was busy; closed after its request
 	hostWaits      *atomic.Int32
 	shares         runShare
 	sched          *scheduler
@@ -212,7 +212,7 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 			r.release(ctx, sm)
 			return nil, err
 		}
-		in.idleSince = time.Now()
+		in.idleSince = mono()
 		w.free <- in
 		w.trim = time.AfterFunc(r.cfg.IdleTimeout, w.trimIdle)
 	}
@@ -234,14 +234,14 @@ func (w *Worker) trimIdle() {
 	}
 	for len(w.free) > 0 {
 		in := <-w.free
-		if time.Since(in.idleSince) > idle && (len(keep) > 0 || len(w.free) > 0) {
+		if mono()-in.idleSince > idle && (len(keep) > 0 || len(w.free) > 0) {
 			drop = append(drop, in)
 		} else {
 			keep = append(keep, in)
 		}
 	}
 	for _, in := range keep {
-		if time.Since(in.idleSince) > idle {
+		if mono()-in.idleSince > idle {
 			in.meter.park() // the instance kept warm holds no threads
 		}
 		w.free <- in
@@ -433,7 +433,7 @@ func (w *Worker) release(in *instance, healthy bool) {
 		select {
 		case <-w.done:
 		default:
-			in.idleSince = time.Now()
+			in.idleSince = mono()
 			w.free <- in // never blocks: at most cap(slots) instances exist
 			w.mu.Unlock()
 			return

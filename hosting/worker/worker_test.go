@@ -822,7 +822,7 @@ func TestTrimIdle(t *testing.T) {
 			for i, in := range ins {
 				w.release(in, true)
 				if i < tt.stale {
-					in.idleSince = time.Now().Add(-2 * time.Hour)
+					in.idleSince = mono() - 2*time.Hour
 				}
 			}
 			w.trimIdle()
