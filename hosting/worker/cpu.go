@@ -108,6 +108,7 @@ func newMeter(interrupt api.MutableGlobal, newKT func(api.MutableGlobal) (interr
 // start by half (BenchmarkColdStart).
 func (m *meter) begin(budget time.Duration, yield bool) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.yield = yield
 	if m.kt == nil {
 		m.interrupt.Set(0)
@@ -116,15 +117,14 @@ func (m *meter) begin(budget time.Duration, yield bool) {
 	m.used = 0
 	m.budget = budget
 	m.resumeLocked()
-	m.mu.Unlock()
 }
 
 // resume restarts the clock after pause, on the calling goroutine's
 // thread.
 func (m *meter) resume() {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.resumeLocked()
-	m.mu.Unlock()
 }
 
 // resumeLocked is resume with m.mu held.
@@ -202,8 +202,8 @@ func (m *meter) charge(now time.Duration) time.Duration {
 // pause stops the clock, charging the CPU time since resume.
 func (m *meter) pause() {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.pauseLocked()
-	m.mu.Unlock()
 }
 
 // pauseLocked is pause with m.mu held.
