@@ -175,7 +175,7 @@ func (s *Store) kvWriter() {
 // the one that fails changes nothing and the others commit. A write's
 // function may thus run twice; it must start from scratch each time.
 func (s *Store) commitKV(group []*kvJob) []error {
-	if errs, ok := s.commitKVGroup(group, len(group) == 1); ok {
+	if errs, ok := s.commitKVGroup(group, false); ok {
 		return errs
 	}
 	errs, _ := s.commitKVGroup(group, true)
@@ -300,7 +300,9 @@ func (s *Store) kvPut(ctx context.Context, tx *sql.Tx, namespaceID string, e ten
 	if v == nil {
 		v = []byte{}
 	}
-	_, err := tx.ExecContext(ctx, kvPutQuery, namespaceID, e.Key, v, expiresMs(e.Expires), now)
+	// The statement prepared on the writer's one connection, which the
+	// transaction runs on: nothing is parsed.
+	_, err := tx.StmtContext(ctx, s.kvPutStmt).ExecContext(ctx, namespaceID, e.Key, v, expiresMs(e.Expires), now)
 	return err
 }
 
