@@ -271,6 +271,9 @@ func msOrZero(v sql.NullInt64) time.Time {
 	return msTime(v.Int64)
 }
 
+const kvGetQuery = `SELECT value, expires_at, updated_at FROM kv_entries
+WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`
+
 // KVGet returns the key's entry; ErrNotFound when it is absent or
 // expired.
 func (s *Store) KVGet(ctx context.Context, namespaceID, key string) (tenants.KVEntry, error) {
@@ -279,9 +282,7 @@ func (s *Store) KVGet(ctx context.Context, namespaceID, key string) (tenants.KVE
 		expires sql.NullInt64
 		updated int64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT value, expires_at, updated_at FROM kv_entries
-WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, namespaceID, key, s.now().UnixMilli()).
-		Scan(&e.Value, &expires, &updated)
+	err := s.kvGetStmt.QueryRowContext(ctx, namespaceID, key, s.now().UnixMilli()).Scan(&e.Value, &expires, &updated)
 	if err != nil {
 		return tenants.KVEntry{}, mapErr("kv get", err)
 	}
@@ -291,6 +292,11 @@ WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, 
 	e.Expires, e.Updated = msOrZero(expires), msTime(updated)
 	return e, nil
 }
+
+const (
+	kvCurrentQuery = `SELECT value FROM kv_entries WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`
+	kvDeleteQuery  = `DELETE FROM kv_entries WHERE namespace_id = ? AND key = ?`
+)
 
 const kvPutQuery = `INSERT INTO kv_entries (namespace_id, key, value, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (namespace_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at`
@@ -343,8 +349,7 @@ func (s *Store) KVCompareAndSwap(ctx context.Context, namespaceID string, old []
 	err := s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		written = false // a group that runs again runs this again
 		var cur []byte
-		err := tx.QueryRowContext(ctx, `SELECT value FROM kv_entries
-WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, namespaceID, e.Key, now).Scan(&cur)
+		err := tx.StmtContext(ctx, s.kvCurrentStmt).QueryRowContext(ctx, namespaceID, e.Key, now).Scan(&cur)
 		exists := err == nil
 		if err != nil && err != sql.ErrNoRows {
 			return mapErr(op, err)
@@ -368,7 +373,7 @@ WHERE namespace_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`, 
 func (s *Store) KVDelete(ctx context.Context, namespaceID, key string) error {
 	const op = "kv delete"
 	return s.kvTx(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM kv_entries WHERE namespace_id = ? AND key = ?`, namespaceID, key)
+		_, err := tx.StmtContext(ctx, s.kvDeleteStmt).ExecContext(ctx, namespaceID, key)
 		return mapErr(op, err)
 	})
 }

@@ -111,3 +111,28 @@ func BenchmarkKVPut(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkKVGet measures a read of one key from the store (what a
+// worker's get costs when the edge's node cache misses).
+func BenchmarkKVGet(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "pier.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, tenants.Tenant{ID: "t1", Name: "acme", Plan: tenants.PlanFree, Salt: make([]byte, 16)}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "ns1", TenantID: "t1", Name: "data", Created: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.KVPut(ctx, "ns1", tenants.KVEntry{Key: "hot", Value: []byte("a value of some thirty-two bytes")}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.KVGet(ctx, "ns1", "hot"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

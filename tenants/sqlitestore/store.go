@@ -50,10 +50,10 @@ type Store struct {
 
 	// Statements of the hot read paths, prepared once per connection
 	// instead of parsed on every call.
-	tenantStmt, siteStmt, tokenStmt, deploymentStmt, blobsStmt *sql.Stmt
-	// The KV write of every worker's put, on the writer (kv.go): parsing
-	// it took a quarter of the CPU of a worker doing a put per request.
-	kvPutStmt *sql.Stmt
+	tenantStmt, siteStmt, tokenStmt, deploymentStmt, blobsStmt, kvGetStmt *sql.Stmt
+	// The KV writes of workers, on the writer (kv.go): parsing the put
+	// took a quarter of the CPU of a worker doing a put per request.
+	kvPutStmt, kvCurrentStmt, kvDeleteStmt *sql.Stmt
 
 	// The KV writer's group commit (kv.go), started by the first write.
 	kvOnce      sync.Once
@@ -146,15 +146,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		{&s.tokenStmt, tokenQuery},
 		{&s.deploymentStmt, deploymentQuery},
 		{&s.blobsStmt, blobsQuery},
+		{&s.kvGetStmt, kvGetQuery},
 	} {
 		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sqlitestore: %s: preparing statements: %w", path, err)
 		}
 	}
-	if s.kvPutStmt, err = write.PrepareContext(ctx, kvPutQuery); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlitestore: %s: preparing statements: %w", path, err)
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.kvPutStmt, kvPutQuery},
+		{&s.kvCurrentStmt, kvCurrentQuery},
+		{&s.kvDeleteStmt, kvDeleteQuery},
+	} {
+		if *p.stmt, err = write.PrepareContext(ctx, p.query); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlitestore: %s: preparing statements: %w", path, err)
+		}
 	}
 	return s, nil
 }
@@ -163,7 +173,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeKV()
 	var errs []error
-	for _, st := range []*sql.Stmt{s.tenantStmt, s.siteStmt, s.tokenStmt, s.deploymentStmt, s.blobsStmt, s.kvPutStmt} {
+	for _, st := range []*sql.Stmt{s.tenantStmt, s.siteStmt, s.tokenStmt, s.deploymentStmt, s.blobsStmt, s.kvGetStmt, s.kvPutStmt, s.kvCurrentStmt, s.kvDeleteStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
