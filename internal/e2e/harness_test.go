@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +68,37 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// keptPort returns a free loopback port below the kernel's ephemeral
+// range, for an address a server must keep although it binds it seconds
+// later (Pebble validates at the ports it was started with). A port from
+// freePort is in that range, where any outgoing connection of a process
+// running meanwhile (another test package, a client's pool) may take it
+// before the server binds it; below the range only a bind by number can.
+func keptPort(t testing.TB) int {
+	t.Helper()
+	low := 32768 // Linux's default start of net.ipv4.ip_local_port_range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low <= 10000 {
+		return freePort(t) // no room below the range
+	}
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
+	return freePort(t)
 }
 
 // server is a running `pier serve`.

@@ -35,9 +35,9 @@ type acme struct {
 // validating on them.
 func startACME(t *testing.T) *acme {
 	t.Helper()
-	a := &acme{HTTPPort: freePort(t), HTTPSPort: freePort(t)}
+	a := &acme{HTTPPort: keptPort(t), HTTPSPort: keptPort(t)}
 	for a.HTTPSPort == a.HTTPPort {
-		a.HTTPSPort = freePort(t)
+		a.HTTPSPort = keptPort(t)
 	}
 	a.Pebble = testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: a.HTTPPort, TLSPort: a.HTTPSPort})
 	a.RootFile = filepath.Join(t.TempDir(), "pebble-listener.pem")
