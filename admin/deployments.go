@@ -276,8 +276,9 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) error {
 			Vars:             req.Config.Vars,
 			KV:               req.Config.KV,
 		},
-		Source:   req.Source,
-		Activate: req.Activate == nil || *req.Activate,
+		Source:    req.Source,
+		Activate:  req.Activate == nil || *req.Activate,
+		SiteToken: principalFrom(ctx).siteScoped(),
 	}
 	d, err := a.Deploy(ctx, site, dr)
 	if err != nil {

@@ -24,28 +24,37 @@ var ErrGitUnauthorized = errUnauthorized
 // token; an error wrapping tenants.ErrNotFound for a site the token may
 // not see (another tenant's, or for a site token any but its own); 403
 // tenant_disabled when write is set and the tenant is disabled.
-func (a *API) AuthorizeGit(ctx context.Context, secret, siteRef string, write bool) (tenants.Site, tenants.Tenant, error) {
+func (a *API) AuthorizeGit(ctx context.Context, secret, siteRef string, write bool) (GitGrant, error) {
 	if secret == "" || len(secret) > maxSecretLen {
-		return tenants.Site{}, tenants.Tenant{}, errUnauthorized
+		return GitGrant{}, errUnauthorized
 	}
 	p, err := a.tokenPrincipal(ctx, HashToken(secret))
 	if err != nil {
-		return tenants.Site{}, tenants.Tenant{}, err
+		return GitGrant{}, err
 	}
 	s, err := a.siteFor(ctx, p, siteRef)
 	if err != nil {
-		return tenants.Site{}, tenants.Tenant{}, err
+		return GitGrant{}, err
 	}
 	t := p.tenant
 	if p.admin() {
 		if t, err = a.store.Tenant(ctx, s.TenantID); err != nil {
-			return tenants.Site{}, tenants.Tenant{}, lookupErr("tenant", s.TenantID, err)
+			return GitGrant{}, lookupErr("tenant", s.TenantID, err)
 		}
 	}
 	if write && t.Disabled {
-		return tenants.Site{}, tenants.Tenant{}, errTenantDisabled
+		return GitGrant{}, errTenantDisabled
 	}
-	return s, t, nil
+	return GitGrant{Site: s, Tenant: t, SiteToken: p.siteScoped()}, nil
+}
+
+// GitGrant is what AuthorizeGit found a token may act on.
+type GitGrant struct {
+	Site   tenants.Site
+	Tenant tenants.Tenant
+	// SiteToken: the token is a site token; its pushes deploy with
+	// DeployRequest.SiteToken.
+	SiteToken bool
 }
 
 // PublicError is the user-safe form of err as the API would answer it:

@@ -496,6 +496,33 @@ func (a *API) resolveKVBindings(ctx context.Context, tenantID string, bs []tenan
 	return out, nil
 }
 
+// checkSiteTokenBindings refuses, for a deploy made with a site token,
+// a binding of a namespace that the site's live deployment does not
+// bind (DeployRequest.SiteToken): 403 site_token_forbidden naming it.
+func (a *API) checkSiteTokenBindings(ctx context.Context, site tenants.Site, bs []tenants.KVBinding) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	bound := map[string]bool{}
+	if site.ActiveDeployment != "" {
+		live, err := a.store.Deployment(ctx, site.ID, site.ActiveDeployment)
+		if err != nil && !errors.Is(err, tenants.ErrNotFound) {
+			return fmt.Errorf("admin: the live deployment's kv bindings: %w", err)
+		}
+		for _, b := range live.Config.KV {
+			bound[b.NamespaceID] = true
+		}
+	}
+	for i, b := range bs {
+		if !bound[b.NamespaceID] {
+			return httperr.New(http.StatusForbidden, "site_token_forbidden",
+				"a site token may keep the KV namespaces the site's live deployment binds, not bind others: binding namespace %q needs a tenant or admin token (deploy once with one, and the site token may then keep it)", b.Namespace).
+				With("field", fmt.Sprintf("config.kv[%d].namespace", i))
+		}
+	}
+	return nil
+}
+
 // Expired KV keys are invisible at once and deleted by ExpireKV, run
 // periodically by cmd/pier, at most kvSweepBatches × kvSweepBatch keys
 // a run, so that a burst of expiries never holds the store's writer long.

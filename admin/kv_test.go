@@ -473,3 +473,48 @@ func TestAllowKVWrite(t *testing.T) {
 		t.Error("a write of an unknown tenant was allowed")
 	}
 }
+
+// TestKVBindingsBySiteToken: a site token acts on its site only, so its
+// deploy may keep the KV namespaces the site's live deployment binds but
+// not bind another of the tenant's (which other sites may own): 403
+// site_token_forbidden naming the binding, and the live site unchanged.
+func TestKVBindingsBySiteToken(t *testing.T) {
+	t.Parallel()
+	w := newKVWorld(t)
+	e := w.e
+	salt := e.site(t, w.acmeTok, "blog")
+	must(t, e.do(t, "POST", "/api/v1/tenants/acme/kv", w.acmeTok, map[string]any{"name": "private"}), 201)
+	siteTok := must(t, e.do(t, "POST", "/api/v1/sites/blog/tokens", w.acmeTok, map[string]any{"name": "ci"}), 201).str("token")
+	publish := func(tok string, kv any) resp {
+		return e.publish(t, tok, "blog", salt, files{"/index.html": "hi"}, map[string]any{"config": map[string]any{"kv": kv}})
+	}
+	data := map[string]any{"binding": "STORE", "namespace": "data"}
+	private := map[string]any{"binding": "OTHER", "namespace": "private"}
+
+	// Nothing is live yet: the site token binds nothing.
+	r := publish(siteTok, []any{data})
+	wantErr(t, r, 403, "site_token_forbidden")
+	if r.errField("field") != "config.kv[0].namespace" || !strings.Contains(string(r.raw), `\"data\"`) {
+		t.Errorf("refusal %s", r.raw)
+	}
+	// The tenant binds data; the site token may then keep it (and drop it).
+	live := must(t, publish(w.acmeTok, []any{data}), 201).str("id")
+	must(t, publish(siteTok, []any{data}), 201)
+	must(t, publish(siteTok, []any{map[string]any{"binding": "RENAMED", "namespace": "data"}}), 201)
+	// But not add another namespace of the tenant's.
+	r = publish(siteTok, []any{data, private})
+	wantErr(t, r, 403, "site_token_forbidden")
+	if r.errField("field") != "config.kv[1].namespace" {
+		t.Errorf("refusal %s", r.raw)
+	}
+	site := must(t, e.do(t, "GET", "/api/v1/sites/blog", w.acmeTok, nil), 200)
+	if site.str("active_deployment") == live {
+		t.Errorf("the site token's good deploys did not go live")
+	}
+	dep := must(t, e.do(t, "GET", "/api/v1/sites/blog/deployments/"+site.str("active_deployment"), w.acmeTok, nil), 200)
+	if kv := dep.body["config"].(map[string]any)["kv"].([]any); len(kv) != 1 || kv[0].(map[string]any)["namespace"] != "data" {
+		t.Errorf("live bindings after the refused deploy: %v", kv)
+	}
+	// The tenant token binds both.
+	must(t, publish(w.acmeTok, []any{data, private}), 201)
+}

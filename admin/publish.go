@@ -381,6 +381,12 @@ type DeployRequest struct {
 	Config   tenants.DeploymentConfig // Headers and Redirects are ignored: they come from the manifest's files
 	Source   tenants.Source           // Type defaults to "api"
 	Activate bool                     // make it live
+	// SiteToken: the deploy is made with a site token, which acts on its
+	// site only. It may keep the KV namespaces the site's live deployment
+	// binds, but binding any other of the tenant's namespaces (a
+	// tenant-level act: it reads and writes data other sites may own)
+	// needs a tenant or admin token.
+	SiteToken bool
 }
 
 // Deploy creates a deployment of site from an upload session whose blobs
@@ -419,6 +425,11 @@ func (a *API) Deploy(ctx context.Context, site tenants.Site, req DeployRequest) 
 	}
 	if cfg.KV, err = a.resolveKVBindings(ctx, site.TenantID, cfg.KV); err != nil {
 		return tenants.Deployment{}, err
+	}
+	if req.SiteToken {
+		if err := a.checkSiteTokenBindings(ctx, site, cfg.KV); err != nil {
+			return tenants.Deployment{}, err
+		}
 	}
 	src := req.Source
 	if err := normalizeSource(&src); err != nil {

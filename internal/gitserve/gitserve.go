@@ -72,7 +72,7 @@ type Store interface {
 // Publisher is the admin publish pipeline and token scoping; *admin.API
 // satisfies it.
 type Publisher interface {
-	AuthorizeGit(ctx context.Context, secret, siteRef string, write bool) (tenants.Site, tenants.Tenant, error)
+	AuthorizeGit(ctx context.Context, secret, siteRef string, write bool) (admin.GitGrant, error)
 	Limits() assets.Limits
 	StartUpload(ctx context.Context, site tenants.Site, m assets.Manifest, worker *tenants.WorkerBlob) (admin.Upload, error)
 	PutBlob(ctx context.Context, tenantID, uploadID, hash string, body io.Reader, size int64) error

@@ -603,4 +603,31 @@ func TestPushBindsKV(t *testing.T) {
 	if got := f.site("blog").ActiveDeployment; got != d.ID {
 		t.Errorf("live deployment %s, want %s", got, d.ID)
 	}
+
+	// A site token's push may keep the live deployment's namespace, not
+	// bind another of the tenant's (admin.DeployRequest.SiteToken).
+	if err := f.store.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "kv_private", TenantID: "t_acme", Name: "private", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	siteTok := admin.NewTokenSecret()
+	if err := f.store.CreateToken(ctx, tenants.Token{ID: "tok_site", TenantID: "t_acme", SiteID: "s_blog", Name: "ci", Hash: admin.HashToken(siteTok), Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, repo, map[string]string{"pier.toml": "[[kv]]\nbinding = \"STORE\"\nnamespace = \"shared\"\n\n[[kv]]\nbinding = \"MORE\"\nnamespace = \"private\"\n"})
+	mustGit(t, repo, "commit", "-qam", "another namespace")
+	out, err = git(t, repo, "push", f.remote("blog", siteTok), "main")
+	if err == nil || !strings.Contains(out, "site token") || !strings.Contains(out, "private") {
+		t.Errorf("site token's push binding another namespace: %v\n%s", err, out)
+	}
+	if got := f.site("blog").ActiveDeployment; got != d.ID {
+		t.Errorf("live deployment %s, want %s", got, d.ID)
+	}
+	writeFiles(t, repo, map[string]string{"pier.toml": "[[kv]]\nbinding = \"STORE\"\nnamespace = \"shared\"\n", "index.html": "changed"})
+	mustGit(t, repo, "commit", "-qam", "the live namespace only")
+	if out, err := git(t, repo, "push", f.remote("blog", siteTok), "main"); err != nil {
+		t.Errorf("site token's push keeping the live namespace: %v\n%s", err, out)
+	}
+	if got := f.site("blog").ActiveDeployment; got == d.ID {
+		t.Errorf("the site token's push did not go live")
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/internal/httperr"
-	"github.com/pierhq/pier/tenants"
 )
 
 // Prefix is the URL path under which ServeHTTP answers:
@@ -81,7 +80,7 @@ func splitPath(p string) (site, rest string, ok bool) {
 // access authenticates a request for a site: the token is the Basic auth
 // password (any user name) or a Bearer token. It writes the answer and
 // returns false when the request may not go on.
-func (s *Server) access(w http.ResponseWriter, r *http.Request, siteName string, write bool) (tenants.Site, tenants.Tenant, bool) {
+func (s *Server) access(w http.ResponseWriter, r *http.Request, siteName string, write bool) (admin.GitGrant, bool) {
 	secret := ""
 	if _, pass, ok := r.BasicAuth(); ok {
 		secret = pass
@@ -90,9 +89,9 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, siteName string,
 	}
 	if secret == "" || len(secret) > maxSecret {
 		challenge(w)
-		return tenants.Site{}, tenants.Tenant{}, false
+		return admin.GitGrant{}, false
 	}
-	site, t, err := s.cfg.Publisher.AuthorizeGit(r.Context(), secret, siteName, write)
+	g, err := s.cfg.Publisher.AuthorizeGit(r.Context(), secret, siteName, write)
 	if err != nil {
 		he := admin.PublicError(err)
 		switch {
@@ -104,9 +103,9 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request, siteName string,
 		default:
 			plain(w, he.Status, he.Message)
 		}
-		return tenants.Site{}, tenants.Tenant{}, false
+		return admin.GitGrant{}, false
 	}
-	return site, t, true
+	return g, true
 }
 
 func challenge(w http.ResponseWriter) {
@@ -132,10 +131,11 @@ func gitProtocol(r *http.Request) string {
 }
 
 func (s *Server) serveAdvertisement(w http.ResponseWriter, r *http.Request, siteName, svc string) {
-	site, _, ok := s.access(w, r, siteName, svc == receivePack)
+	g, ok := s.access(w, r, siteName, svc == receivePack)
 	if !ok {
 		return
 	}
+	site := g.Site
 	if !s.acquireProc() {
 		plain(w, http.StatusServiceUnavailable, "the server is busy with other git requests; retry in a moment")
 		return
@@ -164,10 +164,11 @@ func (s *Server) serveAdvertisement(w http.ResponseWriter, r *http.Request, site
 }
 
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, siteName, svc string) {
-	site, t, ok := s.access(w, r, siteName, svc == receivePack)
+	g, ok := s.access(w, r, siteName, svc == receivePack)
 	if !ok {
 		return
 	}
+	site, t := g.Site, g.Tenant
 	if svc == receivePack {
 		if !s.startTenantPush(t.ID) {
 			plain(w, http.StatusTooManyRequests, fmt.Sprintf("tenant %s already has %d pushes in progress; retry when one ends", t.Name, s.cfg.MaxPushesPerTenant))
@@ -225,7 +226,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, siteName, svc 
 		}
 		return
 	}
-	s.receive(ctx, w, out, body, site, t)
+	s.receive(ctx, w, out, body, g)
 }
 
 // fail answers an error of the server's own (storage, git) as 503 or 500

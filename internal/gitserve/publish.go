@@ -151,7 +151,8 @@ func (p *push) publish(ctx context.Context, env []string, branch, commit string,
 	}
 	say("%s: %s %s, %s uploaded, %s reused (%s)", branch, comma(len(m)), noun, comma(len(up.Missing)), comma(len(m)-countIn(up.Missing, m)), humanBytes(uploaded))
 	d, err := p.s.cfg.Publisher.Deploy(ctx, p.site, admin.DeployRequest{
-		Upload: up.Session.ID,
+		SiteToken: p.siteToken,
+		Upload:    up.Session.ID,
 		Config: tenants.DeploymentConfig{
 			HTMLHandling:     pc.HTMLHandling,
 			NotFoundHandling: pc.NotFoundHandling,

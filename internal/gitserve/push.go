@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/internal/dnsname"
 	"github.com/pierhq/pier/tenants"
 )
@@ -25,6 +26,8 @@ type push struct {
 	tenant tenants.Tenant
 	limits tenants.Limits
 	dir    string
+	// siteToken: pushed with a site token (DeployRequest.SiteToken).
+	siteToken bool
 
 	applied bool // the store took the push
 	packs   int  // the repository's packs after it
@@ -33,7 +36,8 @@ type push struct {
 // receive runs receive-pack for one push, holding the site's lock so the
 // node's pushes to a site take turns (pushes on other nodes are ordered
 // by the store's compare-and-swap).
-func (s *Server) receive(ctx context.Context, w http.ResponseWriter, out io.Writer, body io.Reader, site tenants.Site, t tenants.Tenant) {
+func (s *Server) receive(ctx context.Context, w http.ResponseWriter, out io.Writer, body io.Reader, g admin.GitGrant) {
+	site, t := g.Site, g.Tenant
 	unlock, err := s.lockSite(ctx, site.ID)
 	if err != nil {
 		plain(w, http.StatusServiceUnavailable, "gave up waiting for another push to this site")
@@ -45,7 +49,7 @@ func (s *Server) receive(ctx context.Context, w http.ResponseWriter, out io.Writ
 		plain(w, http.StatusServiceUnavailable, "the repository is unavailable; retry later")
 		return
 	}
-	p := &push{s: s, ctx: ctx, site: site, tenant: t, limits: t.EffectiveLimits(), dir: s.repoDir(site.ID)}
+	p := &push{s: s, ctx: ctx, site: site, tenant: t, limits: t.EffectiveLimits(), dir: s.repoDir(site.ID), siteToken: g.SiteToken}
 	id, done := s.registerPush(p)
 	defer done()
 
