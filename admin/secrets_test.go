@@ -133,6 +133,8 @@ func TestSecretsAPI(t *testing.T) {
 		}{
 			{"bad name", "PUT", secretPath("blog", "1BAD"), acme, map[string]any{"value": "x"}, 400, "invalid", "name"},
 			{"name too long", "PUT", secretPath("blog", strings.Repeat("A", 65)), acme, map[string]any{"value": "x"}, 400, "invalid", "name"},
+			{"a request header's CGI name", "PUT", secretPath("blog", "HTTP_X_UPSTREAM_KEY"), acme, map[string]any{"value": "x"}, 400, "invalid", "name"},
+			{"an RFC 3875 name", "PUT", secretPath("blog", "REMOTE_HOST"), acme, map[string]any{"value": "x"}, 400, "invalid", "name"},
 			{"no value", "PUT", secretPath("blog", "X"), acme, map[string]any{}, 400, "invalid", "value"},
 			{"value not a string", "PUT", secretPath("blog", "X"), acme, map[string]any{"value": 5}, 400, "invalid", "value"},
 			{"unknown field", "PUT", secretPath("blog", "X"), acme, map[string]any{"value": "x", "secret": value}, 400, "invalid", "secret"},

@@ -41,19 +41,29 @@ func TestSecrets(t *testing.T) {
 		}
 	})
 	t.Run("WAGI environment", func(t *testing.T) {
-		w, err := rt.NewWorker(ctx, guest(t, "cgi"), map[string]string{"GREETING": "var", "PLAIN": "p"}, Limits{},
-			WithSecrets(map[string]string{"GREETING": value, "API_KEY": "k", "REQUEST_METHOD": "spoofed"}))
+		w, err := rt.NewWorker(ctx, guest(t, "cgi"), map[string]string{"GREETING": "var", "PLAIN": "p", "HTTP_X_FLAG": "var-flag"}, Limits{},
+			WithSecrets(map[string]string{"GREETING": value, "API_KEY": "k", "REQUEST_METHOD": "spoofed",
+				// Names a request may set: never in the environment, with
+				// or without the request's header.
+				"HTTP_X_UPSTREAM_KEY": "upstream-secret", "REMOTE_HOST": "host-secret", "HTTP_X_SENT": "sent-secret"}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { w.Close(ctx) })
 		rec := httptest.NewRecorder()
-		res := w.Serve(rec, httptest.NewRequest("POST", "/", strings.NewReader("ping")), &fakeHost{}, noNext(t))
+		req := httptest.NewRequest("POST", "/", strings.NewReader("ping"))
+		req.Header.Set("X-Sent", "visitor")
+		res := w.Serve(rec, req, &fakeHost{}, noNext(t))
 		if res.Outcome != OutcomeOK {
 			t.Fatalf("outcome %q (%v)", res.Outcome, res.Err)
 		}
 		env := strings.Split(strings.TrimSuffix(rec.Body.String(), "ping"), "\x00")
-		for _, want := range []string{"GREETING=" + value, "API_KEY=k", "PLAIN=p", "REQUEST_METHOD=POST"} {
+		for _, e := range env {
+			if strings.Contains(e, "-secret") || strings.Contains(e, "var-flag") {
+				t.Errorf("environment has %s", e)
+			}
+		}
+		for _, want := range []string{"GREETING=" + value, "API_KEY=k", "PLAIN=p", "REQUEST_METHOD=POST", "HTTP_X_SENT=visitor"} {
 			if !slices.Contains(env, want) {
 				t.Errorf("environment lacks %s: %q", want, env)
 			}
