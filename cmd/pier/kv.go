@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"strconv"
 	"time"
 
@@ -61,8 +62,18 @@ func kvTenant(ctx context.Context, c *apiclient.Client, cmd, tenant string) (str
 // kvNamespace is how the keys endpoints name namespace ns: with --tenant
 // its ID (so an admin token can name it), else as given (a tenant
 // token's namespace name or any ID).
-func kvNamespace(ctx context.Context, c *apiclient.Client, tenant, ns string) (string, error) {
+func kvNamespace(ctx context.Context, c *apiclient.Client, cmd, tenant, ns string) (string, error) {
 	if tenant == "" {
+		if !strings.HasPrefix(ns, "kv_") {
+			// A name: only a tenant token's own namespaces answer to one.
+			w, err := c.Whoami(ctx)
+			if err != nil {
+				return "", err
+			}
+			if w.Tenant == nil {
+				return "", usagef(cmd, "--tenant is required with an admin token to name namespace %q (or give its id, kv_…)", ns)
+			}
+		}
 		return ns, nil
 	}
 	n, err := c.GetKVNamespace(ctx, tenant, ns)
@@ -157,7 +168,7 @@ func runKVKeys(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c := o.client(e)
-	ns, err := kvNamespace(ctx, c, *tenant, pos[0])
+	ns, err := kvNamespace(ctx, c, fs.cmd, *tenant, pos[0])
 	if err != nil {
 		return err
 	}
@@ -201,7 +212,7 @@ func runKVGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c := o.client(e)
-	ns, err := kvNamespace(ctx, c, *tenant, pos[0])
+	ns, err := kvNamespace(ctx, c, fs.cmd, *tenant, pos[0])
 	if err != nil {
 		return err
 	}
@@ -232,7 +243,7 @@ func runKVPut(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c := o.client(e)
-	ns, err := kvNamespace(ctx, c, *tenant, pos[0])
+	ns, err := kvNamespace(ctx, c, fs.cmd, *tenant, pos[0])
 	if err != nil {
 		return err
 	}
@@ -273,7 +284,7 @@ func runKVDeleteKey(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c := o.client(e)
-	ns, err := kvNamespace(ctx, c, *tenant, pos[0])
+	ns, err := kvNamespace(ctx, c, fs.cmd, *tenant, pos[0])
 	if err != nil {
 		return err
 	}
@@ -300,7 +311,7 @@ func runKVBulk(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%s: %w", pos[1], err)
 	}
 	c := o.client(e)
-	ns, err := kvNamespace(ctx, c, *tenant, pos[0])
+	ns, err := kvNamespace(ctx, c, fs.cmd, *tenant, pos[0])
 	if err != nil {
 		return err
 	}

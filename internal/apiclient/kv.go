@@ -45,7 +45,20 @@ type KVBulkItem struct {
 func kvNamespacesPath(tenant string) string { return "/tenants/" + esc(tenant) + "/kv" }
 
 // kvKeyPath escapes key as one path segment: "/" travels as %2F.
-func kvKeyPath(ns, key string) string { return "/kv/" + esc(ns) + "/keys/" + esc(key) }
+func kvKeyPath(ns, key string) string { return "/kv/" + esc(ns) + "/keys/" + escSegment(key) }
+
+// escSegment escapes s as one path segment, "." and ".." included (valid
+// KV keys that url.PathEscape leaves as they are, and that a path
+// cleaner would then remove).
+func escSegment(s string) string {
+	switch s {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return esc(s)
+}
 
 // CreateKVNamespace creates a KV namespace of tenant (admin or that
 // tenant's token).

@@ -46,6 +46,11 @@ func TestKVRequests(t *testing.T) {
 			"GET", "/api/v1/kv/kv_1/keys", "", "", []tenants.KVKey{{Key: "a", Size: 1, Expires: created, Updated: created}}},
 		{"delete key with a slash", func(c *Client) (any, error) { return nil, c.DeleteKVKey(ctx, "blog-data", "a/b c") },
 			204, "", "DELETE", "/api/v1/kv/blog-data/keys/a%2Fb%20c", "", "", nil},
+		// "." and ".." are keys, not path steps a cleaner would remove.
+		{"delete the key .", func(c *Client) (any, error) { return nil, c.DeleteKVKey(ctx, "blog-data", ".") },
+			204, "", "DELETE", "/api/v1/kv/blog-data/keys/%2E", "", "", nil},
+		{"delete the key ..", func(c *Client) (any, error) { return nil, c.DeleteKVKey(ctx, "blog-data", "..") },
+			204, "", "DELETE", "/api/v1/kv/blog-data/keys/%2E%2E", "", "", nil},
 		{"bulk", func(c *Client) (any, error) {
 			return c.BulkPutKV(ctx, "blog-data", []KVBulkItem{{Key: "a", Value: "1"}, {Key: "b", Value: "AAE=", Base64: true, TTL: 60}})
 		}, 200, `{"written":2}`, "POST", "/api/v1/kv/blog-data/bulk", "",
