@@ -131,7 +131,9 @@ func jsonKind(k string) string {
 		return "an object"
 	case "slice", "array":
 		return "an array"
-	case "int", "int64", "int32", "uint", "uint64", "float64":
+	case "int", "int64", "int32", "uint", "uint64":
+		return "an integer"
+	case "float64":
 		return "a number"
 	case "bool":
 		return "a boolean"

@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +12,9 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -375,6 +379,44 @@ type kvBulkItem struct {
 	TTL    int64  `json:"ttl,omitempty"`    // seconds; 0: never expires
 }
 
+// decodeBulkItems decodes a bulk write's body item by item, so that an
+// error names its item ("[3].ttl"), and refuses an item whose key or
+// value is not valid UTF-8 (encoding/json would turn an invalid byte or
+// a lone surrogate escape into U+FFFD and write another key than sent).
+func decodeBulkItems(w http.ResponseWriter, r *http.Request, max int64) ([]kvBulkItem, error) {
+	var raws []json.RawMessage
+	if err := decodeJSON(w, r, max, &raws); err != nil {
+		return nil, err
+	}
+	items := make([]kvBulkItem, len(raws))
+	for i, raw := range raws {
+		field := fmt.Sprintf("[%d]", i)
+		if !utf8.Valid(raw) {
+			return nil, &FieldError{Field: field, Msg: "is not valid UTF-8"}
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&items[i]); err != nil {
+			var fe *FieldError
+			if errors.As(jsonError(err), &fe) {
+				if fe.Field == "body" {
+					fe.Field = field
+				} else {
+					fe.Field = field + "." + fe.Field
+				}
+				return nil, fe
+			}
+			return nil, jsonError(err)
+		}
+		for name, v := range map[string]string{"key": items[i].Key, "value": items[i].Value} {
+			if strings.ContainsRune(v, utf8.RuneError) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) && !bytes.ContainsRune(raw, utf8.RuneError) {
+				return nil, &FieldError{Field: field + "." + name, Msg: "is not valid UTF-8 (a lone surrogate escape); send bytes as base64 in value with \"base64\": true"}
+			}
+		}
+	}
+	return items, nil
+}
+
 // bulkEntries validates the items of a bulk write and returns them as
 // entries with their bytes together.
 func (a *API) bulkEntries(items []kvBulkItem, limitKB int) ([]tenants.KVEntry, int64, error) {
@@ -414,8 +456,8 @@ func (a *API) bulkKV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var items []kvBulkItem
-	if err := decodeJSON(w, r, a.cfg.MaxRequestBody, &items); err != nil {
+	items, err := decodeBulkItems(w, r, a.cfg.MaxRequestBody)
+	if err != nil {
 		return err
 	}
 	es, size, err := a.bulkEntries(items, t.EffectiveLimits().KVValueKB)

@@ -316,6 +316,9 @@ func TestKVBulkAPI(t *testing.T) {
 		{"bad base64", []map[string]any{{"key": "x", "value": "!!", "base64": true}}, 400, "invalid", "[0].value"},
 		{"negative ttl", []map[string]any{{"key": "x", "value": "1"}, {"key": "y", "value": "1", "ttl": -5}}, 400, "invalid", "[1].ttl"},
 		{"value too large", []map[string]any{{"key": "x", "value": "1"}, {"key": "y", "value": strings.Repeat("x", 1<<20+1)}}, 413, "value_too_large", ""},
+		{"a value of the wrong type", []map[string]any{{"key": "x", "value": "1"}, {"key": "y", "value": 5}}, 400, "invalid", "[1].value"},
+		{"a ttl that is not an integer", []map[string]any{{"key": "x", "value": "1", "ttl": 1.5}}, 400, "invalid", "[0].ttl"},
+		{"an unknown field", []map[string]any{{"key": "x", "value": "1"}, {"key": "y", "value": "1", "tll": 5}}, 400, "invalid", "[1].tll"},
 	} {
 		t.Run("refuses "+tc.name+", writing nothing", func(t *testing.T) {
 			r := e.do(t, "POST", bulk, w.acmeTok, tc.items)
@@ -332,6 +335,36 @@ func TestKVBulkAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKVBulkNotUTF8: a bulk item whose key or value is not valid UTF-8
+// (an invalid byte, a lone surrogate escape) is refused, naming it,
+// rather than written under U+FFFD; a U+FFFD sent as such is a key.
+func TestKVBulkNotUTF8(t *testing.T) {
+	t.Parallel()
+	w := newKVWorld(t)
+	e := w.e
+	bulk := "/api/v1/kv/data/bulk"
+	for _, tc := range []struct{ name, body, field string }{
+		{"an invalid byte", "[{\"key\":\"ok\",\"value\":\"1\"},{\"key\":\"a\xffb\",\"value\":\"x\"}]", "[1]"},
+		{"a lone surrogate in a key", `[{"key":"a\ud800b","value":"x"}]`, "[0].key"},
+		{"a lone surrogate in a value", `[{"key":"k","value":"\udc00"}]`, "[0].value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, "POST", bulk, w.acmeTok, []byte(tc.body))
+			wantErr(t, r, 400, "invalid")
+			if r.errField("field") != tc.field {
+				t.Errorf("field %v, want %s (%s)", r.errField("field"), tc.field, r.raw)
+			}
+		})
+	}
+	if n := must(t, e.do(t, "GET", "/api/v1/kv/data/keys", w.acmeTok, nil), 200).body["keys"].([]any); len(n) != 0 {
+		t.Errorf("keys written: %v", n)
+	}
+	must(t, e.do(t, "POST", bulk, w.acmeTok, []byte(`[{"key":"a\ufffdb","value":"x"},{"key":"c�d","value":"\ud83d\ude00"}]`)), 200)
+	if v := must(t, e.do(t, "GET", "/api/v1/kv/data/keys/c%EF%BF%BDd", w.acmeTok, nil), 200).raw; string(v) != "\U0001F600" {
+		t.Errorf("value %q", v)
 	}
 }
 
