@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,8 +85,9 @@ const (
 	maxKVListLimit   = 1000
 	maxKVCursorBytes = 4096
 	maxKVBindingLen  = 256
-	// maxKVTTLSeconds keeps ttl_seconds a valid time.Duration.
-	maxKVTTLSeconds = math.MaxInt64 / int64(time.Second)
+	// maxKVTTLSeconds is the longest TTL, 100 years, as through the API
+	// (admin's maxKVTTL).
+	maxKVTTLSeconds = 100 * 365 * 24 * 3600
 )
 
 func kvModule(def func(name string, fn api.GoModuleFunc, params, results []api.ValueType)) {

@@ -521,3 +521,17 @@ func BenchmarkKVGet(b *testing.B) {
 		})
 	}
 }
+
+// TestKVTTLBounds: a guest's ttl_seconds is 0 (never) to 100 years, as
+// through the API; beyond, and negative, it is kv_invalid.
+func TestKVTTLBounds(t *testing.T) {
+	for _, tc := range []struct {
+		s  int64
+		ok bool
+	}{{0, true}, {1, true}, {3_153_600_000, true}, {3_153_600_001, false}, {4e12, false}, {-1, false}} {
+		d, ok := kvTTL(uint64(tc.s))
+		if ok != tc.ok || ok && d != time.Duration(tc.s)*time.Second {
+			t.Errorf("kvTTL(%d) = %v, %v; want ok %v", tc.s, d, ok, tc.ok)
+		}
+	}
+}
