@@ -69,7 +69,7 @@ func (e *QuotaError) message() string {
 		return fmt.Sprintf("quota uploadEntries exceeded: %d entries in open upload sessions + %d in this one is over the limit of %d; deploy or let open sessions expire, or ask for a higher limit",
 			e.Used, e.Requested, e.Limit)
 	case "storageMB":
-		return fmt.Sprintf("quota storageMB exceeded: %s stored + %s to upload is over the limit of %d MB; delete sites or ask for a higher limit",
+		return fmt.Sprintf("quota storageMB exceeded: %s stored + %s to store is over the limit of %d MB; delete sites or KV keys, or ask for a higher limit",
 			mib(e.UsedBytes), mib(e.RequestedBytes), e.Limit)
 	case "workerMB":
 		return fmt.Sprintf("quota workerMB exceeded: the worker is %s, over the limit of %d MB", mib(e.UsedBytes), e.Limit)
@@ -87,6 +87,9 @@ func (e *QuotaError) httpError() *httperr.Error {
 	d := map[string]any{"quota": e.Quota, "used": e.Used, "limit": e.Limit}
 	if e.Requested > 0 {
 		d["requested"] = e.Requested
+	}
+	if e.Quota == "storageMB" { // the MiB figures are rounded up
+		d["used_bytes"], d["requested_bytes"] = e.UsedBytes, e.RequestedBytes
 	}
 	return &httperr.Error{Status: status, Code: "quota_exceeded", Message: e.message(), Details: d, Err: e}
 }
