@@ -59,6 +59,10 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	var v any
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEcho))
 	if err := dec.Decode(&v); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("too_large", "the body is over "+strconv.Itoa(maxEcho)+" bytes"))
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, errorBody("bad_json", err.Error()))
 		return
 	}
@@ -133,11 +137,15 @@ func fetch(w http.ResponseWriter, r *http.Request) {
 func asset(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Query().Get("path")
 	if path == "" {
-		path = "/index.html"
+		path = "/" // the home page (/index.html answers a redirect to /)
 	}
 	resp, err := pier.Asset(path)
 	if errors.Is(err, pier.ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, errorBody("asset_not_found", path))
+		return
+	}
+	if errors.Is(err, pier.ErrInvalidRequest) {
+		writeJSON(w, http.StatusBadRequest, errorBody("invalid_path", "path must be an absolute path of the site, like /style.css"))
 		return
 	}
 	if err != nil {

@@ -27,7 +27,7 @@ func TestAPI(t *testing.T) {
 		{name: "echo", method: "POST", target: "/api/echo", body: `{"n":[1,"a"]}`, status: 200,
 			want: map[string]any{"echo": map[string]any{"n": []any{1.0, "a"}}}},
 		{name: "echo bad json", method: "POST", target: "/api/echo", body: `[`, status: 400},
-		{name: "echo too large", method: "POST", target: "/api/echo", body: `"` + strings.Repeat("a", maxEcho) + `"`, status: 400},
+		{name: "echo too large", method: "POST", target: "/api/echo", body: `"` + strings.Repeat("a", maxEcho) + `"`, status: 413},
 		{name: "echo wrong method", method: "GET", target: "/api/echo", status: 404},
 		{name: "fetch", method: "GET", target: "/api/fetch?url=" + upstream.URL, status: 200,
 			want: map[string]any{"status": 200.0, "bytes": 10.0}},
