@@ -324,6 +324,7 @@ func (a *API) Handler() http.Handler {
 			r.With(a.tenantLevel).Delete("/tenants/{tenant}/kv/{ns}", a.handle(a.deleteKVNamespace))
 			r.With(a.tenantLevel).Get("/kv/{ns}/keys", a.handle(a.listKVKeys))
 			r.With(a.tenantLevel).Get("/kv/{ns}/keys/{key}", a.handle(a.getKVKey))
+			r.With(a.tenantLevel).Head("/kv/{ns}/keys/{key}", a.handle(a.getKVKey)) // its headers (size, expiry), no body
 			r.With(a.tenantLevel).Put("/kv/{ns}/keys/{key}", a.handle(a.putKVKey))
 			r.With(a.tenantLevel).Delete("/kv/{ns}/keys/{key}", a.handle(a.deleteKVKey))
 			r.With(a.tenantLevel).Post("/kv/{ns}/bulk", a.handle(a.bulkKV))

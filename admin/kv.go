@@ -27,7 +27,7 @@ import (
 //	POST/GET        /api/v1/tenants/{tenant}/kv          create (kvNamespaces quota), list
 //	GET/DELETE      /api/v1/tenants/{tenant}/kv/{ns}     one namespace (+ keys, bytes), delete
 //	GET             /api/v1/kv/{ns}/keys                 a page of keys (?prefix, ?cursor, ?limit)
-//	GET/PUT/DELETE  /api/v1/kv/{ns}/keys/{key}           raw value (PUT ?ttl=SECONDS)
+//	GET/HEAD/PUT/DELETE /api/v1/kv/{ns}/keys/{key}       raw value (PUT ?ttl=SECONDS)
 //	POST            /api/v1/kv/{ns}/bulk                 [{"key","value","base64"?,"ttl"?}], all or none
 //
 // Every route is tenant-level (site tokens get 403). Under /api/v1/kv,

@@ -157,6 +157,12 @@ func TestKVKeysAPI(t *testing.T) {
 		if got := w.changes.take(); !slices.Equal(got, []string{w.nsID + "/bin"}) {
 			t.Errorf("OnKVChange calls %v, want the key", got)
 		}
+		// HEAD: GET's status and headers, no body.
+		h := must(t, e.do(t, "HEAD", keys+"bin", w.acmeTok, nil), 200)
+		if len(h.raw) != 0 || h.header.Get("Content-Length") != "5" {
+			t.Errorf("HEAD: %q %v", h.raw, h.header)
+		}
+		must(t, e.do(t, "HEAD", keys+"absent", w.acmeTok, nil), 404)
 	})
 	t.Run("ttl", func(t *testing.T) {
 		before := time.Now()
