@@ -192,6 +192,7 @@ func TestSiteTokenScope(t *testing.T) {
 		forbidden("/api/v1/tenants/{tenant}/kv/{ns}", "DELETE", "/api/v1/tenants/acme/kv/data", nil),
 		forbidden("/api/v1/kv/{ns}/keys", "GET", "/api/v1/kv/data/keys", nil),
 		forbidden("/api/v1/kv/{ns}/keys/{key}", "GET", "/api/v1/kv/data/keys/k", nil),
+		forbidden("/api/v1/kv/{ns}/keys/{key}", "HEAD", "/api/v1/kv/data/keys/k", nil),
 		forbidden("/api/v1/kv/{ns}/keys/{key}", "PUT", "/api/v1/kv/data/keys/k", []byte("v")),
 		forbidden("/api/v1/kv/{ns}/keys/{key}", "DELETE", "/api/v1/kv/data/keys/k", nil),
 		forbidden("/api/v1/kv/{ns}/bulk", "POST", "/api/v1/kv/data/bulk", []any{}),
@@ -269,7 +270,9 @@ func TestSiteTokenScope(t *testing.T) {
 		}
 		t.Run(rw.method+" "+path, func(t *testing.T) {
 			r := e.do(t, rw.method, path, tok, body)
-			if rw.status >= 400 {
+			if rw.status >= 400 && rw.method == "HEAD" { // no body to name the code
+				must(t, r, rw.status)
+			} else if rw.status >= 400 {
 				wantErr(t, r, rw.status, rw.code)
 			} else {
 				must(t, r, rw.status)
