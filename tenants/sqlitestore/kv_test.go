@@ -11,22 +11,31 @@ import (
 	"github.com/pierhq/pier/tenants"
 )
 
+// openKVStore opens a store in a temporary directory with tenant t1 and
+// its KV namespace ns1 ("data"), closed when tb ends.
+func openKVStore(tb testing.TB) *Store {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(tb.TempDir(), "pier.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if err := s.CreateTenant(ctx, tenants.Tenant{ID: "t1", Name: "acme", Plan: tenants.PlanFree, Salt: make([]byte, 16)}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "ns1", TenantID: "t1", Name: "data", Created: time.Now()}); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // TestKVGroupCommit: writes that share a group commit are independent:
 // one that fails (a namespace that does not exist) or whose caller gave up
 // before its turn writes nothing, and the others in its transaction commit.
 func TestKVGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateTenant(ctx, tenants.Tenant{ID: "t1", Name: "acme", Plan: tenants.PlanFree, Salt: make([]byte, 16)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "ns1", TenantID: "t1", Name: "data", Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	s := openKVStore(t)
 	put := func(jctx context.Context, ns, key string) *kvJob {
 		return &kvJob{ctx: jctx, op: "kv put " + key, fn: func(ctx context.Context, tx *sql.Tx) error {
 			return mapErr("kv put "+key, s.kvPut(ctx, tx, ns, tenants.KVEntry{Key: key, Value: []byte("v")}, time.Now().UnixMilli()))
@@ -80,17 +89,7 @@ func TestKVGroupCommit(t *testing.T) {
 // its share of a sync.
 func BenchmarkKVPut(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "pier.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateTenant(ctx, tenants.Tenant{ID: "t1", Name: "acme", Plan: tenants.PlanFree, Salt: make([]byte, 16)}); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "ns1", TenantID: "t1", Name: "data", Created: time.Now()}); err != nil {
-		b.Fatal(err)
-	}
+	s := openKVStore(b)
 	e := tenants.KVEntry{Key: "last", Value: []byte("written by the benchmark")}
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {
@@ -116,17 +115,7 @@ func BenchmarkKVPut(b *testing.B) {
 // worker's get costs when the edge's node cache misses).
 func BenchmarkKVGet(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "pier.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateTenant(ctx, tenants.Tenant{ID: "t1", Name: "acme", Plan: tenants.PlanFree, Salt: make([]byte, 16)}); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.CreateKVNamespace(ctx, tenants.KVNamespace{ID: "ns1", TenantID: "t1", Name: "data", Created: time.Now()}); err != nil {
-		b.Fatal(err)
-	}
+	s := openKVStore(b)
 	if err := s.KVPut(ctx, "ns1", tenants.KVEntry{Key: "hot", Value: []byte("a value of some thirty-two bytes")}); err != nil {
 		b.Fatal(err)
 	}
