@@ -137,31 +137,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: %s: %w", path, err)
 	}
 	s.read = read
+	// Reads on the read pool; the KV writes' on the writer, whose one
+	// connection every write transaction runs on.
 	for _, p := range []struct {
+		db    *sql.DB
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&s.tenantStmt, tenantQuery},
-		{&s.siteStmt, siteQuery},
-		{&s.tokenStmt, tokenQuery},
-		{&s.deploymentStmt, deploymentQuery},
-		{&s.blobsStmt, blobsQuery},
-		{&s.kvGetStmt, kvGetQuery},
+		{read, &s.tenantStmt, tenantQuery},
+		{read, &s.siteStmt, siteQuery},
+		{read, &s.tokenStmt, tokenQuery},
+		{read, &s.deploymentStmt, deploymentQuery},
+		{read, &s.blobsStmt, blobsQuery},
+		{read, &s.kvGetStmt, kvGetQuery},
+		{write, &s.kvPutStmt, kvPutQuery},
+		{write, &s.kvCurrentStmt, kvCurrentQuery},
+		{write, &s.kvDeleteStmt, kvDeleteQuery},
 	} {
-		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("sqlitestore: %s: preparing statements: %w", path, err)
-		}
-	}
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
-		{&s.kvPutStmt, kvPutQuery},
-		{&s.kvCurrentStmt, kvCurrentQuery},
-		{&s.kvDeleteStmt, kvDeleteQuery},
-	} {
-		if *p.stmt, err = write.PrepareContext(ctx, p.query); err != nil {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sqlitestore: %s: preparing statements: %w", path, err)
 		}
