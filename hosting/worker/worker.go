@@ -505,13 +505,14 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 		w.release(in, true)
 		return w.fail(w.unavailable(r, err))
 	}
-	if retry := hold.start(); retry > 0 {
+	now := mono() // the guest's start, for its CPU rate and meter
+	if retry := hold.start(now); retry > 0 {
 		in.sched.leave(in.shares)
 		w.release(in, true)
 		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
 	in.running = true
-	ctxNext, fired, used, err := w.invoke(in, rw, next)
+	ctxNext, fired, used, err := w.invoke(in, rw, next, now)
 	res := Result{Outcome: OutcomeOK, CPU: used, SubRequests: c.subrequests}
 	c.kv.count(&res)
 	if err != nil {
@@ -546,10 +547,11 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 
 // invoke runs handle_request (and next, and handle_response) on an
 // instance holding a run slot, under the CPU budget, and gives the slot
-// back, even if something panics.
-func (w *Worker) invoke(in *instance, rw http.ResponseWriter, next http.Handler) (ctxNext uint64, fired bool, used time.Duration, err error) {
+// back, even if something panics. now is the clock (mono) read just
+// before.
+func (w *Worker) invoke(in *instance, rw http.ResponseWriter, next http.Handler, now time.Duration) (ctxNext uint64, fired bool, used time.Duration, err error) {
 	defer in.abandon()
-	in.meter.begin(w.lim.CPU, true)
+	in.meter.beginAt(w.lim.CPU, true, now)
 	err = in.handleRequest.CallWithStack(in.ctx, in.stack[:])
 	ctxNext = in.stack[0]
 	if err == nil && uint32(ctxNext)&1 == 1 {
@@ -684,23 +686,34 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// writeBuffered sends the response the guest built.
+// writeBuffered sends the response the guest built. Its own framing
+// headers are dropped: the body is whole, so net/http frames it with
+// Content-Length. A body net/http buffers whole (netHTTPBuffered) gets the
+// header from net/http itself, as it does for any handler that writes its
+// answer at once; a larger one gets it here.
 func writeBuffered(rw http.ResponseWriter, c *call) {
 	h := rw.Header()
 	for k, v := range c.header {
 		h[k] = v
 	}
-	h.Del("Transfer-Encoding")
-	if bodyAllowed(c.status) {
-		h.Set("Content-Length", strconv.Itoa(c.body.Len()))
+	delete(h, "Transfer-Encoding")
+	n := c.body.Len()
+	if bodyAllowed(c.status) && (n > netHTTPBuffered || h["Trailer"] != nil) {
+		h["Content-Length"] = []string{strconv.Itoa(n)}
 	} else {
-		h.Del("Content-Length")
+		delete(h, "Content-Length")
 	}
 	rw.WriteHeader(c.status)
-	if bodyAllowed(c.status) && c.body.Len() > 0 {
+	if bodyAllowed(c.status) && n > 0 {
 		_, _ = rw.Write(c.body.Bytes())
 	}
 }
+
+// netHTTPBuffered is the size of net/http's response buffer
+// (bufferBeforeChunkingSize): a handler's body of at most this size,
+// written in one call and not flushed, is sent with a Content-Length
+// net/http computes when the handler returns.
+const netHTTPBuffered = 2048
 
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
