@@ -52,7 +52,7 @@ func (w *Worker) serveCGI(rw http.ResponseWriter, r *http.Request, host Host, ho
 	c.hold = hold
 	c.reqBody, c.reqEOF = nil, true
 	stderr.c = c
-	if retry := hold.start(); retry > 0 {
+	if retry := hold.start(mono()); retry > 0 {
 		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
 	fired, used, busy := in.run(r.Context(), w.lim.CPU, true, func() {

@@ -106,7 +106,10 @@ func newMeter(interrupt api.MutableGlobal, newKT func(api.MutableGlobal) (interr
 // instance's start-up (_initialize) does not: that is part of the first
 // request's latency, and yielding there slowed a standard-Go guest's cold
 // start by half (BenchmarkColdStart).
-func (m *meter) begin(budget time.Duration, yield bool) {
+func (m *meter) begin(budget time.Duration, yield bool) { m.beginAt(budget, yield, mono()) }
+
+// beginAt is begin with the clock read at now (mono), just before.
+func (m *meter) beginAt(budget time.Duration, yield bool, now time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.yield = yield
@@ -116,7 +119,7 @@ func (m *meter) begin(budget time.Duration, yield bool) {
 	m.fired = false
 	m.used = 0
 	m.budget = budget
-	m.resumeLocked()
+	m.resumeLocked(now)
 }
 
 // resume restarts the clock after pause, on the calling goroutine's
@@ -124,11 +127,11 @@ func (m *meter) begin(budget time.Duration, yield bool) {
 func (m *meter) resume() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.resumeLocked()
+	m.resumeLocked(mono())
 }
 
-// resumeLocked is resume with m.mu held.
-func (m *meter) resumeLocked() {
+// resumeLocked is resume with m.mu held, the clock read at now.
+func (m *meter) resumeLocked(now time.Duration) {
 	if m.running {
 		return
 	}
@@ -137,7 +140,6 @@ func (m *meter) resumeLocked() {
 	}
 	runtime.LockOSThread()
 	m.running = true
-	now := mono()
 	m.segStart = now
 	m.yielded = now
 	if m.kt != nil {

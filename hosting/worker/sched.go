@@ -153,14 +153,15 @@ type cpuHold struct {
 // start takes the whole budget as the guest is about to compute for the
 // first time, unless the tenant's bucket went past its burst since
 // admitCPU (its other requests computed meanwhile): then it returns how
-// long until the tenant may start one, and the guest must not run.
-func (h *cpuHold) start() (retry time.Duration) {
+// long until the tenant may start one, and the guest must not run. at is
+// the clock (mono) read just before.
+func (h *cpuHold) start(at time.Duration) (retry time.Duration) {
 	if h == nil {
 		return 0
 	}
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	now := int64(mono())
+	now := int64(at)
 	if ahead := time.Duration(h.sh.cpuTAT - now); ahead > cpuBurst {
 		return ahead - cpuBurst
 	}

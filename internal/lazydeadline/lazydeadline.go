@@ -214,7 +214,9 @@ func (c *conn) ask(s *side, t time.Time) (apply bool, v time.Time) {
 	s.want = t
 	if !t.IsZero() {
 		d := int64(t.Sub(c.l.epoch))
-		if d <= int64(time.Since(c.l.epoch)+c.l.tick) {
+		// d <= 0: before the listener opened, so past without reading
+		// the clock (net/http interrupts a read with a deadline of 1970).
+		if d <= 0 || d <= int64(time.Since(c.l.epoch)+c.l.tick) {
 			s.due.Store(0)
 			s.set = true
 			return true, t
