@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,6 +282,27 @@ func (a *API) ExpireUploads(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// allowProbe are the methods a 405's Allow header may name.
+var allowProbe = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// setAllow sets the Allow header of a 405 to the methods routes answers
+// at req's path (RFC 9110 §15.5.6 requires it).
+func setAllow(w http.ResponseWriter, routes chi.Routes, req *http.Request) {
+	path := req.URL.RawPath
+	if path == "" {
+		path = req.URL.Path
+	}
+	var allow []string
+	for _, m := range allowProbe {
+		if routes.Match(chi.NewRouteContext(), m, path) {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+}
+
 // Handler returns the HTTP handler serving /api/v1/… and /healthz. Every
 // answer carries the console's security headers (Content-Security-Policy,
 // X-Content-Type-Options, Referrer-Policy, X-Frame-Options).
@@ -290,8 +312,9 @@ func (a *API) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errRouteNotFound)
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, errMethodNotAllowed)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		setAllow(w, r, req)
+		a.writeError(w, req, errMethodNotAllowed)
 	})
 
 	r.Get("/healthz", a.healthz)

@@ -1,6 +1,9 @@
 package admin_test
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+)
 
 // An invalid field's message names the field once, whether or not the
 // validator's text already starts with it.
@@ -35,5 +38,25 @@ func TestDuplicateDomainMessage(t *testing.T) {
 	}
 	if er["field"] != "hostname" {
 		t.Errorf("error %v, want field hostname", er)
+	}
+}
+
+// TestMethodNotAllowed: a method a path does not answer is a JSON 405
+// whose Allow header names the methods it does (RFC 9110 §15.5.6).
+func TestMethodNotAllowed(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ method, path, allow string }{
+		{"PATCH", "/api/v1/kv/ns/keys/k", "GET, HEAD, PUT, DELETE"},
+		{"DELETE", "/api/v1/tenants/acme/kv", "GET, POST"},
+		{"PUT", "/api/v1/sites", "GET, POST"},
+		{"POST", "/healthz", "GET"},
+	} {
+		r := e.do(t, tc.method, tc.path, e.admin, nil)
+		if r.status != http.StatusMethodNotAllowed || r.errCode() != "method_not_allowed" {
+			t.Errorf("%s %s: %d %s, want 405 method_not_allowed", tc.method, tc.path, r.status, r.raw)
+		}
+		if got := r.header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
 	}
 }
