@@ -117,6 +117,11 @@ func (a *API) createKVNamespace(w http.ResponseWriter, r *http.Request) error {
 	if err := tenants.ValidateName("kv namespace", req.Name); err != nil {
 		return invalidField("name", err)
 	}
+	// A name in use is a conflict, at the quota or not (the quota says
+	// to delete a namespace, which would not help).
+	if old, err := kv.KVNamespace(ctx, t.ID, req.Name); err == nil && old.Name == req.Name {
+		return lookupErr("kv namespace", req.Name, tenants.ErrConflict)
+	}
 	n := tenants.KVNamespace{ID: tenants.NewID("kv_", 10), TenantID: t.ID, Name: req.Name, Created: a.now()}
 	err = a.withCountQuota(ctx, t, "kvNamespaces", func() error {
 		if err := kv.CreateKVNamespace(ctx, n); err != nil {

@@ -124,6 +124,8 @@ func TestKVNamespacesAPI(t *testing.T) {
 		if r.errField("quota") != "kvNamespaces" || r.errField("used") != 2.0 || r.errField("limit") != 2.0 {
 			t.Errorf("refusal %s, want quota kvNamespaces used 2 limit 2", r.raw)
 		}
+		// A name in use is a conflict even at the quota.
+		wantErr(t, e.do(t, "POST", "/api/v1/tenants/acme/kv", w.acmeTok, map[string]any{"name": "data"}), 409, "conflict")
 		u := must(t, e.do(t, "GET", "/api/v1/tenants/acme", w.acmeTok, nil), 200).body["usage"].(map[string]any)
 		if u["kvNamespaces"] != 2.0 || u["kvBytes"] != 8.0 || u["storageBytes"] != 8.0 {
 			t.Errorf("usage %v, want 2 namespaces and 8 bytes, in storageBytes", u)
