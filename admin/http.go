@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -78,6 +80,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 		return &FieldError{Field: "body", Msg: "unexpected data after the JSON object"}
 	}
 	return nil
+}
+
+// lostUTF8 reports whether v, a string decoded from the JSON text raw,
+// is not what was sent: encoding/json turns an invalid byte or a lone
+// surrogate escape (\ud800) into U+FFFD, so a U+FFFD in v that raw
+// neither holds nor escapes stands for something else.
+func lostUTF8(raw []byte, v string) bool {
+	if !utf8.Valid(raw) {
+		return true
+	}
+	return strings.ContainsRune(v, utf8.RuneError) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) && !bytes.ContainsRune(raw, utf8.RuneError)
 }
 
 // jsonError turns a decoding error into a FieldError (or keeps a

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -414,7 +413,7 @@ func decodeBulkItems(w http.ResponseWriter, r *http.Request, max int64) ([]kvBul
 			return nil, jsonError(err)
 		}
 		for name, v := range map[string]string{"key": items[i].Key, "value": items[i].Value} {
-			if strings.ContainsRune(v, utf8.RuneError) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) && !bytes.ContainsRune(raw, utf8.RuneError) {
+			if lostUTF8(raw, v) {
 				return nil, &FieldError{Field: field + "." + name, Msg: "is not valid UTF-8 (a lone surrogate escape); send bytes as base64 in value with \"base64\": true"}
 			}
 		}

@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,12 +102,21 @@ func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := tenants.ValidSecretName(name); err != nil {
 		return invalidField("name", err)
 	}
-	var body secretValue
-	if err := decodeJSON(w, r, maxMetadataBody, &body); err != nil {
+	var raw json.RawMessage
+	if err := decodeJSON(w, r, maxMetadataBody, &raw); err != nil {
 		return err
+	}
+	var body secretValue
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return jsonError(err)
 	}
 	if body.Value == nil {
 		return &FieldError{Field: "value", Msg: "is required (the secret's value, a string)"}
+	}
+	if lostUTF8(raw, *body.Value) {
+		return &FieldError{Field: "value", Msg: "is not valid UTF-8 (an invalid byte or a lone surrogate escape); a secret is text: encode a binary value first, e.g. as base64"}
 	}
 	if n := len(*body.Value); n > tenants.MaxSecretValueBytes {
 		return &httperr.Error{Status: http.StatusRequestEntityTooLarge, Code: "value_too_large",

@@ -139,6 +139,9 @@ func TestSecretsAPI(t *testing.T) {
 			{"value not a string", "PUT", secretPath("blog", "X"), acme, map[string]any{"value": 5}, 400, "invalid", "value"},
 			{"unknown field", "PUT", secretPath("blog", "X"), acme, map[string]any{"value": "x", "secret": value}, 400, "invalid", "secret"},
 			{"value too large", "PUT", secretPath("blog", "X"), acme, map[string]any{"value": strings.Repeat("v", 5<<10+1)}, 413, "value_too_large", "value"},
+			// encoding/json would store U+FFFD for what was sent.
+			{"value not UTF-8", "PUT", secretPath("blog", "X"), acme, []byte("{\"value\":\"a\xffb\"}"), 400, "invalid", "value"},
+			{"value with a lone surrogate", "PUT", secretPath("blog", "X"), acme, []byte(`{"value":"a\ud800b"}`), 400, "invalid", "value"},
 			{"another tenant's site", "PUT", secretPath("blog", "X"), other, map[string]any{"value": "x"}, 404, "not_found", ""},
 			{"another tenant lists", "GET", "/api/v1/sites/blog/secrets", other, nil, 404, "not_found", ""},
 			{"another tenant deletes", "DELETE", secretPath("blog", "API_KEY"), other, nil, 404, "not_found", ""},
@@ -158,6 +161,13 @@ func TestSecretsAPI(t *testing.T) {
 		if r := do("PUT", secretPath("blog", "X"), acme, map[string]any{"value": strings.Repeat("v", 5<<10+1)}); r.errField("limit") != float64(5<<10) {
 			t.Errorf("value_too_large names no limit: %s", r.raw)
 		}
+		// U+FFFD itself, escaped or not, is text like any other.
+		for _, body := range []string{`{"value":"a\ufffdb"}`, "{\"value\":\"a\uFFFDb\"}", "{\"value\":\"a\xef\xbf\xbdb\"}"} {
+			if r := do("PUT", secretPath("blog", "REPLACEMENT"), acme, []byte(body)); r.status != 200 && r.status != 201 {
+				t.Errorf("PUT %s: %d %s", body, r.status, r.raw)
+			}
+		}
+		do("DELETE", secretPath("blog", "REPLACEMENT"), acme, nil)
 	})
 	t.Run("at most 100 per site", func(t *testing.T) {
 		for i := 2; i < tenants.MaxSecretsPerSite; i++ {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/pierhq/pier/tenants"
 )
@@ -79,6 +80,9 @@ func readSecretValue(e *env, name string) (string, error) {
 		if len(b) == 0 {
 			return "", errors.New("the value is empty: nothing was set")
 		}
+		if !utf8.Valid(b) {
+			return "", errNotText
+		}
 		return string(b), nil
 	}
 	if e.stdin == nil {
@@ -95,9 +99,15 @@ func readSecretValue(e *env, name string) (string, error) {
 		return "", errors.New("the value read from standard input is empty: nothing was set (pipe it in: printf %s \"$VALUE\" | pier secrets put NAME --site S)")
 	case len(b) > tenants.MaxSecretValueBytes:
 		return "", fmt.Errorf("the value is over the limit of %d bytes (5 KiB) per secret: nothing was set", tenants.MaxSecretValueBytes)
+	case !utf8.Valid(b):
+		return "", errNotText
 	}
 	return string(b), nil
 }
+
+// errNotText: a secret is a string; JSON would carry invalid bytes as
+// U+FFFD, another value than the one read.
+var errNotText = errors.New("the value is not valid UTF-8 text: nothing was set (a secret is text; encode a binary value first, e.g. base64 < key.bin | pier secrets put NAME --site S)")
 
 func runSecretsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("secrets list", "pier secrets list --site S [--json]",

@@ -123,6 +123,7 @@ func TestSecretsCommands(t *testing.T) {
 			{"bad name", strings.NewReader("x"), []string{"secrets", "put", "1X", "--site", "blog"}, exitUsage, "must be letters, digits and _"},
 			{"empty input", strings.NewReader("\n"), []string{"secrets", "put", "X", "--site", "blog"}, exitError, "is empty: nothing was set"},
 			{"no input", nil, []string{"secrets", "put", "X", "--site", "blog"}, exitError, "pipe it into standard input"},
+			{"not UTF-8", strings.NewReader("key\xff\xfe"), []string{"secrets", "put", "X", "--site", "blog"}, exitError, "not valid UTF-8 text: nothing was set"},
 			{"too large", strings.NewReader(strings.Repeat("v", 5<<10+1)), []string{"secrets", "put", "X", "--site", "blog"}, exitError, "over the limit of 5120 bytes"},
 			{"unknown site", strings.NewReader("x"), []string{"secrets", "put", "X", "--site", "nope"}, exitError, `site "nope" not found`},
 			{"delete an absent secret", nil, []string{"secrets", "delete", "NOPE", "--site", "blog"}, exitError, `secret "NOPE" not found`},
