@@ -575,7 +575,22 @@ func consoleAndAPI(api, console, git http.Handler) http.Handler {
 		mux.Handle(gitserve.Prefix, git)
 	}
 	mux.Handle("/", console)
-	return mux
+	return apiAsSent(api, mux)
+}
+
+// apiAsSent sends /api/ paths to api as they came and the others to mux.
+// ServeMux would answer a path with a dot segment or a double slash (a
+// KV key "." or "..") with a redirect to its cleaned form, in HTML, where
+// the API answers JSON; the API's router matches segments and never
+// serves a path it does not know.
+func apiAsSent(api, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (s *server) adminHandler() http.Handler {
@@ -594,7 +609,7 @@ func (s *server) adminHandler() http.Handler {
 			s.certs.WriteMetrics(w)
 		}
 	})
-	return mux
+	return apiAsSent(s.console, mux)
 }
 
 // Run serves until ctx ends or a listener fails, then stops the
