@@ -77,7 +77,10 @@ func (rec *recorder) response(req *http.Request) *http.Response {
 	h := rec.h
 	body := rec.bytes()
 	n := int64(len(body))
-	if req.Method != http.MethodHead {
+	if req.Method != http.MethodHead || n > 0 && h["Content-Length"] == nil {
+		// A HEAD's answer keeps the length its writer set (a file's), or
+		// gets that of the body it wrote (a worker leaves a small
+		// answer's to net/http, which frames a body it holds whole).
 		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 	}
 	return &http.Response{

@@ -40,3 +40,32 @@ func TestRecorder(t *testing.T) {
 		})
 	}
 }
+
+// TestRecorderLength: a response's Content-Length is its body's, but for
+// HEAD, where the writer's own is kept, or the body's when it set none.
+func TestRecorderLength(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, method, set, body, want string
+	}{
+		{"GET", "GET", "", "hello", "5"},
+		{"GET replaces a wrong one", "GET", "99", "hello", "5"},
+		{"HEAD keeps the writer's", "HEAD", "27", "", "27"},
+		{"HEAD of a body without one", "HEAD", "", "hello", "5"},
+		{"HEAD of nothing", "HEAD", "", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			if tc.set != "" {
+				rec.Header().Set("Content-Length", tc.set)
+			}
+			rec.WriteHeader(http.StatusOK)
+			rec.Write([]byte(tc.body))
+			req, _ := http.NewRequest(tc.method, "http://x/", nil)
+			if got := rec.response(req).Header.Get("Content-Length"); got != tc.want {
+				t.Errorf("Content-Length %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
