@@ -20,6 +20,15 @@ type dateValue struct {
 	v   []string // len == cap == 1: an Add appends to a copy
 }
 
+// setDate sets h's Date header, unless a handler, a worker or a rule
+// set one, to the time the header is written (an answer's Date is when
+// it was generated: a worker's may come seconds after the request).
+func (e *Edge) setDate(h http.Header) {
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = e.date.header(e.now())
+	}
+}
+
 // header is the Date header's value for now. The slice is shared by every
 // response of the same second: callers assign it to a header map and
 // never write to its element (net/http copies header values before it

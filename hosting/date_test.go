@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/tenants"
 )
 
 func TestDateCache(t *testing.T) {
@@ -45,4 +47,19 @@ func BenchmarkDateHeader(b *testing.B) {
 			buf = time.Now().UTC().AppendFormat(buf[:0], http.TimeFormat)
 		}
 	})
+}
+
+// TestDateHeader: the edge's static and worker answers carry the Date of
+// the clock when their header is written.
+func TestDateHeader(t *testing.T) {
+	e := newWorkerEnv(t, Config{})
+	e.workerSite("hello", "d1", "hello", templateSite(), tenants.DeploymentConfig{})
+	for _, path := range []string{"/small.txt", "/hello"} {
+		e.clock.Advance(90 * time.Second)
+		want := e.clock.Now().UTC().Format(http.TimeFormat)
+		w := e.get(path, "hello.pier.test")
+		if w.Code != http.StatusOK || w.Header().Get("Date") != want {
+			t.Errorf("GET %s: %d, Date %q, want 200 and %q", path, w.Code, w.Header().Get("Date"), want)
+		}
+	}
 }

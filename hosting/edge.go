@@ -322,8 +322,6 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hr = hostRoute{custom: host}
 	}
 	now := e.now()
-	// The Date header of this second (a handler or worker may replace it).
-	w.Header()["Date"] = e.date.header(now)
 	limited := e.rateLimits
 	if limited && hr.deployment != "" {
 		// A preview or branch host: charge its site's bucket before the

@@ -64,9 +64,11 @@ type exchange struct {
 
 // writeHeader sends the status line and headers.
 func (x *exchange) writeHeader(status int) {
+	h := x.w.Header()
 	if x.preview {
-		x.w.Header()["X-Robots-Tag"] = x.e.vals.noindex
+		h["X-Robots-Tag"] = x.e.vals.noindex
 	}
+	x.e.setDate(h)
 	x.status = status
 	x.w.WriteHeader(status)
 }

@@ -282,7 +282,7 @@ func (x *exchange) runWorker() {
 
 	// One allocation for the per-invocation parts.
 	c := &workerCall{
-		ww:   workerWriter{w: x.w, vals: &e.vals, preview: x.preview},
+		ww:   workerWriter{e: e, w: x.w, vals: &e.vals, preview: x.preview},
 		host: requestHost{e: e, d: x.d, site: v.usage.site, tenant: v.tenant, plan: v.plan},
 		next: staticNext{e: e, d: x.d, v: v, preview: x.preview},
 	}
@@ -407,6 +407,7 @@ func (x *exchange) workerError(err error) {
 // X-Content-Type-Options: nosniff when the worker did not set it, and
 // counts what was written.
 type workerWriter struct {
+	e       *Edge
 	w       http.ResponseWriter
 	vals    *sharedValues
 	preview bool
@@ -426,6 +427,7 @@ func (ww *workerWriter) WriteHeader(status int) {
 		if ww.preview {
 			h["X-Robots-Tag"] = ww.vals.noindex
 		}
+		ww.e.setDate(h)
 	}
 	ww.w.WriteHeader(status)
 }
