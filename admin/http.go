@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -83,14 +82,67 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 }
 
 // lostUTF8 reports whether v, a string decoded from the JSON text raw,
-// is not what was sent: encoding/json turns an invalid byte or a lone
-// surrogate escape (\ud800) into U+FFFD, so a U+FFFD in v that raw
-// neither holds nor escapes stands for something else.
+// may not be what was sent: encoding/json turns an invalid byte or an
+// escaped UTF-16 surrogate that is not half of a pair (\ud800) into
+// U+FFFD, so a U+FFFD in v is suspect when raw holds such an escape.
 func lostUTF8(raw []byte, v string) bool {
 	if !utf8.Valid(raw) {
 		return true
 	}
-	return strings.ContainsRune(v, utf8.RuneError) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) && !bytes.ContainsRune(raw, utf8.RuneError)
+	return strings.ContainsRune(v, utf8.RuneError) && loneSurrogateEscape(raw)
+}
+
+// loneSurrogateEscape reports whether the JSON text raw has a \u escape
+// of a UTF-16 surrogate that is not half of a pair.
+func loneSurrogateEscape(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character: \\ and \" are skipped whole
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(raw, i+1)
+		if !ok {
+			continue
+		}
+		i += 4
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true // a low half with no high half before it
+		case r >= 0xd800 && r <= 0xdbff:
+			if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+				if lo, ok := hex4(raw, i+3); ok && lo >= 0xdc00 && lo <= 0xdfff {
+					i += 6
+					continue
+				}
+			}
+			return true // a high half not followed by a low one
+		}
+	}
+	return false
+}
+
+// hex4 reads the 4 hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // jsonError turns a decoding error into a FieldError (or keeps a

@@ -412,9 +412,9 @@ func decodeBulkItems(w http.ResponseWriter, r *http.Request, max int64) ([]kvBul
 			}
 			return nil, jsonError(err)
 		}
-		for name, v := range map[string]string{"key": items[i].Key, "value": items[i].Value} {
-			if lostUTF8(raw, v) {
-				return nil, &FieldError{Field: field + "." + name, Msg: "is not valid UTF-8 (a lone surrogate escape); send bytes as base64 in value with \"base64\": true"}
+		for _, f := range [...]struct{ name, v string }{{"key", items[i].Key}, {"value", items[i].Value}} {
+			if lostUTF8(raw, f.v) {
+				return nil, &FieldError{Field: field + "." + f.name, Msg: "is not valid UTF-8 (a lone surrogate escape); send bytes as base64 in value with \"base64\": true"}
 			}
 		}
 	}

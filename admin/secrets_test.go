@@ -142,6 +142,7 @@ func TestSecretsAPI(t *testing.T) {
 			// encoding/json would store U+FFFD for what was sent.
 			{"value not UTF-8", "PUT", secretPath("blog", "X"), acme, []byte("{\"value\":\"a\xffb\"}"), 400, "invalid", "value"},
 			{"value with a lone surrogate", "PUT", secretPath("blog", "X"), acme, []byte(`{"value":"a\ud800b"}`), 400, "invalid", "value"},
+			{"a lone surrogate after a U+FFFD", "PUT", secretPath("blog", "X"), acme, []byte(`{"value":"\ufffd\ud800"}`), 400, "invalid", "value"},
 			{"another tenant's site", "PUT", secretPath("blog", "X"), other, map[string]any{"value": "x"}, 404, "not_found", ""},
 			{"another tenant lists", "GET", "/api/v1/sites/blog/secrets", other, nil, 404, "not_found", ""},
 			{"another tenant deletes", "DELETE", secretPath("blog", "API_KEY"), other, nil, 404, "not_found", ""},

@@ -130,13 +130,16 @@ func (m *meter) resume() {
 	m.resumeLocked(mono())
 }
 
-// resumeLocked is resume with m.mu held, the clock read at now.
+// resumeLocked is resume with m.mu held, the clock read at now (just
+// before: a tenant's CPU hold may have taken the scheduler's lock since,
+// a wait of nanoseconds charged to the guest).
 func (m *meter) resumeLocked(now time.Duration) {
 	if m.running {
 		return
 	}
 	if m.parked {
 		m.unpark()
+		now = mono() // making the interrupt source is not the guest's time
 	}
 	runtime.LockOSThread()
 	m.running = true
