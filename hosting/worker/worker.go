@@ -690,7 +690,8 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // headers are dropped: the body is whole, so net/http frames it with
 // Content-Length. A body net/http buffers whole (netHTTPBuffered) gets the
 // header from net/http itself, as it does for any handler that writes its
-// answer at once; a larger one gets it here.
+// answer at once; a larger one gets it here; an answer to HEAD with no
+// body keeps the length it declared.
 func writeBuffered(rw http.ResponseWriter, c *call) {
 	h := rw.Header()
 	for k, v := range c.header {
@@ -698,9 +699,22 @@ func writeBuffered(rw http.ResponseWriter, c *call) {
 	}
 	delete(h, "Transfer-Encoding")
 	n := c.body.Len()
-	if bodyAllowed(c.status) && (n > netHTTPBuffered || h["Trailer"] != nil) {
+	switch {
+	case !bodyAllowed(c.status):
+		delete(h, "Content-Length")
+	case n == 0 && c.orig.Method == http.MethodHead:
+		// A HEAD's answer keeps the length it declared (next's file's,
+		// or the guest's), if it is one.
+		if cl := h["Content-Length"]; len(cl) == 1 {
+			if v, err := strconv.ParseInt(cl[0], 10, 64); err == nil && v >= 0 {
+				h["Content-Length"] = []string{strconv.FormatInt(v, 10)}
+				break
+			}
+		}
+		delete(h, "Content-Length")
+	case n > netHTTPBuffered || h["Trailer"] != nil:
 		h["Content-Length"] = []string{strconv.Itoa(n)}
-	} else {
+	default:
 		delete(h, "Content-Length")
 	}
 	rw.WriteHeader(c.status)
