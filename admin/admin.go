@@ -286,8 +286,9 @@ func (a *API) ExpireUploads(ctx context.Context) (int, error) {
 var allowProbe = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 // setAllow sets the Allow header of a 405 to the methods routes answers
-// at req's path (RFC 9110 §15.5.6 requires it).
-func setAllow(w http.ResponseWriter, routes chi.Routes, req *http.Request) {
+// at req's path (RFC 9110 §15.5.6 requires it) and reports whether there
+// is any.
+func setAllow(w http.ResponseWriter, routes chi.Routes, req *http.Request) bool {
 	path := req.URL.RawPath
 	if path == "" {
 		path = req.URL.Path
@@ -298,9 +299,11 @@ func setAllow(w http.ResponseWriter, routes chi.Routes, req *http.Request) {
 			allow = append(allow, m)
 		}
 	}
-	if len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
+	if len(allow) == 0 {
+		return false
 	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return true
 }
 
 // Handler returns the HTTP handler serving /api/v1/… and /healthz. Every
@@ -313,7 +316,12 @@ func (a *API) Handler() http.Handler {
 		a.writeError(w, r, errRouteNotFound)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		setAllow(w, r, req)
+		if !setAllow(w, r, req) {
+			// chi answers 405 for a method it does not know, on any
+			// path: one no method answers does not exist.
+			a.writeError(w, req, errRouteNotFound)
+			return
+		}
 		a.writeError(w, req, errMethodNotAllowed)
 	})
 

@@ -59,4 +59,11 @@ func TestMethodNotAllowed(t *testing.T) {
 			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
 		}
 	}
+	// A method chi does not know: 405 where the path exists, else 404.
+	if r := e.do(t, "FOO", "/api/v1/sites", e.admin, nil); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, POST" {
+		t.Errorf("FOO /api/v1/sites: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+	if r := e.do(t, "FOO", "/api/v1/nope", e.admin, nil); r.status != http.StatusNotFound || r.errCode() != "not_found" {
+		t.Errorf("FOO /api/v1/nope: %d %s, want 404 not_found", r.status, r.raw)
+	}
 }
