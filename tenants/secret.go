@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/pierhq/pier/internal/cgimeta"
 )
 
 // Sites' secrets.
@@ -55,26 +56,10 @@ func ValidSecretName(name string) error {
 			return fmt.Errorf("%w: name %q must be letters, digits and _ and not start with a digit", ErrInvalid, name)
 		}
 	}
-	if cgiMetaVariable(name) {
+	if cgimeta.Is(name) {
 		return fmt.Errorf("%w: name %q is reserved: a WAGI worker's request sets it as a CGI meta-variable (HTTP_* from any request header, and RFC 3875's names), so a visitor could replace the secret", ErrInvalid, name)
 	}
 	return nil
-}
-
-// cgiMetaVariable reports whether name is one a request may set in a
-// WAGI worker's environment (the same list as hosting/worker's cgiName,
-// which keeps such names out of that environment).
-func cgiMetaVariable(name string) bool {
-	if strings.HasPrefix(name, "HTTP_") {
-		return true
-	}
-	switch name {
-	case "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "HTTPS", "PATH_INFO", "PATH_TRANSLATED",
-		"QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT", "REMOTE_PORT", "REMOTE_USER", "REQUEST_METHOD",
-		"REQUEST_URI", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE":
-		return true
-	}
-	return false
 }
 
 // SecretStore persists sites' sealed secrets. Both stores implement it

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pierhq/pier/internal/cgimeta"
 	"github.com/tetratelabs/wazero/experimental"
 	"golang.org/x/net/http/httpguts"
 )
@@ -137,8 +138,10 @@ func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 		meta["HTTP_"+strings.ReplaceAll(strings.ToUpper(k), "-", "_")] = strings.Join(v, ", ")
 	}
 	env := make([][2]string, 0, len(w.vars)+len(w.secrets)+len(meta))
+	// A var or secret named like a meta-variable never enters the
+	// environment, whether or not this request sets it (internal/cgimeta).
 	for k, v := range w.vars {
-		if _, taken := meta[k]; taken || cgiName(k) || !validEnv(k, v) {
+		if _, taken := meta[k]; taken || cgimeta.Is(k) || !validEnv(k, v) {
 			continue
 		}
 		if _, secret := w.secrets[k]; secret {
@@ -147,7 +150,7 @@ func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 		env = append(env, [2]string{k, v})
 	}
 	for k, v := range w.secrets {
-		if _, taken := meta[k]; taken || cgiName(k) || !validEnv(k, v) {
+		if _, taken := meta[k]; taken || cgimeta.Is(k) || !validEnv(k, v) {
 			continue
 		}
 		env = append(env, [2]string{k, v})
@@ -158,26 +161,6 @@ func (w *Worker) cgiEnv(r *http.Request, bodyLen int) [][2]string {
 		}
 	}
 	return env
-}
-
-// cgiName reports whether k is a name a request may set as a
-// meta-variable: HTTP_* (any request header) and RFC 3875's, whether or
-// not this request sets it. A var or secret of such a name is never in a
-// CGI program's environment: with the request's meta-variable absent it
-// would read as one (a program printing its request's meta-variables
-// would show a secret), and a visitor could replace it by sending a
-// header. tenants.ValidSecretName refuses these names for new secrets.
-func cgiName(k string) bool {
-	if strings.HasPrefix(k, "HTTP_") {
-		return true
-	}
-	switch k {
-	case "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "HTTPS", "PATH_INFO", "PATH_TRANSLATED",
-		"QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT", "REMOTE_PORT", "REMOTE_USER", "REQUEST_METHOD",
-		"REQUEST_URI", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE":
-		return true
-	}
-	return false
 }
 
 func validEnv(k, v string) bool {

@@ -23,13 +23,14 @@ const module = "github.com/pierhq/pier"
 // own tree holds. The most specific prefix wins.
 var allowed = map[string][]string{
 	"assets":                {"assets"},
-	"tenants":               {"tenants", "assets", "internal/dnsname"},
+	"tenants":               {"tenants", "assets", "internal/dnsname", "internal/cgimeta"},
 	"hosting":               {"hosting", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/logstream"},
-	"hosting/worker":        {"hosting/worker"},
+	"hosting/worker":        {"hosting/worker", "internal/cgimeta"},
 	"admin":                 {"admin", "tenants", "assets", "internal/dnsname", "internal/siterules", "internal/httperr", "internal/logstream", "internal/domainverify", "internal/ratelimit"},
 	"certs":                 {"certs", "internal/dnsname", "internal/httperr"},
 	"web":                   {"web"}, // the console: embedded built files and their handler; only cmd/ imports it
 	"internal/dnsname":      {},
+	"internal/cgimeta":      {}, // the CGI meta-variables a WAGI request sets; tenants and hosting/worker use it
 	"internal/httperr":      {},
 	"internal/logstream":    {},
 	"internal/project":      {},
