@@ -96,6 +96,7 @@ func (c *call) reset(r *http.Request, host Host) {
 func (c *call) finish() {
 	c.ctx = nil
 	c.host = nil
+	c.hold = nil
 	c.kv.kv, c.kv.held = nil, nil
 	c.orig, c.req, c.reqBody = nil, nil, nil
 	c.header = nil

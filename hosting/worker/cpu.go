@@ -211,19 +211,22 @@ func (m *meter) pause() {
 	m.pauseLocked()
 }
 
-// pauseLocked is pause with m.mu held.
-func (m *meter) pauseLocked() {
+// pauseLocked is pause with m.mu held. It returns the clock (mono) it
+// read, or 0 if the meter was not running.
+func (m *meter) pauseLocked() (now time.Duration) {
 	if !m.running {
-		return
+		return 0
 	}
 	if m.kt != nil {
 		m.kt.stop()
 	} else {
 		m.timer.Stop()
 	}
-	m.used += m.charge(mono())
+	now = mono()
+	m.used += m.charge(now)
 	m.running = false
 	runtime.UnlockOSThread()
+	return now
 }
 
 // charged is the CPU time charged so far (all of it while paused).
@@ -234,12 +237,15 @@ func (m *meter) charged() time.Duration {
 }
 
 // stop ends the budget: it pauses and reports whether the guest was (or
-// may have been) stopped by the meter, and the CPU time charged.
-func (m *meter) stop() (fired bool, used time.Duration) {
+// may have been) stopped by the meter, the CPU time charged, and the
+// clock (mono) at the end.
+func (m *meter) stop() (fired bool, used, at time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.pauseLocked()
-	return m.fired || m.kt == nil && m.interrupt.Get() != 0, m.used
+	if at = m.pauseLocked(); at == 0 {
+		at = mono() // paused already (a wait on the host that failed)
+	}
+	return m.fired || m.kt == nil && m.interrupt.Get() != 0, m.used, at
 }
 
 // interrupted is the guest's call to the interrupt function, on its

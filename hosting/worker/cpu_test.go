@@ -22,7 +22,7 @@ func TestMeterChargesCPUNotWaiting(t *testing.T) {
 
 	m.begin(20*time.Millisecond, true)
 	time.Sleep(100 * time.Millisecond)
-	fired, used := m.stop()
+	fired, used, _ := m.stop()
 	if fired {
 		t.Errorf("a thread off the CPU for 5x the budget was interrupted (used %v)", used)
 	}
@@ -38,7 +38,7 @@ func TestMeterChargesCPUNotWaiting(t *testing.T) {
 			break
 		}
 	}
-	fired, used = m.stop()
+	fired, used, _ = m.stop()
 	if !fired || !m.tripped() {
 		t.Fatalf("spinning for %v did not trip a 20ms budget", time.Since(start))
 	}
@@ -86,7 +86,7 @@ func TestMeterFirstCheckReadsClock(t *testing.T) {
 	if m.interrupt.Get() != 0 && m.interrupted() {
 		t.Fatal("a guest off the CPU after its first check was stopped")
 	}
-	fired, used := m.stop()
+	fired, used, _ := m.stop()
 	if fired {
 		t.Error("fired")
 	}

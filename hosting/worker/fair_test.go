@@ -154,7 +154,7 @@ func TestRunSlotsShared(t *testing.T) {
 				return
 			}
 			order <- name
-			s.leave(o)
+			s.leave(o, nil, 0)
 		})
 		queued++
 		testenv.WaitFor(t, testenv.Patience, func() error { // queued in this order
@@ -170,7 +170,7 @@ func TestRunSlotsShared(t *testing.T) {
 		queue(a, fmt.Sprint("a", i))
 	}
 	queue(b, "b")
-	s.leave(a)
+	s.leave(a, nil, 0)
 	wg.Wait()
 	close(order)
 	var got []string
@@ -481,5 +481,91 @@ func TestCPURateNotHeldWhileWaiting(t *testing.T) {
 		if res := <-results; res.Outcome != OutcomeOK {
 			t.Errorf("outcome %q (%v), want ok", res.Outcome, res.Err)
 		}
+	}
+}
+
+// TestSchedulerBegin: begin takes a run slot and the request's whole
+// budget from its tenant's rate together; when the tenant went past its
+// burst since admitCPU, it takes neither, whether a slot was free at once
+// or came after a wait.
+func TestSchedulerBegin(t *testing.T) {
+	ctx := context.Background()
+	s := newScheduler(1, time.Minute)
+	rs := s.register(Owner{Tenant: "t", Site: "s"}, 10*time.Millisecond)
+	other := s.register(Owner{Tenant: "o", Site: "o"}, 0)
+	const budget = 5 * time.Millisecond
+	state := func() (running int, tat int64) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.running, rs.tenant.cpuTAT
+	}
+
+	hold, retry := s.admitCPU(rs, budget)
+	if hold == nil || retry != 0 {
+		t.Fatalf("admitCPU: hold %v, retry %v", hold, retry)
+	}
+	now, retry, err := s.begin(ctx, rs, hold)
+	if err != nil || retry != 0 || now <= 0 {
+		t.Fatalf("begin: now %v, retry %v, err %v", now, retry, err)
+	}
+	if running, tat := state(); running != 1 || hold.held != budget || tat < int64(now)+debt(budget, 10*time.Millisecond) {
+		t.Fatalf("after begin: %d running, %v held, bucket %v ahead", running, hold.held, time.Duration(tat-int64(now)))
+	}
+	s.leave(rs, hold, time.Millisecond)
+	if running, _ := state(); running != 0 || hold.held != time.Millisecond {
+		t.Fatalf("after leave: %d running, %v held, want 0 and the 1ms used", running, hold.held)
+	}
+
+	// The tenant's other requests ran meanwhile: its bucket is past its
+	// burst when this one, admitted before, is about to start.
+	late := func() *cpuHold {
+		h, retry := s.admitCPU(rs, budget)
+		if h == nil || retry != 0 {
+			t.Fatalf("admitCPU: hold %v, retry %v", h, retry)
+		}
+		s.mu.Lock()
+		rs.tenant.cpuTAT = int64(mono()) + int64(3*time.Second)
+		s.mu.Unlock()
+		return h
+	}
+	h := late()
+	_, tatBefore := state()
+	if _, retry, err := s.begin(ctx, rs, h); err != nil || retry <= 0 {
+		t.Fatalf("begin past the burst, a slot free: retry %v, err %v", retry, err)
+	}
+	if running, tat := state(); running != 0 || h.held != 0 || tat != tatBefore {
+		t.Fatalf("a refused begin holds %d slots and %v of the rate (bucket moved %v)", running, h.held, time.Duration(tat-tatBefore))
+	}
+
+	// The same after waiting for the slot another tenant held.
+	s.mu.Lock()
+	rs.tenant.cpuTAT = 0
+	s.mu.Unlock()
+	if err := s.enter(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	h = late()
+	done := make(chan time.Duration, 1)
+	go func() {
+		_, retry, err := s.begin(ctx, rs, h)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- retry
+	}()
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.queue) != 1 {
+			return fmt.Errorf("%d queued, want 1", len(s.queue))
+		}
+		return nil
+	})
+	s.leave(other, nil, 0)
+	if retry := <-done; retry <= 0 {
+		t.Fatalf("begin past the burst after a wait: retry %v", retry)
+	}
+	if running, _ := state(); running != 0 || h.held != 0 {
+		t.Fatalf("a begin refused after its wait holds %d slots and %v of the rate", running, h.held)
 	}
 }

@@ -161,6 +161,14 @@ func (h *cpuHold) start(at time.Duration) (retry time.Duration) {
 	}
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
+	return h.startLocked(at)
+}
+
+// startLocked is start with the scheduler's lock held.
+func (h *cpuHold) startLocked(at time.Duration) (retry time.Duration) {
+	if h == nil {
+		return 0
+	}
 	now := int64(at)
 	if ahead := time.Duration(h.sh.cpuTAT - now); ahead > cpuBurst {
 		return ahead - cpuBurst
@@ -179,11 +187,19 @@ func (h *cpuHold) set(d time.Duration) {
 		return
 	}
 	h.s.mu.Lock()
+	h.setLocked(d)
+	h.s.mu.Unlock()
+}
+
+// setLocked is set with the scheduler's lock held.
+func (h *cpuHold) setLocked(d time.Duration) {
+	if h == nil || d == h.held {
+		return
+	}
 	if d > h.held {
 		h.sh.cpuTAT = max(h.sh.cpuTAT, int64(mono()))
 	}
 	h.sh.cpuTAT += debt(d, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
-	h.s.mu.Unlock()
 	h.held = d
 }
 
@@ -218,6 +234,33 @@ func (s *scheduler) unregister(o Owner, rs runShare) {
 	}
 	drop(s.tenants, o.Tenant, rs.tenant)
 	drop(s.sites, o.Site, rs.site)
+}
+
+// begin takes a run slot for a request's guest about to compute for the
+// first time and, with it, the request's whole CPU budget from its
+// tenant's rate (cpuHold.start): in one turn of the lock when a slot is
+// free, as it mostly is. It returns the clock (mono) read as the slot was
+// taken, or how long until the tenant may start a guest (retry > 0: no
+// slot is held then), or enter's error.
+func (s *scheduler) begin(ctx context.Context, rs runShare, hold *cpuHold) (now, retry time.Duration, err error) {
+	now = mono()
+	s.mu.Lock()
+	if s.running < s.slots && len(s.queue) == 0 {
+		if retry = hold.startLocked(now); retry == 0 {
+			s.grantLocked(rs)
+		}
+		s.mu.Unlock()
+		return now, retry, nil
+	}
+	s.mu.Unlock()
+	if err := s.enter(ctx, rs); err != nil {
+		return 0, 0, err
+	}
+	now = mono()
+	if retry = hold.start(now); retry > 0 {
+		s.leave(rs, nil, 0)
+	}
+	return now, retry, nil
 }
 
 // enter takes a run slot, waiting for one at most the scheduler's timeout
@@ -287,10 +330,12 @@ func (s *scheduler) cancel(wt *runWaiter) bool {
 	return true
 }
 
-// leave gives a slot back and hands free slots to waiters.
-func (s *scheduler) leave(rs runShare) {
+// leave gives a slot back, moves hold (nil: none) to d in the same turn
+// of the lock (cpuHold.set), and hands free slots to waiters.
+func (s *scheduler) leave(rs runShare, hold *cpuHold, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	hold.setLocked(d)
 	s.running--
 	rs.tenant.held--
 	rs.site.held--

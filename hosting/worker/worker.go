@@ -124,7 +124,7 @@ func (in *instance) pauseRun() {
 	in.meter.pause()
 	if in.running {
 		in.running = false
-		in.sched.leave(in.shares)
+		in.sched.leave(in.shares, nil, 0)
 	}
 }
 
@@ -142,10 +142,14 @@ func (in *instance) resumeRun() {
 // whether the guest was (or may have been) interrupted and the CPU time
 // charged.
 func (in *instance) endRun() (fired bool, used time.Duration) {
-	fired, used = in.meter.stop()
+	// The end of its run is when the instance fell idle (for trimIdle):
+	// release reads no clock.
+	fired, used, in.idleSince = in.meter.stop()
 	if in.running {
 		in.running = false
-		in.sched.leave(in.shares)
+		// The request's CPU hold settles at what it used in the same turn
+		// of the scheduler's lock (Serve's settle then has nothing to do).
+		in.sched.leave(in.shares, in.call.hold, used)
 	}
 	return fired, used
 }
@@ -359,9 +363,15 @@ const busyWait = 5 * time.Millisecond
 // When all are busy computing it keeps waiting until ctx is done: starting
 // instances would only add CPU work to a saturated machine.
 func (w *Worker) acquire(ctx context.Context) (*instance, error) {
+	// The common case, in two receives that do not block (a select of
+	// one case and a default): cheaper than a select of both, which locks
+	// both channels and shuffles its cases.
 	select {
 	case <-w.done:
 		return nil, errWorkerClosed
+	default:
+	}
+	select {
 	case in := <-w.free:
 		return in, nil
 	default:
@@ -433,7 +443,6 @@ func (w *Worker) release(in *instance, healthy bool) {
 		select {
 		case <-w.done:
 		default:
-			in.idleSince = mono()
 			w.free <- in // never blocks: at most cap(slots) instances exist
 			w.mu.Unlock()
 			return
@@ -501,13 +510,14 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 	c.reset(r, host)
 	c.hold = hold
 	in.memory.begin()
-	if err := in.sched.enter(r.Context(), in.shares); err != nil {
+	// A run slot and the tenant's CPU rate; now is the guest's start,
+	// for its meter.
+	now, retry, err := in.sched.begin(r.Context(), in.shares, hold)
+	if err != nil {
 		w.release(in, true)
 		return w.fail(w.unavailable(r, err))
 	}
-	now := mono() // the guest's start, for its CPU rate and meter
-	if retry := hold.start(now); retry > 0 {
-		in.sched.leave(in.shares)
+	if retry > 0 {
 		w.release(in, true)
 		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
