@@ -565,6 +565,7 @@ func (e *Edge) lookup(ctx context.Context, hr hostRoute, prev *routeValue) (*rou
 		plan:    tenant.Plan,
 		limits:  workerLimits(lim),
 		rate:    siteRate(lim),
+		worker:  new(workerSlot),
 	}
 	if prev != nil && prev.slot != nil && prev.siteID == site.ID && prev.depID == depID && prev.slot.p.Load() != nil {
 		v.slot = prev.slot

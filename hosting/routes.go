@@ -34,6 +34,10 @@ type routeValue struct {
 	limits worker.Limits
 	// rate is the tenant's request rate for the site (ratelimit.go).
 	rate rateLimit
+	// worker remembers the site worker its requests used last (nil for
+	// a negative value), so that the next ones skip the node's worker
+	// table (acquireWorker). Shared by copies of the value.
+	worker *workerSlot
 }
 
 func (v *routeValue) negative() bool { return v.slot == nil && !v.broken }

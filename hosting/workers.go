@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/assets"
@@ -67,11 +68,20 @@ func newWorkerTable() *workerTable { return &workerTable{m: map[workerKey]*siteW
 // stale route of another host of the site, still carrying the old limits,
 // uses the current worker rather than flapping between the two.
 func (e *Edge) acquireWorker(ctx context.Context, site string, d *deployment, v *routeValue) (*siteWorker, *worker.Worker, error) {
+	// The one the route's requests used last, unless it is not d's or
+	// the route is newer than its limits: no node-wide lock, no hashing.
+	if v.worker != nil {
+		if sw := v.worker.p.Load(); sw != nil && sw.key.digest == d.digest && sw.key.site == site && !sw.outdated(v) {
+			if w, err, again := e.useWorker(ctx, sw, d); !again {
+				return sw, w, err
+			}
+		}
+	}
 	key := workerKey{site: site, digest: d.digest}
 	for {
 		e.workers.mu.Lock()
 		sw := e.workers.m[key]
-		if sw != nil && sw.limits != v.limits && v.expires.After(sw.asOf) {
+		if sw != nil && sw.outdated(v) {
 			// The tenant's limits changed: retire the old instances.
 			delete(e.workers.m, key)
 			e.retire(sw)
@@ -85,9 +95,22 @@ func (e *Edge) acquireWorker(ctx context.Context, site string, d *deployment, v 
 
 		w, err, again := e.useWorker(ctx, sw, d)
 		if !again {
+			if v.worker != nil {
+				v.worker.p.Store(sw)
+			}
 			return sw, w, err
 		}
 	}
+}
+
+// workerSlot is a route value's last site worker (routeValue.worker).
+type workerSlot struct{ p atomic.Pointer[siteWorker] }
+
+// outdated reports whether sw was created with limits other than v's
+// and v is newer than the route value sw's limits came from: the
+// tenant's limits changed, and sw must be retired.
+func (sw *siteWorker) outdated(v *routeValue) bool {
+	return sw.limits != v.limits && v.expires.After(sw.asOf)
 }
 
 // useWorker loads sw if needed and takes a reference on it. again asks

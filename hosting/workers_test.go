@@ -392,6 +392,32 @@ func TestWorkerRetired(t *testing.T) {
 	}
 }
 
+// A route value remembers the site worker its requests used, so that the
+// next ones skip the node's worker table; a retired one is not used again.
+func TestWorkerRememberedByRoute(t *testing.T) {
+	e := newWorkerEnv(t, Config{})
+	e.workerSite("a", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
+	counterN(t, e, "a.pier.test")
+	v := e.edge.routes.get("a.pier.test").val.Load()
+	first := v.worker.p.Load()
+	if first == nil || first != siteWorkerOf(e, "a") {
+		t.Fatalf("the route remembers %p, the table holds %p", first, siteWorkerOf(e, "a"))
+	}
+	if got := counterN(t, e, "a.pier.test"); got != "2" {
+		t.Fatalf("second request through the remembered worker: instance count %s, want 2", got)
+	}
+	e.edge.retireWorkers(func(workerKey) bool { return true })
+	if got := counterN(t, e, "a.pier.test"); got != "1" {
+		t.Fatalf("after retiring: instance count %s, want a fresh worker", got)
+	}
+	if v2 := e.edge.routes.get("a.pier.test").val.Load(); v2 != v {
+		t.Fatal("the route value was replaced: the test no longer tests the remembered worker")
+	}
+	if now := v.worker.p.Load(); now == first || now != siteWorkerOf(e, "a") {
+		t.Fatalf("after retiring, the route remembers %p (retired: %p), the table holds %p", now, first, siteWorkerOf(e, "a"))
+	}
+}
+
 func TestWorkerRetiredWhileServing(t *testing.T) {
 	e := newWorkerEnv(t, Config{})
 	e.workerSite("a", "d1", "counter", workerFiles, tenants.DeploymentConfig{})
