@@ -497,10 +497,11 @@ func TestSchedulerBegin(t *testing.T) {
 	state := func() (running int, tat int64) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.running, rs.tenant.cpuTAT
+		return s.running, rs.tenant.cpuTAT.Load()
 	}
 
-	hold, retry := s.admitCPU(rs, budget)
+	held, retry := s.admitCPU(rs, budget)
+	hold := held.ref()
 	if hold == nil || retry != 0 {
 		t.Fatalf("admitCPU: hold %v, retry %v", hold, retry)
 	}
@@ -519,16 +520,18 @@ func TestSchedulerBegin(t *testing.T) {
 	// The tenant's other requests ran meanwhile: its bucket is past its
 	// burst when this one, admitted before, is about to start.
 	late := func() *cpuHold {
-		h, retry := s.admitCPU(rs, budget)
+		held, retry := s.admitCPU(rs, budget)
+		h := held.ref()
 		if h == nil || retry != 0 {
 			t.Fatalf("admitCPU: hold %v, retry %v", h, retry)
 		}
-		s.mu.Lock()
-		rs.tenant.cpuTAT = int64(mono()) + int64(3*time.Second)
-		s.mu.Unlock()
+		rs.tenant.cpuTAT.Store(int64(mono()) + int64(3*time.Second))
 		return h
 	}
 	h := late()
+	if _, retry := s.admitCPU(rs, budget); retry < 2*time.Second-time.Second/10 {
+		t.Fatalf("admitCPU with the bucket 3s ahead (burst 1s): retry %v, want about 2s", retry)
+	}
 	_, tatBefore := state()
 	if _, retry, err := s.begin(ctx, rs, h); err != nil || retry <= 0 {
 		t.Fatalf("begin past the burst, a slot free: retry %v, err %v", retry, err)
@@ -538,9 +541,7 @@ func TestSchedulerBegin(t *testing.T) {
 	}
 
 	// The same after waiting for the slot another tenant held.
-	s.mu.Lock()
-	rs.tenant.cpuTAT = 0
-	s.mu.Unlock()
+	rs.tenant.cpuTAT.Store(0)
 	if err := s.enter(ctx, other); err != nil {
 		t.Fatal(err)
 	}
@@ -567,5 +568,16 @@ func TestSchedulerBegin(t *testing.T) {
 	}
 	if running, _ := state(); running != 0 || h.held != 0 {
 		t.Fatalf("a begin refused after its wait holds %d slots and %v of the rate", running, h.held)
+	}
+}
+
+// A rate lifted while a request ran (a new Worker of the tenant registers
+// none) makes its settling move nothing, rather than divide by zero.
+func TestDebtWithoutRate(t *testing.T) {
+	if d := debt(time.Millisecond, 0); d != 0 {
+		t.Fatalf("debt at no rate: %d", d)
+	}
+	if d := debt(time.Millisecond, 10*time.Millisecond); d != int64(100*time.Millisecond) {
+		t.Fatalf("1 ms at 10 ms per second: %v, want 100ms", time.Duration(d))
 	}
 }

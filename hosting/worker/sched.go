@@ -65,7 +65,8 @@ type scheduler struct {
 }
 
 // share is what one tenant or site holds and waits for; guarded by
-// scheduler.mu.
+// scheduler.mu, except that admitCPU reads the CPU rate's fields without
+// it (they are written with it).
 type share struct {
 	held, waiting int
 	last          uint64 // scheduler.seq of its latest grant
@@ -75,8 +76,8 @@ type share struct {
 	// the theoretical arrival time of GCRA in mono ns: the tenant is
 	// in debt up to cpuTAT, and may start a request while that is at
 	// most cpuBurst ahead of now.
-	cpuRate time.Duration
-	cpuTAT  int64
+	cpuRate atomic.Int64 // a time.Duration
+	cpuTAT  atomic.Int64
 }
 
 // cpuBurst is how far ahead of now a tenant's CPU debt may run: a
@@ -114,25 +115,24 @@ func (s *scheduler) register(o Owner, cpuRate time.Duration) runShare {
 		return sh
 	}
 	rs := runShare{tenant: get(s.tenants, o.Tenant), site: get(s.sites, o.Site)}
-	rs.tenant.cpuRate = cpuRate
+	rs.tenant.cpuRate.Store(int64(cpuRate))
 	return rs
 }
 
 // admitCPU checks the tenant's CPU rate for a request about to start: it
-// returns the request's hold (nil when the tenant has no rate), which holds
-// nothing until the guest starts, or how long until the tenant may start
-// one.
-func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h *cpuHold, retry time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// returns the request's hold (the zero hold when the tenant has no rate),
+// which holds nothing until the guest starts, or how long until the
+// tenant may start one. It takes no lock: begin (or cpuHold.start)
+// checks again, with it, as the guest starts.
+func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h cpuHold, retry time.Duration) {
 	sh := rs.tenant
-	if sh.cpuRate <= 0 {
-		return nil, 0
+	if sh.cpuRate.Load() <= 0 {
+		return cpuHold{}, 0
 	}
-	if ahead := time.Duration(sh.cpuTAT - int64(mono())); ahead > cpuBurst {
-		return nil, ahead - cpuBurst
+	if ahead := time.Duration(sh.cpuTAT.Load() - int64(mono())); ahead > cpuBurst {
+		return cpuHold{}, ahead - cpuBurst
 	}
-	return &cpuHold{s: s, sh: sh, budget: budget}, 0
+	return cpuHold{s: s, sh: sh, budget: budget}, 0
 }
 
 // cpuHold is a request's hold on its tenant's CPU rate: its whole budget
@@ -141,13 +141,21 @@ func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h *cpuHold, ret
 // and once it ended. So requests queued or waiting on I/O hold none of the
 // rate, however many there are; at most the guests computing at once
 // (Config.MaxRunning) hold a budget they may not use. Its methods are
-// nil-safe (no rate: nothing to hold) and called from the request's
-// goroutine.
+// nil-safe (no rate: nothing to hold; see ref) and called from the
+// request's goroutine.
 type cpuHold struct {
 	s      *scheduler
-	sh     *share
+	sh     *share // nil: the tenant has no rate
 	budget time.Duration
 	held   time.Duration
+}
+
+// ref is h as the pointer its methods take: nil for the zero hold.
+func (h *cpuHold) ref() *cpuHold {
+	if h.sh == nil {
+		return nil
+	}
+	return h
 }
 
 // start takes the whole budget as the guest is about to compute for the
@@ -169,11 +177,11 @@ func (h *cpuHold) startLocked(at time.Duration) (retry time.Duration) {
 	if h == nil {
 		return 0
 	}
-	now := int64(at)
-	if ahead := time.Duration(h.sh.cpuTAT - now); ahead > cpuBurst {
+	now, tat, rate := int64(at), h.sh.cpuTAT.Load(), time.Duration(h.sh.cpuRate.Load())
+	if ahead := time.Duration(tat - now); ahead > cpuBurst {
 		return ahead - cpuBurst
 	}
-	h.sh.cpuTAT = max(h.sh.cpuTAT, now) + debt(h.budget, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
+	h.sh.cpuTAT.Store(max(tat, now) + debt(h.budget, rate) - debt(h.held, rate))
 	h.held = h.budget
 	return 0
 }
@@ -196,10 +204,11 @@ func (h *cpuHold) setLocked(d time.Duration) {
 	if h == nil || d == h.held {
 		return
 	}
+	tat, rate := h.sh.cpuTAT.Load(), time.Duration(h.sh.cpuRate.Load())
 	if d > h.held {
-		h.sh.cpuTAT = max(h.sh.cpuTAT, int64(mono()))
+		tat = max(tat, int64(mono()))
 	}
-	h.sh.cpuTAT += debt(d, h.sh.cpuRate) - debt(h.held, h.sh.cpuRate)
+	h.sh.cpuTAT.Store(tat + debt(d, rate) - debt(h.held, rate))
 	h.held = d
 }
 
@@ -219,6 +228,9 @@ func (h *cpuHold) settle(used time.Duration) { h.set(used) }
 // debt is the wall-clock time that cpu of guest execution takes out of
 // a rate of cpuRate per second, in ns.
 func debt(cpu, cpuRate time.Duration) int64 {
+	if cpuRate <= 0 {
+		return 0 // the rate was lifted while the request ran
+	}
 	return int64(float64(cpu) * float64(time.Second) / float64(cpuRate))
 }
 

@@ -489,30 +489,32 @@ func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next 
 	if retry > 0 {
 		return w.fail(Result{Outcome: OutcomeCPURateLimited, RetryAfter: retry})
 	}
-	var res Result
 	if w.kind == kindCommand {
-		res = w.serveCGI(rw, r, host, hold)
-	} else {
-		res = w.serveReactor(rw, r, host, next, hold)
+		h := hold // a copy that escapes (the instance keeps it), not hold
+		res := w.serveCGI(rw, r, host, h.ref())
+		h.ref().settle(res.CPU)
+		return res
 	}
-	hold.settle(res.CPU)
-	return res
+	// The guest's hold settles as it ends (endRun), before its instance
+	// goes back to the pool with the hold in it.
+	return w.serveReactor(rw, r, host, next, hold)
 }
 
 // serveReactor runs the request through a pooled instance, once its body
 // is read and the tenant's CPU rate let it in.
-func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler, hold *cpuHold) Result {
+func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler, hold cpuHold) Result {
 	in, err := w.acquire(r.Context())
 	if err != nil {
 		return w.fail(w.unavailable(r, err))
 	}
 	c := &in.call
 	c.reset(r, host)
-	c.hold = hold
+	c.holdVal = hold
+	c.hold = c.holdVal.ref()
 	in.memory.begin()
 	// A run slot and the tenant's CPU rate; now is the guest's start,
 	// for its meter.
-	now, retry, err := in.sched.begin(r.Context(), in.shares, hold)
+	now, retry, err := in.sched.begin(r.Context(), in.shares, c.hold)
 	if err != nil {
 		w.release(in, true)
 		return w.fail(w.unavailable(r, err))
