@@ -324,7 +324,8 @@ func (x *exchange) runWorker() {
 	x.invoked = true
 	x.status, x.bytes = ww.status, ww.bytes
 	if res.Code != "" && x.status == 0 {
-		// The worker failed before answering; Serve wrote nothing.
+		// The worker failed before answering: Serve wrote nothing, but
+		// the headers the guest set are in the map.
 		clear(x.w.Header())
 		x.fail(workerFailure(&res))
 	}

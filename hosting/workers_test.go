@@ -163,6 +163,23 @@ func TestWorkerResponseHeaders(t *testing.T) {
 	}
 }
 
+// A worker that sets response headers and then fails answers the
+// platform's error, with none of its headers: they went into the
+// response's header map as it set them, and the edge clears it.
+func TestWorkerFailureDropsItsHeaders(t *testing.T) {
+	e := newWorkerEnv(t, Config{})
+	e.workerSite("trap", "d1", "hdrtrap", nil, tenants.DeploymentConfig{})
+	for range 2 { // the second on the pooled instance's next request
+		w := e.get("/", "trap.pier.test")
+		if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "worker_exception") {
+			t.Fatalf("got %d %q, want 500 worker_exception", w.Code, w.Body.String())
+		}
+		if h := w.Header(); h.Get("Set-Cookie") != "" || h.Get("X-Partial") != "" {
+			t.Fatalf("the failed worker's headers reached the client: %v", h)
+		}
+	}
+}
+
 func TestWorkerNext(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -42,8 +42,15 @@ type call struct {
 	reqBodyError error
 
 	// response
-	status        int
-	header        http.Header
+	status int
+	header http.Header
+	// out is the response writer of a pooled instance's request (nil
+	// otherwise): the guest's response headers go straight into its
+	// header map (headerDirect), which writeBuffered then sends. A
+	// failed invocation leaves them there for Serve's caller to clear
+	// as it answers.
+	out           http.ResponseWriter
+	headerDirect  bool
 	body          bytes.Buffer
 	bodyRead      int  // read_body(1) offset
 	bodyFromNext  bool // body holds next's response: the guest's first write_body(1) replaces it
@@ -83,6 +90,7 @@ func (c *call) reset(r *http.Request, host Host) {
 	c.reqTooLarge, c.reqBodyError = false, nil
 	c.status = http.StatusOK
 	c.header = nil
+	c.out, c.headerDirect = nil, false
 	c.body.Reset()
 	c.bodyRead, c.bodyFromNext = 0, false
 	c.respTooLarge, c.responseFinal, c.bufferedNext = false, false, false
@@ -102,7 +110,7 @@ func (c *call) finish() {
 	c.hold = nil
 	c.kv.kv, c.kv.held = nil, nil
 	c.orig, c.req, c.reqBody = nil, nil, nil
-	c.header = nil
+	c.header, c.out = nil, nil
 	clear(c.handles)
 	if c.body.Cap() > 1<<20 {
 		c.body = bytes.Buffer{}
@@ -121,10 +129,14 @@ func (c *call) mutableRequest() *http.Request {
 	return c.req
 }
 
-// respHeader returns the response header map, creating it (or reusing
-// the one of an earlier request, whose values were copied to the client's
-// response).
+// respHeader returns the response header map: the request's writer's
+// own (headerDirect) for a pooled instance, else one of the call's,
+// created or reused from an earlier request (whose values were copied to
+// that request's response).
 func (c *call) respHeader() http.Header {
+	if c.header == nil && c.out != nil {
+		c.header, c.headerDirect = c.out.Header(), true
+	}
 	if c.header == nil {
 		if c.spareHeader == nil || len(c.spareHeader) > 64 {
 			c.spareHeader = http.Header{}

@@ -466,8 +466,9 @@ func (w *Worker) memoryHigh(in *instance) bool {
 // the Result's Code is set (503 worker_cpu_exceeded, 500 worker_exception
 // or worker_memory_exceeded, 502 worker_response_too_large, 413
 // request_too_large, 503 worker_unavailable): the caller answers the
-// client. host serves the guest's fetch, asset and log calls for this
-// request only.
+// client, clearing rw.Header() first (the guest's response headers go
+// straight into it as it sets them). host serves the guest's fetch,
+// asset and log calls for this request only.
 func (w *Worker) Serve(rw http.ResponseWriter, r *http.Request, host Host, next http.Handler) Result {
 	if r.ContentLength > w.lim.MaxRequestBody {
 		return w.fail(Result{Outcome: OutcomeRequestTooLarge, Err: errRequestTooLarge})
@@ -511,6 +512,7 @@ func (w *Worker) serveReactor(rw http.ResponseWriter, r *http.Request, host Host
 	c.reset(r, host)
 	c.holdVal = hold
 	c.hold = c.holdVal.ref()
+	c.out = rw
 	in.memory.begin()
 	// A run slot and the tenant's CPU rate; now is the guest's start,
 	// for its meter.
@@ -634,8 +636,10 @@ func (w *Worker) runNext(in *instance, rw http.ResponseWriter, next http.Handler
 			c.status = http.StatusOK
 		}
 	} else {
-		for k, v := range c.header {
-			rw.Header()[k] = v
+		if !c.headerDirect {
+			for k, v := range c.header {
+				rw.Header()[k] = v
+			}
 		}
 		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
 		next.ServeHTTP(sw, req)
@@ -706,8 +710,10 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // body keeps the length it declared.
 func writeBuffered(rw http.ResponseWriter, c *call) {
 	h := rw.Header()
-	for k, v := range c.header {
-		h[k] = v
+	if !c.headerDirect {
+		for k, v := range c.header {
+			h[k] = v
+		}
 	}
 	delete(h, "Transfer-Encoding")
 	n := c.body.Len()
