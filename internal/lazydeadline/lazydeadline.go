@@ -26,6 +26,12 @@
 //   - A slow client gains at most a tick (plus the watcher's scheduling
 //     delay) on each timeout: net/http's 5 s header timeout becomes at
 //     most 5.25 s with the default tick.
+//   - A deadline more than Blind after the clock's latest reading (the
+//     watcher's, every tick, or a deadline call's) is recorded without
+//     reading the clock again: net/http's deadlines, seconds away, cost
+//     no clock reading. Only a watcher starved for longer than Blind
+//     (with no deadline call reading the clock meanwhile) could have a
+//     near deadline taken for a far one, and applied once it runs.
 package lazydeadline
 
 import (
@@ -40,6 +46,10 @@ import (
 // DefaultTick is the lateness bound Listen uses for a tick of zero.
 const DefaultTick = 250 * time.Millisecond
 
+// Blind is how far after the clock's latest reading a deadline must be to
+// count as far without reading the clock (four ticks if that is longer).
+const Blind = 2 * time.Second
+
 // Listen returns ln with each accepted connection's deadlines enforced as
 // the package comment describes, at most tick late (DefaultTick if zero).
 // The goroutine that applies them runs while the listener is open or a
@@ -48,7 +58,7 @@ func Listen(ln net.Listener, tick time.Duration) net.Listener {
 	if tick <= 0 {
 		tick = DefaultTick
 	}
-	l := &listener{Listener: ln, tick: tick, epoch: time.Now(), wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	l := &listener{Listener: ln, tick: tick, blind: int64(max(Blind, 4*tick)), epoch: time.Now(), wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go l.watch()
 	return l
 }
@@ -56,8 +66,12 @@ func Listen(ln net.Listener, tick time.Duration) net.Listener {
 type listener struct {
 	net.Listener
 	tick  time.Duration
+	blind int64     // Blind, at least four ticks
 	epoch time.Time // the monotonic origin of every due time
-	wake  chan struct{}
+	// read is the clock's latest reading, since epoch (ns); it may lag
+	// a concurrent reading (each stores its own), never lead the clock.
+	read atomic.Int64
+	wake chan struct{}
 	// stopped is closed when watch returns.
 	stopped chan struct{}
 
@@ -124,6 +138,7 @@ func (l *listener) watch() {
 		case <-l.wake:
 		}
 		now := int64(time.Since(l.epoch))
+		l.read.Store(now)
 		l.mu.Lock()
 		if l.closed && len(l.conns) == 0 {
 			l.mu.Unlock()
@@ -207,16 +222,16 @@ func (c *conn) SetDeadline(t time.Time) error {
 // possibly past); to none when t is far (then only recorded) or zero and
 // Conn still has an earlier deadline. c.mu is held.
 //
-// The clock is read here, not taken from the watcher's last tick, so that
-// a deadline of now or earlier acts at once however late the watcher runs
-// (a starved process; crypto/tls sets one on Close).
+// The clock is read here, unless t is Blind after its latest reading, so
+// that a deadline of now or earlier acts at once however late the watcher
+// runs (a starved process; crypto/tls sets one on Close).
 func (c *conn) ask(s *side, t time.Time) (apply bool, v time.Time) {
 	s.want = t
 	if !t.IsZero() {
 		d := int64(t.Sub(c.l.epoch))
 		// d <= 0: before the listener opened, so past without reading
 		// the clock (net/http interrupts a read with a deadline of 1970).
-		if d <= 0 || d <= int64(time.Since(c.l.epoch)+c.l.tick) {
+		if d <= 0 || d <= c.l.read.Load()+c.l.blind && d <= c.l.now()+int64(c.l.tick) {
 			s.due.Store(0)
 			s.set = true
 			return true, t
@@ -230,6 +245,13 @@ func (c *conn) ask(s *side, t time.Time) (apply bool, v time.Time) {
 		return true, time.Time{}
 	}
 	return false, time.Time{}
+}
+
+// now reads the clock (since epoch) and keeps the reading.
+func (l *listener) now() int64 {
+	now := int64(time.Since(l.epoch))
+	l.read.Store(now)
+	return now
 }
 
 // fire applies each recorded deadline that has passed by now.

@@ -395,7 +395,8 @@ func BenchmarkDeadlines(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tcp.Close()
-	ln := &listener{tick: DefaultTick, epoch: time.Now()}
+	ln := &listener{tick: DefaultTick, blind: int64(Blind), epoch: time.Now()}
+	ln.now() // as the watcher reads the clock every tick
 	wrapped := &conn{Conn: tcp, l: ln}
 	perRequest := func(c net.Conn) {
 		now := time.Now()
@@ -468,5 +469,53 @@ func TestAcceptAfterClose(t *testing.T) {
 	}
 	if _, err := server.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("the refused connection is still open: Write = %v", err)
+	}
+}
+
+// TestBlindFarDeadline: a deadline further than blind after the clock's
+// latest reading is recorded without reading the clock again, and still
+// fires once passed, never before; a deadline of now right after it acts
+// at once.
+func TestBlindFarDeadline(t *testing.T) {
+	t.Parallel()
+	tick := 20 * time.Millisecond
+	ln, c, _ := pair(t, tick)
+	ln.blind = int64(5 * tick) // before any deadline call: only ask reads it
+	testenv.WaitFor(t, testenv.Patience, func() error {
+		if ln.read.Load() == 0 {
+			return errors.New("the watcher has not read the clock yet")
+		}
+		return nil
+	})
+	deadline := time.Now().Add(20 * tick)
+	if err := c.SetReadDeadline(deadline); err != nil {
+		t.Fatal(err)
+	}
+	if c.(*conn).read.due.Load() == 0 {
+		t.Fatal("a deadline twenty ticks away was applied, not recorded")
+	}
+	select {
+	case err := <-readErr(c):
+		if !isTimeout(err) {
+			t.Fatalf("Read: %v, want a timeout", err)
+		}
+		if now := time.Now(); now.Before(deadline) {
+			t.Fatalf("Read timed out %v before its deadline", deadline.Sub(now))
+		}
+	case <-time.After(testenv.Patience):
+		t.Fatal("a passed deadline never stopped the Read")
+	}
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	done := readErr(c)
+	c.SetReadDeadline(time.Now())
+	select {
+	case err := <-done:
+		if !isTimeout(err) {
+			t.Fatalf("Read: %v, want a timeout", err)
+		}
+	case <-time.After(testenv.Patience):
+		t.Fatal("a deadline of now waited for the watcher")
 	}
 }
