@@ -528,6 +528,13 @@ func TestSchedulerBegin(t *testing.T) {
 		rs.tenant.cpuTAT.Store(int64(mono()) + int64(3*time.Second))
 		return h
 	}
+	// admitCPU compares with the latest start's clock first: a stale one
+	// that would refuse is read again.
+	s.seen.Store(int64(mono() - 5*time.Second))
+	rs.tenant.cpuTAT.Store(int64(mono() + time.Second/2))
+	if held, retry := s.admitCPU(rs, budget); held.ref() == nil || retry != 0 {
+		t.Fatalf("admitCPU with the bucket 0.5s ahead (burst 1s), the last start 5s ago: retry %v", retry)
+	}
 	h := late()
 	if _, retry := s.admitCPU(rs, budget); retry < 2*time.Second-time.Second/10 {
 		t.Fatalf("admitCPU with the bucket 3s ahead (burst 1s): retry %v, want about 2s", retry)

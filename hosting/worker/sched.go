@@ -56,6 +56,10 @@ type scheduler struct {
 	slots   int
 	timeout time.Duration
 
+	// seen is the latest clock (mono) a guest started at: admitCPU's
+	// reading when it admits (the clock only moves on).
+	seen atomic.Int64
+
 	mu      sync.Mutex
 	running int
 	seq     uint64            // counts grants
@@ -129,8 +133,13 @@ func (s *scheduler) admitCPU(rs runShare, budget time.Duration) (h cpuHold, retr
 	if sh.cpuRate.Load() <= 0 {
 		return cpuHold{}, 0
 	}
-	if ahead := time.Duration(sh.cpuTAT.Load() - int64(mono())); ahead > cpuBurst {
-		return cpuHold{}, ahead - cpuBurst
+	// The tenant is in debt up to tat: less ahead of now than of any
+	// earlier reading, so one that admits needs no reading of its own.
+	tat := sh.cpuTAT.Load()
+	if time.Duration(tat-s.seen.Load()) > cpuBurst {
+		if ahead := time.Duration(tat - int64(mono())); ahead > cpuBurst {
+			return cpuHold{}, ahead - cpuBurst
+		}
 	}
 	return cpuHold{s: s, sh: sh, budget: budget}, 0
 }
@@ -256,6 +265,7 @@ func (s *scheduler) unregister(o Owner, rs runShare) {
 // slot is held then), or enter's error.
 func (s *scheduler) begin(ctx context.Context, rs runShare, hold *cpuHold) (now, retry time.Duration, err error) {
 	now = mono()
+	s.seen.Store(int64(now))
 	s.mu.Lock()
 	if s.running < s.slots && len(s.queue) == 0 {
 		if retry = hold.startLocked(now); retry == 0 {
@@ -269,6 +279,7 @@ func (s *scheduler) begin(ctx context.Context, rs runShare, hold *cpuHold) (now,
 		return 0, 0, err
 	}
 	now = mono()
+	s.seen.Store(int64(now))
 	if retry = hold.start(now); retry > 0 {
 		s.leave(rs, nil, 0)
 	}
