@@ -216,7 +216,6 @@ func (r *Runtime) NewOwnedWorker(ctx context.Context, owner Owner, wasm []byte, 
 			r.release(ctx, sm)
 			return nil, err
 		}
-		in.idleSince = mono()
 		w.free <- in
 		w.trim = time.AfterFunc(r.cfg.IdleTimeout, w.trimIdle)
 	}
@@ -315,6 +314,9 @@ func (w *Worker) newInstance(ctx context.Context) (*instance, error) {
 			return nil, &ModuleError{Msg: "_initialize failed: " + firstLine(err.Error()), Err: err}
 		}
 	}
+	// Idle from its start until a request runs it (endRun), even if the
+	// first request to take it is refused before it runs.
+	in.idleSince = mono()
 	return in, nil
 }
 

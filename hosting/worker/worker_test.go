@@ -988,3 +988,30 @@ func TestRequestHeadAndSendResponse(t *testing.T) {
 		t.Errorf("invalid header name: outcome %q, want %q", res.Outcome, OutcomeException)
 	}
 }
+
+// TestRefusedInstanceNotTrimmed: an instance started for a request that
+// was then refused (no run slot in time) goes back to the pool idle since
+// its start, not since forever: trimIdle keeps it.
+func TestRefusedInstanceNotTrimmed(t *testing.T) {
+	rt := newRuntime(t, Config{PoolSize: 2, IdleTimeout: 900 * time.Millisecond, MaxRunning: 1, QueueTimeout: 20 * time.Millisecond})
+	w := newWorker(t, rt, "hello", nil, Limits{}) // no _initialize
+	ctx := context.Background()
+	first, err := w.acquire(ctx) // the pool's instance: the request below starts a second one
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := rt.sched.register(Owner{Tenant: "o", Site: "o"}, 0)
+	if err := rt.sched.enter(ctx, other); err != nil { // the node's only run slot
+		t.Fatal(err)
+	}
+	res := w.Serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), &fakeHost{}, noNext(t))
+	if res.Outcome != OutcomeBusy {
+		t.Fatalf("outcome %q, want busy", res.Outcome)
+	}
+	rt.sched.leave(other, nil, 0)
+	w.release(first, true)
+	w.trimIdle()
+	if len(w.free) != 2 {
+		t.Fatalf("%d instances kept, want 2: the one just returned was trimmed as idle", len(w.free))
+	}
+}
