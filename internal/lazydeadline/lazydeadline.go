@@ -29,9 +29,9 @@
 //   - A deadline more than Blind after the clock's latest reading (the
 //     watcher's, every tick, or a deadline call's) is recorded without
 //     reading the clock again: net/http's deadlines, seconds away, cost
-//     no clock reading. Only a watcher starved for longer than Blind
-//     (with no deadline call reading the clock meanwhile) could have a
-//     near deadline taken for a far one, and applied once it runs.
+//     no clock reading. Only a watcher starved for longer than Blind less
+//     a tick (with no deadline call reading the clock meanwhile) could
+//     have a near deadline taken for a far one, and applied once it runs.
 package lazydeadline
 
 import (
@@ -68,8 +68,8 @@ type listener struct {
 	tick  time.Duration
 	blind int64     // Blind, at least four ticks
 	epoch time.Time // the monotonic origin of every due time
-	// read is the clock's latest reading, since epoch (ns); it may lag
-	// a concurrent reading (each stores its own), never lead the clock.
+	// read is the clock's latest reading, since epoch (ns): never ahead
+	// of the clock, never moved back.
 	read atomic.Int64
 	wake chan struct{}
 	// stopped is closed when watch returns.
@@ -137,8 +137,7 @@ func (l *listener) watch() {
 		case <-t.C:
 		case <-l.wake:
 		}
-		now := int64(time.Since(l.epoch))
-		l.read.Store(now)
+		now := l.now()
 		l.mu.Lock()
 		if l.closed && len(l.conns) == 0 {
 			l.mu.Unlock()
@@ -247,11 +246,16 @@ func (c *conn) ask(s *side, t time.Time) (apply bool, v time.Time) {
 	return false, time.Time{}
 }
 
-// now reads the clock (since epoch) and keeps the reading.
+// now reads the clock (since epoch) and keeps the reading, unless a
+// later one was kept meanwhile.
 func (l *listener) now() int64 {
 	now := int64(time.Since(l.epoch))
-	l.read.Store(now)
-	return now
+	for {
+		old := l.read.Load()
+		if old >= now || l.read.CompareAndSwap(old, now) {
+			return now
+		}
+	}
 }
 
 // fire applies each recorded deadline that has passed by now.
