@@ -137,28 +137,29 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startPier starts `pier serve` on free loopback ports with a fresh data
-// directory (unless data is given) and extra flags, and waits until the
-// admin API answers.
+// anyPort asks pier serve to listen on a port the kernel picks; the harness
+// learns it from the start-up banner (learnAddrs). A port chosen here and
+// bound by pier later could be taken in between by any other process.
+const anyPort = "127.0.0.1:0"
+
+// startPier starts `pier serve` on loopback ports the kernel picks, with a
+// fresh data directory (unless data is given) and extra flags, and waits
+// until the admin API answers.
 func startPier(t testing.TB, data string, extra []string, env ...string) *server {
 	t.Helper()
 	if data == "" {
 		data = t.TempDir()
 	}
-	s := &server{
-		t:        t,
-		Data:     data,
-		EdgeAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		env:      env,
-	}
-	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	s.API = "http://" + adminAddr
-	s.args = append([]string{"serve", "--data", data, "--http", s.EdgeAddr, "--admin", adminAddr}, extra...)
+	s := &server{t: t, Data: data, EdgeAddr: anyPort, API: "http://" + anyPort, env: env}
+	s.args = append([]string{"serve", "--data", data, "--http", anyPort, "--admin", anyPort}, extra...)
 	s.start()
 	t.Cleanup(s.stop)
 	return s
 }
 
+// start launches the server and waits until it is ready. A restart asks
+// for the ports the server had, so its addresses stay the same; one that
+// another process took meanwhile is replaced by a port the kernel picks.
 func (s *server) start() {
 	s.t.Helper()
 	for attempt := 0; ; attempt++ {
@@ -170,6 +171,7 @@ func (s *server) start() {
 		if attempt == 4 || s.fixed[addr] {
 			s.t.Fatalf("pier serve could not bind %s:\n%s", addr, s.out.String())
 		}
+		s.t.Logf("pier serve could not bind %s (taken by another process); it gets a port the kernel picks", addr)
 		s.rebind(addr)
 	}
 }
@@ -182,22 +184,55 @@ var readyClient = &http.Client{Timeout: 2 * time.Second}
 // given is taken.
 var bindFailure = regexp.MustCompile(`listen tcp (\S+): bind: address already in use`)
 
-// rebind gives the server a fresh loopback port instead of addr, which
-// another process took between freePort and the server's bind (tests run
-// in parallel packages).
+// rebind asks for a port the kernel picks instead of addr, which another
+// process took before the server bound it.
 func (s *server) rebind(addr string) {
-	fresh := fmt.Sprintf("127.0.0.1:%d", freePort(s.t))
 	for i, a := range s.args {
-		if a == addr {
-			s.args[i] = fresh
+		if a == addr && i > 0 {
+			s.args[i] = anyPort
 		}
 	}
 	if s.EdgeAddr == addr {
-		s.EdgeAddr = fresh
+		s.EdgeAddr = anyPort
 	}
 	if s.API == "http://"+addr {
-		s.API = "http://" + fresh
+		s.API = "http://" + anyPort
 	}
+}
+
+// The banner lines in which pier serve names the addresses it listens on.
+var (
+	edgeBanner  = regexp.MustCompile(`\(edge on (\S+)\)`)
+	adminBanner = regexp.MustCompile(`admin API for the CLI's --api: http://(\S+) `)
+)
+
+// learnAddrs reads, from the server's banner, the addresses of the
+// listeners it was asked to put on any port, and keeps them in s.args for a
+// restart. It reports whether every address is known.
+func (s *server) learnAddrs() bool {
+	out := ""
+	for _, l := range []struct {
+		flag string
+		addr *string
+		line *regexp.Regexp
+		pre  string
+	}{{"--http", &s.EdgeAddr, edgeBanner, ""}, {"--admin", &s.API, adminBanner, "http://"}} {
+		if *l.addr != l.pre+anyPort {
+			continue
+		}
+		if out == "" {
+			out = s.out.String()
+		}
+		m := l.line.FindStringSubmatch(out)
+		if m == nil {
+			return false
+		}
+		*l.addr = l.pre + m[1]
+		if i := slices.Index(s.args, l.flag); i >= 0 && i+1 < len(s.args) {
+			s.args[i+1] = m[1]
+		}
+	}
+	return true
 }
 
 // launch starts the process without waiting for it.
@@ -237,11 +272,14 @@ func (s *server) waitReady() (addr string, lost bool) {
 	t.Helper()
 	deadline := time.Now().Add(testenv.Patience)
 	for {
-		resp, err := readyClient.Get(s.API + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
+		err := fmt.Errorf("no admin address in the banner yet")
+		if s.learnAddrs() {
+			var resp *http.Response
+			if resp, err = readyClient.Get(s.API + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
 			}
 		}
 		select {
@@ -465,7 +503,7 @@ func TestHarnessRebinds(t *testing.T) {
 	}
 	defer taken.Close()
 	data := t.TempDir()
-	s := &server{t: t, Data: data, EdgeAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	s := &server{t: t, Data: data, EdgeAddr: anyPort}
 	s.API = "http://" + taken.Addr().String()
 	s.args = []string{"serve", "--data", data, "--http", s.EdgeAddr, "--admin", taken.Addr().String()}
 	s.start()

@@ -660,7 +660,7 @@ func TestTwoNodesOneOrder(t *testing.T) {
 	s3env := []string{"AWS_ACCESS_KEY_ID=" + minio.AccessKey, "AWS_SECRET_ACCESS_KEY=" + minio.SecretKey}
 	flags := []string{"--db", dsn, "--s3-endpoint", minio.Endpoint, "--s3-bucket", "pier-tls-e2e", "--s3-region", minio.Region}
 	nodeA := startTLSNode(t, a, a.HTTPPort, a.HTTPSPort, flags, s3env...)
-	nodeB := startTLSNode(t, a, freePort(t), freePort(t), flags, s3env...)
+	nodeB := startTLSNode(t, a, keptPort(t), keptPort(t), flags, s3env...)
 
 	nodeA.pier("tenants", "create", "acme")
 	nodeA.pier("sites", "create", "blog", "--tenant", "acme")
