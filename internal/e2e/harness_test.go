@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,45 +58,17 @@ func pierBin(t testing.TB) string {
 	return builtBin
 }
 
-func freePort(t testing.TB) int {
+// keptPort returns a free loopback port for an address a server must keep
+// although it binds it seconds later (Pebble validates at the ports it was
+// started with); testenv.KeptPort says why it is drawn below the kernel's
+// ephemeral range.
+func keptPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testenv.KeptPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// keptPort returns a free loopback port below the kernel's ephemeral
-// range, for an address a server must keep although it binds it seconds
-// later (Pebble validates at the ports it was started with). A port from
-// freePort is in that range, where any outgoing connection of a process
-// running meanwhile (another test package, a client's pool) may take it
-// before the server binds it; below the range only a bind by number can.
-func keptPort(t testing.TB) int {
-	t.Helper()
-	low := 32768 // Linux's default start of net.ipv4.ip_local_port_range
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
-	if low <= 10000 {
-		return freePort(t) // no room below the range
-	}
-	for range 100 {
-		port := 10000 + rand.IntN(low-10000)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return port
-	}
-	return freePort(t)
+	return port
 }
 
 // server is a running `pier serve`.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -21,16 +20,6 @@ func missing(tb testing.TB, why string) {
 		tb.Fatalf("testenv: %s; PIER_TEST_REQUIRE_SERVERS=1 requires it: run `make test`", why)
 	}
 	tb.Skipf("testenv: %s; skipping (run `make test` to run against real servers)", why)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // output collects a child's output for error messages, keeping the first
