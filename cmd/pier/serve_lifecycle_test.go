@@ -148,12 +148,11 @@ func TestOpenServerReleasesOnFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	edge, err := net.Listen("tcp", "127.0.0.1:0")
+	edgePort, err := testenv.KeptPort() // out of reach of outgoing connections until it is bound again below
 	if err != nil {
 		t.Fatal(err)
 	}
-	edgeAddr := edge.Addr().String()
-	edge.Close()
+	edgeAddr := fmt.Sprintf("127.0.0.1:%d", edgePort)
 	data := t.TempDir()
 	cfg := testServeConfig(t, "--data", data, "--http", edgeAddr, "--admin", taken.Addr().String())
 	if _, err := openServer(context.Background(), cfg, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "admin listener") {
