@@ -197,6 +197,7 @@ type Edge struct {
 
 	kv             tenants.KVStore
 	kvCache        *kvCache // nil: no cache
+	kvTurns        *kvTurns // compare-and-swaps' turns per key
 	kvOwners       sync.Map // namespace ID → its tenant's ID, or kvOwnerGone
 	kvWriteAllowed func(ctx context.Context, w KVWrite) error
 	kvWriteLatency latencyHistogram // workers' KV writes, call to acknowledgement
@@ -237,6 +238,7 @@ func New(cfg Config, reg Registry, blobs Blobs) *Edge {
 
 		kv:             cfg.KV,
 		kvWriteAllowed: cfg.KVWriteAllowed,
+		kvTurns:        newKVTurns(),
 	}
 	if cfg.KVCacheBytes >= 0 {
 		limit := cmp.Or(cfg.KVCacheBytes, DefaultKVCacheBytes)

@@ -100,6 +100,7 @@ func (h *requestHost) KVGet(ctx context.Context, binding, key string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	h.turns.keepFor(ns, key)
 	c := h.e.kvCache
 	if c != nil {
 		if v, found, ok := c.peek(h.d.tenantID, ns, key, h.e.now); ok {
@@ -149,6 +150,7 @@ func (h *requestHost) expires(ttl time.Duration) time.Time {
 // KVPut writes key to the store, then to the node's cache.
 func (h *requestHost) KVPut(ctx context.Context, binding, key string, value []byte, ttl time.Duration) error {
 	defer h.e.kvWriteLatency.since(time.Now())
+	h.turns.drop()
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -190,6 +192,7 @@ func (h *requestHost) kvWrite(ctx context.Context, op, ns, key string, value []b
 // KVDelete deletes key from the store and the node's cache.
 func (h *requestHost) KVDelete(ctx context.Context, binding, key string) error {
 	defer h.e.kvWriteLatency.since(time.Now())
+	h.turns.drop()
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -199,7 +202,9 @@ func (h *requestHost) KVDelete(ctx context.Context, binding, key string) error {
 	})
 }
 
-// KVCompareAndSwap always asks the store, then updates the node's cache.
+// KVCompareAndSwap always asks the store, then updates the node's cache. It
+// waits for the key's turn on this node, and keeps it after a conflict for
+// the request's retry (kvturn.go).
 func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string, old []byte, oldExists bool, value []byte, ttl time.Duration) error {
 	defer h.e.kvWriteLatency.since(time.Now())
 	ns, err := h.kvNamespace(ctx, binding)
@@ -209,8 +214,12 @@ func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string,
 	if err := h.kvAllowed(ctx, ns, key, value); err != nil {
 		return err
 	}
+	turn, err := h.turns.forCAS(ctx, h.e.kvTurns, ns, key)
+	if err != nil {
+		return h.kvStoreError("compare-and-swap", ns, key, fmt.Errorf("waiting for the key's turn: %w", err))
+	}
 	ent := tenants.KVEntry{Key: key, Value: value, Expires: h.expires(ttl)}
-	return h.kvWrite(ctx, "compare-and-swap", ns, key, value, true, ent.Expires, func() error {
+	err = h.kvWrite(ctx, "compare-and-swap", ns, key, value, true, ent.Expires, func() error {
 		wrote, err := h.e.kv.KVCompareAndSwap(ctx, ns, old, oldExists, ent)
 		if err == nil && !wrote {
 			// The cached value may be what made the guest try: the
@@ -219,10 +228,17 @@ func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string,
 		}
 		return err
 	})
+	if errors.Is(err, worker.ErrKVConflict) {
+		h.turns.lost(turn) // the retry goes next (kvturn.go)
+	} else {
+		turn.giveBack()
+	}
+	return err
 }
 
 // KVList lists keys from the store (listings are not cached).
 func (h *requestHost) KVList(ctx context.Context, binding, prefix, cursor string, limit int) ([]string, string, error) {
+	h.turns.drop()
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return nil, "", err

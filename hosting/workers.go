@@ -317,6 +317,7 @@ func (x *exchange) runWorker() {
 		start = e.now()
 	}
 	res := w.Serve(ww, x.r, &c.host, &c.next)
+	c.host.turns.drop()
 	if !res.Invoked() {
 		x.notInvoked(&res, start)
 		return
@@ -491,11 +492,13 @@ type requestHost struct {
 	site   string
 	tenant string // the tenant's name
 	plan   string
+	turns  kvTurnKeeper // a KV key's turn kept after a lost compare-and-swap
 }
 
 // Fetch sends req through the operator's outbound worker, if any
 // (outbound.go), and the egress policy of the tenant's plan.
 func (h *requestHost) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
+	h.turns.drop()
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
 	}
@@ -514,6 +517,7 @@ func (h *requestHost) Fetch(ctx context.Context, req *http.Request) (*http.Respo
 // _headers; identity encoding). A 404 is reported as
 // worker.ErrAssetNotFound.
 func (h *requestHost) Asset(ctx context.Context, path string) (*http.Response, error) {
+	h.turns.drop()
 	if path == "" || path[0] != '/' {
 		path = "/" + path
 	}

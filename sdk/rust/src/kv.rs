@@ -157,7 +157,9 @@ impl<'a> Kv<'a> {
     /// Reads `key`, computes its new value with `f` (given the current one,
     /// `None` when absent) and writes it if nobody wrote in between,
     /// retrying otherwise; returns the value written. Each attempt is two of
-    /// the plan's `kvOps`.
+    /// the plan's `kvOps`. A request whose write lost to another of its node
+    /// goes next, so on one node it takes at most two attempts; only heavy
+    /// contention from several nodes at once may use up `kvOps`.
     ///
     /// ```no_run
     /// // A counter that concurrent requests increment exactly.
