@@ -91,6 +91,7 @@ func (h *requestHost) KVPeek(binding, key string) ([]byte, bool, bool) {
 	if owner, ok := e.kvOwners.Load(ns); !ok || owner != h.d.tenantID {
 		return nil, false, false
 	}
+	h.turns.read(ns, key)
 	return e.kvCache.peek(h.d.tenantID, ns, key, e.now)
 }
 
@@ -100,7 +101,7 @@ func (h *requestHost) KVGet(ctx context.Context, binding, key string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	h.turns.keepFor(ns, key)
+	h.turns.read(ns, key)
 	c := h.e.kvCache
 	if c != nil {
 		if v, found, ok := c.peek(h.d.tenantID, ns, key, h.e.now); ok {
@@ -150,7 +151,6 @@ func (h *requestHost) expires(ttl time.Duration) time.Time {
 // KVPut writes key to the store, then to the node's cache.
 func (h *requestHost) KVPut(ctx context.Context, binding, key string, value []byte, ttl time.Duration) error {
 	defer h.e.kvWriteLatency.since(time.Now())
-	h.turns.drop()
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -192,7 +192,6 @@ func (h *requestHost) kvWrite(ctx context.Context, op, ns, key string, value []b
 // KVDelete deletes key from the store and the node's cache.
 func (h *requestHost) KVDelete(ctx context.Context, binding, key string) error {
 	defer h.e.kvWriteLatency.since(time.Now())
-	h.turns.drop()
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -205,8 +204,7 @@ func (h *requestHost) KVDelete(ctx context.Context, binding, key string) error {
 // KVCompareAndSwap always asks the store, then updates the node's cache. It
 // waits for the key's turn on this node, and keeps it after a conflict for
 // the request's retry (kvturn.go).
-func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string, old []byte, oldExists bool, value []byte, ttl time.Duration) error {
-	defer h.e.kvWriteLatency.since(time.Now())
+func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string, old []byte, oldExists bool, value []byte, ttl time.Duration) (err error) {
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return err
@@ -218,8 +216,12 @@ func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string,
 	if err != nil {
 		return h.kvStoreError("compare-and-swap", ns, key, fmt.Errorf("waiting for the key's turn: %w", err))
 	}
+	// Deferred, so that a panic (which wazero turns into the call's
+	// error) cannot leave the key's turn held.
+	defer func() { h.turns.settle(turn, errors.Is(err, worker.ErrKVConflict)) }()
+	defer h.e.kvWriteLatency.since(time.Now())
 	ent := tenants.KVEntry{Key: key, Value: value, Expires: h.expires(ttl)}
-	err = h.kvWrite(ctx, "compare-and-swap", ns, key, value, true, ent.Expires, func() error {
+	return h.kvWrite(ctx, "compare-and-swap", ns, key, value, true, ent.Expires, func() error {
 		wrote, err := h.e.kv.KVCompareAndSwap(ctx, ns, old, oldExists, ent)
 		if err == nil && !wrote {
 			// The cached value may be what made the guest try: the
@@ -228,17 +230,10 @@ func (h *requestHost) KVCompareAndSwap(ctx context.Context, binding, key string,
 		}
 		return err
 	})
-	if errors.Is(err, worker.ErrKVConflict) {
-		h.turns.lost(turn) // the retry goes next (kvturn.go)
-	} else {
-		turn.giveBack()
-	}
-	return err
 }
 
 // KVList lists keys from the store (listings are not cached).
 func (h *requestHost) KVList(ctx context.Context, binding, prefix, cursor string, limit int) ([]string, string, error) {
-	h.turns.drop()
 	ns, err := h.kvNamespace(ctx, binding)
 	if err != nil {
 		return nil, "", err

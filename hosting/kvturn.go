@@ -2,46 +2,62 @@ package hosting
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// kvTurnHold is how long a request whose compare-and-swap lost keeps the
-// key's turn for its retry, at most. A retry reads the key again and asks
-// again, microseconds apart; a worker that does something else in
-// between gives the turn back at once (kvTurnKeeper.drop, keepFor), so this only
-// bounds a guest that computes between the two.
-const kvTurnHold = 50 * time.Millisecond
+// How long a request whose compare-and-swap lost keeps the key's turn.
+// A retry reads the key again at once (kvTurnGrace, from the loss to that
+// read) and then asks again (kvTurnHold, from that read); a request that
+// does not read the key again (it claimed a key that was taken, and
+// answers so) gives the turn back after kvTurnGrace at the latest, and at
+// once when it fetches, calls next, answers or ends (kvTurnKeeper.drop).
+const (
+	kvTurnGrace = time.Millisecond
+	kvTurnHold  = 20 * time.Millisecond
+)
 
 // kvTurns gives a node's compare-and-swaps of one key (namespace ID, key)
-// turns, one at a time, and lets a request whose compare-and-swap lost
-// keep the turn for its retry (docs/workers.md §2, "KV").
+// turns, one at a time in order of arrival, and lets a request whose
+// compare-and-swap lost keep the turn for its retry (docs/workers.md §2,
+// "KV").
 //
 // Without turns, a read-modify-write loop (the SDKs' Update) is exact but
 // may not finish: every round of compare-and-swaps that read the same
 // value has one winner, and a request that keeps losing spends its plan's
 // kvOps on retries (8 clients incrementing one counter on a loaded 2-core
-// machine lost a request now and then). With them, a request loses at
-// most once to another request of its node: the winner's write is the
-// one it reads again, and no other compare-and-swap of the key on the
-// node runs before its retry. Writes from other nodes still make it
-// retry, as they must. Turns cost nothing in throughput: only one
-// compare-and-swap of a key can succeed per committed value anyway.
+// machine lost a request now and then). With them, a request that makes
+// only KV calls between its lost compare-and-swap and its retry loses at
+// most once to the compare-and-swaps of its node: the winner's write is
+// what it reads again, and no other compare-and-swap of the key on the
+// node runs before its retry. One that gave its turn back (it fetched or
+// called next in between, or took longer than kvTurnHold) waits again at
+// the head of the line, behind the holder only. Writes from other nodes, and plain puts
+// and deletes, can still make it retry, as they must. Turns cost no
+// throughput: only one compare-and-swap of a key can succeed per committed
+// value anyway.
 //
 // A turn is a key's: only requests writing the same key of the same
 // namespace (the same tenant's) wait for one.
 type kvTurns struct {
-	hold time.Duration // kvTurnHold; tests change it
+	grace, hold time.Duration // kvTurnGrace, kvTurnHold; tests change them
 
 	mu    sync.Mutex
-	lines map[kvCacheKey]*kvLine
+	lines map[kvCacheKey]*kvLine // the keys whose turn is held
 }
 
-// kvLine is a key's turn and who holds or waits for it.
+// kvLine is a key's turn: held, and who waits for it, first those whose
+// compare-and-swap lost.
 type kvLine struct {
-	free chan struct{} // holds the turn while nobody does
-	refs int           // holders and waiters, guarded by kvTurns.mu
+	queue []kvWaiter
+	first int // queue[:first] are retries
+}
+
+type kvWaiter struct {
+	ready chan struct{} // receives the turn
+	retry bool
 }
 
 // kvTurn is a turn held.
@@ -51,50 +67,76 @@ type kvTurn struct {
 	line  *kvLine
 	done  atomic.Bool
 	timer *time.Timer // kept after a lost compare-and-swap; nil otherwise
+	read  bool        // the key was read again since the loss
 }
 
 func newKVTurns() *kvTurns {
-	return &kvTurns{hold: kvTurnHold, lines: map[kvCacheKey]*kvLine{}}
+	return &kvTurns{grace: kvTurnGrace, hold: kvTurnHold, lines: map[kvCacheKey]*kvLine{}}
 }
 
-// take waits for the turn of (ns, key), or for ctx to end.
-func (t *kvTurns) take(ctx context.Context, ns, key string) (*kvTurn, error) {
+// take waits for the turn of (ns, key), or for ctx to end. A retry (the
+// request lost a compare-and-swap of the key and gave its turn back) waits
+// ahead of first attempts.
+func (t *kvTurns) take(ctx context.Context, ns, key string, retry bool) (*kvTurn, error) {
 	k := kvCacheKey{ns, key}
 	t.mu.Lock()
 	line := t.lines[k]
 	if line == nil {
-		line = &kvLine{free: make(chan struct{}, 1)}
-		line.free <- struct{}{}
+		line = &kvLine{}
 		t.lines[k] = line
+		t.mu.Unlock()
+		return &kvTurn{turns: t, k: k, line: line}, nil
 	}
-	line.refs++
+	w := kvWaiter{ready: make(chan struct{}, 1), retry: retry}
+	if retry {
+		line.queue = slices.Insert(line.queue, line.first, w)
+		line.first++
+	} else {
+		line.queue = append(line.queue, w)
+	}
 	t.mu.Unlock()
 	select {
-	case <-line.free:
+	case <-w.ready:
 		return &kvTurn{turns: t, k: k, line: line}, nil
 	case <-ctx.Done():
-		t.leave(k, line)
-		return nil, ctx.Err()
 	}
-}
-
-// leave forgets a holder or waiter of line, and the line with its last.
-func (t *kvTurns) leave(k kvCacheKey, line *kvLine) {
 	t.mu.Lock()
-	if line.refs--; line.refs == 0 {
-		delete(t.lines, k)
+	i := slices.IndexFunc(line.queue, func(q kvWaiter) bool { return q.ready == w.ready })
+	if i >= 0 {
+		line.queue = slices.Delete(line.queue, i, i+1)
+		if i < line.first {
+			line.first--
+		}
 	}
 	t.mu.Unlock()
+	if i < 0 { // the turn came as ctx ended: pass it on
+		t.pass(k, line)
+	}
+	return nil, ctx.Err()
 }
 
-// release gives the turn to the next waiter; the second call does nothing.
-// It is the kept turn's timer; the request gives a turn back with giveBack.
-func (h *kvTurn) release() {
-	if !h.done.CompareAndSwap(false, true) {
+// pass gives the turn of line to its first waiter, or frees it.
+func (t *kvTurns) pass(k kvCacheKey, line *kvLine) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(line.queue) == 0 {
+		delete(t.lines, k)
 		return
 	}
-	h.line.free <- struct{}{}
-	h.turns.leave(h.k, h.line)
+	w := line.queue[0]
+	line.queue = slices.Delete(line.queue, 0, 1)
+	if w.retry {
+		line.first--
+	}
+	w.ready <- struct{}{} // buffered: never blocks
+}
+
+// release passes the turn on; the second call does nothing. It is the
+// kept turn's timer; the request gives a turn back with giveBack.
+func (h *kvTurn) release() {
+	if h.done.CompareAndSwap(false, true) {
+		h.turns.pass(h.k, h.line)
+	}
 }
 
 // giveBack releases the turn from the request that holds it.
@@ -105,9 +147,14 @@ func (h *kvTurn) giveBack() {
 	h.release()
 }
 
-// keep holds the turn for a retry, for kvTurns.hold at most.
+// keep holds the turn for a retry, for kvTurns.grace at first.
 func (h *kvTurn) keep() {
-	h.timer = time.AfterFunc(h.turns.hold, h.release)
+	h.read = false
+	if h.timer == nil {
+		h.timer = time.AfterFunc(h.turns.grace, h.release)
+	} else {
+		h.timer.Reset(h.turns.grace)
+	}
 }
 
 // reclaim takes a kept turn back for the retry, reporting false if it was
@@ -116,42 +163,62 @@ func (h *kvTurn) reclaim() bool {
 	return h.timer.Stop() && !h.done.Load()
 }
 
-// kvTurnKeeper is a request's kept turn, if any. A guest's host calls come
-// one at a time, so only the timer runs beside the request.
+// kvTurnKeeper is a request's kept turn, if any, and the key of its last
+// lost compare-and-swap. A guest's host calls come one at a time, so only
+// the timer runs beside the request.
 type kvTurnKeeper struct {
 	kept *kvTurn
+	lost kvCacheKey // ns "": none
 }
 
 // forCAS returns the turn for a compare-and-swap of (ns, key): the one kept
-// from a lost compare-and-swap of that key, else a new one, waited for.
+// from a lost compare-and-swap of that key, else a new one, waited for
+// (ahead of first attempts if the request lost one of this key).
 func (p *kvTurnKeeper) forCAS(ctx context.Context, t *kvTurns, ns, key string) (*kvTurn, error) {
+	k := kvCacheKey{ns, key}
 	if h := p.kept; h != nil {
 		p.kept = nil
-		if h.k == (kvCacheKey{ns, key}) && h.reclaim() {
+		if h.k == k && h.reclaim() {
 			return h, nil
 		}
 		h.giveBack()
 	}
-	return t.take(ctx, ns, key)
+	return t.take(ctx, ns, key, p.lost == k)
 }
 
-// lost keeps h for the request's retry.
-func (p *kvTurnKeeper) lost(h *kvTurn) {
+// settle ends a compare-and-swap's turn: kept for the retry if it lost,
+// given back otherwise.
+func (p *kvTurnKeeper) settle(h *kvTurn, lost bool) {
+	if !lost {
+		p.lost = kvCacheKey{}
+		h.giveBack()
+		return
+	}
+	p.lost = h.k
 	h.keep()
 	p.kept = h
 }
 
-// keepFor gives a kept turn back unless it is (ns, key)'s: the request
-// reads a key, and only a read of the key it lost is its retry.
-func (p *kvTurnKeeper) keepFor(ns, key string) {
-	if h := p.kept; h != nil && h.k != (kvCacheKey{ns, key}) {
-		p.kept = nil
-		h.giveBack()
+// read notes a read of (ns, key): if it is the kept turn's key, the first
+// such read holds the turn for kvTurns.hold from now, for the retry's
+// compare-and-swap.
+func (p *kvTurnKeeper) read(ns, key string) {
+	h := p.kept
+	if h == nil || h.read || h.k != (kvCacheKey{ns, key}) {
+		return
+	}
+	h.read = true
+	if h.timer.Stop() {
+		h.timer.Reset(h.turns.hold)
 	}
 }
 
-// drop gives a kept turn back: the request does something else, or is over.
+// drop gives a kept turn back: the request fetches, calls next, answers,
+// or is over.
 func (p *kvTurnKeeper) drop() {
+	if p == nil {
+		return
+	}
 	if h := p.kept; h != nil {
 		p.kept = nil
 		h.giveBack()

@@ -309,6 +309,7 @@ func (x *exchange) runWorker() {
 		host: requestHost{e: e, d: x.d, site: v.usage.site, tenant: v.tenant, plan: v.plan},
 		next: staticNext{e: e, d: x.d, v: v, preview: x.preview},
 	}
+	c.ww.turns, c.next.turns = &c.host.turns, &c.host.turns
 	ww := &c.ww
 	// The invocation's start, read only while someone follows the site
 	// (for the events' durations).
@@ -438,12 +439,14 @@ type workerWriter struct {
 	preview bool
 	status  int
 	bytes   int64
+	turns   *kvTurnKeeper // the request's; the answer gives a KV turn back
 }
 
 func (ww *workerWriter) Header() http.Header { return ww.w.Header() }
 
 func (ww *workerWriter) WriteHeader(status int) {
 	if ww.status == 0 && status >= 200 {
+		ww.turns.drop()
 		ww.status = status
 		h := ww.w.Header()
 		if _, ok := h["X-Content-Type-Options"]; !ok {
@@ -477,9 +480,11 @@ type staticNext struct {
 	d       *deployment
 	v       *routeValue
 	preview bool
+	turns   *kvTurnKeeper // the request's; next gives a KV turn back
 }
 
 func (n *staticNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.turns.drop()
 	x := exchange{e: n.e, w: w, r: r, d: n.d, v: n.v, preview: n.preview, staticOnly: true}
 	x.serve()
 }

@@ -158,8 +158,9 @@ impl<'a> Kv<'a> {
     /// `None` when absent) and writes it if nobody wrote in between,
     /// retrying otherwise; returns the value written. Each attempt is two of
     /// the plan's `kvOps`. A request whose write lost to another of its node
-    /// goes next, so on one node it takes at most two attempts; only heavy
-    /// contention from several nodes at once may use up `kvOps`.
+    /// goes next, so on one node it takes at most two attempts when `f`
+    /// makes no call but KV ones and returns within 20 ms; contention from
+    /// several nodes at once may still use up `kvOps`.
     ///
     /// ```no_run
     /// // A counter that concurrent requests increment exactly.
