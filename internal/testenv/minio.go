@@ -54,16 +54,12 @@ func StartMinIO(tb testing.TB) *MinIO {
 	// server's bind; retry a few times with fresh ports.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		ports, err := freePorts(2) // the S3 API's and the console's
 		if err != nil {
 			tb.Fatalf("testenv: minio: %v", err)
 		}
-		console, err := freePort()
-		if err != nil {
-			tb.Fatalf("testenv: minio: %v", err)
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		stop, err := runMinIO(bin, dataDir, addr, "127.0.0.1:"+strconv.Itoa(console), m)
+		addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+		stop, err := runMinIO(bin, dataDir, addr, "127.0.0.1:"+strconv.Itoa(ports[1]), m)
 		if err == nil {
 			m.Endpoint = "http://" + addr
 			m.stop = stop

@@ -63,9 +63,6 @@ func KeptPort() (int, error) {
 	return ports[0], nil
 }
 
-// freePort is KeptPort for this package's servers.
-func freePort() (int, error) { return KeptPort() }
-
 // freePorts returns n distinct loopback ports that were free a moment ago.
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener

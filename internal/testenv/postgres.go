@@ -122,7 +122,7 @@ func StartPostgres(tb testing.TB) *Postgres {
 	// retry with fresh ports.
 	var lastErr error
 	for range 3 {
-		port, err := freePort()
+		port, err := KeptPort()
 		if err != nil {
 			tb.Fatalf("testenv: postgres: %v", err)
 		}
