@@ -91,8 +91,11 @@ func (h *requestHost) KVPeek(binding, key string) ([]byte, bool, bool) {
 	if owner, ok := e.kvOwners.Load(ns); !ok || owner != h.d.tenantID {
 		return nil, false, false
 	}
-	h.turns.read(ns, key)
-	return e.kvCache.peek(h.d.tenantID, ns, key, e.now)
+	v, found, ok := e.kvCache.peek(h.d.tenantID, ns, key, e.now)
+	if ok {
+		h.turns.read(ns, key)
+	}
+	return v, found, ok
 }
 
 // KVGet reads key through the node's cache.
@@ -101,7 +104,7 @@ func (h *requestHost) KVGet(ctx context.Context, binding, key string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	h.turns.read(ns, key)
+	defer h.turns.read(ns, key) // once it returned (kvturn.go)
 	c := h.e.kvCache
 	if c != nil {
 		if v, found, ok := c.peek(h.d.tenantID, ns, key, h.e.now); ok {

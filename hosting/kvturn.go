@@ -10,13 +10,16 @@ import (
 
 // How long a request whose compare-and-swap lost keeps the key's turn.
 // A retry reads the key again at once (kvTurnGrace, from the loss to that
-// read) and then asks again (kvTurnHold, from that read); a request that
-// does not read the key again (it claimed a key that was taken, and
-// answers so) gives the turn back after kvTurnGrace at the latest, and at
-// once when it fetches, calls next, answers or ends (kvTurnKeeper.drop).
+// read's answer) and then asks again (kvTurnHold, from that answer); a
+// request that does not read the key again (it claimed a key that was
+// taken, and answers so) gives the turn back after kvTurnGrace at the
+// latest, and at once when it fetches, calls next, answers or ends
+// (kvTurnKeeper.drop). Both are wall-clock time, which includes waiting
+// for a run slot; a retry whose kept turn went waits again at the head of
+// the line.
 const (
 	kvTurnGrace = time.Millisecond
-	kvTurnHold  = 20 * time.Millisecond
+	kvTurnHold  = 10 * time.Millisecond
 )
 
 // kvTurns gives a node's compare-and-swaps of one key (namespace ID, key)
@@ -67,7 +70,6 @@ type kvTurn struct {
 	line  *kvLine
 	done  atomic.Bool
 	timer *time.Timer // kept after a lost compare-and-swap; nil otherwise
-	read  bool        // the key was read again since the loss
 }
 
 func newKVTurns() *kvTurns {
@@ -149,7 +151,6 @@ func (h *kvTurn) giveBack() {
 
 // keep holds the turn for a retry, for kvTurns.grace at first.
 func (h *kvTurn) keep() {
-	h.read = false
 	if h.timer == nil {
 		h.timer = time.AfterFunc(h.turns.grace, h.release)
 	} else {
@@ -167,28 +168,34 @@ func (h *kvTurn) reclaim() bool {
 // lost compare-and-swap. A guest's host calls come one at a time, so only
 // the timer runs beside the request.
 type kvTurnKeeper struct {
-	kept *kvTurn
-	lost kvCacheKey // ns "": none
+	kept   *kvTurn    // lost's turn, kept for the retry
+	lost   kvCacheKey // ns "": none
+	reread bool       // lost was read since it was lost: the next compare-and-swap of it is a retry
 }
 
-// forCAS returns the turn for a compare-and-swap of (ns, key): the one kept
-// from a lost compare-and-swap of that key, else a new one, waited for
-// (ahead of first attempts if the request lost one of this key).
+// forCAS returns the turn for a compare-and-swap of (ns, key). A retry (the
+// request lost one of the key and read it since) gets the turn it kept,
+// or waits ahead of first attempts if the turn went meanwhile. Anything
+// else waits in line: a request that asks again without reading (a lock
+// contender spinning on "create if absent") gets no head start over the
+// lock's holder.
 func (p *kvTurnKeeper) forCAS(ctx context.Context, t *kvTurns, ns, key string) (*kvTurn, error) {
 	k := kvCacheKey{ns, key}
+	retry := p.lost == k && p.reread
 	if h := p.kept; h != nil {
 		p.kept = nil
-		if h.k == k && h.reclaim() {
+		if h.k == k && retry && h.reclaim() {
 			return h, nil
 		}
 		h.giveBack()
 	}
-	return t.take(ctx, ns, key, p.lost == k)
+	return t.take(ctx, ns, key, retry)
 }
 
 // settle ends a compare-and-swap's turn: kept for the retry if it lost,
 // given back otherwise.
 func (p *kvTurnKeeper) settle(h *kvTurn, lost bool) {
+	p.reread = false
 	if !lost {
 		p.lost = kvCacheKey{}
 		h.giveBack()
@@ -199,16 +206,15 @@ func (p *kvTurnKeeper) settle(h *kvTurn, lost bool) {
 	p.kept = h
 }
 
-// read notes a read of (ns, key): if it is the kept turn's key, the first
-// such read holds the turn for kvTurns.hold from now, for the retry's
-// compare-and-swap.
+// read notes a read of (ns, key) that returned: if the request lost a
+// compare-and-swap of that key, its next one is a retry, and the first such
+// read holds a kept turn for kvTurns.hold from now.
 func (p *kvTurnKeeper) read(ns, key string) {
-	h := p.kept
-	if h == nil || h.read || h.k != (kvCacheKey{ns, key}) {
+	if p.reread || p.lost != (kvCacheKey{ns, key}) {
 		return
 	}
-	h.read = true
-	if h.timer.Stop() {
+	p.reread = true
+	if h := p.kept; h != nil && h.timer.Stop() {
 		h.timer.Reset(h.turns.hold)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -306,6 +307,105 @@ func TestKVTurnClaims(t *testing.T) {
 	}
 }
 
+// TestKVTurnSpinnerWaitsInLine: a request that asks again without reading
+// the key (a contender spinning on "create if absent") is no retry: it
+// waits behind the compare-and-swap already waiting (the lock holder's
+// release), instead of keeping the turn for as long as it keeps losing.
+func TestKVTurnSpinnerWaitsInLine(t *testing.T) {
+	e, d := newTurnEnv(t, 0, nil)
+	e.store.set("ns1", "k", "2")
+	spinner := e.host(d)
+	t.Cleanup(spinner.turns.drop)
+	lose(t, spinner)
+	order := make(chan string, 2)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), turnPatience)
+		defer cancel()
+		if err := e.host(d).KVCompareAndSwap(ctx, "STORE", "k", []byte("2"), true, []byte("free"), 0); err != nil {
+			t.Error(err)
+		}
+		order <- "release"
+	}()
+	waitQueued(t, e.edge.kvTurns, "ns1", "k", 1)
+	lose(t, spinner)
+	order <- "spin"
+	if first := <-order; first != "release" {
+		t.Fatalf("the spinner's compare-and-swap went before the release already waiting")
+	}
+}
+
+// TestKVTurnReadFromCache: a read of the key answered from the node's
+// cache counts as the retry's read: it holds the kept turn for the hold,
+// not the grace.
+func TestKVTurnReadFromCache(t *testing.T) {
+	e, d := newTurnEnv(t, 0, nil)
+	e.store.set("ns1", "k", "2")
+	e.edge.kvTurns.hold = 10 * time.Millisecond
+	h := e.host(d)
+	t.Cleanup(h.turns.drop)
+	lose(t, h)
+	if _, err := e.host(d).KVGet(context.Background(), "STORE", "k"); err != nil { // fills the cache
+		t.Fatal(err)
+	}
+	if _, _, ok := h.KVPeek("STORE", "k"); !ok {
+		t.Fatal("the key is not in the cache")
+	}
+	swapWithin(t, e, d, turnPatience) // with the grace (an hour) it would time out
+}
+
+// TestKVTurnRetryAfterKeptTurnWent: a request that lost, read the key
+// again and found its kept turn gone (its timer ran out) waits ahead of
+// the first attempts already waiting, behind the holder only.
+func TestKVTurnRetryAfterKeptTurnWent(t *testing.T) {
+	e, d := newTurnEnv(t, 0, nil)
+	e.store.set("ns1", "k", "2")
+	ctx := context.Background()
+	retrier := e.host(d)
+	lose(t, retrier)
+	if _, err := retrier.KVGet(ctx, "STORE", "k"); err != nil {
+		t.Fatal(err)
+	}
+	retrier.turns.kept.release() // what its timer does when the hold runs out
+	holder, err := e.edge.kvTurns.take(ctx, "ns1", "k", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan string, 2)
+	swap := func(name string, h *requestHost, old, value string) {
+		ctx, cancel := context.WithTimeout(ctx, turnPatience)
+		defer cancel()
+		if err := h.KVCompareAndSwap(ctx, "STORE", "k", []byte(old), true, []byte(value), 0); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		order <- name
+	}
+	go swap("first attempt", e.host(d), "3", "4")
+	waitQueued(t, e.edge.kvTurns, "ns1", "k", 1)
+	go swap("retry", retrier, "2", "3")
+	waitQueued(t, e.edge.kvTurns, "ns1", "k", 2)
+	holder.giveBack()
+	if a, b := <-order, <-order; a != "retry" || b != "first attempt" {
+		t.Fatalf("turns went to %s, then %s; want the retry first", a, b)
+	}
+}
+
+// waitQueued waits until n requests wait for the turn of (ns, key).
+func waitQueued(t *testing.T, turns *kvTurns, ns, key string, n int) {
+	t.Helper()
+	testenv.WaitFor(t, time.Minute, func() error {
+		turns.mu.Lock()
+		defer turns.mu.Unlock()
+		got := 0
+		if line := turns.lines[kvCacheKey{ns, key}]; line != nil {
+			got = len(line.queue)
+		}
+		if got != n {
+			return errors.New("waiting for " + strconv.Itoa(n) + " waiters, have " + strconv.Itoa(got))
+		}
+		return nil
+	})
+}
+
 // TestKVTurnRetryFirst: a request whose compare-and-swap of a key lost,
 // and whose kept turn went (it took too long), waits ahead of the first
 // attempts already waiting.
@@ -316,16 +416,7 @@ func TestKVTurnRetryFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queued := func(n int) {
-		testenv.WaitFor(t, time.Minute, func() error {
-			turns.mu.Lock()
-			defer turns.mu.Unlock()
-			if got := len(turns.lines[kvCacheKey{"ns", "k"}].queue); got != n {
-				return errors.New("waiting for " + strconv.Itoa(n) + " waiters, have " + strconv.Itoa(got))
-			}
-			return nil
-		})
-	}
+	queued := func(n int) { waitQueued(t, turns, "ns", "k", n) }
 	order := make(chan string, 3)
 	wait := func(name string, retry bool) {
 		h, err := turns.take(ctx, "ns", "k", retry)
@@ -445,14 +536,34 @@ func TestKVWriteLatencyWithoutTurn(t *testing.T) {
 	}
 }
 
-// TestKVTurnThroughGuest: a guest's request whose kv_cas lost and that
-// then answers gives the turn back before the next request's kv_cas, with
-// no timer to do it.
+// turnsAtAnswer records how many keys' turns were held when the answer
+// reached the client.
+type turnsAtAnswer struct {
+	*httptest.ResponseRecorder
+	turns *kvTurns
+	held  int
+}
+
+func (w *turnsAtAnswer) WriteHeader(status int) {
+	w.held = lineCount(w.turns)
+	w.ResponseRecorder.WriteHeader(status)
+}
+
+// TestKVTurnThroughGuest: a guest's request whose kv_cas lost gives the
+// turn back as its answer starts, before it is written to the client (and
+// with no timer to do it).
 func TestKVTurnThroughGuest(t *testing.T) {
 	e, _ := newTurnEnv(t, 0, nil)
 	e.store.set("ns1", "k", "2")
-	if got := e.run(new(kvScript).cas("STORE", "k", str("1"), "x")); len(got) != 1 || got[0] != "-12" {
-		t.Fatalf("answers %q", got)
+	r := httptest.NewRequest("POST", "/", strings.NewReader(string(new(kvScript).cas("STORE", "k", str("1"), "x").b)))
+	r.Host = "app.pier.test"
+	w := &turnsAtAnswer{ResponseRecorder: httptest.NewRecorder(), turns: e.edge.kvTurns}
+	e.edge.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if w.held != 0 {
+		t.Errorf("%d keys' turns held when the answer of the request that lost was written", w.held)
 	}
 	if n := lineCount(e.edge.kvTurns); n != 0 {
 		t.Fatalf("%d keys' turns held after the request that lost answered", n)

@@ -217,9 +217,10 @@ func (ns Namespace) CompareAndSwap(key string, old []byte, oldExists bool, value
 // wrote. An error from fn stops it and is returned as it is. Each
 // attempt is two operations. A request whose write lost to another of its
 // node goes next, so on one node Update takes at most two attempts when
-// fn makes no call but KV ones and returns within 20 ms; contention from
-// several nodes at once may still use up the request's kvOps
-// ([ErrKVOpLimit]).
+// fn makes no call but KV reads and writes (a CompareAndSwap of another key,
+// such as a nested Update, gives the turn back) and returns within 10 ms;
+// contention from several nodes at once may still use up the request's
+// kvOps ([ErrKVOpLimit]).
 func (ns Namespace) Update(key string, fn func(old []byte, exists bool) ([]byte, error), opts ...PutOption) ([]byte, error) {
 	for {
 		old, err := ns.Get(key)

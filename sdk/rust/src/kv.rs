@@ -159,7 +159,9 @@ impl<'a> Kv<'a> {
     /// retrying otherwise; returns the value written. Each attempt is two of
     /// the plan's `kvOps`. A request whose write lost to another of its node
     /// goes next, so on one node it takes at most two attempts when `f`
-    /// makes no call but KV ones and returns within 20 ms; contention from
+    /// makes no call but KV reads and writes (a compare-and-swap of another
+    /// key, such as a nested `update`, gives the turn back) and returns
+    /// within 10 ms; contention from
     /// several nodes at once may still use up `kvOps`.
     ///
     /// ```no_run
