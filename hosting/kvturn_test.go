@@ -81,8 +81,8 @@ func increment(ctx context.Context, h *requestHost, key string, between func()) 
 // TestKVUpdateLosesOnce: requests of one node incrementing one key each
 // lose at most one compare-and-swap, however many run at once and whatever
 // other KV calls they make in between, and the count is exact. Without the
-// kept turn a request lost round after round (141 compare-and-swaps for
-// one increment), spending its plan's kvOps.
+// kept turn a request could lose round after round, spending its plan's
+// kvOps.
 func TestKVUpdateLosesOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
